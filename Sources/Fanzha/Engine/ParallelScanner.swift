@@ -1,0 +1,56 @@
+import Foundation
+
+/// Scans batches of records on every core, each worker with its own `Scanner`; results come back
+/// in input order.
+public final class ParallelScanner: @unchecked Sendable {
+    public let matcher: CompiledMatcher
+    private let scanners: [Scanner]
+    public var threads: Int { scanners.count }
+
+    public init(matcher: CompiledMatcher, threads: Int = ProcessInfo.processInfo.activeProcessorCount, usePrefilter: Bool = true) throws {
+        self.matcher = matcher
+        scanners = try (0..<max(1, threads)).map { _ in try Scanner(matcher: matcher, usePrefilter: usePrefilter) }
+    }
+
+    public var rules: RuleSet { matcher.rules }
+
+    public func scan(_ records: [Record]) -> [Verdict] {
+        if scanners.count == 1 || records.count < 2 { return records.map { scanners[0].scan($0) } }
+        let results = UnsafeMutableBufferPointer<Verdict?>.allocate(capacity: records.count)
+        results.initialize(repeating: nil)
+        defer { results.deallocate() }
+        let n = scanners.count
+        // Interleaved assignment keeps the workers balanced without a shared counter.
+        DispatchQueue.concurrentPerform(iterations: n) { w in
+            var i = w
+            while i < records.count {
+                results[i] = scanners[w].scan(records[i])
+                i += n
+            }
+        }
+        return results.map { $0! }
+    }
+}
+
+/// Where the bundled rules are: `$FANZHA_RULES`, else a `rules/` directory beside or above the
+/// executable (the build tree), else `share/fanzha/rules` of an installed prefix.
+public enum BundledRules {
+    public static func path() -> String? {
+        let fm = FileManager.default
+        if let env = ProcessInfo.processInfo.environment["FANZHA_RULES"], !env.isEmpty { return env }
+        var dir = URL(fileURLWithPath: (try? fm.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0])
+            .resolvingSymlinksInPath().deletingLastPathComponent()
+        for _ in 0..<6 {
+            for candidate in ["rules", "share/fanzha/rules"] {
+                let p = dir.appendingPathComponent(candidate).path
+                var isDir: ObjCBool = false
+                if fm.fileExists(atPath: p, isDirectory: &isDir), isDir.boolValue,
+                   (try? fm.contentsOfDirectory(atPath: p))?.contains(where: { $0.hasSuffix(".fz") }) == true {
+                    return p
+                }
+            }
+            dir.deleteLastPathComponent()
+        }
+        return nil
+    }
+}

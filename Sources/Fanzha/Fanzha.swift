@@ -1,0 +1,1 @@
+// Fanzha: see Rules/ (compiler) and Engine/ (scanner).

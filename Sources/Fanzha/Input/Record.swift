@@ -1,0 +1,85 @@
+/// What the engine screens: one SMS (a single turn) or one call (many turns).
+
+public enum Role: String, Sendable { case caller, callee }
+
+public struct Turn: Sendable {
+    public var speaker: String
+    public var role: Role
+    public var text: String
+    public init(speaker: String, role: Role, text: String) { self.speaker = speaker; self.role = role; self.text = text }
+}
+
+public struct Record: Sendable {
+    public var id: String
+    public var turns: [Turn]
+    public var isCall: Bool
+    /// A label, when the input carries one (evaluation data).
+    public var label: String?
+    /// Other JSON fields of the input object, as JSON text, passed through to the output unchanged.
+    public var passthrough: [(key: String, json: String)]
+    /// Where the record came from, for messages about it ("file:line").
+    public var origin: String
+
+    public init(id: String, text: String, label: String? = nil, origin: String = "", passthrough: [(key: String, json: String)] = []) {
+        self.id = id
+        self.turns = [Turn(speaker: "", role: .caller, text: text)]
+        self.isCall = false
+        self.label = label
+        self.origin = origin
+        self.passthrough = passthrough
+    }
+
+    public init(id: String, turns: [Turn], label: String? = nil, origin: String = "", passthrough: [(key: String, json: String)] = []) {
+        self.id = id
+        self.turns = turns
+        self.isCall = true
+        self.label = label
+        self.origin = origin
+        self.passthrough = passthrough
+    }
+}
+
+/// Which speaker names are the caller's side (the suspect, in a fraud call). Everyone else is the callee.
+public struct SpeakerRoles: Sendable {
+    public static let defaultCallerNames = ["caller", "来电", "来电方", "主叫", "a", "对方", "suspect", "骗子"]
+    public var callerNames: Set<String>
+    public init(callerNames: [String] = SpeakerRoles.defaultCallerNames) {
+        self.callerNames = Set(callerNames.map { $0.lowercased() })
+    }
+    public func role(of speaker: String) -> Role {
+        callerNames.contains(speaker.trimmingSpaces().lowercased()) ? .caller : .callee
+    }
+}
+
+/// Plain call transcripts: one `speaker: text` line per turn (a full-width colon works too).
+public enum CallTranscript {
+    /// The turns, or the 1-based number of the first line that is not `speaker: text`.
+    public static func parse(_ text: String, roles: SpeakerRoles = SpeakerRoles()) -> Result<[Turn], LineError> {
+        var turns: [Turn] = []
+        var lineNumber = 0
+        for raw in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            lineNumber += 1
+            let line = String(raw).trimmingSpaces()
+            if line.isEmpty { continue }
+            guard let colon = line.firstIndex(where: { $0 == ":" || $0 == "：" }) else { return .failure(LineError(line: lineNumber)) }
+            let speaker = String(line[..<colon]).trimmingSpaces()
+            guard !speaker.isEmpty, speaker.count <= 20 else { return .failure(LineError(line: lineNumber)) }
+            turns.append(Turn(speaker: speaker, role: roles.role(of: speaker), text: String(line[line.index(after: colon)...]).trimmingSpaces()))
+        }
+        return .success(turns)
+    }
+
+    public struct LineError: Error, Equatable, CustomStringConvertible {
+        public let line: Int
+        public var description: String { "line \(line) is not `speaker: text`" }
+    }
+}
+
+extension String {
+    func trimmingSpaces() -> String {
+        var v = Substring(self)
+        while let f = v.first, f == " " || f == "\t" || f == "\r" || f == "\u{3000}" { v.removeFirst() }
+        while let l = v.last, l == " " || l == "\t" || l == "\r" || l == "\u{3000}" { v.removeLast() }
+        return String(v)
+    }
+}

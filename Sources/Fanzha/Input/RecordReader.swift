@@ -1,0 +1,214 @@
+import Foundation
+
+/// How input files are read.
+public enum InputFormat: String, Sendable, CaseIterable {
+    /// One message per line.
+    case text
+    /// One JSON object per line: a message (text field) or a call (`turns: [{speaker, text}]`).
+    case jsonl
+    /// The whole file is one call transcript of `speaker: text` lines.
+    case transcript
+    /// JSON Lines call events `{call, speaker, text}`; see `LiveCalls`.
+    case events
+    /// CSV with a header row (evaluation data).
+    case csv
+
+    /// The format a file name suggests.
+    public static func guess(path: String) -> InputFormat {
+        let lower = path.lowercased()
+        if lower.hasSuffix(".jsonl") || lower.hasSuffix(".ndjson") || lower.hasSuffix(".json") { return .jsonl }
+        if lower.hasSuffix(".csv") { return .csv }
+        return .text
+    }
+}
+
+public struct ReaderOptions: Sendable {
+    public var textField: String? = nil       // nil: "text", then "content"
+    public var idField: String = "id"
+    public var labelField: String = "label"
+    public var roles = SpeakerRoles()
+    public init() {}
+}
+
+/// A problem with one input record: reported with where it was, and reading goes on.
+public struct RecordError: Error, Sendable, CustomStringConvertible {
+    public let origin: String
+    public let message: String
+    public var description: String { "\(origin): \(message)" }
+}
+
+/// Reads a file (or stdin) as lines of bytes, in chunks: memory stays bounded by the longest line.
+public final class LineReader {
+    private let handle: FileHandle
+    private var buffer: [UInt8] = []
+    private var position = 0
+    private var eof = false
+    private let chunkSize: Int
+    public private(set) var lineNumber = 0
+
+    public init(handle: FileHandle, chunkSize: Int = 1 << 20) {
+        self.handle = handle
+        self.chunkSize = chunkSize
+    }
+
+    /// The next line without its "\n" (and "\r"), or nil at the end.
+    public func next() -> ArraySlice<UInt8>? {
+        while true {
+            if let nl = buffer[position...].firstIndex(of: 0x0A) {
+                var line = buffer[position..<nl]
+                position = nl + 1
+                if line.last == 0x0D { line = line.dropLast() }
+                lineNumber += 1
+                return line
+            }
+            if eof {
+                guard position < buffer.count else { return nil }
+                var line = buffer[position...]
+                position = buffer.count
+                if line.last == 0x0D { line = line.dropLast() }
+                lineNumber += 1
+                return line
+            }
+            // Compact, then read more.
+            if position > 0 {
+                buffer.removeFirst(position)
+                position = 0
+            }
+            let data = handle.readData(ofLength: chunkSize)
+            if data.isEmpty { eof = true } else { buffer.append(contentsOf: data) }
+        }
+    }
+}
+
+/// Turns input lines into records, one per line (or one per file for transcripts).
+public struct RecordDecoder {
+    public let format: InputFormat
+    public let options: ReaderOptions
+    public let source: String
+
+    public init(format: InputFormat, options: ReaderOptions, source: String) {
+        self.format = format
+        self.options = options
+        self.source = source
+    }
+
+    /// Decodes one line; `nil` with no error means "skip" (a blank line in JSON Lines).
+    public func decode(line: ArraySlice<UInt8>, number: Int) -> Result<Record, RecordError>? {
+        let origin = "\(source):\(number)"
+        switch format {
+        case .text, .transcript, .events, .csv:
+            let text = String(decoding: line, as: UTF8.self)
+            return .success(Record(id: String(number), text: text, origin: origin))
+        case .jsonl:
+            if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { return nil }
+            return decodeJSON(Data(line), number: number, origin: origin)
+        }
+    }
+
+    func decodeJSON(_ data: Data, number: Int, origin: String) -> Result<Record, RecordError> {
+        let object: Any
+        do {
+            object = try JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])
+        } catch {
+            return .failure(RecordError(origin: origin, message: "not valid JSON"))
+        }
+        guard let dict = object as? [String: Any] else {
+            return .failure(RecordError(origin: origin, message: "a JSON line must be an object, not \(JSONTypes.name(of: object))"))
+        }
+        return RecordDecoder.record(from: dict, keys: JSONTypes.keyOrder(data), options: options, fallbackID: String(number), origin: origin)
+    }
+
+    public static func record(from dict: [String: Any], keys: [String], options: ReaderOptions, fallbackID: String, origin: String) -> Result<Record, RecordError> {
+        let id = JSONTypes.scalarString(dict[options.idField]) ?? fallbackID
+        let label = JSONTypes.scalarString(dict[options.labelField])
+        var consumed: Set<String> = [options.idField]
+        var record: Record
+        if let turnsValue = dict["turns"] {
+            guard let turns = turnsValue as? [Any] else {
+                return .failure(RecordError(origin: origin, message: "`turns` must be an array of {speaker, text}"))
+            }
+            var parsed: [Turn] = []
+            for (i, t) in turns.enumerated() {
+                guard let t = t as? [String: Any], let text = t["text"] as? String else {
+                    return .failure(RecordError(origin: origin, message: "turn \(i) must be an object with a string `text`"))
+                }
+                let speaker = JSONTypes.scalarString(t["speaker"]) ?? ""
+                parsed.append(Turn(speaker: speaker, role: options.roles.role(of: speaker), text: text))
+            }
+            if parsed.isEmpty { return .failure(RecordError(origin: origin, message: "a call without turns")) }
+            consumed.insert("turns")
+            record = Record(id: id, turns: parsed, label: label, origin: origin)
+        } else {
+            let fields = options.textField.map { [$0] } ?? ["text", "content"]
+            guard let field = fields.first(where: { dict[$0] != nil }) else {
+                return .failure(RecordError(origin: origin, message: "no `\(fields[0])` field (set it with --text-field)"))
+            }
+            guard let text = dict[field] as? String else {
+                return .failure(RecordError(origin: origin, message: "`\(field)` must be a string"))
+            }
+            consumed.insert(field)
+            record = Record(id: id, text: text, label: label, origin: origin)
+        }
+        // Everything else passes through, in input order.
+        for k in keys where !consumed.contains(k) {
+            if let v = dict[k], let json = JSONTypes.serialise(v) { record.passthrough.append((k, json)) }
+        }
+        return .success(record)
+    }
+}
+
+enum JSONTypes {
+    static func name(of v: Any) -> String {
+        switch v {
+        case is [Any]: return "an array"
+        case is String: return "a string"
+        case is NSNull: return "null"
+        case is NSNumber: return "a number"
+        default: return "a value"
+        }
+    }
+
+    static func scalarString(_ v: Any?) -> String? {
+        switch v {
+        case let s as String: return s
+        case let n as NSNumber: return n.stringValue
+        default: return nil
+        }
+    }
+
+    static func serialise(_ v: Any) -> String? {
+        guard let d = try? JSONSerialization.data(withJSONObject: v, options: [.fragmentsAllowed, .withoutEscapingSlashes]) else { return nil }
+        return String(decoding: d, as: UTF8.self)
+    }
+
+    /// Top-level keys of a JSON object in the order they appear (JSONSerialization forgets it).
+    static func keyOrder(_ data: Data) -> [String] {
+        var keys: [String] = []
+        var depth = 0, i = 0
+        let b = [UInt8](data)
+        var expectKey = false
+        while i < b.count {
+            let c = b[i]
+            if c == 0x22 { // string
+                var j = i + 1
+                while j < b.count, b[j] != 0x22 { if b[j] == 0x5C { j += 1 }; j += 1 }
+                if depth == 1 && expectKey {
+                    if let s = try? JSONSerialization.jsonObject(with: Data(b[i...min(j, b.count - 1)]), options: [.fragmentsAllowed]) as? String {
+                        keys.append(s)
+                    }
+                    expectKey = false
+                }
+                i = j + 1
+                continue
+            }
+            switch c {
+            case 0x7B, 0x5B: depth += 1; if depth == 1 && c == 0x7B { expectKey = true }
+            case 0x7D, 0x5D: depth -= 1
+            case 0x2C: if depth == 1 { expectKey = true }
+            default: break
+            }
+            i += 1
+        }
+        return keys
+    }
+}

@@ -1,0 +1,26 @@
+/// The SpamAssassin-style report of `fanzha explain`: the text with its evidence marked, then
+/// points / rule / description, the total, the level and what to do.
+public enum Explanation {
+    public static func render(_ v: Verdict, record: Record, rules: RuleSet, colour: Bool) -> String {
+        var out = ""
+        let marked = Highlighter(style: colour ? .ansi : .brackets).mark(record: record, hits: v.hits)
+        out += marked + "\n\n"
+        out += " pts  rule                              description\n"
+        out += "----  --------------------------------  ---------------------------------\n"
+        for h in v.hits.sorted(by: { rules.rules[$0.rule].score > rules.rules[$1.rule].score }) {
+            let r = rules.rules[h.rule]
+            let evidence = h.spans.map { "「\($0.text)」" + ($0.turn.map { "@\($0)" } ?? "") }.joined(separator: " ")
+            out += "\(String(r.score).leftPadded(4))  \(r.id.padding(toLength: 32, withPad: " ", startingAt: 0))  \(r.title)  \(evidence)\n"
+        }
+        if v.hits.isEmpty { out += "   0  (no rule fired)\n" }
+        out += "----\n"
+        out += "\(String(v.score).leftPadded(4))  total: level \(v.level)"
+        if let c = v.category { out += ", \(rules.categories[c].id) (\(rules.categories[c].title))" }
+        out += "\n"
+        if let t = v.firstWarningTurn { out += "      first warning at turn \(t)\n" }
+        if let a = v.advice { out += "\n建议: \(a)\n" }
+        if let r = v.referral { out += "转介: [\(r.tier)] \(r.action)（\(r.hotline)）\n话术: \(r.script)\n" }
+        for e in v.errors { out += "error: \(e)\n" }
+        return out
+    }
+}

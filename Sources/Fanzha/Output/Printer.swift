@@ -1,0 +1,160 @@
+import Foundation
+
+public enum OutputFormat: String, Sendable, CaseIterable { case text, jsonl, tsv }
+
+/// Turns verdicts into output records. Knows nothing of regexes or rules files: only verdicts.
+public struct VerdictPrinter {
+    public let rules: RuleSet
+    public let format: OutputFormat
+    public let colour: Bool
+
+    public init(rules: RuleSet, format: OutputFormat, colour: Bool) {
+        self.rules = rules
+        self.format = format
+        self.colour = colour
+    }
+
+    public func render(_ v: Verdict, record: Record) -> String {
+        switch format {
+        case .jsonl: return json(v, record: record)
+        case .tsv: return tsv(v, record: record)
+        case .text: return text(v, record: record)
+        }
+    }
+
+    public func json(_ v: Verdict, record: Record) -> String {
+        var o = JSONObjectWriter()
+        o.add("id", v.id)
+        if let label = record.label { o.add("label", label) }
+        for (k, json) in record.passthrough where !VerdictPrinter.ownKeys.contains(k) { o.addRaw(k, json) }
+        o.add("level", v.level.description)
+        o.add("score", v.score)
+        if let c = v.category { o.add("category", rules.categories[c].id) } else { o.addNull("category") }
+        o.add("categories", v.categories.map { rules.categories[$0.category].id })
+        o.addRaw("hits", jsonArray(v.hits.map { hit in
+            let rule = rules.rules[hit.rule]
+            var h = JSONObjectWriter()
+            h.add("rule", rule.id)
+            h.add("title", rule.title)
+            h.add("score", rule.score)
+            h.add("tags", rule.tags)
+            h.addRaw("spans", jsonArray(hit.spans.map { s in
+                var j = JSONObjectWriter()
+                j.add("start", s.start); j.add("end", s.end); j.add("text", s.text)
+                if let t = s.turn { j.add("turn", t) }
+                return j.finish()
+            }))
+            return h.finish()
+        }))
+        if let advice = v.advice { o.add("advice", advice) } else { o.addNull("advice") }
+        if let r = v.referral {
+            var j = JSONObjectWriter()
+            j.add("tier", r.tier.description); j.add("action", r.action); j.add("hotline", r.hotline); j.add("script", r.script)
+            o.addRaw("referral", j.finish())
+        } else {
+            o.addNull("referral")
+        }
+        o.add("errors", v.errors)
+        if record.isCall {
+            if let t = v.firstWarningTurn { o.add("first_warning_turn", t) } else { o.addNull("first_warning_turn") }
+        }
+        return o.finish()
+    }
+
+    static let ownKeys: Set<String> = ["id", "label", "level", "score", "category", "categories", "hits", "advice", "referral", "errors", "first_warning_turn"]
+
+    public static let tsvHeader = "id\tlevel\tscore\tcategory\trules\ttext"
+
+    public func tsv(_ v: Verdict, record: Record) -> String {
+        let clean = { (s: String) in s.replacingOccurrences(of: "\t", with: " ").replacingOccurrences(of: "\n", with: " ").replacingOccurrences(of: "\r", with: " ") }
+        return [clean(v.id), v.level.description, String(v.score), v.category.map { rules.categories[$0].id } ?? "",
+                v.hits.map { rules.rules[$0.rule].id }.joined(separator: ","), clean(Highlighter.plainText(of: record))].joined(separator: "\t")
+    }
+
+    /// grep-like: level, score and category, then the text with the evidence marked.
+    public func text(_ v: Verdict, record: Record) -> String {
+        let style: Highlighter.Style = colour ? .ansi : .brackets
+        let marked = Highlighter(style: style).mark(record: record, hits: v.hits).replacingOccurrences(of: "\n", with: " ")
+        let level = v.level.description.uppercased().padding(toLength: 6, withPad: " ", startingAt: 0)
+        let cat = (v.category.map { rules.categories[$0].id } ?? "-").padding(toLength: 16, withPad: " ", startingAt: 0)
+        let levelText = colour ? Highlighter.colour(for: v.level) + level + "\u{1B}[0m" : level
+        return "\(v.id)\t\(levelText) \(String(v.score).leftPadded(3)) \(cat) \(marked)"
+    }
+}
+
+/// Marks evidence spans in a record's original text. Shared by `scan`, `explain` and `cases`.
+public struct Highlighter {
+    public enum Style: Sendable { case ansi, brackets, markdown, html }
+    public let style: Style
+    public init(style: Style) { self.style = style }
+
+    static func colour(for level: Level) -> String {
+        switch level {
+        case .high: return "\u{1B}[1;31m"
+        case .medium: return "\u{1B}[1;33m"
+        case .low: return "\u{1B}[1;36m"
+        case .none: return "\u{1B}[2m"
+        }
+    }
+
+    /// A record's text as a reader sees it: a message, or a call's turns as `speaker: text` lines.
+    public static func plainText(of record: Record) -> String {
+        record.isCall ? record.turns.map { "\($0.speaker): \($0.text)" }.joined(separator: "\n") : (record.turns.first?.text ?? "")
+    }
+
+    /// The record's text with each evidence span wrapped; calls as `speaker: text` lines.
+    /// `transform` lets a caller (redaction, HTML escaping) rewrite the unmarked and marked pieces.
+    public func mark(record: Record, hits: [RuleHit], labels: ((EvidenceSpan) -> String?)? = nil,
+                     transform: (String) -> String = { $0 }) -> String {
+        var perTurn: [Int: [EvidenceSpan]] = [:]
+        for h in hits { for s in h.spans { perTurn[s.turn ?? 0, default: []].append(s) } }
+        var lines: [String] = []
+        for (t, turn) in record.turns.enumerated() {
+            let spans = Highlighter.merge(perTurn[t] ?? [])
+            let body = mark(turn.text, spans: spans, labels: labels, transform: transform)
+            lines.append(record.isCall ? "\(transform(turn.speaker)): \(body)" : body)
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    static func merge(_ spans: [EvidenceSpan]) -> [EvidenceSpan] {
+        var out: [EvidenceSpan] = []
+        for s in spans.sorted(by: { ($0.start, $0.end) < ($1.start, $1.end) }) {
+            if let last = out.last, s.start < last.end {
+                if s.end > last.end { out[out.count - 1] = EvidenceSpan(turn: last.turn, start: last.start, end: s.end, text: last.text) }
+            } else {
+                out.append(s)
+            }
+        }
+        return out
+    }
+
+    func mark(_ text: String, spans: [EvidenceSpan], labels: ((EvidenceSpan) -> String?)?, transform: (String) -> String) -> String {
+        let scalars = Array(text.unicodeScalars)
+        var out = ""
+        var pos = 0
+        func piece(_ a: Int, _ b: Int) -> String {
+            var v = String.UnicodeScalarView()
+            v.append(contentsOf: scalars[max(0, a)..<min(b, scalars.count)])
+            return String(v)
+        }
+        for s in spans where s.start >= pos && s.end <= scalars.count {
+            out += transform(piece(pos, s.start))
+            let inner = transform(piece(s.start, s.end))
+            let label = labels?(s)
+            switch style {
+            case .ansi: out += "\u{1B}[1;31m" + inner + "\u{1B}[0m"
+            case .brackets: out += "【" + inner + "】"
+            case .markdown: out += "**" + inner + "**" + (label.map { "〔\($0)〕" } ?? "")
+            case .html: out += "<mark" + (label.map { " title=\"\($0)\"" } ?? "") + ">" + inner + "</mark>" + (label.map { "<sup>\($0)</sup>" } ?? "")
+            }
+            pos = s.end
+        }
+        out += transform(piece(pos, scalars.count))
+        return out
+    }
+}
+
+extension String {
+    func leftPadded(_ n: Int) -> String { count >= n ? self : String(repeating: " ", count: n - count) + self }
+}

@@ -1,0 +1,566 @@
+import Foundation
+import FanzhaPCRE
+import FanzhaText
+
+/// The outcome of compiling a rule set: the rules, or nothing; and every diagnostic either way.
+public struct CompileResult: Sendable {
+    public let ruleSet: RuleSet?
+    public let diagnostics: [Diagnostic]
+    public let sources: [SourceFile]
+    public var errors: [Diagnostic] { diagnostics.filter { $0.severity == .error } }
+    public var warnings: [Diagnostic] { diagnostics.filter { $0.severity == .warning } }
+}
+
+public enum RuleLoadError: Error, CustomStringConvertible {
+    case unreadable(String, String)
+    case noRuleFiles(String)
+    public var description: String {
+        switch self {
+        case .unreadable(let p, let why): return "\(p): cannot read: \(why)"
+        case .noRuleFiles(let p): return "\(p): no .fz rule files found"
+        }
+    }
+}
+
+public enum RuleCompiler {
+    public static let fileExtension = "fz"
+
+    /// Rule files under the given paths (a directory means every .fz file in it, recursively, sorted).
+    public static func ruleFiles(at paths: [String]) throws -> [String] {
+        var files: [String] = []
+        for path in paths {
+            var isDir: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
+                throw RuleLoadError.unreadable(path, "no such file or directory")
+            }
+            if isDir.boolValue {
+                let found = (FileManager.default.enumerator(atPath: path)?.allObjects as? [String] ?? [])
+                    .filter { $0.hasSuffix(".\(fileExtension)") }.sorted()
+                    .map { (path as NSString).appendingPathComponent($0) }
+                if found.isEmpty { throw RuleLoadError.noRuleFiles(path) }
+                files += found
+            } else {
+                files.append(path)
+            }
+        }
+        return files
+    }
+
+    /// Reads, parses, checks and compiles rule files into one rule set.
+    public static func compile(paths: [String]) throws -> CompileResult {
+        var sources: [(String, Data)] = []
+        for f in try ruleFiles(at: paths) {
+            guard let data = FileManager.default.contents(atPath: f) else { throw RuleLoadError.unreadable(f, "permission denied or not a file") }
+            sources.append((f, data))
+        }
+        return compile(files: sources)
+    }
+
+    /// Compiles rule text given in memory (path names are only used in diagnostics).
+    public static func compile(files: [(path: String, data: Data)]) -> CompileResult {
+        var diagnostics: [Diagnostic] = []
+        var sources: [SourceFile] = []
+        var parsed: [RuleFile] = []
+        for (index, (path, data)) in files.enumerated() {
+            let text = String(decoding: data, as: UTF8.self)
+            let source = SourceFile(path: path, text: text)
+            sources.append(source)
+            if let bad = firstInvalidUTF8(data) {
+                // Locate the damage in the decoded text: the number of scalars before the bad byte.
+                let offset = String(decoding: data.prefix(bad), as: UTF8.self).unicodeScalars.count
+                diagnostics.append(Diagnostic(.error, "invalid-utf8", "the file is not valid UTF-8 (byte \(bad))",
+                                              at: SourceRange(file: index, start: offset, end: offset + 1),
+                                              help: "save the file as UTF-8"))
+            }
+            var parser = Parser(file: index, source: source)
+            parsed.append(parser.parseFile())
+            diagnostics += parser.diagnostics
+        }
+        var checker = Checker(files: parsed, sources: sources)
+        let ruleSet = checker.run()
+        diagnostics += checker.diagnostics
+        let errors = diagnostics.contains { $0.severity == .error }
+        return CompileResult(ruleSet: errors ? nil : ruleSet, diagnostics: sortDiagnostics(diagnostics, sources), sources: sources)
+    }
+
+    static func sortDiagnostics(_ ds: [Diagnostic], _ sources: [SourceFile]) -> [Diagnostic] {
+        var seen = Set<Diagnostic>()
+        return ds.filter { seen.insert($0).inserted }
+            .sorted { ($0.range.file, $0.range.start) < ($1.range.file, $1.range.start) }
+    }
+
+    static func firstInvalidUTF8(_ data: Data) -> Int? {
+        let bytes = [UInt8](data)
+        var i = 0
+        while i < bytes.count {
+            let b = bytes[i]
+            let n: Int
+            switch b {
+            case 0x00...0x7F: i += 1; continue
+            case 0xC2...0xDF: n = 1
+            case 0xE0...0xEF: n = 2
+            case 0xF0...0xF4: n = 3
+            default: return i
+            }
+            guard i + n < bytes.count + 0, i + n <= bytes.count - 0 else { return i }
+            for k in 1...n where i + k >= bytes.count || bytes[i + k] & 0xC0 != 0x80 { return i }
+            // Overlong and surrogate forms.
+            if b == 0xE0 && bytes[i + 1] < 0xA0 { return i }
+            if b == 0xED && bytes[i + 1] > 0x9F { return i }
+            if b == 0xF0 && bytes[i + 1] < 0x90 { return i }
+            if b == 0xF4 && bytes[i + 1] > 0x8F { return i }
+            i += n + 1
+        }
+        return nil
+    }
+}
+
+/// Name resolution, semantic checks and lowering to `Condition`s. Runs over every file at once,
+/// since names may be used across files and before they are declared.
+struct Checker {
+    let files: [RuleFile]
+    let sources: [SourceFile]
+    var diagnostics: [Diagnostic] = []
+    private let normaliser: Normaliser?
+
+    private var levels: LevelsDecl?
+    private var categories: [CategoryDecl] = []
+    private var terms: [String: TermsDecl] = [:]
+    private var ruleDecls: [RuleDecl] = []
+    private var ruleIndex: [String: Int] = [:]
+    private var usedTerms = Set<String>()
+
+    private var atoms: [Atom] = []
+    private var atomKeys: [String: Int] = [:]
+    private var words: [String] = []
+    private var wordIDs: [String: Int] = [:]
+    private var regexLiterals: [Int: String] = [:]   // atom index → required literal of a regex
+
+    init(files: [RuleFile], sources: [SourceFile]) {
+        self.files = files
+        self.sources = sources
+        self.normaliser = try? Normaliser()
+    }
+
+    private mutating func error(_ id: String, _ message: String, _ range: SourceRange, help: String? = nil) {
+        diagnostics.append(Diagnostic(.error, id, message, at: range, help: help))
+    }
+
+    mutating func run() -> RuleSet? {
+        collect()
+        // Categories.
+        var categoryList: [Category] = []
+        for c in categories {
+            for (name, field) in [("title", c.title), ("advice", c.advice), ("script", c.script)] where field == nil {
+                error("missing-field", "category `\(c.id.value)` has no `\(name)`", c.id.range,
+                      help: name == "script" ? "add the words the 96110 caller should say: script \"…\"" : "add \(name) \"…\"")
+            }
+            categoryList.append(Category(id: c.id.value, title: c.title?.value ?? c.id.value, description: c.description?.value ?? "",
+                                         advice: c.advice?.value ?? "", script: c.script?.value ?? "",
+                                         labels: c.labels?.value.map(\.value) ?? []))
+        }
+        var levelValues = Levels.defaults
+        if let l = levels {
+            if !(l.low > 0 && l.low < l.medium && l.medium < l.high) {
+                error("invalid-levels", "levels must rise: 0 < low < medium < high (got \(l.low), \(l.medium), \(l.high))", l.range)
+            }
+            levelValues = Levels(low: l.low, medium: l.medium, high: l.high)
+        }
+        // Term lists become atoms up front, so unused ones are still checked.
+        for name in terms.keys.sorted() { _ = termsAtom(name) }
+        // Rules.
+        var compiled: [CompiledRule?] = Array(repeating: nil, count: ruleDecls.count)
+        for (i, r) in ruleDecls.enumerated() { compiled[i] = compileRule(r) }
+        checkCycles()
+        for name in terms.keys.sorted() where !usedTerms.contains(name) {
+            warn("unused-terms", "term list `\(name)` is not used by any rule", terms[name]!.name.range, in: nil)
+        }
+        // Prefilter requirements, with rule references inlined.
+        var requirementMemo: [Int: AtomRequirement] = [:]
+        var result: [CompiledRule] = []
+        for (i, c) in compiled.enumerated() {
+            guard let c else { continue }
+            var visiting = Set<Int>()
+            let req = requirement(of: c.condition, compiled: compiled, memo: &requirementMemo, visiting: &visiting)
+            if req == .always, !c.isPrivate {
+                warn("no-atom", "rule `\(c.id)` has no literal word any match must contain, so it runs on every text",
+                     ruleDecls[i].match?.range ?? c.range, in: ruleDecls[i],
+                     help: "add a literal the rule needs (e.g. `\"转账\" and …`), or `allow no-atom`")
+            }
+            result.append(CompiledRule(id: c.id, title: c.title, category: c.category, score: c.score, status: c.status, tags: c.tags,
+                                       isPrivate: c.isPrivate, condition: c.condition, requirement: req, hits: c.hits, misses: c.misses, range: c.range))
+        }
+        guard result.count == ruleDecls.count else { return nil }
+        return RuleSet(levels: levelValues, categories: categoryList, atoms: atoms, rules: result, words: words, sources: sources)
+    }
+
+    private mutating func collect() {
+        var seenTop: [String: SourceRange] = [:]
+        var seenCategories: [String: SourceRange] = [:]
+        for f in files {
+            for d in f.declarations {
+                switch d {
+                case .levels(let l):
+                    if levels != nil { error("invalid-levels", "`levels` is given more than once in this rule set", l.range) }
+                    levels = l
+                case .category(let c):
+                    if let prev = seenCategories[c.id.value] {
+                        error("duplicate-id", "category `\(c.id.value)` is declared twice", c.id.range, help: "first declared at \(location(prev))")
+                    } else {
+                        seenCategories[c.id.value] = c.id.range
+                        categories.append(c)
+                    }
+                case .terms(let t):
+                    if let prev = seenTop[t.name.value] {
+                        error("duplicate-id", "`\(t.name.value)` is declared twice", t.name.range, help: "first declared at \(location(prev))")
+                    } else {
+                        seenTop[t.name.value] = t.name.range
+                        terms[t.name.value] = t
+                    }
+                case .rule(let r):
+                    if let prev = seenTop[r.id.value] {
+                        error("duplicate-id", "`\(r.id.value)` is declared twice", r.id.range, help: "first declared at \(location(prev))")
+                    } else {
+                        seenTop[r.id.value] = r.id.range
+                        ruleIndex[r.id.value] = ruleDecls.count
+                        ruleDecls.append(r)
+                    }
+                }
+            }
+        }
+    }
+
+    private func location(_ r: SourceRange) -> String {
+        let (l, c) = sources[r.file].lineColumn(r.start)
+        return "\(sources[r.file].path):\(l):\(c)"
+    }
+
+    private mutating func warn(_ id: String, _ message: String, _ range: SourceRange, in rule: RuleDecl?, help: String? = nil) {
+        if let rule, rule.allow?.value.contains(where: { $0.value == id }) == true { return }
+        diagnostics.append(Diagnostic(.warning, id, message, at: range, help: help))
+    }
+
+    private struct Partial {
+        let id: String, title: String, category: Int?, score: Int, status: RuleStatus, tags: [String], isPrivate: Bool
+        let condition: Condition, hits: [CompiledExample], misses: [CompiledExample], range: SourceRange
+    }
+
+    private mutating func compileRule(_ r: RuleDecl) -> CompiledRule? {
+        var ok = true
+        if r.title == nil { error("missing-field", "rule `\(r.id.value)` has no `title`", r.id.range, help: "add title \"…\""); ok = false }
+        var categoryIndex: Int?
+        if let c = r.category {
+            categoryIndex = categories.firstIndex { $0.id.value == c.value.value }
+            if categoryIndex == nil {
+                let help = suggestion(for: c.value.value, among: categories.map(\.id.value)).map { "did you mean `\($0)`?" }
+                error("unknown-category", "no category named `\(c.value.value)`", c.value.range, help: help)
+                ok = false
+            }
+        }
+        if r.isPrivate, let s = r.score {
+            error("private-with-score", "a private rule scores nothing; remove `score`", s.range); ok = false
+        }
+        if r.isPrivate, let c = r.category {
+            error("private-with-score", "a private rule has no category; remove `category`", c.range); ok = false
+        }
+        for a in r.allow?.value ?? [] where !DiagnosticID.all.contains(where: { $0.id == a.value && $0.severity == .warning }) {
+            let help = suggestion(for: a.value, among: DiagnosticID.all.filter { $0.severity == .warning }.map(\.id)).map { "did you mean `\($0)`?" }
+            warn("unknown-allow", "`\(a.value)` is not a warning id", a.range, in: nil, help: help)
+        }
+        if !r.isPrivate, r.hits.isEmpty || r.misses.isEmpty {
+            warn("no-examples", "rule `\(r.id.value)` has no \(r.hits.isEmpty ? "`hit`" : "`miss`") example", r.id.range, in: r,
+                 help: "examples are the rule's tests and its documentation")
+        }
+        for ex in r.hits + r.misses where ex.isCall {
+            if case .failure(let failure) = CallTranscript.parse(ex.text) {
+                error("bad-example", "call example \(failure)", ex.range); ok = false
+            }
+        }
+        guard let match = r.match else {
+            error("missing-field", "rule `\(r.id.value)` has no `match`", r.id.range, help: "add match \"…\"")
+            return nil
+        }
+        guard let condition = lower(match.value, rule: r), ok else { return nil }
+        let examples = { (xs: [Example]) in xs.map { CompiledExample(text: $0.text, isCall: $0.isCall, range: $0.range) } }
+        return CompiledRule(id: r.id.value, title: r.title?.value ?? r.id.value, category: categoryIndex, score: r.isPrivate ? 0 : (r.score?.value ?? 1),
+                            status: r.status?.value ?? .stable, tags: r.tags?.value.map(\.value) ?? [], isPrivate: r.isPrivate,
+                            condition: condition, requirement: .always, hits: examples(r.hits), misses: examples(r.misses), range: r.range)
+    }
+
+    // MARK: lowering
+
+    private mutating func lower(_ e: Expr, rule: RuleDecl) -> Condition? {
+        switch e.kind {
+        case .literal(let text):
+            guard let atom = literalAtom([Located(value: text, range: e.range)], display: text, rule: rule) else { return nil }
+            return .atom(atom)
+        case .regex(let pattern, let flags):
+            guard let atom = regexAtom(pattern, flags: flags, range: e.range) else { return nil }
+            return .atom(atom)
+        case .name(let name):
+            if terms[name] != nil {
+                usedTerms.insert(name)
+                guard let atom = termsAtom(name) else { return nil }
+                return .atom(atom)
+            }
+            if let r = ruleIndex[name] { return .rule(r) }
+            let candidates = Array(terms.keys) + Array(ruleIndex.keys)
+            let help = suggestion(for: name, among: candidates.sorted()).map { "did you mean `\($0)`?" }
+                ?? (categories.contains { $0.id.value == name } ? "`\(name)` is a category; a rule's category is set with `category \(name)`" : nil)
+            error("unknown-name", "no terms or rule named `\(name)`", e.range, help: help)
+            return nil
+        case .and(let xs):
+            let cs = xs.map { lower($0, rule: rule) }
+            return cs.contains { $0 == nil } ? nil : .and(cs.map { $0! })
+        case .or(let xs):
+            let cs = xs.map { lower($0, rule: rule) }
+            return cs.contains { $0 == nil } ? nil : .or(cs.map { $0! })
+        case .not(let x):
+            return lower(x, rule: rule).map { .not($0) }
+        case .atLeast(let n, let xs, let spelling):
+            if spelling == .of, n < 1 || n > xs.count {
+                error("of-too-large", "`\(n) of` needs between 1 and \(xs.count) (the list has \(xs.count) item\(xs.count == 1 ? "" : "s"))", e.range,
+                      help: n > xs.count ? "add items or lower N" : nil)
+            }
+            let cs = xs.map { lower($0, rule: rule) }
+            return cs.contains { $0 == nil } ? nil : .atLeast(n, cs.map { $0! })
+        case .near(let a, let b, let distance, let unit):
+            guard let x = lower(a, rule: rule), let y = lower(b, rule: rule) else { return nil }
+            return .near(x, y, distance: distance, unit: unit)
+        case .then(let a, let b, let gap):
+            guard let x = lower(a, rule: rule), let y = lower(b, rule: rule) else { return nil }
+            return .then(x, y, maxGap: gap)
+        case .count(let x, let cmp, let n):
+            return lower(x, rule: rule).map { .count($0, cmp, n) }
+        case .scope(let speaker, let x):
+            return lower(x, rule: rule).map { .scope(speaker, $0) }
+        }
+    }
+
+    private mutating func termsAtom(_ name: String) -> Int? {
+        if let i = atomKeys["terms:" + name] { return i }
+        guard let t = terms[name] else { return nil }
+        return literalAtom(t.terms, display: name, rule: nil, key: "terms:" + name)
+    }
+
+    private mutating func wordID(_ w: String) -> Int {
+        if let id = wordIDs[w] { return id }
+        wordIDs[w] = words.count
+        words.append(w)
+        return words.count - 1
+    }
+
+    private mutating func literalAtom(_ items: [Located<String>], display: String, rule: RuleDecl?, key: String? = nil) -> Int? {
+        var normalised: [String] = []
+        var seen = Set<String>()
+        var ok = true
+        for item in items {
+            let n = normaliser?.normaliseLiteral(item.value) ?? item.value
+            if n.isEmpty {
+                error("empty-literal", "`\"\(item.value)\"` is empty after normalisation, so it would match everywhere", item.range,
+                      help: "separators and invisible characters are removed before matching")
+                ok = false
+                continue
+            }
+            if n.unicodeScalars.count == 1 {
+                warn("short-literal", "`\"\(item.value)\"` is one character: it matches too much to be evidence", item.range, in: rule)
+            }
+            if !seen.insert(n).inserted {
+                warn("duplicate-term", "`\"\(item.value)\"` is already in this list\(n != item.value ? " (as `\(n)` after normalisation)" : "")", item.range, in: rule)
+                continue
+            }
+            normalised.append(n)
+        }
+        guard ok else { return nil }
+        // Longest first: PCRE2 takes the first alternative that matches, so this is leftmost-longest.
+        normalised.sort { $0.utf8.count != $1.utf8.count ? $0.utf8.count > $1.utf8.count : $0 < $1 }
+        let k = key ?? ("lit:" + normalised.joined(separator: "\u{1}"))
+        if let i = atomKeys[k] { return i }
+        let source = normalised.count == 1 ? pcre2Escape(normalised[0]) : "(?:" + normalised.map(pcre2Escape).joined(separator: "|") + ")"
+        let pattern: Pattern
+        do { pattern = try Pattern(source, options: [.caseless]) } catch {
+            self.error("invalid-regex", "internal: literal did not compile: \(error.message)", items[0].range)
+            return nil
+        }
+        let ids = normalised.map { wordID($0) }
+        atoms.append(Atom(kind: .words, display: display, words: normalised, wordIDs: ids, pattern: pattern))
+        atomKeys[k] = atoms.count - 1
+        return atoms.count - 1
+    }
+
+    private mutating func regexAtom(_ source: String, flags: String, range: SourceRange) -> Int? {
+        var options: Pattern.Options = [.caseless]
+        for f in flags.unicodeScalars {
+            switch f {
+            case "i": break
+            case "s": options.insert(.dotAll)
+            case "x": options.insert(.extended)
+            case "m": options.insert(.multiline)
+            default:
+                error("invalid-regex", "unknown regex flag `\(f)`", range, help: "the flags are s (dot matches newline), x (extended), m (multiline)")
+                return nil
+            }
+        }
+        let k = "re:\(flags):\(source)"
+        if let i = atomKeys[k] { return i }
+        let pattern: Pattern
+        do {
+            pattern = try Pattern(source, options: options)
+        } catch {
+            // Point into the rule file: past the opening slash, at PCRE2's offset.
+            let at = min(range.start + 1 + error.scalarOffset, max(range.start, range.end - 1))
+            self.error("invalid-regex", "invalid regex: \(error.message)", SourceRange(file: range.file, start: at, end: at + 1))
+            return nil
+        }
+        let scratch = MatchScratch(matchLimit: 10_000)
+        if (try? pattern.firstMatch(in: UnsafeBufferPointer(start: nil, count: 0), using: scratch)) != nil {
+            error("always-matches", "this regex matches the empty string, so it matches every text", range,
+                  help: "an empty alternative (`a||b`) or a pattern that may match nothing (`.*`, `x?`) is the usual cause")
+            return nil
+        }
+        atoms.append(Atom(kind: .regex, display: "/\(source)/\(flags)", words: [], wordIDs: [], pattern: pattern))
+        atomKeys[k] = atoms.count - 1
+        if let lit = RegexAtoms.requiredLiteral(source), let n = normaliser?.normaliseLiteral(lit), n.unicodeScalars.count >= 2 {
+            regexLiterals[atoms.count - 1] = n
+        }
+        return atoms.count - 1
+    }
+
+    // MARK: cycles and requirements
+
+    private mutating func checkCycles() {
+        // Colour-marking DFS over rule references; one report per cycle.
+        var state = [Int](repeating: 0, count: ruleDecls.count)  // 0 new, 1 on stack, 2 done
+        func refs(_ e: Expr, _ out: inout [(Int, SourceRange)]) {
+            switch e.kind {
+            case .name(let n): if let i = ruleIndex[n] { out.append((i, e.range)) }
+            case .and(let xs), .or(let xs), .atLeast(_, let xs, _): for x in xs { refs(x, &out) }
+            case .not(let x), .count(let x, _, _), .scope(_, let x): refs(x, &out)
+            case .near(let a, let b, _, _), .then(let a, let b, _): refs(a, &out); refs(b, &out)
+            case .literal, .regex: break
+            }
+        }
+        var found: [(Int, SourceRange, [Int])] = []
+        func visit(_ i: Int, _ path: [Int]) {
+            state[i] = 1
+            var out: [(Int, SourceRange)] = []
+            if let m = ruleDecls[i].match { refs(m.value, &out) }
+            for (j, range) in out {
+                if state[j] == 1 {
+                    let cycle = Array(path.drop { $0 != j }) + [i]
+                    found.append((i, range, cycle))
+                } else if state[j] == 0 {
+                    visit(j, path + [i])
+                }
+            }
+            state[i] = 2
+        }
+        for i in ruleDecls.indices where state[i] == 0 { visit(i, []) }
+        for (_, range, cycle) in found {
+            let names = (cycle + [cycle[0]]).map { "`\(ruleDecls[$0].id.value)`" }.joined(separator: " → ")
+            error("cycle", "rules refer to each other in a circle: \(names)", range, help: "a rule cannot depend on itself")
+        }
+        if !found.isEmpty { cyclic = true }
+    }
+    private var cyclic = false
+
+    private func requirement(of c: Condition, compiled: [CompiledRule?], memo: inout [Int: AtomRequirement], visiting: inout Set<Int>) -> AtomRequirement {
+        func simplifyAll(_ xs: [AtomRequirement]) -> AtomRequirement {
+            let kept = xs.filter { $0 != .always }
+            return kept.isEmpty ? .always : kept.count == 1 ? kept[0] : .all(kept)
+        }
+        func simplifyAny(_ xs: [AtomRequirement]) -> AtomRequirement {
+            if xs.isEmpty || xs.contains(.always) { return .always }
+            return xs.count == 1 ? xs[0] : .any(xs)
+        }
+        switch c {
+        case .atom(let a):
+            let atom = atoms[a]
+            if atom.kind == .regex {
+                if let lit = regexLiterals[a], let id = wordIDs[lit] { return .word(id) }
+                return .always
+            }
+            return simplifyAny(atom.wordIDs.map { .word($0) })
+        case .rule(let r):
+            if let m = memo[r] { return m }
+            guard !cyclic, !visiting.contains(r), let rule = compiled[r] else { return .always }
+            visiting.insert(r)
+            let req = requirement(of: rule.condition, compiled: compiled, memo: &memo, visiting: &visiting)
+            visiting.remove(r)
+            memo[r] = req
+            return req
+        case .and(let xs):
+            return simplifyAll(xs.map { requirement(of: $0, compiled: compiled, memo: &memo, visiting: &visiting) })
+        case .or(let xs):
+            return simplifyAny(xs.map { requirement(of: $0, compiled: compiled, memo: &memo, visiting: &visiting) })
+        case .not:
+            return .always
+        case .atLeast(let n, let xs):
+            let reqs = xs.map { requirement(of: $0, compiled: compiled, memo: &memo, visiting: &visiting) }
+            return n >= xs.count ? simplifyAll(reqs) : n >= 1 ? simplifyAny(reqs) : .always
+        case .near(let a, let b, _, _), .then(let a, let b, _):
+            return simplifyAll([requirement(of: a, compiled: compiled, memo: &memo, visiting: &visiting),
+                                requirement(of: b, compiled: compiled, memo: &memo, visiting: &visiting)])
+        case .count(let x, let cmp, let n):
+            // Only a count that needs at least one occurrence needs the words.
+            let needsOne = (cmp == .atLeast && n >= 1) || (cmp == .more && n >= 0) || (cmp == .exactly && n >= 1)
+            return needsOne ? requirement(of: x, compiled: compiled, memo: &memo, visiting: &visiting) : .always
+        case .scope(_, let x):
+            return requirement(of: x, compiled: compiled, memo: &memo, visiting: &visiting)
+        }
+    }
+}
+
+/// Literal extraction from regexes, for the prefilter (YARA calls these atoms).
+enum RegexAtoms {
+    /// The longest run of plain characters that every match of `pattern` must contain, if one is
+    /// certain: top-level only (no alternation at top level), outside groups and classes, and not
+    /// under a quantifier that allows zero repetitions.
+    static func requiredLiteral(_ pattern: String) -> String? {
+        let s = Array(pattern.unicodeScalars)
+        var depth = 0, i = 0
+        var best = "", run = ""
+        func isPlain(_ c: Unicode.Scalar) -> Bool {
+            (c.value >= 0x4E00 && c.value <= 0x9FFF) || (c >= "a" && c <= "z") || (c >= "A" && c <= "Z") || (c >= "0" && c <= "9")
+        }
+        func flush() { if run.unicodeScalars.count > best.unicodeScalars.count { best = run }; run = "" }
+        while i < s.count {
+            let c = s[i]
+            if c == "\\" {
+                flush()
+                if i + 2 < s.count, (s[i + 1] == "x" || s[i + 1] == "p" || s[i + 1] == "P"), s[i + 2] == "{" {
+                    while i < s.count, s[i] != "}" { i += 1 }
+                }
+                i += 2
+                continue
+            }
+            if c == "[" {
+                flush()
+                i += 1
+                if i < s.count, s[i] == "]" { i += 1 }
+                while i < s.count, s[i] != "]" { if s[i] == "\\" { i += 1 }; i += 1 }
+                i += 1
+                continue
+            }
+            if c == "(" { flush(); depth += 1; i += 1; continue }
+            if c == ")" { flush(); depth -= 1; i += 1; continue }
+            if c == "|" { if depth == 0 { return nil }; i += 1; continue }
+            if depth == 0, isPlain(c) {
+                let next = i + 1 < s.count ? s[i + 1] : " "
+                if next == "?" || next == "*" || next == "{" {
+                    flush()   // this character may repeat zero times
+                } else if next == "+" {
+                    run.unicodeScalars.append(c); flush()
+                } else {
+                    run.unicodeScalars.append(c)
+                }
+                i += 1
+                continue
+            }
+            flush()
+            i += 1
+        }
+        flush()
+        return best.isEmpty ? nil : best
+    }
+}

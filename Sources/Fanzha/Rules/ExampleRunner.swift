@@ -1,0 +1,53 @@
+/// Runs every rule's embedded `hit` and `miss` examples: the rules' own tests.
+public struct ExampleFailure: Sendable {
+    public let rule: String
+    public let example: CompiledExample
+    public let expectedHit: Bool
+    /// Why: what fired on the example, and what the whole rule set scored.
+    public let detail: String
+}
+
+public struct ExampleReport: Sendable {
+    public var passed = 0
+    public var failures: [ExampleFailure] = []
+}
+
+public enum ExampleRunner {
+    public static func run(_ rules: RuleSet, scanner: Scanner) -> ExampleReport {
+        var report = ExampleReport()
+        for (i, rule) in rules.rules.enumerated() {
+            for (examples, expected) in [(rule.hits, true), (rule.misses, false)] {
+                for ex in examples {
+                    let record: Record
+                    if ex.isCall, case .success(let turns) = CallTranscript.parse(ex.text) {
+                        record = Record(id: rule.id, turns: turns)
+                    } else {
+                        record = Record(id: rule.id, text: ex.text)
+                    }
+                    let fired = scanner.fires(rule: i, on: record)
+                    if (fired != nil) == expected {
+                        report.passed += 1
+                        continue
+                    }
+                    let verdict = scanner.scan(record)
+                    let others = verdict.hits.map { "\(rules.rules[$0.rule].id) (\($0.spans.map(\.text).joined(separator: ", ")))" }
+                    var detail = expected ? "did not fire" : "fired on " + (fired ?? []).map { "「\($0.text)」" }.joined(separator: " ")
+                    detail += "; the rule set scored \(verdict.score) (\(verdict.level))"
+                    if !others.isEmpty { detail += " with " + others.joined(separator: "; ") }
+                    report.failures.append(ExampleFailure(rule: rule.id, example: ex, expectedHit: expected, detail: detail))
+                }
+            }
+        }
+        return report
+    }
+}
+
+extension Scanner {
+    /// Whether one rule (private ones too) fires on a record, with its evidence.
+    public func fires(rule r: Int, on record: Record) -> [EvidenceSpan]? {
+        let p = prepare(record)
+        var e = Evaluation(scanner: self, prepared: p, turnLimit: p.turnCount)
+        let occ = e.evaluate(rules.rules[r].condition, mask: 0)
+        return occ.isEmpty ? nil : e.spans(of: occ)
+    }
+}

@@ -1,0 +1,138 @@
+import FanzhaPCRE
+
+/// What the compiler hands the engine: immutable, shared read-only by every worker.
+
+public enum Level: Int, Sendable, Comparable, CaseIterable, CustomStringConvertible {
+    case none = 0, low, medium, high
+    public static func < (a: Level, b: Level) -> Bool { a.rawValue < b.rawValue }
+    public var description: String {
+        switch self {
+        case .none: return "none"
+        case .low: return "low"
+        case .medium: return "medium"
+        case .high: return "high"
+        }
+    }
+    public init?(name: String) {
+        switch name.lowercased() {
+        case "none": self = .none
+        case "low", "低": self = .low
+        case "medium", "中": self = .medium
+        case "high", "高": self = .high
+        default: return nil
+        }
+    }
+}
+
+public struct Levels: Sendable, Equatable {
+    public var low = 3, medium = 6, high = 10
+    public static let defaults = Levels()
+    public func level(for score: Int) -> Level {
+        score >= high ? .high : score >= medium ? .medium : score >= low ? .low : .none
+    }
+}
+
+public struct Category: Sendable {
+    public let id: String
+    public let title: String
+    public let description: String
+    public let advice: String
+    public let script: String
+    public let labels: [String]
+}
+
+/// One matcher: a literal, a term list (both: a set of normalised words) or a regex.
+public struct Atom: Sendable {
+    public enum Kind: Sendable, Equatable { case words, regex }
+    public let kind: Kind
+    /// What the rule file wrote: the literal, the term list's name, or the regex.
+    public let display: String
+    /// Normalised words, longest first (empty for a regex).
+    public let words: [String]
+    /// Ids of `words` in the rule set's word dictionary (the prefilter's automaton).
+    public let wordIDs: [Int]
+    /// The PCRE2 matcher: a term list is one alternation, longest word first, so PCRE2 and the
+    /// prefilter agree on leftmost-longest matches.
+    public let pattern: Pattern
+}
+
+/// A compiled match expression; atoms and rules are referred to by index.
+public indirect enum Condition: Sendable {
+    case atom(Int)
+    case rule(Int)
+    case and([Condition])
+    case or([Condition])
+    case not(Condition)
+    case atLeast(Int, [Condition])
+    case near(Condition, Condition, distance: Int, unit: DistanceUnit)
+    case then(Condition, Condition, maxGap: Int?)
+    case count(Condition, Comparison, Int)
+    case scope(Speaker, Condition)
+}
+
+/// Which dictionary words any match of a rule must contain: the prefilter evaluates this on the
+/// set of words one Aho–Corasick pass found, and runs the rule only when it holds.
+public indirect enum AtomRequirement: Sendable, Equatable {
+    case always
+    case word(Int)
+    case all([AtomRequirement])
+    case any([AtomRequirement])
+
+    public func holds(_ present: (Int) -> Bool) -> Bool {
+        switch self {
+        case .always: return true
+        case .word(let w): return present(w)
+        case .all(let xs): return xs.allSatisfy { $0.holds(present) }
+        case .any(let xs): return xs.contains { $0.holds(present) }
+        }
+    }
+}
+
+public struct CompiledExample: Sendable {
+    public let text: String
+    public let isCall: Bool
+    public let range: SourceRange
+}
+
+public struct CompiledRule: Sendable {
+    public let id: String
+    public let title: String
+    public let category: Int?
+    public let score: Int
+    public let status: RuleStatus
+    public let tags: [String]
+    public let isPrivate: Bool
+    public let condition: Condition
+    public let requirement: AtomRequirement
+    public let hits: [CompiledExample]
+    public let misses: [CompiledExample]
+    public let range: SourceRange
+    public var hasTag: (String) -> Bool { { t in tags.contains(t) } }
+}
+
+public final class RuleSet: Sendable {
+    public let levels: Levels
+    public let categories: [Category]
+    public let atoms: [Atom]
+    public let rules: [CompiledRule]
+    /// Every distinct normalised word of every literal and term list: the prefilter's dictionary.
+    public let words: [String]
+    /// For each word id, the atoms that contain it.
+    public let atomsForWord: [[Int]]
+    public let sources: [SourceFile]
+
+    init(levels: Levels, categories: [Category], atoms: [Atom], rules: [CompiledRule], words: [String], sources: [SourceFile]) {
+        self.levels = levels
+        self.categories = categories
+        self.atoms = atoms
+        self.rules = rules
+        self.words = words
+        var afw = [[Int]](repeating: [], count: words.count)
+        for (i, a) in atoms.enumerated() { for w in a.wordIDs { afw[w].append(i) } }
+        atomsForWord = afw
+        self.sources = sources
+    }
+
+    public func category(named id: String) -> Int? { categories.firstIndex { $0.id == id } }
+    public func rule(named id: String) -> Int? { rules.firstIndex { $0.id == id } }
+}

@@ -1,0 +1,54 @@
+import Foundation
+
+/// One rule file's text, kept as Unicode scalars so that columns count characters, not bytes.
+public struct SourceFile: Sendable {
+    public let path: String
+    public let scalars: [Unicode.Scalar]
+    /// Scalar offset at which each line starts.
+    let lineStarts: [Int]
+
+    public init(path: String, text: String) {
+        self.path = path
+        self.scalars = Array(text.unicodeScalars)
+        var starts = [0]
+        for (i, s) in scalars.enumerated() where s == "\n" { starts.append(i + 1) }
+        lineStarts = starts
+    }
+
+    /// 1-based line and column of a scalar offset.
+    public func lineColumn(_ offset: Int) -> (line: Int, column: Int) {
+        var lo = 0, hi = lineStarts.count - 1
+        while lo < hi {
+            let mid = (lo + hi + 1) / 2
+            if lineStarts[mid] <= offset { lo = mid } else { hi = mid - 1 }
+        }
+        return (lo + 1, offset - lineStarts[lo] + 1)
+    }
+
+    /// The text of a 1-based line, without its newline.
+    public func lineText(_ line: Int) -> String {
+        let start = lineStarts[line - 1]
+        var end = line < lineStarts.count ? lineStarts[line] - 1 : scalars.count
+        if end > start, scalars[end - 1] == "\r" { end -= 1 }
+        var s = String.UnicodeScalarView()
+        s.append(contentsOf: scalars[start..<max(start, end)])
+        return String(s)
+    }
+
+    public func text(_ range: Range<Int>) -> String {
+        var s = String.UnicodeScalarView()
+        s.append(contentsOf: scalars[range.clamped(to: 0..<scalars.count)])
+        return String(s)
+    }
+}
+
+/// A range of scalars in one source file.
+public struct SourceRange: Sendable, Hashable {
+    public var file: Int
+    public var start: Int
+    public var end: Int
+    public init(file: Int, start: Int, end: Int) { self.file = file; self.start = start; self.end = end }
+    public func joined(_ other: SourceRange) -> SourceRange {
+        SourceRange(file: file, start: min(start, other.start), end: max(end, other.end))
+    }
+}

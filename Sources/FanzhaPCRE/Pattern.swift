@@ -1,0 +1,203 @@
+import CPCRE2
+
+/// A compiled PCRE2 pattern over UTF-8 subjects.
+///
+/// Always compiled with UTF, UCP, MATCH_INVALID_UTF and NEVER_BACKSLASH_C, then JIT-compiled.
+/// MATCH_INVALID_UTF lets a subject with broken UTF-8 be searched without a validity pass per
+/// call (which, in a loop over one large subject, made throughput collapse) and without an error:
+/// invalid bytes simply never match.
+///
+/// A `Pattern` is immutable after init and may be shared between threads; everything a match
+/// mutates lives in a per-thread `MatchScratch`.
+public final class Pattern: @unchecked Sendable {
+    public struct Options: OptionSet, Sendable, Hashable {
+        public let rawValue: UInt32
+        public init(rawValue: UInt32) { self.rawValue = rawValue }
+        public static let caseless = Options(rawValue: 0x0000_0008)   // PCRE2_CASELESS
+        public static let dotAll = Options(rawValue: 0x0000_0020)     // PCRE2_DOTALL
+        public static let multiline = Options(rawValue: 0x0000_0400)  // PCRE2_MULTILINE
+        public static let extended = Options(rawValue: 0x0000_0080)   // PCRE2_EXTENDED
+        public static let literal = Options(rawValue: 0x0200_0000)    // PCRE2_LITERAL
+    }
+
+    public let source: String
+    public let options: Options
+    /// Whether JIT compilation succeeded (it can fail for exotic patterns; the interpreter is then used).
+    public let isJIT: Bool
+    private let code: OpaquePointer
+
+    private static let baseOptions: UInt32 = 0x0008_0000 /* UTF */ | 0x0002_0000 /* UCP */
+        | 0x0400_0000 /* MATCH_INVALID_UTF */ | 0x0010_0000 /* NEVER_BACKSLASH_C */
+
+    public init(_ source: String, options: Options = []) throws(PatternCompileError) {
+        self.source = source
+        self.options = options
+        var errorCode: Int32 = 0
+        var errorOffset: Int = 0
+        let utf8 = Array(source.utf8)
+        let compiled = utf8.withUnsafeBufferPointer { buf in
+            pcre2_compile_8(buf.baseAddress ?? UnsafePointer(bitPattern: 1), buf.count,
+                            Pattern.baseOptions | options.rawValue, &errorCode, &errorOffset, nil)
+        }
+        guard let compiled else {
+            throw PatternCompileError(message: Pattern.message(for: errorCode), byteOffset: errorOffset,
+                                      scalarOffset: Pattern.scalarOffset(in: utf8, byte: errorOffset))
+        }
+        code = compiled
+        isJIT = pcre2_jit_compile_8(compiled, 0x1 /* PCRE2_JIT_COMPLETE */) == 0
+    }
+
+    deinit { pcre2_code_free_8(code) }
+
+    /// The first match at or after byte `start`, as a byte range of `subject`.
+    /// Throws `MatchFailure` when a resource limit stops the search: that is not "no match".
+    public func firstMatch(in subject: UnsafeBufferPointer<UInt8>, from start: Int = 0,
+                           using scratch: MatchScratch) throws(MatchFailure) -> Range<Int>? {
+        guard start <= subject.count else { return nil }
+        // A zero-length subject still needs a valid pointer.
+        let base = subject.baseAddress ?? UnsafePointer(Pattern.emptySubject)
+        let rc: Int32
+        if isJIT {
+            rc = pcre2_jit_match_8(code, base, subject.count, start, 0, scratch.matchData, scratch.context)
+        } else {
+            rc = pcre2_match_8(code, base, subject.count, start, 0, scratch.matchData, scratch.context)
+        }
+        if rc == -1 /* PCRE2_ERROR_NOMATCH */ { return nil }
+        if rc < 0 { throw MatchFailure(code: rc) }
+        let ovector = pcre2_get_ovector_pointer_8(scratch.matchData)!
+        return ovector[0]..<ovector[1]
+    }
+
+    /// Calls `body` for each non-overlapping match, left to right; `body` returns false to stop.
+    public func forEachMatch(in subject: UnsafeBufferPointer<UInt8>, using scratch: MatchScratch,
+                             _ body: (Range<Int>) -> Bool) throws(MatchFailure) {
+        var position = 0
+        while position <= subject.count, let range = try firstMatch(in: subject, from: position, using: scratch) {
+            if !body(range) { return }
+            if range.upperBound > range.lowerBound {
+                position = range.upperBound
+            } else {
+                // An empty match: step over one whole UTF-8 character so we never split one.
+                guard range.upperBound < subject.count else { return }
+                position = range.upperBound + Pattern.sequenceLength(lead: subject[range.upperBound])
+            }
+        }
+    }
+
+    /// All non-overlapping matches as byte ranges (a convenience for tests and tools).
+    public func matches(in subject: String, using scratch: MatchScratch) throws(MatchFailure) -> [Range<Int>] {
+        var bytes = Array(subject.utf8)
+        return try Pattern.collect(self, &bytes, scratch)
+    }
+
+    public func matches(inBytes subject: [UInt8], using scratch: MatchScratch) throws(MatchFailure) -> [Range<Int>] {
+        var bytes = subject
+        return try Pattern.collect(self, &bytes, scratch)
+    }
+
+    private static func collect(_ p: Pattern, _ bytes: inout [UInt8], _ scratch: MatchScratch) throws(MatchFailure) -> [Range<Int>] {
+        var found: [Range<Int>] = []
+        let result: Result<Void, MatchFailure> = bytes.withUnsafeBufferPointer { buf in
+            do throws(MatchFailure) {
+                try p.forEachMatch(in: buf, using: scratch) { found.append($0); return true }
+                return .success(())
+            } catch { return .failure(error) }
+        }
+        try result.get()
+        return found
+    }
+
+    private static let emptySubject: UnsafeMutablePointer<UInt8> = {
+        let p = UnsafeMutablePointer<UInt8>.allocate(capacity: 1)
+        p.initialize(to: 0)
+        return p
+    }()
+
+    static func sequenceLength(lead: UInt8) -> Int {
+        switch lead {
+        case 0xF0...0xF7: return 4
+        case 0xE0...0xEF: return 3
+        case 0xC0...0xDF: return 2
+        default: return 1
+        }
+    }
+
+    static func message(for code: Int32) -> String {
+        var buffer = [UInt8](repeating: 0, count: 256)
+        let n = pcre2_get_error_message_8(code, &buffer, buffer.count)
+        return n > 0 ? String(decoding: buffer[..<Int(n)], as: UTF8.self) : "PCRE2 error \(code)"
+    }
+
+    static func scalarOffset(in utf8: [UInt8], byte: Int) -> Int {
+        var count = 0
+        for i in 0..<min(byte, utf8.count) where utf8[i] & 0xC0 != 0x80 { count += 1 }
+        return count
+    }
+}
+
+/// A pattern that PCRE2 refused, with its message and where in the pattern it stopped.
+public struct PatternCompileError: Error, Sendable, Equatable, CustomStringConvertible {
+    public let message: String
+    /// Offset in the pattern's UTF-8 bytes.
+    public let byteOffset: Int
+    /// The same offset in Unicode scalars: what a diagnostic column is built from.
+    public let scalarOffset: Int
+    public var description: String { "\(message) at offset \(scalarOffset)" }
+}
+
+/// A search that PCRE2 stopped before it could say match or no match.
+public struct MatchFailure: Error, Sendable, Equatable, CustomStringConvertible {
+    public enum Kind: String, Sendable { case matchLimit = "match limit", depthLimit = "depth limit",
+                                         heapLimit = "heap limit", jitStackLimit = "JIT stack limit", other }
+    public let code: Int32
+    public var kind: Kind {
+        switch code {
+        case -47: return .matchLimit
+        case -53: return .depthLimit
+        case -63: return .heapLimit
+        case -46: return .jitStackLimit
+        default: return .other
+        }
+    }
+    public var description: String { "\(kind == .other ? "match error" : "\(kind.rawValue) exceeded"): \(Pattern.message(for: code))" }
+}
+
+/// Per-thread match state: match data, a match context with limits, and a JIT stack.
+/// Never share one between threads; make one per worker and reuse it for every pattern.
+public final class MatchScratch {
+    public static let defaultMatchLimit: UInt32 = 5_000_000
+    let matchData: OpaquePointer
+    let context: OpaquePointer
+    private let jitStack: OpaquePointer?
+
+    /// - Parameters:
+    ///   - matchLimit: PCRE2's match limit (applies to JIT and interpreter); hitting it is a `MatchFailure`.
+    ///   - jitStackSize: the largest JIT stack, in bytes; the 32 KiB default overflows on long Han lines.
+    public init(matchLimit: UInt32 = MatchScratch.defaultMatchLimit, jitStackSize: Int = 4 << 20) {
+        matchData = pcre2_match_data_create_8(1, nil)!
+        context = pcre2_match_context_create_8(nil)!
+        pcre2_set_match_limit_8(context, matchLimit)
+        pcre2_set_depth_limit_8(context, matchLimit)
+        pcre2_set_heap_limit_8(context, 256 * 1024) // KiB; the interpreter's only bound
+        jitStack = pcre2_jit_stack_create_8(32 * 1024, jitStackSize, nil)
+        if let jitStack { pcre2_jit_stack_assign_8(context, nil, UnsafeMutableRawPointer(jitStack)) }
+    }
+
+    deinit {
+        pcre2_match_data_free_8(matchData)
+        pcre2_match_context_free_8(context)
+        if let jitStack { pcre2_jit_stack_free_8(jitStack) }
+    }
+}
+
+/// Escapes a literal so PCRE2 matches it exactly.
+public func pcre2Escape(_ literal: String) -> String {
+    var out = ""
+    out.reserveCapacity(literal.utf8.count)
+    for ch in literal.unicodeScalars {
+        if "\\^$.|?*+()[]{}/-#".unicodeScalars.contains(ch) { out.append("\\") }
+        if ch == " " { out.append("\\x20"); continue }
+        out.unicodeScalars.append(ch)
+    }
+    return out
+}

@@ -1,0 +1,100 @@
+import ArgumentParser
+import Fanzha
+import Foundation
+
+/// Options every command that loads rules shares.
+struct RuleOptions: ParsableArguments {
+    @Option(name: .customLong("rules"), help: "Rule file or directory (repeatable). Default: the bundled rules.")
+    var rulePaths: [String] = []
+
+    func resolvedPaths() throws -> [String] {
+        if !rulePaths.isEmpty { return rulePaths }
+        guard let bundled = BundledRules.path() else {
+            throw Failure("cannot find the bundled rules; pass --rules PATH or set FANZHA_RULES")
+        }
+        return [bundled]
+    }
+
+    /// Compiles the rules; on any error prints every diagnostic and fails (never half-loaded).
+    func load(colour: Bool = OutputSink.stderr.isTerminal) throws -> RuleSet {
+        let result = try compileReporting(try resolvedPaths())
+        let err = OutputSink.stderr
+        for d in result.errors { err.write(d.rendered(sources: result.sources, colour: colour)) }
+        err.flush()
+        guard let set = result.ruleSet else {
+            throw Failure("\(result.errors.count) error\(result.errors.count == 1 ? "" : "s") in the rules; nothing was loaded")
+        }
+        return set
+    }
+}
+
+func compileReporting(_ paths: [String]) throws -> CompileResult {
+    do { return try RuleCompiler.compile(paths: paths) } catch let e as RuleLoadError { throw Failure(e.description) }
+}
+
+/// An error the user caused: printed as `fanzha: message`, exit status 2.
+struct Failure: Error, CustomStringConvertible {
+    let description: String
+    init(_ message: String) { description = message }
+}
+
+extension ParsableCommand {
+    /// Runs `body`, turning failures into a message and exit status 2 (grep's "trouble").
+    func guarded(_ body: () throws -> Int32) throws {
+        let status: Int32
+        do {
+            status = try body()
+        } catch let e as Failure {
+            OutputSink.stdout.flush()
+            FileHandle.standardError.write(Data("fanzha: \(e.description)\n".utf8))
+            throw ExitCode(2)
+        }
+        OutputSink.stdout.flush()
+        OutputSink.stderr.flush()
+        if status != 0 { throw ExitCode(status) }
+    }
+}
+
+func useColour(_ sink: OutputSink) -> Bool {
+    sink.isTerminal && ProcessInfo.processInfo.environment["NO_COLOR"] == nil
+}
+
+/// Opens an input path ("-" is stdin).
+func openInput(_ path: String) throws -> FileHandle {
+    if path == "-" { return FileHandle.standardInput }
+    var isDir: ObjCBool = false
+    guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else { throw Failure("\(path): no such file") }
+    guard !isDir.boolValue else { throw Failure("\(path): is a directory") }
+    guard let h = FileHandle(forReadingAtPath: path) else { throw Failure("\(path): cannot open") }
+    return h
+}
+
+/// Options for reading records.
+struct InputOptions: ParsableArguments {
+    @Option(help: "Input format: text, jsonl, transcript (one call per file), csv. Default: from the file name, else text.")
+    var input: String?
+    @Option(help: "JSON/CSV field holding the text (default: text, then content).")
+    var textField: String?
+    @Option(help: "JSON/CSV field holding the record id.")
+    var idField: String = "id"
+    @Option(help: "Speaker names on the caller's (suspect's) side, comma-separated.")
+    var callerNames: String = SpeakerRoles.defaultCallerNames.joined(separator: ",")
+
+    var readerOptions: ReaderOptions {
+        var o = ReaderOptions()
+        o.textField = textField
+        o.idField = idField
+        o.roles = SpeakerRoles(callerNames: callerNames.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) })
+        return o
+    }
+
+    func format(for path: String) throws -> InputFormat {
+        if let input {
+            guard let f = InputFormat(rawValue: input) else {
+                throw Failure("unknown input format `\(input)` (one of: \(InputFormat.allCases.map(\.rawValue).joined(separator: ", ")))")
+            }
+            return f
+        }
+        return path == "-" ? .text : InputFormat.guess(path: path)
+    }
+}

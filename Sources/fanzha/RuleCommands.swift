@@ -1,0 +1,127 @@
+import ArgumentParser
+import Fanzha
+import Foundation
+
+struct Lint: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Check rule files: every error and warning with file, line and column.",
+        discussion: "Exit status: 0 clean, 1 on errors (or warnings with --strict), 2 on usage errors.")
+
+    @Argument(help: "Rule files or directories (default: the bundled rules).") var paths: [String] = []
+    @Flag(help: "Fail on warnings too.") var strict = false
+    @Option(help: "Output: text or json (one JSON object per diagnostic, per line).") var format: String = "text"
+
+    func run() throws {
+        try guarded {
+            guard format == "text" || format == "json" else { throw Failure("unknown --format `\(format)` (text, json)") }
+            let resolved = paths.isEmpty ? try RuleOptions().resolvedPaths() : paths
+            let result = try compileReporting(resolved)
+            let out = OutputSink.stdout
+            for d in result.diagnostics {
+                out.write(format == "json" ? d.json(sources: result.sources) + "\n" : d.rendered(sources: result.sources, colour: useColour(out)) + "\n")
+            }
+            let e = result.errors.count, w = result.warnings.count
+            if format == "text" {
+                let rules = result.ruleSet.map { " (\($0.rules.count) rules, \($0.categories.count) categories, \($0.words.count) words)" } ?? ""
+                OutputSink.stderr.line("\(result.sources.count) file\(result.sources.count == 1 ? "" : "s") checked: \(e) error\(e == 1 ? "" : "s"), \(w) warning\(w == 1 ? "" : "s")\(rules)")
+            }
+            return e > 0 || (strict && w > 0) ? 1 : 0
+        }
+    }
+}
+
+struct Test: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run every rule's embedded hit and miss examples.",
+        discussion: "Prints each failure with its rule, example and why, then `N passed, N failed`. Exit 0 when all pass, 1 otherwise.")
+
+    @Argument(help: "Rule files or directories (default: the bundled rules).") var paths: [String] = []
+
+    func run() throws {
+        try guarded {
+            let rules = try { var o = RuleOptions(); o.rulePaths = paths; return o }().load()
+            let report = ExampleRunner.run(rules, scanner: try Scanner(rules: rules))
+            let out = OutputSink.stdout
+            for f in report.failures {
+                let src = rules.sources[f.example.range.file]
+                let (line, col) = src.lineColumn(f.example.range.start)
+                out.line("\(src.path):\(line):\(col): FAIL \(f.rule): \(f.expectedHit ? "hit" : "miss") example \(f.detail)")
+                out.line("    \(f.example.text.replacingOccurrences(of: "\n", with: "\n    "))")
+            }
+            out.line("\(report.passed) passed, \(report.failures.count) failed")
+            return report.failures.isEmpty ? 0 : 1
+        }
+    }
+}
+
+
+struct Fmt: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Rewrite rule files in the canonical layout (comments are kept).")
+
+    @Argument(help: "Rule files or directories (default: the bundled rules).") var paths: [String] = []
+    @Flag(help: "Change nothing; list the files that are not formatted and exit 1 if any.") var check = false
+
+    func run() throws {
+        try guarded {
+            let resolved = paths.isEmpty ? try RuleOptions().resolvedPaths() : paths
+            let files: [String]
+            do { files = try RuleCompiler.ruleFiles(at: resolved) } catch let e as RuleLoadError { throw Failure(e.description) }
+            var unformatted = 0, failed = 0
+            for f in files {
+                guard let data = FileManager.default.contents(atPath: f) else { throw Failure("\(f): cannot read") }
+                let text = String(decoding: data, as: UTF8.self)
+                let (formatted, diagnostics, source) = RuleFormatter.format(path: f, text: text)
+                guard let formatted else {
+                    failed += 1
+                    for d in diagnostics { OutputSink.stderr.write(d.rendered(sources: [source], colour: useColour(OutputSink.stderr))) }
+                    continue
+                }
+                if formatted == text { continue }
+                unformatted += 1
+                if check {
+                    OutputSink.stdout.line(f)
+                } else {
+                    do { try formatted.write(toFile: f, atomically: true, encoding: .utf8) } catch { throw Failure("\(f): cannot write: \(error)") }
+                    OutputSink.stderr.line("formatted \(f)")
+                }
+            }
+            if failed > 0 { throw Failure("\(failed) file\(failed == 1 ? "" : "s") did not parse and were left alone") }
+            return check && unformatted > 0 ? 1 : 0
+        }
+    }
+}
+
+struct Explain: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show why a text scores what it scores: the evidence highlighted and a table of points per rule.")
+
+    @OptionGroup var ruleOptions: RuleOptions
+    @Argument(help: "The text to explain, or a file holding it ('-' for standard input).") var text: String = "-"
+    @Flag(help: "Read the text as a `speaker: text` call transcript.") var call = false
+    @Option(help: "Speaker names on the caller's side, comma-separated.") var callerNames: String = SpeakerRoles.defaultCallerNames.joined(separator: ",")
+
+    func run() throws {
+        try guarded {
+            let rules = try ruleOptions.load()
+            var body = text
+            if text == "-" {
+                body = String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
+            } else if FileManager.default.fileExists(atPath: text), let d = FileManager.default.contents(atPath: text) {
+                body = String(decoding: d, as: UTF8.self)
+            }
+            var record = Record(id: "text", text: body.hasSuffix("\n") ? String(body.dropLast()) : body)
+            if call {
+                let roles = SpeakerRoles(callerNames: callerNames.split(separator: ",").map(String.init))
+                switch CallTranscript.parse(body, roles: roles) {
+                case .success(let turns): record = Record(id: "call", turns: turns)
+                case .failure(let e): throw Failure("transcript \(e)")
+                }
+            }
+            let verdict = try Scanner(rules: rules).scan(record)
+            let out = OutputSink.stdout
+            out.write(Explanation.render(verdict, record: record, rules: rules, colour: useColour(out)))
+            return verdict.level > .none ? 0 : 1
+        }
+    }
+}

@@ -1,0 +1,104 @@
+import ArgumentParser
+import Fanzha
+import Foundation
+
+struct Scan: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Screen messages or calls and print a verdict per record (a pipe filter, like grep).",
+        discussion: """
+        Reads FILEs (standard input when none): one message per line, JSON Lines (messages or calls \
+        with `turns`), or a `speaker: text` call transcript. Prints one record per input record, in order. \
+        Exit status: 0 when some record reached --min-level, 1 when none did, 2 on error.
+        """)
+
+    @OptionGroup var ruleOptions: RuleOptions
+    @OptionGroup var inputOptions: InputOptions
+    @Argument(help: "Files to scan ('-' for standard input).") var files: [String] = []
+    @Option(help: "Output: text, jsonl or tsv.") var format: String = "text"
+    @Option(help: "The level that counts as flagged: low, medium or high.") var minLevel: String = "low"
+    @Flag(help: "Print only records at or above --min-level.") var flaggedOnly = false
+    @Flag(name: .shortAndLong, help: "Print nothing; the exit status alone says whether anything was flagged.") var quiet = false
+    @Flag(help: "Stop at the first malformed input record (exit 2).") var strict = false
+    @Option(help: "Worker threads (default: all cores).") var threads: Int?
+    @Flag(help: "Run every rule on every record, without the literal prefilter (for measurements).") var noPrefilter = false
+
+    func run() throws {
+        try guarded {
+            guard let outputFormat = OutputFormat(rawValue: format) else { throw Failure("unknown --format `\(format)` (text, jsonl, tsv)") }
+            guard let minimum = Level(name: minLevel), minimum != .none else { throw Failure("unknown --min-level `\(minLevel)` (low, medium, high)") }
+            let rules = try ruleOptions.load()
+            let scanner = try ParallelScanner(matcher: CompiledMatcher(rules), threads: threads ?? ProcessInfo.processInfo.activeProcessorCount,
+                                              usePrefilter: !noPrefilter)
+            let out = OutputSink.stdout
+            let printer = VerdictPrinter(rules: rules, format: outputFormat, colour: useColour(out))
+            var stats = (read: 0, flagged: 0, failed: 0)
+            if outputFormat == .tsv && !quiet { out.line(VerdictPrinter.tsvHeader) }
+
+            func emit(_ batch: [Record]) {
+                guard !batch.isEmpty else { return }
+                for (record, verdict) in zip(batch, scanner.scan(batch)) {
+                    stats.read += 1
+                    let flagged = verdict.level >= minimum
+                    if flagged { stats.flagged += 1 }
+                    if !verdict.errors.isEmpty {
+                        for e in verdict.errors { OutputSink.stderr.line("fanzha: \(record.origin): \(e)") }
+                    }
+                    if quiet || (flaggedOnly && !flagged) { continue }
+                    out.line(printer.render(verdict, record: record))
+                }
+                out.flush()
+                OutputSink.stderr.flush()
+                if quiet && stats.flagged > 0 { Foundation.exit(0) }
+            }
+
+            for path in files.isEmpty ? ["-"] : files {
+                let handle = try openInput(path)
+                let name = path == "-" ? "<stdin>" : path
+                let fmt = try inputOptions.format(for: path)
+                let reader = LineReader(handle: handle)
+                if fmt == .transcript {
+                    var lines: [String] = []
+                    while let l = reader.next() { lines.append(String(decoding: l, as: UTF8.self)) }
+                    switch CallTranscript.parse(lines.joined(separator: "\n"), roles: inputOptions.readerOptions.roles) {
+                    case .success(let turns) where !turns.isEmpty:
+                        emit([Record(id: name, turns: turns, origin: name)])
+                    case .success:
+                        stats.failed += 1
+                        OutputSink.stderr.line("fanzha: \(name): a call without turns")
+                    case .failure(let e):
+                        stats.failed += 1
+                        OutputSink.stderr.line("fanzha: \(name):\(e.line): not `speaker: text`")
+                        if strict { throw Failure("stopped at the first malformed record (--strict)") }
+                    }
+                    continue
+                }
+                guard fmt == .text || fmt == .jsonl else { throw Failure("scan reads text, jsonl or transcript input, not \(fmt.rawValue)") }
+                let decoder = RecordDecoder(format: fmt, options: inputOptions.readerOptions, source: name)
+                var batch: [Record] = []
+                var turnsInBatch = 0
+                // Batches bound memory and let all cores work; order is kept within and across batches.
+                let batchSize = 1024
+                while let line = reader.next() {
+                    switch decoder.decode(line: line, number: reader.lineNumber) {
+                    case .success(let r)?: batch.append(r); turnsInBatch += r.turns.count
+                    case .failure(let e)?:
+                        stats.failed += 1
+                        emit(batch); batch.removeAll(keepingCapacity: true); turnsInBatch = 0
+                        OutputSink.stderr.line("fanzha: \(e.description)")
+                        OutputSink.stderr.flush()
+                        if strict { throw Failure("stopped at the first malformed record (--strict)") }
+                    case nil: break
+                    }
+                    if batch.count >= batchSize || turnsInBatch > 4096 {
+                        emit(batch); batch.removeAll(keepingCapacity: true); turnsInBatch = 0
+                    }
+                }
+                emit(batch)
+            }
+            if !quiet {
+                OutputSink.stderr.line("fanzha: \(stats.read) record\(stats.read == 1 ? "" : "s") read, \(stats.flagged) flagged (≥ \(minimum)), \(stats.failed) failed")
+            }
+            return stats.flagged > 0 ? 0 : 1
+        }
+    }
+}
