@@ -1,0 +1,52 @@
+#!/usr/bin/env python3
+"""Validate the Fanzha corpus files and print per-label counts as a Markdown table.
+
+Usage: python3 corpus/count_labels.py   (from the repo root or from corpus/)
+Exits non-zero if a line is not valid JSON, an id repeats, a label is unknown,
+or a call has fewer than 6 / more than 16 turns.
+"""
+import collections, json, os, sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+LABELS = ["police", "brushing", "investment", "shopping", "customer_service", "loan",
+          "credit", "boss", "romance", "game", "deepfake", "phishing", "prize",
+          "relative", "school", "subsidy", "benign"]
+SPEAKER_PAIRS = [("caller", "callee"), ("来电", "本人"), ("A", "B")]
+
+def load(name):
+    rows, ids = [], set()
+    with open(os.path.join(HERE, name), encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            try:
+                o = json.loads(line)
+            except json.JSONDecodeError as e:
+                sys.exit(f"{name}:{n}: invalid JSON: {e}")
+            if o["id"] in ids:
+                sys.exit(f"{name}:{n}: duplicate id {o['id']}")
+            ids.add(o["id"])
+            if o["label"] not in LABELS:
+                sys.exit(f"{name}:{n}: unknown label {o['label']}")
+            if not o["id"].endswith(tuple("0123456789")) or f"-{o['label']}-" not in o["id"]:
+                sys.exit(f"{name}:{n}: id {o['id']} does not match label {o['label']}")
+            if "turns" in o:
+                if not 6 <= len(o["turns"]) <= 16:
+                    sys.exit(f"{name}:{n}: {len(o['turns'])} turns")
+                sp = {t["speaker"] for t in o["turns"]}
+                if not any(sp <= set(p) for p in SPEAKER_PAIRS):
+                    sys.exit(f"{name}:{n}: unexpected speakers {sp}")
+            rows.append(o)
+    return rows
+
+msgs, calls = load("messages.jsonl"), load("calls.jsonl")
+with open(os.path.join(HERE, "demo.txt"), encoding="utf-8") as f:
+    demo = [l for l in f.read().split("\n") if l.strip()]
+cm = collections.Counter(o["label"] for o in msgs)
+cc = collections.Counter(o["label"] for o in calls)
+print("| label | messages.jsonl | calls.jsonl |")
+print("|---|---:|---:|")
+for lab in LABELS:
+    print(f"| {lab} | {cm[lab]} | {cc[lab]} |")
+print(f"| **total** | **{len(msgs)}** | **{len(calls)}** |")
+turns = [len(o["turns"]) for o in calls]
+print()
+print(f"calls: {min(turns)}-{max(turns)} turns, {sum(turns)} turns in all; demo.txt: {len(demo)} lines")
