@@ -1,0 +1,63 @@
+/// The normalised form of one text, with a byte-level map back to the original text.
+///
+/// Offsets into the original text are Unicode scalar offsets, end exclusive. Every byte of
+/// `bytes` comes from exactly one original scalar (the normaliser never merges two original
+/// scalars into one output scalar), so for every byte `originEnd[i] == originStart[i] + 1`
+/// and the origins never go backwards along `bytes`.
+public struct NormalisedText: Sendable {
+    /// UTF-8 bytes of the normalised text (what PCRE2 and the Aho–Corasick prefilter scan).
+    public let bytes: [UInt8]
+    /// For each normalised byte, the original scalar offset where the scalar that produced it starts / ends (end exclusive).
+    public let originStart: [Int32]
+    public let originEnd: [Int32]
+    /// Number of unicode scalars in the original text.
+    public let originalScalarCount: Int
+    /// Number of unicode scalars in the normalised text.
+    public let scalarCount: Int
+
+    /// Rank structure for `normalisedScalarOffset(ofByte:)`: bit `b & 63` of word `b >> 6`
+    /// is set when byte `b` starts a scalar; `rankBase[w]` counts the starts before word `w`.
+    let startBits: [UInt64]
+    let rankBase: [Int32]
+
+    init(bytes: [UInt8], originStart: [Int32], originEnd: [Int32], originalScalarCount: Int,
+         scalarCount: Int, startBits: [UInt64], rankBase: [Int32]) {
+        self.bytes = bytes
+        self.originStart = originStart
+        self.originEnd = originEnd
+        self.originalScalarCount = originalScalarCount
+        self.scalarCount = scalarCount
+        self.startBits = startBits
+        self.rankBase = rankBase
+    }
+
+    /// Map a byte range of `bytes` (must lie on scalar boundaries, non-empty) to a scalar range of the ORIGINAL text.
+    ///
+    /// The result runs from the start of the original scalar behind the first byte to the
+    /// end of the original scalar behind the last byte, so characters the normaliser dropped
+    /// in between (separators, zero-width characters) are covered. An empty range maps to
+    /// the empty original range at the corresponding position.
+    public func originalRange(ofBytes r: Range<Int>) -> Range<Int> {
+        precondition(r.lowerBound >= 0 && r.upperBound <= bytes.count, "byte range out of bounds")
+        if r.isEmpty {
+            let p = r.lowerBound < bytes.count ? Int(originStart[r.lowerBound]) : originalScalarCount
+            return p..<p
+        }
+        return Int(originStart[r.lowerBound])..<Int(originEnd[r.upperBound - 1])
+    }
+
+    /// Scalar offset in the normalised text for a byte offset (used for `near(N)` distances in characters).
+    ///
+    /// O(1). `b` should lie on a scalar boundary; `b == bytes.count` gives `scalarCount`.
+    /// For a byte inside a scalar the result is the offset of the scalar after it.
+    public func normalisedScalarOffset(ofByte b: Int) -> Int {
+        if b >= bytes.count { return scalarCount }
+        if b <= 0 { return 0 }
+        let w = b &>> 6
+        let mask = (UInt64(1) &<< UInt64(b & 63)) &- 1
+        return Int(rankBase[w]) + (startBits[w] & mask).nonzeroBitCount
+    }
+
+    /// The normalised text as a String.
+    public var string: String { String(decoding: bytes, as: UTF8.self) }
+}

@@ -1,0 +1,471 @@
+import Foundation
+
+/// Turns a text into the normalised form that rules are matched against, remembering for
+/// every normalised byte which original scalar produced it.
+///
+/// Steps, applied in this order (see the module's documentation in each helper):
+/// 1. drop zero-width / invisible characters and C0/C1 controls other than \t and \n;
+/// 2. width/compatibility folding (full-width ASCII, U+3000, per-scalar NFKC for other
+///    non-ASCII non-ideographs), ASCII letters lowercased;
+/// 3. Traditional → Simplified: a per-character table (`T2STable`), plus phrase-aware
+///    OpenCC on every line that contains a character the table changes, taken position by
+///    position when OpenCC keeps the line's length;
+/// 4. variant folding (帐→账 …, `variantFold`);
+/// 5. separator runs between two Han ideographs are dropped; spaces/dashes between two
+///    ASCII digits are dropped;
+/// 6. runs of 3+ characters from [0-9零〇一二三四五六七八九幺] become ASCII digits;
+/// 7. newlines are kept.
+///
+/// Every output scalar comes from exactly one original scalar, and output order follows
+/// the original order, which is what makes `NormalisedText.originalRange(ofBytes:)` exact.
+///
+/// Not thread-safe: it owns an OpenCC converter and a per-instance NFKC cache. Use one
+/// `Normaliser` per worker thread.
+public final class Normaliser {
+    private let converter: TraditionalToSimplified
+    private let table: T2STable
+
+    /// NFKC cache for BMP scalars, indexed by scalar value. Encoding: 0 = not computed yet,
+    /// low two bits 1 = identity, 2 = one scalar (`v >> 2`), 3 = several (`v >> 2` indexes
+    /// `multiFold`).
+    private var foldBMP: [UInt32]
+    /// The same for scalars outside the BMP.
+    private var foldAstral: [UInt32: UInt32] = [:]
+    private var multiFold: [[UInt32]] = []
+
+    public init() throws {
+        converter = try TraditionalToSimplified()
+        table = T2STable.shared
+        foldBMP = [UInt32](repeating: 0, count: 0x10000)
+    }
+
+    /// Time the process-wide Traditional → Simplified table took to build, in nanoseconds
+    /// (builds it if that has not happened yet).
+    public static var t2sTableBuildNanoseconds: UInt64 { T2STable.shared.buildNanoseconds }
+
+    /// Normalise a rule literal the same way, so literals and texts agree. Returns the normalised string.
+    public func normaliseLiteral(_ s: String) -> String {
+        normalise(s).string
+    }
+
+    public func normalise(_ text: String) -> NormalisedText {
+        var text = text
+        return text.withUTF8 { normalise(utf8: $0) }
+    }
+
+    deinit {
+        scratch.free()
+    }
+
+    // MARK: - Implementation
+
+    /// Scalars after steps 1–2 and their origins; reused between calls.
+    private var scratch = ScalarBuffer()
+
+    private func normalise(utf8 u: UnsafeBufferPointer<UInt8>) -> NormalisedText {
+        let n = u.count
+        precondition(n < Int(Int32.max), "text too large for 32-bit offsets")
+        var buf = scratch
+        defer {
+            // Keep the scratch space for the next text unless it is unusually large.
+            if buf.capacity > 1 << 20 { buf.free() }
+            buf.count = 0
+            scratch = buf
+        }
+        buf.count = 0
+        buf.reserve(n)
+        // Lines (ranges of the buffer, without the "\n") containing a character the table changes.
+        var changedLines: [Range<Int>] = []
+        var originalCount = 0
+
+        table.map.withUnsafeBufferPointer { tmap in
+            var lineStart = 0
+            var lineChanged = false
+            var pos: Int32 = 0
+
+            // Pass 1: decode, steps 1 and 2, and detect characters the T→S table changes.
+            var i = 0
+            while i < n {
+                let b0 = UInt32(u[i])
+                let o = pos
+                pos &+= 1
+                if b0 < 0x80 {
+                    i &+= 1
+                    if b0 >= 0x20 {
+                        if b0 == 0x7F { continue }
+                        buf.append(b0 >= 0x41 && b0 <= 0x5A ? b0 | 0x20 : b0, o)
+                    } else if b0 == 0x0A {
+                        if lineChanged { changedLines.append(lineStart..<buf.count) }
+                        buf.append(b0, o)
+                        lineStart = buf.count
+                        lineChanged = false
+                    } else if b0 == 0x09 {
+                        buf.append(b0, o)
+                    }
+                    continue
+                }
+                let c: UInt32
+                if b0 < 0xE0 {
+                    c = ((b0 & 0x1F) << 6) | (UInt32(u[i &+ 1]) & 0x3F)
+                    i &+= 2
+                } else if b0 < 0xF0 {
+                    c = ((b0 & 0x0F) << 12) | ((UInt32(u[i &+ 1]) & 0x3F) << 6) | (UInt32(u[i &+ 2]) & 0x3F)
+                    i &+= 3
+                } else {
+                    c = ((b0 & 0x07) << 18) | ((UInt32(u[i &+ 1]) & 0x3F) << 12)
+                        | ((UInt32(u[i &+ 2]) & 0x3F) << 6) | (UInt32(u[i &+ 3]) & 0x3F)
+                    i &+= 4
+                }
+                if c >= 0x3400 && c <= 0x9FFF {
+                    // Fast path: BMP ideographs (NFKC-stable, no Foundation).
+                    if tmap[Int(c &- 0x3400)] != 0 { lineChanged = true }
+                    buf.append(c, o)
+                    continue
+                }
+                if c >= 0x20000 && isUnifiedIdeographFast(c) {
+                    buf.append(c, o)
+                    continue
+                }
+                if isInvisible(c) { continue }
+                if c >= 0xFF01 && c <= 0xFF5E {
+                    let a = c &- 0xFEE0
+                    buf.append(a >= 0x41 && a <= 0x5A ? a | 0x20 : a, o)
+                    continue
+                }
+                if c == 0x3000 {
+                    buf.append(0x20, o)
+                    continue
+                }
+                // Everything else: NFKC of this one scalar, cached.
+                let f = fold(c)
+                switch f & 3 {
+                case 1:
+                    buf.append(c, o)
+                case 2:
+                    let s = f >> 2
+                    if s >= 0x3400 && s <= 0x9FFF && tmap[Int(s &- 0x3400)] != 0 { lineChanged = true }
+                    buf.append(s, o)
+                default:
+                    for s in multiFold[Int(f >> 2)] {
+                        if s >= 0x3400 && s <= 0x9FFF && tmap[Int(s &- 0x3400)] != 0 { lineChanged = true }
+                        buf.append(s, o)
+                    }
+                }
+            }
+            if lineChanged { changedLines.append(lineStart..<buf.count) }
+            originalCount = Int(pos)
+
+            // Step 3: Traditional → Simplified, line by line, only where something changes.
+            // (Phrases never span a newline, so this equals converting the whole text, but a
+            // length change in one line only costs that line its phrase awareness.)
+            for r in changedLines {
+                simplify(buf.sc, r, tmap)
+            }
+        }
+
+        let sc = buf.sc
+        let org = buf.org
+
+        // Steps 4, 5 and 6 in one compacting pass (writes never overtake reads).
+        var out = Compactor(sc: sc, org: org)
+        let m = buf.count
+        var r = 0
+        while r < m {
+            let c = sc[r]
+            if c >= 0x4E00 || (c >= 0x61 && c <= 0x7A) {
+                // Common non-separators: ideographs (variants fold), lowercase letters.
+                out.emit(c < 0x56EF ? c : variantFold(c), org[r])  // 0x56EF: lowest variant ≥ U+4E00
+                r &+= 1
+                continue
+            }
+            if isSeparator(c) {
+                var j = r &+ 1
+                var glueOnly = isDigitGlue(c)
+                while j < m && isSeparator(sc[j]) {
+                    if !isDigitGlue(sc[j]) { glueOnly = false }
+                    j &+= 1
+                }
+                if out.w > 0 && j < m {
+                    // Step 5: drop the run between two Han ideographs, or spaces/dashes
+                    // between two ASCII digits. (`prev` is already variant-folded.)
+                    let prev = out.last
+                    let next = variantFold(sc[j])
+                    if (isHan(prev) && isHan(next))
+                        || (glueOnly && isASCIIDigit(prev) && isASCIIDigit(next)) {
+                        r = j
+                        continue
+                    }
+                }
+                while r < j {
+                    out.emit(sc[r], org[r])
+                    r &+= 1
+                }
+                continue
+            }
+            out.emit(c < 0x3000 ? c : variantFold(c), org[r])
+            r &+= 1
+        }
+        out.finishDigitRun()
+        buf.count = out.w
+
+        return encode(UnsafeBufferPointer(start: sc, count: out.w),
+                      UnsafeBufferPointer(start: org, count: out.w),
+                      totalBytes: out.totalBytes, originalCount: originalCount)
+    }
+
+    /// Step 3 for one line `r` of `sc`: OpenCC on the line, taken position by position when
+    /// it keeps the scalar count (and changes only Han characters); otherwise the table.
+    private func simplify(_ sc: UnsafeMutablePointer<UInt32>, _ r: Range<Int>, _ tmap: UnsafeBufferPointer<UInt32>) {
+        var line = [UInt8]()
+        line.reserveCapacity(r.count * 3)
+        for x in r { appendUTF8(sc[x], to: &line) }
+        if let out = line.withUnsafeBufferPointer({ converter.convertUTF8($0) }) {
+            var conv = [UInt32]()
+            conv.reserveCapacity(r.count)
+            var p = 0
+            while p < out.count {
+                let (s, len) = decodeUTF8(out, p)
+                conv.append(s)
+                p &+= len
+            }
+            if conv.count == r.count {
+                var aligned = true
+                var x = r.lowerBound
+                for s in conv {
+                    let before = sc[x]
+                    if s != before && !(isHan(s) && isHan(before)) {
+                        aligned = false
+                        break
+                    }
+                    x &+= 1
+                }
+                if aligned {
+                    x = r.lowerBound
+                    for s in conv {
+                        sc[x] = s
+                        x &+= 1
+                    }
+                    return
+                }
+            }
+        }
+        for x in r {
+            let c = sc[x]
+            if c >= 0x3400 && c <= 0x9FFF {
+                let t = tmap[Int(c &- 0x3400)]
+                if t != 0 { sc[x] = t }
+            }
+        }
+    }
+
+    /// UTF-8 encoding plus the per-byte origin arrays and the scalar rank structure.
+    private func encode(_ cb: UnsafeBufferPointer<UInt32>, _ ob: UnsafeBufferPointer<Int32>,
+                        totalBytes total: Int, originalCount: Int) -> NormalisedText {
+        let words = (total &+ 63) &>> 6
+        var bits = [UInt64](repeating: 0, count: words)
+        var bytes = [UInt8](repeating: 0, count: total)
+        var starts = [Int32](repeating: 0, count: total)
+        var ends = [Int32](repeating: 0, count: total)
+        bits.withUnsafeMutableBufferPointer { wb in
+        bytes.withUnsafeMutableBufferPointer { bb in
+        starts.withUnsafeMutableBufferPointer { sb in
+        ends.withUnsafeMutableBufferPointer { eb in
+            var p = 0
+            for idx in 0..<cb.count {
+                let c = cb[idx]
+                let s = ob[idx]
+                let e = s &+ 1
+                wb[p &>> 6] |= UInt64(1) &<< UInt64(p & 63)
+                if c < 0x80 {
+                    bb[p] = UInt8(truncatingIfNeeded: c)
+                    sb[p] = s; eb[p] = e
+                    p &+= 1
+                } else if c < 0x800 {
+                    bb[p] = UInt8(truncatingIfNeeded: 0xC0 | (c >> 6))
+                    bb[p &+ 1] = UInt8(truncatingIfNeeded: 0x80 | (c & 0x3F))
+                    sb[p] = s; eb[p] = e
+                    sb[p &+ 1] = s; eb[p &+ 1] = e
+                    p &+= 2
+                } else if c < 0x10000 {
+                    bb[p] = UInt8(truncatingIfNeeded: 0xE0 | (c >> 12))
+                    bb[p &+ 1] = UInt8(truncatingIfNeeded: 0x80 | ((c >> 6) & 0x3F))
+                    bb[p &+ 2] = UInt8(truncatingIfNeeded: 0x80 | (c & 0x3F))
+                    sb[p] = s; eb[p] = e
+                    sb[p &+ 1] = s; eb[p &+ 1] = e
+                    sb[p &+ 2] = s; eb[p &+ 2] = e
+                    p &+= 3
+                } else {
+                    bb[p] = UInt8(truncatingIfNeeded: 0xF0 | (c >> 18))
+                    bb[p &+ 1] = UInt8(truncatingIfNeeded: 0x80 | ((c >> 12) & 0x3F))
+                    bb[p &+ 2] = UInt8(truncatingIfNeeded: 0x80 | ((c >> 6) & 0x3F))
+                    bb[p &+ 3] = UInt8(truncatingIfNeeded: 0x80 | (c & 0x3F))
+                    sb[p] = s; eb[p] = e
+                    sb[p &+ 1] = s; eb[p &+ 1] = e
+                    sb[p &+ 2] = s; eb[p &+ 2] = e
+                    sb[p &+ 3] = s; eb[p &+ 3] = e
+                    p &+= 4
+                }
+            }
+        }}}}
+        var base = [Int32](repeating: 0, count: words)
+        var acc: Int32 = 0
+        for x in 0..<words {
+            base[x] = acc
+            acc &+= Int32(bits[x].nonzeroBitCount)
+        }
+        return NormalisedText(bytes: bytes, originStart: starts, originEnd: ends,
+                              originalScalarCount: originalCount, scalarCount: cb.count,
+                              startBits: bits, rankBase: base)
+    }
+
+    /// Step 2 for one non-ASCII, non-ideograph scalar: NFKC via Foundation, cached.
+    /// Returns the cache encoding described at `foldBMP`.
+    @inline(__always)
+    private func fold(_ c: UInt32) -> UInt32 {
+        if c < 0x10000 {
+            let v = foldBMP[Int(c)]
+            if v != 0 { return v }
+            let e = computeFold(c)
+            foldBMP[Int(c)] = e
+            return e
+        }
+        if let v = foldAstral[c] { return v }
+        let e = computeFold(c)
+        foldAstral[c] = e
+        return e
+    }
+
+    private func computeFold(_ c: UInt32) -> UInt32 {
+        guard let scalar = Unicode.Scalar(c) else { return 1 }
+        let folded = String(Character(scalar)).precomposedStringWithCompatibilityMapping
+        var out: [UInt32] = []
+        for s in folded.unicodeScalars {
+            var v = s.value
+            if v >= 0x41 && v <= 0x5A { v |= 0x20 }  // NFKC can produce ASCII capitals (Ⅻ → XII)
+            out.append(v)
+        }
+        if out.count == 1 {
+            return out[0] == c ? 1 : (out[0] << 2) | 2
+        }
+        multiFold.append(out)
+        return (UInt32(multiFold.count - 1) << 2) | 3
+    }
+}
+
+/// Appends the UTF-8 encoding of scalar `c`.
+@inline(__always)
+func appendUTF8(_ c: UInt32, to a: inout [UInt8]) {
+    if c < 0x80 {
+        a.append(UInt8(truncatingIfNeeded: c))
+    } else if c < 0x800 {
+        a.append(UInt8(truncatingIfNeeded: 0xC0 | (c >> 6)))
+        a.append(UInt8(truncatingIfNeeded: 0x80 | (c & 0x3F)))
+    } else if c < 0x10000 {
+        a.append(UInt8(truncatingIfNeeded: 0xE0 | (c >> 12)))
+        a.append(UInt8(truncatingIfNeeded: 0x80 | ((c >> 6) & 0x3F)))
+        a.append(UInt8(truncatingIfNeeded: 0x80 | (c & 0x3F)))
+    } else {
+        a.append(UInt8(truncatingIfNeeded: 0xF0 | (c >> 18)))
+        a.append(UInt8(truncatingIfNeeded: 0x80 | ((c >> 12) & 0x3F)))
+        a.append(UInt8(truncatingIfNeeded: 0x80 | ((c >> 6) & 0x3F)))
+        a.append(UInt8(truncatingIfNeeded: 0x80 | (c & 0x3F)))
+    }
+}
+
+/// A growable pair of buffers (scalar, origin) with manual memory management, so the hot
+/// loops append without uniqueness checks.
+struct ScalarBuffer {
+    var sc: UnsafeMutablePointer<UInt32>
+    var org: UnsafeMutablePointer<Int32>
+    var count = 0
+    var capacity: Int
+
+    init() {
+        capacity = 64
+        sc = .allocate(capacity: capacity)
+        org = .allocate(capacity: capacity)
+    }
+
+    mutating func reserve(_ n: Int) {
+        if n > capacity { grow(to: n) }
+    }
+
+    mutating func grow(to n: Int) {
+        let newCapacity = Swift.max(n, capacity &* 2, 64)
+        let nsc = UnsafeMutablePointer<UInt32>.allocate(capacity: newCapacity)
+        let norg = UnsafeMutablePointer<Int32>.allocate(capacity: newCapacity)
+        nsc.update(from: sc, count: count)
+        norg.update(from: org, count: count)
+        sc.deallocate()
+        org.deallocate()
+        sc = nsc
+        org = norg
+        capacity = newCapacity
+    }
+
+    @inline(__always)
+    mutating func append(_ c: UInt32, _ o: Int32) {
+        if count == capacity { grow(to: capacity &* 2) }
+        sc[count] = c
+        org[count] = o
+        count &+= 1
+    }
+
+    /// Frees the memory and leaves a small fresh buffer.
+    mutating func free() {
+        sc.deallocate()
+        org.deallocate()
+        self = ScalarBuffer()
+    }
+}
+
+/// The writing side of the steps 4–6 pass: appends kept scalars in place, converts digit
+/// runs (step 6) as soon as they end, and counts the UTF-8 length of the result.
+struct Compactor {
+    let sc: UnsafeMutablePointer<UInt32>
+    let org: UnsafeMutablePointer<Int32>
+    var w = 0
+    var totalBytes = 0
+    /// Start (in output positions) of the current run of digit characters, or -1.
+    var runStart = -1
+    var runHasChinese = false
+
+    init(sc: UnsafeMutablePointer<UInt32>, org: UnsafeMutablePointer<Int32>) {
+        self.sc = sc
+        self.org = org
+    }
+
+    var last: UInt32 { sc[w &- 1] }
+
+    @inline(__always)
+    mutating func emit(_ c: UInt32, _ o: Int32) {
+        let digit = isASCIIDigit(c)
+        if digit || (c >= 0x4E00 && chineseDigitValue(c) != nil) {
+            if runStart < 0 {
+                runStart = w
+                runHasChinese = false
+            }
+            if !digit { runHasChinese = true }
+        } else if runStart >= 0 {
+            finishDigitRun()
+        }
+        sc[w] = c
+        org[w] = o
+        w &+= 1
+        totalBytes &+= c < 0x80 ? 1 : c < 0x800 ? 2 : c < 0x10000 ? 3 : 4
+    }
+
+    /// Step 6 for the run that just ended: 3+ characters with at least one Chinese digit
+    /// become ASCII digits (each 3-byte character becomes 1 byte).
+    mutating func finishDigitRun() {
+        if runStart >= 0 && runHasChinese && w &- runStart >= 3 {
+            for x in runStart..<w {
+                if let d = chineseDigitValue(sc[x]) {
+                    sc[x] = d
+                    totalBytes &-= 2
+                }
+            }
+        }
+        runStart = -1
+    }
+}

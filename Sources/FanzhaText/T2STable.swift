@@ -1,0 +1,105 @@
+import Dispatch
+
+/// Per-character Traditional → Simplified table for the BMP CJK range U+3400–U+9FFF.
+///
+/// Built once per process, lazily and thread-safely (a `static let`), by running all
+/// 27,648 characters of the range through OpenCC in a single call, separated by "\n",
+/// and keeping every character that OpenCC turns into exactly one different character.
+/// The normaliser uses it as a fast path and as the trigger for the (phrase-aware)
+/// whole-line OpenCC conversion.
+struct T2STable: Sendable {
+    static let first: UInt32 = 0x3400
+    static let last: UInt32 = 0x9FFF
+
+    /// `map[c - first]` is the simplified scalar, or 0 when the character does not change.
+    let map: [UInt32]
+    /// Number of characters that change.
+    let changedCount: Int
+    /// Time the build took (OpenCC open + one conversion + table fill), in nanoseconds.
+    let buildNanoseconds: UInt64
+
+    static let shared: T2STable = build()
+
+    @inline(__always)
+    func lookup(_ c: UInt32) -> UInt32 {
+        if c < T2STable.first || c > T2STable.last { return 0 }
+        return map[Int(c &- T2STable.first)]
+    }
+
+    static func build() -> T2STable {
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        let count = Int(last - first + 1)
+        var map = [UInt32](repeating: 0, count: count)
+        var changed = 0
+        guard let cc = try? TraditionalToSimplified() else {
+            // No OpenCC data: the normaliser cannot be constructed anyway (its init throws),
+            // so an empty table is only ever seen by code that never normalises.
+            return T2STable(map: map, changedCount: 0, buildNanoseconds: 0)
+        }
+        // Input: every character of the range, one per line (3 UTF-8 bytes each + "\n").
+        var input: [UInt8] = []
+        input.reserveCapacity(count * 4)
+        for c in first...last {
+            if c > first { input.append(0x0A) }
+            input.append(UInt8(0xE0 | (c >> 12)))
+            input.append(UInt8(0x80 | ((c >> 6) & 0x3F)))
+            input.append(UInt8(0x80 | (c & 0x3F)))
+        }
+        let output = input.withUnsafeBufferPointer { cc.convertUTF8($0) } ?? []
+
+        // Split the output on "\n"; line k is the conversion of first + k.
+        var lineOK = true
+        var k = 0
+        var i = 0
+        let n = output.count
+        while true {
+            var j = i
+            while j < n && output[j] != 0x0A { j += 1 }
+            if k >= count { lineOK = false; break }
+            // Record the line if it is exactly one scalar and differs from the input.
+            if j > i {
+                let (s, len) = decodeUTF8(output, i)
+                let original = first + UInt32(k)
+                if i + len == j && s != original {
+                    map[k] = s
+                    changed += 1
+                }
+            }
+            k += 1
+            if j >= n { break }
+            i = j + 1
+        }
+        if k != count { lineOK = false }
+        if !lineOK {
+            // OpenCC did not keep one line per character (never seen in practice): fall back
+            // to converting the characters one by one, which is slow but exact.
+            map = [UInt32](repeating: 0, count: count)
+            changed = 0
+            for k in 0..<count {
+                let c = first + UInt32(k)
+                let one: [UInt8] = [UInt8(0xE0 | (c >> 12)), UInt8(0x80 | ((c >> 6) & 0x3F)), UInt8(0x80 | (c & 0x3F))]
+                guard let out = one.withUnsafeBufferPointer({ cc.convertUTF8($0) }), !out.isEmpty else { continue }
+                let (s, len) = decodeUTF8(out, 0)
+                if len == out.count && s != c {
+                    map[k] = s
+                    changed += 1
+                }
+            }
+        }
+        let t1 = DispatchTime.now().uptimeNanoseconds
+        return T2STable(map: map, changedCount: changed, buildNanoseconds: t1 &- t0)
+    }
+}
+
+/// Decodes one scalar from valid UTF-8 at `i`; returns the scalar and its length in bytes.
+@inline(__always)
+func decodeUTF8(_ b: [UInt8], _ i: Int) -> (UInt32, Int) {
+    let b0 = UInt32(b[i])
+    if b0 < 0x80 { return (b0, 1) }
+    if b0 < 0xE0 { return (((b0 & 0x1F) << 6) | (UInt32(b[i + 1]) & 0x3F), 2) }
+    if b0 < 0xF0 {
+        return (((b0 & 0x0F) << 12) | ((UInt32(b[i + 1]) & 0x3F) << 6) | (UInt32(b[i + 2]) & 0x3F), 3)
+    }
+    return (((b0 & 0x07) << 18) | ((UInt32(b[i + 1]) & 0x3F) << 12)
+        | ((UInt32(b[i + 2]) & 0x3F) << 6) | (UInt32(b[i + 3]) & 0x3F), 4)
+}

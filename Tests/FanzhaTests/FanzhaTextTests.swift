@@ -1,0 +1,292 @@
+import Testing
+@testable import FanzhaText
+
+// Tests for the FanzhaText module: the OpenCC binding and the normaliser with its offset map.
+
+/// Normalises `text`, finds `needle` (already normalised) in the result and returns the
+/// normalised string and the original scalar range of the first match.
+private func match(_ n: Normaliser, _ text: String, _ needle: String) -> (String, Range<Int>?) {
+    let t = n.normalise(text)
+    let hay = t.bytes
+    let pat = Array(needle.utf8)
+    guard !pat.isEmpty, hay.count >= pat.count else { return (t.string, nil) }
+    for start in 0...(hay.count - pat.count) where hay[start..<(start + pat.count)].elementsEqual(pat) {
+        return (t.string, t.originalRange(ofBytes: start..<(start + pat.count)))
+    }
+    return (t.string, nil)
+}
+
+/// The substring of `text` covered by a scalar range.
+private func slice(_ text: String, _ r: Range<Int>) -> String {
+    let s = Array(text.unicodeScalars)[r]
+    var out = String.UnicodeScalarView()
+    out.append(contentsOf: s)
+    return String(out)
+}
+
+/// Checks the invariants every NormalisedText must satisfy.
+private func checkInvariants(_ t: NormalisedText, _ original: String) {
+    #expect(t.originStart.count == t.bytes.count)
+    #expect(t.originEnd.count == t.bytes.count)
+    #expect(t.originalScalarCount == original.unicodeScalars.count)
+    var previous: Int32 = 0
+    for i in 0..<t.bytes.count {
+        #expect(t.originStart[i] < t.originEnd[i])
+        #expect(t.originStart[i] >= previous)
+        #expect(Int(t.originEnd[i]) <= t.originalScalarCount)
+        previous = t.originStart[i]
+    }
+    #expect(t.normalisedScalarOffset(ofByte: t.bytes.count) == t.string.unicodeScalars.count)
+}
+
+/// Everything for FanzhaText lives under this suite, so `swift test --filter FanzhaTextTests` selects it.
+@Suite("FanzhaText")
+struct FanzhaTextTests {
+    @Suite("OpenCC binding")
+    struct OpenCCTests {
+        @Test("t2s folds traditional text")
+        func convertsTraditional() throws {
+            let cc = try TraditionalToSimplified()
+            #expect(cc.convert("請將資金轉入安全帳戶") == "请将资金转入安全帐户")
+            #expect(cc.convert("您的銀行卡已被凍結，請聯繫客服") == "您的银行卡已被冻结，请联系客服")
+            // Phrase-aware: 乾隆 keeps 乾, 乾淨 becomes 干净.
+            #expect(cc.convert("乾隆年間衣服很乾淨") == "乾隆年间衣服很干净")
+        }
+
+        @Test("simplified, ASCII, empty and NUL pass through")
+        func passThrough() throws {
+            let cc = try TraditionalToSimplified()
+            #expect(cc.convert("") == "")
+            #expect(cc.convert("安全账户 ABC 123") == "安全账户 ABC 123")
+            #expect(cc.convert("轉\u{0}賬") == "转\u{0}账")
+        }
+
+        @Test("a missing configuration throws instead of returning a bad handle")
+        func missingConfigThrows() {
+            #expect(throws: OpenCCError.self) {
+                _ = try TraditionalToSimplified(config: "no-such-config-文件.json")
+            }
+        }
+    }
+
+    @Suite("T2S table")
+    struct T2STableTests {
+        @Test("table maps single characters and leaves simplified ones alone")
+        func table() {
+            let t = T2STable.shared
+            #expect(t.changedCount > 2000)
+            #expect(t.lookup(0x8CEC) == 0x8D26)  // 賬 → 账
+            #expect(t.lookup(0x9280) == 0x94F6)  // 銀 → 银
+            #expect(t.lookup(0x8F49) == 0x8F6C)  // 轉 → 转
+            #expect(t.lookup(0x8D26) == 0)  // 账 unchanged
+            #expect(t.lookup(0x5B89) == 0)  // 安 unchanged
+            #expect(t.lookup(0x41) == 0)  // outside the range
+            #expect(Normaliser.t2sTableBuildNanoseconds > 0)
+        }
+    }
+
+    @Suite("Normaliser")
+    struct NormaliserTests {
+        let n: Normaliser
+        init() throws { n = try Normaliser() }
+
+        @Test("traditional text is simplified with a 1:1 offset map")
+        func traditional() {
+            let text = "請將資金轉入安全帳戶"
+            let t = n.normalise(text)
+            #expect(t.string == "请将资金转入安全账户")
+            checkInvariants(t, text)
+            // Every character maps to its own original position.
+            #expect(t.originStart == (0..<10).flatMap { [Int32($0), Int32($0), Int32($0)] })
+            #expect(t.originEnd == (1...10).flatMap { [Int32($0), Int32($0), Int32($0)] })
+            let (_, r) = match(n, text, "安全账户")
+            #expect(r == 6..<10)
+            #expect(slice(text, r!) == "安全帳戶")
+            #expect(match(n, text, "资金").1 == 2..<4)
+        }
+
+        @Test("traditional inside mixed text keeps offsets of the surrounding text")
+        func traditionalMixed() {
+            let text = "【通知】Your帳號\n請於今日匯款到:6222 0200 1234"
+            let t = n.normalise(text)
+            checkInvariants(t, text)
+            #expect(t.string == "【通知】your账号\n请于今日汇款到:622202001234")
+            let (_, r) = match(n, text, "汇款")
+            #expect(slice(text, r!) == "匯款")
+        }
+
+        @Test("separators between Han characters are dropped, evidence covers them",
+              arguments: [
+                  ("安 全 账 户", 0..<7),
+                  ("安-全-账-户", 0..<7),
+                  ("安*全 账|户", 0..<7),
+                  ("安　全／账・户", 0..<7),
+                  ("安\u{200B}全账户", 0..<5),
+                  ("请转入安 全 账 户。", 3..<10),
+              ])
+        func separators(_ text: String, _ expected: Range<Int>) {
+            let t = n.normalise(text)
+            checkInvariants(t, text)
+            #expect(t.string.contains("安全账户"))
+            let (_, r) = match(n, text, "安全账户")
+            #expect(r == expected)
+            #expect(slice(text, r!).hasPrefix("安") && slice(text, r!).hasSuffix("户"))
+        }
+
+        @Test("separators are kept when not between two Han characters")
+        func separatorsKept() {
+            #expect(n.normaliseLiteral("hello world") == "hello world")
+            #expect(n.normaliseLiteral("安全 account") == "安全 account")
+            #expect(n.normaliseLiteral("a-b 你") == "a-b 你")
+            #expect(n.normaliseLiteral(" 安全 ") == " 安全 ")
+            #expect(n.normaliseLiteral("转账\n安全") == "转账\n安全")
+            #expect(n.normaliseLiteral("你好。请转账") == "你好。请转账")
+        }
+
+        @Test("full-width digits and spoken Chinese digits become ASCII",
+              arguments: [
+                  ("９６１１０", "96110", 0..<5),
+                  ("九六幺幺零", "96110", 0..<5),
+                  ("请拨打九 六 幺 幺 零", "请拨打96110", 3..<12),
+                  ("9 6 1 1 0", "96110", 0..<9),
+                  ("幺三八", "138", 0..<3),
+                  ("一一零", "110", 0..<3),
+                  ("〇一〇", "010", 0..<3),
+              ])
+        func digits(_ text: String, _ expected: String, _ range: Range<Int>) {
+            let t = n.normalise(text)
+            checkInvariants(t, text)
+            #expect(t.string == expected || t.string.hasSuffix(expected))
+            let (_, r) = match(n, text, expected.filter(\.isASCII))
+            #expect(r == range)
+        }
+
+        @Test("phone numbers with dashes and spaces collapse, decimals stay")
+        func phoneNumbers() {
+            let text = "客服电话138-1234-5678，退款1.5元"
+            let t = n.normalise(text)
+            checkInvariants(t, text)
+            #expect(t.string == "客服电话13812345678,退款1.5元")
+            let (_, r) = match(n, text, "13812345678")
+            #expect(r == 4..<17)
+            #expect(slice(text, r!) == "138-1234-5678")
+            #expect(n.normaliseLiteral("1.5") == "1.5")
+            #expect(n.normaliseLiteral("v1.2.3") == "v1.2.3")
+        }
+
+        @Test("short digit-character runs stay text", arguments: ["一起", "统一", "十一", "万一", "一二", "三十一", "幺"])
+        func shortRunsUnchanged(_ word: String) {
+            #expect(n.normaliseLiteral(word) == word)
+            let t = n.normalise("我们\(word)去")
+            #expect(t.string == "我们\(word)去")
+        }
+
+        @Test("variant folding after OpenCC")
+        func variants() {
+            #expect(n.normaliseLiteral("帐户") == "账户")
+            #expect(n.normaliseLiteral("帳戶") == "账户")
+            #expect(n.normaliseLiteral("賬號") == "账号")
+            #expect(n.normaliseLiteral("中囯银行") == "中国银行")
+            #expect(n.normaliseLiteral("〇") == "零")
+        }
+
+        @Test("width folding, NFKC and case folding")
+        func widthFolding() {
+            #expect(n.normaliseLiteral("ＡＢＣ") == "abc")
+            #expect(n.normaliseLiteral("Ｑ Ｑ号") == "q q号")
+            #expect(n.normaliseLiteral("ＶＩＰ会员") == "vip会员")
+            #expect(n.normaliseLiteral("①②③") == "123")
+            #expect(n.normaliseLiteral("⼈民币") == "人民币")  // Kangxi radical ⼈ U+2F08
+            #expect(n.normaliseLiteral("WeChat") == "wechat")
+            let text = "Ⅻ号"
+            let t = n.normalise(text)
+            #expect(t.string == "xii号")
+            #expect(t.originalRange(ofBytes: 0..<3) == 0..<1)
+            #expect(t.originalRange(ofBytes: 1..<2) == 0..<1)
+            #expect(t.originalRange(ofBytes: 3..<6) == 1..<2)
+        }
+
+        @Test("invisible characters and controls are dropped, tabs and newlines kept")
+        func invisibles() {
+            let text = "\u{FEFF}转\u{200D}账\u{00AD}到\r\n安全\t账户\u{2060}\u{7}"
+            let t = n.normalise(text)
+            checkInvariants(t, text)
+            #expect(t.string == "转账到\n安全账户")
+            let (_, r) = match(n, text, "转账到")
+            #expect(r == 1..<6)
+            let (_, r2) = match(n, text, "安全账户")
+            #expect(slice(text, r2!) == "安全\t账户")
+        }
+
+        @Test("empty string")
+        func empty() {
+            let t = n.normalise("")
+            #expect(t.bytes.isEmpty)
+            #expect(t.originStart.isEmpty)
+            #expect(t.originEnd.isEmpty)
+            #expect(t.originalScalarCount == 0)
+            #expect(t.string == "")
+            #expect(t.normalisedScalarOffset(ofByte: 0) == 0)
+            #expect(t.originalRange(ofBytes: 0..<0) == 0..<0)
+            #expect(n.normaliseLiteral("") == "")
+            #expect(n.normalise("\u{200B}\u{FEFF}").bytes.isEmpty)
+            #expect(n.normalise("\u{200B}\u{FEFF}").originalScalarCount == 2)
+        }
+
+        @Test("normalised scalar offsets")
+        func scalarOffsets() {
+            let text = "ab安全\n账户xyz"
+            let t = n.normalise(text)
+            #expect(t.string == "ab安全\n账户xyz")
+            #expect(t.normalisedScalarOffset(ofByte: 0) == 0)
+            #expect(t.normalisedScalarOffset(ofByte: 1) == 1)
+            #expect(t.normalisedScalarOffset(ofByte: 2) == 2)
+            #expect(t.normalisedScalarOffset(ofByte: 5) == 3)
+            #expect(t.normalisedScalarOffset(ofByte: 8) == 4)
+            #expect(t.normalisedScalarOffset(ofByte: 9) == 5)
+            #expect(t.normalisedScalarOffset(ofByte: 15) == 7)
+            #expect(t.normalisedScalarOffset(ofByte: t.bytes.count) == 10)
+        }
+
+        @Test("a line of 200k Han characters")
+        func longLine() {
+            let unit = "請將資金轉入安全帳戶"  // 10 traditional characters
+            let text = String(repeating: unit, count: 20_000)
+            let t = n.normalise(text)
+            #expect(t.originalScalarCount == 200_000)
+            #expect(t.bytes.count == 600_000)
+            #expect(t.string == String(repeating: "请将资金转入安全账户", count: 20_000))
+            #expect(t.originalRange(ofBytes: 599_988..<600_000) == 199_996..<200_000)
+            #expect(t.normalisedScalarOffset(ofByte: 300_000) == 100_000)
+            #expect(t.normalisedScalarOffset(ofByte: 599_997) == 199_999)
+            // Simplified input of the same size passes unchanged.
+            let simplified = String(repeating: "请将资金转入安全账户", count: 20_000)
+            let s = n.normalise(simplified)
+            #expect(s.bytes == Array(simplified.utf8))
+            #expect(s.originEnd.last == 200_000)
+        }
+
+        @Test("every byte maps back inside the original, also for mixed input")
+        func invariantsOnMixedInput() {
+            let texts = [
+                "您好，我是「公安局」的王警官😀。您涉嫌洗錢，請撥打 ０１０－６６２６２１１０ 配合調查！",
+                "Dear 客户: 您的ETC已失效,请点击 http://etc-xx.cn 更新……",
+                "㈱①\u{FE0F}\u{E0041}ﬁ\u{301}e\u{301}",
+                "\u{1}\u{2}\u{1F}",
+                "\u{20000}\u{2F800}\u{F900}",
+            ]
+            for text in texts {
+                checkInvariants(n.normalise(text), text)
+            }
+        }
+
+        @Test("literals and texts normalise the same way")
+        func literalsAgree() {
+            let text = "請立即轉帳到安全賬戶"
+            let literal = n.normaliseLiteral("转账")
+            #expect(literal == "转账")
+            #expect(n.normalise(text).string.contains(literal))
+            #expect(n.normaliseLiteral("安 全 帐 户") == "安全账户")
+        }
+    }
+}
