@@ -7,25 +7,29 @@ struct RuleOptions: ParsableArguments {
     @Option(name: .customLong("rules"), help: "Rule file or directory (repeatable). Default: the bundled rules.")
     var rulePaths: [String] = []
 
-    func resolvedPaths() throws -> [String] {
-        if !rulePaths.isEmpty { return rulePaths }
-        guard let bundled = BundledRules.path() else {
-            throw Failure("cannot find the bundled rules; pass --rules PATH or set FANZHA_RULES")
-        }
-        return [bundled]
-    }
+    func resolvedPaths() throws -> [String] { try resolveRulePaths(rulePaths) }
+    func load() throws -> RuleSet { try loadRules(rulePaths) }
+}
 
-    /// Compiles the rules; on any error prints every diagnostic and fails (never half-loaded).
-    func load(colour: Bool = OutputSink.stderr.isTerminal) throws -> RuleSet {
-        let result = try compileReporting(try resolvedPaths())
-        let err = OutputSink.stderr
-        for d in result.errors { err.write(d.rendered(sources: result.sources, colour: colour)) }
-        err.flush()
-        guard let set = result.ruleSet else {
-            throw Failure("\(result.errors.count) error\(result.errors.count == 1 ? "" : "s") in the rules; nothing was loaded")
-        }
-        return set
+/// The given rule paths, or the bundled rules when none are given.
+func resolveRulePaths(_ paths: [String]) throws -> [String] {
+    if !paths.isEmpty { return paths }
+    guard let bundled = BundledRules.path() else {
+        throw Failure("cannot find the bundled rules; pass --rules PATH or set FANZHA_RULES")
     }
+    return [bundled]
+}
+
+/// Compiles the rules; on any error prints every diagnostic and fails (never half-loaded).
+func loadRules(_ paths: [String]) throws -> RuleSet {
+    let result = try compileReporting(try resolveRulePaths(paths))
+    let err = OutputSink.stderr
+    for d in result.errors { err.write(d.rendered(sources: result.sources, colour: useColour(err))) }
+    err.flush()
+    guard let set = result.ruleSet else {
+        throw Failure("\(result.errors.count) error\(result.errors.count == 1 ? "" : "s") in the rules; nothing was loaded")
+    }
+    return set
 }
 
 func compileReporting(_ paths: [String]) throws -> CompileResult {

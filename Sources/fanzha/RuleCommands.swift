@@ -14,7 +14,7 @@ struct Lint: ParsableCommand {
     func run() throws {
         try guarded {
             guard format == "text" || format == "json" else { throw Failure("unknown --format `\(format)` (text, json)") }
-            let resolved = paths.isEmpty ? try RuleOptions().resolvedPaths() : paths
+            let resolved = try resolveRulePaths(paths)
             let result = try compileReporting(resolved)
             let out = OutputSink.stdout
             for d in result.diagnostics {
@@ -39,7 +39,7 @@ struct Test: ParsableCommand {
 
     func run() throws {
         try guarded {
-            let rules = try { var o = RuleOptions(); o.rulePaths = paths; return o }().load()
+            let rules = try loadRules(paths)
             let report = ExampleRunner.run(rules, scanner: try Scanner(rules: rules))
             let out = OutputSink.stdout
             for f in report.failures {
@@ -64,7 +64,7 @@ struct Fmt: ParsableCommand {
 
     func run() throws {
         try guarded {
-            let resolved = paths.isEmpty ? try RuleOptions().resolvedPaths() : paths
+            let resolved = try resolveRulePaths(paths)
             let files: [String]
             do { files = try RuleCompiler.ruleFiles(at: resolved) } catch let e as RuleLoadError { throw Failure(e.description) }
             var unformatted = 0, failed = 0

@@ -1,0 +1,190 @@
+import Foundation
+
+/// `fanzha eval`: how well the rules separate fraud from benign, per level, per category and per rule.
+public struct EvalOptions: Sendable {
+    public var benignLabels: Set<String> = ["正常", "normal", "0", "benign"]
+    public var labelField = "label"
+    public var showErrors = 0
+    public init() {}
+}
+
+public struct Confusion: Sendable, Equatable {
+    public var tp = 0, fp = 0, fn = 0, tn = 0
+    public var precision: Double { tp + fp == 0 ? 0 : Double(tp) / Double(tp + fp) }
+    public var recall: Double { tp + fn == 0 ? 0 : Double(tp) / Double(tp + fn) }
+    public var f1: Double { precision + recall == 0 ? 0 : 2 * precision * recall / (precision + recall) }
+    public var falsePositiveRate: Double { fp + tn == 0 ? 0 : Double(fp) / Double(fp + tn) }
+}
+
+public struct RuleStats: Sendable {
+    public var fraudHits = 0, benignHits = 0
+}
+
+public struct CallStats: Sendable {
+    public var fraudCalls = 0
+    public var warned = 0
+    /// Sum over warned fraud calls of (first warning turn + 1) / turns.
+    public var warningPositionSum = 0.0
+    public var withMoneyRequest = 0
+    public var warnedBeforeMoneyRequest = 0
+}
+
+public struct EvalReport: Sendable {
+    public var records = 0, fraud = 0, benign = 0
+    public var unknownLabels: [String: Int] = [:]
+    public var failedRecords: [String] = []
+    /// Fraud vs benign, with low / medium / high as the flagging threshold.
+    public var byThreshold: [Level: Confusion] = [:]
+    /// At medium: per dataset label, flagged with the right main category.
+    public var perLabel: [String: (total: Int, flagged: Int, rightCategory: Int)] = [:]
+    /// At medium: per category id, precision and recall of the main category.
+    public var perCategory: [String: Confusion] = [:]
+    /// At medium: rows are dataset labels, columns predicted main categories ("-" for not flagged).
+    public var confusion: [String: [String: Int]] = [:]
+    public var perRule: [String: RuleStats] = [:]
+    public var calls = CallStats()
+    public var misses: [(id: String, label: String, detail: String)] = []
+    public var falseAlarms: [(id: String, label: String, detail: String)] = []
+}
+
+public final class Evaluator {
+    public let scanner: ParallelScanner
+    public let options: EvalOptions
+    private let labelCategories: [String: Set<Int>]
+    public private(set) var report = EvalReport()
+
+    public init(scanner: ParallelScanner, options: EvalOptions) {
+        self.scanner = scanner
+        self.options = options
+        var map: [String: Set<Int>] = [:]
+        for (i, c) in scanner.rules.categories.enumerated() {
+            for l in c.labels + [c.id] { map[l, default: []].insert(i) }
+        }
+        labelCategories = map
+        for l in Level.allCases where l != .none { report.byThreshold[l] = Confusion() }
+    }
+
+    /// Which categories a label means: [] for benign, nil when it maps to nothing.
+    public func categories(forLabel label: String) -> Set<Int>? {
+        if options.benignLabels.contains(label) { return [] }
+        return labelCategories[label]
+    }
+
+    public func add(_ records: [Record]) {
+        var known: [(Record, Set<Int>)] = []
+        for r in records {
+            let label = r.label ?? ""
+            guard let cats = categories(forLabel: label) else {
+                report.unknownLabels[label, default: 0] += 1
+                continue
+            }
+            known.append((r, cats))
+        }
+        let verdicts = scanner.scan(known.map(\.0))
+        let rules = scanner.rules
+        for ((record, cats), v) in zip(known, verdicts) {
+            let label = record.label ?? ""
+            let isFraud = !cats.isEmpty
+            report.records += 1
+            if isFraud { report.fraud += 1 } else { report.benign += 1 }
+            for level in [Level.low, .medium, .high] {
+                let flagged = v.level >= level
+                switch (isFraud, flagged) {
+                case (true, true): report.byThreshold[level]!.tp += 1
+                case (true, false): report.byThreshold[level]!.fn += 1
+                case (false, true): report.byThreshold[level]!.fp += 1
+                case (false, false): report.byThreshold[level]!.tn += 1
+                }
+            }
+            let flagged = v.level >= .medium
+            let predicted = flagged ? v.category.map { rules.categories[$0].id } ?? "?" : "-"
+            report.confusion[label, default: [:]][predicted, default: 0] += 1
+            let right = flagged && v.category.map { cats.contains($0) } == true
+            if isFraud {
+                var row = report.perLabel[label] ?? (0, 0, 0)
+                row.total += 1
+                if flagged { row.flagged += 1 }
+                if right { row.rightCategory += 1 }
+                report.perLabel[label] = row
+            }
+            // Per category: a predicted main category is right when the label means it.
+            if flagged, let c = v.category {
+                let id = rules.categories[c].id
+                if cats.contains(c) { report.perCategory[id, default: Confusion()].tp += 1 } else { report.perCategory[id, default: Confusion()].fp += 1 }
+            }
+            for c in cats where !(flagged && v.category == c) {
+                report.perCategory[rules.categories[c].id, default: Confusion()].fn += 1
+            }
+            for h in v.hits {
+                let id = rules.rules[h.rule].id
+                if isFraud { report.perRule[id, default: RuleStats()].fraudHits += 1 } else { report.perRule[id, default: RuleStats()].benignHits += 1 }
+            }
+            if record.isCall && isFraud { addCall(record, v) }
+            let detail = { () -> String in
+                let text = Highlighter(style: .brackets).mark(record: record, hits: v.hits).replacingOccurrences(of: "\n", with: " / ")
+                let hits = v.hits.map { "\(rules.rules[$0.rule].id)(\(rules.rules[$0.rule].score))" }.joined(separator: " ")
+                return "score \(v.score) \(v.level) → \(predicted)  [\(hits)]  \(String(text.prefix(160)))"
+            }
+            if isFraud && !right && report.misses.count < options.showErrors { report.misses.append((record.id, label, detail())) }
+            if !isFraud && flagged && report.falseAlarms.count < options.showErrors { report.falseAlarms.append((record.id, label, detail())) }
+        }
+    }
+
+    private func addCall(_ record: Record, _ v: Verdict) {
+        report.calls.fraudCalls += 1
+        let rules = scanner.rules
+        let moneyTurn = v.hits.filter { rules.rules[$0.rule].tags.contains("money_request") }
+            .flatMap { $0.spans.compactMap(\.turn) }.min()
+        if moneyTurn != nil { report.calls.withMoneyRequest += 1 }
+        guard let w = v.firstWarningTurn else { return }
+        report.calls.warned += 1
+        report.calls.warningPositionSum += Double(w + 1) / Double(record.turns.count)
+        if let m = moneyTurn, w < m { report.calls.warnedBeforeMoneyRequest += 1 }
+    }
+}
+
+/// Reading labelled data: CSV (header row) and JSON Lines (messages or calls).
+public enum LabelledData {
+    public static func read(path: String, data: Data, textField: String?, labelField: String, idField: String,
+                            roles: SpeakerRoles, errors: inout [String]) -> [Record] {
+        let name = path
+        if path.lowercased().hasSuffix(".csv") {
+            let text = String(decoding: data, as: UTF8.self)
+            let rows = CSV.parse(text)
+            guard let header = rows.first?.fields.map({ $0.trimmingSpaces().replacingOccurrences(of: "\u{FEFF}", with: "") }) else { return [] }
+            let textIndex = textField.flatMap { header.firstIndex(of: $0) } ?? header.firstIndex(of: "content") ?? header.firstIndex(of: "text")
+            guard let ti = textIndex, let li = header.firstIndex(of: labelField) else {
+                errors.append("\(name):1: the header needs a text column (content or text, or --text-field) and a `\(labelField)` column")
+                return []
+            }
+            let ii = header.firstIndex(of: idField)
+            var out: [Record] = []
+            for (n, row) in rows.dropFirst().enumerated() {
+                guard row.fields.count == header.count else {
+                    errors.append("\(name):\(row.line): \(row.fields.count) fields, the header has \(header.count)")
+                    continue
+                }
+                out.append(Record(id: ii.map { row.fields[$0] } ?? String(n + 1), text: row.fields[ti], label: row.fields[li].trimmingSpaces(),
+                                  origin: "\(name):\(row.line)"))
+            }
+            return out
+        }
+        var options = ReaderOptions()
+        options.textField = textField
+        options.labelField = labelField
+        options.idField = idField
+        options.roles = roles
+        let decoder = RecordDecoder(format: .jsonl, options: options, source: name)
+        var out: [Record] = []
+        var lineNumber = 0
+        for line in data.split(separator: 0x0A, omittingEmptySubsequences: false) {
+            lineNumber += 1
+            switch decoder.decode(line: ArraySlice(line.last == 0x0D ? line.dropLast() : line), number: lineNumber) {
+            case .success(let r)?: out.append(r)
+            case .failure(let e)?: errors.append(e.description)
+            case nil: break
+            }
+        }
+        return out
+    }
+}
