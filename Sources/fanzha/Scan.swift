@@ -21,6 +21,9 @@ struct Scan: ParsableCommand {
     @Flag(help: "Stop at the first malformed input record (exit 2).") var strict = false
     @Option(help: "Worker threads (default: all cores).") var threads: Int?
     @Flag(help: "Run every rule on every record, without the literal prefilter (for measurements).") var noPrefilter = false
+    @Option(help: "Live calls (--input events): close a call after this many input lines without an event.") var idleLines: Int = 100_000
+    @Option(help: "Live calls: close a call after this many seconds of event time (`t`) without an event.") var idleSeconds: Double = 1800
+    @Option(help: "Live calls: at most this many open calls; the least recently active is closed first.") var maxOpenCalls: Int = 100_000
 
     func run() throws {
         try guarded {
@@ -70,6 +73,33 @@ struct Scan: ParsableCommand {
                         OutputSink.stderr.line("fanzha: \(name):\(e.line): not `speaker: text`")
                         if strict { throw Failure("stopped at the first malformed record (--strict)") }
                     }
+                    continue
+                }
+                if fmt == .events {
+                    var limits = LiveCallScreener.Limits()
+                    limits.idleLines = idleLines
+                    limits.idleSeconds = idleSeconds
+                    limits.maxOpenCalls = max(1, maxOpenCalls)
+                    let live = LiveCallScreener(scanner: try Scanner(matcher: scanner.matcher, usePrefilter: !noPrefilter),
+                                                limits: limits, roles: inputOptions.readerOptions.roles)
+                    func write(_ outputs: [LiveCallScreener.Output]) throws {
+                        for o in outputs {
+                            switch o {
+                            case .record(let json):
+                                if json.hasPrefix("{\"event\":\"final\"") { stats.read += 1 }
+                                if json.contains("\"level\":\"") , let l = LiveCallScreener.level(of: json), l >= minimum, json.hasPrefix("{\"event\":\"final\"") { stats.flagged += 1 }
+                                if !quiet { out.line(json) }
+                            case .problem(let message):
+                                OutputSink.stderr.line("fanzha: \(message)")
+                                if strict && message.hasPrefix(name) { throw Failure("stopped at the first malformed event (--strict)") }
+                            }
+                        }
+                        out.flush()
+                        OutputSink.stderr.flush()
+                    }
+                    while let line = reader.next() { try write(live.handle(line: line, number: reader.lineNumber, source: name)) }
+                    try write(live.finish())
+                    stats.failed += live.stats.problems
                     continue
                 }
                 guard fmt == .text || fmt == .jsonl else { throw Failure("scan reads text, jsonl or transcript input, not \(fmt.rawValue)") }

@@ -112,7 +112,8 @@ public final class Evaluator {
                 let id = rules.categories[c].id
                 if cats.contains(c) { report.perCategory[id, default: Confusion()].tp += 1 } else { report.perCategory[id, default: Confusion()].fp += 1 }
             }
-            for c in cats where !(flagged && v.category == c) {
+            // A label may mean several categories (a coarse dataset taxonomy); a miss is charged to the first.
+            if !right, let c = cats.min() {
                 report.perCategory[rules.categories[c].id, default: Confusion()].fn += 1
             }
             for h in v.hits {

@@ -1,0 +1,211 @@
+import Foundation
+
+/// Screens calls while they happen: turn events arrive interleaved, one JSON object per line,
+/// `{"call": ID, "speaker": S, "text": T, "t": seconds?}`, and `{"call": ID, "end": true}` ends a call.
+///
+/// Per call it keeps the normalised turns, so each new turn costs one evaluation of the call so
+/// far. It writes an `alert` the moment a call's level rises, and a `final` verdict when the call
+/// ends (end event, idle timeout, eviction when too many calls are open, or end of input). The final
+/// verdict is the whole-call verdict: the same as `fanzha scan` on the finished call.
+public final class LiveCallScreener {
+    public struct Limits: Sendable {
+        /// A call with no event for this many input lines (or, with `t`, seconds of event time) is closed.
+        public var idleLines = 100_000
+        public var idleSeconds: Double = 1800
+        /// At most this many open calls; the least recently active is closed to make room.
+        public var maxOpenCalls = 100_000
+        public init() {}
+    }
+
+    public enum Output {
+        case record(String)      // a JSON line for stdout
+        case problem(String)     // a message for stderr
+    }
+
+    final class CallState {
+        let prepared: Scanner.Prepared
+        var level: Level = .none
+        var reported = Set<Int>()   // rules already reported in alerts
+        var lastLine: Int
+        var lastTime: Double?
+        var firstWarningTurn: Int?
+        init(prepared: Scanner.Prepared, line: Int) { self.prepared = prepared; self.lastLine = line }
+    }
+
+    public let scanner: Scanner
+    public let limits: Limits
+    public let roles: SpeakerRoles
+    private let printer: VerdictPrinter
+    private var open: [String: CallState] = [:]
+    /// Calls by last activity, for idle checks and eviction (lazy: stale entries are skipped).
+    private var activity: [(line: Int, call: String)] = []
+    private var activityHead = 0
+    public private(set) var stats = (events: 0, alerts: 0, calls: 0, problems: 0)
+
+    public init(scanner: Scanner, limits: Limits = Limits(), roles: SpeakerRoles = SpeakerRoles()) {
+        self.scanner = scanner
+        self.limits = limits
+        self.roles = roles
+        self.printer = VerdictPrinter(rules: scanner.rules, format: .jsonl, colour: false)
+    }
+
+    public var openCalls: Int { open.count }
+
+    public func handle(line: ArraySlice<UInt8>, number: Int, source: String = "<stdin>") -> [Output] {
+        var out: [Output] = []
+        let origin = "\(source):\(number)"
+        if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { return out }
+        guard let object = try? JSONSerialization.jsonObject(with: Data(line), options: [.fragmentsAllowed]) else {
+            stats.problems += 1
+            return [.problem("\(origin): not valid JSON")]
+        }
+        guard let event = object as? [String: Any] else {
+            stats.problems += 1
+            return [.problem("\(origin): an event must be a JSON object")]
+        }
+        guard let call = JSONTypes.scalarString(event["call"]), !call.isEmpty else {
+            stats.problems += 1
+            return [.problem("\(origin): an event needs a `call` id")]
+        }
+        stats.events += 1
+        let time = (event["t"] as? NSNumber)?.doubleValue
+        out += expireIdle(now: number, time: time)
+        if event["end"] as? Bool == true || (event["event"] as? String) == "end" {
+            if let state = open.removeValue(forKey: call) {
+                out.append(final(call, state, reason: "end"))
+            } else {
+                stats.problems += 1
+                out.append(.problem("\(origin): end of call \(call), which is not open"))
+            }
+            return out
+        }
+        guard let text = event["text"] as? String else {
+            stats.problems += 1
+            return out + [.problem("\(origin): call \(call): a turn without `text` (ignored)")]
+        }
+        let speaker = JSONTypes.scalarString(event["speaker"]) ?? ""
+        let state: CallState
+        if let s = open[call] {
+            state = s
+        } else {
+            if open.count >= limits.maxOpenCalls { out += evictOldest() }
+            state = CallState(prepared: scanner.prepare(Record(id: call, turns: [])), line: number)
+            open[call] = state
+            stats.calls += 1
+        }
+        if let time, let last = state.lastTime, time < last {
+            stats.problems += 1
+            out.append(.problem("\(origin): call \(call): event time \(time) is earlier than the previous \(last); taken in arrival order"))
+        }
+        state.lastLine = number
+        if let time { state.lastTime = max(time, state.lastTime ?? time) }
+        activity.append((number, call))
+        scanner.append(Turn(speaker: speaker, role: roles.role(of: speaker), text: text), to: state.prepared)
+        let verdict = scanner.evaluate(state.prepared)
+        if verdict.level > state.level {
+            let turn = state.prepared.turnCount - 1
+            if verdict.level >= .medium && state.firstWarningTurn == nil { state.firstWarningTurn = turn }
+            out.append(.record(alert(call, turn: turn, verdict, state)))
+            state.level = verdict.level
+            stats.alerts += 1
+        }
+        return out
+    }
+
+    /// Closes every open call (end of input), oldest activity first.
+    public func finish() -> [Output] {
+        let calls = open.sorted { $0.value.lastLine < $1.value.lastLine }
+        open.removeAll()
+        return calls.map { final($0.key, $0.value, reason: "eof") }
+    }
+
+    private func alert(_ call: String, turn: Int, _ v: Verdict, _ state: CallState) -> String {
+        let rules = scanner.rules
+        var o = JSONObjectWriter()
+        o.add("event", "alert")
+        o.add("call", call)
+        o.add("turn", turn)
+        o.add("level", v.level.description)
+        o.add("score", v.score)
+        if let c = v.category { o.add("category", rules.categories[c].id) } else { o.addNull("category") }
+        let fresh = v.hits.filter { !state.reported.contains($0.rule) }
+        for h in fresh { state.reported.insert(h.rule) }
+        o.addRaw("new_hits", jsonArray(fresh.map { h in
+            var j = JSONObjectWriter()
+            j.add("rule", rules.rules[h.rule].id)
+            j.add("title", rules.rules[h.rule].title)
+            j.add("score", rules.rules[h.rule].score)
+            j.addRaw("spans", jsonArray(h.spans.map { s in
+                var k = JSONObjectWriter()
+                k.add("start", s.start); k.add("end", s.end); k.add("text", s.text)
+                if let t = s.turn { k.add("turn", t) }
+                return k.finish()
+            }))
+            return j.finish()
+        }))
+        if let r = v.referral {
+            var j = JSONObjectWriter()
+            j.add("tier", r.tier.description); j.add("action", r.action); j.add("hotline", r.hotline); j.add("script", r.script)
+            o.addRaw("referral", j.finish())
+        }
+        return o.finish()
+    }
+
+    private func final(_ call: String, _ state: CallState, reason: String) -> Output {
+        let verdict = scanner.evaluate(state.prepared, firstWarning: true)
+        let record = Record(id: call, turns: state.prepared.turnsSoFar)
+        var json = printer.json(verdict, record: record)
+        json.removeFirst()   // prepend the event fields
+        return .record("{\"event\":\"final\",\"closed\":\(jsonString(reason)),\"turns\":\(state.prepared.turnCount)," + json)
+    }
+
+    private func expireIdle(now: Int, time: Double?) -> [Output] {
+        var out: [Output] = []
+        while activityHead < activity.count {
+            let (line, call) = activity[activityHead]
+            guard let state = open[call], state.lastLine == line else { activityHead += 1; continue }  // stale entry
+            let idleByLines = now - line > limits.idleLines
+            let idleByTime = time.map { t in state.lastTime.map { t - $0 > limits.idleSeconds } ?? false } ?? false
+            guard idleByLines || idleByTime else { break }
+            activityHead += 1
+            open.removeValue(forKey: call)
+            out.append(.problem("call \(call): closed after being idle (last event at line \(line))"))
+            out.append(final(call, state, reason: "idle"))
+        }
+        compactActivity()
+        return out
+    }
+
+    private func evictOldest() -> [Output] {
+        while activityHead < activity.count {
+            let (line, call) = activity[activityHead]
+            activityHead += 1
+            guard let state = open[call], state.lastLine == line else { continue }
+            open.removeValue(forKey: call)
+            compactActivity()
+            return [.problem("call \(call): closed to stay under \(limits.maxOpenCalls) open calls"), final(call, state, reason: "evicted")]
+        }
+        return []
+    }
+
+    private func compactActivity() {
+        if activityHead > 4096 && activityHead * 2 > activity.count {
+            activity.removeFirst(activityHead)
+            activityHead = 0
+        }
+    }
+}
+
+extension LiveCallScreener {
+    /// The `level` field of an event line this screener wrote.
+    public static func level(of json: String) -> Level? {
+        guard let r = json.range(of: "\"level\":\"") else { return nil }
+        let rest = json[r.upperBound...]
+        guard let end = rest.firstIndex(of: "\"") else { return nil }
+        return Level(name: String(rest[..<end]))
+    }
+}
+
+extension Scanner.Prepared {
+    var turnsSoFar: [Turn] { turns }
+}
