@@ -39,15 +39,19 @@ struct Scan: ParsableCommand {
 
             func emit(_ batch: [Record]) {
                 guard !batch.isEmpty else { return }
-                for (record, verdict) in zip(batch, scanner.scan(batch)) {
+                let skipRendering = quiet
+                let results = scanner.scan(batch) { record, verdict -> String? in
+                    if skipRendering || (flaggedOnly && verdict.level < minimum) { return nil }
+                    return printer.render(verdict, record: record)
+                }
+                for (record, (verdict, rendered)) in zip(batch, results) {
                     stats.read += 1
                     let flagged = verdict.level >= minimum
                     if flagged { stats.flagged += 1 }
                     if !verdict.errors.isEmpty {
                         for e in verdict.errors { OutputSink.stderr.line("fanzha: \(record.origin): \(e)") }
                     }
-                    if quiet || (flaggedOnly && !flagged) { continue }
-                    out.line(printer.render(verdict, record: record))
+                    if let rendered { out.line(rendered) }
                 }
                 out.flush()
                 OutputSink.stderr.flush()

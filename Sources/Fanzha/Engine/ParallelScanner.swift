@@ -15,8 +15,20 @@ public final class ParallelScanner: @unchecked Sendable {
     public var rules: RuleSet { matcher.rules }
 
     public func scan(_ records: [Record]) -> [Verdict] {
-        if scanners.count == 1 || records.count < 2 { return records.map { scanners[0].scan($0) } }
-        let results = UnsafeMutableBufferPointer<Verdict?>.allocate(capacity: records.count)
+        map(records) { $0.scan($1) }
+    }
+
+    /// Scans and also renders on the workers, so output formatting is parallel too.
+    public func scan<T>(_ records: [Record], render: @escaping (Record, Verdict) -> T) -> [(Verdict, T)] {
+        map(records) { scanner, record in
+            let v = scanner.scan(record)
+            return (v, render(record, v))
+        }
+    }
+
+    private func map<T>(_ records: [Record], _ body: (Scanner, Record) -> T) -> [T] {
+        if scanners.count == 1 || records.count < 2 { return records.map { body(scanners[0], $0) } }
+        let results = UnsafeMutableBufferPointer<T?>.allocate(capacity: records.count)
         results.initialize(repeating: nil)
         defer { results.deallocate() }
         let n = scanners.count
@@ -24,7 +36,7 @@ public final class ParallelScanner: @unchecked Sendable {
         DispatchQueue.concurrentPerform(iterations: n) { w in
             var i = w
             while i < records.count {
-                results[i] = scanners[w].scan(records[i])
+                results[i] = body(scanners[w], records[i])
                 i += n
             }
         }

@@ -10,7 +10,7 @@ public final class Scanner {
     public let matcher: CompiledMatcher
     public var usePrefilter: Bool
     private let normaliser: Normaliser
-    private let scratch: MatchScratch
+    let scratch: MatchScratch
 
     public init(matcher: CompiledMatcher, usePrefilter: Bool = true, matchLimit: UInt32 = MatchScratch.defaultMatchLimit) throws {
         self.rules = matcher.rules
@@ -79,59 +79,129 @@ public final class Scanner {
     // MARK: - Evaluation of one record
 
     /// A place in one turn, in normalised bytes; turn -1 means "true, but nowhere" (from `not`).
+    /// Its evidence is `arena[evStart ..< evStart + evCount]` of the evaluation: plain values, no
+    /// array per occurrence.
     struct Occurrence {
         var turn: Int32
         var start: Int32
         var end: Int32
-        var evidence: [Evidence]
-        static let nowhere = Occurrence(turn: -1, start: 0, end: 0, evidence: [])
+        var evStart: Int32
+        var evCount: Int32
+        static let nowhere = Occurrence(turn: -1, start: 0, end: 0, evStart: 0, evCount: 0)
     }
     struct Evidence: Hashable { var turn: Int32; var start: Int32; var end: Int32 }
 
     /// Occurrence lists are capped: enough for evidence and counts, never a combinatorial blow-up.
     static let occurrenceCap = 256
 
+    /// Per-worker buffers reused from record to record; a generation number marks what is current.
+    struct Buffers {
+        var generation: UInt32 = 0
+        var wordStamp: [UInt32] = []
+        var atomStamp: [UInt32] = []
+        var atomResults: [[Occurrence]] = []
+        var ruleStamp: [UInt32] = []
+        var ruleResults: [[Occurrence]] = []
+        var arena: [Evidence] = []
+        /// Per atom, the automaton's hits of its words in this record: (turn, start, end).
+        var bucketStamp: [UInt32] = []
+        var buckets: [[(Int32, Int32, Int32)]] = []
+    }
+    var buffers = Buffers()
+
     struct Evaluation {
-        let scanner: Scanner
+        unowned let scanner: Scanner
         let prepared: Prepared
         let turnLimit: Int
-        let rules: RuleSet
-        var atomCache: [Int: [Occurrence]] = [:]
-        var ruleMemo: [Int: [Occurrence]] = [:]
+        let program: Program
+        var b: Buffers
         var errors: [String] = []
         var failedAtoms = Set<Int>()
         var currentRule = 0
-        /// Word ids present (prefilter on): which rules can possibly match.
-        var present: [Bool]
 
         init(scanner: Scanner, prepared: Prepared, turnLimit: Int) {
             self.scanner = scanner
             self.prepared = prepared
             self.turnLimit = turnLimit
-            self.rules = scanner.rules
-            present = [Bool](repeating: false, count: scanner.rules.words.count)
+            self.program = scanner.matcher.program
+            b = scanner.buffers
+            scanner.buffers = Buffers()
+            b.generation &+= 1
+            if b.generation == 0 {   // wrapped: forget every stamp
+                b.generation = 1
+                b.wordStamp = []; b.atomStamp = []; b.ruleStamp = []
+            }
+            let rules = scanner.rules
+            if b.wordStamp.count != rules.words.count { b.wordStamp = [UInt32](repeating: 0, count: rules.words.count) }
+            if b.atomStamp.count != rules.atoms.count {
+                b.atomStamp = [UInt32](repeating: 0, count: rules.atoms.count)
+                b.atomResults = [[Occurrence]](repeating: [], count: rules.atoms.count)
+                b.bucketStamp = [UInt32](repeating: 0, count: rules.atoms.count)
+                b.buckets = [[(Int32, Int32, Int32)]](repeating: [], count: rules.atoms.count)
+            }
+            if b.ruleStamp.count != rules.rules.count * 4 {
+                b.ruleStamp = [UInt32](repeating: 0, count: rules.rules.count * 4)
+                b.ruleResults = [[Occurrence]](repeating: [], count: rules.rules.count * 4)
+            }
+            b.arena.removeAll(keepingCapacity: true)
             if scanner.usePrefilter {
-                for t in 0..<turnLimit { for h in prepared.wordHits[t] { present[Int(h.0)] = true } }
+                let g = b.generation
+                // One pass over the automaton's hits: mark the words, and sort the hits into per-atom buckets.
+                let atomsForWord = rules.atomsForWord
+                for t in 0..<turnLimit {
+                    for h in prepared.wordHits[t] {
+                        b.wordStamp[Int(h.0)] = g
+                        for a in atomsForWord[Int(h.0)] {
+                            if b.bucketStamp[a] != g { b.bucketStamp[a] = g; b.buckets[a].removeAll(keepingCapacity: true) }
+                            b.buckets[a].append((Int32(t), h.1, h.2))
+                        }
+                    }
+                }
             }
         }
 
+        /// Hands the buffers back to the scanner for the next record.
+        mutating func release() {
+            scanner.buffers = b
+            b = Buffers()
+        }
+
+        /// Whether the prefilter lets rule `r` run: every clause has a word present.
+        func candidate(_ r: Int) -> Bool {
+            let g = b.generation
+            let first = Int(program.clauseFirst[r])
+            for k in first..<(first + Int(program.clauseCount[r])) {
+                var any = false
+                for i in Int(program.clauseStart[k])..<Int(program.clauseStart[k + 1]) where b.wordStamp[Int(program.clauseWords[i])] == g {
+                    any = true
+                    break
+                }
+                if !any { return false }
+            }
+            return true
+        }
+
         mutating func verdict(firstWarningTurn: Int?) -> Verdict {
+            let rules = scanner.rules
             var hits: [RuleHit] = []
             var score = 0
             var categoryScores = [Int](repeating: 0, count: rules.categories.count)
             var categoryHit = [Bool](repeating: false, count: rules.categories.count)
-            for (i, rule) in rules.rules.enumerated() where !rule.isPrivate {
-                if scanner.usePrefilter, !rule.requirement.holds({ present[$0] }) { continue }
+            for i in 0..<program.roots.count where !program.isPrivate[i] {
+                if scanner.usePrefilter, !candidate(i) { continue }
                 currentRule = i
-                let occ = evaluate(rule.condition, mask: 0)
+                let occ = evaluate(program.roots[i], mask: 0)
                 guard !occ.isEmpty else { continue }
                 hits.append(RuleHit(rule: i, spans: spans(of: occ)))
-                score += rule.score
-                if let c = rule.category {
-                    categoryScores[c] += rule.score
-                    if rule.score > 0 { categoryHit[c] = true }
+                let ruleScore = Int(program.scores[i])
+                score += ruleScore
+                let c = Int(program.categories[i])
+                if c >= 0 {
+                    categoryScores[c] += ruleScore
+                    if ruleScore > 0 { categoryHit[c] = true }
                 }
             }
+            release()
             let level = rules.levels.level(for: score)
             let ranked = categoryScores.indices.filter { categoryHit[$0] && categoryScores[$0] > 0 }
                 .sorted { categoryScores[$0] != categoryScores[$1] ? categoryScores[$0] > categoryScores[$1] : $0 < $1 }
@@ -146,12 +216,12 @@ public final class Scanner {
 
         /// Evidence spans in the original text, merged and in order.
         func spans(of occ: [Occurrence]) -> [EvidenceSpan] {
-            var set = Set<Evidence>()
-            for o in occ { for e in o.evidence { set.insert(e) } }
-            let sorted = set.sorted { ($0.turn, $0.start, $0.end) < ($1.turn, $1.start, $1.end) }
+            var all: [Evidence] = []
+            for o in occ where o.evCount > 0 { all += b.arena[Int(o.evStart)..<Int(o.evStart + o.evCount)] }
+            all.sort { ($0.turn, $0.start, $0.end) < ($1.turn, $1.start, $1.end) }
             // Merge overlapping evidence within a turn.
             var merged: [Evidence] = []
-            for e in sorted {
+            for e in all {
                 if var last = merged.last, last.turn == e.turn, e.start <= last.end {
                     last.end = max(last.end, e.end)
                     merged[merged.count - 1] = last
@@ -167,121 +237,128 @@ public final class Scanner {
             }
         }
 
-        func inMask(_ turn: Int, _ mask: Int) -> Bool {
+        func inMask(_ turn: Int32, _ mask: Int) -> Bool {
             switch mask {
             case 0: return true
-            case 1: return prepared.turns[turn].role == .caller
-            case 2: return prepared.turns[turn].role == .callee
+            case 1: return prepared.turns[Int(turn)].role == .caller
+            case 2: return prepared.turns[Int(turn)].role == .callee
             default: return false
             }
         }
 
+        private mutating func single(_ turn: Int, _ s: Int32, _ e: Int32) -> Occurrence {
+            b.arena.append(Evidence(turn: Int32(turn), start: s, end: e))
+            return Occurrence(turn: Int32(turn), start: s, end: e, evStart: Int32(b.arena.count - 1), evCount: 1)
+        }
+
         mutating func atomOccurrences(_ a: Int) -> [Occurrence] {
-            if let cached = atomCache[a] { return cached }
-            let atom = rules.atoms[a]
+            if b.atomStamp[a] == b.generation { return b.atomResults[a] }
+            let atom = scanner.rules.atoms[a]
             var result: [Occurrence] = []
             if atom.kind == .words && scanner.usePrefilter {
                 // The automaton already found every word: keep this atom's, leftmost-longest, non-overlapping.
-                let mine = Set(atom.wordIDs)
-                for t in 0..<turnLimit {
-                    var found = prepared.wordHits[t].filter { mine.contains(Int($0.0)) }
-                    guard !found.isEmpty else { continue }
-                    found.sort { $0.1 != $1.1 ? $0.1 < $1.1 : $0.2 > $1.2 }
-                    var end: Int32 = -1
-                    for h in found where h.1 >= end {
-                        result.append(Occurrence(turn: Int32(t), start: h.1, end: h.2, evidence: [Evidence(turn: Int32(t), start: h.1, end: h.2)]))
+                if b.bucketStamp[a] == b.generation {
+                    var found = b.buckets[a]
+                    found.sort { ($0.0, $0.1, -$0.2) < ($1.0, $1.1, -$1.2) }
+                    var turn: Int32 = -1, end: Int32 = -1
+                    for h in found {
+                        if h.0 != turn { turn = h.0; end = -1 }
+                        guard h.1 >= end else { continue }
+                        result.append(single(Int(h.0), h.1, h.2))
                         end = h.2
                     }
                 }
             } else {
                 for t in 0..<turnLimit {
                     let text = prepared.texts[t]
+                    var ranges: [Range<Int>] = []
                     do {
                         try text.bytes.withUnsafeBufferPointer { buf throws(MatchFailure) in
                             try atom.pattern.forEachMatch(in: buf, using: scanner.scratch) { r in
-                                guard r.upperBound > r.lowerBound else { return true }
-                                let (s, e) = (Int32(r.lowerBound), Int32(r.upperBound))
-                                result.append(Occurrence(turn: Int32(t), start: s, end: e, evidence: [Evidence(turn: Int32(t), start: s, end: e)]))
-                                return result.count < 4096
+                                if r.upperBound > r.lowerBound { ranges.append(r) }
+                                return ranges.count < 4096
                             }
                         }
                     } catch {
                         if failedAtoms.insert(a).inserted {
-                            let rule = rules.rules[currentRule].id
+                            let rule = scanner.rules.rules[currentRule].id
                             errors.append("rule \(rule): \(atom.display): \(error)" + (prepared.isCall ? " (turn \(t))" : ""))
                         }
-                        break
                     }
+                    for r in ranges { result.append(single(t, Int32(r.lowerBound), Int32(r.upperBound))) }
                 }
             }
-            atomCache[a] = result
+            b.atomStamp[a] = b.generation
+            b.atomResults[a] = result
             return result
         }
 
-        mutating func evaluate(_ c: Condition, mask: Int) -> [Occurrence] {
-            switch c {
-            case .atom(let a):
-                let all = atomOccurrences(a)
-                return mask == 0 ? all : all.filter { inMask(Int($0.turn), mask) }
-            case .rule(let r):
-                let key = r * 4 + mask
-                if let m = ruleMemo[key] { return m }
+        private func kid(_ n: Program.Node, _ k: Int) -> Int32 { program.kids[Int(n.first) + k] }
+
+        mutating func evaluate(_ id: Int32, mask: Int) -> [Occurrence] {
+            let n = program.nodes[Int(id)]
+            switch n.op {
+            case .atom:
+                let all = atomOccurrences(Int(n.arg))
+                return mask == 0 ? all : all.filter { inMask($0.turn, mask) }
+            case .rule:
+                let key = Int(n.arg) * 4 + mask
+                if b.ruleStamp[key] == b.generation { return b.ruleResults[key] }
                 let saved = currentRule
-                let result = evaluate(rules.rules[r].condition, mask: mask)
+                let result = evaluate(program.roots[Int(n.arg)], mask: mask)
                 currentRule = saved
-                ruleMemo[key] = result
+                b.ruleStamp[key] = b.generation
+                b.ruleResults[key] = result
                 return result
-            case .and(let xs):
+            case .and:
                 var out: [Occurrence] = []
-                for x in xs {
-                    let o = evaluate(x, mask: mask)
+                for k in 0..<Int(n.count) {
+                    let o = evaluate(kid(n, k), mask: mask)
                     if o.isEmpty { return [] }
                     out += o.prefix(Scanner.occurrenceCap)
                 }
                 return Array(out.prefix(Scanner.occurrenceCap))
-            case .or(let xs):
+            case .or:
                 var out: [Occurrence] = []
-                for x in xs { out += evaluate(x, mask: mask).prefix(Scanner.occurrenceCap) }
+                for k in 0..<Int(n.count) { out += evaluate(kid(n, k), mask: mask).prefix(Scanner.occurrenceCap) }
                 return Array(out.prefix(Scanner.occurrenceCap))
-            case .not(let x):
-                return evaluate(x, mask: mask).isEmpty ? [.nowhere] : []
-            case .atLeast(let n, let xs):
+            case .not:
+                return evaluate(kid(n, 0), mask: mask).isEmpty ? [.nowhere] : []
+            case .atLeast:
                 var out: [Occurrence] = []
                 var satisfied = 0
-                for x in xs {
-                    let o = evaluate(x, mask: mask)
+                for k in 0..<Int(n.count) {
+                    let o = evaluate(kid(n, k), mask: mask)
                     if !o.isEmpty { satisfied += 1; out += o.prefix(Scanner.occurrenceCap) }
                 }
-                return satisfied >= n ? Array(out.prefix(Scanner.occurrenceCap)) : []
-            case .near(let a, let b, let distance, let unit):
-                let xs = evaluate(a, mask: mask).filter { $0.turn >= 0 }
+                return satisfied >= Int(n.arg) ? Array(out.prefix(Scanner.occurrenceCap)) : []
+            case .near, .nearTurns, .then, .thenGap:
+                let xs = evaluate(kid(n, 0), mask: mask).filter { $0.turn >= 0 }
                 if xs.isEmpty { return [] }
-                let ys = evaluate(b, mask: mask).filter { $0.turn >= 0 }
-                return pairs(xs, ys) { x, y in
-                    if unit == .turns { return abs(Int(x.turn) - Int(y.turn)) <= distance }
-                    return x.turn == y.turn && gap(x, y) <= distance
+                let ys = evaluate(kid(n, 1), mask: mask).filter { $0.turn >= 0 }
+                if ys.isEmpty { return [] }
+                let d = Int(n.arg)
+                let p = prepared
+                func gap(_ x: Occurrence, _ y: Occurrence) -> Int { Evaluation.gap(p, x, y) }
+                switch n.op {
+                case .near: return pairs(xs, ys) { x, y in x.turn == y.turn && gap(x, y) <= d }
+                case .nearTurns: return pairs(xs, ys) { x, y in abs(Int(x.turn) - Int(y.turn)) <= d }
+                case .thenGap: return pairs(xs, ys) { x, y in x.turn == y.turn && y.start >= x.end && gap(x, y) <= d }
+                default: return pairs(xs, ys) { x, y in x.turn < y.turn || (x.turn == y.turn && y.start >= x.end) }
                 }
-            case .then(let a, let b, let maxGap):
-                let xs = evaluate(a, mask: mask).filter { $0.turn >= 0 }
-                if xs.isEmpty { return [] }
-                let ys = evaluate(b, mask: mask).filter { $0.turn >= 0 }
-                return pairs(xs, ys) { x, y in
-                    if let maxGap { return x.turn == y.turn && y.start >= x.end && gap(x, y) <= maxGap }
-                    return x.turn < y.turn || (x.turn == y.turn && y.start >= x.end)
-                }
-            case .count(let x, let cmp, let n):
-                let o = evaluate(x, mask: mask).filter { $0.turn >= 0 }
-                guard cmp.holds(o.count, n) else { return [] }
+            case .count:
+                let o = evaluate(kid(n, 0), mask: mask).filter { $0.turn >= 0 }
+                guard Comparison.allCases[Int(n.arg2)].holds(o.count, Int(n.arg)) else { return [] }
                 return o.isEmpty ? [.nowhere] : o
-            case .scope(let speaker, let x):
-                let want = speaker == .caller ? 1 : 2
+            case .scope:
+                let want = Int(n.arg)
                 let m = mask == 0 ? want : (mask == want ? want : 3)
-                return evaluate(x, mask: m)
+                return evaluate(kid(n, 0), mask: m)
             }
         }
 
         /// Characters between two occurrences in one turn (0 when they touch or overlap).
-        func gap(_ x: Occurrence, _ y: Occurrence) -> Int {
+        static func gap(_ prepared: Prepared, _ x: Occurrence, _ y: Occurrence) -> Int {
             let text = prepared.texts[Int(x.turn)]
             if y.start >= x.end {
                 return text.normalisedScalarOffset(ofByte: Int(y.start)) - text.normalisedScalarOffset(ofByte: Int(x.end))
@@ -292,19 +369,24 @@ public final class Scanner {
             return 0
         }
 
-        func pairs(_ xs: [Occurrence], _ ys: [Occurrence], _ ok: (Occurrence, Occurrence) -> Bool) -> [Occurrence] {
-            var out: [Occurrence] = []
-            for x in xs {
+        mutating func pairs(_ xs: [Occurrence], _ ys: [Occurrence], _ ok: (Occurrence, Occurrence) -> Bool) -> [Occurrence] {
+            var matched: [(Occurrence, Occurrence)] = []
+            outer: for x in xs {
                 for y in ys where ok(x, y) {
-                    let sameTurn = x.turn == y.turn
-                    out.append(Occurrence(turn: sameTurn ? x.turn : y.turn,
-                                          start: sameTurn ? min(x.start, y.start) : y.start,
-                                          end: sameTurn ? max(x.end, y.end) : y.end,
-                                          evidence: x.evidence + y.evidence))
-                    if out.count >= Scanner.occurrenceCap { return out }
+                    matched.append((x, y))
+                    if matched.count >= Scanner.occurrenceCap { break outer }
                 }
             }
-            return out
+            return matched.map { x, y in
+                let sameTurn = x.turn == y.turn
+                let evStart = Int32(b.arena.count)
+                b.arena.append(contentsOf: b.arena[Int(x.evStart)..<Int(x.evStart + x.evCount)])
+                b.arena.append(contentsOf: b.arena[Int(y.evStart)..<Int(y.evStart + y.evCount)])
+                return Occurrence(turn: sameTurn ? x.turn : y.turn,
+                                  start: sameTurn ? min(x.start, y.start) : y.start,
+                                  end: sameTurn ? max(x.end, y.end) : y.end,
+                                  evStart: evStart, evCount: x.evCount + y.evCount)
+            }
         }
     }
 
@@ -324,8 +406,10 @@ public final class Scanner {
 public final class CompiledMatcher: Sendable {
     public let rules: RuleSet
     public let automaton: AhoCorasick
+    let program: Program
     public init(_ rules: RuleSet) {
         self.rules = rules
         self.automaton = AhoCorasick(words: rules.words)
+        self.program = Program(rules)
     }
 }

@@ -36,20 +36,29 @@ public func jsonString(_ s: String) -> String {
 }
 
 public func appendJSONString(_ s: String, to out: inout String) {
-    out.reserveCapacity(out.utf8.count + s.utf8.count + 2)
-    out += "\""
-    for u in s.unicodeScalars {
-        switch u {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case "\n": out += "\\n"
-        case "\r": out += "\\r"
-        case "\t": out += "\\t"
-        case _ where u.value < 0x20:
-            let hex = String(u.value, radix: 16)
-            out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-        default: out.unicodeScalars.append(u)
+    // Work on UTF-8 bytes: only ASCII needs escaping, and multi-byte characters are copied whole.
+    var bytes: [UInt8] = []
+    bytes.reserveCapacity(s.utf8.count + 2)
+    bytes.append(0x22)
+    var needsWork = false
+    for b in s.utf8 where b < 0x20 || b == 0x22 || b == 0x5C { needsWork = true; break }
+    if !needsWork {
+        bytes.append(contentsOf: s.utf8)
+    } else {
+        for b in s.utf8 {
+            switch b {
+            case 0x22: bytes += [0x5C, 0x22]
+            case 0x5C: bytes += [0x5C, 0x5C]
+            case 0x0A: bytes += [0x5C, 0x6E]
+            case 0x0D: bytes += [0x5C, 0x72]
+            case 0x09: bytes += [0x5C, 0x74]
+            case 0..<0x20:
+                let hex = Array("0123456789abcdef".utf8)
+                bytes += [0x5C, 0x75, 0x30, 0x30, hex[Int(b >> 4)], hex[Int(b & 15)]]
+            default: bytes.append(b)
+            }
         }
     }
-    out += "\""
+    bytes.append(0x22)
+    out += String(decoding: bytes, as: UTF8.self)
 }

@@ -47,7 +47,9 @@ extension Scanner {
     public func fires(rule r: Int, on record: Record) -> [EvidenceSpan]? {
         let p = prepare(record)
         var e = Evaluation(scanner: self, prepared: p, turnLimit: p.turnCount)
-        let occ = e.evaluate(rules.rules[r].condition, mask: 0)
-        return occ.isEmpty ? nil : e.spans(of: occ)
+        let occ = e.evaluate(matcher.program.roots[r], mask: 0)
+        let spans = occ.isEmpty ? nil : e.spans(of: occ)
+        e.release()
+        return spans
     }
 }

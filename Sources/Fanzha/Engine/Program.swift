@@ -1,0 +1,93 @@
+/// The rule set lowered for the hot loop: conditions as a flat array of plain nodes, prefilter
+/// requirements as clauses of word ids. Nothing here is reference-counted per node, so workers
+/// on different cores do not fight over shared reference counts while they evaluate.
+struct Program: Sendable {
+    enum Op: UInt8, Sendable { case atom, rule, and, or, not, atLeast, near, nearTurns, then, thenGap, count, scope }
+
+    struct Node: Sendable {
+        var op: Op
+        /// atom / rule index, N of atLeast and count, distance, gap, or the scope's mask (1 caller, 2 callee).
+        var arg: Int32
+        /// The comparison of `count` (index into Comparison.allCases).
+        var arg2: Int32
+        /// Children: `kids[first ..< first + count]`.
+        var first: Int32
+        var count: Int32
+    }
+
+    var nodes: [Node] = []
+    var kids: [Int32] = []
+    /// Root node of each rule's condition.
+    var roots: [Int32] = []
+    /// Per rule, the prefilter: every clause must have at least one word present.
+    /// Clauses of rule r: `clauseWords[clauseStart[clauseFirst[r] + k] ..< clauseStart[clauseFirst[r] + k + 1]]`.
+    var clauseFirst: [Int32] = []
+    var clauseCount: [Int32] = []
+    var clauseStart: [Int32] = []
+    var clauseWords: [Int32] = []
+    var scores: [Int32] = []
+    var categories: [Int32] = []   // -1 for none
+    var isPrivate: [Bool] = []
+
+    static let maxClauses = 64
+
+    init(_ rules: RuleSet) {
+        for rule in rules.rules {
+            roots.append(lower(rule.condition))
+            scores.append(Int32(rule.score))
+            categories.append(Int32(rule.category ?? -1))
+            isPrivate.append(rule.isPrivate)
+            let clauses = Program.clauses(rule.requirement)
+            clauseFirst.append(Int32(clauseStart.count))
+            clauseCount.append(Int32(clauses.count))
+            for c in clauses {
+                clauseStart.append(Int32(clauseWords.count))
+                clauseWords += c.map(Int32.init)
+            }
+        }
+        clauseStart.append(Int32(clauseWords.count))
+    }
+
+    private mutating func lower(_ c: Condition) -> Int32 {
+        func node(_ op: Op, _ arg: Int = 0, _ arg2: Int = 0, _ children: [Condition] = []) -> Int32 {
+            let lowered = children.map { lower($0) }
+            let first = Int32(kids.count)
+            kids += lowered
+            nodes.append(Node(op: op, arg: Int32(clamping: arg), arg2: Int32(arg2), first: first, count: Int32(lowered.count)))
+            return Int32(nodes.count - 1)
+        }
+        switch c {
+        case .atom(let a): return node(.atom, a)
+        case .rule(let r): return node(.rule, r)
+        case .and(let xs): return node(.and, 0, 0, xs)
+        case .or(let xs): return node(.or, 0, 0, xs)
+        case .not(let x): return node(.not, 0, 0, [x])
+        case .atLeast(let n, let xs): return node(.atLeast, n, 0, xs)
+        case .near(let a, let b, let d, let unit): return node(unit == .turns ? .nearTurns : .near, d, 0, [a, b])
+        case .then(let a, let b, let gap): return gap.map { node(.thenGap, $0, 0, [a, b]) } ?? node(.then, 0, 0, [a, b])
+        case .count(let x, let cmp, let n): return node(.count, n, Comparison.allCases.firstIndex(of: cmp)!, [x])
+        case .scope(let s, let x): return node(.scope, s == .caller ? 1 : 2, 0, [x])
+        }
+    }
+
+    /// A requirement as clauses (AND of ORs of words). Dropping clauses only weakens the filter,
+    /// so where the product of alternatives grows too large some are dropped: always sound.
+    static func clauses(_ r: AtomRequirement) -> [[Int]] {
+        switch r {
+        case .always: return []
+        case .word(let w): return [[w]]
+        case .all(let xs): return Array(xs.flatMap { clauses($0) }.prefix(maxClauses))
+        case .any(let xs):
+            var acc: [[Int]]? = nil
+            for x in xs {
+                let cs = clauses(x)
+                if cs.isEmpty { return [] }   // one alternative needs nothing: neither does the whole
+                guard let a = acc else { acc = cs; continue }
+                var product: [[Int]] = []
+                for p in a { for q in cs { product.append(Array(Set(p + q)).sorted()) } }
+                acc = Array(product.prefix(maxClauses))
+            }
+            return acc ?? []
+        }
+    }
+}
