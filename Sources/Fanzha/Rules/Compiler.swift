@@ -236,7 +236,8 @@ struct Checker {
     }
 
     private mutating func warn(_ id: String, _ message: String, _ range: SourceRange, in rule: RuleDecl?, help: String? = nil) {
-        if let rule, rule.allow?.value.contains(where: { $0.value == id }) == true { return }
+        // `allow no_atom` and `allow no-atom` mean the same.
+        if let rule, rule.allow?.value.contains(where: { $0.value.replacingOccurrences(of: "_", with: "-") == id }) == true { return }
         diagnostics.append(Diagnostic(.warning, id, message, at: range, help: help))
     }
 
@@ -263,7 +264,7 @@ struct Checker {
         if r.isPrivate, let c = r.category {
             error("private-with-score", "a private rule has no category; remove `category`", c.range); ok = false
         }
-        for a in r.allow?.value ?? [] where !DiagnosticID.all.contains(where: { $0.id == a.value && $0.severity == .warning }) {
+        for a in r.allow?.value ?? [] where !DiagnosticID.all.contains(where: { $0.id == a.value.replacingOccurrences(of: "_", with: "-") && $0.severity == .warning }) {
             let help = suggestion(for: a.value, among: DiagnosticID.all.filter { $0.severity == .warning }.map(\.id)).map { "did you mean `\($0)`?" }
             warn("unknown-allow", "`\(a.value)` is not a warning id", a.range, in: nil, help: help)
         }
