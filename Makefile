@@ -12,13 +12,13 @@ build:
 
 demo: setup
 	$(SWIFT) build -c release
-	.build/release/fanzha scan corpus/demo.txt
+	.build/release/fanzha scan corpus/demo.txt; status=$$?; [ $$status -le 1 ]
 
 test: setup
 	$(SWIFT) test
 
-bench:
-	@echo "see docs/BENCHMARKS.md"
+bench: setup
+	./scripts/bench.sh
 
 clean:
 	rm -rf .build

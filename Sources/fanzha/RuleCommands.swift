@@ -10,6 +10,7 @@ struct Lint: ParsableCommand {
     @Argument(help: "Rule files or directories (default: the bundled rules).") var paths: [String] = []
     @Flag(help: "Fail on warnings too.") var strict = false
     @Option(help: "Output: text or json (one JSON object per diagnostic, per line).") var format: String = "text"
+    @Flag(help: "Print the prefilter's dictionary (every normalised literal word, one per line) instead of diagnostics.") var printWords = false
 
     func run() throws {
         try guarded {
@@ -17,6 +18,10 @@ struct Lint: ParsableCommand {
             let resolved = try resolveRulePaths(paths)
             let result = try compileReporting(resolved)
             let out = OutputSink.stdout
+            if printWords, let set = result.ruleSet {
+                for w in set.words { out.line(w) }
+                return 0
+            }
             for d in result.diagnostics {
                 out.write(format == "json" ? d.json(sources: result.sources) + "\n" : d.rendered(sources: result.sources, colour: useColour(out)) + "\n")
             }

@@ -30,7 +30,10 @@ public final class ParallelScanner: @unchecked Sendable {
         if scanners.count == 1 || records.count < 2 { return records.map { body(scanners[0], $0) } }
         let results = UnsafeMutableBufferPointer<T?>.allocate(capacity: records.count)
         results.initialize(repeating: nil)
-        defer { results.deallocate() }
+        defer {
+            _ = results.deinitialize()
+            results.deallocate()
+        }
         let n = scanners.count
         // Interleaved assignment keeps the workers balanced without a shared counter.
         DispatchQueue.concurrentPerform(iterations: n) { w in

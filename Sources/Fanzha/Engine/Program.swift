@@ -28,16 +28,30 @@ struct Program: Sendable {
     var scores: [Int32] = []
     var categories: [Int32] = []   // -1 for none
     var isPrivate: [Bool] = []
+    /// The prefilter's index: for each word, the public rules whose first clause contains it.
+    /// A record's candidates are the rules indexed under the words it contains, plus
+    /// `unfiltered` (rules no word can rule out); so the cost per record follows the words it
+    /// holds, not the number of rules.
+    var rulesByWord: [[Int32]] = []
+    var unfiltered: [Int32] = []
 
     static let maxClauses = 64
 
     init(_ rules: RuleSet) {
-        for rule in rules.rules {
+        rulesByWord = [[Int32]](repeating: [], count: rules.words.count)
+        for (r, rule) in rules.rules.enumerated() {
             roots.append(lower(rule.condition))
             scores.append(Int32(rule.score))
             categories.append(Int32(rule.category ?? -1))
             isPrivate.append(rule.isPrivate)
             let clauses = Program.clauses(rule.requirement)
+            if !rule.isPrivate {
+                if let key = clauses.min(by: { $0.count < $1.count }) {
+                    for w in key { rulesByWord[w].append(Int32(r)) }
+                } else {
+                    unfiltered.append(Int32(r))
+                }
+            }
             clauseFirst.append(Int32(clauseStart.count))
             clauseCount.append(Int32(clauses.count))
             for c in clauses {

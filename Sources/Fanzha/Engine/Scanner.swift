@@ -104,6 +104,8 @@ public final class Scanner {
         var ruleResults: [[Occurrence]] = []
         var arena: [Evidence] = []
         /// Per atom, the automaton's hits of its words in this record: (turn, start, end).
+        var ruleSeen: [UInt32] = []
+        var candidates: [Int32] = []
         var bucketStamp: [UInt32] = []
         var buckets: [[(Int32, Int32, Int32)]] = []
     }
@@ -139,6 +141,7 @@ public final class Scanner {
                 b.bucketStamp = [UInt32](repeating: 0, count: rules.atoms.count)
                 b.buckets = [[(Int32, Int32, Int32)]](repeating: [], count: rules.atoms.count)
             }
+            if b.ruleSeen.count != rules.rules.count { b.ruleSeen = [UInt32](repeating: 0, count: rules.rules.count) }
             if b.ruleStamp.count != rules.rules.count * 4 {
                 b.ruleStamp = [UInt32](repeating: 0, count: rules.rules.count * 4)
                 b.ruleResults = [[Occurrence]](repeating: [], count: rules.rules.count * 4)
@@ -187,7 +190,27 @@ public final class Scanner {
             var score = 0
             var categoryScores = [Int](repeating: 0, count: rules.categories.count)
             var categoryHit = [Bool](repeating: false, count: rules.categories.count)
-            for i in 0..<program.roots.count where !program.isPrivate[i] {
+            // Candidate rules, in rule order: from the prefilter's index, or every public rule without it.
+            var order: [Int32]
+            if scanner.usePrefilter {
+                let g = b.generation
+                b.candidates.removeAll(keepingCapacity: true)
+                for r in program.unfiltered where b.ruleSeen[Int(r)] != g { b.ruleSeen[Int(r)] = g; b.candidates.append(r) }
+                for t in 0..<turnLimit {
+                    for h in prepared.wordHits[t] {
+                        for r in program.rulesByWord[Int(h.0)] where b.ruleSeen[Int(r)] != g {
+                            b.ruleSeen[Int(r)] = g
+                            b.candidates.append(r)
+                        }
+                    }
+                }
+                b.candidates.sort()
+                order = b.candidates
+            } else {
+                order = (0..<Int32(program.roots.count)).filter { !program.isPrivate[Int($0)] }
+            }
+            for r in order {
+                let i = Int(r)
                 if scanner.usePrefilter, !candidate(i) { continue }
                 currentRule = i
                 let occ = evaluate(program.roots[i], mask: 0)

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# The throughput benchmark (docs/BENCHMARKS.md): one run measures fanzha with all bundled rules,
+# ripgrep over every literal of those rules on the same file, fanzha without the prefilter, the
+# rules' compile time, and fanzha with 10x and 100x the rules. Not a test: numbers, not verdicts.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+MB=${BENCH_MB:-100}
+OUT=bench/out
+BIN=.build/release/fanzha
+mkdir -p "$OUT"
+swift build -c release >/dev/null
+[ -s "$OUT/corpus-$MB.txt" ] || python3 scripts/bench_corpus.py 42 "$MB" > "$OUT/corpus-$MB.txt"
+[ -s "$OUT/corpus-10.txt" ] || python3 scripts/bench_corpus.py 42 10 > "$OUT/corpus-10.txt"
+"$BIN" lint --print-words > "$OUT/words.txt"
+rules=$( "$BIN" lint 2>&1 >/dev/null | sed -n 's/.*(\([0-9]*\) rules.*/\1/p')
+for k in 10 100; do
+    n=$(( rules * (k - 1) ))
+    mkdir -p "$OUT/rules-x$k"
+    [ -s "$OUT/rules-x$k/generated.fz" ] || python3 scripts/bench_rules.py 7 "$n" "$OUT/words.txt" > "$OUT/rules-x$k/generated.fz"
+done
+bytes=$(stat -c %s "$OUT/corpus-$MB.txt")
+lines=$(wc -l < "$OUT/corpus-$MB.txt")
+
+# run NAME CMD...: wall seconds and peak resident memory of one run, best of 3.
+run() {
+    local name=$1; shift
+    local best="" mem=""
+    for _ in 1 2 3; do
+        /usr/bin/time -f "%e %M" -o "$OUT/time.txt" "$@" > /dev/null 2>"$OUT/stderr.txt" || [ $? -eq 1 ]
+        read -r secs kb < <(tail -n 1 "$OUT/time.txt")
+        if [ -z "$best" ] || awk "BEGIN{exit !($secs < $best)}"; then best=$secs; mem=$kb; fi
+    done
+    awk -v n="$name" -v s="$best" -v m="$mem" -v b="$bytes" -v l="$lines" \
+        'BEGIN{ s = (s < 0.01 ? 0.01 : s); printf "| %s | %.2f | %.1f | %.0f | %.0f |\n", n, s, b/s/1e6, l/s, m/1024 }'
+    echo "$best" > "$OUT/last.txt"
+}
+
+echo "Corpus: $OUT/corpus-$MB.txt, $((bytes / 1000000)) MB, $lines lines; $rules bundled rules, $(wc -l < "$OUT/words.txt") literal words; $(nproc) cores."
+echo
+echo "| run | seconds | MB/s | records/s | peak MB |"
+echo "|---|---:|---:|---:|---:|"
+run "rg -c -F -f (every rule literal)" rg -c -F -f "$OUT/words.txt" "$OUT/corpus-$MB.txt"; rg=$(cat "$OUT/last.txt")
+run "fanzha scan --format jsonl (bundled rules)" "$BIN" scan --format jsonl "$OUT/corpus-$MB.txt"; fz=$(cat "$OUT/last.txt")
+run "fanzha scan --format jsonl --no-prefilter" "$BIN" scan --format jsonl --no-prefilter "$OUT/corpus-$MB.txt"; nopf=$(cat "$OUT/last.txt")
+run "fanzha scan --format jsonl, 10 MB input" "$BIN" scan --format jsonl "$OUT/corpus-10.txt"
+run "fanzha scan, 10x rules" "$BIN" scan --format jsonl --rules rules --rules "$OUT/rules-x10" "$OUT/corpus-$MB.txt"; x10=$(cat "$OUT/last.txt")
+run "fanzha scan, 100x rules" "$BIN" scan --format jsonl --rules rules --rules "$OUT/rules-x100" "$OUT/corpus-$MB.txt"; x100=$(cat "$OUT/last.txt")
+echo
+awk -v rg="$rg" -v fz="$fz" -v n="$nopf" -v a="$x10" -v c="$x100" 'BEGIN{
+  printf "fanzha / ripgrep throughput: %.3f; prefilter speed-up: %.1fx; time with 10x rules: %.2fx; with 100x rules: %.2fx\n", rg/fz, n/fz, a/fz, c/fz }'
+
+# Start-up: load and compile the bundled rules and scan nothing, best of 10.
+best=""
+for _ in $(seq 10); do
+    /usr/bin/time -f "%e" -o "$OUT/time.txt" "$BIN" scan /dev/null >/dev/null 2>&1 || true
+    s=$(tail -n 1 "$OUT/time.txt")
+    if [ -z "$best" ] || awk "BEGIN{exit !($s < $best)}"; then best=$s; fi
+done
+echo "Start-up with the bundled rules (load, compile, scan an empty input): ${best}s"
