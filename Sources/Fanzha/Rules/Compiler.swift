@@ -326,10 +326,13 @@ struct Checker {
             let cs = xs.map { lower($0, rule: rule) }
             return cs.contains { $0 == nil } ? nil : .atLeast(n, cs.map { $0! })
         case .near(let a, let b, let distance, let unit):
-            guard let x = lower(a, rule: rule), let y = lower(b, rule: rule) else { return nil }
+            // Lower both sides even when one fails, so every problem is reported.
+            let x = lower(a, rule: rule), y = lower(b, rule: rule)
+            guard let x, let y else { return nil }
             return .near(x, y, distance: distance, unit: unit)
         case .then(let a, let b, let gap):
-            guard let x = lower(a, rule: rule), let y = lower(b, rule: rule) else { return nil }
+            let x = lower(a, rule: rule), y = lower(b, rule: rule)
+            guard let x, let y else { return nil }
             return .then(x, y, maxGap: gap)
         case .count(let x, let cmp, let n):
             return lower(x, rule: rule).map { .count($0, cmp, n) }
@@ -408,8 +411,18 @@ struct Checker {
         do {
             pattern = try Pattern(source, options: options)
         } catch {
-            // Point into the rule file: past the opening slash, at PCRE2's offset.
-            let at = min(range.start + 1 + error.scalarOffset, max(range.start, range.end - 1))
+            // Point into the rule file: past the opening slash, at PCRE2's offset. The lexer turned
+            // each `\/` (two characters in the file) into `/`, so step over the file's escapes.
+            let file = sources[range.file].scalars
+            var at = range.start + 1, inPattern = 0
+            while inPattern < error.scalarOffset, at < range.end - 1 {
+                if file[at] == "\\", at + 1 < range.end {
+                    if file[at + 1] == "/" { at += 2; inPattern += 1; continue }
+                    if inPattern + 2 <= error.scalarOffset { at += 2; inPattern += 2; continue }
+                }
+                at += 1; inPattern += 1
+            }
+            at = min(at, max(range.start, range.end - 1))
             self.error("invalid-regex", "invalid regex: \(error.message)", SourceRange(file: range.file, start: at, end: at + 1))
             return nil
         }

@@ -88,7 +88,7 @@ public enum RuleFormatter {
             field("script", c.script, quote)
             field("labels", c.labels) { $0.map { quote($0.value) }.joined(separator: ", ") }
             lines += c.closingComments.map { "  " + $0 }
-            lines.append("}")
+            lines.append("}" + (c.closingTrailing.map { "  " + $0 } ?? ""))
         case .rule(let r):
             lines += r.comments.leading
             lines.append("\(r.isPrivate ? "private " : "")rule \(r.id.value) {" + trailing(r.comments))
@@ -111,7 +111,7 @@ public enum RuleFormatter {
                 }
             }
             lines += r.closingComments.map { "  " + $0 }
-            lines.append("}")
+            lines.append("}" + (r.closingTrailing.map { "  " + $0 } ?? ""))
         }
         return lines.joined(separator: "\n")
     }

@@ -88,7 +88,8 @@ struct Lexer {
         let start = i
         let c = s[i]
         if Lexer.isIdentStart(c) {
-            while i < s.count, Lexer.isIdentContinue(s[i]) { i += 1 }
+            // A hyphen between letters belongs to the name, so `allow no-atom` names the warning.
+            while i < s.count, Lexer.isIdentContinue(s[i]) || (s[i] == "-" && i + 1 < s.count && Lexer.isIdentStart(s[i + 1])) { i += 1 }
             // A trailing dot belongs to no identifier.
             while s[i - 1] == "." { i -= 1 }
             var v = String.UnicodeScalarView()

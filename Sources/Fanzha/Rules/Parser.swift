@@ -209,7 +209,7 @@ struct Parser {
             }
         }
         decl.closingComments = current.leadingComments
-        _ = try expectPunct("}", "to close category `\(id.value)`")
+        decl.closingTrailing = try expectPunct("}", "to close category `\(id.value)`").trailingComment
         decl.range = kw.range.joined(previous.range)
         return decl
     }
@@ -311,7 +311,7 @@ struct Parser {
             }
         }
         decl.closingComments = current.leadingComments
-        _ = try expectPunct("}", "to close rule `\(id.value)`")
+        decl.closingTrailing = try expectPunct("}", "to close rule `\(id.value)`").trailingComment
         decl.range = first.range.joined(previous.range)
         return decl
     }
@@ -321,14 +321,16 @@ struct Parser {
     private mutating func nest<T>(_ body: (inout Parser) throws -> T) throws -> T {
         depth += 1
         defer { depth -= 1 }
-        if depth > Parser.maxDepth {
-            diagnostics.append(Diagnostic(.error, "too-deep", "expression nested too deeply", at: current.range,
-                                          help: "split it into helper rules (`private rule`)"))
-            // Skip the rest of this expression wholesale: recovering inside it would re-report.
-            while !atEnd && !isPunct("}") { _ = advance() }
-            throw Failure()
-        }
+        if depth > Parser.maxDepth { throw tooDeep() }
         return try body(&self)
+    }
+
+    private mutating func tooDeep() -> Failure {
+        diagnostics.append(Diagnostic(.error, "too-deep", "expression nested too deeply", at: current.range,
+                                      help: "split it into helper rules (`private rule`)"))
+        // Skip the rest of this expression wholesale: recovering inside it would re-report.
+        while !atEnd && !isPunct("}") { _ = advance() }
+        return Failure()
     }
 
     mutating func parseExpr() throws -> Expr {
@@ -365,7 +367,14 @@ struct Parser {
 
     private mutating func parseRelation() throws -> Expr {
         var left = try parsePrimary()
+        // Each chained `near`/`then` nests the tree one level deeper: it counts towards the limit.
+        let outer = depth
+        defer { depth = outer }
         while true {
+            if isIdent("near") || isIdent("then") {
+                depth += 1
+                if depth > Parser.maxDepth { throw tooDeep() }
+            }
             if isIdent("near") {
                 _ = advance()
                 _ = try expectPunct("(", "after `near`")
@@ -379,7 +388,8 @@ struct Parser {
             } else if isIdent("then") {
                 _ = advance()
                 var gap: Int?
-                if isPunct("(") {
+                // `then(N)` has a gap; `then (A or B)` and `then (2 of (…))` have a parenthesised right side.
+                if isPunct("("), case .integer = tokens[p + 1].kind, tokens[p + 2].kind != .identifier("of") {
                     _ = advance()
                     let n = try expectInteger("for the largest gap in `then(…)`")
                     guard n.value >= 0 else { throw fail("a distance cannot be negative", at: n.range) }

@@ -68,6 +68,8 @@ public struct CategoryDecl: Sendable {
     public var range: SourceRange
     public var comments = Comments()
     public var closingComments: [String] = []
+    /// A comment after the closing brace, on its line.
+    public var closingTrailing: String?
 }
 
 public struct TermsDecl: Sendable {
@@ -101,6 +103,8 @@ public struct RuleDecl: Sendable {
     public var range: SourceRange
     public var comments = Comments()
     public var closingComments: [String] = []
+    /// A comment after the closing brace, on its line.
+    public var closingTrailing: String?
 }
 
 public enum Declaration: Sendable {
