@@ -57,3 +57,10 @@ for _ in $(seq 10); do
     if [ -z "$best" ] || awk "BEGIN{exit !($s < $best)}"; then best=$s; fi
 done
 echo "Start-up with the bundled rules (load, compile, scan an empty input): ${best}s"
+
+# Live calls: 10,000 calls open at once, turns interleaved.
+[ -s "$OUT/events-10000.jsonl" ] || python3 scripts/bench_events.py 11 10000 > "$OUT/events-10000.jsonl"
+events=$(wc -l < "$OUT/events-10000.jsonl")
+/usr/bin/time -f "%e %M" -o "$OUT/time.txt" "$BIN" scan --input events "$OUT/events-10000.jsonl" > /dev/null 2>&1 || true
+read -r secs kb < <(tail -n 1 "$OUT/time.txt")
+awk -v e="$events" -v s="$secs" -v m="$kb" 'BEGIN{ printf "Live calls: %d events of 10,000 open calls in %.2fs: %.0f events/s, peak %.0f MB\n", e, s, e/s, m/1024 }'
