@@ -35,16 +35,21 @@ public final class Pattern: @unchecked Sendable {
         var errorCode: Int32 = 0
         var errorOffset: Int = 0
         let utf8 = Array(source.utf8)
+        // PCRE2 refuses UCP and NEVER_BACKSLASH_C together with LITERAL (they mean nothing there).
+        let base = options.contains(.literal) ? Pattern.baseOptions & ~(0x0002_0000 | 0x0010_0000) : Pattern.baseOptions
         let compiled = utf8.withUnsafeBufferPointer { buf in
             pcre2_compile_8(buf.baseAddress ?? UnsafePointer(bitPattern: 1), buf.count,
-                            Pattern.baseOptions | options.rawValue, &errorCode, &errorOffset, nil)
+                            base | options.rawValue, &errorCode, &errorOffset, nil)
         }
         guard let compiled else {
             throw PatternCompileError(message: Pattern.message(for: errorCode), byteOffset: errorOffset,
                                       scalarOffset: Pattern.scalarOffset(in: utf8, byte: errorOffset))
         }
         code = compiled
+        // `(*NO_JIT)` makes pcre2_jit_compile succeed without generating code: ask for the code's size.
+        var jitSize = 0
         isJIT = pcre2_jit_compile_8(compiled, 0x1 /* PCRE2_JIT_COMPLETE */) == 0
+            && pcre2_pattern_info_8(compiled, 10 /* PCRE2_INFO_JITSIZE */, &jitSize) == 0 && jitSize > 0
     }
 
     deinit { pcre2_code_free_8(code) }
@@ -79,7 +84,7 @@ public final class Pattern: @unchecked Sendable {
             } else {
                 // An empty match: step over one whole UTF-8 character so we never split one.
                 guard range.upperBound < subject.count else { return }
-                position = range.upperBound + Pattern.sequenceLength(lead: subject[range.upperBound])
+                position = range.upperBound + Pattern.sequenceLength(in: subject, at: range.upperBound)
             }
         }
     }
@@ -112,6 +117,15 @@ public final class Pattern: @unchecked Sendable {
         p.initialize(to: 0)
         return p
     }()
+
+    /// Bytes of the character at `i`: its lead byte and the continuation bytes that follow, so a
+    /// broken sequence (an invalid or truncated lead) is stepped over without skipping valid text.
+    static func sequenceLength(in s: UnsafeBufferPointer<UInt8>, at i: Int) -> Int {
+        let n = sequenceLength(lead: s[i])
+        var k = 1
+        while k < n, i + k < s.count, s[i + k] & 0xC0 == 0x80 { k += 1 }
+        return k
+    }
 
     static func sequenceLength(lead: UInt8) -> Int {
         switch lead {

@@ -50,6 +50,7 @@ extension ParsableCommand {
             status = try body()
         } catch let e as Failure {
             OutputSink.stdout.flush()
+            OutputSink.stderr.flush()   // messages already queued come before the one that stops us
             FileHandle.standardError.write(Data("fanzha: \(e.description)\n".utf8))
             throw ExitCode(2)
         }

@@ -382,7 +382,9 @@ struct Checker {
         if let i = atomKeys[k] { return i }
         let source = normalised.count == 1 ? pcre2Escape(normalised[0]) : "(?:" + normalised.map(pcre2Escape).joined(separator: "|") + ")"
         let pattern: Pattern
-        do { pattern = try Pattern(source, options: [.caseless]) } catch {
+        // Exact, not caseless: normalisation already folds ASCII case, and the prefilter's automaton
+        // matches bytes exactly; a caseless literal would match more (Greek, Cyrillic) without it.
+        do { pattern = try Pattern(source, options: []) } catch {
             self.error("invalid-regex", "internal: literal did not compile: \(error.message)", items[0].range)
             return nil
         }
@@ -434,7 +436,7 @@ struct Checker {
         }
         atoms.append(Atom(kind: .regex, display: "/\(source)/\(flags)", words: [], wordIDs: [], pattern: pattern))
         atomKeys[k] = atoms.count - 1
-        if let lit = RegexAtoms.requiredLiteral(source), let n = normaliser?.normaliseLiteral(lit), n.unicodeScalars.count >= 2 {
+        if let lit = RegexAtoms.requiredLiteral(source, extended: options.contains(.extended)), let n = normaliser?.normaliseLiteral(lit), n.unicodeScalars.count >= 2 {
             regexLiterals[atoms.count - 1] = n
         }
         return atoms.count - 1
@@ -530,8 +532,11 @@ enum RegexAtoms {
     /// The longest run of plain characters that every match of `pattern` must contain, if one is
     /// certain: top-level only (no alternation at top level), outside groups and classes, and not
     /// under a quantifier that allows zero repetitions.
-    static func requiredLiteral(_ pattern: String) -> String? {
+    static func requiredLiteral(_ pattern: String, extended: Bool = false) -> String? {
         let s = Array(pattern.unicodeScalars)
+        // In extended mode (the x flag, or `(?x)` anywhere) `#` starts a comment that runs to the
+        // end of the one-line pattern: words in it are not part of any match.
+        let extended = extended || pattern.range(of: #"\(\?[a-zA-Z^-]*x"#, options: .regularExpression) != nil
         var depth = 0, i = 0
         var best = "", run = ""
         func isPlain(_ c: Unicode.Scalar) -> Bool {
@@ -556,6 +561,7 @@ enum RegexAtoms {
                 i += 1
                 continue
             }
+            if c == "#", extended { break }
             if c == "(" { flush(); depth += 1; i += 1; continue }
             if c == ")" { flush(); depth -= 1; i += 1; continue }
             if c == "|" { if depth == 0 { return nil }; i += 1; continue }

@@ -1,0 +1,283 @@
+import Foundation
+import Testing
+@testable import Fanzha
+
+// `fanzha eval`: the arithmetic on a tiny corpus whose every outcome is known, label mapping,
+// unknown labels, and reading labelled CSV.
+
+private let evalRules = """
+levels low 3, medium 6, high 10
+
+category police {
+  title  "冒充公检法"
+  advice "公检法不会电话办案。"
+  script "您好，这里是96110。"
+  labels "冒充公检法类", "公检法"
+}
+
+category prize {
+  title  "虚假中奖"
+  advice "中奖先交钱的是诈骗。"
+  script "您好，这里是96110。"
+  labels "中奖类"
+}
+
+rule p.account { title "安全账户" category police score 6 tags money_request match "安全账户" }
+rule p.bureau  { title "公安局"   category police score 4 match "公安局" }
+rule z.prize   { title "中奖"     category prize  score 10 match "中奖" }
+rule z.gift    { title "奖品"     category prize  score 3 match "奖品" }
+"""
+
+/// (label, text): the level each reaches is in the comment.
+private let evalCorpus: [(String?, String)] = [
+    ("冒充公检法类", "请转入安全账户"),          // 6 medium police       fraud, right
+    ("police", "公安局通知，请转入安全账户"),     // 10 high police        fraud (label = category id), right
+    ("公检法", "公安局来电"),                    // 4 low police          fraud, not flagged at medium
+    ("中奖类", "恭喜中奖"),                      // 10 high prize         fraud, right
+    ("prize", "你好啊"),                         // 0 none                fraud, missed
+    ("中奖类", "公安局说请转入安全账户"),         // 10 high police        fraud, wrong category
+    ("正常", "今天天气很好"),                    // 0 none                benign
+    ("benign", "安全账户的知识讲座"),             // 6 medium police       benign, false alarm
+    ("normal", "奖品已寄出"),                    // 3 low prize           benign
+    ("0", "公安局"),                             // 4 low police          benign
+    ("诈骗其他", "安全账户"),                     // unknown label: left out
+    (nil, "公安局请转入安全账户"),                // no label: left out
+]
+
+private func evalRuleSet(sourceLocation: SourceLocation = #_sourceLocation) throws -> RuleSet {
+    let r = RuleCompiler.compile(files: [("eval.fz", Data(evalRules.utf8))])
+    #expect(r.errors.isEmpty, sourceLocation: sourceLocation)
+    return try #require(r.ruleSet, sourceLocation: sourceLocation)
+}
+
+private func evaluate(_ records: [Record], threads: Int = 2) throws -> (EvalReport, RuleSet) {
+    let rules = try evalRuleSet()
+    let e = Evaluator(scanner: try ParallelScanner(matcher: CompiledMatcher(rules), threads: threads), options: EvalOptions())
+    e.add(records)
+    return (e.report, rules)
+}
+
+private func evalCorpusRecords() -> [Record] {
+    evalCorpus.enumerated().map { i, r in Record(id: "r\(i + 1)", text: r.1, label: r.0) }
+}
+
+private func approx(_ a: Double, _ b: Double) -> Bool { abs(a - b) < 1e-9 }
+
+@Suite struct EvalTests {
+    @Test func confusionArithmetic() {
+        let c = Confusion(tp: 5, fp: 3, fn: 1, tn: 1)
+        #expect(approx(c.precision, 5.0 / 8))
+        #expect(approx(c.recall, 5.0 / 6))
+        #expect(approx(c.f1, 2 * (5.0 / 8) * (5.0 / 6) / (5.0 / 8 + 5.0 / 6)))
+        #expect(approx(c.falsePositiveRate, 3.0 / 4))
+        // Nothing to divide by: zero, not NaN.
+        let empty = Confusion()
+        #expect(empty.precision == 0 && empty.recall == 0 && empty.f1 == 0 && empty.falsePositiveRate == 0)
+    }
+
+    @Test func countsAtEachLevel() throws {
+        let (r, _) = try evaluate(evalCorpusRecords())
+        #expect(r.records == 10)
+        #expect(r.fraud == 6)
+        #expect(r.benign == 4)
+
+        let low = try #require(r.byThreshold[.low])
+        #expect(low == Confusion(tp: 5, fp: 3, fn: 1, tn: 1))
+        #expect(approx(low.precision, 0.625) && approx(low.recall, 5.0 / 6) && approx(low.f1, 2 * 0.625 * (5.0 / 6) / (0.625 + 5.0 / 6)))
+        #expect(approx(low.falsePositiveRate, 0.75))
+
+        let medium = try #require(r.byThreshold[.medium])
+        #expect(medium == Confusion(tp: 4, fp: 1, fn: 2, tn: 3))
+        #expect(approx(medium.precision, 0.8) && approx(medium.recall, 4.0 / 6))
+        #expect(approx(medium.f1, 2 * 0.8 * (4.0 / 6) / (0.8 + 4.0 / 6)))
+        #expect(approx(medium.falsePositiveRate, 0.25))
+
+        let high = try #require(r.byThreshold[.high])
+        #expect(high == Confusion(tp: 3, fp: 0, fn: 3, tn: 4))
+        #expect(approx(high.precision, 1) && approx(high.recall, 0.5) && approx(high.f1, 2.0 / 3) && high.falsePositiveRate == 0)
+        #expect(r.byThreshold[.none] == nil)
+    }
+
+    @Test func labelsMapToCategoriesThroughTheirLabelsAndIDs() throws {
+        let rules = try evalRuleSet()
+        let e = Evaluator(scanner: try ParallelScanner(matcher: CompiledMatcher(rules), threads: 1), options: EvalOptions())
+        let police = try #require(rules.category(named: "police")), prize = try #require(rules.category(named: "prize"))
+        #expect(e.categories(forLabel: "冒充公检法类") == [police])
+        #expect(e.categories(forLabel: "公检法") == [police])
+        #expect(e.categories(forLabel: "police") == [police])
+        #expect(e.categories(forLabel: "中奖类") == [prize])
+        for benign in ["正常", "normal", "0", "benign"] { #expect(e.categories(forLabel: benign) == []) }
+        #expect(e.categories(forLabel: "诈骗其他") == nil)
+        #expect(e.categories(forLabel: "") == nil)
+        #expect(e.categories(forLabel: "Police") == nil, "labels are exact")
+
+        // Benign labels are configurable.
+        var options = EvalOptions()
+        options.benignLabels = ["白"]
+        let custom = Evaluator(scanner: try ParallelScanner(matcher: CompiledMatcher(rules), threads: 1), options: options)
+        #expect(custom.categories(forLabel: "白") == [])
+        #expect(custom.categories(forLabel: "正常") == nil)
+    }
+
+    @Test func perLabelPerCategoryAndConfusionAtMedium() throws {
+        let (r, _) = try evaluate(evalCorpusRecords())
+        func row(_ l: String) -> [Int]? { r.perLabel[l].map { [$0.total, $0.flagged, $0.rightCategory] } }
+        #expect(row("冒充公检法类") == [1, 1, 1])
+        #expect(row("police") == [1, 1, 1])
+        #expect(row("公检法") == [1, 0, 0])
+        #expect(row("中奖类") == [2, 2, 1])
+        #expect(row("prize") == [1, 0, 0])
+        #expect(r.perLabel["正常"] == nil, "benign labels have no per-label recall row")
+
+        #expect(r.perCategory["police"].map { [$0.tp, $0.fp, $0.fn] } == [2, 2, 1])
+        #expect(r.perCategory["prize"].map { [$0.tp, $0.fp, $0.fn] } == [1, 0, 2])
+
+        #expect(r.confusion["中奖类"] == ["prize": 1, "police": 1])
+        #expect(r.confusion["公检法"] == ["-": 1])
+        #expect(r.confusion["benign"] == ["police": 1])
+        #expect(r.confusion["0"] == ["-": 1])
+
+        #expect(r.perRule["p.account"].map { [$0.fraudHits, $0.benignHits] } == [3, 1])
+        #expect(r.perRule["p.bureau"].map { [$0.fraudHits, $0.benignHits] } == [3, 1])
+        #expect(r.perRule["z.gift"].map { [$0.fraudHits, $0.benignHits] } == [0, 1])
+    }
+
+    @Test func unknownLabelsAreReportedAndNotCountedAsBenign() throws {
+        let (r, rules) = try evaluate(evalCorpusRecords())
+        #expect(r.unknownLabels == ["诈骗其他": 1, "": 1])
+        #expect(r.benign == 4, "left out, not benign")
+        #expect(r.records == r.fraud + r.benign)
+        #expect(r.confusion["诈骗其他"] == nil)
+        let medium = try #require(r.byThreshold[.medium])
+        #expect(medium.tp + medium.fp + medium.fn + medium.tn == 10)
+
+        let text = EvalRenderer.render(r, rules: rules, format: .text)
+        #expect(text.contains("Labels that map to no category (left out): "))
+        #expect(text.contains("诈骗其他 ×1"))
+        #expect(text.contains("Fraud vs benign (6 fraud, 4 benign records)"))
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(EvalRenderer.render(r, rules: rules, format: .json).utf8)) as? [String: Any])
+        #expect((json["unknown_labels"] as? [String: Int]) == ["诈骗其他": 1, "": 1])
+    }
+
+    @Test func resultsDoNotDependOnBatchingOrThreads() throws {
+        let records = evalCorpusRecords()
+        let (whole, _) = try evaluate(records, threads: 1)
+        let rules = try evalRuleSet()
+        let e = Evaluator(scanner: try ParallelScanner(matcher: CompiledMatcher(rules), threads: 3), options: EvalOptions())
+        for chunk in stride(from: 0, to: records.count, by: 5) { e.add(Array(records[chunk..<min(chunk + 5, records.count)])) }
+        for level in [Level.low, .medium, .high] { #expect(e.report.byThreshold[level] == whole.byThreshold[level]) }
+        #expect(e.report.unknownLabels == whole.unknownLabels)
+        #expect(e.report.perCategory == whole.perCategory)
+    }
+
+    @Test func callWarningTiming() throws {
+        let roles = SpeakerRoles()
+        func call(_ id: String, _ turns: [(String, String)]) -> Record {
+            Record(id: id, turns: turns.map { Turn(speaker: $0.0, role: roles.role(of: $0.0), text: $0.1) }, label: "police")
+        }
+        let records = [
+            call("a", [("caller", "公安局的民警"), ("callee", "什么事"), ("caller", "你中奖了"), ("caller", "转入安全账户")]),
+            call("b", [("caller", "转入安全账户"), ("callee", "好")]),
+            call("c", [("caller", "你好"), ("callee", "你好")]),
+        ]
+        let (r, _) = try evaluate(records)
+        #expect(r.calls.fraudCalls == 3)
+        #expect(r.calls.warned == 2)
+        #expect(approx(r.calls.warningPositionSum, 3.0 / 4 + 1.0 / 2))
+        #expect(r.calls.withMoneyRequest == 2)
+        #expect(r.calls.warnedBeforeMoneyRequest == 1)
+    }
+
+    // MARK: CSV
+
+    @Test func csvQuotedCommasQuotesAndNewlines() {
+        let text = "id,label,content\n1,police,\"请转入安全账户，然后\"\"保密\"\"\"\n2,正常,\"第一行\n第二行, 还有逗号\"\n3,prize,恭喜中奖\n"
+        let rows = CSV.parse(text)
+        #expect(rows.map(\.line) == [1, 2, 3, 5])
+        #expect(rows.map(\.fields) == [
+            ["id", "label", "content"],
+            ["1", "police", "请转入安全账户，然后\"保密\""],
+            ["2", "正常", "第一行\n第二行, 还有逗号"],
+            ["3", "prize", "恭喜中奖"],
+        ])
+    }
+
+    @Test func csvEdgeCases() {
+        #expect(CSV.parse("").isEmpty)
+        #expect(CSV.parse("a,b\r\n1,2\r\n").map(\.fields) == [["a", "b"], ["1", "2"]])
+        #expect(CSV.parse("a,b\n1,2").map(\.fields) == [["a", "b"], ["1", "2"]], "the last row needs no newline")
+        #expect(CSV.parse("a,,c\n").map(\.fields) == [["a", "", "c"]])
+        #expect(CSV.parse("\"\",x\n").map(\.fields) == [["", "x"]])
+        #expect(CSV.parse("\"a,b\"\n").map(\.fields) == [["a,b"]])
+        #expect(CSV.parse("x\"y,z\n").map(\.fields) == [["x\"y", "z"]], "a quote inside an unquoted field is kept")
+        #expect(CSV.parse("\"line\r\nbreak\",2\n").map(\.fields) == [["line\r\nbreak", "2"]], "CR inside quotes is data")
+        #expect(CSV.parse("a\n\"unterminated,\nstill\n").map(\.fields) == [["a"], ["unterminated,\nstill\n"]])
+    }
+
+    @Test func labelledCSVAndJSONLAreRead() throws {
+        let csv = "\u{FEFF}id, label ,content\nc1, 冒充公检法类 ,\"请转入安全账户，马上\"\nc2,正常,\"多行\n文本\"\nc3,正常\n"
+        var errors: [String] = []
+        let records = LabelledData.read(path: "data.csv", data: Data(csv.utf8), textField: nil, labelField: "label", idField: "id",
+                                        roles: SpeakerRoles(), errors: &errors)
+        #expect(records.map(\.id) == ["c1", "c2"])
+        #expect(records.map(\.label) == ["冒充公检法类", "正常"])
+        #expect(records.map { $0.turns[0].text } == ["请转入安全账户，马上", "多行\n文本"])
+        #expect(records.map(\.origin) == ["data.csv:2", "data.csv:3"])
+        #expect(errors == ["data.csv:5: 2 fields, the header has 3"])
+
+        errors = []
+        _ = LabelledData.read(path: "bad.csv", data: Data("a,b\n1,2\n".utf8), textField: nil, labelField: "label", idField: "id",
+                              roles: SpeakerRoles(), errors: &errors)
+        #expect(errors.count == 1 && errors[0].hasPrefix("bad.csv:1: the header needs a text column"))
+
+        errors = []
+        let jsonl = "{\"id\":\"j1\",\"label\":0,\"text\":\"你好\"}\n\n[1]\n{\"id\":\"j2\",\"label\":\"police\",\"turns\":[{\"speaker\":\"caller\",\"text\":\"安全账户\"}]}\n"
+        let js = LabelledData.read(path: "d.jsonl", data: Data(jsonl.utf8), textField: nil, labelField: "label", idField: "id",
+                                   roles: SpeakerRoles(), errors: &errors)
+        #expect(js.map(\.id) == ["j1", "j2"])
+        #expect(js.map(\.label) == ["0", "police"], "a numeric label is read as text")
+        #expect(js.map(\.isCall) == [false, true])
+        #expect(errors == ["d.jsonl:3: a JSON line must be an object, not an array"])
+    }
+
+    @Test func evalCommandEndToEnd() throws {
+        let dir = try TemporaryDirectory()
+        let rules = try dir.write("rules/eval.fz", evalRules)
+        // The same corpus, split over a CSV file (with quoting) and a JSON Lines file.
+        var csv = "id,label,content\n"
+        var jsonl = ""
+        for (i, (label, text)) in evalCorpus.enumerated() {
+            if i % 2 == 0 {
+                csv += "r\(i + 1),\(label ?? ""),\"\(text.replacingOccurrences(of: "\"", with: "\"\""))\"\n"
+            } else {
+                var o: [String: Any] = ["id": "r\(i + 1)", "text": text]
+                if let label { o["label"] = label }
+                jsonl += String(decoding: try JSONSerialization.data(withJSONObject: o), as: UTF8.self) + "\n"
+            }
+        }
+        let a = try dir.write("a.csv", csv), b = try dir.write("b.jsonl", jsonl)
+        let o = try ProcessRunner.fanzha(["eval", "--rules", rules, "--format", "json", a, b])
+        #expect(o.exited && o.status == 0, "\(o.err)")
+        let report = try #require(try JSONSerialization.jsonObject(with: o.stdout) as? [String: Any])
+        #expect(report["records"] as? Int == 10)
+        #expect(report["fraud"] as? Int == 6)
+        #expect(report["benign"] as? Int == 4)
+        let thresholds = try #require(report["thresholds"] as? [String: [String: Any]])
+        func counts(_ level: String) -> [Int?] { ["tp", "fp", "fn", "tn"].map { thresholds[level]?[$0] as? Int } }
+        #expect(counts("low") == [5, 3, 1, 1])
+        #expect(counts("medium") == [4, 1, 2, 3])
+        #expect(counts("high") == [3, 0, 3, 4])
+        #expect((thresholds["medium"]?["precision"] as? Double).map { abs($0 - 0.8) < 1e-4 } == true)
+        #expect((thresholds["medium"]?["recall"] as? Double).map { abs($0 - 4.0 / 6) < 1e-4 } == true)
+        #expect((thresholds["low"]?["fp_rate"] as? Double).map { abs($0 - 0.75) < 1e-4 } == true)
+        // The empty CSV label and the JSONL record without a label are both unknown, as is 诈骗其他.
+        #expect(report["unknown_labels"] as? [String: Int] == ["诈骗其他": 1, "": 1])
+
+        let textReport = try ProcessRunner.fanzha(["eval", "--rules", rules, "--benign", "正常,benign,normal", a, b])
+        #expect(textReport.status == 0)
+        // With "0" no longer benign, its record moves to the unknown labels.
+        #expect(textReport.out.contains("Fraud vs benign (6 fraud, 3 benign records)"))
+        #expect(textReport.out.contains("0 ×1"))
+        #expect(textReport.out.contains("诈骗其他 ×1"))
+    }
+}

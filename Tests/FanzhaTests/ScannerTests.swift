@@ -1,0 +1,511 @@
+import Foundation
+import Testing
+@testable import Fanzha
+
+// The engine on small in-memory rule sets: evasions with original offsets, scoring, calls,
+// the prefilter and the parallel scanner.
+
+private typealias Engine = Fanzha.Scanner
+
+/// Compiles rule text; the test fails (and stops) if it does not compile.
+private func scannerRules(_ text: String, sourceLocation: SourceLocation = #_sourceLocation) throws -> RuleSet {
+    let result = RuleCompiler.compile(files: [("t.fz", Data(text.utf8))])
+    #expect(result.errors.isEmpty, "\(result.errors.map { $0.rendered(sources: result.sources) })", sourceLocation: sourceLocation)
+    return try #require(result.ruleSet, sourceLocation: sourceLocation)
+}
+
+private func scannerEngine(_ text: String, usePrefilter: Bool = true, sourceLocation: SourceLocation = #_sourceLocation) throws -> Engine {
+    try Engine(rules: try scannerRules(text, sourceLocation: sourceLocation), usePrefilter: usePrefilter)
+}
+
+private func message(_ text: String, id: String = "m") -> Record { Record(id: id, text: text) }
+
+/// A call from `(speaker, text)` pairs; "caller" is the caller's side.
+private func phoneCall(_ turns: [(String, String)], id: String = "c") -> Record {
+    let roles = SpeakerRoles()
+    return Record(id: id, turns: turns.map { Turn(speaker: $0.0, role: roles.role(of: $0.0), text: $0.1) })
+}
+
+private func ruleIDs(_ v: Verdict, _ rules: RuleSet) -> [String] { v.hits.map { rules.rules[$0.rule].id } }
+
+private func hit(_ v: Verdict, _ rules: RuleSet, _ id: String) -> RuleHit? { v.hits.first { rules.rules[$0.rule].id == id } }
+
+private func firesOn(_ s: Engine, _ id: String, _ record: Record) -> [EvidenceSpan]? {
+    guard let i = s.rules.rule(named: id) else { Issue.record("no rule \(id)"); return nil }
+    return s.fires(rule: i, on: record)
+}
+
+/// Everything a verdict says, as one comparable string.
+func verdictFingerprint(_ v: Verdict, _ rules: RuleSet) -> String {
+    let hits: [String] = v.hits.map { h in
+        let spans: [String] = h.spans.map { s in
+            let turn = s.turn.map { String($0) } ?? "-"
+            return "\(turn):\(s.start)-\(s.end):\(s.text)"
+        }
+        return rules.rules[h.rule].id + "[" + spans.joined(separator: ",") + "]"
+    }
+    var parts: [String] = [v.id, v.level.description, String(v.score)]
+    parts.append(v.category.map { rules.categories[$0].id } ?? "-")
+    parts.append(v.categories.map { "\(rules.categories[$0.category].id)=\($0.score)" }.joined(separator: ","))
+    parts.append(hits.joined(separator: " "))
+    parts.append(v.errors.joined(separator: ";"))
+    parts.append(v.firstWarningTurn.map { String($0) } ?? "-")
+    parts.append(v.advice ?? "-")
+    if let r = v.referral { parts.append("\(r.tier)/\(r.hotline)/\(r.action)/\(r.script)") } else { parts.append("-") }
+    return parts.joined(separator: " | ")
+}
+
+/// Every record of the project's corpus (messages and calls).
+func loadCorpusRecords(sourceLocation: SourceLocation = #_sourceLocation) throws -> [Record] {
+    var records: [Record] = []
+    for name in ["messages.jsonl", "calls.jsonl"] {
+        let path = PackageFiles.corpus(name)
+        let data = try #require(FileManager.default.contents(atPath: path), "cannot read \(path)", sourceLocation: sourceLocation)
+        var errors: [String] = []
+        records += LabelledData.read(path: path, data: data, textField: nil, labelField: "label", idField: "id",
+                                     roles: SpeakerRoles(), errors: &errors)
+        #expect(errors.isEmpty, "\(errors)", sourceLocation: sourceLocation)
+    }
+    #expect(records.count > 300, sourceLocation: sourceLocation)
+    #expect(records.contains { $0.isCall }, sourceLocation: sourceLocation)
+    return records
+}
+
+func loadBundledRuleSet(sourceLocation: SourceLocation = #_sourceLocation) throws -> RuleSet {
+    let result = try RuleCompiler.compile(paths: [PackageFiles.rulesDirectory])
+    #expect(result.errors.isEmpty, "\(result.errors.map { $0.rendered(sources: result.sources) })", sourceLocation: sourceLocation)
+    return try #require(result.ruleSet, sourceLocation: sourceLocation)
+}
+
+private let categoriesText = """
+levels low 3, medium 6, high 10
+
+category police {
+  title  "冒充公检法"
+  advice "公检法不会电话办案，没有安全账户。"
+  script "您好，这里是96110反诈中心：自称公安的人是骗子。"
+  labels "冒充公检法类"
+}
+
+category prize {
+  title  "虚假中奖"
+  advice "中奖先交钱的都是诈骗。"
+  script "您好，这里是96110反诈中心：中奖要先交钱的是骗子。"
+}
+
+"""
+
+@Suite struct ScannerTests {
+    // MARK: evasions, with offsets in the original text
+
+    static let evasionRules = categoriesText + """
+    rule police.safe { title "安全账户" category police score 6 match "安全账户" }
+    rule hotline { title "反诈专线" score 1 match "96110" }
+    """
+
+    @Test(arguments: [
+        // text, rule, start, end, evidence as written
+        ("请转入安全账户", "police.safe", 3, 7, "安全账户"),
+        ("请转入安 全 账 户里", "police.safe", 3, 10, "安 全 账 户"),
+        ("请转入安-全-账-户", "police.safe", 3, 10, "安-全-账-户"),
+        ("请转入安全帳戶。", "police.safe", 3, 7, "安全帳戶"),
+        ("请转入安全帐户", "police.safe", 3, 7, "安全帐户"),
+        ("请转入安\u{200B}全账户", "police.safe", 3, 8, "安\u{200B}全账户"),
+        ("😀😀请转入 安·全/账|户", "police.safe", 6, 13, "安·全/账|户"),
+        ("请拨打９６１１０核实", "hotline", 3, 8, "９６１１０"),
+        ("请拨打九六幺幺零核实", "hotline", 3, 8, "九六幺幺零"),
+        ("请拨打96-110核实", "hotline", 3, 9, "96-110"),
+        ("请拨打 9 6 1 1 0", "hotline", 4, 13, "9 6 1 1 0"),
+    ])
+    func evasionsAreFoundAtTheirOriginalOffsets(text: String, rule: String, start: Int, end: Int, evidence: String) throws {
+        for prefilter in [true, false] {
+            let s = try scannerEngine(Self.evasionRules, usePrefilter: prefilter)
+            let v = s.scan(message(text))
+            let h = try #require(hit(v, s.rules, rule), "\(rule) should fire on \(text) (prefilter \(prefilter))")
+            #expect(h.spans.count == 1)
+            let span = try #require(h.spans.first)
+            #expect(span.start == start && span.end == end, "prefilter \(prefilter): got \(span.start)..<\(span.end)")
+            #expect(span.text == evidence)
+            #expect(span.turn == nil)
+            // The span really is that slice of the original text, in Unicode scalars.
+            #expect(String(String.UnicodeScalarView(Array(text.unicodeScalars)[span.start..<span.end])) == evidence)
+        }
+    }
+
+    @Test func brokenUpWordsThatAreNotEvasionsDoNotMatch() throws {
+        let s = try scannerEngine(Self.evasionRules)
+        for text in ["安全的账户", "安全 的 账户", "安全\n账户", "安全账", "安全。账户"] {
+            #expect(hit(s.scan(message(text)), s.rules, "police.safe") == nil, "\(text)")
+        }
+        #expect(hit(s.scan(message("961100000")), s.rules, "hotline") != nil)
+        #expect(hit(s.scan(message("九六幺幺")), s.rules, "hotline") == nil)
+    }
+
+    @Test func everyOccurrenceIsEvidence() throws {
+        let s = try scannerEngine(Self.evasionRules)
+        let v = s.scan(message("安全账户。安 全 账 户。安全帳戶"))
+        let h = try #require(hit(v, s.rules, "police.safe"))
+        #expect(h.spans.map { [$0.start, $0.end] } == [[0, 4], [5, 12], [13, 17]])
+        #expect(h.spans.map(\.text) == ["安全账户", "安 全 账 户", "安全帳戶"])
+    }
+
+    // MARK: scoring
+
+    static let scoringRules = categoriesText + """
+    rule p.account  { title "安全账户" category police score 4 match "安全账户" }
+    rule p.bureau   { title "公安局" category police score 3 match "公安局" }
+    rule z.prize    { title "中奖" category prize score 5 match "中奖" }
+    rule z.claim    { title "领奖" category prize score 4 match "领奖" }
+    rule ok.notice  { title "反诈提醒" score -2 match "反诈提醒" }
+    rule p.hukou    { title "户籍业务" category police score -6 match "户籍业务" }
+    rule g.code     { title "验证码" score 3 match "验证码" }
+    """
+
+    @Test func scoresAddUpAndTheMainCategoryIsTheHighest() throws {
+        let s = try scannerEngine(Self.scoringRules)
+        let rules = s.rules
+        let police = try #require(rules.category(named: "police")), prize = try #require(rules.category(named: "prize"))
+
+        // 4 + 5: medium, prize leads.
+        var v = s.scan(message("恭喜中奖，请把奖金转入安全账户"))
+        #expect(v.score == 9)
+        #expect(v.level == .medium)
+        #expect(v.category == prize)
+        #expect(v.categories.map(\.category) == [prize, police])
+        #expect(v.categories.map(\.score) == [5, 4])
+        #expect(v.advice == "中奖先交钱的都是诈骗。")
+        #expect(v.referral == Referral(tier: .medium, action: Referral.forLevel(.medium, script: "")!.action, hotline: "96110",
+                                       script: "您好，这里是96110反诈中心：中奖要先交钱的是骗子。"))
+
+        // 4 + 3 + 5 = 12: high, police leads with 7.
+        v = s.scan(message("公安局通知：你中奖了，请转入安全账户"))
+        #expect(v.score == 12)
+        #expect(v.level == .high)
+        #expect(v.category == police)
+        #expect(v.categories.map(\.score) == [7, 5])
+        #expect(v.advice == "公检法不会电话办案，没有安全账户。")
+        #expect(v.referral?.tier == .high)
+        #expect(v.referral?.hotline == "96110")
+        #expect(v.referral?.action.contains("上门") == true)
+        #expect(v.referral?.script == "您好，这里是96110反诈中心：自称公安的人是骗子。")
+        #expect(Set(ruleIDs(v, rules)) == ["p.account", "p.bureau", "z.prize"])
+    }
+
+    @Test func negativeRulesSubtract() throws {
+        let s = try scannerEngine(Self.scoringRules)
+        let rules = s.rules
+        let prize = try #require(rules.category(named: "prize"))
+
+        // 4 + 3 + 5 - 2 = 10: exactly the high threshold.
+        var v = s.scan(message("反诈提醒：公安局说你中奖了，请转入安全账户"))
+        #expect(v.score == 10)
+        #expect(v.level == .high)
+        #expect(ruleIDs(v, rules).contains("ok.notice"))
+
+        // 5 + 4 - 2 = 7.
+        v = s.scan(message("反诈提醒：中奖后请转入安全账户"))
+        #expect(v.score == 7)
+        #expect(v.level == .medium)
+
+        // A negative rule alone: fires, shows as a hit, level none, no advice or referral.
+        v = s.scan(message("反诈提醒：注意防范"))
+        #expect(v.score == -2)
+        #expect(v.level == .none)
+        #expect(ruleIDs(v, rules) == ["ok.notice"])
+        #expect(v.category == nil && v.categories.isEmpty)
+        #expect(v.advice == nil && v.referral == nil)
+
+        // A category pushed to or below zero by its own negative rule is not a candidate.
+        v = s.scan(message("户籍业务办理：安全账户，中奖"))
+        #expect(v.score == 4 - 6 + 5)
+        #expect(v.level == .low)
+        #expect(v.category == prize)
+        #expect(v.categories.map(\.category) == [prize])
+    }
+
+    @Test func levelsReferralsAndAdvicePerLevel() throws {
+        let s = try scannerEngine(Self.scoringRules)
+        let police = try #require(s.rules.category(named: "police"))
+
+        // Low with a category: the category's advice, a 12381 warning SMS.
+        var v = s.scan(message("公安局"))
+        #expect(v.score == 3 && v.level == .low && v.category == police)
+        #expect(v.advice == "公检法不会电话办案，没有安全账户。")
+        #expect(v.referral?.tier == .low)
+        #expect(v.referral?.hotline == "12381")
+        #expect(v.referral?.script == "您好，这里是96110反诈中心：自称公安的人是骗子。")
+
+        // Low without any category: generic advice and script.
+        v = s.scan(message("验证码"))
+        #expect(v.score == 3 && v.level == .low && v.category == nil)
+        #expect(v.advice == Engine.genericAdvice)
+        #expect(v.referral?.script == Engine.genericScript)
+        #expect(v.referral?.hotline == "12381")
+
+        // Nothing: no hits at all.
+        v = s.scan(message("今天天气很好"))
+        #expect(v.score == 0 && v.level == .none && v.hits.isEmpty && v.advice == nil && v.referral == nil)
+        #expect(v.firstWarningTurn == nil && v.errors.isEmpty)
+
+        // A tie between categories goes to the one declared first.
+        v = s.scan(message("领奖，安全账户"))
+        #expect(v.categories.map(\.score) == [4, 4])
+        #expect(v.category == police)
+    }
+
+    @Test func levelsComeFromTheRuleSetsThresholds() throws {
+        let s = try scannerEngine("""
+        levels low 2, medium 5, high 7
+        rule one  { title "一" score 1 match "苹果" }
+        rule two  { title "二" score 2 match "香蕉" }
+        rule four { title "四" score 4 match "橙子" }
+        """)
+        #expect(s.rules.levels == Levels(low: 2, medium: 5, high: 7))
+        let cases: [(String, Int, Level)] = [
+            ("苹果", 1, .none), ("香蕉", 2, .low), ("苹果香蕉", 3, .low), ("橙子", 4, .low),
+            ("苹果橙子", 5, .medium), ("香蕉橙子", 6, .medium), ("苹果香蕉橙子", 7, .high),
+        ]
+        for (text, score, level) in cases {
+            let v = s.scan(message(text))
+            #expect(v.score == score && v.level == level, "\(text): \(v.score) \(v.level)")
+            #expect((v.referral?.tier) == (level == .none ? nil : level))
+            #expect((v.referral?.hotline) == (level == .none ? nil : level == .low ? "12381" : "96110"))
+        }
+        // Without `levels`, the defaults.
+        let d = try scannerRules("rule r { title \"r\" score 6 match \"苹果\" }")
+        #expect(d.levels == Levels.defaults)
+        #expect(try Engine(rules: d).scan(message("苹果")).level == .medium)
+    }
+
+    @Test func privateRulesScoreNothingButCanBeUsed() throws {
+        let s = try scannerEngine(categoriesText + """
+        private rule _money { title "钱" match any("转账", "汇款") }
+        rule police.money { title "公安要钱" category police score 6 match "公安" near(10) _money }
+        """)
+        let v = s.scan(message("我是公安，请马上转账"))
+        #expect(ruleIDs(v, s.rules) == ["police.money"])
+        #expect(v.score == 6)
+        #expect(hit(v, s.rules, "police.money")?.spans.map(\.text) == ["公安", "转账"])
+        #expect(s.scan(message("请马上转账")).hits.isEmpty)
+        #expect(firesOn(s, "_money", message("请马上转账")) != nil)
+    }
+
+    // MARK: calls
+
+    static let callRules = """
+    rule caller.code  { title "来电方提验证码" score 1 match caller: "验证码" }
+    rule callee.code  { title "接听方提验证码" score 1 match callee: "验证码" }
+    rule code.then    { title "先验证码后告诉我" score 1 match "验证码" then "告诉我" }
+    rule code.then5   { title "验证码后五字内告诉我" score 1 match "验证码" then(5) "告诉我" }
+    rule account.near { title "同一句里安全账户和转账" score 1 match "安全账户" near(10) "转账" }
+    rule account.turn { title "相邻两轮安全账户和转账" score 1 match "安全账户" near(1 turns) "转账" }
+    rule transfer.3   { title "三次转账" score 1 match count("转账") >= 3 }
+    rule caller.transfer.2 { title "来电方两次转账" score 1 match count(caller: "转账") >= 2 }
+    rule no.transfer  { title "没提转账" score 1 match "安全账户" and count("转账") == 0 }
+    """
+
+    @Test func callerAndCalleeScopes() throws {
+        let s = try scannerEngine(Self.callRules)
+        var c = phoneCall([("caller", "您好，请把收到的验证码告诉我"), ("callee", "好的")])
+        let spans = try #require(firesOn(s, "caller.code", c))
+        #expect(spans.map(\.turn) == [0])
+        #expect(spans.map { [$0.start, $0.end] } == [[8, 11]])
+        #expect(firesOn(s, "callee.code", c) == nil)
+
+        c = phoneCall([("caller", "您好"), ("callee", "验证码是多少来着")])
+        #expect(firesOn(s, "caller.code", c) == nil)
+        #expect(try #require(firesOn(s, "callee.code", c)).map(\.turn) == [1])
+
+        // Speaker names map to roles: 来电 is the caller's side, anything else the callee's.
+        c = phoneCall([("来电", "验证码发我"), ("老人", "好")])
+        #expect(firesOn(s, "caller.code", c) != nil)
+
+        // In a message the whole text is the caller's; callee: never fires.
+        #expect(firesOn(s, "caller.code", message("验证码")) != nil)
+        #expect(firesOn(s, "callee.code", message("验证码")) == nil)
+    }
+
+    @Test func thenWorksAcrossTurnsInOrder() throws {
+        let s = try scannerEngine(Self.callRules)
+        let forward = phoneCall([("caller", "你收到验证码了吗"), ("callee", "收到了"), ("caller", "那你告诉我")])
+        let spans = try #require(firesOn(s, "code.then", forward))
+        #expect(spans.map(\.turn) == [0, 2])
+        #expect(spans.map(\.text) == ["验证码", "告诉我"])
+        #expect(firesOn(s, "code.then5", forward) == nil, "then(N) stays within one turn")
+
+        let backward = phoneCall([("caller", "告诉我一件事"), ("callee", "什么验证码")])
+        #expect(firesOn(s, "code.then", backward) == nil)
+
+        #expect(firesOn(s, "code.then", message("验证码请告诉我")) != nil)
+        #expect(firesOn(s, "code.then", message("告诉我验证码")) == nil)
+        #expect(firesOn(s, "code.then5", message("验证码请马上告诉我")) != nil)        // gap 3
+        #expect(firesOn(s, "code.then5", message("验证码甲乙丙丁戊告诉我")) != nil)   // gap 5
+        #expect(firesOn(s, "code.then5", message("验证码甲乙丙丁戊己告诉我")) == nil) // gap 6
+    }
+
+    @Test func nearDoesNotLeakAcrossTurns() throws {
+        let s = try scannerEngine(Self.callRules)
+        let split = phoneCall([("caller", "这是安全账户"), ("caller", "转账吧")])
+        #expect(firesOn(s, "account.near", split) == nil)
+        #expect(try #require(firesOn(s, "account.turn", split)).map(\.turn) == [0, 1])
+
+        let same = phoneCall([("caller", "你好"), ("caller", "转账到安全账户")])
+        let spans = try #require(firesOn(s, "account.near", same))
+        #expect(spans.map(\.turn) == [1, 1])
+        #expect(spans.map { [$0.start, $0.end] } == [[0, 2], [3, 7]])
+
+        let far = phoneCall([("caller", "这是安全账户"), ("callee", "嗯"), ("caller", "转账吧")])
+        #expect(firesOn(s, "account.turn", far) == nil, "two turns apart is more than near(1 turns)")
+        #expect(firesOn(s, "account.near", far) == nil)
+
+        // The character distance is counted in the normalised text of one turn.
+        #expect(firesOn(s, "account.near", message("安全账户甲乙丙丁戊己庚辛壬癸转账")) != nil)
+        #expect(firesOn(s, "account.near", message("安全账户甲乙丙丁戊己庚辛壬癸子转账")) == nil)
+    }
+
+    @Test func countCountsOccurrencesOverAllTurns() throws {
+        let s = try scannerEngine(Self.callRules)
+        let three = phoneCall([("caller", "转账"), ("callee", "转账？"), ("caller", "对，转账")])
+        let spans = try #require(firesOn(s, "transfer.3", three))
+        #expect(spans.map(\.turn) == [0, 1, 2])
+        #expect(firesOn(s, "caller.transfer.2", three) != nil)
+
+        let two = phoneCall([("caller", "转账"), ("callee", "转账？"), ("caller", "对")])
+        #expect(firesOn(s, "transfer.3", two) == nil)
+        #expect(firesOn(s, "caller.transfer.2", two) == nil, "the callee's mention is not counted")
+
+        #expect(firesOn(s, "transfer.3", message("转账转账转账")) != nil)
+        #expect(firesOn(s, "transfer.3", message("转账、转账")) == nil)
+        #expect(firesOn(s, "no.transfer", message("安全账户")) != nil)
+        #expect(firesOn(s, "no.transfer", message("安全账户转账")) == nil)
+    }
+
+    static let warningRules = """
+    levels low 3, medium 6, high 10
+    rule w.account { title "安全账户" score 3 match caller: "安全账户" }
+    rule w.code    { title "验证码" score 3 match caller: "验证码" }
+    rule w.freeze  { title "冻结" score 6 match "冻结" }
+    """
+
+    @Test func firstWarningTurnIsWhenTheCallFirstReachedMedium() throws {
+        let s = try scannerEngine(Self.warningRules)
+        let call = phoneCall([("caller", "你好"), ("callee", "你好"), ("caller", "请转到安全账户"), ("callee", "好的"),
+                              ("caller", "验证码发我"), ("caller", "不然冻结")])
+        let v = s.scan(call)
+        #expect(v.firstWarningTurn == 4)
+        #expect(v.score == 12 && v.level == .high)
+        #expect(hit(v, s.rules, "w.account")?.spans.map { [$0.turn, $0.start, $0.end] } == [[2, 3, 7]])
+
+        #expect(s.scan(phoneCall([("caller", "冻结了"), ("callee", "什么")])).firstWarningTurn == 0)
+        #expect(s.scan(phoneCall([("caller", "你好"), ("callee", "安全账户和验证码是什么")])).firstWarningTurn == nil)
+        #expect(s.scan(phoneCall([("caller", "你好"), ("callee", "再见")])).firstWarningTurn == nil)
+        // Low is not a warning.
+        #expect(s.scan(phoneCall([("caller", "安全账户")])).firstWarningTurn == nil)
+        // Messages never carry one.
+        #expect(s.scan(message("冻结")).firstWarningTurn == nil)
+        // The level of a prefix: evaluate(turnLimit:) sees only the first turns.
+        let p = s.prepare(call)
+        #expect(s.evaluate(p, turnLimit: 3).score == 3)
+        #expect(s.evaluate(p, turnLimit: 5).level == .medium)
+    }
+
+    // MARK: resource limits
+
+    @Test func aRegexStoppedByItsLimitIsAnErrorNotACrash() throws {
+        let rules = try scannerRules("""
+        rule slow { title "慢" score 3 match /^(\\p{Han}+)+$/ }
+        rule safe { title "安全账户" score 6 match "安全账户" }
+        """)
+        let s = try Engine(matcher: CompiledMatcher(rules), matchLimit: 10_000)
+        let v = s.scan(message("安全账户" + String(repeating: "汉", count: 200) + "!"))
+        #expect(ruleIDs(v, rules) == ["safe"])
+        #expect(v.score == 6)
+        #expect(v.errors.count == 1)
+        #expect(v.errors.first?.contains("slow") == true)
+        #expect(v.errors.first?.contains("match limit exceeded") == true)
+        // The next record on the same scanner is fine.
+        let ok = s.scan(message(String(repeating: "汉", count: 200)))
+        #expect(ok.errors.isEmpty && ruleIDs(ok, rules) == ["slow"])
+    }
+
+    // MARK: the prefilter and the parallel scanner
+
+    @Test func prefilterOnAndOffGiveIdenticalVerdictsOnTheCorpus() throws {
+        let rules = try loadBundledRuleSet()
+        let records = try loadCorpusRecords()
+        let on = try Engine(rules: rules, usePrefilter: true)
+        let off = try Engine(rules: rules, usePrefilter: false)
+        var differences: [String] = []
+        for r in records {
+            let a = verdictFingerprint(on.scan(r), rules), b = verdictFingerprint(off.scan(r), rules)
+            if a != b { differences.append("with prefilter:    \(a)\nwithout prefilter: \(b)") }
+        }
+        #expect(differences.isEmpty, "\(differences.count) records differ:\n\(differences.prefix(5).joined(separator: "\n"))")
+        // The corpus does exercise the rules.
+        #expect(records.map { on.scan($0) }.filter { $0.level >= .medium }.count > 50)
+    }
+
+    @Test func prefilterOnAndOffAgreeOnEvasionsAndRegexes() throws {
+        let text = categoriesText + """
+        terms account = "安全账户", "国家账户", "安全账户里", "账户"
+        rule a { title "a" category police score 2 match account near(8) "转账" }
+        rule b { title "b" score 1 match /案件编号:?\\s*[a-z0-9]{6,}/ }
+        rule c { title "c" score 1 match /转账\\d+元/ and not "退款" }
+        rule d { title "d" score 1 match count(account) >= 2 }
+        rule e { title "e" score 1 match caller: /验证码/ then "告诉我" }
+        rule f { title "f" score 1 match "etc" or "ＡＰＰ" }
+        rule g { title "g" score 1 match 2 of ("安全账户", "转账", /\\d{6}/) }
+        rule h { title "h" score 1 match "ΑΡΡ下载" or "Σωτηρία" }
+        """
+        let on = try scannerEngine(text, usePrefilter: true)
+        let off = try scannerEngine(text, usePrefilter: false)
+        let texts = ["转账到安 全 账 户里", "案件编号: AB12345，转账500元", "国家帳戶转账1000元退款", "安全账户安全账户里账户",
+                     "验证码请告诉我", "下载ETC和app", "安全账户123456", "", "\u{200B}", "转账",
+                     "αρρ下载", "ΑΡΡ下载", "ΣΩΤΗΡΊΑ", "σωτηρία"]
+        for t in texts {
+            #expect(verdictFingerprint(on.scan(message(t)), on.rules) == verdictFingerprint(off.scan(message(t)), off.rules), "\(t)")
+        }
+        let call = phoneCall([("caller", "验证码"), ("callee", "告诉我什么"), ("caller", "告诉我验证码")])
+        #expect(verdictFingerprint(on.scan(call), on.rules) == verdictFingerprint(off.scan(call), off.rules))
+    }
+
+    @Test func extendedRegexCommentsAreNotRequiredWords() throws {
+        // With the x flag, `# …` is a comment: the words in it are not part of any match, so the
+        // prefilter must not require them.
+        let text = """
+        rule words   { title "词" score 1 match "安全账户" }
+        rule amount  { title "金额" score 6 match /转账 \\d+ 元 # 安全账户/x }
+        """
+        let on = try scannerEngine(text, usePrefilter: true)
+        let off = try scannerEngine(text, usePrefilter: false)
+        let m = message("请转账500元")
+        #expect(ruleIDs(off.scan(m), off.rules) == ["amount"])
+        #expect(ruleIDs(on.scan(m), on.rules) == ["amount"])
+    }
+
+    @Test func parallelScannerEqualsSequentialAndKeepsOrder() throws {
+        let rules = try loadBundledRuleSet()
+        var records = try loadCorpusRecords()
+        // Some extra records, unordered ids, duplicates and empties.
+        records.append(Record(id: "empty", text: ""))
+        records.append(contentsOf: records.prefix(20).enumerated().map { i, r in
+            var copy = r
+            copy.id = "copy-\(19 - i)"
+            return copy
+        })
+        let sequential = try Engine(rules: rules)
+        let expected = records.map { verdictFingerprint(sequential.scan($0), rules) }
+        for threads in [1, 2, 5] {
+            let parallel = try ParallelScanner(matcher: CompiledMatcher(rules), threads: threads)
+            #expect(parallel.threads == threads)
+            let verdicts = parallel.scan(records)
+            #expect(verdicts.map(\.id) == records.map(\.id))
+            #expect(verdicts.map { verdictFingerprint($0, rules) } == expected)
+            // Scanning again reuses the workers: same answer.
+            #expect(parallel.scan(records).map { verdictFingerprint($0, rules) } == expected)
+        }
+        let p = try ParallelScanner(matcher: CompiledMatcher(rules), threads: 3)
+        #expect(p.scan([]).isEmpty)
+        #expect(p.scan([records[0]]).map { verdictFingerprint($0, rules) } == [expected[0]])
+    }
+}
