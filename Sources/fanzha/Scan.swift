@@ -34,29 +34,27 @@ struct Scan: ParsableCommand {
                                               usePrefilter: !noPrefilter)
             let out = OutputSink.stdout
             let printer = VerdictPrinter(rules: rules, format: outputFormat, colour: useColour(out))
-            var stats = (read: 0, flagged: 0, failed: 0)
+            // `read` and `flagged` are counted where verdicts are delivered, `failed` where input is read.
+            final class Counts: @unchecked Sendable { var read = 0, flagged = 0, failed = 0 }
+            let stats = Counts()
             if outputFormat == .tsv && !quiet { out.line(VerdictPrinter.tsvHeader) }
 
-            func emit(_ batch: [Record]) {
-                guard !batch.isEmpty else { return }
-                let skipRendering = quiet
-                let results = scanner.scan(batch) { record, verdict -> String? in
-                    if skipRendering || (flaggedOnly && verdict.level < minimum) { return nil }
-                    return printer.render(verdict, record: record)
-                }
+            let skipRendering = quiet, onlyFlagged = flaggedOnly
+            let pipeline = ScanPipeline(scanner: scanner, render: { record, verdict -> String? in
+                if skipRendering || (onlyFlagged && verdict.level < minimum) { return nil }
+                return printer.render(verdict, record: record)
+            }, deliver: { batch, results in
                 for (record, (verdict, rendered)) in zip(batch, results) {
                     stats.read += 1
-                    let flagged = verdict.level >= minimum
-                    if flagged { stats.flagged += 1 }
-                    if !verdict.errors.isEmpty {
-                        for e in verdict.errors { OutputSink.stderr.line("fanzha: \(record.origin): \(e)") }
-                    }
+                    if verdict.level >= minimum { stats.flagged += 1 }
+                    for e in verdict.errors { OutputSink.stderr.line("fanzha: \(record.origin): \(e)") }
                     if let rendered { out.line(rendered) }
                 }
                 out.flush()
                 OutputSink.stderr.flush()
-                if quiet && stats.flagged > 0 { Foundation.exit(0) }
-            }
+                if skipRendering && stats.flagged > 0 { Foundation.exit(0) }
+            })
+            func emit(_ batch: [Record]) { pipeline.submit(batch) }
 
             for path in files.isEmpty ? ["-"] : files {
                 let handle = try openInput(path)
@@ -80,6 +78,7 @@ struct Scan: ParsableCommand {
                     continue
                 }
                 if fmt == .events {
+                    pipeline.finish()   // earlier files first
                     var limits = LiveCallScreener.Limits()
                     limits.idleLines = idleLines
                     limits.idleSeconds = idleSeconds
@@ -120,7 +119,10 @@ struct Scan: ParsableCommand {
                         emit(batch); batch.removeAll(keepingCapacity: true); turnsInBatch = 0
                         OutputSink.stderr.line("fanzha: \(e.description)")
                         OutputSink.stderr.flush()
-                        if strict { throw Failure("stopped at the first malformed record (--strict)") }
+                        if strict {
+                            pipeline.finish()
+                            throw Failure("stopped at the first malformed record (--strict)")
+                        }
                     case nil: break
                     }
                     if batch.count >= batchSize || turnsInBatch > 4096 {
@@ -129,6 +131,7 @@ struct Scan: ParsableCommand {
                 }
                 emit(batch)
             }
+            pipeline.finish()
             if !quiet {
                 OutputSink.stderr.line("fanzha: \(stats.read) record\(stats.read == 1 ? "" : "s") read, \(stats.flagged) flagged (≥ \(minimum)), \(stats.failed) failed")
             }

@@ -252,12 +252,34 @@ public final class Scanner {
                     merged.append(e)
                 }
             }
-            return merged.map { e in
+            // Evidence text: one walk over each turn's scalars (the spans are sorted), never an
+            // offset-from-start per span.
+            var out: [EvidenceSpan] = []
+            out.reserveCapacity(merged.count)
+            var turn = -1
+            var scalars = "".unicodeScalars
+            var index = scalars.startIndex, position = 0
+            for e in merged {
                 let t = Int(e.turn)
                 let r = prepared.texts[t].originalRange(ofBytes: Int(e.start)..<Int(e.end))
-                return EvidenceSpan(turn: prepared.isCall ? t : nil, start: r.lowerBound, end: r.upperBound,
-                                    text: Scanner.substring(prepared.turns[t].text, r))
+                if t != turn {
+                    turn = t
+                    scalars = prepared.turns[t].text.unicodeScalars
+                    index = scalars.startIndex
+                    position = 0
+                }
+                if r.lowerBound < position {   // overlapping originals: restart this turn's walk
+                    index = scalars.startIndex
+                    position = 0
+                }
+                index = scalars.index(index, offsetBy: r.lowerBound - position)
+                let end = scalars.index(index, offsetBy: r.count)
+                out.append(EvidenceSpan(turn: prepared.isCall ? t : nil, start: r.lowerBound, end: r.upperBound,
+                                        text: String(scalars[index..<end])))
+                index = end
+                position = r.upperBound
             }
+            return out
         }
 
         func inMask(_ turn: Int32, _ mask: Int) -> Bool {

@@ -1,64 +1,78 @@
 import Foundation
 
-/// Builds one JSON object as text, in field order. Output records are written with this rather than
-/// a generic encoder: it is the hot path of `scan --format jsonl`, and field order is part of the format.
+/// Builds one JSON object as UTF-8 bytes, in field order. Output records are written with this
+/// rather than a generic encoder: it is the hot path of `scan --format jsonl`, and field order is
+/// part of the format.
 public struct JSONObjectWriter {
-    private var buffer = "{"
+    private var buffer: [UInt8] = [0x7B]
     private var first = true
-    public init() {}
+    public init() { buffer.reserveCapacity(512) }
 
     private mutating func key(_ k: String) {
-        if !first { buffer += "," }
+        if !first { buffer.append(0x2C) }
         first = false
         appendJSONString(k, to: &buffer)
-        buffer += ":"
+        buffer.append(0x3A)
     }
     public mutating func add(_ k: String, _ v: String) { key(k); appendJSONString(v, to: &buffer) }
-    public mutating func add(_ k: String, _ v: Int) { key(k); buffer += String(v) }
+    public mutating func add(_ k: String, _ v: Int) { key(k); buffer.append(contentsOf: String(v).utf8) }
     public mutating func add(_ k: String, _ v: Double) {
         key(k)
-        buffer += v.isFinite ? String(format: "%.4f", v) : "null"
+        buffer.append(contentsOf: (v.isFinite ? String(format: "%.4f", v) : "null").utf8)
     }
-    public mutating func add(_ k: String, _ v: Bool) { key(k); buffer += v ? "true" : "false" }
-    public mutating func addNull(_ k: String) { key(k); buffer += "null" }
+    public mutating func add(_ k: String, _ v: Bool) { key(k); buffer.append(contentsOf: (v ? "true" : "false").utf8) }
+    public mutating func addNull(_ k: String) { key(k); buffer.append(contentsOf: "null".utf8) }
     /// A value that is already JSON text.
-    public mutating func addRaw(_ k: String, _ json: String) { key(k); buffer += json }
-    public mutating func add(_ k: String, _ v: [String]) { key(k); buffer += jsonArray(v.map(jsonString)) }
-    public mutating func finish() -> String { buffer += "}"; return buffer }
+    public mutating func addRaw(_ k: String, _ json: String) { key(k); buffer.append(contentsOf: json.utf8) }
+    public mutating func add(_ k: String, _ v: [String]) {
+        key(k)
+        buffer.append(0x5B)
+        for (i, s) in v.enumerated() {
+            if i > 0 { buffer.append(0x2C) }
+            appendJSONString(s, to: &buffer)
+        }
+        buffer.append(0x5D)
+    }
+    public mutating func finish() -> String {
+        buffer.append(0x7D)
+        return String(decoding: buffer, as: UTF8.self)
+    }
 }
 
 public func jsonArray(_ items: [String]) -> String { "[" + items.joined(separator: ",") + "]" }
 
 public func jsonString(_ s: String) -> String {
-    var out = ""
+    var out: [UInt8] = []
     appendJSONString(s, to: &out)
-    return out
+    return String(decoding: out, as: UTF8.self)
 }
 
 public func appendJSONString(_ s: String, to out: inout String) {
-    // Work on UTF-8 bytes: only ASCII needs escaping, and multi-byte characters are copied whole.
-    var bytes: [UInt8] = []
-    bytes.reserveCapacity(s.utf8.count + 2)
-    bytes.append(0x22)
-    var needsWork = false
-    for b in s.utf8 where b < 0x20 || b == 0x22 || b == 0x5C { needsWork = true; break }
-    if !needsWork {
-        bytes.append(contentsOf: s.utf8)
-    } else {
-        for b in s.utf8 {
+    out += jsonString(s)
+}
+
+/// Appends `s` as a JSON string. Works on UTF-8 bytes: only ASCII needs escaping, and multi-byte
+/// characters are copied whole.
+public func appendJSONString(_ s: String, to out: inout [UInt8]) {
+    out.append(0x22)
+    var s = s
+    s.withUTF8 { bytes in
+        var clean = 0   // start of the run not yet copied
+        for (i, b) in bytes.enumerated() where b < 0x20 || b == 0x22 || b == 0x5C {
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[clean..<i]))
+            clean = i + 1
             switch b {
-            case 0x22: bytes += [0x5C, 0x22]
-            case 0x5C: bytes += [0x5C, 0x5C]
-            case 0x0A: bytes += [0x5C, 0x6E]
-            case 0x0D: bytes += [0x5C, 0x72]
-            case 0x09: bytes += [0x5C, 0x74]
-            case 0..<0x20:
-                let hex = Array("0123456789abcdef".utf8)
-                bytes += [0x5C, 0x75, 0x30, 0x30, hex[Int(b >> 4)], hex[Int(b & 15)]]
-            default: bytes.append(b)
+            case 0x22: out += [0x5C, 0x22]
+            case 0x5C: out += [0x5C, 0x5C]
+            case 0x0A: out += [0x5C, 0x6E]
+            case 0x0D: out += [0x5C, 0x72]
+            case 0x09: out += [0x5C, 0x74]
+            default:
+                let hex: [UInt8] = Array("0123456789abcdef".utf8)
+                out += [0x5C, 0x75, 0x30, 0x30, hex[Int(b >> 4)], hex[Int(b & 15)]]
             }
         }
+        out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[clean...]))
     }
-    bytes.append(0x22)
-    out += String(decoding: bytes, as: UTF8.self)
+    out.append(0x22)
 }

@@ -4,10 +4,12 @@ import Glibc
 #endif
 
 /// Buffered writes to a file descriptor. A closed pipe (`fanzha scan | head`) ends the process
-/// quietly instead of raising SIGPIPE or printing an error.
+/// quietly instead of raising SIGPIPE or printing an error. Safe to use from several threads: a
+/// line is never interleaved with another.
 public final class OutputSink: @unchecked Sendable {
     private let fd: Int32
     private var buffer: [UInt8] = []
+    private let lock = NSLock()
     public var onClosedPipe: () -> Never = { exit(0) }
 
     public init(fd: Int32) {
@@ -21,17 +23,24 @@ public final class OutputSink: @unchecked Sendable {
     public var isTerminal: Bool { isatty(fd) == 1 }
 
     public func write(_ s: String) {
+        lock.lock(); defer { lock.unlock() }
         buffer.append(contentsOf: s.utf8)
-        if buffer.count >= 1 << 16 { flush() }
+        if buffer.count >= 1 << 16 { flushLocked() }
     }
 
     public func line(_ s: String) {
-        write(s)
+        lock.lock(); defer { lock.unlock() }
+        buffer.append(contentsOf: s.utf8)
         buffer.append(0x0A)
-        if buffer.count >= 1 << 16 { flush() }
+        if buffer.count >= 1 << 16 { flushLocked() }
     }
 
     public func flush() {
+        lock.lock(); defer { lock.unlock() }
+        flushLocked()
+    }
+
+    private func flushLocked() {
         var offset = 0
         while offset < buffer.count {
             let n = buffer[offset...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
