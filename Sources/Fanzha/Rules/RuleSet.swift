@@ -107,7 +107,7 @@ public struct CompiledRule: Sendable {
     public let hits: [CompiledExample]
     public let misses: [CompiledExample]
     public let range: SourceRange
-    public var hasTag: (String) -> Bool { { t in tags.contains(t) } }
+    public func hasTag(_ tag: String) -> Bool { tags.contains(tag) }
 }
 
 public final class RuleSet: Sendable {

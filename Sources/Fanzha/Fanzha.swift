@@ -1,1 +1,0 @@
-// Fanzha: see Rules/ (compiler) and Engine/ (scanner).
