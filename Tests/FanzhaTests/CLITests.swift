@@ -78,12 +78,26 @@ private func jsonObject(_ line: String, sourceLocation: SourceLocation = #_sourc
 
 private func summary(_ o: ProcessOutcome) -> String? { o.errLines.last { $0.contains("records read") || $0.contains("record read") } }
 
+/// How the text output marks evidence (`【…】` or whatever the library uses now), taken from the
+/// library the fanzha binary is built from.
+private let evidenceMarks: (open: String, close: String) = {
+    let marked = Highlighter(style: .brackets).mark(record: Record(id: "x", text: "甲乙"),
+                                                    hits: [RuleHit(rule: 0, spans: [EvidenceSpan(turn: nil, start: 0, end: 1, text: "甲")])])
+    let parts = marked.components(separatedBy: "甲")
+    return (parts[0], String(parts[1].dropLast()))
+}()
+
+/// `s` as the text output marks it.
+private func marked(_ s: String) -> String { evidenceMarks.open + s + evidenceMarks.close }
+
 private let threeMessages = "请把钱转入安全账户\n今天天气很好\n我是公安局的，你涉嫌洗钱，请转入安全账户\n"
 
 @Suite(.serialized) struct CLITests {
     @Test func theExecutableWasBuilt() throws {
         let exe = try #require(PackageFiles.fanzha)
         #expect(FileManager.default.isExecutableFile(atPath: exe))
+        // The evidence marks are real brackets, not empty and not letters.
+        #expect(!evidenceMarks.open.isEmpty && !evidenceMarks.close.isEmpty && evidenceMarks.open != evidenceMarks.close)
     }
 
     // MARK: scan: input and output
@@ -95,12 +109,12 @@ private let threeMessages = "请把钱转入安全账户\n今天天气很好\n�
         #expect(o.lines.count == 3)
         #expect(o.lines[0].hasPrefix("1\tMEDIUM"))
         #expect(o.lines[0].contains("police"))
-        #expect(o.lines[0].hasSuffix("请把钱转入【安全账户】"))
+        #expect(o.lines[0].hasSuffix("请把钱转入" + marked("安全账户")))
         #expect(o.lines[1].hasPrefix("2\tNONE"))
         #expect(o.lines[1].hasSuffix("今天天气很好"))
         #expect(o.lines[2].hasPrefix("3\tHIGH"))
         #expect(o.lines[2].contains(" 10 "))
-        #expect(o.lines[2].contains("【公安局】") && o.lines[2].contains("【洗钱】") && o.lines[2].contains("【安全账户】"))
+        #expect(o.lines[2].contains(marked("公安局")) && o.lines[2].contains(marked("洗钱")) && o.lines[2].contains(marked("安全账户")))
         #expect(summary(o) == "fanzha: 3 records read, 2 flagged (≥ low), 0 failed")
         #expect(!o.out.contains("\u{1B}["), "no colour when stdout is not a terminal")
     }
@@ -553,7 +567,7 @@ private let threeMessages = "请把钱转入安全账户\n今天天气很好\n�
         let o = try ProcessRunner.fanzha(["explain"] + f.rulesArgs + ["我是公安局的，你涉嫌洗钱，请转入安全账户"])
         #expect(o.status == 0)
         let lines = o.out.components(separatedBy: "\n")
-        #expect(lines.first == "我是【公安局】的，你涉嫌【洗钱】，请转入【安全账户】")
+        #expect(lines.first == "我是" + marked("公安局") + "的，你涉嫌" + marked("洗钱") + "，请转入" + marked("安全账户"))
         #expect(o.out.contains(" pts  rule                              description"))
         let rows = lines.filter { $0.hasPrefix("   6  ") || $0.hasPrefix("   4  ") }
         #expect(rows.count == 2)
@@ -573,7 +587,7 @@ private let threeMessages = "请把钱转入安全账户\n今天天气很好\n�
         let call = try ProcessRunner.fanzha(["explain"] + f.rulesArgs + ["--call", "-"],
                                             stdin: Data("caller: 你好\ncallee: 你好\ncaller: 钱转入安全账户\n".utf8))
         #expect(call.status == 0)
-        #expect(call.out.contains("caller: 钱转入【安全账户】"))
+        #expect(call.out.contains("caller: 钱转入" + marked("安全账户")))
         #expect(call.out.contains("「安全账户」@2"))
         #expect(call.out.contains("first warning at turn 2"))
     }
