@@ -317,17 +317,29 @@ public final class Scanner {
                 for t in 0..<turnLimit {
                     let text = prepared.texts[t]
                     var ranges: [Range<Int>] = []
-                    do {
-                        try text.bytes.withUnsafeBufferPointer { buf throws(MatchFailure) in
-                            try atom.pattern.forEachMatch(in: buf, using: scanner.scratch) { r in
-                                if r.upperBound > r.lowerBound { ranges.append(r) }
-                                return ranges.count < 4096
+                    for pattern in atom.patterns {
+                        do {
+                            try text.bytes.withUnsafeBufferPointer { buf throws(MatchFailure) in
+                                try pattern.forEachMatch(in: buf, using: scanner.scratch) { r in
+                                    if r.upperBound > r.lowerBound { ranges.append(r) }
+                                    return ranges.count < 4096
+                                }
+                            }
+                        } catch {
+                            if failedAtoms.insert(a).inserted {
+                                let rule = scanner.rules.rules[currentRule].id
+                                errors.append("rule \(rule): \(atom.display): \(error)" + (prepared.isCall ? " (turn \(t))" : ""))
                             }
                         }
-                    } catch {
-                        if failedAtoms.insert(a).inserted {
-                            let rule = scanner.rules.rules[currentRule].id
-                            errors.append("rule \(rule): \(atom.display): \(error)" + (prepared.isCall ? " (turn \(t))" : ""))
+                    }
+                    if atom.patterns.count > 1 {
+                        // Several alternations of one list: back to leftmost-longest, non-overlapping.
+                        ranges.sort { $0.lowerBound != $1.lowerBound ? $0.lowerBound < $1.lowerBound : $0.upperBound > $1.upperBound }
+                        var end = -1
+                        ranges = ranges.filter { r in
+                            guard r.lowerBound >= end else { return false }
+                            end = r.upperBound
+                            return true
                         }
                     }
                     for r in ranges { result.append(single(t, Int32(r.lowerBound), Int32(r.upperBound))) }

@@ -118,6 +118,8 @@ public enum RuleCompiler {
 /// Name resolution, semantic checks and lowering to `Condition`s. Runs over every file at once,
 /// since names may be used across files and before they are declared.
 struct Checker {
+    /// Source bytes of one term-list alternation: well under PCRE2's 64 KiB compiled limit.
+    static let maxAlternationBytes = 12_000
     let files: [RuleFile]
     let sources: [SourceFile]
     var diagnostics: [Diagnostic] = []
@@ -380,16 +382,30 @@ struct Checker {
         normalised.sort { $0.utf8.count != $1.utf8.count ? $0.utf8.count > $1.utf8.count : $0 < $1 }
         let k = key ?? ("lit:" + normalised.joined(separator: "\u{1}"))
         if let i = atomKeys[k] { return i }
-        let source = normalised.count == 1 ? pcre2Escape(normalised[0]) : "(?:" + normalised.map(pcre2Escape).joined(separator: "|") + ")"
-        let pattern: Pattern
-        // Exact, not caseless: normalisation already folds ASCII case, and the prefilter's automaton
-        // matches bytes exactly; a caseless literal would match more (Greek, Cyrillic) without it.
-        do { pattern = try Pattern(source, options: []) } catch {
-            self.error("invalid-regex", "internal: literal did not compile: \(error.message)", items[0].range)
-            return nil
+        // PCRE2 caps a compiled pattern at 64 KiB, so a long list becomes several alternations
+        // (each longest first); the scanner merges their matches back to leftmost-longest.
+        var patterns: [Pattern] = []
+        var chunk: [String] = [], chunkBytes = 0
+        func flushChunk() -> Bool {
+            guard !chunk.isEmpty else { return true }
+            let source = chunk.count == 1 ? pcre2Escape(chunk[0]) : "(?:" + chunk.map(pcre2Escape).joined(separator: "|") + ")"
+            // Exact, not caseless: normalisation already folds ASCII case, and the prefilter's automaton
+            // matches bytes exactly; a caseless literal would match more (Greek, Cyrillic) without it.
+            do { patterns.append(try Pattern(source, options: [])) } catch {
+                self.error("invalid-regex", "internal: literal did not compile: \(error.message)", items[0].range)
+                return false
+            }
+            chunk = []; chunkBytes = 0
+            return true
         }
+        for w in normalised {
+            if chunkBytes + w.utf8.count > Checker.maxAlternationBytes, !flushChunk() { return nil }
+            chunk.append(w)
+            chunkBytes += w.utf8.count + 1
+        }
+        guard flushChunk() else { return nil }
         let ids = normalised.map { wordID($0) }
-        atoms.append(Atom(kind: .words, display: display, words: normalised, wordIDs: ids, pattern: pattern))
+        atoms.append(Atom(kind: .words, display: display, words: normalised, wordIDs: ids, patterns: patterns))
         atomKeys[k] = atoms.count - 1
         return atoms.count - 1
     }
@@ -434,7 +450,7 @@ struct Checker {
                   help: "an empty alternative (`a||b`) or a pattern that may match nothing (`.*`, `x?`) is the usual cause")
             return nil
         }
-        atoms.append(Atom(kind: .regex, display: "/\(source)/\(flags)", words: [], wordIDs: [], pattern: pattern))
+        atoms.append(Atom(kind: .regex, display: "/\(source)/\(flags)", words: [], wordIDs: [], patterns: [pattern]))
         atomKeys[k] = atoms.count - 1
         if let lit = RegexAtoms.requiredLiteral(source, extended: options.contains(.extended)), let n = normaliser?.normaliseLiteral(lit), n.unicodeScalars.count >= 2 {
             regexLiterals[atoms.count - 1] = n

@@ -51,9 +51,9 @@ public struct Atom: Sendable {
     public let words: [String]
     /// Ids of `words` in the rule set's word dictionary (the prefilter's automaton).
     public let wordIDs: [Int]
-    /// The PCRE2 matcher: a term list is one alternation, longest word first, so PCRE2 and the
-    /// prefilter agree on leftmost-longest matches.
-    public let pattern: Pattern
+    /// The PCRE2 matchers: a term list is one alternation, longest word first, so PCRE2 and the
+    /// prefilter agree on leftmost-longest matches (a very long list is split into several).
+    public let patterns: [Pattern]
 }
 
 /// A compiled match expression; atoms and rules are referred to by index.
