@@ -10,7 +10,7 @@
 #   ripgrep         used by the benchmark (docs/BENCHMARKS.md)
 set -euo pipefail
 
-packages=(libpcre2-dev libopencc-dev pkg-config ripgrep)
+packages=(libpcre2-dev libopencc-dev pkg-config ripgrep chromium fonts-noto-cjk)
 
 missing=()
 for p in "${packages[@]}"; do

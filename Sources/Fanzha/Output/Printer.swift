@@ -106,15 +106,38 @@ public struct Highlighter {
     /// `transform` lets a caller (redaction, HTML escaping) rewrite the unmarked and marked pieces.
     public func mark(record: Record, hits: [RuleHit], labels: ((EvidenceSpan) -> String?)? = nil,
                      transform: (String) -> String = { $0 }) -> String {
+        let bodies = markTurns(record: record, hits: hits, labels: labels, transform: transform)
+        return zip(record.turns, bodies).map { turn, body in
+            record.isCall ? "\(transform(turn.speaker)): \(body)" : body
+        }.joined(separator: "\n")
+    }
+
+    /// Each turn's text (no speaker) with its evidence spans wrapped, in turn order: for layouts that
+    /// place the turns themselves (`cases` HTML). Spans are offsets into `record`'s turn texts.
+    public func markTurns(record: Record, hits: [RuleHit], labels: ((EvidenceSpan) -> String?)? = nil,
+                          transform: (String) -> String = { $0 }) -> [String] {
         var perTurn: [Int: [EvidenceSpan]] = [:]
         for h in hits { for s in h.spans { perTurn[s.turn ?? 0, default: []].append(s) } }
-        var lines: [String] = []
-        for (t, turn) in record.turns.enumerated() {
-            let spans = Highlighter.merge(perTurn[t] ?? [])
-            let body = mark(turn.text, spans: spans, labels: labels, transform: transform)
-            lines.append(record.isCall ? "\(transform(turn.speaker)): \(body)" : body)
+        return record.turns.enumerated().map { t, turn in
+            mark(turn.text, spans: Highlighter.merge(perTurn[t] ?? []), labels: labels, transform: transform)
         }
-        return lines.joined(separator: "\n")
+    }
+
+    /// `&`, `<`, `>`, `"` and `'` as HTML character references (text and attribute values).
+    public static func escapeHTML(_ s: String) -> String {
+        var out = ""
+        out.reserveCapacity(s.utf8.count)
+        for c in s.unicodeScalars {
+            switch c {
+            case "&": out += "&amp;"
+            case "<": out += "&lt;"
+            case ">": out += "&gt;"
+            case "\"": out += "&quot;"
+            case "'": out += "&#39;"
+            default: out.unicodeScalars.append(c)
+            }
+        }
+        return out
     }
 
     static func merge(_ spans: [EvidenceSpan]) -> [EvidenceSpan] {
@@ -146,7 +169,9 @@ public struct Highlighter {
             case .ansi: out += "\u{1B}[1;31m" + inner + "\u{1B}[0m"
             case .brackets: out += "【" + inner + "】"
             case .markdown: out += "**" + inner + "**" + (label.map { "〔\($0)〕" } ?? "")
-            case .html: out += "<mark" + (label.map { " title=\"\($0)\"" } ?? "") + ">" + inner + "</mark>" + (label.map { "<sup>\($0)</sup>" } ?? "")
+            case .html:
+                let l = label.map(Highlighter.escapeHTML)
+                out += "<mark" + (l.map { " title=\"\($0)\"" } ?? "") + ">" + inner + "</mark>" + (l.map { "<sup>\($0)</sup>" } ?? "")
             }
             pos = s.end
         }
