@@ -167,7 +167,7 @@ public struct Highlighter {
             let label = labels?(s)
             switch style {
             case .ansi: out += "\u{1B}[1;31m" + inner + "\u{1B}[0m"
-            case .brackets: out += "【" + inner + "】"
+            case .brackets: out += "〖" + inner + "〗"   // not 【】: SMS use those for sender tags
             case .markdown: out += "**" + inner + "**" + (label.map { "〔\($0)〕" } ?? "")
             case .html:
                 let l = label.map(Highlighter.escapeHTML)
