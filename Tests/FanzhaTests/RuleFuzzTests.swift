@@ -55,7 +55,7 @@ private func within<T>(_ seconds: Double, _ what: String, sourceLocation: Source
     // MARK: random input
 
     @Test func randomBytes() {
-        var rng = SeededGenerator(seed: 0xFA_2A)
+        var rng = SplitMix64(seed: 0xFA_2A)
         // Bytes biased towards the language's own characters, Chinese, and broken UTF-8.
         let pieces: [[UInt8]] = ["rule", "terms", "category", "levels", "private", "match", "title", "score", "hit", "call",
                                  "near(", "then", "of", "not", "and", "or", "caller:", "{", "}", "(", ")", ",", "=", ">=",
@@ -88,7 +88,7 @@ private func within<T>(_ seconds: Double, _ what: String, sourceLocation: Source
 
     @Test func randomTokenSoup() {
         // Sequences of real tokens: gets past the lexer into the parser's recovery and the checker.
-        var rng = SeededGenerator(seed: 0x50_0B)
+        var rng = SplitMix64(seed: 0x50_0B)
         let tokens = ["rule", "private", "terms", "category", "levels", "low", "medium", "high", "title", "category", "score",
                       "status", "stable", "tags", "allow", "match", "hit", "miss", "call", "description", "advice", "script",
                       "labels", "and", "or", "not", "any", "all", "of", "near", "then", "count", "turns", "caller", "callee",

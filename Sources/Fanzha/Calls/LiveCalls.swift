@@ -130,24 +130,8 @@ public final class LiveCallScreener {
         if let c = v.category { o.add("category", rules.categories[c].id) } else { o.addNull("category") }
         let fresh = v.hits.filter { !state.reported.contains($0.rule) }
         for h in fresh { state.reported.insert(h.rule) }
-        o.addRaw("new_hits", jsonArray(fresh.map { h in
-            var j = JSONObjectWriter()
-            j.add("rule", rules.rules[h.rule].id)
-            j.add("title", rules.rules[h.rule].title)
-            j.add("score", rules.rules[h.rule].score)
-            j.addRaw("spans", jsonArray(h.spans.map { s in
-                var k = JSONObjectWriter()
-                k.add("start", s.start); k.add("end", s.end); k.add("text", s.text)
-                if let t = s.turn { k.add("turn", t) }
-                return k.finish()
-            }))
-            return j.finish()
-        }))
-        if let r = v.referral {
-            var j = JSONObjectWriter()
-            j.add("tier", r.tier.description); j.add("action", r.action); j.add("hotline", r.hotline); j.add("script", r.script)
-            o.addRaw("referral", j.finish())
-        }
+        o.addRaw("new_hits", jsonArray(fresh.map { printer.hitJSON($0) }))
+        if let r = v.referral { o.addRaw("referral", VerdictPrinter.referralJSON(r)) }
         return o.finish()
     }
 
