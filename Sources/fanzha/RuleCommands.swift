@@ -16,7 +16,11 @@ struct Lint: ParsableCommand {
         try guarded {
             guard format == "text" || format == "json" else { throw Failure("unknown --format `\(format)` (text, json)") }
             let resolved = try resolveRulePaths(paths)
+            let started = DispatchTime.now().uptimeNanoseconds
             let result = try compileReporting(resolved)
+            // What every scan pays before its first record: compile, then build the prefilter.
+            let matcher = result.ruleSet.map { CompiledMatcher($0) }
+            let milliseconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e6
             let out = OutputSink.stdout
             if printWords, let set = result.ruleSet {
                 for w in set.words { out.line(w) }
@@ -27,7 +31,7 @@ struct Lint: ParsableCommand {
             }
             let e = result.errors.count, w = result.warnings.count
             if format == "text" {
-                let rules = result.ruleSet.map { " (\($0.rules.count) rules, \($0.categories.count) categories, \($0.words.count) words)" } ?? ""
+                let rules = matcher.map { " (\($0.rules.rules.count) rules, \($0.rules.categories.count) categories, \($0.rules.words.count) words; compiled in \(String(format: "%.1f", milliseconds)) ms)" } ?? ""
                 OutputSink.stderr.line("\(result.sources.count) file\(result.sources.count == 1 ? "" : "s") checked: \(e) error\(e == 1 ? "" : "s"), \(w) warning\(w == 1 ? "" : "s")\(rules)")
             }
             return e > 0 || (strict && w > 0) ? 1 : 0

@@ -8,9 +8,12 @@ public struct AhoCorasick: Sendable {
     private let byteClass: [UInt8]
     private let classCount: Int
     private let next: [Int32]
-    /// Word ids reported at each state (its own word and those of its suffix states), flattened.
+    /// Word ids reported at each state (its own word and those of its suffix states):
+    /// `outputs[outputStart[s] ..< outputStart[s] + outputCount[s]]`.
     private let outputStart: [Int32]
+    private let outputCount: [Int32]
     private let outputs: [Int32]
+    private let wordLength: [Int32]
 
     public init(words: [String]) {
         self.init(byteWords: words.map { Array($0.utf8) })
@@ -26,62 +29,65 @@ public struct AhoCorasick: Sendable {
         for b in 0..<256 where used[b] { cls[b] = UInt8(n); n += 1 }
         byteClass = cls
         classCount = n
-        // Trie, sparse while building.
-        var children: [[Int32]] = [[Int32](repeating: -1, count: n)]
-        var own: [[Int32]] = [[]]
+        // The trie, built straight into the flat table (one row of `n` entries per state; -1 = none).
+        let maxStates = 1 + byteWords.reduce(0) { $0 + $1.count }
+        var table = [Int32](repeating: -1, count: n)
+        table.reserveCapacity(maxStates * n)
+        var own = [Int32](repeating: -1, count: 1)   // the word ending at each state, if any
+        own.reserveCapacity(maxStates)
+        var stateCount = 1
         for (id, w) in byteWords.enumerated() where !w.isEmpty {
             var s = 0
             for b in w {
                 let c = Int(cls[Int(b)])
-                if children[s][c] < 0 {
-                    children[s][c] = Int32(children.count)
-                    children.append([Int32](repeating: -1, count: n))
-                    own.append([])
+                if table[s &* n &+ c] < 0 {
+                    table[s &* n &+ c] = Int32(stateCount)
+                    table.append(contentsOf: repeatElement(-1, count: n))
+                    own.append(-1)
+                    stateCount += 1
                 }
-                s = Int(children[s][c])
+                s = Int(table[s &* n &+ c])
             }
-            own[s].append(Int32(id))
+            own[s] = Int32(id)
         }
-        // Breadth-first: failure links and the dense table.
-        let stateCount = children.count
-        var table = [Int32](repeating: 0, count: stateCount * n)
+        // Breadth-first: failure links complete the table into a DFA, and each state's outputs are
+        // its own word followed by its failure state's outputs (already known, being shallower).
         var fail = [Int32](repeating: 0, count: stateCount)
-        var all = own
+        var outStart = [Int32](repeating: 0, count: stateCount)
+        var outCount = [Int32](repeating: 0, count: stateCount)
+        var flat: [Int32] = []
         var queue: [Int] = []
         queue.reserveCapacity(stateCount)
         for c in 0..<n {
-            let t = children[0][c]
-            if t >= 0 { table[c] = t; fail[Int(t)] = 0; queue.append(Int(t)) } else { table[c] = 0 }
+            let t = table[c]
+            if t >= 0 { queue.append(Int(t)) } else { table[c] = 0 }
         }
         var head = 0
         while head < queue.count {
             let s = queue[head]; head += 1
             let f = Int(fail[s])
-            if !all[f].isEmpty { all[s] += all[f] }
+            outStart[s] = Int32(flat.count)
+            if own[s] >= 0 { flat.append(own[s]) }
+            flat.append(contentsOf: flat[Int(outStart[f])..<Int(outStart[f] + outCount[f])])
+            outCount[s] = Int32(flat.count) - outStart[s]
             for c in 0..<n {
-                let t = children[s][c]
+                let t = table[s &* n &+ c]
                 if t >= 0 {
-                    fail[Int(t)] = table[f * n + c]
-                    table[s * n + c] = t
+                    if s != 0 { fail[Int(t)] = table[f &* n &+ c] }
                     queue.append(Int(t))
                 } else {
-                    table[s * n + c] = table[f * n + c]
+                    table[s &* n &+ c] = table[f &* n &+ c]
                 }
             }
         }
         next = table
-        var starts = [Int32](repeating: 0, count: stateCount + 1)
-        var flat: [Int32] = []
-        for s in 0..<stateCount {
-            starts[s] = Int32(flat.count)
-            flat += all[s]
-        }
-        starts[stateCount] = Int32(flat.count)
-        outputStart = starts
+        outputStart = outStart
+        outputCount = outCount
         outputs = flat
+        wordLength = byteWords.map { Int32($0.count) }
     }
 
-    public var stateCount: Int { outputStart.count - 1 }
+    public var stateCount: Int { outputStart.count }
 
     /// Calls `found(wordID, start, end)` for every occurrence of every word (overlaps included),
     /// in order of end position. Offsets are byte offsets in `text`.
@@ -94,16 +100,17 @@ public struct AhoCorasick: Sendable {
     func scan(_ text: UnsafeBufferPointer<UInt8>, _ found: (Int, Int, Int) -> Void) {
         next.withUnsafeBufferPointer { next in
             byteClass.withUnsafeBufferPointer { cls in
-                outputStart.withUnsafeBufferPointer { starts in
+                outputCount.withUnsafeBufferPointer { counts in
                     var s = 0
                     let n = classCount
                     for i in 0..<text.count {
                         s = Int(next[s &* n &+ Int(cls[Int(text[i])])])
-                        let a = Int(starts[s]), b = Int(starts[s &+ 1])
-                        if a != b {
-                            for k in a..<b {
+                        let count = Int(counts[s])
+                        if count != 0 {
+                            let a = Int(outputStart[s])
+                            for k in a..<(a + count) {
                                 let w = Int(outputs[k])
-                                found(w, i + 1 - words[w].count, i + 1)
+                                found(w, i + 1 - Int(wordLength[w]), i + 1)
                             }
                         }
                     }

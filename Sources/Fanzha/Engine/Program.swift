@@ -92,6 +92,12 @@ struct Program: Sendable {
         case .word(let w): return [[w]]
         case .all(let xs): return Array(xs.flatMap { clauses($0) }.prefix(maxClauses))
         case .any(let xs):
+            let each = xs.map { clauses($0) }
+            if each.contains(where: \.isEmpty) { return [] }   // one alternative needs nothing: neither does the whole
+            if each.allSatisfy({ $0.count == 1 }) {
+                // The usual case (a term list, any(…) of words): one clause, the union.
+                return [Array(Set(each.flatMap { $0[0] })).sorted()]
+            }
             var acc: [[Int]]? = nil
             for x in xs {
                 let cs = clauses(x)
