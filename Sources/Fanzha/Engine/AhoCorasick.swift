@@ -33,8 +33,10 @@ public struct AhoCorasick: Sendable {
         let maxStates = 1 + byteWords.reduce(0) { $0 + $1.count }
         var table = [Int32](repeating: -1, count: n)
         table.reserveCapacity(maxStates * n)
-        var own = [Int32](repeating: -1, count: 1)   // the word ending at each state, if any
+        // The words ending at each state, as a linked list (equal words share a state).
+        var own = [Int32](repeating: -1, count: 1)
         own.reserveCapacity(maxStates)
+        var nextOwn = [Int32](repeating: -1, count: byteWords.count)
         var stateCount = 1
         for (id, w) in byteWords.enumerated() where !w.isEmpty {
             var s = 0
@@ -48,6 +50,7 @@ public struct AhoCorasick: Sendable {
                 }
                 s = Int(table[s &* n &+ c])
             }
+            nextOwn[id] = own[s]
             own[s] = Int32(id)
         }
         // Breadth-first: failure links complete the table into a DFA, and each state's outputs are
@@ -67,7 +70,8 @@ public struct AhoCorasick: Sendable {
             let s = queue[head]; head += 1
             let f = Int(fail[s])
             outStart[s] = Int32(flat.count)
-            if own[s] >= 0 { flat.append(own[s]) }
+            var w = own[s]
+            while w >= 0 { flat.append(w); w = nextOwn[Int(w)] }
             flat.append(contentsOf: flat[Int(outStart[f])..<Int(outStart[f] + outCount[f])])
             outCount[s] = Int32(flat.count) - outStart[s]
             for c in 0..<n {
