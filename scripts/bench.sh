@@ -16,16 +16,17 @@ rules=$( "$BIN" lint 2>&1 >/dev/null | sed -n 's/.*(\([0-9]*\) rules.*/\1/p')
 for k in 10 100; do
     n=$(( rules * (k - 1) ))
     mkdir -p "$OUT/rules-x$k"
-    [ -s "$OUT/rules-x$k/generated.fz" ] || python3 scripts/bench_rules.py 7 "$n" "$OUT/words.txt" > "$OUT/rules-x$k/generated.fz"
+    python3 scripts/bench_rules.py 7 "$n" "$OUT/words.txt" > "$OUT/rules-x$k/generated.fz"
 done
 bytes=$(stat -c %s "$OUT/corpus-$MB.txt")
 lines=$(wc -l < "$OUT/corpus-$MB.txt")
 
-# run NAME CMD...: wall seconds and peak resident memory of one run, best of 3.
+# run NAME CMD...: wall seconds and peak resident memory, best of $BENCH_RUNS (default 3).
+RUNS=${BENCH_RUNS:-3}
 run() {
     local name=$1; shift
     local best="" mem=""
-    for _ in 1 2 3; do
+    for _ in $(seq "$RUNS"); do
         /usr/bin/time -f "%e %M" -o "$OUT/time.txt" "$@" > /dev/null 2>"$OUT/stderr.txt" || [ $? -eq 1 ]
         read -r secs kb < <(tail -n 1 "$OUT/time.txt")
         if [ -z "$best" ] || awk "BEGIN{exit !($secs < $best)}"; then best=$secs; mem=$kb; fi
