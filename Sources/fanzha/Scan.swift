@@ -25,6 +25,9 @@ struct Scan: ParsableCommand {
     @Option(help: "Live calls: close a call after this many seconds of event time (`t`) without an event.") var idleSeconds: Double = 1800
     @Option(help: "Live calls: at most this many open calls; the least recently active is closed first.") var maxOpenCalls: Int = 100_000
 
+    /// Counts for the summary: `read` and `flagged` where verdicts are delivered, `failed` where input is read.
+    final class Counts: @unchecked Sendable { var read = 0, flagged = 0, failed = 0 }
+
     func run() throws {
         try guarded {
             guard let outputFormat = OutputFormat(rawValue: format) else { throw Failure("unknown --format `\(format)` (text, jsonl, tsv)") }
@@ -34,8 +37,6 @@ struct Scan: ParsableCommand {
                                               usePrefilter: !noPrefilter)
             let out = OutputSink.stdout
             let printer = VerdictPrinter(rules: rules, format: outputFormat, colour: useColour(out))
-            // `read` and `flagged` are counted where verdicts are delivered, `failed` where input is read.
-            final class Counts: @unchecked Sendable { var read = 0, flagged = 0, failed = 0 }
             let stats = Counts()
             if outputFormat == .tsv && !quiet { out.line(VerdictPrinter.tsvHeader) }
 
@@ -54,82 +55,21 @@ struct Scan: ParsableCommand {
                 OutputSink.stderr.flush()
                 if skipRendering && stats.flagged > 0 { Foundation.exit(0) }
             })
-            func emit(_ batch: [Record]) { pipeline.submit(batch) }
 
             for path in files.isEmpty ? ["-"] : files {
-                let handle = try openInput(path)
+                let reader = LineReader(handle: try openInput(path))
                 let name = path == "-" ? "<stdin>" : path
-                let fmt = try inputOptions.format(for: path)
-                let reader = LineReader(handle: handle)
-                if fmt == .transcript {
-                    var lines: [String] = []
-                    while let l = reader.next() { lines.append(String(decoding: l, as: UTF8.self)) }
-                    switch CallTranscript.parse(lines.joined(separator: "\n"), roles: inputOptions.readerOptions.roles) {
-                    case .success(let turns) where !turns.isEmpty:
-                        emit([Record(id: name, turns: turns, origin: name)])
-                    case .success:
-                        stats.failed += 1
-                        OutputSink.stderr.line("fanzha: \(name): a call without turns")
-                    case .failure(let e):
-                        stats.failed += 1
-                        OutputSink.stderr.line("fanzha: \(name):\(e.line): not `speaker: text`")
-                        if strict { throw Failure("stopped at the first malformed record (--strict)") }
-                    }
-                    continue
-                }
-                if fmt == .events {
+                switch try inputOptions.format(for: path) {
+                case .transcript:
+                    try scanTranscript(reader, name: name, pipeline: pipeline, stats: stats)
+                case .events:
                     pipeline.finish()   // earlier files first
-                    var limits = LiveCallScreener.Limits()
-                    limits.idleLines = idleLines
-                    limits.idleSeconds = idleSeconds
-                    limits.maxOpenCalls = max(1, maxOpenCalls)
-                    let live = LiveCallScreener(scanner: try Scanner(matcher: scanner.matcher, usePrefilter: !noPrefilter),
-                                                limits: limits, roles: inputOptions.readerOptions.roles)
-                    func write(_ outputs: [LiveCallScreener.Output]) throws {
-                        for o in outputs {
-                            switch o {
-                            case .record(let json):
-                                if json.hasPrefix("{\"event\":\"final\"") { stats.read += 1 }
-                                if json.contains("\"level\":\"") , let l = LiveCallScreener.level(of: json), l >= minimum, json.hasPrefix("{\"event\":\"final\"") { stats.flagged += 1 }
-                                if !quiet { out.line(json) }
-                            case .problem(let message):
-                                OutputSink.stderr.line("fanzha: \(message)")
-                                if strict && message.hasPrefix(name) { throw Failure("stopped at the first malformed event (--strict)") }
-                            }
-                        }
-                        out.flush()
-                        OutputSink.stderr.flush()
-                    }
-                    while let line = reader.next() { try write(live.handle(line: line, number: reader.lineNumber, source: name)) }
-                    try write(live.finish())
-                    stats.failed += live.stats.problems
-                    continue
+                    try scanEvents(reader, name: name, matcher: scanner.matcher, minimum: minimum, stats: stats)
+                case .text, .jsonl:
+                    try scanLines(reader, name: name, format: try inputOptions.format(for: path), pipeline: pipeline, stats: stats)
+                case .csv:
+                    throw Failure("\(name): scan reads text, jsonl, transcript or events input, not csv (fanzha eval reads CSV)")
                 }
-                guard fmt == .text || fmt == .jsonl else { throw Failure("scan reads text, jsonl or transcript input, not \(fmt.rawValue)") }
-                let decoder = RecordDecoder(format: fmt, options: inputOptions.readerOptions, source: name)
-                var batch: [Record] = []
-                var turnsInBatch = 0
-                // Batches bound memory and let all cores work; order is kept within and across batches.
-                let batchSize = 1024
-                while let line = reader.next() {
-                    switch decoder.decode(line: line, number: reader.lineNumber) {
-                    case .success(let r)?: batch.append(r); turnsInBatch += r.turns.count
-                    case .failure(let e)?:
-                        stats.failed += 1
-                        emit(batch); batch.removeAll(keepingCapacity: true); turnsInBatch = 0
-                        OutputSink.stderr.line("fanzha: \(e.description)")
-                        OutputSink.stderr.flush()
-                        if strict {
-                            pipeline.finish()
-                            throw Failure("stopped at the first malformed record (--strict)")
-                        }
-                    case nil: break
-                    }
-                    if batch.count >= batchSize || turnsInBatch > 4096 {
-                        emit(batch); batch.removeAll(keepingCapacity: true); turnsInBatch = 0
-                    }
-                }
-                emit(batch)
             }
             pipeline.finish()
             if !quiet {
@@ -137,5 +77,89 @@ struct Scan: ParsableCommand {
             }
             return stats.flagged > 0 ? 0 : 1
         }
+    }
+
+    /// One message (or call) per line, in batches: they bound memory and let all cores work.
+    private func scanLines(_ reader: LineReader, name: String, format: InputFormat, pipeline: ScanPipeline<String?>, stats: Counts) throws {
+        let decoder = RecordDecoder(format: format, options: inputOptions.readerOptions, source: name)
+        var batch: [Record] = []
+        var turnsInBatch = 0
+        func submit() {
+            pipeline.submit(batch)
+            batch.removeAll(keepingCapacity: true)
+            turnsInBatch = 0
+        }
+        while let line = reader.next() {
+            switch decoder.decode(line: line, number: reader.lineNumber) {
+            case .success(let r)?:
+                batch.append(r)
+                turnsInBatch += r.turns.count
+            case .failure(let e)?:
+                stats.failed += 1
+                submit()
+                OutputSink.stderr.line("fanzha: \(e.description)")
+                OutputSink.stderr.flush()
+                if strict {
+                    pipeline.finish()
+                    throw Failure("stopped at the first malformed record (--strict)")
+                }
+            case nil: break
+            }
+            if batch.count >= 1024 || turnsInBatch > 4096 { submit() }
+        }
+        submit()
+    }
+
+    /// A whole file of `speaker: text` lines is one call.
+    private func scanTranscript(_ reader: LineReader, name: String, pipeline: ScanPipeline<String?>, stats: Counts) throws {
+        var lines: [String] = []
+        while let l = reader.next() { lines.append(String(decoding: l, as: UTF8.self)) }
+        switch CallTranscript.parse(lines.joined(separator: "\n"), roles: inputOptions.readerOptions.roles) {
+        case .success(let turns) where !turns.isEmpty:
+            pipeline.submit([Record(id: name, turns: turns, origin: name)])
+        case .success:
+            stats.failed += 1
+            OutputSink.stderr.line("fanzha: \(name): a call without turns")
+        case .failure(let e):
+            stats.failed += 1
+            OutputSink.stderr.line("fanzha: \(name):\(e.line): not `speaker: text`")
+            if strict { throw Failure("stopped at the first malformed record (--strict)") }
+        }
+    }
+
+    /// Live call events: alerts as levels rise, a final verdict per call.
+    private func scanEvents(_ reader: LineReader, name: String, matcher: CompiledMatcher, minimum: Level, stats: Counts) throws {
+        var limits = LiveCallScreener.Limits()
+        limits.idleLines = idleLines
+        limits.idleSeconds = idleSeconds
+        limits.maxOpenCalls = max(1, maxOpenCalls)
+        let live = LiveCallScreener(scanner: try Scanner(matcher: matcher, usePrefilter: !noPrefilter),
+                                    limits: limits, roles: inputOptions.readerOptions.roles)
+        let out = OutputSink.stdout
+        func write(_ outputs: [LiveCallScreener.Output]) throws {
+            for o in outputs {
+                switch o {
+                case .alert(let json):
+                    if !quiet { out.line(json) }
+                case .final(let json, let level):
+                    stats.read += 1
+                    if level >= minimum { stats.flagged += 1 }
+                    if !quiet { out.line(json) }
+                case .malformed(let message):
+                    stats.failed += 1
+                    OutputSink.stderr.line("fanzha: \(message)")
+                    if strict {
+                        out.flush()
+                        throw Failure("stopped at the first malformed event (--strict)")
+                    }
+                case .notice(let message):
+                    OutputSink.stderr.line("fanzha: \(message)")
+                }
+            }
+            out.flush()
+            OutputSink.stderr.flush()
+        }
+        while let line = reader.next() { try write(live.handle(line: line, number: reader.lineNumber, source: name)) }
+        try write(live.finish())
     }
 }

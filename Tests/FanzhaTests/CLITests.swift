@@ -346,7 +346,7 @@ private let threeMessages = "请把钱转入安全账户\n今天天气很好\n�
 
         let csv = try ProcessRunner.fanzha(["scan"] + f.rulesArgs + ["--input", "csv", bad])
         #expect(csv.status == 2)
-        #expect(csv.err.contains("scan reads text, jsonl or transcript input, not csv"))
+        #expect(csv.err.contains("scan reads text, jsonl, transcript or events input, not csv"))
     }
 
     @Test func threadsAndPrefilterDoNotChangeTheOutput() throws {

@@ -2,6 +2,12 @@ import Foundation
 import Testing
 @testable import Fanzha
 
+/// The `level` field of an event line.
+private func level(of json: String) -> Level? {
+    guard let obj = try? JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any], let l = obj["level"] as? String else { return nil }
+    return Level(name: l)
+}
+
 /// Live call screening: streamed events must end in exactly the verdict of the whole call.
 @Suite struct LiveCallsTests {
     static let rules: RuleSet = {
@@ -28,8 +34,8 @@ import Testing
         func take(_ outs: [LiveCallScreener.Output]) {
             for o in outs {
                 switch o {
-                case .record(let r): records.append(r)
-                case .problem(let p): problems.append(p)
+                case .alert(let r), .final(let r, _): records.append(r)
+                case .malformed(let p), .notice(let p): problems.append(p)
                 }
             }
         }
@@ -95,7 +101,7 @@ import Testing
         #expect(problems.isEmpty)
         let alerts = records.filter { $0.hasPrefix("{\"event\":\"alert\"") }
         #expect(!alerts.isEmpty)
-        let levels = alerts.compactMap { LiveCallScreener.level(of: $0) }
+        let levels = alerts.compactMap { level(of: $0) }
         #expect(levels == levels.sorted() && Set(levels).count == levels.count, "each alert is a rise: \(levels)")
         #expect(levels.last == .high)
         // The first medium-or-higher alert names the turn the final verdict calls first_warning_turn.
@@ -103,7 +109,7 @@ import Testing
         #expect(final.hasPrefix("{\"event\":\"final\",\"closed\":\"end\""))
         let obj = try JSONSerialization.jsonObject(with: Data(final.utf8)) as! [String: Any]
         let firstWarning = try #require(obj["first_warning_turn"] as? Int)
-        let firstMediumAlert = try #require(alerts.first { (LiveCallScreener.level(of: $0) ?? .none) >= .medium })
+        let firstMediumAlert = try #require(alerts.first { (level(of: $0) ?? .none) >= .medium })
         let alertObj = try JSONSerialization.jsonObject(with: Data(firstMediumAlert.utf8)) as! [String: Any]
         #expect(alertObj["turn"] as? Int == firstWarning)
         #expect(firstWarning < 3, "warned before the money request in turn 3")

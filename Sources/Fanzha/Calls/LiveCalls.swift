@@ -18,8 +18,21 @@ public final class LiveCallScreener {
     }
 
     public enum Output {
-        case record(String)      // a JSON line for stdout
-        case problem(String)     // a message for stderr
+        /// A JSON line for stdout: the call's level rose.
+        case alert(String)
+        /// A JSON line for stdout: a call's final verdict, and its level.
+        case final(String, level: Level)
+        /// An input line that could not be used, with where it was (for stderr).
+        case malformed(String)
+        /// Something the screener did on its own: closing an idle call, or one over the cap (for stderr).
+        case notice(String)
+
+        /// The text to write, whichever kind it is.
+        public var text: String {
+            switch self {
+            case .alert(let s), .final(let s, _), .malformed(let s), .notice(let s): return s
+            }
+        }
     }
 
     final class CallState {
@@ -57,15 +70,15 @@ public final class LiveCallScreener {
         if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { return out }
         guard let object = try? JSONSerialization.jsonObject(with: Data(line), options: [.fragmentsAllowed]) else {
             stats.problems += 1
-            return [.problem("\(origin): not valid JSON")]
+            return [.malformed("\(origin): not valid JSON")]
         }
         guard let event = object as? [String: Any] else {
             stats.problems += 1
-            return [.problem("\(origin): an event must be a JSON object")]
+            return [.malformed("\(origin): an event must be a JSON object")]
         }
         guard let call = JSONTypes.scalarString(event["call"]), !call.isEmpty else {
             stats.problems += 1
-            return [.problem("\(origin): an event needs a `call` id")]
+            return [.malformed("\(origin): an event needs a `call` id")]
         }
         stats.events += 1
         let time = (event["t"] as? NSNumber)?.doubleValue
@@ -75,13 +88,13 @@ public final class LiveCallScreener {
                 out.append(final(call, state, reason: "end"))
             } else {
                 stats.problems += 1
-                out.append(.problem("\(origin): end of call \(call), which is not open"))
+                out.append(.malformed("\(origin): end of call \(call), which is not open"))
             }
             return out
         }
         guard let text = event["text"] as? String else {
             stats.problems += 1
-            return out + [.problem("\(origin): call \(call): a turn without `text` (ignored)")]
+            return out + [.malformed("\(origin): call \(call): a turn without `text` (ignored)")]
         }
         let speaker = JSONTypes.scalarString(event["speaker"]) ?? ""
         let state: CallState
@@ -95,7 +108,7 @@ public final class LiveCallScreener {
         }
         if let time, let last = state.lastTime, time < last {
             stats.problems += 1
-            out.append(.problem("\(origin): call \(call): event time \(time) is earlier than the previous \(last); taken in arrival order"))
+            out.append(.malformed("\(origin): call \(call): event time \(time) is earlier than the previous \(last); taken in arrival order"))
         }
         state.lastLine = number
         if let time { state.lastTime = max(time, state.lastTime ?? time) }
@@ -105,7 +118,7 @@ public final class LiveCallScreener {
         if verdict.level > state.level {
             let turn = state.prepared.turnCount - 1
             if verdict.level >= .medium && state.firstWarningTurn == nil { state.firstWarningTurn = turn }
-            out.append(.record(alert(call, turn: turn, verdict, state)))
+            out.append(.alert(alert(call, turn: turn, verdict, state)))
             state.level = verdict.level
             stats.alerts += 1
         }
@@ -140,7 +153,8 @@ public final class LiveCallScreener {
         let record = Record(id: call, turns: state.prepared.turnsSoFar)
         var json = printer.json(verdict, record: record)
         json.removeFirst()   // prepend the event fields
-        return .record("{\"event\":\"final\",\"closed\":\(jsonString(reason)),\"turns\":\(state.prepared.turnCount)," + json)
+        return .final("{\"event\":\"final\",\"closed\":\(jsonString(reason)),\"turns\":\(state.prepared.turnCount)," + json,
+                      level: verdict.level)
     }
 
     private func expireIdle(now: Int, time: Double?) -> [Output] {
@@ -153,7 +167,7 @@ public final class LiveCallScreener {
             guard idleByLines || idleByTime else { break }
             activityHead += 1
             open.removeValue(forKey: call)
-            out.append(.problem("call \(call): closed after being idle (last event at line \(line))"))
+            out.append(.notice("call \(call): closed after being idle (last event at line \(line))"))
             out.append(final(call, state, reason: "idle"))
         }
         compactActivity()
@@ -167,7 +181,7 @@ public final class LiveCallScreener {
             guard let state = open[call], state.lastLine == line else { continue }
             open.removeValue(forKey: call)
             compactActivity()
-            return [.problem("call \(call): closed to stay under \(limits.maxOpenCalls) open calls"), final(call, state, reason: "evicted")]
+            return [.notice("call \(call): closed to stay under \(limits.maxOpenCalls) open calls"), final(call, state, reason: "evicted")]
         }
         return []
     }
@@ -177,16 +191,6 @@ public final class LiveCallScreener {
             activity.removeFirst(activityHead)
             activityHead = 0
         }
-    }
-}
-
-extension LiveCallScreener {
-    /// The `level` field of an event line this screener wrote.
-    public static func level(of json: String) -> Level? {
-        guard let r = json.range(of: "\"level\":\"") else { return nil }
-        let rest = json[r.upperBound...]
-        guard let end = rest.firstIndex(of: "\"") else { return nil }
-        return Level(name: String(rest[..<end]))
     }
 }
 
