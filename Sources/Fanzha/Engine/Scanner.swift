@@ -116,6 +116,9 @@ public final class Scanner {
         let prepared: Prepared
         let turnLimit: Int
         let program: Program
+        // Copied from the scanner once per evaluation, not fetched through it on every use.
+        let usePrefilter: Bool
+        let atoms: [Atom]
         var b: Buffers
         var errors: [String] = []
         var failedAtoms = Set<Int>()
@@ -126,6 +129,8 @@ public final class Scanner {
             self.prepared = prepared
             self.turnLimit = turnLimit
             self.program = scanner.matcher.program
+            self.usePrefilter = scanner.usePrefilter
+            self.atoms = scanner.rules.atoms
             b = scanner.buffers
             scanner.buffers = Buffers()
             b.generation &+= 1
@@ -147,7 +152,7 @@ public final class Scanner {
                 b.ruleResults = [[Occurrence]](repeating: [], count: rules.rules.count * 4)
             }
             b.arena.removeAll(keepingCapacity: true)
-            if scanner.usePrefilter {
+            if usePrefilter {
                 let g = b.generation
                 // One pass over the automaton's hits: mark the words, and sort the hits into per-atom buckets.
                 let atomsForWord = rules.atomsForWord
@@ -192,7 +197,7 @@ public final class Scanner {
             var categoryHit = [Bool](repeating: false, count: rules.categories.count)
             // Candidate rules, in rule order: from the prefilter's index, or every public rule without it.
             var order: [Int32]
-            if scanner.usePrefilter {
+            if usePrefilter {
                 let g = b.generation
                 b.candidates.removeAll(keepingCapacity: true)
                 for r in program.unfiltered where b.ruleSeen[Int(r)] != g { b.ruleSeen[Int(r)] = g; b.candidates.append(r) }
@@ -211,7 +216,7 @@ public final class Scanner {
             }
             for r in order {
                 let i = Int(r)
-                if scanner.usePrefilter, !candidate(i) { continue }
+                if usePrefilter, !candidate(i) { continue }
                 currentRule = i
                 let occ = evaluate(program.roots[i], mask: 0)
                 guard !occ.isEmpty else { continue }
@@ -298,9 +303,9 @@ public final class Scanner {
 
         mutating func atomOccurrences(_ a: Int) -> [Occurrence] {
             if b.atomStamp[a] == b.generation { return b.atomResults[a] }
-            let atom = scanner.rules.atoms[a]
+            let atom = atoms[a]
             var result: [Occurrence] = []
-            if atom.kind == .words && scanner.usePrefilter {
+            if atom.kind == .words && usePrefilter {
                 // The automaton already found every word: keep this atom's, leftmost-longest, non-overlapping.
                 if b.bucketStamp[a] == b.generation {
                     var found = b.buckets[a]
