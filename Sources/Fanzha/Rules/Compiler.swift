@@ -545,6 +545,24 @@ struct Checker {
 
 /// Literal extraction from regexes, for the prefilter (YARA calls these atoms).
 enum RegexAtoms {
+    /// Whether an inline option group such as `(?x)` or `(?i-sx:` turns extended mode on.
+    static func setsExtended(_ s: [Unicode.Scalar]) -> Bool {
+        var i = 0
+        while i + 2 < s.count {
+            if s[i] == "(" && s[i + 1] == "?" && (i == 0 || s[i - 1] != "\\") {
+                var j = i + 2
+                var on = true
+                while j < s.count, (s[j] >= "a" && s[j] <= "z") || (s[j] >= "A" && s[j] <= "Z") || s[j] == "^" || s[j] == "-" {
+                    if s[j] == "-" { on = false }
+                    if s[j] == "x" && on { return true }
+                    j += 1
+                }
+            }
+            i += 1
+        }
+        return false
+    }
+
     /// The longest run of plain characters that every match of `pattern` must contain, if one is
     /// certain: top-level only (no alternation at top level), outside groups and classes, and not
     /// under a quantifier that allows zero repetitions.
@@ -552,7 +570,7 @@ enum RegexAtoms {
         let s = Array(pattern.unicodeScalars)
         // In extended mode (the x flag, or `(?x)` anywhere) `#` starts a comment that runs to the
         // end of the one-line pattern: words in it are not part of any match.
-        let extended = extended || pattern.range(of: #"\(\?[a-zA-Z^-]*x"#, options: .regularExpression) != nil
+        let extended = extended || RegexAtoms.setsExtended(s)
         var depth = 0, i = 0
         var best = "", run = ""
         func isPlain(_ c: Unicode.Scalar) -> Bool {
