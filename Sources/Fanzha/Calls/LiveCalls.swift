@@ -143,8 +143,8 @@ public final class LiveCallScreener {
         if let c = v.category { o.add("category", rules.categories[c].id) } else { o.addNull("category") }
         let fresh = v.hits.filter { !state.reported.contains($0.rule) }
         for h in fresh { state.reported.insert(h.rule) }
-        o.addRaw("new_hits", jsonArray(fresh.map { printer.hitJSON($0) }))
-        if let r = v.referral { o.addRaw("referral", VerdictPrinter.referralJSON(r)) }
+        o.addObjects("new_hits", fresh) { h, hit in printer.writeHit(hit, to: &h) }
+        if let r = v.referral { o.addObject("referral") { VerdictPrinter.writeReferral(r, to: &$0) } }
         return o.finish()
     }
 

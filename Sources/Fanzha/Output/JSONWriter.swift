@@ -33,6 +33,37 @@ public struct JSONObjectWriter {
         }
         buffer.append(0x5D)
     }
+    /// An array of objects, each written straight into this object's buffer (no string per item).
+    public mutating func addObjects<T>(_ k: String, _ items: [T], _ each: (inout JSONObjectWriter, T) -> Void) {
+        key(k)
+        buffer.append(0x5B)
+        for (i, item) in items.enumerated() {
+            if i > 0 { buffer.append(0x2C) }
+            buffer.append(0x7B)
+            var inner = JSONObjectWriter(continuing: &buffer)
+            each(&inner, item)
+            swap(&inner.buffer, &buffer)
+            buffer.append(0x7D)
+        }
+        buffer.append(0x5D)
+    }
+
+    /// One object nested under `k`, written straight into this object's buffer.
+    public mutating func addObject(_ k: String, _ body: (inout JSONObjectWriter) -> Void) {
+        key(k)
+        buffer.append(0x7B)
+        var inner = JSONObjectWriter(continuing: &buffer)
+        body(&inner)
+        swap(&inner.buffer, &buffer)
+        buffer.append(0x7D)
+    }
+
+    /// Takes over `buffer` (already holding the opening brace) to write an object's fields into it.
+    private init(continuing buffer: inout [UInt8]) {
+        self.buffer = []
+        swap(&self.buffer, &buffer)
+    }
+
     public mutating func finish() -> String {
         buffer.append(0x7D)
         return String(decoding: buffer, as: UTF8.self)

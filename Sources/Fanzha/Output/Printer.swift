@@ -31,9 +31,9 @@ public struct VerdictPrinter {
         o.add("score", v.score)
         if let c = v.category { o.add("category", rules.categories[c].id) } else { o.addNull("category") }
         o.add("categories", v.categories.map { rules.categories[$0.category].id })
-        o.addRaw("hits", jsonArray(v.hits.map { hitJSON($0) }))
+        o.addObjects("hits", v.hits) { h, hit in writeHit(hit, to: &h) }
         if let advice = v.advice { o.add("advice", advice) } else { o.addNull("advice") }
-        if let r = v.referral { o.addRaw("referral", VerdictPrinter.referralJSON(r)) } else { o.addNull("referral") }
+        if let r = v.referral { o.addObject("referral") { VerdictPrinter.writeReferral(r, to: &$0) } } else { o.addNull("referral") }
         o.add("errors", v.errors)
         if record.isCall {
             if let t = v.firstWarningTurn { o.add("first_warning_turn", t) } else { o.addNull("first_warning_turn") }
@@ -42,26 +42,20 @@ public struct VerdictPrinter {
     }
 
     /// One hit: rule, title, score, tags and evidence spans.
-    public func hitJSON(_ hit: RuleHit) -> String {
+    public func writeHit(_ hit: RuleHit, to h: inout JSONObjectWriter) {
         let rule = rules.rules[hit.rule]
-        var h = JSONObjectWriter()
         h.add("rule", rule.id)
         h.add("title", rule.title)
         h.add("score", rule.score)
         h.add("tags", rule.tags)
-        h.addRaw("spans", jsonArray(hit.spans.map { s in
-            var j = JSONObjectWriter()
+        h.addObjects("spans", hit.spans) { j, s in
             j.add("start", s.start); j.add("end", s.end); j.add("text", s.text)
             if let t = s.turn { j.add("turn", t) }
-            return j.finish()
-        }))
-        return h.finish()
+        }
     }
 
-    public static func referralJSON(_ r: Referral) -> String {
-        var j = JSONObjectWriter()
+    public static func writeReferral(_ r: Referral, to j: inout JSONObjectWriter) {
         j.add("tier", r.tier.description); j.add("action", r.action); j.add("hotline", r.hotline); j.add("script", r.script)
-        return j.finish()
     }
 
     static let ownKeys: Set<String> = ["id", "label", "level", "score", "category", "categories", "hits", "advice", "referral", "errors", "first_warning_turn"]
