@@ -50,8 +50,9 @@ extension ParsableCommand {
             status = try body()
         } catch let e as Failure {
             OutputSink.stdout.flush()
-            OutputSink.stderr.flush()   // messages already queued come before the one that stops us
-            FileHandle.standardError.write(Data("fanzha: \(e.description)\n".utf8))
+            // After the messages already queued, as they explain what came before the stop.
+            OutputSink.stderr.line("fanzha: \(e.description)")
+            OutputSink.stderr.flush()
             throw ExitCode(2)
         }
         OutputSink.stdout.flush()
