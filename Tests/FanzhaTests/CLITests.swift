@@ -211,7 +211,8 @@ private let threeMessages = "请把钱转入安全账户\n今天天气很好\n�
         let q = try jsonObject(o.lines[1])
         #expect(q["level"] as? String == "none")
         #expect(q["first_warning_turn"] is NSNull)
-        #expect(JSONTypes.keyOrder(Data(o.lines[1].utf8)).last == "first_warning_turn")
+        #expect(q["first_money_request_turn"] is NSNull)
+        #expect(JSONTypes.keyOrder(Data(o.lines[1].utf8)).suffix(2) == ["first_warning_turn", "first_money_request_turn"])
     }
 
     @Test func nearDoesNotJoinTurnsInTheCLIEither() throws {

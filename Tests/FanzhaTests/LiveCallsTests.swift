@@ -112,6 +112,7 @@ private func level(of json: String) -> Level? {
         let firstMediumAlert = try #require(alerts.first { (level(of: $0) ?? .none) >= .medium })
         let alertObj = try JSONSerialization.jsonObject(with: Data(firstMediumAlert.utf8)) as! [String: Any]
         #expect(alertObj["turn"] as? Int == firstWarning)
+        #expect(obj["first_money_request_turn"] as? Int == 3, "the transfer request is turn 3")
         #expect(firstWarning < 3, "warned before the money request in turn 3")
     }
 

@@ -41,7 +41,6 @@ public final class LiveCallScreener {
         var reported = Set<Int>()   // rules already reported in alerts
         var lastLine: Int
         var lastTime: Double?
-        var firstWarningTurn: Int?
         init(prepared: Scanner.Prepared, line: Int) { self.prepared = prepared; self.lastLine = line }
     }
 
@@ -117,7 +116,6 @@ public final class LiveCallScreener {
         let verdict = scanner.evaluate(state.prepared)
         if verdict.level > state.level {
             let turn = state.prepared.turnCount - 1
-            if verdict.level >= .medium && state.firstWarningTurn == nil { state.firstWarningTurn = turn }
             out.append(.alert(alert(call, turn: turn, verdict, state)))
             state.level = verdict.level
             stats.alerts += 1
@@ -149,7 +147,7 @@ public final class LiveCallScreener {
     }
 
     private func final(_ call: String, _ state: CallState, reason: String) -> Output {
-        let verdict = scanner.evaluate(state.prepared, firstWarning: true)
+        let verdict = scanner.evaluate(state.prepared, timeline: true)
         let record = Record(id: call, turns: state.prepared.turnsSoFar)
         var json = printer.json(verdict, record: record)
         json.removeFirst()   // prepend the event fields

@@ -57,23 +57,27 @@ public final class Scanner {
 
     public func scan(_ record: Record) -> Verdict {
         let p = prepare(record)
-        return evaluate(p, firstWarning: record.isCall)
+        return evaluate(p, timeline: record.isCall)
     }
 
-    /// The verdict on the first `turnLimit` turns (all by default). With `firstWarning`, also finds
-    /// the first turn at which the level reached medium, by evaluating each prefix: a rule's
-    /// outcome on a prefix is exactly what a live screener would have seen then.
-    public func evaluate(_ p: Prepared, turnLimit: Int? = nil, firstWarning: Bool = false) -> Verdict {
+    /// The verdict on the first `turnLimit` turns (all by default). With `timeline` (calls), also
+    /// finds the first turn after which the level was at least medium and the first turn after
+    /// which a rule tagged `money_request` fired, by evaluating each prefix: a rule's outcome on a
+    /// prefix is exactly what a live screener would have seen then.
+    public func evaluate(_ p: Prepared, turnLimit: Int? = nil, timeline: Bool = false) -> Verdict {
         let limit = min(turnLimit ?? p.turns.count, p.turns.count)
-        var warningTurn: Int?
-        if firstWarning, limit > 0 {
-            for k in 1...limit {
+        var warningTurn: Int?, moneyTurn: Int?
+        if timeline, limit > 0 {
+            let moneyRequest = rules.rules.map { $0.hasTag("money_request") }
+            for k in 1...limit where warningTurn == nil || moneyTurn == nil {
                 var e = Evaluation(scanner: self, prepared: p, turnLimit: k)
-                if e.verdict(firstWarningTurn: nil).level >= .medium { warningTurn = k - 1; break }
+                let v = e.verdict(firstWarningTurn: nil, firstMoneyRequestTurn: nil)
+                if warningTurn == nil, v.level >= .medium { warningTurn = k - 1 }
+                if moneyTurn == nil, v.hits.contains(where: { moneyRequest[$0.rule] }) { moneyTurn = k - 1 }
             }
         }
         var e = Evaluation(scanner: self, prepared: p, turnLimit: limit)
-        return e.verdict(firstWarningTurn: warningTurn)
+        return e.verdict(firstWarningTurn: warningTurn, firstMoneyRequestTurn: moneyTurn)
     }
 
     // MARK: - Evaluation of one record
@@ -189,7 +193,7 @@ public final class Scanner {
             return true
         }
 
-        mutating func verdict(firstWarningTurn: Int?) -> Verdict {
+        mutating func verdict(firstWarningTurn: Int?, firstMoneyRequestTurn: Int?) -> Verdict {
             let rules = scanner.rules
             var hits: [RuleHit] = []
             var score = 0
@@ -237,7 +241,7 @@ public final class Scanner {
             let category = main.map { rules.categories[$0] }
             return Verdict(id: prepared.id, level: level, score: score, category: main,
                            categories: ranked.map { ($0, categoryScores[$0]) }, hits: hits, errors: errors,
-                           firstWarningTurn: firstWarningTurn,
+                           firstWarningTurn: firstWarningTurn, firstMoneyRequestTurn: firstMoneyRequestTurn,
                            advice: level > .none ? (category?.advice ?? Scanner.genericAdvice) : nil,
                            referral: Referral.forLevel(level, script: category?.script ?? Scanner.genericScript))
         }

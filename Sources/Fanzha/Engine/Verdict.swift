@@ -47,6 +47,8 @@ public struct Verdict: Sendable {
     public let errors: [String]
     /// For calls: the first turn (0-based) after which the call's level was at least medium.
     public let firstWarningTurn: Int?
+    /// For calls: the first turn (0-based) after which a rule tagged `money_request` had fired.
+    public let firstMoneyRequestTurn: Int?
     public let advice: String?
     public let referral: Referral?
 }

@@ -133,9 +133,7 @@ public final class Evaluator {
 
     private func addCall(_ record: Record, _ v: Verdict) {
         report.calls.fraudCalls += 1
-        let rules = scanner.rules
-        let moneyTurn = v.hits.filter { rules.rules[$0.rule].tags.contains("money_request") }
-            .flatMap { $0.spans.compactMap(\.turn) }.min()
+        let moneyTurn = v.firstMoneyRequestTurn
         if moneyTurn != nil { report.calls.withMoneyRequest += 1 }
         guard let w = v.firstWarningTurn else { return }
         report.calls.warned += 1

@@ -18,6 +18,7 @@ public enum Explanation {
         if let c = v.category { out += ", \(rules.categories[c].id) (\(rules.categories[c].title))" }
         out += "\n"
         if let t = v.firstWarningTurn { out += "      first warning at turn \(t)\n" }
+        if let t = v.firstMoneyRequestTurn { out += "      first money request at turn \(t)\n" }
         if let a = v.advice { out += "\n建议: \(a)\n" }
         if let r = v.referral { out += "转介: [\(r.tier)] \(r.action)（\(r.hotline)）\n话术: \(r.script)\n" }
         for e in v.errors { out += "error: \(e)\n" }

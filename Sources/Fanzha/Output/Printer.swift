@@ -37,6 +37,7 @@ public struct VerdictPrinter {
         o.add("errors", v.errors)
         if record.isCall {
             if let t = v.firstWarningTurn { o.add("first_warning_turn", t) } else { o.addNull("first_warning_turn") }
+            if let t = v.firstMoneyRequestTurn { o.add("first_money_request_turn", t) } else { o.addNull("first_money_request_turn") }
         }
         return o.finish()
     }
@@ -58,7 +59,8 @@ public struct VerdictPrinter {
         j.add("tier", r.tier.description); j.add("action", r.action); j.add("hotline", r.hotline); j.add("script", r.script)
     }
 
-    static let ownKeys: Set<String> = ["id", "label", "level", "score", "category", "categories", "hits", "advice", "referral", "errors", "first_warning_turn"]
+    static let ownKeys: Set<String> = ["id", "label", "level", "score", "category", "categories", "hits", "advice", "referral", "errors",
+                                       "first_warning_turn", "first_money_request_turn"]
 
     public static let tsvHeader = "id\tlevel\tscore\tcategory\trules\ttext"
 
