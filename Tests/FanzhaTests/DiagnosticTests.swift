@@ -143,15 +143,41 @@ category police {
     @Test func unexpectedCharacterHelps() {
         let r = compileRules(rule("“安全账户” or （\"转账\"） or \"汇款\" @ \u{01}"))
         let ds = diagnostics(r, "unexpected-character")
-        let quote = ds.first { $0.message == "unexpected character `“`" }
-        #expect(quote?.help == "strings use straight double quotes: \"…\"")
+        // A word in typographic quotes is one error for the whole word, with the fix.
+        let quote = ds.first { $0.message == "strings use straight double quotes, not `“…”`" }
+        #expect(quote?.help == "write \"安全账户\"")
         #expect(quote.map { position($0, r.sources) } == "3:9")
+        #expect(quote.map { $0.range.end - $0.range.start } == 6)
+        #expect(ds.filter { $0.message.contains("“") || $0.message.contains("”") }.count == 1)
         let paren = ds.first { $0.message == "unexpected character `（`" }
         #expect(paren?.help == "use ASCII parentheses ( )")
         #expect(ds.contains { $0.message == "unexpected character `@`" && $0.help == nil })
         // Control characters are shown by code point.
         #expect(ds.contains { $0.message == "unexpected character U+1" })
         #expect(r.ruleSet == nil)
+    }
+
+    @Test func anUnfinishedMatchIsOneErrorAtItsEnd() throws {
+        let text = """
+        category c {
+          title "t"
+          advice "a"
+          script "s"
+        }
+        rule r {
+          title "t"
+          category c
+          match "安全账户" and
+          hit "安全账户"
+          miss "你好"
+        }
+        """
+        let r = compileRules(text)
+        let d = try #require(r.errors.first)
+        #expect(r.errors.count == 1, "no follow-on `missing-field` for the match that was written: \(r.errors.map(\.message))")
+        #expect(d.id == "syntax")
+        #expect(d.message == "the expression ends before it is complete: expected a word, a name or `(`, found the next field `hit`")
+        #expect(position(d, r.sources) == "9:16")   // at the dangling `and`
     }
 
     @Test func invalidUnicodeEscape() throws {

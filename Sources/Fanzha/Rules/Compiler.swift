@@ -250,7 +250,7 @@ struct Checker {
 
     private mutating func compileRule(_ r: RuleDecl) -> CompiledRule? {
         var ok = true
-        if r.title == nil { error("missing-field", "rule `\(r.id.value)` has no `title`", r.id.range, help: "add title \"…\""); ok = false }
+        if r.title == nil, !r.brokenFields.contains("title") { error("missing-field", "rule `\(r.id.value)` has no `title`", r.id.range, help: "add title \"…\""); ok = false }
         var categoryIndex: Int?
         if let c = r.category {
             categoryIndex = categories.firstIndex { $0.id.value == c.value.value }
@@ -280,7 +280,9 @@ struct Checker {
             }
         }
         guard let match = r.match else {
-            error("missing-field", "rule `\(r.id.value)` has no `match`", r.id.range, help: "add match \"…\"")
+            if !r.brokenFields.contains("match") {
+                error("missing-field", "rule `\(r.id.value)` has no `match`", r.id.range, help: "add match \"…\"")
+            }
             return nil
         }
         guard let condition = lower(match.value, rule: r), ok else { return nil }

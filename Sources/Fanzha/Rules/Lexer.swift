@@ -119,20 +119,36 @@ struct Lexer {
             var v = String.UnicodeScalarView()
             v.append(contentsOf: s[start..<i])
             return Token(kind: .punct(String(v)), range: range(start, i))
+        case "“", "「":
+            // A word in typographic quotes: one error for the whole word, and parsing goes on with it.
+            let close: Unicode.Scalar = c == "“" ? "”" : "」"
+            var j = i + 1
+            while j < s.count, s[j] != close, s[j] != "\n", s[j] != "\"" { j += 1 }
+            guard j < s.count, s[j] == close else { return unexpected(c, start) }
+            var v = String.UnicodeScalarView()
+            v.append(contentsOf: s[(i + 1)..<j])
+            i = j + 1
+            diagnostics.append(Diagnostic(.error, "unexpected-character", "strings use straight double quotes, not `\(c)…\(close)`",
+                                          at: range(start, i), help: "write \"\(String(v))\""))
+            return Token(kind: .string(String(v)), range: range(start, i))
         case "\u{FFFD}":
             // Where the file was not UTF-8 the loader already reported it; skip the damage.
             i += 1
             return nil
         default:
-            i += 1
-            let shown = c.value < 0x20 || c.value == 0x7F ? "U+\(String(c.value, radix: 16, uppercase: true))" : "`\(c)`"
-            var help: String?
-            if c == "“" || c == "”" || c == "「" || c == "」" { help = "strings use straight double quotes: \"…\"" }
-            if c == "，" { help = "separate items with an ASCII comma `,`" }
-            if c == "（" || c == "）" { help = "use ASCII parentheses ( )" }
-            diagnostics.append(Diagnostic(.error, "unexpected-character", "unexpected character \(shown)", at: range(start, i), help: help))
-            return nil
+            return unexpected(c, start)
         }
+    }
+
+    private mutating func unexpected(_ c: Unicode.Scalar, _ start: Int) -> Token? {
+        i = start + 1
+        let shown = c.value < 0x20 || c.value == 0x7F ? "U+\(String(c.value, radix: 16, uppercase: true))" : "`\(c)`"
+        var help: String?
+        if c == "“" || c == "”" || c == "「" || c == "」" { help = "strings use straight double quotes: \"…\"" }
+        if c == "，" { help = "separate items with an ASCII comma `,`" }
+        if c == "（" || c == "）" { help = "use ASCII parentheses ( )" }
+        diagnostics.append(Diagnostic(.error, "unexpected-character", "unexpected character \(shown)", at: range(start, i), help: help))
+        return nil
     }
 
     private mutating func lexString() -> Token {

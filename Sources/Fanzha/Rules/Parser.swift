@@ -258,8 +258,10 @@ struct Parser {
         var decl = RuleDecl(id: id, isPrivate: isPrivate, range: first.range, comments: comments(from: start))
         while !isPunct("}") && !atEnd {
             let fieldStart = p
+            var field = ""
             do {
                 let name = try expectIdentifier("a field (title, category, score, status, tags, match, hit, miss, allow)")
+                field = name.value
                 switch name.value {
                 case "title":
                     let v = try expectString("after `title`")
@@ -307,6 +309,7 @@ struct Parser {
                     synchronizeField(Parser.ruleFields)
                 }
             } catch {
+                if !field.isEmpty { decl.brokenFields.insert(field) }   // already reported: no "missing" error too
                 synchronizeField(Parser.ruleFields)
             }
         }
@@ -454,6 +457,10 @@ struct Parser {
                     let range = t.range.joined(parser.previous.range)
                     return w == "any" ? Expr(kind: .atLeast(1, items, spelling: .any), range: range)
                         : Expr(kind: .atLeast(items.count, items, spelling: .all), range: range)
+                }
+                if Parser.ruleFields.contains(w), parser.startsLine(parser.p) {
+                    throw parser.fail("the expression ends before it is complete: expected a word, a name or `(`, found the next field `\(w)`",
+                                      at: parser.previous.range)
                 }
                 if ["and", "or", "then", "near", "of"].contains(w) {
                     throw parser.fail("expected a word, a name or `(` before `\(w)`")

@@ -100,6 +100,8 @@ public struct RuleDecl: Sendable {
     public var match: Field<Expr>?
     public var hits: [Example] = []
     public var misses: [Example] = []
+    /// Fields that were written but did not parse (their error is reported already).
+    public var brokenFields: Set<String> = []
     public var range: SourceRange
     public var comments = Comments()
     public var closingComments: [String] = []
