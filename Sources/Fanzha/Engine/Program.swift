@@ -32,13 +32,18 @@ struct Program: Sendable {
     /// A record's candidates are the rules indexed under the words it contains, plus
     /// `unfiltered` (rules no word can rule out); so the cost per record follows the words it
     /// holds, not the number of rules.
-    var rulesByWord: [[Int32]] = []
+    /// Both indexes are flat (`list[start[w] ..< start[w + 1]]`): no array per word to retain in the loop.
+    var rulesByWordStart: [Int32] = []
+    var rulesByWord: [Int32] = []
     var unfiltered: [Int32] = []
+    /// For each word, the atoms (literals and term lists) that contain it.
+    var atomsByWordStart: [Int32] = []
+    var atomsByWord: [Int32] = []
 
     static let maxClauses = 64
 
     init(_ rules: RuleSet) {
-        rulesByWord = [[Int32]](repeating: [], count: rules.words.count)
+        var byWord = [[Int32]](repeating: [], count: rules.words.count)
         for (r, rule) in rules.rules.enumerated() {
             roots.append(lower(rule.condition))
             scores.append(Int32(rule.score))
@@ -47,7 +52,7 @@ struct Program: Sendable {
             let clauses = Program.clauses(rule.requirement)
             if !rule.isPrivate {
                 if let key = clauses.min(by: { $0.count < $1.count }) {
-                    for w in key { rulesByWord[w].append(Int32(r)) }
+                    for w in key { byWord[w].append(Int32(r)) }
                 } else {
                     unfiltered.append(Int32(r))
                 }
@@ -60,6 +65,14 @@ struct Program: Sendable {
             }
         }
         clauseStart.append(Int32(clauseWords.count))
+        (rulesByWordStart, rulesByWord) = Program.flatten(byWord)
+        (atomsByWordStart, atomsByWord) = Program.flatten(rules.atomsForWord.map { $0.map(Int32.init) })
+    }
+
+    static func flatten(_ lists: [[Int32]]) -> ([Int32], [Int32]) {
+        var start: [Int32] = [0], flat: [Int32] = []
+        for l in lists { flat += l; start.append(Int32(flat.count)) }
+        return (start, flat)
     }
 
     private mutating func lower(_ c: Condition) -> Int32 {

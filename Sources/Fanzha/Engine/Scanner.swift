@@ -159,11 +159,12 @@ public final class Scanner {
             if usePrefilter {
                 let g = b.generation
                 // One pass over the automaton's hits: mark the words, and sort the hits into per-atom buckets.
-                let atomsForWord = rules.atomsForWord
                 for t in 0..<turnLimit {
                     for h in prepared.wordHits[t] {
                         b.wordStamp[Int(h.0)] = g
-                        for a in atomsForWord[Int(h.0)] {
+                        let w = Int(h.0)
+                        for k in Int(program.atomsByWordStart[w])..<Int(program.atomsByWordStart[w + 1]) {
+                            let a = Int(program.atomsByWord[k])
                             if b.bucketStamp[a] != g { b.bucketStamp[a] = g; b.buckets[a].removeAll(keepingCapacity: true) }
                             b.buckets[a].append((Int32(t), h.1, h.2))
                         }
@@ -207,7 +208,10 @@ public final class Scanner {
                 for r in program.unfiltered where b.ruleSeen[Int(r)] != g { b.ruleSeen[Int(r)] = g; b.candidates.append(r) }
                 for t in 0..<turnLimit {
                     for h in prepared.wordHits[t] {
-                        for r in program.rulesByWord[Int(h.0)] where b.ruleSeen[Int(r)] != g {
+                        let w = Int(h.0)
+                        for k in Int(program.rulesByWordStart[w])..<Int(program.rulesByWordStart[w + 1]) {
+                            let r = program.rulesByWord[k]
+                            guard b.ruleSeen[Int(r)] != g else { continue }
                             b.ruleSeen[Int(r)] = g
                             b.candidates.append(r)
                         }
