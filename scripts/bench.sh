@@ -18,13 +18,18 @@ for k in 10 100; do
     mkdir -p "$OUT/rules-x$k"
     python3 scripts/bench_rules.py 7 "$n" "$OUT/words.txt" > "$OUT/rules-x$k/generated.fz"
 done
-bytes=$(stat -c %s "$OUT/corpus-$MB.txt")
-lines=$(wc -l < "$OUT/corpus-$MB.txt")
+CORPUS="$OUT/corpus-$MB.txt"
+bytes=$(stat -c %s "$CORPUS")
+lines=$(wc -l < "$CORPUS")
 
-# run NAME CMD...: wall seconds and peak resident memory, best of $BENCH_RUNS (default 3).
+# run NAME INPUT CMD...: wall seconds and peak resident memory, best of $BENCH_RUNS (default 3);
+# MB/s and records/s are for INPUT.
 RUNS=${BENCH_RUNS:-3}
 run() {
-    local name=$1; shift
+    local name=$1 input=$2; shift 2
+    local bytes lines
+    bytes=$(stat -c %s "$input")
+    lines=$(wc -l < "$input")
     local best="" mem=""
     for _ in $(seq "$RUNS"); do
         /usr/bin/time -f "%e %M" -o "$OUT/time.txt" "$@" > /dev/null 2>"$OUT/stderr.txt" || [ $? -eq 1 ]
@@ -40,12 +45,12 @@ echo "Corpus: $OUT/corpus-$MB.txt, $((bytes / 1000000)) MB, $lines lines; $rules
 echo
 echo "| run | seconds | MB/s | records/s | peak MB |"
 echo "|---|---:|---:|---:|---:|"
-run "rg -c -F -f (every rule literal)" rg -c -F -f "$OUT/words.txt" "$OUT/corpus-$MB.txt"; rg=$(cat "$OUT/last.txt")
-run "fanzha scan --format jsonl (bundled rules)" "$BIN" scan --format jsonl "$OUT/corpus-$MB.txt"; fz=$(cat "$OUT/last.txt")
-run "fanzha scan --format jsonl --no-prefilter" "$BIN" scan --format jsonl --no-prefilter "$OUT/corpus-$MB.txt"; nopf=$(cat "$OUT/last.txt")
-run "fanzha scan --format jsonl, 10 MB input" "$BIN" scan --format jsonl "$OUT/corpus-10.txt"
-run "fanzha scan, 10x rules" "$BIN" scan --format jsonl --rules rules --rules "$OUT/rules-x10" "$OUT/corpus-$MB.txt"; x10=$(cat "$OUT/last.txt")
-run "fanzha scan, 100x rules" "$BIN" scan --format jsonl --rules rules --rules "$OUT/rules-x100" "$OUT/corpus-$MB.txt"; x100=$(cat "$OUT/last.txt")
+run "rg -c -F -f (every rule literal)" "$CORPUS" rg -c -F -f "$OUT/words.txt" "$CORPUS"; rg=$(cat "$OUT/last.txt")
+run "fanzha scan --format jsonl (bundled rules)" "$CORPUS" "$BIN" scan --format jsonl "$CORPUS"; fz=$(cat "$OUT/last.txt")
+run "fanzha scan --format jsonl --no-prefilter" "$CORPUS" "$BIN" scan --format jsonl --no-prefilter "$CORPUS"; nopf=$(cat "$OUT/last.txt")
+run "fanzha scan --format jsonl, 10 MB input" "$OUT/corpus-10.txt" "$BIN" scan --format jsonl "$OUT/corpus-10.txt"
+run "fanzha scan, 10x rules" "$CORPUS" "$BIN" scan --format jsonl --rules rules --rules "$OUT/rules-x10" "$CORPUS"; x10=$(cat "$OUT/last.txt")
+run "fanzha scan, 100x rules" "$CORPUS" "$BIN" scan --format jsonl --rules rules --rules "$OUT/rules-x100" "$CORPUS"; x100=$(cat "$OUT/last.txt")
 echo
 awk -v rg="$rg" -v fz="$fz" -v n="$nopf" -v a="$x10" -v c="$x100" 'BEGIN{
   printf "fanzha / ripgrep throughput: %.3f; prefilter speed-up: %.1fx; time with 10x rules: %.2fx; with 100x rules: %.2fx\n", rg/fz, n/fz, a/fz, c/fz }'
