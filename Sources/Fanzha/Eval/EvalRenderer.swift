@@ -24,7 +24,7 @@ public enum EvalRenderer {
         tables.append(("Per category (main category, at medium)", ["category", "TP", "FP", "FN", "precision", "recall"],
                        r.perCategory.keys.sorted().map { k in
                            let c = r.perCategory[k]!
-                           return [k, "\(c.tp)", "\(c.fp)", "\(c.fn)", f(c.precision), f(c.recall)]
+                           return [k, "\(c.tp)", "\(c.fp)", "\(c.fn)", c.tp + c.fp == 0 ? "-" : f(c.precision), c.tp + c.fn == 0 ? "-" : f(c.recall)]   // "-": no such prediction or label
                        }))
         let predicted = Set(r.confusion.values.flatMap(\.keys)).sorted { $0 == "-" ? false : $1 == "-" ? true : $0 < $1 }
         tables.append(("Confusion (rows: label; columns: main category at medium, - not flagged)", ["label"] + predicted,

@@ -51,16 +51,25 @@ public final class Evaluator {
     public let scanner: ParallelScanner
     public let options: EvalOptions
     private let labelCategories: [String: Set<Int>]
+    /// The category a label means first: the one that lists it earliest among its labels. A miss of
+    /// a label that several categories accept is charged to this one.
+    private let primaryCategory: [String: Int]
     public private(set) var report = EvalReport()
 
     public init(scanner: ParallelScanner, options: EvalOptions) {
         self.scanner = scanner
         self.options = options
         var map: [String: Set<Int>] = [:]
+        var primary: [String: (position: Int, category: Int)] = [:]
         for (i, c) in scanner.rules.categories.enumerated() {
-            for l in c.labels + [c.id] { map[l, default: []].insert(i) }
+            for (position, l) in (c.labels + [c.id]).enumerated() {
+                map[l, default: []].insert(i)
+                if let p = primary[l], p.position <= position { continue }
+                primary[l] = (position, i)
+            }
         }
         labelCategories = map
+        primaryCategory = primary.mapValues(\.category)
         for l in Level.allCases where l != .none { report.byThreshold[l] = Confusion() }
     }
 
@@ -112,8 +121,8 @@ public final class Evaluator {
                 let id = rules.categories[c].id
                 if cats.contains(c) { report.perCategory[id, default: Confusion()].tp += 1 } else { report.perCategory[id, default: Confusion()].fp += 1 }
             }
-            // A label may mean several categories (a coarse dataset taxonomy); a miss is charged to the first.
-            if !right, let c = cats.min() {
+            // A label may mean several categories (a coarse dataset taxonomy); a miss is charged to its primary one.
+            if !right, let c = primaryCategory[label] ?? cats.min() {
                 report.perCategory[rules.categories[c].id, default: Confusion()].fn += 1
             }
             for h in v.hits {
