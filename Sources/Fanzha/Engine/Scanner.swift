@@ -241,7 +241,8 @@ public final class Scanner {
             let level = rules.levels.level(for: score)
             let ranked = categoryScores.indices.filter { categoryHit[$0] && categoryScores[$0] > 0 }
                 .sorted { categoryScores[$0] != categoryScores[$1] ? categoryScores[$0] > categoryScores[$1] : $0 < $1 }
-            let main = ranked.first
+            // No risk, no main category (the per-category scores stay in `categories`).
+            let main = level > .none ? ranked.first : nil
             let category = main.map { rules.categories[$0] }
             return Verdict(id: prepared.id, level: level, score: score, category: main,
                            categories: ranked.map { ($0, categoryScores[$0]) }, hits: hits, errors: errors,
