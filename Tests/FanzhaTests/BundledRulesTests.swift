@@ -37,10 +37,10 @@ import Testing
     }
 
     /// The quality the README states for the project's corpus, fraud vs benign with medium as the
-    /// flagging level: recall ≥ 0.70 and precision ≥ 0.90 (measured with
-    /// `fanzha eval corpus/messages.jsonl corpus/calls.jsonl`: precision 0.920, recall 0.709).
+    /// flagging level: recall ≥ 0.90 and precision ≥ 0.90 (measured with
+    /// `fanzha eval corpus/messages.jsonl corpus/calls.jsonl`: precision 0.938, recall 0.951).
     /// Raise them with the README as the rules improve; never lower them to let a rule change in.
-    static let minimumRecallAtMedium = 0.70
+    static let minimumRecallAtMedium = 0.90
     static let minimumPrecisionAtMedium = 0.90
 
     @Test func corpusQualityAtMedium() throws {
