@@ -52,7 +52,6 @@ public final class LiveCallScreener {
     /// Calls by last activity, for idle checks and eviction (lazy: stale entries are skipped).
     private var activity: [(line: Int, call: String)] = []
     private var activityHead = 0
-    public private(set) var stats = (events: 0, alerts: 0, calls: 0, problems: 0)
 
     public init(scanner: Scanner, limits: Limits = Limits(), roles: SpeakerRoles = SpeakerRoles()) {
         self.scanner = scanner
@@ -68,31 +67,25 @@ public final class LiveCallScreener {
         let origin = "\(source):\(number)"
         if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { return out }
         guard let object = try? JSONSerialization.jsonObject(with: Data(line), options: [.fragmentsAllowed]) else {
-            stats.problems += 1
             return [.malformed("\(origin): not valid JSON")]
         }
         guard let event = object as? [String: Any] else {
-            stats.problems += 1
             return [.malformed("\(origin): an event must be a JSON object")]
         }
         guard let call = JSONTypes.scalarString(event["call"]), !call.isEmpty else {
-            stats.problems += 1
             return [.malformed("\(origin): an event needs a `call` id")]
         }
-        stats.events += 1
         let time = (event["t"] as? NSNumber)?.doubleValue
         out += expireIdle(now: number, time: time)
         if event["end"] as? Bool == true || (event["event"] as? String) == "end" {
             if let state = open.removeValue(forKey: call) {
                 out.append(final(call, state, reason: "end"))
             } else {
-                stats.problems += 1
                 out.append(.malformed("\(origin): end of call \(call), which is not open"))
             }
             return out
         }
         guard let text = event["text"] as? String else {
-            stats.problems += 1
             return out + [.malformed("\(origin): call \(call): a turn without `text` (ignored)")]
         }
         let speaker = JSONTypes.scalarString(event["speaker"]) ?? ""
@@ -103,10 +96,8 @@ public final class LiveCallScreener {
             if open.count >= limits.maxOpenCalls { out += evictOldest() }
             state = CallState(prepared: scanner.prepare(Record(id: call, turns: [])), line: number)
             open[call] = state
-            stats.calls += 1
         }
         if let time, let last = state.lastTime, time < last {
-            stats.problems += 1
             out.append(.malformed("\(origin): call \(call): event time \(time) is earlier than the previous \(last); taken in arrival order"))
         }
         state.lastLine = number
@@ -118,7 +109,6 @@ public final class LiveCallScreener {
             let turn = state.prepared.turnCount - 1
             out.append(.alert(alert(call, turn: turn, verdict, state)))
             state.level = verdict.level
-            stats.alerts += 1
         }
         return out
     }
@@ -148,7 +138,7 @@ public final class LiveCallScreener {
 
     private func final(_ call: String, _ state: CallState, reason: String) -> Output {
         let verdict = scanner.evaluate(state.prepared, timeline: true)
-        let record = Record(id: call, turns: state.prepared.turnsSoFar)
+        let record = Record(id: call, turns: state.prepared.turns)
         var json = printer.json(verdict, record: record)
         json.removeFirst()   // prepend the event fields
         return .final("{\"event\":\"final\",\"closed\":\(jsonString(reason)),\"turns\":\(state.prepared.turnCount)," + json,
@@ -190,8 +180,4 @@ public final class LiveCallScreener {
             activityHead = 0
         }
     }
-}
-
-extension Scanner.Prepared {
-    var turnsSoFar: [Turn] { turns }
 }

@@ -70,16 +70,10 @@ public struct JSONObjectWriter {
     }
 }
 
-public func jsonArray(_ items: [String]) -> String { "[" + items.joined(separator: ",") + "]" }
-
 public func jsonString(_ s: String) -> String {
     var out: [UInt8] = []
     appendJSONString(s, to: &out)
     return String(decoding: out, as: UTF8.self)
-}
-
-public func appendJSONString(_ s: String, to out: inout String) {
-    out += jsonString(s)
 }
 
 /// Appends `s` as a JSON string. Works on UTF-8 bytes: only ASCII needs escaping, and multi-byte
