@@ -66,11 +66,10 @@ public final class LiveCallScreener {
         var out: [Output] = []
         let origin = "\(source):\(number)"
         if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { return out }
-        guard let object = try? JSONSerialization.jsonObject(with: Data(line), options: [.fragmentsAllowed]) else {
-            return [.malformed("\(origin): not valid JSON")]
-        }
-        guard let event = object as? [String: Any] else {
-            return [.malformed("\(origin): an event must be a JSON object")]
+        let event: [String: Any]
+        switch JSONTypes.object(Data(line)) {
+        case .success(let object): event = object
+        case .failure(let why): return [.malformed("\(origin): \(why)")]
         }
         guard let call = JSONTypes.scalarString(event["call"]), !call.isEmpty else {
             return [.malformed("\(origin): an event needs a `call` id")]

@@ -106,14 +106,10 @@ public struct RecordDecoder {
     }
 
     func decodeJSON(_ data: Data, number: Int, origin: String) -> Result<Record, RecordError> {
-        let object: Any
-        do {
-            object = try JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])
-        } catch {
-            return .failure(RecordError(origin: origin, message: "not valid JSON"))
-        }
-        guard let dict = object as? [String: Any] else {
-            return .failure(RecordError(origin: origin, message: "a JSON line must be an object, not \(JSONTypes.name(of: object))"))
+        let dict: [String: Any]
+        switch JSONTypes.object(data) {
+        case .success(let d): dict = d
+        case .failure(let message): return .failure(RecordError(origin: origin, message: message.description))
         }
         return RecordDecoder.record(from: dict, keys: JSONTypes.keyOrder(data), options: options, fallbackID: String(number), origin: origin)
     }
@@ -158,6 +154,19 @@ public struct RecordDecoder {
 }
 
 enum JSONTypes {
+    struct NotAnObject: Error, CustomStringConvertible { let description: String }
+
+    /// One line of JSON Lines as an object, or why it is not one.
+    static func object(_ data: Data) -> Result<[String: Any], NotAnObject> {
+        guard let value = try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed]) else {
+            return .failure(NotAnObject(description: "not valid JSON"))
+        }
+        guard let dict = value as? [String: Any] else {
+            return .failure(NotAnObject(description: "a JSON line must be an object, not \(name(of: value))"))
+        }
+        return .success(dict)
+    }
+
     static func name(of v: Any) -> String {
         switch v {
         case is [Any]: return "an array"
