@@ -1,6 +1,7 @@
 /// The rule set lowered for the hot loop: conditions as a flat array of plain nodes, prefilter
 /// requirements as clauses of word ids. Nothing here is reference-counted per node, so workers
-/// on different cores do not fight over shared reference counts while they evaluate.
+/// on different cores do not fight over shared reference counts while they evaluate. An
+/// evaluation reads it in place (`CompiledMatcher.program` is a `let`), never copies it.
 struct Program: Sendable {
     enum Op: UInt8, Sendable { case atom, rule, and, or, not, atLeast, near, nearTurns, then, thenGap, count, scope }
 
@@ -28,6 +29,10 @@ struct Program: Sendable {
     var scores: [Int32] = []
     var categories: [Int32] = []   // -1 for none
     var isPrivate: [Bool] = []
+    /// Per rule: tagged `money_request` (for a call's first money request).
+    var moneyRequest: [Bool] = []
+    /// Per atom: a literal or term list, whose occurrences the automaton finds (not a regex).
+    var atomIsWords: [Bool] = []
     /// The prefilter's index: for each word, the public rules whose first clause contains it.
     /// A record's candidates are the rules indexed under the words it contains, plus
     /// `unfiltered` (rules no word can rule out); so the cost per record follows the words it
@@ -49,6 +54,7 @@ struct Program: Sendable {
             scores.append(Int32(rule.score))
             categories.append(Int32(rule.category ?? -1))
             isPrivate.append(rule.isPrivate)
+            moneyRequest.append(rule.hasTag("money_request"))
             let clauses = Program.clauses(rule.requirement)
             if !rule.isPrivate {
                 if let key = clauses.min(by: { $0.count < $1.count }) {
@@ -67,6 +73,7 @@ struct Program: Sendable {
         clauseStart.append(Int32(clauseWords.count))
         (rulesByWordStart, rulesByWord) = Program.flatten(byWord)
         (atomsByWordStart, atomsByWord) = Program.flatten(rules.atomsForWord.map { $0.map(Int32.init) })
+        atomIsWords = rules.atoms.map { $0.kind == .words }
     }
 
     static func flatten(_ lists: [[Int32]]) -> ([Int32], [Int32]) {

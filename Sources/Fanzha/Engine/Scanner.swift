@@ -68,7 +68,7 @@ public final class Scanner {
         let limit = min(turnLimit ?? p.turns.count, p.turns.count)
         var warningTurn: Int?, moneyTurn: Int?
         if timeline, limit > 0 {
-            let moneyRequest = rules.rules.map { $0.hasTag("money_request") }
+            let moneyRequest = matcher.program.moneyRequest
             for k in 1...limit where warningTurn == nil || moneyTurn == nil {
                 var e = Evaluation(scanner: self, prepared: p, turnLimit: k)
                 let v = e.verdict(firstWarningTurn: nil, firstMoneyRequestTurn: nil)
@@ -83,7 +83,7 @@ public final class Scanner {
     // MARK: - Evaluation of one record
 
     /// A place in one turn, in normalised bytes; turn -1 means "true, but nowhere" (from `not`).
-    /// Its evidence is `arena[evStart ..< evStart + evCount]` of the evaluation: plain values, no
+    /// Its evidence is `arena[evStart ..< evStart + evCount]` of the workspace: plain values, no
     /// array per occurrence.
     struct Occurrence {
         var turn: Int32
@@ -95,35 +95,89 @@ public final class Scanner {
     }
     struct Evidence: Hashable { var turn: Int32; var start: Int32; var end: Int32 }
 
+    /// A node's result: the occurrences `occ[start ..< start + count]` of the workspace. Results
+    /// are ranges of one arena, so evaluating a condition allocates nothing per node.
+    struct Occurrences {
+        var start: Int32
+        var count: Int32
+        var isEmpty: Bool { count == 0 }
+        static let none = Occurrences(start: 0, count: 0)
+        /// The workspace keeps `Occurrence.nowhere` at index 0.
+        static let nowhere = Occurrences(start: 0, count: 1)
+    }
+
     /// Occurrence lists are capped: enough for evidence and counts, never a combinatorial blow-up.
     static let occurrenceCap = 256
 
-    /// Per-worker buffers reused from record to record; a generation number marks what is current.
-    struct Buffers {
+    /// Per-worker memory reused from record to record; a generation number marks what is current.
+    /// A struct the evaluation owns while it runs (moved out of the scanner and back), so the
+    /// hot loop touches plain arrays, not properties of a shared object.
+    struct Workspace {
         var generation: UInt32 = 0
         var wordStamp: [UInt32] = []
         var atomStamp: [UInt32] = []
-        var atomResults: [[Occurrence]] = []
+        var atomResult: [Occurrences] = []
         var ruleStamp: [UInt32] = []
-        var ruleResults: [[Occurrence]] = []
+        var ruleResult: [Occurrences] = []
+        /// Every occurrence made while evaluating one record (index 0: `nowhere`).
+        var occ: [Occurrence] = []
         var arena: [Evidence] = []
-        /// Per atom, the automaton's hits of its words in this record: (turn, start, end).
+        /// Results of a node's children while it combines them (a stack: nodes nest).
+        var stack: [Occurrences] = []
         var ruleSeen: [UInt32] = []
         var candidates: [Int32] = []
-        var bucketStamp: [UInt32] = []
-        var buckets: [[(Int32, Int32, Int32)]] = []
-    }
-    var buffers = Buffers()
+        /// The automaton's hits per atom as (atom, turn, start, end), sorted, so each atom's hits
+        /// are one run: `atomHits[atomHitFirst[a] ..< atomHitFirst[a] + atomHitCount[a]]`.
+        var atomHits: [(Int32, Int32, Int32, Int32)] = []
+        var atomHitStamp: [UInt32] = []
+        var atomHitFirst: [Int32] = []
+        var atomHitCount: [Int32] = []
+        var categoryScores: [Int] = []
+        var categoryHit: [Bool] = []
 
+        /// Starts a record: a new generation, arrays sized for `rules`, the arenas emptied.
+        mutating func begin(_ rules: RuleSet) {
+            generation &+= 1
+            if generation == 0 {   // wrapped: forget every stamp
+                generation = 1
+                wordStamp = []; atomStamp = []; ruleStamp = []; atomHitStamp = []; ruleSeen = []
+            }
+            if wordStamp.count != rules.words.count { wordStamp = [UInt32](repeating: 0, count: rules.words.count) }
+            let atoms = rules.atoms.count
+            if atomStamp.count != atoms {
+                atomStamp = [UInt32](repeating: 0, count: atoms)
+                atomResult = [Occurrences](repeating: .none, count: atoms)
+                atomHitStamp = [UInt32](repeating: 0, count: atoms)
+                atomHitFirst = [Int32](repeating: 0, count: atoms)
+                atomHitCount = [Int32](repeating: 0, count: atoms)
+            }
+            let count = rules.rules.count
+            if ruleSeen.count != count { ruleSeen = [UInt32](repeating: 0, count: count) }
+            if ruleStamp.count != count * 4 {
+                ruleStamp = [UInt32](repeating: 0, count: count * 4)
+                ruleResult = [Occurrences](repeating: .none, count: count * 4)
+            }
+            occ.removeAll(keepingCapacity: true)
+            occ.append(.nowhere)
+            arena.removeAll(keepingCapacity: true)
+            stack.removeAll(keepingCapacity: true)
+        }
+    }
+    var workspace = Workspace()
+
+    /// One evaluation of the rules on the first `turnLimit` turns of a record.
+    ///
+    /// It refers to the scanner, the record and the compiled matcher `unowned(unsafe)`: the
+    /// caller keeps them alive for the evaluation's whole (short, synchronous) life, and counting
+    /// references to objects all workers share would make the cores fight over the same cache
+    /// lines on every record. `release()` hands the workspace back to the scanner.
     struct Evaluation {
-        unowned let scanner: Scanner
-        let prepared: Prepared
-        let turnLimit: Int
+        unowned(unsafe) let scanner: Scanner
+        unowned(unsafe) let prepared: Prepared
         let program: Program
-        // Copied from the scanner once per evaluation, not fetched through it on every use.
+        var ws: Workspace
+        let turnLimit: Int
         let usePrefilter: Bool
-        let atoms: [Atom]
-        var b: Buffers
         var errors: [String] = []
         var failedAtoms = Set<Int>()
         var currentRule = 0
@@ -134,58 +188,49 @@ public final class Scanner {
             self.turnLimit = turnLimit
             self.program = scanner.matcher.program
             self.usePrefilter = scanner.usePrefilter
-            self.atoms = scanner.rules.atoms
-            b = scanner.buffers
-            scanner.buffers = Buffers()
-            b.generation &+= 1
-            if b.generation == 0 {   // wrapped: forget every stamp
-                b.generation = 1
-                b.wordStamp = []; b.atomStamp = []; b.ruleStamp = []
-            }
-            let rules = scanner.rules
-            if b.wordStamp.count != rules.words.count { b.wordStamp = [UInt32](repeating: 0, count: rules.words.count) }
-            if b.atomStamp.count != rules.atoms.count {
-                b.atomStamp = [UInt32](repeating: 0, count: rules.atoms.count)
-                b.atomResults = [[Occurrence]](repeating: [], count: rules.atoms.count)
-                b.bucketStamp = [UInt32](repeating: 0, count: rules.atoms.count)
-                b.buckets = [[(Int32, Int32, Int32)]](repeating: [], count: rules.atoms.count)
-            }
-            if b.ruleSeen.count != rules.rules.count { b.ruleSeen = [UInt32](repeating: 0, count: rules.rules.count) }
-            if b.ruleStamp.count != rules.rules.count * 4 {
-                b.ruleStamp = [UInt32](repeating: 0, count: rules.rules.count * 4)
-                b.ruleResults = [[Occurrence]](repeating: [], count: rules.rules.count * 4)
-            }
-            b.arena.removeAll(keepingCapacity: true)
-            if usePrefilter {
-                let g = b.generation
-                // One pass over the automaton's hits: mark the words, and sort the hits into per-atom buckets.
-                for t in 0..<turnLimit {
-                    for h in prepared.wordHits[t] {
-                        b.wordStamp[Int(h.0)] = g
-                        let w = Int(h.0)
-                        for k in Int(program.atomsByWordStart[w])..<Int(program.atomsByWordStart[w + 1]) {
-                            let a = Int(program.atomsByWord[k])
-                            if b.bucketStamp[a] != g { b.bucketStamp[a] = g; b.buckets[a].removeAll(keepingCapacity: true) }
-                            b.buckets[a].append((Int32(t), h.1, h.2))
-                        }
+            ws = scanner.workspace
+            scanner.workspace = Workspace()
+            ws.begin(scanner.rules)
+            guard usePrefilter else { return }
+            // One pass over the automaton's hits: mark the words, and list each hit under its atoms.
+            let g = ws.generation
+            ws.atomHits.removeAll(keepingCapacity: true)
+            for t in 0..<turnLimit {
+                for h in prepared.wordHits[t] {
+                    let w = Int(h.0)
+                    ws.wordStamp[w] = g
+                    for k in Int(program.atomsByWordStart[w])..<Int(program.atomsByWordStart[w + 1]) {
+                        ws.atomHits.append((program.atomsByWord[k], Int32(t), h.1, h.2))
                     }
                 }
             }
+            // Per atom in text order, the longest first where two start together.
+            ws.atomHits.sort { ($0.0, $0.1, $0.2, -$0.3) < ($1.0, $1.1, $1.2, -$1.3) }
+            var i = 0
+            while i < ws.atomHits.count {
+                let a = ws.atomHits[i].0
+                var j = i + 1
+                while j < ws.atomHits.count && ws.atomHits[j].0 == a { j += 1 }
+                ws.atomHitStamp[Int(a)] = g
+                ws.atomHitFirst[Int(a)] = Int32(i)
+                ws.atomHitCount[Int(a)] = Int32(j - i)
+                i = j
+            }
         }
 
-        /// Hands the buffers back to the scanner for the next record.
+        /// Hands the workspace back to the scanner for the next record.
         mutating func release() {
-            scanner.buffers = b
-            b = Buffers()
+            scanner.workspace = ws
+            ws = Workspace()
         }
 
         /// Whether the prefilter lets rule `r` run: every clause has a word present.
         func candidate(_ r: Int) -> Bool {
-            let g = b.generation
+            let g = ws.generation
             let first = Int(program.clauseFirst[r])
             for k in first..<(first + Int(program.clauseCount[r])) {
                 var any = false
-                for i in Int(program.clauseStart[k])..<Int(program.clauseStart[k + 1]) where b.wordStamp[Int(program.clauseWords[i])] == g {
+                for i in Int(program.clauseStart[k])..<Int(program.clauseStart[k + 1]) where ws.wordStamp[Int(program.clauseWords[i])] == g {
                     any = true
                     break
                 }
@@ -198,32 +243,35 @@ public final class Scanner {
             let rules = scanner.rules
             var hits: [RuleHit] = []
             var score = 0
-            var categoryScores = [Int](repeating: 0, count: rules.categories.count)
-            var categoryHit = [Bool](repeating: false, count: rules.categories.count)
+            let categoryCount = rules.categories.count
+            ws.categoryScores.removeAll(keepingCapacity: true)
+            ws.categoryScores.append(contentsOf: repeatElement(0, count: categoryCount))
+            ws.categoryHit.removeAll(keepingCapacity: true)
+            ws.categoryHit.append(contentsOf: repeatElement(false, count: categoryCount))
             // Candidate rules, in rule order: from the prefilter's index, or every public rule without it.
-            var order: [Int32]
+            ws.candidates.removeAll(keepingCapacity: true)
             if usePrefilter {
-                let g = b.generation
-                b.candidates.removeAll(keepingCapacity: true)
-                for r in program.unfiltered where b.ruleSeen[Int(r)] != g { b.ruleSeen[Int(r)] = g; b.candidates.append(r) }
+                let g = ws.generation
+                for r in program.unfiltered where ws.ruleSeen[Int(r)] != g { ws.ruleSeen[Int(r)] = g; ws.candidates.append(r) }
                 for t in 0..<turnLimit {
                     for h in prepared.wordHits[t] {
                         let w = Int(h.0)
                         for k in Int(program.rulesByWordStart[w])..<Int(program.rulesByWordStart[w + 1]) {
                             let r = program.rulesByWord[k]
-                            guard b.ruleSeen[Int(r)] != g else { continue }
-                            b.ruleSeen[Int(r)] = g
-                            b.candidates.append(r)
+                            guard ws.ruleSeen[Int(r)] != g else { continue }
+                            ws.ruleSeen[Int(r)] = g
+                            ws.candidates.append(r)
                         }
                     }
                 }
-                b.candidates.sort()
-                order = b.candidates
+                ws.candidates.sort()
             } else {
-                order = (0..<Int32(program.roots.count)).filter { !program.isPrivate[Int($0)] }
+                for r in 0..<program.roots.count where !program.isPrivate[r] { ws.candidates.append(Int32(r)) }
             }
-            for r in order {
-                let i = Int(r)
+            var k = 0
+            while k < ws.candidates.count {
+                let i = Int(ws.candidates[k])
+                k += 1
                 if usePrefilter, !candidate(i) { continue }
                 currentRule = i
                 let occ = evaluate(program.roots[i], mask: 0)
@@ -233,28 +281,32 @@ public final class Scanner {
                 score += ruleScore
                 let c = Int(program.categories[i])
                 if c >= 0 {
-                    categoryScores[c] += ruleScore
-                    if ruleScore > 0 { categoryHit[c] = true }
+                    ws.categoryScores[c] += ruleScore
+                    if ruleScore > 0 { ws.categoryHit[c] = true }
                 }
             }
-            release()
             let level = rules.levels.level(for: score)
-            let ranked = categoryScores.indices.filter { categoryHit[$0] && categoryScores[$0] > 0 }
-                .sorted { categoryScores[$0] != categoryScores[$1] ? categoryScores[$0] > categoryScores[$1] : $0 < $1 }
+            defer { release() }
+            var ranked: [(category: Int, score: Int)] = []
+            for c in 0..<categoryCount where ws.categoryHit[c] && ws.categoryScores[c] > 0 { ranked.append((c, ws.categoryScores[c])) }
+            ranked.sort { $0.score != $1.score ? $0.score > $1.score : $0.category < $1.category }
             // No risk, no main category (the per-category scores stay in `categories`).
-            let main = level > .none ? ranked.first : nil
+            let main = level > .none ? ranked.first?.category : nil
             let category = main.map { rules.categories[$0] }
             return Verdict(id: prepared.id, level: level, score: score, category: main,
-                           categories: ranked.map { ($0, categoryScores[$0]) }, hits: hits, errors: errors,
+                           categories: ranked, hits: hits, errors: errors,
                            firstWarningTurn: firstWarningTurn, firstMoneyRequestTurn: firstMoneyRequestTurn,
                            advice: level > .none ? (category?.advice ?? Scanner.genericAdvice) : nil,
                            referral: Referral.forLevel(level, script: category?.script ?? Scanner.genericScript))
         }
 
         /// Evidence spans in the original text, merged and in order.
-        func spans(of occ: [Occurrence]) -> [EvidenceSpan] {
+        func spans(of occ: Occurrences) -> [EvidenceSpan] {
             var all: [Evidence] = []
-            for o in occ where o.evCount > 0 { all += b.arena[Int(o.evStart)..<Int(o.evStart + o.evCount)] }
+            for i in Int(occ.start)..<Int(occ.start + occ.count) {
+                let o = ws.occ[i]
+                for e in Int(o.evStart)..<Int(o.evStart + o.evCount) { all.append(ws.arena[e]) }
+            }
             all.sort { ($0.turn, $0.start, $0.end) < ($1.turn, $1.start, $1.end) }
             // Merge overlapping evidence within a turn.
             var merged: [Evidence] = []
@@ -296,7 +348,7 @@ public final class Scanner {
             return out
         }
 
-        func inMask(_ turn: Int32, _ mask: Int) -> Bool {
+        static func inMask(_ prepared: Prepared, _ turn: Int32, _ mask: Int) -> Bool {
             switch mask {
             case 0: return true
             case 1: return prepared.turns[Int(turn)].role == .caller
@@ -305,29 +357,65 @@ public final class Scanner {
             }
         }
 
-        private mutating func single(_ turn: Int, _ s: Int32, _ e: Int32) -> Occurrence {
-            b.arena.append(Evidence(turn: Int32(turn), start: s, end: e))
-            return Occurrence(turn: Int32(turn), start: s, end: e, evStart: Int32(b.arena.count - 1), evCount: 1)
+        /// Appends one occurrence that is its own evidence.
+        private mutating func single(_ turn: Int32, _ s: Int32, _ e: Int32) {
+            ws.arena.append(Evidence(turn: turn, start: s, end: e))
+            ws.occ.append(Occurrence(turn: turn, start: s, end: e, evStart: Int32(ws.arena.count - 1), evCount: 1))
         }
 
-        mutating func atomOccurrences(_ a: Int) -> [Occurrence] {
-            if b.atomStamp[a] == b.generation { return b.atomResults[a] }
-            let atom = atoms[a]
-            var result: [Occurrence] = []
-            if atom.kind == .words && usePrefilter {
+        /// The occurrences from `start` to the end of the arena.
+        private mutating func since(_ start: Int) -> Occurrences {
+            Occurrences(start: Int32(start), count: Int32(ws.occ.count - start))
+        }
+
+        /// `r`'s occurrences that pass `keep`: `r` itself when all do, else a filtered copy.
+        private mutating func filter(_ r: Occurrences, _ keep: (Occurrence) -> Bool) -> Occurrences {
+            let end = Int(r.start + r.count)
+            guard let firstDropped = (Int(r.start)..<end).first(where: { !keep(ws.occ[$0]) }) else { return r }
+            let start = ws.occ.count
+            for i in Int(r.start)..<firstDropped { ws.occ.append(ws.occ[i]) }
+            for i in (firstDropped + 1)..<max(firstDropped + 1, end) where keep(ws.occ[i]) { ws.occ.append(ws.occ[i]) }
+            return since(start)
+        }
+
+        /// The first `occurrenceCap` occurrences of the results on the stack from `base`, in
+        /// order; pops them.
+        private mutating func concatenate(from base: Int) -> Occurrences {
+            defer { ws.stack.removeLast(ws.stack.count - base) }
+            if ws.stack.count - base == 1 {   // one part: itself, capped
+                let r = ws.stack[base]
+                return Occurrences(start: r.start, count: min(r.count, Int32(Scanner.occurrenceCap)))
+            }
+            let start = ws.occ.count
+            var left = Scanner.occurrenceCap
+            for k in base..<ws.stack.count where left > 0 {
+                let r = ws.stack[k]
+                let take = min(Int(r.count), left)
+                for i in Int(r.start)..<(Int(r.start) + take) { ws.occ.append(ws.occ[i]) }
+                left -= take
+            }
+            return since(start)
+        }
+
+        mutating func atomOccurrences(_ a: Int) -> Occurrences {
+            let g = ws.generation
+            if ws.atomStamp[a] == g { return ws.atomResult[a] }
+            let start = ws.occ.count
+            if program.atomIsWords[a] && usePrefilter {
                 // The automaton already found every word: keep this atom's, leftmost-longest, non-overlapping.
-                if b.bucketStamp[a] == b.generation {
-                    var found = b.buckets[a]
-                    found.sort { ($0.0, $0.1, -$0.2) < ($1.0, $1.1, -$1.2) }
+                if ws.atomHitStamp[a] == g {
                     var turn: Int32 = -1, end: Int32 = -1
-                    for h in found {
-                        if h.0 != turn { turn = h.0; end = -1 }
-                        guard h.1 >= end else { continue }
-                        result.append(single(Int(h.0), h.1, h.2))
-                        end = h.2
+                    let first = Int(ws.atomHitFirst[a])
+                    for i in first..<(first + Int(ws.atomHitCount[a])) {
+                        let h = ws.atomHits[i]
+                        if h.1 != turn { turn = h.1; end = -1 }
+                        guard h.2 >= end else { continue }
+                        single(h.1, h.2, h.3)
+                        end = h.3
                     }
                 }
             } else {
+                let atom = scanner.rules.atoms[a]
                 for t in 0..<turnLimit {
                     let text = prepared.texts[t]
                     var ranges: [Range<Int>] = []
@@ -356,71 +444,71 @@ public final class Scanner {
                             return true
                         }
                     }
-                    for r in ranges { result.append(single(t, Int32(r.lowerBound), Int32(r.upperBound))) }
+                    for r in ranges { single(Int32(t), Int32(r.lowerBound), Int32(r.upperBound)) }
                 }
             }
-            b.atomStamp[a] = b.generation
-            b.atomResults[a] = result
+            let result = since(start)
+            ws.atomStamp[a] = g
+            ws.atomResult[a] = result
             return result
         }
 
         private func kid(_ n: Program.Node, _ k: Int) -> Int32 { program.kids[Int(n.first) + k] }
 
-        mutating func evaluate(_ id: Int32, mask: Int) -> [Occurrence] {
+        mutating func evaluate(_ id: Int32, mask: Int) -> Occurrences {
             let n = program.nodes[Int(id)]
             switch n.op {
             case .atom:
                 let all = atomOccurrences(Int(n.arg))
-                return mask == 0 ? all : all.filter { inMask($0.turn, mask) }
+                if mask == 0 { return all }
+                let p = prepared
+                return filter(all) { Evaluation.inMask(p, $0.turn, mask) }
             case .rule:
                 let key = Int(n.arg) * 4 + mask
-                if b.ruleStamp[key] == b.generation { return b.ruleResults[key] }
+                if ws.ruleStamp[key] == ws.generation { return ws.ruleResult[key] }
                 let saved = currentRule
                 let result = evaluate(program.roots[Int(n.arg)], mask: mask)
                 currentRule = saved
-                b.ruleStamp[key] = b.generation
-                b.ruleResults[key] = result
+                ws.ruleStamp[key] = ws.generation
+                ws.ruleResult[key] = result
                 return result
             case .and:
-                var out: [Occurrence] = []
+                let base = ws.stack.count
                 for k in 0..<Int(n.count) {
                     let o = evaluate(kid(n, k), mask: mask)
-                    if o.isEmpty { return [] }
-                    out += o.prefix(Scanner.occurrenceCap)
+                    if o.isEmpty { ws.stack.removeLast(ws.stack.count - base); return .none }
+                    ws.stack.append(o)
                 }
-                return Array(out.prefix(Scanner.occurrenceCap))
+                return concatenate(from: base)
             case .or:
-                var out: [Occurrence] = []
-                for k in 0..<Int(n.count) { out += evaluate(kid(n, k), mask: mask).prefix(Scanner.occurrenceCap) }
-                return Array(out.prefix(Scanner.occurrenceCap))
-            case .not:
-                return evaluate(kid(n, 0), mask: mask).isEmpty ? [.nowhere] : []
-            case .atLeast:
-                var out: [Occurrence] = []
-                var satisfied = 0
+                let base = ws.stack.count
                 for k in 0..<Int(n.count) {
                     let o = evaluate(kid(n, k), mask: mask)
-                    if !o.isEmpty { satisfied += 1; out += o.prefix(Scanner.occurrenceCap) }
+                    if !o.isEmpty { ws.stack.append(o) }
                 }
-                return satisfied >= Int(n.arg) ? Array(out.prefix(Scanner.occurrenceCap)) : []
+                return ws.stack.count == base ? .none : concatenate(from: base)
+            case .not:
+                return evaluate(kid(n, 0), mask: mask).isEmpty ? .nowhere : .none
+            case .atLeast:
+                let base = ws.stack.count
+                for k in 0..<Int(n.count) {
+                    let o = evaluate(kid(n, k), mask: mask)
+                    if !o.isEmpty { ws.stack.append(o) }
+                }
+                // None satisfied is false even for at_least(0, …): there is no evidence to show.
+                if ws.stack.count - base >= Int(n.arg) && ws.stack.count > base { return concatenate(from: base) }
+                ws.stack.removeLast(ws.stack.count - base)
+                return .none
             case .near, .nearTurns, .then, .thenGap:
-                let xs = evaluate(kid(n, 0), mask: mask).filter { $0.turn >= 0 }
-                if xs.isEmpty { return [] }
-                let ys = evaluate(kid(n, 1), mask: mask).filter { $0.turn >= 0 }
-                if ys.isEmpty { return [] }
-                let d = Int(n.arg)
-                let p = prepared
-                func gap(_ x: Occurrence, _ y: Occurrence) -> Int { Evaluation.gap(p, x, y) }
-                switch n.op {
-                case .near: return pairs(xs, ys) { x, y in x.turn == y.turn && gap(x, y) <= d }
-                case .nearTurns: return pairs(xs, ys) { x, y in abs(Int(x.turn) - Int(y.turn)) <= d }
-                case .thenGap: return pairs(xs, ys) { x, y in x.turn == y.turn && y.start >= x.end && gap(x, y) <= d }
-                default: return pairs(xs, ys) { x, y in x.turn < y.turn || (x.turn == y.turn && y.start >= x.end) }
-                }
+                let xs = filter(evaluate(kid(n, 0), mask: mask)) { $0.turn >= 0 }
+                if xs.isEmpty { return .none }
+                let ys = filter(evaluate(kid(n, 1), mask: mask)) { $0.turn >= 0 }
+                if ys.isEmpty { return .none }
+                return pairs(xs, ys, n.op, Int(n.arg))
             case .count:
-                let o = evaluate(kid(n, 0), mask: mask).filter { $0.turn >= 0 }
-                guard Comparison.allCases[Int(n.arg2)].holds(o.count, Int(n.arg)) else { return [] }
-                return o.isEmpty ? [.nowhere] : o
+                let o = filter(evaluate(kid(n, 0), mask: mask)) { $0.turn >= 0 }
+                guard Comparison.allCases[Int(n.arg2)].holds(Int(o.count), Int(n.arg)) else { return .none }
+                return o.isEmpty ? .nowhere : o
             case .scope:
                 let want = Int(n.arg)
                 let m = mask == 0 ? want : (mask == want ? want : 3)
@@ -440,24 +528,35 @@ public final class Scanner {
             return 0
         }
 
-        mutating func pairs(_ xs: [Occurrence], _ ys: [Occurrence], _ ok: (Occurrence, Occurrence) -> Bool) -> [Occurrence] {
-            var matched: [(Occurrence, Occurrence)] = []
-            outer: for x in xs {
-                for y in ys where ok(x, y) {
-                    matched.append((x, y))
-                    if matched.count >= Scanner.occurrenceCap { break outer }
+        /// The pairs (x, y) that `op` accepts, each one occurrence with both evidences; at most
+        /// `occurrenceCap` of them, x-major.
+        private mutating func pairs(_ xs: Occurrences, _ ys: Occurrences, _ op: Program.Op, _ d: Int) -> Occurrences {
+            let start = ws.occ.count
+            var made = 0
+            outer: for i in Int(xs.start)..<Int(xs.start + xs.count) {
+                for j in Int(ys.start)..<Int(ys.start + ys.count) {
+                    let x = ws.occ[i], y = ws.occ[j]
+                    let ok: Bool
+                    switch op {
+                    case .near: ok = x.turn == y.turn && Evaluation.gap(prepared, x, y) <= d
+                    case .nearTurns: ok = abs(Int(x.turn) - Int(y.turn)) <= d
+                    case .thenGap: ok = x.turn == y.turn && y.start >= x.end && Evaluation.gap(prepared, x, y) <= d
+                    default: ok = x.turn < y.turn || (x.turn == y.turn && y.start >= x.end)
+                    }
+                    guard ok else { continue }
+                    let sameTurn = x.turn == y.turn
+                    let evStart = Int32(ws.arena.count)
+                    for e in Int(x.evStart)..<Int(x.evStart + x.evCount) { ws.arena.append(ws.arena[e]) }
+                    for e in Int(y.evStart)..<Int(y.evStart + y.evCount) { ws.arena.append(ws.arena[e]) }
+                    ws.occ.append(Occurrence(turn: sameTurn ? x.turn : y.turn,
+                                             start: sameTurn ? min(x.start, y.start) : y.start,
+                                             end: sameTurn ? max(x.end, y.end) : y.end,
+                                             evStart: evStart, evCount: x.evCount + y.evCount))
+                    made += 1
+                    if made >= Scanner.occurrenceCap { break outer }
                 }
             }
-            return matched.map { x, y in
-                let sameTurn = x.turn == y.turn
-                let evStart = Int32(b.arena.count)
-                b.arena.append(contentsOf: b.arena[Int(x.evStart)..<Int(x.evStart + x.evCount)])
-                b.arena.append(contentsOf: b.arena[Int(y.evStart)..<Int(y.evStart + y.evCount)])
-                return Occurrence(turn: sameTurn ? x.turn : y.turn,
-                                  start: sameTurn ? min(x.start, y.start) : y.start,
-                                  end: sameTurn ? max(x.end, y.end) : y.end,
-                                  evStart: evStart, evCount: x.evCount + y.evCount)
-            }
+            return since(start)
         }
     }
 

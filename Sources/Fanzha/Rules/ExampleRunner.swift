@@ -48,7 +48,7 @@ extension Scanner {
         let p = prepare(record)
         var e = Evaluation(scanner: self, prepared: p, turnLimit: p.turnCount)
         let occ = e.evaluate(matcher.program.roots[r], mask: 0)
-        let spans = occ.isEmpty ? nil : e.spans(of: occ)
+        let spans = withExtendedLifetime(p) { occ.isEmpty ? nil : e.spans(of: occ) }
         e.release()
         return spans
     }
