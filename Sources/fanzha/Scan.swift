@@ -18,6 +18,7 @@ struct Scan: ParsableCommand {
     @Option(help: "The level that counts as flagged: low, medium or high.") var minLevel: String = "low"
     @Flag(help: "Print only records at or above --min-level.") var flaggedOnly = false
     @Flag(name: .shortAndLong, help: "Print nothing; the exit status alone says whether anything was flagged.") var quiet = false
+    @Flag(name: .shortAndLong, help: "Print only how many records reached --min-level (`FILE:N` per file when there are several), like grep -c.") var count = false
     @Flag(help: "Stop at the first malformed input record (exit 2).") var strict = false
     @Option(help: "Worker threads (default: all cores).") var threads: Int?
     @Flag(help: "Run every rule on every record, without the literal prefilter (for measurements).") var noPrefilter = false
@@ -38,25 +39,28 @@ struct Scan: ParsableCommand {
             let out = OutputSink.stdout
             let printer = VerdictPrinter(rules: rules, format: outputFormat, colour: useColour(out))
             let stats = Counts()
-            if outputFormat == .tsv && !quiet { out.line(VerdictPrinter.tsvHeader) }
+            let printsRecords = !quiet && !count
+            if outputFormat == .tsv && printsRecords { out.line(VerdictPrinter.tsvHeader) }
 
-            let skipRendering = quiet, onlyFlagged = flaggedOnly
-            let pipeline = ScanPipeline(scanner: scanner, render: { record, verdict -> String? in
-                if skipRendering || (onlyFlagged && verdict.level < minimum) { return nil }
+            let quiet = quiet, onlyFlagged = flaggedOnly
+            let pipeline = ScanPipeline(scanner: scanner, render: { record, verdict -> [UInt8]? in
+                if !printsRecords || (onlyFlagged && verdict.level < minimum) { return nil }
                 return printer.render(verdict, record: record)
             }, deliver: { batch, results in
                 for (record, (verdict, rendered)) in zip(batch, results) {
                     stats.read += 1
                     if verdict.level >= minimum { stats.flagged += 1 }
                     for e in verdict.errors { OutputSink.stderr.line("fanzha: \(record.origin): \(e)") }
-                    if let rendered { out.line(rendered) }
+                    if let rendered { out.line(bytes: rendered) }
                 }
                 out.flush()
                 OutputSink.stderr.flush()
-                if skipRendering && stats.flagged > 0 { Foundation.exit(0) }
+                if quiet && stats.flagged > 0 { Foundation.exit(0) }
             })
 
-            for path in files.isEmpty ? ["-"] : files {
+            let paths = files.isEmpty ? ["-"] : files
+            var flaggedBefore = 0
+            for path in paths {
                 let reader = LineReader(handle: try openInput(path))
                 let name = path == "-" ? "<stdin>" : path
                 switch try inputOptions.format(for: path) {
@@ -70,8 +74,15 @@ struct Scan: ParsableCommand {
                 case .csv:
                     throw Failure("\(name): scan reads text, jsonl, transcript or events input, not csv (fanzha eval reads CSV)")
                 }
+                if count && !quiet && paths.count > 1 {
+                    pipeline.finish()   // every record of this file is counted
+                    out.line("\(path):\(stats.flagged - flaggedBefore)")
+                    flaggedBefore = stats.flagged
+                }
             }
             pipeline.finish()
+            if count && !quiet && paths.count == 1 { out.line("\(stats.flagged)") }
+            out.flush()
             if !quiet {
                 OutputSink.stderr.line("fanzha: \(stats.read) record\(stats.read == 1 ? "" : "s") read, \(stats.flagged) flagged (≥ \(minimum)), \(stats.failed) failed")
             }
@@ -80,7 +91,7 @@ struct Scan: ParsableCommand {
     }
 
     /// One message (or call) per line, in batches: they bound memory and let all cores work.
-    private func scanLines(_ reader: LineReader, name: String, format: InputFormat, pipeline: ScanPipeline<String?>, stats: Counts) throws {
+    private func scanLines(_ reader: LineReader, name: String, format: InputFormat, pipeline: ScanPipeline<[UInt8]?>, stats: Counts) throws {
         let decoder = RecordDecoder(format: format, options: inputOptions.readerOptions, source: name)
         var batch: [Record] = []
         var turnsInBatch = 0
@@ -111,7 +122,7 @@ struct Scan: ParsableCommand {
     }
 
     /// A whole file of `speaker: text` lines is one call.
-    private func scanTranscript(_ reader: LineReader, name: String, pipeline: ScanPipeline<String?>, stats: Counts) throws {
+    private func scanTranscript(_ reader: LineReader, name: String, pipeline: ScanPipeline<[UInt8]?>, stats: Counts) throws {
         var lines: [String] = []
         while let l = reader.next() { lines.append(String(decoding: l, as: UTF8.self)) }
         switch CallTranscript.parse(lines.joined(separator: "\n"), roles: inputOptions.readerOptions.roles) {
@@ -140,11 +151,11 @@ struct Scan: ParsableCommand {
             for o in outputs {
                 switch o {
                 case .alert(let json):
-                    if !quiet { out.line(json) }
+                    if !quiet && !count { out.line(json) }
                 case .final(let json, let level):
                     stats.read += 1
                     if level >= minimum { stats.flagged += 1 }
-                    if !quiet { out.line(json) }
+                    if !quiet && !count { out.line(json) }
                 case .malformed(let message):
                     stats.failed += 1
                     OutputSink.stderr.line("fanzha: \(message)")

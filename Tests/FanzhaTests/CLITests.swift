@@ -314,6 +314,28 @@ private let threeMessages = "请把钱转入安全账户\n今天天气很好\n�
         #expect(summary(o) == "fanzha: 2 records read, 0 flagged (≥ high), 0 failed")
     }
 
+    @Test func countPrintsTheNumberOfFlaggedRecordsLikeGrepC() throws {
+        let f = try CLIFixture()
+        var o = try f.scan(["--count"], input: threeMessages)
+        #expect(o.status == 0)
+        #expect(o.out == "2\n")
+        #expect(summary(o) == "fanzha: 3 records read, 2 flagged (≥ low), 0 failed")
+
+        o = try f.scan(["-c", "--min-level", "high"], input: threeMessages)
+        #expect(o.out == "1\n")
+
+        o = try f.scan(["-c"], input: "今天天气很好\n")
+        #expect(o.status == 1, "nothing flagged: exit 1, like grep -c")
+        #expect(o.out == "0\n")
+
+        // Several files: FILE:N each, in order.
+        let a = try f.dir.write("a.txt", threeMessages)
+        let b = try f.dir.write("b.txt", "今天天气很好\n")
+        o = try ProcessRunner.fanzha(["scan"] + f.rulesArgs + ["-c", a, b])
+        #expect(o.status == 0)
+        #expect(o.out == "\(a):2\n\(b):0\n")
+    }
+
     @Test func filesAreReadInOrderAndTheirFormatIsGuessed() throws {
         let f = try CLIFixture()
         let a = try f.dir.write("a.txt", "请把钱转入安全账户\n")
@@ -556,7 +578,7 @@ private let threeMessages = "请把钱转入安全账户\n今天天气很好\n�
         }
         let scanHelp = try ProcessRunner.fanzha(["scan", "--help"])
         #expect(scanHelp.status == 0)
-        for option in ["--format", "--min-level", "--flagged-only", "--quiet", "--strict", "--rules"] {
+        for option in ["--format", "--min-level", "--flagged-only", "--count", "--quiet", "--strict", "--rules"] {
             #expect(scanHelp.out.contains(option))
         }
         let unknown = try ProcessRunner.fanzha(["frobnicate"])

@@ -24,6 +24,13 @@ public struct JSONObjectWriter {
     public mutating func addNull(_ k: String) { key(k); buffer.append(contentsOf: "null".utf8) }
     /// A value that is already JSON text.
     public mutating func addRaw(_ k: String, _ json: String) { key(k); buffer.append(contentsOf: json.utf8) }
+    /// Fields already written as JSON (`"k":v,"k2":v2`), e.g. rendered once and reused per record.
+    public mutating func addFields(_ fields: [UInt8]) {
+        guard !fields.isEmpty else { return }
+        if !first { buffer.append(0x2C) }
+        first = false
+        buffer.append(contentsOf: fields)
+    }
     public mutating func add(_ k: String, _ v: [String]) {
         key(k)
         buffer.append(0x5B)
@@ -65,9 +72,17 @@ public struct JSONObjectWriter {
     }
 
     public mutating func finish() -> String {
-        buffer.append(0x7D)
-        return String(decoding: buffer, as: UTF8.self)
+        String(decoding: finishBytes(), as: UTF8.self)
     }
+
+    /// The object as UTF-8 bytes (what an output sink writes, without a String in between).
+    public mutating func finishBytes() -> [UInt8] {
+        buffer.append(0x7D)
+        return buffer
+    }
+
+    /// The fields written so far without the braces, to be added elsewhere with `addFields`.
+    public var fields: [UInt8] { Array(buffer.dropFirst()) }
 }
 
 public func jsonString(_ s: String) -> String {

@@ -35,6 +35,14 @@ public final class OutputSink: @unchecked Sendable {
         if buffer.count >= 1 << 16 { flushLocked() }
     }
 
+    /// One line given as UTF-8 bytes (without its newline).
+    public func line(bytes: [UInt8]) {
+        lock.lock(); defer { lock.unlock() }
+        buffer.append(contentsOf: bytes)
+        buffer.append(0x0A)
+        if buffer.count >= 1 << 16 { flushLocked() }
+    }
+
     public func flush() {
         lock.lock(); defer { lock.unlock() }
         flushLocked()

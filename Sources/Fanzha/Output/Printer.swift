@@ -8,21 +8,37 @@ public struct VerdictPrinter {
     public let format: OutputFormat
     public let colour: Bool
 
+    /// Per rule, its hit's fixed fields (rule, title, score, tags) as JSON, written once.
+    private let ruleFields: [[UInt8]]
+
     public init(rules: RuleSet, format: OutputFormat, colour: Bool) {
         self.rules = rules
         self.format = format
         self.colour = colour
+        ruleFields = rules.rules.map { rule in
+            var h = JSONObjectWriter()
+            h.add("rule", rule.id)
+            h.add("title", rule.title)
+            h.add("score", rule.score)
+            h.add("tags", rule.tags)
+            return h.fields
+        }
     }
 
-    public func render(_ v: Verdict, record: Record) -> String {
+    /// One output record as UTF-8 bytes, without its newline.
+    public func render(_ v: Verdict, record: Record) -> [UInt8] {
         switch format {
-        case .jsonl: return json(v, record: record)
-        case .tsv: return tsv(v, record: record)
-        case .text: return text(v, record: record)
+        case .jsonl: return jsonBytes(v, record: record)
+        case .tsv: return Array(tsv(v, record: record).utf8)
+        case .text: return Array(text(v, record: record).utf8)
         }
     }
 
     public func json(_ v: Verdict, record: Record) -> String {
+        String(decoding: jsonBytes(v, record: record), as: UTF8.self)
+    }
+
+    public func jsonBytes(_ v: Verdict, record: Record) -> [UInt8] {
         var o = JSONObjectWriter()
         o.add("id", v.id)
         if let label = record.label { o.add("label", label) }
@@ -39,16 +55,12 @@ public struct VerdictPrinter {
             if let t = v.firstWarningTurn { o.add("first_warning_turn", t) } else { o.addNull("first_warning_turn") }
             if let t = v.firstMoneyRequestTurn { o.add("first_money_request_turn", t) } else { o.addNull("first_money_request_turn") }
         }
-        return o.finish()
+        return o.finishBytes()
     }
 
     /// One hit: rule, title, score, tags and evidence spans.
     public func writeHit(_ hit: RuleHit, to h: inout JSONObjectWriter) {
-        let rule = rules.rules[hit.rule]
-        h.add("rule", rule.id)
-        h.add("title", rule.title)
-        h.add("score", rule.score)
-        h.add("tags", rule.tags)
+        h.addFields(ruleFields[hit.rule])
         h.addObjects("spans", hit.spans) { j, s in
             j.add("start", s.start); j.add("end", s.end); j.add("text", s.text)
             if let t = s.turn { j.add("turn", t) }
