@@ -72,7 +72,8 @@ public struct AhoCorasick: Sendable {
             outStart[s] = Int32(flat.count)
             var w = own[s]
             while w >= 0 { flat.append(w); w = nextOwn[Int(w)] }
-            flat.append(contentsOf: flat[Int(outStart[f])..<Int(outStart[f] + outCount[f])])
+            // Element by element: appending a slice of `flat` to itself would copy the whole array.
+            for k in Int(outStart[f])..<Int(outStart[f] + outCount[f]) { flat.append(flat[k]) }
             outCount[s] = Int32(flat.count) - outStart[s]
             for c in 0..<n {
                 let t = table[s &* n &+ c]
@@ -83,6 +84,13 @@ public struct AhoCorasick: Sendable {
                     table[s &* n &+ c] = table[f &* n &+ c]
                 }
             }
+        }
+        // For the scan loop: each entry is the target state's row offset (state × classCount), so
+        // the next index is one addition; negated when the target reports words, so finding
+        // "no match here" costs a sign test instead of a second load.
+        for i in table.indices {
+            let t = Int(table[i])
+            table[i] = outCount[t] > 0 ? -Int32(t &* n) - 1 : Int32(t &* n)
         }
         next = table
         outputStart = outStart
@@ -104,19 +112,20 @@ public struct AhoCorasick: Sendable {
     func scan(_ text: UnsafeBufferPointer<UInt8>, _ found: (Int, Int, Int) -> Void) {
         next.withUnsafeBufferPointer { next in
             byteClass.withUnsafeBufferPointer { cls in
-                outputCount.withUnsafeBufferPointer { counts in
-                    var s = 0
-                    let n = classCount
-                    for i in 0..<text.count {
-                        s = Int(next[s &* n &+ Int(cls[Int(text[i])])])
-                        let count = Int(counts[s])
-                        if count != 0 {
-                            let a = Int(outputStart[s])
-                            for k in a..<(a + count) {
-                                let w = Int(outputs[k])
-                                found(w, i + 1 - Int(wordLength[w]), i + 1)
-                            }
-                        }
+                var row = 0   // current state × classCount
+                let n = classCount
+                for i in 0..<text.count {
+                    let entry = Int(next[row &+ Int(cls[Int(text[i])])])
+                    if entry >= 0 {
+                        row = entry
+                        continue
+                    }
+                    row = -(entry &+ 1)
+                    let s = row / n
+                    let a = Int(outputStart[s])
+                    for k in a..<(a + Int(outputCount[s])) {
+                        let w = Int(outputs[k])
+                        found(w, i + 1 - Int(wordLength[w]), i + 1)
                     }
                 }
             }

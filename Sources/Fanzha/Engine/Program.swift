@@ -20,12 +20,16 @@ struct Program: Sendable {
     var kids: [Int32] = []
     /// Root node of each rule's condition.
     var roots: [Int32] = []
-    /// Per rule, the prefilter: every clause must have at least one word present.
-    /// Clauses of rule r: `clauseWords[clauseStart[clauseFirst[r] + k] ..< clauseStart[clauseFirst[r] + k + 1]]`.
+    /// Per rule, the prefilter: every clause must have at least one word present. Rule r's
+    /// clauses are numbers `clauseFirst[r] ..< clauseFirst[r] + clauseCount[r]`; the words of a
+    /// clause are not listed per clause but inverted, `clausesByWord[clausesByWordStart[w] ..<
+    /// clausesByWordStart[w + 1]]` being the clauses word w satisfies: a record marks the clauses
+    /// of the words it holds, so checking a rule never walks a long term list.
     var clauseFirst: [Int32] = []
     var clauseCount: [Int32] = []
-    var clauseStart: [Int32] = []
-    var clauseWords: [Int32] = []
+    var clauseTotal = 0
+    var clausesByWordStart: [Int32] = []
+    var clausesByWord: [Int32] = []
     var scores: [Int32] = []
     var categories: [Int32] = []   // -1 for none
     var isPrivate: [Bool] = []
@@ -49,6 +53,7 @@ struct Program: Sendable {
 
     init(_ rules: RuleSet) {
         var byWord = [[Int32]](repeating: [], count: rules.words.count)
+        var clausesOfWord = [[Int32]](repeating: [], count: rules.words.count)
         for (r, rule) in rules.rules.enumerated() {
             roots.append(lower(rule.condition))
             scores.append(Int32(rule.score))
@@ -63,15 +68,15 @@ struct Program: Sendable {
                     unfiltered.append(Int32(r))
                 }
             }
-            clauseFirst.append(Int32(clauseStart.count))
+            clauseFirst.append(Int32(clauseTotal))
             clauseCount.append(Int32(clauses.count))
             for c in clauses {
-                clauseStart.append(Int32(clauseWords.count))
-                clauseWords += c.map(Int32.init)
+                for w in c { clausesOfWord[w].append(Int32(clauseTotal)) }
+                clauseTotal += 1
             }
         }
-        clauseStart.append(Int32(clauseWords.count))
         (rulesByWordStart, rulesByWord) = Program.flatten(byWord)
+        (clausesByWordStart, clausesByWord) = Program.flatten(clausesOfWord)
         (atomsByWordStart, atomsByWord) = Program.flatten(rules.atomsForWord.map { $0.map(Int32.init) })
         atomIsWords = rules.atoms.map { $0.kind == .words }
     }
@@ -104,30 +109,52 @@ struct Program: Sendable {
         }
     }
 
-    /// A requirement as clauses (AND of ORs of words). Dropping clauses only weakens the filter,
-    /// so where the product of alternatives grows too large some are dropped: always sound.
+    /// A requirement as clauses (AND of ORs of words), each clause sorted without repeats.
+    /// Dropping clauses only weakens the filter, so where the product of alternatives grows too
+    /// large some are dropped: always sound. Every sub-requirement is expanded once.
     static func clauses(_ r: AtomRequirement) -> [[Int]] {
         switch r {
         case .always: return []
         case .word(let w): return [[w]]
-        case .all(let xs): return Array(xs.flatMap { clauses($0) }.prefix(maxClauses))
+        case .all(let xs):
+            var out: [[Int]] = []
+            for x in xs where out.count < maxClauses { out += clauses(x) }
+            return Array(out.prefix(maxClauses))
         case .any(let xs):
-            let each = xs.map { clauses($0) }
-            if each.contains(where: \.isEmpty) { return [] }   // one alternative needs nothing: neither does the whole
-            if each.allSatisfy({ $0.count == 1 }) {
-                // The usual case (a term list, any(…) of words): one clause, the union.
-                return [Array(Set(each.flatMap { $0[0] })).sorted()]
-            }
-            var acc: [[Int]]? = nil
+            var each: [[[Int]]] = []
+            each.reserveCapacity(xs.count)
             for x in xs {
                 let cs = clauses(x)
                 if cs.isEmpty { return [] }   // one alternative needs nothing: neither does the whole
-                guard let a = acc else { acc = cs; continue }
-                var product: [[Int]] = []
-                for p in a { for q in cs { product.append(Array(Set(p + q)).sorted()) } }
-                acc = Array(product.prefix(maxClauses))
+                each.append(cs)
             }
-            return acc ?? []
+            if each.allSatisfy({ $0.count == 1 }) {
+                // The usual case (a term list, any(…) of words): one clause, the union.
+                return [sortedUnique(each.flatMap { $0[0] })]
+            }
+            guard var acc = each.first else { return [] }
+            for cs in each.dropFirst() {
+                var product: [[Int]] = []
+                outer: for p in acc {
+                    for q in cs {
+                        product.append(sortedUnique(p + q))
+                        if product.count >= maxClauses { break outer }
+                    }
+                }
+                acc = product
+            }
+            return acc
         }
+    }
+
+    private static func sortedUnique(_ words: [Int]) -> [Int] {
+        var out = words.sorted()
+        var kept = 0
+        for i in out.indices where i == 0 || out[i] != out[kept - 1] {
+            out[kept] = out[i]
+            kept += 1
+        }
+        out.removeLast(out.count - kept)
+        return out
     }
 }

@@ -115,6 +115,8 @@ public final class Scanner {
     struct Workspace {
         var generation: UInt32 = 0
         var wordStamp: [UInt32] = []
+        /// Clauses of the prefilter that a word of this record satisfies.
+        var clauseStamp: [UInt32] = []
         var atomStamp: [UInt32] = []
         var atomResult: [Occurrences] = []
         var ruleStamp: [UInt32] = []
@@ -136,12 +138,13 @@ public final class Scanner {
         var categoryHit: [Bool] = []
 
         /// Starts a record: a new generation, arrays sized for `rules`, the arenas emptied.
-        mutating func begin(_ rules: RuleSet) {
+        mutating func begin(_ rules: RuleSet, clauses: Int) {
             generation &+= 1
             if generation == 0 {   // wrapped: forget every stamp
                 generation = 1
-                wordStamp = []; atomStamp = []; ruleStamp = []; atomHitStamp = []; ruleSeen = []
+                wordStamp = []; clauseStamp = []; atomStamp = []; ruleStamp = []; atomHitStamp = []; ruleSeen = []
             }
+            if clauseStamp.count != clauses { clauseStamp = [UInt32](repeating: 0, count: clauses) }
             if wordStamp.count != rules.words.count { wordStamp = [UInt32](repeating: 0, count: rules.words.count) }
             let atoms = rules.atoms.count
             if atomStamp.count != atoms {
@@ -167,14 +170,16 @@ public final class Scanner {
 
     /// One evaluation of the rules on the first `turnLimit` turns of a record.
     ///
-    /// It refers to the scanner, the record and the compiled matcher `unowned(unsafe)`: the
-    /// caller keeps them alive for the evaluation's whole (short, synchronous) life, and counting
-    /// references to objects all workers share would make the cores fight over the same cache
-    /// lines on every record. `release()` hands the workspace back to the scanner.
+    /// It refers to the scanner and the record `unowned(unsafe)` and to the program by pointer:
+    /// the caller keeps them alive for the evaluation's whole (short, synchronous) life, and
+    /// counting references to objects all workers share would make the cores fight over the
+    /// same cache lines on every record. It owns the scanner's workspace while it runs (swapped
+    /// in, so no array is copied); `release()` hands it back.
     struct Evaluation {
         unowned(unsafe) let scanner: Scanner
         unowned(unsafe) let prepared: Prepared
-        let program: Program
+        /// The shared program, read in place: no copy, no reference counting per record.
+        let program: UnsafePointer<Program>
         var ws: Workspace
         let turnLimit: Int
         let usePrefilter: Bool
@@ -186,11 +191,11 @@ public final class Scanner {
             self.scanner = scanner
             self.prepared = prepared
             self.turnLimit = turnLimit
-            self.program = scanner.matcher.program
+            self.program = UnsafePointer(scanner.matcher.programPointer)
             self.usePrefilter = scanner.usePrefilter
-            ws = scanner.workspace
-            scanner.workspace = Workspace()
-            ws.begin(scanner.rules)
+            ws = Workspace()
+            swap(&ws, &scanner.workspace)
+            ws.begin(scanner.rules, clauses: program.pointee.clauseTotal)
             guard usePrefilter else { return }
             // One pass over the automaton's hits: mark the words, and list each hit under its atoms.
             let g = ws.generation
@@ -198,9 +203,14 @@ public final class Scanner {
             for t in 0..<turnLimit {
                 for h in prepared.wordHits[t] {
                     let w = Int(h.0)
-                    ws.wordStamp[w] = g
-                    for k in Int(program.atomsByWordStart[w])..<Int(program.atomsByWordStart[w + 1]) {
-                        ws.atomHits.append((program.atomsByWord[k], Int32(t), h.1, h.2))
+                    if ws.wordStamp[w] != g {
+                        ws.wordStamp[w] = g
+                        for k in Int(program.pointee.clausesByWordStart[w])..<Int(program.pointee.clausesByWordStart[w + 1]) {
+                            ws.clauseStamp[Int(program.pointee.clausesByWord[k])] = g
+                        }
+                    }
+                    for k in Int(program.pointee.atomsByWordStart[w])..<Int(program.pointee.atomsByWordStart[w + 1]) {
+                        ws.atomHits.append((program.pointee.atomsByWord[k], Int32(t), h.1, h.2))
                     }
                 }
             }
@@ -220,22 +230,14 @@ public final class Scanner {
 
         /// Hands the workspace back to the scanner for the next record.
         mutating func release() {
-            scanner.workspace = ws
-            ws = Workspace()
+            swap(&ws, &scanner.workspace)
         }
 
         /// Whether the prefilter lets rule `r` run: every clause has a word present.
         func candidate(_ r: Int) -> Bool {
             let g = ws.generation
-            let first = Int(program.clauseFirst[r])
-            for k in first..<(first + Int(program.clauseCount[r])) {
-                var any = false
-                for i in Int(program.clauseStart[k])..<Int(program.clauseStart[k + 1]) where ws.wordStamp[Int(program.clauseWords[i])] == g {
-                    any = true
-                    break
-                }
-                if !any { return false }
-            }
+            let first = Int(program.pointee.clauseFirst[r])
+            for k in first..<(first + Int(program.pointee.clauseCount[r])) where ws.clauseStamp[k] != g { return false }
             return true
         }
 
@@ -252,12 +254,12 @@ public final class Scanner {
             ws.candidates.removeAll(keepingCapacity: true)
             if usePrefilter {
                 let g = ws.generation
-                for r in program.unfiltered where ws.ruleSeen[Int(r)] != g { ws.ruleSeen[Int(r)] = g; ws.candidates.append(r) }
+                for r in program.pointee.unfiltered where ws.ruleSeen[Int(r)] != g { ws.ruleSeen[Int(r)] = g; ws.candidates.append(r) }
                 for t in 0..<turnLimit {
                     for h in prepared.wordHits[t] {
                         let w = Int(h.0)
-                        for k in Int(program.rulesByWordStart[w])..<Int(program.rulesByWordStart[w + 1]) {
-                            let r = program.rulesByWord[k]
+                        for k in Int(program.pointee.rulesByWordStart[w])..<Int(program.pointee.rulesByWordStart[w + 1]) {
+                            let r = program.pointee.rulesByWord[k]
                             guard ws.ruleSeen[Int(r)] != g else { continue }
                             ws.ruleSeen[Int(r)] = g
                             ws.candidates.append(r)
@@ -266,7 +268,7 @@ public final class Scanner {
                 }
                 ws.candidates.sort()
             } else {
-                for r in 0..<program.roots.count where !program.isPrivate[r] { ws.candidates.append(Int32(r)) }
+                for r in 0..<program.pointee.roots.count where !program.pointee.isPrivate[r] { ws.candidates.append(Int32(r)) }
             }
             var k = 0
             while k < ws.candidates.count {
@@ -274,12 +276,12 @@ public final class Scanner {
                 k += 1
                 if usePrefilter, !candidate(i) { continue }
                 currentRule = i
-                let occ = evaluate(program.roots[i], mask: 0)
+                let occ = evaluate(program.pointee.roots[i], mask: 0)
                 guard !occ.isEmpty else { continue }
                 hits.append(RuleHit(rule: i, spans: spans(of: occ)))
-                let ruleScore = Int(program.scores[i])
+                let ruleScore = Int(program.pointee.scores[i])
                 score += ruleScore
-                let c = Int(program.categories[i])
+                let c = Int(program.pointee.categories[i])
                 if c >= 0 {
                     ws.categoryScores[c] += ruleScore
                     if ruleScore > 0 { ws.categoryHit[c] = true }
@@ -401,7 +403,7 @@ public final class Scanner {
             let g = ws.generation
             if ws.atomStamp[a] == g { return ws.atomResult[a] }
             let start = ws.occ.count
-            if program.atomIsWords[a] && usePrefilter {
+            if program.pointee.atomIsWords[a] && usePrefilter {
                 // The automaton already found every word: keep this atom's, leftmost-longest, non-overlapping.
                 if ws.atomHitStamp[a] == g {
                     var turn: Int32 = -1, end: Int32 = -1
@@ -453,10 +455,10 @@ public final class Scanner {
             return result
         }
 
-        private func kid(_ n: Program.Node, _ k: Int) -> Int32 { program.kids[Int(n.first) + k] }
+        private func kid(_ n: Program.Node, _ k: Int) -> Int32 { program.pointee.kids[Int(n.first) + k] }
 
         mutating func evaluate(_ id: Int32, mask: Int) -> Occurrences {
-            let n = program.nodes[Int(id)]
+            let n = program.pointee.nodes[Int(id)]
             switch n.op {
             case .atom:
                 let all = atomOccurrences(Int(n.arg))
@@ -467,7 +469,7 @@ public final class Scanner {
                 let key = Int(n.arg) * 4 + mask
                 if ws.ruleStamp[key] == ws.generation { return ws.ruleResult[key] }
                 let saved = currentRule
-                let result = evaluate(program.roots[Int(n.arg)], mask: mask)
+                let result = evaluate(program.pointee.roots[Int(n.arg)], mask: mask)
                 currentRule = saved
                 ws.ruleStamp[key] = ws.generation
                 ws.ruleResult[key] = result
@@ -573,7 +575,9 @@ public final class Scanner {
 }
 
 /// The parts of a compiled rule set that every worker shares: the rules and the prefilter automaton.
-public final class CompiledMatcher: Sendable {
+/// Immutable once built (`programPointer`'s memory is written once, in `init`, and only read after),
+/// hence `@unchecked Sendable`.
+public final class CompiledMatcher: @unchecked Sendable {
     public let rules: RuleSet
     public let automaton: AhoCorasick
     let program: Program
@@ -581,5 +585,15 @@ public final class CompiledMatcher: Sendable {
         self.rules = rules
         self.automaton = AhoCorasick(words: rules.words)
         self.program = Program(rules)
+        programPointer = UnsafeMutablePointer<Program>.allocate(capacity: 1)
+        programPointer.initialize(to: program)
+    }
+
+    /// `program` at a fixed address for the evaluations, which read it in place (see `Evaluation`).
+    let programPointer: UnsafeMutablePointer<Program>
+
+    deinit {
+        programPointer.deinitialize(count: 1)
+        programPointer.deallocate()
     }
 }
