@@ -55,6 +55,21 @@ public final class Scanner {
         p.wordHits.append(hits)
     }
 
+    /// Per atom, its PCRE2 matchers: a regex's own; a term list's compiled on first use (only a
+    /// scan without the prefilter needs them) and kept for this worker.
+    private var literalPatterns: [[Pattern]?] = []
+
+    func patterns(ofAtom a: Int) throws(PatternCompileError) -> [Pattern] {
+        let atom = rules.atoms[a]
+        guard atom.kind == .words else { return atom.patterns }
+        if literalPatterns.isEmpty { literalPatterns = Array(repeating: nil, count: rules.atoms.count) }
+        if let done = literalPatterns[a] { return done }
+        var compiled: [Pattern] = []
+        for source in atom.literalSources { compiled.append(try Pattern(source, options: [])) }
+        literalPatterns[a] = compiled
+        return compiled
+    }
+
     public func scan(_ record: Record) -> Verdict {
         let p = prepare(record)
         return evaluate(p, timeline: record.isCall)
@@ -418,10 +433,15 @@ public final class Scanner {
                 }
             } else {
                 let atom = scanner.rules.atoms[a]
+                let patterns: [Pattern]
+                do { patterns = try scanner.patterns(ofAtom: a) } catch {
+                    if failedAtoms.insert(a).inserted { errors.append("rule \(scanner.rules.rules[currentRule].id): \(atom.display): \(error.message)") }
+                    patterns = []
+                }
                 for t in 0..<turnLimit {
                     let text = prepared.texts[t]
                     var ranges: [Range<Int>] = []
-                    for pattern in atom.patterns {
+                    for pattern in patterns {
                         do {
                             try text.bytes.withUnsafeBufferPointer { buf throws(MatchFailure) in
                                 try pattern.forEachMatch(in: buf, using: scanner.scratch) { r in
@@ -436,7 +456,7 @@ public final class Scanner {
                             }
                         }
                     }
-                    if atom.patterns.count > 1 {
+                    if patterns.count > 1 {
                         // Several alternations of one list: back to leftmost-longest, non-overlapping.
                         ranges.sort { $0.lowerBound != $1.lowerBound ? $0.lowerBound < $1.lowerBound : $0.upperBound > $1.upperBound }
                         var end = -1

@@ -386,28 +386,23 @@ struct Checker {
         if let i = atomKeys[k] { return i }
         // PCRE2 caps a compiled pattern at 64 KiB, so a long list becomes several alternations
         // (each longest first); the scanner merges their matches back to leftmost-longest.
-        var patterns: [Pattern] = []
+        // Exact, not caseless: normalisation already folds ASCII case, and the prefilter's automaton
+        // matches bytes exactly; a caseless literal would match more (Greek, Cyrillic) without it.
+        var sources: [String] = []
         var chunk: [String] = [], chunkBytes = 0
-        func flushChunk() -> Bool {
-            guard !chunk.isEmpty else { return true }
-            let source = chunk.count == 1 ? pcre2Escape(chunk[0]) : "(?:" + chunk.map(pcre2Escape).joined(separator: "|") + ")"
-            // Exact, not caseless: normalisation already folds ASCII case, and the prefilter's automaton
-            // matches bytes exactly; a caseless literal would match more (Greek, Cyrillic) without it.
-            do { patterns.append(try Pattern(source, options: [])) } catch {
-                self.error("invalid-regex", "internal: literal did not compile: \(error.message)", items[0].range)
-                return false
-            }
+        func flushChunk() {
+            guard !chunk.isEmpty else { return }
+            sources.append(chunk.count == 1 ? pcre2Escape(chunk[0]) : "(?:" + chunk.map(pcre2Escape).joined(separator: "|") + ")")
             chunk = []; chunkBytes = 0
-            return true
         }
         for w in normalised {
-            if chunkBytes + w.utf8.count > Checker.maxAlternationBytes, !flushChunk() { return nil }
+            if chunkBytes + w.utf8.count > Checker.maxAlternationBytes { flushChunk() }
             chunk.append(w)
             chunkBytes += w.utf8.count + 1
         }
-        guard flushChunk() else { return nil }
+        flushChunk()
         let ids = normalised.map { wordID($0) }
-        atoms.append(Atom(kind: .words, display: display, words: normalised, wordIDs: ids, patterns: patterns))
+        atoms.append(Atom(kind: .words, display: display, words: normalised, wordIDs: ids, patterns: [], literalSources: sources))
         atomKeys[k] = atoms.count - 1
         return atoms.count - 1
     }
@@ -452,7 +447,7 @@ struct Checker {
                   help: "an empty alternative (`a||b`) or a pattern that may match nothing (`.*`, `x?`) is the usual cause")
             return nil
         }
-        atoms.append(Atom(kind: .regex, display: "/\(source)/\(flags)", words: [], wordIDs: [], patterns: [pattern]))
+        atoms.append(Atom(kind: .regex, display: "/\(source)/\(flags)", words: [], wordIDs: [], patterns: [pattern], literalSources: []))
         atomKeys[k] = atoms.count - 1
         if let lit = RegexAtoms.requiredLiteral(source, extended: options.contains(.extended)), let n = normaliser?.normaliseLiteral(lit), n.unicodeScalars.count >= 2 {
             regexLiterals[atoms.count - 1] = n

@@ -51,9 +51,14 @@ public struct Atom: Sendable {
     public let words: [String]
     /// Ids of `words` in the rule set's word dictionary (the prefilter's automaton).
     public let wordIDs: [Int]
-    /// The PCRE2 matchers: a term list is one alternation, longest word first, so PCRE2 and the
-    /// prefilter agree on leftmost-longest matches (a very long list is split into several).
+    /// A regex's PCRE2 matcher, compiled with the rules (its errors are the rule file's).
+    /// Empty for words: the prefilter's automaton finds them.
     public let patterns: [Pattern]
+    /// For words, the same as PCRE2 sources, for a scanner that runs without the prefilter: one
+    /// alternation, longest word first, so PCRE2 and the automaton agree on leftmost-longest
+    /// matches (a very long list is split into several). Compiled only when needed
+    /// (`Scanner.patterns(ofAtom:)`), so loading the rules does not pay for them.
+    public let literalSources: [String]
 }
 
 /// A compiled match expression; atoms and rules are referred to by index.
