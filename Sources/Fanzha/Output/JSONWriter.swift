@@ -24,6 +24,8 @@ public struct JSONObjectWriter {
     public mutating func addNull(_ k: String) { key(k); buffer.append(contentsOf: "null".utf8) }
     /// A value that is already JSON text.
     public mutating func addRaw(_ k: String, _ json: String) { key(k); buffer.append(contentsOf: json.utf8) }
+    /// A value already written as JSON bytes.
+    public mutating func addRaw(_ k: String, bytes json: [UInt8]) { key(k); buffer.append(contentsOf: json) }
     /// Fields already written as JSON (`"k":v,"k2":v2`), e.g. rendered once and reused per record.
     public mutating func addFields(_ fields: [UInt8]) {
         guard !fields.isEmpty else { return }
@@ -97,22 +99,33 @@ public func appendJSONString(_ s: String, to out: inout [UInt8]) {
     out.append(0x22)
     var s = s
     s.withUTF8 { bytes in
+        let n = bytes.count
         var clean = 0   // start of the run not yet copied
-        for (i, b) in bytes.enumerated() where b < 0x20 || b == 0x22 || b == 0x5C {
+        var i = 0
+        while i < n {
+            let b = bytes[i]
+            // Most text (Chinese, ASCII letters) needs no escape: one comparison per byte.
+            if b >= 0x20 && b != 0x22 && b != 0x5C {
+                i &+= 1
+                continue
+            }
             out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[clean..<i]))
-            clean = i + 1
+            i &+= 1
+            clean = i
             switch b {
-            case 0x22: out += [0x5C, 0x22]
-            case 0x5C: out += [0x5C, 0x5C]
-            case 0x0A: out += [0x5C, 0x6E]
-            case 0x0D: out += [0x5C, 0x72]
-            case 0x09: out += [0x5C, 0x74]
+            case 0x22: out.append(0x5C); out.append(0x22)
+            case 0x5C: out.append(0x5C); out.append(0x5C)
+            case 0x0A: out.append(0x5C); out.append(0x6E)
+            case 0x0D: out.append(0x5C); out.append(0x72)
+            case 0x09: out.append(0x5C); out.append(0x74)
             default:
-                let hex: [UInt8] = Array("0123456789abcdef".utf8)
-                out += [0x5C, 0x75, 0x30, 0x30, hex[Int(b >> 4)], hex[Int(b & 15)]]
+                let hex: StaticString = "0123456789abcdef"
+                hex.withUTF8Buffer { h in
+                    out.append(contentsOf: [0x5C, 0x75, 0x30, 0x30, h[Int(b >> 4)], h[Int(b & 15)]])
+                }
             }
         }
-        out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[clean...]))
+        out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[clean..<n]))
     }
     out.append(0x22)
 }

@@ -10,6 +10,10 @@ public struct VerdictPrinter {
 
     /// Per rule, its hit's fixed fields (rule, title, score, tags) as JSON, written once.
     private let ruleFields: [[UInt8]]
+    /// The advice and referral of each category (and the generic ones, last) as JSON, written
+    /// once: they are the longest texts of a verdict and the same for every record of a category.
+    private let adviceJSON: [(text: String, json: [UInt8])]
+    private let referralJSON: [[(referral: Referral, json: [UInt8])]]   // [level][category]
 
     public init(rules: RuleSet, format: OutputFormat, colour: Bool) {
         self.rules = rules
@@ -23,6 +27,37 @@ public struct VerdictPrinter {
             h.add("tags", rule.tags)
             return h.fields
         }
+        func json(_ s: String) -> [UInt8] {
+            var out: [UInt8] = []
+            appendJSONString(s, to: &out)
+            return out
+        }
+        let advice = rules.categories.map(\.advice) + [Scanner.genericAdvice]
+        let scripts = rules.categories.map(\.script) + [Scanner.genericScript]
+        adviceJSON = advice.map { ($0, json($0)) }
+        referralJSON = Level.allCases.map { level in
+            scripts.compactMap { script in
+                Referral.forLevel(level, script: script).map { r in
+                    var j = JSONObjectWriter()
+                    VerdictPrinter.writeReferral(r, to: &j)
+                    return (r, j.finishBytes())
+                }
+            }
+        }
+    }
+
+    /// The pre-written JSON of a verdict's advice or referral when it is its category's (or the
+    /// generic) one; nil for any other text, which is then escaped as usual.
+    private func writtenAdvice(_ advice: String, category: Int?) -> [UInt8]? {
+        let c = category ?? adviceJSON.count - 1
+        return adviceJSON[c].text == advice ? adviceJSON[c].json : nil
+    }
+
+    private func writtenReferral(_ r: Referral, category: Int?) -> [UInt8]? {
+        let forLevel = referralJSON[r.tier.rawValue]
+        guard !forLevel.isEmpty else { return nil }
+        let c = category ?? forLevel.count - 1
+        return forLevel[c].referral == r ? forLevel[c].json : nil
     }
 
     /// One output record as UTF-8 bytes, without its newline.
@@ -48,8 +83,20 @@ public struct VerdictPrinter {
         if let c = v.category { o.add("category", rules.categories[c].id) } else { o.addNull("category") }
         o.add("categories", v.categories.map { rules.categories[$0.category].id })
         o.addObjects("hits", v.hits) { h, hit in writeHit(hit, to: &h) }
-        if let advice = v.advice { o.add("advice", advice) } else { o.addNull("advice") }
-        if let r = v.referral { o.addObject("referral") { VerdictPrinter.writeReferral(r, to: &$0) } } else { o.addNull("referral") }
+        if let advice = v.advice {
+            if let written = writtenAdvice(advice, category: v.category) { o.addRaw("advice", bytes: written) } else { o.add("advice", advice) }
+        } else {
+            o.addNull("advice")
+        }
+        if let r = v.referral {
+            if let written = writtenReferral(r, category: v.category) {
+                o.addRaw("referral", bytes: written)
+            } else {
+                o.addObject("referral") { VerdictPrinter.writeReferral(r, to: &$0) }
+            }
+        } else {
+            o.addNull("referral")
+        }
         o.add("errors", v.errors)
         if record.isCall {
             if let t = v.firstWarningTurn { o.add("first_warning_turn", t) } else { o.addNull("first_warning_turn") }
