@@ -2,14 +2,13 @@
 ///
 /// Offsets into the original text are Unicode scalar offsets, end exclusive. Every byte of
 /// `bytes` comes from exactly one original scalar (the normaliser never merges two original
-/// scalars into one output scalar), so for every byte `originEnd[i] == originStart[i] + 1`
-/// and the origins never go backwards along `bytes`.
+/// scalars into one output scalar), so a byte's origin ends one scalar after it starts
+/// (`originEnd(ofByte:)`), and the origins never go backwards along `bytes`.
 public struct NormalisedText: Sendable {
     /// UTF-8 bytes of the normalised text (what PCRE2 and the Aho–Corasick prefilter scan).
     public let bytes: [UInt8]
-    /// For each normalised byte, the original scalar offset where the scalar that produced it starts / ends (end exclusive).
+    /// For each normalised byte, the original scalar offset where the scalar that produced it starts.
     public let originStart: [Int32]
-    public let originEnd: [Int32]
     /// Number of unicode scalars in the original text.
     public let originalScalarCount: Int
     /// Number of unicode scalars in the normalised text.
@@ -20,11 +19,10 @@ public struct NormalisedText: Sendable {
     let startBits: [UInt64]
     let rankBase: [Int32]
 
-    init(bytes: [UInt8], originStart: [Int32], originEnd: [Int32], originalScalarCount: Int,
+    init(bytes: [UInt8], originStart: [Int32], originalScalarCount: Int,
          scalarCount: Int, startBits: [UInt64], rankBase: [Int32]) {
         self.bytes = bytes
         self.originStart = originStart
-        self.originEnd = originEnd
         self.originalScalarCount = originalScalarCount
         self.scalarCount = scalarCount
         self.startBits = startBits
@@ -43,8 +41,11 @@ public struct NormalisedText: Sendable {
             let p = r.lowerBound < bytes.count ? Int(originStart[r.lowerBound]) : originalScalarCount
             return p..<p
         }
-        return Int(originStart[r.lowerBound])..<Int(originEnd[r.upperBound - 1])
+        return Int(originStart[r.lowerBound])..<originEnd(ofByte: r.upperBound - 1)
     }
+
+    /// The original scalar offset where the scalar behind byte `i` ends (exclusive).
+    public func originEnd(ofByte i: Int) -> Int { Int(originStart[i]) + 1 }
 
     /// Scalar offset in the normalised text for a byte offset (used for `near(N)` distances in characters).
     ///

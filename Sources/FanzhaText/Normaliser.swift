@@ -265,55 +265,52 @@ public final class Normaliser {
         var bits = [UInt64](repeating: 0, count: words)
         var bytes = [UInt8](repeating: 0, count: total)
         var starts = [Int32](repeating: 0, count: total)
-        var ends = [Int32](repeating: 0, count: total)
         bits.withUnsafeMutableBufferPointer { wb in
         bytes.withUnsafeMutableBufferPointer { bb in
         starts.withUnsafeMutableBufferPointer { sb in
-        ends.withUnsafeMutableBufferPointer { eb in
             var p = 0
             for idx in 0..<cb.count {
                 let c = cb[idx]
                 let s = ob[idx]
-                let e = s &+ 1
                 wb[p &>> 6] |= UInt64(1) &<< UInt64(p & 63)
                 if c < 0x80 {
                     bb[p] = UInt8(truncatingIfNeeded: c)
-                    sb[p] = s; eb[p] = e
+                    sb[p] = s
                     p &+= 1
                 } else if c < 0x800 {
                     bb[p] = UInt8(truncatingIfNeeded: 0xC0 | (c >> 6))
                     bb[p &+ 1] = UInt8(truncatingIfNeeded: 0x80 | (c & 0x3F))
-                    sb[p] = s; eb[p] = e
-                    sb[p &+ 1] = s; eb[p &+ 1] = e
+                    sb[p] = s
+                    sb[p &+ 1] = s
                     p &+= 2
                 } else if c < 0x10000 {
                     bb[p] = UInt8(truncatingIfNeeded: 0xE0 | (c >> 12))
                     bb[p &+ 1] = UInt8(truncatingIfNeeded: 0x80 | ((c >> 6) & 0x3F))
                     bb[p &+ 2] = UInt8(truncatingIfNeeded: 0x80 | (c & 0x3F))
-                    sb[p] = s; eb[p] = e
-                    sb[p &+ 1] = s; eb[p &+ 1] = e
-                    sb[p &+ 2] = s; eb[p &+ 2] = e
+                    sb[p] = s
+                    sb[p &+ 1] = s
+                    sb[p &+ 2] = s
                     p &+= 3
                 } else {
                     bb[p] = UInt8(truncatingIfNeeded: 0xF0 | (c >> 18))
                     bb[p &+ 1] = UInt8(truncatingIfNeeded: 0x80 | ((c >> 12) & 0x3F))
                     bb[p &+ 2] = UInt8(truncatingIfNeeded: 0x80 | ((c >> 6) & 0x3F))
                     bb[p &+ 3] = UInt8(truncatingIfNeeded: 0x80 | (c & 0x3F))
-                    sb[p] = s; eb[p] = e
-                    sb[p &+ 1] = s; eb[p &+ 1] = e
-                    sb[p &+ 2] = s; eb[p &+ 2] = e
-                    sb[p &+ 3] = s; eb[p &+ 3] = e
+                    sb[p] = s
+                    sb[p &+ 1] = s
+                    sb[p &+ 2] = s
+                    sb[p &+ 3] = s
                     p &+= 4
                 }
             }
-        }}}}
+        }}}
         var base = [Int32](repeating: 0, count: words)
         var acc: Int32 = 0
         for x in 0..<words {
             base[x] = acc
             acc &+= Int32(bits[x].nonzeroBitCount)
         }
-        return NormalisedText(bytes: bytes, originStart: starts, originEnd: ends,
+        return NormalisedText(bytes: bytes, originStart: starts,
                               originalScalarCount: originalCount, scalarCount: cb.count,
                               startBits: bits, rankBase: base)
     }

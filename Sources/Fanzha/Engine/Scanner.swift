@@ -46,14 +46,18 @@ public final class Scanner {
         let n = normaliser.normalise(turn.text)
         p.turns.append(turn)
         p.texts.append(n)
-        var hits: [(Int32, Int32, Int32)] = []
+        // Collected in a reused buffer, then kept as one exactly sized array.
+        var hits = hitScratch
+        hits.removeAll(keepingCapacity: true)
         if usePrefilter {
             n.bytes.withUnsafeBufferPointer { buf in
                 matcher.automaton.forEachMatch(in: buf) { w, s, e in hits.append((Int32(w), Int32(s), Int32(e))) }
             }
         }
-        p.wordHits.append(hits)
+        p.wordHits.append(Array(hits))
+        hitScratch = hits
     }
+    private var hitScratch: [(Int32, Int32, Int32)] = []
 
     /// Per atom, its PCRE2 matchers: a regex's own; a term list's compiled on first use (only a
     /// scan without the prefilter needs them) and kept for this worker.
@@ -151,6 +155,8 @@ public final class Scanner {
         var atomHitCount: [Int32] = []
         var categoryScores: [Int] = []
         var categoryHit: [Bool] = []
+        /// A hit's evidence while it is sorted and merged.
+        var evidence: [Evidence] = []
 
         /// Starts a record: a new generation, arrays sized for `rules`, the arenas emptied.
         mutating func begin(_ rules: RuleSet, clauses: Int) {
@@ -318,23 +324,28 @@ public final class Scanner {
         }
 
         /// Evidence spans in the original text, merged and in order.
-        func spans(of occ: Occurrences) -> [EvidenceSpan] {
-            var all: [Evidence] = []
+        mutating func spans(of occ: Occurrences) -> [EvidenceSpan] {
+            // Gathered, sorted and merged in a reused buffer.
+            var merged = ws.evidence
+            merged.removeAll(keepingCapacity: true)
+            defer { ws.evidence = merged }
             for i in Int(occ.start)..<Int(occ.start + occ.count) {
                 let o = ws.occ[i]
-                for e in Int(o.evStart)..<Int(o.evStart + o.evCount) { all.append(ws.arena[e]) }
+                for e in Int(o.evStart)..<Int(o.evStart + o.evCount) { merged.append(ws.arena[e]) }
             }
-            all.sort { ($0.turn, $0.start, $0.end) < ($1.turn, $1.start, $1.end) }
-            // Merge overlapping evidence within a turn.
-            var merged: [Evidence] = []
-            for e in all {
-                if var last = merged.last, last.turn == e.turn, e.start <= last.end {
-                    last.end = max(last.end, e.end)
-                    merged[merged.count - 1] = last
+            merged.sort { ($0.turn, $0.start, $0.end) < ($1.turn, $1.start, $1.end) }
+            // Merge overlapping evidence within a turn, in place.
+            var kept = 0
+            for k in merged.indices {
+                let e = merged[k]
+                if kept > 0, merged[kept - 1].turn == e.turn, e.start <= merged[kept - 1].end {
+                    merged[kept - 1].end = max(merged[kept - 1].end, e.end)
                 } else {
-                    merged.append(e)
+                    merged[kept] = e
+                    kept += 1
                 }
             }
+            merged.removeLast(merged.count - kept)
             // Evidence text: one walk over each turn's scalars (the spans are sorted), never an
             // offset-from-start per span.
             var out: [EvidenceSpan] = []
