@@ -46,16 +46,21 @@ public final class Scanner {
         let n = normaliser.normalise(turn.text)
         p.turns.append(turn)
         p.texts.append(n)
-        // Collected in a reused buffer, then kept as one exactly sized array.
-        var hits = hitScratch
+        // Collected in a reused buffer (moved out and back, so never shared and copied), then kept
+        // as a copy of exactly its size: a live call keeps every turn's hits.
+        var hits: [(Int32, Int32, Int32)] = []
+        swap(&hits, &hitScratch)
+        defer { swap(&hits, &hitScratch) }
         hits.removeAll(keepingCapacity: true)
         if usePrefilter {
             n.bytes.withUnsafeBufferPointer { buf in
                 matcher.automaton.forEachMatch(in: buf) { w, s, e in hits.append((Int32(w), Int32(s), Int32(e))) }
             }
         }
-        p.wordHits.append(Array(hits))
-        hitScratch = hits
+        p.wordHits.append(hits.isEmpty ? [] : Array(unsafeUninitializedCapacity: hits.count) { buffer, count in
+            _ = buffer.initialize(from: hits)
+            count = hits.count
+        })
     }
     private var hitScratch: [(Int32, Int32, Int32)] = []
 
@@ -326,9 +331,10 @@ public final class Scanner {
         /// Evidence spans in the original text, merged and in order.
         mutating func spans(of occ: Occurrences) -> [EvidenceSpan] {
             // Gathered, sorted and merged in a reused buffer.
-            var merged = ws.evidence
+            var merged: [Evidence] = []
+            swap(&merged, &ws.evidence)
+            defer { swap(&merged, &ws.evidence) }
             merged.removeAll(keepingCapacity: true)
-            defer { ws.evidence = merged }
             for i in Int(occ.start)..<Int(occ.start + occ.count) {
                 let o = ws.occ[i]
                 for e in Int(o.evStart)..<Int(o.evStart + o.evCount) { merged.append(ws.arena[e]) }
