@@ -11,6 +11,7 @@ mkdir -p "$OUT"
 swift build -c release >/dev/null
 [ -s "$OUT/corpus-$MB.txt" ] || python3 scripts/bench_corpus.py 42 "$MB" > "$OUT/corpus-$MB.txt"
 [ -s "$OUT/corpus-10.txt" ] || python3 scripts/bench_corpus.py 42 10 > "$OUT/corpus-10.txt"
+[ -s "$OUT/benign-$MB.txt" ] || python3 scripts/bench_corpus.py 42 "$MB" benign > "$OUT/benign-$MB.txt"
 "$BIN" lint --print-words > "$OUT/words.txt"
 rules=$( "$BIN" lint 2>&1 >/dev/null | sed -n 's/.*(\([0-9]*\) rules.*/\1/p')
 for k in 10 100; do
@@ -49,6 +50,8 @@ run "rg -c -F -f (every rule literal)" "$CORPUS" rg -c -F -f "$OUT/words.txt" "$
 run "fanzha scan --format jsonl (bundled rules)" "$CORPUS" "$BIN" scan --format jsonl "$CORPUS"; fz=$(cat "$OUT/last.txt")
 run "fanzha scan --count (bundled rules)" "$CORPUS" "$BIN" scan --count "$CORPUS"; fzc=$(cat "$OUT/last.txt")
 run "fanzha scan --format jsonl --threads 1" "$CORPUS" "$BIN" scan --format jsonl --threads 1 "$CORPUS"
+run "fanzha scan --format jsonl, legitimate lines only" "$OUT/benign-$MB.txt" "$BIN" scan --format jsonl "$OUT/benign-$MB.txt"
+run "rg -c -F -f, legitimate lines only" "$OUT/benign-$MB.txt" rg -c -F -f "$OUT/words.txt" "$OUT/benign-$MB.txt"
 run "fanzha scan --format jsonl --no-prefilter" "$CORPUS" "$BIN" scan --format jsonl --no-prefilter "$CORPUS"; nopf=$(cat "$OUT/last.txt")
 run "fanzha scan --format jsonl, 10 MB input" "$OUT/corpus-10.txt" "$BIN" scan --format jsonl "$OUT/corpus-10.txt"
 run "fanzha scan, 10x rules" "$CORPUS" "$BIN" scan --format jsonl --rules rules --rules "$OUT/rules-x10" "$CORPUS"; x10=$(cat "$OUT/last.txt")
