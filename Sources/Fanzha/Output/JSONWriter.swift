@@ -8,6 +8,27 @@ public struct JSONObjectWriter {
     private var first = true
     public init() { buffer.reserveCapacity(512) }
 
+    /// `v` in decimal, written digit by digit (no String per number: a verdict has dozens).
+    private mutating func appendDecimal(_ v: Int) {
+        if v < 0 { buffer.append(0x2D) }
+        var m = v.magnitude
+        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
+                     UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
+            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        var n = 0
+        withUnsafeMutableBytes(of: &digits) { d in
+            repeat {
+                d[n] = 0x30 &+ UInt8(truncatingIfNeeded: m % 10)
+                m /= 10
+                n += 1
+            } while m > 0
+            while n > 0 {
+                n -= 1
+                buffer.append(d[n])
+            }
+        }
+    }
+
     private mutating func key(_ k: String) {
         if !first { buffer.append(0x2C) }
         first = false
@@ -15,7 +36,7 @@ public struct JSONObjectWriter {
         buffer.append(0x3A)
     }
     public mutating func add(_ k: String, _ v: String) { key(k); appendJSONString(v, to: &buffer) }
-    public mutating func add(_ k: String, _ v: Int) { key(k); buffer.append(contentsOf: String(v).utf8) }
+    public mutating func add(_ k: String, _ v: Int) { key(k); appendDecimal(v) }
     public mutating func add(_ k: String, _ v: Double) {
         key(k)
         buffer.append(contentsOf: (v.isFinite ? String(format: "%.4f", v) : "null").utf8)
