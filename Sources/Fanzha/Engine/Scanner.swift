@@ -352,32 +352,36 @@ public final class Scanner {
                 }
             }
             merged.removeLast(merged.count - kept)
-            // Evidence text: one walk over each turn's scalars (the spans are sorted), never an
-            // offset-from-start per span.
+            // Evidence text: one walk over each turn's UTF-8 bytes (the spans are sorted), counting
+            // scalars by their lead bytes; never an offset-from-start per span.
             var out: [EvidenceSpan] = []
             out.reserveCapacity(merged.count)
-            var turn = -1
-            var scalars = "".unicodeScalars
-            var index = scalars.startIndex, position = 0
-            for e in merged {
-                let t = Int(e.turn)
-                let r = prepared.texts[t].originalRange(ofBytes: Int(e.start)..<Int(e.end))
-                if t != turn {
-                    turn = t
-                    scalars = prepared.turns[t].text.unicodeScalars
-                    index = scalars.startIndex
-                    position = 0
+            var k = 0
+            while k < merged.count {
+                let t = Int(merged[k].turn)
+                var text = prepared.turns[t].text
+                text.withUTF8 { u in
+                    var byte = 0, position = 0
+                    /// Moves to scalar offset `p` of this turn's text.
+                    func seek(_ p: Int) {
+                        if p < position { byte = 0; position = 0 }   // overlapping originals: restart
+                        while position < p && byte < u.count {
+                            byte &+= 1
+                            while byte < u.count && u[byte] & 0xC0 == 0x80 { byte &+= 1 }
+                            position &+= 1
+                        }
+                    }
+                    while k < merged.count && Int(merged[k].turn) == t {
+                        let e = merged[k]
+                        k += 1
+                        let r = prepared.texts[t].originalRange(ofBytes: Int(e.start)..<Int(e.end))
+                        seek(r.lowerBound)
+                        let from = byte
+                        seek(r.upperBound)
+                        out.append(EvidenceSpan(turn: prepared.isCall ? t : nil, start: r.lowerBound, end: r.upperBound,
+                                                text: String(decoding: UnsafeBufferPointer(rebasing: u[from..<byte]), as: UTF8.self)))
+                    }
                 }
-                if r.lowerBound < position {   // overlapping originals: restart this turn's walk
-                    index = scalars.startIndex
-                    position = 0
-                }
-                index = scalars.index(index, offsetBy: r.lowerBound - position)
-                let end = scalars.index(index, offsetBy: r.count)
-                out.append(EvidenceSpan(turn: prepared.isCall ? t : nil, start: r.lowerBound, end: r.upperBound,
-                                        text: String(scalars[index..<end])))
-                index = end
-                position = r.upperBound
             }
             return out
         }
