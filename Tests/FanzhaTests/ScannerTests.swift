@@ -428,6 +428,55 @@ category prize {
         #expect(ok.errors.isEmpty && ruleIDs(ok, rules) == ["slow"])
     }
 
+    /// The call timeline by brute force: the verdict of every prefix.
+    private func naiveTimeline(_ s: Engine, _ call: Record) -> (warning: Int?, money: Int?) {
+        let p = s.prepare(call)
+        var warning: Int?, money: Int?
+        for k in 1...p.turnCount {
+            let v = s.evaluate(p, turnLimit: k)
+            if warning == nil, v.level >= .medium { warning = k - 1 }
+            if money == nil, v.hits.contains(where: { s.rules.rules[$0.rule].hasTag("money_request") }) { money = k - 1 }
+        }
+        return (warning, money)
+    }
+
+    @Test func callTimelineSkipsOnlyTurnsThatCannotChangeTheVerdict() throws {
+        // A regex with no word, a rule that fires on no text at all, negative evidence later on.
+        let s = try scannerEngine("""
+        levels low 3, medium 6, high 10
+        rule t.code  { title "六位数" score 3 match caller: /\\d{6}/ }
+        rule t.quiet { title "没说你好" score 3 match not "你好" }
+        rule t.money { title "转账" score 3 tags money_request match "转账" }
+        rule t.calm  { title "报警" score -6 match "报警" }
+        """)
+        let calls: [[(String, String)]] = [
+            [("caller", "嗯"), ("callee", "嗯"), ("caller", "验证码123456"), ("callee", "好")],
+            [("caller", "你好"), ("callee", "嗯"), ("caller", "嗯"), ("caller", "转账"), ("callee", "嗯"), ("caller", "654321")],
+            [("caller", "你好"), ("caller", "转账"), ("callee", "我报警"), ("caller", "嗯"), ("caller", "112233")],
+            [("caller", "嗯")],
+        ]
+        for turns in calls {
+            let v = s.scan(phoneCall(turns))
+            let naive = naiveTimeline(s, phoneCall(turns))
+            #expect(v.firstWarningTurn == naive.warning, "\(turns)")
+            #expect(v.firstMoneyRequestTurn == naive.money, "\(turns)")
+        }
+        // t.quiet fires before anything is said, so the warning comes with the regex's turn.
+        #expect(s.scan(phoneCall(calls[0])).firstWarningTurn == 2)
+
+        // The bundled rules on every corpus call, with word-less filler turns between the turns.
+        let bundled = try Engine(rules: try loadBundledRuleSet())
+        for r in try loadCorpusRecords() where r.isCall {
+            var padded: [Turn] = []
+            for t in r.turns { padded.append(t); padded.append(Turn(speaker: t.speaker, role: t.role, text: "嗯嗯")) }
+            for call in [r, Record(id: r.id, turns: padded)] {
+                let v = bundled.scan(call)
+                let naive = naiveTimeline(bundled, call)
+                #expect(v.firstWarningTurn == naive.warning && v.firstMoneyRequestTurn == naive.money, "\(call.id)")
+            }
+        }
+    }
+
     // MARK: the prefilter and the parallel scanner
 
     @Test func prefilterOnAndOffGiveIdenticalVerdictsOnTheCorpus() throws {

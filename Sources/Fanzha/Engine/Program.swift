@@ -37,6 +37,8 @@ struct Program: Sendable {
     var moneyRequest: [Bool] = []
     /// Per atom: a literal or term list, whose occurrences the automaton finds (not a regex).
     var atomIsWords: [Bool] = []
+    /// The regex atoms.
+    var regexAtoms: [Int32] = []
     /// The prefilter's index: for each word, the public rules whose first clause contains it.
     /// A record's candidates are the rules indexed under the words it contains, plus
     /// `unfiltered` (rules no word can rule out); so the cost per record follows the words it
@@ -79,6 +81,7 @@ struct Program: Sendable {
         (clausesByWordStart, clausesByWord) = Program.flatten(clausesOfWord)
         (atomsByWordStart, atomsByWord) = Program.flatten(rules.atomsForWord.map { $0.map(Int32.init) })
         atomIsWords = rules.atoms.map { $0.kind == .words }
+        regexAtoms = rules.atoms.indices.filter { rules.atoms[$0].kind == .regex }.map(Int32.init)
     }
 
     static func flatten(_ lists: [[Int32]]) -> ([Int32], [Int32]) {
