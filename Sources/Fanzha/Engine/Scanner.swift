@@ -64,16 +64,15 @@ public final class Scanner {
     }
     private var hitScratch: [(Int32, Int32, Int32)] = []
 
-    /// Per atom, its PCRE2 matchers: a regex's own; a term list's compiled on first use (only a
-    /// scan without the prefilter needs them) and kept for this worker.
+    /// Per atom, its PCRE2 matchers, kept for this worker once asked for: a regex's own; a term
+    /// list's compiled on first use (only a scan without the prefilter needs them).
     private var literalPatterns: [[Pattern]?] = []
 
     func patterns(ofAtom a: Int) throws(PatternCompileError) -> [Pattern] {
-        let atom = rules.atoms[a]
-        guard atom.kind == .words else { return atom.patterns }
         if literalPatterns.isEmpty { literalPatterns = Array(repeating: nil, count: rules.atoms.count) }
         if let done = literalPatterns[a] { return done }
-        var compiled: [Pattern] = []
+        let atom = rules.atoms[a]
+        var compiled = atom.patterns
         for source in atom.literalSources { compiled.append(try Pattern(source, options: [])) }
         literalPatterns[a] = compiled
         return compiled
@@ -477,18 +476,18 @@ public final class Scanner {
                     }
                 }
             } else {
-                let atom = scanner.rules.atoms[a]
                 let patterns: [Pattern]
                 do { patterns = try scanner.patterns(ofAtom: a) } catch {
-                    if failedAtoms.insert(a).inserted { errors.append("rule \(scanner.rules.rules[currentRule].id): \(atom.display): \(error.message)") }
+                    if failedAtoms.insert(a).inserted {
+                        errors.append("rule \(scanner.rules.rules[currentRule].id): \(scanner.rules.atoms[a].display): \(error.message)")
+                    }
                     patterns = []
                 }
                 for t in 0..<turnLimit {
-                    let text = prepared.texts[t]
                     var ranges: [Range<Int>] = []
                     for pattern in patterns {
                         do {
-                            try text.bytes.withUnsafeBufferPointer { buf throws(MatchFailure) in
+                            try prepared.texts[t].bytes.withUnsafeBufferPointer { buf throws(MatchFailure) in
                                 try pattern.forEachMatch(in: buf, using: scanner.scratch) { r in
                                     if r.upperBound > r.lowerBound { ranges.append(r) }
                                     return ranges.count < 4096
@@ -497,7 +496,7 @@ public final class Scanner {
                         } catch {
                             if failedAtoms.insert(a).inserted {
                                 let rule = scanner.rules.rules[currentRule].id
-                                errors.append("rule \(rule): \(atom.display): \(error)" + (prepared.isCall ? " (turn \(t))" : ""))
+                                errors.append("rule \(rule): \(scanner.rules.atoms[a].display): \(error)" + (prepared.isCall ? " (turn \(t))" : ""))
                             }
                         }
                     }
