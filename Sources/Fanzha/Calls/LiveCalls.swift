@@ -103,6 +103,9 @@ public final class LiveCallScreener {
         if let time { state.lastTime = max(time, state.lastTime ?? time) }
         activity.append((number, call))
         scanner.append(Turn(speaker: speaker, role: roles.role(of: speaker), text: text), to: state.prepared)
+        // A turn that cannot change any rule cannot raise the level: no evaluation needed.
+        let last = state.prepared.turnCount - 1
+        guard last == 0 || scanner.turnMayChangeTheVerdict(state.prepared, turn: last) else { return out }
         let verdict = scanner.evaluate(state.prepared)
         if verdict.level > state.level {
             let turn = state.prepared.turnCount - 1

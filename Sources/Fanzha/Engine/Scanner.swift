@@ -92,12 +92,11 @@ public final class Scanner {
         var warningTurn: Int?, moneyTurn: Int?
         if timeline, limit > 0 {
             let moneyRequest = matcher.program.moneyRequest
-            let mayChange = turnsThatMayChangeTheVerdict(p, limit)
             for k in 1...limit where warningTurn == nil || moneyTurn == nil {
                 // A turn that adds no occurrence leaves the verdict as it was after the turn
                 // before, which did not qualify (or the loop would have recorded it): skip it.
                 // The first prefix always runs (rules made only of `not` fire on no text at all).
-                if k > 1 && !mayChange[k - 1] { continue }
+                if k > 1 && !turnMayChangeTheVerdict(p, turn: k - 1) { continue }
                 var e = Evaluation(scanner: self, prepared: p, turnLimit: k)
                 let v = e.verdict(firstWarningTurn: nil, firstMoneyRequestTurn: nil)
                 if warningTurn == nil, v.level >= .medium { warningTurn = k - 1 }
@@ -108,20 +107,16 @@ public final class Scanner {
         return e.verdict(firstWarningTurn: warningTurn, firstMoneyRequestTurn: moneyTurn)
     }
 
-    /// Per turn: whether it can add an occurrence of any atom, and so change any rule's outcome.
+    /// Whether turn `t` can add an occurrence of any atom, and so change any rule's outcome.
     /// Conditions depend on turns only through occurrences, so a turn with no dictionary word and
     /// no regex match leaves every rule as it was. Conservative: without the prefilter (no word
     /// hits to look at) or when a regex hits its match limit, the turn counts as a change.
-    func turnsThatMayChangeTheVerdict(_ p: Prepared, _ limit: Int) -> [Bool] {
-        guard usePrefilter else { return Array(repeating: true, count: limit) }
-        let regexes = matcher.program.regexAtoms
-        return (0..<limit).map { t in
-            if !p.wordHits[t].isEmpty { return true }
-            return p.texts[t].bytes.withUnsafeBufferPointer { buf in
-                regexes.contains { a in
-                    rules.atoms[Int(a)].patterns.contains { pattern in
-                        do { return try pattern.firstMatch(in: buf, using: scratch) != nil } catch { return true }
-                    }
+    public func turnMayChangeTheVerdict(_ p: Prepared, turn t: Int) -> Bool {
+        guard usePrefilter, p.wordHits[t].isEmpty else { return true }
+        return p.texts[t].bytes.withUnsafeBufferPointer { buf in
+            matcher.program.regexAtoms.contains { a in
+                rules.atoms[Int(a)].patterns.contains { pattern in
+                    do { return try pattern.firstMatch(in: buf, using: scratch) != nil } catch { return true }
                 }
             }
         }
