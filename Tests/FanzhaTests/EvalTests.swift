@@ -45,9 +45,7 @@ private let evalCorpus: [(String?, String)] = [
 ]
 
 private func evalRuleSet(sourceLocation: SourceLocation = #_sourceLocation) throws -> RuleSet {
-    let r = RuleCompiler.compile(files: [("eval.fz", Data(evalRules.utf8))])
-    #expect(r.errors.isEmpty, sourceLocation: sourceLocation)
-    return try #require(r.ruleSet, sourceLocation: sourceLocation)
+    try compiledRuleSet(evalRules, path: "eval.fz", sourceLocation: sourceLocation)
 }
 
 private func evaluate(_ records: [Record], threads: Int = 2) throws -> (EvalReport, RuleSet) {

@@ -13,6 +13,13 @@ func compileRules(_ text: String, path: String = "test.fz") -> CompileResult {
     RuleCompiler.compile(files: [(path: path, data: Data(text.utf8))])
 }
 
+/// Compiles one in-memory rule file that must compile cleanly; the test fails (and stops) if not.
+func compiledRuleSet(_ text: String, path: String = "test.fz", sourceLocation: SourceLocation = #_sourceLocation) throws -> RuleSet {
+    let result = compileRules(text, path: path)
+    #expect(result.errors.isEmpty, "\(result.errors.map { $0.rendered(sources: result.sources) })", sourceLocation: sourceLocation)
+    return try #require(result.ruleSet, sourceLocation: sourceLocation)
+}
+
 /// Compiles one in-memory rule file given as raw bytes (which need not be UTF-8).
 func compileRuleBytes(_ bytes: [UInt8], path: String = "test.fz") -> CompileResult {
     RuleCompiler.compile(files: [(path: path, data: Data(bytes))])

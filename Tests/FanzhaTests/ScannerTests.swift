@@ -7,15 +7,8 @@ import Testing
 
 private typealias Engine = Fanzha.Scanner
 
-/// Compiles rule text; the test fails (and stops) if it does not compile.
-private func scannerRules(_ text: String, sourceLocation: SourceLocation = #_sourceLocation) throws -> RuleSet {
-    let result = RuleCompiler.compile(files: [("t.fz", Data(text.utf8))])
-    #expect(result.errors.isEmpty, "\(result.errors.map { $0.rendered(sources: result.sources) })", sourceLocation: sourceLocation)
-    return try #require(result.ruleSet, sourceLocation: sourceLocation)
-}
-
 private func scannerEngine(_ text: String, usePrefilter: Bool = true, sourceLocation: SourceLocation = #_sourceLocation) throws -> Engine {
-    try Engine(rules: try scannerRules(text, sourceLocation: sourceLocation), usePrefilter: usePrefilter)
+    try Engine(rules: try compiledRuleSet(text, path: "t.fz", sourceLocation: sourceLocation), usePrefilter: usePrefilter)
 }
 
 private func message(_ text: String, id: String = "m") -> Record { Record(id: id, text: text) }
@@ -272,7 +265,7 @@ category prize {
             #expect((v.referral?.hotline) == (level == .none ? nil : level == .low ? "12381" : "96110"))
         }
         // Without `levels`, the defaults.
-        let d = try scannerRules("rule r { title \"r\" score 6 match \"苹果\" }")
+        let d = try compiledRuleSet("rule r { title \"r\" score 6 match \"苹果\" }")
         #expect(d.levels == Levels.defaults)
         #expect(try Engine(rules: d).scan(message("苹果")).level == .medium)
     }
@@ -412,7 +405,7 @@ category prize {
     // MARK: resource limits
 
     @Test func aRegexStoppedByItsLimitIsAnErrorNotACrash() throws {
-        let rules = try scannerRules("""
+        let rules = try compiledRuleSet("""
         rule slow { title "慢" score 3 match /^(\\p{Han}+)+$/ }
         rule safe { title "安全账户" score 6 match "安全账户" }
         """)

@@ -1,7 +1,7 @@
 /// The rule set lowered for the hot loop: conditions as a flat array of plain nodes, prefilter
 /// requirements as clauses of word ids. Nothing here is reference-counted per node, so workers
 /// on different cores do not fight over shared reference counts while they evaluate. An
-/// evaluation reads it in place (`CompiledMatcher.program` is a `let`), never copies it.
+/// evaluation reads it in place through `CompiledMatcher.programPointer`, never copies it.
 struct Program: Sendable {
     enum Op: UInt8, Sendable { case atom, rule, and, or, not, atLeast, near, nearTurns, then, thenGap, count, scope }
 
@@ -81,7 +81,7 @@ struct Program: Sendable {
         (clausesByWordStart, clausesByWord) = Program.flatten(clausesOfWord)
         (atomsByWordStart, atomsByWord) = Program.flatten(rules.atomsForWord.map { $0.map(Int32.init) })
         atomIsWords = rules.atoms.map { $0.kind == .words }
-        regexAtoms = rules.atoms.indices.filter { rules.atoms[$0].kind == .regex }.map(Int32.init)
+        regexAtoms = atomIsWords.indices.filter { !atomIsWords[$0] }.map(Int32.init)
     }
 
     static func flatten(_ lists: [[Int32]]) -> ([Int32], [Int32]) {

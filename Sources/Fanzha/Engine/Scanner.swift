@@ -114,8 +114,9 @@ public final class Scanner {
     public func turnMayChangeTheVerdict(_ p: Prepared, turn t: Int) -> Bool {
         guard usePrefilter, p.wordHits[t].isEmpty else { return true }
         return p.texts[t].bytes.withUnsafeBufferPointer { buf in
-            matcher.program.regexAtoms.contains { a in
-                rules.atoms[Int(a)].patterns.contains { pattern in
+            matcher.programPointer.pointee.regexAtoms.contains { a in
+                guard let patterns = try? patterns(ofAtom: Int(a)) else { return true }
+                return patterns.contains { pattern in
                     do { return try pattern.firstMatch(in: buf, using: scratch) != nil } catch { return true }
                 }
             }
@@ -639,17 +640,16 @@ public final class Scanner {
 public final class CompiledMatcher: @unchecked Sendable {
     public let rules: RuleSet
     public let automaton: AhoCorasick
-    let program: Program
+    /// The program at a fixed address, so evaluations read it in place (see `Evaluation`).
+    let programPointer: UnsafeMutablePointer<Program>
+    var program: Program { programPointer.pointee }
+
     public init(_ rules: RuleSet) {
         self.rules = rules
         self.automaton = AhoCorasick(words: rules.words)
-        self.program = Program(rules)
         programPointer = UnsafeMutablePointer<Program>.allocate(capacity: 1)
-        programPointer.initialize(to: program)
+        programPointer.initialize(to: Program(rules))
     }
-
-    /// `program` at a fixed address for the evaluations, which read it in place (see `Evaluation`).
-    let programPointer: UnsafeMutablePointer<Program>
 
     deinit {
         programPointer.deinitialize(count: 1)

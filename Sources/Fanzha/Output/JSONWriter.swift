@@ -11,22 +11,13 @@ public struct JSONObjectWriter {
     /// `v` in decimal, written digit by digit (no String per number: a verdict has dozens).
     private mutating func appendDecimal(_ v: Int) {
         if v < 0 { buffer.append(0x2D) }
+        let start = buffer.count
         var m = v.magnitude
-        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
-                     UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
-            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
-        var n = 0
-        withUnsafeMutableBytes(of: &digits) { d in
-            repeat {
-                d[n] = 0x30 &+ UInt8(truncatingIfNeeded: m % 10)
-                m /= 10
-                n += 1
-            } while m > 0
-            while n > 0 {
-                n -= 1
-                buffer.append(d[n])
-            }
-        }
+        repeat {   // least significant digit first, then reversed in place
+            buffer.append(0x30 &+ UInt8(truncatingIfNeeded: m % 10))
+            m /= 10
+        } while m > 0
+        buffer[start...].reverse()
     }
 
     private mutating func key(_ k: String) {

@@ -28,15 +28,12 @@ public final class OutputSink: @unchecked Sendable {
         if buffer.count >= 1 << 16 { flushLocked() }
     }
 
-    public func line(_ s: String) {
-        lock.lock(); defer { lock.unlock() }
-        buffer.append(contentsOf: s.utf8)
-        buffer.append(0x0A)
-        if buffer.count >= 1 << 16 { flushLocked() }
-    }
+    public func line(_ s: String) { appendLine(s.utf8) }
 
     /// One line given as UTF-8 bytes (without its newline).
-    public func line(bytes: [UInt8]) {
+    public func line(bytes: [UInt8]) { appendLine(bytes) }
+
+    private func appendLine<Bytes: Collection<UInt8>>(_ bytes: Bytes) {
         lock.lock(); defer { lock.unlock() }
         buffer.append(contentsOf: bytes)
         buffer.append(0x0A)
