@@ -22,6 +22,7 @@ struct Scan: ParsableCommand {
     @Flag(help: "Stop at the first malformed input record (exit 2).") var strict = false
     @Option(help: "Worker threads (default: all cores).") var threads: Int?
     @Flag(help: "Run every rule on every record, without the literal prefilter (for measurements).") var noPrefilter = false
+    @Option(help: "Longest input line (one record, call turn or event) in bytes; a longer one is reported and skipped.") var maxRecordBytes: Int = LineReader.defaultMaxLineBytes
     @Option(help: "Live calls (--input events): close a call after this many input lines without an event.") var idleLines: Int = 100_000
     @Option(help: "Live calls: close a call after this many seconds of event time (`t`) without an event.") var idleSeconds: Double = 1800
     @Option(help: "Live calls: at most this many open calls; the least recently active is closed first.") var maxOpenCalls: Int = 100_000
@@ -61,7 +62,7 @@ struct Scan: ParsableCommand {
             let paths = files.isEmpty ? ["-"] : files
             var flaggedBefore = 0
             for path in paths {
-                let reader = LineReader(handle: try openInput(path))
+                let reader = LineReader(handle: try openInput(path), maxLineBytes: maxRecordBytes)
                 let name = path == "-" ? "<stdin>" : path
                 switch try inputOptions.format(for: path) {
                 case .transcript:
@@ -100,8 +101,13 @@ struct Scan: ParsableCommand {
             batch.removeAll(keepingCapacity: true)
             turnsInBatch = 0
         }
-        while let line = reader.next() {
-            switch decoder.decode(line: line, number: reader.lineNumber) {
+        while let next = reader.next() {
+            let decoded: Result<Record, RecordError>?
+            switch next {
+            case .line(let line): decoded = decoder.decode(line: line, number: reader.lineNumber)
+            case .tooLong(let bytes): decoded = .failure(tooLong(name, reader, bytes))
+            }
+            switch decoded {
             case .success(let r)?:
                 batch.append(r)
                 turnsInBatch += r.turns.count
@@ -124,7 +130,17 @@ struct Scan: ParsableCommand {
     /// A whole file of `speaker: text` lines is one call.
     private func scanTranscript(_ reader: LineReader, name: String, pipeline: ScanPipeline<[UInt8]?>, stats: Counts) throws {
         var lines: [String] = []
-        while let l = reader.next() { lines.append(String(decoding: l, as: UTF8.self)) }
+        while let next = reader.next() {
+            switch next {
+            case .line(let l): lines.append(String(decoding: l, as: UTF8.self))
+            case .tooLong(let bytes):
+                // The call cannot be judged without this turn: report it, never half-read.
+                stats.failed += 1
+                OutputSink.stderr.line("fanzha: \(tooLong(name, reader, bytes))")
+                if strict { throw Failure("stopped at the first malformed record (--strict)") }
+                return
+            }
+        }
         switch CallTranscript.parse(lines.joined(separator: "\n"), roles: inputOptions.readerOptions.roles) {
         case .success(let turns) where !turns.isEmpty:
             pipeline.submit([Record(id: name, turns: turns, origin: name)])
@@ -170,7 +186,17 @@ struct Scan: ParsableCommand {
             out.flush()
             OutputSink.stderr.flush()
         }
-        while let line = reader.next() { try write(live.handle(line: line, number: reader.lineNumber, source: name)) }
+        while let next = reader.next() {
+            switch next {
+            case .line(let line): try write(live.handle(line: line, number: reader.lineNumber, source: name))
+            case .tooLong(let bytes): try write([.malformed(tooLong(name, reader, bytes).description)])
+            }
+        }
         try write(live.finish())
+    }
+
+    private func tooLong(_ name: String, _ reader: LineReader, _ bytes: Int) -> RecordError {
+        RecordError(origin: "\(name):\(reader.lineNumber)",
+                    message: "line of \(bytes) bytes is longer than --max-record-bytes \(reader.maxLineBytes); skipped")
     }
 }

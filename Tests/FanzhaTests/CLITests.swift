@@ -466,6 +466,28 @@ private let threeMessages = "请把钱转入安全账户\n今天天气很好\n�
         #expect(summary(o) == "fanzha: 1 record read, 1 flagged (≥ low), 1 failed")
     }
 
+    @Test func aLineOverTheRecordLimitIsReportedAndSkipped() throws {
+        let f = try CLIFixture()
+        let long = String(repeating: "安全账户", count: 100)   // 1,200 bytes
+        let input = "请转入安全账户\n" + long + "\n你好\n"
+        let o = try f.scan(["--format", "tsv", "--max-record-bytes", "1000"], input: input)
+        #expect(o.exited && o.status == 0)
+        #expect(o.err.contains("fanzha: <stdin>:2: line of 1200 bytes is longer than --max-record-bytes 1000; skipped"))
+        #expect(o.lines.dropFirst().map { $0.split(separator: "\t").prefix(2).joined(separator: " ") } == ["1 medium", "3 none"],
+                "the records around it keep their line numbers")
+        #expect(summary(o) == "fanzha: 2 records read, 1 flagged (≥ low), 1 failed")
+
+        let strict = try f.scan(["--max-record-bytes", "1000", "--strict"], input: input)
+        #expect(strict.exited && strict.status == 2)
+
+        // A transcript with a turn over the limit is reported, not judged on the rest.
+        let transcript = try f.dir.write("call.txt", "来电: 请转入安全账户\n来电: " + long + "\n")
+        let call = try ProcessRunner.fanzha(["scan"] + f.rulesArgs + ["--input", "transcript", "--max-record-bytes", "1000", transcript])
+        #expect(call.exited && call.status == 1)
+        #expect(call.lines.isEmpty)
+        #expect(call.err.contains("\(transcript):2: line of 1208 bytes is longer than --max-record-bytes 1000; skipped"))
+    }
+
     @Test func emptyLinesAndEmptyInput() throws {
         let f = try CLIFixture()
         // Text: every line is a message, an empty one too (ids are line numbers).

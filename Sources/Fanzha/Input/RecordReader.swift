@@ -35,47 +35,106 @@ public struct RecordError: Error, Sendable, CustomStringConvertible {
     public let origin: String
     public let message: String
     public var description: String { "\(origin): \(message)" }
+    public init(origin: String, message: String) {
+        self.origin = origin
+        self.message = message
+    }
 }
 
-/// Reads a file (or stdin) as lines of bytes, in chunks: memory stays bounded by the longest line.
+/// One line of input as `LineReader` hands it out.
+public enum InputLine {
+    /// The line's bytes, without its "\n" (and "\r").
+    case line(ArraySlice<UInt8>)
+    /// A line longer than the reader's limit: skipped without being held in memory; `bytes` is
+    /// its length.
+    case tooLong(bytes: Int)
+}
+
+/// Reads a file (or stdin) as lines of bytes, in chunks. Memory stays bounded by the longest
+/// line, and no line may be longer than `maxLineBytes`: a longer one is skipped as it streams
+/// past and reported as `.tooLong`, so a file without newlines cannot exhaust memory.
 public final class LineReader {
     private let handle: FileHandle
     private var buffer: [UInt8] = []
     private var position = 0
+    /// Where the search for the next "\n" resumes: the bytes from `position` up to here hold none.
+    private var searched = 0
     private var eof = false
     private let chunkSize: Int
+    public let maxLineBytes: Int
     public private(set) var lineNumber = 0
 
-    public init(handle: FileHandle, chunkSize: Int = 1 << 20) {
+    /// The default limit on one line (one record): far above any message or call turn (a
+    /// five-hour call is about 200 KB), and low enough that a hostile line cannot take the
+    /// machine's memory (scanning costs about 30 bytes of memory per input byte).
+    public static let defaultMaxLineBytes = 16 << 20
+
+    public init(handle: FileHandle, chunkSize: Int = 1 << 20, maxLineBytes: Int = LineReader.defaultMaxLineBytes) {
         self.handle = handle
         self.chunkSize = chunkSize
+        self.maxLineBytes = max(1, maxLineBytes)
     }
 
-    /// The next line without its "\n" (and "\r"), or nil at the end.
-    public func next() -> ArraySlice<UInt8>? {
+    /// The next line, or nil at the end.
+    public func next() -> InputLine? {
         while true {
-            if let nl = buffer[position...].firstIndex(of: 0x0A) {
-                var line = buffer[position..<nl]
-                position = nl + 1
-                if line.last == 0x0D { line = line.dropLast() }
-                lineNumber += 1
-                return line
+            let nl: Int? = buffer.withUnsafeBufferPointer { b in
+                guard searched < b.count, let base = b.baseAddress else { return nil }
+                guard let hit = memchr(base + searched, 0x0A, b.count - searched) else { return nil }
+                return base.distance(to: hit.assumingMemoryBound(to: UInt8.self))
             }
+            if let nl {
+                lineNumber += 1
+                let length = nl - position
+                let line = buffer[position..<nl]
+                position = nl + 1
+                searched = position
+                if length > maxLineBytes { return .tooLong(bytes: length) }
+                return .line(line.last == 0x0D ? line.dropLast() : line)
+            }
+            searched = buffer.count
             if eof {
                 guard position < buffer.count else { return nil }
-                var line = buffer[position...]
-                position = buffer.count
-                if line.last == 0x0D { line = line.dropLast() }
                 lineNumber += 1
-                return line
+                let line = buffer[position...]
+                position = buffer.count
+                searched = position
+                if line.count > maxLineBytes { return .tooLong(bytes: line.count) }
+                return .line(line.last == 0x0D ? line.dropLast() : line)
+            }
+            if buffer.count - position > maxLineBytes {
+                return skipLongLine()
             }
             // Compact, then read more.
             if position > 0 {
                 buffer.removeFirst(position)
+                searched -= position
                 position = 0
             }
             let data = handle.readData(ofLength: chunkSize)
             if data.isEmpty { eof = true } else { buffer.append(contentsOf: data) }
+        }
+    }
+
+    /// The current line is already over the limit: read on to its end without keeping it.
+    private func skipLongLine() -> InputLine {
+        lineNumber += 1
+        var length = buffer.count - position
+        buffer.removeAll(keepingCapacity: true)
+        position = 0
+        searched = 0
+        while true {
+            let data = handle.readData(ofLength: chunkSize)
+            if data.isEmpty {
+                eof = true
+                return .tooLong(bytes: length)
+            }
+            if let nl = data.firstIndex(of: 0x0A) {
+                length += nl - data.startIndex
+                buffer.append(contentsOf: data[(nl + 1)...])
+                return .tooLong(bytes: length)
+            }
+            length += data.count
         }
     }
 }

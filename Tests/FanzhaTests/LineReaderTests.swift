@@ -1,0 +1,44 @@
+import Foundation
+import Testing
+@testable import Fanzha
+
+// LineReader: lines across chunk boundaries, CR LF, a missing final newline, and lines over the
+// limit skipped without being held in memory.
+
+private func lines(of data: Data, chunk: Int, max: Int = LineReader.defaultMaxLineBytes) throws -> [String] {
+    let dir = try TemporaryDirectory()
+    let path = try dir.write("in.txt", data)
+    let reader = LineReader(handle: try #require(FileHandle(forReadingAtPath: path)), chunkSize: chunk, maxLineBytes: max)
+    var out: [String] = []
+    while let next = reader.next() {
+        switch next {
+        case .line(let l): out.append("\(reader.lineNumber):" + String(decoding: l, as: UTF8.self))
+        case .tooLong(let bytes): out.append("\(reader.lineNumber):too long \(bytes)")
+        }
+    }
+    return out
+}
+
+struct LineReaderTests {
+    @Test(arguments: [1, 2, 3, 5, 7, 64, 1 << 20])
+    func linesAreTheSameWhateverTheChunkSize(chunk: Int) throws {
+        let text = "请转入安全账户\r\n\n你好，验证码发我\nlast line without newline"
+        #expect(try lines(of: Data(text.utf8), chunk: chunk)
+                == ["1:请转入安全账户", "2:", "3:你好，验证码发我", "4:last line without newline"])
+    }
+
+    @Test(arguments: [1, 4, 10, 4096])
+    func aLineOverTheLimitIsSkippedAndReadingGoesOn(chunk: Int) throws {
+        let long = String(repeating: "安全账户", count: 10)   // 120 bytes
+        let text = "短信一\n\(long)\n短信三\n\(long)"
+        #expect(try lines(of: Data(text.utf8), chunk: chunk, max: 100)
+                == ["1:短信一", "2:too long 120", "3:短信三", "4:too long 120"])
+        // Exactly at the limit is still a line.
+        #expect(try lines(of: Data("\(long)\n".utf8), chunk: chunk, max: 120) == ["1:\(long)"])
+    }
+
+    @Test func emptyInputHasNoLines() throws {
+        #expect(try lines(of: Data(), chunk: 16).isEmpty)
+        #expect(try lines(of: Data("\n".utf8), chunk: 16) == ["1:"])
+    }
+}
