@@ -356,6 +356,67 @@ category prize {
         #expect(firesOn(s, "account.near", message("安全账户甲乙丙丁戊己庚辛壬癸子转账")) == nil)
     }
 
+    /// `near`/`then` search only a window of the right-hand side (found by binary search in text
+    /// order, bytes bounding characters): checked against a brute-force reading of the operators
+    /// on random calls whose fillers are 1- to 4-byte characters, with nested and unsorted sides.
+    @Test func pairSearchAgreesWithBruteForce() throws {
+        let s = try scannerEngine("""
+        rule r.near     { title "t" score 1 match "安全" near(3) "转账" }
+        rule r.thengap  { title "t" score 1 match "安全" then(2) "转账" }
+        rule r.then     { title "t" score 1 match "安全" then "转账" }
+        rule r.turns    { title "t" score 1 match "安全" near(1 turns) "转账" }
+        rule r.unsorted { title "t" score 1 match "安全" near(2) any("汇款", "转账") }
+        rule r.nested   { title "t" score 1 match ("安全" near(2) "转账") near(3) "汇款" }
+        rule r.inner    { title "t" score 1 match "汇款" then(4) ("安全" near(1) "转账") }
+        """)
+        typealias Span = (turn: Int, start: Int, end: Int)
+        func spans(_ word: String, _ turns: [[String]]) -> [Span] {
+            var out: [Span] = []
+            for (t, tokens) in turns.enumerated() {
+                var position = 0
+                for token in tokens {
+                    if token == word { out.append((t, position, position + 2)) }
+                    position += token.count
+                }
+            }
+            return out
+        }
+        func gap(_ x: Span, _ y: Span) -> Int { y.start >= x.end ? y.start - x.end : x.start >= y.end ? x.start - y.end : 0 }
+        func join(_ xs: [Span], _ ys: [Span], _ accepts: (Span, Span) -> Bool) -> [Span] {
+            var out: [Span] = []
+            for x in xs { for y in ys where accepts(x, y) {
+                out.append(x.turn == y.turn ? (x.turn, min(x.start, y.start), max(x.end, y.end)) : y)
+            } }
+            return out
+        }
+        let near = { (d: Int) in { (x: Span, y: Span) in x.turn == y.turn && gap(x, y) <= d } }
+        let fillers = ["a", "ж", "中", "𠀀"]   // 1, 2, 3 and 4 UTF-8 bytes, none of them a separator
+        var generator = SystemRandomNumberGenerator()
+        for round in 0..<400 {
+            let turns: [[String]] = (0..<Int.random(in: 1...4, using: &generator)).map { _ in
+                (0..<Int.random(in: 0...14, using: &generator)).map { _ in
+                    Int.random(in: 0..<10, using: &generator) < 4
+                        ? ["安全", "转账", "汇款"].randomElement(using: &generator)!
+                        : String(repeating: fillers.randomElement(using: &generator)!, count: Int.random(in: 1...3, using: &generator))
+                }
+            }
+            let call = phoneCall(turns.map { ("caller", $0.joined()) })
+            let a = spans("安全", turns), b = spans("转账", turns), c = spans("汇款", turns)
+            let expected: [String: Bool] = [
+                "r.near": !join(a, b, near(3)).isEmpty,
+                "r.thengap": !join(a, b) { x, y in x.turn == y.turn && y.start >= x.end && y.start - x.end <= 2 }.isEmpty,
+                "r.then": !join(a, b) { x, y in x.turn < y.turn || (x.turn == y.turn && y.start >= x.end) }.isEmpty,
+                "r.turns": !join(a, b) { x, y in abs(x.turn - y.turn) <= 1 }.isEmpty,
+                "r.unsorted": !join(a, c + b, near(2)).isEmpty,
+                "r.nested": !join(join(a, b, near(2)), c, near(3)).isEmpty,
+                "r.inner": !join(c, join(a, b, near(1))) { x, y in x.turn == y.turn && y.start >= x.end && y.start - x.end <= 4 }.isEmpty,
+            ]
+            for (rule, fires) in expected.sorted(by: { $0.key < $1.key }) {
+                #expect((firesOn(s, rule, call) != nil) == fires, "round \(round), \(rule) on \(turns)")
+            }
+        }
+    }
+
     @Test func countCountsOccurrencesOverAllTurns() throws {
         let s = try scannerEngine(Self.callRules)
         let three = phoneCall([("caller", "转账"), ("callee", "转账？"), ("caller", "对，转账")])

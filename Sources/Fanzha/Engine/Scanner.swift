@@ -181,6 +181,8 @@ public final class Scanner {
         var categoryHit: [Bool] = []
         /// A hit's evidence while it is sorted and merged.
         var evidence: [Evidence] = []
+        /// The right-hand occurrences of a `near`/`then` pair search, in text order.
+        var order: [Int32] = []
 
         /// Starts a record: a new generation, arrays sized for `rules`, the arenas emptied.
         mutating func begin(_ rules: RuleSet, clauses: Int) {
@@ -592,12 +594,60 @@ public final class Scanner {
 
         /// The pairs (x, y) that `op` accepts, each one occurrence with both evidences; at most
         /// `occurrenceCap` of them, x-major.
+        ///
+        /// The ys are put in text order (turn, start) once, and for each x only the window of ys
+        /// that `op` could accept is visited, found by binary search: so a record with thousands of
+        /// xs and ys that never meet costs n log n, not n² (a hostile line must not hang the scan).
+        /// A character is at most 4 bytes, so `d` characters span at most `4d` bytes; the exact
+        /// test is still made on each candidate.
         private mutating func pairs(_ xs: Occurrences, _ ys: Occurrences, _ op: Program.Op, _ d: Int) -> Occurrences {
+            var order: [Int32] = []
+            swap(&order, &ws.order)
+            defer { swap(&order, &ws.order) }
+            order.removeAll(keepingCapacity: true)
+            var longest = 0
+            var inOrder = true
+            var previous = (Int32.min, Int32.min)
+            for j in Int(ys.start)..<Int(ys.start + ys.count) {
+                let y = ws.occ[j]
+                order.append(Int32(j))
+                longest = max(longest, Int(y.end - y.start))
+                if (y.turn, y.start) < previous { inOrder = false }
+                previous = (y.turn, y.start)
+            }
+            if !inOrder {
+                let occ = ws.occ
+                order.sort { (occ[Int($0)].turn, occ[Int($0)].start, $0) < (occ[Int($1)].turn, occ[Int($1)].start, $1) }
+            }
             let start = ws.occ.count
             var made = 0
             outer: for i in Int(xs.start)..<Int(xs.start + xs.count) {
-                for j in Int(ys.start)..<Int(ys.start + ys.count) {
-                    let x = ws.occ[i], y = ws.occ[j]
+                let x = ws.occ[i]
+                // The window of (turn, start) keys a y accepted by `op` can have.
+                let from: (Int, Int), to: (Int, Int)
+                switch op {
+                case .near:
+                    from = (Int(x.turn), Int(x.start) - 4 * d - longest)
+                    to = (Int(x.turn), Int(x.end) + 4 * d)
+                case .thenGap:
+                    from = (Int(x.turn), Int(x.end))
+                    to = (Int(x.turn), Int(x.end) + 4 * d)
+                case .nearTurns:
+                    from = (Int(x.turn) - d, Int.min)
+                    to = (Int(x.turn) + d, Int.max)
+                default:
+                    from = (Int(x.turn), Int(x.end))
+                    to = (Int.max, Int.max)
+                }
+                var lo = 0, hi = order.count
+                while lo < hi {
+                    let mid = (lo + hi) / 2
+                    let y = ws.occ[Int(order[mid])]
+                    if (Int(y.turn), Int(y.start)) < from { lo = mid + 1 } else { hi = mid }
+                }
+                for k in lo..<order.count {
+                    let y = ws.occ[Int(order[k])]
+                    if (Int(y.turn), Int(y.start)) > to { break }
                     let ok: Bool
                     switch op {
                     case .near: ok = x.turn == y.turn && Evaluation.gap(prepared, x, y) <= d
