@@ -39,6 +39,10 @@ public final class LiveCallScreener {
         let prepared: Scanner.Prepared
         var level: Level = .none
         var reported = Set<Int>()   // rules already reported in alerts
+        /// The call's timeline as it happens: the first turn after which the level was at least
+        /// medium, and after which a money-request rule fired (what `scan` finds by replaying).
+        var warningTurn: Int?
+        var moneyTurn: Int?
         var lastLine: Int
         var lastTime: Double?
         init(prepared: Scanner.Prepared, line: Int) { self.prepared = prepared; self.lastLine = line }
@@ -106,10 +110,13 @@ public final class LiveCallScreener {
         // A turn that cannot change any rule cannot raise the level: no evaluation needed.
         let last = state.prepared.turnCount - 1
         guard last == 0 || scanner.turnMayChangeTheVerdict(state.prepared, turn: last) else { return out }
-        let verdict = scanner.evaluate(state.prepared)
-        if verdict.level > state.level {
-            let turn = state.prepared.turnCount - 1
-            out.append(.alert(alert(call, turn: turn, verdict, state)))
+        // The decision alone (no evidence) on every turn; the full verdict only for an alert.
+        let decision = scanner.decide(state.prepared)
+        if state.warningTurn == nil, decision.level >= .medium { state.warningTurn = last }
+        if state.moneyTurn == nil, decision.moneyRequest { state.moneyTurn = last }
+        if decision.level > state.level {
+            let verdict = scanner.evaluate(state.prepared)
+            out.append(.alert(alert(call, turn: last, verdict, state)))
             state.level = verdict.level
         }
         return out
@@ -139,7 +146,8 @@ public final class LiveCallScreener {
     }
 
     private func final(_ call: String, _ state: CallState, reason: String) -> Output {
-        let verdict = scanner.evaluate(state.prepared, timeline: true)
+        let verdict = scanner.evaluate(state.prepared, turnLimit: state.prepared.turnCount,
+                                       firstWarningTurn: state.warningTurn, firstMoneyRequestTurn: state.moneyTurn)
         let record = Record(id: call, turns: state.prepared.turns)
         var json = printer.json(verdict, record: record)
         json.removeFirst()   // prepend the event fields

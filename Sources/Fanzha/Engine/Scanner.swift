@@ -91,20 +91,35 @@ public final class Scanner {
         let limit = min(turnLimit ?? p.turns.count, p.turns.count)
         var warningTurn: Int?, moneyTurn: Int?
         if timeline, limit > 0 {
-            let moneyRequest = matcher.program.moneyRequest
             for k in 1...limit where warningTurn == nil || moneyTurn == nil {
                 // A turn that adds no occurrence leaves the verdict as it was after the turn
                 // before, which did not qualify (or the loop would have recorded it): skip it.
                 // The first prefix always runs (rules made only of `not` fire on no text at all).
                 if k > 1 && !turnMayChangeTheVerdict(p, turn: k - 1) { continue }
-                var e = Evaluation(scanner: self, prepared: p, turnLimit: k)
-                let v = e.verdict(firstWarningTurn: nil, firstMoneyRequestTurn: nil)
-                if warningTurn == nil, v.level >= .medium { warningTurn = k - 1 }
-                if moneyTurn == nil, v.hits.contains(where: { moneyRequest[$0.rule] }) { moneyTurn = k - 1 }
+                // Once the level has been reached, only the money-request rules still matter.
+                let d = decide(p, turnLimit: k, moneyRequestOnly: warningTurn != nil)
+                if warningTurn == nil, d.level >= .medium { warningTurn = k - 1 }
+                if moneyTurn == nil, d.moneyRequest { moneyTurn = k - 1 }
             }
         }
-        var e = Evaluation(scanner: self, prepared: p, turnLimit: limit)
-        return e.verdict(firstWarningTurn: warningTurn, firstMoneyRequestTurn: moneyTurn)
+        return evaluate(p, turnLimit: limit, firstWarningTurn: warningTurn, firstMoneyRequestTurn: moneyTurn)
+    }
+
+    /// The verdict on the first `turnLimit` turns, with a timeline the caller already knows (a
+    /// live screener that watched every prefix).
+    public func evaluate(_ p: Prepared, turnLimit: Int, firstWarningTurn: Int?, firstMoneyRequestTurn: Int?) -> Verdict {
+        var e = Evaluation(scanner: self, prepared: p, turnLimit: min(turnLimit, p.turns.count))
+        return e.verdict(firstWarningTurn: firstWarningTurn, firstMoneyRequestTurn: firstMoneyRequestTurn)
+    }
+
+    /// The level of the first `turnLimit` turns (all by default) and whether a rule tagged
+    /// `money_request` fired: a verdict's decision without its evidence, which is all a call's
+    /// timeline needs from each prefix. With `moneyRequestOnly` only those rules run (the level
+    /// is then not computed) and the first that fires ends the evaluation.
+    public func decide(_ p: Prepared, turnLimit: Int? = nil, moneyRequestOnly: Bool = false) -> (level: Level, moneyRequest: Bool) {
+        var e = Evaluation(scanner: self, prepared: p, turnLimit: min(turnLimit ?? p.turns.count, p.turns.count))
+        let d = e.decide(moneyRequestOnly: moneyRequestOnly)
+        return (moneyRequestOnly ? .none : rules.levels.level(for: d.score), d.moneyRequest)
     }
 
     /// Whether turn `t` can add an occurrence of any atom, and so change any rule's outcome.
@@ -288,16 +303,9 @@ public final class Scanner {
             return true
         }
 
-        mutating func verdict(firstWarningTurn: Int?, firstMoneyRequestTurn: Int?) -> Verdict {
-            let rules = scanner.rules
-            var hits: [RuleHit] = []
-            var score = 0
-            let categoryCount = rules.categories.count
-            ws.categoryScores.removeAll(keepingCapacity: true)
-            ws.categoryScores.append(contentsOf: repeatElement(0, count: categoryCount))
-            ws.categoryHit.removeAll(keepingCapacity: true)
-            ws.categoryHit.append(contentsOf: repeatElement(false, count: categoryCount))
-            // Candidate rules, in rule order: from the prefilter's index, or every public rule without it.
+        /// The rules to try, in rule order: from the prefilter's index (rules indexed under the
+        /// words present, and those no word can rule out), or every public rule without it.
+        mutating func collectCandidates() {
             ws.candidates.removeAll(keepingCapacity: true)
             if usePrefilter {
                 let g = ws.generation
@@ -317,6 +325,40 @@ public final class Scanner {
             } else {
                 for r in 0..<program.pointee.roots.count where !program.pointee.isPrivate[r] { ws.candidates.append(Int32(r)) }
             }
+        }
+
+        /// The total score and whether a money-request rule fired, without evidence; see
+        /// `Scanner.decide`.
+        mutating func decide(moneyRequestOnly: Bool) -> (score: Int, moneyRequest: Bool) {
+            defer { release() }
+            collectCandidates()
+            var score = 0, money = false
+            for r in ws.candidates {
+                let i = Int(r)
+                let isMoney = program.pointee.moneyRequest[i]
+                if moneyRequestOnly && !isMoney { continue }
+                if usePrefilter, !candidate(i) { continue }
+                currentRule = i
+                if evaluate(program.pointee.roots[i], mask: 0).isEmpty { continue }
+                score += Int(program.pointee.scores[i])
+                if isMoney {
+                    money = true
+                    if moneyRequestOnly { break }
+                }
+            }
+            return (score, money)
+        }
+
+        mutating func verdict(firstWarningTurn: Int?, firstMoneyRequestTurn: Int?) -> Verdict {
+            let rules = scanner.rules
+            var hits: [RuleHit] = []
+            var score = 0
+            let categoryCount = rules.categories.count
+            ws.categoryScores.removeAll(keepingCapacity: true)
+            ws.categoryScores.append(contentsOf: repeatElement(0, count: categoryCount))
+            ws.categoryHit.removeAll(keepingCapacity: true)
+            ws.categoryHit.append(contentsOf: repeatElement(false, count: categoryCount))
+            collectCandidates()
             var k = 0
             while k < ws.candidates.count {
                 let i = Int(ws.candidates[k])
