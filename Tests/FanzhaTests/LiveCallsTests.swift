@@ -159,5 +159,17 @@ private func level(of json: String) -> Level? {
         #expect(problems.contains { $0.contains("call b") && $0.contains("idle") })
         #expect(finals.count == 3)
     }
-}
 
+    @Test func aCallIsClosedAtTheTurnLimitAndItsLaterTurnsStartANewCall() throws {
+        var limits = LiveCallScreener.Limits()
+        limits.maxTurns = 3
+        let live = LiveCallScreener(scanner: try Scanner(rules: Self.rules), limits: limits)
+        let t = { (text: String) in Self.event("a", Turn(speaker: "caller", role: .caller, text: text)) }
+        let (records, problems) = Self.run(live, [t("喂，你好"), t("我是市公安局的"), t("你涉嫌洗钱"), t("请转入安全账户")])
+        let finals = records.filter { $0.hasPrefix("{\"event\":\"final\"") }
+        #expect(finals.count == 2)
+        #expect(finals.first?.contains("\"closed\":\"turns\"") == true && finals.first?.contains("\"turns\":3") == true)
+        #expect(finals.last?.contains("\"closed\":\"eof\"") == true && finals.last?.contains("\"turns\":1") == true)
+        #expect(problems.contains { $0.contains("call a reached 3 turns") })
+    }
+}

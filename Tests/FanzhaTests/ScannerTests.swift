@@ -417,6 +417,18 @@ category prize {
         }
     }
 
+    @Test func aCallLongerThanTheTimelineSearchSaysSo() throws {
+        let s = try scannerEngine(Self.callRules)
+        let turns = Engine.timelineTurns
+        let atLimit = phoneCall(Array(repeating: ("caller", "你好"), count: turns))
+        #expect(s.scan(atLimit).errors.isEmpty)
+        let longer = phoneCall(Array(repeating: ("caller", "你好"), count: turns) + [("caller", "请转入安全账户，转账")])
+        let v = s.scan(longer)
+        #expect(v.errors == ["the call timeline was searched in the first \(turns) of \(turns + 1) turns only"])
+        #expect(v.firstWarningTurn == nil)
+        #expect(ruleIDs(v, s.rules).contains("account.near"), "the verdict still covers every turn")
+    }
+
     @Test func countCountsOccurrencesOverAllTurns() throws {
         let s = try scannerEngine(Self.callRules)
         let three = phoneCall([("caller", "转账"), ("callee", "转账？"), ("caller", "对，转账")])

@@ -14,6 +14,9 @@ public final class LiveCallScreener {
         public var idleSeconds: Double = 1800
         /// At most this many open calls; the least recently active is closed to make room.
         public var maxOpenCalls = 100_000
+        /// A call is closed when it reaches this many turns (each turn costs an evaluation of the
+        /// call so far); later events with its id open a new call.
+        public var maxTurns = Scanner.timelineTurns
         public init() {}
     }
 
@@ -109,15 +112,21 @@ public final class LiveCallScreener {
         scanner.append(Turn(speaker: speaker, role: roles.role(of: speaker), text: text), to: state.prepared)
         // A turn that cannot change any rule cannot raise the level: no evaluation needed.
         let last = state.prepared.turnCount - 1
-        guard last == 0 || scanner.turnMayChangeTheVerdict(state.prepared, turn: last) else { return out }
-        // The decision alone (no evidence) on every turn; the full verdict only for an alert.
-        let decision = scanner.decide(state.prepared)
-        if state.warningTurn == nil, decision.level >= .medium { state.warningTurn = last }
-        if state.moneyTurn == nil, decision.moneyRequest { state.moneyTurn = last }
-        if decision.level > state.level {
-            let verdict = scanner.evaluate(state.prepared)
-            out.append(.alert(alert(call, turn: last, verdict, state)))
-            state.level = verdict.level
+        if last == 0 || scanner.turnMayChangeTheVerdict(state.prepared, turn: last) {
+            // The decision alone (no evidence) on every turn; the full verdict only for an alert.
+            let decision = scanner.decide(state.prepared)
+            if state.warningTurn == nil, decision.level >= .medium { state.warningTurn = last }
+            if state.moneyTurn == nil, decision.moneyRequest { state.moneyTurn = last }
+            if decision.level > state.level {
+                let verdict = scanner.evaluate(state.prepared)
+                out.append(.alert(alert(call, turn: last, verdict, state)))
+                state.level = verdict.level
+            }
+        }
+        if state.prepared.turnCount >= limits.maxTurns {
+            open.removeValue(forKey: call)
+            out.append(.notice("\(origin): call \(call) reached \(limits.maxTurns) turns: closed; its later turns start a new call"))
+            out.append(final(call, state, reason: "turns"))
         }
         return out
     }

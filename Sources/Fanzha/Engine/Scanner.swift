@@ -90,8 +90,9 @@ public final class Scanner {
     public func evaluate(_ p: Prepared, turnLimit: Int? = nil, timeline: Bool = false) -> Verdict {
         let limit = min(turnLimit ?? p.turns.count, p.turns.count)
         var warningTurn: Int?, moneyTurn: Int?
-        if timeline, limit > 0 {
-            for k in 1...limit where warningTurn == nil || moneyTurn == nil {
+        let searched = min(limit, Scanner.timelineTurns)
+        if timeline, searched > 0 {
+            for k in 1...searched where warningTurn == nil || moneyTurn == nil {
                 // A turn that adds no occurrence leaves the verdict as it was after the turn
                 // before, which did not qualify (or the loop would have recorded it): skip it.
                 // The first prefix always runs (rules made only of `not` fire on no text at all).
@@ -102,8 +103,17 @@ public final class Scanner {
                 if moneyTurn == nil, d.moneyRequest { moneyTurn = k - 1 }
             }
         }
-        return evaluate(p, turnLimit: limit, firstWarningTurn: warningTurn, firstMoneyRequestTurn: moneyTurn)
+        var e = Evaluation(scanner: self, prepared: p, turnLimit: limit)
+        if timeline, searched < limit, warningTurn == nil || moneyTurn == nil {
+            e.errors.append("the call timeline was searched in the first \(searched) of \(limit) turns only")
+        }
+        return e.verdict(firstWarningTurn: warningTurn, firstMoneyRequestTurn: moneyTurn)
     }
+
+    /// How many turns of a call the timeline replays. Each prefix costs an evaluation of the
+    /// call so far, so the search is quadratic in turns: this bounds a hostile transcript (a
+    /// three-hour call has about 3,000 turns). The verdict itself always covers every turn.
+    public static let timelineTurns = 5_000
 
     /// The verdict on the first `turnLimit` turns, with a timeline the caller already knows (a
     /// live screener that watched every prefix).
