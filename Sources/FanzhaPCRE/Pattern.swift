@@ -173,7 +173,12 @@ public struct MatchFailure: Error, Sendable, Equatable, CustomStringConvertible 
         default: return .other
         }
     }
-    public var description: String { "\(kind == .other ? "match error" : "\(kind.rawValue) exceeded"): \(Pattern.message(for: code))" }
+    public var description: String {
+        let message = Pattern.message(for: code)
+        guard kind != .other else { return "match error: \(message)" }
+        let summary = "\(kind.rawValue) exceeded"
+        return message == summary ? summary : "\(summary): \(message)"   // PCRE2's own text often says it already
+    }
 }
 
 /// Per-thread match state: match data, a match context with limits, and a JIT stack.
