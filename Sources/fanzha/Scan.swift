@@ -31,6 +31,13 @@ struct Scan: ParsableCommand {
     /// Counts for the summary: `read` and `flagged` where verdicts are delivered, `failed` where input is read.
     final class Counts: @unchecked Sendable { var read = 0, flagged = 0, failed = 0 }
 
+    /// One record's outcome as the output needs it: its level, errors, and its printed form if printed.
+    struct Screened {
+        let level: Level
+        let errors: [String]
+        let rendered: [UInt8]?
+    }
+
     func run() throws {
         try guarded {
             guard let outputFormat = OutputFormat(rawValue: format) else { throw Failure("unknown --format `\(format)` (text, jsonl, tsv)") }
@@ -45,15 +52,22 @@ struct Scan: ParsableCommand {
             if outputFormat == .tsv && printsRecords { out.line(VerdictPrinter.tsvHeader) }
 
             let quiet = quiet, onlyFlagged = flaggedOnly
-            let pipeline = ScanPipeline(scanner: scanner, render: { record, verdict -> [UInt8]? in
-                if !printsRecords || (onlyFlagged && verdict.level < minimum) { return nil }
-                return printer.render(verdict, record: record)
+            // Counting (and -q) needs only each record's level; --flagged-only needs the full
+            // verdict of the flagged records only. A decision skips evidence, timeline and output.
+            let pipeline = ScanPipeline(scanner: scanner, work: { scanner, record -> Screened in
+                let prepared = scanner.prepare(record)
+                if !printsRecords || onlyFlagged {
+                    let d = scanner.decide(prepared)
+                    if !printsRecords || d.level < minimum { return Screened(level: d.level, errors: d.errors, rendered: nil) }
+                }
+                let v = scanner.evaluate(prepared, timeline: record.isCall)
+                return Screened(level: v.level, errors: v.errors, rendered: printer.render(v, record: record))
             }, deliver: { batch, results in
-                for (record, (verdict, rendered)) in zip(batch, results) {
+                for (record, screened) in zip(batch, results) {
                     stats.read += 1
-                    if verdict.level >= minimum { stats.flagged += 1 }
-                    for e in verdict.errors { OutputSink.stderr.line("fanzha: \(record.origin): \(e)") }
-                    if let rendered { out.line(bytes: rendered) }
+                    if screened.level >= minimum { stats.flagged += 1 }
+                    for e in screened.errors { OutputSink.stderr.line("fanzha: \(record.origin): \(e)") }
+                    if let rendered = screened.rendered { out.line(bytes: rendered) }
                 }
                 out.flush()
                 OutputSink.stderr.flush()
@@ -93,7 +107,7 @@ struct Scan: ParsableCommand {
     }
 
     /// One message (or call) per line, in batches: they bound memory and let all cores work.
-    private func scanLines(_ reader: LineReader, name: String, format: InputFormat, pipeline: ScanPipeline<[UInt8]?>, stats: Counts) throws {
+    private func scanLines(_ reader: LineReader, name: String, format: InputFormat, pipeline: ScanPipeline<Screened>, stats: Counts) throws {
         let decoder = RecordDecoder(format: format, options: inputOptions.readerOptions, source: name)
         var batch: [Record] = []
         var turnsInBatch = 0
@@ -129,7 +143,7 @@ struct Scan: ParsableCommand {
     }
 
     /// A whole file of `speaker: text` lines is one call.
-    private func scanTranscript(_ reader: LineReader, name: String, pipeline: ScanPipeline<[UInt8]?>, stats: Counts) throws {
+    private func scanTranscript(_ reader: LineReader, name: String, pipeline: ScanPipeline<Screened>, stats: Counts) throws {
         var lines: [String] = []
         while let next = reader.next() {
             switch next {

@@ -18,15 +18,8 @@ public final class ParallelScanner: @unchecked Sendable {
         map(records) { $0.scan($1) }
     }
 
-    /// Scans and also renders on the workers, so output formatting is parallel too.
-    public func scan<T>(_ records: [Record], render: @escaping (Record, Verdict) -> T) -> [(Verdict, T)] {
-        map(records) { scanner, record in
-            let v = scanner.scan(record)
-            return (v, render(record, v))
-        }
-    }
-
-    private func map<T>(_ records: [Record], _ body: (Scanner, Record) -> T) -> [T] {
+    /// `body` on every record, on every core (each worker with its own scanner); results in input order.
+    public func map<T>(_ records: [Record], _ body: (Scanner, Record) -> T) -> [T] {
         if scanners.count == 1 || records.count < 2 { return records.map { body(scanners[0], $0) } }
         let results = UnsafeMutableBufferPointer<T?>.allocate(capacity: records.count)
         results.initialize(repeating: nil)

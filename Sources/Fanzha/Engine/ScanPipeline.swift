@@ -1,19 +1,20 @@
 import Foundation
 
 /// Overlaps reading with scanning: the caller submits batches in input order and goes on reading;
-/// a background queue scans each batch on every core and hands the results to `deliver`, in order.
-/// At most `depth` batches are in flight, so memory stays bounded however long the input is.
-public final class ScanPipeline<Rendered>: @unchecked Sendable {
+/// a background queue runs `work` on each batch on every core (verdicts and their rendering, or
+/// just decisions) and hands the results to `deliver`, in order. At most `depth` batches are in
+/// flight, so memory stays bounded however long the input is.
+public final class ScanPipeline<Result>: @unchecked Sendable {
     private let scanner: ParallelScanner
-    private let render: (Record, Verdict) -> Rendered
-    private let deliver: ([Record], [(Verdict, Rendered)]) -> Void
+    private let work: (Scanner, Record) -> Result
+    private let deliver: ([Record], [Result]) -> Void
     private let queue = DispatchQueue(label: "fanzha.scan-pipeline")   // serial: keeps batch order
     private let slots: DispatchSemaphore
 
-    public init(scanner: ParallelScanner, depth: Int = 2, render: @escaping (Record, Verdict) -> Rendered,
-                deliver: @escaping ([Record], [(Verdict, Rendered)]) -> Void) {
+    public init(scanner: ParallelScanner, depth: Int = 2, work: @escaping (Scanner, Record) -> Result,
+                deliver: @escaping ([Record], [Result]) -> Void) {
         self.scanner = scanner
-        self.render = render
+        self.work = work
         self.deliver = deliver
         slots = DispatchSemaphore(value: max(1, depth))
     }
@@ -22,7 +23,7 @@ public final class ScanPipeline<Rendered>: @unchecked Sendable {
         guard !batch.isEmpty else { return }
         slots.wait()
         queue.async { [self] in
-            deliver(batch, scanner.scan(batch, render: render))
+            deliver(batch, scanner.map(batch, work))
             slots.signal()
         }
     }

@@ -123,13 +123,20 @@ public final class Scanner {
     }
 
     /// The level of the first `turnLimit` turns (all by default) and whether a rule tagged
-    /// `money_request` fired: a verdict's decision without its evidence, which is all a call's
-    /// timeline needs from each prefix. With `moneyRequestOnly` only those rules run (the level
-    /// is then not computed) and the first that fires ends the evaluation.
-    public func decide(_ p: Prepared, turnLimit: Int? = nil, moneyRequestOnly: Bool = false) -> (level: Level, moneyRequest: Bool) {
+    /// `money_request` fired: a verdict's decision without its evidence or timeline, which is all
+    /// a call's timeline needs from each prefix, and all `scan --count` needs from a record. With
+    /// `moneyRequestOnly` only those rules run (the level is then not computed) and the first
+    /// that fires ends the evaluation.
+    public func decide(_ p: Prepared, turnLimit: Int? = nil, moneyRequestOnly: Bool = false) -> Decision {
         var e = Evaluation(scanner: self, prepared: p, turnLimit: min(turnLimit ?? p.turns.count, p.turns.count))
         let d = e.decide(moneyRequestOnly: moneyRequestOnly)
-        return (moneyRequestOnly ? .none : rules.levels.level(for: d.score), d.moneyRequest)
+        return Decision(level: moneyRequestOnly ? .none : rules.levels.level(for: d.score), moneyRequest: d.moneyRequest,
+                        errors: e.errors)
+    }
+
+    /// `decide` on a whole record.
+    public func decide(_ record: Record) -> Decision {
+        decide(prepare(record))
     }
 
     /// Whether turn `t` can add an occurrence of any atom, and so change any rule's outcome.

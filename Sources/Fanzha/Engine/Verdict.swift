@@ -52,3 +52,12 @@ public struct Verdict: Sendable {
     public let advice: String?
     public let referral: Referral?
 }
+
+/// A verdict's decision without its evidence: enough to count, filter or watch a call's level.
+public struct Decision: Sendable {
+    public let level: Level
+    /// A rule tagged `money_request` fired.
+    public let moneyRequest: Bool
+    /// Rules that hit a PCRE2 limit on this record (as in `Verdict.errors`).
+    public let errors: [String]
+}
