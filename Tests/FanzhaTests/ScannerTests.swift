@@ -543,6 +543,26 @@ category prize {
         }
     }
 
+    /// A decision (no evidence) is the verdict's level and money request, on every corpus record
+    /// and on every prefix of every corpus call; money-request-only finds the same request.
+    @Test func aDecisionIsTheVerdictWithoutItsEvidence() throws {
+        let s = try Engine(rules: try loadBundledRuleSet())
+        let moneyRequest = s.matcher.program.moneyRequest
+        var levels = Set<Level>()
+        for r in try loadCorpusRecords() {
+            let p = s.prepare(r)
+            for k in 1...max(1, p.turnCount) {
+                let v = s.evaluate(p, turnLimit: k)
+                let d = s.decide(p, turnLimit: k)
+                let money = v.hits.contains { moneyRequest[$0.rule] }
+                #expect(d.level == v.level && d.moneyRequest == money, "\(r.id), \(k) turns")
+                #expect(s.decide(p, turnLimit: k, moneyRequestOnly: true).moneyRequest == money, "\(r.id), \(k) turns")
+                levels.insert(d.level)
+            }
+        }
+        #expect(levels == [.none, .low, .medium, .high])
+    }
+
     // MARK: the prefilter and the parallel scanner
 
     @Test func prefilterOnAndOffGiveIdenticalVerdictsOnTheCorpus() throws {
