@@ -637,6 +637,19 @@ private let threeMessages = "请把钱转入安全账户\n今天天气很好\n�
         #expect(call.out.contains("first warning at turn 2"))
     }
 
+    @Test func explainShowsLongRuleIDsWhole() throws {
+        let dir = try TemporaryDirectory()
+        let id = "customer_service.finance_platform_account_cancel"
+        let rules = try dir.write("long.fz", """
+        rule \(id) { title "注销账户" score 3 match "注销账户" }
+        rule short.one { title "客服" score 1 match "客服" }
+        """)
+        let o = try ProcessRunner.fanzha(["explain", "--rules", rules, "客服说要注销账户"])
+        let lines = o.out.components(separatedBy: "\n")
+        #expect(lines.contains("   3  \(id)  注销账户  「注销账户」"))
+        #expect(lines.contains("   1  short.one" + String(repeating: " ", count: id.count - 9) + "  客服  「客服」"), "one column width for all rows")
+    }
+
     @Test func lintReportsFileLineAndColumn() throws {
         let dir = try TemporaryDirectory()
         let path = try dir.write("bad.fz", """

@@ -5,12 +5,14 @@ public enum Explanation {
         var out = ""
         let marked = Highlighter(style: colour ? .ansi : .brackets).mark(record: record, hits: v.hits)
         out += marked + "\n\n"
-        out += " pts  rule                              description\n"
-        out += "----  --------------------------------  ---------------------------------\n"
+        // The rule column fits the longest id shown: an analyst copies ids from here into rule files.
+        let width = v.hits.map { rules.rules[$0.rule].id.count }.reduce(32, max)
+        out += " pts  " + "rule".padding(toLength: width, withPad: " ", startingAt: 0) + "  description\n"
+        out += "----  " + String(repeating: "-", count: width) + "  ---------------------------------\n"
         for h in v.hits.sorted(by: { rules.rules[$0.rule].score > rules.rules[$1.rule].score }) {
             let r = rules.rules[h.rule]
             let evidence = h.spans.map { "「\($0.text)」" + ($0.turn.map { "@\($0)" } ?? "") }.joined(separator: " ")
-            out += "\(String(r.score).leftPadded(4))  \(r.id.padding(toLength: 32, withPad: " ", startingAt: 0))  \(r.title)  \(evidence)\n"
+            out += "\(String(r.score).leftPadded(4))  \(r.id.padding(toLength: width, withPad: " ", startingAt: 0))  \(r.title)  \(evidence)\n"
         }
         if v.hits.isEmpty { out += "   0  (no rule fired)\n" }
         out += "----\n"
