@@ -134,7 +134,8 @@ public struct VerdictPrinter {
         let style: Highlighter.Style = colour ? .ansi : .brackets
         let marked = Highlighter(style: style).mark(record: record, hits: v.hits).replacingOccurrences(of: "\n", with: " ")
         let level = v.level.description.uppercased().padding(toLength: 6, withPad: " ", startingAt: 0)
-        let cat = (v.category.map { rules.categories[$0].id } ?? "-").padding(toLength: 16, withPad: " ", startingAt: 0)
+        let id = v.category.map { rules.categories[$0].id } ?? "-"
+        let cat = id.padding(toLength: max(16, id.count), withPad: " ", startingAt: 0)   // aligned, never cut
         let levelText = colour ? Highlighter.colour(for: v.level) + level + "\u{1B}[0m" : level
         return "\(v.id)\t\(levelText) \(String(v.score).leftPadded(3)) \(cat) \(marked)"
     }
