@@ -210,6 +210,17 @@ private func approx(_ a: Double, _ b: Double) -> Bool { abs(a - b) < 1e-9 }
         #expect(CSV.parse("x\"y,z\n").map(\.fields) == [["x\"y", "z"]], "a quote inside an unquoted field is kept")
         #expect(CSV.parse("\"line\r\nbreak\",2\n").map(\.fields) == [["line\r\nbreak", "2"]], "CR inside quotes is data")
         #expect(CSV.parse("a\n\"unterminated,\nstill\n").map(\.fields) == [["a"], ["unterminated,\nstill\n"]])
+        #expect(CSV.parse("a\n\"unterminated,\nstill\n").map(\.unclosedQuote) == [false, true])
+        #expect(CSV.parse("a\n\"closed\"\n").map(\.unclosedQuote) == [false, false])
+    }
+
+    @Test func anUnclosedQuoteIsReportedWhereItStarts() {
+        var errors: [String] = []
+        let data = Data("content,label\n请转账,刷单返利类\n\"没有结束的引号,正常\n后面一行,正常\n".utf8)
+        let records = CSV.records(path: "d.csv", data: data, textField: nil, labelField: "label", idField: "id",
+                                  labelRequired: true, errors: &errors)
+        #expect(records.map { $0.turns.map(\.text) } == [["请转账"]])
+        #expect(errors == ["d.csv:3: a quoted field is never closed; the rest of the file was read into it"])
     }
 
     @Test func labelledCSVAndJSONLAreRead() throws {

@@ -527,23 +527,8 @@ public enum CaseData {
                             roles: SpeakerRoles, errors: inout [String]) -> [Record] {
         let lower = path.lowercased()
         if lower.hasSuffix(".csv") {
-            let rows = CSV.parse(String(decoding: data, as: UTF8.self))
-            guard let header = rows.first?.fields.map({ $0.trimmingCharacters(in: .whitespaces).replacingOccurrences(of: "\u{FEFF}", with: "") }) else { return [] }
-            guard let ti = textField.flatMap({ header.firstIndex(of: $0) }) ?? header.firstIndex(of: "content") ?? header.firstIndex(of: "text") else {
-                errors.append("\(path):1: the header needs a text column (content or text, or --text-field)")
-                return []
-            }
-            let li = header.firstIndex(of: labelField), ii = header.firstIndex(of: idField)
-            var out: [Record] = []
-            for (n, row) in rows.dropFirst().enumerated() {
-                guard row.fields.count == header.count else {
-                    errors.append("\(path):\(row.line): \(row.fields.count) fields, the header has \(header.count)")
-                    continue
-                }
-                out.append(Record(id: ii.map { row.fields[$0] } ?? String(n + 1), text: row.fields[ti],
-                                  label: li.map { row.fields[$0].trimmingCharacters(in: .whitespaces) }, origin: "\(path):\(row.line)"))
-            }
-            return out
+            return CSV.records(path: path, data: data, textField: textField, labelField: labelField, idField: idField,
+                               labelRequired: false, errors: &errors)
         }
         let text = String(decoding: data, as: UTF8.self)
         let firstLine = text.split(separator: "\n", omittingEmptySubsequences: true).first.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""

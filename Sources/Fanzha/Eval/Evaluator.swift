@@ -157,25 +157,8 @@ public enum LabelledData {
                             roles: SpeakerRoles, errors: inout [String]) -> [Record] {
         let name = path
         if path.lowercased().hasSuffix(".csv") {
-            let text = String(decoding: data, as: UTF8.self)
-            let rows = CSV.parse(text)
-            guard let header = rows.first?.fields.map({ $0.trimmingSpaces().replacingOccurrences(of: "\u{FEFF}", with: "") }) else { return [] }
-            let textIndex = textField.flatMap { header.firstIndex(of: $0) } ?? header.firstIndex(of: "content") ?? header.firstIndex(of: "text")
-            guard let ti = textIndex, let li = header.firstIndex(of: labelField) else {
-                errors.append("\(name):1: the header needs a text column (content or text, or --text-field) and a `\(labelField)` column")
-                return []
-            }
-            let ii = header.firstIndex(of: idField)
-            var out: [Record] = []
-            for (n, row) in rows.dropFirst().enumerated() {
-                guard row.fields.count == header.count else {
-                    errors.append("\(name):\(row.line): \(row.fields.count) fields, the header has \(header.count)")
-                    continue
-                }
-                out.append(Record(id: ii.map { row.fields[$0] } ?? String(n + 1), text: row.fields[ti], label: row.fields[li].trimmingSpaces(),
-                                  origin: "\(name):\(row.line)"))
-            }
-            return out
+            return CSV.records(path: path, data: data, textField: textField, labelField: labelField, idField: idField,
+                               labelRequired: true, errors: &errors)
         }
         var options = ReaderOptions()
         options.textField = textField
