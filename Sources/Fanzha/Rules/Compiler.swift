@@ -124,6 +124,9 @@ struct Checker {
     let sources: [SourceFile]
     var diagnostics: [Diagnostic] = []
     private let normaliser: Normaliser?
+    /// Literals already normalised: term lists are used by many rules, and normalising a literal
+    /// costs far more than looking it up.
+    private var normalisedLiterals: [String: String] = [:]
 
     private var levels: LevelsDecl?
     private var categories: [CategoryDecl] = []
@@ -358,12 +361,19 @@ struct Checker {
         return words.count - 1
     }
 
+    private mutating func normalisedLiteral(_ s: String) -> String {
+        if let n = normalisedLiterals[s] { return n }
+        let n = normaliser?.normaliseLiteral(s) ?? s
+        normalisedLiterals[s] = n
+        return n
+    }
+
     private mutating func literalAtom(_ items: [Located<String>], display: String, rule: RuleDecl?, key: String? = nil) -> Int? {
         var normalised: [String] = []
         var seen = Set<String>()
         var ok = true
         for item in items {
-            let n = normaliser?.normaliseLiteral(item.value) ?? item.value
+            let n = normalisedLiteral(item.value)
             if n.isEmpty {
                 error("empty-literal", "`\"\(item.value)\"` is empty after normalisation, so it would match everywhere", item.range,
                       help: "separators and invisible characters are removed before matching")
@@ -449,7 +459,7 @@ struct Checker {
         }
         atoms.append(Atom(kind: .regex, display: "/\(source)/\(flags)", words: [], wordIDs: [], patterns: [pattern], literalSources: []))
         atomKeys[k] = atoms.count - 1
-        if let lit = RegexAtoms.requiredLiteral(source, extended: options.contains(.extended)), let n = normaliser?.normaliseLiteral(lit), n.unicodeScalars.count >= 2 {
+        if let lit = RegexAtoms.requiredLiteral(source, extended: options.contains(.extended)), case let n = normalisedLiteral(lit), n.unicodeScalars.count >= 2 {
             regexLiterals[atoms.count - 1] = n
         }
         return atoms.count - 1
