@@ -37,11 +37,11 @@ import Testing
     }
 
     /// The quality the README states for the project's corpus, fraud vs benign with medium as the
-    /// flagging level: recall ≥ 0.90 and precision ≥ 0.90 (measured with
-    /// `fanzha eval corpus/messages.jsonl corpus/calls.jsonl`: precision 0.938, recall 0.951).
+    /// flagging level: recall ≥ 0.95 and precision ≥ 0.94 (measured with
+    /// `fanzha eval corpus/messages.jsonl corpus/calls.jsonl`: precision 0.955, recall 0.969).
     /// Raise them with the README as the rules improve; never lower them to let a rule change in.
-    static let minimumRecallAtMedium = 0.90
-    static let minimumPrecisionAtMedium = 0.90
+    static let minimumRecallAtMedium = 0.95
+    static let minimumPrecisionAtMedium = 0.94
 
     @Test func corpusQualityAtMedium() throws {
         let rules = try loadBundledRuleSet()
