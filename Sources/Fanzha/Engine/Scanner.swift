@@ -1,3 +1,4 @@
+import Foundation
 import FanzhaPCRE
 import FanzhaText
 
@@ -755,9 +756,15 @@ public final class CompiledMatcher: @unchecked Sendable {
 
     public init(_ rules: RuleSet) {
         self.rules = rules
-        self.automaton = AhoCorasick(words: rules.words)
+        // The automaton and the program are independent: built side by side, they take the
+        // longer of the two instead of the sum (start-up is part of every one-message run).
         programPointer = UnsafeMutablePointer<Program>.allocate(capacity: 1)
-        programPointer.initialize(to: Program(rules))
+        let program = programPointer
+        var automaton: AhoCorasick?
+        DispatchQueue.concurrentPerform(iterations: 2) { part in
+            if part == 0 { automaton = AhoCorasick(words: rules.words) } else { program.initialize(to: Program(rules)) }
+        }
+        self.automaton = automaton!
     }
 
     deinit {

@@ -58,29 +58,45 @@ public enum RuleCompiler {
 
     /// Compiles rule text given in memory (path names are only used in diagnostics).
     public static func compile(files: [(path: String, data: Data)]) -> CompileResult {
+        // Files parse independently, so on every core; the checker then sees them in order.
+        let perFile = UnsafeMutableBufferPointer<(SourceFile, RuleFile, [Diagnostic])?>.allocate(capacity: files.count)
+        perFile.initialize(repeating: nil)
+        defer {
+            _ = perFile.deinitialize()
+            perFile.deallocate()
+        }
+        DispatchQueue.concurrentPerform(iterations: files.count) { index in
+            perFile[index] = parse(index: index, path: files[index].path, data: files[index].data)
+        }
         var diagnostics: [Diagnostic] = []
         var sources: [SourceFile] = []
         var parsed: [RuleFile] = []
-        for (index, (path, data)) in files.enumerated() {
-            let text = String(decoding: data, as: UTF8.self)
-            let source = SourceFile(path: path, text: text)
+        for case let (source, file, fileDiagnostics)? in perFile {
             sources.append(source)
-            if let bad = firstInvalidUTF8(data) {
-                // Locate the damage in the decoded text: the number of scalars before the bad byte.
-                let offset = String(decoding: data.prefix(bad), as: UTF8.self).unicodeScalars.count
-                diagnostics.append(Diagnostic(.error, "invalid-utf8", "the file is not valid UTF-8 (byte \(bad))",
-                                              at: SourceRange(file: index, start: offset, end: offset + 1),
-                                              help: "save the file as UTF-8"))
-            }
-            var parser = Parser(file: index, source: source)
-            parsed.append(parser.parseFile())
-            diagnostics += parser.diagnostics
+            parsed.append(file)
+            diagnostics += fileDiagnostics
         }
         var checker = Checker(files: parsed, sources: sources)
         let ruleSet = checker.run()
         diagnostics += checker.diagnostics
         let errors = diagnostics.contains { $0.severity == .error }
         return CompileResult(ruleSet: errors ? nil : ruleSet, diagnostics: sortDiagnostics(diagnostics, sources), sources: sources)
+    }
+
+    /// One file: its source, syntax tree, and the encoding, lexer and parser diagnostics.
+    private static func parse(index: Int, path: String, data: Data) -> (SourceFile, RuleFile, [Diagnostic]) {
+        let source = SourceFile(path: path, text: String(decoding: data, as: UTF8.self))
+        var diagnostics: [Diagnostic] = []
+        if let bad = firstInvalidUTF8(data) {
+            // Locate the damage in the decoded text: the number of scalars before the bad byte.
+            let offset = String(decoding: data.prefix(bad), as: UTF8.self).unicodeScalars.count
+            diagnostics.append(Diagnostic(.error, "invalid-utf8", "the file is not valid UTF-8 (byte \(bad))",
+                                          at: SourceRange(file: index, start: offset, end: offset + 1),
+                                          help: "save the file as UTF-8"))
+        }
+        var parser = Parser(file: index, source: source)
+        let file = parser.parseFile()
+        return (source, file, diagnostics + parser.diagnostics)
     }
 
     static func sortDiagnostics(_ ds: [Diagnostic], _ sources: [SourceFile]) -> [Diagnostic] {
