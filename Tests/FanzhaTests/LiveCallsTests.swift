@@ -171,5 +171,11 @@ private func level(of json: String) -> Level? {
         #expect(finals.first?.contains("\"closed\":\"turns\"") == true && finals.first?.contains("\"turns\":3") == true)
         #expect(finals.last?.contains("\"closed\":\"eof\"") == true && finals.last?.contains("\"turns\":1") == true)
         #expect(problems.contains { $0.contains("call a reached 3 turns") })
+
+        // A call of exactly the limit that then ends normally is closed by its end event.
+        let again = LiveCallScreener(scanner: try Scanner(rules: Self.rules), limits: limits)
+        let ended = Self.run(again, [t("喂，你好"), t("我是市公安局的"), t("你涉嫌洗钱"), #"{"call":"a","end":true}"#])
+        #expect(ended.problems.isEmpty, "\(ended.problems)")
+        #expect(ended.records.filter { $0.hasPrefix("{\"event\":\"final\"") }.map { $0.contains("\"closed\":\"end\"") } == [true])
     }
 }

@@ -417,6 +417,17 @@ category prize {
         }
     }
 
+    /// When the 256-pair cap cuts a pair list, the pairs kept are those a plain double loop over
+    /// the right-hand side in its own order makes, so the enclosing condition sees the same list.
+    @Test func theCappedPairListKeepsTheRightHandOrder() throws {
+        let s = try scannerEngine("""
+        rule t.cap { title "t" score 3 match ("安全" near(1 turns) ("汇款" or "转账")) near(1) "银行" }
+        """)
+        let call = phoneCall([("caller", "安全"), ("caller", String(repeating: "转账", count: 200)), ("caller", "安全"),
+                              ("caller", String(repeating: "转账", count: 55) + "哈哈哈哈哈汇款银行")])
+        #expect(firesOn(s, "t.cap", call) != nil)
+    }
+
     @Test func aCallLongerThanTheTimelineSearchSaysSo() throws {
         let s = try scannerEngine(Self.callRules)
         let turns = Engine.timelineTurns

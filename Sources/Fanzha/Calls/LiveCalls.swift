@@ -96,9 +96,14 @@ public final class LiveCallScreener {
         }
         let speaker = JSONTypes.scalarString(event["speaker"]) ?? ""
         let state: CallState
-        if let s = open[call] {
+        if let s = open[call], s.prepared.turnCount < limits.maxTurns {
             state = s
         } else {
+            if let full = open.removeValue(forKey: call) {
+                // At the turn limit: the call so far ends here, and this turn starts a new one.
+                out.append(.notice("\(origin): call \(call) reached \(limits.maxTurns) turns: closed; this turn starts a new call"))
+                out.append(final(call, full, reason: "turns"))
+            }
             if open.count >= limits.maxOpenCalls { out += evictOldest() }
             state = CallState(prepared: scanner.prepare(Record(id: call, turns: [])), line: number)
             open[call] = state
@@ -112,21 +117,18 @@ public final class LiveCallScreener {
         scanner.append(Turn(speaker: speaker, role: roles.role(of: speaker), text: text), to: state.prepared)
         // A turn that cannot change any rule cannot raise the level: no evaluation needed.
         let last = state.prepared.turnCount - 1
+        // The timeline follows the first `Scanner.timelineTurns` turns, as `scan` does.
+        let followTimeline = last < Scanner.timelineTurns
         if last == 0 || scanner.turnMayChangeTheVerdict(state.prepared, turn: last) {
             // The decision alone (no evidence) on every turn; the full verdict only for an alert.
             let decision = scanner.decide(state.prepared)
-            if state.warningTurn == nil, decision.level >= .medium { state.warningTurn = last }
-            if state.moneyTurn == nil, decision.moneyRequest { state.moneyTurn = last }
+            if followTimeline, state.warningTurn == nil, decision.level >= .medium { state.warningTurn = last }
+            if followTimeline, state.moneyTurn == nil, decision.moneyRequest { state.moneyTurn = last }
             if decision.level > state.level {
                 let verdict = scanner.evaluate(state.prepared)
                 out.append(.alert(alert(call, turn: last, verdict, state)))
                 state.level = verdict.level
             }
-        }
-        if state.prepared.turnCount >= limits.maxTurns {
-            open.removeValue(forKey: call)
-            out.append(.notice("\(origin): call \(call) reached \(limits.maxTurns) turns: closed; its later turns start a new call"))
-            out.append(final(call, state, reason: "turns"))
         }
         return out
     }

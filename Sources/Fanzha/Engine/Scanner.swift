@@ -104,11 +104,9 @@ public final class Scanner {
                 if moneyTurn == nil, d.moneyRequest { moneyTurn = k - 1 }
             }
         }
+        if timeline { return evaluate(p, turnLimit: limit, firstWarningTurn: warningTurn, firstMoneyRequestTurn: moneyTurn) }
         var e = Evaluation(scanner: self, prepared: p, turnLimit: limit)
-        if timeline, searched < limit, warningTurn == nil || moneyTurn == nil {
-            e.errors.append("the call timeline was searched in the first \(searched) of \(limit) turns only")
-        }
-        return e.verdict(firstWarningTurn: warningTurn, firstMoneyRequestTurn: moneyTurn)
+        return e.verdict(firstWarningTurn: nil, firstMoneyRequestTurn: nil)
     }
 
     /// How many turns of a call the timeline replays. Each prefix costs an evaluation of the
@@ -116,10 +114,15 @@ public final class Scanner {
     /// three-hour call has about 3,000 turns). The verdict itself always covers every turn.
     public static let timelineTurns = 5_000
 
-    /// The verdict on the first `turnLimit` turns, with a timeline the caller already knows (a
-    /// live screener that watched every prefix).
+    /// The verdict on the first `turnLimit` turns of a call, with its timeline as found (by the
+    /// replay above, or by a live screener that watched every prefix up to `timelineTurns`);
+    /// `errors` says so when the timeline was cut before finding both turns.
     public func evaluate(_ p: Prepared, turnLimit: Int, firstWarningTurn: Int?, firstMoneyRequestTurn: Int?) -> Verdict {
-        var e = Evaluation(scanner: self, prepared: p, turnLimit: min(turnLimit, p.turns.count))
+        let limit = min(turnLimit, p.turns.count)
+        var e = Evaluation(scanner: self, prepared: p, turnLimit: limit)
+        if limit > Scanner.timelineTurns, firstWarningTurn == nil || firstMoneyRequestTurn == nil {
+            e.errors.append("the call timeline was searched in the first \(Scanner.timelineTurns) of \(limit) turns only")
+        }
         return e.verdict(firstWarningTurn: firstWarningTurn, firstMoneyRequestTurn: firstMoneyRequestTurn)
     }
 
@@ -214,8 +217,10 @@ public final class Scanner {
         var categoryHit: [Bool] = []
         /// A hit's evidence while it is sorted and merged.
         var evidence: [Evidence] = []
-        /// The right-hand occurrences of a `near`/`then` pair search, in text order.
+        /// The right-hand occurrences of a `near`/`then` pair search, in text order, and those
+        /// one left-hand occurrence pairs with.
         var order: [Int32] = []
+        var accepted: [Int32] = []
 
         /// Starts a record: a new generation, arrays sized for `rules`, the arenas emptied.
         mutating func begin(_ rules: RuleSet, clauses: Int) {
@@ -661,9 +666,13 @@ public final class Scanner {
         /// A character is at most 4 bytes, so `d` characters span at most `4d` bytes; the exact
         /// test is still made on each candidate.
         private mutating func pairs(_ xs: Occurrences, _ ys: Occurrences, _ op: Program.Op, _ d: Int) -> Occurrences {
-            var order: [Int32] = []
+            var order: [Int32] = [], accepted: [Int32] = []
             swap(&order, &ws.order)
-            defer { swap(&order, &ws.order) }
+            swap(&accepted, &ws.accepted)
+            defer {
+                swap(&order, &ws.order)
+                swap(&accepted, &ws.accepted)
+            }
             order.removeAll(keepingCapacity: true)
             var longest = 0
             var inOrder = true
@@ -705,6 +714,7 @@ public final class Scanner {
                     let y = ws.occ[Int(order[mid])]
                     if (Int(y.turn), Int(y.start)) < from { lo = mid + 1 } else { hi = mid }
                 }
+                accepted.removeAll(keepingCapacity: true)
                 for k in lo..<order.count {
                     let y = ws.occ[Int(order[k])]
                     if (Int(y.turn), Int(y.start)) > to { break }
@@ -715,7 +725,13 @@ public final class Scanner {
                     case .thenGap: ok = x.turn == y.turn && y.start >= x.end && Evaluation.gap(prepared, x, y) <= d
                     default: ok = x.turn < y.turn || (x.turn == y.turn && y.start >= x.end)
                     }
-                    guard ok else { continue }
+                    if ok { accepted.append(order[k]) }
+                }
+                // Pairs in the ys' own order, as a plain double loop would make them: when the cap
+                // cuts the list, the same pairs survive (and so the same outcome one level up).
+                if !inOrder { accepted.sort() }
+                for j in accepted {
+                    let y = ws.occ[Int(j)]
                     let sameTurn = x.turn == y.turn
                     let evStart = Int32(ws.arena.count)
                     for e in Int(x.evStart)..<Int(x.evStart + x.evCount) { ws.arena.append(ws.arena[e]) }

@@ -475,7 +475,8 @@ struct Checker {
         }
         atoms.append(Atom(kind: .regex, display: "/\(source)/\(flags)", words: [], wordIDs: [], patterns: [pattern], literalSources: []))
         atomKeys[k] = atoms.count - 1
-        if let lit = RegexAtoms.requiredLiteral(source, extended: options.contains(.extended)), case let n = normalisedLiteral(lit), n.unicodeScalars.count >= 2 {
+        if normaliser != nil, let lit = RegexAtoms.requiredLiteral(source, extended: options.contains(.extended)),
+           case let n = normalisedLiteral(lit), n.unicodeScalars.count >= 2 {
             regexLiterals[atoms.count - 1] = n
         }
         return atoms.count - 1
