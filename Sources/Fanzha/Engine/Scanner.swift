@@ -201,10 +201,10 @@ public final class Scanner {
         var ruleStamp: [UInt32] = []
         var ruleResult: [Occurrences] = []
         /// Every occurrence made while evaluating one record (index 0: `nowhere`).
-        var occ: [Occurrence] = []
-        var arena: [Evidence] = []
+        var occ = Arena<Occurrence>()
+        var arena = Arena<Evidence>()
         /// Results of a node's children while it combines them (a stack: nodes nest).
-        var stack: [Occurrences] = []
+        var stack = Arena<Occurrences>()
         var ruleSeen: [UInt32] = []
         var candidates: [Int32] = []
         /// The automaton's hits per atom as (atom, turn, start, end), sorted, so each atom's hits
@@ -245,13 +245,19 @@ public final class Scanner {
                 ruleStamp = [UInt32](repeating: 0, count: count * 4)
                 ruleResult = [Occurrences](repeating: .none, count: count * 4)
             }
-            occ.removeAll(keepingCapacity: true)
+            occ.removeAll()
             occ.append(.nowhere)
-            arena.removeAll(keepingCapacity: true)
-            stack.removeAll(keepingCapacity: true)
+            arena.removeAll()
+            stack.removeAll()
         }
     }
     var workspace = Workspace()
+
+    deinit {
+        workspace.occ.deallocate()
+        workspace.arena.deallocate()
+        workspace.stack.deallocate()
+    }
 
     /// One evaluation of the rules on the first `turnLimit` turns of a record.
     ///
@@ -787,4 +793,47 @@ public final class CompiledMatcher: @unchecked Sendable {
         programPointer.deinitialize(count: 1)
         programPointer.deallocate()
     }
+}
+
+/// A growable array of plain values for the evaluation's hot loop: appends and reads with no
+/// copy-on-write check and no reference counting (a Swift array checks uniqueness on every
+/// append, and those checks were a tenth of a record's instructions). Copies share storage, so
+/// exactly one owner (a scanner's workspace) calls `deallocate()`; elements are bitwise values,
+/// never deinitialised.
+struct Arena<Element: BitwiseCopyable> {
+    private var base: UnsafeMutablePointer<Element>? = nil
+    private(set) var count = 0
+    private var capacity = 0
+
+    init() {}
+
+    @inline(__always)
+    subscript(i: Int) -> Element {
+        get { base.unsafelyUnwrapped[i] }
+        nonmutating set { base.unsafelyUnwrapped[i] = newValue }
+    }
+
+    @inline(__always)
+    mutating func append(_ e: Element) {
+        if count == capacity { grow() }
+        (base.unsafelyUnwrapped + count).initialize(to: e)
+        count &+= 1
+    }
+
+    private mutating func grow() {
+        let newCapacity = Swift.max(64, capacity &* 2)
+        let grown = UnsafeMutablePointer<Element>.allocate(capacity: newCapacity)
+        if let base {
+            grown.moveInitialize(from: base, count: count)
+            base.deallocate()
+        }
+        base = grown
+        capacity = newCapacity
+    }
+
+    mutating func removeAll() { count = 0 }
+
+    mutating func removeLast(_ k: Int) { count &-= k }
+
+    func deallocate() { base?.deallocate() }
 }
