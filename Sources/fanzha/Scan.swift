@@ -26,7 +26,7 @@ struct Scan: ParsableCommand {
     @Option(help: "Live calls (--input events): close a call after this many input lines without an event.") var idleLines: Int = 100_000
     @Option(help: "Live calls: close a call after this many seconds of event time (`t`) without an event.") var idleSeconds: Double = 1800
     @Option(help: "Live calls: at most this many open calls; the least recently active is closed first.") var maxOpenCalls: Int = 100_000
-    @Option(help: "Live calls: close a call when it reaches this many turns (its later turns start a new call).") var maxCallTurns: Int = Scanner.timelineTurns
+    @Option(help: "Live calls: a call with this many turns is closed when its next turn arrives, which starts a new call.") var maxCallTurns: Int = Scanner.timelineTurns
 
     /// Counts for the summary: `read` and `flagged` where verdicts are delivered, `failed` where input is read.
     final class Counts: @unchecked Sendable { var read = 0, flagged = 0, failed = 0 }
