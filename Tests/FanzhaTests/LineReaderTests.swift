@@ -33,8 +33,9 @@ struct LineReaderTests {
         let text = "短信一\n\(long)\n短信三\n\(long)"
         #expect(try lines(of: Data(text.utf8), chunk: chunk, max: 100)
                 == ["1:短信一", "2:too long 120", "3:短信三", "4:too long 120"])
-        // Exactly at the limit is still a line.
+        // Exactly at the limit is still a line, with or without a CR before its LF.
         #expect(try lines(of: Data("\(long)\n".utf8), chunk: chunk, max: 120) == ["1:\(long)"])
+        #expect(try lines(of: Data("\(long)\r\nx\r\n".utf8), chunk: chunk, max: 120) == ["1:\(long)", "2:x"])
     }
 
     @Test func emptyInputHasNoLines() throws {

@@ -85,24 +85,25 @@ public final class LineReader {
             }
             if let nl {
                 lineNumber += 1
-                let length = nl - position
-                let line = buffer[position..<nl]
+                var line = buffer[position..<nl]
                 position = nl + 1
                 searched = position
-                if length > maxLineBytes { return .tooLong(bytes: length) }
-                return .line(line.last == 0x0D ? line.dropLast() : line)
+                if line.last == 0x0D { line = line.dropLast() }
+                if line.count > maxLineBytes { return .tooLong(bytes: line.count) }
+                return .line(line)
             }
             searched = buffer.count
             if eof {
                 guard position < buffer.count else { return nil }
                 lineNumber += 1
-                let line = buffer[position...]
+                var line = buffer[position...]
                 position = buffer.count
                 searched = position
+                if line.last == 0x0D { line = line.dropLast() }
                 if line.count > maxLineBytes { return .tooLong(bytes: line.count) }
-                return .line(line.last == 0x0D ? line.dropLast() : line)
+                return .line(line)
             }
-            if buffer.count - position > maxLineBytes {
+            if buffer.count - position > maxLineBytes + 1 {   // + 1: a "\r" before the "\n" is not content
                 return skipLongLine()
             }
             // Compact, then read more.
