@@ -488,6 +488,30 @@ private let threeMessages = "请把钱转入安全账户\n今天天气很好\n�
         #expect(call.err.contains("\(transcript):2: line of 1208 bytes is longer than --max-record-bytes 1000; skipped"))
     }
 
+    @Test func byteOrderMarksAndLineEndingsDoNotMoveOffsetsOrSpeakers() throws {
+        let f = try CLIFixture()
+        // A raw BOM starting a JSON string is part of the text: the evidence is one further on.
+        let bom = Data([0xEF, 0xBB, 0xBF])
+        let line = Data(#"{"id":"b","text":""#.utf8) + bom + Data(#"请转入安全账户"}"#.utf8) + Data("\n".utf8)
+        let o = try f.scan(["--input", "jsonl", "--format", "jsonl"], bytes: bom + line)
+        let span = try #require(((try jsonObject(o.lines[0])["hits"] as? [[String: Any]])?.first?["spans"] as? [[String: Any]])?.first)
+        #expect(span["start"] as? Int == 4 && span["end"] as? Int == 8 && span["text"] as? String == "安全账户")
+
+        // A transcript file's BOM does not stick to the first speaker; CR LF lines are turns.
+        let call = try f.dir.write("call.txt", bom + Data("caller: 请转入安全账户\r\ncallee: 好\r\n".utf8))
+        let t = try ProcessRunner.fanzha(["scan"] + f.rulesArgs + ["--input", "transcript", "--format", "jsonl", call])
+        let spans = try #require(((try jsonObject(t.lines[0])["hits"] as? [[String: Any]])?.first?["spans"] as? [[String: Any]]))
+        #expect(spans.map { $0["turn"] as? Int } == [0])
+        let explained = try ProcessRunner.fanzha(["explain"] + f.rulesArgs + ["--call", call])
+        #expect(explained.out.contains("「安全账户」@0"))
+        #expect(explained.out.contains("callee: 好"))
+
+        // Text output stays one line per record whatever the id and text hold.
+        let text = try f.scan(["--input", "jsonl"], input: #"{"id":"a\nb\tc","text":"请转入\r安全账户"}"# + "\n")
+        #expect(text.lines.count == 1)
+        #expect(text.lines.first?.hasPrefix("a b c\tMEDIUM") == true)
+    }
+
     @Test func emptyLinesAndEmptyInput() throws {
         let f = try CLIFixture()
         // Text: every line is a message, an empty one too (ids are line numbers).

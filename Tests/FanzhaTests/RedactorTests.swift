@@ -24,6 +24,9 @@ private func digitCount(_ s: String) -> Int {
         ("手机：0086 139 1234 5678", "手机：[手机号]"),
         ("拨 139.1234.5678 咨询", "拨 [手机号] 咨询"),
         ("联系幺三八一二三四五六七八", "联系[手机号]"),
+        ("加①③⑧①②③④⑤⑥⑦⑧咨询", "加[手机号]咨询"),
+        ("回拨𝟏𝟑𝟖𝟏𝟐𝟑𝟒𝟓𝟔𝟕𝟖核实", "回拨[手机号]核实"),
+        ("电话١٣٨١٢٣٤٥٦٧٨", "电话[手机号]"),
     ])
     func mobileNumbers(text: String, expected: String) {
         #expect(redactor.apply(text) == expected)

@@ -178,11 +178,22 @@ private struct Folded {
             s.append(v)
             if v >= 0x30 && v <= 0x39 { d.append(Int8(v - 0x30)) }
             else if let h = Folded.hanDigits[v] { d.append(h) }
+            else if v >= 0x80, let digit = Folded.otherDigit(u) { d.append(digit) }
             else { d.append(-1) }
         }
         self.s = s
         self.raw = raw
         self.digit = d
+    }
+
+    /// A digit in another script or form that the normaliser folds to one ASCII digit (so rules
+    /// read it as a number): ① ⓵ 𝟏 ١ ۱ … Anything the rules can read as a phone number must be
+    /// hidden too.
+    static func otherDigit(_ u: Unicode.Scalar) -> Int8? {
+        let p = u.properties
+        guard p.numericType == .decimal || p.numericType == .digit, let n = p.numericValue,
+              n >= 0, n <= 9, n == n.rounded(.towardZero) else { return nil }
+        return Int8(n)
     }
 
     static let hanDigits: [UInt32: Int8] = [

@@ -57,7 +57,8 @@ public enum CallTranscript {
     public static func parse(_ text: String, roles: SpeakerRoles = SpeakerRoles()) -> Result<[Turn], LineError> {
         var turns: [Turn] = []
         var lineNumber = 0
-        for raw in text.split(separator: "\n", omittingEmptySubsequences: false) {
+        // Split on the scalar: "\r\n" is one Character, so a Character split would miss CR LF lines.
+        for raw in text.unicodeScalars.split(separator: "\n", omittingEmptySubsequences: false) {
             lineNumber += 1
             let line = String(raw).trimmingSpaces()
             if line.isEmpty { continue }
@@ -76,10 +77,13 @@ public enum CallTranscript {
 }
 
 extension String {
+    /// Without spaces, tabs, CR, ideographic spaces and byte-order marks (a file's BOM sticks to
+    /// its first name or label) at either end.
     func trimmingSpaces() -> String {
+        func isSpace(_ c: Character) -> Bool { c == " " || c == "\t" || c == "\r" || c == "\u{3000}" || c == "\u{FEFF}" }
         var v = Substring(self)
-        while let f = v.first, f == " " || f == "\t" || f == "\r" || f == "\u{3000}" { v.removeFirst() }
-        while let l = v.last, l == " " || l == "\t" || l == "\r" || l == "\u{3000}" { v.removeLast() }
+        while let f = v.first, isSpace(f) { v.removeFirst() }
+        while let l = v.last, isSpace(l) { v.removeLast() }
         return String(v)
     }
 }

@@ -218,13 +218,37 @@ enum JSONTypes {
 
     /// One line of JSON Lines as an object, or why it is not one.
     static func object(_ data: Data) -> Result<[String: Any], NotAnObject> {
-        guard let value = try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed]) else {
+        guard let value = try? JSONSerialization.jsonObject(with: keepingByteOrderMarks(data), options: [.fragmentsAllowed]) else {
             return .failure(NotAnObject(description: "not valid JSON"))
         }
         guard let dict = value as? [String: Any] else {
             return .failure(NotAnObject(description: "a JSON line must be an object, not \(name(of: value))"))
         }
         return .success(dict)
+    }
+
+    /// JSONSerialization drops a raw U+FEFF at the start of a string value, which would shift
+    /// every evidence offset in that text by one. A BOM before the object (a file's BOM) is
+    /// dropped here; any other raw one can only be inside a string, and is written as the escape
+    /// `\ufeff`, which JSONSerialization keeps.
+    static func keepingByteOrderMarks(_ data: Data) -> Data {
+        let bom: [UInt8] = [0xEF, 0xBB, 0xBF]
+        guard data.contains(0xEF) else { return data }
+        var bytes = [UInt8](data)
+        if bytes.starts(with: bom) { bytes.removeFirst(3) }
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count + 16)
+        var i = 0
+        while i < bytes.count {
+            if bytes[i] == 0xEF, i + 2 < bytes.count, bytes[i + 1] == 0xBB, bytes[i + 2] == 0xBF {
+                out.append(contentsOf: Array("\\ufeff".utf8))
+                i += 3
+            } else {
+                out.append(bytes[i])
+                i += 1
+            }
+        }
+        return Data(out)
     }
 
     static func name(of v: Any) -> String {

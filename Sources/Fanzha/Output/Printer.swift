@@ -124,7 +124,7 @@ public struct VerdictPrinter {
     public static let tsvHeader = "id\tlevel\tscore\tcategory\trules\ttext"
 
     public func tsv(_ v: Verdict, record: Record) -> String {
-        let clean = { (s: String) in s.replacingOccurrences(of: "\t", with: " ").replacingOccurrences(of: "\n", with: " ").replacingOccurrences(of: "\r", with: " ") }
+        let clean = VerdictPrinter.oneLine
         return [clean(v.id), v.level.description, String(v.score), v.category.map { rules.categories[$0].id } ?? "",
                 v.hits.map { rules.rules[$0.rule].id }.joined(separator: ","), clean(Highlighter.plainText(of: record))].joined(separator: "\t")
     }
@@ -132,12 +132,20 @@ public struct VerdictPrinter {
     /// grep-like: level, score and category, then the text with the evidence marked.
     public func text(_ v: Verdict, record: Record) -> String {
         let style: Highlighter.Style = colour ? .ansi : .brackets
-        let marked = Highlighter(style: style).mark(record: record, hits: v.hits).replacingOccurrences(of: "\n", with: " ")
+        let marked = VerdictPrinter.oneLine(Highlighter(style: style).mark(record: record, hits: v.hits))
         let level = v.level.description.uppercased().padding(toLength: 6, withPad: " ", startingAt: 0)
         let id = v.category.map { rules.categories[$0].id } ?? "-"
         let cat = id.padding(toLength: max(16, id.count), withPad: " ", startingAt: 0)   // aligned, never cut
         let levelText = colour ? Highlighter.colour(for: v.level) + level + "\u{1B}[0m" : level
-        return "\(v.id)\t\(levelText) \(String(v.score).leftPadded(3)) \(cat) \(marked)"
+        return "\(VerdictPrinter.oneLine(v.id))\t\(levelText) \(String(v.score).leftPadded(3)) \(cat) \(marked)"
+    }
+
+    /// `s` on one line: line breaks and tabs become spaces (one record, one line, fixed columns).
+    static func oneLine(_ s: String) -> String {
+        guard s.unicodeScalars.contains(where: { $0 == "\n" || $0 == "\r" || $0 == "\t" || $0 == "\u{2028}" || $0 == "\u{2029}" }) else { return s }
+        return String(String.UnicodeScalarView(s.unicodeScalars.map {
+            $0 == "\n" || $0 == "\r" || $0 == "\t" || $0 == "\u{2028}" || $0 == "\u{2029}" ? " " : $0
+        }))
     }
 }
 
