@@ -674,6 +674,17 @@ private let threeMessages = "请把钱转入安全账户\n今天天气很好\n�
         #expect(lines.contains("   1  short.one" + String(repeating: " ", count: id.count - 9) + "  客服  「客服」"), "one column width for all rows")
     }
 
+    @Test func fmtLeavesAFileThatIsNotUTF8Alone() throws {
+        let dir = try TemporaryDirectory()
+        // "转账" in GBK: decoding it as UTF-8 would turn it into U+FFFD for good.
+        let gbk = Data("rule a { title \"t\" score 1 match \"".utf8) + Data([0xD7, 0xAA, 0xD5, 0xCB]) + Data("\" }\n".utf8)
+        let path = try dir.write("gbk.fz", gbk)
+        let o = try ProcessRunner.fanzha(["fmt", path])
+        #expect(o.exited && o.status == 2)
+        #expect(o.err.contains("invalid-utf8"))
+        #expect(FileManager.default.contents(atPath: path) == gbk, "the file is unchanged")
+    }
+
     @Test func lintReportsFileLineAndColumn() throws {
         let dir = try TemporaryDirectory()
         let path = try dir.write("bad.fz", """

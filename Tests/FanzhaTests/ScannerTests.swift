@@ -615,6 +615,35 @@ category prize {
         #expect(verdictFingerprint(on.scan(call), on.rules) == verdictFingerprint(off.scan(call), off.rules))
     }
 
+    /// The prefilter takes one literal a regex's every match contains; quantifier counts, class
+    /// members, escape codes and group references are never that literal.
+    @Test(arguments: [
+        ("转账\\d{11}", "转账"), ("\\d{11}", nil), ("[^]转账]元", "元"), ("[[:alpha:]转账]元", "元"),
+        ("\\x41BC", "BC"), ("\\x{5b89}全", "全"), ("(?<n>安全)\\k<n>账户", "账户"), ("(安全)\\1234", nil),
+        ("\\g{-1}安全", "安全"), ("\\cA转账", "转账"), ("\\Q转账\\E元", "元"), ("\\p{Han}{2}账户", "账户"),
+        ("安全账户|转账", nil), ("安全账?户", "安全"),
+    ] as [(String, String?)])
+    func requiredLiteralOfARegex(pattern: String, literal: String?) {
+        #expect(RegexAtoms.requiredLiteral(pattern) == literal, "\(pattern)")
+    }
+
+    @Test func regexesWithCountsClassesAndEscapesAreNotSkippedByThePrefilter() throws {
+        let text = categoriesText + """
+        rule n { title "n" score 5 match /\\d{11}/ }
+        rule w { title "w" score 1 match "11" or "转账" }
+        rule c { title "c" score 5 match /[^]转账]元/ }
+        rule x { title "x" score 5 match /\\x41BC/ }
+        rule y { title "y" score 1 match "bc" }
+        """
+        let on = try scannerEngine(text, usePrefilter: true)
+        let off = try scannerEngine(text, usePrefilter: false)
+        for t in ["打我电话13812345678", "给我100元", "代号ABC"] {
+            let v = on.scan(message(t))
+            #expect(verdictFingerprint(v, on.rules) == verdictFingerprint(off.scan(message(t)), off.rules), "\(t)")
+            #expect(v.score >= 5, "\(t): \(ruleIDs(v, on.rules))")
+        }
+    }
+
     @Test func extendedRegexCommentsAreNotRequiredWords() throws {
         // With the x flag, `# …` is a comment: the words in it are not part of any match, so the
         // prefilter must not require them.

@@ -105,7 +105,7 @@ public enum RuleCompiler {
             .sorted { ($0.range.file, $0.range.start) < ($1.range.file, $1.range.start) }
     }
 
-    static func firstInvalidUTF8(_ data: Data) -> Int? {
+    public static func firstInvalidUTF8(_ data: Data) -> Int? {
         let bytes = [UInt8](data)
         var i = 0
         while i < bytes.count {
@@ -601,22 +601,74 @@ enum RegexAtoms {
             (c.value >= 0x4E00 && c.value <= 0x9FFF) || (c >= "a" && c <= "z") || (c >= "A" && c <= "Z") || (c >= "0" && c <= "9")
         }
         func flush() { if run.unicodeScalars.count > best.unicodeScalars.count { best = run }; run = "" }
+        func isHex(_ c: Unicode.Scalar) -> Bool { (c >= "0" && c <= "9") || (c >= "a" && c <= "f") || (c >= "A" && c <= "F") }
+        /// Moves `i` past the next `close` (inclusive).
+        func skip(past close: Unicode.Scalar) {
+            while i < s.count, s[i] != close { i += 1 }
+            i += 1
+        }
         while i < s.count {
             let c = s[i]
             if c == "\\" {
+                // An escape is never part of a literal run, and neither is what it consumes:
+                // hex and octal codes, property names, group references, a control letter.
                 flush()
-                if i + 2 < s.count, (s[i + 1] == "x" || s[i + 1] == "p" || s[i + 1] == "P"), s[i + 2] == "{" {
-                    while i < s.count, s[i] != "}" { i += 1 }
-                }
+                guard i + 1 < s.count else { break }
+                let e = s[i + 1]
                 i += 2
+                switch e {
+                case "x":
+                    if i < s.count, s[i] == "{" { skip(past: "}") } else {
+                        var k = 0
+                        while k < 2, i < s.count, isHex(s[i]) { i += 1; k += 1 }
+                    }
+                case "o", "N", "p", "P":
+                    if i < s.count, s[i] == "{" { skip(past: "}") } else if e == "p" || e == "P" { i += 1 }
+                case "k", "g":
+                    if i < s.count, let close: Unicode.Scalar = (s[i] == "<" ? ">" : s[i] == "'" ? "'" : s[i] == "{" ? "}" : nil) {
+                        i += 1
+                        skip(past: close)
+                    } else {
+                        if i < s.count, s[i] == "-" || s[i] == "+" { i += 1 }
+                        while i < s.count, s[i] >= "0" && s[i] <= "9" { i += 1 }
+                    }
+                case "c":
+                    i += 1
+                case "0"..."9":
+                    while i < s.count, s[i] >= "0" && s[i] <= "9" { i += 1 }
+                case "Q":
+                    while i + 1 < s.count, !(s[i] == "\\" && s[i + 1] == "E") { i += 1 }
+                    i += 2
+                default:
+                    break
+                }
                 continue
             }
             if c == "[" {
+                // A class: one character of a set, never a literal. `]` first (after an optional
+                // `^`) is a member; `[:alpha:]` inside it does not end it.
                 flush()
                 i += 1
+                if i < s.count, s[i] == "^" { i += 1 }
                 if i < s.count, s[i] == "]" { i += 1 }
-                while i < s.count, s[i] != "]" { if s[i] == "\\" { i += 1 }; i += 1 }
+                while i < s.count, s[i] != "]" {
+                    if s[i] == "\\" { i += 2; continue }
+                    if s[i] == "[", i + 1 < s.count, s[i + 1] == ":" || s[i + 1] == "." || s[i + 1] == "=" {
+                        let end = s[i + 1]
+                        i += 2
+                        while i + 1 < s.count, !(s[i] == end && s[i + 1] == "]") { i += 1 }
+                        i += 2
+                        continue
+                    }
+                    i += 1
+                }
                 i += 1
+                continue
+            }
+            if c == "{" {
+                // A quantifier's counts (or a literal brace: skipping it only weakens the filter).
+                flush()
+                skip(past: "}")
                 continue
             }
             if c == "#", extended { break }
