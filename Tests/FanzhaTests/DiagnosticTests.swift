@@ -157,6 +157,25 @@ category police {
         #expect(r.ruleSet == nil)
     }
 
+    /// Rules that refer to rules, in a chain: evaluation follows it recursively, so a chain
+    /// longer than the limit is one error at its top, however long (10,000 once overflowed the stack).
+    @Test(arguments: [70, 10_000])
+    func aTooLongChainOfRuleReferencesIsOneError(length: Int) {
+        var text = "rule top.r { title \"t\" score 1 match r0 and \"转账\" hit \"转账\" miss \"你好\" }\n"
+        for i in 0..<length {
+            text += "private rule r\(i) { title \"t\" match \(i < length - 1 ? "r\(i + 1) and \"转账\"" : "\"转账\"") }\n"
+        }
+        let r = compileRules(text)
+        let ds = diagnostics(r, "too-deep")
+        #expect(ds.map(\.message) == ["rule `top.r` depends on a chain of \(length) rule references (at most 64)"])
+        #expect(ds.map { position($0, r.sources) } == ["1:38"])
+        #expect(r.ruleSet == nil)
+        // Within the limit it compiles.
+        var ok = "rule top.r { title \"t\" score 1 match r0 and \"转账\" hit \"转账\" miss \"你好\" }\n"
+        for i in 0..<64 { ok += "private rule r\(i) { title \"t\" match \(i < 63 ? "r\(i + 1) and \"转账\"" : "\"转账\"") }\n" }
+        #expect(compileRules(ok).errors.isEmpty)
+    }
+
     @Test func anUnfinishedMatchIsOneErrorAtItsEnd() throws {
         let text = """
         category c {

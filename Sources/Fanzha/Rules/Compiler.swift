@@ -484,9 +484,13 @@ struct Checker {
 
     // MARK: cycles and requirements
 
+    /// How long a chain of rule references may be: evaluating a rule follows its references
+    /// recursively, so an unbounded chain could exhaust the stack.
+    static let maxReferenceDepth = 64
+
     private mutating func checkCycles() {
-        // Colour-marking DFS over rule references; one report per cycle.
-        var state = [Int](repeating: 0, count: ruleDecls.count)  // 0 new, 1 on stack, 2 done
+        // Depth-first over rule references (an explicit stack: chains may be long); one report per
+        // cycle, and one per chain deeper than `maxReferenceDepth`.
         func refs(_ e: Expr, _ out: inout [(Int, SourceRange)]) {
             switch e.kind {
             case .name(let n): if let i = ruleIndex[n] { out.append((i, e.range)) }
@@ -496,27 +500,50 @@ struct Checker {
             case .literal, .regex: break
             }
         }
-        var found: [(Int, SourceRange, [Int])] = []
-        func visit(_ i: Int, _ path: [Int]) {
-            state[i] = 1
+        let references: [[(Int, SourceRange)]] = ruleDecls.map { d in
             var out: [(Int, SourceRange)] = []
-            if let m = ruleDecls[i].match { refs(m.value, &out) }
-            for (j, range) in out {
+            if let m = d.match { refs(m.value, &out) }
+            return out
+        }
+        var state = [Int](repeating: 0, count: ruleDecls.count)  // 0 new, 1 on the path, 2 done
+        var depth = [Int](repeating: 0, count: ruleDecls.count)  // the longest chain of references below
+        var found: [(Int, SourceRange, [Int])] = []
+        for root in ruleDecls.indices where state[root] == 0 {
+            var path: [(rule: Int, next: Int)] = [(root, 0)]
+            state[root] = 1
+            while let top = path.last {
+                let i = top.rule
+                guard top.next < references[i].count else {
+                    state[i] = 2
+                    depth[i] = references[i].map { state[$0.0] == 2 ? depth[$0.0] + 1 : 0 }.max() ?? 0
+                    path.removeLast()
+                    continue
+                }
+                path[path.count - 1].next += 1
+                let (j, range) = references[i][top.next]
                 if state[j] == 1 {
-                    let cycle = Array(path.drop { $0 != j }) + [i]
-                    found.append((i, range, cycle))
+                    found.append((i, range, Array(path.map(\.rule).drop { $0 != j })))
                 } else if state[j] == 0 {
-                    visit(j, path + [i])
+                    state[j] = 1
+                    path.append((j, 0))
                 }
             }
-            state[i] = 2
         }
-        for i in ruleDecls.indices where state[i] == 0 { visit(i, []) }
         for (_, range, cycle) in found {
             let names = (cycle + [cycle[0]]).map { "`\(ruleDecls[$0].id.value)`" }.joined(separator: " → ")
             error("cycle", "rules refer to each other in a circle: \(names)", range, help: "a rule cannot depend on itself")
         }
-        if !found.isEmpty { cyclic = true }
+        // A chain too deep is reported at its top: a deep rule that no other deep rule refers to.
+        let limit = Checker.maxReferenceDepth
+        var belowDeep = Set<Int>()
+        for i in ruleDecls.indices where depth[i] > limit { for (j, _) in references[i] { belowDeep.insert(j) } }
+        var tooDeep = false
+        for i in ruleDecls.indices where depth[i] > limit && !belowDeep.contains(i) {
+            tooDeep = true
+            error("too-deep", "rule `\(ruleDecls[i].id.value)` depends on a chain of \(depth[i]) rule references (at most \(limit))",
+                  ruleDecls[i].match?.range ?? ruleDecls[i].id.range, help: "refer to fewer rules in a row: combine steps into one rule")
+        }
+        if !found.isEmpty || tooDeep { cyclic = true }
     }
     private var cyclic = false
 
