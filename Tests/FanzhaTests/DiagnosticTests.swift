@@ -176,6 +176,17 @@ category police {
         #expect(compileRules(ok).errors.isEmpty)
     }
 
+    @Test func aByteOrderMarkAndOldMacLineEndsDoNotMoveOrHideAnything() {
+        let bom = compileRules("\u{FEFF}rule a { title \"中文\" match fooo hit \"x\" miss \"y\" }\n")
+        #expect(diagnostics(bom, "unknown-name").map { position($0, bom.sources) } == ["1:27"])
+        // Lone CRs end lines: the comment is one line, the rule is still there.
+        let cr = compileRules("# 注释\rrule a { title \"t\" score 1 match \"转账\" hit \"转账\" miss \"你好\" }\r")
+        #expect(cr.errors.isEmpty)
+        #expect(cr.ruleSet?.rules.map(\.id) == ["a"])
+        let crError = compileRules("# 注释\rrule a { title \"t\" match fooo }\r")
+        #expect(diagnostics(crError, "unknown-name").map { position($0, crError.sources) } == ["2:26"])
+    }
+
     @Test func anUnfinishedMatchIsOneErrorAtItsEnd() throws {
         let text = """
         category c {

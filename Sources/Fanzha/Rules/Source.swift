@@ -7,9 +7,16 @@ public struct SourceFile: Sendable {
     /// Scalar offset at which each line starts.
     let lineStarts: [Int]
 
+    /// A byte-order mark is dropped (it is not a column of line 1) and a lone CR ends a line as
+    /// LF does (old Mac files), one scalar for one, so offsets keep their meaning.
     public init(path: String, text: String) {
         self.path = path
-        self.scalars = Array(text.unicodeScalars)
+        var scalars = Array(text.unicodeScalars)
+        if scalars.first == "\u{FEFF}" { scalars.removeFirst() }
+        for i in scalars.indices where scalars[i] == "\r" && (i + 1 == scalars.count || scalars[i + 1] != "\n") {
+            scalars[i] = "\n"
+        }
+        self.scalars = scalars
         var starts = [0]
         for (i, s) in scalars.enumerated() where s == "\n" { starts.append(i + 1) }
         lineStarts = starts
