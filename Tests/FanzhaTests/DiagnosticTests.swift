@@ -187,6 +187,21 @@ category police {
         #expect(diagnostics(crError, "unknown-name").map { position($0, crError.sources) } == ["2:26"])
     }
 
+    @Test func aLevelGivenTwiceAndAnItemListedTwiceAreReported() throws {
+        let levels = compileRules("levels low 3, low 5, medium 6, high 10\n" + rule("\"安全账户\""))
+        let d = try #require(diagnostics(levels, "invalid-levels").first)
+        #expect(d.message == "`low` is given twice in `levels`")
+        #expect(position(d, levels.sources) == "1:15")
+        #expect(levels.ruleSet == nil)
+
+        // "N different ones": the same item twice (here after normalisation) counts once.
+        let twice = compileRules("rule a { title \"t\" score 1 match 2 of (\"转账\", \"轉賬\", \"汇款\") hit \"转账汇款\" miss \"转账\" }\n")
+        #expect(diagnostics(twice, "duplicate-term").map { position($0, twice.sources) } == ["1:46"])
+        let s = try RuleScanner(rules: try #require(twice.ruleSet))
+        #expect(s.scan(Record(id: "1", text: "转账")).hits.isEmpty)
+        #expect(!s.scan(Record(id: "2", text: "转账汇款")).hits.isEmpty)
+    }
+
     @Test func anUnfinishedMatchIsOneErrorAtItsEnd() throws {
         let text = """
         category c {

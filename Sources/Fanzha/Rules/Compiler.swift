@@ -347,7 +347,17 @@ struct Checker {
                       help: n > xs.count ? "add items or lower N" : nil)
             }
             let cs = xs.map { lower($0, rule: rule) }
-            return cs.contains { $0 == nil } ? nil : .atLeast(n, cs.map { $0! })
+            guard !cs.contains(where: { $0 == nil }) else { return nil }
+            // "N different ones": an item written twice counts once.
+            var distinct: [Condition] = []
+            for (k, c) in cs.enumerated() {
+                if distinct.contains(c!) {
+                    warn("duplicate-term", "this item is the same as an earlier one in the list (after normalisation); it counts once", xs[k].range, in: rule)
+                } else {
+                    distinct.append(c!)
+                }
+            }
+            return .atLeast(n, distinct)
         case .near(let a, let b, let distance, let unit):
             // Lower both sides even when one fails, so every problem is reported.
             let x = lower(a, rule: rule), y = lower(b, rule: rule)

@@ -155,7 +155,12 @@ struct Parser {
             guard ["low", "medium", "high"].contains(name.value) else {
                 throw fail("unknown level `\(name.value)`", help: "the levels are low, medium and high", at: name.range)
             }
-            values[name.value] = try expectInteger("after `\(name.value)`").value
+            let value = try expectInteger("after `\(name.value)`").value
+            if values[name.value] != nil {
+                diagnostics.append(Diagnostic(.error, "invalid-levels", "`\(name.value)` is given twice in `levels`", at: name.range,
+                                              help: "give each of low, medium and high once"))
+            }
+            values[name.value] = value
         } while isPunct(",") && advance().kind == .punct(",")
         guard let low = values["low"], let medium = values["medium"], let high = values["high"] else {
             throw fail("`levels` needs all three of low, medium and high", help: "levels low 3, medium 6, high 10",

@@ -62,7 +62,7 @@ public struct Atom: Sendable {
 }
 
 /// A compiled match expression; atoms and rules are referred to by index.
-public indirect enum Condition: Sendable {
+public indirect enum Condition: Sendable, Equatable {
     case atom(Int)
     case rule(Int)
     case and([Condition])

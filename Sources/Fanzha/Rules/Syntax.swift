@@ -20,7 +20,7 @@ public struct Expr: Sendable {
 }
 
 public enum OfSpelling: Sendable { case any, all, of }
-public enum DistanceUnit: String, Sendable { case characters, turns }
+public enum DistanceUnit: String, Sendable, Equatable { case characters, turns }
 public enum Speaker: String, Sendable { case caller, callee }
 public enum Comparison: String, Sendable, CaseIterable {
     case atLeast = ">=", more = ">", exactly = "==", atMost = "<=", less = "<"
