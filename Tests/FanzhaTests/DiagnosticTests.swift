@@ -202,6 +202,14 @@ category police {
         #expect(!s.scan(Record(id: "2", text: "转账汇款")).hits.isEmpty)
     }
 
+    @Test func theCaretFollowsTabsAndWideCharacters() throws {
+        let r = compileRules("rule a {\n  title \"t\"\n\tmatch\t\"转账\" and\tfooo\n}\n")
+        let d = try #require(diagnostics(r, "unknown-name").first)
+        let lines = d.rendered(sources: r.sources).components(separatedBy: "\n")
+        #expect(lines[2] == "3 | \tmatch\t\"转账\" and\tfooo")
+        #expect(lines[3] == "  | \t     \t          \t^~~~")
+    }
+
     @Test func anUnfinishedMatchIsOneErrorAtItsEnd() throws {
         let text = """
         category c {

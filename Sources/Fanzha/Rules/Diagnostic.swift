@@ -63,7 +63,8 @@ extension Diagnostic {
         // Wide characters take two terminal columns: the caret line follows the display width.
         let prefix = String(String.UnicodeScalarView(text.unicodeScalars.prefix(col - 1)))
         let underlined = String(String.UnicodeScalarView(text.unicodeScalars.dropFirst(col - 1).prefix(width)))
-        let indent = String(repeating: " ", count: displayWidth(prefix))
+        // A tab before the caret stays a tab, so the terminal moves the caret line as it moved the text.
+        let indent = prefix.unicodeScalars.map { $0 == "\t" ? "\t" : String(repeating: " ", count: displayWidth(String($0))) }.joined()
         let carets = "^" + String(repeating: "~", count: max(0, displayWidth(underlined) - 1))
         var out = "\(bold)\(src.path):\(line):\(col): \(sevColour)\(severity.rawValue)[\(id)]\(reset)\(bold): \(message)\(reset)\n"
         out += "\(blue)\(pad) |\(reset)\n"
@@ -96,6 +97,7 @@ func displayWidth(_ s: String) -> Int {
         case 0x1100...0x115F, 0x2E80...0x303E, 0x3041...0x33FF, 0x3400...0x4DBF, 0x4E00...0x9FFF,
              0xA000...0xA4CF, 0xAC00...0xD7A3, 0xF900...0xFAFF, 0xFE30...0xFE4F, 0xFF00...0xFF60,
              0xFFE0...0xFFE6, 0x20000...0x3FFFD: w += 2
+        case 0x200B...0x200F, 0x2060...0x2064, 0xFEFF, 0x0300...0x036F: break   // zero-width and combining
         default: w += 1
         }
     }
