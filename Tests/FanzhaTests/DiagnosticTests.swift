@@ -210,6 +210,11 @@ category police {
         #expect(lines[3] == "  | \t     \t          \t^~~~")
     }
 
+    @Test func anUnknownFieldOnAOneLineRuleIsTheOnlyError() {
+        let r = compileRules("rule a { title \"x\" bogus \"x\" match \"转账\" hit \"转账\" miss \"no\" }\n")
+        #expect(r.diagnostics.map(\.id) == ["unknown-field"], "\(r.diagnostics.map(\.message))")
+    }
+
     @Test func anUnfinishedMatchIsOneErrorAtItsEnd() throws {
         let text = """
         category c {

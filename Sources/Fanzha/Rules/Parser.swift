@@ -229,7 +229,7 @@ struct Parser {
         diagnostics.append(Diagnostic(.error, "unknown-field", "a \(block) has no field `\(name.value)`", at: name.range, help: help))
     }
 
-    /// Skips to the next field keyword that starts a line, or the closing brace.
+    /// Skips to the next field keyword that starts a line or follows a value, or the closing brace.
     private mutating func synchronizeField(_ fields: Set<String>) {
         var parens = 0
         while !atEnd {
@@ -238,9 +238,19 @@ struct Parser {
             if parens <= 0 {
                 if isPunct("}") { return }
                 if case .identifier(let w) = current.kind, fields.contains(w) || Parser.topKeywords.contains(w),
-                   startsLine(p) { return }
+                   startsLine(p) || endsValue(p - 1) { return }
             }
             _ = advance()
+        }
+    }
+
+    /// Whether token `k` can end a field's value (a string, number or regex), so a field keyword
+    /// after it starts the next field even on the same line (`title "x" bogus "y" match …`).
+    private func endsValue(_ k: Int) -> Bool {
+        guard k >= 0, k < tokens.count else { return false }
+        switch tokens[k].kind {
+        case .string, .integer, .regex: return true
+        default: return false
         }
     }
 
