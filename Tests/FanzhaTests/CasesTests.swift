@@ -168,6 +168,24 @@ private func digits(_ s: String) -> Int { s.unicodeScalars.filter { ("0"..."9").
         #expect(cases.map(\.record.id).contains("b1"))
     }
 
+    /// A dataset label that several categories accept (冒充领导、熟人类: boss, relative, school)
+    /// keeps a case in whichever of them the rules chose.
+    @Test func aLabelOfSeveralCategoriesKeepsItsCasesInEach() throws {
+        let h = try CasesFixture.handout(rules: CasesFixture.corpus.rules, texts: [
+            ("r", "爸，我是小宇，我在学校打篮球把人撞伤了，对方要我赔两万医药费，不然要报警。你先别告诉妈，钱打到辅导员给的卡上，我晚点跟你说。", "冒充领导、熟人类"),
+            ("b", "我在开会，不方便接电话。有个合作方需要马上付一笔38万的保证金，你先从公司账上转过去，账号我发你，回头我补签字。", "冒充领导、熟人类"),
+        ])
+        let ids = Set(h.sections.map { CasesFixture.corpus.rules.categories[$0.category].id })
+        #expect(ids == ["relative", "boss"])
+    }
+
+    @Test func plainTextWithCRLFLinesIsOneRecordPerLine() {
+        var errors: [String] = []
+        let records = CaseData.read(path: "t.txt", data: Data("第一条\r\n第二条\r\n\r\n第三条\r\n".utf8), textField: nil,
+                                    labelField: "label", idField: "id", roles: SpeakerRoles(), errors: &errors)
+        #expect(records.map { $0.turns.map(\.text) } == [["第一条"], ["第二条"], ["第三条"]])
+    }
+
     @Test func benignLabelsLongTextsAndLowLevelsAreLeftOut() throws {
         let rules = try CasesFixture.compile(CasesFixture.tricky)
         let long = "请把钱转入安全账户，不要告诉家人。" + String(repeating: "这是很长的说明文字。", count: 25)

@@ -142,7 +142,7 @@ private func approx(_ a: Double, _ b: Double) -> Bool { abs(a - b) < 1e-9 }
 
     @Test func unknownLabelsAreReportedAndNotCountedAsBenign() throws {
         let (r, rules) = try evaluate(evalCorpusRecords())
-        #expect(r.unknownLabels == ["诈骗其他": 1, "": 1])
+        #expect(r.unknownLabels == ["诈骗其他": 1, "(no label)": 1])
         #expect(r.benign == 4, "left out, not benign")
         #expect(r.records == r.fraud + r.benign)
         #expect(r.confusion["诈骗其他"] == nil)
@@ -154,7 +154,28 @@ private func approx(_ a: Double, _ b: Double) -> Bool { abs(a - b) < 1e-9 }
         #expect(text.contains("诈骗其他 ×1"))
         #expect(text.contains("Fraud vs benign (6 fraud, 4 benign records)"))
         let json = try #require(try JSONSerialization.jsonObject(with: Data(EvalRenderer.render(r, rules: rules, format: .json).utf8)) as? [String: Any])
-        #expect((json["unknown_labels"] as? [String: Int]) == ["诈骗其他": 1, "": 1])
+        #expect((json["unknown_labels"] as? [String: Int]) == ["诈骗其他": 1, "(no label)": 1])
+    }
+
+    @Test func aBenignLabelThatIsAlsoACategoryLabelIsNoMiss() throws {
+        let rules = try evalRuleSet()
+        var options = EvalOptions()
+        options.benignLabels = ["prize", "正常"]
+        let e = Evaluator(scanner: try ParallelScanner(matcher: CompiledMatcher(rules), threads: 1), options: options)
+        e.add([Record(id: "1", text: "今天天气很好", label: "prize"), Record(id: "2", text: "你好", label: " prize ")])
+        #expect(e.report.benign == 2 && e.report.fraud == 0)
+        #expect(e.report.perCategory["prize"] == nil, "benign records charge no category with a miss")
+    }
+
+    @Test func csvWithABOMQuotedHeaderBlankLinesAndAMissingTextField() {
+        var errors: [String] = []
+        let data = Data("\u{FEFF}\"content\",\"label\"\r\n\"请转账\",\"刷单返利类\"\r\n\r\n你好,正常\r\n\r\n".utf8)
+        let records = CSV.records(path: "d.csv", data: data, textField: nil, labelField: "label", idField: "id",
+                                  labelRequired: true, errors: &errors)
+        #expect(records.map { $0.turns.map(\.text) } == [["请转账"], ["你好"]])
+        #expect(errors.isEmpty, "\(errors)")
+        _ = CSV.records(path: "d.csv", data: data, textField: "body", labelField: "label", idField: "id", labelRequired: true, errors: &errors)
+        #expect(errors == ["d.csv:1: no `body` column (--text-field); the header has content, label"])
     }
 
     @Test func resultsDoNotDependOnBatchingOrThreads() throws {
@@ -280,7 +301,7 @@ private func approx(_ a: Double, _ b: Double) -> Bool { abs(a - b) < 1e-9 }
         #expect((thresholds["medium"]?["recall"] as? Double).map { abs($0 - 4.0 / 6) < 1e-4 } == true)
         #expect((thresholds["low"]?["fp_rate"] as? Double).map { abs($0 - 0.75) < 1e-4 } == true)
         // The empty CSV label and the JSONL record without a label are both unknown, as is 诈骗其他.
-        #expect(report["unknown_labels"] as? [String: Int] == ["诈骗其他": 1, "": 1])
+        #expect(report["unknown_labels"] as? [String: Int] == ["诈骗其他": 1, "(no label)": 1])
 
         let textReport = try ProcessRunner.fanzha(["eval", "--rules", rules, "--benign", "正常,benign,normal", a, b])
         #expect(textReport.status == 0)

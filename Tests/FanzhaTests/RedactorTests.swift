@@ -178,6 +178,11 @@ private func digitCount(_ s: String) -> Int {
         #expect(everything.matches(in: text).allSatisfy { $0.kind == .amount || $0.kind == .name })
     }
 
+    @Test(arguments: [("垫付2万8的款", "垫付[金额]的款"), ("借1万2给我", "借[金额]给我"), ("损失5万多", "损失[金额]"), ("共10万余元", "共[金额]")])
+    func amountsWithATailAreHiddenWhole(text: String, expected: String) {
+        #expect(everything.apply(text) == expected)
+    }
+
     @Test func pricesStayUnlessAmountsAreRedacted() {
         #expect(redactor.apply("秒杀价9.9元") == "秒杀价9.9元")
         #expect(Redactor(amounts: true).apply("秒杀价9.9元") == "秒杀价[金额]")

@@ -103,9 +103,9 @@ public struct Handout: Sendable {
         let wanted: [Int] = options.categories.isEmpty
             ? Array(rules.categories.indices)
             : options.categories.compactMap { rules.category(named: $0) }.reduce(into: []) { if !$0.contains($1) { $0.append($1) } }
-        func labelCategory(_ label: String) -> Int? {
-            rules.categories.firstIndex { $0.id == label || $0.labels.contains(label) }
-        }
+        /// Whether category `c` accepts dataset label `l` (a label may belong to several).
+        func accepts(_ c: Int, _ l: String) -> Bool { rules.categories[c].id == l || rules.categories[c].labels.contains(l) }
+        func isCategoryLabel(_ l: String) -> Bool { rules.categories.indices.contains { accepts($0, l) } }
         func chars(_ r: Record) -> Int { r.turns.reduce(0) { $0 + $1.text.unicodeScalars.count } }
         func positive(_ v: Verdict) -> [RuleHit] { v.hits.filter { rules.rules[$0.rule].score > 0 } }
 
@@ -117,7 +117,8 @@ public struct Handout: Sendable {
             for (i, v) in verdicts.enumerated() where v.level >= options.minLevel && v.category == c {
                 if let l = records[i].label {
                     if options.benignLabels.contains(l) { continue }
-                    if let lc = labelCategory(l), lc != c { continue }
+                    // A label of some other category only: the rules put it in the wrong place.
+                    if isCategoryLabel(l) && !accepts(c, l) { continue }
                 }
                 flagged.append(i)
             }
@@ -537,8 +538,9 @@ public enum CaseData {
                                      roles: roles, errors: &errors)
         }
         var out: [Record] = []
-        for (n, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let l = line.hasSuffix("\r") ? String(line.dropLast()) : String(line)
+        // Split on the scalar: "\r\n" is one Character, so a Character split would miss CR LF lines.
+        for (n, line) in text.unicodeScalars.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let l = line.last == "\r" ? String(line.dropLast()) : String(line)
             if l.trimmingCharacters(in: .whitespaces).isEmpty { continue }
             out.append(Record(id: "\((path as NSString).lastPathComponent):\(n + 1)", text: l, origin: "\(path):\(n + 1)"))
         }

@@ -500,6 +500,8 @@ private struct Folded {
                 if "万千百亿wk".unicodeScalars.contains(where: { $0.value == self[k] }) && !Folded.notMoney.contains(self[k + 1]) && !isLetter(k + 1) {
                     k += 1; unit = true
                     if self[k] == 0x4E07 { k += 1 }   // 千万, 百万
+                    if isASCIIDigit(k) && !isASCIIDigit(k + 1) && !Folded.notMoney.contains(self[k + 1]) { k += 1 }   // 2万8: the next unit down
+                    if Folded.approx.contains(self[k]) { k += 1 }   // 5万多, 10万余元
                 }
                 var m = k
                 while self[m] == 0x20 && m - k < 1 { m += 1 }

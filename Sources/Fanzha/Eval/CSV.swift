@@ -11,6 +11,7 @@ public enum CSV {
         var inQuotes = false
         var line = 1, rowStart = 1
         var it = text.unicodeScalars.makeIterator()
+        if text.unicodeScalars.first == "\u{FEFF}" { _ = it.next() }   // a BOM is not part of the first field
         var pending: Unicode.Scalar? = nil
         func next() -> Unicode.Scalar? {
             if let p = pending { pending = nil; return p }
@@ -55,6 +56,10 @@ public enum CSV {
                                labelRequired: Bool, errors: inout [String]) -> [Record] {
         let rows = parse(String(decoding: data, as: UTF8.self))
         guard let header = rows.first?.fields.map({ $0.trimmingSpaces().replacingOccurrences(of: "\u{FEFF}", with: "") }) else { return [] }
+        if let textField, !header.contains(textField) {
+            errors.append("\(path):1: no `\(textField)` column (--text-field); the header has \(header.joined(separator: ", "))")
+            return []
+        }
         let ti = textField.flatMap { header.firstIndex(of: $0) } ?? header.firstIndex(of: "content") ?? header.firstIndex(of: "text")
         let li = header.firstIndex(of: labelField)
         guard let ti, li != nil || !labelRequired else {
@@ -65,6 +70,7 @@ public enum CSV {
         let ii = header.firstIndex(of: idField)
         var out: [Record] = []
         for (n, row) in rows.dropFirst().enumerated() {
+            if row.fields == [""] && !row.unclosedQuote { continue }   // a blank line
             if row.unclosedQuote {
                 errors.append("\(path):\(row.line): a quoted field is never closed; the rest of the file was read into it")
                 continue

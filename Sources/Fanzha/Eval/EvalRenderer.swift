@@ -52,11 +52,13 @@ public enum EvalRenderer {
         if !r.unknownLabels.isEmpty {
             out += "Labels that map to no category (left out): " + r.unknownLabels.sorted { $0.key < $1.key }.map { "\($0.key) ×\($0.value)" }.joined(separator: ", ") + "\n\n"
         }
+        // In Markdown each item is a list item (plain lines would run together into one paragraph).
+        let item = format == .markdown ? "- " : "  "
         if !r.misses.isEmpty {
-            out += "Misses (fraud not flagged at medium, or the wrong category):\n" + r.misses.map { "  \($0.id) [\($0.label)] \($0.detail)" }.joined(separator: "\n") + "\n\n"
+            out += "Misses (fraud not flagged at medium, or the wrong category):\n" + r.misses.map { "\(item)\($0.id) [\($0.label)] \($0.detail)" }.joined(separator: "\n") + "\n\n"
         }
         if !r.falseAlarms.isEmpty {
-            out += "False alarms (benign flagged at medium):\n" + r.falseAlarms.map { "  \($0.id) [\($0.label)] \($0.detail)" }.joined(separator: "\n") + "\n"
+            out += "False alarms (benign flagged at medium):\n" + r.falseAlarms.map { "\(item)\($0.id) [\($0.label)] \($0.detail)" }.joined(separator: "\n") + "\n"
         }
         return out
     }
@@ -75,7 +77,8 @@ public enum EvalRenderer {
 
     static func markdownTable(_ title: String, _ header: [String], _ rows: [[String]]) -> String {
         var out = "**\(title)**\n\n| " + header.joined(separator: " | ") + " |\n|" + header.enumerated().map { $0.offset == 0 ? "---" : "---:" }.joined(separator: "|") + "|\n"
-        for row in rows { out += "| " + row.joined(separator: " | ") + " |\n" }
+        // A `|` inside a cell (a dataset label, say) would split it.
+        for row in rows { out += "| " + row.map { $0.replacingOccurrences(of: "|", with: "\\|") }.joined(separator: " | ") + " |\n" }
         return out
     }
 
@@ -99,7 +102,16 @@ public enum EvalRenderer {
             j.add("recall", Double(v.rightCategory) / Double(max(1, v.total)))
             return (k, j.finish())
         }))
-        o.addRaw("categories", object(r.perCategory.keys.sorted().map { ($0, confusion(r.perCategory[$0]!)) }))
+        // Per category there are no true negatives to count: precision and recall only, null
+        // where there was no such prediction or label (the text table's "-").
+        o.addRaw("categories", object(r.perCategory.keys.sorted().map { k in
+            let c = r.perCategory[k]!
+            var j = JSONObjectWriter()
+            j.add("tp", c.tp); j.add("fp", c.fp); j.add("fn", c.fn)
+            if c.tp + c.fp == 0 { j.addNull("precision") } else { j.add("precision", c.precision) }
+            if c.tp + c.fn == 0 { j.addNull("recall") } else { j.add("recall", c.recall) }
+            return (k, j.finish())
+        }))
         o.addRaw("confusion", object(r.confusion.keys.sorted().map { k in (k, object(r.confusion[k]!.sorted { $0.key < $1.key }.map { ($0.key, String($0.value)) })) }))
         o.addRaw("rules", object(rules.rules.filter { !$0.isPrivate }.map { rule in
             let s = r.perRule[rule.id] ?? RuleStats()
@@ -108,6 +120,9 @@ public enum EvalRenderer {
             return (rule.id, j.finish())
         }))
         o.addRaw("unknown_labels", object(r.unknownLabels.sorted { $0.key < $1.key }.map { ($0.key, String($0.value)) }))
+        for (key, list) in [("misses", r.misses), ("false_alarms", r.falseAlarms)] {
+            o.addObjects(key, list) { j, e in j.add("id", e.id); j.add("label", e.label); j.add("detail", e.detail) }
+        }
         var c = JSONObjectWriter()
         c.add("fraud_calls", r.calls.fraudCalls); c.add("warned", r.calls.warned)
         c.add("mean_warning_position", r.calls.warned == 0 ? 0 : r.calls.warningPositionSum / Double(r.calls.warned))

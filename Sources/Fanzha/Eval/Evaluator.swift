@@ -82,9 +82,9 @@ public final class Evaluator {
     public func add(_ records: [Record]) {
         var known: [(Record, Set<Int>)] = []
         for r in records {
-            let label = r.label ?? ""
+            let label = (r.label ?? "").trimmingSpaces()
             guard let cats = categories(forLabel: label) else {
-                report.unknownLabels[label, default: 0] += 1
+                report.unknownLabels[label.isEmpty ? "(no label)" : label, default: 0] += 1
                 continue
             }
             known.append((r, cats))
@@ -92,7 +92,7 @@ public final class Evaluator {
         let verdicts = scanner.scan(known.map(\.0))
         let rules = scanner.rules
         for ((record, cats), v) in zip(known, verdicts) {
-            let label = record.label ?? ""
+            let label = (record.label ?? "").trimmingSpaces()
             let isFraud = !cats.isEmpty
             report.records += 1
             if isFraud { report.fraud += 1 } else { report.benign += 1 }
@@ -122,7 +122,7 @@ public final class Evaluator {
                 if cats.contains(c) { report.perCategory[id, default: Confusion()].tp += 1 } else { report.perCategory[id, default: Confusion()].fp += 1 }
             }
             // A label may mean several categories (a coarse dataset taxonomy); a miss is charged to its primary one.
-            if !right, let c = primaryCategory[label] ?? cats.min() {
+            if isFraud, !right, let c = primaryCategory[label] ?? cats.min() {
                 report.perCategory[rules.categories[c].id, default: Confusion()].fn += 1
             }
             for h in v.hits {
