@@ -28,6 +28,15 @@ struct Scan: ParsableCommand {
     @Option(help: "Live calls: at most this many open calls; the least recently active is closed first.") var maxOpenCalls: Int = 100_000
     @Option(help: "Live calls: a call with this many turns is closed when its next turn arrives, which starts a new call.") var maxCallTurns: Int = Scanner.timelineTurns
 
+    func validate() throws {
+        if let threads, !(1...256).contains(threads) { throw ValidationError("--threads must be between 1 and 256") }
+        for (flag, value) in [("--max-record-bytes", maxRecordBytes), ("--idle-lines", idleLines),
+                              ("--max-open-calls", maxOpenCalls), ("--max-call-turns", maxCallTurns)] where value < 1 {
+            throw ValidationError("\(flag) must be at least 1")
+        }
+        if !(idleSeconds > 0) { throw ValidationError("--idle-seconds must be more than 0") }
+    }
+
     /// Counts for the summary: `read` and `flagged` where verdicts are delivered, `failed` where input is read.
     final class Counts: @unchecked Sendable { var read = 0, flagged = 0, failed = 0 }
 
@@ -49,7 +58,10 @@ struct Scan: ParsableCommand {
             let printer = VerdictPrinter(rules: rules, format: outputFormat, colour: useColour(out))
             let stats = Counts()
             let printsRecords = !quiet && !count
-            if outputFormat == .tsv && printsRecords { out.line(VerdictPrinter.tsvHeader) }
+            let paths = files.isEmpty ? ["-"] : files
+            // Live call events are always JSON Lines: no TSV header unless some input gives records.
+            let givesRecords = try paths.contains { try inputOptions.format(for: $0) != .events }
+            if outputFormat == .tsv && printsRecords && givesRecords { out.line(VerdictPrinter.tsvHeader) }
 
             let quiet = quiet, onlyFlagged = flaggedOnly
             // Counting (and -q) needs only each record's level; --flagged-only needs the full
@@ -74,27 +86,42 @@ struct Scan: ParsableCommand {
                 if quiet && stats.flagged > 0 { Foundation.exit(0) }
             })
 
-            let paths = files.isEmpty ? ["-"] : files
             var flaggedBefore = 0
-            for path in paths {
-                let reader = LineReader(handle: try openInput(path), maxLineBytes: maxRecordBytes)
-                let name = path == "-" ? "<stdin>" : path
-                switch try inputOptions.format(for: path) {
-                case .transcript:
-                    try scanTranscript(reader, name: name, pipeline: pipeline, stats: stats)
-                case .events:
-                    pipeline.finish()   // earlier files first
-                    try scanEvents(reader, name: name, matcher: scanner.matcher, minimum: minimum, stats: stats)
-                case .text, .jsonl:
-                    try scanLines(reader, name: name, format: try inputOptions.format(for: path), pipeline: pipeline, stats: stats)
-                case .csv:
-                    throw Failure("\(name): scan reads text, jsonl, transcript or events input, not csv (fanzha eval reads CSV)")
+            var unreadable = 0
+            do {
+                for path in paths {
+                    let name = path == "-" ? "<stdin>" : path
+                    let handle: FileHandle
+                    do { handle = try openInput(path) } catch let e as Failure {
+                        // Like grep: say so, and go on with the other files (exit 2 at the end).
+                        pipeline.finish()
+                        out.flush()
+                        OutputSink.stderr.line("fanzha: \(e.description)")
+                        unreadable += 1
+                        continue
+                    }
+                    let reader = LineReader(handle: handle, maxLineBytes: maxRecordBytes)
+                    switch try inputOptions.format(for: path) {
+                    case .transcript:
+                        try scanTranscript(reader, name: name, pipeline: pipeline, stats: stats)
+                    case .events:
+                        pipeline.finish()   // earlier files first
+                        try scanEvents(reader, name: name, matcher: scanner.matcher, minimum: minimum, stats: stats)
+                    case .text, .jsonl:
+                        try scanLines(reader, name: name, format: try inputOptions.format(for: path), pipeline: pipeline, stats: stats)
+                    case .csv:
+                        throw Failure("\(name): scan reads text, jsonl, transcript or events input, not csv (fanzha eval reads CSV)")
+                    }
+                    if count && !quiet && paths.count > 1 {
+                        pipeline.finish()   // every record of this file is counted
+                        out.line("\(name):\(stats.flagged - flaggedBefore)")
+                        flaggedBefore = stats.flagged
+                    }
                 }
-                if count && !quiet && paths.count > 1 {
-                    pipeline.finish()   // every record of this file is counted
-                    out.line("\(path):\(stats.flagged - flaggedBefore)")
-                    flaggedBefore = stats.flagged
-                }
+            } catch {
+                // Whatever stops the scan, the records already read are delivered first.
+                pipeline.finish()
+                throw error
             }
             pipeline.finish()
             if count && !quiet && paths.count == 1 { out.line("\(stats.flagged)") }
@@ -102,6 +129,7 @@ struct Scan: ParsableCommand {
             if !quiet {
                 OutputSink.stderr.line("fanzha: \(stats.read) record\(stats.read == 1 ? "" : "s") read, \(stats.flagged) flagged (≥ \(minimum)), \(stats.failed) failed")
             }
+            if unreadable > 0 { return 2 }
             return stats.flagged > 0 ? 0 : 1
         }
     }
@@ -182,12 +210,12 @@ struct Scan: ParsableCommand {
         func write(_ outputs: [LiveCallScreener.Output]) throws {
             for o in outputs {
                 switch o {
-                case .alert(let json):
-                    if !quiet && !count { out.line(json) }
+                case .alert(let json, let level):
+                    if !quiet && !count && (!flaggedOnly || level >= minimum) { out.line(json) }
                 case .final(let json, let level):
                     stats.read += 1
                     if level >= minimum { stats.flagged += 1 }
-                    if !quiet && !count { out.line(json) }
+                    if !quiet && !count && (!flaggedOnly || level >= minimum) { out.line(json) }
                 case .malformed(let message):
                     stats.failed += 1
                     OutputSink.stderr.line("fanzha: \(message)")

@@ -18,4 +18,14 @@ struct FanzhaCommand: ParsableCommand {
 }
 
 signal(SIGPIPE, SIG_IGN)
-FanzhaCommand.main()
+do {
+    var command = try FanzhaCommand.parseAsRoot()
+    try command.run()
+} catch {
+    // swift-argument-parser exits 64 (EX_USAGE) on a bad flag or value; like grep, any error is 2.
+    if FanzhaCommand.exitCode(for: error).rawValue == 64 {
+        FileHandle.standardError.write(Data((FanzhaCommand.fullMessage(for: error) + "\n").utf8))
+        exit(2)
+    }
+    FanzhaCommand.exit(withError: error)
+}

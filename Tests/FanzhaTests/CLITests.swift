@@ -512,6 +512,35 @@ private let threeMessages = "请把钱转入安全账户\n今天天气很好\n�
         #expect(text.lines.first?.hasPrefix("a b c\tMEDIUM") == true)
     }
 
+    @Test func aMissingFileIsReportedAndTheOthersStillScanned() throws {
+        let f = try CLIFixture()
+        let a = try f.dir.write("a.txt", "请转入安全账户\n")
+        let b = try f.dir.write("b.txt", "你好\n请转入安全账户\n")
+        let o = try ProcessRunner.fanzha(["scan"] + f.rulesArgs + ["--format", "tsv", a, f.dir.path("missing.txt"), b])
+        #expect(o.exited && o.status == 2)
+        #expect(o.err.contains("missing.txt: no such file"))
+        #expect(o.lines.count == 4, "header and every record of a and b: \(o.lines)")
+        #expect(summary(o) == "fanzha: 3 records read, 2 flagged (≥ low), 0 failed")
+    }
+
+    @Test func badFlagValuesAreUsageErrorsWithStatusTwo() throws {
+        let f = try CLIFixture()
+        for args in [["--threads", "0"], ["--threads", "-1"], ["--idle-seconds", "-5"], ["--max-record-bytes", "0"], ["--no-such-flag"]] {
+            let o = try f.scan(args, input: "你好\n")
+            #expect(o.exited && o.status == 2, "\(args): \(o.status)")
+            #expect(!o.err.isEmpty)
+        }
+    }
+
+    @Test func liveEventsHonourFlaggedOnlyAndGetNoTSVHeader() throws {
+        let f = try CLIFixture()
+        let events = #"{"call":"a","speaker":"caller","text":"你好"}"# + "\n" + #"{"call":"b","speaker":"caller","text":"请转入安全账户"}"# + "\n"
+        let o = try f.scan(["--input", "events", "--flagged-only", "--min-level", "medium", "--format", "tsv"], input: events)
+        #expect(o.lines.allSatisfy { $0.hasPrefix("{") }, "JSON Lines only: \(o.lines)")
+        #expect(o.lines.contains { $0.contains("\"event\":\"final\"") && $0.contains("\"id\":\"b\"") })
+        #expect(!o.lines.contains { $0.contains("\"id\":\"a\"") }, "call a stayed below medium")
+    }
+
     @Test func emptyLinesAndEmptyInput() throws {
         let f = try CLIFixture()
         // Text: every line is a message, an empty one too (ids are line numbers).

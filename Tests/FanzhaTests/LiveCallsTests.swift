@@ -34,7 +34,7 @@ private func level(of json: String) -> Level? {
         func take(_ outs: [LiveCallScreener.Output]) {
             for o in outs {
                 switch o {
-                case .alert(let r), .final(let r, _): records.append(r)
+                case .alert(let r, _), .final(let r, _): records.append(r)
                 case .malformed(let p), .notice(let p): problems.append(p)
                 }
             }
@@ -177,5 +177,34 @@ private func level(of json: String) -> Level? {
         let ended = Self.run(again, [t("喂，你好"), t("我是市公安局的"), t("你涉嫌洗钱"), #"{"call":"a","end":true}"#])
         #expect(ended.problems.isEmpty, "\(ended.problems)")
         #expect(ended.records.filter { $0.hasPrefix("{\"event\":\"final\"") }.map { $0.contains("\"closed\":\"end\"") } == [true])
+    }
+
+    @Test func idleByEventTimeDoesNotWaitForAnOlderLine() throws {
+        var limits = LiveCallScreener.Limits()
+        limits.idleSeconds = 100
+        let live = LiveCallScreener(scanner: try Scanner(rules: Self.rules), limits: limits)
+        let lines = [
+            #"{"call":"A","speaker":"caller","text":"你好"}"#,                  // no time: never idle by time
+            #"{"call":"B","speaker":"caller","text":"你好","t":0}"#,
+            #"{"call":"C","speaker":"caller","text":"你好","t":10000}"#,        // B is now idle
+            #"{"call":"B","speaker":"caller","text":"还在吗","t":10001}"#,      // a new call B
+        ]
+        let (records, problems) = Self.run(live, lines)
+        let finals = records.filter { $0.hasPrefix("{\"event\":\"final\"") }
+        #expect(finals.first?.contains("\"closed\":\"idle\"") == true && finals.first?.contains("\"id\":\"B\"") == true)
+        #expect(finals.count == 4, "B idle, then A, C and the new B at the end")
+        #expect(problems.contains { $0.contains("call B: closed after being idle") })
+    }
+
+    @Test func callIdsAndTimesMustBeWhatTheySay() throws {
+        let live = LiveCallScreener(scanner: try Scanner(rules: Self.rules))
+        let (records, problems) = Self.run(live, [
+            #"{"call":true,"speaker":"caller","text":"你好"}"#,
+            #"{"call":"1","speaker":"caller","text":"你好","t":"2"}"#,
+            #"{"call":7,"speaker":"caller","text":"你好"}"#,
+        ])
+        #expect(problems.contains { $0.hasPrefix("events:1: an event needs a `call` id") })
+        #expect(problems.contains { $0.hasPrefix("events:2: call 1: `t` must be a number") })
+        #expect(records.count == 1 && records[0].contains("\"id\":\"7\""))
     }
 }

@@ -22,7 +22,7 @@ public final class LiveCallScreener {
 
     public enum Output {
         /// A JSON line for stdout: the call's level rose.
-        case alert(String)
+        case alert(String, level: Level)
         /// A JSON line for stdout: a call's final verdict, and its level.
         case final(String, level: Level)
         /// An input line that could not be used, with where it was (for stderr).
@@ -33,7 +33,7 @@ public final class LiveCallScreener {
         /// The text to write, whichever kind it is.
         public var text: String {
             switch self {
-            case .alert(let s), .final(let s, _), .malformed(let s), .notice(let s): return s
+            case .alert(let s, _), .final(let s, _), .malformed(let s), .notice(let s): return s
             }
         }
     }
@@ -59,6 +59,9 @@ public final class LiveCallScreener {
     /// Calls by last activity, for idle checks and eviction (lazy: stale entries are skipped).
     private var activity: [(line: Int, call: String)] = []
     private var activityHead = 0
+    /// Calls by the event time (`t`) of their last event, earliest first, for idle-by-time checks:
+    /// event times need not follow line order (several sources, clock skew). Lazy like `activity`.
+    private var byTime = EarliestFirst()
 
     public init(scanner: Scanner, limits: Limits = Limits(), roles: SpeakerRoles = SpeakerRoles()) {
         self.scanner = scanner
@@ -78,12 +81,15 @@ public final class LiveCallScreener {
         case .success(let object): event = object
         case .failure(let why): return [.malformed("\(origin): \(why)")]
         }
-        guard let call = JSONTypes.scalarString(event["call"]), !call.isEmpty else {
-            return [.malformed("\(origin): an event needs a `call` id")]
+        guard let call = JSONTypes.scalarString(event["call"]), !call.isEmpty, !JSONTypes.isBool(event["call"]) else {
+            return [.malformed("\(origin): an event needs a `call` id (a string or a number)")]
+        }
+        if let t = event["t"], JSONTypes.isBool(t) || !(t is NSNumber) {
+            return [.malformed("\(origin): call \(call): `t` must be a number of seconds")]
         }
         let time = (event["t"] as? NSNumber)?.doubleValue
         out += expireIdle(now: number, time: time)
-        if event["end"] as? Bool == true || (event["event"] as? String) == "end" {
+        if (JSONTypes.isBool(event["end"]) && event["end"] as? Bool == true) || (event["event"] as? String) == "end" {
             if let state = open.removeValue(forKey: call) {
                 out.append(final(call, state, reason: "end"))
             } else {
@@ -109,10 +115,14 @@ public final class LiveCallScreener {
             open[call] = state
         }
         if let time, let last = state.lastTime, time < last {
-            out.append(.malformed("\(origin): call \(call): event time \(time) is earlier than the previous \(last); taken in arrival order"))
+            // The turn is used (in arrival order): worth a word, not a failed record.
+            out.append(.notice("\(origin): call \(call): event time \(time) is earlier than the previous \(last); taken in arrival order"))
         }
         state.lastLine = number
-        if let time { state.lastTime = max(time, state.lastTime ?? time) }
+        if let time {
+            state.lastTime = max(time, state.lastTime ?? time)
+            byTime.push(time: state.lastTime!, call: call, line: number)
+        }
         activity.append((number, call))
         scanner.append(Turn(speaker: speaker, role: roles.role(of: speaker), text: text), to: state.prepared)
         // A turn that cannot change any rule cannot raise the level: no evaluation needed.
@@ -126,7 +136,7 @@ public final class LiveCallScreener {
             if followTimeline, state.moneyTurn == nil, decision.moneyRequest { state.moneyTurn = last }
             if decision.level > state.level {
                 let verdict = scanner.evaluate(state.prepared)
-                out.append(.alert(alert(call, turn: last, verdict, state)))
+                out.append(.alert(alert(call, turn: last, verdict, state), level: verdict.level))
                 state.level = verdict.level
             }
         }
@@ -168,18 +178,28 @@ public final class LiveCallScreener {
 
     private func expireIdle(now: Int, time: Double?) -> [Output] {
         var out: [Output] = []
+        func close(_ call: String, _ state: CallState) {
+            open.removeValue(forKey: call)
+            out.append(.notice("call \(call): closed after being idle (last event at line \(state.lastLine))"))
+            out.append(final(call, state, reason: "idle"))
+        }
+        // Idle by input lines: the activity queue is in line order, so the first busy call ends the search.
         while activityHead < activity.count {
             let (line, call) = activity[activityHead]
             guard let state = open[call], state.lastLine == line else { activityHead += 1; continue }  // stale entry
-            let idleByLines = now - line > limits.idleLines
-            let idleByTime = time.map { t in state.lastTime.map { t - $0 > limits.idleSeconds } ?? false } ?? false
-            guard idleByLines || idleByTime else { break }
+            guard now - line > limits.idleLines else { break }
             activityHead += 1
-            open.removeValue(forKey: call)
-            out.append(.notice("call \(call): closed after being idle (last event at line \(line))"))
-            out.append(final(call, state, reason: "idle"))
+            close(call, state)
         }
         compactActivity()
+        // Idle by event time: earliest last event first, whatever line it came on.
+        if let time {
+            while let earliest = byTime.earliest, time - earliest.time > limits.idleSeconds {
+                byTime.pop()
+                guard let state = open[earliest.call], state.lastLine == earliest.line else { continue }  // stale entry
+                close(earliest.call, state)
+            }
+        }
         return out
     }
 
@@ -199,6 +219,40 @@ public final class LiveCallScreener {
         if activityHead > 4096 && activityHead * 2 > activity.count {
             activity.removeFirst(activityHead)
             activityHead = 0
+        }
+    }
+}
+
+/// A binary min-heap of (event time, call, line), for closing calls idle by event time.
+struct EarliestFirst {
+    private var items: [(time: Double, call: String, line: Int)] = []
+
+    var earliest: (time: Double, call: String, line: Int)? { items.first }
+
+    mutating func push(time: Double, call: String, line: Int) {
+        items.append((time, call, line))
+        var i = items.count - 1
+        while i > 0 {
+            let parent = (i - 1) / 2
+            guard items[i].time < items[parent].time else { break }
+            items.swapAt(i, parent)
+            i = parent
+        }
+    }
+
+    mutating func pop() {
+        guard !items.isEmpty else { return }
+        items.swapAt(0, items.count - 1)
+        items.removeLast()
+        var i = 0
+        while true {
+            let l = 2 * i + 1, r = l + 1
+            var smallest = i
+            if l < items.count && items[l].time < items[smallest].time { smallest = l }
+            if r < items.count && items[r].time < items[smallest].time { smallest = r }
+            guard smallest != i else { return }
+            items.swapAt(i, smallest)
+            i = smallest
         }
     }
 }

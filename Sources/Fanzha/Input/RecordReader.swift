@@ -261,6 +261,13 @@ enum JSONTypes {
         }
     }
 
+    /// Whether a JSONSerialization value is `true` or `false` (Foundation may hand those over as
+    /// numbers, which would make `"call": true` the call "1").
+    static func isBool(_ v: Any?) -> Bool {
+        guard let n = v as? NSNumber else { return false }
+        return String(cString: n.objCType) == "c"   // a JSON boolean; numbers are "i", "q" or "d"
+    }
+
     static func scalarString(_ v: Any?) -> String? {
         switch v {
         case let s as String: return s
