@@ -440,6 +440,35 @@ category prize {
         #expect(ruleIDs(v, s.rules).contains("account.near"), "the verdict still covers every turn")
     }
 
+    /// RULES.md: counts stop at 256; `callee:` never holds in a message; `near` needs an A and a
+    /// B, not one occurrence that is both; and the prefilter never changes a verdict, however many
+    /// times a word occurs.
+    @Test func operatorEdgesFollowTheSpecification() throws {
+        let text = """
+        rule c.over  { title "t" score 1 match count("转账") > 256 }
+        rule c.at    { title "t" score 1 match count("转账") >= 256 }
+        rule s.quiet { title "t" score 1 match "你好" and callee: not "转账" }
+        rule n.self  { title "t" score 1 match "转账" near(10) "转账" }
+        rule t.self  { title "t" score 1 match "转账" near(1 turns) "转账" }
+        rule w.any   { title "t" score 1 match "转账" }
+        """
+        let on = try scannerEngine(text, usePrefilter: true)
+        let off = try scannerEngine(text, usePrefilter: false)
+        let many = message(String(repeating: "转账", count: 5000))
+        #expect(Set(ruleIDs(on.scan(many), on.rules)) == ["c.at", "n.self", "t.self", "w.any"])
+        #expect(verdictFingerprint(on.scan(many), on.rules) == verdictFingerprint(off.scan(many), off.rules))
+
+        #expect(firesOn(on, "s.quiet", message("你好转账")) == nil, "no callee in a message")
+        #expect(firesOn(on, "s.quiet", message("你好")) == nil)
+        #expect(firesOn(on, "s.quiet", phoneCall([("caller", "你好"), ("callee", "嗯")])) != nil)
+        #expect(firesOn(on, "s.quiet", phoneCall([("caller", "你好"), ("callee", "转账")])) == nil)
+
+        #expect(firesOn(on, "n.self", message("你好转账")) == nil, "one occurrence is not a pair")
+        #expect(firesOn(on, "n.self", message("转账后再转账")) != nil)
+        #expect(firesOn(on, "t.self", phoneCall([("caller", "转账")])) == nil)
+        #expect(firesOn(on, "t.self", phoneCall([("caller", "转账"), ("callee", "转账？")])) != nil)
+    }
+
     @Test func countCountsOccurrencesOverAllTurns() throws {
         let s = try scannerEngine(Self.callRules)
         let three = phoneCall([("caller", "转账"), ("callee", "转账？"), ("caller", "对，转账")])

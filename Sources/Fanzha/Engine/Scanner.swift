@@ -187,6 +187,9 @@ public final class Scanner {
 
     /// Occurrence lists are capped: enough for evidence and counts, never a combinatorial blow-up.
     static let occurrenceCap = 256
+    /// At most this many occurrences of one atom per turn are taken, the same with the automaton
+    /// and with PCRE2 (so the prefilter never changes a verdict), however many a hostile text holds.
+    static let matchesPerTurn = 4096
 
     /// Per-worker memory reused from record to record; a generation number marks what is current.
     /// A struct the evaluation owns while it runs (moved out of the scanner and back), so the
@@ -277,6 +280,8 @@ public final class Scanner {
         var errors: [String] = []
         var failedAtoms = Set<Int>()
         var currentRule = 0
+        /// Whether the caller's / callee's side has a turn here (computed when first asked).
+        var sideSpeaks: [Bool?] = [nil, nil]
 
         init(scanner: Scanner, prepared: Prepared, turnLimit: Int) {
             self.scanner = scanner
@@ -534,14 +539,15 @@ public final class Scanner {
             if program.pointee.atomIsWords[a] && usePrefilter {
                 // The automaton already found every word: keep this atom's, leftmost-longest, non-overlapping.
                 if ws.atomHitStamp[a] == g {
-                    var turn: Int32 = -1, end: Int32 = -1
+                    var turn: Int32 = -1, end: Int32 = -1, inTurn = 0
                     let first = Int(ws.atomHitFirst[a])
                     for i in first..<(first + Int(ws.atomHitCount[a])) {
                         let h = ws.atomHits[i]
-                        if h.1 != turn { turn = h.1; end = -1 }
-                        guard h.2 >= end else { continue }
+                        if h.1 != turn { turn = h.1; end = -1; inTurn = 0 }
+                        guard h.2 >= end, inTurn < Scanner.matchesPerTurn else { continue }
                         single(h.1, h.2, h.3)
                         end = h.3
+                        inTurn += 1
                     }
                 }
             } else {
@@ -559,7 +565,7 @@ public final class Scanner {
                             try prepared.texts[t].bytes.withUnsafeBufferPointer { buf throws(MatchFailure) in
                                 try pattern.forEachMatch(in: buf, using: scanner.scratch) { r in
                                     if r.upperBound > r.lowerBound { ranges.append(r) }
-                                    return ranges.count < 4096
+                                    return ranges.count < Scanner.matchesPerTurn
                                 }
                             }
                         } catch {
@@ -642,13 +648,28 @@ public final class Scanner {
                 return pairs(xs, ys, n.op, Int(n.arg))
             case .count:
                 let o = filter(evaluate(kid(n, 0), mask: mask)) { $0.turn >= 0 }
-                guard Comparison.allCases[Int(n.arg2)].holds(Int(o.count), Int(n.arg)) else { return .none }
+                // Counts stop at the cap (RULES.md), for words as for combined results.
+                let counted = min(Int(o.count), Scanner.occurrenceCap)
+                guard Comparison.allCases[Int(n.arg2)].holds(counted, Int(n.arg)) else { return .none }
                 return o.isEmpty ? .nowhere : o
             case .scope:
                 let want = Int(n.arg)
                 let m = mask == 0 ? want : (mask == want ? want : 3)
+                // No turn of that side (a callee in a message): nothing there can hold, not even
+                // `not …` or `count(…) == 0`.
+                guard speaks(m) else { return .none }
                 return evaluate(kid(n, 0), mask: m)
             }
+        }
+
+        /// Whether any of the first `turnLimit` turns is on the side `mask` selects (1 caller, 2 callee).
+        private mutating func speaks(_ mask: Int) -> Bool {
+            guard mask == 1 || mask == 2 else { return false }
+            if let known = sideSpeaks[mask - 1] { return known }
+            let p = prepared
+            let found = (0..<turnLimit).contains { Evaluation.inMask(p, Int32($0), mask) }
+            sideSpeaks[mask - 1] = found
+            return found
         }
 
         /// Characters between two occurrences in one turn (0 when they touch or overlap).
@@ -724,6 +745,8 @@ public final class Scanner {
                 for k in lo..<order.count {
                     let y = ws.occ[Int(order[k])]
                     if (Int(y.turn), Int(y.start)) > to { break }
+                    // One occurrence is not "an A and a B" (a word in both lists of a `near`).
+                    if x.turn == y.turn && x.start == y.start && x.end == y.end && (op == .near || op == .nearTurns) { continue }
                     let ok: Bool
                     switch op {
                     case .near: ok = x.turn == y.turn && Evaluation.gap(prepared, x, y) <= d
