@@ -56,7 +56,7 @@ struct Cases: ParsableCommand {
                 throw Failure("unknown category `\(c)` (one of: \(rules.categories.map(\.id).joined(separator: ", ")))")
             }
 
-            let roles = SpeakerRoles(callerNames: callerNames.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
+            let roles = SpeakerRoles(commaSeparated: callerNames)
             var records: [Record] = []
             for path in data {
                 let bytes: Data

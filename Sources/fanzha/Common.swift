@@ -62,7 +62,7 @@ extension ParsableCommand {
 }
 
 func useColour(_ sink: OutputSink) -> Bool {
-    sink.isTerminal && ProcessInfo.processInfo.environment["NO_COLOR"] == nil
+    sink.isTerminal && (ProcessInfo.processInfo.environment["NO_COLOR"] ?? "").isEmpty   // no-color.org: set and not empty
 }
 
 /// Opens an input path ("-" is stdin).
@@ -90,7 +90,7 @@ struct InputOptions: ParsableArguments {
         var o = ReaderOptions()
         o.textField = textField
         o.idField = idField
-        o.roles = SpeakerRoles(callerNames: callerNames.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) })
+        o.roles = SpeakerRoles(commaSeparated: callerNames)
         return o
     }
 

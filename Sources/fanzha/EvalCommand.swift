@@ -32,7 +32,7 @@ struct Eval: ParsableCommand {
             options.labelField = labelField
             options.showErrors = showErrors
             let evaluator = Evaluator(scanner: scanner, options: options)
-            let roles = SpeakerRoles(callerNames: callerNames.split(separator: ",").map(String.init))
+            let roles = SpeakerRoles(commaSeparated: callerNames)
             let progress = OutputSink.stderr.isTerminal
             for path in data {
                 guard let bytes = FileManager.default.contents(atPath: path) else { throw Failure("\(path): cannot read") }

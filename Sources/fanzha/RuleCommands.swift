@@ -97,7 +97,11 @@ struct Fmt: ParsableCommand {
                 if check {
                     OutputSink.stdout.line(f)
                 } else {
-                    do { try formatted.write(toFile: f, atomically: true, encoding: .utf8) } catch { throw Failure("\(f): cannot write: \(error)") }
+                    // Through a symlink to its file, keeping the file's permissions.
+                    let target = URL(fileURLWithPath: f).resolvingSymlinksInPath().path
+                    let permissions = (try? FileManager.default.attributesOfItem(atPath: target))?[.posixPermissions]
+                    do { try formatted.write(toFile: target, atomically: true, encoding: .utf8) } catch { throw Failure("\(f): cannot write: \(error)") }
+                    if let permissions { try? FileManager.default.setAttributes([.posixPermissions: permissions], ofItemAtPath: target) }
                     OutputSink.stderr.line("formatted \(f)")
                 }
             }
@@ -125,9 +129,11 @@ struct Explain: ParsableCommand {
             } else if FileManager.default.fileExists(atPath: text), let d = FileManager.default.contents(atPath: text) {
                 body = String(decoding: d, as: UTF8.self)
             }
-            var record = Record(id: "text", text: body.hasSuffix("\n") ? String(body.dropLast()) : body)
+            // One trailing line end is the file's, not the text's ("\r\n" is one Character).
+            if body.hasSuffix("\r\n") || body.hasSuffix("\n") { body.removeLast() }
+            var record = Record(id: "text", text: body)
             if call {
-                let roles = SpeakerRoles(callerNames: callerNames.split(separator: ",").map(String.init))
+                let roles = SpeakerRoles(commaSeparated: callerNames)
                 switch CallTranscript.parse(body, roles: roles) {
                 case .success(let turns): record = Record(id: "call", turns: turns)
                 case .failure(let e): throw Failure("transcript \(e)")

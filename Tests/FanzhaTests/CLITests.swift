@@ -714,6 +714,50 @@ private let threeMessages = "请把钱转入安全账户\n今天天气很好\n�
         #expect(FileManager.default.contents(atPath: path) == gbk, "the file is unchanged")
     }
 
+    @Test func ruleDirectoriesThroughLinksWithLockFilesAndOverlaps() throws {
+        let f = try CLIFixture()
+        let dir = try TemporaryDirectory()
+        let real = dir.url.appendingPathComponent("real")
+        try FileManager.default.createDirectory(at: real, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: f.rulesPath, toPath: real.appendingPathComponent("a.fz").path)
+        try FileManager.default.createSymbolicLink(atPath: real.appendingPathComponent(".#a.fz").path, withDestinationPath: "user@host.123")
+        try FileManager.default.createDirectory(at: real.appendingPathComponent("odd.fz"), withIntermediateDirectories: true)
+        let link = dir.path("link")
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: real.path)
+        #expect(try RuleCompiler.ruleFiles(at: [link]) == [link + "/a.fz"])
+        #expect(try RuleCompiler.ruleFiles(at: [real.path, real.appendingPathComponent("a.fz").path]).count == 1, "read once")
+        let o = try ProcessRunner.fanzha(["lint", link, real.appendingPathComponent("a.fz").path])
+        #expect(o.exited && o.status == 0, "\(o.err)\(o.out)")
+    }
+
+    @Test func fmtWritesThroughALinkAndKeepsPermissions() throws {
+        let dir = try TemporaryDirectory()
+        let original = try dir.write("orig.fz", "rule a {title \"t\" score 1 match \"转账\" hit \"转账\" miss \"你好\"}\n")
+        try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: original)
+        let link = dir.path("link.fz")
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: original)
+        let o = try ProcessRunner.fanzha(["fmt", link])
+        #expect(o.exited && o.status == 0, "\(o.err)")
+        #expect((try? FileManager.default.destinationOfSymbolicLink(atPath: link)) == original, "still a link")
+        let formatted = try String(contentsOfFile: original, encoding: .utf8)
+        #expect(formatted.contains("\n  title "), "the file behind the link was formatted")
+        #expect((try FileManager.default.attributesOfItem(atPath: original)[.posixPermissions] as? Int) == 0o600)
+    }
+
+    @Test func controlCharactersInATextAreShownNotObeyed() throws {
+        let f = try CLIFixture()
+        let hostile = "请转入安全账户\u{1B}[2K\r\u{1B}[1A正常"
+        let o = try f.scan([], input: hostile + "\n")
+        #expect(!o.out.unicodeScalars.contains { $0 == "\u{1B}" || $0 == "\r" })
+        #expect(o.out.contains("\u{241B}[2K\u{240D}"))
+        let e = try ProcessRunner.fanzha(["explain"] + f.rulesArgs + [hostile])
+        #expect(!e.out.unicodeScalars.contains { $0 == "\u{1B}" || $0 == "\r" })
+        // Speaker names are trimmed in --caller-names (one parser for every command).
+        let roles = SpeakerRoles(commaSeparated: " X , A,,")
+        #expect(roles.role(of: "A") == .caller && roles.role(of: "x") == .caller && roles.role(of: "B") == .callee)
+        #expect(roles.callerNames == ["x", "a"])
+    }
+
     @Test func lintReportsFileLineAndColumn() throws {
         let dir = try TemporaryDirectory()
         let path = try dir.write("bad.fz", """

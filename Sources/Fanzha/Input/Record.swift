@@ -44,7 +44,11 @@ public struct SpeakerRoles: Sendable {
     public static let defaultCallerNames = ["caller", "来电", "来电方", "主叫", "a", "对方", "suspect", "骗子"]
     public var callerNames: Set<String>
     public init(callerNames: [String] = SpeakerRoles.defaultCallerNames) {
-        self.callerNames = Set(callerNames.map { $0.lowercased() })
+        self.callerNames = Set(callerNames.map { $0.trimmingSpaces().lowercased() }.filter { !$0.isEmpty })
+    }
+    /// From a `--caller-names` value: names separated by commas, spaces around them ignored.
+    public init(commaSeparated list: String) {
+        self.init(callerNames: list.split(separator: ",").map(String.init))
     }
     public func role(of speaker: String) -> Role {
         callerNames.contains(speaker.trimmingSpaces().lowercased()) ? .caller : .callee

@@ -3,7 +3,7 @@
 public enum Explanation {
     public static func render(_ v: Verdict, record: Record, rules: RuleSet, colour: Bool) -> String {
         var out = ""
-        let marked = Highlighter(style: colour ? .ansi : .brackets).mark(record: record, hits: v.hits)
+        let marked = Highlighter(style: colour ? .ansi : .brackets).mark(record: VerdictPrinter.forTerminal(record), hits: v.hits)
         out += marked + "\n\n"
         // The rule column fits the longest id shown: an analyst copies ids from here into rule files.
         let width = v.hits.map { rules.rules[$0.rule].id.count }.reduce(32, max)
@@ -11,7 +11,7 @@ public enum Explanation {
         out += "----  " + String(repeating: "-", count: width) + "  ---------------------------------\n"
         for h in v.hits.sorted(by: { rules.rules[$0.rule].score > rules.rules[$1.rule].score }) {
             let r = rules.rules[h.rule]
-            let evidence = h.spans.map { "「\($0.text)」" + ($0.turn.map { "@\($0)" } ?? "") }.joined(separator: " ")
+            let evidence = h.spans.map { "「\(VerdictPrinter.terminalSafe($0.text))」" + ($0.turn.map { "@\($0)" } ?? "") }.joined(separator: " ")
             out += "\(String(r.score).leftPadded(4))  \(r.id.padding(toLength: width, withPad: " ", startingAt: 0))  \(r.title)  \(evidence)\n"
         }
         if v.hits.isEmpty { out += "   0  (no rule fired)\n" }

@@ -126,18 +126,44 @@ public struct VerdictPrinter {
     public func tsv(_ v: Verdict, record: Record) -> String {
         let clean = VerdictPrinter.oneLine
         return [clean(v.id), v.level.description, String(v.score), v.category.map { rules.categories[$0].id } ?? "",
-                v.hits.map { rules.rules[$0.rule].id }.joined(separator: ","), clean(Highlighter.plainText(of: record))].joined(separator: "\t")
+                v.hits.map { rules.rules[$0.rule].id }.joined(separator: ","), clean(Highlighter.plainText(of: VerdictPrinter.forTerminal(record)))].joined(separator: "\t")
     }
 
     /// grep-like: level, score and category, then the text with the evidence marked.
     public func text(_ v: Verdict, record: Record) -> String {
         let style: Highlighter.Style = colour ? .ansi : .brackets
-        let marked = VerdictPrinter.oneLine(Highlighter(style: style).mark(record: record, hits: v.hits))
+        let marked = VerdictPrinter.oneLine(Highlighter(style: style).mark(record: VerdictPrinter.forTerminal(record), hits: v.hits))
         let level = v.level.description.uppercased().padding(toLength: 6, withPad: " ", startingAt: 0)
         let id = v.category.map { rules.categories[$0].id } ?? "-"
         let cat = id.padding(toLength: max(16, id.count), withPad: " ", startingAt: 0)   // aligned, never cut
         let levelText = colour ? Highlighter.colour(for: v.level) + level + "\u{1B}[0m" : level
         return "\(VerdictPrinter.oneLine(v.id))\t\(levelText) \(String(v.score).leftPadded(3)) \(cat) \(marked)"
+    }
+
+    /// The record as a terminal should show it: control characters (an ESC that would move the
+    /// cursor or hide text, a CR that would overwrite the line) become their visible pictures
+    /// (␛, ␍, …), one scalar for one, so evidence offsets still fit. Tab and newline stay.
+    public static func forTerminal(_ record: Record) -> Record {
+        var copy = record
+        copy.turns = record.turns.map { Turn(speaker: terminalSafe($0.speaker), role: $0.role, text: terminalSafe($0.text)) }
+        return copy
+    }
+
+    /// `s` with control characters shown as their pictures (see `forTerminal`).
+    public static func terminalSafe(_ s: String) -> String {
+        guard s.unicodeScalars.contains(where: isControl) else { return s }
+        return String(String.UnicodeScalarView(s.unicodeScalars.map { u in
+            guard isControl(u) else { return u }
+            switch u.value {
+            case 0x00..<0x20: return Unicode.Scalar(0x2400 + u.value)!
+            case 0x7F: return "\u{2421}"
+            default: return "\u{FFFD}"
+            }
+        }))
+    }
+
+    private static func isControl(_ u: Unicode.Scalar) -> Bool {
+        (u.value < 0x20 && u != "\t" && u != "\n") || (u.value >= 0x7F && u.value < 0xA0)
     }
 
     /// `s` on one line: line breaks and tabs become spaces (one record, one line, fixed columns).

@@ -25,23 +25,36 @@ public enum RuleLoadError: Error, CustomStringConvertible {
 public enum RuleCompiler {
     public static let fileExtension = "fz"
 
-    /// Rule files under the given paths (a directory means every .fz file in it, recursively, sorted).
+    /// Rule files under the given paths (a directory means every .fz file in it, recursively, sorted;
+    /// a symlink to a directory counts as the directory; hidden entries such as editor lock files
+    /// and anything that is not a regular file are skipped). A file reached twice is read once.
     public static func ruleFiles(at paths: [String]) throws -> [String] {
+        let fm = FileManager.default
         var files: [String] = []
+        var seen = Set<String>()
+        func add(_ file: String) {
+            if seen.insert(URL(fileURLWithPath: file).resolvingSymlinksInPath().standardizedFileURL.path).inserted { files.append(file) }
+        }
         for path in paths {
             var isDir: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
+            guard fm.fileExists(atPath: path, isDirectory: &isDir) else {
                 throw RuleLoadError.unreadable(path, "no such file or directory")
             }
-            if isDir.boolValue {
-                let found = (FileManager.default.enumerator(atPath: path)?.allObjects as? [String] ?? [])
-                    .filter { $0.hasSuffix(".\(fileExtension)") }.sorted()
-                    .map { (path as NSString).appendingPathComponent($0) }
-                if found.isEmpty { throw RuleLoadError.noRuleFiles(path) }
-                files += found
-            } else {
-                files.append(path)
+            guard isDir.boolValue else { add(path); continue }
+            // Enumerate the directory itself, not a link to it (the enumerator would not follow it).
+            let root = URL(fileURLWithPath: path).resolvingSymlinksInPath().path
+            var found: [String] = []
+            for case let relative as String in fm.enumerator(atPath: root)?.allObjects ?? [] {
+                let name = (relative as NSString).lastPathComponent
+                guard name.hasSuffix(".\(fileExtension)"),
+                      !relative.split(separator: "/").contains(where: { $0.hasPrefix(".") }) else { continue }
+                var entryIsDir: ObjCBool = false
+                guard fm.fileExists(atPath: (root as NSString).appendingPathComponent(relative), isDirectory: &entryIsDir),
+                      !entryIsDir.boolValue else { continue }   // a directory named x.fz, or a dangling link
+                found.append(relative)
             }
+            if found.isEmpty { throw RuleLoadError.noRuleFiles(path) }
+            for relative in found.sorted() { add((path as NSString).appendingPathComponent(relative)) }
         }
         return files
     }
