@@ -280,8 +280,9 @@ public final class Scanner {
         var errors: [String] = []
         var failedAtoms = Set<Int>()
         var currentRule = 0
-        /// Whether the caller's / callee's side has a turn here (computed when first asked).
-        var sideSpeaks: [Bool?] = [nil, nil]
+        /// Whether the caller's / callee's side has a turn here: bit 0/1 asked, bit 2/3 the answer
+        /// (plain bits: no array to allocate per record).
+        var sideSpeaks: UInt8 = 0
 
         init(scanner: Scanner, prepared: Prepared, turnLimit: Int) {
             self.scanner = scanner
@@ -665,10 +666,11 @@ public final class Scanner {
         /// Whether any of the first `turnLimit` turns is on the side `mask` selects (1 caller, 2 callee).
         private mutating func speaks(_ mask: Int) -> Bool {
             guard mask == 1 || mask == 2 else { return false }
-            if let known = sideSpeaks[mask - 1] { return known }
-            let p = prepared
-            let found = (0..<turnLimit).contains { Evaluation.inMask(p, Int32($0), mask) }
-            sideSpeaks[mask - 1] = found
+            let asked = UInt8(mask), answer = UInt8(mask) << 2
+            if sideSpeaks & asked != 0 { return sideSpeaks & answer != 0 }
+            var found = false
+            for t in 0..<turnLimit where Evaluation.inMask(prepared, Int32(t), mask) { found = true; break }
+            sideSpeaks |= asked | (found ? answer : 0)
             return found
         }
 
