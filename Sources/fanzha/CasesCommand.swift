@@ -51,7 +51,7 @@ struct Cases: ParsableCommand {
             options.maxMessageChars = maxChars
             options.maxCallChars = maxCallChars
             options.redactor = Redactor(amounts: redactAmounts, names: redactNames)
-            options.categories = category.flatMap { $0.split(separator: ",") }.map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            options.categories = category.flatMap(commaSeparatedList)
             for c in options.categories where rules.category(named: c) == nil {
                 throw Failure("unknown category `\(c)` (one of: \(rules.categories.map(\.id).joined(separator: ", ")))")
             }

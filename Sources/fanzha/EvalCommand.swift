@@ -22,13 +22,18 @@ struct Eval: ParsableCommand {
     @Option(help: "Worker threads (default: all cores).") var threads: Int?
     @Option(help: "Speaker names on the caller's side, comma-separated.") var callerNames: String = SpeakerRoles.defaultCallerNames.joined(separator: ",")
 
+    func validate() throws {
+        if let threads, !(1...256).contains(threads) { throw ValidationError("--threads must be between 1 and 256") }
+        if showErrors < 0 { throw ValidationError("--show-errors must be 0 or more") }
+    }
+
     func run() throws {
         try guarded {
             guard let fmt = EvalFormat(rawValue: format) else { throw Failure("unknown --format `\(format)` (text, json, markdown)") }
             let rules = try ruleOptions.load()
             let scanner = try ParallelScanner(matcher: CompiledMatcher(rules), threads: threads ?? ProcessInfo.processInfo.activeProcessorCount)
             var options = EvalOptions()
-            options.benignLabels = Set(benign.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) })
+            options.benignLabels = Set(commaSeparatedList(benign))
             options.labelField = labelField
             options.showErrors = showErrors
             let evaluator = Evaluator(scanner: scanner, options: options)

@@ -79,14 +79,8 @@ struct Fmt: ParsableCommand {
             var unformatted = 0, failed = 0
             for f in files {
                 guard let data = FileManager.default.contents(atPath: f) else { throw Failure("\(f): cannot read") }
-                if let bad = RuleCompiler.firstInvalidUTF8(data) {
-                    // Decoding would replace the damage with U+FFFD and writing would make it permanent.
-                    failed += 1
-                    OutputSink.stderr.line("\(f): error[invalid-utf8]: the file is not valid UTF-8 (byte \(bad)); save it as UTF-8 first")
-                    continue
-                }
                 let text = String(decoding: data, as: UTF8.self)
-                let (formatted, diagnostics, source) = RuleFormatter.format(path: f, text: text)
+                let (formatted, diagnostics, source) = RuleFormatter.format(path: f, data: data)
                 guard let formatted else {
                     failed += 1
                     for d in diagnostics { OutputSink.stderr.write(d.rendered(sources: [source], colour: useColour(OutputSink.stderr))) }

@@ -202,8 +202,8 @@ struct Scan: ParsableCommand {
         var limits = LiveCallScreener.Limits()
         limits.idleLines = idleLines
         limits.idleSeconds = idleSeconds
-        limits.maxOpenCalls = max(1, maxOpenCalls)
-        limits.maxTurns = max(1, maxCallTurns)
+        limits.maxOpenCalls = maxOpenCalls   // all checked in validate()
+        limits.maxTurns = maxCallTurns
         let live = LiveCallScreener(scanner: try Scanner(matcher: matcher, usePrefilter: !noPrefilter),
                                     limits: limits, roles: inputOptions.readerOptions.roles)
         let out = OutputSink.stdout

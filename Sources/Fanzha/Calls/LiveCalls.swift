@@ -5,8 +5,9 @@ import Foundation
 ///
 /// Per call it keeps the normalised turns, so each new turn costs one evaluation of the call so
 /// far. It writes an `alert` the moment a call's level rises, and a `final` verdict when the call
-/// ends (end event, idle timeout, eviction when too many calls are open, or end of input). The final
-/// verdict is the whole-call verdict: the same as `fanzha scan` on the finished call.
+/// ends (end event, idle timeout, eviction when too many calls are open, the turn limit, or end of
+/// input). The final verdict is the whole-call verdict: the same as `fanzha scan` on the turns it
+/// covers (all of the call, unless the turn limit split it).
 public final class LiveCallScreener {
     public struct Limits: Sendable {
         /// A call with no event for this many input lines (or, with `t`, seconds of event time) is closed.
@@ -14,8 +15,8 @@ public final class LiveCallScreener {
         public var idleSeconds: Double = 1800
         /// At most this many open calls; the least recently active is closed to make room.
         public var maxOpenCalls = 100_000
-        /// A call is closed when it reaches this many turns (each turn costs an evaluation of the
-        /// call so far); later events with its id open a new call.
+        /// A call with this many turns is closed when its next turn arrives (each turn costs an
+        /// evaluation of the call so far); that turn opens a new call with the same id.
         public var maxTurns = Scanner.timelineTurns
         public init() {}
     }
@@ -122,6 +123,11 @@ public final class LiveCallScreener {
         if let time {
             state.lastTime = max(time, state.lastTime ?? time)
             byTime.push(time: state.lastTime!, call: call, line: number)
+            if byTime.count > 2 * open.count + 4096 {
+                // Stale entries pile up when event time stands still: keep one per open call.
+                byTime = EarliestFirst()
+                for (id, s) in open { if let t = s.lastTime { byTime.push(time: t, call: id, line: s.lastLine) } }
+            }
         }
         activity.append((number, call))
         scanner.append(Turn(speaker: speaker, role: roles.role(of: speaker), text: text), to: state.prepared)
@@ -228,6 +234,7 @@ struct EarliestFirst {
     private var items: [(time: Double, call: String, line: Int)] = []
 
     var earliest: (time: Double, call: String, line: Int)? { items.first }
+    var count: Int { items.count }
 
     mutating func push(time: Double, call: String, line: Int) {
         items.append((time, call, line))

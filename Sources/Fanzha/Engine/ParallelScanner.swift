@@ -19,7 +19,7 @@ public final class ParallelScanner: @unchecked Sendable {
     }
 
     /// `body` on every record, on every core (each worker with its own scanner); results in input order.
-    public func map<T>(_ records: [Record], _ body: (Scanner, Record) -> T) -> [T] {
+    func map<T>(_ records: [Record], _ body: (Scanner, Record) -> T) -> [T] {
         if scanners.count == 1 || records.count < 2 { return records.map { body(scanners[0], $0) } }
         let results = UnsafeMutableBufferPointer<T?>.allocate(capacity: records.count)
         results.initialize(repeating: nil)

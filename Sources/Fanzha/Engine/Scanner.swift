@@ -86,8 +86,8 @@ public final class Scanner {
 
     /// The verdict on the first `turnLimit` turns (all by default). With `timeline` (calls), also
     /// finds the first turn after which the level was at least medium and the first turn after
-    /// which a rule tagged `money_request` fired, by evaluating each prefix: a rule's outcome on a
-    /// prefix is exactly what a live screener would have seen then.
+    /// which a rule tagged `money_request` fired, by deciding each prefix of the first
+    /// `timelineTurns` turns: a rule's outcome on a prefix is exactly what a live screener saw then.
     public func evaluate(_ p: Prepared, turnLimit: Int? = nil, timeline: Bool = false) -> Verdict {
         let limit = min(turnLimit ?? p.turns.count, p.turns.count)
         var warningTurn: Int?, moneyTurn: Int?
@@ -136,11 +136,6 @@ public final class Scanner {
         let d = e.decide(moneyRequestOnly: moneyRequestOnly)
         return Decision(level: moneyRequestOnly ? .none : rules.levels.level(for: d.score), moneyRequest: d.moneyRequest,
                         errors: e.errors)
-    }
-
-    /// `decide` on a whole record.
-    public func decide(_ record: Record) -> Decision {
-        decide(prepare(record))
     }
 
     /// Whether turn `t` can add an occurrence of any atom, and so change any rule's outcome.

@@ -55,7 +55,7 @@ public enum CSV {
     public static func records(path: String, data: Data, textField: String?, labelField: String, idField: String,
                                labelRequired: Bool, errors: inout [String]) -> [Record] {
         let rows = parse(String(decoding: data, as: UTF8.self))
-        guard let header = rows.first?.fields.map({ $0.trimmingSpaces().replacingOccurrences(of: "\u{FEFF}", with: "") }) else { return [] }
+        guard let header = rows.first?.fields.map({ $0.trimmingSpaces() }) else { return [] }
         if let textField, !header.contains(textField) {
             errors.append("\(path):1: no `\(textField)` column (--text-field); the header has \(header.joined(separator: ", "))")
             return []
@@ -80,7 +80,7 @@ public enum CSV {
                 continue
             }
             out.append(Record(id: ii.map { row.fields[$0] } ?? String(n + 1), text: row.fields[ti],
-                              label: li.map { row.fields[$0].trimmingSpaces() }, origin: "\(path):\(row.line)"))
+                              label: li.map { row.fields[$0] }, origin: "\(path):\(row.line)"))
         }
         return out
     }

@@ -82,7 +82,7 @@ public final class Evaluator {
     public func add(_ records: [Record]) {
         var known: [(Record, Set<Int>)] = []
         for r in records {
-            let label = (r.label ?? "").trimmingSpaces()
+            let label = r.label ?? ""
             guard let cats = categories(forLabel: label) else {
                 report.unknownLabels[label.isEmpty ? "(no label)" : label, default: 0] += 1
                 continue
@@ -92,7 +92,7 @@ public final class Evaluator {
         let verdicts = scanner.scan(known.map(\.0))
         let rules = scanner.rules
         for ((record, cats), v) in zip(known, verdicts) {
-            let label = (record.label ?? "").trimmingSpaces()
+            let label = record.label ?? ""
             let isFraud = !cats.isEmpty
             report.records += 1
             if isFraud { report.fraud += 1 } else { report.benign += 1 }
@@ -131,7 +131,8 @@ public final class Evaluator {
             }
             if record.isCall && isFraud { addCall(record, v) }
             let detail = { () -> String in
-                let text = Highlighter(style: .brackets).mark(record: record, hits: v.hits).replacingOccurrences(of: "\n", with: " / ")
+                let text = Highlighter(style: .brackets).mark(record: VerdictPrinter.forTerminal(record), hits: v.hits)
+                    .replacingOccurrences(of: "\n", with: " / ")
                 let hits = v.hits.map { "\(rules.rules[$0.rule].id)(\(rules.rules[$0.rule].score))" }.joined(separator: " ")
                 return "score \(v.score) \(v.level) → \(predicted)  [\(hits)]  \(String(text.prefix(160)))"
             }

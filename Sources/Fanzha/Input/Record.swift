@@ -13,7 +13,7 @@ public struct Record: Sendable {
     public var id: String
     public var turns: [Turn]
     public var isCall: Bool
-    /// A label, when the input carries one (evaluation data).
+    /// A label, when the input carries one (evaluation data); spaces around it are not part of it.
     public var label: String?
     /// Other JSON fields of the input object, as JSON text, passed through to the output unchanged.
     public var passthrough: [(key: String, json: String)]
@@ -24,7 +24,7 @@ public struct Record: Sendable {
         self.id = id
         self.turns = [Turn(speaker: "", role: .caller, text: text)]
         self.isCall = false
-        self.label = label
+        self.label = label?.trimmingSpaces()
         self.origin = origin
         self.passthrough = passthrough
     }
@@ -33,7 +33,7 @@ public struct Record: Sendable {
         self.id = id
         self.turns = turns
         self.isCall = true
-        self.label = label
+        self.label = label?.trimmingSpaces()
         self.origin = origin
         self.passthrough = passthrough
     }
@@ -46,13 +46,19 @@ public struct SpeakerRoles: Sendable {
     public init(callerNames: [String] = SpeakerRoles.defaultCallerNames) {
         self.callerNames = Set(callerNames.map { $0.trimmingSpaces().lowercased() }.filter { !$0.isEmpty })
     }
-    /// From a `--caller-names` value: names separated by commas, spaces around them ignored.
+    /// From a `--caller-names` value.
     public init(commaSeparated list: String) {
-        self.init(callerNames: list.split(separator: ",").map(String.init))
+        self.init(callerNames: commaSeparatedList(list))
     }
     public func role(of speaker: String) -> Role {
         callerNames.contains(speaker.trimmingSpaces().lowercased()) ? .caller : .callee
     }
+}
+
+/// The items of a comma-separated option value (`--caller-names`, `--benign`, `--category`),
+/// without the spaces around them, empty items dropped.
+public func commaSeparatedList(_ s: String) -> [String] {
+    s.split(separator: ",").map { String($0).trimmingSpaces() }.filter { !$0.isEmpty }
 }
 
 /// Plain call transcripts: one `speaker: text` line per turn (a full-width colon works too).

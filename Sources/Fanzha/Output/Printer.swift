@@ -124,7 +124,7 @@ public struct VerdictPrinter {
     public static let tsvHeader = "id\tlevel\tscore\tcategory\trules\ttext"
 
     public func tsv(_ v: Verdict, record: Record) -> String {
-        let clean = VerdictPrinter.oneLine
+        let clean = { VerdictPrinter.terminalSafe(VerdictPrinter.oneLine($0)) }
         return [clean(v.id), v.level.description, String(v.score), v.category.map { rules.categories[$0].id } ?? "",
                 v.hits.map { rules.rules[$0.rule].id }.joined(separator: ","), clean(Highlighter.plainText(of: VerdictPrinter.forTerminal(record)))].joined(separator: "\t")
     }
@@ -137,20 +137,20 @@ public struct VerdictPrinter {
         let id = v.category.map { rules.categories[$0].id } ?? "-"
         let cat = id.padding(toLength: max(16, id.count), withPad: " ", startingAt: 0)   // aligned, never cut
         let levelText = colour ? Highlighter.colour(for: v.level) + level + "\u{1B}[0m" : level
-        return "\(VerdictPrinter.oneLine(v.id))\t\(levelText) \(String(v.score).leftPadded(3)) \(cat) \(marked)"
+        return "\(VerdictPrinter.terminalSafe(VerdictPrinter.oneLine(v.id)))\t\(levelText) \(String(v.score).leftPadded(3)) \(cat) \(marked)"
     }
 
     /// The record as a terminal should show it: control characters (an ESC that would move the
     /// cursor or hide text, a CR that would overwrite the line) become their visible pictures
     /// (␛, ␍, …), one scalar for one, so evidence offsets still fit. Tab and newline stay.
-    public static func forTerminal(_ record: Record) -> Record {
+    static func forTerminal(_ record: Record) -> Record {
         var copy = record
         copy.turns = record.turns.map { Turn(speaker: terminalSafe($0.speaker), role: $0.role, text: terminalSafe($0.text)) }
         return copy
     }
 
     /// `s` with control characters shown as their pictures (see `forTerminal`).
-    public static func terminalSafe(_ s: String) -> String {
+    static func terminalSafe(_ s: String) -> String {
         guard s.unicodeScalars.contains(where: isControl) else { return s }
         return String(String.UnicodeScalarView(s.unicodeScalars.map { u in
             guard isControl(u) else { return u }

@@ -100,16 +100,19 @@ public enum RuleCompiler {
     private static func parse(index: Int, path: String, data: Data) -> (SourceFile, RuleFile, [Diagnostic]) {
         let source = SourceFile(path: path, text: String(decoding: data, as: UTF8.self))
         var diagnostics: [Diagnostic] = []
-        if let bad = firstInvalidUTF8(data) {
-            // Locate the damage in the decoded text: the number of scalars before the bad byte.
-            let offset = String(decoding: data.prefix(bad), as: UTF8.self).unicodeScalars.count
-            diagnostics.append(Diagnostic(.error, "invalid-utf8", "the file is not valid UTF-8 (byte \(bad))",
-                                          at: SourceRange(file: index, start: offset, end: offset + 1),
-                                          help: "save the file as UTF-8"))
-        }
+        if let d = invalidUTF8(data, file: index) { diagnostics.append(d) }
         var parser = Parser(file: index, source: source)
         let file = parser.parseFile()
         return (source, file, diagnostics + parser.diagnostics)
+    }
+
+    /// The `invalid-utf8` error for a file that is not UTF-8, at the first damaged place.
+    static func invalidUTF8(_ data: Data, file index: Int) -> Diagnostic? {
+        guard let bad = firstInvalidUTF8(data) else { return nil }
+        // Locate the damage in the decoded text: the number of scalars before the bad byte.
+        let offset = String(decoding: data.prefix(bad), as: UTF8.self).unicodeScalars.count
+        return Diagnostic(.error, "invalid-utf8", "the file is not valid UTF-8 (byte \(bad))",
+                          at: SourceRange(file: index, start: offset, end: offset + 1), help: "save the file as UTF-8")
     }
 
     static func sortDiagnostics(_ ds: [Diagnostic], _ sources: [SourceFile]) -> [Diagnostic] {
@@ -118,7 +121,7 @@ public enum RuleCompiler {
             .sorted { ($0.range.file, $0.range.start) < ($1.range.file, $1.range.start) }
     }
 
-    public static func firstInvalidUTF8(_ data: Data) -> Int? {
+    static func firstInvalidUTF8(_ data: Data) -> Int? {
         let bytes = [UInt8](data)
         var i = 0
         while i < bytes.count {

@@ -23,7 +23,7 @@ public enum DiagnosticID {
         ("unterminated-regex", .error, "a regex without its closing slash"),
         ("invalid-escape", .error, "an unknown escape in a string"),
         ("syntax", .error, "the tokens do not form a declaration or expression"),
-        ("too-deep", .error, "an expression nested too deeply (about 200 parentheses), or a chain of more than 64 rule references"),
+        ("too-deep", .error, "an expression nested too deeply (about 200 parentheses), or a chain of more than \(Checker.maxReferenceDepth) rule references"),
         ("duplicate-id", .error, "two declarations with the same name"),
         ("duplicate-field", .error, "a field given twice in one block"),
         ("missing-field", .error, "a required field (title, match, advice, script) is missing"),

@@ -1,7 +1,16 @@
+import Foundation
+
 /// `fanzha fmt`: one canonical layout for rule files. Idempotent, and every comment is kept.
 public enum RuleFormatter {
-    /// Formats a file's text; nil (with the diagnostics) when it does not parse.
-    public static func format(path: String, text: String) -> (String?, [Diagnostic], SourceFile) {
+    /// A rule file's bytes in the canonical layout; nil with the errors when it does not parse or
+    /// is not UTF-8 (decoding would turn the damage into U+FFFD, and writing would keep it).
+    public static func format(path: String, data: Data) -> (String?, [Diagnostic], SourceFile) {
+        let text = String(decoding: data, as: UTF8.self)
+        if let d = RuleCompiler.invalidUTF8(data, file: 0) { return (nil, [d], SourceFile(path: path, text: text)) }
+        return format(path: path, text: text)
+    }
+
+    static func format(path: String, text: String) -> (String?, [Diagnostic], SourceFile) {
         let source = SourceFile(path: path, text: text)
         var parser = Parser(file: 0, source: source)
         let file = parser.parseFile()
