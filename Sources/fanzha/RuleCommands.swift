@@ -24,7 +24,7 @@ struct Lint: ParsableCommand {
             let out = OutputSink.stdout
             if printWords, let set = result.ruleSet {
                 for w in set.words { out.line(w) }
-                return 0
+                return strict && !result.warnings.isEmpty ? 1 : 0
             }
             for d in result.diagnostics {
                 out.write(format == "json" ? d.json(sources: result.sources) + "\n" : d.rendered(sources: result.sources, colour: useColour(out)) + "\n")

@@ -31,7 +31,8 @@ public enum ExampleRunner {
                     }
                     let verdict = scanner.scan(record)
                     let others = verdict.hits.map { "\(rules.rules[$0.rule].id) (\($0.spans.map(\.text).joined(separator: ", ")))" }
-                    var detail = expected ? "did not fire" : "fired on " + (fired ?? []).map { "「\($0.text)」" }.joined(separator: " ")
+                    let evidence = (fired ?? []).map { "「\($0.text)」" }.joined(separator: " ")
+                    var detail = expected ? "did not fire" : evidence.isEmpty ? "fired with no evidence (through `not` or a count of zero)" : "fired on " + evidence
                     detail += "; the rule set scored \(verdict.score) (\(verdict.level))"
                     if !others.isEmpty { detail += " with " + others.joined(separator: "; ") }
                     report.failures.append(ExampleFailure(rule: rule.id, example: ex, expectedHit: expected, detail: detail))
