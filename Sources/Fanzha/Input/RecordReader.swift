@@ -233,7 +233,8 @@ enum JSONTypes {
     /// `\ufeff`, which JSONSerialization keeps.
     static func keepingByteOrderMarks(_ data: Data) -> Data {
         let bom: [UInt8] = [0xEF, 0xBB, 0xBF]
-        guard data.contains(0xEF) else { return data }
+        // 0xEF alone is common (full-width punctuation such as ，): copy only when a BOM is there.
+        guard data.firstRange(of: bom) != nil else { return data }
         var bytes = [UInt8](data)
         if bytes.starts(with: bom) { bytes.removeFirst(3) }
         var out: [UInt8] = []

@@ -124,9 +124,9 @@ public struct VerdictPrinter {
     public static let tsvHeader = "id\tlevel\tscore\tcategory\trules\ttext"
 
     public func tsv(_ v: Verdict, record: Record) -> String {
-        let clean = { VerdictPrinter.terminalSafe(VerdictPrinter.oneLine($0)) }
-        return [clean(v.id), v.level.description, String(v.score), v.category.map { rules.categories[$0].id } ?? "",
-                v.hits.map { rules.rules[$0.rule].id }.joined(separator: ","), clean(Highlighter.plainText(of: VerdictPrinter.forTerminal(record)))].joined(separator: "\t")
+        let field = VerdictPrinter.field
+        return [field(v.id), v.level.description, String(v.score), v.category.map { rules.categories[$0].id } ?? "",
+                v.hits.map { rules.rules[$0.rule].id }.joined(separator: ","), field(Highlighter.plainText(of: record))].joined(separator: "\t")
     }
 
     /// grep-like: level, score and category, then the text with the evidence marked.
@@ -137,21 +137,27 @@ public struct VerdictPrinter {
         let id = v.category.map { rules.categories[$0].id } ?? "-"
         let cat = id.padding(toLength: max(16, id.count), withPad: " ", startingAt: 0)   // aligned, never cut
         let levelText = colour ? Highlighter.colour(for: v.level) + level + "\u{1B}[0m" : level
-        return "\(VerdictPrinter.terminalSafe(VerdictPrinter.oneLine(v.id)))\t\(levelText) \(String(v.score).leftPadded(3)) \(cat) \(marked)"
+        return "\(VerdictPrinter.field(v.id))\t\(levelText) \(String(v.score).leftPadded(3)) \(cat) \(marked)"
     }
 
     /// The record as a terminal should show it: control characters (an ESC that would move the
     /// cursor or hide text, a CR that would overwrite the line) become their visible pictures
     /// (␛, ␍, …), one scalar for one, so evidence offsets still fit. Tab and newline stay.
     static func forTerminal(_ record: Record) -> Record {
+        guard record.turns.contains(where: { hasControl($0.text) || hasControl($0.speaker) }) else { return record }
         var copy = record
         copy.turns = record.turns.map { Turn(speaker: terminalSafe($0.speaker), role: $0.role, text: terminalSafe($0.text)) }
         return copy
     }
 
     /// `s` with control characters shown as their pictures (see `forTerminal`).
+    /// One cell or field of a line: on one line and terminal-safe.
+    static func field(_ s: String) -> String { terminalSafe(oneLine(s)) }
+
+    private static func hasControl(_ s: String) -> Bool { s.unicodeScalars.contains(where: isControl) }
+
     static func terminalSafe(_ s: String) -> String {
-        guard s.unicodeScalars.contains(where: isControl) else { return s }
+        guard hasControl(s) else { return s }
         return String(String.UnicodeScalarView(s.unicodeScalars.map { u in
             guard isControl(u) else { return u }
             switch u.value {
