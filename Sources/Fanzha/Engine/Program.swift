@@ -1,7 +1,8 @@
-/// The rule set lowered for the hot loop: conditions as a flat array of plain nodes, prefilter
-/// requirements as clauses of word ids. Nothing here is reference-counted per node, so workers
-/// on different cores do not fight over shared reference counts while they evaluate. An
-/// evaluation reads it in place through `CompiledMatcher.programPointer`, never copies it.
+/// The rule set lowered for the hot loop: conditions as a flat table of plain nodes, prefilter
+/// requirements as clauses of word ids. Every table is plain memory (`Table`): nothing is
+/// reference-counted, so workers on different cores do not fight over shared reference counts
+/// while they evaluate, and reading an entry is one load. An evaluation reads the program in
+/// place through `CompiledMatcher.programPointer`, never copies it.
 struct Program: Sendable {
     enum Op: UInt8, Sendable { case atom, rule, and, or, not, atLeast, near, nearTurns, then, thenGap, count, scope }
 
@@ -16,52 +17,50 @@ struct Program: Sendable {
         var count: Int32
     }
 
-    var nodes: [Node] = []
-    var kids: [Int32] = []
+    var nodes = Table<Node>()
+    var kids = Table<Int32>()
     /// Root node of each rule's condition.
-    var roots: [Int32] = []
+    var roots = Table<Int32>()
     /// Per rule, the prefilter: every clause must have at least one word present. Rule r's
     /// clauses are numbers `clauseFirst[r] ..< clauseFirst[r] + clauseCount[r]`; the words of a
     /// clause are not listed per clause but inverted, `clausesByWord[clausesByWordStart[w] ..<
     /// clausesByWordStart[w + 1]]` being the clauses word w satisfies: a record marks the clauses
     /// of the words it holds, so checking a rule never walks a long term list.
-    var clauseFirst: [Int32] = []
-    var clauseCount: [Int32] = []
+    var clauseFirst = Table<Int32>()
+    var clauseCount = Table<Int32>()
     var clauseTotal = 0
-    var clausesByWordStart: [Int32] = []
-    var clausesByWord: [Int32] = []
-    var scores: [Int32] = []
-    var categories: [Int32] = []   // -1 for none
-    var isPrivate: [Bool] = []
+    var clausesByWordStart = Table<Int32>()
+    var clausesByWord = Table<Int32>()
+    var scores = Table<Int32>()
+    var categories = Table<Int32>()   // -1 for none
+    var isPrivate = Table<Bool>()
     /// Per rule: tagged `money_request` (for a call's first money request).
-    var moneyRequest: [Bool] = []
+    var moneyRequest = Table<Bool>()
     /// Per atom: a literal or term list, whose occurrences the automaton finds (not a regex).
-    var atomIsWords: [Bool] = []
+    var atomIsWords = Table<Bool>()
     /// The regex atoms.
-    var regexAtoms: [Int32] = []
+    var regexAtoms = Table<Int32>()
     /// The prefilter's index: for each word, the public rules whose first clause contains it.
     /// A record's candidates are the rules indexed under the words it contains, plus
     /// `unfiltered` (rules no word can rule out); so the cost per record follows the words it
     /// holds, not the number of rules.
     /// Both indexes are flat (`list[start[w] ..< start[w + 1]]`): no array per word to retain in the loop.
-    var rulesByWordStart: [Int32] = []
-    var rulesByWord: [Int32] = []
-    var unfiltered: [Int32] = []
+    var rulesByWordStart = Table<Int32>()
+    var rulesByWord = Table<Int32>()
+    var unfiltered = Table<Int32>()
     /// For each word, the atoms (literals and term lists) that contain it.
-    var atomsByWordStart: [Int32] = []
-    var atomsByWord: [Int32] = []
+    var atomsByWordStart = Table<Int32>()
+    var atomsByWord = Table<Int32>()
 
     static let maxClauses = 64
 
     init(_ rules: RuleSet) {
+        var nodes: [Node] = [], kids: [Int32] = [], roots: [Int32] = []
+        var clauseFirst: [Int32] = [], clauseCount: [Int32] = [], unfiltered: [Int32] = []
         var byWord = [[Int32]](repeating: [], count: rules.words.count)
         var clausesOfWord = [[Int32]](repeating: [], count: rules.words.count)
         for (r, rule) in rules.rules.enumerated() {
-            roots.append(lower(rule.condition))
-            scores.append(Int32(rule.score))
-            categories.append(Int32(rule.category ?? -1))
-            isPrivate.append(rule.isPrivate)
-            moneyRequest.append(rule.hasTag("money_request"))
+            roots.append(Program.lower(rule.condition, &nodes, &kids))
             let clauses = Program.clauses(rule.requirement)
             if !rule.isPrivate {
                 if let key = clauses.min(by: { $0.count < $1.count }) {
@@ -77,22 +76,42 @@ struct Program: Sendable {
                 clauseTotal += 1
             }
         }
+        self.nodes = Table(nodes)
+        self.kids = Table(kids)
+        self.roots = Table(roots)
+        self.clauseFirst = Table(clauseFirst)
+        self.clauseCount = Table(clauseCount)
+        self.unfiltered = Table(unfiltered)
+        scores = Table(rules.rules.map { Int32($0.score) })
+        categories = Table(rules.rules.map { Int32($0.category ?? -1) })
+        isPrivate = Table(rules.rules.map(\.isPrivate))
+        moneyRequest = Table(rules.rules.map { $0.hasTag("money_request") })
         (rulesByWordStart, rulesByWord) = Program.flatten(byWord)
         (clausesByWordStart, clausesByWord) = Program.flatten(clausesOfWord)
         (atomsByWordStart, atomsByWord) = Program.flatten(rules.atomsForWord.map { $0.map(Int32.init) })
-        atomIsWords = rules.atoms.map { $0.kind == .words }
-        regexAtoms = atomIsWords.indices.filter { !atomIsWords[$0] }.map(Int32.init)
+        let words = rules.atoms.map { $0.kind == .words }
+        atomIsWords = Table(words)
+        regexAtoms = Table(words.indices.filter { !words[$0] }.map(Int32.init))
     }
 
-    static func flatten(_ lists: [[Int32]]) -> ([Int32], [Int32]) {
+    /// Frees every table; the owner (`CompiledMatcher`) calls it once, when nothing reads the program any more.
+    func deallocate() {
+        for t in [nodes.raw, kids.raw, roots.raw, clauseFirst.raw, clauseCount.raw, clausesByWordStart.raw, clausesByWord.raw,
+                  scores.raw, categories.raw, isPrivate.raw, moneyRequest.raw, atomIsWords.raw, regexAtoms.raw,
+                  rulesByWordStart.raw, rulesByWord.raw, unfiltered.raw, atomsByWordStart.raw, atomsByWord.raw] {
+            t?.deallocate()
+        }
+    }
+
+    static func flatten(_ lists: [[Int32]]) -> (Table<Int32>, Table<Int32>) {
         var start: [Int32] = [0], flat: [Int32] = []
         for l in lists { flat += l; start.append(Int32(flat.count)) }
-        return (start, flat)
+        return (Table(start), Table(flat))
     }
 
-    private mutating func lower(_ c: Condition) -> Int32 {
+    private static func lower(_ c: Condition, _ nodes: inout [Node], _ kids: inout [Int32]) -> Int32 {
         func node(_ op: Op, _ arg: Int = 0, _ arg2: Int = 0, _ children: [Condition] = []) -> Int32 {
-            let lowered = children.map { lower($0) }
+            let lowered = children.map { lower($0, &nodes, &kids) }
             let first = Int32(kids.count)
             kids += lowered
             nodes.append(Node(op: op, arg: Int32(clamping: arg), arg2: Int32(arg2), first: first, count: Int32(lowered.count)))
@@ -159,5 +178,39 @@ struct Program: Sendable {
         }
         out.removeLast(out.count - kept)
         return out
+    }
+}
+
+/// An immutable table of plain values in memory of its own, for the program's hot loop: an
+/// entry is one load, with no reference counting (a Swift array's storage is retained and
+/// released around reads in a loop like `evaluate`'s, and those were a large share of a
+/// record's instructions). Indices come from the compiler, which built the tables together;
+/// debug builds (the tests) still check them. Freed by `Program.deallocate()`.
+struct Table<Element: BitwiseCopyable>: @unchecked Sendable {
+    fileprivate let raw: UnsafeMutableRawPointer?
+    let count: Int
+
+    init() { raw = nil; count = 0 }
+
+    init(_ values: [Element]) {
+        count = values.count
+        guard !values.isEmpty else { raw = nil; return }
+        let p = UnsafeMutablePointer<Element>.allocate(capacity: values.count)
+        _ = UnsafeMutableBufferPointer(start: p, count: values.count).initialize(from: values)
+        raw = UnsafeMutableRawPointer(p)
+    }
+
+    @inline(__always)
+    subscript(i: Int) -> Element {
+        assert(i >= 0 && i < count, "program table index out of range")
+        return raw.unsafelyUnwrapped.assumingMemoryBound(to: Element.self)[i]
+    }
+
+    var indices: Range<Int> { 0..<count }
+}
+
+extension Table: Sequence {
+    func makeIterator() -> UnsafeBufferPointer<Element>.Iterator {
+        UnsafeBufferPointer(start: raw?.assumingMemoryBound(to: Element.self), count: count).makeIterator()
     }
 }

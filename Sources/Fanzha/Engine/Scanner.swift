@@ -191,26 +191,32 @@ public final class Scanner {
     /// hot loop touches plain arrays, not properties of a shared object.
     struct Workspace {
         var generation: UInt32 = 0
-        var wordStamp: [UInt32] = []
+        /// Per word, clause, atom and rule (×4 scopes): the generation that last wrote the entry.
+        /// Plain buffers (`Arena`), like every table here: no copy-on-write check per write.
+        var wordStamp = Arena<UInt32>()
         /// Clauses of the prefilter that a word of this record satisfies.
-        var clauseStamp: [UInt32] = []
-        var atomStamp: [UInt32] = []
-        var atomResult: [Occurrences] = []
-        var ruleStamp: [UInt32] = []
-        var ruleResult: [Occurrences] = []
+        var clauseStamp = Arena<UInt32>()
+        var atomStamp = Arena<UInt32>()
+        var atomResult = Arena<Occurrences>()
+        var ruleStamp = Arena<UInt32>()
+        var ruleResult = Arena<Occurrences>()
         /// Every occurrence made while evaluating one record (index 0: `nowhere`).
         var occ = Arena<Occurrence>()
         var arena = Arena<Evidence>()
         /// Results of a node's children while it combines them (a stack: nodes nest).
         var stack = Arena<Occurrences>()
-        var ruleSeen: [UInt32] = []
+        var ruleSeen = Arena<UInt32>()
         var candidates: [Int32] = []
-        /// The automaton's hits per atom as (atom, turn, start, end), sorted, so each atom's hits
-        /// are one run: `atomHits[atomHitFirst[a] ..< atomHitFirst[a] + atomHitCount[a]]`.
-        var atomHits: [(Int32, Int32, Int32, Int32)] = []
-        var atomHitStamp: [UInt32] = []
-        var atomHitFirst: [Int32] = []
-        var atomHitCount: [Int32] = []
+        /// The automaton's hits per atom, `atomHits[atomHitFirst[a] ..< atomHitFirst[a] +
+        /// atomHitCount[a]]` (placed by counting, not by sorting: an atom's run is in turn order,
+        /// sorted within a turn when the atom is first asked for, `atomHitSorted`).
+        var atomHits = Arena<Evidence>()
+        var atomHitStamp = Arena<UInt32>()
+        var atomHitFirst = Arena<Int32>()
+        var atomHitCount = Arena<Int32>()
+        var atomHitSorted = Arena<Bool>()
+        /// The atoms with hits in this record.
+        var touchedAtoms = Arena<Int32>()
         var categoryScores: [Int] = []
         var categoryHit: [Bool] = []
         /// A hit's evidence while it is sorted and merged.
@@ -220,41 +226,46 @@ public final class Scanner {
         var order: [Int32] = []
         var accepted: [Int32] = []
 
-        /// Starts a record: a new generation, arrays sized for `rules`, the arenas emptied.
+        /// Starts a record: a new generation, tables sized for `rules`, the arenas emptied.
         mutating func begin(_ rules: RuleSet, clauses: Int) {
             generation &+= 1
-            if generation == 0 {   // wrapped: forget every stamp
-                generation = 1
-                wordStamp = []; clauseStamp = []; atomStamp = []; ruleStamp = []; atomHitStamp = []; ruleSeen = []
-            }
-            if clauseStamp.count != clauses { clauseStamp = [UInt32](repeating: 0, count: clauses) }
-            if wordStamp.count != rules.words.count { wordStamp = [UInt32](repeating: 0, count: rules.words.count) }
+            let wrapped = generation == 0
+            if wrapped { generation = 1 }   // forget every stamp below
+            if wrapped || clauseStamp.count != clauses { clauseStamp.reset(count: clauses, to: 0) }
+            if wrapped || wordStamp.count != rules.words.count { wordStamp.reset(count: rules.words.count, to: 0) }
             let atoms = rules.atoms.count
-            if atomStamp.count != atoms {
-                atomStamp = [UInt32](repeating: 0, count: atoms)
-                atomResult = [Occurrences](repeating: .none, count: atoms)
-                atomHitStamp = [UInt32](repeating: 0, count: atoms)
-                atomHitFirst = [Int32](repeating: 0, count: atoms)
-                atomHitCount = [Int32](repeating: 0, count: atoms)
+            if wrapped || atomStamp.count != atoms {
+                atomStamp.reset(count: atoms, to: 0)
+                atomResult.reset(count: atoms, to: .none)
+                atomHitStamp.reset(count: atoms, to: 0)
+                atomHitFirst.reset(count: atoms, to: 0)
+                atomHitCount.reset(count: atoms, to: 0)
+                atomHitSorted.reset(count: atoms, to: false)
             }
             let count = rules.rules.count
-            if ruleSeen.count != count { ruleSeen = [UInt32](repeating: 0, count: count) }
-            if ruleStamp.count != count * 4 {
-                ruleStamp = [UInt32](repeating: 0, count: count * 4)
-                ruleResult = [Occurrences](repeating: .none, count: count * 4)
+            if wrapped || ruleSeen.count != count { ruleSeen.reset(count: count, to: 0) }
+            if wrapped || ruleStamp.count != count * 4 {
+                ruleStamp.reset(count: count * 4, to: 0)
+                ruleResult.reset(count: count * 4, to: .none)
             }
             occ.removeAll()
             occ.append(.nowhere)
             arena.removeAll()
             stack.removeAll()
         }
+
+        func deallocate() {
+            wordStamp.deallocate(); clauseStamp.deallocate(); atomStamp.deallocate(); atomResult.deallocate()
+            ruleStamp.deallocate(); ruleResult.deallocate(); occ.deallocate(); arena.deallocate(); stack.deallocate()
+            ruleSeen.deallocate(); atomHits.deallocate(); atomHitStamp.deallocate(); atomHitFirst.deallocate()
+            atomHitCount.deallocate(); atomHitSorted.deallocate(); touchedAtoms.deallocate()
+        }
     }
-    var workspace = Workspace()
+    /// Taken by an evaluation while it runs (`Optional.take()`: moved, never copied) and handed back.
+    var workspace: Workspace? = Workspace()
 
     deinit {
-        workspace.occ.deallocate()
-        workspace.arena.deallocate()
-        workspace.stack.deallocate()
+        workspace?.deallocate()
     }
 
     /// One evaluation of the rules on the first `turnLimit` turns of a record.
@@ -285,13 +296,13 @@ public final class Scanner {
             self.turnLimit = turnLimit
             self.program = UnsafePointer(scanner.matcher.programPointer)
             self.usePrefilter = scanner.usePrefilter
-            ws = Workspace()
-            swap(&ws, &scanner.workspace)
+            ws = scanner.workspace.take()!
             ws.begin(scanner.rules, clauses: program.pointee.clauseTotal)
             guard usePrefilter else { return }
-            // One pass over the automaton's hits: mark the words, and list each hit under its atoms.
+            // The automaton's hits listed under their atoms, by counting: one pass to mark the
+            // words and count each atom's hits, one to place them.
             let g = ws.generation
-            ws.atomHits.removeAll(keepingCapacity: true)
+            ws.touchedAtoms.removeAll()
             for t in 0..<turnLimit {
                 for h in prepared.wordHits[t] {
                     let w = Int(h.0)
@@ -302,27 +313,40 @@ public final class Scanner {
                         }
                     }
                     for k in Int(program.pointee.atomsByWordStart[w])..<Int(program.pointee.atomsByWordStart[w + 1]) {
-                        ws.atomHits.append((program.pointee.atomsByWord[k], Int32(t), h.1, h.2))
+                        let a = Int(program.pointee.atomsByWord[k])
+                        if ws.atomHitStamp[a] != g {
+                            ws.atomHitStamp[a] = g
+                            ws.atomHitCount[a] = 0
+                            ws.atomHitSorted[a] = false
+                            ws.touchedAtoms.append(Int32(a))
+                        }
+                        ws.atomHitCount[a] &+= 1
                     }
                 }
             }
-            // Per atom in text order, the longest first where two start together.
-            ws.atomHits.sort { ($0.0, $0.1, $0.2, -$0.3) < ($1.0, $1.1, $1.2, -$1.3) }
-            var i = 0
-            while i < ws.atomHits.count {
-                let a = ws.atomHits[i].0
-                var j = i + 1
-                while j < ws.atomHits.count && ws.atomHits[j].0 == a { j += 1 }
-                ws.atomHitStamp[Int(a)] = g
-                ws.atomHitFirst[Int(a)] = Int32(i)
-                ws.atomHitCount[Int(a)] = Int32(j - i)
-                i = j
+            var total: Int32 = 0
+            for i in 0..<ws.touchedAtoms.count {
+                let a = Int(ws.touchedAtoms[i])
+                ws.atomHitFirst[a] = total
+                total &+= ws.atomHitCount[a]
+                ws.atomHitCount[a] = 0   // counts again while placing
+            }
+            ws.atomHits.reset(count: Int(total), to: Evidence(turn: 0, start: 0, end: 0))
+            for t in 0..<turnLimit {
+                for h in prepared.wordHits[t] {
+                    let w = Int(h.0)
+                    for k in Int(program.pointee.atomsByWordStart[w])..<Int(program.pointee.atomsByWordStart[w + 1]) {
+                        let a = Int(program.pointee.atomsByWord[k])
+                        ws.atomHits[Int(ws.atomHitFirst[a] &+ ws.atomHitCount[a])] = Evidence(turn: Int32(t), start: h.1, end: h.2)
+                        ws.atomHitCount[a] &+= 1
+                    }
+                }
             }
         }
 
         /// Hands the workspace back to the scanner for the next record.
         mutating func release() {
-            swap(&ws, &scanner.workspace)
+            scanner.workspace = ws
         }
 
         /// Whether the prefilter lets rule `r` run: every clause has a word present.
@@ -535,14 +559,32 @@ public final class Scanner {
             if program.pointee.atomIsWords[a] && usePrefilter {
                 // The automaton already found every word: keep this atom's, leftmost-longest, non-overlapping.
                 if ws.atomHitStamp[a] == g {
-                    var turn: Int32 = -1, end: Int32 = -1, inTurn = 0
-                    let first = Int(ws.atomHitFirst[a])
-                    for i in first..<(first + Int(ws.atomHitCount[a])) {
+                    let first = Int(ws.atomHitFirst[a]), end = first + Int(ws.atomHitCount[a])
+                    if !ws.atomHitSorted[a] {
+                        // In turn order already; within a turn, by start, the longest first where
+                        // two start together. Few per atom: insertion sort.
+                        ws.atomHitSorted[a] = true
+                        var i = first + 1
+                        while i < end {
+                            let h = ws.atomHits[i]
+                            var j = i
+                            while j > first {
+                                let p = ws.atomHits[j - 1]
+                                guard p.turn == h.turn && (p.start > h.start || (p.start == h.start && p.end < h.end)) else { break }
+                                ws.atomHits[j] = p
+                                j -= 1
+                            }
+                            ws.atomHits[j] = h
+                            i += 1
+                        }
+                    }
+                    var turn: Int32 = -1, stop: Int32 = -1, inTurn = 0
+                    for i in first..<end {
                         let h = ws.atomHits[i]
-                        if h.1 != turn { turn = h.1; end = -1; inTurn = 0 }
-                        guard h.2 >= end, inTurn < Scanner.matchesPerTurn else { continue }
-                        single(h.1, h.2, h.3)
-                        end = h.3
+                        if h.turn != turn { turn = h.turn; stop = -1; inTurn = 0 }
+                        guard h.start >= stop, inTurn < Scanner.matchesPerTurn else { continue }
+                        single(h.turn, h.start, h.end)
+                        stop = h.end
                         inTurn += 1
                     }
                 }
@@ -810,6 +852,7 @@ public final class CompiledMatcher: @unchecked Sendable {
     }
 
     deinit {
+        programPointer.pointee.deallocate()
         programPointer.deinitialize(count: 1)
         programPointer.deallocate()
     }
@@ -829,8 +872,14 @@ struct Arena<Element: BitwiseCopyable> {
 
     @inline(__always)
     subscript(i: Int) -> Element {
-        get { base.unsafelyUnwrapped[i] }
-        nonmutating set { base.unsafelyUnwrapped[i] = newValue }
+        get {
+            assert(i >= 0 && i < count, "arena index out of range")
+            return base.unsafelyUnwrapped[i]
+        }
+        nonmutating set {
+            assert(i >= 0 && i < count, "arena index out of range")
+            base.unsafelyUnwrapped[i] = newValue
+        }
     }
 
     @inline(__always)
@@ -852,6 +901,14 @@ struct Arena<Element: BitwiseCopyable> {
     }
 
     mutating func removeAll() { count = 0 }
+
+    /// `n` elements, each `value` (the workspace's per-rule and per-atom tables).
+    mutating func reset(count n: Int, to value: Element) {
+        count = 0
+        while capacity < n { grow() }
+        if n > 0 { base.unsafelyUnwrapped.initialize(repeating: value, count: n) }
+        count = n
+    }
 
     mutating func removeLast(_ k: Int) { count &-= k }
 
