@@ -217,6 +217,8 @@ public final class Scanner {
         var atomHitSorted = Arena<Bool>()
         /// The atoms with hits in this record.
         var touchedAtoms = Arena<Int32>()
+        /// Per turn, its side as a scope mask: 1 caller, 2 callee.
+        var sides = Arena<UInt8>()
         var categoryScores: [Int] = []
         var categoryHit: [Bool] = []
         /// A hit's evidence while it is sorted and merged.
@@ -258,7 +260,7 @@ public final class Scanner {
             wordStamp.deallocate(); clauseStamp.deallocate(); atomStamp.deallocate(); atomResult.deallocate()
             ruleStamp.deallocate(); ruleResult.deallocate(); occ.deallocate(); arena.deallocate(); stack.deallocate()
             ruleSeen.deallocate(); atomHits.deallocate(); atomHitStamp.deallocate(); atomHitFirst.deallocate()
-            atomHitCount.deallocate(); atomHitSorted.deallocate(); touchedAtoms.deallocate()
+            atomHitCount.deallocate(); atomHitSorted.deallocate(); touchedAtoms.deallocate(); sides.deallocate()
         }
     }
     /// Taken by an evaluation while it runs (`Optional.take()`: moved, never copied) and handed back.
@@ -298,6 +300,8 @@ public final class Scanner {
             self.usePrefilter = scanner.usePrefilter
             ws = scanner.workspace.take()!
             ws.begin(scanner.rules, clauses: program.pointee.clauseTotal)
+            ws.sides.reset(count: turnLimit, to: 0)
+            for t in 0..<turnLimit { ws.sides[t] = prepared.turns[t].role == .caller ? 1 : 2 }
             guard usePrefilter else { return }
             // The automaton's hits listed under their atoms, by counting: one pass to mark the
             // words and count each atom's hits, one to place them.
@@ -503,13 +507,10 @@ public final class Scanner {
             return out
         }
 
-        static func inMask(_ prepared: Prepared, _ turn: Int32, _ mask: Int) -> Bool {
-            switch mask {
-            case 0: return true
-            case 1: return prepared.turns[Int(turn)].role == .caller
-            case 2: return prepared.turns[Int(turn)].role == .callee
-            default: return false
-            }
+        /// Whether `turn` is on the side `mask` selects (0 any, 1 caller, 2 callee; 3, both at
+        /// once, none).
+        func inMask(_ turn: Int32, _ mask: Int) -> Bool {
+            mask == 0 || (mask < 3 && Int(ws.sides[Int(turn)]) == mask)
         }
 
         /// Appends one occurrence that is its own evidence.
@@ -530,6 +531,17 @@ public final class Scanner {
             let start = ws.occ.count
             for i in Int(r.start)..<firstDropped { ws.occ.append(ws.occ[i]) }
             for i in (firstDropped + 1)..<max(firstDropped + 1, end) where keep(ws.occ[i]) { ws.occ.append(ws.occ[i]) }
+            return since(start)
+        }
+
+        /// `r`'s occurrences in turns of the side `mask` selects (`filter` with `inMask`, without a closure).
+        private mutating func filterSide(_ r: Occurrences, _ mask: Int) -> Occurrences {
+            let end = Int(r.start + r.count)
+            var i = Int(r.start)
+            while i < end && inMask(ws.occ[i].turn, mask) { i += 1 }
+            if i == end { return r }
+            let start = ws.occ.count
+            for k in Int(r.start)..<end where inMask(ws.occ[k].turn, mask) { ws.occ.append(ws.occ[k]) }
             return since(start)
         }
 
@@ -640,8 +652,7 @@ public final class Scanner {
             case .atom:
                 let all = atomOccurrences(Int(n.arg))
                 if mask == 0 { return all }
-                let p = prepared
-                return filter(all) { Evaluation.inMask(p, $0.turn, mask) }
+                return filterSide(all, mask)
             case .rule:
                 let key = Int(n.arg) * 4 + mask
                 if ws.ruleStamp[key] == ws.generation { return ws.ruleResult[key] }
@@ -706,7 +717,7 @@ public final class Scanner {
             let asked = UInt8(mask), answer = UInt8(mask) << 2
             if sideSpeaks & asked != 0 { return sideSpeaks & answer != 0 }
             var found = false
-            for t in 0..<turnLimit where Evaluation.inMask(prepared, Int32(t), mask) { found = true; break }
+            for t in 0..<turnLimit where inMask(Int32(t), mask) { found = true; break }
             sideSpeaks |= asked | (found ? answer : 0)
             return found
         }

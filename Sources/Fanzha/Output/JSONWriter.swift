@@ -8,16 +8,23 @@ public struct JSONObjectWriter {
     private var first = true
     public init() { buffer.reserveCapacity(512) }
 
-    /// `v` in decimal, written digit by digit (no String per number: a verdict has dozens).
+    /// `v` in decimal, written digit by digit into place (no String per number: a verdict has dozens).
     private mutating func appendDecimal(_ v: Int) {
         if v < 0 { buffer.append(0x2D) }
-        let start = buffer.count
         var m = v.magnitude
-        repeat {   // least significant digit first, then reversed in place
-            buffer.append(0x30 &+ UInt8(truncatingIfNeeded: m % 10))
-            m /= 10
-        } while m > 0
-        buffer[start...].reverse()
+        var digits = 1
+        var t = m
+        while t >= 10 { t /= 10; digits &+= 1 }
+        let end = buffer.count &+ digits
+        buffer.append(contentsOf: repeatElement(0x30, count: digits))
+        buffer.withUnsafeMutableBufferPointer { b in
+            var i = end
+            repeat {
+                i &-= 1
+                b[i] = 0x30 &+ UInt8(truncatingIfNeeded: m % 10)
+                m /= 10
+            } while m > 0
+        }
     }
 
     private mutating func key(_ k: String) {
