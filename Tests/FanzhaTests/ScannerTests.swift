@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import Fanzha
+import FanzhaPCRE
 
 // The engine on small in-memory rule sets: evasions with original offsets, scoring, calls,
 // the prefilter and the parallel scanner.
@@ -644,16 +645,106 @@ category prize {
         #expect(verdictFingerprint(on.scan(call), on.rules) == verdictFingerprint(off.scan(call), off.rules))
     }
 
-    /// The prefilter takes one literal a regex's every match contains; quantifier counts, class
-    /// members, escape codes and group references are never that literal.
+    /// The prefilter takes from a regex the literals every match contains, as an AND/OR tree;
+    /// quantifier counts, class members, escape codes, group references, parts that may repeat
+    /// zero times and lookarounds are never required.
     @Test(arguments: [
-        ("转账\\d{11}", "转账"), ("\\d{11}", nil), ("[^]转账]元", "元"), ("[[:alpha:]转账]元", "元"),
-        ("\\x41BC", "BC"), ("\\x{5b89}全", "全"), ("(?<n>安全)\\k<n>账户", "账户"), ("(安全)\\1234", nil),
-        ("\\g{-1}安全", "安全"), ("\\cA转账", "转账"), ("\\Q转账\\E元", "元"), ("\\p{Han}{2}账户", "账户"),
-        ("安全账户|转账", nil), ("安全账?户", "安全"),
-    ] as [(String, String?)])
-    func requiredLiteralOfARegex(pattern: String, literal: String?) {
-        #expect(RegexAtoms.requiredLiteral(pattern) == literal, "\(pattern)")
+        ("转账\\d{11}", "转账"), ("\\d{11}", "-"), ("[^]转账]元", "-"), ("[[:alpha:]转账]元钱", "元钱"),
+        ("\\x41BC", "BC"), ("\\x{5b89}全部", "全部"), ("(?<n>安全)\\k<n>账户", "all(安全,账户)"), ("(安全)\\1234", "安全"),
+        ("\\g{-1}安全", "安全"), ("\\cA转账", "转账"), ("\\Q转账\\E元钱", "元钱"), ("\\p{Han}{2}账户", "账户"),
+        ("安全账户|转账", "any(安全账户,转账)"), ("安全账?户", "安全"), ("安全账+户", "安全账"), ("安全账{2,}户", "安全账"),
+        ("安全账{0,3}户口", "all(安全,户口)"), ("(账户|账号)(异常|冻结)", "all(any(账户,账号),any(异常,冻结))"),
+        ("(账户|账号|有)异常", "异常"), ("(账户|)异常", "异常"), ("(?:账户|账号)?异常", "异常"), ("(账户|账号)*", "-"),
+        ("(?<!买家|卖家)(支付|付款)(?!成功)", "any(支付,付款)"), ("(?=安全)安全账户", "安全账户"), ("(?i)app下载", "app下载"),
+        ("(?i:账户)异常", "all(账户,异常)"), ("(?#注释)转账", "转账"), ("(?|转账|汇款)到", "any(转账,汇款)"),
+        ("转 账 # 安全账户", "安全账户"), ("(?(1)转账|汇款)", "-"), ("(?R)转账", "转账"), ("(*UTF)转账", "-"), ("转账{a", "转账"),
+        ("转账)", "-"), ("(转账", "-"), ("转账++", "转账"), ("转账{1}{2}", "转账"),
+    ] as [(String, String)])
+    func requirementOfARegex(pattern: String, expected: String) {
+        #expect(render(RegexAtoms.requirement(pattern)) == expected, "\(pattern)")
+    }
+
+    @Test func extendedRegexesIgnoreSpaces() {
+        #expect(render(RegexAtoms.requirement("转 账 \\d+ 元钱", extended: true)) == "all(转账,元钱)")
+        #expect(render(RegexAtoms.requirement("(?x) 安 全 | 转 账")) == "any(安全,转账)")
+        // `#` starts a comment to the end: its words are in no match.
+        #expect(render(RegexAtoms.requirement("转 账 # 安全账户", extended: true)) == "-")
+    }
+
+    /// Randomised: whatever a regex is, every text it matches contains what its requirement
+    /// asks for (the prefilter may run a regex needlessly, never skip one that matches).
+    @Test func aRegexRequirementHoldsOnEveryTextTheRegexMatches() throws {
+        var rng = SplitMix64(seed: 20261130)
+        let chars = ["安", "全", "账", "户", "转", "a", "b", "1"]
+        let quantifiers = ["", "", "", "?", "*", "+", "{0,2}", "{1,2}", "{2}", "??", "+?", "{1}", "{0}"]
+        func item(_ depth: Int) -> String {
+            switch rng.next() % (depth > 2 ? 4 : 9) {
+            case 0, 1: return chars[Int(rng.next() % UInt64(chars.count))]
+            case 2: return ["安全", "账户", "ab", "转账"][Int(rng.next() % 4)]
+            case 3: return ["." , "[安全]", "\\d", "[^a]"][Int(rng.next() % 4)]
+            case 4, 5: return "(" + alternation(depth + 1) + ")"
+            case 6: return "(?:" + alternation(depth + 1) + ")"
+            case 7: return "(?=" + alternation(depth + 1) + ")"
+            default: return "(?!" + alternation(depth + 1) + ")"
+            }
+        }
+        func sequence(_ depth: Int) -> String {
+            (0..<(1 + Int(rng.next() % 4))).map { _ in item(depth) + quantifiers[Int(rng.next() % UInt64(quantifiers.count))] }.joined()
+        }
+        func alternation(_ depth: Int) -> String {
+            (0..<(1 + Int(rng.next() % (depth == 0 ? 2 : 3)))).map { _ in sequence(depth) }.joined(separator: "|")
+        }
+        let scratch = MatchScratch()
+        let pieces = chars + ["安全", "账户", "转账", "ab"]
+        var checked = 0
+        for _ in 0..<6000 {
+            let source = alternation(0)
+            guard let pattern = try? Pattern(source, options: [.caseless]) else { continue }
+            let requirement = RegexAtoms.requirement(source)
+            guard requirement != .always else { continue }
+            for _ in 0..<60 {
+                let text = (0..<Int(rng.next() % 10)).map { _ in pieces[Int(rng.next() % UInt64(pieces.count))] }.joined()
+                let bytes = Array(text.utf8)
+                let matched = bytes.withUnsafeBufferPointer { (try? pattern.firstMatch(in: $0, using: scratch)) ?? nil }
+                guard matched != nil else { continue }
+                checked += 1
+                #expect(holds(requirement, text), "/\(source)/ matches \(text) but requires \(render(requirement))")
+            }
+        }
+        #expect(checked > 2000, "the generator exercises the extractor: \(checked) matches of regexes that need a literal")
+    }
+
+    private func render(_ r: LiteralRequirement) -> String {
+        switch r {
+        case .always: return "-"
+        case .literal(let s): return s
+        case .all(let xs): return "all(" + xs.map(render).joined(separator: ",") + ")"
+        case .any(let xs): return "any(" + xs.map(render).joined(separator: ",") + ")"
+        }
+    }
+
+    private func holds(_ r: LiteralRequirement, _ text: String) -> Bool {
+        switch r {
+        case .always: return true
+        case .literal(let s): return text.lowercased().contains(s.lowercased())
+        case .all(let xs): return xs.allSatisfy { holds($0, text) }
+        case .any(let xs): return xs.contains { holds($0, text) }
+        }
+    }
+
+    @Test func aRuleOfOnlyARegexGetsItsLiteralsAsItsPrefilter() throws {
+        let text = categoriesText + """
+        rule r { title "r" score 5 match /(账户|账号)[^,]{0,4}(异常|冻结)/ }
+        """
+        let on = try scannerEngine(text, usePrefilter: true)
+        let off = try scannerEngine(text, usePrefilter: false)
+        let r = try #require(on.rules.rules.first)
+        #expect(r.requirement != .always)
+        #expect(on.rules.words.contains("账号") && on.rules.words.contains("冻结"))
+        for t in ["您的账号已异常", "账户被冻结", "异常", "账号", "帐号异常", "您的账 号异常"] {
+            #expect(verdictFingerprint(on.scan(message(t)), on.rules) == verdictFingerprint(off.scan(message(t)), off.rules), "\(t)")
+        }
+        #expect(ruleIDs(on.scan(message("您的账号已异常")), on.rules) == ["r"])
     }
 
     @Test func regexesWithCountsClassesAndEscapesAreNotSkippedByThePrefilter() throws {

@@ -40,6 +40,11 @@ struct Program: Sendable {
     var atomIsWords = Table<Bool>()
     /// The regex atoms.
     var regexAtoms = Table<Int32>()
+    /// Per atom, the clauses of its own requirement (numbered after the rules' clauses; none
+    /// for words, which the automaton finds anyway): a regex whose clauses a record's words do
+    /// not all satisfy cannot match it, and PCRE2 does not run.
+    var atomClauseFirst = Table<Int32>()
+    var atomClauseCount = Table<Int32>()
     /// The prefilter's index: for each word, the public rules whose first clause contains it.
     /// A record's candidates are the rules indexed under the words it contains, plus
     /// `unfiltered` (rules no word can rule out); so the cost per record follows the words it
@@ -76,6 +81,18 @@ struct Program: Sendable {
                 clauseTotal += 1
             }
         }
+        var atomClauseFirst: [Int32] = [], atomClauseCount: [Int32] = []
+        for atom in rules.atoms {
+            let clauses = atom.kind == .regex ? Program.clauses(atom.requirement) : []
+            atomClauseFirst.append(Int32(clauseTotal))
+            atomClauseCount.append(Int32(clauses.count))
+            for c in clauses {
+                for w in c { clausesOfWord[w].append(Int32(clauseTotal)) }
+                clauseTotal += 1
+            }
+        }
+        self.atomClauseFirst = Table(atomClauseFirst)
+        self.atomClauseCount = Table(atomClauseCount)
         self.nodes = Table(nodes)
         self.kids = Table(kids)
         self.roots = Table(roots)
@@ -97,7 +114,7 @@ struct Program: Sendable {
     /// Frees every table; the owner (`CompiledMatcher`) calls it once, when nothing reads the program any more.
     func deallocate() {
         for t in [nodes.raw, kids.raw, roots.raw, clauseFirst.raw, clauseCount.raw, clausesByWordStart.raw, clausesByWord.raw,
-                  scores.raw, categories.raw, isPrivate.raw, moneyRequest.raw, atomIsWords.raw, regexAtoms.raw,
+                  scores.raw, categories.raw, isPrivate.raw, moneyRequest.raw, atomIsWords.raw, regexAtoms.raw, atomClauseFirst.raw, atomClauseCount.raw,
                   rulesByWordStart.raw, rulesByWord.raw, unfiltered.raw, atomsByWordStart.raw, atomsByWord.raw] {
             t?.deallocate()
         }

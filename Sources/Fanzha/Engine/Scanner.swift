@@ -144,8 +144,11 @@ public final class Scanner {
     /// hits to look at) or when a regex hits its match limit, the turn counts as a change.
     public func turnMayChangeTheVerdict(_ p: Prepared, turn t: Int) -> Bool {
         guard usePrefilter, p.wordHits[t].isEmpty else { return true }
+        // Without a word in this turn, only a regex that needs no word can match in it.
+        let program = matcher.programPointer
         return p.texts[t].bytes.withUnsafeBufferPointer { buf in
-            matcher.programPointer.pointee.regexAtoms.contains { a in
+            program.pointee.regexAtoms.contains { a in
+                guard program.pointee.atomClauseCount[Int(a)] == 0 else { return false }
                 guard let patterns = try? patterns(ofAtom: Int(a)) else { return true }
                 return patterns.contains { pattern in
                     do { return try pattern.firstMatch(in: buf, using: scratch) != nil } catch { return true }
@@ -358,6 +361,14 @@ public final class Scanner {
             let g = ws.generation
             let first = Int(program.pointee.clauseFirst[r])
             for k in first..<(first + Int(program.pointee.clauseCount[r])) where ws.clauseStamp[k] != g { return false }
+            return true
+        }
+
+        /// Whether the prefilter lets regex atom `a` run: every clause of its requirement has a word present.
+        func atomCandidate(_ a: Int) -> Bool {
+            let g = ws.generation
+            let first = Int(program.pointee.atomClauseFirst[a])
+            for k in first..<(first + Int(program.pointee.atomClauseCount[a])) where ws.clauseStamp[k] != g { return false }
             return true
         }
 
@@ -600,7 +611,7 @@ public final class Scanner {
                         inTurn += 1
                     }
                 }
-            } else {
+            } else if !usePrefilter || atomCandidate(a) {
                 let patterns: [Pattern]
                 do { patterns = try scanner.patterns(ofAtom: a) } catch {
                     if failedAtoms.insert(a).inserted {

@@ -171,7 +171,6 @@ struct Checker {
     private var atomKeys: [String: Int] = [:]
     private var words: [String] = []
     private var wordIDs: [String: Int] = [:]
-    private var regexLiterals: [Int: String] = [:]   // atom index → required literal of a regex
 
     init(files: [RuleFile], sources: [SourceFile]) {
         self.files = files
@@ -454,7 +453,8 @@ struct Checker {
         }
         flushChunk()
         let ids = normalised.map { wordID($0) }
-        atoms.append(Atom(kind: .words, display: display, words: normalised, wordIDs: ids, patterns: [], literalSources: sources))
+        atoms.append(Atom(kind: .words, display: display, words: normalised, wordIDs: ids, requirement: .anyOf(ids.map { .word($0) }),
+                          patterns: [], literalSources: sources))
         atomKeys[k] = atoms.count - 1
         return atoms.count - 1
     }
@@ -499,12 +499,24 @@ struct Checker {
                   help: "an empty alternative (`a||b`) or a pattern that may match nothing (`.*`, `x?`) is the usual cause")
             return nil
         }
-        atoms.append(Atom(kind: .regex, display: "/\(source)/\(flags)", words: [], wordIDs: [], patterns: [pattern], literalSources: []))
-        atomKeys[k] = atoms.count - 1
-        if normaliser != nil, let lit = RegexAtoms.requiredLiteral(source, extended: options.contains(.extended)),
-           case let n = normalisedLiteral(lit), n.unicodeScalars.count >= 2 {
-            regexLiterals[atoms.count - 1] = n
+        // The words every match needs, from the regex's literals, added to the prefilter's
+        // dictionary. A literal is used only when normalising leaves it as it is (up to ASCII
+        // case, the regex being caseless): the regex runs on normalised text, so a literal it
+        // matches there is exactly a word the automaton finds there. (A literal that
+        // normalisation would change, such as 帐户 or 回覆, is not certain to be found.)
+        var requirement = AtomRequirement.always
+        if normaliser != nil {
+            requirement = RegexAtoms.requirement(source, extended: options.contains(.extended)).map(
+                { lit -> AtomRequirement? in
+                    let n = normalisedLiteral(lit)
+                    guard n == String(lit.lowercased()), n.unicodeScalars.count >= 2 else { return nil }
+                    return .word(wordID(n))
+                },
+                all: { AtomRequirement.allOf($0) }, any: { AtomRequirement.anyOf($0) }, always: .always)
         }
+        atoms.append(Atom(kind: .regex, display: "/\(source)/\(flags)", words: [], wordIDs: [], requirement: requirement,
+                          patterns: [pattern], literalSources: []))
+        atomKeys[k] = atoms.count - 1
         return atoms.count - 1
     }
 
@@ -574,22 +586,9 @@ struct Checker {
     private var cyclic = false
 
     private func requirement(of c: Condition, compiled: [CompiledRule?], memo: inout [Int: AtomRequirement], visiting: inout Set<Int>) -> AtomRequirement {
-        func simplifyAll(_ xs: [AtomRequirement]) -> AtomRequirement {
-            let kept = xs.filter { $0 != .always }
-            return kept.isEmpty ? .always : kept.count == 1 ? kept[0] : .all(kept)
-        }
-        func simplifyAny(_ xs: [AtomRequirement]) -> AtomRequirement {
-            if xs.isEmpty || xs.contains(.always) { return .always }
-            return xs.count == 1 ? xs[0] : .any(xs)
-        }
         switch c {
         case .atom(let a):
-            let atom = atoms[a]
-            if atom.kind == .regex {
-                if let lit = regexLiterals[a], let id = wordIDs[lit] { return .word(id) }
-                return .always
-            }
-            return simplifyAny(atom.wordIDs.map { .word($0) })
+            return atoms[a].requirement
         case .rule(let r):
             if let m = memo[r] { return m }
             guard !cyclic, !visiting.contains(r), let rule = compiled[r] else { return .always }
@@ -599,16 +598,16 @@ struct Checker {
             memo[r] = req
             return req
         case .and(let xs):
-            return simplifyAll(xs.map { requirement(of: $0, compiled: compiled, memo: &memo, visiting: &visiting) })
+            return AtomRequirement.allOf(xs.map { requirement(of: $0, compiled: compiled, memo: &memo, visiting: &visiting) })
         case .or(let xs):
-            return simplifyAny(xs.map { requirement(of: $0, compiled: compiled, memo: &memo, visiting: &visiting) })
+            return AtomRequirement.anyOf(xs.map { requirement(of: $0, compiled: compiled, memo: &memo, visiting: &visiting) })
         case .not:
             return .always
         case .atLeast(let n, let xs):
             let reqs = xs.map { requirement(of: $0, compiled: compiled, memo: &memo, visiting: &visiting) }
-            return n >= xs.count ? simplifyAll(reqs) : n >= 1 ? simplifyAny(reqs) : .always
+            return n >= xs.count ? AtomRequirement.allOf(reqs) : n >= 1 ? AtomRequirement.anyOf(reqs) : .always
         case .near(let a, let b, _, _), .then(let a, let b, _):
-            return simplifyAll([requirement(of: a, compiled: compiled, memo: &memo, visiting: &visiting),
+            return AtomRequirement.allOf([requirement(of: a, compiled: compiled, memo: &memo, visiting: &visiting),
                                 requirement(of: b, compiled: compiled, memo: &memo, visiting: &visiting)])
         case .count(let x, let cmp, let n):
             // Only a count that needs at least one occurrence needs the words.
@@ -617,133 +616,5 @@ struct Checker {
         case .scope(_, let x):
             return requirement(of: x, compiled: compiled, memo: &memo, visiting: &visiting)
         }
-    }
-}
-
-/// Literal extraction from regexes, for the prefilter (YARA calls these atoms).
-enum RegexAtoms {
-    /// Whether an inline option group such as `(?x)` or `(?i-sx:` turns extended mode on.
-    static func setsExtended(_ s: [Unicode.Scalar]) -> Bool {
-        var i = 0
-        while i + 2 < s.count {
-            if s[i] == "(" && s[i + 1] == "?" && (i == 0 || s[i - 1] != "\\") {
-                var j = i + 2
-                var on = true
-                while j < s.count, (s[j] >= "a" && s[j] <= "z") || (s[j] >= "A" && s[j] <= "Z") || s[j] == "^" || s[j] == "-" {
-                    if s[j] == "-" { on = false }
-                    if s[j] == "x" && on { return true }
-                    j += 1
-                }
-            }
-            i += 1
-        }
-        return false
-    }
-
-    /// The longest run of plain characters that every match of `pattern` must contain, if one is
-    /// certain: top-level only (no alternation at top level), outside groups and classes, and not
-    /// under a quantifier that allows zero repetitions.
-    static func requiredLiteral(_ pattern: String, extended: Bool = false) -> String? {
-        let s = Array(pattern.unicodeScalars)
-        // In extended mode (the x flag, or `(?x)` anywhere) `#` starts a comment that runs to the
-        // end of the one-line pattern: words in it are not part of any match.
-        let extended = extended || RegexAtoms.setsExtended(s)
-        var depth = 0, i = 0
-        var best = "", run = ""
-        func isPlain(_ c: Unicode.Scalar) -> Bool {
-            (c.value >= 0x4E00 && c.value <= 0x9FFF) || (c >= "a" && c <= "z") || (c >= "A" && c <= "Z") || (c >= "0" && c <= "9")
-        }
-        func flush() { if run.unicodeScalars.count > best.unicodeScalars.count { best = run }; run = "" }
-        func isHex(_ c: Unicode.Scalar) -> Bool { (c >= "0" && c <= "9") || (c >= "a" && c <= "f") || (c >= "A" && c <= "F") }
-        /// Moves `i` past the next `close` (inclusive).
-        func skip(past close: Unicode.Scalar) {
-            while i < s.count, s[i] != close { i += 1 }
-            i += 1
-        }
-        while i < s.count {
-            let c = s[i]
-            if c == "\\" {
-                // An escape is never part of a literal run, and neither is what it consumes:
-                // hex and octal codes, property names, group references, a control letter.
-                flush()
-                guard i + 1 < s.count else { break }
-                let e = s[i + 1]
-                i += 2
-                switch e {
-                case "x":
-                    if i < s.count, s[i] == "{" { skip(past: "}") } else {
-                        var k = 0
-                        while k < 2, i < s.count, isHex(s[i]) { i += 1; k += 1 }
-                    }
-                case "o", "N", "p", "P":
-                    if i < s.count, s[i] == "{" { skip(past: "}") } else if e == "p" || e == "P" { i += 1 }
-                case "k", "g":
-                    if i < s.count, let close: Unicode.Scalar = (s[i] == "<" ? ">" : s[i] == "'" ? "'" : s[i] == "{" ? "}" : nil) {
-                        i += 1
-                        skip(past: close)
-                    } else {
-                        if i < s.count, s[i] == "-" || s[i] == "+" { i += 1 }
-                        while i < s.count, s[i] >= "0" && s[i] <= "9" { i += 1 }
-                    }
-                case "c":
-                    i += 1
-                case "0"..."9":
-                    while i < s.count, s[i] >= "0" && s[i] <= "9" { i += 1 }
-                case "Q":
-                    while i + 1 < s.count, !(s[i] == "\\" && s[i + 1] == "E") { i += 1 }
-                    i += 2
-                default:
-                    break
-                }
-                continue
-            }
-            if c == "[" {
-                // A class: one character of a set, never a literal. `]` first (after an optional
-                // `^`) is a member; `[:alpha:]` inside it does not end it.
-                flush()
-                i += 1
-                if i < s.count, s[i] == "^" { i += 1 }
-                if i < s.count, s[i] == "]" { i += 1 }
-                while i < s.count, s[i] != "]" {
-                    if s[i] == "\\" { i += 2; continue }
-                    if s[i] == "[", i + 1 < s.count, s[i + 1] == ":" || s[i + 1] == "." || s[i + 1] == "=" {
-                        let end = s[i + 1]
-                        i += 2
-                        while i + 1 < s.count, !(s[i] == end && s[i + 1] == "]") { i += 1 }
-                        i += 2
-                        continue
-                    }
-                    i += 1
-                }
-                i += 1
-                continue
-            }
-            if c == "{" {
-                // A quantifier's counts (or a literal brace: skipping it only weakens the filter).
-                flush()
-                skip(past: "}")
-                continue
-            }
-            if c == "#", extended { break }
-            if c == "(" { flush(); depth += 1; i += 1; continue }
-            if c == ")" { flush(); depth -= 1; i += 1; continue }
-            if c == "|" { if depth == 0 { return nil }; i += 1; continue }
-            if depth == 0, isPlain(c) {
-                let next = i + 1 < s.count ? s[i + 1] : " "
-                if next == "?" || next == "*" || next == "{" {
-                    flush()   // this character may repeat zero times
-                } else if next == "+" {
-                    run.unicodeScalars.append(c); flush()
-                } else {
-                    run.unicodeScalars.append(c)
-                }
-                i += 1
-                continue
-            }
-            flush()
-            i += 1
-        }
-        flush()
-        return best.isEmpty ? nil : best
     }
 }

@@ -51,6 +51,9 @@ public struct Atom: Sendable {
     public let words: [String]
     /// Ids of `words` in the rule set's word dictionary (the prefilter's automaton).
     public let wordIDs: [Int]
+    /// The dictionary words any match of this atom contains: any of its words; for a regex, what
+    /// its literals require (`RegexAtoms.requirement`), `.always` when it has none.
+    public let requirement: AtomRequirement
     /// A regex's PCRE2 matcher, compiled with the rules (its errors are the rule file's).
     /// Empty for words: the prefilter's automaton finds them.
     public let patterns: [Pattern]
@@ -82,6 +85,16 @@ public indirect enum AtomRequirement: Sendable, Equatable {
     case word(Int)
     case all([AtomRequirement])
     case any([AtomRequirement])
+
+    static func allOf(_ xs: [AtomRequirement]) -> AtomRequirement {
+        let kept = xs.filter { $0 != .always }
+        return kept.isEmpty ? .always : kept.count == 1 ? kept[0] : .all(kept)
+    }
+
+    static func anyOf(_ xs: [AtomRequirement]) -> AtomRequirement {
+        if xs.isEmpty || xs.contains(.always) { return .always }
+        return xs.count == 1 ? xs[0] : .any(xs)
+    }
 
     public func holds(_ present: (Int) -> Bool) -> Bool {
         switch self {
