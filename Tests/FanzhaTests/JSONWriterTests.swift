@@ -17,7 +17,7 @@ import Testing
         let tricky = "引号\"反斜杠\\换行\n回车\r制表\t响铃\u{07}结束"
         var o = JSONObjectWriter()
         o.add("text", tricky)
-        o.add("keyWith\"quote", "安全账户")
+        o.addRaw("keyWith\"quote", jsonString("安全账户"))
         let text = o.finish()
         let parsed = try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: String])
         #expect(parsed["text"] == tricky)

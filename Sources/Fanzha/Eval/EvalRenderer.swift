@@ -120,7 +120,7 @@ public enum EvalRenderer {
             return (rule.id, j.finish())
         }))
         o.addRaw("unknown_labels", object(r.unknownLabels.sorted { $0.key < $1.key }.map { ($0.key, String($0.value)) }))
-        for (key, list) in [("misses", r.misses), ("false_alarms", r.falseAlarms)] {
+        for (key, list) in [("misses" as StaticString, r.misses), ("false_alarms", r.falseAlarms)] {
             o.addObjects(key, list) { j, e in j.add("id", e.id); j.add("label", e.label); j.add("detail", e.detail) }
         }
         var c = JSONObjectWriter()

@@ -27,24 +27,36 @@ public struct JSONObjectWriter {
         }
     }
 
-    private mutating func key(_ k: String) {
+    /// A key the program spells out: a static string of plain characters, copied as it is (the
+    /// keys of a verdict are dozens per record; scanning each for escapes showed in profiles).
+    private mutating func key(_ k: StaticString) {
+        if !first { buffer.append(0x2C) }
+        first = false
+        buffer.append(0x22)
+        let bytes = UnsafeBufferPointer(start: k.utf8Start, count: k.utf8CodeUnitCount)
+        assert(bytes.allSatisfy { $0 >= 0x20 && $0 != 0x22 && $0 != 0x5C }, "a key that needs escaping: use addRaw(_:_:)")
+        buffer.append(contentsOf: bytes)
+        buffer.append(0x22)
+        buffer.append(0x3A)
+    }
+    public mutating func add(_ k: StaticString, _ v: String) { key(k); appendJSONString(v, to: &buffer) }
+    public mutating func add(_ k: StaticString, _ v: Int) { key(k); appendDecimal(v) }
+    public mutating func add(_ k: StaticString, _ v: Double) {
+        key(k)
+        buffer.append(contentsOf: (v.isFinite ? String(format: "%.4f", v) : "null").utf8)
+    }
+    public mutating func add(_ k: StaticString, _ v: Bool) { key(k); buffer.append(contentsOf: (v ? "true" : "false").utf8) }
+    public mutating func addNull(_ k: StaticString) { key(k); buffer.append(contentsOf: "null".utf8) }
+    /// A value that is already JSON text, under any key (escaped: keys from the input go here).
+    public mutating func addRaw(_ k: String, _ json: String) {
         if !first { buffer.append(0x2C) }
         first = false
         appendJSONString(k, to: &buffer)
         buffer.append(0x3A)
+        buffer.append(contentsOf: json.utf8)
     }
-    public mutating func add(_ k: String, _ v: String) { key(k); appendJSONString(v, to: &buffer) }
-    public mutating func add(_ k: String, _ v: Int) { key(k); appendDecimal(v) }
-    public mutating func add(_ k: String, _ v: Double) {
-        key(k)
-        buffer.append(contentsOf: (v.isFinite ? String(format: "%.4f", v) : "null").utf8)
-    }
-    public mutating func add(_ k: String, _ v: Bool) { key(k); buffer.append(contentsOf: (v ? "true" : "false").utf8) }
-    public mutating func addNull(_ k: String) { key(k); buffer.append(contentsOf: "null".utf8) }
-    /// A value that is already JSON text.
-    public mutating func addRaw(_ k: String, _ json: String) { key(k); buffer.append(contentsOf: json.utf8) }
     /// A value already written as JSON bytes.
-    public mutating func addRaw(_ k: String, bytes json: [UInt8]) { key(k); buffer.append(contentsOf: json) }
+    public mutating func addRaw(_ k: StaticString, bytes json: [UInt8]) { key(k); buffer.append(contentsOf: json) }
     /// Fields already written as JSON (`"k":v,"k2":v2`), e.g. rendered once and reused per record.
     public mutating func addFields(_ fields: [UInt8]) {
         guard !fields.isEmpty else { return }
@@ -52,7 +64,7 @@ public struct JSONObjectWriter {
         first = false
         buffer.append(contentsOf: fields)
     }
-    public mutating func add(_ k: String, _ v: [String]) {
+    public mutating func add(_ k: StaticString, _ v: [String]) {
         key(k)
         buffer.append(0x5B)
         for (i, s) in v.enumerated() {
@@ -62,7 +74,7 @@ public struct JSONObjectWriter {
         buffer.append(0x5D)
     }
     /// An array of objects, each written straight into this object's buffer (no string per item).
-    public mutating func addObjects<T>(_ k: String, _ items: [T], _ each: (inout JSONObjectWriter, T) -> Void) {
+    public mutating func addObjects<T>(_ k: StaticString, _ items: [T], _ each: (inout JSONObjectWriter, T) -> Void) {
         key(k)
         buffer.append(0x5B)
         for (i, item) in items.enumerated() {
@@ -77,7 +89,7 @@ public struct JSONObjectWriter {
     }
 
     /// One object nested under `k`, written straight into this object's buffer.
-    public mutating func addObject(_ k: String, _ body: (inout JSONObjectWriter) -> Void) {
+    public mutating func addObject(_ k: StaticString, _ body: (inout JSONObjectWriter) -> Void) {
         key(k)
         buffer.append(0x7B)
         var inner = JSONObjectWriter(continuing: &buffer)
