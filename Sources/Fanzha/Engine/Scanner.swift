@@ -222,6 +222,10 @@ public final class Scanner {
         var touchedAtoms = Arena<Int32>()
         /// Per turn, its side as a scope mask: 1 caller, 2 callee.
         var sides = Arena<UInt8>()
+        /// The byte offset of each scalar of one turn's original text (and its length last), for
+        /// evidence text, and which turn of this record that is (-1: none yet).
+        var scalarBytes = Arena<Int32>()
+        var offsetsTurn = -1
         var categoryScores: [Int] = []
         var categoryHit: [Bool] = []
         /// A hit's evidence while it is sorted and merged.
@@ -253,6 +257,7 @@ public final class Scanner {
                 ruleStamp.reset(count: count * 4, to: 0)
                 ruleResult.reset(count: count * 4, to: .none)
             }
+            offsetsTurn = -1
             occ.removeAll()
             occ.append(.nowhere)
             arena.removeAll()
@@ -263,7 +268,7 @@ public final class Scanner {
             wordStamp.deallocate(); clauseStamp.deallocate(); atomStamp.deallocate(); atomResult.deallocate()
             ruleStamp.deallocate(); ruleResult.deallocate(); occ.deallocate(); arena.deallocate(); stack.deallocate()
             ruleSeen.deallocate(); atomHits.deallocate(); atomHitStamp.deallocate(); atomHitFirst.deallocate()
-            atomHitCount.deallocate(); atomHitSorted.deallocate(); touchedAtoms.deallocate(); sides.deallocate()
+            atomHitCount.deallocate(); atomHitSorted.deallocate(); touchedAtoms.deallocate(); sides.deallocate(); scalarBytes.deallocate()
         }
     }
     /// Taken by an evaluation while it runs (`Optional.take()`: moved, never copied) and handed back.
@@ -484,8 +489,8 @@ public final class Scanner {
                 }
             }
             merged.removeLast(merged.count - kept)
-            // Evidence text: one walk over each turn's UTF-8 bytes (the spans are sorted), counting
-            // scalars by their lead bytes; never an offset-from-start per span.
+            // Evidence text: the turn's scalar → byte offsets, found in one walk over its UTF-8
+            // per record (kept for the record's other hits), then each span is two lookups.
             var out: [EvidenceSpan] = []
             out.reserveCapacity(merged.count)
             var k = 0
@@ -493,25 +498,20 @@ public final class Scanner {
                 let t = Int(merged[k].turn)
                 var text = prepared.turns[t].text
                 text.withUTF8 { u in
-                    var byte = 0, position = 0
-                    /// Moves to scalar offset `p` of this turn's text.
-                    func seek(_ p: Int) {
-                        if p < position { byte = 0; position = 0 }   // overlapping originals: restart
-                        while position < p && byte < u.count {
-                            byte &+= 1
-                            while byte < u.count && u[byte] & 0xC0 == 0x80 { byte &+= 1 }
-                            position &+= 1
-                        }
+                    if ws.offsetsTurn != t {
+                        ws.offsetsTurn = t
+                        ws.scalarBytes.removeAll()
+                        for b in 0..<u.count where u[b] & 0xC0 != 0x80 { ws.scalarBytes.append(Int32(b)) }
+                        ws.scalarBytes.append(Int32(u.count))
                     }
+                    let last = ws.scalarBytes.count - 1
                     while k < merged.count && Int(merged[k].turn) == t {
                         let e = merged[k]
                         k += 1
                         let r = prepared.texts[t].originalRange(ofBytes: Int(e.start)..<Int(e.end))
-                        seek(r.lowerBound)
-                        let from = byte
-                        seek(r.upperBound)
+                        let from = Int(ws.scalarBytes[min(r.lowerBound, last)]), to = Int(ws.scalarBytes[min(r.upperBound, last)])
                         out.append(EvidenceSpan(turn: prepared.isCall ? t : nil, start: r.lowerBound, end: r.upperBound,
-                                                text: String(decoding: UnsafeBufferPointer(rebasing: u[from..<byte]), as: UTF8.self)))
+                                                text: String(decoding: UnsafeBufferPointer(rebasing: u[from..<to]), as: UTF8.self)))
                     }
                 }
             }
