@@ -17,15 +17,27 @@ public struct Record: Sendable {
     public var label: String?
     /// Other JSON fields of the input object, as JSON text, passed through to the output unchanged.
     public var passthrough: [(key: String, json: String)]
-    /// Where the record came from, for messages about it ("file:line").
-    public var origin: String
+    /// Where the record came from, for messages about it ("file:line"), made only when asked for:
+    /// most records never are, and a string per record showed in profiles.
+    public var origin: String {
+        get { originLine.map { "\(originPlace):\($0)" } ?? originPlace }
+        set { originPlace = newValue; originLine = nil }
+    }
+    private var originPlace: String
+    private var originLine: Int?
 
     public init(id: String, text: String, label: String? = nil, origin: String = "", passthrough: [(key: String, json: String)] = []) {
+        self.init(id: id, text: text, label: label, file: origin, line: nil, passthrough: passthrough)
+    }
+
+    /// A message from line `line` of `file` (its origin "file:line").
+    public init(id: String, text: String, label: String? = nil, file: String, line: Int?, passthrough: [(key: String, json: String)] = []) {
         self.id = id
         self.turns = [Turn(speaker: "", role: .caller, text: text)]
         self.isCall = false
         self.label = label?.trimmingSpaces()
-        self.origin = origin
+        self.originPlace = file
+        self.originLine = line
         self.passthrough = passthrough
     }
 
@@ -34,7 +46,8 @@ public struct Record: Sendable {
         self.turns = turns
         self.isCall = true
         self.label = label?.trimmingSpaces()
-        self.origin = origin
+        self.originPlace = origin
+        self.originLine = nil
         self.passthrough = passthrough
     }
 }

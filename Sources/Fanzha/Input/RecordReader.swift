@@ -154,14 +154,13 @@ public struct RecordDecoder {
 
     /// Decodes one line; `nil` with no error means "skip" (a blank line in JSON Lines).
     public func decode(line: ArraySlice<UInt8>, number: Int) -> Result<Record, RecordError>? {
-        let origin = "\(source):\(number)"
         switch format {
         case .text, .transcript, .events, .csv:
             let text = String(decoding: line, as: UTF8.self)
-            return .success(Record(id: String(number), text: text, origin: origin))
+            return .success(Record(id: String(number), text: text, file: source, line: number))
         case .jsonl:
             if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { return nil }
-            return decodeJSON(Data(line), number: number, origin: origin)
+            return decodeJSON(Data(line), number: number, origin: "\(source):\(number)")
         }
     }
 
