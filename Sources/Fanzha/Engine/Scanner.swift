@@ -296,9 +296,8 @@ public final class Scanner {
         var errors: [String] = []
         var failedAtoms = Set<Int>()
         var currentRule = 0
-        /// Whether the caller's / callee's side has a turn here: bit 0/1 asked, bit 2/3 the answer
-        /// (plain bits: no array to allocate per record).
-        var sideSpeaks: UInt8 = 0
+        /// The sides with a turn here, as scope bits (1 caller, 2 callee).
+        var sidesPresent: UInt8 = 0
 
         init(scanner: Scanner, prepared: Prepared, turnLimit: Int) {
             self.scanner = scanner
@@ -309,7 +308,11 @@ public final class Scanner {
             ws = scanner.workspace.take()!
             ws.begin(scanner.rules, clauses: program.pointee.clauseTotal)
             ws.sides.reset(count: turnLimit, to: 0)
-            for t in 0..<turnLimit { ws.sides[t] = prepared.turns[t].role == .caller ? 1 : 2 }
+            for t in 0..<turnLimit {
+                let side: UInt8 = prepared.turns[t].role == .caller ? 1 : 2
+                ws.sides[t] = side
+                sidesPresent |= side
+            }
             guard usePrefilter else { return }
             // The automaton's hits listed under their atoms, by counting: one pass to mark the
             // words and count each atom's hits, one to place them.
@@ -547,6 +550,7 @@ public final class Scanner {
 
         /// `r`'s occurrences in turns of the side `mask` selects (`filter` with `inMask`, without a closure).
         private mutating func filterSide(_ r: Occurrences, _ mask: Int) -> Occurrences {
+            if Int(sidesPresent) == mask { return r }   // every turn is on that side (every message)
             let end = Int(r.start + r.count)
             var i = Int(r.start)
             while i < end && inMask(ws.occ[i].turn, mask) { i += 1 }
@@ -723,14 +727,8 @@ public final class Scanner {
         }
 
         /// Whether any of the first `turnLimit` turns is on the side `mask` selects (1 caller, 2 callee).
-        private mutating func speaks(_ mask: Int) -> Bool {
-            guard mask == 1 || mask == 2 else { return false }
-            let asked = UInt8(mask), answer = UInt8(mask) << 2
-            if sideSpeaks & asked != 0 { return sideSpeaks & answer != 0 }
-            var found = false
-            for t in 0..<turnLimit where inMask(Int32(t), mask) { found = true; break }
-            sideSpeaks |= asked | (found ? answer : 0)
-            return found
+        private func speaks(_ mask: Int) -> Bool {
+            (mask == 1 || mask == 2) && Int(sidesPresent) & mask != 0
         }
 
         /// Characters between two occurrences in one turn (0 when they touch or overlap).
