@@ -233,7 +233,16 @@ enum JSONTypes {
     static func keepingByteOrderMarks(_ data: Data) -> Data {
         let bom: [UInt8] = [0xEF, 0xBB, 0xBF]
         // 0xEF alone is common (full-width punctuation such as ，): copy only when a BOM is there.
-        guard data.firstRange(of: bom) != nil else { return data }
+        // A plain byte loop: Data's generic `firstRange(of:)` cost more than parsing the line.
+        let hasBOM = data.withUnsafeBytes { (b: UnsafeRawBufferPointer) -> Bool in
+            var i = 0
+            while i + 2 < b.count {
+                if b[i] == 0xEF && b[i + 1] == 0xBB && b[i + 2] == 0xBF { return true }
+                i += 1
+            }
+            return false
+        }
+        guard hasBOM else { return data }
         var bytes = [UInt8](data)
         if bytes.starts(with: bom) { bytes.removeFirst(3) }
         var out: [UInt8] = []
