@@ -1,10 +1,12 @@
 /// The normalised form of one text, with a byte-level map back to the original text.
+/// A class: the engine reads it many times per record (evidence, distances, regexes), and a
+/// struct of four arrays cost four reference counts at every read.
 ///
 /// Offsets into the original text are Unicode scalar offsets, end exclusive. Every byte of
 /// `bytes` comes from exactly one original scalar (the normaliser never merges two original
 /// scalars into one output scalar), so a byte's origin ends one scalar after it starts
 /// (`originEnd(ofByte:)`), and the origins never go backwards along `bytes`.
-public struct NormalisedText: Sendable {
+public final class NormalisedText: Sendable {
     /// UTF-8 bytes of the normalised text (what PCRE2 and the Aho–Corasick prefilter scan).
     public let bytes: [UInt8]
     /// For each normalised byte, the original scalar offset where the scalar that produced it starts.
