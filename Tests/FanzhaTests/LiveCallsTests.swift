@@ -89,6 +89,19 @@ private func level(of json: String) -> Level? {
         }
     }
 
+    /// A side's first words change what its scope sees, even without a dictionary word: the live
+    /// screener must decide that turn, or `callee: not …` never alerts.
+    @Test func aSidesFirstTurnIsDecidedEvenWithoutWords() throws {
+        let rules = try compiledRuleSet("""
+        levels low 3, medium 6, high 10
+        rule t.silent { title "对方未拒绝" score 10 match callee: not "不" }
+        """, path: "t.fz")
+        let lines = [Self.event("c1", Turn(speaker: "caller", role: .caller, text: "转账")),
+                     Self.event("c1", Turn(speaker: "callee", role: .callee, text: "嗯"))]
+        let (records, _) = Self.run(LiveCallScreener(scanner: try Scanner(rules: rules)), lines)
+        #expect(records.contains { $0.hasPrefix("{\"event\":\"alert\"") && level(of: $0) == .high }, "\(records)")
+    }
+
     @Test func alertsRiseAndComeBeforeTheEnd() throws {
         let turns = [
             ("caller", "你好，我是市公安局的张警官"),

@@ -571,6 +571,16 @@ category prize {
         // t.quiet fires before anything is said, so the warning comes with the regex's turn.
         #expect(s.scan(phoneCall(calls[0])).firstWarningTurn == 2)
 
+        // A side's first turn changes what its scope sees, even without a word: `callee: not …`
+        // holds from the callee's first turn on.
+        let sides = try scannerEngine("""
+        levels low 3, medium 6, high 10
+        rule t.silent { title "对方未拒绝" score 10 match callee: not "不" }
+        """)
+        let quietCallee = phoneCall([("caller", "转账"), ("callee", "嗯"), ("caller", "转账")])
+        #expect(sides.scan(quietCallee).firstWarningTurn == 1)
+        #expect(naiveTimeline(sides, quietCallee).warning == 1)
+
         // The bundled rules on every corpus call, with word-less filler turns between the turns.
         let bundled = try Engine(rules: try loadBundledRuleSet())
         for r in try loadCorpusRecords() where r.isCall {
@@ -659,6 +669,10 @@ category prize {
         ("(?i:账户)异常", "all(账户,异常)"), ("(?#注释)转账", "转账"), ("(?|转账|汇款)到", "any(转账,汇款)"),
         ("转 账 # 安全账户", "安全账户"), ("(?(1)转账|汇款)", "-"), ("(?R)转账", "转账"), ("(*UTF)转账", "-"), ("转账{a", "转账"),
         ("转账)", "-"), ("(转账", "-"), ("转账++", "转账"), ("转账{1}{2}", "转账"),
+        // What PCRE2 skips between an item and its quantifier, quoted class members, long counts.
+        ("(?'n1'账户)冻结", "all(账户,冻结)"), ("安全(?#可选)?账户", "账户"), ("安全\\E?账户", "账户"),
+        ("(ab)\\Q\\E{0}cd", "cd"), ("[\\Q]安全\\E]账户", "账户"), ("ab{0000000000000000000000000}zz", "zz"),
+        ("[(?x)]ab cd", "all(ab,cd)"), ("(?x:转账)app store", "all(转账,app,store)"),
     ] as [(String, String)])
     func requirementOfARegex(pattern: String, expected: String) {
         #expect(render(RegexAtoms.requirement(pattern)) == expected, "\(pattern)")
@@ -669,27 +683,43 @@ category prize {
         #expect(render(RegexAtoms.requirement("(?x) 安 全 | 转 账")) == "any(安全,转账)")
         // `#` starts a comment to the end: its words are in no match.
         #expect(render(RegexAtoms.requirement("转 账 # 安全账户", extended: true)) == "-")
+        // Option settings apply from where they are to the end of their group.
+        #expect(render(RegexAtoms.requirement("(?-x)app store", extended: true)) == "all(app,store)")
+        #expect(render(RegexAtoms.requirement("(?^)ab cd", extended: true)) == "all(ab,cd)")
+        #expect(render(RegexAtoms.requirement("(?x:a b)c d", extended: false)) == "ab")
+        #expect(render(RegexAtoms.requirement("\\\\(?x)app #安全账户")) == "-")
     }
 
     /// Randomised: whatever a regex is, every text it matches contains what its requirement
     /// asks for (the prefilter may run a regex needlessly, never skip one that matches).
     @Test func aRegexRequirementHoldsOnEveryTextTheRegexMatches() throws {
         var rng = SplitMix64(seed: 20261130)
-        let chars = ["安", "全", "账", "户", "转", "a", "b", "1"]
+        let chars = ["安", "全", "账", "户", "转", "a", "b", "1", " "]
         let quantifiers = ["", "", "", "?", "*", "+", "{0,2}", "{1,2}", "{2}", "??", "+?", "{1}", "{0}"]
+        // What PCRE2 ignores between an item and its quantifier.
+        let ignored = ["", "", "", "", "(?#c)", "\\E", "\\Q\\E"]
+        var names = 0
         func item(_ depth: Int) -> String {
-            switch rng.next() % (depth > 2 ? 4 : 9) {
+            switch rng.next() % (depth > 2 ? 5 : 13) {
             case 0, 1: return chars[Int(rng.next() % UInt64(chars.count))]
-            case 2: return ["安全", "账户", "ab", "转账"][Int(rng.next() % 4)]
-            case 3: return ["." , "[安全]", "\\d", "[^a]"][Int(rng.next() % 4)]
-            case 4, 5: return "(" + alternation(depth + 1) + ")"
-            case 6: return "(?:" + alternation(depth + 1) + ")"
-            case 7: return "(?=" + alternation(depth + 1) + ")"
-            default: return "(?!" + alternation(depth + 1) + ")"
+            case 2: return ["安全", "账户", "ab", "转账", "a b"][Int(rng.next() % 5)]
+            case 3: return ["." , "[安全]", "\\d", "[^a]", "[\\Q]安\\E]"][Int(rng.next() % 5)]
+            case 4: return ["(?x)", "(?-x)", "(?^)", "(?i)"][Int(rng.next() % 4)]
+            case 5, 6: return "(" + alternation(depth + 1) + ")"
+            case 7: return "(?:" + alternation(depth + 1) + ")"
+            case 8: return "(?=" + alternation(depth + 1) + ")"
+            case 9: return "(?!" + alternation(depth + 1) + ")"
+            case 10: return "(?x:" + alternation(depth + 1) + ")"
+            case 11:
+                names += 1
+                return ["(?'n\(names)'", "(?<n\(names)>", "(?P<n\(names)>"][Int(rng.next() % 3)] + alternation(depth + 1) + ")"
+            default: return "(?-x:" + alternation(depth + 1) + ")"
             }
         }
         func sequence(_ depth: Int) -> String {
-            (0..<(1 + Int(rng.next() % 4))).map { _ in item(depth) + quantifiers[Int(rng.next() % UInt64(quantifiers.count))] }.joined()
+            (0..<(1 + Int(rng.next() % 4))).map { _ in
+                item(depth) + ignored[Int(rng.next() % UInt64(ignored.count))] + quantifiers[Int(rng.next() % UInt64(quantifiers.count))]
+            }.joined()
         }
         func alternation(_ depth: Int) -> String {
             (0..<(1 + Int(rng.next() % (depth == 0 ? 2 : 3)))).map { _ in sequence(depth) }.joined(separator: "|")
@@ -697,10 +727,12 @@ category prize {
         let scratch = MatchScratch()
         let pieces = chars + ["安全", "账户", "转账", "ab"]
         var checked = 0
-        for _ in 0..<6000 {
+        for round in 0..<20_000 {
+            names = 0
             let source = alternation(0)
-            guard let pattern = try? Pattern(source, options: [.caseless]) else { continue }
-            let requirement = RegexAtoms.requirement(source)
+            let extended = round % 3 == 0   // the x flag
+            guard let pattern = try? Pattern(source, options: extended ? [.caseless, .extended] : [.caseless]) else { continue }
+            let requirement = RegexAtoms.requirement(source, extended: extended)
             guard requirement != .always else { continue }
             for _ in 0..<60 {
                 let text = (0..<Int(rng.next() % 10)).map { _ in pieces[Int(rng.next() % UInt64(pieces.count))] }.joined()
@@ -708,7 +740,7 @@ category prize {
                 let matched = bytes.withUnsafeBufferPointer { (try? pattern.firstMatch(in: $0, using: scratch)) ?? nil }
                 guard matched != nil else { continue }
                 checked += 1
-                #expect(holds(requirement, text), "/\(source)/ matches \(text) but requires \(render(requirement))")
+                #expect(holds(requirement, text), "/\(source)/\(extended ? "x" : "") matches \(text) but requires \(render(requirement))")
             }
         }
         #expect(checked > 2000, "the generator exercises the extractor: \(checked) matches of regexes that need a literal")

@@ -33,6 +33,9 @@ public final class Scanner {
         var texts: [NormalisedText] = []
         /// Per turn: (word id, start, end) byte offsets of every dictionary word found.
         var wordHits: [[(Int32, Int32, Int32)]] = []
+        /// The first turn of each side: from it on, `caller:`/`callee:` conditions have text to
+        /// look at (`callee: not "不"` holds once the callee has said anything else).
+        var firstCallerTurn: Int?, firstCalleeTurn: Int?
         init(id: String, isCall: Bool) { self.id = id; self.isCall = isCall }
         public var turnCount: Int { turns.count }
     }
@@ -45,6 +48,7 @@ public final class Scanner {
 
     public func append(_ turn: Turn, to p: Prepared) {
         let n = normaliser.normalise(turn.text)
+        if turn.role == .caller { p.firstCallerTurn = p.firstCallerTurn ?? p.turns.count } else { p.firstCalleeTurn = p.firstCalleeTurn ?? p.turns.count }
         p.turns.append(turn)
         p.texts.append(n)
         // Collected in a reused buffer (moved out and back, so never shared and copied), then kept
@@ -139,11 +143,13 @@ public final class Scanner {
     }
 
     /// Whether turn `t` can add an occurrence of any atom, and so change any rule's outcome.
-    /// Conditions depend on turns only through occurrences, so a turn with no dictionary word and
-    /// no regex match leaves every rule as it was. Conservative: without the prefilter (no word
-    /// hits to look at) or when a regex hits its match limit, the turn counts as a change.
+    /// Conditions depend on turns through occurrences, and on whether a side has spoken at all
+    /// (a scope over a side with no turn is false), so a turn with no dictionary word and no regex
+    /// match, by a side that has spoken before, leaves every rule as it was. Conservative: without
+    /// the prefilter (no word hits to look at) or when a regex hits its match limit, the turn
+    /// counts as a change.
     public func turnMayChangeTheVerdict(_ p: Prepared, turn t: Int) -> Bool {
-        guard usePrefilter, p.wordHits[t].isEmpty else { return true }
+        guard usePrefilter, p.wordHits[t].isEmpty, t != p.firstCallerTurn, t != p.firstCalleeTurn else { return true }
         // Without a word in this turn, only a regex that needs no word can match in it.
         let program = matcher.programPointer
         return p.texts[t].bytes.withUnsafeBufferPointer { buf in
@@ -335,18 +341,18 @@ public final class Scanner {
                             ws.atomHitSorted[a] = false
                             ws.touchedAtoms.append(Int32(a))
                         }
-                        ws.atomHitCount[a] &+= 1
+                        ws.atomHitCount[a] += 1
                     }
                 }
             }
-            var total: Int32 = 0
+            var total = 0
             for i in 0..<ws.touchedAtoms.count {
                 let a = Int(ws.touchedAtoms[i])
-                ws.atomHitFirst[a] = total
-                total &+= ws.atomHitCount[a]
+                ws.atomHitFirst[a] = Int32(total)   // traps, never wraps, past 2^31 hits (over 25 GB of them)
+                total += Int(ws.atomHitCount[a])
                 ws.atomHitCount[a] = 0   // counts again while placing
             }
-            ws.atomHits.reset(count: Int(total), to: Evidence(turn: 0, start: 0, end: 0))
+            ws.atomHits.reset(count: total, to: Evidence(turn: 0, start: 0, end: 0))
             for t in 0..<turnLimit {
                 for h in prepared.wordHits[t] {
                     let w = Int(h.0)

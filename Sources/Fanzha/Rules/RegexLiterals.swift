@@ -50,35 +50,19 @@ enum RegexAtoms {
     /// needs nothing. Always sound: it may need less than the regex does, never more.
     static func requirement(_ pattern: String, extended: Bool = false) -> LiteralRequirement {
         let s = Array(pattern.unicodeScalars)
-        var parser = RequirementParser(s: s, extended: extended || setsExtended(s))
+        var parser = RequirementParser(s: s, extended: extended)
         let r = parser.alternation()
         // Something not understood, or an unbalanced `)`: need nothing.
         return parser.failed || parser.i < s.count ? .always : r
-    }
-
-    /// Whether an inline option group such as `(?x)` or `(?i-sx:` turns extended mode on.
-    static func setsExtended(_ s: [Unicode.Scalar]) -> Bool {
-        var i = 0
-        while i + 2 < s.count {
-            if s[i] == "(" && s[i + 1] == "?" && (i == 0 || s[i - 1] != "\\") {
-                var j = i + 2
-                var on = true
-                while j < s.count, (s[j] >= "a" && s[j] <= "z") || (s[j] >= "A" && s[j] <= "Z") || s[j] == "^" || s[j] == "-" {
-                    if s[j] == "-" { on = false }
-                    if s[j] == "x" && on { return true }
-                    j += 1
-                }
-            }
-            i += 1
-        }
-        return false
     }
 }
 
 /// A recursive-descent reading of PCRE2 syntax, just deep enough to find required literals.
 private struct RequirementParser {
     let s: [Unicode.Scalar]
-    let extended: Bool
+    /// Extended mode here: the x flag, then `(?x)`/`(?-x)`/`(?^)` as PCRE2 applies them (to the
+    /// end of the enclosing group; `(?x:…)` to that group).
+    var extended: Bool
     var i = 0
     var failed = false
 
@@ -149,19 +133,28 @@ private struct RequirementParser {
             switch k {
             case ":", ">", "|":
                 i += 2
+                let saved = extended
                 inner = alternation()
+                extended = saved
             case "=", "!":
                 i += 2
-                _ = alternation()   // lookahead: what it sees may lie outside the match; need nothing
+                let saved = extended
+                _ = alternation()
+                extended = saved   // lookahead: what it sees may lie outside the match; need nothing
             case "<" where i + 2 < s.count && (s[i + 2] == "=" || s[i + 2] == "!"):
                 i += 3
+                let saved = extended
                 _ = alternation()   // lookbehind
+                extended = saved
             case "<", "'", "P" where i + 2 < s.count && s[i + 2] == "<":
                 // A named group: (?<name>…), (?'name'…), (?P<name>…).
                 let close: Unicode.Scalar = k == "'" ? "'" : ">"
+                i += k == "P" ? 3 : 2   // past `?<`, `?'`, `?P<`
                 while i < s.count, s[i] != close { i += 1 }
                 i += 1
+                let saved = extended
                 inner = alternation()
+                extended = saved
             case "#":
                 while i < s.count, s[i] != ")" { i += 1 }   // a comment
             default:
@@ -170,13 +163,18 @@ private struct RequirementParser {
                     var j = i + 1
                     while j < s.count, (s[j] >= "a" && s[j] <= "z") || (s[j] >= "A" && s[j] <= "Z") || s[j] == "-" || s[j] == "^" { j += 1 }
                     guard j < s.count else { failed = true; return .always }
+                    let x = extendedAfter(options: s[(i + 1)..<j])
                     if s[j] == ")" {
+                        extended = x   // to the end of the enclosing group
                         i = j + 1
                         return .always
                     }
                     guard s[j] == ":" else { failed = true; return .always }
                     i = j + 1
+                    let saved = extended
+                    extended = x
                     inner = alternation()
+                    extended = saved
                 } else {
                     // Recursion, subroutine calls, conditionals, callouts: not followed.
                     failed = true
@@ -184,7 +182,9 @@ private struct RequirementParser {
                 }
             }
         } else {
+            let saved = extended
             inner = alternation()
+            extended = saved
         }
         guard !failed, i < s.count, s[i] == ")" else { failed = true; return .always }
         i += 1
@@ -236,6 +236,12 @@ private struct RequirementParser {
             if i < s.count, s[i] == "^" { i += 1 }
             if i < s.count, s[i] == "]" { i += 1 }
             while i < s.count, s[i] != "]" {
+                if s[i] == "\\", i + 1 < s.count, s[i + 1] == "Q" {   // quoted: `]` in it is a member
+                    i += 2
+                    while i + 1 < s.count, !(s[i] == "\\" && s[i + 1] == "E") { i += 1 }
+                    i += 2
+                    continue
+                }
                 if s[i] == "\\" { i += 2; continue }
                 if s[i] == "[", i + 1 < s.count, s[i + 1] == ":" || s[i + 1] == "." || s[i + 1] == "=" {
                     let end = s[i + 1]
@@ -255,7 +261,7 @@ private struct RequirementParser {
     /// The quantifier at `i`, if any: its least count (consumed with a lazy or possessive mark).
     /// A brace that might be a count is taken for one that allows zero unless it reads clearly.
     mutating func quantifier() -> Int? {
-        if extended { while i < s.count, s[i] == " " || s[i] == "\t" || s[i] == "\n" || s[i] == "\r" { i += 1 } }
+        skipIgnored()
         guard i < s.count else { return nil }
         var least: Int
         switch s[i] {
@@ -268,7 +274,7 @@ private struct RequirementParser {
         case "{":
             // {n}, {n,}, {n,m}, {,m} (spaces allowed in newer PCRE2); anything else is a literal brace.
             var j = i + 1
-            while j < s.count, j - i <= 24, (s[j] >= "0" && s[j] <= "9") || s[j] == "," || s[j] == " " { j += 1 }
+            while j < s.count, (s[j] >= "0" && s[j] <= "9") || s[j] == "," || s[j] == " " { j += 1 }
             guard j < s.count, s[j] == "}", j > i + 1 else { return nil }
             var first = String.UnicodeScalarView()
             for c in s[(i + 1)..<j] { if c == "," { break }; if c != " " { first.append(c) } }
@@ -279,6 +285,36 @@ private struct RequirementParser {
         }
         if i < s.count, s[i] == "?" || s[i] == "+" { i += 1 }
         return least
+    }
+
+    /// Extended mode after an option setting such as `i-x` or `^x`.
+    func extendedAfter(options o: ArraySlice<Unicode.Scalar>) -> Bool {
+        var x = extended, on = true
+        for c in o {
+            switch c {
+            case "^": x = false
+            case "-": on = false
+            case "x": x = on
+            default: break
+            }
+        }
+        return x
+    }
+
+    /// Steps over what PCRE2 ignores between an item and its quantifier: `\E`, an empty
+    /// `\Q\E`, a `(?#…)` comment, and in extended mode white space.
+    mutating func skipIgnored() {
+        while i < s.count {
+            if extended, s[i] == " " || s[i] == "\t" || s[i] == "\n" || s[i] == "\r" { i += 1; continue }
+            if s[i] == "\\", i + 1 < s.count, s[i + 1] == "E" { i += 2; continue }
+            if s[i] == "\\", i + 3 < s.count, s[i + 1] == "Q", s[i + 2] == "\\", s[i + 3] == "E" { i += 4; continue }
+            if s[i] == "(", i + 2 < s.count, s[i + 1] == "?", s[i + 2] == "#" {
+                while i < s.count, s[i] != ")" { i += 1 }
+                i = min(i + 1, s.count)
+                continue
+            }
+            return
+        }
     }
 
     mutating func skip(past close: Unicode.Scalar) {
