@@ -222,8 +222,6 @@ struct Table<Element: BitwiseCopyable>: @unchecked Sendable {
         assert(i >= 0 && i < count, "program table index out of range")
         return raw.unsafelyUnwrapped.assumingMemoryBound(to: Element.self)[i]
     }
-
-    var indices: Range<Int> { 0..<count }
 }
 
 extension Table: Sequence {
