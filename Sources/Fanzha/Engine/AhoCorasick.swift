@@ -66,31 +66,41 @@ public struct AhoCorasick: Sendable {
             if t >= 0 { queue.append(Int(t)) } else { table[c] = 0 }
         }
         var head = 0
-        while head < queue.count {
-            let s = queue[head]; head += 1
-            let f = Int(fail[s])
-            outStart[s] = Int32(flat.count)
-            var w = own[s]
-            while w >= 0 { flat.append(w); w = nextOwn[Int(w)] }
-            // Element by element: appending a slice of `flat` to itself would copy the whole array.
-            for k in Int(outStart[f])..<Int(outStart[f] + outCount[f]) { flat.append(flat[k]) }
-            outCount[s] = Int32(flat.count) - outStart[s]
-            for c in 0..<n {
-                let t = table[s &* n &+ c]
-                if t >= 0 {
-                    if s != 0 { fail[Int(t)] = table[f &* n &+ c] }
-                    queue.append(Int(t))
-                } else {
-                    table[s &* n &+ c] = table[f &* n &+ c]
+        // The row loop runs states × classes times (millions at start-up): on the table's memory
+        // directly, not through an array's uniqueness check per write. Every index is a state's
+        // row plus a class, inside the table by construction.
+        table.withUnsafeMutableBufferPointer { table in
+            while head < queue.count {
+                let s = queue[head]; head += 1
+                let f = Int(fail[s])
+                outStart[s] = Int32(flat.count)
+                var w = own[s]
+                while w >= 0 { flat.append(w); w = nextOwn[Int(w)] }
+                // Element by element: appending a slice of `flat` to itself would copy the whole array.
+                for k in Int(outStart[f])..<Int(outStart[f] + outCount[f]) { flat.append(flat[k]) }
+                outCount[s] = Int32(flat.count) - outStart[s]
+                let row = s &* n, failRow = f &* n
+                for c in 0..<n {
+                    let t = table[row &+ c]
+                    if t >= 0 {
+                        if s != 0 { fail[Int(t)] = table[failRow &+ c] }
+                        queue.append(Int(t))
+                    } else {
+                        table[row &+ c] = table[failRow &+ c]
+                    }
                 }
             }
         }
         // For the scan loop: each entry is the target state's row offset (state × classCount), so
         // the next index is one addition; negated when the target reports words, so finding
         // "no match here" costs a sign test instead of a second load.
-        for i in table.indices {
-            let t = Int(table[i])
-            table[i] = outCount[t] > 0 ? -Int32(t &* n) - 1 : Int32(t &* n)
+        outCount.withUnsafeBufferPointer { outCount in
+            table.withUnsafeMutableBufferPointer { table in
+                for i in table.indices {
+                    let t = Int(table[i])
+                    table[i] = outCount[t] > 0 ? -Int32(t &* n) - 1 : Int32(t &* n)
+                }
+            }
         }
         next = table
         outputStart = outStart
