@@ -314,8 +314,11 @@ public final class Scanner {
             ws = scanner.workspace.take()!
             ws.begin(scanner.rules, clauses: program.pointee.clauseTotal)
             ws.sides.reset(count: turnLimit, to: 0)
+            // The record's arrays read once (each read of a class's property is checked for
+            // exclusive access at run time).
+            let turns = prepared.turns, wordHits = prepared.wordHits
             for t in 0..<turnLimit {
-                let side: UInt8 = prepared.turns[t].role == .caller ? 1 : 2
+                let side: UInt8 = turns[t].role == .caller ? 1 : 2
                 ws.sides[t] = side
                 sidesPresent |= side
             }
@@ -325,7 +328,7 @@ public final class Scanner {
             let g = ws.generation
             ws.touchedAtoms.removeAll()
             for t in 0..<turnLimit {
-                for h in prepared.wordHits[t] {
+                for h in wordHits[t] {
                     let w = Int(h.0)
                     if ws.wordStamp[w] != g {
                         ws.wordStamp[w] = g
@@ -354,7 +357,7 @@ public final class Scanner {
             }
             ws.atomHits.reset(count: total, to: Evidence(turn: 0, start: 0, end: 0))
             for t in 0..<turnLimit {
-                for h in prepared.wordHits[t] {
+                for h in wordHits[t] {
                     let w = Int(h.0)
                     for k in Int(program.pointee.atomsByWordStart[w])..<Int(program.pointee.atomsByWordStart[w + 1]) {
                         let a = Int(program.pointee.atomsByWord[k])
@@ -503,9 +506,11 @@ public final class Scanner {
             var out: [EvidenceSpan] = []
             out.reserveCapacity(merged.count)
             var k = 0
+            let isCall = prepared.isCall
             while k < merged.count {
                 let t = Int(merged[k].turn)
                 var text = prepared.turns[t].text
+                let normalised = prepared.texts[t]
                 text.withUTF8 { u in
                     if ws.offsetsTurn != t {
                         ws.offsetsTurn = t
@@ -517,9 +522,9 @@ public final class Scanner {
                     while k < merged.count && Int(merged[k].turn) == t {
                         let e = merged[k]
                         k += 1
-                        let r = prepared.texts[t].originalRange(ofBytes: Int(e.start)..<Int(e.end))
+                        let r = normalised.originalRange(ofBytes: Int(e.start)..<Int(e.end))
                         let from = Int(ws.scalarBytes[min(r.lowerBound, last)]), to = Int(ws.scalarBytes[min(r.upperBound, last)])
-                        out.append(EvidenceSpan(turn: prepared.isCall ? t : nil, start: r.lowerBound, end: r.upperBound,
+                        out.append(EvidenceSpan(turn: isCall ? t : nil, start: r.lowerBound, end: r.upperBound,
                                                 text: String(decoding: UnsafeBufferPointer(rebasing: u[from..<to]), as: UTF8.self)))
                     }
                 }
@@ -738,8 +743,8 @@ public final class Scanner {
         }
 
         /// Characters between two occurrences in one turn (0 when they touch or overlap).
-        static func gap(_ prepared: Prepared, _ x: Occurrence, _ y: Occurrence) -> Int {
-            let text = prepared.texts[Int(x.turn)]
+        static func gap(_ texts: [NormalisedText], _ x: Occurrence, _ y: Occurrence) -> Int {
+            let text = texts[Int(x.turn)]
             if y.start >= x.end {
                 return text.normalisedScalarOffset(ofByte: Int(y.start)) - text.normalisedScalarOffset(ofByte: Int(x.end))
             }
@@ -758,6 +763,7 @@ public final class Scanner {
         /// A character is at most 4 bytes, so `d` characters span at most `4d` bytes; the exact
         /// test is still made on each candidate.
         private mutating func pairs(_ xs: Occurrences, _ ys: Occurrences, _ op: Program.Op, _ d: Int) -> Occurrences {
+            let texts = prepared.texts
             var order: [Int32] = [], accepted: [Int32] = []
             swap(&order, &ws.order)
             swap(&accepted, &ws.accepted)
@@ -814,9 +820,9 @@ public final class Scanner {
                     if x.turn == y.turn && x.start == y.start && x.end == y.end && (op == .near || op == .nearTurns) { continue }
                     let ok: Bool
                     switch op {
-                    case .near: ok = x.turn == y.turn && Evaluation.gap(prepared, x, y) <= d
+                    case .near: ok = x.turn == y.turn && Evaluation.gap(texts, x, y) <= d
                     case .nearTurns: ok = abs(Int(x.turn) - Int(y.turn)) <= d
-                    case .thenGap: ok = x.turn == y.turn && y.start >= x.end && Evaluation.gap(prepared, x, y) <= d
+                    case .thenGap: ok = x.turn == y.turn && y.start >= x.end && Evaluation.gap(texts, x, y) <= d
                     default: ok = x.turn < y.turn || (x.turn == y.turn && y.start >= x.end)
                     }
                     if ok { accepted.append(order[k]) }
