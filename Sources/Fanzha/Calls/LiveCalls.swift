@@ -175,7 +175,7 @@ public final class LiveCallScreener {
     private func final(_ call: String, _ state: CallState, reason: String) -> Output {
         let verdict = scanner.evaluate(state.prepared, turnLimit: state.prepared.turnCount,
                                        firstWarningTurn: state.warningTurn, firstMoneyRequestTurn: state.moneyTurn)
-        let record = Record(id: call, turns: state.prepared.turns)
+        let record = Record(id: call, turns: state.prepared.turns.map(\.turn))
         var json = printer.json(verdict, record: record)
         json.removeFirst()   // prepend the event fields
         return .final("{\"event\":\"final\",\"closed\":\(jsonString(reason)),\"turns\":\(state.prepared.turnCount)," + json,

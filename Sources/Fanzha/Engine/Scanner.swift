@@ -29,15 +29,21 @@ public final class Scanner {
     public final class Prepared {
         public let id: String
         public let isCall: Bool
-        var turns: [Turn] = []
-        var texts: [NormalisedText] = []
-        /// Per turn: (word id, start, end) byte offsets of every dictionary word found.
-        var wordHits: [[(Int32, Int32, Int32)]] = []
+        /// Per turn: the turn, its normalised text and the dictionary words in it. One array of
+        /// one struct, not an array each: a record costs one allocation here, not three.
+        var turns: [PreparedTurn] = []
         /// The first turn of each side: from it on, `caller:`/`callee:` conditions have text to
         /// look at (`callee: not "不"` holds once the callee has said anything else).
         var firstCallerTurn: Int?, firstCalleeTurn: Int?
         init(id: String, isCall: Bool) { self.id = id; self.isCall = isCall }
         public var turnCount: Int { turns.count }
+    }
+
+    struct PreparedTurn {
+        let turn: Turn
+        let text: NormalisedText
+        /// (word id, start, end) byte offsets of every dictionary word found.
+        let wordHits: [(Int32, Int32, Int32)]
     }
 
     public func prepare(_ record: Record) -> Prepared {
@@ -49,8 +55,6 @@ public final class Scanner {
     public func append(_ turn: Turn, to p: Prepared) {
         let n = normaliser.normalise(turn.text)
         if turn.role == .caller { p.firstCallerTurn = p.firstCallerTurn ?? p.turns.count } else { p.firstCalleeTurn = p.firstCalleeTurn ?? p.turns.count }
-        p.turns.append(turn)
-        p.texts.append(n)
         // Collected in a reused buffer (moved out and back, so never shared and copied), then kept
         // as a copy of exactly its size: a live call keeps every turn's hits.
         var hits: [(Int32, Int32, Int32)] = []
@@ -62,10 +66,10 @@ public final class Scanner {
                 matcher.automaton.forEachMatch(in: buf) { w, s, e in hits.append((Int32(w), Int32(s), Int32(e))) }
             }
         }
-        p.wordHits.append(hits.isEmpty ? [] : Array(unsafeUninitializedCapacity: hits.count) { buffer, count in
+        p.turns.append(PreparedTurn(turn: turn, text: n, wordHits: hits.isEmpty ? [] : Array(unsafeUninitializedCapacity: hits.count) { buffer, count in
             _ = buffer.initialize(from: hits)
             count = hits.count
-        })
+        }))
     }
     private var hitScratch: [(Int32, Int32, Int32)] = []
 
@@ -149,10 +153,10 @@ public final class Scanner {
     /// the prefilter (no word hits to look at) or when a regex hits its match limit, the turn
     /// counts as a change.
     public func turnMayChangeTheVerdict(_ p: Prepared, turn t: Int) -> Bool {
-        guard usePrefilter, p.wordHits[t].isEmpty, t != p.firstCallerTurn, t != p.firstCalleeTurn else { return true }
+        guard usePrefilter, p.turns[t].wordHits.isEmpty, t != p.firstCallerTurn, t != p.firstCalleeTurn else { return true }
         // Without a word in this turn, only a regex that needs no word can match in it.
         let program = matcher.programPointer
-        return p.texts[t].bytes.withUnsafeBufferPointer { buf in
+        return p.turns[t].text.bytes.withUnsafeBufferPointer { buf in
             program.pointee.regexAtoms.contains { a in
                 guard program.pointee.atomClauseCount[Int(a)] == 0 else { return false }
                 guard let patterns = try? patterns(ofAtom: Int(a)) else { return true }
@@ -316,9 +320,9 @@ public final class Scanner {
             ws.sides.reset(count: turnLimit, to: 0)
             // The record's arrays read once (each read of a class's property is checked for
             // exclusive access at run time).
-            let turns = prepared.turns, wordHits = prepared.wordHits
+            let turns = prepared.turns
             for t in 0..<turnLimit {
-                let side: UInt8 = turns[t].role == .caller ? 1 : 2
+                let side: UInt8 = turns[t].turn.role == .caller ? 1 : 2
                 ws.sides[t] = side
                 sidesPresent |= side
             }
@@ -328,7 +332,7 @@ public final class Scanner {
             let g = ws.generation
             ws.touchedAtoms.removeAll()
             for t in 0..<turnLimit {
-                for h in wordHits[t] {
+                for h in turns[t].wordHits {
                     let w = Int(h.0)
                     if ws.wordStamp[w] != g {
                         ws.wordStamp[w] = g
@@ -357,7 +361,7 @@ public final class Scanner {
             }
             ws.atomHits.reset(count: total, to: Evidence(turn: 0, start: 0, end: 0))
             for t in 0..<turnLimit {
-                for h in wordHits[t] {
+                for h in turns[t].wordHits {
                     let w = Int(h.0)
                     for k in Int(program.pointee.atomsByWordStart[w])..<Int(program.pointee.atomsByWordStart[w + 1]) {
                         let a = Int(program.pointee.atomsByWord[k])
@@ -395,9 +399,10 @@ public final class Scanner {
             ws.candidates.removeAll(keepingCapacity: true)
             if usePrefilter {
                 let g = ws.generation
+                let turns = prepared.turns
                 for r in program.pointee.unfiltered where ws.ruleSeen[Int(r)] != g { ws.ruleSeen[Int(r)] = g; ws.candidates.append(r) }
                 for t in 0..<turnLimit {
-                    for h in prepared.wordHits[t] {
+                    for h in turns[t].wordHits {
                         let w = Int(h.0)
                         for k in Int(program.pointee.rulesByWordStart[w])..<Int(program.pointee.rulesByWordStart[w + 1]) {
                             let r = program.pointee.rulesByWord[k]
@@ -509,8 +514,8 @@ public final class Scanner {
             let isCall = prepared.isCall
             while k < merged.count {
                 let t = Int(merged[k].turn)
-                var text = prepared.turns[t].text
-                let normalised = prepared.texts[t]
+                var text = prepared.turns[t].turn.text
+                let normalised = prepared.turns[t].text
                 text.withUTF8 { u in
                     if ws.offsetsTurn != t {
                         ws.offsetsTurn = t
@@ -638,7 +643,7 @@ public final class Scanner {
                     var ranges: [Range<Int>] = []
                     for pattern in patterns {
                         do {
-                            try prepared.texts[t].bytes.withUnsafeBufferPointer { buf throws(MatchFailure) in
+                            try prepared.turns[t].text.bytes.withUnsafeBufferPointer { buf throws(MatchFailure) in
                                 try pattern.forEachMatch(in: buf, using: scanner.scratch) { r in
                                     if r.upperBound > r.lowerBound { ranges.append(r) }
                                     return ranges.count < Scanner.matchesPerTurn
@@ -743,8 +748,8 @@ public final class Scanner {
         }
 
         /// Characters between two occurrences in one turn (0 when they touch or overlap).
-        static func gap(_ texts: [NormalisedText], _ x: Occurrence, _ y: Occurrence) -> Int {
-            let text = texts[Int(x.turn)]
+        static func gap(_ turns: [PreparedTurn], _ x: Occurrence, _ y: Occurrence) -> Int {
+            let text = turns[Int(x.turn)].text
             if y.start >= x.end {
                 return text.normalisedScalarOffset(ofByte: Int(y.start)) - text.normalisedScalarOffset(ofByte: Int(x.end))
             }
@@ -763,7 +768,7 @@ public final class Scanner {
         /// A character is at most 4 bytes, so `d` characters span at most `4d` bytes; the exact
         /// test is still made on each candidate.
         private mutating func pairs(_ xs: Occurrences, _ ys: Occurrences, _ op: Program.Op, _ d: Int) -> Occurrences {
-            let texts = prepared.texts
+            let turns = prepared.turns
             var order: [Int32] = [], accepted: [Int32] = []
             swap(&order, &ws.order)
             swap(&accepted, &ws.accepted)
@@ -820,9 +825,9 @@ public final class Scanner {
                     if x.turn == y.turn && x.start == y.start && x.end == y.end && (op == .near || op == .nearTurns) { continue }
                     let ok: Bool
                     switch op {
-                    case .near: ok = x.turn == y.turn && Evaluation.gap(texts, x, y) <= d
+                    case .near: ok = x.turn == y.turn && Evaluation.gap(turns, x, y) <= d
                     case .nearTurns: ok = abs(Int(x.turn) - Int(y.turn)) <= d
-                    case .thenGap: ok = x.turn == y.turn && y.start >= x.end && Evaluation.gap(texts, x, y) <= d
+                    case .thenGap: ok = x.turn == y.turn && y.start >= x.end && Evaluation.gap(turns, x, y) <= d
                     default: ok = x.turn < y.turn || (x.turn == y.turn && y.start >= x.end)
                     }
                     if ok { accepted.append(order[k]) }
