@@ -537,12 +537,6 @@ public final class Scanner {
             return out
         }
 
-        /// Whether `turn` is on the side `mask` selects (0 any, 1 caller, 2 callee; 3, both at
-        /// once, none).
-        func inMask(_ turn: Int32, _ mask: Int) -> Bool {
-            mask == 0 || (mask < 3 && Int(ws.sides[Int(turn)]) == mask)
-        }
-
         /// Appends one occurrence that is its own evidence.
         private mutating func single(_ turn: Int32, _ s: Int32, _ e: Int32) {
             ws.arena.append(Evidence(turn: turn, start: s, end: e))
@@ -564,16 +558,12 @@ public final class Scanner {
             return since(start)
         }
 
-        /// `r`'s occurrences in turns of the side `mask` selects (`filter` with `inMask`, without a closure).
+        /// `r`'s occurrences in turns of the side `mask` selects (1 caller, 2 callee; 3, both at
+        /// once, none). A record whose turns are all on that side (every message) keeps them all.
         private mutating func filterSide(_ r: Occurrences, _ mask: Int) -> Occurrences {
-            if Int(sidesPresent) == mask { return r }   // every turn is on that side (every message)
-            let end = Int(r.start + r.count)
-            var i = Int(r.start)
-            while i < end && inMask(ws.occ[i].turn, mask) { i += 1 }
-            if i == end { return r }
-            let start = ws.occ.count
-            for k in Int(r.start)..<end where inMask(ws.occ[k].turn, mask) { ws.occ.append(ws.occ[k]) }
-            return since(start)
+            if Int(sidesPresent) == mask { return r }
+            let sides = ws.sides   // a view of the same memory: the closure does not touch `self`
+            return filter(r) { mask < 3 && Int(sides[Int($0.turn)]) == mask }
         }
 
         /// The first `occurrenceCap` occurrences of the results on the stack from `base`, in

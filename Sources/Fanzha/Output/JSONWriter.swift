@@ -27,11 +27,16 @@ public struct JSONObjectWriter {
         }
     }
 
+    /// The comma before every field but the first.
+    private mutating func separate() {
+        if !first { buffer.append(0x2C) }
+        first = false
+    }
+
     /// A key the program spells out: a static string of plain characters, copied as it is (the
     /// keys of a verdict are dozens per record; scanning each for escapes showed in profiles).
     private mutating func key(_ k: StaticString) {
-        if !first { buffer.append(0x2C) }
-        first = false
+        separate()
         buffer.append(0x22)
         let bytes = UnsafeBufferPointer(start: k.utf8Start, count: k.utf8CodeUnitCount)
         assert(bytes.allSatisfy { $0 >= 0x20 && $0 != 0x22 && $0 != 0x5C }, "a key that needs escaping: use addRaw(_:_:)")
@@ -49,8 +54,7 @@ public struct JSONObjectWriter {
     public mutating func addNull(_ k: StaticString) { key(k); buffer.append(contentsOf: "null".utf8) }
     /// A value that is already JSON text, under any key (escaped: keys from the input go here).
     public mutating func addRaw(_ k: String, _ json: String) {
-        if !first { buffer.append(0x2C) }
-        first = false
+        separate()
         appendJSONString(k, to: &buffer)
         buffer.append(0x3A)
         buffer.append(contentsOf: json.utf8)
@@ -60,8 +64,7 @@ public struct JSONObjectWriter {
     /// Fields already written as JSON (`"k":v,"k2":v2`), e.g. rendered once and reused per record.
     public mutating func addFields(_ fields: [UInt8]) {
         guard !fields.isEmpty else { return }
-        if !first { buffer.append(0x2C) }
-        first = false
+        separate()
         buffer.append(contentsOf: fields)
     }
     public mutating func add(_ k: StaticString, _ v: [String]) {

@@ -509,7 +509,7 @@ struct Checker {
             requirement = RegexAtoms.requirement(source, extended: options.contains(.extended)).map(
                 { lit -> AtomRequirement? in
                     let n = normalisedLiteral(lit)
-                    guard n == String(lit.lowercased()), n.unicodeScalars.count >= 2 else { return nil }
+                    guard n == lit.lowercased(), n.unicodeScalars.count >= 2 else { return nil }
                     return .word(wordID(n))
                 },
                 all: { AtomRequirement.allOf($0) }, any: { AtomRequirement.anyOf($0) }, always: .always)
