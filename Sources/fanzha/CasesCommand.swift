@@ -16,6 +16,7 @@ struct Cases: ParsableCommand {
         """)
 
     @OptionGroup var ruleOptions: RuleOptions
+    @OptionGroup var modelOptions: ModelOptions
     @Argument(help: "Data files: .jsonl (messages or calls), .csv, or text with one message per line ('-' for standard input).")
     var data: [String]
     @Option(help: "Only this category (repeatable, or comma-separated ids).") var category: [String] = []
@@ -45,6 +46,7 @@ struct Cases: ParsableCommand {
             }
             guard perCategory >= 1 else { throw Failure("--per-category must be at least 1") }
             let rules = try ruleOptions.load()
+            let model = try modelOptions.load(for: rules, rulePaths: try ruleOptions.resolvedPaths())
             var options = CaseOptions()
             options.perCategory = perCategory
             options.seed = seed
@@ -73,7 +75,7 @@ struct Cases: ParsableCommand {
                 for e in errors { OutputSink.stderr.line("fanzha: \(e)") }
             }
 
-            let scanner = try ParallelScanner(matcher: CompiledMatcher(rules), threads: ProcessInfo.processInfo.activeProcessorCount)
+            let scanner = try ParallelScanner(matcher: CompiledMatcher(rules, model: model), threads: ProcessInfo.processInfo.activeProcessorCount)
             let verdicts = scanner.scan(records)
             let handout = Handout.select(records: records, verdicts: verdicts, rules: rules, options: options)
             let text = handout.render(fmt)

@@ -12,6 +12,7 @@ struct Eval: ParsableCommand {
         """)
 
     @OptionGroup var ruleOptions: RuleOptions
+    @OptionGroup var modelOptions: ModelOptions
     @Argument(help: "Labelled data files (.csv or .jsonl).") var data: [String]
     @Option(help: "Output: text, json or markdown.") var format: String = "text"
     @Option(help: "Field or column with the text (default: content, then text).") var textField: String?
@@ -31,7 +32,8 @@ struct Eval: ParsableCommand {
         try guarded {
             guard let fmt = EvalFormat(rawValue: format) else { throw Failure("unknown --format `\(format)` (text, json, markdown)") }
             let rules = try ruleOptions.load()
-            let scanner = try ParallelScanner(matcher: CompiledMatcher(rules), threads: threads ?? ProcessInfo.processInfo.activeProcessorCount)
+            let model = try modelOptions.load(for: rules, rulePaths: try ruleOptions.resolvedPaths())
+            let scanner = try ParallelScanner(matcher: CompiledMatcher(rules, model: model), threads: threads ?? ProcessInfo.processInfo.activeProcessorCount)
             var options = EvalOptions()
             options.benignLabels = Set(commaSeparatedList(benign))
             options.labelField = labelField

@@ -11,6 +11,7 @@ struct Lint: ParsableCommand {
     @Flag(help: "Fail on warnings too.") var strict = false
     @Option(help: "Output: text or json (one JSON object per diagnostic, per line).") var format: String = "text"
     @Flag(help: "Print the prefilter's dictionary (every normalised literal word, one per line) instead of diagnostics.") var printWords = false
+    @OptionGroup var modelOptions: ModelOptions
 
     func run() throws {
         try guarded {
@@ -29,7 +30,20 @@ struct Lint: ParsableCommand {
             for d in result.diagnostics {
                 out.write(format == "json" ? d.json(sources: result.sources) + "\n" : d.rendered(sources: result.sources, colour: useColour(out)) + "\n")
             }
-            let e = result.errors.count, w = result.warnings.count
+            var e = result.errors.count, w = result.warnings.count
+            // The model the rules read: a bad file is an error, no file a warning (`model` is then false).
+            if let set = result.ruleSet, set.usesModel || modelOptions.modelPath != nil {
+                if let path = modelOptions.path(rulePaths: resolved) {
+                    do { _ = try TextModel.load(path: path) } catch {
+                        out.line("error[model]: \(error)")
+                        e += 1
+                    }
+                } else if !modelOptions.noModel {
+                    out.line("warning[no-model]: the rules use `model` but no model is loaded (no \(TextModel.defaultFileName) beside them, "
+                             + "no --model): every `model` condition is false")
+                    w += 1
+                }
+            }
             if format == "text" {
                 let rules = matcher.map { " (\($0.rules.rules.count) rules, \($0.rules.categories.count) categories, \($0.rules.words.count) words; compiled in \(String(format: "%.1f", milliseconds)) ms)" } ?? ""
                 OutputSink.stderr.line("\(result.sources.count) file\(result.sources.count == 1 ? "" : "s") checked: \(e) error\(e == 1 ? "" : "s"), \(w) warning\(w == 1 ? "" : "s")\(rules)")
@@ -45,11 +59,13 @@ struct Test: ParsableCommand {
         discussion: "Prints each failure with its rule, example and why, then `N passed, N failed`. Exit 0 when all pass, 1 otherwise.")
 
     @Argument(help: "Rule files or directories (default: the bundled rules).") var paths: [String] = []
+    @OptionGroup var modelOptions: ModelOptions
 
     func run() throws {
         try guarded {
             let rules = try loadRules(paths)
-            let report = ExampleRunner.run(rules, scanner: try Scanner(rules: rules))
+            let model = try modelOptions.load(for: rules, rulePaths: try resolveRulePaths(paths))
+            let report = ExampleRunner.run(rules, scanner: try Scanner(matcher: CompiledMatcher(rules, model: model)))
             let out = OutputSink.stdout
             for f in report.failures {
                 let src = rules.sources[f.example.range.file]
@@ -110,6 +126,7 @@ struct Explain: ParsableCommand {
         abstract: "Show why a text scores what it scores: the evidence highlighted and a table of points per rule.")
 
     @OptionGroup var ruleOptions: RuleOptions
+    @OptionGroup var modelOptions: ModelOptions
     @Argument(help: "The text to explain, or a file holding it ('-' for standard input).") var text: String = "-"
     @Flag(help: "Read the text as a `speaker: text` call transcript.") var call = false
     @Option(help: "Speaker names on the caller's side, comma-separated.") var callerNames: String = SpeakerRoles.defaultCallerNames.joined(separator: ",")
@@ -133,9 +150,12 @@ struct Explain: ParsableCommand {
                 case .failure(let e): throw Failure("transcript \(e)")
                 }
             }
-            let verdict = try Scanner(rules: rules).scan(record)
+            let model = try modelOptions.load(for: rules, rulePaths: try ruleOptions.resolvedPaths())
+            let scanner = try Scanner(matcher: CompiledMatcher(rules, model: model))
+            let verdict = scanner.scan(record)
             let out = OutputSink.stdout
             out.write(Explanation.render(verdict, record: record, rules: rules, colour: useColour(out)))
+            if let report = scanner.modelReport(record) { out.write(ModelExplanation.render(report, model: model!)) }
             return verdict.level > .none ? 0 : 1
         }
     }

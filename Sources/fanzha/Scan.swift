@@ -12,6 +12,7 @@ struct Scan: ParsableCommand {
         """)
 
     @OptionGroup var ruleOptions: RuleOptions
+    @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var inputOptions: InputOptions
     @Argument(help: "Files to scan ('-' for standard input).") var files: [String] = []
     @Option(help: "Output: text, jsonl or tsv.") var format: String = "text"
@@ -52,7 +53,8 @@ struct Scan: ParsableCommand {
             guard let outputFormat = OutputFormat(rawValue: format) else { throw Failure("unknown --format `\(format)` (text, jsonl, tsv)") }
             guard let minimum = Level(name: minLevel), minimum != .none else { throw Failure("unknown --min-level `\(minLevel)` (low, medium, high)") }
             let rules = try ruleOptions.load()
-            let scanner = try ParallelScanner(matcher: CompiledMatcher(rules), threads: threads ?? ProcessInfo.processInfo.activeProcessorCount,
+            let model = try modelOptions.load(for: rules, rulePaths: try ruleOptions.resolvedPaths())
+            let scanner = try ParallelScanner(matcher: CompiledMatcher(rules, model: model), threads: threads ?? ProcessInfo.processInfo.activeProcessorCount,
                                               usePrefilter: !noPrefilter)
             let out = OutputSink.stdout
             let printer = VerdictPrinter(rules: rules, format: outputFormat, colour: useColour(out))

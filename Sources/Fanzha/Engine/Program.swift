@@ -4,7 +4,7 @@
 /// while they evaluate, and reading an entry is one load. An evaluation reads the program in
 /// place through `CompiledMatcher.programPointer`, never copies it.
 struct Program: Sendable {
-    enum Op: UInt8, Sendable { case atom, rule, and, or, not, atLeast, near, nearTurns, then, thenGap, count, scope }
+    enum Op: UInt8, Sendable { case atom, rule, and, or, not, atLeast, near, nearTurns, then, thenGap, count, scope, model }
 
     struct Node: Sendable {
         var op: Op
@@ -145,6 +145,7 @@ struct Program: Sendable {
         case .then(let a, let b, let gap): return gap.map { node(.thenGap, $0, 0, [a, b]) } ?? node(.then, 0, 0, [a, b])
         case .count(let x, let cmp, let n): return node(.count, n, Comparison.allCases.firstIndex(of: cmp)!, [x])
         case .scope(let s, let x): return node(.scope, s == .caller ? 1 : 2, 0, [x])
+        case .model(let cmp, let threshold): return node(.model, Int((threshold * 1_000_000).rounded()), Comparison.allCases.firstIndex(of: cmp)!)
         }
     }
 

@@ -72,6 +72,8 @@ public final class Scanner {
         }))
     }
     private var hitScratch: [(Int32, Int32, Int32)] = []
+    /// The model's n-gram buckets of one record (Model/ModelCondition.swift), reused.
+    var modelBuckets: [Int32] = []
 
     /// Per atom, its PCRE2 matchers, kept for this worker once asked for: a regex's own; a term
     /// list's compiled on first use (only a scan without the prefilter needs them).
@@ -308,6 +310,8 @@ public final class Scanner {
         var currentRule = 0
         /// The sides with a turn here, as scope bits (1 caller, 2 callee).
         var sidesPresent: UInt8 = 0
+        /// The model's margin and evidence on this record, per scope mask, once asked for (Model/ModelCondition.swift).
+        var modelCache = ModelCache()
 
         init(scanner: Scanner, prepared: Prepared, turnLimit: Int) {
             self.scanner = scanner
@@ -729,6 +733,8 @@ public final class Scanner {
                 // `not …` or `count(…) == 0`.
                 guard speaks(m) else { return .none }
                 return evaluate(kid(n, 0), mask: m)
+            case .model:
+                return modelCondition(n, mask: mask)
             }
         }
 
@@ -861,12 +867,15 @@ public final class Scanner {
 public final class CompiledMatcher: @unchecked Sendable {
     public let rules: RuleSet
     public let automaton: AhoCorasick
+    /// The learned model the rules' `model` conditions read; nil makes them false.
+    public let model: TextModel?
     /// The program at a fixed address, so evaluations read it in place (see `Evaluation`).
     let programPointer: UnsafeMutablePointer<Program>
     var program: Program { programPointer.pointee }
 
-    public init(_ rules: RuleSet) {
+    public init(_ rules: RuleSet, model: TextModel? = nil) {
         self.rules = rules
+        self.model = model
         // The automaton and the program are independent: built side by side, they take the
         // longer of the two instead of the sum (start-up is part of every one-message run).
         programPointer = UnsafeMutablePointer<Program>.allocate(capacity: 1)

@@ -386,6 +386,8 @@ struct Checker {
             return lower(x, rule: rule).map { .count($0, cmp, n) }
         case .scope(let speaker, let x):
             return lower(x, rule: rule).map { .scope(speaker, $0) }
+        case .model(let cmp, let threshold, _):
+            return .model(cmp, threshold)
         }
     }
 
@@ -535,7 +537,7 @@ struct Checker {
             case .and(let xs), .or(let xs), .atLeast(_, let xs, _): for x in xs { refs(x, &out) }
             case .not(let x), .count(let x, _, _), .scope(_, let x): refs(x, &out)
             case .near(let a, let b, _, _), .then(let a, let b, _): refs(a, &out); refs(b, &out)
-            case .literal, .regex: break
+            case .literal, .regex, .model: break
             }
         }
         let references: [[(Int, SourceRange)]] = ruleDecls.map { d in
@@ -615,6 +617,8 @@ struct Checker {
             return needsOne ? requirement(of: x, compiled: compiled, memo: &memo, visiting: &visiting) : .always
         case .scope(_, let x):
             return requirement(of: x, compiled: compiled, memo: &memo, visiting: &visiting)
+        case .model:
+            return .always
         }
     }
 }

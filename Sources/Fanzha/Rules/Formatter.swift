@@ -160,6 +160,7 @@ public enum RuleFormatter {
         case .then(let a, let b, let gap):
             text = sub(a, 3) + " then" + (gap.map { "(\($0))" } ?? "") + " " + sub(b, 4)
         case .count(let x, let cmp, let n): text = "count(\(sub(x, 0))) \(cmp.rawValue) \(n)"
+        case .model(let cmp, _, let written): text = "model \(cmp.rawValue) \(written)"
         }
         return p < context ? "(" + text + ")" : text
     }

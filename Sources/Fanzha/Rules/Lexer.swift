@@ -3,6 +3,8 @@ struct Token: Sendable {
     enum Kind: Equatable, Sendable {
         case identifier(String)
         case integer(Int)
+        /// A number with a decimal point (`0.9`), as written: only `model` thresholds use one.
+        case decimal(String)
         case string(String)
         case regex(pattern: String, flags: String)
         case punct(String)   // { } ( ) , : = >= > <= < ==
@@ -99,6 +101,13 @@ struct Lexer {
         if Lexer.isDigit(c) || (c == "-" && i + 1 < s.count && Lexer.isDigit(s[i + 1])) {
             i += 1
             while i < s.count, Lexer.isDigit(s[i]) { i += 1 }
+            if i + 1 < s.count, s[i] == ".", Lexer.isDigit(s[i + 1]) {
+                i += 1
+                while i < s.count, Lexer.isDigit(s[i]) { i += 1 }
+                var d = String.UnicodeScalarView()
+                d.append(contentsOf: s[start..<i])
+                return Token(kind: .decimal(String(d)), range: range(start, i))
+            }
             var v = String.UnicodeScalarView()
             v.append(contentsOf: s[start..<i])
             guard let n = Int(String(v)), abs(n) <= 1_000_000_000 else {

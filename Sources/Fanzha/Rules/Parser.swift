@@ -43,6 +43,7 @@ struct Parser {
         switch k {
         case .identifier(let w): return "`\(w)`"
         case .integer(let n): return "number \(n)"
+        case .decimal(let d): return "number \(d)"
         case .string: return "a string"
         case .regex: return "a regex"
         case .punct(let v): return "`\(v)`"
@@ -249,7 +250,7 @@ struct Parser {
     private func endsValue(_ k: Int) -> Bool {
         guard k >= 0, k < tokens.count else { return false }
         switch tokens[k].kind {
-        case .string, .integer, .regex: return true
+        case .string, .integer, .decimal, .regex: return true
         default: return false
         }
     }
@@ -422,6 +423,25 @@ struct Parser {
         }
     }
 
+    /// `model >= 0.9`: the learned model's probability, a comparison and a number from 0 to 1.
+    private mutating func parseModel(_ start: Token, _ cmp: Comparison) throws -> Expr {
+        _ = advance()   // `model`
+        _ = advance()   // the comparison
+        let t = current
+        let written: String
+        switch t.kind {
+        case .decimal(let d): written = d
+        case .integer(let n): written = String(n)
+        default: throw fail("expected a probability from 0 to 1 after `model \(cmp.rawValue)`, found \(Parser.describe(t.kind))",
+                            help: "write `model >= 0.9`")
+        }
+        _ = advance()
+        guard let value = Double(written), value >= 0, value <= 1 else {
+            throw fail("a model probability is from 0 to 1, not \(written)", help: "write `model >= 0.9`", at: t.range)
+        }
+        return Expr(kind: .model(cmp, value, text: written), range: start.range.joined(t.range))
+    }
+
     private mutating func parseList(_ what: String) throws -> [Expr] {
         _ = try expectPunct("(", "after `\(what)`")
         var items: [Expr] = []
@@ -472,6 +492,9 @@ struct Parser {
                     let range = t.range.joined(parser.previous.range)
                     return w == "any" ? Expr(kind: .atLeast(1, items, spelling: .any), range: range)
                         : Expr(kind: .atLeast(items.count, items, spelling: .all), range: range)
+                }
+                if w == "model", case .punct(let op) = parser.tokens[parser.p + 1].kind, let cmp = Comparison(rawValue: op) {
+                    return try parser.parseModel(t, cmp)
                 }
                 if Parser.ruleFields.contains(w), parser.startsLine(parser.p) {
                     throw parser.fail("the expression ends before it is complete: expected a word, a name or `(`, found the next field `\(w)`",

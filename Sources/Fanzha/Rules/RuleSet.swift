@@ -76,6 +76,8 @@ public indirect enum Condition: Sendable, Equatable {
     case then(Condition, Condition, maxGap: Int?)
     case count(Condition, Comparison, Int)
     case scope(Speaker, Condition)
+    /// The learned model's probability against a threshold (false when no model is loaded).
+    case model(Comparison, Double)
 }
 
 /// Which dictionary words any match of a rule must contain: the prefilter evaluates this on the

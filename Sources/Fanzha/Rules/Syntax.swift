@@ -14,6 +14,9 @@ public struct Expr: Sendable {
         case then(Expr, Expr, maxGap: Int?)
         case count(Expr, Comparison, Int)
         case scope(Speaker, Expr)
+        /// `model >= 0.9`: the learned model's probability compared with a threshold (0…1),
+        /// kept as written for `fmt`.
+        case model(Comparison, Double, text: String)
     }
     public var kind: Kind
     public var range: SourceRange

@@ -1,0 +1,301 @@
+import Foundation
+import FanzhaText
+
+/// Learned evidence: a linear classifier over hashed character n-grams of the normalised text
+/// (the scanner's normaliser, so width, case, traditional/simplified and separator tricks fold
+/// away before the model sees the text). The `model` condition of the rules language reads its
+/// calibrated probability. The file format is in docs/MODEL.md.
+public final class TextModel: @unchecked Sendable {
+    public static let magic: [UInt8] = Array("FZMODEL\0".utf8)
+    public static let version: UInt32 = 1
+    /// The file name a rules folder's default model has.
+    public static let defaultFileName = "model.fzm"
+
+    public enum Algorithm: UInt32, Sendable, CaseIterable {
+        case logisticRegression = 0, complementNaiveBayes = 1
+        public var name: String { self == .logisticRegression ? "lr" : "cnb" }
+        public init?(name: String) {
+            switch name.lowercased() {
+            case "lr", "logistic", "logistic-regression": self = .logisticRegression
+            case "cnb", "nb", "complement-nb", "complement-naive-bayes": self = .complementNaiveBayes
+            default: return nil
+            }
+        }
+    }
+
+    /// Where it was read from (empty for a model built in memory).
+    public let path: String
+    public let minN: Int
+    public let maxN: Int
+    public let bucketBits: Int
+    public let algorithm: Algorithm
+    public let seed: UInt64
+    public let scamCount: Int
+    public let benignCount: Int
+    public let bias: Double
+    /// Platt scaling: probability = 1 / (1 + exp(-(plattA * margin + plattB))).
+    public let plattA: Double
+    public let plattB: Double
+    /// Free text: how it was trained (files, options). Never a time stamp, so training is reproducible.
+    public let info: String
+    /// Dense weights, one per bucket (zero for buckets the model never saw).
+    let weights: UnsafeMutablePointer<Float>
+    public var buckets: Int { 1 << bucketBits }
+    var mask: UInt64 { UInt64(buckets - 1) }
+    /// Buckets with a non-zero weight (what the file stores).
+    public let nonZero: Int
+
+    init(path: String = "", minN: Int, maxN: Int, bucketBits: Int, algorithm: Algorithm, seed: UInt64, scamCount: Int, benignCount: Int,
+         bias: Double, plattA: Double, plattB: Double, info: String, weights dense: [Float]) {
+        self.path = path
+        self.minN = minN
+        self.maxN = maxN
+        self.bucketBits = bucketBits
+        self.algorithm = algorithm
+        self.seed = seed
+        self.scamCount = scamCount
+        self.benignCount = benignCount
+        self.bias = bias
+        self.plattA = plattA
+        self.plattB = plattB
+        self.info = info
+        precondition(dense.count == 1 << bucketBits)
+        weights = UnsafeMutablePointer<Float>.allocate(capacity: dense.count)
+        weights.initialize(from: dense, count: dense.count)
+        nonZero = dense.reduce(0) { $0 + ($1 != 0 ? 1 : 0) }
+    }
+
+    deinit {
+        weights.deallocate()
+    }
+
+    public func weight(ofBucket b: Int) -> Float { weights[b] }
+
+    /// The calibrated probability for a raw margin.
+    public func probability(margin: Double) -> Double {
+        let z = plattA * margin + plattB
+        return 1 / (1 + exp(-z))
+    }
+
+    // MARK: - Features
+
+    /// Calls `body(bucket, startByte, endByte)` for every n-gram (minN…maxN scalars) of one
+    /// normalised text, in order of their last scalar.
+    @inline(__always)
+    static func forEachNGram(_ bytes: UnsafeBufferPointer<UInt8>, minN: Int, maxN: Int, mask: UInt64,
+                             _ body: (Int, Int, Int) -> Void) {
+        // The last 8 scalars and where they start (maxN ≤ 8).
+        var values: (UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32) = (0, 0, 0, 0, 0, 0, 0, 0)
+        var starts: (Int, Int, Int, Int, Int, Int, Int, Int) = (0, 0, 0, 0, 0, 0, 0, 0)
+        var seen = 0
+        var i = 0
+        let n = bytes.count
+        withUnsafeMutableBytes(of: &values) { vraw in
+            withUnsafeMutableBytes(of: &starts) { sraw in
+                let vs = vraw.bindMemory(to: UInt32.self), ss = sraw.bindMemory(to: Int.self)
+                while i < n {
+                    let start = i
+                    let b0 = UInt32(bytes[i])
+                    var v: UInt32
+                    if b0 < 0x80 { v = b0; i += 1 }
+                    else if b0 < 0xE0, i + 1 < n { v = (b0 & 0x1F) << 6 | UInt32(bytes[i + 1] & 0x3F); i += 2 }
+                    else if b0 < 0xF0, i + 2 < n { v = (b0 & 0x0F) << 12 | UInt32(bytes[i + 1] & 0x3F) << 6 | UInt32(bytes[i + 2] & 0x3F); i += 3 }
+                    else if i + 3 < n { v = (b0 & 0x07) << 18 | UInt32(bytes[i + 1] & 0x3F) << 12 | UInt32(bytes[i + 2] & 0x3F) << 6 | UInt32(bytes[i + 3] & 0x3F); i += 4 }
+                    else { v = 0xFFFD; i = n }
+                    vs[seen & 7] = v
+                    ss[seen & 7] = start
+                    seen += 1
+                    let top = min(maxN, seen)
+                    if top < minN { continue }
+                    for len in minN...top {
+                        var h: UInt64 = 0xcbf2_9ce4_8422_2325 ^ UInt64(len)
+                        for k in (seen - len)..<seen {
+                            h = (h ^ UInt64(vs[k & 7])) &* 0x0000_0100_0000_01B3
+                        }
+                        // A final mix so the low bits depend on every scalar.
+                        h ^= h >> 29
+                        h = h &* 0xbf58_476d_1ce4_e5b9
+                        h ^= h >> 32
+                        body(Int(h & mask), ss[(seen - len) & 7], i)
+                    }
+                }
+            }
+        }
+    }
+
+    /// A record's feature vector: sorted distinct buckets with values (1 + ln count), scaled to
+    /// unit length. The same for training and for scanning.
+    static func features(of texts: [[UInt8]], minN: Int, maxN: Int, mask: UInt64, into buckets: inout [Int32],
+                         indices: inout [Int32], values: inout [Float]) {
+        buckets.removeAll(keepingCapacity: true)
+        for t in texts {
+            t.withUnsafeBufferPointer { buf in
+                forEachNGram(buf, minN: minN, maxN: maxN, mask: mask) { b, _, _ in buckets.append(Int32(b)) }
+            }
+        }
+        vectorise(&buckets, indices: &indices, values: &values)
+    }
+
+    static func vectorise(_ buckets: inout [Int32], indices: inout [Int32], values: inout [Float]) {
+        indices.removeAll(keepingCapacity: true)
+        values.removeAll(keepingCapacity: true)
+        guard !buckets.isEmpty else { return }
+        buckets.sort()
+        var k = 0
+        var norm = 0.0
+        while k < buckets.count {
+            var j = k + 1
+            while j < buckets.count && buckets[j] == buckets[k] { j += 1 }
+            let v = 1 + log(Double(j - k))
+            indices.append(buckets[k])
+            values.append(Float(v))
+            norm += v * v
+            k = j
+        }
+        let scale = Float(1 / norm.squareRoot())
+        for i in values.indices { values[i] *= scale }
+    }
+
+    /// The margin (before calibration) of a feature vector.
+    func margin(indices: [Int32], values: [Float]) -> Double {
+        var m = bias
+        for k in indices.indices { m += Double(weights[Int(indices[k])]) * Double(values[k]) }
+        return m
+    }
+
+    /// The calibrated probability of texts given as normalised UTF-8 (one per turn).
+    public func probability(normalised texts: [[UInt8]]) -> Double {
+        var b: [Int32] = [], i: [Int32] = [], v: [Float] = []
+        TextModel.features(of: texts, minN: minN, maxN: maxN, mask: mask, into: &b, indices: &i, values: &v)
+        return probability(margin: margin(indices: i, values: v))
+    }
+
+    // MARK: - File
+
+    /// The file's bytes (docs/MODEL.md): header, info, sparse weights, checksum.
+    public func serialised() -> [UInt8] {
+        var out: [UInt8] = TextModel.magic
+        func u8(_ x: UInt8) { out.append(x) }
+        func u32(_ x: UInt32) { withUnsafeBytes(of: x.littleEndian) { out += $0 } }
+        func u64(_ x: UInt64) { withUnsafeBytes(of: x.littleEndian) { out += $0 } }
+        func f64(_ x: Double) { u64(x.bitPattern) }
+        u32(TextModel.version)
+        u8(UInt8(minN)); u8(UInt8(maxN)); u8(UInt8(bucketBits)); u8(UInt8(algorithm.rawValue))
+        u64(seed)
+        u32(UInt32(scamCount)); u32(UInt32(benignCount))
+        f64(bias); f64(plattA); f64(plattB)
+        let infoBytes = Array(info.utf8)
+        u32(UInt32(infoBytes.count))
+        out += infoBytes
+        u32(UInt32(nonZero))
+        for b in 0..<buckets where weights[b] != 0 {
+            u32(UInt32(b))
+            u32(weights[b].bitPattern)
+        }
+        u64(TextModel.checksum(out[...]))
+        return out
+    }
+
+    public func write(to path: String) throws {
+        do {
+            try Data(serialised()).write(to: URL(fileURLWithPath: path), options: .atomic)
+        } catch {
+            throw ModelError(path: path, problem: "cannot write: \(error.localizedDescription)")
+        }
+    }
+
+    /// FNV-1a, 64 bits, over the bytes.
+    static func checksum(_ bytes: ArraySlice<UInt8>) -> UInt64 {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for b in bytes { h = (h ^ UInt64(b)) &* 0x0000_0100_0000_01B3 }
+        return h
+    }
+
+    /// Reads and checks a model file: magic, version, sizes, every index and weight, checksum.
+    public static func load(path: String) throws -> TextModel {
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else { throw ModelError(path: path, problem: "no such file") }
+        guard !isDir.boolValue else { throw ModelError(path: path, problem: "is a directory, not a model file") }
+        guard let data = FileManager.default.contents(atPath: path) else { throw ModelError(path: path, problem: "cannot read") }
+        return try decode([UInt8](data), path: path)
+    }
+
+    public static func decode(_ bytes: [UInt8], path: String) throws -> TextModel {
+        func bad(_ problem: String) -> ModelError { ModelError(path: path, problem: problem) }
+        let headerSize = 8 + 4 + 4 + 8 + 8 + 24 + 4
+        guard bytes.count >= 8, Array(bytes[0..<8]) == magic else { throw bad("not a Fanzha model file (no FZMODEL magic)") }
+        guard bytes.count >= headerSize + 4 + 8 else { throw bad("truncated (\(bytes.count) bytes)") }
+        var p = 8
+        func u8() -> UInt8 { defer { p += 1 }; return bytes[p] }
+        func u32() -> UInt32 { var x: UInt32 = 0; for k in 0..<4 { x |= UInt32(bytes[p + k]) << (8 * k) }; p += 4; return x }
+        func u64() -> UInt64 { var x: UInt64 = 0; for k in 0..<8 { x |= UInt64(bytes[p + k]) << (8 * k) }; p += 8; return x }
+        let version = u32()
+        guard version == TextModel.version else {
+            throw bad("model format version \(version), this fanzha reads version \(TextModel.version); retrain it with `fanzha train`")
+        }
+        let minN = Int(u8()), maxN = Int(u8()), bits = Int(u8()), algo = u8()
+        guard minN >= 1, maxN >= minN, maxN <= 8 else { throw bad("bad n-gram sizes \(minN)…\(maxN)") }
+        guard (8...26).contains(bits) else { throw bad("bad bucket count 2^\(bits)") }
+        guard let algorithm = Algorithm(rawValue: UInt32(algo)) else { throw bad("unknown algorithm \(algo)") }
+        let seed = u64()
+        let scam = Int(u32()), benign = Int(u32())
+        let bias = Double(bitPattern: u64()), a = Double(bitPattern: u64()), b = Double(bitPattern: u64())
+        guard bias.isFinite, a.isFinite, b.isFinite else { throw bad("calibration values are not finite numbers") }
+        let infoLength = Int(u32())
+        guard p + infoLength + 4 + 8 <= bytes.count else { throw bad("truncated (\(bytes.count) bytes)") }
+        let info = String(decoding: bytes[p..<(p + infoLength)], as: UTF8.self)
+        p += infoLength
+        let count = Int(u32())
+        let expected = p + count * 8 + 8
+        guard expected == bytes.count else {
+            throw bad(expected > bytes.count ? "truncated (\(bytes.count) bytes, the header says \(expected))"
+                      : "\(bytes.count - expected) bytes of trailing data after the weights")
+        }
+        var stored: UInt64 = 0
+        for k in 0..<8 { stored |= UInt64(bytes[bytes.count - 8 + k]) << (8 * k) }
+        guard stored == checksum(bytes[0..<(bytes.count - 8)]) else { throw bad("checksum mismatch: the file is corrupt") }
+        var dense = [Float](repeating: 0, count: 1 << bits)
+        var last = -1
+        for _ in 0..<count {
+            let index = Int(u32())
+            let w = Float(bitPattern: u32())
+            guard index > last, index < dense.count else { throw bad("weight index \(index) out of order or range") }
+            guard w.isFinite else { throw bad("weight \(index) is not a finite number") }
+            dense[index] = w
+            last = index
+        }
+        return TextModel(path: path, minN: minN, maxN: maxN, bucketBits: bits, algorithm: algorithm, seed: seed, scamCount: scam,
+                         benignCount: benign, bias: bias, plattA: a, plattB: b, info: info, weights: dense)
+    }
+
+    /// The model a rules folder carries: `model.fzm` in the first of `paths` that is a directory holding one.
+    public static func defaultPath(forRules paths: [String]) -> String? {
+        for p in paths {
+            var isDir: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: p, isDirectory: &isDir), isDir.boolValue else { continue }
+            let candidate = (p as NSString).appendingPathComponent(defaultFileName)
+            if FileManager.default.fileExists(atPath: candidate) { return candidate }
+        }
+        return nil
+    }
+}
+
+public struct ModelError: Error, CustomStringConvertible {
+    public let path: String
+    public let problem: String
+    public var description: String { "\(path): \(problem)" }
+}
+
+/// A model with a normaliser of its own, for scoring records outside a scan (`fanzha train
+/// --apply`). One per thread.
+public final class ModelScorer {
+    public let model: TextModel
+    private let normaliser: Normaliser
+    public init(_ model: TextModel) throws {
+        self.model = model
+        normaliser = try Normaliser()
+    }
+    public func probability(_ record: Record) -> Double {
+        model.probability(normalised: record.turns.map { normaliser.normalise($0.text).bytes })
+    }
+}

@@ -1,0 +1,280 @@
+import Foundation
+import FanzhaText
+
+/// How `fanzha train` builds a model.
+public struct TrainOptions: Sendable {
+    public var minN = 1
+    public var maxN = 3
+    public var bucketBits = 20
+    public var algorithm = TextModel.Algorithm.logisticRegression
+    public var seed: UInt64 = 1
+    public var epochs = 8
+    /// L2 regularisation per example (logistic regression).
+    public var l2 = 1e-6
+    /// Initial learning rate (logistic regression; it decays as 1 / (1 + rate·l2·t)).
+    public var learningRate = 1.0
+    /// Smoothing (complement naive Bayes).
+    public var alpha = 0.1
+    /// A bucket seen in fewer training records is dropped (weight 0): it would only memorise.
+    public var minDocumentFrequency = 2
+    /// The share of records held out to calibrate the probabilities (Platt scaling) and measure.
+    public var holdout = 0.1
+    /// Labels that mean benign; any other label means scam (category ids, `scam`, `fraud`,
+    /// referral outcomes `dissuaded` and `already_paid`).
+    public var benignLabels: Set<String> = TrainOptions.defaultBenignLabels
+    public var threads = ProcessInfo.processInfo.activeProcessorCount
+    public static let defaultBenignLabels: Set<String> = ["正常", "normal", "0", "benign", "false_alarm", "ham", "legit", "legitimate"]
+    public init() {}
+}
+
+/// What training measured on the held-out records.
+public struct TrainReport: Sendable {
+    public var scam = 0, benign = 0, unlabelled = 0
+    public var trained = 0, heldOut = 0
+    public var features = 0
+    public var logLoss: Double?
+    public var accuracy: Double?
+    public var auc: Double?
+    public var seconds = 0.0
+}
+
+public enum TrainError: Error, CustomStringConvertible {
+    case tooFew(String)
+    public var description: String {
+        switch self { case .tooFew(let s): return s }
+    }
+}
+
+public enum Trainer {
+    /// 0 benign, 1 scam, nil without a label.
+    public static func target(of label: String?, benign: Set<String>) -> Int? {
+        guard let l = label?.trimmingCharacters(in: .whitespaces), !l.isEmpty else { return nil }
+        return benign.contains(l) || benign.contains(l.lowercased()) ? 0 : 1
+    }
+
+    /// Feature vectors of records, computed on every core (each worker its own normaliser);
+    /// the result is the same whatever the number of workers.
+    static func vectors(_ records: [Record], options: TrainOptions) throws -> [(indices: [Int32], values: [Float])] {
+        let mask = UInt64((1 << options.bucketBits) - 1)
+        let workers = max(1, min(options.threads, records.count))
+        var out = [([Int32], [Float])](repeating: ([], []), count: records.count)
+        var failure: Error?
+        let lock = NSLock()
+        out.withUnsafeMutableBufferPointer { buf in
+            let base = buf.baseAddress!
+            DispatchQueue.concurrentPerform(iterations: workers) { w in
+                let normaliser: Normaliser
+                do { normaliser = try Normaliser() } catch { lock.lock(); failure = error; lock.unlock(); return }
+                var buckets: [Int32] = [], idx: [Int32] = [], vals: [Float] = []
+                var r = w
+                while r < records.count {
+                    let texts = records[r].turns.map { normaliser.normalise($0.text).bytes }
+                    TextModel.features(of: texts, minN: options.minN, maxN: options.maxN, mask: mask, into: &buckets, indices: &idx, values: &vals)
+                    (base + r).pointee = (idx, vals)
+                    r += workers
+                }
+            }
+        }
+        if let failure { throw failure }
+        return out.map { (indices: $0.0, values: $0.1) }
+    }
+
+    /// Trains a model on labelled records. Deterministic: the same records in the same order and
+    /// the same options give the same model, byte for byte.
+    public static func train(_ records: [Record], options: TrainOptions, info: String = "") throws -> (TextModel, TrainReport) {
+        let started = Date()
+        var report = TrainReport()
+        var labelled: [Record] = [], ys: [Int] = []
+        for r in records {
+            guard let y = target(of: r.label, benign: options.benignLabels) else { report.unlabelled += 1; continue }
+            labelled.append(r)
+            ys.append(y)
+        }
+        report.scam = ys.filter { $0 == 1 }.count
+        report.benign = ys.count - report.scam
+        guard report.scam >= 1, report.benign >= 1 else {
+            throw TrainError.tooFew("training needs scam and benign records (found \(report.scam) scam, \(report.benign) benign)")
+        }
+        let xs = try vectors(labelled, options: options)
+        // The calibration slice: a seeded choice of records, about `holdout` of them, when there
+        // are enough of both kinds to hold some out.
+        var rng = SplitMix64(seed: options.seed)
+        var held = [Bool](repeating: false, count: xs.count)
+        if options.holdout > 0 && xs.count >= 40 {
+            for i in xs.indices { held[i] = Double(rng.next() % 1_000_000) / 1_000_000 < options.holdout }
+        }
+        let heldIdx = xs.indices.filter { held[$0] }
+        if Set(heldIdx.map { ys[$0] }).count < 2 { for i in heldIdx { held[i] = false } }
+        let trainIdx = xs.indices.filter { !held[$0] }
+        let calIdx = xs.indices.filter { held[$0] }
+        report.trained = trainIdx.count
+        report.heldOut = calIdx.count
+
+        let buckets = 1 << options.bucketBits
+        // Document frequency on the training part: rare buckets are dropped.
+        var df = [Int32](repeating: 0, count: buckets)
+        for i in trainIdx { for b in xs[i].indices { df[Int(b)] &+= 1 } }
+        let minDF = Int32(max(1, options.minDocumentFrequency))
+        var kept = [Bool](repeating: false, count: buckets)
+        for b in 0..<buckets where df[b] >= minDF { kept[b] = true }
+        report.features = kept.reduce(0) { $0 + ($1 ? 1 : 0) }
+
+        var weights = [Double](repeating: 0, count: buckets)
+        var bias = 0.0
+        switch options.algorithm {
+        case .logisticRegression:
+            // SGD on the log loss with L2, the weight vector kept as scale · v so the L2 shrink
+            // of every weight is one multiplication per step.
+            var v = [Double](repeating: 0, count: buckets)
+            var scale = 1.0
+            var order = trainIdx
+            var t = 0.0
+            for _ in 0..<max(1, options.epochs) {
+                seededShuffle(&order, &rng)
+                for i in order {
+                    t += 1
+                    let eta = options.learningRate / (1 + options.learningRate * options.l2 * t)
+                    let x = xs[i]
+                    var m = 0.0
+                    for k in x.indices.indices where kept[Int(x.indices[k])] { m += v[Int(x.indices[k])] * Double(x.values[k]) }
+                    m = m * scale + bias
+                    let p = 1 / (1 + exp(-m))
+                    let g = p - Double(ys[i])
+                    scale *= (1 - eta * options.l2)
+                    if scale < 1e-9 {
+                        for b in 0..<buckets where v[b] != 0 { v[b] *= scale }
+                        scale = 1
+                    }
+                    if g == 0 { continue }
+                    let step = eta * g / scale
+                    for k in x.indices.indices where kept[Int(x.indices[k])] { v[Int(x.indices[k])] -= step * Double(x.values[k]) }
+                    bias -= eta * g * 0.1
+                }
+            }
+            for b in 0..<buckets { weights[b] = v[b] * scale }
+        case .complementNaiveBayes:
+            // Two classes: each class's weights come from the other class's counts, so the
+            // margin is log θ(scam) − log θ(benign) summed over the text's features.
+            var counts = [[Double]](repeating: [Double](repeating: 0, count: buckets), count: 2)
+            var totals = [0.0, 0.0]
+            for i in trainIdx {
+                let x = xs[i]
+                for k in x.indices.indices where kept[Int(x.indices[k])] {
+                    counts[ys[i]][Int(x.indices[k])] += Double(x.values[k])
+                    totals[ys[i]] += Double(x.values[k])
+                }
+            }
+            let a = options.alpha, vocabulary = Double(max(1, report.features))
+            for b in 0..<buckets where kept[b] {
+                let scam = log((a + counts[1][b]) / (a * vocabulary + totals[1]))
+                let benign = log((a + counts[0][b]) / (a * vocabulary + totals[0]))
+                weights[b] = scam - benign
+            }
+        }
+        let dense = weights.map { Float($0) }
+        func margin(_ i: Int) -> Double {
+            var m = bias
+            for k in xs[i].indices.indices { m += Double(dense[Int(xs[i].indices[k])]) * Double(xs[i].values[k]) }
+            return m
+        }
+        // Calibration: Platt scaling on the held-out slice (on the training records when there is none).
+        let calibrationSet = calIdx.isEmpty ? trainIdx : calIdx
+        let (a, b) = plattFit(margins: calibrationSet.map(margin), targets: calibrationSet.map { ys[$0] })
+        let model = TextModel(minN: options.minN, maxN: options.maxN, bucketBits: options.bucketBits, algorithm: options.algorithm,
+                              seed: options.seed, scamCount: report.scam, benignCount: report.benign, bias: bias, plattA: a, plattB: b,
+                              info: info, weights: dense)
+        if !calIdx.isEmpty {
+            let probs = calIdx.map { model.probability(margin: margin($0)) }
+            let targets = calIdx.map { ys[$0] }
+            var loss = 0.0, right = 0
+            for (p, y) in zip(probs, targets) {
+                let q = min(max(p, 1e-12), 1 - 1e-12)
+                loss -= y == 1 ? log(q) : log(1 - q)
+                if (p >= 0.5) == (y == 1) { right += 1 }
+            }
+            report.logLoss = loss / Double(calIdx.count)
+            report.accuracy = Double(right) / Double(calIdx.count)
+            report.auc = auc(probs, targets)
+        }
+        report.seconds = Date().timeIntervalSince(started)
+        return (model, report)
+    }
+
+    /// Area under the ROC curve: the chance a random scam scores above a random benign record.
+    static func auc(_ scores: [Double], _ targets: [Int]) -> Double? {
+        let pos = targets.filter { $0 == 1 }.count, neg = targets.count - pos
+        guard pos > 0, neg > 0 else { return nil }
+        let order = scores.indices.sorted { scores[$0] < scores[$1] }
+        var rankSum = 0.0
+        var k = 0
+        while k < order.count {
+            var j = k
+            while j + 1 < order.count && scores[order[j + 1]] == scores[order[k]] { j += 1 }
+            let rank = Double(k + j) / 2 + 1
+            for m in k...j where targets[order[m]] == 1 { rankSum += rank }
+            k = j + 1
+        }
+        return (rankSum - Double(pos) * Double(pos + 1) / 2) / (Double(pos) * Double(neg))
+    }
+
+    /// Platt's sigmoid fit (Lin, Lin and Weng's Newton method with smoothed targets):
+    /// probability = 1 / (1 + exp(-(a·margin + b))).
+    static func plattFit(margins f: [Double], targets y: [Int]) -> (Double, Double) {
+        let prior1 = Double(y.filter { $0 == 1 }.count), prior0 = Double(y.count) - prior1
+        guard prior1 > 0, prior0 > 0 else { return (1, 0) }
+        let hi = (prior1 + 1) / (prior1 + 2), lo = 1 / (prior0 + 2)
+        let t = y.map { $0 == 1 ? hi : lo }
+        // In the paper's form P = 1 / (1 + exp(A f + B)); returned as (−A, −B).
+        var A = 0.0, B = log((prior0 + 1) / (prior1 + 1))
+        func objective(_ A: Double, _ B: Double) -> Double {
+            var fval = 0.0
+            for i in f.indices {
+                let fApB = f[i] * A + B
+                fval += fApB >= 0 ? t[i] * fApB + log(1 + exp(-fApB)) : (t[i] - 1) * fApB + log(1 + exp(fApB))
+            }
+            return fval
+        }
+        var fval = objective(A, B)
+        for _ in 0..<100 {
+            var h11 = 1e-12, h22 = 1e-12, h21 = 0.0, g1 = 0.0, g2 = 0.0
+            for i in f.indices {
+                let fApB = f[i] * A + B
+                let (p, q) = fApB >= 0 ? (exp(-fApB) / (1 + exp(-fApB)), 1 / (1 + exp(-fApB)))
+                    : (1 / (1 + exp(fApB)), exp(fApB) / (1 + exp(fApB)))
+                let d2 = p * q
+                h11 += f[i] * f[i] * d2
+                h22 += d2
+                h21 += f[i] * d2
+                let d1 = t[i] - p
+                g1 += f[i] * d1
+                g2 += d1
+            }
+            if abs(g1) < 1e-5 && abs(g2) < 1e-5 { break }
+            let det = h11 * h22 - h21 * h21
+            let dA = -(h22 * g1 - h21 * g2) / det, dB = -(-h21 * g1 + h11 * g2) / det
+            let gd = g1 * dA + g2 * dB
+            var step = 1.0
+            var moved = false
+            while step >= 1e-10 {
+                let nA = A + step * dA, nB = B + step * dB
+                let nf = objective(nA, nB)
+                if nf < fval + 1e-4 * step * gd {
+                    A = nA; B = nB; fval = nf; moved = true
+                    break
+                }
+                step /= 2
+            }
+            if !moved { break }
+        }
+        return (-A, -B)
+    }
+}
+
+/// Fisher–Yates with a seeded generator: the same seed, the same order, on every platform.
+private func seededShuffle<T>(_ a: inout [T], _ rng: inout SplitMix64) {
+    guard a.count > 1 else { return }
+    for i in stride(from: a.count - 1, to: 0, by: -1) {
+        let j = Int(rng.next() % UInt64(i + 1))
+        a.swapAt(i, j)
+    }
+}
