@@ -2,7 +2,7 @@
 
 SWIFT ?= swift
 
-.PHONY: setup build demo test bench clean
+.PHONY: setup build demo test bench quality clean
 
 setup:
 	./scripts/setup.sh
@@ -16,6 +16,10 @@ demo: setup
 
 test: setup
 	$(SWIFT) test
+
+quality: setup
+	$(SWIFT) build -c release
+	./scripts/quality.py
 
 bench: setup
 	./scripts/bench.sh

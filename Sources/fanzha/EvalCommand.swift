@@ -7,8 +7,9 @@ struct Eval: ParsableCommand {
         abstract: "Measure the rules on labelled data: precision, recall, per category and per rule.",
         discussion: """
         Reads CSV (header row) and JSON Lines (messages, or calls with `turns`). Labels map to categories \
-        through each category's `labels`; benign labels are set with --benign. A label that maps to nothing \
-        is reported and left out, never counted as benign.
+        through each category's `labels`; benign labels are set with --benign. A label that only says fraud \
+        (--fraud: scam, fraud, …) takes its kind from --category-field, or counts any category as right. A \
+        label that maps to nothing is reported and left out, never counted as benign.
         """)
 
     @OptionGroup var ruleOptions: RuleOptions
@@ -19,6 +20,9 @@ struct Eval: ParsableCommand {
     @Option(help: "Field or column with the label.") var labelField: String = "label"
     @Option(help: "Field or column with the id.") var idField: String = "id"
     @Option(help: "Labels that mean benign, comma-separated.") var benign: String = "正常,normal,0,benign"
+    @Option(help: "Labels that mean fraud of an unnamed kind, comma-separated; the kind is read from --category-field.") var fraud: String = "scam,fraud,诈骗,1"
+    @Option(help: "Field naming the kind of fraud when the label only says fraud.") var categoryField: String = "category"
+    @Option(help: "Break results down by this field's values (e.g. scene, category, kind).") var groupBy: String?
     @Option(help: "Show up to N misses and N false alarms.") var showErrors: Int = 0
     @Option(help: "Worker threads (default: all cores).") var threads: Int?
     @Option(help: "Speaker names on the caller's side, comma-separated.") var callerNames: String = SpeakerRoles.defaultCallerNames.joined(separator: ",")
@@ -37,6 +41,9 @@ struct Eval: ParsableCommand {
             var options = EvalOptions()
             options.benignLabels = Set(commaSeparatedList(benign))
             options.labelField = labelField
+            options.fraudLabels = Set(commaSeparatedList(fraud))
+            options.categoryField = categoryField
+            options.groupBy = groupBy
             options.showErrors = showErrors
             let evaluator = Evaluator(scanner: scanner, options: options)
             let roles = SpeakerRoles(commaSeparated: callerNames)

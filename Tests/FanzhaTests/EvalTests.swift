@@ -311,3 +311,37 @@ private func approx(_ a: Double, _ b: Double) -> Bool { abs(a - b) < 1e-9 }
         #expect(textReport.out.contains("诈骗其他 ×1"))
     }
 }
+
+// A label that only says "scam" takes its kind from the category field, and --group-by breaks
+// results down by any field: the shapes of the data sets in ../shared/datasets.
+@Test func scamLabelsTakeTheirKindFromTheCategoryFieldAndGroupByCounts() throws {
+    let rules = try evalRuleSet()
+    var options = EvalOptions()
+    options.groupBy = "kind"
+    let e = Evaluator(scanner: try ParallelScanner(matcher: CompiledMatcher(rules), threads: 1), options: options)
+    func r(_ id: String, _ label: String, _ category: String?, _ kind: String, _ text: String) -> Record {
+        var passthrough = [(key: "kind", json: "\"\(kind)\"")]
+        if let category { passthrough.append((key: "category", json: "\"\(category)\"")) }
+        return Record(id: id, text: text, label: label, passthrough: passthrough)
+    }
+    e.add([
+        r("a", "scam", "police", "sms", "请转入安全账户"),          // police, right
+        r("b", "scam", "中奖类", "sms", "请转入安全账户"),          // flagged, wrong category
+        r("c", "scam", "FR:Other", "call", "恭喜中奖"),             // unknown kind: any category is right
+        r("d", "scam", nil, "call", "你好"),                        // missed
+        r("e", "benign", nil, "news", "安全账户的知识讲座"),         // false alarm
+        r("f", "benign", nil, "news", "今天天气很好"),
+    ])
+    let report = e.report
+    #expect(report.fraud == 4 && report.benign == 2)
+    #expect(report.byThreshold[.medium] == Confusion(tp: 3, fp: 1, fn: 1, tn: 1))
+    #expect(report.perLabel["police"]! == (1, 1, 1))
+    #expect(report.perLabel["中奖类"]! == (1, 1, 0))
+    #expect(report.perLabel["FR:Other"]! == (1, 1, 1))
+    #expect(report.groups["sms"] == GroupStats(fraud: 2, fraudFlagged: 2, benign: 0, benignFlagged: 0))
+    #expect(report.groups["call"] == GroupStats(fraud: 2, fraudFlagged: 1, benign: 0, benignFlagged: 0))
+    #expect(report.groups["news"] == GroupStats(fraud: 0, fraudFlagged: 0, benign: 2, benignFlagged: 1))
+    #expect(report.groups["news"]?.falseAlarmRate == 0.5)
+    let text = EvalRenderer.render(report, rules: rules, format: .text)
+    #expect(text.contains("Per kind, at medium"))
+}

@@ -26,6 +26,14 @@ public enum EvalRenderer {
                            let c = r.perCategory[k]!
                            return [k, "\(c.tp)", "\(c.fp)", "\(c.fn)", c.tp + c.fp == 0 ? "-" : f(c.precision), c.tp + c.fn == 0 ? "-" : f(c.recall)]   // "-": no such prediction or label
                        }))
+        if let field = r.groupField {
+            tables.append(("Per \(field), at medium", ["\(field)", "records", "fraud", "flagged", "recall", "benign", "flagged", "FP rate"],
+                           r.groups.keys.sorted().map { k in
+                               let g = r.groups[k]!
+                               return [k, "\(g.records)", "\(g.fraud)", "\(g.fraudFlagged)", g.recall.map(f) ?? "-",
+                                       "\(g.benign)", "\(g.benignFlagged)", g.falseAlarmRate.map(f) ?? "-"]
+                           }))
+        }
         let predicted = Set(r.confusion.values.flatMap(\.keys)).sorted { $0 == "-" ? false : $1 == "-" ? true : $0 < $1 }
         tables.append(("Confusion (rows: label; columns: main category at medium, - not flagged)", ["label"] + predicted,
                        r.confusion.keys.sorted().map { k in [k] + predicted.map { String(r.confusion[k]![$0] ?? 0) } }))
@@ -119,6 +127,20 @@ public enum EvalRenderer {
             j.add("fraud_hits", s.fraudHits); j.add("benign_hits", s.benignHits)
             return (rule.id, j.finish())
         }))
+        if let field = r.groupField {
+            var g = JSONObjectWriter()
+            g.add("field", field)
+            g.addRaw("values", object(r.groups.keys.sorted().map { k in
+                let v = r.groups[k]!
+                var j = JSONObjectWriter()
+                j.add("records", v.records); j.add("fraud", v.fraud); j.add("fraud_flagged", v.fraudFlagged)
+                j.add("benign", v.benign); j.add("benign_flagged", v.benignFlagged)
+                if let x = v.recall { j.add("recall", x) } else { j.addNull("recall") }
+                if let x = v.falseAlarmRate { j.add("fp_rate", x) } else { j.addNull("fp_rate") }
+                return (k, j.finish())
+            }))
+            o.addRaw("groups", g.finish())
+        }
         o.addRaw("unknown_labels", object(r.unknownLabels.sorted { $0.key < $1.key }.map { ($0.key, String($0.value)) }))
         for (key, list) in [("misses" as StaticString, r.misses), ("false_alarms", r.falseAlarms)] {
             o.addObjects(key, list) { j, e in j.add("id", e.id); j.add("label", e.label); j.add("detail", e.detail) }

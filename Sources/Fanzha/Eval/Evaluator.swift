@@ -3,7 +3,14 @@ import Foundation
 /// `fanzha eval`: how well the rules separate fraud from benign, per level, per category and per rule.
 public struct EvalOptions: Sendable {
     public var benignLabels: Set<String> = ["正常", "normal", "0", "benign"]
+    /// Labels that say only "fraud", not which kind: such a record's kind is read from
+    /// `categoryField` when that names a category, and otherwise any category counts as right.
+    public var fraudLabels: Set<String> = ["scam", "fraud", "诈骗", "1"]
+    public var categoryField = "category"
     public var labelField = "label"
+    /// A field whose values break the results down (`--group-by scene`): records, recall and
+    /// false alarms at medium per value.
+    public var groupBy: String?
     public var showErrors = 0
     public init() {}
 }
@@ -18,6 +25,14 @@ public struct Confusion: Sendable, Equatable {
 
 public struct RuleStats: Sendable {
     public var fraudHits = 0, benignHits = 0
+}
+
+/// One value of the `--group-by` field, at medium.
+public struct GroupStats: Sendable, Equatable {
+    public var fraud = 0, fraudFlagged = 0, benign = 0, benignFlagged = 0
+    public var records: Int { fraud + benign }
+    public var recall: Double? { fraud == 0 ? nil : Double(fraudFlagged) / Double(fraud) }
+    public var falseAlarmRate: Double? { benign == 0 ? nil : Double(benignFlagged) / Double(benign) }
 }
 
 public struct CallStats: Sendable {
@@ -42,6 +57,9 @@ public struct EvalReport: Sendable {
     /// At medium: rows are dataset labels, columns predicted main categories ("-" for not flagged).
     public var confusion: [String: [String: Int]] = [:]
     public var perRule: [String: RuleStats] = [:]
+    /// Per value of the `--group-by` field (nil when not asked for).
+    public var groupField: String?
+    public var groups: [String: GroupStats] = [:]
     public var calls = CallStats()
     public var misses: [(id: String, label: String, detail: String)] = []
     public var falseAlarms: [(id: String, label: String, detail: String)] = []
@@ -79,20 +97,34 @@ public final class Evaluator {
         return labelCategories[label]
     }
 
+    /// Which categories a record's label means, and the label it is reported under. A plain
+    /// "fraud" label (`scam`) takes its kind from the category field: a category's label, or
+    /// when that maps to nothing, any category (the record is reported under the field's value).
+    func categories(for record: Record) -> (categories: Set<Int>, label: String)? {
+        let label = record.label ?? ""
+        if !options.benignLabels.contains(label), labelCategories[label] == nil, options.fraudLabels.contains(label) {
+            guard let kind = record.passthroughString(options.categoryField), !kind.isEmpty else { return (allCategories, label) }
+            return (labelCategories[kind] ?? allCategories, kind)
+        }
+        return categories(forLabel: label).map { ($0, label) }
+    }
+
+    private var allCategories: Set<Int> { Set(scanner.rules.categories.indices) }
+
     public func add(_ records: [Record]) {
-        var known: [(Record, Set<Int>)] = []
+        var known: [(Record, Set<Int>, String)] = []
         for r in records {
-            let label = r.label ?? ""
-            guard let cats = categories(forLabel: label) else {
+            guard let (cats, label) = categories(for: r) else {
+                let label = r.label ?? ""
                 report.unknownLabels[label.isEmpty ? "(no label)" : label, default: 0] += 1
                 continue
             }
-            known.append((r, cats))
+            known.append((r, cats, label))
         }
         let verdicts = scanner.scan(known.map(\.0))
         let rules = scanner.rules
-        for ((record, cats), v) in zip(known, verdicts) {
-            let label = record.label ?? ""
+        report.groupField = options.groupBy
+        for ((record, cats, label), v) in zip(known, verdicts) {
             let isFraud = !cats.isEmpty
             report.records += 1
             if isFraud { report.fraud += 1 } else { report.benign += 1 }
@@ -106,6 +138,12 @@ public final class Evaluator {
                 }
             }
             let flagged = v.level >= .medium
+            if let field = options.groupBy {
+                let key = (field == options.labelField ? record.label : record.passthroughString(field)) ?? "(none)"
+                var g = report.groups[key] ?? GroupStats()
+                if isFraud { g.fraud += 1; if flagged { g.fraudFlagged += 1 } } else { g.benign += 1; if flagged { g.benignFlagged += 1 } }
+                report.groups[key] = g
+            }
             let predicted = flagged ? v.category.map { rules.categories[$0].id } ?? "?" : "-"
             report.confusion[label, default: [:]][predicted, default: 0] += 1
             let right = flagged && v.category.map { cats.contains($0) } == true

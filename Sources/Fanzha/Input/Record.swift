@@ -1,3 +1,4 @@
+import Foundation
 /// What the engine screens: one SMS (a single turn) or one call (many turns).
 
 public enum Role: String, Sendable { case caller, callee }
@@ -39,6 +40,15 @@ public struct Record: Sendable {
         self.originPlace = file
         self.originLine = line
         self.passthrough = passthrough
+    }
+
+    /// A passed-through field as text: a JSON string's value, any other value's JSON text; nil
+    /// when the record has no such field.
+    public func passthroughString(_ key: String) -> String? {
+        guard let json = passthrough.first(where: { $0.key == key })?.json else { return nil }
+        guard json.hasPrefix("\""),
+              let value = try? JSONSerialization.jsonObject(with: Data(json.utf8), options: [.fragmentsAllowed]) as? String else { return json }
+        return value
     }
 
     public init(id: String, turns: [Turn], label: String? = nil, origin: String = "", passthrough: [(key: String, json: String)] = []) {
