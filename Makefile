@@ -24,5 +24,15 @@ quality: setup
 bench: setup
 	./scripts/bench.sh
 
+# The bundled model (docs/MODEL.md): trained on the project's own corpus only, deterministic.
+model:
+	$(SWIFT) build -c release
+	.build/release/fanzha train --seed 1 corpus/messages.jsonl corpus/calls.jsonl -o rules/model.fzm
+
+# Rules only vs rules + model on held-out halves of ../shared/datasets (the dev model is temporary).
+quality-model:
+	$(SWIFT) build -c release
+	./scripts/quality_model.sh
+
 clean:
 	rm -rf .build

@@ -1,0 +1,135 @@
+#!/usr/bin/env python3
+"""Rules only vs rules + model, measured honestly on the research dev files.
+
+Every dev file in ../shared/datasets/ is split into halves: JSON Lines by md5(id) % 2, CSV by
+data-row parity. ONE model is trained on the even halves of all files (a temporary file, never
+committed: the data's licences are evaluation-only), and rules + model are evaluated on the odd
+halves, which neither the model nor anyone tuning read. For each data set: scam recall at medium
+and benign records flagged at medium, for
+  rules      the rules with no model (`--no-model`: every `model` condition is false)
+  +shipped   the rules with the model the project ships (rules/model.fzm, trained on corpus/)
+  +dev       the rules with the model trained on the even halves of the dev files
+  +dev own   the same model with its own operating point: rules/model.fz replaced by
+             scripts/quality_model_dev.fz (thresholds chosen on the even halves)
+
+Usage: scripts/quality_model.py [--fanzha BIN] [--rules DIR] [--datasets DIR] [--train-args "…"]
+"""
+import argparse, csv, hashlib, json, os, shlex, shutil, subprocess, sys, tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+BENIGN = {"benign", "正常", "normal", "0", "false_alarm"}
+SETS = [
+    ("fbs-sms", "fbs-sms/dev.jsonl"),
+    ("real-texts", "real-texts/dev.jsonl"),
+    ("fraud-news", "fraud-news/dev.jsonl"),
+    ("fraud-dialogues", "fraud-dialogues/dev.jsonl"),
+    ("teleantifraud-calls", "teleantifraud-calls/dev.jsonl"),
+    ("telecom-fraud-texts", "telecom-fraud-texts/dev.csv"),
+]
+
+
+def split(datasets, out):
+    """Writes out/even/NAME.jsonl and out/odd/NAME.jsonl; returns {name: {id: label}} of the odd halves."""
+    labels = {}
+    for half in ("even", "odd"):
+        os.makedirs(os.path.join(out, half), exist_ok=True)
+    for name, rel in SETS:
+        path = os.path.join(datasets, rel)
+        if not os.path.exists(path):
+            print(f"skipping {name}: {path} not found", file=sys.stderr)
+            continue
+        files = {h: open(os.path.join(out, h, name + ".jsonl"), "w", encoding="utf-8") for h in ("even", "odd")}
+        odd = labels.setdefault(name, {})
+        if rel.endswith(".csv"):
+            with open(path, encoding="utf-8", newline="") as f:
+                for i, row in enumerate(csv.DictReader(f)):
+                    rec = {"id": f"row{i}", "label": row.get("label", ""), "text": row.get("content") or row.get("text") or ""}
+                    half = "even" if i % 2 == 0 else "odd"
+                    files[half].write(json.dumps(rec, ensure_ascii=False) + "\n")
+                    if half == "odd":
+                        odd[rec["id"]] = rec["label"]
+        else:
+            with open(path, encoding="utf-8") as f:
+                for line in f:
+                    if not line.strip():
+                        continue
+                    rec = json.loads(line)
+                    rid = str(rec["id"])
+                    half = "even" if int(hashlib.md5(rid.encode()).hexdigest(), 16) % 2 == 0 else "odd"
+                    files[half].write(json.dumps(rec, ensure_ascii=False) + "\n")
+                    if half == "odd":
+                        odd[rid] = str(rec.get("label", ""))
+        for f in files.values():
+            f.close()
+    return labels
+
+
+def levels(fanzha, rules, model_args, path):
+    if "--rules" in model_args:   # a rules folder of its own
+        rules = model_args[model_args.index("--rules") + 1]
+        model_args = [x for x in model_args if x not in ("--rules", rules)]
+    out = subprocess.run([fanzha, "scan", "--rules", rules, "--input", "jsonl", "--format", "jsonl", *model_args, path],
+                         capture_output=True, text=True)
+    if out.returncode > 1:
+        sys.exit(f"fanzha scan failed on {path}: {out.stderr}")
+    return {str(v["id"]): v["level"] for v in map(json.loads, out.stdout.splitlines())}
+
+
+def figures(labels, lv):
+    scam = [i for i, l in labels.items() if l not in BENIGN]
+    benign = [i for i, l in labels.items() if l in BENIGN]
+    flagged = lambda i: lv.get(i) in ("medium", "high")
+    recall = sum(map(flagged, scam)) / len(scam) if scam else None
+    fp = sum(map(flagged, benign)) / len(benign) if benign else None
+    return recall, fp, len(scam), len(benign)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--fanzha", default=os.path.join(ROOT, ".build/release/fanzha"))
+    ap.add_argument("--rules", default=os.path.join(ROOT, "rules"))
+    ap.add_argument("--datasets", default=os.path.join(ROOT, "..", "shared", "datasets"))
+    ap.add_argument("--train-args", default="", help="extra options for `fanzha train`")
+    ap.add_argument("--dev-rules", default=os.path.join(HERE, "quality_model_dev.fz"),
+                    help="model rules for the '+dev own' column, in place of rules/model.fz")
+    ap.add_argument("--keep", help="keep the halves and the dev model in this directory")
+    a = ap.parse_args()
+    work = a.keep or tempfile.mkdtemp(prefix="fanzha-quality-model-")
+    labels = split(a.datasets, work)
+    model = os.path.join(work, "dev-even.fzm")
+    even = [os.path.join(work, "even", n + ".jsonl") for n in labels]
+    r = subprocess.run([a.fanzha, "train", *even, "-o", model, *shlex.split(a.train_args)], capture_output=True, text=True)
+    if r.returncode != 0:
+        sys.exit(f"fanzha train failed: {r.stderr}")
+    print(r.stderr.strip().replace(work + "/", ""), file=sys.stderr)
+    shipped = os.path.join(a.rules, "model.fzm")
+    configs = [("rules", ["--no-model"])]
+    if os.path.exists(shipped):
+        configs.append(("+shipped", ["--model", shipped]))
+    configs.append(("+dev", ["--model", model]))
+    if os.path.exists(a.dev_rules):
+        own = os.path.join(work, "rules-dev-own")
+        os.makedirs(own, exist_ok=True)
+        for f in os.listdir(a.rules):
+            if f.endswith(".fz") and f != "model.fz":
+                shutil.copy(os.path.join(a.rules, f), own)
+        shutil.copy(a.dev_rules, os.path.join(own, "model.fz"))
+        configs.append(("+dev own", ["--model", model, "--rules", own]))
+    print("held-out (odd) halves, at medium: scam recall | benign flagged")
+    head = f"| {'data set':<20} | {'scam':>5} | {'benign':>6} | " + " | ".join(f"recall {c}" for c, _ in configs) + " | " + \
+        " | ".join(f"flagged {c}" for c, _ in configs) + " |"
+    print(head)
+    print("|" + "|".join("---" if i < 1 else "---:" for i in range(head.count("|") - 1)) + "|")
+    for name, labs in labels.items():
+        path = os.path.join(work, "odd", name + ".jsonl")
+        res = [figures(labs, levels(a.fanzha, a.rules, args, path)) for _, args in configs]
+        fmt = lambda x: "—" if x is None else f"{x:.3f}"
+        print(f"| {name:<20} | {res[0][2]:>5} | {res[0][3]:>6} | " + " | ".join(fmt(x[0]) for x in res) + " | " +
+              " | ".join(fmt(x[1]) for x in res) + " |")
+    if not a.keep:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
