@@ -84,6 +84,7 @@ func sexpr(_ e: Expr) -> String {
         return "(then\(gap.map(String.init) ?? "") \(sexpr(a)) \(sexpr(b)))"
     case .count(let x, let cmp, let n): return "(count\(cmp.rawValue)\(n) \(sexpr(x)))"
     case .scope(let s, let x): return "(\(s.rawValue) \(sexpr(x)))"
+    case .model(let cmp, _, let written): return "(model\(cmp.rawValue)\(written))"
     }
 }
 

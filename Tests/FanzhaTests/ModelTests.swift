@@ -1,0 +1,283 @@
+import Foundation
+import Testing
+@testable import Fanzha
+
+// Learned evidence: `fanzha train`, the model file, and the rules' `model` condition.
+
+/// The model shipped beside the bundled rules (rules/model.fzm).
+func bundledModel(sourceLocation: SourceLocation = #_sourceLocation) throws -> TextModel {
+    try TextModel.load(path: PackageFiles.rulesDirectory + "/" + TextModel.defaultFileName)
+}
+
+/// A small labelled set written for this test: scam messages of a few types and everyday
+/// messages, each template with several fillers.
+private func tinyLabelledSet() -> [Record] {
+    let scams = ["你的银行卡涉嫌洗钱，请把资金转到安全账户配合调查", "恭喜中奖，请先缴纳手续费领取奖金", "刷单返利，先垫付本金完成任务立即返还佣金",
+                 "客服通知：您的订单异常，需要退款，请提供验证码", "我是你领导，明天来我办公室，先帮我转一笔钱给客户",
+                 "贷款无抵押秒批，先交保证金解冻账户"]
+    let benign = ["今晚一起吃饭吗，我订了七点的位子", "妈，我周末回家，帮我留点汤", "会议改到下午三点，请准时参加",
+                  "快递到了驿站，记得去取", "明天下雨，出门带伞", "孩子的作业写完了吗，早点睡"]
+    let fillers = ["", "。", "！谢谢", "，收到请回复", "，急", "。好的"]
+    var out: [Record] = []
+    for (k, f) in fillers.enumerated() {
+        for (i, s) in scams.enumerated() { out.append(Record(id: "s\(i)-\(k)", text: s + f, label: "scam")) }
+        for (i, b) in benign.enumerated() { out.append(Record(id: "b\(i)-\(k)", text: b + f, label: "benign")) }
+    }
+    return out
+}
+
+private func tinyModel() throws -> TextModel {
+    var options = TrainOptions()
+    options.bucketBits = 16
+    options.minDocumentFrequency = 1
+    options.epochs = 20
+    options.holdout = 0   // calibrated on the training records: few enough that a slice would be noise
+    return try Trainer.train(tinyLabelledSet(), options: options, info: "test").0
+}
+
+private func temporaryFile(_ name: String, _ bytes: [UInt8]) throws -> String {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fanzha-model-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    let path = dir.appendingPathComponent(name).path
+    try Data(bytes).write(to: URL(fileURLWithPath: path))
+    return path
+}
+
+@Suite struct ModelTests {
+    @Test func trainingIsDeterministic() throws {
+        let a = try tinyModel().serialised(), b = try tinyModel().serialised()
+        #expect(a == b)
+        // Reading the text on more or fewer workers changes nothing.
+        var one = TrainOptions()
+        one.threads = 1
+        var many = TrainOptions()
+        many.threads = 4
+        let records = tinyLabelledSet()
+        #expect(try Trainer.train(records, options: one).0.serialised() == Trainer.train(records, options: many).0.serialised())
+        // Another seed, another shuffle.
+        var other = TrainOptions()
+        other.seed = 2
+        #expect(try Trainer.train(records, options: other).0.serialised() != Trainer.train(records, options: one).0.serialised())
+    }
+
+    /// `make model` is reproducible: the corpus trained twice gives the same bytes, and the model
+    /// the project ships loads.
+    @Test func corpusModelIsReproducible() throws {
+        let records = try loadCorpusRecords()
+        let a = try Trainer.train(records, options: TrainOptions(), info: "x").0.serialised()
+        let b = try Trainer.train(records, options: TrainOptions(), info: "x").0.serialised()
+        #expect(a == b)
+        let shipped = try bundledModel()
+        #expect(shipped.scamCount + shipped.benignCount > 300)
+    }
+
+    @Test func roundTripsThroughItsFile() throws {
+        let model = try tinyModel()
+        let path = try temporaryFile("m.fzm", model.serialised())
+        let loaded = try TextModel.load(path: path)
+        #expect(loaded.serialised() == model.serialised())
+        #expect(loaded.path == path)
+        let text = [Array("请把资金转到安全账户".utf8)]
+        #expect(loaded.probability(normalised: text) == model.probability(normalised: text))
+    }
+
+    @Test func loadRejectsBadFilesNamingThem() throws {
+        let good = try tinyModel().serialised()
+        func rejects(_ bytes: [UInt8], _ name: String, _ words: String) throws {
+            let path = try temporaryFile(name, bytes)
+            do {
+                _ = try TextModel.load(path: path)
+                Issue.record("\(name) loaded")
+            } catch let e as ModelError {
+                #expect(e.description.hasPrefix(path), "\(e)")
+                #expect(e.description.contains(words), "\(e)")
+            }
+        }
+        var corrupt = good
+        corrupt[corrupt.count - 20] ^= 0x40
+        try rejects(corrupt, "corrupt.fzm", "checksum")
+        try rejects(Array(good.prefix(good.count - 13)), "truncated.fzm", "truncated")
+        try rejects(Array(good.prefix(30)), "short.fzm", "truncated")
+        var version = good
+        version[8] = 9
+        try rejects(version, "version.fzm", "version 9")
+        try rejects(Array("levels low 3, medium 6, high 10\n".utf8), "rules.fzm", "not a Fanzha model")
+        try rejects(good + [0], "trailing.fzm", "trailing")
+        do {
+            _ = try TextModel.load(path: "/nonexistent/x.fzm")
+            Issue.record("a missing file loaded")
+        } catch let e as ModelError {
+            #expect(e.description == "/nonexistent/x.fzm: no such file")
+        }
+    }
+
+    @Test func separatesAWrittenLabelledSet() throws {
+        let model = try tinyModel()
+        let scorer = try ModelScorer(model)
+        // Texts not in the training set, of the same kinds; one in traditional characters and
+        // full-width forms, which the normaliser folds before the model sees it.
+        let scam = ["请马上把钱转到安全账户，配合调查洗钱案", "恭喜您中奖了，先交手续费才能领取", "請馬上把錢轉到安全帳戶，配合調查洗錢案"]
+        let benign = ["今晚七点一起吃饭吧", "明天开会记得带伞", "妈，周末我回家吃饭"]
+        for s in scam { #expect(scorer.probability(Record(id: "x", text: s)) > 0.5, "\(s)") }
+        for b in benign { #expect(scorer.probability(Record(id: "x", text: b)) < 0.5, "\(b)") }
+        #expect(scorer.probability(Record(id: "x", text: scam[0])) - scorer.probability(Record(id: "x", text: scam[2])) < 0.05)
+    }
+
+    @Test func logisticRegressionAndNaiveBayesBothTrain() throws {
+        var options = TrainOptions()
+        options.algorithm = .complementNaiveBayes
+        options.minDocumentFrequency = 1
+        options.bucketBits = 16
+        let nb = try Trainer.train(tinyLabelledSet(), options: options).0
+        #expect(nb.algorithm == .complementNaiveBayes)
+        let path = try temporaryFile("nb.fzm", nb.serialised())
+        #expect(try TextModel.load(path: path).algorithm == .complementNaiveBayes)
+        let scorer = try ModelScorer(nb)
+        #expect(scorer.probability(Record(id: "x", text: "把资金转到安全账户")) > scorer.probability(Record(id: "x", text: "今晚一起吃饭")))
+    }
+
+    @Test func labelsMapToScamOrBenign() {
+        let benign = TrainOptions.defaultBenignLabels
+        #expect(Trainer.target(of: "benign", benign: benign) == 0)
+        #expect(Trainer.target(of: "正常", benign: benign) == 0)
+        #expect(Trainer.target(of: "false_alarm", benign: benign) == 0)
+        #expect(Trainer.target(of: "dissuaded", benign: benign) == 1)
+        #expect(Trainer.target(of: "already_paid", benign: benign) == 1)
+        #expect(Trainer.target(of: "police", benign: benign) == 1)
+        #expect(Trainer.target(of: "scam", benign: benign) == 1)
+        #expect(Trainer.target(of: nil, benign: benign) == nil)
+        #expect(Trainer.target(of: " ", benign: benign) == nil)
+    }
+
+    // MARK: - The `model` condition
+
+    @Test func modelConditionParsesAndFormats() throws {
+        #expect(shape("model >= 0.9") == "(model>=0.9)")
+        #expect(shape("model < 0.05 and \"转账\"") == "(and (model<0.05) \"转账\")")
+        #expect(shape("not model >= 0.9") == "(not (model>=0.9))")
+        #expect(shape("caller: model > 0.5") == "(caller (model>0.5))")
+        #expect(shape("model >= 1") == "(model>=1)")
+        #expect(shape("model >= 1.5").contains("between 0 and 1") || shape("model >= 1.5").contains("from 0 to 1"))
+        #expect(shape("model >= x").hasPrefix("<error"))
+        // `model` alone is still a name (a term list or a rule may be called so).
+        #expect(shape("model") == "model")
+        let text = ruleText(match: "(model >= 0.90 or \"安全账户\") and not model < 0.1", extra: "  allow no_atom\n")
+        let (formatted, ds, _) = RuleFormatter.format(path: "t.fz", text: text)
+        #expect(ds.filter { $0.severity == .error }.isEmpty)
+        let out = try #require(formatted)
+        #expect(out.contains("match    (model >= 0.90 or \"安全账户\") and not model < 0.1"), "\(out)")
+        let (again, _, _) = RuleFormatter.format(path: "t.fz", text: out)
+        #expect(again == out)
+    }
+
+    @Test func modelConditionLints() throws {
+        // Alone, it has no word for the prefilter: `no-atom`, unless allowed.
+        let bare = compileRules(ruleText(match: "model >= 0.9"))
+        #expect(bare.errors.isEmpty)
+        #expect(bare.warnings.contains { $0.id == "no-atom" })
+        let allowed = compileRules(ruleText(match: "model >= 0.9", extra: "  allow no_atom\n  hit \"转账\"\n  miss \"你好\"\n"))
+        #expect(allowed.diagnostics.isEmpty, "\(allowed.diagnostics.map(\.message))")
+        // With a word, the prefilter has one.
+        let guarded = compileRules(ruleText(match: "model >= 0.9 and \"转账\"", extra: "  hit \"转账\"\n  miss \"你好\"\n"))
+        #expect(guarded.diagnostics.isEmpty, "\(guarded.diagnostics.map(\.message))")
+        #expect(try #require(allowed.ruleSet).usesModel)
+        #expect(try !#require(compileRules(ruleText(match: "\"转账\"", extra: "  miss \"你好\"\n")).ruleSet).usesModel)
+        let bad = compileRules(ruleText(match: "model >= 2"))
+        #expect(bad.errors.contains { $0.id == "syntax" && $0.message.contains("from 0 to 1") })
+    }
+
+    @Test func modelConditionFiresInARule() throws {
+        let rules = try compiledRuleSet("""
+        rule learned {
+          title "模型"
+          score 6
+          allow no_atom
+          match model >= 0.8
+        }
+        rule learned_benign {
+          title "模型认为正常"
+          score -2
+          allow no_atom
+          match model < 0.2
+        }
+        rule guarded {
+          title "模型加词"
+          score 1
+          match model >= 0.8 and "安全账户"
+        }
+        rule caller_side {
+          title "主叫一方"
+          score 1
+          allow no_atom
+          match caller: model >= 0.8
+        }
+        """)
+        let model = try tinyModel()
+        let scanner = try RuleScanner(matcher: CompiledMatcher(rules, model: model))
+        let scam = scanner.scan(Record(id: "1", text: "请马上把钱转到安全账户，配合调查洗钱案"))
+        let ids = Set(scam.hits.map { rules.rules[$0.rule].id })
+        #expect(ids == ["learned", "guarded", "caller_side"], "\(ids)")
+        #expect(scam.score == 8 && scam.level == .medium)
+        let chat = scanner.scan(Record(id: "2", text: "今晚七点一起吃饭吧"))
+        #expect(chat.hits.map { rules.rules[$0.rule].id } == ["learned_benign"])
+        // Without a model every `model` condition is false, `not` of it true.
+        let none = try RuleScanner(rules: rules).scan(Record(id: "1", text: "请马上把钱转到安全账户，配合调查洗钱案"))
+        #expect(none.hits.isEmpty)
+        // In a call, `caller:` reads only the caller's turns.
+        let call = Record(id: "c", turns: [Turn(speaker: "caller", role: .caller, text: "今晚七点一起吃饭吧"),
+                                           Turn(speaker: "callee", role: .callee, text: "请马上把钱转到安全账户，配合调查洗钱案")])
+        let v = scanner.scan(call)
+        let callIDs = Set(v.hits.map { rules.rules[$0.rule].id })
+        #expect(!callIDs.contains("caller_side"), "\(callIDs)")
+        let swapped = Record(id: "c", turns: [Turn(speaker: "caller", role: .caller, text: "请马上把钱转到安全账户，配合调查洗钱案"),
+                                              Turn(speaker: "callee", role: .callee, text: "今晚七点一起吃饭吧")])
+        #expect(scanner.scan(swapped).hits.contains { rules.rules[$0.rule].id == "caller_side" })
+    }
+
+    @Test func evidenceSpansAreOffsetsIntoTheOriginalText() throws {
+        let rules = try compiledRuleSet("""
+        rule learned {
+          title "模型"
+          score 6
+          allow no_atom
+          match model >= 0.5
+        }
+        """)
+        let scanner = try RuleScanner(matcher: CompiledMatcher(rules, model: try tinyModel()))
+        // Traditional characters, full-width digits, spaces between characters and an emoji:
+        // the model reads the normalised text, the evidence points into this one.
+        let text = "🙂 您好！請 馬 上把錢轉到安全帳戶，配合調查洗錢案，編號１２３"
+        let scalars = Array(text.unicodeScalars)
+        func check(_ s: EvidenceSpan) {
+            #expect(s.start >= 0 && s.start < s.end && s.end <= scalars.count, "\(s)")
+            guard s.start >= 0, s.start < s.end, s.end <= scalars.count else { return }
+            var view = String.UnicodeScalarView()
+            view.append(contentsOf: scalars[s.start..<s.end])
+            #expect(String(view) == s.text)
+        }
+        let v = scanner.scan(Record(id: "t", text: text))
+        let hit = try #require(v.hits.first)
+        #expect(!hit.spans.isEmpty)
+        hit.spans.forEach(check)
+        let report = try #require(scanner.modelReport(Record(id: "t", text: text)))
+        #expect(report.probability > 0.5)
+        #expect(!report.up.isEmpty)
+        for c in report.up + report.down {
+            #expect(!c.spans.isEmpty)
+            c.spans.forEach(check)
+        }
+        // The text the model saw is the normalised one: simplified characters.
+        #expect(report.up.contains { $0.ngram.contains("钱") || $0.ngram.contains("账") || $0.ngram.contains("转") || $0.ngram.contains("请") },
+                "\(report.up.map(\.ngram))")
+        // No model, no report.
+        #expect(try RuleScanner(rules: rules).modelReport(Record(id: "t", text: text)) == nil)
+    }
+
+    @Test func bundledModelRulesPassTheirExamples() throws {
+        let rules = try loadBundledRuleSet()
+        #expect(rules.usesModel)
+        let model = try bundledModel()
+        let report = ExampleRunner.run(rules, scanner: try RuleScanner(matcher: CompiledMatcher(rules, model: model)))
+        #expect(report.failures.map { "\($0.rule): \($0.detail)" } == [])
+    }
+}
