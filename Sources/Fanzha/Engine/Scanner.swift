@@ -72,8 +72,8 @@ public final class Scanner {
         }))
     }
     private var hitScratch: [(Int32, Int32, Int32)] = []
-    /// The model's n-gram buckets of one record (Model/ModelCondition.swift), reused.
-    var modelBuckets: [Int32] = []
+    /// The model's per-record counting table (Model/ModelCondition.swift), reused.
+    let modelScratch = ModelScratch()
 
     /// Per atom, its PCRE2 matchers, kept for this worker once asked for: a regex's own; a term
     /// list's compiled on first use (only a scan without the prefilter needs them).

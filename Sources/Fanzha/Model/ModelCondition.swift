@@ -96,28 +96,49 @@ extension Scanner.Evaluation {
 
     mutating func modelMargin(_ model: TextModel, mask: Int) -> Double {
         if let m = modelCache.margin(mask) { return m }
-        var buckets: [Int32] = []
-        swap(&buckets, &scanner.modelBuckets)
-        defer { swap(&buckets, &scanner.modelBuckets) }
-        buckets.removeAll(keepingCapacity: true)
         let turns = prepared.turns
         let (minN, maxN, bucketMask) = (model.minN, model.maxN, model.mask)
+        // At most one n-gram per order per byte.
+        var bound = 0
+        for t in 0..<turnLimit where modelSees(t, mask) { bound += turns[t].text.bytes.count }
+        let table = scanner.modelScratch
+        table.begin(bound * (maxN - minN + 1))
+        // The table's memory in locals: the loop then touches no class property.
+        let keys = table.keys, counts = table.counts, stamps = table.stamps, used = table.used
+        let generation = table.generation, shift = table.shift, slotMask = table.capacity - 1
+        var usedCount = 0
         for t in 0..<turnLimit where modelSees(t, mask) {
             turns[t].text.bytes.withUnsafeBufferPointer { buf in
-                TextModel.forEachNGram(buf, minN: minN, maxN: maxN, mask: bucketMask) { b, _, _ in buckets.append(Int32(truncatingIfNeeded: b)) }
+                TextModel.forEachNGram(buf, minN: minN, maxN: maxN, mask: bucketMask) { bucket, _, _ in
+                    let b = Int32(truncatingIfNeeded: bucket)
+                    var slot = Int((UInt32(bitPattern: b) &* 0x9E37_79B1) >> shift)
+                    while true {
+                        if stamps[slot] != generation {
+                            stamps[slot] = generation
+                            keys[slot] = b
+                            counts[slot] = 1
+                            used[usedCount] = Int32(slot)
+                            usedCount += 1
+                            return
+                        }
+                        if keys[slot] == b {
+                            counts[slot] &+= 1
+                            return
+                        }
+                        slot = (slot + 1) & slotMask
+                    }
+                }
             }
         }
-        buckets.sort()
         var dot = 0.0, norm = 0.0
-        var k = 0
         let weights = model.weights
-        while k < buckets.count {
-            var j = k + 1
-            while j < buckets.count && buckets[j] == buckets[k] { j += 1 }
-            let v = j - k == 1 ? 1.0 : 1 + log(Double(j - k))
-            dot += Double(weights[Int(buckets[k])]) * v
+        for k in 0..<usedCount {
+            let slot = Int(used[k])
+            let c = Int(counts[slot])
+            let v = c == 1 ? 1.0 : 1 + log(Double(c))
             norm += v * v
-            k = j
+            let b = Int(keys[slot])
+            if model.knows(b) { dot += Double(weights[b]) * v }
         }
         let margin = model.bias + (norm > 0 ? dot / norm.squareRoot() : 0)
         modelCache.setMargin(mask, margin)
@@ -135,39 +156,41 @@ extension Scanner.Evaluation {
         let (minN, maxN, bucketMask) = (max(model.minN, min(2, model.maxN)), model.maxN, model.mask)
         let weights = model.weights
         let sign: Float = up ? 1 : -1
-        var top: [(bucket: Int, weight: Float)] = []
         let limit = Scanner.Evaluation.modelEvidenceNGrams
+        let start = ws.occ.count
+        // One pass per turn: the n-grams pushing this way, with their places; then the strongest
+        // `limit` buckets of the record, then their first places in text order.
+        var candidates: [ModelScratch.Candidate] = []
+        swap(&candidates, &scanner.modelScratch.candidates)
+        defer { swap(&candidates, &scanner.modelScratch.candidates) }
+        candidates.removeAll(keepingCapacity: true)
         for t in 0..<turnLimit where modelSees(t, mask) {
             turns[t].text.bytes.withUnsafeBufferPointer { buf in
-                TextModel.forEachNGram(buf, minN: minN, maxN: maxN, mask: bucketMask) { b, _, _ in
+                TextModel.forEachNGram(buf, minN: minN, maxN: maxN, mask: bucketMask) { b, s, e in
+                    guard model.knows(b) else { return }
                     let w = weights[b] * sign
-                    guard w > 0, !top.contains(where: { $0.bucket == b }) else { return }
-                    if top.count < limit {
-                        top.append((b, w))
-                    } else if let weakest = top.indices.min(by: { top[$0].weight < top[$1].weight }), top[weakest].weight < w {
-                        top[weakest] = (b, w)
-                    } else {
-                        return
-                    }
+                    if w > 0 { candidates.append(ModelScratch.Candidate(bucket: Int32(b), weight: w, turn: Int32(t), start: Int32(s), end: Int32(e))) }
                 }
             }
         }
-        let start = ws.occ.count
-        var places = [Int](repeating: 0, count: top.count)
-        for t in 0..<turnLimit where modelSees(t, mask) && !top.isEmpty {
-            var found: [(Int, Int)] = []
-            turns[t].text.bytes.withUnsafeBufferPointer { buf in
-                TextModel.forEachNGram(buf, minN: minN, maxN: maxN, mask: bucketMask) { b, s, e in
-                    guard let i = top.firstIndex(where: { $0.bucket == b }), places[i] < Scanner.Evaluation.modelEvidencePlaces else { return }
-                    places[i] += 1
-                    found.append((s, e))
-                }
+        var top: [(bucket: Int32, weight: Float, places: Int)] = []
+        for c in candidates where !top.contains(where: { $0.bucket == c.bucket }) {
+            if top.count < limit {
+                top.append((c.bucket, c.weight, 0))
+            } else if let weakest = top.indices.min(by: { top[$0].weight < top[$1].weight }), top[weakest].weight < c.weight {
+                top[weakest] = (c.bucket, c.weight, 0)
             }
-            found.sort { $0 < $1 }
-            for (s, e) in found {
-                ws.arena.append(Scanner.Evidence(turn: Int32(t), start: Int32(s), end: Int32(e)))
-                ws.occ.append(Scanner.Occurrence(turn: Int32(t), start: Int32(s), end: Int32(e), evStart: Int32(ws.arena.count - 1), evCount: 1))
-            }
+        }
+        var kept: [(turn: Int32, start: Int32, end: Int32)] = []
+        for c in candidates {
+            guard let i = top.firstIndex(where: { $0.bucket == c.bucket }), top[i].places < Scanner.Evaluation.modelEvidencePlaces else { continue }
+            top[i].places += 1
+            kept.append((c.turn, c.start, c.end))
+        }
+        kept.sort { ($0.turn, $0.start, $0.end) < ($1.turn, $1.start, $1.end) }
+        for k in kept {
+            ws.arena.append(Scanner.Evidence(turn: k.turn, start: k.start, end: k.end))
+            ws.occ.append(Scanner.Occurrence(turn: k.turn, start: k.start, end: k.end, evStart: Int32(ws.arena.count - 1), evCount: 1))
         }
         // Nothing pushed that way (an empty text): true, but nowhere.
         let result = ws.occ.count == start ? Scanner.Occurrences.nowhere
@@ -249,5 +272,45 @@ extension RuleSet {
             }
         }
         return rules.contains { reads($0.condition) }
+    }
+}
+
+/// A scanner's table for counting one record's n-gram buckets: open addressing with generation
+/// stamps, so starting a record clears nothing and counting allocates nothing once it has grown.
+final class ModelScratch {
+    private(set) var capacity = 0
+    private(set) var shift: UInt32 = 32
+    private(set) var keys = UnsafeMutablePointer<Int32>.allocate(capacity: 1)
+    private(set) var counts = UnsafeMutablePointer<Int32>.allocate(capacity: 1)
+    private(set) var stamps = UnsafeMutablePointer<UInt32>.allocate(capacity: 1)
+    /// The slots in use, in the order first seen (the caller counts them).
+    private(set) var used = UnsafeMutablePointer<Int32>.allocate(capacity: 1)
+    private(set) var generation: UInt32 = 0
+    /// An n-gram place that pushes the probability the way a `model` condition asked (evidence).
+    struct Candidate { let bucket: Int32; let weight: Float; let turn: Int32; let start: Int32; let end: Int32 }
+    var candidates: [Candidate] = []
+
+    /// Starts a record of at most `n` n-grams.
+    func begin(_ n: Int) {
+        generation &+= 1
+        if 2 * n > capacity || generation == 0 {
+            var size = 1024
+            while size < 2 * n { size *= 2 }
+            if size > capacity {
+                keys.deallocate(); counts.deallocate(); stamps.deallocate(); used.deallocate()
+                keys = .allocate(capacity: size)
+                counts = .allocate(capacity: size)
+                stamps = .allocate(capacity: size)
+                used = .allocate(capacity: size)
+                capacity = size
+                shift = UInt32(32 - size.trailingZeroBitCount)
+            }
+            stamps.initialize(repeating: 0, count: capacity)
+            generation = 1
+        }
+    }
+
+    deinit {
+        keys.deallocate(); counts.deallocate(); stamps.deallocate(); used.deallocate()
     }
 }

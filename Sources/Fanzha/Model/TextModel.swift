@@ -40,6 +40,9 @@ public final class TextModel: @unchecked Sendable {
     public let info: String
     /// Dense weights, one per bucket (zero for buckets the model never saw).
     let weights: UnsafeMutablePointer<Float>
+    /// One bit per bucket, set where the weight is not zero: 1/32 of the weights' size, so a
+    /// scan checks it in cache and reads the weights only for n-grams the model knows.
+    let present: UnsafeMutablePointer<UInt64>
     public var buckets: Int { 1 << bucketBits }
     var mask: UInt64 { UInt64(buckets - 1) }
     /// Buckets with a non-zero weight (what the file stores).
@@ -63,11 +66,19 @@ public final class TextModel: @unchecked Sendable {
         weights = UnsafeMutablePointer<Float>.allocate(capacity: dense.count)
         weights.initialize(from: dense, count: dense.count)
         nonZero = dense.reduce(0) { $0 + ($1 != 0 ? 1 : 0) }
+        let words = max(1, dense.count / 64)
+        present = UnsafeMutablePointer<UInt64>.allocate(capacity: words)
+        present.initialize(repeating: 0, count: words)
+        for b in dense.indices where dense[b] != 0 { present[b >> 6] |= 1 << UInt64(b & 63) }
     }
 
     deinit {
         weights.deallocate()
+        present.deallocate()
     }
+
+    @inline(__always)
+    func knows(_ b: Int) -> Bool { present[b >> 6] & (1 << UInt64(b & 63)) != 0 }
 
     public func weight(ofBucket b: Int) -> Float { weights[b] }
 
@@ -107,16 +118,18 @@ public final class TextModel: @unchecked Sendable {
                     seen += 1
                     let top = min(maxN, seen)
                     if top < minN { continue }
-                    for len in minN...top {
-                        var h: UInt64 = 0xcbf2_9ce4_8422_2325 ^ UInt64(len)
-                        for k in (seen - len)..<seen {
-                            h = (h ^ UInt64(vs[k & 7])) &* 0x0000_0100_0000_01B3
-                        }
-                        // A final mix so the low bits depend on every scalar.
-                        h ^= h >> 29
-                        h = h &* 0xbf58_476d_1ce4_e5b9
-                        h ^= h >> 32
-                        body(Int(h & mask), ss[(seen - len) & 7], i)
+                    // FNV-1a over the n-gram's scalars from the newest back, so each longer
+                    // n-gram ending here extends the shorter one's hash by one step.
+                    var h: UInt64 = 0xcbf2_9ce4_8422_2325
+                    for len in 1...top {
+                        h = (h ^ UInt64(vs[(seen - len) & 7])) &* 0x0000_0100_0000_01B3
+                        if len < minN { continue }
+                        // The length, then a final mix so the low bits depend on every scalar.
+                        var x = h ^ UInt64(len) &* 0x9E37_79B9_7F4A_7C15
+                        x ^= x >> 29
+                        x = x &* 0xbf58_476d_1ce4_e5b9
+                        x ^= x >> 32
+                        body(Int(x & mask), ss[(seen - len) & 7], i)
                     }
                 }
             }
