@@ -234,6 +234,34 @@ private func temporaryFile(_ name: String, _ bytes: [UInt8]) throws -> String {
         #expect(scanner.scan(swapped).hits.contains { rules.rules[$0.rule].id == "caller_side" })
     }
 
+    /// A call's timeline may skip a turn with no dictionary word only when nothing else can
+    /// change the verdict: the model reads every turn, so with a model no turn is skipped.
+    @Test func everyTurnCanChangeTheVerdictWithAModel() throws {
+        let rules = try compiledRuleSet("""
+        rule learned {
+          title "模型"
+          score 6
+          allow no_atom
+          match model >= 0.5
+        }
+        rule word {
+          title "词"
+          score 1
+          match "验证码"
+        }
+        """)
+        let call = Record(id: "c", turns: [Turn(speaker: "caller", role: .caller, text: "你好"),
+                                           Turn(speaker: "callee", role: .callee, text: "你好"),
+                                           Turn(speaker: "caller", role: .caller, text: "请马上把钱转到安全账户，配合调查洗钱案")])
+        let without = try RuleScanner(rules: rules)
+        #expect(!without.turnMayChangeTheVerdict(without.prepare(call), turn: 2))
+        let with = try RuleScanner(matcher: CompiledMatcher(rules, model: try tinyModel()))
+        #expect(with.turnMayChangeTheVerdict(with.prepare(call), turn: 2))
+        let v = with.scan(call)
+        #expect(v.level == .medium)
+        #expect(v.firstWarningTurn == 2)
+    }
+
     @Test func evidenceSpansAreOffsetsIntoTheOriginalText() throws {
         let rules = try compiledRuleSet("""
         rule learned {

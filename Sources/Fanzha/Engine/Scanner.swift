@@ -155,7 +155,8 @@ public final class Scanner {
     /// the prefilter (no word hits to look at) or when a regex hits its match limit, the turn
     /// counts as a change.
     public func turnMayChangeTheVerdict(_ p: Prepared, turn t: Int) -> Bool {
-        guard usePrefilter, p.turns[t].wordHits.isEmpty, t != p.firstCallerTurn, t != p.firstCalleeTurn else { return true }
+        // Any turn can move the learned model's probability (Model/).
+        guard usePrefilter, matcher.model == nil, p.turns[t].wordHits.isEmpty, t != p.firstCallerTurn, t != p.firstCalleeTurn else { return true }
         // Without a word in this turn, only a regex that needs no word can match in it.
         let program = matcher.programPointer
         return p.turns[t].text.bytes.withUnsafeBufferPointer { buf in
