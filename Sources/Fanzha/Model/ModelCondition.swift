@@ -12,6 +12,10 @@ struct ModelCache {
     var margins: (Double, Double, Double, Double) = (.nan, .nan, .nan, .nan)
     typealias Slot = Scanner.Occurrences?
     var evidence: (Slot, Slot, Slot, Slot, Slot, Slot, Slot, Slot) = (nil, nil, nil, nil, nil, nil, nil, nil)
+    /// The scope mask whose n-grams the scanner's counting table holds (-1: none yet in this
+    /// evaluation), and how many distinct buckets it holds.
+    var tableMask = -1
+    var tableUsed = 0
 
     func margin(_ mask: Int) -> Double? {
         let m: Double
@@ -74,8 +78,8 @@ extension Comparison {
 
 extension Scanner.Evaluation {
     /// How many n-grams a model hit shows as evidence, and how many places of each.
-    static let modelEvidenceNGrams = 5
-    static let modelEvidencePlaces = 2
+    static let modelEvidenceNGrams = 3
+    static let modelEvidencePlaces = 1
 
     /// Whether turn `t` is in the scope `mask` (0: every turn; 1 caller, 2 callee).
     private func modelSees(_ t: Int, _ mask: Int) -> Bool {
@@ -94,8 +98,9 @@ extension Scanner.Evaluation {
         return modelEvidence(model, mask: mask, up: up)
     }
 
-    mutating func modelMargin(_ model: TextModel, mask: Int) -> Double {
-        if let m = modelCache.margin(mask) { return m }
+    /// Counts the n-gram buckets of the turns in scope `mask` in the scanner's table.
+    mutating func fillModelTable(_ model: TextModel, mask: Int) {
+        if modelCache.tableMask == mask { return }
         let turns = prepared.turns
         let (minN, maxN, bucketMask) = (model.minN, model.maxN, model.mask)
         // At most one n-gram per order per byte.
@@ -104,12 +109,12 @@ extension Scanner.Evaluation {
         let table = scanner.modelScratch
         table.begin(bound * (maxN - minN + 1))
         // The table's memory in locals: the loop then touches no class property.
-        let keys = table.keys, counts = table.counts, stamps = table.stamps, used = table.used
+        let keys = table.keys, counts = table.counts, stamps = table.stamps, used = table.used, lens = table.lens
         let generation = table.generation, shift = table.shift, slotMask = table.capacity - 1
         var usedCount = 0
         for t in 0..<turnLimit where modelSees(t, mask) {
             turns[t].text.bytes.withUnsafeBufferPointer { buf in
-                TextModel.forEachNGram(buf, minN: minN, maxN: maxN, mask: bucketMask) { bucket, _, _ in
+                TextModel.forEachNGram(buf, minN: minN, maxN: maxN, mask: bucketMask) { bucket, _, _, len in
                     let b = Int32(truncatingIfNeeded: bucket)
                     var slot = Int((UInt32(bitPattern: b) &* 0x9E37_79B1) >> shift)
                     while true {
@@ -117,12 +122,14 @@ extension Scanner.Evaluation {
                             stamps[slot] = generation
                             keys[slot] = b
                             counts[slot] = 1
+                            lens[slot] = UInt8(len)
                             used[usedCount] = Int32(slot)
                             usedCount += 1
                             return
                         }
                         if keys[slot] == b {
                             counts[slot] &+= 1
+                            if lens[slot] < UInt8(len) { lens[slot] = UInt8(len) }
                             return
                         }
                         slot = (slot + 1) & slotMask
@@ -130,9 +137,18 @@ extension Scanner.Evaluation {
                 }
             }
         }
+        modelCache.tableMask = mask
+        modelCache.tableUsed = usedCount
+    }
+
+    mutating func modelMargin(_ model: TextModel, mask: Int) -> Double {
+        if let m = modelCache.margin(mask) { return m }
+        fillModelTable(model, mask: mask)
+        let table = scanner.modelScratch
+        let keys = table.keys, counts = table.counts, used = table.used
         var dot = 0.0, norm = 0.0
         let weights = model.weights
-        for k in 0..<usedCount {
+        for k in 0..<modelCache.tableUsed {
             let slot = Int(used[k])
             let c = Int(counts[slot])
             let v = c == 1 ? 1.0 : 1 + log(Double(c))
@@ -158,39 +174,48 @@ extension Scanner.Evaluation {
         let sign: Float = up ? 1 : -1
         let limit = Scanner.Evaluation.modelEvidenceNGrams
         let start = ws.occ.count
-        // One pass per turn: the n-grams pushing this way, with their places; then the strongest
-        // `limit` buckets of the record, then their first places in text order.
-        var candidates: [ModelScratch.Candidate] = []
-        swap(&candidates, &scanner.modelScratch.candidates)
-        defer { swap(&candidates, &scanner.modelScratch.candidates) }
-        candidates.removeAll(keepingCapacity: true)
-        for t in 0..<turnLimit where modelSees(t, mask) {
-            turns[t].text.bytes.withUnsafeBufferPointer { buf in
-                TextModel.forEachNGram(buf, minN: minN, maxN: maxN, mask: bucketMask) { b, s, e in
-                    guard model.knows(b) else { return }
-                    let w = weights[b] * sign
-                    if w > 0 { candidates.append(ModelScratch.Candidate(bucket: Int32(b), weight: w, turn: Int32(t), start: Int32(s), end: Int32(e))) }
+        // The strongest `limit` distinct buckets pushing this way, from the counting table;
+        // then one pass for their first places in text order.
+        fillModelTable(model, mask: mask)
+        let table = scanner.modelScratch
+        let keys = table.keys, used = table.used, lens = table.lens
+        var top: [(bucket: Int32, weight: Float, places: Int)] = []
+        top.reserveCapacity(limit)
+        for k in 0..<modelCache.tableUsed {
+            let slot = Int(used[k])
+            let b = Int(keys[slot])
+            guard Int(lens[slot]) >= minN, model.knows(b) else { continue }
+            let w = weights[b] * sign
+            guard w > 0 else { continue }
+            if top.count < limit {
+                top.append((Int32(b), w, 0))
+            } else {
+                var weakest = 0
+                for q in 1..<top.count where top[q].weight < top[weakest].weight { weakest = q }
+                if top[weakest].weight < w { top[weakest] = (Int32(b), w, 0) }
+            }
+        }
+        if !top.isEmpty {
+            var kept: [(turn: Int32, start: Int32, end: Int32)] = []
+            for t in 0..<turnLimit where modelSees(t, mask) {
+                turns[t].text.bytes.withUnsafeBufferPointer { buf in
+                    TextModel.forEachNGram(buf, minN: minN, maxN: maxN, mask: bucketMask) { b, s, e, _ in
+                        let key = Int32(truncatingIfNeeded: b)
+                        for q in top.indices where top[q].bucket == key {
+                            if top[q].places < Scanner.Evaluation.modelEvidencePlaces {
+                                top[q].places += 1
+                                kept.append((Int32(t), Int32(s), Int32(e)))
+                            }
+                            return
+                        }
+                    }
                 }
             }
-        }
-        var top: [(bucket: Int32, weight: Float, places: Int)] = []
-        for c in candidates where !top.contains(where: { $0.bucket == c.bucket }) {
-            if top.count < limit {
-                top.append((c.bucket, c.weight, 0))
-            } else if let weakest = top.indices.min(by: { top[$0].weight < top[$1].weight }), top[weakest].weight < c.weight {
-                top[weakest] = (c.bucket, c.weight, 0)
+            kept.sort { ($0.turn, $0.start, $0.end) < ($1.turn, $1.start, $1.end) }
+            for k in kept {
+                ws.arena.append(Scanner.Evidence(turn: k.turn, start: k.start, end: k.end))
+                ws.occ.append(Scanner.Occurrence(turn: k.turn, start: k.start, end: k.end, evStart: Int32(ws.arena.count - 1), evCount: 1))
             }
-        }
-        var kept: [(turn: Int32, start: Int32, end: Int32)] = []
-        for c in candidates {
-            guard let i = top.firstIndex(where: { $0.bucket == c.bucket }), top[i].places < Scanner.Evaluation.modelEvidencePlaces else { continue }
-            top[i].places += 1
-            kept.append((c.turn, c.start, c.end))
-        }
-        kept.sort { ($0.turn, $0.start, $0.end) < ($1.turn, $1.start, $1.end) }
-        for k in kept {
-            ws.arena.append(Scanner.Evidence(turn: k.turn, start: k.start, end: k.end))
-            ws.occ.append(Scanner.Occurrence(turn: k.turn, start: k.start, end: k.end, evStart: Int32(ws.arena.count - 1), evCount: 1))
         }
         // Nothing pushed that way (an empty text): true, but nowhere.
         let result = ws.occ.count == start ? Scanner.Occurrences.nowhere
@@ -227,7 +252,7 @@ extension Scanner {
         var places: [Int: [Place]] = [:]
         for (t, turn) in p.turns.enumerated() {
             turn.text.bytes.withUnsafeBufferPointer { buf in
-                TextModel.forEachNGram(buf, minN: model.minN, maxN: model.maxN, mask: model.mask) { b, s, e in
+                TextModel.forEachNGram(buf, minN: model.minN, maxN: model.maxN, mask: model.mask) { b, s, e, _ in
                     all.append(Int32(b))
                     if places[b, default: []].count < 3 { places[b, default: []].append(Place(turn: t, start: s, end: e)) }
                 }
@@ -285,10 +310,9 @@ final class ModelScratch {
     private(set) var stamps = UnsafeMutablePointer<UInt32>.allocate(capacity: 1)
     /// The slots in use, in the order first seen (the caller counts them).
     private(set) var used = UnsafeMutablePointer<Int32>.allocate(capacity: 1)
+    /// The longest n-gram (in scalars) counted in each slot: evidence shows n-grams of 2 or more.
+    private(set) var lens = UnsafeMutablePointer<UInt8>.allocate(capacity: 1)
     private(set) var generation: UInt32 = 0
-    /// An n-gram place that pushes the probability the way a `model` condition asked (evidence).
-    struct Candidate { let bucket: Int32; let weight: Float; let turn: Int32; let start: Int32; let end: Int32 }
-    var candidates: [Candidate] = []
 
     /// Starts a record of at most `n` n-grams.
     func begin(_ n: Int) {
@@ -297,8 +321,9 @@ final class ModelScratch {
             var size = 1024
             while size < 2 * n { size *= 2 }
             if size > capacity {
-                keys.deallocate(); counts.deallocate(); stamps.deallocate(); used.deallocate()
+                keys.deallocate(); counts.deallocate(); stamps.deallocate(); used.deallocate(); lens.deallocate()
                 keys = .allocate(capacity: size)
+                lens = .allocate(capacity: size)
                 counts = .allocate(capacity: size)
                 stamps = .allocate(capacity: size)
                 used = .allocate(capacity: size)
@@ -311,6 +336,6 @@ final class ModelScratch {
     }
 
     deinit {
-        keys.deallocate(); counts.deallocate(); stamps.deallocate(); used.deallocate()
+        keys.deallocate(); counts.deallocate(); stamps.deallocate(); used.deallocate(); lens.deallocate()
     }
 }

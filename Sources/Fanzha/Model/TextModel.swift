@@ -90,11 +90,15 @@ public final class TextModel: @unchecked Sendable {
 
     // MARK: - Features
 
-    /// Calls `body(bucket, startByte, endByte)` for every n-gram (minN…maxN scalars) of one
+    /// Calls `body(bucket, startByte, endByte, length)` for every n-gram (minN…maxN scalars) of one
     /// normalised text, in order of their last scalar.
     @inline(__always)
     static func forEachNGram(_ bytes: UnsafeBufferPointer<UInt8>, minN: Int, maxN: Int, mask: UInt64,
-                             _ body: (Int, Int, Int) -> Void) {
+                             _ body: (Int, Int, Int, Int) -> Void) {
+        if maxN <= 4 {
+            forEachShortNGram(bytes, minN: minN, maxN: maxN, mask: mask, body)
+            return
+        }
         // The last 8 scalars and where they start (maxN ≤ 8).
         var values: (UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32) = (0, 0, 0, 0, 0, 0, 0, 0)
         var starts: (Int, Int, Int, Int, Int, Int, Int, Int) = (0, 0, 0, 0, 0, 0, 0, 0)
@@ -129,10 +133,56 @@ public final class TextModel: @unchecked Sendable {
                         x ^= x >> 29
                         x = x &* 0xbf58_476d_1ce4_e5b9
                         x ^= x >> 32
-                        body(Int(x & mask), ss[(seen - len) & 7], i)
+                        body(Int(x & mask), ss[(seen - len) & 7], i, len)
                     }
                 }
             }
+        }
+    }
+
+    /// `forEachNGram` for n-grams of at most 4 scalars (the usual case), the last four scalars
+    /// and their starts kept in locals rather than memory. The same buckets, in the same order.
+    @inline(__always)
+    static func forEachShortNGram(_ bytes: UnsafeBufferPointer<UInt8>, minN: Int, maxN: Int, mask: UInt64,
+                                  _ body: (Int, Int, Int, Int) -> Void) {
+        var v0: UInt64 = 0, v1: UInt64 = 0, v2: UInt64 = 0, v3: UInt64 = 0
+        var s0 = 0, s1 = 0, s2 = 0, s3 = 0
+        var seen = 0
+        var i = 0
+        let n = bytes.count
+        @inline(__always) func emit(_ h: UInt64, _ len: Int, _ start: Int, _ end: Int) {
+            var x = h ^ UInt64(len) &* 0x9E37_79B9_7F4A_7C15
+            x ^= x >> 29
+            x = x &* 0xbf58_476d_1ce4_e5b9
+            x ^= x >> 32
+            body(Int(x & mask), start, end, len)
+        }
+        while i < n {
+            let start = i
+            let b0 = UInt32(bytes[i])
+            var v: UInt32
+            if b0 < 0x80 { v = b0; i += 1 }
+            else if b0 < 0xE0, i + 1 < n { v = (b0 & 0x1F) << 6 | UInt32(bytes[i + 1] & 0x3F); i += 2 }
+            else if b0 < 0xF0, i + 2 < n { v = (b0 & 0x0F) << 12 | UInt32(bytes[i + 1] & 0x3F) << 6 | UInt32(bytes[i + 2] & 0x3F); i += 3 }
+            else if i + 3 < n { v = (b0 & 0x07) << 18 | UInt32(bytes[i + 1] & 0x3F) << 12 | UInt32(bytes[i + 2] & 0x3F) << 6 | UInt32(bytes[i + 3] & 0x3F); i += 4 }
+            else { v = 0xFFFD; i = n }
+            v3 = v2; v2 = v1; v1 = v0; v0 = UInt64(v)
+            s3 = s2; s2 = s1; s1 = s0; s0 = start
+            seen += 1
+            let top = min(maxN, seen)
+            if top < minN { continue }
+            var h: UInt64 = 0xcbf2_9ce4_8422_2325
+            h = (h ^ v0) &* 0x0000_0100_0000_01B3
+            if minN <= 1 { emit(h, 1, s0, i) }
+            if top < 2 { continue }
+            h = (h ^ v1) &* 0x0000_0100_0000_01B3
+            if minN <= 2 { emit(h, 2, s1, i) }
+            if top < 3 { continue }
+            h = (h ^ v2) &* 0x0000_0100_0000_01B3
+            if minN <= 3 { emit(h, 3, s2, i) }
+            if top < 4 { continue }
+            h = (h ^ v3) &* 0x0000_0100_0000_01B3
+            emit(h, 4, s3, i)
         }
     }
 
@@ -143,7 +193,7 @@ public final class TextModel: @unchecked Sendable {
         buckets.removeAll(keepingCapacity: true)
         for t in texts {
             t.withUnsafeBufferPointer { buf in
-                forEachNGram(buf, minN: minN, maxN: maxN, mask: mask) { b, _, _ in buckets.append(Int32(b)) }
+                forEachNGram(buf, minN: minN, maxN: maxN, mask: mask) { b, _, _, _ in buckets.append(Int32(b)) }
             }
         }
         vectorise(&buckets, indices: &indices, values: &values)
