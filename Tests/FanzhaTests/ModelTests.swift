@@ -308,4 +308,53 @@ private func temporaryFile(_ name: String, _ bytes: [UInt8]) throws -> String {
         let report = ExampleRunner.run(rules, scanner: try RuleScanner(matcher: CompiledMatcher(rules, model: model)))
         #expect(report.failures.map { "\($0.rule): \($0.detail)" } == [])
     }
+
+    // MARK: - Through the command line
+
+    @Test func trainAndModelFlagsEndToEnd() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fanzha-train-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let corpus = PackageFiles.corpus("messages.jsonl")
+        let a = dir.appendingPathComponent("a.fzm").path, b = dir.appendingPathComponent("b.fzm").path
+        let first = try ProcessRunner.fanzha(["train", corpus, "-o", a])
+        #expect(first.status == 0, "\(first.err)")
+        #expect(first.err.contains("held out"))
+        #expect(try ProcessRunner.fanzha(["train", corpus, "-o", b, "--threads", "1"]).status == 0)
+        #expect(FileManager.default.contents(atPath: a) == FileManager.default.contents(atPath: b))
+        let applied = try ProcessRunner.fanzha(["train", "--apply", a, corpus])
+        #expect(applied.status == 0)
+        #expect(applied.lines.count > 300 && applied.lines.allSatisfy { $0.split(separator: "\t").count == 3 })
+
+        // Rules that read a model, with no model beside them: `lint` warns, `scan` notes it.
+        let rulesDir = dir.appendingPathComponent("rules")
+        try FileManager.default.createDirectory(at: rulesDir, withIntermediateDirectories: true)
+        try Data(ruleText(match: "model >= 0.9", extra: "  score 6\n  allow no_atom\n  miss \"你好\"\n  hit \"安全账户\"\n").utf8)
+            .write(to: rulesDir.appendingPathComponent("m.fz"))
+        let lint = try ProcessRunner.fanzha(["lint", "--strict", rulesDir.path])
+        #expect(lint.status == 1)
+        #expect(lint.out.contains("warning[no-model]"))
+        #expect(try ProcessRunner.fanzha(["lint", "--strict", "--model", a, rulesDir.path]).status == 0)
+        let note = try ProcessRunner.fanzha(["scan", "--rules", rulesDir.path], input: "请把钱转到安全账户")
+        #expect(note.err.contains("no model is loaded"))
+        // The rules folder's model.fzm is the default; --no-model turns it off.
+        try FileManager.default.copyItem(atPath: a, toPath: rulesDir.appendingPathComponent("model.fzm").path)
+        #expect(try ProcessRunner.fanzha(["lint", "--strict", rulesDir.path]).status == 0)
+        let withModel = try ProcessRunner.fanzha(["scan", "--rules", rulesDir.path, "--format", "jsonl"], input: "我是公安局的，你涉嫌洗钱，请把资金转到安全账户配合调查")
+        #expect(withModel.status == 0, "\(withModel.out) \(withModel.err)")
+        #expect(withModel.out.contains("\"rule\":\"t\""))
+        let without = try ProcessRunner.fanzha(["scan", "--rules", rulesDir.path, "--no-model"], input: "我是公安局的，你涉嫌洗钱，请把资金转到安全账户配合调查")
+        #expect(without.status == 1)
+        let explain = try ProcessRunner.fanzha(["explain", "--rules", rulesDir.path, "我是公安局的，你涉嫌洗钱，请把资金转到安全账户配合调查"])
+        #expect(explain.out.contains("model: probability"))
+
+        // A corrupt model is an error naming the file, and nothing is scanned.
+        var bytes = try #require(FileManager.default.contents(atPath: a))
+        bytes[bytes.count / 2] ^= 0xFF
+        let bad = dir.appendingPathComponent("bad.fzm").path
+        try bytes.write(to: URL(fileURLWithPath: bad))
+        let failed = try ProcessRunner.fanzha(["scan", "--rules", rulesDir.path, "--model", bad], input: "你好")
+        #expect(failed.status == 2)
+        #expect(failed.err.contains(bad) && failed.err.contains("corrupt"), "\(failed.err)")
+        #expect(failed.out.isEmpty)
+    }
 }
