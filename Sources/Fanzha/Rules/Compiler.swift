@@ -223,8 +223,10 @@ struct Checker {
                      ruleDecls[i].match?.range ?? c.range, in: ruleDecls[i],
                      help: "add a literal the rule needs (e.g. `\"转账\" and …`), or `allow no-atom`")
             }
-            result.append(CompiledRule(id: c.id, title: c.title, category: c.category, score: c.score, status: c.status, tags: c.tags,
-                                       isPrivate: c.isPrivate, condition: c.condition, requirement: req, hits: c.hits, misses: c.misses, range: c.range))
+            var rule = CompiledRule(id: c.id, title: c.title, category: c.category, score: c.score, status: c.status, tags: c.tags,
+                                    isPrivate: c.isPrivate, condition: c.condition, requirement: req, hits: c.hits, misses: c.misses, range: c.range)
+            rule.frameKind = c.frameKind; rule.unless = c.unless; rule.whole = c.whole; rule.reads = c.reads
+            result.append(rule)
         }
         guard result.count == ruleDecls.count else { return nil }
         return RuleSet(levels: levelValues, categories: categoryList, atoms: atoms, rules: result, words: words, sources: sources)
@@ -304,9 +306,38 @@ struct Checker {
             let help = suggestion(for: a.value, among: DiagnosticID.all.filter { $0.severity == .warning }.map(\.id)).map { "did you mean `\($0)`?" }
             warn("unknown-allow", "`\(a.value)` is not a warning id", a.range, in: nil, help: help)
         }
-        if !r.isPrivate, r.hits.isEmpty || r.misses.isEmpty {
-            warn("no-examples", "rule `\(r.id.value)` has no \(r.hits.isEmpty ? "`hit`" : "`miss`") example", r.id.range, in: r,
-                 help: "examples are the rule's tests and its documentation")
+        if !r.isPrivate || r.isFrame, r.hits.isEmpty || r.misses.isEmpty {
+            warn("no-examples", "\(r.isFrame ? "frame" : "rule") `\(r.id.value)` has no \(r.hits.isEmpty ? "`hit`" : "`miss`") example", r.id.range, in: r,
+                 help: "examples are the \(r.isFrame ? "frame" : "rule")'s tests and its documentation")
+        }
+        // Frames: a kind, an optional veto and whole-message share; rules: the frames they read.
+        var frameKind: FrameKinds = [], reads: FrameKinds = []
+        if r.isFrame {
+            if let k = r.kind {
+                if let kind = FrameKinds(name: k.value.value) { frameKind = kind } else {
+                    error("unknown-frame-kind", "no frame kind named `\(k.value.value)`", k.value.range,
+                          help: "a frame kind is one of: \(FrameKinds.names.map(\.0).joined(separator: ", "))")
+                    ok = false
+                }
+            } else if !r.brokenFields.contains("kind") {
+                error("missing-field", "frame `\(r.id.value)` has no `kind`", r.id.range, help: "add kind report (or warning, quote, teaching)")
+                ok = false
+            }
+            if let w = r.whole, !(1...100).contains(w.value) {
+                error("invalid-whole", "`whole` is a percentage of the message: 1 to 100 (got \(w.value))", w.range); ok = false
+            }
+        }
+        for k in r.inFrames?.value ?? [] {
+            if let kind = FrameKinds(name: k.value) { reads.insert(kind) } else {
+                error("unknown-frame-kind", "no frame kind named `\(k.value)`", k.range,
+                      help: "a frame kind is one of: \(FrameKinds.names.map(\.0).joined(separator: ", "))")
+                ok = false
+            }
+        }
+        var unless: Condition?
+        if let u = r.unless {
+            unless = lower(u.value, rule: r)
+            if unless == nil { ok = false }
         }
         for ex in r.hits + r.misses where ex.isCall {
             if case .failure(let failure) = CallTranscript.parse(ex.text) {
@@ -321,9 +352,11 @@ struct Checker {
         }
         guard let condition = lower(match.value, rule: r), ok else { return nil }
         let examples = { (xs: [Example]) in xs.map { CompiledExample(text: $0.text, isCall: $0.isCall, range: $0.range) } }
-        return CompiledRule(id: r.id.value, title: r.title?.value ?? r.id.value, category: categoryIndex, score: r.isPrivate ? 0 : (r.score?.value ?? 1),
-                            status: r.status?.value ?? .stable, tags: r.tags?.value.map(\.value) ?? [], isPrivate: r.isPrivate,
-                            condition: condition, requirement: .always, hits: examples(r.hits), misses: examples(r.misses), range: r.range)
+        var rule = CompiledRule(id: r.id.value, title: r.title?.value ?? r.id.value, category: categoryIndex, score: r.isPrivate ? 0 : (r.score?.value ?? 1),
+                                status: r.status?.value ?? .stable, tags: r.tags?.value.map(\.value) ?? [], isPrivate: r.isPrivate,
+                                condition: condition, requirement: .always, hits: examples(r.hits), misses: examples(r.misses), range: r.range)
+        rule.frameKind = frameKind; rule.unless = unless; rule.whole = r.whole?.value; rule.reads = reads
+        return rule
     }
 
     // MARK: lowering

@@ -106,6 +106,28 @@ public indirect enum AtomRequirement: Sendable, Equatable {
     }
 }
 
+/// Kinds of frame: parts of a text that are not the scam speaking to its target (RULES.md, Frames).
+public struct FrameKinds: OptionSet, Sendable, Hashable {
+    public let rawValue: UInt8
+    public init(rawValue: UInt8) { self.rawValue = rawValue }
+    /// Narration of a case: a victim, a suspect, the police, a reporter telling what happened.
+    public static let report = FrameKinds(rawValue: 1)
+    /// Warnings and advice: 警方提醒, 谨防, 凡是…都是诈骗, 切勿.
+    public static let warning = FrameKinds(rawValue: 2)
+    /// A scammer's words quoted inside narration.
+    public static let quote = FrameKinds(rawValue: 4)
+    /// Teaching material: 识别要点, 案例分析, 防骗知识.
+    public static let teaching = FrameKinds(rawValue: 8)
+    public static let all: FrameKinds = [.report, .warning, .quote, .teaching]
+    public static let names: [(String, FrameKinds)] = [("report", .report), ("warning", .warning), ("quote", .quote), ("teaching", .teaching)]
+    public init?(name: String) {
+        guard let k = FrameKinds.names.first(where: { $0.0 == name })?.1 else { return nil }
+        self = k
+    }
+    /// The name of a single kind ("report"), or the names joined by commas.
+    public var name: String { FrameKinds.names.filter { contains($0.1) }.map(\.0).joined(separator: ",") }
+}
+
 public struct CompiledExample: Sendable {
     public let text: String
     public let isCall: Bool
@@ -125,6 +147,14 @@ public struct CompiledRule: Sendable {
     public let hits: [CompiledExample]
     public let misses: [CompiledExample]
     public let range: SourceRange
+    /// A frame's kind (empty for a rule), the sentences its `unless` vetoes, and the share of a
+    /// message (percent) in its kind that makes the whole message that kind.
+    public internal(set) var frameKind: FrameKinds = []
+    public internal(set) var unless: Condition? = nil
+    public internal(set) var whole: Int? = nil
+    /// A rule's `in`: the kinds of frame whose text it still reads.
+    public internal(set) var reads: FrameKinds = []
+    public var isFrame: Bool { !frameKind.isEmpty }
     public func hasTag(_ tag: String) -> Bool { tags.contains(tag) }
 }
 
