@@ -52,8 +52,8 @@ extension Scanner.Evaluation {
             let key = SentenceKey(frame: m.frame, turn: m.turn, sentence: Int32(Scanner.lastIndex(in: starts, atMost: scalar)))
             if m.veto { vetoed.insert(key) } else { framed.insert(key) }
         }
-        // The sentences framed in any way (for `whole`).
-        var framedSentences = Set<Int64>()
+        // The sentences framed (for `whole`): of any kind, and those that narrate (not warnings).
+        var framedSentences = Set<Int64>(), narrativeSentences = Set<Int64>()
         for key in framed.subtracting(vetoed).sorted(by: { ($0.turn, $0.sentence, $0.frame) < ($1.turn, $1.sentence, $1.frame) }) {
             let text = turns[Int(key.turn)].text
             let starts = sentenceStarts[key.turn]!
@@ -63,12 +63,15 @@ extension Scanner.Evaluation {
             ws.frames.append(Scanner.FrameSpan(turn: key.turn, start: Int32(Scanner.firstByte(text, atOrAfter: s0)),
                                                end: Int32(Scanner.firstByte(text, atOrAfter: s1)), kind: kind,
                                                originalStart: Int32(s0), originalEnd: Int32(s1), rule: key.frame))
-            framedSentences.insert(Int64(key.turn) << 32 | Int64(key.sentence))
+            let sentence = Int64(key.turn) << 32 | Int64(key.sentence)
+            framedSentences.insert(sentence)
+            if kind & FrameKinds.warning.rawValue == 0 { narrativeSentences.insert(sentence) }
         }
         // A message mostly framed is in the frame as a whole (news reports: narration runs
-        // through sentences that carry no cue of their own) — unless it also speaks to its reader
-        // itself: the sentences an `unless` vetoed (outside quotations) must cover less than half
-        // the share `whole` asks for.
+        // through sentences that carry no cue of their own) — unless it also speaks to its
+        // reader: then the sentences an `unless` vetoed (outside quotations) must be fewer
+        // characters than the narrated ones. Warnings do not outweigh them: scam messages carry
+        // advice of their own (请注意保护个人隐私), only narration, quotation and teaching do.
         guard !prepared.isCall, turnLimit > 0 else { return }
         let text = turns[0].text
         let total = text.originalScalarCount
@@ -87,14 +90,15 @@ extension Scanner.Evaluation {
             let kind = program.pointee.frameKind[fi]
             guard !framedSentences.isEmpty, !ws.frames.contains(where: { $0.kind == kind && $0.originalStart == 0 && $0.originalEnd == Int32(total) }) else { continue }
             let starts = sentenceStarts[0] ?? Scanner.sentences(turns[0].turn.text).starts
-            var chars = 0
-            for s in framedSentences {
-                let i = Int(s & 0xFFFF_FFFF)
-                chars += (i + 1 < starts.count ? starts[i + 1] : total) - starts[i]
+            func characters(_ sentences: Set<Int64>) -> Int {
+                sentences.reduce(0) { sum, s in
+                    let i = Int(s & 0xFFFF_FFFF)
+                    return sum + (i + 1 < starts.count ? starts[i + 1] : total) - starts[i]
+                }
             }
             // Three framed sentences make a narrative too, in a long text whose sentences are long.
-            let narrated = chars * 100 >= whole * total || framedSentences.count >= 3
-            if narrated && vetoedChars * 200 < whole * total {
+            let mostlyFramed = characters(framedSentences) * 100 >= whole * total || framedSentences.count >= 3
+            if mostlyFramed && (vetoedChars == 0 || vetoedChars < characters(narrativeSentences)) {
                 ws.frames.append(Scanner.FrameSpan(turn: 0, start: 0, end: Int32(text.bytes.count), kind: kind,
                                                    originalStart: 0, originalEnd: Int32(total), rule: f))
             }
@@ -102,6 +106,7 @@ extension Scanner.Evaluation {
     }
 
     private struct SentenceKey: Hashable { var frame: Int32, turn: Int32, sentence: Int32 }
+
 
     /// Calls `body(turn, byte)` with the start of each piece of evidence of `occ`.
     private func forEachEvidence(of occ: Scanner.Occurrences, _ body: (Int32, Int32) -> Void) {

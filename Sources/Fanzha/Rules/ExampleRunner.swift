@@ -50,7 +50,7 @@ extension Scanner {
     public func fires(rule r: Int, on record: Record) -> [EvidenceSpan]? {
         let p = prepare(record)
         var e = Evaluation(scanner: self, prepared: p, turnLimit: p.turnCount)
-        if matcher.program.frameRules.count > 0 { e.findFrames() }
+        if matcher.program.frameRules.count > 0 { e.collectCandidates(); e.findFrames() }
         if rules.rules[r].isFrame {
             let framed = e.reportedFrames().filter { $0.rule == r }
             e.release()
