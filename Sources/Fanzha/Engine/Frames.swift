@@ -144,7 +144,8 @@ extension Scanner.Evaluation {
 
 extension Scanner {
     /// The scalar offset where each sentence of `text` starts (the first is 0). A sentence ends
-    /// after 。！？!?；; … or a line break; a quotation (“…”, 「…」, 『…』, "…") stays in the
+    /// after 。！？!?；; … or a line break, or at a space between Chinese characters once it is six
+    /// characters long (posts written with spaces for full stops; 安 全 账 户 stays one piece); a quotation (“…”, 「…」, 『…』, "…") stays in the
     /// sentence that quotes it, so a scammer's quoted words belong to the narration around them
     /// (a quotation left open ends after 300 characters).
     static func sentenceStarts(_ text: String) -> [Int] { sentences(text).starts }
@@ -153,7 +154,16 @@ extension Scanner {
     static func sentences(_ text: String) -> (starts: [Int], quotations: [Range<Int>]) {
         var starts = [0], quotations: [Range<Int>] = []
         var depth = 0, ascii = false, opened = 0, i = 0
+        var previousIsHan = false, pendingSpace = -1
         for u in text.unicodeScalars {
+            let isHan = (0x4E00...0x9FFF).contains(u.value) || (0x3400...0x4DBF).contains(u.value)
+            if u == " " || u == "\u{3000}" {
+                if previousIsHan && pendingSpace < 0 { pendingSpace = i }
+            } else {
+                if isHan, pendingSpace >= 0, depth == 0, !ascii, pendingSpace - starts.last! >= 6 { starts.append(pendingSpace + 1) }
+                pendingSpace = -1
+                previousIsHan = isHan
+            }
             switch u {
             case "“", "「", "『", "‘":
                 if depth == 0 && !ascii { opened = i }
