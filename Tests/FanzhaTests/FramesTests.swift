@@ -167,3 +167,25 @@ private func verdict(_ text: String) throws -> (Verdict, RuleSet) {
         #expect(s.diagnostics.map(\.id) == ["unknown-field"])
     }
 }
+
+// The disclaimer attack on the bundled rules: every corpus scam message at high, with a warning
+// appended, is still at medium or above — the warning is a frame, the scam's appeal is not.
+@Test func aDisclaimerAppendedToABundledScamDoesNotHideIt() throws {
+    let rules = try loadBundledRuleSet()
+    let scanner = try Fanzha.Scanner(rules: rules)
+    let labelled = try loadCorpusRecords().filter { !$0.isCall && $0.label != "benign" }
+    let scams = labelled.filter { scanner.scan($0).level == .high }
+    #expect(scams.count > 50)
+    let disclaimers = ["温馨提示：请勿泄露验证码，谨防诈骗。", "警方提醒：凡是陌生人要求转账的都是诈骗，切勿轻信。", "【反诈提醒】请认准官方渠道，谨防上当受骗。"]
+    var kept = 0, tried = 0
+    var dropped: [String] = []
+    for r in scams {
+        for d in disclaimers {
+            tried += 1
+            let v = scanner.scan(Record(id: r.id, text: r.turns[0].text + d))
+            if v.level >= .medium { kept += 1 } else { dropped.append("\(r.id) + \(d.prefix(6)): \(v.score)") }
+        }
+    }
+    // Issue 18: at least 95% of (scam, disclaimer) pairs stay at medium or above.
+    #expect(Double(kept) >= 0.95 * Double(tried), "\(kept)/\(tried); dropped: \(dropped.prefix(10))")
+}

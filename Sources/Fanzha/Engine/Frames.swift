@@ -97,7 +97,11 @@ extension Scanner.Evaluation {
                 }
             }
             // Three framed sentences make a narrative too, in a long text whose sentences are long.
-            let mostlyFramed = characters(framedSentences) * 100 >= whole * total || framedSentences.count >= 3
+            // Warnings alone must cover half the message: a scam may end with one (the disclaimer
+            // attack), a public-service notice is mostly warnings.
+            let share = narrativeSentences.isEmpty ? max(whole, 50) : whole
+            let mostlyFramed = characters(framedSentences) * 100 >= share * total
+                || (!narrativeSentences.isEmpty && framedSentences.count >= 3)
             if mostlyFramed && (vetoedChars == 0 || vetoedChars < characters(narrativeSentences)) {
                 ws.frames.append(Scanner.FrameSpan(turn: 0, start: 0, end: Int32(text.bytes.count), kind: kind,
                                                    originalStart: 0, originalEnd: Int32(total), rule: f))

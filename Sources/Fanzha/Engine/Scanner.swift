@@ -457,13 +457,16 @@ public final class Scanner {
                 }
             }
             guard negatives && !moneyRequestOnly else { return (score, money) }
+            // Strong evidence in the message's own voice: an appeal, or positive points enough for
+            // medium on their own. Then a warning in the same message lowers nothing.
+            let strong = appeal || score >= scanner.rules.levels.medium
             for r in ws.candidates {
                 let i = Int(r)
                 let ruleScore = Int(program.pointee.scores[i])
                 guard ruleScore < 0 else { continue }
                 if usePrefilter, !candidate(i) { continue }
                 currentRule = i
-                blindness = appeal ? FrameKinds.warning.rawValue : 0
+                blindness = strong ? FrameKinds.warning.rawValue : 0
                 if evaluate(program.pointee.roots[i], mask: 0).isEmpty { continue }
                 score += ruleScore
             }
@@ -483,9 +486,10 @@ public final class Scanner {
             if program.pointee.frameRules.count > 0 { findFrames() }
             // As in `decide`: positive rules, then negative ones, which read warning frames only
             // when the message makes no appeal of its own.
-            var appeal = false, negatives = false
+            var appeal = false, negatives = false, strong = false
             for pass in 0..<2 {
                 if pass == 1 && !negatives { break }
+                if pass == 1 { strong = appeal || score >= rules.levels.medium }
                 var k = 0
                 while k < ws.candidates.count {
                     let i = Int(ws.candidates[k])
@@ -495,7 +499,7 @@ public final class Scanner {
                     if pass == 1 && ruleScore >= 0 { continue }
                     if usePrefilter, !candidate(i) { continue }
                     currentRule = i
-                    blindness = pass == 0 ? program.pointee.blind[i] : appeal ? FrameKinds.warning.rawValue : 0
+                    blindness = pass == 0 ? program.pointee.blind[i] : strong ? FrameKinds.warning.rawValue : 0
                     let occ = evaluate(program.pointee.roots[i], mask: 0)
                     guard !occ.isEmpty else { continue }
                     if program.pointee.appeal[i] { appeal = true }
