@@ -483,7 +483,8 @@ public final class Scanner {
             ws.categoryHit.removeAll(keepingCapacity: true)
             ws.categoryHit.append(contentsOf: repeatElement(false, count: categoryCount))
             collectCandidates()
-            if program.pointee.frameRules.count > 0 { findFrames() }
+            // Frames matter only to a rule that may fire: a record without a candidate has none.
+            if program.pointee.frameRules.count > 0 && !ws.candidates.isEmpty { findFrames() }
             // As in `decide`: positive rules, then negative ones, which read warning frames only
             // when the message makes no appeal of its own.
             var appeal = false, negatives = false, strong = false
