@@ -217,6 +217,7 @@ def main():
         print("|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|")
         for row in table:
             print("| " + " | ".join(row) + " |")
+        print()
         return
     widths = [max(width(h), *(width(row[i]) for row in table)) for i, h in enumerate(header)]
     print(title)
