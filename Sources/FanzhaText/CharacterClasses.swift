@@ -184,21 +184,22 @@ public final class FillerTable: Sendable {
 }
 
 /// Step 5: whether 口 (U+53E3) or the box 囗 (U+56D7) at `r` sits between two Han ideographs as
-/// a filler (`刷口单`, `公囗安`). 囗 always does; 口 only when it makes no common word with
-/// either neighbour (人口, 口令, 窗口, 三口 … keep it), so real words are not broken.
+/// a filler (`刷口单`, `公囗安`). 囗 always does; 口 when it makes no common word with either
+/// neighbour (人口, 口令, 窗口, 三口 … keep it), so real words are not broken, or when another 口
+/// was a filler at most four characters before (`诈口骗口出口所`: a text filled with boxes).
 @inline(__always)
-func isFillerBox(_ c: UInt32, _ r: Int, _ m: Int, _ sc: UnsafeMutablePointer<UInt32>, _ out: Compactor) -> Bool {
+func isFillerBox(_ c: UInt32, _ r: Int, _ m: Int, _ sc: UnsafeMutablePointer<UInt32>, _ out: Compactor, _ lastBox: Int) -> Bool {
     guard out.w > 0, r &+ 1 < m else { return false }
     let prev = out.last, next = variantFold(sc[r &+ 1])
     guard isHan(prev), isHan(next), next != 0x53E3, prev != 0x53E3 else { return false }
-    if c == 0x56D7 { return true }
+    if c == 0x56D7 || r &- lastBox <= 4 { return true }
     return !kouWordBefore.contains(prev) && !kouWordAfter.contains(next)
 }
 
 /// Characters X for which X口 is a common word (人口, 出口, 窗口, 三口 …).
 let kouWordBefore: Set<UInt32> = Set("人出入进接端窗门路港关户借开胃伤缺渡街巷洞井河海虎一二两三四五六七八九十几每半满随顺亲改张住闭插创刀风隘裂破袖领切豁枪炮道村闸档可爽适漱糊家牲对藉信脱夸松绕拗哑苦交众灭活红灶码出检收排进通瓶袋袖江湖山谷峡隘病刀疮伤火闸".unicodeScalars.map(\.value))
 /// Characters Y for which 口Y is a common word (口令, 口罩, 口袋, 口头 …).
-let kouWordAfter: Set<UInt32> = Set("令罩袋头号碑音径语味气才腔红水吻子岸角诀供感福粮算述试舌服交播授误哨渴琴信齿条若是非中内外径蘑罩腹蹄".unicodeScalars.map(\.value))
+let kouWordAfter: Set<UInt32> = Set("令罩袋头号碑音径语味气才腔红水吻子岸角诀供感福粮算述试舌服交播授误哨渴琴信齿条若内外径蘑腹蹄".unicodeScalars.map(\.value))
 
 /// Look-alike letters that NFKC leaves alone, folded to the lower-case Latin letter they
 /// imitate: Cyrillic (`АРР` → `app`), Greek capitals and the clearly Latin-looking small
@@ -275,6 +276,28 @@ func confusableLatin(_ c: UInt32) -> UInt32? {
     }
 }
 
+/// The kind of a quote or bracket (its bit in the normaliser's kept-brackets mask), opening or
+/// closing alike; 0 for anything else.
+@inline(__always)
+func bracketBit(_ c: UInt32) -> UInt16 {
+    switch c {
+    case 0x201C, 0x201D: return 1 << 0
+    case 0x2018, 0x2019: return 1 << 1
+    case 0x300C, 0x300D: return 1 << 2
+    case 0x300E, 0x300F: return 1 << 3
+    case 0x300A, 0x300B: return 1 << 4
+    case 0x3008, 0x3009: return 1 << 5
+    case 0x3010, 0x3011: return 1 << 6
+    case 0x3014, 0x3015: return 1 << 7
+    case 0x3016, 0x3017: return 1 << 8
+    case 0x28, 0x29: return 1 << 9
+    case 0x5B, 0x5D: return 1 << 10
+    case 0x7B, 0x7D: return 1 << 11
+    case 0x22: return 1 << 12
+    default: return 0
+    }
+}
+
 /// Opening quotes and brackets: “ ‘ 「 『 《 〈 【 〔 〖 ( [ { and the ASCII `"` (after width folding).
 @inline(__always)
 func isOpeningMark(_ c: UInt32) -> Bool {
@@ -305,22 +328,24 @@ func isSentenceMark(_ c: UInt32) -> Bool {
 /// 【网信通知】; `安全「账」户` encloses one, so it is filler), its closing partner, or sentence
 /// punctuation between two runs of three or more Han ideographs (`我是公安局的。你涉嫌洗钱`; the
 /// `刷。单。返。利` of a text written around a filter has runs of one).
-func structural(_ r: Int, _ j: Int, _ m: Int, _ sc: UnsafeMutablePointer<UInt32>, _ out: Compactor, _ openKept: inout Bool) -> Bool {
+func structural(_ r: Int, _ j: Int, _ m: Int, _ sc: UnsafeMutablePointer<UInt32>, _ out: Compactor, _ openKept: inout UInt16) -> Bool {
     var keep = false
     var sentence = false
     for x in r..<j {
         let c = sc[x]
-        if isClosingMark(c) || (c == 0x22 && openKept) {
-            if openKept { keep = true }
-            openKept = false
+        let bit = bracketBit(c)
+        if isClosingMark(c) || (c == 0x22 && openKept & bit != 0) {
+            if openKept & bit != 0 { keep = true }
+            openKept &= ~bit
         } else if isOpeningMark(c) {
-            // Find the closing mark within 24 characters; two or more characters inside: a word.
+            // Find its closing partner within 24 characters; two or more letters inside
+            // (other brackets not counted): a word.
             var y = j, inside = 0
-            while y < m && y < j &+ 24 && !isClosingMark(sc[y]) && !(c == 0x22 && sc[y] == 0x22) {
-                if !isSeparator(sc[y]) && !isInvisible(sc[y]) { inside &+= 1 }
+            while y < m && y < j &+ 24 && !(bracketBit(sc[y]) == bit && (isClosingMark(sc[y]) || c == 0x22)) {
+                if isHan(sc[y]) || isASCIILetterOrDigit(sc[y]) { inside &+= 1 }
                 y &+= 1
             }
-            if y < m && y < j &+ 24 && inside >= 2 { keep = true; openKept = true } else { openKept = false }
+            if y < m && y < j &+ 24 && inside >= 2 { keep = true; openKept |= bit } else { openKept &= ~bit }
         } else if isSentenceMark(c) {
             sentence = true
         }
@@ -332,8 +357,22 @@ func structural(_ r: Int, _ j: Int, _ m: Int, _ sc: UnsafeMutablePointer<UInt32>
     while left < 3 && left < out.w && isHan(out.sc[out.w &- 1 &- left]) { left &+= 1 }
     var right = 0, y = j
     while right < 3 && y < m {
-        if isHan(sc[y]) { right &+= 1 } else if !isSeparator(sc[y]) { break }
+        if isHan(sc[y]) { right &+= 1 } else if !isSeparator(sc[y]) && sc[y] != 0x0A { break }
         y &+= 1
     }
     return left >= 3 && right >= 3
+}
+
+/// Step 5, vertical text: whether the line break at `r` ends a line of at most two characters
+/// (the previous line break was at `lastNewline`) or starts one (text written one character, or
+/// one short word, a line).
+@inline(__always)
+func isShortLine(_ r: Int, _ lastNewline: Int, _ m: Int, _ sc: UnsafeMutablePointer<UInt32>) -> Bool {
+    if r &- lastNewline &- 1 <= 2 { return true }
+    var after = 0, y = r &+ 1
+    while y < m && sc[y] != 0x0A {
+        if sc[y] != 0x20 && sc[y] != 0x09 { after &+= 1; if after > 2 { return false } }
+        y &+= 1
+    }
+    return true
 }

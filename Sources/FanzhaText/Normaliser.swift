@@ -175,14 +175,19 @@ public final class Normaliser {
         var out = Compactor(sc: sc, org: org)
         // Step 5's bracket state: whether the last opening quote or bracket was kept (it encloses
         // a word: 下载“会议”app, 【网信通知】), so its closing one is kept too.
-        var openKept = false
+        var openKept: UInt16 = 0
+        // Where the last line break of the original was (for vertical text), or -1.
+        var lastNewline = -1
+        // Where the last 口 dropped as a filler box was, or far before the text.
+        var lastBox = -100
         let m = buf.count
         var r = 0
         while r < m {
             let c = sc[r]
             if (c >= 0x4E00 && c <= 0x9FFF) || (c >= 0x61 && c <= 0x7A && c != 0x78) {
                 // Common non-separators: ideographs (variants fold), lowercase letters.
-                if (c == 0x53E3 || c == 0x56D7) && isFillerBox(c, r, m, sc, out) {
+                if (c == 0x53E3 || c == 0x56D7) && isFillerBox(c, r, m, sc, out, lastBox) {
+                    lastBox = r
                     r &+= 1  // Step 5: 口 or 囗 used as a filler box between two Han ideographs (刷口单)
                     continue
                 }
@@ -218,6 +223,7 @@ public final class Normaliser {
                     if isHan(prev) && isHan(next) {
                         marksSeen = true
                         if !structural(r, j, m, sc, out, &openKept) {
+                            for x in r..<j where sc[x] == 0x0A { lastNewline = x }
                             r = j
                             continue
                         }
@@ -228,11 +234,23 @@ public final class Normaliser {
                 }
                 if !marksSeen {
                     for x in r..<j {
-                    if isClosingMark(sc[x]) || (sc[x] == 0x22 && openKept) { openKept = false }
-                    else if isOpeningMark(sc[x]) { openKept = true }
+                    let bit = bracketBit(sc[x])
+                    if isClosingMark(sc[x]) || (sc[x] == 0x22 && openKept & bit != 0) { openKept &= ~bit }
+                    else if isOpeningMark(sc[x]) { openKept |= bit }
                     }
                 }
                 while r < j {
+                    if sc[r] == 0x0A {
+                        // Vertical text: a line break next to a line of at most two characters
+                        // (`过\nQQ\n群`, `【\n某`) joins the lines, except between two Latin
+                        // words or numbers.
+                        let vertical = isShortLine(r, lastNewline, m, sc)
+                        lastNewline = r
+                        if vertical && !(out.w > 0 && isASCIILetterOrDigit(out.last) && j < m && isASCIILetterOrDigit(sc[j])) {
+                            r &+= 1
+                            continue
+                        }
+                    }
                     out.emit(sc[r], org[r])
                     r &+= 1
                 }

@@ -138,7 +138,7 @@ struct FanzhaTextTests {
             #expect(n.normaliseLiteral("安全 account") == "安全 account")
             #expect(n.normaliseLiteral("a-b 你") == "a-b 你")
             #expect(n.normaliseLiteral(" 安全 ") == " 安全 ")
-            #expect(n.normaliseLiteral("转账\nok") == "转账\nok")
+            #expect(n.normaliseLiteral("请转账\nokay") == "请转账\nokay")
             // Sentence punctuation between two longer runs of Han is structure (issue 18).
             #expect(n.normaliseLiteral("我是公安局的。请你转账") == "我是公安局的。请你转账")
         }
