@@ -8,8 +8,9 @@ import Testing
 // pairs. Benign corpus texts under the same rewrites must stay below medium as often as before.
 //
 // The per-transformation table in docs/EVASION.md comes from this suite:
-//   FANZHA_EVASION_TABLE=docs/EVASION-table.md swift test --filter EvasionSuite
-// writes it (the test prints it as well).
+//   FANZHA_EVASION_TABLE=/tmp/table.md FANZHA_EVASION_DUMP=/tmp/evasion swift test --filter EvasionSuite
+// writes it (the test prints it as well) and, with FANZHA_EVASION_DUMP, the rewritten records as
+// JSON Lines, one file per transformation, which scripts/evasion_compare.py scores with any build.
 
 /// A small deterministic generator (SplitMix64): the suite's rewrites are the same on every run.
 struct SeededGenerator: RandomNumberGenerator {
@@ -205,6 +206,16 @@ struct Evasion: Sendable {
                 if v.level >= .medium { byCategory[label, default: (0, 0)].kept += 1 }
             }
             let benignRewritten = benign.enumerated().map { rewrite($0.1, e, seed: seed &+ 7919 &+ UInt64($0.0)) }
+            if let dir = ProcessInfo.processInfo.environment["FANZHA_EVASION_DUMP"] {
+                // The rewritten records as JSON Lines, to compare other builds with `fanzha scan`.
+                var lines = ""
+                for r in rewritten + benignRewritten {
+                    var o: [String: Any] = ["id": r.id, "label": r.label ?? "", "evasion": e.name]
+                    if r.isCall { o["turns"] = r.turns.map { ["speaker": $0.speaker, "text": $0.text] } } else { o["text"] = r.turns[0].text }
+                    lines += String(decoding: try JSONSerialization.data(withJSONObject: o, options: [.sortedKeys]), as: UTF8.self) + "\n"
+                }
+                try lines.write(toFile: "\(dir)/\(String(format: "%02d", k)).jsonl", atomically: true, encoding: .utf8)
+            }
             let benignVerdicts = scanner.scan(benignRewritten)
             let quiet = benignVerdicts.filter { $0.level < .medium }.count
             for (i, v) in benignVerdicts.enumerated() where v.level >= .medium && before[records.firstIndex { $0.id == benign[i].id }!].level < .medium {
