@@ -157,8 +157,19 @@ public final class FillerTable: Sendable {
 
     private init() {
         var b = [UInt64](repeating: 0, count: 0x10000 / 64)
-        for c in UInt32(0x80)..<0x10000 where FillerTable.computeFiller(c) {
-            b[Int(c >> 6)] |= UInt64(1) << UInt64(c & 63)
+        var c: UInt32 = 0x80
+        while c < 0x10000 {
+            // Blocks known to hold only letters (CJK, Yi, Hangul syllables) or no characters
+            // (surrogates) are skipped; private use is all filler. The rest asks Unicode.
+            switch c {
+            case 0x3400...0x4DBF, 0x4E00...0x9FFF, 0xA000...0xA48C, 0xAC00...0xD7A3, 0xD800...0xDFFF:
+                break
+            case 0xE000...0xF8FF:
+                b[Int(c >> 6)] |= UInt64(1) << UInt64(c & 63)
+            default:
+                if FillerTable.computeFiller(c) { b[Int(c >> 6)] |= UInt64(1) << UInt64(c & 63) }
+            }
+            c += 1
         }
         bits = b
     }

@@ -474,6 +474,9 @@ struct Checker {
             normalised.append(n)
         }
         guard ok else { return nil }
+        // The atom's identity: its own words (the variants follow from them).
+        let k = key ?? ((exact ? "exact:" : "lit:") + normalised.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }.joined(separator: "\u{1}"))
+        if let i = atomKeys[k] { return i }
         // Variant spellings (`VariantDictionary`) join the words, unless the rule asked for `exact("…")`.
         var boundary: [String: UInt8] = [:]
         if !exact && !variants.isEmpty {
@@ -485,9 +488,7 @@ struct Checker {
             }
         }
         // Longest first: PCRE2 takes the first alternative that matches, so this is leftmost-longest.
-        normalised.sort { $0.utf8.count != $1.utf8.count ? $0.utf8.count > $1.utf8.count : $0 < $1 }
-        let k = key ?? ((exact ? "exact:" : "lit:") + normalised.joined(separator: "\u{1}"))
-        if let i = atomKeys[k] { return i }
+        normalised.sort { $0.utf8.count != $1.utf8.count ? $0.utf8.count > $1.utf8.count : $0.utf8.lexicographicallyPrecedes($1.utf8) }
         // PCRE2 caps a compiled pattern at 64 KiB, so a long list becomes several alternations
         // (each longest first); the scanner merges their matches back to leftmost-longest.
         // Exact, not caseless: normalisation already folds ASCII case, and the prefilter's automaton
