@@ -71,8 +71,8 @@ public struct VariantDictionary: Sendable {
     }
 
     /// The variant spellings of a normalised word (not the word itself), each with the word
-    /// boundaries it needs: `needsBefore` when it starts with a Latin letter where the word did
-    /// not (so `sd` does not match inside `usd`), `needsAfter` likewise at its end.
+    /// boundaries it needs: bit 1 when it starts with up to four Latin letters where the word did
+    /// not (so `sd` does not match inside `usd`), bit 2 likewise at its end.
     public func expand(_ word: String) -> [(text: String, boundary: UInt8)] {
         guard !entries.isEmpty else { return [] }
         let w = Array(word.unicodeScalars)
@@ -105,10 +105,14 @@ public struct VariantDictionary: Sendable {
         }
         visit(0, 0, "", 0)
         func latin(_ s: Unicode.Scalar?) -> Bool { s.map { ($0.value >= 0x61 && $0.value <= 0x7A) } ?? false }
+        // Only a short Latin edge (initials, one syllable: up to four letters) needs the boundary;
+        // full pinyin (`zhanghu`, `caipiao`) may run into the next word, as senders write it.
+        func short<S: Sequence>(_ s: S) -> Bool where S.Element == Unicode.Scalar { s.prefix(5).prefix { latin($0) }.count <= 4 }
         return out.map { v in
             var b: UInt8 = 0
-            if latin(v.unicodeScalars.first), !latin(w.first) { b |= 1 }
-            if latin(v.unicodeScalars.last), !latin(w.last) { b |= 2 }
+            let u = Array(v.unicodeScalars)
+            if latin(u.first), !latin(w.first), short(u) { b |= 1 }
+            if latin(u.last), !latin(w.last), short(u.reversed()) { b |= 2 }
             return (v, b)
         }
     }
