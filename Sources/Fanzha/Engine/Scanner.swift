@@ -65,6 +65,11 @@ public final class Scanner {
             n.bytes.withUnsafeBufferPointer { buf in
                 matcher.automaton.forEachMatch(in: buf) { w, s, e in hits.append((Int32(w), Int32(s), Int32(e))) }
             }
+            // Variant spellings that need word boundaries (`sd` is 刷单, not the `sd` of `usd`).
+            let boundary = rules.wordBoundary
+            if !boundary.isEmpty && !hits.isEmpty {
+                hits.removeAll { boundary[Int($0.0)] != 0 && !n.hasBoundaries(Int($0.1), Int($0.2), boundary[Int($0.0)]) }
+            }
         }
         p.turns.append(PreparedTurn(turn: turn, text: n, wordHits: hits.isEmpty ? [] : Array(unsafeUninitializedCapacity: hits.count) { buffer, count in
             _ = buffer.initialize(from: hits)

@@ -59,18 +59,29 @@ public enum RuleCompiler {
         return files
     }
 
-    /// Reads, parses, checks and compiles rule files into one rule set.
+    /// Reads, parses, checks and compiles rule files into one rule set. A directory's
+    /// `variants.txt` (`VariantDictionary`) is read too: its variant spellings join every literal.
     public static func compile(paths: [String]) throws -> CompileResult {
         var sources: [(String, Data)] = []
         for f in try ruleFiles(at: paths) {
             guard let data = FileManager.default.contents(atPath: f) else { throw RuleLoadError.unreadable(f, "permission denied or not a file") }
             sources.append((f, data))
         }
-        return compile(files: sources)
+        var variants: [(path: String, data: Data)] = []
+        for path in paths {
+            var isDir: ObjCBool = false
+            let file = (path as NSString).appendingPathComponent(VariantDictionary.fileName)
+            if FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue,
+               let data = FileManager.default.contents(atPath: file) {
+                variants.append((file, data))
+            }
+        }
+        return compile(files: sources, variants: variants)
     }
 
-    /// Compiles rule text given in memory (path names are only used in diagnostics).
-    public static func compile(files: [(path: String, data: Data)]) -> CompileResult {
+    /// Compiles rule text given in memory (path names are only used in diagnostics), with the
+    /// variant dictionaries `variants` (the text of `variants.txt` files; none by default).
+    public static func compile(files: [(path: String, data: Data)], variants: [(path: String, data: Data)] = []) -> CompileResult {
         // Files parse independently, so on every core; the checker then sees them in order.
         let perFile = UnsafeMutableBufferPointer<(SourceFile, RuleFile, [Diagnostic])?>.allocate(capacity: files.count)
         perFile.initialize(repeating: nil)
@@ -89,7 +100,14 @@ public enum RuleCompiler {
             parsed.append(file)
             diagnostics += fileDiagnostics
         }
-        var checker = Checker(files: parsed, sources: sources)
+        // Variant dictionaries are sources too (after the rule files), for their diagnostics.
+        var variantSources: [SourceFile] = []
+        for v in variants {
+            if let d = invalidUTF8(v.data, file: sources.count + variantSources.count) { diagnostics.append(d) }
+            variantSources.append(SourceFile(path: v.path, text: String(decoding: v.data, as: UTF8.self)))
+        }
+        var checker = Checker(files: parsed, sources: sources, variantSources: variantSources)
+        sources += variantSources
         let ruleSet = checker.run()
         diagnostics += checker.diagnostics
         let errors = diagnostics.contains { $0.severity == .error }
@@ -171,11 +189,27 @@ struct Checker {
     private var atomKeys: [String: Int] = [:]
     private var words: [String] = []
     private var wordIDs: [String: Int] = [:]
+    /// Per word: the boundaries a variant spelling needs (`VariantDictionary.expand`).
+    private var wordBoundary: [UInt8] = []
+    private var variants = VariantDictionary.empty
+    private let variantSources: [SourceFile]
 
-    init(files: [RuleFile], sources: [SourceFile]) {
+    init(files: [RuleFile], sources: [SourceFile], variantSources: [SourceFile] = []) {
         self.files = files
-        self.sources = sources
+        self.sources = sources + variantSources
+        self.variantSources = variantSources
         self.normaliser = try? Normaliser()
+    }
+
+    /// Reads the variant dictionaries (merged, in order).
+    private mutating func loadVariants() {
+        var merged: [String: [String]] = [:]
+        for (k, source) in variantSources.enumerated() {
+            let (dict, ds) = VariantDictionary.parse(source, file: sources.count - variantSources.count + k) { normalisedLiteral($0) }
+            diagnostics += ds
+            for (w, vs) in dict.entries { merged[w, default: []] += vs.filter { !(merged[w]?.contains($0) ?? false) } }
+        }
+        variants = VariantDictionary(entries: merged)
     }
 
     private mutating func error(_ id: String, _ message: String, _ range: SourceRange, help: String? = nil) {
@@ -183,6 +217,7 @@ struct Checker {
     }
 
     mutating func run() -> RuleSet? {
+        loadVariants()
         collect()
         // Categories.
         var categoryList: [Category] = []
@@ -229,7 +264,8 @@ struct Checker {
             result.append(rule)
         }
         guard result.count == ruleDecls.count else { return nil }
-        return RuleSet(levels: levelValues, categories: categoryList, atoms: atoms, rules: result, words: words, sources: sources)
+        return RuleSet(levels: levelValues, categories: categoryList, atoms: atoms, rules: result, words: words, sources: sources,
+                       wordBoundary: wordBoundary.contains { $0 != 0 } ? wordBoundary : [], variants: variants)
     }
 
     private mutating func collect() {
@@ -366,6 +402,9 @@ struct Checker {
         case .literal(let text):
             guard let atom = literalAtom([Located(value: text, range: e.range)], display: text, rule: rule) else { return nil }
             return .atom(atom)
+        case .exact(let text):
+            guard let atom = literalAtom([Located(value: text, range: e.range)], display: "exact(\(text))", rule: rule, exact: true) else { return nil }
+            return .atom(atom)
         case .regex(let pattern, let flags):
             guard let atom = regexAtom(pattern, flags: flags, range: e.range) else { return nil }
             return .atom(atom)
@@ -428,10 +467,14 @@ struct Checker {
         return literalAtom(t.terms, display: name, rule: nil, key: "terms:" + name)
     }
 
-    private mutating func wordID(_ w: String) -> Int {
-        if let id = wordIDs[w] { return id }
+    private mutating func wordID(_ w: String, boundary: UInt8 = 0) -> Int {
+        if let id = wordIDs[w] {
+            wordBoundary[id] |= boundary
+            return id
+        }
         wordIDs[w] = words.count
         words.append(w)
+        wordBoundary.append(boundary)
         return words.count - 1
     }
 
@@ -442,7 +485,7 @@ struct Checker {
         return n
     }
 
-    private mutating func literalAtom(_ items: [Located<String>], display: String, rule: RuleDecl?, key: String? = nil) -> Int? {
+    private mutating func literalAtom(_ items: [Located<String>], display: String, rule: RuleDecl?, key: String? = nil, exact: Bool = false) -> Int? {
         var normalised: [String] = []
         var seen = Set<String>()
         var ok = true
@@ -464,19 +507,35 @@ struct Checker {
             normalised.append(n)
         }
         guard ok else { return nil }
-        // Longest first: PCRE2 takes the first alternative that matches, so this is leftmost-longest.
-        normalised.sort { $0.utf8.count != $1.utf8.count ? $0.utf8.count > $1.utf8.count : $0 < $1 }
-        let k = key ?? ("lit:" + normalised.joined(separator: "\u{1}"))
+        // The atom's identity: its own words (the variants follow from them).
+        let k = key ?? ((exact ? "exact:" : "lit:") + normalised.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }.joined(separator: "\u{1}"))
         if let i = atomKeys[k] { return i }
+        // Variant spellings (`VariantDictionary`) join the words, unless the rule asked for `exact("…")`.
+        var boundary: [String: UInt8] = [:]
+        if !exact && !variants.isEmpty {
+            for n in normalised {
+                for (v, b) in variants.expand(n) where !seen.contains(v) || boundary[v] != nil {
+                    if seen.insert(v).inserted { normalised.append(v) }
+                    boundary[v, default: 0] |= b
+                }
+            }
+        }
+        // Longest first: PCRE2 takes the first alternative that matches, so this is leftmost-longest.
+        normalised.sort { $0.utf8.count != $1.utf8.count ? $0.utf8.count > $1.utf8.count : $0.utf8.lexicographicallyPrecedes($1.utf8) }
         // PCRE2 caps a compiled pattern at 64 KiB, so a long list becomes several alternations
         // (each longest first); the scanner merges their matches back to leftmost-longest.
         // Exact, not caseless: normalisation already folds ASCII case, and the prefilter's automaton
         // matches bytes exactly; a caseless literal would match more (Greek, Cyrillic) without it.
         var sources: [String] = []
         var chunk: [String] = [], chunkBytes = 0
+        // A variant that needs word boundaries gets them as lookarounds (as the automaton's hits are filtered).
+        func source(_ w: String) -> String {
+            let b = boundary[w] ?? 0
+            return (b & 1 != 0 ? "(?<![a-z])" : "") + pcre2Escape(w) + (b & 2 != 0 ? "(?![a-z])" : "")
+        }
         func flushChunk() {
             guard !chunk.isEmpty else { return }
-            sources.append(chunk.count == 1 ? pcre2Escape(chunk[0]) : "(?:" + chunk.map(pcre2Escape).joined(separator: "|") + ")")
+            sources.append(chunk.count == 1 ? source(chunk[0]) : "(?:" + chunk.map(source).joined(separator: "|") + ")")
             chunk = []; chunkBytes = 0
         }
         for w in normalised {
@@ -485,7 +544,7 @@ struct Checker {
             chunkBytes += w.utf8.count + 1
         }
         flushChunk()
-        let ids = normalised.map { wordID($0) }
+        let ids = normalised.map { wordID($0, boundary: boundary[$0] ?? 0) }
         atoms.append(Atom(kind: .words, display: display, words: normalised, wordIDs: ids, requirement: .anyOf(ids.map { .word($0) }),
                           patterns: [], literalSources: sources))
         atomKeys[k] = atoms.count - 1
@@ -568,7 +627,7 @@ struct Checker {
             case .and(let xs), .or(let xs), .atLeast(_, let xs, _): for x in xs { refs(x, &out) }
             case .not(let x), .count(let x, _, _), .scope(_, let x): refs(x, &out)
             case .near(let a, let b, _, _), .then(let a, let b, _): refs(a, &out); refs(b, &out)
-            case .literal, .regex: break
+            case .literal, .exact, .regex: break
             }
         }
         let references: [[(Int, SourceRange)]] = ruleDecls.map { d in

@@ -146,6 +146,7 @@ public enum RuleFormatter {
         func sub(_ x: Expr, _ ctx: Int) -> String { expression(x, context: ctx) }
         switch e.kind {
         case .literal(let s): text = quote(s)
+        case .exact(let s): text = "exact(" + quote(s) + ")"
         case .regex(let pattern, let flags): text = "/" + pattern.replacingOccurrences(of: "/", with: "\\/") + "/" + flags
         case .name(let n): text = n
         case .or(let xs): text = xs.map { sub($0, 1) }.joined(separator: " or ")

@@ -485,6 +485,13 @@ struct Parser {
                 let items = try parser.parseList("of")
                 return Expr(kind: .atLeast(n, items, spelling: .of), range: t.range.joined(parser.previous.range))
             case .identifier(let w):
+                if w == "exact", parser.tokens[parser.p + 1].kind == .punct("(") {
+                    _ = parser.advance()
+                    _ = parser.advance()
+                    let v = try parser.expectString("in `exact(…)`: it takes one word")
+                    _ = try parser.expectPunct(")", "to close `exact(…)`")
+                    return Expr(kind: .exact(v.value), range: t.range.joined(parser.previous.range))
+                }
                 if (w == "any" || w == "all" || w == "count"), parser.tokens[parser.p + 1].kind == .punct("(") {
                     _ = parser.advance()
                     let items = try parser.parseList(w)

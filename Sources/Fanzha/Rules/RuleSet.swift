@@ -168,8 +168,16 @@ public final class RuleSet: Sendable {
     /// For each word id, the atoms that contain it.
     public let atomsForWord: [[Int]]
     public let sources: [SourceFile]
+    /// Per word id, the word boundaries a variant spelling needs (bit 1 before, bit 2 after: no
+    /// ASCII letter there); empty when no word needs any.
+    public let wordBoundary: [UInt8]
+    /// The variant dictionary the literals were expanded with.
+    public let variants: VariantDictionary
 
-    init(levels: Levels, categories: [Category], atoms: [Atom], rules: [CompiledRule], words: [String], sources: [SourceFile]) {
+    init(levels: Levels, categories: [Category], atoms: [Atom], rules: [CompiledRule], words: [String], sources: [SourceFile],
+         wordBoundary: [UInt8] = [], variants: VariantDictionary = .empty) {
+        self.wordBoundary = wordBoundary
+        self.variants = variants
         self.levels = levels
         self.categories = categories
         self.atoms = atoms

@@ -3,6 +3,8 @@
 public struct Expr: Sendable {
     public indirect enum Kind: Sendable {
         case literal(String)
+        /// `exact("…")`: the literal without its variant spellings (`rules/variants.txt`).
+        case exact(String)
         case regex(pattern: String, flags: String)
         case name(String)
         case and([Expr])
