@@ -14,8 +14,11 @@ demo: setup
 	$(SWIFT) build -c release
 	.build/release/fanzha scan corpus/demo.txt; status=$$?; [ $$status -le 1 ]
 
+# The test suite, then the detection floors on ../shared/datasets (scripts/quality.py --check).
 test: setup
 	$(SWIFT) test
+	$(SWIFT) build -c release
+	./scripts/quality.py --check
 
 quality: setup
 	$(SWIFT) build -c release

@@ -1,6 +1,10 @@
 #!/usr/bin/env python3
 """Validate the Fanzha corpus files and print per-label counts as a Markdown table.
 
+Also validates reports.jsonl (benign reports, PSAs, lectures: ids rep-NNN, a `kind`) and
+warned_scams.jsonl (scams carrying warning-like phrases: warn-<label>-NNN messages and
+warncall-<label>-NNN calls) and prints one line of counts for them after the table.
+
 Usage: python3 corpus/count_labels.py   (from the repo root or from corpus/)
 Exits non-zero if a line is not valid JSON, an id repeats, a label is unknown,
 or a call has fewer than 6 / more than 16 turns.
@@ -10,10 +14,12 @@ import collections, json, os, sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 LABELS = ["police", "brushing", "investment", "shopping", "customer_service", "loan",
           "credit", "boss", "romance", "game", "deepfake", "phishing", "prize",
-          "relative", "school", "subsidy", "malware", "kidnap", "benign"]
+          "relative", "school", "subsidy", "malware", "kidnap", "crypto", "gambling", "mlm", "wechat_agent", "secondhand", "overseas_job", "benign"]
 SPEAKER_PAIRS = [("caller", "callee"), ("来电", "本人"), ("A", "B")]
 
-def load(name):
+REPORT_KINDS = {"news", "psa", "lecture", "notice", "chat"}
+
+def load(name, report=False):
     rows, ids = [], set()
     with open(os.path.join(HERE, name), encoding="utf-8") as f:
         for n, line in enumerate(f, 1):
@@ -26,7 +32,11 @@ def load(name):
             ids.add(o["id"])
             if o["label"] not in LABELS:
                 sys.exit(f"{name}:{n}: unknown label {o['label']}")
-            if not o["id"].endswith(tuple("0123456789")) or f"-{o['label']}-" not in o["id"]:
+            if report:
+                if o["label"] != "benign" or o.get("kind") not in REPORT_KINDS \
+                        or not (o["id"].startswith("rep-") and o["id"][4:].isdigit()):
+                    sys.exit(f"{name}:{n}: a report needs id rep-NNN, label benign and a kind in {sorted(REPORT_KINDS)}")
+            elif not o["id"].endswith(tuple("0123456789")) or f"-{o['label']}-" not in o["id"]:
                 sys.exit(f"{name}:{n}: id {o['id']} does not match label {o['label']}")
             if "turns" in o:
                 if not 6 <= len(o["turns"]) <= 16:
@@ -50,3 +60,12 @@ print(f"| **total** | **{len(msgs)}** | **{len(calls)}** |")
 turns = [len(o["turns"]) for o in calls]
 print()
 print(f"calls: {min(turns)}-{max(turns)} turns, {sum(turns)} turns in all; demo.txt: {len(demo)} lines")
+
+reports, warned = load("reports.jsonl", report=True), load("warned_scams.jsonl")
+kinds = collections.Counter(o["kind"] for o in reports)
+wm = [o for o in warned if "turns" not in o]
+if any(o["label"] == "benign" for o in warned):
+    sys.exit("warned_scams.jsonl: holds scams only")
+print(f"reports.jsonl: {len(reports)} benign (" + ", ".join(f"{k} {kinds[k]}" for k in sorted(REPORT_KINDS)) + "); "
+      f"warned_scams.jsonl: {len(wm)} messages, {len(warned) - len(wm)} calls, "
+      f"{len({o['label'] for o in warned})} labels")

@@ -33,10 +33,14 @@ public final class Normaliser {
     private var foldAstral: [UInt32: UInt32] = [:]
     private var multiFold: [[UInt32]] = []
 
+    /// Step 5's filler class for BMP scalars (1 bit each): not a letter or digit.
+    private let fillerBMP: FillerTable
+
     public init() throws {
         converter = try TraditionalToSimplified()
         table = T2STable.shared
         foldBMP = [UInt32](repeating: 0, count: 0x10000)
+        fillerBMP = FillerTable.shared
     }
 
     /// Time the process-wide Traditional → Simplified table took to build, in nanoseconds
@@ -126,7 +130,7 @@ public final class Normaliser {
                     buf.append(c, o)
                     continue
                 }
-                if isInvisible(c) { continue }
+                if isInvisible(c) || isCombiningMark(c) { continue }
                 if c >= 0xFF01 && c <= 0xFF5E {
                     let a = c &- 0xFEE0
                     buf.append(a >= 0x41 && a <= 0x5A ? a | 0x20 : a, o)
@@ -167,36 +171,86 @@ public final class Normaliser {
         let org = buf.org
 
         // Steps 4, 5 and 6 in one compacting pass (writes never overtake reads).
+        let fillerBMP = self.fillerBMP
         var out = Compactor(sc: sc, org: org)
+        // Step 5's bracket state: whether the last opening quote or bracket was kept (it encloses
+        // a word: 下载“会议”app, 【网信通知】), so its closing one is kept too.
+        var openKept: UInt16 = 0
+        // Where the last line break of the original was (for vertical text), or -1.
+        var lastNewline = -1
+        // Where the last 口 dropped as a filler box was, or far before the text.
+        var lastBox = -100
         let m = buf.count
         var r = 0
         while r < m {
             let c = sc[r]
-            if c >= 0x4E00 || (c >= 0x61 && c <= 0x7A) {
+            if (c >= 0x4E00 && c <= 0x9FFF) || (c >= 0x61 && c <= 0x7A && c != 0x78) {
                 // Common non-separators: ideographs (variants fold), lowercase letters.
+                if (c == 0x53E3 || c == 0x56D7) && isFillerBox(c, r, m, sc, out, lastBox) {
+                    lastBox = r
+                    r &+= 1  // Step 5: 口 or 囗 used as a filler box between two Han ideographs (刷口单)
+                    continue
+                }
                 out.emit(c < 0x56EF ? c : variantFold(c), org[r])  // 0x56EF: lowest variant ≥ U+4E00
                 r &+= 1
                 continue
             }
-            if isSeparator(c) {
+            if c == 0x78, r > 0, r &+ 1 < m, out.w > 0, isHan(out.last), isHan(variantFold(sc[r &+ 1])) {
+                // Step 5: a lone `x` between two Han ideographs is filler (刷x单).
+                r &+= 1
+                continue
+            }
+            if isSeparator(c) || isFiller(c, fillerBMP) {
                 var j = r &+ 1
                 var glueOnly = isDigitGlue(c)
-                while j < m && isSeparator(sc[j]) {
-                    if !isDigitGlue(sc[j]) { glueOnly = false }
+                while j < m {
+                    let d = sc[j]
+                    if isSeparator(d) || isFiller(d, fillerBMP) {
+                        if !isDigitGlue(d) { glueOnly = false }
+                    } else if d == 0x78 && (j &+ 1 >= m || !isASCIILetterOrDigit(sc[j &+ 1])) && !isASCIILetterOrDigit(sc[j &- 1]) {
+                        glueOnly = false  // a lone `x` inside a filler run (刷#x#单)
+                    } else {
+                        break
+                    }
                     j &+= 1
                 }
+                var marksSeen = false
                 if out.w > 0 && j < m {
                     // Step 5: drop the run between two Han ideographs, or spaces/dashes
                     // between two ASCII digits. (`prev` is already variant-folded.)
                     let prev = out.last
                     let next = variantFold(sc[j])
-                    if (isHan(prev) && isHan(next))
-                        || (glueOnly && isASCIIDigit(prev) && isASCIIDigit(next)) {
+                    if isHan(prev) && isHan(next) {
+                        marksSeen = true
+                        if !structural(r, j, m, sc, out, &openKept) {
+                            for x in r..<j where sc[x] == 0x0A { lastNewline = x }
+                            r = j
+                            continue
+                        }
+                    } else if glueOnly && isASCIIDigit(prev) && isASCIIDigit(next) {
                         r = j
                         continue
                     }
                 }
+                if !marksSeen {
+                    for x in r..<j {
+                    let bit = bracketBit(sc[x])
+                    if isClosingMark(sc[x]) || (sc[x] == 0x22 && openKept & bit != 0) { openKept &= ~bit }
+                    else if isOpeningMark(sc[x]) { openKept |= bit }
+                    }
+                }
                 while r < j {
+                    if sc[r] == 0x0A {
+                        // Vertical text: a line break next to a line of at most two characters
+                        // (`过\nQQ\n群`, `【\n某`) joins the lines, except between two Latin
+                        // words or numbers.
+                        let vertical = isShortLine(r, lastNewline, m, sc)
+                        lastNewline = r
+                        if vertical && !(out.w > 0 && isASCIILetterOrDigit(out.last) && j < m && isASCIILetterOrDigit(sc[j])) {
+                            r &+= 1
+                            continue
+                        }
+                    }
                     out.emit(sc[r], org[r])
                     r &+= 1
                 }
@@ -341,6 +395,9 @@ public final class Normaliser {
             if v >= 0x41 && v <= 0x5A { v |= 0x20 }  // NFKC can produce ASCII capitals (Ⅻ → XII)
             out.append(v)
         }
+        // Look-alike letters (Cyrillic, Greek, enclosed and styled forms NFKC leaves) become the
+        // Latin letter they imitate: `АРР` in Cyrillic is `app`.
+        if out.count == 1, let latin = confusableLatin(out[0]) { out[0] = latin }
         if out.count == 1 {
             return out[0] == c ? 1 : (out[0] << 2) | 2
         }

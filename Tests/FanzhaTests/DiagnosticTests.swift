@@ -62,7 +62,7 @@ category police {
         DiagnosticCase("invalid-escape", "rule r {\n  title \"测试\\q\"\n  match \"安全账户\"\n  hit \"安全账户\"\n  miss \"你好\"\n}\n",
                        "unknown escape `\\q`", at: "2:12", help: "the escapes are \\\" \\\\ \\n \\t \\u{…}", covers: "\\q"),
         DiagnosticCase("syntax", "ruel r {\n  title \"测试\"\n}\n" + rule("\"安全账户\""),
-                       "expected a declaration (`rule`, `category`, `terms` or `levels`), found `ruel`", at: "1:1",
+                       "expected a declaration (`rule`, `frame`, `category`, `terms` or `levels`), found `ruel`", at: "1:1",
                        help: "did you mean `rule`?", covers: "ruel"),
         DiagnosticCase("too-deep", rule(String(repeating: "(", count: 300) + "\"安全账户\"" + String(repeating: ")", count: 300)),
                        "expression nested too deeply", at: "3:209", help: "split it into helper rules (`private rule`)", covers: "("),
@@ -107,6 +107,11 @@ category police {
                        "term list `spare` is not used by any rule", at: "1:7", covers: "spare"),
         DiagnosticCase("duplicate-term", "terms account = \"安全账户\", \"安全帐户\"\n" + rule("account"),
                        "`\"安全帐户\"` is already in this list (as `安全账户` after normalisation)", at: "1:25", covers: "\"安全帐户\""),
+        DiagnosticCase("unknown-frame-kind", rule("\"安全账户\"", "  in reports\n"),
+                       "no frame kind named `reports`", at: "6:6", help: "a frame kind is one of: report, warning, quote, teaching",
+                       covers: "reports"),
+        DiagnosticCase("invalid-whole", "frame f {\n  title \"叙述\"\n  kind report\n  whole 120\n  match \"受害人\"\n  hit \"受害人报警\"\n  miss \"你好\"\n}\n",
+                       "`whole` is a percentage of the message: 1 to 100 (got 120)", at: "4:9", covers: "120"),
         DiagnosticCase("unknown-allow", rule("\"安全账户\"", "  allow no_atoms\n"),
                        "`no_atoms` is not a warning id", at: "6:9", help: "did you mean `no-atom`?", covers: "no_atoms"),
     ]
@@ -306,7 +311,7 @@ category police {
         let r = compileRules(rule("\"安全账户\"", "  weight 4\n") + "category police {\n  title \"冒充\"\n  advise \"挂断\"\n  advice \"挂断\"\n  script \"您好\"\n}\n")
         let ds = diagnostics(r, "unknown-field")
         #expect(ds.map(\.message) == ["a rule has no field `weight`", "a category has no field `advise`"])
-        #expect(ds.map(\.help) == ["a rule has: allow, category, hit, match, miss, score, status, tags, title", "did you mean `advice`?"])
+        #expect(ds.map(\.help) == ["a rule has: allow, category, hit, in, match, miss, score, status, tags, title", "did you mean `advice`?"])
         #expect(ds.map { position($0, r.sources) } == ["6:3", "10:3"])
     }
 

@@ -389,8 +389,10 @@ import Testing
             + ruleText("caseless", match: "/下载app/")
         let s = try makeScanner(text)
         #expect(fires(s, "plain", "把验证码马上告诉我"))
-        #expect(!fires(s, "plain", "把验证码\n马上告诉我"))
-        #expect(fires(s, "dotall", "把验证码\n马上告诉我"))
+        // (A bare line break between two Han characters is dropped by the normaliser; after
+        // sentence punctuation between longer runs it is kept.)
+        #expect(!fires(s, "plain", "把验证码：\n马上告诉我"))
+        #expect(fires(s, "dotall", "把验证码：\n马上告诉我"))
         #expect(fires(s, "extended", "验证码1234"))
         #expect(!fires(s, "extended", "验证码12"))
         #expect(fires(s, "caseless", "请下载APP"))

@@ -65,6 +65,7 @@ func shape(_ match: String) -> String {
 func sexpr(_ e: Expr) -> String {
     switch e.kind {
     case .literal(let s): return "\"\(s)\""
+    case .exact(let s): return "exact(\"\(s)\")"
     case .regex(let p, let f): return "/\(p)/\(f)"
     case .name(let n): return n
     case .and(let xs): return "(and " + xs.map(sexpr).joined(separator: " ") + ")"

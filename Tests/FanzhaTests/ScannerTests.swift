@@ -128,7 +128,9 @@ category prize {
 
     @Test func brokenUpWordsThatAreNotEvasionsDoNotMatch() throws {
         let s = try scannerEngine(Self.evasionRules)
-        for text in ["安全的账户", "安全 的 账户", "安全\n账户", "安全账", "安全。账户"] {
+        // A line break between Han characters is dropped (text split across lines, issue 18), so
+        // "安全\n账户" matches now; a full stop between two longer sentences is kept.
+        for text in ["安全的账户", "安全 的 账户", "安全账", "注意人身安全。账户余额请自查"] {
             #expect(hit(s.scan(message(text)), s.rules, "police.safe") == nil, "\(text)")
         }
         #expect(hit(s.scan(message("961100000")), s.rules, "hotline") != nil)

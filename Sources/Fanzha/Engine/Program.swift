@@ -36,6 +36,18 @@ struct Program: Sendable {
     var isPrivate = Table<Bool>()
     /// Per rule: tagged `money_request` (for a call's first money request).
     var moneyRequest = Table<Bool>()
+    /// Per rule: a positive rule tagged `money_request` or `appeal` — the message's own appeal,
+    /// which keeps warning frames from lowering the verdict (RULES.md, Frames).
+    var appeal = Table<Bool>()
+    /// Per rule, the kinds of frame whose text it does not read by default: every kind for a
+    /// positive public rule (less its `in`), none for negative rules and helpers.
+    var blind = Table<UInt8>()
+    /// The frames (rule indices), and per rule: its frame kind (0 for rules), its `unless` root
+    /// (-1 for none) and its `whole` share (0 for none).
+    var frameRules = Table<Int32>()
+    var frameKind = Table<UInt8>()
+    var unlessRoots = Table<Int32>()
+    var frameWhole = Table<Int32>()
     /// Per atom: a literal or term list, whose occurrences the automaton finds (not a regex).
     var atomIsWords = Table<Bool>()
     /// The regex atoms.
@@ -64,8 +76,10 @@ struct Program: Sendable {
         var clauseFirst: [Int32] = [], clauseCount: [Int32] = [], unfiltered: [Int32] = []
         var byWord = [[Int32]](repeating: [], count: rules.words.count)
         var clausesOfWord = [[Int32]](repeating: [], count: rules.words.count)
+        var unlessRoots: [Int32] = []
         for (r, rule) in rules.rules.enumerated() {
             roots.append(Program.lower(rule.condition, &nodes, &kids))
+            unlessRoots.append(rule.unless.map { Program.lower($0, &nodes, &kids) } ?? -1)
             let clauses = Program.clauses(rule.requirement)
             if !rule.isPrivate {
                 if let key = clauses.min(by: { $0.count < $1.count }) {
@@ -103,6 +117,12 @@ struct Program: Sendable {
         categories = Table(rules.rules.map { Int32($0.category ?? -1) })
         isPrivate = Table(rules.rules.map(\.isPrivate))
         moneyRequest = Table(rules.rules.map { $0.hasTag("money_request") })
+        appeal = Table(rules.rules.map { $0.score > 0 && ($0.hasTag("money_request") || $0.hasTag("appeal")) })
+        blind = Table(rules.rules.map { $0.isPrivate || $0.score < 0 ? 0 : FrameKinds.all.subtracting($0.reads).rawValue })
+        frameRules = Table(rules.rules.indices.filter { rules.rules[$0].isFrame }.map(Int32.init))
+        frameKind = Table(rules.rules.map(\.frameKind.rawValue))
+        self.unlessRoots = Table(unlessRoots)
+        frameWhole = Table(rules.rules.map { Int32($0.whole ?? 0) })
         (rulesByWordStart, rulesByWord) = Program.flatten(byWord)
         (clausesByWordStart, clausesByWord) = Program.flatten(clausesOfWord)
         (atomsByWordStart, atomsByWord) = Program.flatten(rules.atomsForWord.map { $0.map(Int32.init) })
@@ -114,7 +134,8 @@ struct Program: Sendable {
     /// Frees every table; the owner (`CompiledMatcher`) calls it once, when nothing reads the program any more.
     func deallocate() {
         for t in [nodes.raw, kids.raw, roots.raw, clauseFirst.raw, clauseCount.raw, clausesByWordStart.raw, clausesByWord.raw,
-                  scores.raw, categories.raw, isPrivate.raw, moneyRequest.raw, atomIsWords.raw, regexAtoms.raw, atomClauseFirst.raw, atomClauseCount.raw,
+                  scores.raw, categories.raw, isPrivate.raw, moneyRequest.raw, appeal.raw, blind.raw, frameRules.raw, frameKind.raw,
+                  unlessRoots.raw, frameWhole.raw, atomIsWords.raw, regexAtoms.raw, atomClauseFirst.raw, atomClauseCount.raw,
                   rulesByWordStart.raw, rulesByWord.raw, unfiltered.raw, atomsByWordStart.raw, atomsByWord.raw] {
             t?.deallocate()
         }

@@ -65,6 +65,11 @@ public final class Scanner {
             n.bytes.withUnsafeBufferPointer { buf in
                 matcher.automaton.forEachMatch(in: buf) { w, s, e in hits.append((Int32(w), Int32(s), Int32(e))) }
             }
+            // Variant spellings that need word boundaries (`sd` is 刷单, not the `sd` of `usd`).
+            let boundary = rules.wordBoundary
+            if !boundary.isEmpty && !hits.isEmpty {
+                hits.removeAll { boundary[Int($0.0)] != 0 && !n.hasBoundaries(Int($0.1), Int($0.2), boundary[Int($0.0)]) }
+            }
         }
         p.turns.append(PreparedTurn(turn: turn, text: n, wordHits: hits.isEmpty ? [] : Array(unsafeUninitializedCapacity: hits.count) { buffer, count in
             _ = buffer.initialize(from: hits)
@@ -184,6 +189,11 @@ public final class Scanner {
         static let nowhere = Occurrence(turn: -1, start: 0, end: 0, evStart: 0, evCount: 0)
     }
     struct Evidence: Hashable { var turn: Int32; var start: Int32; var end: Int32 }
+    /// A frame in one turn: normalised bytes `start ..< end` (what atoms are checked against) and
+    /// the original text's scalars `originalStart ..< originalEnd` (what the verdict reports).
+    struct FrameSpan: Equatable {
+        var turn: Int32, start: Int32, end: Int32, kind: UInt8, originalStart: Int32, originalEnd: Int32, rule: Int32
+    }
 
     /// A node's result: the occurrences `occ[start ..< start + count]` of the workspace. Results
     /// are ranges of one arena, so evaluating a condition allocates nothing per node.
@@ -247,6 +257,8 @@ public final class Scanner {
         /// one left-hand occurrence pairs with.
         var order: [Int32] = []
         var accepted: [Int32] = []
+        /// The frames found in this record (RULES.md, Frames): each a sentence, or a whole message.
+        var frames: [FrameSpan] = []
 
         /// Starts a record: a new generation, tables sized for `rules`, the arenas emptied.
         mutating func begin(_ rules: RuleSet, clauses: Int) {
@@ -266,11 +278,13 @@ public final class Scanner {
             }
             let count = rules.rules.count
             if wrapped || ruleSeen.count != count { ruleSeen.reset(count: count, to: 0) }
-            if wrapped || ruleStamp.count != count * 4 {
-                ruleStamp.reset(count: count * 4, to: 0)
-                ruleResult.reset(count: count * 4, to: .none)
+            // A rule's result per scope (4) and per kinds of frame it cannot read (16).
+            if wrapped || ruleStamp.count != count * 64 {
+                ruleStamp.reset(count: count * 64, to: 0)
+                ruleResult.reset(count: count * 64, to: .none)
             }
             offsetsTurn = -1
+            frames.removeAll(keepingCapacity: true)
             occ.removeAll()
             occ.append(.nowhere)
             arena.removeAll()
@@ -309,6 +323,9 @@ public final class Scanner {
         var errors: [String] = []
         var failedAtoms = Set<Int>()
         var currentRule = 0
+        /// The kinds of frame (bits of `FrameKinds`) whose text the rule being evaluated does not
+        /// read: its atoms' occurrences inside such frames are left out.
+        var blindness: UInt8 = 0
         /// The sides with a turn here, as scope bits (1 caller, 2 callee).
         var sidesPresent: UInt8 = 0
         /// The model's margin and evidence on this record, per scope mask, once asked for (Model/ModelCondition.swift).
@@ -428,19 +445,40 @@ public final class Scanner {
         mutating func decide(moneyRequestOnly: Bool) -> (score: Int, moneyRequest: Bool) {
             defer { release() }
             collectCandidates()
-            var score = 0, money = false
+            if program.pointee.frameRules.count > 0 && !ws.candidates.isEmpty { findFrames() }
+            // Positive rules first: whether the message makes its own appeal decides what the
+            // negative rules may read (a warning frame lowers a verdict only without one).
+            var score = 0, money = false, appeal = false, negatives = false
             for r in ws.candidates {
                 let i = Int(r)
+                let ruleScore = Int(program.pointee.scores[i])
+                if ruleScore < 0 { negatives = true; continue }
                 let isMoney = program.pointee.moneyRequest[i]
                 if moneyRequestOnly && !isMoney { continue }
                 if usePrefilter, !candidate(i) { continue }
                 currentRule = i
+                blindness = program.pointee.blind[i]
                 if evaluate(program.pointee.roots[i], mask: 0).isEmpty { continue }
-                score += Int(program.pointee.scores[i])
+                score += ruleScore
+                if program.pointee.appeal[i] { appeal = true }
                 if isMoney {
                     money = true
                     if moneyRequestOnly { break }
                 }
+            }
+            guard negatives && !moneyRequestOnly else { return (score, money) }
+            // Strong evidence in the message's own voice: an appeal, or positive points enough for
+            // medium on their own. Then a warning in the same message lowers nothing.
+            let strong = appeal || score >= scanner.rules.levels.medium
+            for r in ws.candidates {
+                let i = Int(r)
+                let ruleScore = Int(program.pointee.scores[i])
+                guard ruleScore < 0 else { continue }
+                if usePrefilter, !candidate(i) { continue }
+                currentRule = i
+                blindness = strong ? FrameKinds.warning.rawValue : 0
+                if evaluate(program.pointee.roots[i], mask: 0).isEmpty { continue }
+                score += ruleScore
             }
             return (score, money)
         }
@@ -455,23 +493,38 @@ public final class Scanner {
             ws.categoryHit.removeAll(keepingCapacity: true)
             ws.categoryHit.append(contentsOf: repeatElement(false, count: categoryCount))
             collectCandidates()
-            var k = 0
-            while k < ws.candidates.count {
-                let i = Int(ws.candidates[k])
-                k += 1
-                if usePrefilter, !candidate(i) { continue }
-                currentRule = i
-                let occ = evaluate(program.pointee.roots[i], mask: 0)
-                guard !occ.isEmpty else { continue }
-                hits.append(RuleHit(rule: i, spans: spans(of: occ)))
-                let ruleScore = Int(program.pointee.scores[i])
-                score += ruleScore
-                let c = Int(program.pointee.categories[i])
-                if c >= 0 {
-                    ws.categoryScores[c] += ruleScore
-                    if ruleScore > 0 { ws.categoryHit[c] = true }
+            // Frames matter only to a rule that may fire: a record without a candidate has none.
+            if program.pointee.frameRules.count > 0 && !ws.candidates.isEmpty { findFrames() }
+            // As in `decide`: positive rules, then negative ones, which read warning frames only
+            // when the message makes no appeal of its own.
+            var appeal = false, negatives = false, strong = false
+            for pass in 0..<2 {
+                if pass == 1 && !negatives { break }
+                if pass == 1 { strong = appeal || score >= rules.levels.medium }
+                var k = 0
+                while k < ws.candidates.count {
+                    let i = Int(ws.candidates[k])
+                    k += 1
+                    let ruleScore = Int(program.pointee.scores[i])
+                    if pass == 0 && ruleScore < 0 { negatives = true; continue }
+                    if pass == 1 && ruleScore >= 0 { continue }
+                    if usePrefilter, !candidate(i) { continue }
+                    currentRule = i
+                    blindness = pass == 0 ? program.pointee.blind[i] : strong ? FrameKinds.warning.rawValue : 0
+                    let occ = evaluate(program.pointee.roots[i], mask: 0)
+                    guard !occ.isEmpty else { continue }
+                    if program.pointee.appeal[i] { appeal = true }
+                    hits.append(RuleHit(rule: i, spans: spans(of: occ)))
+                    score += ruleScore
+                    let c = Int(program.pointee.categories[i])
+                    if c >= 0 {
+                        ws.categoryScores[c] += ruleScore
+                        if ruleScore > 0 { ws.categoryHit[c] = true }
+                    }
                 }
             }
+            if negatives { hits.sort { $0.rule < $1.rule } }
+            let frames = reportedFrames()
             let level = rules.levels.level(for: score)
             defer { release() }
             var ranked: [(category: Int, score: Int)] = []
@@ -480,11 +533,13 @@ public final class Scanner {
             // No risk, no main category (the per-category scores stay in `categories`).
             let main = level > .none ? ranked.first?.category : nil
             let category = main.map { rules.categories[$0] }
-            return Verdict(id: prepared.id, level: level, score: score, category: main,
-                           categories: ranked, hits: hits, errors: errors,
-                           firstWarningTurn: firstWarningTurn, firstMoneyRequestTurn: firstMoneyRequestTurn,
-                           advice: level > .none ? (category?.advice ?? Scanner.genericAdvice) : nil,
-                           referral: Referral.forLevel(level, script: category?.script ?? Scanner.genericScript))
+            var verdict = Verdict(id: prepared.id, level: level, score: score, category: main,
+                                  categories: ranked, hits: hits, errors: errors,
+                                  firstWarningTurn: firstWarningTurn, firstMoneyRequestTurn: firstMoneyRequestTurn,
+                                  advice: level > .none ? (category?.advice ?? Scanner.genericAdvice) : nil,
+                                  referral: Referral.forLevel(level, script: category?.script ?? Scanner.genericScript))
+            verdict.frames = frames
+            return verdict
         }
 
         /// Evidence spans in the original text, merged and in order.
@@ -676,11 +731,15 @@ public final class Scanner {
             let n = program.pointee.nodes[Int(id)]
             switch n.op {
             case .atom:
-                let all = atomOccurrences(Int(n.arg))
+                var all = atomOccurrences(Int(n.arg))
+                if blindness != 0 && !ws.frames.isEmpty && !all.isEmpty {
+                    let frames = ws.frames, hidden = blindness
+                    all = filter(all) { o in !Evaluation.inFrame(o, frames, hidden) }
+                }
                 if mask == 0 { return all }
                 return filterSide(all, mask)
             case .rule:
-                let key = Int(n.arg) * 4 + mask
+                let key = (Int(n.arg) * 16 + Int(blindness & 15)) * 4 + mask
                 if ws.ruleStamp[key] == ws.generation { return ws.ruleResult[key] }
                 let saved = currentRule
                 let result = evaluate(program.pointee.roots[Int(n.arg)], mask: mask)

@@ -9,6 +9,17 @@ public struct EvidenceSpan: Sendable, Equatable {
     public let text: String
 }
 
+/// A frame found in a record (RULES.md, Frames): a sentence, or a whole message, that is not the
+/// scam speaking to its target. Offsets as `EvidenceSpan`'s.
+public struct Frame: Sendable, Equatable {
+    public let kind: FrameKinds
+    /// The frame declaration (index into the rule set's rules) that found it.
+    public let rule: Int
+    public let turn: Int?
+    public let start: Int
+    public let end: Int
+}
+
 public struct RuleHit: Sendable {
     public let rule: Int
     public let spans: [EvidenceSpan]
@@ -51,6 +62,8 @@ public struct Verdict: Sendable {
     public let firstMoneyRequestTurn: Int?
     public let advice: String?
     public let referral: Referral?
+    /// The frames found, in text order; empty when the rule set declares none or none applied.
+    public internal(set) var frames: [Frame] = []
 }
 
 /// A verdict's decision without its evidence: enough to count, filter or watch a call's level.

@@ -19,6 +19,19 @@ public enum Explanation {
         out += "\(String(v.score).leftPadded(4))  total: level \(v.level)"
         if let c = v.category { out += ", \(rules.categories[c].id) (\(rules.categories[c].title))" }
         out += "\n"
+        if !v.frames.isEmpty {
+            // What the positive rules did not read (RULES.md, Frames), each with its text.
+            out += "\nframes (not read as the scam speaking to its target):\n"
+            for f in v.frames {
+                let scalars = Array(record.turns[f.turn ?? 0].text.unicodeScalars)
+                var text = String.UnicodeScalarView()
+                text.append(contentsOf: scalars[min(f.start, scalars.count)..<min(f.end, scalars.count)])
+                var shown = VerdictPrinter.field(String(text))
+                if shown.count > 60 { shown = String(shown.prefix(60)) + "…" }
+                let place = (f.turn.map { "turn \($0) " } ?? "") + "\(f.start)–\(f.end)"
+                out += "  \(f.kind.name.padding(toLength: 8, withPad: " ", startingAt: 0)) \(rules.rules[f.rule].id)  \(place)  「\(shown)」\n"
+            }
+        }
         if let t = v.firstWarningTurn { out += "      first warning at turn \(t)\n" }
         if let t = v.firstMoneyRequestTurn { out += "      first money request at turn \(t)\n" }
         if let a = v.advice { out += "\n建议: \(a)\n" }

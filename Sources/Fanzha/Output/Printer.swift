@@ -98,6 +98,16 @@ public struct VerdictPrinter {
             o.addNull("referral")
         }
         o.add("errors", v.errors)
+        // Frames only when there are some: most records have none, and their lines stay as they were.
+        if !v.frames.isEmpty {
+            o.addObjects("frames", v.frames) { j, f in
+                j.add("kind", f.kind.name)
+                j.add("frame", rules.rules[f.rule].id)
+                if let t = f.turn { j.add("turn", t) }
+                j.add("start", f.start)
+                j.add("end", f.end)
+            }
+        }
         if record.isCall {
             if let t = v.firstWarningTurn { o.add("first_warning_turn", t) } else { o.addNull("first_warning_turn") }
             if let t = v.firstMoneyRequestTurn { o.add("first_money_request_turn", t) } else { o.addNull("first_money_request_turn") }
@@ -118,7 +128,7 @@ public struct VerdictPrinter {
         j.add("tier", r.tier.description); j.add("action", r.action); j.add("hotline", r.hotline); j.add("script", r.script)
     }
 
-    static let ownKeys: Set<String> = ["id", "label", "level", "score", "category", "categories", "hits", "advice", "referral", "errors",
+    static let ownKeys: Set<String> = ["id", "label", "level", "score", "category", "categories", "hits", "advice", "referral", "errors", "frames",
                                        "first_warning_turn", "first_money_request_turn"]
 
     public static let tsvHeader = "id\tlevel\tscore\tcategory\trules\ttext"

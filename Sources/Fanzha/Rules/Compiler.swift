@@ -59,18 +59,29 @@ public enum RuleCompiler {
         return files
     }
 
-    /// Reads, parses, checks and compiles rule files into one rule set.
+    /// Reads, parses, checks and compiles rule files into one rule set. A directory's
+    /// `variants.txt` (`VariantDictionary`) is read too: its variant spellings join every literal.
     public static func compile(paths: [String]) throws -> CompileResult {
         var sources: [(String, Data)] = []
         for f in try ruleFiles(at: paths) {
             guard let data = FileManager.default.contents(atPath: f) else { throw RuleLoadError.unreadable(f, "permission denied or not a file") }
             sources.append((f, data))
         }
-        return compile(files: sources)
+        var variants: [(path: String, data: Data)] = []
+        for path in paths {
+            var isDir: ObjCBool = false
+            let file = (path as NSString).appendingPathComponent(VariantDictionary.fileName)
+            if FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue,
+               let data = FileManager.default.contents(atPath: file) {
+                variants.append((file, data))
+            }
+        }
+        return compile(files: sources, variants: variants)
     }
 
-    /// Compiles rule text given in memory (path names are only used in diagnostics).
-    public static func compile(files: [(path: String, data: Data)]) -> CompileResult {
+    /// Compiles rule text given in memory (path names are only used in diagnostics), with the
+    /// variant dictionaries `variants` (the text of `variants.txt` files; none by default).
+    public static func compile(files: [(path: String, data: Data)], variants: [(path: String, data: Data)] = []) -> CompileResult {
         // Files parse independently, so on every core; the checker then sees them in order.
         let perFile = UnsafeMutableBufferPointer<(SourceFile, RuleFile, [Diagnostic])?>.allocate(capacity: files.count)
         perFile.initialize(repeating: nil)
@@ -89,7 +100,14 @@ public enum RuleCompiler {
             parsed.append(file)
             diagnostics += fileDiagnostics
         }
-        var checker = Checker(files: parsed, sources: sources)
+        // Variant dictionaries are sources too (after the rule files), for their diagnostics.
+        var variantSources: [SourceFile] = []
+        for v in variants {
+            if let d = invalidUTF8(v.data, file: sources.count + variantSources.count) { diagnostics.append(d) }
+            variantSources.append(SourceFile(path: v.path, text: String(decoding: v.data, as: UTF8.self)))
+        }
+        var checker = Checker(files: parsed, sources: sources, variantSources: variantSources)
+        sources += variantSources
         let ruleSet = checker.run()
         diagnostics += checker.diagnostics
         let errors = diagnostics.contains { $0.severity == .error }
@@ -171,11 +189,27 @@ struct Checker {
     private var atomKeys: [String: Int] = [:]
     private var words: [String] = []
     private var wordIDs: [String: Int] = [:]
+    /// Per word: the boundaries a variant spelling needs (`VariantDictionary.expand`).
+    private var wordBoundary: [UInt8] = []
+    private var variants = VariantDictionary.empty
+    private let variantSources: [SourceFile]
 
-    init(files: [RuleFile], sources: [SourceFile]) {
+    init(files: [RuleFile], sources: [SourceFile], variantSources: [SourceFile] = []) {
         self.files = files
-        self.sources = sources
+        self.sources = sources + variantSources
+        self.variantSources = variantSources
         self.normaliser = try? Normaliser()
+    }
+
+    /// Reads the variant dictionaries (merged, in order).
+    private mutating func loadVariants() {
+        var merged: [String: [String]] = [:]
+        for (k, source) in variantSources.enumerated() {
+            let (dict, ds) = VariantDictionary.parse(source, file: sources.count - variantSources.count + k) { normalisedLiteral($0) }
+            diagnostics += ds
+            for (w, vs) in dict.entries { merged[w, default: []] += vs.filter { !(merged[w]?.contains($0) ?? false) } }
+        }
+        variants = VariantDictionary(entries: merged)
     }
 
     private mutating func error(_ id: String, _ message: String, _ range: SourceRange, help: String? = nil) {
@@ -183,6 +217,7 @@ struct Checker {
     }
 
     mutating func run() -> RuleSet? {
+        loadVariants()
         collect()
         // Categories.
         var categoryList: [Category] = []
@@ -223,11 +258,14 @@ struct Checker {
                      ruleDecls[i].match?.range ?? c.range, in: ruleDecls[i],
                      help: "add a literal the rule needs (e.g. `\"转账\" and …`), or `allow no-atom`")
             }
-            result.append(CompiledRule(id: c.id, title: c.title, category: c.category, score: c.score, status: c.status, tags: c.tags,
-                                       isPrivate: c.isPrivate, condition: c.condition, requirement: req, hits: c.hits, misses: c.misses, range: c.range))
+            var rule = CompiledRule(id: c.id, title: c.title, category: c.category, score: c.score, status: c.status, tags: c.tags,
+                                    isPrivate: c.isPrivate, condition: c.condition, requirement: req, hits: c.hits, misses: c.misses, range: c.range)
+            rule.frameKind = c.frameKind; rule.unless = c.unless; rule.whole = c.whole; rule.reads = c.reads
+            result.append(rule)
         }
         guard result.count == ruleDecls.count else { return nil }
-        return RuleSet(levels: levelValues, categories: categoryList, atoms: atoms, rules: result, words: words, sources: sources)
+        return RuleSet(levels: levelValues, categories: categoryList, atoms: atoms, rules: result, words: words, sources: sources,
+                       wordBoundary: wordBoundary.contains { $0 != 0 } ? wordBoundary : [], variants: variants)
     }
 
     private mutating func collect() {
@@ -304,9 +342,38 @@ struct Checker {
             let help = suggestion(for: a.value, among: DiagnosticID.all.filter { $0.severity == .warning }.map(\.id)).map { "did you mean `\($0)`?" }
             warn("unknown-allow", "`\(a.value)` is not a warning id", a.range, in: nil, help: help)
         }
-        if !r.isPrivate, r.hits.isEmpty || r.misses.isEmpty {
-            warn("no-examples", "rule `\(r.id.value)` has no \(r.hits.isEmpty ? "`hit`" : "`miss`") example", r.id.range, in: r,
-                 help: "examples are the rule's tests and its documentation")
+        if !r.isPrivate || r.isFrame, r.hits.isEmpty || r.misses.isEmpty {
+            warn("no-examples", "\(r.isFrame ? "frame" : "rule") `\(r.id.value)` has no \(r.hits.isEmpty ? "`hit`" : "`miss`") example", r.id.range, in: r,
+                 help: "examples are the \(r.isFrame ? "frame" : "rule")'s tests and its documentation")
+        }
+        // Frames: a kind, an optional veto and whole-message share; rules: the frames they read.
+        var frameKind: FrameKinds = [], reads: FrameKinds = []
+        if r.isFrame {
+            if let k = r.kind {
+                if let kind = FrameKinds(name: k.value.value) { frameKind = kind } else {
+                    error("unknown-frame-kind", "no frame kind named `\(k.value.value)`", k.value.range,
+                          help: "a frame kind is one of: \(FrameKinds.names.map(\.0).joined(separator: ", "))")
+                    ok = false
+                }
+            } else if !r.brokenFields.contains("kind") {
+                error("missing-field", "frame `\(r.id.value)` has no `kind`", r.id.range, help: "add kind report (or warning, quote, teaching)")
+                ok = false
+            }
+            if let w = r.whole, !(1...100).contains(w.value) {
+                error("invalid-whole", "`whole` is a percentage of the message: 1 to 100 (got \(w.value))", w.range); ok = false
+            }
+        }
+        for k in r.inFrames?.value ?? [] {
+            if let kind = FrameKinds(name: k.value) { reads.insert(kind) } else {
+                error("unknown-frame-kind", "no frame kind named `\(k.value)`", k.range,
+                      help: "a frame kind is one of: \(FrameKinds.names.map(\.0).joined(separator: ", "))")
+                ok = false
+            }
+        }
+        var unless: Condition?
+        if let u = r.unless {
+            unless = lower(u.value, rule: r)
+            if unless == nil { ok = false }
         }
         for ex in r.hits + r.misses where ex.isCall {
             if case .failure(let failure) = CallTranscript.parse(ex.text) {
@@ -321,9 +388,11 @@ struct Checker {
         }
         guard let condition = lower(match.value, rule: r), ok else { return nil }
         let examples = { (xs: [Example]) in xs.map { CompiledExample(text: $0.text, isCall: $0.isCall, range: $0.range) } }
-        return CompiledRule(id: r.id.value, title: r.title?.value ?? r.id.value, category: categoryIndex, score: r.isPrivate ? 0 : (r.score?.value ?? 1),
-                            status: r.status?.value ?? .stable, tags: r.tags?.value.map(\.value) ?? [], isPrivate: r.isPrivate,
-                            condition: condition, requirement: .always, hits: examples(r.hits), misses: examples(r.misses), range: r.range)
+        var rule = CompiledRule(id: r.id.value, title: r.title?.value ?? r.id.value, category: categoryIndex, score: r.isPrivate ? 0 : (r.score?.value ?? 1),
+                                status: r.status?.value ?? .stable, tags: r.tags?.value.map(\.value) ?? [], isPrivate: r.isPrivate,
+                                condition: condition, requirement: .always, hits: examples(r.hits), misses: examples(r.misses), range: r.range)
+        rule.frameKind = frameKind; rule.unless = unless; rule.whole = r.whole?.value; rule.reads = reads
+        return rule
     }
 
     // MARK: lowering
@@ -332,6 +401,9 @@ struct Checker {
         switch e.kind {
         case .literal(let text):
             guard let atom = literalAtom([Located(value: text, range: e.range)], display: text, rule: rule) else { return nil }
+            return .atom(atom)
+        case .exact(let text):
+            guard let atom = literalAtom([Located(value: text, range: e.range)], display: "exact(\(text))", rule: rule, exact: true) else { return nil }
             return .atom(atom)
         case .regex(let pattern, let flags):
             guard let atom = regexAtom(pattern, flags: flags, range: e.range) else { return nil }
@@ -397,10 +469,14 @@ struct Checker {
         return literalAtom(t.terms, display: name, rule: nil, key: "terms:" + name)
     }
 
-    private mutating func wordID(_ w: String) -> Int {
-        if let id = wordIDs[w] { return id }
+    private mutating func wordID(_ w: String, boundary: UInt8 = 0) -> Int {
+        if let id = wordIDs[w] {
+            wordBoundary[id] |= boundary
+            return id
+        }
         wordIDs[w] = words.count
         words.append(w)
+        wordBoundary.append(boundary)
         return words.count - 1
     }
 
@@ -411,7 +487,7 @@ struct Checker {
         return n
     }
 
-    private mutating func literalAtom(_ items: [Located<String>], display: String, rule: RuleDecl?, key: String? = nil) -> Int? {
+    private mutating func literalAtom(_ items: [Located<String>], display: String, rule: RuleDecl?, key: String? = nil, exact: Bool = false) -> Int? {
         var normalised: [String] = []
         var seen = Set<String>()
         var ok = true
@@ -433,19 +509,35 @@ struct Checker {
             normalised.append(n)
         }
         guard ok else { return nil }
-        // Longest first: PCRE2 takes the first alternative that matches, so this is leftmost-longest.
-        normalised.sort { $0.utf8.count != $1.utf8.count ? $0.utf8.count > $1.utf8.count : $0 < $1 }
-        let k = key ?? ("lit:" + normalised.joined(separator: "\u{1}"))
+        // The atom's identity: its own words (the variants follow from them).
+        let k = key ?? ((exact ? "exact:" : "lit:") + normalised.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }.joined(separator: "\u{1}"))
         if let i = atomKeys[k] { return i }
+        // Variant spellings (`VariantDictionary`) join the words, unless the rule asked for `exact("…")`.
+        var boundary: [String: UInt8] = [:]
+        if !exact && !variants.isEmpty {
+            for n in normalised {
+                for (v, b) in variants.expand(n) where !seen.contains(v) || boundary[v] != nil {
+                    if seen.insert(v).inserted { normalised.append(v) }
+                    boundary[v, default: 0] |= b
+                }
+            }
+        }
+        // Longest first: PCRE2 takes the first alternative that matches, so this is leftmost-longest.
+        normalised.sort { $0.utf8.count != $1.utf8.count ? $0.utf8.count > $1.utf8.count : $0.utf8.lexicographicallyPrecedes($1.utf8) }
         // PCRE2 caps a compiled pattern at 64 KiB, so a long list becomes several alternations
         // (each longest first); the scanner merges their matches back to leftmost-longest.
         // Exact, not caseless: normalisation already folds ASCII case, and the prefilter's automaton
         // matches bytes exactly; a caseless literal would match more (Greek, Cyrillic) without it.
         var sources: [String] = []
         var chunk: [String] = [], chunkBytes = 0
+        // A variant that needs word boundaries gets them as lookarounds (as the automaton's hits are filtered).
+        func source(_ w: String) -> String {
+            let b = boundary[w] ?? 0
+            return (b & 1 != 0 ? "(?<![a-z])" : "") + pcre2Escape(w) + (b & 2 != 0 ? "(?![a-z])" : "")
+        }
         func flushChunk() {
             guard !chunk.isEmpty else { return }
-            sources.append(chunk.count == 1 ? pcre2Escape(chunk[0]) : "(?:" + chunk.map(pcre2Escape).joined(separator: "|") + ")")
+            sources.append(chunk.count == 1 ? source(chunk[0]) : "(?:" + chunk.map(source).joined(separator: "|") + ")")
             chunk = []; chunkBytes = 0
         }
         for w in normalised {
@@ -454,7 +546,7 @@ struct Checker {
             chunkBytes += w.utf8.count + 1
         }
         flushChunk()
-        let ids = normalised.map { wordID($0) }
+        let ids = normalised.map { wordID($0, boundary: boundary[$0] ?? 0) }
         atoms.append(Atom(kind: .words, display: display, words: normalised, wordIDs: ids, requirement: .anyOf(ids.map { .word($0) }),
                           patterns: [], literalSources: sources))
         atomKeys[k] = atoms.count - 1
@@ -537,7 +629,7 @@ struct Checker {
             case .and(let xs), .or(let xs), .atLeast(_, let xs, _): for x in xs { refs(x, &out) }
             case .not(let x), .count(let x, _, _), .scope(_, let x): refs(x, &out)
             case .near(let a, let b, _, _), .then(let a, let b, _): refs(a, &out); refs(b, &out)
-            case .literal, .regex, .model: break
+            case .literal, .exact, .regex, .model: break
             }
         }
         let references: [[(Int, SourceRange)]] = ruleDecls.map { d in

@@ -44,10 +44,26 @@ public enum ExampleRunner {
 }
 
 extension Scanner {
-    /// Whether one rule (private ones too) fires on a record, with its evidence.
+    /// Whether one rule (private ones too) fires on a record, with its evidence, reading what it
+    /// reads in a scan (a positive rule does not read framed text). A frame "fires" when it
+    /// frames part of the record; its evidence is the framed text.
     public func fires(rule r: Int, on record: Record) -> [EvidenceSpan]? {
         let p = prepare(record)
         var e = Evaluation(scanner: self, prepared: p, turnLimit: p.turnCount)
+        if matcher.program.frameRules.count > 0 { e.collectCandidates(); e.findFrames() }
+        if rules.rules[r].isFrame {
+            let framed = e.reportedFrames().filter { $0.rule == r }
+            e.release()
+            if framed.isEmpty { return nil }
+            return framed.map { f in
+                let text = record.turns[f.turn ?? 0].text
+                let scalars = Array(text.unicodeScalars)
+                var s = String.UnicodeScalarView()
+                s.append(contentsOf: scalars[min(f.start, scalars.count)..<min(f.end, scalars.count)])
+                return EvidenceSpan(turn: f.turn, start: f.start, end: f.end, text: String(s))
+            }
+        }
+        e.blindness = matcher.program.blind[r]
         let occ = e.evaluate(matcher.program.roots[r], mask: 0)
         let spans = withExtendedLifetime(p) { occ.isEmpty ? nil : e.spans(of: occ) }
         e.release()

@@ -100,7 +100,7 @@ public enum RuleFormatter {
             lines.append("}" + (c.closingTrailing.map { "  " + $0 } ?? ""))
         case .rule(let r):
             lines += r.comments.leading
-            lines.append("\(r.isPrivate ? "private " : "")rule \(r.id.value) {" + trailing(r.comments))
+            lines.append((r.isFrame ? "frame" : r.isPrivate ? "private rule" : "rule") + " \(r.id.value) {" + trailing(r.comments))
             func field<T>(_ name: String, _ f: Field<T>?, _ show: (T) -> String) {
                 guard let f else { return }
                 lines += f.comments.leading.map { "  " + $0 }
@@ -110,9 +110,13 @@ public enum RuleFormatter {
             field("category", r.category) { $0.value }
             field("score", r.score) { String($0) }
             field("status", r.status) { $0.rawValue }
+            field("kind", r.kind) { $0.value }
+            field("whole", r.whole) { String($0) }
             field("tags", r.tags) { $0.map(\.value).joined(separator: ", ") }
+            field("in", r.inFrames) { $0.map(\.value).joined(separator: ", ") }
             field("allow", r.allow) { $0.map(\.value).joined(separator: ", ") }
             field("match", r.match) { expression($0) }
+            field("unless", r.unless) { expression($0) }
             for (name, examples) in [("hit", r.hits), ("miss", r.misses)] {
                 for ex in examples {
                     lines += ex.comments.leading.map { "  " + $0 }
@@ -142,6 +146,7 @@ public enum RuleFormatter {
         func sub(_ x: Expr, _ ctx: Int) -> String { expression(x, context: ctx) }
         switch e.kind {
         case .literal(let s): text = quote(s)
+        case .exact(let s): text = "exact(" + quote(s) + ")"
         case .regex(let pattern, let flags): text = "/" + pattern.replacingOccurrences(of: "/", with: "\\/") + "/" + flags
         case .name(let n): text = n
         case .or(let xs): text = xs.map { sub($0, 1) }.joined(separator: " or ")

@@ -2,8 +2,9 @@
 /// an error, so one run reports every problem in a file.
 struct Parser {
     static let maxDepth = 600  // nesting steps; a parenthesis costs three
-    private static let topKeywords: Set<String> = ["rule", "private", "category", "terms", "levels"]
-    private static let ruleFields: Set<String> = ["title", "category", "score", "status", "tags", "allow", "match", "hit", "miss"]
+    private static let topKeywords: Set<String> = ["rule", "private", "category", "terms", "levels", "frame"]
+    private static let ruleFields: Set<String> = ["title", "category", "score", "status", "tags", "allow", "match", "hit", "miss", "in"]
+    private static let frameFields: Set<String> = ["title", "kind", "match", "unless", "whole", "allow", "hit", "miss"]
     private static let categoryFields: Set<String> = ["title", "description", "advice", "script", "labels"]
 
     private var tokens: [Token]
@@ -135,16 +136,16 @@ struct Parser {
     private mutating func parseDeclaration() throws -> Declaration? {
         let start = p
         guard case .identifier(let word) = current.kind else {
-            throw fail("expected a declaration (`rule`, `category`, `terms` or `levels`), found \(Parser.describe(current.kind))")
+            throw fail("expected a declaration (`rule`, `frame`, `category`, `terms` or `levels`), found \(Parser.describe(current.kind))")
         }
         switch word {
         case "levels": return .levels(try parseLevels(start))
         case "category": return .category(try parseCategory(start))
         case "terms": return .terms(try parseTerms(start))
-        case "rule", "private": return .rule(try parseRule(start))
+        case "rule", "private", "frame": return .rule(try parseRule(start))
         default:
             let help = suggestion(for: word, among: Parser.topKeywords).map { "did you mean `\($0)`?" }
-            throw fail("expected a declaration (`rule`, `category`, `terms` or `levels`), found `\(word)`", help: help)
+            throw fail("expected a declaration (`rule`, `frame`, `category`, `terms` or `levels`), found `\(word)`", help: help)
         }
     }
 
@@ -262,23 +263,51 @@ struct Parser {
     }
 
     private mutating func parseRule(_ start: Int) throws -> RuleDecl {
-        var isPrivate = false
+        var isPrivate = false, isFrame = false
         let first = advance()
+        if case .identifier("frame") = first.kind { isFrame = true }
         if case .identifier("private") = first.kind {
             isPrivate = true
             guard isIdent("rule") else { throw fail("expected `rule` after `private`") }
             _ = advance()
         }
-        let id = try expectIdentifier("a rule id")
-        _ = try expectPunct("{", "to open the rule")
-        var decl = RuleDecl(id: id, isPrivate: isPrivate, range: first.range, comments: comments(from: start))
+        let block = isFrame ? "frame" : "rule"
+        let fields = isFrame ? Parser.frameFields : Parser.ruleFields
+        let id = try expectIdentifier("a \(block) id")
+        _ = try expectPunct("{", "to open the \(block)")
+        var decl = RuleDecl(id: id, isPrivate: isPrivate || isFrame, range: first.range, comments: comments(from: start))
+        decl.isFrame = isFrame
         while !isPunct("}") && !atEnd {
             let fieldStart = p
             var field = ""
             do {
-                let name = try expectIdentifier("a field (title, category, score, status, tags, match, hit, miss, allow)")
+                let name = try expectIdentifier(isFrame ? "a field (title, kind, match, unless, whole, hit, miss, allow)"
+                                                        : "a field (title, category, score, status, tags, match, hit, miss, allow, in)")
                 field = name.value
+                guard fields.contains(name.value) else {
+                    unknownField(name, fields, block)
+                    synchronizeField(fields)
+                    continue
+                }
                 switch name.value {
+                case "kind":
+                    let v = try expectIdentifier("a frame kind (report, warning, quote, teaching)")
+                    if decl.kind != nil { duplicate(name) }
+                    decl.kind = Field(value: v, range: v.range, comments: comments(from: fieldStart))
+                case "whole":
+                    let v = try expectInteger("a percentage after `whole`")
+                    if decl.whole != nil { duplicate(name) }
+                    decl.whole = Field(value: v.value, range: v.range, comments: comments(from: fieldStart))
+                case "unless":
+                    depth = 0
+                    let e = try parseExpr()
+                    if decl.unless != nil { duplicate(name) }
+                    decl.unless = Field(value: e, range: e.range, comments: comments(from: fieldStart))
+                case "in":
+                    var list: [Located<String>] = []
+                    repeat { list.append(try expectIdentifier("a frame kind in `in`")) } while isPunct(",") && advance().kind == .punct(",")
+                    if decl.inFrames != nil { duplicate(name) }
+                    decl.inFrames = Field(value: list, range: name.range.joined(previous.range), comments: comments(from: fieldStart))
                 case "title":
                     let v = try expectString("after `title`")
                     if decl.title != nil { duplicate(name) }
@@ -321,16 +350,16 @@ struct Parser {
                     let ex = Example(text: v.value, isCall: isCall, range: v.range, comments: comments(from: fieldStart))
                     if name.value == "hit" { decl.hits.append(ex) } else { decl.misses.append(ex) }
                 default:
-                    unknownField(name, Parser.ruleFields, "rule")
-                    synchronizeField(Parser.ruleFields)
+                    unknownField(name, fields, block)
+                    synchronizeField(fields)
                 }
             } catch {
                 if !field.isEmpty { decl.brokenFields.insert(field) }   // already reported: no "missing" error too
-                synchronizeField(Parser.ruleFields)
+                synchronizeField(fields)
             }
         }
         decl.closingComments = current.leadingComments
-        decl.closingTrailing = try expectPunct("}", "to close rule `\(id.value)`").trailingComment
+        decl.closingTrailing = try expectPunct("}", "to close \(block) `\(id.value)`").trailingComment
         decl.range = first.range.joined(previous.range)
         return decl
     }
@@ -476,6 +505,13 @@ struct Parser {
                 let items = try parser.parseList("of")
                 return Expr(kind: .atLeast(n, items, spelling: .of), range: t.range.joined(parser.previous.range))
             case .identifier(let w):
+                if w == "exact", parser.tokens[parser.p + 1].kind == .punct("(") {
+                    _ = parser.advance()
+                    _ = parser.advance()
+                    let v = try parser.expectString("in `exact(…)`: it takes one word")
+                    _ = try parser.expectPunct(")", "to close `exact(…)`")
+                    return Expr(kind: .exact(v.value), range: t.range.joined(parser.previous.range))
+                }
                 if (w == "any" || w == "all" || w == "count"), parser.tokens[parser.p + 1].kind == .punct("(") {
                     _ = parser.advance()
                     let items = try parser.parseList(w)

@@ -108,6 +108,28 @@ public indirect enum AtomRequirement: Sendable, Equatable {
     }
 }
 
+/// Kinds of frame: parts of a text that are not the scam speaking to its target (RULES.md, Frames).
+public struct FrameKinds: OptionSet, Sendable, Hashable {
+    public let rawValue: UInt8
+    public init(rawValue: UInt8) { self.rawValue = rawValue }
+    /// Narration of a case: a victim, a suspect, the police, a reporter telling what happened.
+    public static let report = FrameKinds(rawValue: 1)
+    /// Warnings and advice: 警方提醒, 谨防, 凡是…都是诈骗, 切勿.
+    public static let warning = FrameKinds(rawValue: 2)
+    /// A scammer's words quoted inside narration.
+    public static let quote = FrameKinds(rawValue: 4)
+    /// Teaching material: 识别要点, 案例分析, 防骗知识.
+    public static let teaching = FrameKinds(rawValue: 8)
+    public static let all: FrameKinds = [.report, .warning, .quote, .teaching]
+    public static let names: [(String, FrameKinds)] = [("report", .report), ("warning", .warning), ("quote", .quote), ("teaching", .teaching)]
+    public init?(name: String) {
+        guard let k = FrameKinds.names.first(where: { $0.0 == name })?.1 else { return nil }
+        self = k
+    }
+    /// The name of a single kind ("report"), or the names joined by commas.
+    public var name: String { FrameKinds.names.filter { contains($0.1) }.map(\.0).joined(separator: ",") }
+}
+
 public struct CompiledExample: Sendable {
     public let text: String
     public let isCall: Bool
@@ -127,6 +149,14 @@ public struct CompiledRule: Sendable {
     public let hits: [CompiledExample]
     public let misses: [CompiledExample]
     public let range: SourceRange
+    /// A frame's kind (empty for a rule), the sentences its `unless` vetoes, and the share of a
+    /// message (percent) in its kind that makes the whole message that kind.
+    public internal(set) var frameKind: FrameKinds = []
+    public internal(set) var unless: Condition? = nil
+    public internal(set) var whole: Int? = nil
+    /// A rule's `in`: the kinds of frame whose text it still reads.
+    public internal(set) var reads: FrameKinds = []
+    public var isFrame: Bool { !frameKind.isEmpty }
     public func hasTag(_ tag: String) -> Bool { tags.contains(tag) }
 }
 
@@ -140,8 +170,16 @@ public final class RuleSet: Sendable {
     /// For each word id, the atoms that contain it.
     public let atomsForWord: [[Int]]
     public let sources: [SourceFile]
+    /// Per word id, the word boundaries a variant spelling needs (bit 1 before, bit 2 after: no
+    /// ASCII letter there); empty when no word needs any.
+    public let wordBoundary: [UInt8]
+    /// The variant dictionary the literals were expanded with.
+    public let variants: VariantDictionary
 
-    init(levels: Levels, categories: [Category], atoms: [Atom], rules: [CompiledRule], words: [String], sources: [SourceFile]) {
+    init(levels: Levels, categories: [Category], atoms: [Atom], rules: [CompiledRule], words: [String], sources: [SourceFile],
+         wordBoundary: [UInt8] = [], variants: VariantDictionary = .empty) {
+        self.wordBoundary = wordBoundary
+        self.variants = variants
         self.levels = levels
         self.categories = categories
         self.atoms = atoms

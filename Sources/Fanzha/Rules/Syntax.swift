@@ -3,6 +3,8 @@
 public struct Expr: Sendable {
     public indirect enum Kind: Sendable {
         case literal(String)
+        /// `exact("…")`: the literal without its variant spellings (`rules/variants.txt`).
+        case exact(String)
         case regex(pattern: String, flags: String)
         case name(String)
         case and([Expr])
@@ -94,6 +96,15 @@ public struct Example: Sendable {
 public struct RuleDecl: Sendable {
     public var id: Located<String>
     public var isPrivate: Bool
+    /// A `frame` block: where the text is not the scam speaking to its target (RULES.md, Frames).
+    public var isFrame = false
+    /// Frames: the kind (report, warning, quote, teaching), the sentences `unless` vetoes, and
+    /// the share of a message's characters in this kind that makes the whole message one.
+    public var kind: Field<Located<String>>?
+    public var unless: Field<Expr>?
+    public var whole: Field<Int>?
+    /// Rules: the kinds of frame whose text this rule still reads (`in report, quote`).
+    public var inFrames: Field<[Located<String>]>?
     public var title: Field<String>?
     public var category: Field<Located<String>>?
     public var score: Field<Int>?

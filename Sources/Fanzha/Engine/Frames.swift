@@ -1,0 +1,215 @@
+import FanzhaText
+
+/// Speech frames: the parts of a text that are not the scam speaking to its target — a case
+/// narrated, a warning given, a scammer's words quoted in a report (RULES.md, Frames).
+///
+/// A `frame` of the rule set is a condition like a rule's; each sentence that holds its evidence
+/// (and none of its `unless` evidence) is in the frame. With `whole N`, a message whose sentences
+/// of that kind cover N% of its characters is in the frame as a whole. Positive rules then do not
+/// read framed text (an atom's occurrence inside a frame is left out), unless they say `in KIND`.
+extension Scanner.Evaluation {
+    /// Finds this record's frames into `ws.frames`. Runs before the rules are scored.
+    mutating func findFrames() {
+        ws.frames.removeAll(keepingCapacity: true)
+        let frameRules = program.pointee.frameRules
+        guard frameRules.count > 0 else { return }
+        let savedBlindness = blindness, savedRule = currentRule
+        blindness = 0   // frames read everything
+        defer { blindness = savedBlindness; currentRule = savedRule }
+        // (frame, turn, normalised byte, veto)
+        var marks: [(frame: Int32, turn: Int32, byte: Int32, veto: Bool)] = []
+        for f in frameRules {
+            let fi = Int(f)
+            if usePrefilter, !candidate(fi) { continue }
+            currentRule = fi
+            let found = evaluate(program.pointee.roots[fi], mask: 0)
+            guard !found.isEmpty else { continue }
+            let before = marks.count
+            forEachEvidence(of: found) { t, b in marks.append((f, t, b, false)) }
+            guard marks.count > before else { continue }
+            let u = program.pointee.unlessRoots[fi]
+            if u >= 0 {
+                let vetoes = evaluate(u, mask: 0)
+                forEachEvidence(of: vetoes) { t, b in marks.append((f, t, b, true)) }
+            }
+        }
+        guard !marks.isEmpty else { return }
+        let turns = prepared.turns
+        // Sentences per turn, found once for the turns that hold a mark.
+        var sentenceStarts: [Int32: [Int]] = [:], quotations: [Int32: [Range<Int>]] = [:]
+        var framed = Set<SentenceKey>(), vetoed = Set<SentenceKey>()
+        for m in marks {
+            let text = turns[Int(m.turn)].text
+            if sentenceStarts[m.turn] == nil {
+                let (s, q) = Scanner.sentences(turns[Int(m.turn)].turn.text)
+                sentenceStarts[m.turn] = s
+                quotations[m.turn] = q
+            }
+            let starts = sentenceStarts[m.turn]!
+            let scalar = Int(m.byte) < text.bytes.count ? Int(text.originStart[Int(m.byte)]) : text.originalScalarCount
+            // Words inside a quotation are someone else's: a quoted "you" vetoes nothing.
+            if m.veto, quotations[m.turn]!.contains(where: { $0.contains(scalar) }) { continue }
+            let key = SentenceKey(frame: m.frame, turn: m.turn, sentence: Int32(Scanner.lastIndex(in: starts, atMost: scalar)))
+            if m.veto { vetoed.insert(key) } else { framed.insert(key) }
+        }
+        // The sentences framed (for `whole`): of any kind, and those that narrate (not warnings).
+        var framedSentences = Set<Int64>(), narrativeSentences = Set<Int64>()
+        for key in framed.subtracting(vetoed).sorted(by: { ($0.turn, $0.sentence, $0.frame) < ($1.turn, $1.sentence, $1.frame) }) {
+            let text = turns[Int(key.turn)].text
+            let starts = sentenceStarts[key.turn]!
+            let s0 = starts[Int(key.sentence)]
+            let s1 = Int(key.sentence) + 1 < starts.count ? starts[Int(key.sentence) + 1] : text.originalScalarCount
+            let kind = program.pointee.frameKind[Int(key.frame)]
+            ws.frames.append(Scanner.FrameSpan(turn: key.turn, start: Int32(Scanner.firstByte(text, atOrAfter: s0)),
+                                               end: Int32(Scanner.firstByte(text, atOrAfter: s1)), kind: kind,
+                                               originalStart: Int32(s0), originalEnd: Int32(s1), rule: key.frame))
+            let sentence = Int64(key.turn) << 32 | Int64(key.sentence)
+            framedSentences.insert(sentence)
+            if kind & FrameKinds.warning.rawValue == 0 { narrativeSentences.insert(sentence) }
+        }
+        // A message mostly framed is in the frame as a whole (news reports: narration runs
+        // through sentences that carry no cue of their own) — unless it also speaks to its
+        // reader: then the sentences an `unless` vetoed (outside quotations) must be fewer
+        // characters than the narrated ones. Warnings do not outweigh them: scam messages carry
+        // advice of their own (请注意保护个人隐私), only narration, quotation and teaching do.
+        guard !prepared.isCall, turnLimit > 0 else { return }
+        let text = turns[0].text
+        let total = text.originalScalarCount
+        guard total > 0 else { return }
+        var vetoedChars = 0
+        if let starts = sentenceStarts[0] {
+            for s in Set(vetoed.filter { $0.turn == 0 }.map(\.sentence)) {
+                let i = Int(s)
+                vetoedChars += (i + 1 < starts.count ? starts[i + 1] : total) - starts[i]
+            }
+        }
+        for f in frameRules {
+            let fi = Int(f)
+            let whole = Int(program.pointee.frameWhole[fi])
+            guard whole > 0 else { continue }
+            let kind = program.pointee.frameKind[fi]
+            guard !framedSentences.isEmpty, !ws.frames.contains(where: { $0.kind == kind && $0.originalStart == 0 && $0.originalEnd == Int32(total) }) else { continue }
+            let starts = sentenceStarts[0] ?? Scanner.sentences(turns[0].turn.text).starts
+            func characters(_ sentences: Set<Int64>) -> Int {
+                sentences.reduce(0) { sum, s in
+                    let i = Int(s & 0xFFFF_FFFF)
+                    return sum + (i + 1 < starts.count ? starts[i + 1] : total) - starts[i]
+                }
+            }
+            // Three framed sentences make a narrative too, in a long text whose sentences are long.
+            // Warnings alone must cover half the message: a scam may end with one (the disclaimer
+            // attack), a public-service notice is mostly warnings.
+            let share = narrativeSentences.isEmpty ? max(whole, 50) : whole
+            let mostlyFramed = characters(framedSentences) * 100 >= share * total
+                || (!narrativeSentences.isEmpty && framedSentences.count >= 3)
+            if mostlyFramed && (vetoedChars == 0 || vetoedChars < characters(narrativeSentences)) {
+                ws.frames.append(Scanner.FrameSpan(turn: 0, start: 0, end: Int32(text.bytes.count), kind: kind,
+                                                   originalStart: 0, originalEnd: Int32(total), rule: f))
+            }
+        }
+    }
+
+    private struct SentenceKey: Hashable { var frame: Int32, turn: Int32, sentence: Int32 }
+
+
+    /// Calls `body(turn, byte)` with the start of each piece of evidence of `occ`.
+    private func forEachEvidence(of occ: Scanner.Occurrences, _ body: (Int32, Int32) -> Void) {
+        guard !occ.isEmpty else { return }
+        for i in Int(occ.start)..<Int(occ.start + occ.count) {
+            let o = ws.occ[i]
+            guard o.turn >= 0 else { continue }
+            for e in Int(o.evStart)..<Int(o.evStart + o.evCount) {
+                let ev = ws.arena[e]
+                body(ev.turn, ev.start)
+            }
+        }
+    }
+
+    /// Whether an occurrence lies inside a frame of one of the kinds `hidden`.
+    static func inFrame(_ o: Scanner.Occurrence, _ frames: [Scanner.FrameSpan], _ hidden: UInt8) -> Bool {
+        guard o.turn >= 0 else { return false }
+        for f in frames where f.kind & hidden != 0 && f.turn == o.turn && f.start <= o.start && o.end <= f.end { return true }
+        return false
+    }
+
+    /// The frames for the verdict: original offsets, each once, in text order.
+    func reportedFrames() -> [Frame] {
+        guard !ws.frames.isEmpty else { return [] }
+        var out: [Frame] = []
+        for f in ws.frames {
+            let frame = Frame(kind: FrameKinds(rawValue: f.kind), rule: Int(f.rule), turn: prepared.isCall ? Int(f.turn) : nil,
+                              start: Int(f.originalStart), end: Int(f.originalEnd))
+            if !out.contains(frame) { out.append(frame) }
+        }
+        out.sort { ($0.turn ?? 0, $0.start, $0.end, $0.kind.rawValue, $0.rule) < ($1.turn ?? 0, $1.start, $1.end, $1.kind.rawValue, $1.rule) }
+        return out
+    }
+}
+
+extension Scanner {
+    /// The scalar offset where each sentence of `text` starts (the first is 0). A sentence ends
+    /// after 。！？!?；; … or a line break, or at a space between Chinese characters once it is six
+    /// characters long (posts written with spaces for full stops; 安 全 账 户 stays one piece); a quotation (“…”, 「…」, 『…』, "…") stays in the
+    /// sentence that quotes it, so a scammer's quoted words belong to the narration around them
+    /// (a quotation left open ends after 300 characters).
+    static func sentenceStarts(_ text: String) -> [Int] { sentences(text).starts }
+
+    /// The sentence starts, and the quotations (scalar ranges, marks included).
+    static func sentences(_ text: String) -> (starts: [Int], quotations: [Range<Int>]) {
+        var starts = [0], quotations: [Range<Int>] = []
+        var depth = 0, ascii = false, opened = 0, i = 0
+        var previousIsHan = false, pendingSpace = -1
+        for u in text.unicodeScalars {
+            let isHan = (0x4E00...0x9FFF).contains(u.value) || (0x3400...0x4DBF).contains(u.value)
+            if u == " " || u == "\u{3000}" {
+                if previousIsHan && pendingSpace < 0 { pendingSpace = i }
+            } else {
+                if isHan, pendingSpace >= 0, depth == 0, !ascii, pendingSpace - starts.last! >= 6 { starts.append(pendingSpace + 1) }
+                pendingSpace = -1
+                previousIsHan = isHan
+            }
+            switch u {
+            case "“", "「", "『", "‘":
+                if depth == 0 && !ascii { opened = i }
+                depth += 1
+            case "”", "」", "』", "’":
+                if depth > 0 {
+                    depth -= 1
+                    if depth == 0 && !ascii { quotations.append(opened..<(i + 1)) }
+                }
+            case "\"":
+                ascii.toggle()
+                if ascii && depth == 0 { opened = i } else if !ascii && depth == 0 { quotations.append(opened..<(i + 1)) }
+            case "。", "！", "？", "!", "?", "；", ";", "…", "\n":
+                if (depth > 0 || ascii) && i - opened > 300 { depth = 0; ascii = false }
+                if depth == 0 && !ascii && i + 1 > starts.last! { starts.append(i + 1) }
+            default:
+                break
+            }
+            i += 1
+        }
+        if starts.count > 1 && starts.last! >= i { starts.removeLast() }
+        return (starts, quotations)
+    }
+
+    /// The index of the last element of the sorted `xs` that is at most `x` (0 when none is).
+    static func lastIndex(in xs: [Int], atMost x: Int) -> Int {
+        var lo = 0, hi = xs.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if xs[mid] <= x { lo = mid + 1 } else { hi = mid }
+        }
+        return max(0, lo - 1)
+    }
+
+    /// The first normalised byte that comes from original scalar `s` or later (the text's length
+    /// when none does).
+    static func firstByte(_ text: NormalisedText, atOrAfter s: Int) -> Int {
+        var lo = 0, hi = text.bytes.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if Int(text.originStart[mid]) < s { lo = mid + 1 } else { hi = mid }
+        }
+        return lo
+    }
+}

@@ -1,0 +1,215 @@
+import Foundation
+import Testing
+@testable import Fanzha
+
+// Speech frames: a scam word inside a narrated or warning sentence is not the scam speaking.
+// A small rule set whose every outcome is worked out by hand in the comments.
+
+private let frameRules = """
+levels low 3, medium 6, high 10
+
+category police {
+  title  "冒充公检法"
+  advice "挂断"
+  script "您好"
+}
+
+rule p.account { title "安全账户" category police score 6 tags money_request match "安全账户" }
+rule p.quoted  { title "引述也算" category police score 2 in report match "通缉令" }
+rule n.warn    { title "提醒" score -4 match "谨防" }
+
+private rule addresses_reader { title "对你说" match /(你|您)的/ }
+
+frame f.report {
+  title "叙述"
+  kind  report
+  whole 50
+  match any("受害人", "民警")
+  unless addresses_reader
+  hit   "受害人报警"
+  miss  "你好"
+}
+
+frame f.warning {
+  title "提醒"
+  kind  warning
+  match "谨防"
+  hit   "谨防诈骗"
+  miss  "你好"
+}
+"""
+
+private func verdict(_ text: String) throws -> (Verdict, RuleSet) {
+    let rules = try compiledRuleSet(frameRules)
+    let scanner = try Scanner(rules: rules)
+    return (scanner.scan(Record(id: "x", text: text)), rules)
+}
+
+@Suite struct FramesTests {
+    @Test func sentencesKeepQuotationsTogether() {
+        // 。 inside “…” does not end the sentence; the quotation's range is reported.
+        let text = "他说：“转到安全账户。马上。”然后挂了。好"
+        let (starts, quotes) = Scanner.sentences(text)
+        #expect(starts == [0, 20])
+        #expect(quotes == [3..<15])
+        #expect(Scanner.sentenceStarts("一。二！三") == [0, 2, 4])
+        #expect(Scanner.sentenceStarts("") == [0])
+    }
+
+    @Test func aScamWordInANarratedSentenceDoesNotCount() throws {
+        // Sentence 1 is narration (受害人): 安全账户 there is not the scam speaking. It is 13 of the
+        // message's 19 characters (≥ 50%), so the whole message is a report too.
+        let (v, rules) = try verdict("受害人被要求转到安全账户。后来他报警了")
+        #expect(v.score == 0)
+        #expect(v.level == .none)
+        #expect(v.frames.map(\.kind) == [.report, .report])
+        #expect(v.frames.first.map { rules.rules[$0.rule].id } == "f.report")
+        // Offsets are scalars of the original text, end exclusive.
+        #expect(v.frames.map { [$0.start, $0.end] } == [[0, 13], [0, 19]])
+    }
+
+    @Test func theSameWordOutsideTheFrameCounts() throws {
+        // Sentence 2 speaks to the reader (安全账户 outside any frame): 6 points, medium. The
+        // narrated sentence is 6 of 24 characters, too little to frame the whole message.
+        let (v, _) = try verdict("受害人被骗。请你马上把钱转到这个安全账户里面")
+        #expect(v.frames.map { [$0.start, $0.end] } == [[0, 6]])
+        #expect(v.score == 6)
+        #expect(v.level == .medium)
+    }
+
+    @Test func unlessVetoesTheSentence() throws {
+        // 民警 would frame it, but the sentence says 你的: a fake policeman, not a report.
+        let (v, _) = try verdict("我是民警，你的钱要转到安全账户")
+        #expect(v.frames.isEmpty)
+        #expect(v.score == 6)
+    }
+
+    @Test func aQuotedYouDoesNotVeto() throws {
+        // 你的 inside quotation marks is someone else's words: the sentence stays narration.
+        let (v, _) = try verdict("受害人说对方称“你的钱要转到安全账户”")
+        #expect(v.frames.map(\.kind) == [.report])
+        #expect(v.score == 0)
+    }
+
+    @Test func aRuleThatReadsReportsStillCounts() throws {
+        // p.quoted says `in report`: its word counts inside the narrated sentence.
+        let (v, rules) = try verdict("民警说骗子发来了通缉令")
+        #expect(v.hits.map { rules.rules[$0.rule].id } == ["p.quoted"])
+        #expect(v.score == 2)
+    }
+
+    @Test func aMostlyNarratedMessageIsFramedWhole() throws {
+        // Sentence 1 (受害人) is 6 of 11 characters: ≥ 50%, so the whole message is a report and the
+        // second sentence's 安全账户 does not count either.
+        let (v, _) = try verdict("受害人王某报警。安全账户")
+        #expect(v.frames.contains { $0.start == 0 && $0.end == 12 && $0.kind == .report })
+        #expect(v.score == 0)
+    }
+
+    @Test func aWarningLowersAVerdictOnlyWithoutAnAppeal() throws {
+        // The disclaimer attack: 谨防 (−4) appended to an appeal (安全账户, money_request) does not
+        // lower it; the same warning alone still scores −4.
+        let (scam, rules) = try verdict("请马上转到安全账户。谨防诈骗")
+        #expect(scam.score == 6)
+        #expect(scam.level == .medium)
+        #expect(!scam.hits.contains { rules.rules[$0.rule].id == "n.warn" })
+        let (warning, _) = try verdict("谨防诈骗")
+        #expect(warning.score == -4)
+    }
+
+    @Test func decideAgreesWithTheVerdict() throws {
+        let rules = try compiledRuleSet(frameRules)
+        let scanner = try Scanner(rules: rules)
+        for text in ["受害人被要求转到安全账户。后来他报警了", "请马上转到安全账户。谨防诈骗", "受害人王某报警。安全账户",
+                     "我是民警，你的钱要转到安全账户", "民警说骗子发来了通缉令", "谨防诈骗"] {
+            let p = scanner.prepare(Record(id: "x", text: text))
+            #expect(scanner.decide(p).level == scanner.scan(Record(id: "x", text: text)).level, "\(text)")
+        }
+    }
+
+    @Test func framesAreWrittenInTheVerdictJSON() throws {
+        let (v, rules) = try verdict("受害人被要求转到安全账户。后来他报警了")
+        let printer = VerdictPrinter(rules: rules, format: .jsonl, colour: false)
+        let line = printer.json(v, record: Record(id: "x", text: "受害人被要求转到安全账户。后来他报警了"))
+        #expect(line.contains(#""frames":[{"kind":"report","frame":"f.report","start":0,"end":13},{"kind":"report","frame":"f.report","start":0,"end":19}]"#))
+        // A record without frames has no `frames` key at all.
+        let (plain, _) = try verdict("你好")
+        #expect(!printer.json(plain, record: Record(id: "y", text: "你好")).contains("frames"))
+    }
+
+    @Test func explainListsTheFramesWithTheirText() throws {
+        let (v, rules) = try verdict("受害人被要求转到安全账户。后来他报警了")
+        let text = Explanation.render(v, record: Record(id: "x", text: "受害人被要求转到安全账户。后来他报警了"), rules: rules, colour: false)
+        #expect(text.contains("frames (not read as the scam speaking to its target):\n  report   f.report  0–13  「受害人被要求转到安全账户。」\n"))
+    }
+
+    @Test func framesParseFormatAndRunTheirExamples() throws {
+        let rules = try compiledRuleSet(frameRules)
+        #expect(rules.rules.filter(\.isFrame).map(\.id) == ["f.report", "f.warning"])
+        let report = ExampleRunner.run(rules, scanner: try Scanner(rules: rules))
+        #expect(report.failures.map(\.rule) == [])
+        #expect(report.passed == 4)
+        let (formatted, diagnostics, _) = RuleFormatter.format(path: "f.fz", text: frameRules)
+        #expect(diagnostics.isEmpty)
+        let text = try #require(formatted)
+        #expect(text.contains("frame f.report {\n  title    \"叙述\"\n  kind     report\n  whole    50\n"))
+        #expect(text.contains("  unless   addresses_reader\n"))
+        #expect(text.contains("  in       report\n"))
+        // Formatting is idempotent and the formatted rules compile to the same frames.
+        #expect(RuleFormatter.format(path: "f.fz", text: text).0 == text)
+        #expect(try compiledRuleSet(text).rules.filter(\.isFrame).map(\.whole) == [50, nil])
+    }
+
+    @Test func aFrameNeedsAKind() {
+        let r = compileRules("frame f {\n  title \"x\"\n  match \"受害人\"\n  hit \"受害人\"\n  miss \"你\"\n}\n")
+        #expect(r.diagnostics.map(\.id) == ["missing-field"])
+        let s = compileRules("frame f {\n  title \"x\"\n  kind report\n  score 3\n  match \"受害人\"\n  hit \"受害人\"\n  miss \"你\"\n}\n")
+        #expect(s.diagnostics.map(\.id) == ["unknown-field"])
+    }
+}
+
+// The disclaimer attack on the bundled rules: every corpus scam message at high, with a warning
+// appended, is still at medium or above — the warning is a frame, the scam's appeal is not.
+@Test func aDisclaimerAppendedToABundledScamDoesNotHideIt() throws {
+    let rules = try loadBundledRuleSet()
+    let scanner = try Fanzha.Scanner(rules: rules)
+    let labelled = try loadCorpusRecords().filter { !$0.isCall && $0.label != "benign" }
+    let scams = labelled.filter { scanner.scan($0).level == .high }
+    #expect(scams.count > 50)
+    let disclaimers = ["温馨提示：请勿泄露验证码，谨防诈骗。", "警方提醒：凡是陌生人要求转账的都是诈骗，切勿轻信。", "【反诈提醒】请认准官方渠道，谨防上当受骗。"]
+    var kept = 0, tried = 0
+    var dropped: [String] = []
+    for r in scams {
+        for d in disclaimers {
+            tried += 1
+            let v = scanner.scan(Record(id: r.id, text: r.turns[0].text + d))
+            if v.level >= .medium { kept += 1 } else { dropped.append("\(r.id) + \(d.prefix(6)): \(v.score)") }
+        }
+    }
+    // Issue 18: at least 95% of (scam, disclaimer) pairs stay at medium or above.
+    #expect(Double(kept) >= 0.95 * Double(tried), "\(kept)/\(tried); dropped: \(dropped.prefix(10))")
+}
+
+// The project's own reports and warned scams (corpus/reports.jsonl, corpus/warned_scams.jsonl):
+// every scam that carries a warning-like phrase is at medium or above; of the 52 benign reports,
+// PSAs and lecture texts, at most 7 reach medium today (the target is none; README).
+@Test func warnedScamsAreCaughtAndReportsMostlyAreNot() throws {
+    let rules = try loadBundledRuleSet()
+    let scanner = try Fanzha.Scanner(rules: rules)
+    func records(_ name: String) throws -> [Record] {
+        let path = PackageFiles.corpus(name)
+        var errors: [String] = []
+        let r = LabelledData.read(path: path, data: try #require(FileManager.default.contents(atPath: path)), textField: nil,
+                                  labelField: "label", idField: "id", roles: SpeakerRoles(), errors: &errors)
+        #expect(errors.isEmpty, "\(errors)")
+        return r
+    }
+    let scams = try records("warned_scams.jsonl")
+    #expect(scams.count >= 25)
+    let missed = scams.filter { scanner.scan($0).level < .medium }.map(\.id)
+    #expect(missed.isEmpty, "warned scams below medium: \(missed)")
+    let reports = try records("reports.jsonl")
+    #expect(reports.count >= 45 && reports.allSatisfy { $0.label == "benign" })
+    let flagged = reports.filter { scanner.scan($0).level >= .medium }.map(\.id)
+    #expect(flagged.count <= 7, "reports at medium: \(flagged)")
+}
