@@ -10,34 +10,51 @@ import FanzhaText
 /// nothing here.
 struct ModelCache {
     var margins: (Double, Double, Double, Double) = (.nan, .nan, .nan, .nan)
+    /// The frame kinds hidden when each mask's margin and evidence were computed (see
+    /// `modelBlindness`): another rule that reads other frames computes them again.
+    var marginBlind: (UInt8, UInt8, UInt8, UInt8) = (0, 0, 0, 0)
+    var evidenceBlind: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) = (0, 0, 0, 0, 0, 0, 0, 0)
     typealias Slot = Scanner.Occurrences?
     var evidence: (Slot, Slot, Slot, Slot, Slot, Slot, Slot, Slot) = (nil, nil, nil, nil, nil, nil, nil, nil)
     /// The scope mask whose n-grams the scanner's counting table holds (-1: none yet in this
     /// evaluation), and how many distinct buckets it holds.
     var tableMask = -1
+    var tableBlind: UInt8 = 0
     var tableUsed = 0
 
-    func margin(_ mask: Int) -> Double? {
-        let m: Double
+    func margin(_ mask: Int, _ blind: UInt8) -> Double? {
+        let m: Double, b: UInt8
         switch mask {
-        case 0: m = margins.0
-        case 1: m = margins.1
-        case 2: m = margins.2
-        default: m = margins.3
+        case 0: (m, b) = (margins.0, marginBlind.0)
+        case 1: (m, b) = (margins.1, marginBlind.1)
+        case 2: (m, b) = (margins.2, marginBlind.2)
+        default: (m, b) = (margins.3, marginBlind.3)
         }
-        return m.isNaN ? nil : m
+        return m.isNaN || b != blind ? nil : m
     }
 
-    mutating func setMargin(_ mask: Int, _ m: Double) {
+    mutating func setMargin(_ mask: Int, _ blind: UInt8, _ m: Double) {
         switch mask {
-        case 0: margins.0 = m
-        case 1: margins.1 = m
-        case 2: margins.2 = m
-        default: margins.3 = m
+        case 0: margins.0 = m; marginBlind.0 = blind
+        case 1: margins.1 = m; marginBlind.1 = blind
+        case 2: margins.2 = m; marginBlind.2 = blind
+        default: margins.3 = m; marginBlind.3 = blind
         }
     }
 
-    func evidence(_ slot: Int) -> Slot {
+    func evidence(_ slot: Int, _ blind: UInt8) -> Slot {
+        let b: UInt8
+        switch slot {
+        case 0: b = evidenceBlind.0
+        case 1: b = evidenceBlind.1
+        case 2: b = evidenceBlind.2
+        case 3: b = evidenceBlind.3
+        case 4: b = evidenceBlind.4
+        case 5: b = evidenceBlind.5
+        case 6: b = evidenceBlind.6
+        default: b = evidenceBlind.7
+        }
+        guard b == blind else { return nil }
         switch slot {
         case 0: return evidence.0
         case 1: return evidence.1
@@ -50,7 +67,17 @@ struct ModelCache {
         }
     }
 
-    mutating func setEvidence(_ slot: Int, _ o: Scanner.Occurrences) {
+    mutating func setEvidence(_ slot: Int, _ blind: UInt8, _ o: Scanner.Occurrences) {
+        switch slot {
+        case 0: evidenceBlind.0 = blind
+        case 1: evidenceBlind.1 = blind
+        case 2: evidenceBlind.2 = blind
+        case 3: evidenceBlind.3 = blind
+        case 4: evidenceBlind.4 = blind
+        case 5: evidenceBlind.5 = blind
+        case 6: evidenceBlind.6 = blind
+        default: evidenceBlind.7 = blind
+        }
         switch slot {
         case 0: evidence.0 = o
         case 1: evidence.1 = o
@@ -98,9 +125,16 @@ extension Scanner.Evaluation {
         return modelEvidence(model, mask: mask, up: up)
     }
 
-    /// Counts the n-gram buckets of the turns in scope `mask` in the scanner's table.
+    /// The frame kinds the rule being evaluated does not read, when this record has frames:
+    /// like its words, the model then reads only the text outside them (RULES.md, Frames).
+    var modelBlindness: UInt8 { ws.frames.isEmpty ? 0 : blindness }
+
+    /// Counts the n-gram buckets of the turns in scope `mask` in the scanner's table (leaving
+    /// out n-grams inside the frames the current rule does not read).
     mutating func fillModelTable(_ model: TextModel, mask: Int) {
-        if modelCache.tableMask == mask { return }
+        let blind = modelBlindness
+        if modelCache.tableMask == mask && modelCache.tableBlind == blind { return }
+        let frames = ws.frames
         let turns = prepared.turns
         let (minN, maxN, bucketMask) = (model.minN, model.maxN, model.mask)
         // At most one n-gram per order per byte.
@@ -114,7 +148,9 @@ extension Scanner.Evaluation {
         var usedCount = 0
         for t in 0..<turnLimit where modelSees(t, mask) {
             turns[t].text.bytes.withUnsafeBufferPointer { buf in
-                TextModel.forEachNGram(buf, minN: minN, maxN: maxN, mask: bucketMask) { bucket, _, _, len in
+                TextModel.forEachNGram(buf, minN: minN, maxN: maxN, mask: bucketMask) { bucket, start, end, len in
+                    if blind != 0 && Scanner.Evaluation.inFrame(Scanner.Occurrence(turn: Int32(t), start: Int32(start), end: Int32(end), evStart: 0, evCount: 0),
+                                                                frames, blind) { return }
                     let b = Int32(truncatingIfNeeded: bucket)
                     var slot = Int((UInt32(bitPattern: b) &* 0x9E37_79B1) >> shift)
                     while true {
@@ -138,11 +174,12 @@ extension Scanner.Evaluation {
             }
         }
         modelCache.tableMask = mask
+        modelCache.tableBlind = blind
         modelCache.tableUsed = usedCount
     }
 
     mutating func modelMargin(_ model: TextModel, mask: Int) -> Double {
-        if let m = modelCache.margin(mask) { return m }
+        if let m = modelCache.margin(mask, modelBlindness) { return m }
         fillModelTable(model, mask: mask)
         let table = scanner.modelScratch
         let keys = table.keys, counts = table.counts, used = table.used
@@ -157,7 +194,7 @@ extension Scanner.Evaluation {
             if model.knows(b) { dot += Double(weights[b]) * v }
         }
         let margin = model.bias + (norm > 0 ? dot / norm.squareRoot() : 0)
-        modelCache.setMargin(mask, margin)
+        modelCache.setMargin(mask, modelBlindness, margin)
         return margin
     }
 
@@ -165,7 +202,7 @@ extension Scanner.Evaluation {
     /// `modelEvidenceNGrams` n-grams, `modelEvidencePlaces` places each), in text order.
     mutating func modelEvidence(_ model: TextModel, mask: Int, up: Bool) -> Scanner.Occurrences {
         let slot = mask * 2 + (up ? 1 : 0)
-        if let e = modelCache.evidence(slot) { return e }
+        if let e = modelCache.evidence(slot, modelBlindness) { return e }
         let turns = prepared.turns
         // Single characters (我, 请) carry weight in the model but say little to a reader: the
         // evidence shows n-grams of two characters or more when the model has them.
@@ -177,6 +214,7 @@ extension Scanner.Evaluation {
         // The strongest `limit` distinct buckets pushing this way, from the counting table;
         // then one pass for their first places in text order.
         fillModelTable(model, mask: mask)
+        let blind = modelBlindness, frames = ws.frames
         let table = scanner.modelScratch
         let keys = table.keys, used = table.used, lens = table.lens
         var top: [(bucket: Int32, weight: Float, places: Int)] = []
@@ -200,6 +238,8 @@ extension Scanner.Evaluation {
             for t in 0..<turnLimit where modelSees(t, mask) {
                 turns[t].text.bytes.withUnsafeBufferPointer { buf in
                     TextModel.forEachNGram(buf, minN: minN, maxN: maxN, mask: bucketMask) { b, s, e, _ in
+                        if blind != 0 && Scanner.Evaluation.inFrame(Scanner.Occurrence(turn: Int32(t), start: Int32(s), end: Int32(e), evStart: 0, evCount: 0),
+                                                                    frames, blind) { return }
                         let key = Int32(truncatingIfNeeded: b)
                         for q in top.indices where top[q].bucket == key {
                             if top[q].places < Scanner.Evaluation.modelEvidencePlaces {
@@ -220,7 +260,7 @@ extension Scanner.Evaluation {
         // Nothing pushed that way (an empty text): true, but nowhere.
         let result = ws.occ.count == start ? Scanner.Occurrences.nowhere
             : Scanner.Occurrences(start: Int32(start), count: Int32(ws.occ.count - start))
-        modelCache.setEvidence(slot, result)
+        modelCache.setEvidence(slot, modelBlindness, result)
         return result
     }
 }
