@@ -110,13 +110,7 @@ public final class TextModel: @unchecked Sendable {
                 let vs = vraw.bindMemory(to: UInt32.self), ss = sraw.bindMemory(to: Int.self)
                 while i < n {
                     let start = i
-                    let b0 = UInt32(bytes[i])
-                    var v: UInt32
-                    if b0 < 0x80 { v = b0; i += 1 }
-                    else if b0 < 0xE0, i + 1 < n { v = (b0 & 0x1F) << 6 | UInt32(bytes[i + 1] & 0x3F); i += 2 }
-                    else if b0 < 0xF0, i + 2 < n { v = (b0 & 0x0F) << 12 | UInt32(bytes[i + 1] & 0x3F) << 6 | UInt32(bytes[i + 2] & 0x3F); i += 3 }
-                    else if i + 3 < n { v = (b0 & 0x07) << 18 | UInt32(bytes[i + 1] & 0x3F) << 12 | UInt32(bytes[i + 2] & 0x3F) << 6 | UInt32(bytes[i + 3] & 0x3F); i += 4 }
-                    else { v = 0xFFFD; i = n }
+                    let v = decodeScalar(bytes, &i)
                     vs[seen & 7] = v
                     ss[seen & 7] = start
                     seen += 1
@@ -128,16 +122,37 @@ public final class TextModel: @unchecked Sendable {
                     for len in 1...top {
                         h = (h ^ UInt64(vs[(seen - len) & 7])) &* 0x0000_0100_0000_01B3
                         if len < minN { continue }
-                        // The length, then a final mix so the low bits depend on every scalar.
-                        var x = h ^ UInt64(len) &* 0x9E37_79B9_7F4A_7C15
-                        x ^= x >> 29
-                        x = x &* 0xbf58_476d_1ce4_e5b9
-                        x ^= x >> 32
-                        body(Int(x & mask), ss[(seen - len) & 7], i, len)
+                        body(Int(finalMix(h, len) & mask), ss[(seen - len) & 7], i, len)
                     }
                 }
             }
         }
+    }
+
+    /// The scalar whose UTF-8 starts at `i` (advancing `i` past it); U+FFFD for a cut-off tail.
+    @inline(__always)
+    static func decodeScalar(_ bytes: UnsafeBufferPointer<UInt8>, _ i: inout Int) -> UInt32 {
+        let n = bytes.count
+        let b0 = UInt32(bytes[i])
+        if b0 < 0x80 { i += 1; return b0 }
+        if b0 < 0xE0, i + 1 < n { defer { i += 2 }; return (b0 & 0x1F) << 6 | UInt32(bytes[i + 1] & 0x3F) }
+        if b0 < 0xF0, i + 2 < n { defer { i += 3 }; return (b0 & 0x0F) << 12 | UInt32(bytes[i + 1] & 0x3F) << 6 | UInt32(bytes[i + 2] & 0x3F) }
+        if i + 3 < n {
+            defer { i += 4 }
+            return (b0 & 0x07) << 18 | UInt32(bytes[i + 1] & 0x3F) << 12 | UInt32(bytes[i + 2] & 0x3F) << 6 | UInt32(bytes[i + 3] & 0x3F)
+        }
+        i = n
+        return 0xFFFD
+    }
+
+    /// The n-gram's length mixed into its running hash, so the low bits depend on every scalar.
+    @inline(__always)
+    static func finalMix(_ h: UInt64, _ len: Int) -> UInt64 {
+        var x = h ^ UInt64(len) &* 0x9E37_79B9_7F4A_7C15
+        x ^= x >> 29
+        x = x &* 0xbf58_476d_1ce4_e5b9
+        x ^= x >> 32
+        return x
     }
 
     /// `forEachNGram` for n-grams of at most 4 scalars (the usual case), the last four scalars
@@ -151,21 +166,11 @@ public final class TextModel: @unchecked Sendable {
         var i = 0
         let n = bytes.count
         @inline(__always) func emit(_ h: UInt64, _ len: Int, _ start: Int, _ end: Int) {
-            var x = h ^ UInt64(len) &* 0x9E37_79B9_7F4A_7C15
-            x ^= x >> 29
-            x = x &* 0xbf58_476d_1ce4_e5b9
-            x ^= x >> 32
-            body(Int(x & mask), start, end, len)
+            body(Int(finalMix(h, len) & mask), start, end, len)
         }
         while i < n {
             let start = i
-            let b0 = UInt32(bytes[i])
-            var v: UInt32
-            if b0 < 0x80 { v = b0; i += 1 }
-            else if b0 < 0xE0, i + 1 < n { v = (b0 & 0x1F) << 6 | UInt32(bytes[i + 1] & 0x3F); i += 2 }
-            else if b0 < 0xF0, i + 2 < n { v = (b0 & 0x0F) << 12 | UInt32(bytes[i + 1] & 0x3F) << 6 | UInt32(bytes[i + 2] & 0x3F); i += 3 }
-            else if i + 3 < n { v = (b0 & 0x07) << 18 | UInt32(bytes[i + 1] & 0x3F) << 12 | UInt32(bytes[i + 2] & 0x3F) << 6 | UInt32(bytes[i + 3] & 0x3F); i += 4 }
-            else { v = 0xFFFD; i = n }
+            let v = decodeScalar(bytes, &i)
             v3 = v2; v2 = v1; v1 = v0; v0 = UInt64(v)
             s3 = s2; s2 = s1; s1 = s0; s0 = start
             seen += 1
