@@ -49,13 +49,17 @@ extension ParsableCommand {
         do {
             status = try body()
         } catch let e as Failure {
-            OutputSink.stdout.flush()
+            OutputSink.stdout.close()
             // After the messages already queued, as they explain what came before the stop.
             OutputSink.stderr.line("fanzha: \(e.description)")
             OutputSink.stderr.flush()
             throw ExitCode(2)
+        } catch {
+            OutputSink.stdout.close()
+            OutputSink.stderr.flush()
+            throw error
         }
-        OutputSink.stdout.flush()
+        OutputSink.stdout.close()   // every write checked, the close too: a lost verdict is exit 2
         OutputSink.stderr.flush()
         if status != 0 { throw ExitCode(status) }
     }
