@@ -20,6 +20,7 @@ struct Scan: ParsableCommand {
     @Flag(name: .shortAndLong, help: "Print nothing; the exit status alone says whether anything was flagged.") var quiet = false
     @Flag(name: .shortAndLong, help: "Print only how many records reached --min-level (`FILE:N` per file when there are several), like grep -c.") var count = false
     @Flag(help: "Stop at the first malformed input record (exit 2).") var strict = false
+    @Flag(help: "Malformed input records are still reported, but do not make the exit status 2.") var skipBad = false
     @Option(help: "Worker threads (default: all cores).") var threads: Int?
     @Flag(help: "Run every rule on every record, without the literal prefilter (for measurements).") var noPrefilter = false
     @Option(help: "Longest input line (one record, call turn or event) in bytes; a longer one is reported and skipped.") var maxRecordBytes: Int = LineReader.defaultMaxLineBytes
@@ -45,6 +46,7 @@ struct Scan: ParsableCommand {
         let level: Level
         let errors: [String]
         let rendered: [UInt8]?
+        var unreadable: RecordError? = nil
     }
 
     func run() throws {
@@ -67,6 +69,9 @@ struct Scan: ParsableCommand {
             // Counting (and -q) needs only each record's level; --flagged-only needs the full
             // verdict of the flagged records only. A decision skips evidence, timeline and output.
             let pipeline = ScanPipeline(scanner: scanner, work: { scanner, record -> Screened in
+                if let bad = record.inputError {
+                    return Screened(level: .none, errors: [], rendered: printsRecords ? printer.renderError(bad) : nil, unreadable: bad)
+                }
                 let prepared = scanner.prepare(record)
                 if !printsRecords || onlyFlagged {
                     let d = scanner.decide(prepared)
@@ -76,6 +81,15 @@ struct Scan: ParsableCommand {
                 return Screened(level: v.level, errors: v.errors, rendered: printer.render(v, record: record))
             }, deliver: { batch, results in
                 for (record, screened) in zip(batch, results) {
+                    if let bad = screened.unreadable {
+                        // In input order: the message on stderr, and its line in JSON Lines or TSV.
+                        stats.failed += 1
+                        out.flush()
+                        OutputSink.stderr.line("fanzha: \(bad.description)")
+                        OutputSink.stderr.flush()
+                        if let rendered = screened.rendered { out.line(bytes: rendered) }
+                        continue
+                    }
                     stats.read += 1
                     if screened.level >= minimum { stats.flagged += 1 }
                     for e in screened.errors { OutputSink.stderr.line("fanzha: \(record.origin): \(e)") }
@@ -130,6 +144,8 @@ struct Scan: ParsableCommand {
                 OutputSink.stderr.line("fanzha: \(stats.read) record\(stats.read == 1 ? "" : "s") read, \(stats.flagged) flagged (≥ \(minimum)), \(stats.failed) failed")
             }
             if unreadable > 0 { return 2 }
+            // Every good record was scanned; a record that could not be read still makes it trouble.
+            if stats.failed > 0 && !skipBad { return 2 }
             return stats.flagged > 0 ? 0 : 1
         }
     }
@@ -137,6 +153,8 @@ struct Scan: ParsableCommand {
     /// One message (or call) per line, in batches: they bound memory and let all cores work.
     private func scanLines(_ reader: LineReader, name: String, format: InputFormat, pipeline: ScanPipeline<Screened>, stats: Counts) throws {
         let decoder = RecordDecoder(format: format, options: inputOptions.readerOptions, source: name)
+        // Plain text on stdin that is really JSON Lines: say so once.
+        var hinted = !(format == .text && inputOptions.input == nil)
         var batch: [Record] = []
         var turnsInBatch = 0
         func submit() {
@@ -147,7 +165,14 @@ struct Scan: ParsableCommand {
         while let next = reader.next() {
             let decoded: Result<Record, RecordError>?
             switch next {
-            case .line(let line): decoded = decoder.decode(line: line, number: reader.lineNumber)
+            case .line(let line):
+                if !hinted {
+                    hinted = true
+                    if line.drop(while: { $0 == 0x20 || $0 == 0x09 || $0 == 0xEF || $0 == 0xBB || $0 == 0xBF }).first == 0x7B {
+                        OutputSink.stderr.line("fanzha: \(name) starts with `{`: read as plain text, one message per line; for JSON Lines pass --input jsonl")
+                    }
+                }
+                decoded = decoder.decode(line: line, number: reader.lineNumber)
             case .tooLong(let bytes): decoded = .failure(tooLong(name, reader, bytes))
             }
             switch decoded {
@@ -155,11 +180,10 @@ struct Scan: ParsableCommand {
                 batch.append(r)
                 turnsInBatch += r.turns.count
             case .failure(let e)?:
-                stats.failed += 1
-                submit()
-                OutputSink.stderr.line("fanzha: \(e.description)")
-                OutputSink.stderr.flush()
+                // A stand-in keeps its place in the output: reported when its batch is delivered.
+                batch.append(Record(unreadable: e))
                 if strict {
+                    submit()
                     pipeline.finish()
                     throw Failure("stopped at the first malformed record (--strict)")
                 }
@@ -207,7 +231,8 @@ struct Scan: ParsableCommand {
         let live = LiveCallScreener(scanner: try Scanner(matcher: matcher, usePrefilter: !noPrefilter),
                                     limits: limits, roles: inputOptions.readerOptions.roles)
         let out = OutputSink.stdout
-        func write(_ outputs: [LiveCallScreener.Output]) throws {
+        let errorPrinter = VerdictPrinter(rules: matcher.rules, format: .jsonl, colour: false)
+        func write(_ outputs: [LiveCallScreener.Output], origin: String) throws {
             for o in outputs {
                 switch o {
                 case .alert(let json, let level):
@@ -219,6 +244,13 @@ struct Scan: ParsableCommand {
                 case .malformed(let message):
                     stats.failed += 1
                     OutputSink.stderr.line("fanzha: \(message)")
+                    if !quiet && !count {
+                        // One line for the event that could not be used, in the output's own terms.
+                        let reason = message.hasPrefix(origin + ": ") ? String(message.dropFirst(origin.count + 2)) : message
+                        if let bytes = errorPrinter.renderError(RecordError(origin: origin, message: reason)) {
+                            out.line(#"{"event":"error","# + String(decoding: bytes.dropFirst(), as: UTF8.self))
+                        }
+                    }
                     if strict {
                         out.flush()
                         throw Failure("stopped at the first malformed event (--strict)")
@@ -232,11 +264,11 @@ struct Scan: ParsableCommand {
         }
         while let next = reader.next() {
             switch next {
-            case .line(let line): try write(live.handle(line: line, number: reader.lineNumber, source: name))
-            case .tooLong(let bytes): try write([.malformed(tooLong(name, reader, bytes).description)])
+            case .line(let line): try write(live.handle(line: line, number: reader.lineNumber, source: name), origin: "\(name):\(reader.lineNumber)")
+            case .tooLong(let bytes): try write([.malformed(tooLong(name, reader, bytes).description)], origin: "\(name):\(reader.lineNumber)")
             }
         }
-        try write(live.finish())
+        try write(live.finish(), origin: name)
     }
 
     private func tooLong(_ name: String, _ reader: LineReader, _ bytes: Int) -> RecordError {

@@ -85,16 +85,17 @@ public final class LiveCallScreener {
         guard let call = JSONTypes.scalarString(event["call"]), !call.isEmpty, !JSONTypes.isBool(event["call"]) else {
             return [.malformed("\(origin): an event needs a `call` id (a string or a number)")]
         }
-        if let t = event["t"], JSONTypes.isBool(t) || !(t is NSNumber) {
+        if let t = event["t"], !(JSONTypes.number(t)?.isFinite ?? false) {
             return [.malformed("\(origin): call \(call): `t` must be a number of seconds")]
         }
-        let time = (event["t"] as? NSNumber)?.doubleValue
+        let time = JSONTypes.number(event["t"])
         out += expireIdle(now: number, time: time)
-        if (JSONTypes.isBool(event["end"]) && event["end"] as? Bool == true) || (event["event"] as? String) == "end" {
+        if (JSONTypes.isBool(event["end"]) && JSONTypes.scalarString(event["end"]) == "true") || (event["event"] as? String) == "end" {
             if let state = open.removeValue(forKey: call) {
                 out.append(final(call, state, reason: "end"))
             } else {
-                out.append(.malformed("\(origin): end of call \(call), which is not open"))
+                // Not bad input: the call may have been closed already (idle, evicted, at its turn limit).
+                out.append(.notice("\(origin): end of call \(call), which is not open"))
             }
             return out
         }

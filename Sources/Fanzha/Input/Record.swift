@@ -18,6 +18,9 @@ public struct Record: Sendable {
     public var label: String?
     /// Other JSON fields of the input object, as JSON text, passed through to the output unchanged.
     public var passthrough: [(key: String, json: String)]
+    /// Set on a stand-in for an input record that could not be read: it travels in input order
+    /// with the others, so its error is reported (and written, in JSON Lines) where it was.
+    public var inputError: RecordError? = nil
     /// Where the record came from, for messages about it ("file:line"), made only when asked for:
     /// most records never are, and a string per record showed in profiles.
     public var origin: String {
@@ -47,8 +50,14 @@ public struct Record: Sendable {
     public func passthroughString(_ key: String) -> String? {
         guard let json = passthrough.first(where: { $0.key == key })?.json else { return nil }
         guard json.hasPrefix("\""),
-              let value = try? JSONSerialization.jsonObject(with: Data(json.utf8), options: [.fragmentsAllowed]) as? String else { return json }
+              let value = JSONLine.value(json) as? String else { return json }
         return value
+    }
+
+    /// The stand-in for a record that could not be read: its id when known, else its origin.
+    public init(unreadable error: RecordError) {
+        self.init(id: error.id ?? error.origin, text: "", origin: error.origin)
+        inputError = error
     }
 
     public init(id: String, turns: [Turn], label: String? = nil, origin: String = "", passthrough: [(key: String, json: String)] = []) {

@@ -69,6 +69,24 @@ public struct VerdictPrinter {
         }
     }
 
+    /// The output line for an input record that could not be read: `{"id":…,"error":"…"}` in
+    /// JSON Lines (its id when known, else file:line), a row with level `error` in TSV, nothing in
+    /// text (standard error names it there, as grep would).
+    public func renderError(_ e: RecordError) -> [UInt8]? {
+        switch format {
+        case .jsonl:
+            var o = JSONObjectWriter()
+            o.add("id", e.id ?? e.origin)
+            o.add("error", e.message)
+            return o.finishBytes()
+        case .tsv:
+            let field = VerdictPrinter.field
+            return Array([field(e.id ?? e.origin), "error", "", "", "", field(e.message)].joined(separator: "\t").utf8)
+        case .text:
+            return nil
+        }
+    }
+
     public func json(_ v: Verdict, record: Record) -> String {
         String(decoding: jsonBytes(v, record: record), as: UTF8.self)
     }

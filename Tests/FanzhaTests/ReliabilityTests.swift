@@ -1,0 +1,327 @@
+import Foundation
+import Testing
+@testable import Fanzha
+#if canImport(Glibc)
+import Glibc
+#endif
+
+// docs/RELIABILITY.md: what Fanzha promises, and these tests prove it.
+
+/// A tiny rule set: 安全账户 is medium.
+private let reliabilityRules = """
+levels low 3, medium 6, high 10
+
+category police {
+  title  "冒充公检法"
+  advice "挂断，拨打110核实。"
+  script "您好，这里是96110反诈中心。"
+}
+
+rule police.safe_account {
+  title    "安全账户"
+  category police
+  score    6
+  match    "安全账户"
+  hit      "请转入安全账户"
+  miss     "你好"
+}
+"""
+
+private final class ReliabilityFixture {
+    let dir: TemporaryDirectory
+    let rulesPath: String
+    init(rules: String = reliabilityRules) throws {
+        dir = try TemporaryDirectory()
+        rulesPath = try dir.write("rules/t.fz", rules)
+    }
+    var rulesArgs: [String] { ["--rules", rulesPath] }
+}
+
+/// Runs `fanzha` with standard output going to `stdout` (a file, /dev/full, a pipe end).
+private func fanzha(_ arguments: [String], stdout: FileHandle, stdin: String? = nil,
+                    sourceLocation: SourceLocation = #_sourceLocation) throws -> (status: Int32, exited: Bool, err: String) {
+    let exe = try #require(PackageFiles.fanzha, "the fanzha executable was not built", sourceLocation: sourceLocation)
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: exe)
+    process.arguments = arguments
+    var env = ProcessInfo.processInfo.environment
+    env.removeValue(forKey: "FANZHA_RULES")
+    env["NO_COLOR"] = "1"
+    process.environment = env
+    process.standardOutput = stdout
+    let errPipe = Pipe()
+    process.standardError = errPipe
+    let inPipe = Pipe()
+    process.standardInput = stdin == nil ? FileHandle(forReadingAtPath: "/dev/null") : inPipe
+    try process.run()
+    if let stdin {
+        signal(SIGPIPE, SIG_IGN)
+        try? inPipe.fileHandleForWriting.write(contentsOf: Data(stdin.utf8))
+        try? inPipe.fileHandleForWriting.close()
+    }
+    let err = errPipe.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, process.terminationReason == .exit, String(decoding: err, as: UTF8.self))
+}
+
+/// Enough input that every command's output is larger than any buffer.
+private func manyMessages(_ n: Int) -> String {
+    (0..<n).map { $0 % 2 == 0 ? "请把钱转入安全账户\($0)" : "今天天气不错\($0)" }.joined(separator: "\n") + "\n"
+}
+
+@Suite("Every write is checked")
+struct WriteErrorTests {
+    /// Each command, with arguments that make it print something.
+    private func commands(_ f: ReliabilityFixture, data: String) -> [(String, [String], String?)] {
+        [("scan", ["scan"] + f.rulesArgs + [data], nil),
+         ("scan jsonl", ["scan", "--format", "jsonl"] + f.rulesArgs + [data], nil),
+         ("scan -c", ["scan", "-c"] + f.rulesArgs + [data], nil),
+         ("scan events", ["scan", "--input", "events"] + f.rulesArgs + ["-"],
+          "{\"call\":\"c1\",\"speaker\":\"caller\",\"text\":\"请把钱转入安全账户\"}\n{\"call\":\"c1\",\"end\":true}\n"),
+         ("explain", ["explain"] + f.rulesArgs + ["请把钱转入安全账户"], nil),
+         ("eval", ["eval"] + f.rulesArgs + [f.dir.path("labelled.csv")], nil),
+         ("cases", ["cases"] + f.rulesArgs + [f.dir.path("labelled.csv")], nil),
+         ("lint", ["lint", "--print-words", f.rulesPath], nil),
+         ("test", ["test", f.rulesPath], nil),
+         ("fmt --check", ["fmt", "--check", f.dir.path("unformatted.fz")], nil),
+         ("--help", ["scan", "--help"], nil)]
+    }
+
+    private func fixture() throws -> (ReliabilityFixture, String) {
+        let f = try ReliabilityFixture()
+        let data = try f.dir.write("messages.txt", manyMessages(300))
+        try f.dir.write("labelled.csv", "content,label\n请把钱转入安全账户,冒充公检法\n今天天气不错,正常\n")
+        try f.dir.write("unformatted.fz", "terms   x =   \"安全账户\"\n")
+        return (f, data)
+    }
+
+    @Test("/dev/full: `fanzha: write error: …` and exit 2, on every command")
+    func devFull() throws {
+        let (f, data) = try fixture()
+        for (name, args, stdin) in commands(f, data: data) {
+            let full = try #require(FileHandle(forWritingAtPath: "/dev/full"))
+            let r = try fanzha(args, stdout: full, stdin: stdin)
+            #expect(r.exited && r.status == 2, "\(name): status \(r.status)")
+            #expect(r.err.contains("fanzha: write error: No space left on device"), "\(name): \(r.err)")
+        }
+    }
+
+    @Test("a closed pipe (| head): quiet exit, no message")
+    func closedPipe() throws {
+        let (f, data) = try fixture()
+        for (name, args, stdin) in commands(f, data: data) {
+            let pipe = Pipe()
+            try pipe.fileHandleForReading.close()   // nobody reads: every write is EPIPE
+            let r = try fanzha(args, stdout: pipe.fileHandleForWriting, stdin: stdin)
+            try? pipe.fileHandleForWriting.close()
+            #expect(r.exited && r.status == 0, "\(name): status \(r.status)")
+            #expect(!r.err.contains("write error"), "\(name): \(r.err)")
+        }
+    }
+
+    @Test("a file on a full tmpfs: write error, exit 2")
+    func fullTmpfs() throws {
+        let (f, _) = try fixture()
+        let mountPoint = f.dir.path("small")
+        try FileManager.default.createDirectory(atPath: mountPoint, withIntermediateDirectories: true)
+        // Mounting needs root (CI runs as root); elsewhere this case is skipped, and says so.
+        let mount = try ProcessRunner.run("/bin/mount", ["-t", "tmpfs", "-o", "size=64k", "tmpfs", mountPoint])
+        guard mount.status == 0 else {
+            print("skipped the full-tmpfs case: cannot mount a tmpfs here (\(mount.err.trimmingCharacters(in: .whitespacesAndNewlines)))")
+            return
+        }
+        defer { _ = try? ProcessRunner.run("/bin/umount", [mountPoint]) }
+        let big = try f.dir.write("big.txt", manyMessages(1000))   // about 300 KB of verdicts
+        let path = mountPoint + "/out.jsonl"
+        FileManager.default.createFile(atPath: path, contents: nil)
+        let handle = try #require(FileHandle(forWritingAtPath: path))
+        let r = try fanzha(["scan", "--format", "jsonl"] + f.rulesArgs + [big], stdout: handle)
+        try? handle.close()
+        #expect(r.exited && r.status == 2, "status \(r.status)")
+        #expect(r.err.contains("fanzha: write error: No space left on device"), "\(r.err)")
+    }
+
+    @Test("a writable file: everything written, exit as usual")
+    func regularFile() throws {
+        let (f, data) = try fixture()
+        let path = f.dir.path("out.txt")
+        FileManager.default.createFile(atPath: path, contents: nil)
+        let handle = try #require(FileHandle(forWritingAtPath: path))
+        let r = try fanzha(["scan", "--format", "jsonl"] + f.rulesArgs + [data], stdout: handle)
+        try? handle.close()
+        #expect(r.status == 0)
+        let lines = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n")
+        #expect(lines.count == 300)
+    }
+}
+
+private func object(_ line: String, sourceLocation: SourceLocation = #_sourceLocation) throws -> [String: Any] {
+    try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], "not an object: \(line)", sourceLocation: sourceLocation)
+}
+
+@Suite("Bad input is named, never skipped silently")
+struct BadInputTests {
+    @Test("a bad record: stderr names file, line and reason; JSON Lines keeps one line per input; exit 2 unless --skip-bad")
+    func badRecordsKeepTheirPlace() throws {
+        let f = try ReliabilityFixture()
+        let input = #"{"id":"a","text":"请把钱转入安全账户"}"# + "\n" + #"{"id":"b","text":"# + "\n"
+            + #"{"id":"x","other":1}"# + "\n" + #"{"id":"c","text":"你好"}"# + "\n"
+        let path = try f.dir.write("in.jsonl", input)
+        let o = try ProcessRunner.fanzha(["scan", "--format", "jsonl"] + f.rulesArgs + [path])
+        #expect(o.exited && o.status == 2)
+        #expect(o.lines.count == 4)
+        #expect(try object(o.lines[0])["level"] as? String == "medium")
+        let bad = try object(o.lines[1])
+        #expect(bad["id"] as? String == "\(path):2")
+        #expect((bad["error"] as? String)?.hasPrefix("not valid JSON") == true)
+        let noText = try object(o.lines[2])
+        #expect(noText["id"] as? String == "x")
+        #expect((noText["error"] as? String)?.contains("no `text` field") == true)
+        #expect(try object(o.lines[3])["id"] as? String == "c")
+        #expect(o.err.contains("fanzha: \(path):2: not valid JSON"))
+        #expect(o.err.contains("fanzha: \(path):3: no `text` field"))
+        #expect(o.err.contains("2 records read, 1 flagged (≥ low), 2 failed"))
+
+        let skipped = try ProcessRunner.fanzha(["scan", "--format", "jsonl", "--skip-bad"] + f.rulesArgs + [path])
+        #expect(skipped.status == 0)
+        #expect(skipped.err.contains("\(path):2: not valid JSON"), "still reported")
+        // -q: a bad record is trouble, not "nothing found".
+        let quiet = try ProcessRunner.fanzha(["scan", "-q"] + f.rulesArgs + [f.dir.write("bad.jsonl", #"{"id":1"# + "\n")])
+        #expect(quiet.status == 2)
+        // TSV: a row with level `error`; text: stderr only.
+        let tsv = try ProcessRunner.fanzha(["scan", "--format", "tsv"] + f.rulesArgs + [path])
+        #expect(tsv.lines.count == 5)
+        #expect(tsv.lines[2].hasPrefix("\(path):2\terror\t"))
+        let text = try ProcessRunner.fanzha(["scan"] + f.rulesArgs + [path])
+        #expect(text.lines.count == 2)
+        #expect(text.status == 2)
+    }
+
+    @Test("a lone surrogate becomes U+FFFD and the record is scanned")
+    func loneSurrogate() throws {
+        let f = try ReliabilityFixture()
+        let input = #"{"id":"s","text":"\ud800请转入安全账户\udc00"}"# + "\n" + #"{"id":"p","text":"\ud83d\ude00安全账户"}"# + "\n"
+        let o = try ProcessRunner.fanzha(["scan", "--format", "jsonl", "--input", "jsonl"] + f.rulesArgs + ["-"], stdin: Data(input.utf8))
+        #expect(o.status == 0, "\(o.err)")
+        let v = try object(o.lines[0])
+        #expect(v["level"] as? String == "medium")
+        let span = try #require(((v["hits"] as? [[String: Any]])?.first?["spans"] as? [[String: Any]])?.first)
+        #expect(span["start"] as? Int == 4)   // U+FFFD, 请, 转, 入
+        let pair = try object(o.lines[1])
+        let span2 = try #require(((pair["hits"] as? [[String: Any]])?.first?["spans"] as? [[String: Any]])?.first)
+        #expect(span2["start"] as? Int == 1, "a proper pair is one scalar")
+    }
+
+    @Test("huge numbers pass through as written; nesting beyond the limit is an error with that reason")
+    func numbersAndDepth() throws {
+        let f = try ReliabilityFixture()
+        let deep = String(repeating: "[", count: 10_000) + String(repeating: "]", count: 10_000)
+        let input = #"{"id":12345678901234567890,"text":"安全账户","amount":1e400,"n":-0.10e-5,"meta":{"a": [1, 2.50]}}"# + "\n"
+            + #"{"id":"d","text":"安全账户","deep":"# + deep + "}\n"
+        let o = try ProcessRunner.fanzha(["scan", "--format", "jsonl", "--input", "jsonl"] + f.rulesArgs + ["-"], stdin: Data(input.utf8))
+        #expect(o.status == 2)
+        #expect(o.lines.count == 2)
+        #expect(o.lines[0].hasPrefix(#"{"id":"12345678901234567890","amount":1e400,"n":-0.10e-5,"meta":{"a": [1, 2.50]},"level":"medium""#))
+        #expect(o.lines[1] == #"{"id":"<stdin>:2","error":"nested deeper than \#(JSONLine.maxDepth) levels"}"#, "a line that cannot be parsed: its place, file:line")
+        #expect(o.err.contains("<stdin>:2: nested deeper than \(JSONLine.maxDepth) levels"))
+    }
+
+    @Test("stdin that starts with `{` read as text: a hint, once")
+    func jsonOnStdinHint() throws {
+        let f = try ReliabilityFixture()
+        let input = #"{"id":"a","text":"安全账户"}"# + "\n" + #"{"id":"b","text":"安全账户"}"# + "\n"
+        let o = try ProcessRunner.fanzha(["scan"] + f.rulesArgs, stdin: Data(input.utf8))
+        #expect(o.errLines.filter { $0.contains("--input jsonl") }.count == 1)
+        let explicit = try ProcessRunner.fanzha(["scan", "--input", "text"] + f.rulesArgs, stdin: Data(input.utf8))
+        #expect(!explicit.err.contains("--input jsonl"))
+    }
+
+    @Test("a bad call event: named on stderr, an error line in the stream, exit 2")
+    func badEvent() throws {
+        let f = try ReliabilityFixture()
+        let input = #"{"call":"c1","speaker":"caller","text":"请转入安全账户"}"# + "\n" + #"{"call":"c1","speaker":"#
+            + "\n" + #"{"call":"c1","t":true,"text":"x"}"# + "\n" + #"{"call":"c1","end":true}"# + "\n"
+        let o = try ProcessRunner.fanzha(["scan", "--input", "events"] + f.rulesArgs, stdin: Data(input.utf8))
+        #expect(o.status == 2)
+        let errors = try o.lines.map { try object($0) }.filter { $0["event"] as? String == "error" }
+        #expect(errors.map { $0["id"] as? String } == ["<stdin>:2", "<stdin>:3"])
+        #expect(o.err.contains("<stdin>:2: not valid JSON"))
+        let finals = try o.lines.map { try object($0) }.filter { $0["event"] as? String == "final" }
+        #expect(finals.count == 1)
+    }
+}
+
+@Suite("JSON Lines parser")
+struct JSONLineTests {
+    /// A random JSON value as text, built here (so key order is known).
+    private static func randomValue(_ g: inout SystemRandomNumberGenerator, depth: Int) -> String {
+        switch Int.random(in: 0..<(depth > 3 ? 5 : 7), using: &g) {
+        case 0: return randomString(&g)
+        case 1: return String(Int.random(in: -1_000_000...1_000_000, using: &g))
+        case 2: return ["1.5", "-0.25", "3e10", "12345678901234567890", "2.5E-3", "0"].randomElement(using: &g)!
+        case 3: return Bool.random(using: &g) ? "true" : "false"
+        case 4: return "null"
+        case 5: return "[" + (0..<Int.random(in: 0...3, using: &g)).map { _ in randomValue(&g, depth: depth + 1) }.joined(separator: ", ") + "]"
+        default:
+            let n = Int.random(in: 0...3, using: &g)
+            return "{" + (0..<n).map { i in "\"k\(i)\":" + randomValue(&g, depth: depth + 1) }.joined(separator: ",") + "}"
+        }
+    }
+
+    private static func randomString(_ g: inout SystemRandomNumberGenerator) -> String {
+        let pieces = ["a", "安全", "\\n", "\\\"", "\\\\", "\\/", "\\u00e9", "\\ud83d\\ude00", "😀", "\\t", " ", "帳戶", "\\u0000"]
+        return "\"" + (0..<Int.random(in: 0...6, using: &g)).map { _ in pieces.randomElement(using: &g)! }.joined() + "\""
+    }
+
+    private static func same(_ a: Any, _ b: Any) -> Bool {
+        switch (a, b) {
+        case (let x as JSONNumber, let y as Int): return x.double == Double(y)
+        case (let x as JSONNumber, let y as Double): return x.double == y
+        case (let x as JSONNumber, let y as NSNumber): return x.double == y.doubleValue
+        case (let x as Bool, let y as Bool): return x == y
+        case (let x as Bool, let y as NSNumber): return x == y.boolValue
+        case (let x as String, let y as String): return x == y
+        case (is NSNull, is NSNull): return true
+        case (let x as [Any], let y as [Any]): return x.count == y.count && zip(x, y).allSatisfy { same($0, $1) }
+        case (let x as [String: Any], let y as [String: Any]):
+            return x.count == y.count && x.allSatisfy { k, v in y[k].map { same(v, $0) } ?? false }
+        default: return false
+        }
+    }
+
+    @Test("agrees with JSONSerialization on random objects; raw spans are each value's text")
+    func randomObjects() throws {
+        var g = SystemRandomNumberGenerator()
+        for _ in 0..<500 {
+            let n = Int.random(in: 0...6, using: &g)
+            let values = (0..<n).map { _ in Self.randomValue(&g, depth: 1) }
+            let line = "{" + values.enumerated().map { "\"f\($0.offset)\" : \($0.element)" }.joined(separator: ", ") + "}"
+            let fields = try JSONLine.object(ArraySlice(Array(line.utf8))).get()
+            let reference = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+            #expect(fields.map(\.key) == (0..<n).map { "f\($0)" })
+            for (i, f) in fields.enumerated() {
+                let raw = String(decoding: Array(line.utf8)[f.raw], as: UTF8.self)
+                #expect(raw == values[i], "raw span of \(f.key) in \(line)")
+                #expect(Self.same(f.value, reference[f.key]!), "\(f.key) in \(line)")
+            }
+        }
+    }
+
+    @Test("errors name their reason")
+    func errors() {
+        func why(_ s: String) -> String? {
+            if case .failure(let e) = JSONLine.object(ArraySlice(Array(s.utf8))) { return e.description }
+            return nil
+        }
+        #expect(why(#"{"a":1"#)?.hasPrefix("not valid JSON: unterminated object") == true)
+        #expect(why(#"{"a":01}"#)?.hasPrefix("not valid JSON") == true)
+        #expect(why(#"[1]"#) == "a JSON line must be an object, not an array")
+        #expect(why(#"{"a":"\x"}"#)?.contains("unknown escape") == true)
+        #expect(why("{\"a\":\"\u{01}\"}")?.contains("control character") == true)
+        #expect(why(#"{"a":1} x"#)?.contains("text after the object") == true)
+        #expect(why("{\"a\":" + String(repeating: "[", count: 100) + String(repeating: "]", count: 100) + "}") == "nested deeper than 64 levels")
+        #expect(why("{\"a\":" + String(repeating: "[", count: 62) + String(repeating: "]", count: 62) + "}") == nil)
+        #expect(why("\u{FEFF}{\"a\":1}") == nil)
+        #expect(why(#"{"a":"\ud800"}"#) == nil)
+    }
+}
