@@ -325,3 +325,49 @@ struct JSONLineTests {
         #expect(why(#"{"a":"\ud800"}"#) == nil)
     }
 }
+
+@Suite("Latin words match whole words; ~\"…\" asks for a substring")
+struct LatinWholeWordTests {
+    private let rules = """
+    terms apps = "app", ~"vx", "qq"
+    rule whole { title "整词" score 1 match "app" hit "下载app" miss "happy" }
+    rule part { title "子串" score 1 match ~"app" hit "happy" miss "应用" }
+    rule listed { title "词表" score 1 match apps hit "加vx" miss "apple" }
+    rule mixed { title "中英" score 1 match "app认识" hit "在app认识的" miss "在happ认识" }
+    """
+
+    @Test("whole words by default, with and without the prefilter")
+    func wholeWords() throws {
+        for prefilter in [true, false] {
+            let s = try makeScanner(rules, usePrefilter: prefilter)
+            for text in ["下载app", "下载APP做任务", "app.", "打开app：", "ＡＰＰ", "app2", "(app)"] {
+                #expect(fires(s, "whole", text), "\(text), prefilter \(prefilter)")
+            }
+            for text in ["happy", "apps", "application", "whatsapp", "Happy"] {
+                #expect(!fires(s, "whole", text), "\(text), prefilter \(prefilter)")
+                #expect(fires(s, "part", text) == text.lowercased().contains("app"), "\(text), prefilter \(prefilter)")
+            }
+            #expect(fires(s, "listed", "加vxabc"), "a ~ word in a term list is a substring")
+            #expect(fires(s, "listed", "加qq123"), "digits are no letters")
+            #expect(!fires(s, "listed", "qqq"))
+            #expect(!fires(s, "listed", "apple"))
+            #expect(fires(s, "mixed", "在app认识的"))
+            #expect(!fires(s, "mixed", "在happ认识"), "the Latin end of a mixed word is a word boundary")
+            #expect(fires(s, "mixed", "appapp认识") == false)
+        }
+    }
+
+    @Test("fmt keeps ~ and lint warns where it changes nothing")
+    func formatAndLint() throws {
+        let text = "terms t = ~\"app\",   \"x1\"\nrule r {\n  title \"t\"\n  match ~\"下载\" or ~\"app\"\n  hit \"下载\"\n}\n"
+        let (formatted, ds, _) = RuleFormatter.format(path: "t.fz", data: Data(text.utf8))
+        #expect(ds.isEmpty)
+        let f = try #require(formatted)
+        #expect(f.contains("~\"app\", \"x1\""))
+        #expect(f.contains("~\"下载\" or ~\"app\""))
+        #expect(RuleFormatter.format(path: "t.fz", data: Data(f.utf8)).0 == f, "formatting is idempotent")
+        let r = compileRules(text)
+        #expect(diagnostics(r, "needless-substring").count == 1)
+        #expect(diagnostics(r, "needless-substring").first?.message.contains("下载") == true)
+    }
+}

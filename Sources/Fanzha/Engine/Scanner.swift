@@ -62,8 +62,15 @@ public final class Scanner {
         defer { swap(&hits, &hitScratch) }
         hits.removeAll(keepingCapacity: true)
         if usePrefilter {
+            let edges = matcher.rules.wordEdges
             n.bytes.withUnsafeBufferPointer { buf in
-                matcher.automaton.forEachMatch(in: buf) { w, s, e in hits.append((Int32(w), Int32(s), Int32(e))) }
+                matcher.automaton.forEachMatch(in: buf) { w, s, e in
+                    // A Latin-letter word is a whole word unless written `~"…"` (RULES.md).
+                    let edge = edges[w]
+                    if edge != 0 && ((edge & 1 != 0 && s > 0 && Literal.isLatinLetter(buf[s - 1]))
+                                     || (edge & 2 != 0 && e < buf.count && Literal.isLatinLetter(buf[e]))) { return }
+                    hits.append((Int32(w), Int32(s), Int32(e)))
+                }
             }
         }
         p.turns.append(PreparedTurn(turn: turn, text: n, wordHits: hits.isEmpty ? [] : Array(unsafeUninitializedCapacity: hits.count) { buffer, count in

@@ -171,6 +171,8 @@ struct Checker {
     private var atomKeys: [String: Int] = [:]
     private var words: [String] = []
     private var wordIDs: [String: Int] = [:]
+    /// Per word: which ends must not touch another Latin letter (1 start, 2 end; 0: anywhere).
+    private var wordEdges: [UInt8] = []
 
     init(files: [RuleFile], sources: [SourceFile]) {
         self.files = files
@@ -229,7 +231,8 @@ struct Checker {
             result.append(rule)
         }
         guard result.count == ruleDecls.count else { return nil }
-        return RuleSet(levels: levelValues, categories: categoryList, atoms: atoms, rules: result, words: words, sources: sources)
+        return RuleSet(levels: levelValues, categories: categoryList, atoms: atoms, rules: result, words: words, sources: sources,
+                       wordEdges: wordEdges)
     }
 
     private mutating func collect() {
@@ -364,7 +367,7 @@ struct Checker {
     private mutating func lower(_ e: Expr, rule: RuleDecl) -> Condition? {
         switch e.kind {
         case .literal(let text):
-            guard let atom = literalAtom([Located(value: text, range: e.range)], display: text, rule: rule) else { return nil }
+            guard let atom = literalAtom([Located(value: text, range: e.range)], display: Literal.split(text).text, rule: rule) else { return nil }
             return .atom(atom)
         case .regex(let pattern, let flags):
             guard let atom = regexAtom(pattern, flags: flags, range: e.range) else { return nil }
@@ -428,10 +431,15 @@ struct Checker {
         return literalAtom(t.terms, display: name, rule: nil, key: "terms:" + name)
     }
 
-    private mutating func wordID(_ w: String) -> Int {
-        if let id = wordIDs[w] { return id }
-        wordIDs[w] = words.count
+    /// A dictionary word's id. `edges` (see `Literal.latinEdges`) are the ends that must not touch
+    /// another Latin letter: a whole-word `app` is a different entry from a substring `app` (and
+    /// from a regex's required `app`, which must be found wherever the regex could match).
+    private mutating func wordID(_ w: String, edges: UInt8 = 0) -> Int {
+        let key = edges == 0 ? w : "\u{1}\(edges)" + w
+        if let id = wordIDs[key] { return id }
+        wordIDs[key] = words.count
         words.append(w)
+        wordEdges.append(edges)
         return words.count - 1
     }
 
@@ -444,29 +452,37 @@ struct Checker {
 
     private mutating func literalAtom(_ items: [Located<String>], display: String, rule: RuleDecl?, key: String? = nil) -> Int? {
         var normalised: [String] = []
+        var edges: [String: UInt8] = [:]   // per word: the ends that must be word boundaries
         var seen = Set<String>()
         var ok = true
         for item in items {
-            let n = normalisedLiteral(item.value)
+            let (value, substring) = Literal.split(item.value)
+            let n = normalisedLiteral(value)
             if n.isEmpty {
-                error("empty-literal", "`\"\(item.value)\"` is empty after normalisation, so it would match everywhere", item.range,
+                error("empty-literal", "`\"\(value)\"` is empty after normalisation, so it would match everywhere", item.range,
                       help: "separators and invisible characters are removed before matching")
                 ok = false
                 continue
             }
             if n.unicodeScalars.count == 1 {
-                warn("short-literal", "`\"\(item.value)\"` is one character: it matches too much to be evidence", item.range, in: rule)
+                warn("short-literal", "`\"\(value)\"` is one character: it matches too much to be evidence", item.range, in: rule)
+            }
+            let latin = Literal.latinEdges(n)
+            if substring && latin == 0 {
+                warn("needless-substring", "`~\"\(value)\"`: `~` only changes words that begin or end with a Latin letter", item.range, in: rule,
+                     help: "write \"\(value)\"")
             }
             if !seen.insert(n).inserted {
-                warn("duplicate-term", "`\"\(item.value)\"` is already in this list\(n != item.value ? " (as `\(n)` after normalisation)" : "")", item.range, in: rule)
+                warn("duplicate-term", "`\"\(value)\"` is already in this list\(n != value ? " (as `\(n)` after normalisation)" : "")", item.range, in: rule)
                 continue
             }
             normalised.append(n)
+            edges[n] = substring ? 0 : latin
         }
         guard ok else { return nil }
         // Longest first: PCRE2 takes the first alternative that matches, so this is leftmost-longest.
         normalised.sort { $0.utf8.count != $1.utf8.count ? $0.utf8.count > $1.utf8.count : $0 < $1 }
-        let k = key ?? ("lit:" + normalised.joined(separator: "\u{1}"))
+        let k = key ?? ("lit:" + normalised.map { edges[$0] == 0 ? $0 : "\u{2}\(edges[$0]!)" + $0 }.joined(separator: "\u{1}"))
         if let i = atomKeys[k] { return i }
         // PCRE2 caps a compiled pattern at 64 KiB, so a long list becomes several alternations
         // (each longest first); the scanner merges their matches back to leftmost-longest.
@@ -476,7 +492,12 @@ struct Checker {
         var chunk: [String] = [], chunkBytes = 0
         func flushChunk() {
             guard !chunk.isEmpty else { return }
-            sources.append(chunk.count == 1 ? pcre2Escape(chunk[0]) : "(?:" + chunk.map(pcre2Escape).joined(separator: "|") + ")")
+            // A whole Latin word: no Latin letter just before or after it (as the scanner checks).
+            func bounded(_ w: String) -> String {
+                let e = edges[w] ?? 0
+                return (e & 1 != 0 ? "(?<![a-z])" : "") + pcre2Escape(w) + (e & 2 != 0 ? "(?![a-z])" : "")
+            }
+            sources.append(chunk.count == 1 ? bounded(chunk[0]) : "(?:" + chunk.map(bounded).joined(separator: "|") + ")")
             chunk = []; chunkBytes = 0
         }
         for w in normalised {
@@ -485,7 +506,7 @@ struct Checker {
             chunkBytes += w.utf8.count + 1
         }
         flushChunk()
-        let ids = normalised.map { wordID($0) }
+        let ids = normalised.map { wordID($0, edges: edges[$0] ?? 0) }
         atoms.append(Atom(kind: .words, display: display, words: normalised, wordIDs: ids, requirement: .anyOf(ids.map { .word($0) }),
                           patterns: [], literalSources: sources))
         atomKeys[k] = atoms.count - 1

@@ -168,8 +168,13 @@ public final class RuleSet: Sendable {
     /// For each word id, the atoms that contain it.
     public let atomsForWord: [[Int]]
     public let sources: [SourceFile]
+    /// For each word id, the ends of an occurrence that must not touch another Latin letter
+    /// (1: its start, 2: its end): Latin-letter words match whole words unless written `~"…"`.
+    public let wordEdges: [UInt8]
 
-    init(levels: Levels, categories: [Category], atoms: [Atom], rules: [CompiledRule], words: [String], sources: [SourceFile]) {
+    init(levels: Levels, categories: [Category], atoms: [Atom], rules: [CompiledRule], words: [String], sources: [SourceFile],
+         wordEdges: [UInt8] = []) {
+        self.wordEdges = wordEdges.count == words.count ? wordEdges : [UInt8](repeating: 0, count: words.count)
         self.levels = levels
         self.categories = categories
         self.atoms = atoms
