@@ -89,12 +89,21 @@ struct InputOptions: ParsableArguments {
     var idField: String = "id"
     @Option(help: "Speaker names on the caller's (suspect's) side, comma-separated.")
     var callerNames: String = SpeakerRoles.defaultCallerNames.joined(separator: ",")
+    @Option(help: ArgumentHelp("Which speaker names are which side, on top of the default table (caller/callee, A/B, agent/customer, 客服/用户, 坐席/客户, 主叫/被叫, …): `caller=agent,坐席;callee=customer,客户`. A call with a speaker on neither side is warned about and its verdict lists `speakers_unmapped`.", valueName: "spec"))
+    var speakers: String?
+
+    func validate() throws {
+        if let speakers {
+            do { _ = try SpeakerRoles(speakers: speakers) } catch { throw ValidationError("--speakers: \(error)") }
+        }
+    }
 
     var readerOptions: ReaderOptions {
         var o = ReaderOptions()
         o.textField = textField
         o.idField = idField
         o.roles = SpeakerRoles(commaSeparated: callerNames)
+        if let speakers, let roles = try? SpeakerRoles(speakers: speakers, base: o.roles) { o.roles = roles }   // checked in validate()
         return o
     }
 

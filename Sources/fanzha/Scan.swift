@@ -92,6 +92,11 @@ struct Scan: ParsableCommand {
                     }
                     stats.read += 1
                     if screened.level >= minimum { stats.flagged += 1 }
+                    if record.isCall && !record.unmappedSpeakers.isEmpty {
+                        // Once per call: `caller:` rules see nothing of a side they cannot name.
+                        let names = record.unmappedSpeakers.map(jsonString).joined(separator: ", ")
+                        OutputSink.stderr.line("fanzha: \(record.origin): call \(record.id): speaker\(record.unmappedSpeakers.count == 1 ? "" : "s") \(names) match\(record.unmappedSpeakers.count == 1 ? "es" : "") no side; read as the callee's (name the sides with --speakers)")
+                    }
                     for e in screened.errors { OutputSink.stderr.line("fanzha: \(record.origin): \(e)") }
                     if let rendered = screened.rendered { out.line(bytes: rendered) }
                 }
@@ -210,7 +215,9 @@ struct Scan: ParsableCommand {
         }
         switch CallTranscript.parse(lines.joined(separator: "\n"), roles: inputOptions.readerOptions.roles) {
         case .success(let turns) where !turns.isEmpty:
-            pipeline.submit([Record(id: name, turns: turns, origin: name)])
+            var record = Record(id: name, turns: turns, origin: name)
+            record.unmappedSpeakers = inputOptions.readerOptions.roles.unmapped(in: turns)
+            pipeline.submit([record])
         case .success:
             stats.failed += 1
             OutputSink.stderr.line("fanzha: \(name): a call without turns")

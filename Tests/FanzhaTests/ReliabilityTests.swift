@@ -371,3 +371,65 @@ struct LatinWholeWordTests {
         #expect(diagnostics(r, "needless-substring").first?.message.contains("下载") == true)
     }
 }
+
+@Suite("Speaker names map to sides")
+struct SpeakerMappingTests {
+    private let callerRule = """
+    rule caller_account { title "来电方要求转入安全账户" score 6 match caller: "安全账户" hit call "caller: 转到安全账户" miss "你好" }
+    """
+
+    @Test("the default table: agent/customer, A/B, 客服/用户, 坐席/客户, 主叫/被叫")
+    func defaultTable() throws {
+        let roles = SpeakerRoles()
+        for (caller, callee) in [("agent", "customer"), ("A", "B"), ("客服", "用户"), ("坐席", "客户"), ("主叫", "被叫"), ("caller", "callee"), ("来电", "本人")] {
+            #expect(roles.role(of: caller) == .caller, "\(caller)")
+            #expect(roles.role(of: callee) == .callee, "\(callee)")
+            #expect(roles.isMapped(caller) && roles.isMapped(callee))
+        }
+        #expect(!roles.isMapped("Speaker 1"))
+        let turns = [Turn(speaker: "X", role: .callee, text: ""), Turn(speaker: "agent", role: .caller, text: ""), Turn(speaker: "X", role: .callee, text: ""), Turn(speaker: "Y", role: .callee, text: "")]
+        #expect(roles.unmapped(in: turns) == ["X", "Y"])
+    }
+
+    @Test("--speakers moves names to a side, on top of the defaults; a bad spec is a usage error")
+    func spec() throws {
+        let r = try SpeakerRoles(speakers: "caller=X, 张三 ;callee=Y,agent")
+        #expect(r.role(of: "x") == .caller && r.role(of: "张三") == .caller)
+        #expect(r.role(of: "Y") == .callee && r.isMapped("Y"))
+        #expect(r.role(of: "agent") == .callee, "an explicit side beats the default table")
+        #expect(r.role(of: "坐席") == .caller)
+        #expect(throws: SpeakerRoles.SpeakerSpecError.self) { try SpeakerRoles(speakers: "speaker=X") }
+        #expect(throws: SpeakerRoles.SpeakerSpecError.self) { try SpeakerRoles(speakers: "caller") }
+    }
+
+    @Test("an unmapped call: one warning per call, speakers_unmapped in its verdict; --speakers fixes it")
+    func unmappedCalls() throws {
+        let f = try ReliabilityFixture(rules: reliabilityRules + callerRule)
+        let input = #"{"id":"c1","turns":[{"speaker":"X","text":"转到安全账户"},{"speaker":"Y","text":"好"},{"speaker":"X","text":"快"}]}"# + "\n"
+            + #"{"id":"c2","turns":[{"speaker":"坐席","text":"转到安全账户"},{"speaker":"客户","text":"好"}]}"# + "\n"
+        let path = try f.dir.write("calls.jsonl", input)
+        let o = try ProcessRunner.fanzha(["scan", "--format", "jsonl"] + f.rulesArgs + [path])
+        let warnings = o.errLines.filter { $0.contains("match no side") || $0.contains("matches no side") }
+        #expect(warnings == ["fanzha: \(path):1: call c1: speakers \"X\", \"Y\" match no side; read as the callee's (name the sides with --speakers)"])
+        let c1 = try object(o.lines[0]), c2 = try object(o.lines[1])
+        #expect(c1["speakers_unmapped"] as? [String] == ["X", "Y"])
+        #expect(c2["speakers_unmapped"] == nil)
+        #expect((c2["hits"] as? [[String: Any]])?.contains { $0["rule"] as? String == "caller_account" } == true, "坐席 is the caller's side")
+        #expect((c1["hits"] as? [[String: Any]])?.contains { $0["rule"] as? String == "caller_account" } == false)
+
+        let mapped = try ProcessRunner.fanzha(["scan", "--format", "jsonl", "--speakers", "caller=X;callee=Y"] + f.rulesArgs + [path])
+        #expect(!mapped.err.contains("no side"))
+        #expect((try object(mapped.lines[0])["hits"] as? [[String: Any]])?.contains { $0["rule"] as? String == "caller_account" } == true)
+
+        let bad = try ProcessRunner.fanzha(["scan", "--speakers", "talker=X"] + f.rulesArgs + [path])
+        #expect(bad.status == 2 && bad.err.contains("unknown side"))
+
+        // Live events: one notice per call, the final verdict lists them.
+        let events = #"{"call":"e","speaker":"X","text":"转到安全账户"}"# + "\n" + #"{"call":"e","speaker":"Z","text":"好"}"# + "\n"
+            + #"{"call":"e","speaker":"X","text":"快"}"# + "\n"
+        let live = try ProcessRunner.fanzha(["scan", "--input", "events"] + f.rulesArgs, stdin: Data(events.utf8))
+        #expect(live.errLines.filter { $0.contains("no side") }.count == 1)
+        let final = try #require(try live.lines.map { try object($0) }.first { $0["event"] as? String == "final" })
+        #expect(final["speakers_unmapped"] as? [String] == ["X", "Z"])
+    }
+}

@@ -49,6 +49,8 @@ public final class LiveCallScreener {
         var moneyTurn: Int?
         var lastLine: Int
         var lastTime: Double?
+        /// Speaker names on neither side, in order of appearance (warned about once per call).
+        var unmapped: [String] = []
         init(prepared: Scanner.Prepared, line: Int) { self.prepared = prepared; self.lastLine = line }
     }
 
@@ -131,6 +133,12 @@ public final class LiveCallScreener {
             }
         }
         activity.append((number, call))
+        if !roles.isMapped(speaker) && !state.unmapped.contains(speaker) {
+            if state.unmapped.isEmpty {
+                out.append(.notice("\(origin): call \(call): speaker \(jsonString(speaker)) matches no side; read as the callee's (name the sides with --speakers)"))
+            }
+            state.unmapped.append(speaker)
+        }
         scanner.append(Turn(speaker: speaker, role: roles.role(of: speaker), text: text), to: state.prepared)
         // A turn that cannot change any rule cannot raise the level: no evaluation needed.
         let last = state.prepared.turnCount - 1
@@ -176,7 +184,8 @@ public final class LiveCallScreener {
     private func final(_ call: String, _ state: CallState, reason: String) -> Output {
         let verdict = scanner.evaluate(state.prepared, turnLimit: state.prepared.turnCount,
                                        firstWarningTurn: state.warningTurn, firstMoneyRequestTurn: state.moneyTurn)
-        let record = Record(id: call, turns: state.prepared.turns.map(\.turn))
+        var record = Record(id: call, turns: state.prepared.turns.map(\.turn))
+        record.unmappedSpeakers = state.unmapped
         var json = printer.json(verdict, record: record)
         json.removeFirst()   // prepend the event fields
         return .final("{\"event\":\"final\",\"closed\":\(jsonString(reason)),\"turns\":\(state.prepared.turnCount)," + json,

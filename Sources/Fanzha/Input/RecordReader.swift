@@ -210,6 +210,7 @@ public struct RecordDecoder {
             if parsed.isEmpty { return fail("a call without turns") }
             consumed.insert("turns")
             record = Record(id: id, turns: parsed, label: label, origin: origin)
+            record.unmappedSpeakers = options.roles.unmapped(in: parsed)
         } else {
             let fields = options.textField.map { [$0] } ?? ["text", "content"]
             guard let field = fields.first(where: { dict[$0] != nil }) else {

@@ -126,6 +126,7 @@ public struct VerdictPrinter {
                 j.add("end", f.end)
             }
         }
+        if record.isCall && !record.unmappedSpeakers.isEmpty { o.add("speakers_unmapped", record.unmappedSpeakers) }
         if record.isCall {
             if let t = v.firstWarningTurn { o.add("first_warning_turn", t) } else { o.addNull("first_warning_turn") }
             if let t = v.firstMoneyRequestTurn { o.add("first_money_request_turn", t) } else { o.addNull("first_money_request_turn") }
@@ -147,6 +148,7 @@ public struct VerdictPrinter {
     }
 
     static let ownKeys: Set<String> = ["id", "label", "level", "score", "category", "categories", "hits", "advice", "referral", "errors", "frames",
+                                       "speakers_unmapped",
                                        "first_warning_turn", "first_money_request_turn"]
 
     public static let tsvHeader = "id\tlevel\tscore\tcategory\trules\ttext"
