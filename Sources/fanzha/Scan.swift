@@ -14,7 +14,9 @@ struct Scan: ParsableCommand {
     @OptionGroup var ruleOptions: RuleOptions
     @OptionGroup var inputOptions: InputOptions
     @Argument(help: "Files to scan ('-' for standard input).") var files: [String] = []
-    @Option(help: "Output: text, jsonl or tsv.") var format: String = "text"
+    @Option(help: "Output: text, jsonl or tsv (default: text; live call events: jsonl).") var format: String?
+    @Flag(name: [.customShort("H"), .customLong("with-filename")], help: "Text output: prefix each line with its file name (the default with several files, as grep).") var withFilename = false
+    @Flag(help: "Text output: never prefix lines with the file name.") var noFilename = false
     @Option(help: "The level that counts as flagged: low, medium or high.") var minLevel: String = "low"
     @Flag(help: "Print only records at or above --min-level.") var flaggedOnly = false
     @Flag(name: .shortAndLong, help: "Print nothing; the exit status alone says whether anything was flagged.") var quiet = false
@@ -51,7 +53,7 @@ struct Scan: ParsableCommand {
 
     func run() throws {
         try guarded {
-            guard let outputFormat = OutputFormat(rawValue: format) else { throw Failure("unknown --format `\(format)` (text, jsonl, tsv)") }
+            guard let outputFormat = OutputFormat(rawValue: format ?? "text") else { throw Failure("unknown --format `\(format ?? "")` (text, jsonl, tsv)") }
             guard let minimum = Level(name: minLevel), minimum != .none else { throw Failure("unknown --min-level `\(minLevel)` (low, medium, high)") }
             let rules = try ruleOptions.load()
             let scanner = try ParallelScanner(matcher: CompiledMatcher(rules), threads: threads ?? ProcessInfo.processInfo.activeProcessorCount,
@@ -61,6 +63,8 @@ struct Scan: ParsableCommand {
             let stats = Counts()
             let printsRecords = !quiet && !count
             let paths = files.isEmpty ? ["-"] : files
+            // grep: file names with several files, -H always, --no-filename never (text output).
+            let filenames = outputFormat == .text && !noFilename && (withFilename || paths.count > 1)
             // Live call events are always JSON Lines: no TSV header unless some input gives records.
             let givesRecords = try paths.contains { try inputOptions.format(for: $0) != .events }
             if outputFormat == .tsv && printsRecords && givesRecords { out.line(VerdictPrinter.tsvHeader) }
@@ -78,7 +82,9 @@ struct Scan: ParsableCommand {
                     if !printsRecords || d.level < minimum { return Screened(level: d.level, errors: d.errors, rendered: nil) }
                 }
                 let v = scanner.evaluate(prepared, timeline: record.isCall)
-                return Screened(level: v.level, errors: v.errors, rendered: printer.render(v, record: record))
+                var rendered = printer.render(v, record: record)
+                if filenames { rendered.insert(contentsOf: Array((VerdictPrinter.visible(record.originFile) + ":").utf8), at: 0) }
+                return Screened(level: v.level, errors: v.errors, rendered: rendered)
             }, deliver: { batch, results in
                 for (record, screened) in zip(batch, results) {
                     if let bad = screened.unreadable {
@@ -129,7 +135,7 @@ struct Scan: ParsableCommand {
                     case .text, .jsonl:
                         try scanLines(reader, name: name, format: try inputOptions.format(for: path), pipeline: pipeline, stats: stats)
                     case .csv:
-                        throw Failure("\(name): scan reads text, jsonl, transcript or events input, not csv (fanzha eval reads CSV)")
+                        try scanCSV(handle, name: name, pipeline: pipeline)
                     }
                     if count && !quiet && paths.count > 1 {
                         pipeline.finish()   // every record of this file is counted
@@ -199,6 +205,33 @@ struct Scan: ParsableCommand {
         submit()
     }
 
+    /// CSV with a header row: the text column (content or text, or --text-field), the id column.
+    private func scanCSV(_ handle: FileHandle, name: String, pipeline: ScanPipeline<Screened>) throws {
+        let data = handle.readDataToEndOfFile()
+        var errors: [String] = []
+        let options = inputOptions.readerOptions
+        let records = CSV.records(path: name, data: data, textField: options.textField, labelField: options.labelField,
+                                  idField: options.idField, labelRequired: false, errors: &errors)
+        // Rows that cannot be read keep a stand-in (reported, and a line in JSON Lines/TSV), first.
+        let bad = errors.map { e -> Record in
+            let rest = e.hasPrefix(name + ":") ? String(e.dropFirst(name.count + 1)) : e
+            let parts = rest.split(separator: ":", maxSplits: 1)
+            let origin = parts.count == 2 ? "\(name):\(parts[0])" : name
+            let message = parts.count == 2 ? String(parts[1]).trimmingCharacters(in: .whitespaces) : rest
+            return Record(unreadable: RecordError(origin: origin, message: message))
+        }
+        pipeline.submit(bad)
+        if strict && !bad.isEmpty {
+            pipeline.finish()
+            throw Failure("stopped at the first malformed record (--strict)")
+        }
+        var start = 0
+        while start < records.count {
+            pipeline.submit(Array(records[start..<min(start + 1024, records.count)]))
+            start += 1024
+        }
+    }
+
     /// A whole file of `speaker: text` lines is one call.
     private func scanTranscript(_ reader: LineReader, name: String, pipeline: ScanPipeline<Screened>, stats: Counts) throws {
         var lines: [String] = []
@@ -239,15 +272,24 @@ struct Scan: ParsableCommand {
                                     limits: limits, roles: inputOptions.readerOptions.roles)
         let out = OutputSink.stdout
         let errorPrinter = VerdictPrinter(rules: matcher.rules, format: .jsonl, colour: false)
+        // JSON Lines unless --format says tsv or text (given explicitly: the default is JSON Lines here).
+        let eventFormat = format.flatMap(OutputFormat.init(rawValue:)) ?? .jsonl
+        if eventFormat == .tsv && !quiet && !count { out.line(Scan.eventTSVHeader) }
+        func emit(_ json: String) {
+            switch eventFormat {
+            case .jsonl: out.line(json)
+            case .tsv, .text: out.line(Scan.eventRow(json, tsv: eventFormat == .tsv))
+            }
+        }
         func write(_ outputs: [LiveCallScreener.Output], origin: String) throws {
             for o in outputs {
                 switch o {
                 case .alert(let json, let level):
-                    if !quiet && !count && (!flaggedOnly || level >= minimum) { out.line(json) }
+                    if !quiet && !count && (!flaggedOnly || level >= minimum) { emit(json) }
                 case .final(let json, let level):
                     stats.read += 1
                     if level >= minimum { stats.flagged += 1 }
-                    if !quiet && !count && (!flaggedOnly || level >= minimum) { out.line(json) }
+                    if !quiet && !count && (!flaggedOnly || level >= minimum) { emit(json) }
                 case .malformed(let message):
                     stats.failed += 1
                     OutputSink.stderr.line("fanzha: \(message)")
@@ -255,7 +297,7 @@ struct Scan: ParsableCommand {
                         // One line for the event that could not be used, in the output's own terms.
                         let reason = message.hasPrefix(origin + ": ") ? String(message.dropFirst(origin.count + 2)) : message
                         if let bytes = errorPrinter.renderError(RecordError(origin: origin, message: reason)) {
-                            out.line(#"{"event":"error","# + String(decoding: bytes.dropFirst(), as: UTF8.self))
+                            emit(#"{"event":"error","# + String(decoding: bytes.dropFirst(), as: UTF8.self))
                         }
                     }
                     if strict {
@@ -276,6 +318,37 @@ struct Scan: ParsableCommand {
             }
         }
         try write(live.finish(), origin: name)
+    }
+
+    static let eventTSVHeader = "event\tcall\tturns\tlevel\tscore\tcategory\trules\tclosed"
+
+    /// A live-call output line (alert, final or error, as JSON) as a TSV row or a line of text.
+    static func eventRow(_ json: String, tsv: Bool) -> String {
+        guard case .success(let fields) = JSONLine.object(ArraySlice(json.utf8)) else { return json }
+        var f: [String: Any] = [:]
+        for x in fields { f[x.key] = x.value }
+        func text(_ k: String) -> String {
+            switch f[k] {
+            case let s as String: return s
+            case let n as JSONNumber: return n.text
+            default: return ""
+            }
+        }
+        let event = text("event")
+        if f["call"] == nil { f["call"] = f["id"] }   // a final verdict names its call `id`
+        let hits = (f[event == "alert" ? "new_hits" : "hits"] as? [Any] ?? []).compactMap { ($0 as? [String: Any])?["rule"] as? String }
+        let turns = event == "alert" ? text("turn") : text("turns")
+        if event == "error" {
+            return tsv ? ["error", VerdictPrinter.visible(text("id")), "", "", "", "", "", VerdictPrinter.visible(text("error"))].joined(separator: "\t")
+                : "error \(VerdictPrinter.visible(text("id"))): \(VerdictPrinter.visible(text("error")))"
+        }
+        if tsv {
+            return [event, VerdictPrinter.visible(text("call")), turns, text("level"), text("score"), text("category"),
+                    hits.joined(separator: ","), text("closed")].joined(separator: "\t")
+        }
+        let what = event == "alert" ? "alert at turn \(turns)" : "final after \(turns) turns (\(text("closed")))"
+        return "call \(VerdictPrinter.visible(text("call"))) \(what): \(text("level").uppercased()) \(text("score")) \(text("category").isEmpty ? "-" : text("category"))"
+            + (hits.isEmpty ? "" : " [\(hits.joined(separator: ", "))]")
     }
 
     private func tooLong(_ name: String, _ reader: LineReader, _ bytes: Int) -> RecordError {

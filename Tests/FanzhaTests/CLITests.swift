@@ -369,7 +369,7 @@ private let threeMessages = "请把钱转入安全账户\n今天天气很好\n�
 
         let csv = try ProcessRunner.fanzha(["scan"] + f.rulesArgs + ["--input", "csv", bad])
         #expect(csv.status == 2)
-        #expect(csv.err.contains("scan reads text, jsonl, transcript or events input, not csv"))
+        #expect(csv.err.contains("the header needs a text column"), "a listed input works: this file is no CSV with a text column")
     }
 
     @Test func threadsAndPrefilterDoNotChangeTheOutput() throws {
@@ -532,13 +532,16 @@ private let threeMessages = "请把钱转入安全账户\n今天天气很好\n�
         }
     }
 
-    @Test func liveEventsHonourFlaggedOnlyAndGetNoTSVHeader() throws {
+    @Test func liveEventsHonourFlaggedOnlyAndTSV() throws {
         let f = try CLIFixture()
         let events = #"{"call":"a","speaker":"caller","text":"你好"}"# + "\n" + #"{"call":"b","speaker":"caller","text":"请转入安全账户"}"# + "\n"
-        let o = try f.scan(["--input", "events", "--flagged-only", "--min-level", "medium", "--format", "tsv"], input: events)
-        #expect(o.lines.allSatisfy { $0.hasPrefix("{") }, "JSON Lines only: \(o.lines)")
+        let o = try f.scan(["--input", "events", "--flagged-only", "--min-level", "medium"], input: events)
+        #expect(o.lines.allSatisfy { $0.hasPrefix("{") }, "JSON Lines by default: \(o.lines)")
         #expect(o.lines.contains { $0.contains("\"event\":\"final\"") && $0.contains("\"id\":\"b\"") })
         #expect(!o.lines.contains { $0.contains("\"id\":\"a\"") }, "call a stayed below medium")
+        let tsv = try f.scan(["--input", "events", "--flagged-only", "--min-level", "medium", "--format", "tsv"], input: events)
+        #expect(tsv.lines.first == "event\tcall\tturns\tlevel\tscore\tcategory\trules\tclosed")
+        #expect(tsv.lines.dropFirst().allSatisfy { $0.split(separator: "\t", omittingEmptySubsequences: false)[1] == "b" }, "\(tsv.lines)")
     }
 
     @Test func emptyLinesAndEmptyInput() throws {

@@ -433,3 +433,81 @@ struct SpeakerMappingTests {
         #expect(final["speakers_unmapped"] as? [String] == ["X", "Z"])
     }
 }
+
+@Suite("CLI consistency")
+struct CLIConsistencyTests {
+    @Test("bare `fanzha`: usage on stderr, exit 2")
+    func bare() throws {
+        let o = try ProcessRunner.fanzha([])
+        #expect(o.exited && o.status == 2)
+        #expect(o.stdout.isEmpty)
+        #expect(o.err.contains("USAGE: fanzha <subcommand>"))
+    }
+
+    @Test("file names in multi-file text output, -H, --no-filename")
+    func fileNames() throws {
+        let f = try ReliabilityFixture()
+        let a = try f.dir.write("a.txt", "请转入安全账户\n你好\n"), b = try f.dir.write("b.txt", "安全账户\n")
+        let two = try ProcessRunner.fanzha(["scan"] + f.rulesArgs + [a, b])
+        #expect(two.lines.map { $0.split(separator: "\t").first.map(String.init) ?? "" } == ["\(a):1", "\(a):2", "\(b):1"])
+        let none = try ProcessRunner.fanzha(["scan", "--no-filename"] + f.rulesArgs + [a, b])
+        #expect(none.lines.map { $0.split(separator: "\t").first.map(String.init) ?? "" } == ["1", "2", "1"])
+        let one = try ProcessRunner.fanzha(["scan", "-H"] + f.rulesArgs + [b])
+        #expect(one.lines == ["\(b):1\tMEDIUM   6 police           〖安全账户〗"])
+        let plain = try ProcessRunner.fanzha(["scan"] + f.rulesArgs + [b])
+        #expect(plain.lines.first?.hasPrefix("1\t") == true)
+        let json = try ProcessRunner.fanzha(["scan", "--format", "jsonl"] + f.rulesArgs + [a, b])
+        #expect(json.lines.allSatisfy { $0.hasPrefix("{") }, "JSON Lines never gets a prefix")
+    }
+
+    @Test("bidi and control characters are escaped in text output, kept in JSON")
+    func bidi() throws {
+        let f = try ReliabilityFixture()
+        let input = "安全\u{202E}账户 \u{2066}x\u{2069} \u{1B}[2J\n"
+        let text = try ProcessRunner.fanzha(["scan"] + f.rulesArgs, stdin: Data(input.utf8))
+        #expect(text.out.contains("<U+202E>") && text.out.contains("<U+2066>x<U+2069>"))
+        #expect(!text.out.unicodeScalars.contains { $0.value == 0x202E || $0.value == 0x1B })
+        let json = try ProcessRunner.fanzha(["scan", "--format", "jsonl", "--input", "text"] + f.rulesArgs, stdin: Data(input.utf8))
+        #expect(json.out.contains("\u{202E}"), "JSON carries the text as it was (escaped by JSON rules only)")
+    }
+
+    @Test("every listed input and format works: --input csv, events as tsv and text")
+    func inputsAndFormats() throws {
+        let f = try ReliabilityFixture()
+        let csv = try f.dir.write("m.csv", "id,content\nx1,请转入安全账户\nx2,\"你好,朋友\"\nx3\n")
+        let o = try ProcessRunner.fanzha(["scan", "--format", "jsonl", "--input", "csv"] + f.rulesArgs + [csv])
+        #expect(o.status == 2, "a short row is a bad record")
+        let ids = try o.lines.map { try object($0)["id"] as? String }
+        #expect(ids == ["\(csv):4", "x1", "x2"])
+        let byName = try ProcessRunner.fanzha(["scan", "--skip-bad"] + f.rulesArgs + [csv])
+        #expect(byName.status == 0 && byName.lines.count == 2, ".csv is read as CSV")
+
+        let events = #"{"call":"k","speaker":"caller","text":"请转入安全账户"}"# + "\n" + #"{"call":"k","end":true}"# + "\n"
+        let tsv = try ProcessRunner.fanzha(["scan", "--input", "events", "--format", "tsv"] + f.rulesArgs, stdin: Data(events.utf8))
+        #expect(tsv.lines == ["event\tcall\tturns\tlevel\tscore\tcategory\trules\tclosed",
+                              "alert\tk\t0\tmedium\t6\tpolice\tpolice.safe_account\t",
+                              "final\tk\t1\tmedium\t6\tpolice\tpolice.safe_account\tend"])
+        let text = try ProcessRunner.fanzha(["scan", "--input", "events", "--format", "text"] + f.rulesArgs, stdin: Data(events.utf8))
+        #expect(text.lines == ["call k alert at turn 0: MEDIUM 6 police [police.safe_account]",
+                               "call k final after 1 turns (end): MEDIUM 6 police [police.safe_account]"])
+        let json = try ProcessRunner.fanzha(["scan", "--input", "events"] + f.rulesArgs, stdin: Data(events.utf8))
+        #expect(json.lines.allSatisfy { $0.hasPrefix("{\"event\":") }, "JSON Lines by default")
+    }
+
+    @Test("fmt with no path rewrites nothing; --check reads the bundled rules")
+    func fmtNeedsAPath() throws {
+        let o = try ProcessRunner.fanzha(["fmt"])
+        #expect(o.status == 2 && o.err.contains("name them"))
+        let check = try ProcessRunner.fanzha(["fmt", "--check"])
+        #expect(check.exited && check.status <= 1)
+        #expect(!check.err.contains("formatted "))
+    }
+
+    @Test("always-matches understands anchors")
+    func anchors() throws {
+        for (regex, always) in [("/^$/", false), ("/^.{0,3}$/", false), ("/^\\s*$/", false), ("/x?/", true), ("/(?m)^/", true), ("/^/", true)] {
+            let r = compileRules(ruleText(match: "\"安全\" and " + regex, extra: "  hit \"安全\"\n"))
+            #expect(diagnostics(r, "always-matches").isEmpty != always, "\(regex)")
+        }
+    }
+}

@@ -32,6 +32,16 @@ public struct Record: Sendable {
     }
     private var originPlace: String
     private var originLine: Int?
+    /// The file the record came from (its origin without the line).
+    public var originFile: String {
+        if originLine != nil { return originPlace }
+        // "file:line" given whole: without its trailing line number.
+        if let colon = originPlace.lastIndex(of: ":"), !originPlace[originPlace.index(after: colon)...].isEmpty,
+           originPlace[originPlace.index(after: colon)...].allSatisfy(\.isASCII), Int(originPlace[originPlace.index(after: colon)...]) != nil {
+            return String(originPlace[..<colon])
+        }
+        return originPlace
+    }
 
     public init(id: String, text: String, label: String? = nil, origin: String = "", passthrough: [(key: String, json: String)] = []) {
         self.init(id: id, text: text, label: label, file: origin, line: nil, passthrough: passthrough)

@@ -162,7 +162,7 @@ public struct VerdictPrinter {
     /// grep-like: level, score and category, then the text with the evidence marked.
     public func text(_ v: Verdict, record: Record) -> String {
         let style: Highlighter.Style = colour ? .ansi : .brackets
-        let marked = VerdictPrinter.oneLine(Highlighter(style: style).mark(record: VerdictPrinter.forTerminal(record), hits: v.hits))
+        let marked = VerdictPrinter.escapingBidi(VerdictPrinter.oneLine(Highlighter(style: style).mark(record: VerdictPrinter.forTerminal(record), hits: v.hits)))
         let level = v.level.description.uppercased().padding(toLength: 6, withPad: " ", startingAt: 0)
         let id = v.category.map { rules.categories[$0].id } ?? "-"
         let cat = id.padding(toLength: max(16, id.count), withPad: " ", startingAt: 0)   // aligned, never cut
@@ -182,7 +182,26 @@ public struct VerdictPrinter {
 
     /// `s` with control characters shown as their pictures (see `forTerminal`).
     /// One cell or field of a line: on one line and terminal-safe.
-    static func field(_ s: String) -> String { terminalSafe(oneLine(s)) }
+    static func field(_ s: String) -> String { escapingBidi(terminalSafe(oneLine(s))) }
+
+    /// A name or message as a terminal line should show it: on one line, control characters as
+    /// pictures, bidirectional controls escaped (`<U+202E>`).
+    public static func visible(_ s: String) -> String { field(s) }
+
+    /// Bidirectional formatting characters (U+202A–U+202E, U+2066–U+2069, U+200E, U+200F,
+    /// U+061C) would reorder what the terminal shows (a reversed file name or verdict): they are
+    /// written as `<U+202E>`. Text output only; JSON keeps the text as it was.
+    static func escapingBidi(_ s: String) -> String {
+        func isBidi(_ u: Unicode.Scalar) -> Bool {
+            (0x202A...0x202E).contains(u.value) || (0x2066...0x2069).contains(u.value) || u.value == 0x200E || u.value == 0x200F || u.value == 0x061C
+        }
+        guard s.unicodeScalars.contains(where: isBidi) else { return s }
+        var out = ""
+        for u in s.unicodeScalars {
+            if isBidi(u) { out += "<U+\(String(u.value, radix: 16, uppercase: true))>" } else { out.unicodeScalars.append(u) }
+        }
+        return out
+    }
 
     private static func hasControl(_ s: String) -> Bool { s.unicodeScalars.contains(where: isControl) }
 

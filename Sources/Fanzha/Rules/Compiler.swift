@@ -548,7 +548,13 @@ struct Checker {
             return nil
         }
         let scratch = MatchScratch(matchLimit: 10_000)
-        if (try? pattern.firstMatch(in: UnsafeBufferPointer(start: nil, count: 0), using: scratch)) != nil {
+        // Matching the empty text is not enough: an anchored pattern (`^$`, `^.{0,3}$`) matches only
+        // some texts. It always matches when it also matches texts it has no reason to match.
+        func matches(_ probe: String) -> Bool {
+            Array(probe.utf8).withUnsafeBufferPointer { (try? pattern.firstMatch(in: $0, using: scratch)) != nil }
+        }
+        if (try? pattern.firstMatch(in: UnsafeBufferPointer(start: nil, count: 0), using: scratch)) != nil,
+           matches("\u{E000}"), matches("zq9 \u{E000}\n\u{E001}!") {
             error("always-matches", "this regex matches the empty string, so it matches every text", range,
                   help: "an empty alternative (`a||b`) or a pattern that may match nothing (`.*`, `x?`) is the usual cause")
             return nil
