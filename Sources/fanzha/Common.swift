@@ -81,7 +81,7 @@ func openInput(_ path: String) throws -> FileHandle {
 
 /// Options for reading records.
 struct InputOptions: ParsableArguments {
-    @Option(help: "Input format: text, jsonl, transcript (one call per file) or events (live calls). Default: from the file name, else text.")
+    @Option(help: "Input format: text, jsonl, csv (a header row), transcript (one call per file) or events (live calls). Default: from the file name, else text.")
     var input: String?
     @Option(help: "JSON/CSV field holding the text (default: text, then content).")
     var textField: String?
