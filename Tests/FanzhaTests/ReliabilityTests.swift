@@ -511,3 +511,12 @@ struct CLIConsistencyTests {
         }
     }
 }
+
+@Suite("The bundled rules are stored formatted")
+struct BundledRulesFormattedTests {
+    @Test("fanzha fmt --check rules/ lists nothing")
+    func formatted() throws {
+        let o = try ProcessRunner.fanzha(["fmt", "--check", PackageFiles.rulesDirectory])
+        #expect(o.exited && o.status == 0, "unformatted (run `fanzha fmt rules/`): \(o.out)")
+    }
+}
