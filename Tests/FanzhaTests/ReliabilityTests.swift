@@ -520,3 +520,57 @@ struct BundledRulesFormattedTests {
         #expect(o.exited && o.status == 0, "unformatted (run `fanzha fmt rules/`): \(o.out)")
     }
 }
+
+@Suite("Redaction: spaced and full-width labels, split and 大写 digits")
+struct RedactionReliabilityTests {
+    private let redactor = Redactor()
+
+    /// The cases named in issue 19, then more of the same kinds.
+    @Test(arguments: [
+        // issue 19
+        ("微 信：abc_12345", "微 信：[微信号]"),
+        ("V：kefu8888", "V：[微信号]"),
+        ("Ｑ Ｑ：12345678", "Ｑ Ｑ：[QQ号]"),
+        ("电话138🔥1234🔥5678", "电话[手机号]"),
+        ("壹叁捌壹贰叁肆伍陆柒捌", "[手机号]"),
+        // labels
+        ("加vx：kefu_2024", "加vx：[微信号]"),
+        ("薇信 hello_world88", "薇信 [微信号]"),
+        ("扣扣 87654321", "扣扣 [QQ号]"),
+        ("Q Q号：123456789", "Q Q号：[QQ号]"),
+        ("微-信号: shop_9988", "微-信号: [微信号]"),
+        ("Ｖ：ｋｅｆｕ６６６６", "Ｖ：[微信号]"),
+        ("v x：abc12345", "v x：[微信号]"),
+        ("W X: zhang_san_88", "W X: [微信号]"),
+        ("ＱＱ群 765432198", "ＱＱ群 [QQ号]"),
+        // split digits
+        ("回拨1️⃣3️⃣8️⃣1️⃣2️⃣3️⃣4️⃣5️⃣6️⃣7️⃣8️⃣", "回拨[手机号]"),
+        ("手机 138★1234★5678 咨询", "手机 [手机号] 咨询"),
+        ("电话 139~1234~5678", "电话 [手机号]"),
+        ("号码 138😀1234😀5678", "号码 [手机号]"),
+        ("联系 1③8 1２3４ 5六7八", "联系 [手机号]"),
+        // 大写 and full-width
+        ("电话：壹叁玖 壹贰叁肆 伍陆柒捌", "电话：[手机号]"),
+        ("回拨１５９１２３４５６７８", "回拨[手机号]"),
+        ("卡号陆贰贰捌肆捌零零壹贰叁肆伍陆柒捌玖壹贰", "卡号[银行卡号]"),
+        ("身份证 １１０１０５１９９０１２３１００１Ｘ", "身份证 [身份证号]"),
+        ("身份证号 110105💥19901231💥001X", "身份证号 [身份证号]"),
+        ("卡号 6228★4800★1234★5678★912", "卡号 [银行卡号]"),
+        ("請撥打壹參捌壹貳參肆伍陸柒捌", "請撥打[手機號]".replacingOccurrences(of: "手機號", with: "手机号")),
+    ])
+    func hidden(text: String, expected: String) {
+        #expect(redactor.apply(text) == expected, "\(text)")
+    }
+
+    @Test(arguments: [
+        "反诈热线96110，报警110",
+        "2024年5月1日 10:30 见",
+        "价格 99元，两件 180元",
+        "会议 3月15日—3月18日",
+        "QQ音乐很好听",
+        "请保管好你的微信",
+    ])
+    func ordinaryTextStays(text: String) {
+        #expect(redactor.apply(text) == text)
+    }
+}
