@@ -574,3 +574,28 @@ struct RedactionReliabilityTests {
         #expect(redactor.apply(text) == text)
     }
 }
+
+@Suite("Clock skew: events of one call are joined by call id")
+struct ClockSkewTests {
+    @Test("two sources a few seconds apart: one call, turns in arrival order, one notice")
+    func skewedSources() throws {
+        let f = try ReliabilityFixture()
+        // Caller's source runs 4 s ahead of the callee's; events arrive interleaved.
+        let events = [
+            #"{"call":"k","speaker":"caller","text":"你好","t":104}"#,
+            #"{"call":"k","speaker":"callee","text":"喂","t":101}"#,
+            #"{"call":"k","speaker":"caller","text":"请转入安全账户","t":107}"#,
+            #"{"call":"k","speaker":"callee","text":"好的","t":104.5}"#,
+            #"{"call":"k","end":true}"#,
+        ].joined(separator: "\n") + "\n"
+        let o = try ProcessRunner.fanzha(["scan", "--input", "events", "--idle-seconds", "30"] + f.rulesArgs, stdin: Data(events.utf8))
+        #expect(o.status == 0, "\(o.err)")
+        let finals = try o.lines.map { try object($0) }.filter { $0["event"] as? String == "final" }
+        #expect(finals.count == 1)
+        #expect(finals.first?["turns"] as? Int == 4)
+        #expect(finals.first?["closed"] as? String == "end")
+        let span = ((finals.first?["hits"] as? [[String: Any]])?.first?["spans"] as? [[String: Any]])?.first
+        #expect(span?["turn"] as? Int == 2, "turns in arrival order")
+        #expect(o.errLines.filter { $0.contains("earlier than the previous") }.count == 1)
+    }
+}

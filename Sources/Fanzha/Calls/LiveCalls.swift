@@ -51,6 +51,8 @@ public final class LiveCallScreener {
         var lastTime: Double?
         /// Speaker names on neither side, in order of appearance (warned about once per call).
         var unmapped: [String] = []
+        /// Whether an event time earlier than the call's latest was already noted.
+        var skewNoted = false
         init(prepared: Scanner.Prepared, line: Int) { self.prepared = prepared; self.lastLine = line }
     }
 
@@ -118,9 +120,11 @@ public final class LiveCallScreener {
             state = CallState(prepared: scanner.prepare(Record(id: call, turns: [])), line: number)
             open[call] = state
         }
-        if let time, let last = state.lastTime, time < last {
-            // The turn is used (in arrival order): worth a word, not a failed record.
-            out.append(.notice("\(origin): call \(call): event time \(time) is earlier than the previous \(last); taken in arrival order"))
+        if let time, let last = state.lastTime, time < last, !state.skewNoted {
+            // The turn is used (in arrival order): worth a word, once per call (two sources whose
+            // clocks differ by a few seconds would otherwise say it at every other event).
+            state.skewNoted = true
+            out.append(.notice("\(origin): call \(call): event time \(time) is earlier than the previous \(last); events of a call are taken in arrival order (said once per call)"))
         }
         state.lastLine = number
         if let time {
