@@ -30,11 +30,12 @@ struct Scan: ParsableCommand {
     @Option(help: "Live calls: close a call after this many seconds of event time (`t`) without an event.") var idleSeconds: Double = 1800
     @Option(help: "Live calls: at most this many open calls; the least recently active is closed first.") var maxOpenCalls: Int = 100_000
     @Option(help: "Live calls: a call with this many turns is closed when its next turn arrives, which starts a new call.") var maxCallTurns: Int = Scanner.timelineTurns
+    @Option(help: "Live calls: alerts judge a longer call on its last N turns, so an event's cost does not grow with the call (the final verdict covers the whole call).") var windowTurns: Int = LiveCallScreener.Limits().window
 
     func validate() throws {
         if let threads, !(1...256).contains(threads) { throw ValidationError("--threads must be between 1 and 256") }
         for (flag, value) in [("--max-record-bytes", maxRecordBytes), ("--idle-lines", idleLines),
-                              ("--max-open-calls", maxOpenCalls), ("--max-call-turns", maxCallTurns)] where value < 1 {
+                              ("--max-open-calls", maxOpenCalls), ("--max-call-turns", maxCallTurns), ("--window-turns", windowTurns)] where value < 1 {
             throw ValidationError("\(flag) must be at least 1")
         }
         if !(idleSeconds > 0) { throw ValidationError("--idle-seconds must be more than 0") }
@@ -268,6 +269,7 @@ struct Scan: ParsableCommand {
         limits.idleSeconds = idleSeconds
         limits.maxOpenCalls = maxOpenCalls   // all checked in validate()
         limits.maxTurns = maxCallTurns
+        limits.window = windowTurns
         let live = LiveCallScreener(scanner: try Scanner(matcher: matcher, usePrefilter: !noPrefilter),
                                     limits: limits, roles: inputOptions.readerOptions.roles)
         let out = OutputSink.stdout

@@ -599,3 +599,29 @@ struct ClockSkewTests {
         #expect(o.errLines.filter { $0.contains("earlier than the previous") }.count == 1)
     }
 }
+
+@Suite("Live calls: a window bounds the work per event")
+struct LiveWindowTests {
+    @Test("alerts of a call longer than the window come from its last turns, with the call's turn numbers; the final covers all")
+    func windowedAlerts() throws {
+        let f = try ReliabilityFixture()
+        var events: [String] = []
+        for i in 0..<30 { events.append(#"{"call":"w","speaker":"callee","text":"今天天气不错\#(i)"}"#) }
+        events.append(#"{"call":"w","speaker":"caller","text":"请转入安全账户"}"#)
+        events.append(#"{"call":"w","end":true}"#)
+        let input = Data((events.joined(separator: "\n") + "\n").utf8)
+        let o = try ProcessRunner.fanzha(["scan", "--input", "events", "--window-turns", "5"] + f.rulesArgs, stdin: input)
+        let out = try o.lines.map { try object($0) }
+        let alert = try #require(out.first { $0["event"] as? String == "alert" })
+        #expect(alert["turn"] as? Int == 30)
+        let span = ((alert["new_hits"] as? [[String: Any]])?.first?["spans"] as? [[String: Any]])?.first
+        #expect(span?["turn"] as? Int == 30, "the call's turn number, not the window's")
+        let final = try #require(out.first { $0["event"] as? String == "final" })
+        #expect(final["turns"] as? Int == 31)
+        let whole = try ProcessRunner.fanzha(["scan", "--input", "events"] + f.rulesArgs, stdin: input)
+        let wholeFinal = try #require(try whole.lines.map { try object($0) }.first { $0["event"] as? String == "final" })
+        #expect(wholeFinal["level"] as? String == final["level"] as? String)
+        #expect(wholeFinal["score"] as? Int == final["score"] as? Int)
+        #expect(try ProcessRunner.fanzha(["scan", "--input", "events", "--window-turns", "0"] + f.rulesArgs, stdin: input).status == 2)
+    }
+}

@@ -18,6 +18,10 @@ public final class LiveCallScreener {
         /// A call with this many turns is closed when its next turn arrives (each turn costs an
         /// evaluation of the call so far); that turn opens a new call with the same id.
         public var maxTurns = Scanner.timelineTurns
+        /// Alerts and the timeline judge a long call on its last `window` turns, so one event costs
+        /// at most an evaluation of that many turns however long the call is (the final verdict
+        /// still covers the whole call).
+        public var window = 400
         public init() {}
     }
 
@@ -150,12 +154,14 @@ public final class LiveCallScreener {
         let followTimeline = last < Scanner.timelineTurns
         if last == 0 || scanner.turnMayChangeTheVerdict(state.prepared, turn: last) {
             // The decision alone (no evidence) on every turn; the full verdict only for an alert.
-            let decision = scanner.decide(state.prepared)
+            let judged = state.prepared.turnCount > limits.window ? state.prepared.lastTurns(limits.window) : state.prepared
+            let decision = scanner.decide(judged)
             if followTimeline, state.warningTurn == nil, decision.level >= .medium { state.warningTurn = last }
             if followTimeline, state.moneyTurn == nil, decision.moneyRequest { state.moneyTurn = last }
             if decision.level > state.level {
-                let verdict = scanner.evaluate(state.prepared)
-                out.append(.alert(alert(call, turn: last, verdict, state), level: verdict.level))
+                let verdict = scanner.evaluate(judged)
+                out.append(.alert(alert(call, turn: last, verdict, state, turnOffset: state.prepared.turnCount - judged.turnCount),
+                                  level: verdict.level))
                 state.level = verdict.level
             }
         }
@@ -169,7 +175,7 @@ public final class LiveCallScreener {
         return calls.map { final($0.key, $0.value, reason: "eof") }
     }
 
-    private func alert(_ call: String, turn: Int, _ v: Verdict, _ state: CallState) -> String {
+    private func alert(_ call: String, turn: Int, _ v: Verdict, _ state: CallState, turnOffset: Int = 0) -> String {
         let rules = scanner.rules
         var o = JSONObjectWriter()
         o.add("event", "alert")
@@ -178,7 +184,13 @@ public final class LiveCallScreener {
         o.add("level", v.level.description)
         o.add("score", v.score)
         if let c = v.category { o.add("category", rules.categories[c].id) } else { o.addNull("category") }
-        let fresh = v.hits.filter { !state.reported.contains($0.rule) }
+        var fresh = v.hits.filter { !state.reported.contains($0.rule) }
+        if turnOffset > 0 {
+            // Judged on the window: its turn numbers are the call's, later by the turns before it.
+            fresh = fresh.map { h in
+                RuleHit(rule: h.rule, spans: h.spans.map { EvidenceSpan(turn: $0.turn.map { $0 + turnOffset }, start: $0.start, end: $0.end, text: $0.text) })
+            }
+        }
         for h in fresh { state.reported.insert(h.rule) }
         o.addObjects("new_hits", fresh) { h, hit in printer.writeHit(hit, to: &h) }
         if let r = v.referral { o.addObject("referral") { VerdictPrinter.writeReferral(r, to: &$0) } }
@@ -275,5 +287,18 @@ struct EarliestFirst {
             items.swapAt(i, smallest)
             i = smallest
         }
+    }
+}
+
+extension Scanner.Prepared {
+    /// The call's last `k` turns as a call of their own (their word hits kept): what a live call's
+    /// alerts judge once it is longer than the window.
+    func lastTurns(_ k: Int) -> Scanner.Prepared {
+        let w = Scanner.Prepared(id: id, isCall: isCall)
+        w.turns = Array(turns.suffix(k))
+        for (i, t) in w.turns.enumerated() {
+            if t.turn.role == .caller { w.firstCallerTurn = w.firstCallerTurn ?? i } else { w.firstCalleeTurn = w.firstCalleeTurn ?? i }
+        }
+        return w
     }
 }
