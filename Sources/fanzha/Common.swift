@@ -49,13 +49,17 @@ extension ParsableCommand {
         do {
             status = try body()
         } catch let e as Failure {
-            OutputSink.stdout.flush()
+            OutputSink.stdout.close()
             // After the messages already queued, as they explain what came before the stop.
             OutputSink.stderr.line("fanzha: \(e.description)")
             OutputSink.stderr.flush()
             throw ExitCode(2)
+        } catch {
+            OutputSink.stdout.close()
+            OutputSink.stderr.flush()
+            throw error
         }
-        OutputSink.stdout.flush()
+        OutputSink.stdout.close()   // every write checked, the close too: a lost verdict is exit 2
         OutputSink.stderr.flush()
         if status != 0 { throw ExitCode(status) }
     }
@@ -77,7 +81,7 @@ func openInput(_ path: String) throws -> FileHandle {
 
 /// Options for reading records.
 struct InputOptions: ParsableArguments {
-    @Option(help: "Input format: text, jsonl, transcript (one call per file) or events (live calls). Default: from the file name, else text.")
+    @Option(help: "Input format: text, jsonl, csv (a header row), transcript (one call per file) or events (live calls). Default: from the file name, else text.")
     var input: String?
     @Option(help: "JSON/CSV field holding the text (default: text, then content).")
     var textField: String?
@@ -85,12 +89,21 @@ struct InputOptions: ParsableArguments {
     var idField: String = "id"
     @Option(help: "Speaker names on the caller's (suspect's) side, comma-separated.")
     var callerNames: String = SpeakerRoles.defaultCallerNames.joined(separator: ",")
+    @Option(help: ArgumentHelp("Which speaker names are which side, on top of the default table (caller/callee, A/B, agent/customer, 客服/用户, 坐席/客户, 主叫/被叫, …): `caller=agent,坐席;callee=customer,客户`. A call with a speaker on neither side is warned about and its verdict lists `speakers_unmapped`.", valueName: "spec"))
+    var speakers: String?
+
+    func validate() throws {
+        if let speakers {
+            do { _ = try SpeakerRoles(speakers: speakers) } catch { throw ValidationError("--speakers: \(error)") }
+        }
+    }
 
     var readerOptions: ReaderOptions {
         var o = ReaderOptions()
         o.textField = textField
         o.idField = idField
         o.roles = SpeakerRoles(commaSeparated: callerNames)
+        if let speakers, let roles = try? SpeakerRoles(speakers: speakers, base: o.roles) { o.roles = roles }   // checked in validate()
         return o
     }
 

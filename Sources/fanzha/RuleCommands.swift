@@ -84,11 +84,15 @@ struct Fmt: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Rewrite rule files in the canonical layout (comments are kept).")
 
-    @Argument(help: "Rule files or directories (default: the bundled rules).") var paths: [String] = []
+    @Argument(help: "Rule files or directories to format (required; with --check, the default is the bundled rules).") var paths: [String] = []
     @Flag(help: "Change nothing; list the files that are not formatted and exit 1 if any.") var check = false
 
     func run() throws {
         try guarded {
+            // Formatting rewrites files: only those named. With no path, --check reads the bundled rules.
+            if paths.isEmpty && !check {
+                throw Failure("fmt rewrites the rule files it is given: name them (fanzha fmt rules/), or use --check")
+            }
             let resolved = try resolveRulePaths(paths)
             let files: [String]
             do { files = try RuleCompiler.ruleFiles(at: resolved) } catch let e as RuleLoadError { throw Failure(e.description) }

@@ -15,12 +15,15 @@ struct Scan: ParsableCommand {
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var inputOptions: InputOptions
     @Argument(help: "Files to scan ('-' for standard input).") var files: [String] = []
-    @Option(help: "Output: text, jsonl or tsv.") var format: String = "text"
+    @Option(help: "Output: text, jsonl or tsv (default: text; live call events: jsonl).") var format: String?
+    @Flag(name: [.customShort("H"), .customLong("with-filename")], help: "Text output: prefix each line with its file name (the default with several files, as grep).") var withFilename = false
+    @Flag(help: "Text output: never prefix lines with the file name.") var noFilename = false
     @Option(help: "The level that counts as flagged: low, medium or high.") var minLevel: String = "low"
     @Flag(help: "Print only records at or above --min-level.") var flaggedOnly = false
     @Flag(name: .shortAndLong, help: "Print nothing; the exit status alone says whether anything was flagged.") var quiet = false
     @Flag(name: .shortAndLong, help: "Print only how many records reached --min-level (`FILE:N` per file when there are several), like grep -c.") var count = false
     @Flag(help: "Stop at the first malformed input record (exit 2).") var strict = false
+    @Flag(help: "Malformed input records are still reported, but do not make the exit status 2.") var skipBad = false
     @Option(help: "Worker threads (default: all cores).") var threads: Int?
     @Flag(help: "Run every rule on every record, without the literal prefilter (for measurements).") var noPrefilter = false
     @Option(help: "Longest input line (one record, call turn or event) in bytes; a longer one is reported and skipped.") var maxRecordBytes: Int = LineReader.defaultMaxLineBytes
@@ -28,11 +31,12 @@ struct Scan: ParsableCommand {
     @Option(help: "Live calls: close a call after this many seconds of event time (`t`) without an event.") var idleSeconds: Double = 1800
     @Option(help: "Live calls: at most this many open calls; the least recently active is closed first.") var maxOpenCalls: Int = 100_000
     @Option(help: "Live calls: a call with this many turns is closed when its next turn arrives, which starts a new call.") var maxCallTurns: Int = Scanner.timelineTurns
+    @Option(help: "Live calls: alerts judge a longer call on its last N turns, so an event's cost does not grow with the call (the final verdict covers the whole call).") var windowTurns: Int = LiveCallScreener.Limits().window
 
     func validate() throws {
         if let threads, !(1...256).contains(threads) { throw ValidationError("--threads must be between 1 and 256") }
         for (flag, value) in [("--max-record-bytes", maxRecordBytes), ("--idle-lines", idleLines),
-                              ("--max-open-calls", maxOpenCalls), ("--max-call-turns", maxCallTurns)] where value < 1 {
+                              ("--max-open-calls", maxOpenCalls), ("--max-call-turns", maxCallTurns), ("--window-turns", windowTurns)] where value < 1 {
             throw ValidationError("\(flag) must be at least 1")
         }
         if !(idleSeconds > 0) { throw ValidationError("--idle-seconds must be more than 0") }
@@ -46,11 +50,12 @@ struct Scan: ParsableCommand {
         let level: Level
         let errors: [String]
         let rendered: [UInt8]?
+        var unreadable: RecordError? = nil
     }
 
     func run() throws {
         try guarded {
-            guard let outputFormat = OutputFormat(rawValue: format) else { throw Failure("unknown --format `\(format)` (text, jsonl, tsv)") }
+            guard let outputFormat = OutputFormat(rawValue: format ?? "text") else { throw Failure("unknown --format `\(format ?? "")` (text, jsonl, tsv)") }
             guard let minimum = Level(name: minLevel), minimum != .none else { throw Failure("unknown --min-level `\(minLevel)` (low, medium, high)") }
             let rules = try ruleOptions.load()
             let model = try modelOptions.load(for: rules, rulePaths: try ruleOptions.resolvedPaths())
@@ -61,6 +66,8 @@ struct Scan: ParsableCommand {
             let stats = Counts()
             let printsRecords = !quiet && !count
             let paths = files.isEmpty ? ["-"] : files
+            // grep: file names with several files, -H always, --no-filename never (text output).
+            let filenames = outputFormat == .text && !noFilename && (withFilename || paths.count > 1)
             // Live call events are always JSON Lines: no TSV header unless some input gives records.
             let givesRecords = try paths.contains { try inputOptions.format(for: $0) != .events }
             if outputFormat == .tsv && printsRecords && givesRecords { out.line(VerdictPrinter.tsvHeader) }
@@ -69,17 +76,36 @@ struct Scan: ParsableCommand {
             // Counting (and -q) needs only each record's level; --flagged-only needs the full
             // verdict of the flagged records only. A decision skips evidence, timeline and output.
             let pipeline = ScanPipeline(scanner: scanner, work: { scanner, record -> Screened in
+                if let bad = record.inputError {
+                    return Screened(level: .none, errors: [], rendered: printsRecords ? printer.renderError(bad) : nil, unreadable: bad)
+                }
                 let prepared = scanner.prepare(record)
                 if !printsRecords || onlyFlagged {
                     let d = scanner.decide(prepared)
                     if !printsRecords || d.level < minimum { return Screened(level: d.level, errors: d.errors, rendered: nil) }
                 }
                 let v = scanner.evaluate(prepared, timeline: record.isCall)
-                return Screened(level: v.level, errors: v.errors, rendered: printer.render(v, record: record))
+                var rendered = printer.render(v, record: record)
+                if filenames { rendered.insert(contentsOf: Array((VerdictPrinter.visible(record.originFile) + ":").utf8), at: 0) }
+                return Screened(level: v.level, errors: v.errors, rendered: rendered)
             }, deliver: { batch, results in
                 for (record, screened) in zip(batch, results) {
+                    if let bad = screened.unreadable {
+                        // In input order: the message on stderr, and its line in JSON Lines or TSV.
+                        stats.failed += 1
+                        out.flush()
+                        OutputSink.stderr.line("fanzha: \(bad.description)")
+                        OutputSink.stderr.flush()
+                        if let rendered = screened.rendered { out.line(bytes: rendered) }
+                        continue
+                    }
                     stats.read += 1
                     if screened.level >= minimum { stats.flagged += 1 }
+                    if record.isCall && !record.unmappedSpeakers.isEmpty {
+                        // Once per call: `caller:` rules see nothing of a side they cannot name.
+                        let names = record.unmappedSpeakers.map(jsonString).joined(separator: ", ")
+                        OutputSink.stderr.line("fanzha: \(record.origin): call \(record.id): speaker\(record.unmappedSpeakers.count == 1 ? "" : "s") \(names) match\(record.unmappedSpeakers.count == 1 ? "es" : "") no side; read as the callee's (name the sides with --speakers)")
+                    }
                     for e in screened.errors { OutputSink.stderr.line("fanzha: \(record.origin): \(e)") }
                     if let rendered = screened.rendered { out.line(bytes: rendered) }
                 }
@@ -112,7 +138,7 @@ struct Scan: ParsableCommand {
                     case .text, .jsonl:
                         try scanLines(reader, name: name, format: try inputOptions.format(for: path), pipeline: pipeline, stats: stats)
                     case .csv:
-                        throw Failure("\(name): scan reads text, jsonl, transcript or events input, not csv (fanzha eval reads CSV)")
+                        try scanCSV(handle, name: name, pipeline: pipeline)
                     }
                     if count && !quiet && paths.count > 1 {
                         pipeline.finish()   // every record of this file is counted
@@ -132,6 +158,8 @@ struct Scan: ParsableCommand {
                 OutputSink.stderr.line("fanzha: \(stats.read) record\(stats.read == 1 ? "" : "s") read, \(stats.flagged) flagged (≥ \(minimum)), \(stats.failed) failed")
             }
             if unreadable > 0 { return 2 }
+            // Every good record was scanned; a record that could not be read still makes it trouble.
+            if stats.failed > 0 && !skipBad { return 2 }
             return stats.flagged > 0 ? 0 : 1
         }
     }
@@ -139,6 +167,8 @@ struct Scan: ParsableCommand {
     /// One message (or call) per line, in batches: they bound memory and let all cores work.
     private func scanLines(_ reader: LineReader, name: String, format: InputFormat, pipeline: ScanPipeline<Screened>, stats: Counts) throws {
         let decoder = RecordDecoder(format: format, options: inputOptions.readerOptions, source: name)
+        // Plain text on stdin that is really JSON Lines: say so once.
+        var hinted = !(format == .text && inputOptions.input == nil)
         var batch: [Record] = []
         var turnsInBatch = 0
         func submit() {
@@ -149,7 +179,14 @@ struct Scan: ParsableCommand {
         while let next = reader.next() {
             let decoded: Result<Record, RecordError>?
             switch next {
-            case .line(let line): decoded = decoder.decode(line: line, number: reader.lineNumber)
+            case .line(let line):
+                if !hinted {
+                    hinted = true
+                    if line.drop(while: { $0 == 0x20 || $0 == 0x09 || $0 == 0xEF || $0 == 0xBB || $0 == 0xBF }).first == 0x7B {
+                        OutputSink.stderr.line("fanzha: \(name) starts with `{`: read as plain text, one message per line; for JSON Lines pass --input jsonl")
+                    }
+                }
+                decoded = decoder.decode(line: line, number: reader.lineNumber)
             case .tooLong(let bytes): decoded = .failure(tooLong(name, reader, bytes))
             }
             switch decoded {
@@ -157,11 +194,10 @@ struct Scan: ParsableCommand {
                 batch.append(r)
                 turnsInBatch += r.turns.count
             case .failure(let e)?:
-                stats.failed += 1
-                submit()
-                OutputSink.stderr.line("fanzha: \(e.description)")
-                OutputSink.stderr.flush()
+                // A stand-in keeps its place in the output: reported when its batch is delivered.
+                batch.append(Record(unreadable: e))
                 if strict {
+                    submit()
                     pipeline.finish()
                     throw Failure("stopped at the first malformed record (--strict)")
                 }
@@ -170,6 +206,33 @@ struct Scan: ParsableCommand {
             if batch.count >= 1024 || turnsInBatch > 4096 { submit() }
         }
         submit()
+    }
+
+    /// CSV with a header row: the text column (content or text, or --text-field), the id column.
+    private func scanCSV(_ handle: FileHandle, name: String, pipeline: ScanPipeline<Screened>) throws {
+        let data = handle.readDataToEndOfFile()
+        var errors: [String] = []
+        let options = inputOptions.readerOptions
+        let records = CSV.records(path: name, data: data, textField: options.textField, labelField: options.labelField,
+                                  idField: options.idField, labelRequired: false, errors: &errors)
+        // Rows that cannot be read keep a stand-in (reported, and a line in JSON Lines/TSV), first.
+        let bad = errors.map { e -> Record in
+            let rest = e.hasPrefix(name + ":") ? String(e.dropFirst(name.count + 1)) : e
+            let parts = rest.split(separator: ":", maxSplits: 1)
+            let origin = parts.count == 2 ? "\(name):\(parts[0])" : name
+            let message = parts.count == 2 ? String(parts[1]).trimmingCharacters(in: .whitespaces) : rest
+            return Record(unreadable: RecordError(origin: origin, message: message))
+        }
+        pipeline.submit(bad)
+        if strict && !bad.isEmpty {
+            pipeline.finish()
+            throw Failure("stopped at the first malformed record (--strict)")
+        }
+        var start = 0
+        while start < records.count {
+            pipeline.submit(Array(records[start..<min(start + 1024, records.count)]))
+            start += 1024
+        }
     }
 
     /// A whole file of `speaker: text` lines is one call.
@@ -188,7 +251,9 @@ struct Scan: ParsableCommand {
         }
         switch CallTranscript.parse(lines.joined(separator: "\n"), roles: inputOptions.readerOptions.roles) {
         case .success(let turns) where !turns.isEmpty:
-            pipeline.submit([Record(id: name, turns: turns, origin: name)])
+            var record = Record(id: name, turns: turns, origin: name)
+            record.unmappedSpeakers = inputOptions.readerOptions.roles.unmapped(in: turns)
+            pipeline.submit([record])
         case .success:
             stats.failed += 1
             OutputSink.stderr.line("fanzha: \(name): a call without turns")
@@ -206,21 +271,39 @@ struct Scan: ParsableCommand {
         limits.idleSeconds = idleSeconds
         limits.maxOpenCalls = maxOpenCalls   // all checked in validate()
         limits.maxTurns = maxCallTurns
+        limits.window = windowTurns
         let live = LiveCallScreener(scanner: try Scanner(matcher: matcher, usePrefilter: !noPrefilter),
                                     limits: limits, roles: inputOptions.readerOptions.roles)
         let out = OutputSink.stdout
-        func write(_ outputs: [LiveCallScreener.Output]) throws {
+        let errorPrinter = VerdictPrinter(rules: matcher.rules, format: .jsonl, colour: false)
+        // JSON Lines unless --format says tsv or text (given explicitly: the default is JSON Lines here).
+        let eventFormat = format.flatMap(OutputFormat.init(rawValue:)) ?? .jsonl
+        if eventFormat == .tsv && !quiet && !count { out.line(Scan.eventTSVHeader) }
+        func emit(_ json: String) {
+            switch eventFormat {
+            case .jsonl: out.line(json)
+            case .tsv, .text: out.line(Scan.eventRow(json, tsv: eventFormat == .tsv))
+            }
+        }
+        func write(_ outputs: [LiveCallScreener.Output], origin: String) throws {
             for o in outputs {
                 switch o {
                 case .alert(let json, let level):
-                    if !quiet && !count && (!flaggedOnly || level >= minimum) { out.line(json) }
+                    if !quiet && !count && (!flaggedOnly || level >= minimum) { emit(json) }
                 case .final(let json, let level):
                     stats.read += 1
                     if level >= minimum { stats.flagged += 1 }
-                    if !quiet && !count && (!flaggedOnly || level >= minimum) { out.line(json) }
+                    if !quiet && !count && (!flaggedOnly || level >= minimum) { emit(json) }
                 case .malformed(let message):
                     stats.failed += 1
                     OutputSink.stderr.line("fanzha: \(message)")
+                    if !quiet && !count {
+                        // One line for the event that could not be used, in the output's own terms.
+                        let reason = message.hasPrefix(origin + ": ") ? String(message.dropFirst(origin.count + 2)) : message
+                        if let bytes = errorPrinter.renderError(RecordError(origin: origin, message: reason)) {
+                            emit(#"{"event":"error","# + String(decoding: bytes.dropFirst(), as: UTF8.self))
+                        }
+                    }
                     if strict {
                         out.flush()
                         throw Failure("stopped at the first malformed event (--strict)")
@@ -234,11 +317,42 @@ struct Scan: ParsableCommand {
         }
         while let next = reader.next() {
             switch next {
-            case .line(let line): try write(live.handle(line: line, number: reader.lineNumber, source: name))
-            case .tooLong(let bytes): try write([.malformed(tooLong(name, reader, bytes).description)])
+            case .line(let line): try write(live.handle(line: line, number: reader.lineNumber, source: name), origin: "\(name):\(reader.lineNumber)")
+            case .tooLong(let bytes): try write([.malformed(tooLong(name, reader, bytes).description)], origin: "\(name):\(reader.lineNumber)")
             }
         }
-        try write(live.finish())
+        try write(live.finish(), origin: name)
+    }
+
+    static let eventTSVHeader = "event\tcall\tturns\tlevel\tscore\tcategory\trules\tclosed"
+
+    /// A live-call output line (alert, final or error, as JSON) as a TSV row or a line of text.
+    static func eventRow(_ json: String, tsv: Bool) -> String {
+        guard case .success(let fields) = JSONLine.object(ArraySlice(json.utf8)) else { return json }
+        var f: [String: Any] = [:]
+        for x in fields { f[x.key] = x.value }
+        func text(_ k: String) -> String {
+            switch f[k] {
+            case let s as String: return s
+            case let n as JSONNumber: return n.text
+            default: return ""
+            }
+        }
+        let event = text("event")
+        if f["call"] == nil { f["call"] = f["id"] }   // a final verdict names its call `id`
+        let hits = (f[event == "alert" ? "new_hits" : "hits"] as? [Any] ?? []).compactMap { ($0 as? [String: Any])?["rule"] as? String }
+        let turns = event == "alert" ? text("turn") : text("turns")
+        if event == "error" {
+            return tsv ? ["error", VerdictPrinter.visible(text("id")), "", "", "", "", "", VerdictPrinter.visible(text("error"))].joined(separator: "\t")
+                : "error \(VerdictPrinter.visible(text("id"))): \(VerdictPrinter.visible(text("error")))"
+        }
+        if tsv {
+            return [event, VerdictPrinter.visible(text("call")), turns, text("level"), text("score"), text("category"),
+                    hits.joined(separator: ","), text("closed")].joined(separator: "\t")
+        }
+        let what = event == "alert" ? "alert at turn \(turns)" : "final after \(turns) turns (\(text("closed")))"
+        return "call \(VerdictPrinter.visible(text("call"))) \(what): \(text("level").uppercased()) \(text("score")) \(text("category").isEmpty ? "-" : text("category"))"
+            + (hits.isEmpty ? "" : " [\(hits.joined(separator: ", "))]")
     }
 
     private func tooLong(_ name: String, _ reader: LineReader, _ bytes: Int) -> RecordError {

@@ -18,14 +18,29 @@ struct FanzhaCommand: ParsableCommand {
 }
 
 signal(SIGPIPE, SIG_IGN)
+// Bare `fanzha`: usage on stderr and exit 2, as grep does with no pattern.
+if CommandLine.arguments.count == 1 {
+    OutputSink.stderr.write(FanzhaCommand.helpMessage() + "\n")
+    OutputSink.stderr.flush()
+    exit(2)
+}
 do {
     var command = try FanzhaCommand.parseAsRoot()
     try command.run()
 } catch {
+    let code = FanzhaCommand.exitCode(for: error).rawValue
     // swift-argument-parser exits 64 (EX_USAGE) on a bad flag or value; like grep, any error is 2.
-    if FanzhaCommand.exitCode(for: error).rawValue == 64 {
-        FileHandle.standardError.write(Data((FanzhaCommand.fullMessage(for: error) + "\n").utf8))
+    if code == 64 {
+        OutputSink.stderr.write(FanzhaCommand.fullMessage(for: error) + "\n")
+        OutputSink.stderr.flush()
         exit(2)
+    }
+    // --help and --version: through the checked writer, so `fanzha --help > /dev/full` fails.
+    if code == 0, !(error is ExitCode) {
+        let message = FanzhaCommand.fullMessage(for: error)
+        if !message.isEmpty { OutputSink.stdout.write(message + "\n") }
+        OutputSink.stdout.close()
+        exit(0)
     }
     FanzhaCommand.exit(withError: error)
 }

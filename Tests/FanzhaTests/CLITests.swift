@@ -358,7 +358,7 @@ private let threeMessages = "请把钱转入安全账户\n今天天气很好\n�
 
         let bad = try f.dir.write("bad.txt", "caller: 你好\n这一行没有说话人\n")
         let b = try ProcessRunner.fanzha(["scan"] + f.rulesArgs + ["--input", "transcript", bad])
-        #expect(b.status == 1)
+        #expect(b.status == 2, "a record that cannot be read is trouble (--skip-bad: 0/1)")
         #expect(b.err.contains("\(bad):2: not `speaker: text`"))
         #expect(summary(b) == "fanzha: 0 records read, 0 flagged (≥ low), 1 failed")
 
@@ -369,7 +369,7 @@ private let threeMessages = "请把钱转入安全账户\n今天天气很好\n�
 
         let csv = try ProcessRunner.fanzha(["scan"] + f.rulesArgs + ["--input", "csv", bad])
         #expect(csv.status == 2)
-        #expect(csv.err.contains("scan reads text, jsonl, transcript or events input, not csv"))
+        #expect(csv.err.contains("the header needs a text column"), "a listed input works: this file is no CSV with a text column")
     }
 
     @Test func threadsAndPrefilterDoNotChangeTheOutput() throws {
@@ -394,15 +394,15 @@ private let threeMessages = "请把钱转入安全账户\n今天天气很好\n�
         let f = try CLIFixture()
         let input = #"{"id":"a","text":"请把钱转入安全账户"}"# + "\n" + #"{"id":"b","text":"#  + "\n" + #"{"id":"c","text":"验证码发我"}"# + "\n"
         let o = try f.scan(["--format", "jsonl", "--input", "jsonl"], input: input)
-        #expect(o.status == 0)
-        #expect(try o.lines.map { try jsonObject($0)["id"] as? String } == ["a", "c"])
+        #expect(o.status == 2, "every good record scanned, then exit 2 for the bad one")
+        #expect(try o.lines.map { try jsonObject($0)["id"] as? String } == ["a", "<stdin>:2", "c"], "an error line in its place")
         #expect(o.err.contains("fanzha: <stdin>:2: not valid JSON"))
         #expect(summary(o) == "fanzha: 2 records read, 2 flagged (≥ low), 1 failed")
 
         let path = try f.dir.write("in.jsonl", input)
         let fromFile = try ProcessRunner.fanzha(["scan"] + f.rulesArgs + [path])
         #expect(fromFile.err.contains("fanzha: \(path):2: not valid JSON"))
-        #expect(fromFile.lines.count == 2)
+        #expect(fromFile.lines.count == 2, "text output: the bad record on stderr only")
     }
 
     @Test func strictMakesAMalformedRecordFatal() throws {
@@ -412,7 +412,7 @@ private let threeMessages = "请把钱转入安全账户\n今天天气很好\n�
         #expect(o.exited && o.status == 2)
         #expect(o.err.contains("<stdin>:2: not valid JSON"))
         #expect(o.err.contains("--strict"))
-        #expect(try o.lines.map { try jsonObject($0)["id"] as? String } == ["a"], "records before the bad line are still printed")
+        #expect(try o.lines.map { try jsonObject($0)["id"] as? String } == ["a", "<stdin>:2"], "records before the bad line are still printed")
         #expect(!o.out.contains("\"c\""))
     }
 
@@ -460,9 +460,9 @@ private let threeMessages = "请把钱转入安全账户\n今天天气很好\n�
         var bytes = Data(#"{"id":"x","text":""#.utf8) + Data([0xFF]) + Data(#"安全账户"}"#.utf8) + Data("\n".utf8)
         bytes += Data(#"{"id":"y","text":"安全账户"}"#.utf8) + Data("\n".utf8)
         let o = try f.scan(["--input", "jsonl", "--format", "jsonl"], bytes: bytes)
-        #expect(o.exited && o.status == 0)
+        #expect(o.exited && o.status == 2)
         #expect(o.err.contains("<stdin>:1: not valid JSON"))
-        #expect(try o.lines.map { try jsonObject($0)["id"] as? String } == ["y"])
+        #expect(try o.lines.map { try jsonObject($0)["id"] as? String } == ["<stdin>:1", "y"])
         #expect(summary(o) == "fanzha: 1 record read, 1 flagged (≥ low), 1 failed")
     }
 
@@ -471,9 +471,9 @@ private let threeMessages = "请把钱转入安全账户\n今天天气很好\n�
         let long = String(repeating: "安全账户", count: 100)   // 1,200 bytes
         let input = "请转入安全账户\n" + long + "\n你好\n"
         let o = try f.scan(["--format", "tsv", "--max-record-bytes", "1000"], input: input)
-        #expect(o.exited && o.status == 0)
+        #expect(o.exited && o.status == 2)
         #expect(o.err.contains("fanzha: <stdin>:2: line of 1200 bytes is longer than --max-record-bytes 1000; skipped"))
-        #expect(o.lines.dropFirst().map { $0.split(separator: "\t").prefix(2).joined(separator: " ") } == ["1 medium", "3 none"],
+        #expect(o.lines.dropFirst().map { $0.split(separator: "\t").prefix(2).joined(separator: " ") } == ["1 medium", "<stdin>:2 error", "3 none"],
                 "the records around it keep their line numbers")
         #expect(summary(o) == "fanzha: 2 records read, 1 flagged (≥ low), 1 failed")
 
@@ -483,7 +483,7 @@ private let threeMessages = "请把钱转入安全账户\n今天天气很好\n�
         // A transcript with a turn over the limit is reported, not judged on the rest.
         let transcript = try f.dir.write("call.txt", "来电: 请转入安全账户\n来电: " + long + "\n")
         let call = try ProcessRunner.fanzha(["scan"] + f.rulesArgs + ["--input", "transcript", "--max-record-bytes", "1000", transcript])
-        #expect(call.exited && call.status == 1)
+        #expect(call.exited && call.status == 2)
         #expect(call.lines.isEmpty)
         #expect(call.err.contains("\(transcript):2: line of 1208 bytes is longer than --max-record-bytes 1000; skipped"))
     }
@@ -532,13 +532,16 @@ private let threeMessages = "请把钱转入安全账户\n今天天气很好\n�
         }
     }
 
-    @Test func liveEventsHonourFlaggedOnlyAndGetNoTSVHeader() throws {
+    @Test func liveEventsHonourFlaggedOnlyAndTSV() throws {
         let f = try CLIFixture()
         let events = #"{"call":"a","speaker":"caller","text":"你好"}"# + "\n" + #"{"call":"b","speaker":"caller","text":"请转入安全账户"}"# + "\n"
-        let o = try f.scan(["--input", "events", "--flagged-only", "--min-level", "medium", "--format", "tsv"], input: events)
-        #expect(o.lines.allSatisfy { $0.hasPrefix("{") }, "JSON Lines only: \(o.lines)")
+        let o = try f.scan(["--input", "events", "--flagged-only", "--min-level", "medium"], input: events)
+        #expect(o.lines.allSatisfy { $0.hasPrefix("{") }, "JSON Lines by default: \(o.lines)")
         #expect(o.lines.contains { $0.contains("\"event\":\"final\"") && $0.contains("\"id\":\"b\"") })
         #expect(!o.lines.contains { $0.contains("\"id\":\"a\"") }, "call a stayed below medium")
+        let tsv = try f.scan(["--input", "events", "--flagged-only", "--min-level", "medium", "--format", "tsv"], input: events)
+        #expect(tsv.lines.first == "event\tcall\tturns\tlevel\tscore\tcategory\trules\tclosed")
+        #expect(tsv.lines.dropFirst().allSatisfy { $0.split(separator: "\t", omittingEmptySubsequences: false)[1] == "b" }, "\(tsv.lines)")
     }
 
     @Test func emptyLinesAndEmptyInput() throws {
@@ -600,7 +603,7 @@ private let threeMessages = "请把钱转入安全账户\n今天天气很好\n�
 
         let jsonl = try f.scan(["--input", "jsonl"], bytes: garbage)
         #expect(jsonl.exited)
-        #expect(jsonl.status == 0 || jsonl.status == 1)
+        #expect(jsonl.status == 2)
         let failed = jsonl.errLines.filter { $0.hasPrefix("fanzha: <stdin>:") }.count
         #expect(failed > 0)
         #expect(summary(jsonl)?.hasSuffix("\(failed) failed") == true)
@@ -619,8 +622,9 @@ private let threeMessages = "请把钱转入安全账户\n今天天气很好\n�
 
         """
         let o = try f.scan(["--input", "jsonl", "--format", "jsonl"], input: input)
-        #expect(o.exited && o.status == 0)
-        #expect(try o.lines.map { try jsonObject($0)["id"] as? String } == ["ok"])
+        #expect(o.exited && o.status == 2)
+        #expect(try o.lines.map { try jsonObject($0)["id"] as? String } == ["<stdin>:1", "c0", "<stdin>:3", "t", "n", "x", "ok"],
+                "one line per input line: an error with the id when it could be read")
         #expect(o.err.contains("fanzha: <stdin>:1: a JSON line must be an object, not an array"))
         #expect(o.err.contains("fanzha: <stdin>:2: a call without turns"))
         #expect(o.err.contains("fanzha: <stdin>:3: a JSON line must be an object, not a string"))

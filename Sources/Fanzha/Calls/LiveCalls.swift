@@ -18,6 +18,10 @@ public final class LiveCallScreener {
         /// A call with this many turns is closed when its next turn arrives (each turn costs an
         /// evaluation of the call so far); that turn opens a new call with the same id.
         public var maxTurns = Scanner.timelineTurns
+        /// Alerts and the timeline judge a long call on its last `window` turns, so one event costs
+        /// at most an evaluation of that many turns however long the call is (the final verdict
+        /// still covers the whole call).
+        public var window = 400
         public init() {}
     }
 
@@ -49,6 +53,10 @@ public final class LiveCallScreener {
         var moneyTurn: Int?
         var lastLine: Int
         var lastTime: Double?
+        /// Speaker names on neither side, in order of appearance (warned about once per call).
+        var unmapped: [String] = []
+        /// Whether an event time earlier than the call's latest was already noted.
+        var skewNoted = false
         init(prepared: Scanner.Prepared, line: Int) { self.prepared = prepared; self.lastLine = line }
     }
 
@@ -85,16 +93,17 @@ public final class LiveCallScreener {
         guard let call = JSONTypes.scalarString(event["call"]), !call.isEmpty, !JSONTypes.isBool(event["call"]) else {
             return [.malformed("\(origin): an event needs a `call` id (a string or a number)")]
         }
-        if let t = event["t"], JSONTypes.isBool(t) || !(t is NSNumber) {
+        if let t = event["t"], !(JSONTypes.number(t)?.isFinite ?? false) {
             return [.malformed("\(origin): call \(call): `t` must be a number of seconds")]
         }
-        let time = (event["t"] as? NSNumber)?.doubleValue
+        let time = JSONTypes.number(event["t"])
         out += expireIdle(now: number, time: time)
-        if (JSONTypes.isBool(event["end"]) && event["end"] as? Bool == true) || (event["event"] as? String) == "end" {
+        if (JSONTypes.isBool(event["end"]) && JSONTypes.scalarString(event["end"]) == "true") || (event["event"] as? String) == "end" {
             if let state = open.removeValue(forKey: call) {
                 out.append(final(call, state, reason: "end"))
             } else {
-                out.append(.malformed("\(origin): end of call \(call), which is not open"))
+                // Not bad input: the call may have been closed already (idle, evicted, at its turn limit).
+                out.append(.notice("\(origin): end of call \(call), which is not open"))
             }
             return out
         }
@@ -115,9 +124,11 @@ public final class LiveCallScreener {
             state = CallState(prepared: scanner.prepare(Record(id: call, turns: [])), line: number)
             open[call] = state
         }
-        if let time, let last = state.lastTime, time < last {
-            // The turn is used (in arrival order): worth a word, not a failed record.
-            out.append(.notice("\(origin): call \(call): event time \(time) is earlier than the previous \(last); taken in arrival order"))
+        if let time, let last = state.lastTime, time < last, !state.skewNoted {
+            // The turn is used (in arrival order): worth a word, once per call (two sources whose
+            // clocks differ by a few seconds would otherwise say it at every other event).
+            state.skewNoted = true
+            out.append(.notice("\(origin): call \(call): event time \(time) is earlier than the previous \(last); events of a call are taken in arrival order (said once per call)"))
         }
         state.lastLine = number
         if let time {
@@ -130,6 +141,12 @@ public final class LiveCallScreener {
             }
         }
         activity.append((number, call))
+        if !roles.isMapped(speaker) && !state.unmapped.contains(speaker) {
+            if state.unmapped.isEmpty {
+                out.append(.notice("\(origin): call \(call): speaker \(jsonString(speaker)) matches no side; read as the callee's (name the sides with --speakers)"))
+            }
+            state.unmapped.append(speaker)
+        }
         scanner.append(Turn(speaker: speaker, role: roles.role(of: speaker), text: text), to: state.prepared)
         // A turn that cannot change any rule cannot raise the level: no evaluation needed.
         let last = state.prepared.turnCount - 1
@@ -137,12 +154,14 @@ public final class LiveCallScreener {
         let followTimeline = last < Scanner.timelineTurns
         if last == 0 || scanner.turnMayChangeTheVerdict(state.prepared, turn: last) {
             // The decision alone (no evidence) on every turn; the full verdict only for an alert.
-            let decision = scanner.decide(state.prepared)
+            let judged = state.prepared.turnCount > limits.window ? state.prepared.lastTurns(limits.window) : state.prepared
+            let decision = scanner.decide(judged)
             if followTimeline, state.warningTurn == nil, decision.level >= .medium { state.warningTurn = last }
             if followTimeline, state.moneyTurn == nil, decision.moneyRequest { state.moneyTurn = last }
             if decision.level > state.level {
-                let verdict = scanner.evaluate(state.prepared)
-                out.append(.alert(alert(call, turn: last, verdict, state), level: verdict.level))
+                let verdict = scanner.evaluate(judged)
+                out.append(.alert(alert(call, turn: last, verdict, state, turnOffset: state.prepared.turnCount - judged.turnCount),
+                                  level: verdict.level))
                 state.level = verdict.level
             }
         }
@@ -156,7 +175,7 @@ public final class LiveCallScreener {
         return calls.map { final($0.key, $0.value, reason: "eof") }
     }
 
-    private func alert(_ call: String, turn: Int, _ v: Verdict, _ state: CallState) -> String {
+    private func alert(_ call: String, turn: Int, _ v: Verdict, _ state: CallState, turnOffset: Int = 0) -> String {
         let rules = scanner.rules
         var o = JSONObjectWriter()
         o.add("event", "alert")
@@ -165,7 +184,13 @@ public final class LiveCallScreener {
         o.add("level", v.level.description)
         o.add("score", v.score)
         if let c = v.category { o.add("category", rules.categories[c].id) } else { o.addNull("category") }
-        let fresh = v.hits.filter { !state.reported.contains($0.rule) }
+        var fresh = v.hits.filter { !state.reported.contains($0.rule) }
+        if turnOffset > 0 {
+            // Judged on the window: its turn numbers are the call's, later by the turns before it.
+            fresh = fresh.map { h in
+                RuleHit(rule: h.rule, spans: h.spans.map { EvidenceSpan(turn: $0.turn.map { $0 + turnOffset }, start: $0.start, end: $0.end, text: $0.text) })
+            }
+        }
         for h in fresh { state.reported.insert(h.rule) }
         o.addObjects("new_hits", fresh) { h, hit in printer.writeHit(hit, to: &h) }
         if let r = v.referral { o.addObject("referral") { VerdictPrinter.writeReferral(r, to: &$0) } }
@@ -175,7 +200,8 @@ public final class LiveCallScreener {
     private func final(_ call: String, _ state: CallState, reason: String) -> Output {
         let verdict = scanner.evaluate(state.prepared, turnLimit: state.prepared.turnCount,
                                        firstWarningTurn: state.warningTurn, firstMoneyRequestTurn: state.moneyTurn)
-        let record = Record(id: call, turns: state.prepared.turns.map(\.turn))
+        var record = Record(id: call, turns: state.prepared.turns.map(\.turn))
+        record.unmappedSpeakers = state.unmapped
         var json = printer.json(verdict, record: record)
         json.removeFirst()   // prepend the event fields
         return .final("{\"event\":\"final\",\"closed\":\(jsonString(reason)),\"turns\":\(state.prepared.turnCount)," + json,
@@ -261,5 +287,18 @@ struct EarliestFirst {
             items.swapAt(i, smallest)
             i = smallest
         }
+    }
+}
+
+extension Scanner.Prepared {
+    /// The call's last `k` turns as a call of their own (their word hits kept): what a live call's
+    /// alerts judge once it is longer than the window.
+    func lastTurns(_ k: Int) -> Scanner.Prepared {
+        let w = Scanner.Prepared(id: id, isCall: isCall)
+        w.turns = Array(turns.suffix(k))
+        for (i, t) in w.turns.enumerated() {
+            if t.turn.role == .caller { w.firstCallerTurn = w.firstCallerTurn ?? i } else { w.firstCalleeTurn = w.firstCalleeTurn ?? i }
+        }
+        return w
     }
 }

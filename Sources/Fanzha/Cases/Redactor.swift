@@ -199,6 +199,9 @@ private struct Folded {
     static let hanDigits: [UInt32: Int8] = [
         0x3007: 0, 0x96F6: 0, 0x4E00: 1, 0x5E7A: 1, 0x4E8C: 2, 0x4E09: 3, 0x56DB: 4, 0x4E94: 5,
         0x516D: 6, 0x4E03: 7, 0x516B: 8, 0x4E5D: 9,
+        // 大写 (financial) digits, simplified and traditional: 壹贰叁肆伍陆柒捌玖, 貳參陸, 两/兩.
+        0x58F9: 1, 0x8D30: 2, 0x53C1: 3, 0x8086: 4, 0x4F0D: 5, 0x9646: 6, 0x67D2: 7, 0x634C: 8, 0x7396: 9,
+        0x8CB3: 2, 0x53C3: 3, 0x9678: 6, 0x4E24: 2, 0x5169: 2,
     ]
 
     subscript(i: Int) -> UInt32 { i >= 0 && i < s.count ? s[i] : 0 }
@@ -209,13 +212,27 @@ private struct Folded {
     func isAlnum(_ i: Int) -> Bool { isLetter(i) || isASCIIDigit(i) }
     func isHan(_ i: Int) -> Bool { let c = self[i]; return (c >= 0x4E00 && c <= 0x9FFF) || (c >= 0x3400 && c <= 0x4DBF) }
 
-    /// Does `word` (ASCII lower case or Han) end just before `end`?
-    func hasSuffix(_ word: String, endingAt end: Int) -> Bool {
+    /// Does `word` (ASCII lower case or Han) end just before `end`? Spaces and dots between its
+    /// characters do not hide it (`微 信`, `Ｑ Ｑ`, `v.x`).
+    func hasSuffix(_ word: String, endingAt end: Int) -> Bool { suffixStart(word, endingAt: end) != nil }
+
+    /// Where `word` starts when it ends just before `end` (see `hasSuffix`).
+    func suffixStart(_ word: String, endingAt end: Int) -> Int? {
         let w = Array(word.unicodeScalars).map(\.value)
-        guard end - w.count >= 0 else { return false }
-        for (k, c) in w.enumerated() where self[end - w.count + k] != c { return false }
-        return true
+        var i = end
+        for (k, c) in w.enumerated().reversed() {
+            if k < w.count - 1 {
+                var gap = 0
+                while gap < 2, i > 0, Folded.labelGaps.contains(self[i - 1]) { i -= 1; gap += 1 }
+            }
+            guard i > 0, self[i - 1] == c else { return nil }
+            i -= 1
+        }
+        return i
     }
+
+    /// What may stand between the characters of a label word (`微 信`, `Q-Q`, `v·x`).
+    static let labelGaps: Set<UInt32> = [0x20, 0x2E, 0x2D, 0x5F, 0x2A, 0xB7, 0x30FB, 0x200B, 0x200C, 0x200D, 0x2060, 0xFEFF]
 
     /// Does `word` start at `i`?
     func hasPrefix(_ word: String, at i: Int) -> Bool {
@@ -231,6 +248,26 @@ private struct Folded {
     static let separators: Set<UInt32> = [0x20, 0x2D, 0x2E, 0x5F, 0x2F, 0x7C, 0x7E, 0x28, 0x29, 0xB7, 0x2022,
                                           0x2010, 0x2011, 0x2012, 0x2013, 0x2014, 0x2212, 0x30FB, 0x200B]
 
+    /// Whether the scalar at `i` may stand between the digits of one number: the separators above,
+    /// and any symbol or emoji (`138🔥1234☎5678`, with its variation selector or joiner).
+    func isSeparator(_ i: Int) -> Bool {
+        let c = self[i]
+        if Folded.separators.contains(c) { return true }
+        guard c >= 0x80, let u = Unicode.Scalar(raw[i]) else { return false }
+        if c == 0xFE0F || c == 0xFE0E || c == 0x200D || c == 0x20E3 { return true }
+        switch u.properties.generalCategory {
+        case .otherSymbol, .mathSymbol, .modifierSymbol, .currencySymbol, .dashPunctuation: return true
+        default: return u.properties.isEmojiPresentation
+        }
+    }
+
+    /// Past the marks that make the last digit a keycap emoji (`8️⃣`).
+    func keycapEnd(_ end: Int) -> Int {
+        var e = end
+        while e < n, self[e] == 0xFE0F || self[e] == 0x20E3 { e += 1 }
+        return e
+    }
+
     enum Cue { case qq, wechat, card }
 
     /// A QQ, WeChat or bank-account word just before `start`, past a few filler characters
@@ -239,10 +276,14 @@ private struct Folded {
         let fillers: Set<UInt32> = [0x20, 0x3A, 0x3D, 0x28, 0x29, 0x2D, 0x53F7 /*号*/, 0x7801 /*码*/, 0x662F /*是*/, 0x4E3A /*为*/,
                                     0x7FA4 /*群*/, 0x52A0 /*加*/, 0x8D26 /*账*/, 0x5E10 /*帐*/, 0x3001 /*、*/]
         func chatWord(endingAt i: Int) -> Cue? {
-            if hasSuffix("qq", endingAt: i) && !isLetter(i - 3) { return .qq }
+            if let q = suffixStart("qq", endingAt: i), !isLetter(q - 1) { return .qq }
             if hasSuffix("扣扣", endingAt: i) || hasSuffix("企鹅", endingAt: i) { return .qq }
             for w in Folded.wechatHanCues where hasSuffix(w, endingAt: i) { return .wechat }
-            for w in Folded.wechatASCIICues where hasSuffix(w, endingAt: i) && !isLetter(i - w.unicodeScalars.count - 1) { return .wechat }
+            for w in Folded.wechatASCIICues {
+                if let a = suffixStart(w, endingAt: i), !isLetter(a - 1) { return .wechat }
+            }
+            // `V：kefu8888`, `v:` — a lone v only with a colon after it.
+            if i > 0, self[i - 1] == 0x76, !isLetter(i - 2), self[i] == 0x3A { return .wechat }
             return nil
         }
         var i = start
@@ -259,8 +300,8 @@ private struct Folded {
     }
 
     static let cardCues = ["卡号", "账号", "帐号", "银行卡", "账户", "帐户"]
-    static let wechatHanCues = ["微信", "薇信", "威信", "维信", "v信", "微x", "徽信"]
-    static let wechatASCIICues = ["vx", "wx", "wechat", "weixin"]
+    static let wechatHanCues = ["微信", "薇信", "威信", "维信", "v信", "微x", "徽信", "喂信", "魏信", "伟信", "卫星号", "绿泡泡"]
+    static let wechatASCIICues = ["vx", "wx", "wechat", "weixin", "vx号", "weix"]
 
     /// Phone numbers, bank cards, ID cards, and QQ / WeChat numbers after their cue words.
     func digitRuns() -> [Redactor.Match] {
@@ -276,7 +317,7 @@ private struct Folded {
                 while isDigit(j) { j += 1 }
                 chunks.append((cs, j))
                 var k = j, seps = 0
-                while k < n, seps < 3, Folded.separators.contains(self[k]) { k += 1; seps += 1 }
+                while k < n, seps < 4, isSeparator(k) { k += 1; seps += 1 }
                 if seps > 0 && isDigit(k) { j = k } else { break }
             }
             let xAt: Int? = (self[j] == 0x78 && !isAlnum(j + 1)) ? j : nil   // 18th character of an ID card
@@ -305,7 +346,7 @@ private struct Folded {
             }
             if let b = best {
                 let kind: Redactor.Kind = cue == .qq ? .qq : cue == .wechat ? .wechat : .bankCard
-                out.append(Redactor.Match(start: chunks[0].start, end: chunks[b].end, kind: kind))
+                out.append(Redactor.Match(start: chunks[0].start, end: keycapEnd(chunks[b].end), kind: kind))
                 first = b + 1
             }
         }
@@ -330,6 +371,7 @@ private struct Folded {
             var start = chunks[c.a].start
             var end = chunks[c.b].end
             if c.kind == .idCard && c.length == 17, let x = xAt { end = x + 1 }
+            end = keycapEnd(end)
             if self[start - 1] == 0x2B { start -= 1 }   // +86
             if self[start - 1] == 0x28 && (start..<end).contains(where: { self[$0] == 0x29 }) { start -= 1 }   // (010)
             out.append(Redactor.Match(start: start, end: end, kind: c.kind))

@@ -62,13 +62,16 @@ public final class Scanner {
         defer { swap(&hits, &hitScratch) }
         hits.removeAll(keepingCapacity: true)
         if usePrefilter {
+            let edges = matcher.rules.wordEdges
             n.bytes.withUnsafeBufferPointer { buf in
-                matcher.automaton.forEachMatch(in: buf) { w, s, e in hits.append((Int32(w), Int32(s), Int32(e))) }
-            }
-            // Variant spellings that need word boundaries (`sd` is 刷单, not the `sd` of `usd`).
-            let boundary = rules.wordBoundary
-            if !boundary.isEmpty && !hits.isEmpty {
-                hits.removeAll { boundary[Int($0.0)] != 0 && !n.hasBoundaries(Int($0.1), Int($0.2), boundary[Int($0.0)]) }
+                matcher.automaton.forEachMatch(in: buf) { w, s, e in
+                    // A Latin-letter word is a whole word unless written `~"…"`, and so is a variant
+                    // spelling's short Latin edge (`sd` is 刷单, not the `sd` of `usd`; RULES.md).
+                    let edge = edges[w]
+                    if edge != 0 && ((edge & 1 != 0 && s > 0 && Literal.isLatinLetter(buf[s - 1]))
+                                     || (edge & 2 != 0 && e < buf.count && Literal.isLatinLetter(buf[e]))) { return }
+                    hits.append((Int32(w), Int32(s), Int32(e)))
+                }
             }
         }
         p.turns.append(PreparedTurn(turn: turn, text: n, wordHits: hits.isEmpty ? [] : Array(unsafeUninitializedCapacity: hits.count) { buffer, count in

@@ -18,6 +18,12 @@ public struct Record: Sendable {
     public var label: String?
     /// Other JSON fields of the input object, as JSON text, passed through to the output unchanged.
     public var passthrough: [(key: String, json: String)]
+    /// Set on a stand-in for an input record that could not be read: it travels in input order
+    /// with the others, so its error is reported (and written, in JSON Lines) where it was.
+    public var inputError: RecordError? = nil
+    /// A call's speaker names that match neither side (`SpeakerRoles`), in order of appearance:
+    /// read as the callee's side, warned about, and listed in the verdict as `speakers_unmapped`.
+    public var unmappedSpeakers: [String] = []
     /// Where the record came from, for messages about it ("file:line"), made only when asked for:
     /// most records never are, and a string per record showed in profiles.
     public var origin: String {
@@ -26,6 +32,16 @@ public struct Record: Sendable {
     }
     private var originPlace: String
     private var originLine: Int?
+    /// The file the record came from (its origin without the line).
+    public var originFile: String {
+        if originLine != nil { return originPlace }
+        // "file:line" given whole: without its trailing line number.
+        if let colon = originPlace.lastIndex(of: ":"), !originPlace[originPlace.index(after: colon)...].isEmpty,
+           originPlace[originPlace.index(after: colon)...].allSatisfy(\.isASCII), Int(originPlace[originPlace.index(after: colon)...]) != nil {
+            return String(originPlace[..<colon])
+        }
+        return originPlace
+    }
 
     public init(id: String, text: String, label: String? = nil, origin: String = "", passthrough: [(key: String, json: String)] = []) {
         self.init(id: id, text: text, label: label, file: origin, line: nil, passthrough: passthrough)
@@ -47,8 +63,14 @@ public struct Record: Sendable {
     public func passthroughString(_ key: String) -> String? {
         guard let json = passthrough.first(where: { $0.key == key })?.json else { return nil }
         guard json.hasPrefix("\""),
-              let value = try? JSONSerialization.jsonObject(with: Data(json.utf8), options: [.fragmentsAllowed]) as? String else { return json }
+              let value = JSONLine.value(json) as? String else { return json }
         return value
+    }
+
+    /// The stand-in for a record that could not be read: its id when known, else its origin.
+    public init(unreadable error: RecordError) {
+        self.init(id: error.id ?? error.origin, text: "", origin: error.origin)
+        inputError = error
     }
 
     public init(id: String, turns: [Turn], label: String? = nil, origin: String = "", passthrough: [(key: String, json: String)] = []) {
@@ -62,19 +84,69 @@ public struct Record: Sendable {
     }
 }
 
-/// Which speaker names are the caller's side (the suspect, in a fraud call). Everyone else is the callee.
+/// Which speaker names are the caller's side (the suspect, in a fraud call) and which the callee's
+/// (the person called). A name on neither list is read as the callee's side, and reported: rules
+/// scoped `caller:` would otherwise silently match nothing in a call whose caller has an
+/// unexpected name.
 public struct SpeakerRoles: Sendable {
-    public static let defaultCallerNames = ["caller", "来电", "来电方", "主叫", "a", "对方", "suspect", "骗子"]
+    /// The default table: caller/callee, 来电/去电, 主叫/被叫, A/B, agent/customer, 客服/用户, 坐席/客户.
+    public static let defaultCallerNames = ["caller", "来电", "来电方", "主叫", "主叫方", "a", "对方", "suspect", "骗子",
+                                            "agent", "客服", "坐席", "诈骗者"]
+    public static let defaultCalleeNames = ["callee", "去电", "被叫", "被叫方", "b", "本人", "customer", "用户", "客户",
+                                            "victim", "受害人", "受害者", "我"]
     public var callerNames: Set<String>
-    public init(callerNames: [String] = SpeakerRoles.defaultCallerNames) {
-        self.callerNames = Set(callerNames.map { $0.trimmingSpaces().lowercased() }.filter { !$0.isEmpty })
+    public var calleeNames: Set<String>
+
+    public init(callerNames: [String] = SpeakerRoles.defaultCallerNames, calleeNames: [String] = SpeakerRoles.defaultCalleeNames) {
+        self.callerNames = Set(callerNames.map(SpeakerRoles.key).filter { !$0.isEmpty })
+        self.calleeNames = Set(calleeNames.map(SpeakerRoles.key).filter { !$0.isEmpty }).subtracting(self.callerNames)
     }
-    /// From a `--caller-names` value.
+    /// From a `--caller-names` value (the callee's names stay the default ones).
     public init(commaSeparated list: String) {
         self.init(callerNames: commaSeparatedList(list))
     }
+
+    /// A `--speakers` value, `caller=agent,坐席;callee=customer,客户`, on top of `base`: the names
+    /// given move to the side they are given for.
+    public init(speakers spec: String, base: SpeakerRoles = SpeakerRoles()) throws {
+        self = base
+        for part in spec.split(separator: ";") where !String(part).trimmingSpaces().isEmpty {
+            let pieces = part.split(separator: "=", maxSplits: 1)
+            guard pieces.count == 2 else { throw SpeakerSpecError(message: "`\(part)` is not side=name,name (sides: caller, callee)") }
+            let names = commaSeparatedList(String(pieces[1])).map(SpeakerRoles.key).filter { !$0.isEmpty }
+            switch String(pieces[0]).trimmingSpaces().lowercased() {
+            case "caller":
+                callerNames.formUnion(names); calleeNames.subtract(names)
+            case "callee":
+                calleeNames.formUnion(names); callerNames.subtract(names)
+            default:
+                throw SpeakerSpecError(message: "unknown side `\(pieces[0])` (sides: caller, callee)")
+            }
+        }
+    }
+
+    public struct SpeakerSpecError: Error, CustomStringConvertible {
+        public let message: String
+        public var description: String { message }
+    }
+
+    static func key(_ name: String) -> String { name.trimmingSpaces().lowercased() }
+
     public func role(of speaker: String) -> Role {
-        callerNames.contains(speaker.trimmingSpaces().lowercased()) ? .caller : .callee
+        callerNames.contains(SpeakerRoles.key(speaker)) ? .caller : .callee
+    }
+
+    /// Whether the name is on either side's list.
+    public func isMapped(_ speaker: String) -> Bool {
+        let k = SpeakerRoles.key(speaker)
+        return callerNames.contains(k) || calleeNames.contains(k)
+    }
+
+    /// The speaker names of `turns` on neither list, each once, in order of appearance.
+    public func unmapped(in turns: [Turn]) -> [String] {
+        var seen = Set<String>(), out: [String] = []
+        for t in turns where !isMapped(t.speaker) && seen.insert(t.speaker).inserted { out.append(t.speaker) }
+        return out
     }
 }
 

@@ -34,10 +34,13 @@ public struct ReaderOptions: Sendable {
 public struct RecordError: Error, Sendable, CustomStringConvertible {
     public let origin: String
     public let message: String
+    /// The record's id, when it could be read (a JSON object with an id field).
+    public let id: String?
     public var description: String { "\(origin): \(message)" }
-    public init(origin: String, message: String) {
+    public init(origin: String, message: String, id: String? = nil) {
         self.origin = origin
         self.message = message
+        self.id = id
     }
 }
 
@@ -160,53 +163,68 @@ public struct RecordDecoder {
             return .success(Record(id: String(number), text: text, file: source, line: number))
         case .jsonl:
             if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { return nil }
-            return decodeJSON(Data(line), number: number, origin: "\(source):\(number)")
+            return decodeJSON(line, number: number, origin: "\(source):\(number)")
         }
     }
 
-    func decodeJSON(_ data: Data, number: Int, origin: String) -> Result<Record, RecordError> {
-        let dict: [String: Any]
-        switch JSONTypes.object(data) {
-        case .success(let d): dict = d
-        case .failure(let message): return .failure(RecordError(origin: origin, message: message.description))
+    func decodeJSON(_ line: ArraySlice<UInt8>, number: Int, origin: String) -> Result<Record, RecordError> {
+        let fields: [JSONLine.Field]
+        switch JSONLine.object(line) {
+        case .success(let f): fields = f
+        case .failure(let e): return .failure(RecordError(origin: origin, message: e.description))
         }
-        return RecordDecoder.record(from: dict, keys: JSONTypes.keyOrder(data), options: options, fallbackID: String(number), origin: origin)
+        let base = line.startIndex
+        var dict: [String: Any] = [:]
+        var keys: [String] = []
+        var raw: [String: String] = [:]
+        for f in fields {
+            if dict.updateValue(f.value, forKey: f.key) == nil { keys.append(f.key) }
+            raw[f.key] = String(decoding: line[(base + f.raw.lowerBound)..<(base + f.raw.upperBound)], as: UTF8.self)
+        }
+        return RecordDecoder.record(from: dict, keys: keys, options: options, fallbackID: String(number), origin: origin, raw: raw)
     }
 
-    public static func record(from dict: [String: Any], keys: [String], options: ReaderOptions, fallbackID: String, origin: String) -> Result<Record, RecordError> {
+    /// A record from a decoded object; `raw` holds each field's JSON text as written, which
+    /// passes through unchanged (without it, fields are re-serialised).
+    public static func record(from dict: [String: Any], keys: [String], options: ReaderOptions, fallbackID: String, origin: String,
+                              raw: [String: String] = [:]) -> Result<Record, RecordError> {
         let id = JSONTypes.scalarString(dict[options.idField]) ?? fallbackID
+        func fail(_ message: String) -> Result<Record, RecordError> {
+            .failure(RecordError(origin: origin, message: message, id: JSONTypes.scalarString(dict[options.idField])))
+        }
         let label = JSONTypes.scalarString(dict[options.labelField])
         var consumed: Set<String> = [options.idField]
         var record: Record
         if let turnsValue = dict["turns"] {
             guard let turns = turnsValue as? [Any] else {
-                return .failure(RecordError(origin: origin, message: "`turns` must be an array of {speaker, text}"))
+                return fail("`turns` must be an array of {speaker, text}")
             }
             var parsed: [Turn] = []
             for (i, t) in turns.enumerated() {
                 guard let t = t as? [String: Any], let text = t["text"] as? String else {
-                    return .failure(RecordError(origin: origin, message: "turn \(i) must be an object with a string `text`"))
+                    return fail("turn \(i) must be an object with a string `text`")
                 }
                 let speaker = JSONTypes.scalarString(t["speaker"]) ?? ""
                 parsed.append(Turn(speaker: speaker, role: options.roles.role(of: speaker), text: text))
             }
-            if parsed.isEmpty { return .failure(RecordError(origin: origin, message: "a call without turns")) }
+            if parsed.isEmpty { return fail("a call without turns") }
             consumed.insert("turns")
             record = Record(id: id, turns: parsed, label: label, origin: origin)
+            record.unmappedSpeakers = options.roles.unmapped(in: parsed)
         } else {
             let fields = options.textField.map { [$0] } ?? ["text", "content"]
             guard let field = fields.first(where: { dict[$0] != nil }) else {
-                return .failure(RecordError(origin: origin, message: "no `\(fields[0])` field (set it with --text-field)"))
+                return fail("no `\(fields[0])` field (set it with --text-field)")
             }
             guard let text = dict[field] as? String else {
-                return .failure(RecordError(origin: origin, message: "`\(field)` must be a string"))
+                return fail("`\(field)` must be a string")
             }
             consumed.insert(field)
             record = Record(id: id, text: text, label: label, origin: origin)
         }
         // Everything else passes through, in input order.
         for k in keys where !consumed.contains(k) {
-            if let v = dict[k], let json = JSONTypes.serialise(v) { record.passthrough.append((k, json)) }
+            if let json = raw[k] ?? dict[k].flatMap(JSONTypes.serialise) { record.passthrough.append((k, json)) }
         }
         return .success(record)
     }
@@ -217,51 +235,20 @@ enum JSONTypes {
 
     /// One line of JSON Lines as an object, or why it is not one.
     static func object(_ data: Data) -> Result<[String: Any], NotAnObject> {
-        guard let value = try? JSONSerialization.jsonObject(with: keepingByteOrderMarks(data), options: [.fragmentsAllowed]) else {
-            return .failure(NotAnObject(description: "not valid JSON"))
+        switch JSONLine.object(ArraySlice(data)) {
+        case .failure(let e): return .failure(NotAnObject(description: e.description))
+        case .success(let fields):
+            var dict: [String: Any] = [:]
+            for f in fields { dict[f.key] = f.value }
+            return .success(dict)
         }
-        guard let dict = value as? [String: Any] else {
-            return .failure(NotAnObject(description: "a JSON line must be an object, not \(name(of: value))"))
-        }
-        return .success(dict)
-    }
-
-    /// JSONSerialization drops a raw U+FEFF at the start of a string value, which would shift
-    /// every evidence offset in that text by one. A BOM before the object (a file's BOM) is
-    /// dropped here; any other raw one can only be inside a string, and is written as the escape
-    /// `\ufeff`, which JSONSerialization keeps.
-    static func keepingByteOrderMarks(_ data: Data) -> Data {
-        let bom: [UInt8] = [0xEF, 0xBB, 0xBF]
-        // 0xEF alone is common (full-width punctuation such as ，): copy only when a BOM is there.
-        // A plain byte loop: Data's generic `firstRange(of:)` cost more than parsing the line.
-        let hasBOM = data.withUnsafeBytes { (b: UnsafeRawBufferPointer) -> Bool in
-            var i = 0
-            while i + 2 < b.count {
-                if b[i] == 0xEF && b[i + 1] == 0xBB && b[i + 2] == 0xBF { return true }
-                i += 1
-            }
-            return false
-        }
-        guard hasBOM else { return data }
-        var bytes = [UInt8](data)
-        if bytes.starts(with: bom) { bytes.removeFirst(3) }
-        var out: [UInt8] = []
-        out.reserveCapacity(bytes.count + 16)
-        var i = 0
-        while i < bytes.count {
-            if bytes[i] == 0xEF, i + 2 < bytes.count, bytes[i + 1] == 0xBB, bytes[i + 2] == 0xBF {
-                out.append(contentsOf: Array("\\ufeff".utf8))
-                i += 3
-            } else {
-                out.append(bytes[i])
-                i += 1
-            }
-        }
-        return Data(out)
     }
 
     static func name(of v: Any) -> String {
         switch v {
+        case is [String: Any]: return "an object"
+        case is JSONNumber: return "a number"
+        case let b where isSwiftBool(b): return "a boolean"
         case is [Any]: return "an array"
         case is String: return "a string"
         case is NSNull: return "null"
@@ -273,51 +260,42 @@ enum JSONTypes {
     /// Whether a JSONSerialization value is `true` or `false` (Foundation may hand those over as
     /// numbers, which would make `"call": true` the call "1").
     static func isBool(_ v: Any?) -> Bool {
-        guard let n = v as? NSNumber else { return false }
+        guard let v else { return false }
+        if isSwiftBool(v) { return true }
+        guard !(v is JSONNumber), let n = v as? NSNumber else { return false }
         return String(cString: n.objCType) == "c"   // a JSON boolean; numbers are "i", "q" or "d"
     }
+
+    /// A Swift `Bool` (exactly: on Linux an NSNumber may also cast to Bool).
+    static func isSwiftBool(_ v: Any) -> Bool { type(of: v) == Bool.self }
 
     static func scalarString(_ v: Any?) -> String? {
         switch v {
         case let s as String: return s
+        case let n as JSONNumber: return n.text
+        case let b? where isSwiftBool(b): return (b as! Bool) ? "true" : "false"
         case let n as NSNumber: return n.stringValue
         default: return nil
         }
     }
 
+    /// A JSON number's value (nil for anything else, booleans included).
+    static func number(_ v: Any?) -> Double? {
+        switch v {
+        case let n as JSONNumber: return n.double
+        case let n as NSNumber where !isBool(n): return n.doubleValue
+        default: return nil
+        }
+    }
+
     static func serialise(_ v: Any) -> String? {
+        if let n = v as? JSONNumber { return n.text }
         guard let d = try? JSONSerialization.data(withJSONObject: v, options: [.fragmentsAllowed, .withoutEscapingSlashes]) else { return nil }
         return String(decoding: d, as: UTF8.self)
     }
 
-    /// Top-level keys of a JSON object in the order they appear (JSONSerialization forgets it).
+    /// Top-level keys of a JSON object in the order they appear.
     static func keyOrder(_ data: Data) -> [String] {
-        var keys: [String] = []
-        var depth = 0, i = 0
-        let b = [UInt8](data)
-        var expectKey = false
-        while i < b.count {
-            let c = b[i]
-            if c == 0x22 { // string
-                var j = i + 1
-                while j < b.count, b[j] != 0x22 { if b[j] == 0x5C { j += 1 }; j += 1 }
-                if depth == 1 && expectKey {
-                    if let s = try? JSONSerialization.jsonObject(with: Data(b[i...min(j, b.count - 1)]), options: [.fragmentsAllowed]) as? String {
-                        keys.append(s)
-                    }
-                    expectKey = false
-                }
-                i = j + 1
-                continue
-            }
-            switch c {
-            case 0x7B, 0x5B: depth += 1; if depth == 1 && c == 0x7B { expectKey = true }
-            case 0x7D, 0x5D: depth -= 1
-            case 0x2C: if depth == 1 { expectKey = true }
-            default: break
-            }
-            i += 1
-        }
-        return keys
+        (try? JSONLine.object(ArraySlice(data)).get())?.map(\.key) ?? []
     }
 }

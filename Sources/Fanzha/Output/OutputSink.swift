@@ -3,22 +3,37 @@ import Foundation
 import Glibc
 #endif
 
-/// Buffered writes to a file descriptor. A closed pipe (`fanzha scan | head`) ends the process
-/// quietly instead of raising SIGPIPE or printing an error. Safe to use from several threads: a
-/// line is never interleaved with another.
+/// Buffered writes to a file descriptor, every one of them checked. A closed pipe (`fanzha scan |
+/// head`) ends the process quietly instead of raising SIGPIPE or printing an error; any other
+/// write error (a full disk, `/dev/full`, an I/O error) on standard output prints `fanzha: write
+/// error: <reason>` and exits 2, so lost output is never reported as success. Safe to use from
+/// several threads: a line is never interleaved with another.
 public final class OutputSink: @unchecked Sendable {
     private let fd: Int32
     private var buffer: [UInt8] = []
     private let lock = NSLock()
+    private var closed = false
+    /// What a closed pipe does (default: exit 0, quietly, as a filter cut short by `head`).
     public var onClosedPipe: () -> Never = { exit(0) }
+    /// What any other write error does; nil ignores it (standard error: there is nowhere left to
+    /// report it). The default for standard output prints the reason and exits 2.
+    public var onWriteError: ((String) -> Never)?
 
-    public init(fd: Int32) {
+    public init(fd: Int32, onWriteError: ((String) -> Never)? = OutputSink.failWithWriteError) {
         self.fd = fd
+        self.onWriteError = onWriteError
         buffer.reserveCapacity(1 << 16)
     }
 
     public static let stdout = OutputSink(fd: 1)
-    public static let stderr = OutputSink(fd: 2)
+    public static let stderr = OutputSink(fd: 2, onWriteError: nil)
+
+    /// `fanzha: write error: <reason>` on standard error (unbuffered), then exit status 2.
+    public static let failWithWriteError: (String) -> Never = { reason in
+        let message = Array("fanzha: write error: \(reason)\n".utf8)
+        _ = message.withUnsafeBytes { Glibc.write(2, $0.baseAddress, $0.count) }
+        exit(2)
+    }
 
     public var isTerminal: Bool { isatty(fd) == 1 }
 
@@ -45,18 +60,34 @@ public final class OutputSink: @unchecked Sendable {
         flushLocked()
     }
 
+    /// Flushes and closes the descriptor, checking the close too (some file systems report a
+    /// failed write only there). Called once, at the end of a command.
+    public func close() {
+        lock.lock(); defer { lock.unlock() }
+        flushLocked()
+        guard !closed else { return }
+        closed = true
+        if Glibc.close(fd) != 0 && errno != EINTR && errno != EBADF { failed(errno) }
+    }
+
     private func flushLocked() {
         var offset = 0
         while offset < buffer.count {
             let n = buffer[offset...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
             if n < 0 {
-                if errno == EINTR { continue }
+                let code = errno
+                if code == EINTR { continue }
                 buffer.removeAll(keepingCapacity: true)
-                if errno == EPIPE { onClosedPipe() }
+                failed(code)
                 return
             }
             offset += n
         }
         buffer.removeAll(keepingCapacity: true)
+    }
+
+    private func failed(_ code: Int32) {
+        if code == EPIPE { onClosedPipe() }
+        onWriteError?(String(cString: strerror(code)))
     }
 }

@@ -69,6 +69,24 @@ public struct VerdictPrinter {
         }
     }
 
+    /// The output line for an input record that could not be read: `{"id":…,"error":"…"}` in
+    /// JSON Lines (its id when known, else file:line), a row with level `error` in TSV, nothing in
+    /// text (standard error names it there, as grep would).
+    public func renderError(_ e: RecordError) -> [UInt8]? {
+        switch format {
+        case .jsonl:
+            var o = JSONObjectWriter()
+            o.add("id", e.id ?? e.origin)
+            o.add("error", e.message)
+            return o.finishBytes()
+        case .tsv:
+            let field = VerdictPrinter.field
+            return Array([field(e.id ?? e.origin), "error", "", "", "", field(e.message)].joined(separator: "\t").utf8)
+        case .text:
+            return nil
+        }
+    }
+
     public func json(_ v: Verdict, record: Record) -> String {
         String(decoding: jsonBytes(v, record: record), as: UTF8.self)
     }
@@ -108,6 +126,7 @@ public struct VerdictPrinter {
                 j.add("end", f.end)
             }
         }
+        if record.isCall && !record.unmappedSpeakers.isEmpty { o.add("speakers_unmapped", record.unmappedSpeakers) }
         if record.isCall {
             if let t = v.firstWarningTurn { o.add("first_warning_turn", t) } else { o.addNull("first_warning_turn") }
             if let t = v.firstMoneyRequestTurn { o.add("first_money_request_turn", t) } else { o.addNull("first_money_request_turn") }
@@ -129,6 +148,7 @@ public struct VerdictPrinter {
     }
 
     static let ownKeys: Set<String> = ["id", "label", "level", "score", "category", "categories", "hits", "advice", "referral", "errors", "frames",
+                                       "speakers_unmapped",
                                        "first_warning_turn", "first_money_request_turn"]
 
     public static let tsvHeader = "id\tlevel\tscore\tcategory\trules\ttext"
@@ -142,7 +162,7 @@ public struct VerdictPrinter {
     /// grep-like: level, score and category, then the text with the evidence marked.
     public func text(_ v: Verdict, record: Record) -> String {
         let style: Highlighter.Style = colour ? .ansi : .brackets
-        let marked = VerdictPrinter.oneLine(Highlighter(style: style).mark(record: VerdictPrinter.forTerminal(record), hits: v.hits))
+        let marked = VerdictPrinter.escapingBidi(VerdictPrinter.oneLine(Highlighter(style: style).mark(record: VerdictPrinter.forTerminal(record), hits: v.hits)))
         let level = v.level.description.uppercased().padding(toLength: 6, withPad: " ", startingAt: 0)
         let id = v.category.map { rules.categories[$0].id } ?? "-"
         let cat = id.padding(toLength: max(16, id.count), withPad: " ", startingAt: 0)   // aligned, never cut
@@ -162,7 +182,26 @@ public struct VerdictPrinter {
 
     /// `s` with control characters shown as their pictures (see `forTerminal`).
     /// One cell or field of a line: on one line and terminal-safe.
-    static func field(_ s: String) -> String { terminalSafe(oneLine(s)) }
+    static func field(_ s: String) -> String { escapingBidi(terminalSafe(oneLine(s))) }
+
+    /// A name or message as a terminal line should show it: on one line, control characters as
+    /// pictures, bidirectional controls escaped (`<U+202E>`).
+    public static func visible(_ s: String) -> String { field(s) }
+
+    /// Bidirectional formatting characters (U+202A–U+202E, U+2066–U+2069, U+200E, U+200F,
+    /// U+061C) would reorder what the terminal shows (a reversed file name or verdict): they are
+    /// written as `<U+202E>`. Text output only; JSON keeps the text as it was.
+    static func escapingBidi(_ s: String) -> String {
+        func isBidi(_ u: Unicode.Scalar) -> Bool {
+            (0x202A...0x202E).contains(u.value) || (0x2066...0x2069).contains(u.value) || u.value == 0x200E || u.value == 0x200F || u.value == 0x061C
+        }
+        guard s.unicodeScalars.contains(where: isBidi) else { return s }
+        var out = ""
+        for u in s.unicodeScalars {
+            if isBidi(u) { out += "<U+\(String(u.value, radix: 16, uppercase: true))>" } else { out.unicodeScalars.append(u) }
+        }
+        return out
+    }
 
     private static func hasControl(_ s: String) -> Bool { s.unicodeScalars.contains(where: isControl) }
 

@@ -189,8 +189,9 @@ struct Checker {
     private var atomKeys: [String: Int] = [:]
     private var words: [String] = []
     private var wordIDs: [String: Int] = [:]
-    /// Per word: the boundaries a variant spelling needs (`VariantDictionary.expand`).
-    private var wordBoundary: [UInt8] = []
+    /// Per word: which ends must not touch another Latin letter (1 start, 2 end; 0: anywhere):
+    /// whole-word Latin literals, and the short Latin edges of variant spellings.
+    private var wordEdges: [UInt8] = []
     private var variants = VariantDictionary.empty
     private let variantSources: [SourceFile]
 
@@ -265,7 +266,7 @@ struct Checker {
         }
         guard result.count == ruleDecls.count else { return nil }
         return RuleSet(levels: levelValues, categories: categoryList, atoms: atoms, rules: result, words: words, sources: sources,
-                       wordBoundary: wordBoundary.contains { $0 != 0 } ? wordBoundary : [], variants: variants)
+                       wordEdges: wordEdges, variants: variants)
     }
 
     private mutating func collect() {
@@ -400,7 +401,7 @@ struct Checker {
     private mutating func lower(_ e: Expr, rule: RuleDecl) -> Condition? {
         switch e.kind {
         case .literal(let text):
-            guard let atom = literalAtom([Located(value: text, range: e.range)], display: text, rule: rule) else { return nil }
+            guard let atom = literalAtom([Located(value: text, range: e.range)], display: Literal.split(text).text, rule: rule) else { return nil }
             return .atom(atom)
         case .exact(let text):
             guard let atom = literalAtom([Located(value: text, range: e.range)], display: "exact(\(text))", rule: rule, exact: true) else { return nil }
@@ -469,14 +470,15 @@ struct Checker {
         return literalAtom(t.terms, display: name, rule: nil, key: "terms:" + name)
     }
 
-    private mutating func wordID(_ w: String, boundary: UInt8 = 0) -> Int {
-        if let id = wordIDs[w] {
-            wordBoundary[id] |= boundary
-            return id
-        }
-        wordIDs[w] = words.count
+    /// A dictionary word's id. `edges` (see `Literal.latinEdges`) are the ends that must not touch
+    /// another Latin letter: a whole-word `app` is a different entry from a substring `app` (and
+    /// from a regex's required `app`, which must be found wherever the regex could match).
+    private mutating func wordID(_ w: String, edges: UInt8 = 0) -> Int {
+        let key = edges == 0 ? w : "\u{1}\(edges)" + w
+        if let id = wordIDs[key] { return id }
+        wordIDs[key] = words.count
         words.append(w)
-        wordBoundary.append(boundary)
+        wordEdges.append(edges)
         return words.count - 1
     }
 
@@ -489,28 +491,37 @@ struct Checker {
 
     private mutating func literalAtom(_ items: [Located<String>], display: String, rule: RuleDecl?, key: String? = nil, exact: Bool = false) -> Int? {
         var normalised: [String] = []
+        var edges: [String: UInt8] = [:]   // per word: the ends that must be word boundaries
         var seen = Set<String>()
         var ok = true
         for item in items {
-            let n = normalisedLiteral(item.value)
+            let (value, substring) = Literal.split(item.value)
+            let n = normalisedLiteral(value)
             if n.isEmpty {
-                error("empty-literal", "`\"\(item.value)\"` is empty after normalisation, so it would match everywhere", item.range,
+                error("empty-literal", "`\"\(value)\"` is empty after normalisation, so it would match everywhere", item.range,
                       help: "separators and invisible characters are removed before matching")
                 ok = false
                 continue
             }
             if n.unicodeScalars.count == 1 {
-                warn("short-literal", "`\"\(item.value)\"` is one character: it matches too much to be evidence", item.range, in: rule)
+                warn("short-literal", "`\"\(value)\"` is one character: it matches too much to be evidence", item.range, in: rule)
+            }
+            let latin = Literal.latinEdges(n)
+            if substring && latin == 0 {
+                warn("needless-substring", "`~\"\(value)\"`: `~` only changes words that begin or end with a Latin letter", item.range, in: rule,
+                     help: "write \"\(value)\"")
             }
             if !seen.insert(n).inserted {
-                warn("duplicate-term", "`\"\(item.value)\"` is already in this list\(n != item.value ? " (as `\(n)` after normalisation)" : "")", item.range, in: rule)
+                warn("duplicate-term", "`\"\(value)\"` is already in this list\(n != value ? " (as `\(n)` after normalisation)" : "")", item.range, in: rule)
                 continue
             }
             normalised.append(n)
+            edges[n] = substring ? 0 : latin
         }
         guard ok else { return nil }
-        // The atom's identity: its own words (the variants follow from them).
-        let k = key ?? ((exact ? "exact:" : "lit:") + normalised.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }.joined(separator: "\u{1}"))
+        // The atom's identity: its own words and their edges (the variants follow from them).
+        let k = key ?? ((exact ? "exact:" : "lit:") + normalised.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+            .map { edges[$0] == 0 ? $0 : "\u{2}\(edges[$0]!)" + $0 }.joined(separator: "\u{1}"))
         if let i = atomKeys[k] { return i }
         // Variant spellings (`VariantDictionary`) join the words, unless the rule asked for `exact("…")`.
         var boundary: [String: UInt8] = [:]
@@ -530,9 +541,10 @@ struct Checker {
         // matches bytes exactly; a caseless literal would match more (Greek, Cyrillic) without it.
         var sources: [String] = []
         var chunk: [String] = [], chunkBytes = 0
-        // A variant that needs word boundaries gets them as lookarounds (as the automaton's hits are filtered).
+        // A whole Latin word, or a variant that needs word boundaries: no Latin letter just before or
+        // after it, as lookarounds (as the scanner filters the automaton's hits).
         func source(_ w: String) -> String {
-            let b = boundary[w] ?? 0
+            let b = (edges[w] ?? 0) | (boundary[w] ?? 0)
             return (b & 1 != 0 ? "(?<![a-z])" : "") + pcre2Escape(w) + (b & 2 != 0 ? "(?![a-z])" : "")
         }
         func flushChunk() {
@@ -546,7 +558,7 @@ struct Checker {
             chunkBytes += w.utf8.count + 1
         }
         flushChunk()
-        let ids = normalised.map { wordID($0, boundary: boundary[$0] ?? 0) }
+        let ids = normalised.map { wordID($0, edges: (edges[$0] ?? 0) | (boundary[$0] ?? 0)) }
         atoms.append(Atom(kind: .words, display: display, words: normalised, wordIDs: ids, requirement: .anyOf(ids.map { .word($0) }),
                           patterns: [], literalSources: sources))
         atomKeys[k] = atoms.count - 1
@@ -588,7 +600,13 @@ struct Checker {
             return nil
         }
         let scratch = MatchScratch(matchLimit: 10_000)
-        if (try? pattern.firstMatch(in: UnsafeBufferPointer(start: nil, count: 0), using: scratch)) != nil {
+        // Matching the empty text is not enough: an anchored pattern (`^$`, `^.{0,3}$`) matches only
+        // some texts. It always matches when it also matches texts it has no reason to match.
+        func matches(_ probe: String) -> Bool {
+            Array(probe.utf8).withUnsafeBufferPointer { (try? pattern.firstMatch(in: $0, using: scratch)) != nil }
+        }
+        if (try? pattern.firstMatch(in: UnsafeBufferPointer(start: nil, count: 0), using: scratch)) != nil,
+           matches("\u{E000}"), matches("zq9 \u{E000}\n\u{E001}!") {
             error("always-matches", "this regex matches the empty string, so it matches every text", range,
                   help: "an empty alternative (`a||b`) or a pattern that may match nothing (`.*`, `x?`) is the usual cause")
             return nil

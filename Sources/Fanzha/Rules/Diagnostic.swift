@@ -42,6 +42,7 @@ public enum DiagnosticID {
         ("invalid-whole", .error, "a frame's `whole` share that is not a percentage from 1 to 100"),
         ("no-atom", .warning, "a rule with no literal word for the prefilter: it runs on every text"),
         ("short-literal", .warning, "a one-character literal: it matches too much to be evidence"),
+        ("needless-substring", .warning, "`~\"…\"` on a word that neither begins nor ends with a Latin letter, where it changes nothing"),
         ("no-examples", .warning, "a rule or frame without a hit or a miss example"),
         ("unused-terms", .warning, "a term list no rule uses"),
         ("duplicate-term", .warning, "the same word twice in one list (after normalisation)"),

@@ -43,8 +43,9 @@ public enum RuleFormatter {
         }
     }
 
-    static func quote(_ s: String) -> String {
-        var out = "\""
+    static func quote(_ value: String) -> String {
+        let (s, substring) = Literal.split(value)
+        var out = substring ? "~\"" : "\""
         for u in s.unicodeScalars {
             switch u {
             case "\"": out += "\\\""

@@ -118,6 +118,12 @@ struct Lexer {
         }
         switch c {
         case "\"": return lexString()
+        case "~" where i + 1 < s.count && s[i + 1] == "\"":
+            // `~"app"`: a word that also matches inside longer Latin words (RULES.md).
+            i += 1
+            let t = lexString()
+            guard case .string(let v) = t.kind else { return t }
+            return Token(kind: .string(Literal.substringMarker + v), range: range(start, t.range.end))
         case "/": return lexRegex()
         case "{", "}", "(", ")", ",", ":":
             i += 1
@@ -242,5 +248,32 @@ extension String {
         var v = unicodeScalars
         while let last = v.last, last == " " || last == "\t" || last == "\r" { v.removeLast() }
         return String(v)
+    }
+}
+
+/// Literal words: Latin-letter words match whole words, `~"…"` asks for a substring.
+public enum Literal {
+    /// The lexer marks a `~"…"` literal's value with this prefix (a control character no string
+    /// can hold: the lexer rejects raw control characters and `\u{1}` is not a useful escape).
+    static let substringMarker = "\u{1}"
+
+    /// The literal's words and whether it asked to match as a substring (`~"app"`).
+    static func split(_ value: String) -> (text: String, substring: Bool) {
+        value.hasPrefix(substringMarker) ? (String(value.dropFirst(substringMarker.count)), true) : (value, false)
+    }
+
+    /// As written in a rule file: `"app"` or `~"app"`.
+    static func written(_ value: String) -> String {
+        let (text, substring) = split(value)
+        return (substring ? "~" : "") + "\"" + text + "\""
+    }
+
+    static func isLatinLetter(_ b: UInt8) -> Bool { (b >= 0x61 && b <= 0x7A) || (b >= 0x41 && b <= 0x5A) }
+
+    /// For a normalised word: 1 when it starts with a Latin letter, 2 when it ends with one (both: 3).
+    static func latinEdges(_ normalised: String) -> UInt8 {
+        let u = Array(normalised.utf8)
+        guard let f = u.first, let l = u.last else { return 0 }
+        return (isLatinLetter(f) ? 1 : 0) | (isLatinLetter(l) ? 2 : 0)
     }
 }

@@ -170,15 +170,16 @@ public final class RuleSet: Sendable {
     /// For each word id, the atoms that contain it.
     public let atomsForWord: [[Int]]
     public let sources: [SourceFile]
-    /// Per word id, the word boundaries a variant spelling needs (bit 1 before, bit 2 after: no
-    /// ASCII letter there); empty when no word needs any.
-    public let wordBoundary: [UInt8]
+    /// For each word id, the ends of an occurrence that must not touch another Latin letter
+    /// (1: its start, 2: its end): Latin-letter words match whole words unless written `~"…"`,
+    /// and short Latin edges of variant spellings (`VariantDictionary`) likewise.
+    public let wordEdges: [UInt8]
     /// The variant dictionary the literals were expanded with.
     public let variants: VariantDictionary
 
     init(levels: Levels, categories: [Category], atoms: [Atom], rules: [CompiledRule], words: [String], sources: [SourceFile],
-         wordBoundary: [UInt8] = [], variants: VariantDictionary = .empty) {
-        self.wordBoundary = wordBoundary
+         wordEdges: [UInt8] = [], variants: VariantDictionary = .empty) {
+        self.wordEdges = wordEdges.count == words.count ? wordEdges : [UInt8](repeating: 0, count: words.count)
         self.variants = variants
         self.levels = levels
         self.categories = categories

@@ -118,14 +118,3 @@ public struct VariantDictionary: Sendable {
     }
 }
 
-extension NormalisedText {
-    /// Whether the word found at bytes `s..<e` stands alone as `boundary` asks (bit 1: no ASCII
-    /// letter just before it, bit 2: none just after it).
-    @inline(__always)
-    func hasBoundaries(_ s: Int, _ e: Int, _ boundary: UInt8) -> Bool {
-        func letter(_ b: UInt8) -> Bool { b >= 0x61 && b <= 0x7A }
-        if boundary & 1 != 0, s > 0, letter(bytes[s - 1]) { return false }
-        if boundary & 2 != 0, e < bytes.count, letter(bytes[e]) { return false }
-        return true
-    }
-}
