@@ -85,33 +85,36 @@ public enum JSONLine {
                 i = start
                 throw fail("expected `{`")
             }
-            i += 1
             var fields: [Field] = []
-            skipSpace()
-            if i < b.count && b[i] == 0x7D {
-                i += 1
-            } else {
-                while true {
-                    skipSpace()
-                    guard i < b.count, b[i] == 0x22 else { throw fail("expected a key in quotes") }
-                    let key = try string()
-                    skipSpace()
-                    guard i < b.count, b[i] == 0x3A else { throw fail("expected `:`") }
-                    i += 1
-                    skipSpace()
-                    let start = i
-                    let v = try value(depth: 2)
-                    fields.append(Field(key: key, value: v, raw: start..<i))
-                    skipSpace()
-                    guard i < b.count else { throw fail("unterminated object") }
-                    if b[i] == 0x2C { i += 1; continue }
-                    if b[i] == 0x7D { i += 1; break }
-                    throw fail("expected `,` or `}`")
-                }
-            }
+            try members(depth: 2) { key, v, raw in fields.append(Field(key: key, value: v, raw: raw)) }
             skipSpace()
             guard i == b.count else { throw fail("text after the object") }
             return fields
+        }
+
+        /// The members of the object whose `{` is at `i`, up to and past its `}`: each key, its value
+        /// (read at `depth`) and the value's raw byte range.
+        mutating func members(depth: Int, _ each: (String, Any, Range<Int>) -> Void) throws {
+            i += 1
+            skipSpace()
+            if i < b.count && b[i] == 0x7D { i += 1; return }
+            while true {
+                skipSpace()
+                guard i < b.count, b[i] == 0x22 else { throw fail("expected a key in quotes") }
+                let key = try string()
+                skipSpace()
+                guard i < b.count, b[i] == 0x3A else { throw fail("expected `:`") }
+                i += 1
+                skipSpace()
+                let start = i
+                let v = try value(depth: depth)
+                each(key, v, start..<i)
+                skipSpace()
+                guard i < b.count else { throw fail("unterminated object") }
+                if b[i] == 0x2C { i += 1; continue }
+                if b[i] == 0x7D { i += 1; return }
+                throw fail("expected `,` or `}`")
+            }
         }
 
         mutating func value(depth: Int) throws -> Any {
@@ -120,25 +123,9 @@ public enum JSONLine {
             case 0x22: return try string()
             case 0x7B:
                 guard depth <= JSONLine.maxDepth else { throw ParseError(description: "nested deeper than \(JSONLine.maxDepth) levels") }
-                i += 1
                 var dict: [String: Any] = [:]
-                skipSpace()
-                if i < b.count && b[i] == 0x7D { i += 1; return dict }
-                while true {
-                    skipSpace()
-                    guard i < b.count, b[i] == 0x22 else { throw fail("expected a key in quotes") }
-                    let key = try string()
-                    skipSpace()
-                    guard i < b.count, b[i] == 0x3A else { throw fail("expected `:`") }
-                    i += 1
-                    skipSpace()
-                    dict[key] = try value(depth: depth + 1)
-                    skipSpace()
-                    guard i < b.count else { throw fail("unterminated object") }
-                    if b[i] == 0x2C { i += 1; continue }
-                    if b[i] == 0x7D { i += 1; return dict }
-                    throw fail("expected `,` or `}`")
-                }
+                try members(depth: depth + 1) { key, v, _ in dict[key] = v }
+                return dict
             case 0x5B:
                 guard depth <= JSONLine.maxDepth else { throw ParseError(description: "nested deeper than \(JSONLine.maxDepth) levels") }
                 i += 1
