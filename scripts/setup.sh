@@ -6,11 +6,12 @@
 #   libpcre2-dev    PCRE2 (regular expressions, JIT)           -> CPCRE2
 #   libopencc-dev   OpenCC (Traditional -> Simplified Chinese) -> COpenCC
 #                   (pulls in libopencc-data: /usr/share/opencc/t2s.json)
+#   libsqlite3-dev  SQLite, for the referral case store (GRDB)        -> FanzhaReferrals
 #   pkg-config      SwiftPM finds both libraries through it
 #   ripgrep         used by the benchmark (docs/BENCHMARKS.md)
 set -euo pipefail
 
-packages=(libpcre2-dev libopencc-dev pkg-config ripgrep chromium fonts-noto-cjk)
+packages=(libpcre2-dev libopencc-dev libsqlite3-dev pkg-config ripgrep chromium fonts-noto-cjk)
 
 missing=()
 for p in "${packages[@]}"; do
