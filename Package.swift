@@ -6,6 +6,7 @@ import PackageDescription
 //   FanzhaPCRE         the only module that imports PCRE2: compile, JIT, match, limits
 //   FanzhaText         the only module that imports OpenCC: normalise text with an offset map
 //   Fanzha             rules language (compiler) and engine (scanner), readers and printers
+//   FanzhaReferrals    the 96110 referral case store (SQLite through GRDB): cases from verdicts, the workflow
 //   FanzhaServer       `fanzha serve`: the HTTP API, live calls over HTTP and WebSocket, the web console
 //   fanzha             the thin command-line shell
 let package = Package(
@@ -14,9 +15,11 @@ let package = Package(
     products: [
         .executable(name: "fanzha", targets: ["fanzha"]),
         .library(name: "Fanzha", targets: ["Fanzha"]),
+        .library(name: "FanzhaReferrals", targets: ["FanzhaReferrals"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/hummingbird-project/hummingbird-websocket", from: "2.8.1"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
@@ -30,8 +33,11 @@ let package = Package(
         .target(name: "FanzhaPCRE", dependencies: ["CPCRE2"]),
         .target(name: "FanzhaText", dependencies: ["COpenCC"]),
         .target(name: "Fanzha", dependencies: ["FanzhaPCRE", "FanzhaText"]),
+        // The core engine never depends on SQLite: only the referral store does.
+        .target(name: "FanzhaReferrals", dependencies: ["Fanzha", .product(name: "GRDB", package: "GRDB.swift")]),
         .target(name: "FanzhaServer", dependencies: [
             "Fanzha",
+            "FanzhaReferrals",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdCore", package: "hummingbird"),
             .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
@@ -44,13 +50,13 @@ let package = Package(
         ], resources: [.copy("Console")]),
         .executableTarget(name: "fanzha", dependencies: [
             "Fanzha",
+            "FanzhaReferrals",
             "FanzhaServer",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "FanzhaTests", dependencies: ["Fanzha", "FanzhaPCRE", "FanzhaText"]),
-        .testTarget(name: "FanzhaServerTests", dependencies: [
-            "Fanzha", "FanzhaServer",
-        ]),
+        .testTarget(name: "FanzhaReferralsTests", dependencies: ["FanzhaReferrals", "Fanzha"]),
+        .testTarget(name: "FanzhaServerTests", dependencies: ["Fanzha", "FanzhaReferrals", "FanzhaServer"]),
     ],
     swiftLanguageModes: [.v5]
 )
