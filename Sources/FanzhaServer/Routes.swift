@@ -1,4 +1,5 @@
 import Fanzha
+import FanzhaReferrals
 import Foundation
 import Hummingbird
 import HummingbirdWebSocket
@@ -70,6 +71,7 @@ extension FanzhaService {
                 ])
             }
         }
+        addReferralRoutes(to: &router)
         router.post("/v1/calls/:id/turns") { request, context in
             try await self.turn(request, id: try context.parameters.require("id"))
         }
@@ -110,11 +112,19 @@ extension FanzhaService {
     }
 
     func scan(_ request: Request) async throws -> Response {
-        _ = try authorize(request, .screen)
+        let caller = try authorize(request, .screen)
+        let refer: Bool
+        switch request.uri.queryParameters["refer"] {
+        case nil, "0": refer = false
+        case "1": refer = true
+        case let v?: throw APIError(.badRequest, "`refer` is 0 or 1, not `\(v)`")
+        }
+        let referrals = refer ? try referralStore() : nil
         let body = try await readBody(request, limit: configuration.maxBodyBytes, timeout: configuration.bodyTimeout)
         let engine = store.current
         let (records, single) = try records(body, engine: engine)
         var out: [UInt8] = single ? [] : [0x5B]
+        var warnings: [(index: Int, warning: Warning)] = []
         for (i, r) in records.enumerated() {
             if i > 0 { out.append(0x2C) }
             switch r {
@@ -122,13 +132,27 @@ extension FanzhaService {
                 let s = engine.screen(record)
                 metrics.screened(level: s.verdict.level, category: s.verdict.category.map { engine.rules.categories[$0].id })
                 out += s.json
+                if refer, s.verdict.level >= configuration.referLevel,
+                   let w = Warning(verdict: s.verdict, record: record, rules: engine.rules, recordKey: "api:" + record.id,
+                                   subjectField: configuration.subjectField, counterpartyField: configuration.counterpartyField) {
+                    warnings.append((i, w))
+                }
             case .failure(let e):
                 metrics.errors.increment()
                 out += engine.errorJSON(e)
             }
         }
         if !single { out.append(0x5D) }
-        return jsonResponse(out)
+        var response = jsonResponse(out)
+        if let referrals {
+            // The verdicts stay as `scan` prints them; the cases are named in a header, one entry
+            // per record in order (`-` for a record that opened none).
+            let referred = try withReferrals { try referrals.refer(warnings.map(\.warning), actor: caller.name) }
+            var cases = Array(repeating: "-", count: records.count)
+            for (w, r) in zip(warnings, referred) { cases[w.index] = String(r.caseID) }
+            response.headers[.init("Fanzha-Cases")!] = cases.joined(separator: ",")
+        }
+        return response
     }
 
     func explain(_ request: Request) async throws -> Response {

@@ -1,4 +1,5 @@
 import Fanzha
+import FanzhaReferrals
 import Foundation
 import Hummingbird
 import HummingbirdCore
@@ -25,6 +26,13 @@ public struct ServeConfiguration: Sendable {
     public var bodyTimeout: Duration = .seconds(10)
     public var idleTimeout: Duration = .seconds(75)
     public var callLimits = LiveCallScreener.Limits()
+    /// The referral case store (`--referrals FILE`); nil: no referral routes.
+    public var referrals: ReferralStore?
+    /// `POST /v1/scan?refer=1` opens or joins a case for each verdict at this level or above.
+    public var referLevel: Level = .medium
+    /// Input fields naming the person at risk and the suspected counterparty (as `scan --refer`).
+    public var subjectField: String?
+    public var counterpartyField: String?
     /// Shards of HTTP live calls (default: one per core).
     public var callShards = ProcessInfo.processInfo.activeProcessorCount
     /// Where finals and notices that no client is waiting for go (idle, evicted, shutdown).

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Fanzha
+import FanzhaReferrals
 import FanzhaServer
 import Foundation
 
@@ -28,6 +29,11 @@ struct Serve: ParsableCommand {
     @Option(help: "Live calls: at most this many open calls over HTTP (and per WebSocket stream).") var maxOpenCalls: Int = 100_000
     @Option(help: "Live calls: a call with this many turns is closed when its next turn arrives.") var maxCallTurns: Int = Scanner.timelineTurns
     @Option(help: "Live calls: alerts judge a longer call on its last N turns.") var windowTurns: Int = LiveCallScreener.Limits().window
+    @Option(help: "Referral case database (SQLite; created when missing): the /v1/referrals routes, the console's queue, and POST /v1/scan?refer=1.") var referrals: String?
+    @Option(help: "POST /v1/scan?refer=1 opens a case for each record at or above this level: low, medium or high.") var referLevel: String = "medium"
+    @Option(help: "Input field naming the person at risk (the case's subject; default: the record's id).") var subjectField: String?
+    @Option(help: "Input field naming the suspected counterparty (calling number, account, link).") var counterpartyField: String?
+    @Option(help: ArgumentHelp("A referral deadline, `KEY=DURATION` (high.call, high.visit, medium.call, low.sms; e.g. high.call=5m); repeatable.", valueName: "KEY=DURATION")) var deadline: [String] = []
 
     func validate() throws {
         if !(0...65535).contains(port) { throw ValidationError("--port must be between 0 and 65535") }
@@ -46,6 +52,19 @@ struct Serve: ParsableCommand {
             config.port = port
             if let tokens {
                 do { config.tokens = try TokenTable.load(path: tokens) } catch { throw Failure("\(error)") }
+            }
+            guard let level = Level(name: referLevel), level != .none else { throw Failure("unknown --refer-level `\(referLevel)` (low, medium, high)") }
+            config.referLevel = level
+            config.subjectField = subjectField
+            config.counterpartyField = counterpartyField
+            if let referrals {
+                var deadlines = Deadlines()
+                do {
+                    for d in deadline { try deadlines.set(d) }
+                    config.referrals = try ReferralStore(path: referrals, deadlines: deadlines)
+                } catch { throw Failure("\(error)") }
+            } else if !deadline.isEmpty {
+                throw Failure("--deadline needs --referrals")
             }
             config.maxBodyBytes = maxBodyBytes
             config.maxBatch = maxBatch

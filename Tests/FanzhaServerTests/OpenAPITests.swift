@@ -60,7 +60,7 @@ struct OpenAPIDocument {
     /// the document lists for it.
     @Test func statusesAreDocumented() async throws {
         let table = try TokenTable.parse(tokensFile, path: "tokens")
-        try await withServer({ $0.tokens = table }) { port, _ in
+        try await withReferralStore { store in try await withServer({ $0.tokens = table; $0.referrals = store }) { port, _ in
             for (op, statuses) in doc.operations.sorted(by: { $0.key < $1.key }) {
                 let parts = op.split(separator: " ")
                 let method = parts[0].uppercased(), path = parts[1].replacingOccurrences(of: "{id}", with: "doc-1")
@@ -73,7 +73,7 @@ struct OpenAPIDocument {
                     }
                 }
             }
-        }
+        } }
     }
 
     /// The answers carry the fields the document says are required.
