@@ -106,7 +106,7 @@ async function queuePage() {
   let html = "";
   for (const tier of ["high", "medium", "low"]) {
     const list = cases.filter((c) => c.tier === tier).sort((a, b) =>
-      (b.overdue - a.overdue) || (Date.parse(a.deadline || 0) - Date.parse(b.deadline || 0)));
+      (!!b.overdue - !!a.overdue) || ((Date.parse(a.deadline) || Infinity) - (Date.parse(b.deadline) || Infinity)));
     if (!list.length) continue;
     html += `<section class="tier" data-tier="${tier}"><h2>${badge(tier)} ${esc(TIER_NAME[tier])}（${list.length}）</h2><ul class="cases">` +
       list.map((c) => `<li class="${c.overdue ? "overdue" : ""}" data-case="${esc(c.id)}"><a href="#/case/${encodeURIComponent(c.id)}">#${esc(c.id)}</a>` +
@@ -120,36 +120,44 @@ async function queuePage() {
 
 // ---- a case ------------------------------------------------------------------------------
 
+// Each button, the route it posts to, and the name the workflow's `allowed` list gives that step.
 const STEPS = [
-  { step: "claim", label: "认领" },
-  { step: "sms", label: "已发预警短信" },
-  { step: "call", label: "电话：已接通", body: { result: "reached" } },
-  { step: "call", label: "电话：未接通", body: { result: "unreached" } },
-  { step: "visit", label: "请求上门", body: { done: false } },
-  { step: "visit", label: "已上门", body: { done: true } },
+  { step: "claim", allowed: "claim", label: "认领" },
+  { step: "sms", allowed: "sms", label: "已发预警短信" },
+  { step: "call", allowed: "call --result reached", label: "电话：已接通", body: { result: "reached" } },
+  { step: "call", allowed: "call --result unreached", label: "电话：未接通", body: { result: "unreached" } },
+  { step: "visit", allowed: "visit", label: "请求上门", body: { done: false } },
+  { step: "visit", allowed: "visit --done", label: "已上门", body: { done: true } },
 ];
+const KIND_NAME = { opened: "新建", joined: "合并证据", escalated: "升级", reopened: "重开", claim: "认领", sms: "短信", call: "电话",
+  visit_requested: "请求上门", visited: "已上门", close: "结案", note: "备注", reopen: "重开", read: "查看" };
 
 async function casePage(id) {
   main.innerHTML = `<p><a href="#/queue">← 转介队列</a></p><div id="case">加载中…</div>`;
   const where = $("#case");
   let c;
   try { c = await api("GET", "/v1/referrals/" + encodeURIComponent(id)); } catch (e) { return showError(where, e); }
-  const k = c.case || c;
-  const allowed = new Set(c.next || []);
+  const k = c;
+  const allowed = new Set(c.allowed || []);
+  const closeable = Object.keys(OUTCOME_NAME).filter((o) => allowed.has("close --outcome " + o));
   let html = `<h2>案件 #${esc(k.id)} ${badge(k.tier)} <span class="state" id="case-state">${esc(STATE_NAME[k.state] || k.state)}</span></h2>` +
     `<dl class="kv"><dt>类别</dt><dd>${esc(k.category || "")}</dd><dt>当事人</dt><dd>${esc(k.subject || "")}</dd>` +
     `<dt>对方</dt><dd>${esc(k.counterparty || "—")}</dd><dt>期限</dt><dd>${k.deadline ? `<span class="countdown" data-deadline="${esc(k.deadline)}"></span>` : "—"}</dd>` +
     (k.outcome ? `<dt>结果</dt><dd>${esc(OUTCOME_NAME[k.outcome] || k.outcome)}</dd>` : "") + `</dl>`;
-  html += `<h3>证据</h3>` + (c.evidence || []).map((e) => `<div class="marked">${markedRecord(e, e.hits)}</div>`).join("");
+  html += `<h3>证据</h3>` + (c.evidence || []).map((e) => {
+    const record = e.is_call ? { turns: e.turns } : { text: (e.turns[0] || {}).text || "" };
+    return `<p class="muted">${esc(e.record_id)} · ${badge(e.tier)} ${esc(e.score)} 分 · ${esc(new Date(e.seen_at).toLocaleString("zh-CN"))}</p><div class="marked">${markedRecord(record, e.hits)}</div>`;
+  }).join("");
   html += `<h3>处置</h3><div class="actions">` +
-    STEPS.map((s, i) => `<button data-i="${i}" ${allowed.size && !allowed.has(s.step) ? "disabled" : ""}>${esc(s.label)}</button>`).join("") +
-    `<select id="outcome">${Object.entries(OUTCOME_NAME).map(([k2, v]) => `<option value="${k2}">${esc(v)}</option>`).join("")}</select>` +
-    `<button id="close" ${allowed.size && !allowed.has("close") ? "disabled" : ""}>结案</button>` +
-    `<button id="reopen" ${allowed.size && !allowed.has("reopen") ? "disabled" : ""}>重开</button></div>` +
+    STEPS.map((s, i) => `<button data-i="${i}" data-step="${esc(s.allowed)}" ${allowed.has(s.allowed) ? "" : "disabled"}>${esc(s.label)}</button>`).join("") +
+    `</div><div class="actions"><select id="outcome" ${closeable.length ? "" : "disabled"}>${closeable.map((o) => `<option value="${o}">${esc(OUTCOME_NAME[o])}</option>`).join("")}</select>` +
+    `<input type="text" id="stop-payment" placeholder="110 止付/冻结编号（已被骗时必填）">` +
+    `<button id="close" ${closeable.length ? "" : "disabled"}>结案</button>` +
+    `<button id="reopen" ${allowed.has("reopen") ? "" : "disabled"}>重开</button></div>` +
     `<p><input type="text" id="note" placeholder="备注" style="width:70%"> <button id="add-note">添加备注</button></p><div id="act-error"></div>`;
-  html += `<h3>记录</h3><table><thead><tr><th>时间</th><th>操作人</th><th>变化</th><th>备注</th></tr></thead><tbody>` +
-    (c.history || []).map((h) => `<tr><td>${esc(new Date(h.at).toLocaleString("zh-CN"))}</td><td>${esc(h.actor || h.who || "")}</td>` +
-      `<td>${esc(STATE_NAME[h.from] || h.from || "")} → ${esc(STATE_NAME[h.to] || h.to || "")}</td><td>${esc(h.note || "")}</td></tr>`).join("") +
+  html += `<h3>记录</h3><table id="history"><thead><tr><th>时间</th><th>操作人</th><th>操作</th><th class="wide">状态</th><th>备注</th></tr></thead><tbody>` +
+    (c.history || []).map((h) => `<tr><td>${esc(new Date(h.at).toLocaleString("zh-CN"))}</td><td>${esc(h.actor)}</td><td>${esc(KIND_NAME[h.kind] || h.kind)}</td>` +
+      `<td class="wide">${h.from && h.from !== h.to ? esc(STATE_NAME[h.from] || h.from) + " → " : ""}${esc(STATE_NAME[h.to] || h.to)}</td><td>${esc(h.outcome ? (OUTCOME_NAME[h.outcome] || h.outcome) + " " : "")}${esc(h.note || "")}</td></tr>`).join("") +
     `</tbody></table>`;
   where.innerHTML = html;
   tickCountdowns();
@@ -158,7 +166,7 @@ async function casePage(id) {
     catch (e) { showError($("#act-error"), e); }
   };
   for (const b of where.querySelectorAll("button[data-i]")) b.addEventListener("click", () => { const s = STEPS[+b.dataset.i]; act(s.step, s.body); });
-  $("#close").addEventListener("click", () => act("close", { outcome: $("#outcome").value, note: $("#note").value }));
+  $("#close").addEventListener("click", () => act("close", { outcome: $("#outcome").value, stop_payment: $("#stop-payment").value || null, note: $("#note").value }));
   $("#reopen").addEventListener("click", () => act("reopen", { note: $("#note").value }));
   $("#add-note").addEventListener("click", () => act("note", { note: $("#note").value }));
 }
