@@ -32,8 +32,9 @@ public final class ScreeningEngine: @unchecked Sendable {
         self.warnings = warnings
         self.readerOptions = readerOptions
         self.hitCounts = NIOLockedValueBox(Array(repeating: 0, count: rules.rules.count))
-        pool.withLockedValue { $0.append(try! Fanzha.Scanner(matcher: matcher)) }
-        _ = try Fanzha.Scanner(matcher: matcher)   // a rule set that cannot be scanned fails here, not at the first request
+        // A rule set that cannot be scanned fails here, at load, not at the first request.
+        let first = try Fanzha.Scanner(matcher: matcher)
+        pool.withLockedValue { $0.append(first) }
     }
 
     /// Compiles the rules at `paths` (and loads their model). On errors, the diagnostics rendered
@@ -76,7 +77,7 @@ public final class ScreeningEngine: @unchecked Sendable {
 
     /// A record from one JSON object's bytes, as `scan --input jsonl` reads a line.
     func decode(_ json: ArraySlice<UInt8>, number: Int) -> Result<Record, RecordError> {
-        let decoder = RecordDecoder(format: .jsonl, options: readerOptions, source: "request")
+        let decoder = RecordDecoder(format: .jsonl, options: readerOptions, source: "api")
         return decoder.decode(line: json, number: number) ?? .failure(RecordError(origin: "request", message: "not valid JSON: an empty body"))
     }
 

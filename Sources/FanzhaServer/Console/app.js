@@ -15,6 +15,7 @@ $("#token").value = token();
 $("#token-form").addEventListener("submit", (e) => {
   e.preventDefault();
   localStorage.setItem("fanzha.token", $("#token").value.trim());
+  titles = null;
   route();
 });
 
@@ -72,11 +73,23 @@ function pointsTable(points) {
     `</tbody></table>`;
 }
 
-function verdictBlock(v) {
-  return `<div class="verdict-head">${badge(v.level)} <b>${esc(v.score)} 分</b> ${v.category ? esc(v.category) : ""}</div>` +
+function verdictBlock(v, t) {
+  return `<div class="verdict-head">${badge(v.level)} <b>${esc(v.score)} 分</b> ${v.category ? esc(categoryName(t, v.category)) : ""}</div>` +
     (v.advice ? `<p class="advice">建议：${esc(v.advice)}</p>` : "") +
     (v.referral ? `<p>转介：<b>${esc(v.referral.action)}</b>（${esc(v.referral.hotline)}）</p>` : "");
 }
+
+// Category ids → their Chinese titles, from the rules serving now (any role may read them).
+let titles = null;
+async function categoryTitles() {
+  if (titles) return titles;
+  try {
+    const r = await api("GET", "/v1/rules");
+    titles = Object.fromEntries(r.categories.map((c) => [c.id, c.title]));
+  } catch (_) { return {}; }
+  return titles;
+}
+function categoryName(t, id) { return id ? (t[id] || id) : "—"; }
 
 // ---- the referral queue ------------------------------------------------------------------
 
@@ -102,6 +115,7 @@ async function queuePage() {
   let data;
   try { data = await api("GET", "/v1/referrals?open=1"); } catch (e) { return showError(where, e); }
   const cases = data.cases || [];
+  const t = await categoryTitles();
   if (!cases.length) { where.innerHTML = `<p class="muted">队列为空。</p>`; return; }
   let html = "";
   for (const tier of ["high", "medium", "low"]) {
@@ -110,7 +124,7 @@ async function queuePage() {
     if (!list.length) continue;
     html += `<section class="tier" data-tier="${tier}"><h2>${badge(tier)} ${esc(TIER_NAME[tier])}（${list.length}）</h2><ul class="cases">` +
       list.map((c) => `<li class="${c.overdue ? "overdue" : ""}" data-case="${esc(c.id)}"><a href="#/case/${encodeURIComponent(c.id)}">#${esc(c.id)}</a>` +
-        `<span>${esc(c.category || "")}</span><span>${esc(STATE_NAME[c.state] || c.state)}</span><span class="muted">${esc(c.subject || "")}</span>` +
+        `<span>${esc(categoryName(t, c.category))}</span><span>${esc(STATE_NAME[c.state] || c.state)}</span><span class="muted">${esc(c.subject || "")}</span>` +
         (c.deadline ? `<span class="countdown" data-deadline="${esc(c.deadline)}"></span>` : "") + `</li>`).join("") +
       `</ul></section>`;
   }
@@ -138,10 +152,11 @@ async function casePage(id) {
   let c;
   try { c = await api("GET", "/v1/referrals/" + encodeURIComponent(id)); } catch (e) { return showError(where, e); }
   const k = c;
+  const t = await categoryTitles();
   const allowed = new Set(c.allowed || []);
   const closeable = Object.keys(OUTCOME_NAME).filter((o) => allowed.has("close --outcome " + o));
   let html = `<h2>案件 #${esc(k.id)} ${badge(k.tier)} <span class="state" id="case-state">${esc(STATE_NAME[k.state] || k.state)}</span></h2>` +
-    `<dl class="kv"><dt>类别</dt><dd>${esc(k.category || "")}</dd><dt>当事人</dt><dd>${esc(k.subject || "")}</dd>` +
+    `<dl class="kv"><dt>类别</dt><dd>${esc(categoryName(t, k.category))}</dd><dt>当事人</dt><dd>${esc(k.subject || "")}</dd>` +
     `<dt>对方</dt><dd>${esc(k.counterparty || "—")}</dd><dt>期限</dt><dd>${k.deadline ? `<span class="countdown" data-deadline="${esc(k.deadline)}"></span>` : "—"}</dd>` +
     (k.outcome ? `<dt>结果</dt><dd>${esc(OUTCOME_NAME[k.outcome] || k.outcome)}</dd>` : "") + `</dl>`;
   html += `<h3>证据</h3>` + (c.evidence || []).map((e) => {
@@ -194,7 +209,7 @@ async function tryPage() {
     where.innerHTML = "检测中…";
     try {
       const r = await api("POST", "/v1/explain", record);
-      where.innerHTML = verdictBlock(r.verdict) + `<h3>证据</h3><div class="marked" id="marked">${markedRecord(record, r.verdict.hits)}</div>` +
+      where.innerHTML = verdictBlock(r.verdict, await categoryTitles()) + `<h3>证据</h3><div class="marked" id="marked">${markedRecord(record, r.verdict.hits)}</div>` +
         `<h3>得分</h3>${pointsTable(r.points)}`;
     } catch (e) { showError(where, e); }
   });
