@@ -6,6 +6,7 @@
 #   libpcre2-dev    PCRE2 (regular expressions, JIT)           -> CPCRE2
 #   libopencc-dev   OpenCC (Traditional -> Simplified Chinese) -> COpenCC
 #                   (pulls in libopencc-data: /usr/share/opencc/t2s.json)
+#   libsqlite3-dev  SQLite, for the referral case store (GRDB)        -> FanzhaReferrals
 #   pkg-config      SwiftPM finds both libraries through it
 #   ripgrep         used by the benchmark (docs/BENCHMARKS.md)
 #   openjdk-17-jre-headless, only when there is no Java 17 or later: Spark runs on it
@@ -16,7 +17,7 @@ set -euo pipefail
 
 PYSPARK_VERSION=4.0.1
 
-packages=(libpcre2-dev libopencc-dev pkg-config ripgrep chromium fonts-noto-cjk)
+packages=(libpcre2-dev libopencc-dev libsqlite3-dev pkg-config ripgrep chromium fonts-noto-cjk)
 
 # Spark 4 needs Java 17 or later.
 java_major=0
