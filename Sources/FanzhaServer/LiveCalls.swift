@@ -18,27 +18,36 @@ final class HTTPLiveCalls: Sendable {
         var malformed: String?
     }
 
+    /// A screener and the rule set it screens with (whose printer writes its events).
+    private struct Live {
+        let engine: ScreeningEngine
+        let screener: LiveCallScreener
+    }
+
     private final class Shard: @unchecked Sendable {
-        var current: (engine: ScreeningEngine, screener: LiveCallScreener)?
+        var current: Live?
         /// Which screener each open call is on (a call keeps the rule set it started with).
-        var owner: [String: LiveCallScreener] = [:]
+        var owner: [String: Live] = [:]
         var line = 0
     }
 
     private let shards: [NIOLockedValueBox<Shard>]
     let limits: LiveCallScreener.Limits
-    /// Finals and notices no client is waiting for (idle or evicted calls, shutdown): the server's
+    /// Finals no client is waiting for (idle or evicted calls, shutdown), as JSON: the server's
     /// output, as `scan --input events` would write them.
-    let unclaimed: @Sendable (LiveCallScreener.Output) -> Void
-    let onFinal: @Sendable (_ json: String, _ level: Level) -> Void
+    let unclaimed: @Sendable (String) -> Void
+    /// Notices (a call closed as idle, a clock that went back): for standard error.
+    let notice: @Sendable (String) -> Void
+    let onFinal: @Sendable (CallFinal) -> Void
 
-    init(shards: Int, limits: LiveCallScreener.Limits, unclaimed: @escaping @Sendable (LiveCallScreener.Output) -> Void,
-         onFinal: @escaping @Sendable (String, Level) -> Void) {
+    init(shards: Int, limits: LiveCallScreener.Limits, unclaimed: @escaping @Sendable (String) -> Void,
+         notice: @escaping @Sendable (String) -> Void, onFinal: @escaping @Sendable (CallFinal) -> Void) {
         var perShard = limits
         perShard.maxOpenCalls = max(1, limits.maxOpenCalls / max(1, shards))
         self.limits = perShard
         self.shards = (0..<max(1, shards)).map { _ in NIOLockedValueBox(Shard()) }
         self.unclaimed = unclaimed
+        self.notice = notice
         self.onFinal = onFinal
     }
 
@@ -50,39 +59,45 @@ final class HTTPLiveCalls: Sendable {
 
     var openCalls: Int { shards.reduce(0) { $0 + $1.withLockedValue { $0.owner.count } } }
 
-    /// One event line for `call` (already checked: `call`, `speaker`, `text`, `t` or `end`).
-    func handle(call: String, line: [UInt8], end: Bool, engine: ScreeningEngine) -> Answer {
-        shard(of: call).withLockedValue { s in
-            let screener: LiveCallScreener
+    /// One event of a call: a turn, or its end.
+    func handle(_ event: CallEventInput, engine: ScreeningEngine) -> Answer {
+        let call: String
+        let isEnd: Bool
+        switch event {
+        case .turn(let c, _, _, _): call = c; isEnd = false
+        case .end(let c, _): call = c; isEnd = true
+        }
+        return shard(of: call).withLockedValue { s in
+            let live: Live
             if let owned = s.owner[call] {
-                screener = owned
+                live = owned
             } else {
                 if s.current == nil || s.current!.engine !== engine {
-                    s.current = (engine, engine.liveScreener(limits: limits))
+                    s.current = Live(engine: engine, screener: engine.liveScreener(limits: limits))
                 }
-                screener = s.current!.screener
+                live = s.current!
             }
             s.line += 1
-            let outputs = screener.handle(line: ArraySlice(line), number: s.line, source: "call \(call)")
             var answer = Answer()
-            for o in outputs {
-                switch o {
-                case .alert(let json, _):
-                    if eventCall(json, key: "call") == call { answer.alert = Array(json.utf8) } else { unclaimed(o) }
-                case .final(let json, let level):
-                    let id = eventCall(json, key: "id")
-                    if let id { s.owner.removeValue(forKey: id) }
-                    onFinal(json, level)
-                    if id == call { answer.final = Array(json.utf8) } else { unclaimed(o) }
+            for e in live.screener.handle(event, number: s.line, source: "call \(call)") {
+                switch e {
+                case .alert(let a):
+                    let json = live.engine.eventPrinter.json(e) ?? ""
+                    if a.call == call { answer.alert = Array(json.utf8) } else { unclaimed(json) }
+                case .final(let f):
+                    let json = live.engine.eventPrinter.json(e) ?? ""
+                    s.owner.removeValue(forKey: f.call)
+                    onFinal(f)
+                    if f.call == call { answer.final = Array(json.utf8) } else { unclaimed(json) }
                 case .malformed(let m):
-                    answer.malformed = m
-                case .notice:
-                    unclaimed(o)
+                    answer.malformed = m.message
+                case .notice(let n):
+                    notice(n)
                 }
             }
             // Open after this event unless it ended it (a turn at the turn limit ends the call so
             // far and opens a new one with the same id, on the same screener).
-            if !end && answer.malformed == nil { s.owner[call] = screener }
+            if !isEnd && answer.malformed == nil { s.owner[call] = live }
             if s.owner.isEmpty, let c = s.current, c.engine !== engine { s.current = nil }
             return answer
         }
@@ -92,12 +107,14 @@ final class HTTPLiveCalls: Sendable {
     func closeAll() {
         for shard in shards {
             shard.withLockedValue { s in
-                var screeners: [ObjectIdentifier: LiveCallScreener] = [:]
-                for (_, sc) in s.owner { screeners[ObjectIdentifier(sc)] = sc }
-                for sc in screeners.values {
-                    for o in sc.finish() {
-                        if case .final(let json, let level) = o { onFinal(json, level) }
-                        unclaimed(o)
+                var screeners: [ObjectIdentifier: Live] = [:]
+                for (_, live) in s.owner { screeners[ObjectIdentifier(live.screener)] = live }
+                for live in screeners.values {
+                    for e in live.screener.finish() {
+                        if case .final(let f) = e {
+                            onFinal(f)
+                            if let json = live.engine.eventPrinter.json(e) { unclaimed(json) }
+                        }
                     }
                 }
                 s.owner.removeAll()
@@ -106,16 +123,3 @@ final class HTTPLiveCalls: Sendable {
         }
     }
 }
-
-/// The call id an alert (`call`) or a final (`id`) is about.
-func eventCall(_ json: String, key: String) -> String? {
-    guard case .success(let fields) = JSONLine.object(ArraySlice(json.utf8)) else { return nil }
-    for f in fields where f.key == key {
-        if let s = f.value as? String { return s }
-        if let n = f.value as? JSONNumber { return n.text }
-    }
-    return nil
-}
-
-/// A field of an alert or final event, for metrics (level, category).
-func eventField(_ json: String, _ key: String) -> String? { eventCall(json, key: key) }

@@ -7,8 +7,8 @@ import Prometheus
 /// Hummingbird's MetricsMiddleware: swift-metrics has one process-wide backend that can be
 /// bootstrapped once, while each server here (and each test's server) owns its registry; and the
 /// labels we want (level, category, route template) are ours to choose.
-public final class ServiceMetrics: Sendable {
-    public let registry = PrometheusCollectorRegistry()
+package final class ServiceMetrics: Sendable {
+    package let registry = PrometheusCollectorRegistry()
     let openCalls: Gauge
     let rulesLoaded: Gauge
     let reloads: Counter
@@ -18,7 +18,7 @@ public final class ServiceMetrics: Sendable {
                                       .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250),
                                       .milliseconds(500), .seconds(1), .seconds(5)]
 
-    public init() {
+    package init() {
         openCalls = registry.makeGauge(descriptor: MetricNameDescriptor(namespace: "fanzha", metricName: "open_calls", unitName: "",
                                                                          helpText: "Live calls open now (HTTP and WebSocket)"))
         rulesLoaded = registry.makeGauge(descriptor: MetricNameDescriptor(namespace: "fanzha", metricName: "rules_loaded", unitName: "",
@@ -48,5 +48,5 @@ public final class ServiceMetrics: Sendable {
                                        buckets: latencyBuckets).record(duration)
     }
 
-    public func text() -> [UInt8] { registry.emitToBuffer() }
+    package func text() -> [UInt8] { registry.emitToBuffer() }
 }

@@ -4,9 +4,9 @@ import Hummingbird
 import NIOCore
 
 /// An error answered as JSON: `{"error": message, …fields}` with its status.
-public struct APIError: HTTPResponseError {
-    public let status: HTTPResponse.Status
-    public let message: String
+package struct APIError: HTTPResponseError {
+    package let status: HTTPResponse.Status
+    package let message: String
     /// More fields of the answer, as JSON bytes each (a position, diagnostics, allowed steps).
     var fields: [(String, [UInt8])] = []
     var closeConnection = false
@@ -17,7 +17,7 @@ public struct APIError: HTTPResponseError {
         self.fields = fields
     }
 
-    public func response(from request: Request, context: some RequestContext) throws -> Response {
+    package func response(from request: Request, context: some RequestContext) throws -> Response {
         var o = JSONObjectWriter()
         o.add("error", message)
         for (k, v) in fields { o.addRaw(k, String(decoding: v, as: UTF8.self)) }

@@ -130,7 +130,7 @@ extension FanzhaService {
             switch r {
             case .success(let record):
                 let s = engine.screen(record)
-                metrics.screened(level: s.verdict.level, category: s.verdict.category.map { engine.rules.categories[$0].id })
+                metrics.screened(level: s.verdict.level, category: s.verdict.category)
                 out += s.json
                 if refer, s.verdict.level >= configuration.referLevel,
                    let w = Warning(verdict: s.verdict, record: record, rules: engine.rules, recordKey: "api:" + record.id,
@@ -166,7 +166,7 @@ extension FanzhaService {
             throw APIError(.badRequest, e.message)
         case .success(let record):
             let s = engine.screen(record)
-            metrics.screened(level: s.verdict.level, category: s.verdict.category.map { engine.rules.categories[$0].id })
+            metrics.screened(level: s.verdict.level, category: s.verdict.category)
             return jsonResponse(engine.explanation(s))
         }
     }
@@ -181,45 +181,37 @@ extension FanzhaService {
         case .success(let f): fields = f
         case .failure(let e): throw malformed(e.description, body: body)
         }
-        var event = JSONObjectWriter()
-        event.add("call", id)
-        var hasText = false
+        var speaker = "", text: String? = nil, time: Double? = nil
         for f in fields {
-            let raw = String(decoding: body[f.raw], as: UTF8.self)
             switch f.key {
             case "speaker":
-                guard f.value is String || f.value is JSONNumber else { throw APIError(.badRequest, "`speaker` must be a string") }
-                event.addRaw("speaker", raw)
+                if let s = f.value as? String { speaker = s }
+                else if let n = f.value as? JSONNumber { speaker = n.text }
+                else { throw APIError(.badRequest, "`speaker` must be a string") }
             case "text":
-                guard f.value is String else { throw APIError(.badRequest, "`text` must be a string") }
-                hasText = true
-                event.addRaw("text", raw)
+                guard let s = f.value as? String else { throw APIError(.badRequest, "`text` must be a string") }
+                text = s
             case "t":
                 guard let n = f.value as? JSONNumber, n.double.isFinite else { throw APIError(.badRequest, "`t` must be a number of seconds") }
-                event.addRaw("t", raw)
+                time = n.double
             default:
                 throw APIError(.badRequest, "unknown field `\(f.key)` (a turn is {speaker, text, t})")
             }
         }
-        guard hasText else { throw APIError(.badRequest, "a turn needs `text`") }
-        return try callAnswer(call: id, line: event.finishBytes(), end: false)
+        guard let text else { throw APIError(.badRequest, "a turn needs `text`") }
+        return try callAnswer(call: id, .turn(call: id, speaker: speaker, text: text, time: time))
     }
 
     func end(_ request: Request, id: String) async throws -> Response {
         _ = try authorize(request, .screen)
         _ = try await readBody(request, limit: configuration.maxBodyBytes, timeout: configuration.bodyTimeout)
-        var event = JSONObjectWriter()
-        event.add("call", id)
-        event.add("end", true)
-        return try callAnswer(call: id, line: event.finishBytes(), end: true)
+        return try callAnswer(call: id, .end(call: id, time: nil))
     }
 
-    private func callAnswer(call: String, line: [UInt8], end: Bool) throws -> Response {
-        let answer = calls.handle(call: call, line: line, end: end, engine: store.current)
-        if let m = answer.malformed {
-            throw APIError(.badRequest, m.replacingOccurrences(of: "call \(call):1: ", with: ""))
-        }
-        if end && answer.final == nil { throw APIError(.notFound, "call \(call) is not open") }
+    private func callAnswer(call: String, _ event: CallEventInput) throws -> Response {
+        let answer = calls.handle(event, engine: store.current)
+        if let m = answer.malformed { throw APIError(.badRequest, m) }
+        if case .end = event, answer.final == nil { throw APIError(.notFound, "call \(call) is not open") }
         var o = JSONObjectWriter()
         o.add("call", call)
         if let a = answer.alert { o.addRaw("alert", bytes: a) } else { o.addNull("alert") }
@@ -243,28 +235,23 @@ extension FanzhaService {
             tracked = now
             if delta != 0 { streams.withLockedValue { $0 += delta } }
         }
-        func send(_ outputs: [LiveCallScreener.Output], origin: String) async -> Bool {
-            for o in outputs {
+        func send(_ events: [LiveCallEvent]) async -> Bool {
+            for e in events {
                 let text: String
-                switch o {
-                case .alert(let json, _): text = json
-                case .final(let json, let level):
-                    metrics.screened(level: level, category: eventField(json, "category"))
-                    text = json
-                case .malformed(let m):
-                    var e = JSONObjectWriter()
-                    e.add("event", "error")
-                    e.add("id", origin)
-                    e.add("error", m.hasPrefix(origin + ": ") ? String(m.dropFirst(origin.count + 2)) : m)
-                    text = e.finish()
+                switch e {
+                case .alert, .malformed: text = engine.eventPrinter.json(e) ?? ""
+                case .final(let f):
+                    metrics.screened(level: f.verdict.level, category: f.verdict.category)
+                    text = engine.eventPrinter.json(e) ?? ""
                 case .notice(let m):
+                    // Only this connection's calls are in its screener: its notices are its own.
                     var n = JSONObjectWriter()
                     n.add("event", "notice")
                     n.add("message", m)
                     text = n.finish()
                 }
                 do { try await outbound.write(.text(text)) } catch {
-                    if case .final(let json, _) = o { configuration.log(json) }
+                    if case .final = e { configuration.log(text) }
                     return false
                 }
             }
@@ -273,14 +260,14 @@ extension FanzhaService {
         do {
             for try await message in inbound.messages(maxSize: configuration.maxBodyBytes) {
                 guard case .text(let text) = message else {
-                    _ = await send([.malformed("stream: binary message (send text: one JSON event per line)")], origin: "stream")
+                    _ = await send([.malformed(RecordError(origin: "stream", message: "a binary message (send text: one JSON event per line)"))])
                     continue
                 }
                 for part in text.utf8.split(separator: 0x0A, omittingEmptySubsequences: true) {
                     line += 1
-                    let outputs = live.handle(line: ArraySlice(part), number: line, source: "stream")
+                    let events = live.handle(line: ArraySlice(part), number: line, source: "stream")
                     account()
-                    if !(await send(outputs, origin: "stream:\(line)")) { break }
+                    if !(await send(events)) { break }
                 }
             }
         } catch {
@@ -289,9 +276,10 @@ extension FanzhaService {
         // The client has gone (or the server is stopping): finals where they can still be read.
         let finals = live.finish()
         account()
-        for o in finals { if case .final(let json, let level) = o {
-            metrics.screened(level: level, category: eventField(json, "category"))
-            configuration.log(json)
-        } }
+        for e in finals {
+            guard case .final(let f) = e else { continue }
+            metrics.screened(level: f.verdict.level, category: f.verdict.category)
+            if let json = engine.eventPrinter.json(e) { configuration.log(json) }
+        }
     }
 }

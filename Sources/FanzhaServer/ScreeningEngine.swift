@@ -9,16 +9,19 @@ import NIOConcurrencyHelpers
 /// One compiled rule set, immutable once built, with everything needed to screen against it.
 /// A reload builds a new one and swaps it in whole (`RuleStore`); requests that started on the old
 /// one finish on it.
-public final class ScreeningEngine: @unchecked Sendable {
-    public let rules: RuleSet
-    public let matcher: CompiledMatcher
-    public let printer: VerdictPrinter
-    public let paths: [String]
-    public let loadedAt: Date
-    public let warnings: Int
-    /// Scanners are not shareable between threads (each keeps its PCRE2 match data): a pool,
-    /// grown on demand to the number of requests screening at once.
-    private let pool = NIOLockedValueBox<[Fanzha.Scanner]>([])
+package final class ScreeningEngine: @unchecked Sendable {
+    package let rules: RuleSet
+    package let matcher: CompiledMatcher
+    package let printer: VerdictPrinter
+    /// Live-call events of this rule set as `scan --input events` writes them.
+    package let eventPrinter: LiveEventPrinter
+    package let paths: [String]
+    package let loadedAt: Date
+    package let warnings: Int
+    /// A screener is for one thread at a time (each keeps its PCRE2 match data): a pool, grown on
+    /// demand to the number of requests screening at once, of siblings sharing the compiled rules.
+    private let pool = NIOLockedValueBox<[Screener]>([])
+    private let firstScreener: Screener
     /// Hits per rule since this rule set was loaded (the console's rules page).
     private let hitCounts: NIOLockedValueBox<[Int]>
     let readerOptions: ReaderOptions
@@ -27,19 +30,21 @@ public final class ScreeningEngine: @unchecked Sendable {
         self.rules = rules
         self.matcher = CompiledMatcher(rules, model: model)
         self.printer = VerdictPrinter(rules: rules, format: .jsonl, colour: false)
+        self.eventPrinter = LiveEventPrinter(rules: rules, format: .jsonl)
         self.paths = paths
         self.loadedAt = Date()
         self.warnings = warnings
         self.readerOptions = readerOptions
         self.hitCounts = NIOLockedValueBox(Array(repeating: 0, count: rules.rules.count))
-        // A rule set that cannot be scanned fails here, at load, not at the first request.
-        let first = try Fanzha.Scanner(matcher: matcher)
+        // A rule set that cannot be screened fails here, at load, not at the first request.
+        let first = try Screener(matcher: matcher)
+        firstScreener = first
         pool.withLockedValue { $0.append(first) }
     }
 
     /// Compiles the rules at `paths` (and loads their model). On errors, the diagnostics rendered
     /// as `lint` prints them; nothing is half-loaded.
-    public static func load(paths: [String], modelPath: String?, noModel: Bool, readerOptions: ReaderOptions = ReaderOptions()) -> Result<ScreeningEngine, LoadFailure> {
+    package static func load(paths: [String], modelPath: String?, noModel: Bool, readerOptions: ReaderOptions = ReaderOptions()) -> Result<ScreeningEngine, LoadFailure> {
         let result: CompileResult
         do { result = try RuleCompiler.compile(paths: paths) } catch {
             return .failure(LoadFailure(message: "\(error)", diagnostics: []))
@@ -62,17 +67,18 @@ public final class ScreeningEngine: @unchecked Sendable {
         }
     }
 
-    public struct LoadFailure: Error, CustomStringConvertible, Sendable {
-        public let message: String
+    package struct LoadFailure: Error, CustomStringConvertible, Sendable {
+        package let message: String
         /// Each error as `file:line:col: error: …` with its source line, as `fanzha lint` prints it.
-        public let diagnostics: [String]
-        public var description: String { ([message] + diagnostics).joined(separator: "\n") }
+        package let diagnostics: [String]
+        package var description: String { ([message] + diagnostics).joined(separator: "\n") }
     }
 
-    func withScanner<T>(_ body: (Fanzha.Scanner) -> T) -> T {
-        let scanner = pool.withLockedValue { $0.popLast() } ?? (try! Fanzha.Scanner(matcher: matcher))
-        defer { pool.withLockedValue { $0.append(scanner) } }
-        return body(scanner)
+    func withScreener<T>(_ body: (Screener) -> T) -> T {
+        // A sibling shares what was compiled at load, which has already made one screener.
+        let screener = pool.withLockedValue { $0.popLast() } ?? (try! firstScreener.sibling())
+        defer { pool.withLockedValue { $0.append(screener) } }
+        return body(screener)
     }
 
     /// A record from one JSON object's bytes, as `scan --input jsonl` reads a line.
@@ -81,15 +87,15 @@ public final class ScreeningEngine: @unchecked Sendable {
         return decoder.decode(line: json, number: number) ?? .failure(RecordError(origin: "request", message: "not valid JSON: an empty body"))
     }
 
-    public struct Screened {
-        public let verdict: Verdict
-        public let record: Record
+    package struct Screened {
+        package let verdict: Verdict
+        package let record: Record
         /// The verdict as `scan --format jsonl` prints it.
-        public let json: [UInt8]
+        package let json: [UInt8]
     }
 
     func screen(_ record: Record) -> Screened {
-        let verdict = withScanner { $0.evaluate($0.prepare(record), timeline: record.isCall) }
+        let verdict = withScreener { $0.screen(record) }
         count(verdict)
         return Screened(verdict: verdict, record: record, json: printer.jsonBytes(verdict, record: record))
     }
@@ -101,12 +107,7 @@ public final class ScreeningEngine: @unchecked Sendable {
 
     private func count(_ v: Verdict) {
         guard !v.hits.isEmpty else { return }
-        hitCounts.withLockedValue { counts in for h in v.hits { counts[h.rule] += 1 } }
-    }
-
-    func noteHits(_ ruleIndices: [Int]) {
-        guard !ruleIndices.isEmpty else { return }
-        hitCounts.withLockedValue { counts in for r in ruleIndices where r < counts.count { counts[r] += 1 } }
+        hitCounts.withLockedValue { counts in for h in v.hits { counts[h.ruleIndex] += 1 } }
     }
 
     /// What `fanzha explain` prints, the marked text alone, and the points table.
@@ -114,11 +115,10 @@ public final class ScreeningEngine: @unchecked Sendable {
         var o = JSONObjectWriter()
         o.addRaw("verdict", bytes: s.json)
         o.add("marked", Highlighter(style: .brackets).mark(record: s.record, hits: s.verdict.hits))
-        o.addObjects("points", s.verdict.hits.sorted { rules.rules[$0.rule].score > rules.rules[$1.rule].score }) { j, h in
-            let r = rules.rules[h.rule]
-            j.add("points", r.score)
-            j.add("rule", r.id)
-            j.add("title", r.title)
+        o.addObjects("points", s.verdict.hits.sorted { $0.score > $1.score }) { j, h in
+            j.add("points", h.score)
+            j.add("rule", h.rule)
+            j.add("title", h.title)
             j.add("evidence", h.spans.map(\.text))
         }
         o.add("report", Explanation.render(s.verdict, record: s.record, rules: rules, colour: false))
@@ -157,6 +157,7 @@ public final class ScreeningEngine: @unchecked Sendable {
 
     /// A live-call screener of this rule set (one per WebSocket, one per shard of HTTP calls).
     func liveScreener(limits: LiveCallScreener.Limits) -> LiveCallScreener {
-        LiveCallScreener(scanner: try! Fanzha.Scanner(matcher: matcher), limits: limits, roles: readerOptions.roles)
+        LiveCallScreener(screener: try! firstScreener.sibling(), limits: limits, roles: readerOptions.roles)
     }
+
 }

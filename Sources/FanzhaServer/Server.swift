@@ -11,55 +11,55 @@ import ServiceLifecycle
 import UnixSignals
 
 /// How `fanzha serve` runs: where it listens, what it loads, and its limits.
-public struct ServeConfiguration: Sendable {
-    public var host = "127.0.0.1"
-    public var port = 8110
-    public var rules: RuleStore.Source
+package struct ServeConfiguration: Sendable {
+    package var host = "127.0.0.1"
+    package var port = 8110
+    package var rules: RuleStore.Source
     /// nil: no tokens file, every request is allowed (only on a loopback address).
-    public var tokens: TokenTable?
+    package var tokens: TokenTable?
     /// Largest request body (413 beyond).
-    public var maxBodyBytes = 1 << 20
+    package var maxBodyBytes = 1 << 20
     /// Most records in one `POST /v1/scan` array (413 beyond).
-    public var maxBatch = 1000
+    package var maxBatch = 1000
     /// A request body must arrive within this time (408 otherwise); a connection with no traffic
     /// for `idleTimeout` is closed.
-    public var bodyTimeout: Duration = .seconds(10)
-    public var idleTimeout: Duration = .seconds(75)
-    public var callLimits = LiveCallScreener.Limits()
+    package var bodyTimeout: Duration = .seconds(10)
+    package var idleTimeout: Duration = .seconds(75)
+    package var callLimits = LiveCallScreener.Limits()
     /// The referral case store (`--referrals FILE`); nil: no referral routes.
-    public var referrals: ReferralStore?
+    package var referrals: ReferralStore?
     /// `POST /v1/scan?refer=1` opens or joins a case for each verdict at this level or above.
-    public var referLevel: Level = .medium
+    package var referLevel: Level = .medium
     /// Input fields naming the person at risk and the suspected counterparty (as `scan --refer`).
-    public var subjectField: String?
-    public var counterpartyField: String?
+    package var subjectField: String?
+    package var counterpartyField: String?
     /// Shards of HTTP live calls (default: one per core).
-    public var callShards = ProcessInfo.processInfo.activeProcessorCount
+    package var callShards = ProcessInfo.processInfo.activeProcessorCount
     /// Where finals and notices that no client is waiting for go (idle, evicted, shutdown).
-    public var log: @Sendable (String) -> Void = { line in
+    package var log: @Sendable (String) -> Void = { line in
         FileHandle.standardOutput.write(Data((line + "\n").utf8))
     }
 
-    public init(rules: RuleStore.Source) { self.rules = rules }
+    package init(rules: RuleStore.Source) { self.rules = rules }
 }
 
 /// Per request: who is calling (after the token check).
-public struct ServiceContext: RequestContext {
-    public var coreContext: CoreRequestContextStorage
-    public init(source: ApplicationRequestContextSource) { coreContext = .init(source: source) }
+package struct ServiceContext: RequestContext {
+    package var coreContext: CoreRequestContextStorage
+    package init(source: ApplicationRequestContextSource) { coreContext = .init(source: source) }
 }
 
 /// `fanzha serve`: the screening service.
-public final class FanzhaService: Sendable {
-    public let configuration: ServeConfiguration
-    public let store: RuleStore
-    public let metrics = ServiceMetrics()
+package final class FanzhaService: Sendable {
+    package let configuration: ServeConfiguration
+    package let store: RuleStore
+    package let metrics = ServiceMetrics()
     let calls: HTTPLiveCalls
     let streams = NIOLockedValueBox<Int>(0)   // open calls on WebSocket streams
     let logger: Logger
 
     /// `store`: rules already compiled from `configuration.rules` (tests share one), else compiled here.
-    public init(configuration: ServeConfiguration, store: RuleStore? = nil) throws {
+    package init(configuration: ServeConfiguration, store: RuleStore? = nil) throws {
         self.configuration = configuration
         self.store = try store ?? RuleStore(source: configuration.rules)
         var logger = Logger(label: "fanzha.serve")
@@ -67,13 +67,10 @@ public final class FanzhaService: Sendable {
         self.logger = logger
         let metrics = self.metrics
         let log = configuration.log
-        calls = HTTPLiveCalls(shards: configuration.callShards, limits: configuration.callLimits, unclaimed: { output in
-            switch output {
-            case .alert(let json, _), .final(let json, _): log(json)
-            case .malformed(let m), .notice(let m): FileHandle.standardError.write(Data("fanzha: \(m)\n".utf8))
-            }
-        }, onFinal: { json, level in
-            metrics.screened(level: level, category: eventField(json, "category"))
+        calls = HTTPLiveCalls(shards: configuration.callShards, limits: configuration.callLimits, unclaimed: log, notice: { message in
+            FileHandle.standardError.write(Data("fanzha: \(message)\n".utf8))
+        }, onFinal: { final in
+            metrics.screened(level: final.verdict.level, category: final.verdict.category)
         })
         metrics.rulesLoaded.set(Double(self.store.current.rules.rules.count))
     }
@@ -98,7 +95,7 @@ public final class FanzhaService: Sendable {
     }
 
     /// The application: routes, the WebSocket upgrade, and the HTTP limits.
-    public func application(port: Int? = nil, onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) -> some ApplicationProtocol {
+    package func application(port: Int? = nil, onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) -> some ApplicationProtocol {
         let router = Router(context: ServiceContext.self)
         router.middlewares.add(MetricsAndErrors(metrics: metrics))
         var table = RouteTable(router: router)
@@ -151,7 +148,7 @@ public final class FanzhaService: Sendable {
 
     /// Runs until SIGTERM or SIGINT: in-flight requests finish, then open live calls are closed and
     /// their finals written. SIGHUP reloads the rules.
-    public func run(onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
+    package func run(onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
         if configuration.tokens == nil && !["127.0.0.1", "::1", "localhost"].contains(configuration.host) {
             throw ScreeningEngine.LoadFailure(message: "--bind \(configuration.host) is not a loopback address: give --tokens so that requests need a token", diagnostics: [])
         }

@@ -2,34 +2,34 @@ import Foundation
 
 /// What a token may do. `screen`: scan, explain, live calls; `dispatch`: the referral queue;
 /// `admin`: rule reloads. A token holds any set of them.
-public enum Role: String, Sendable, CaseIterable {
+package enum Role: String, Sendable, CaseIterable {
     case screen, dispatch, admin
 }
 
 /// The `--tokens` file: one token per line, `NAME ROLE[,ROLE…] TOKEN`; `#` starts a comment.
 /// The name is who the audit trail says acted; the token is the secret a client sends as
 /// `Authorization: Bearer TOKEN`.
-public struct TokenTable: Sendable {
-    public struct Entry: Sendable {
-        public let name: String
-        public let roles: Set<Role>
+package struct TokenTable: Sendable {
+    package struct Entry: Sendable {
+        package let name: String
+        package let roles: Set<Role>
         let secret: [UInt8]
     }
 
-    public let entries: [Entry]
+    package let entries: [Entry]
 
-    public init(entries: [Entry]) { self.entries = entries }
+    package init(entries: [Entry]) { self.entries = entries }
 
-    public struct ParseError: Error, CustomStringConvertible {
-        public let description: String
+    package struct ParseError: Error, CustomStringConvertible {
+        package let description: String
     }
 
-    public static func load(path: String) throws -> TokenTable {
+    package static func load(path: String) throws -> TokenTable {
         guard let data = FileManager.default.contents(atPath: path) else { throw ParseError(description: "\(path): cannot read the tokens file") }
         return try parse(String(decoding: data, as: UTF8.self), path: path)
     }
 
-    public static func parse(_ text: String, path: String) throws -> TokenTable {
+    package static func parse(_ text: String, path: String) throws -> TokenTable {
         var entries: [Entry] = []
         for (n, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             let line = rawLine.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? ""
@@ -58,7 +58,7 @@ public struct TokenTable: Sendable {
 
     /// The entry whose token this is. Every entry is compared, each in time that depends only on
     /// the lengths, so response time does not tell how much of a guess was right.
-    public func entry(token: Substring) -> Entry? {
+    package func entry(token: Substring) -> Entry? {
         let given = Array(token.utf8)
         var found: Entry? = nil
         for e in entries {
@@ -71,8 +71,8 @@ public struct TokenTable: Sendable {
 }
 
 /// Who made a request: a token's entry, or everyone when the server runs without `--tokens`.
-public struct Caller: Sendable {
-    public let name: String
-    public let roles: Set<Role>
-    public static let open = Caller(name: "anonymous", roles: Set(Role.allCases))
+package struct Caller: Sendable {
+    package let name: String
+    package let roles: Set<Role>
+    package static let open = Caller(name: "anonymous", roles: Set(Role.allCases))
 }

@@ -27,7 +27,7 @@ struct Serve: ParsableCommand {
     @Option(help: "Live calls: close a call after this many events (of its shard or stream) without one of its own.") var idleLines: Int = 100_000
     @Option(help: "Live calls: close a call after this many seconds of event time (`t`) without an event.") var idleSeconds: Double = 1800
     @Option(help: "Live calls: at most this many open calls over HTTP (and per WebSocket stream).") var maxOpenCalls: Int = 100_000
-    @Option(help: "Live calls: a call with this many turns is closed when its next turn arrives.") var maxCallTurns: Int = Scanner.timelineTurns
+    @Option(help: "Live calls: a call with this many turns is closed when its next turn arrives.") var maxCallTurns: Int = Screener.timelineTurns
     @Option(help: "Live calls: alerts judge a longer call on its last N turns.") var windowTurns: Int = LiveCallScreener.Limits().window
     @Option(help: "Referral case database (SQLite; created when missing): the /v1/referrals routes, the console's queue, and POST /v1/scan?refer=1.") var referrals: String?
     @Option(help: "POST /v1/scan?refer=1 opens a case for each record at or above this level: low, medium or high.") var referLevel: String = "medium"
