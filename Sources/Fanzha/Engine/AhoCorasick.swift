@@ -5,15 +5,28 @@
 /// object per state, no dictionary, no branch on failure links while scanning.
 public struct AhoCorasick: Sendable {
     public let words: [[UInt8]]
-    private let byteClass: [UInt8]
-    private let classCount: Int
-    private let next: [Int32]
+    let byteClass: [UInt8]
+    let classCount: Int
+    let next: [Int32]
     /// Word ids reported at each state (its own word and those of its suffix states):
     /// `outputs[outputStart[s] ..< outputStart[s] + outputCount[s]]`.
-    private let outputStart: [Int32]
-    private let outputCount: [Int32]
-    private let outputs: [Int32]
-    private let wordLength: [Int32]
+    let outputStart: [Int32]
+    let outputCount: [Int32]
+    let outputs: [Int32]
+    let wordLength: [Int32]
+
+    /// The automaton from its tables, as `CompiledRuleCache` stored them.
+    init(words: [[UInt8]], byteClass: [UInt8], classCount: Int, next: [Int32],
+         outputStart: [Int32], outputCount: [Int32], outputs: [Int32], wordLength: [Int32]) {
+        self.words = words
+        self.byteClass = byteClass
+        self.classCount = classCount
+        self.next = next
+        self.outputStart = outputStart
+        self.outputCount = outputCount
+        self.outputs = outputs
+        self.wordLength = wordLength
+    }
 
     public init(words: [String]) {
         self.init(byteWords: words.map { Array($0.utf8) })
