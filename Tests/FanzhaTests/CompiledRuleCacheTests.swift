@@ -80,7 +80,7 @@ import Testing
         let rulesDir = dir + "/rules", cache = dir + "/cache"
         try FileManager.default.createDirectory(atPath: rulesDir, withIntermediateDirectories: true)
         let ruleFile = rulesDir + "/a.fz"
-        try ruleText(id: "a", match: #""安全账户""#, extra: "  score 5\n").write(toFile: ruleFile, atomically: true, encoding: .utf8)
+        try ruleText("a", match: #""安全账户""#, extra: "  score 5\n").write(toFile: ruleFile, atomically: true, encoding: .utf8)
         func entries() -> [String] {
             ((try? FileManager.default.contentsOfDirectory(atPath: cache)) ?? []).filter { $0.hasSuffix(".fzc") }.sorted()
         }
@@ -93,7 +93,7 @@ import Testing
         #expect(try Fanzha.Scanner(rules: cached).scan(Record(id: "x", text: "请转到安全账户")).level != .none)
 
         // Another rule: another key, compiled again.
-        try ruleText(id: "a", match: #""验证码""#, extra: "  score 5\n").write(toFile: ruleFile, atomically: true, encoding: .utf8)
+        try ruleText("a", match: #""验证码""#, extra: "  score 5\n").write(toFile: ruleFile, atomically: true, encoding: .utf8)
         let edited = try load()
         #expect(edited.prebuilt == nil)
         #expect(try Fanzha.Scanner(rules: edited).scan(Record(id: "x", text: "请转到安全账户")).level == .none)

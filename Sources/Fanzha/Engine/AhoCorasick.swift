@@ -7,7 +7,7 @@ public struct AhoCorasick: Sendable {
     public let words: [[UInt8]]
     let byteClass: [UInt8]
     let classCount: Int
-    let next: [Int32]
+    let next: TransitionTable
     /// Word ids reported at each state (its own word and those of its suffix states):
     /// `outputs[outputStart[s] ..< outputStart[s] + outputCount[s]]`.
     let outputStart: [Int32]
@@ -16,7 +16,7 @@ public struct AhoCorasick: Sendable {
     let wordLength: [Int32]
 
     /// The automaton from its tables, as `CompiledRuleCache` stored them.
-    init(words: [[UInt8]], byteClass: [UInt8], classCount: Int, next: [Int32],
+    init(words: [[UInt8]], byteClass: [UInt8], classCount: Int, next: TransitionTable,
          outputStart: [Int32], outputCount: [Int32], outputs: [Int32], wordLength: [Int32]) {
         self.words = words
         self.byteClass = byteClass
@@ -115,7 +115,7 @@ public struct AhoCorasick: Sendable {
                 }
             }
         }
-        next = table
+        next = TransitionTable(copying: table)
         outputStart = outStart
         outputCount = outCount
         outputs = flat
@@ -133,7 +133,8 @@ public struct AhoCorasick: Sendable {
 
     @usableFromInline
     func scan(_ text: UnsafeBufferPointer<UInt8>, _ found: (Int, Int, Int) -> Void) {
-        next.withUnsafeBufferPointer { next in
+        let next = self.next.base
+        do {
             byteClass.withUnsafeBufferPointer { cls in
                 var row = 0   // current state × classCount
                 let n = classCount
@@ -166,4 +167,35 @@ public struct AhoCorasick: Sendable {
         }
         return out
     }
+}
+
+/// The automaton's transition table in memory of its own, or read in place from a compiled rule
+/// set's mapped file (`CompiledRuleCache`): the table is most of that file (about 22 MB for the
+/// bundled rules), and a one-message run touches only a few of its pages.
+final class TransitionTable: @unchecked Sendable {
+    let base: UnsafePointer<Int32>
+    let count: Int
+    /// What keeps borrowed memory alive (the mapped file); nil when the table owns its memory.
+    private let owner: AnyObject?
+
+    init(copying values: [Int32]) {
+        let p = UnsafeMutablePointer<Int32>.allocate(capacity: max(1, values.count))
+        values.withUnsafeBufferPointer { if let b = $0.baseAddress { p.initialize(from: b, count: values.count) } }
+        base = UnsafePointer(p)
+        count = values.count
+        owner = nil
+    }
+
+    /// `count` entries at `base`, valid while `owner` lives.
+    init(borrowing base: UnsafePointer<Int32>, count: Int, owner: AnyObject) {
+        self.base = base
+        self.count = count
+        self.owner = owner
+    }
+
+    deinit {
+        if owner == nil { UnsafeMutablePointer(mutating: base).deallocate() }
+    }
+
+    var buffer: UnsafeBufferPointer<Int32> { UnsafeBufferPointer(start: base, count: count) }
 }

@@ -27,7 +27,7 @@ public enum CompiledRuleCache {
     public static let fileExtension = "fzc"
     static let magic: [UInt8] = Array("FZCRULES".utf8)
     /// Bumped whenever the layout below changes.
-    static let formatVersion: UInt32 = 3
+    static let formatVersion: UInt32 = 4
     static let headerSize = 48
     /// Environment variable that turns the automatic cache off.
     public static let disableVariable = "FANZHA_NO_CACHE"
@@ -206,7 +206,7 @@ public enum CompiledRuleCache {
                 sum.value = h.value
             } else {
                 decoded.value = Result {
-                    var p = ByteReader(payload, path: path)
+                    var p = ByteReader(payload, path: path, owner: file)
                     return try decode(&p)
                 }
             }
@@ -281,7 +281,9 @@ public enum CompiledRuleCache {
         let automaton = prebuilt?.automaton ?? AhoCorasick(words: set.words)
         w.raw(automaton.byteClass, counted: true)
         w.count(automaton.classCount)
-        w.int32s(automaton.next)
+        // Aligned, so that loading reads it in place from the mapped file.
+        w.align(4)
+        w.int32s(automaton.next.buffer)
         w.int32s(automaton.outputStart)
         w.int32s(automaton.outputCount)
         w.int32s(automaton.outputs)
@@ -408,7 +410,8 @@ public enum CompiledRuleCache {
 
         let byteClass = try r.bytes()
         let classCount = try r.count()
-        let next = try r.int32s()
+        try r.align(4)
+        let next = try r.int32Table()
         let outputStart = try r.int32s(), outputCount = try r.int32s(), outputs = try r.int32s(), wordLength = try r.int32s()
         let states = outputStart.count
         var consistent = byteClass.count == 256 && classCount > 0 && next.count == states * classCount
@@ -711,10 +714,18 @@ struct ByteWriter {
     mutating func string(_ s: String) { raw(Array(s.utf8), counted: true) }
     mutating func strings(_ xs: [String]) { count(xs.count); for x in xs { string(x) } }
     mutating func ints(_ xs: [Int]) { count(xs.count); for x in xs { i64(x) } }
-    mutating func int32s(_ xs: [Int32]) {
+    /// Zero bytes up to a multiple of `n` (from the start of the payload, itself at an offset
+    /// that is a multiple of 8 in the file).
+    mutating func align(_ n: Int) {
+        while bytes.count % n != 0 { bytes.append(0) }
+    }
+
+    mutating func int32s(_ xs: [Int32]) { xs.withUnsafeBufferPointer { int32s($0) } }
+
+    mutating func int32s(_ xs: UnsafeBufferPointer<Int32>) {
         count(xs.count)
         #if _endian(little)
-        xs.withUnsafeBytes { bytes.append(contentsOf: $0) }
+        bytes.append(contentsOf: UnsafeRawBufferPointer(xs))
         #else
         for x in xs { i32(x) }
         #endif
@@ -727,10 +738,13 @@ struct ByteReader {
     let base: UnsafeRawBufferPointer
     let path: String
     var p = 0
+    /// The mapped file `base` lies in, for tables read in place.
+    let owner: AnyObject?
 
-    init(_ base: UnsafeRawBufferPointer, path: String) {
+    init(_ base: UnsafeRawBufferPointer, path: String, owner: AnyObject? = nil) {
         self.base = base
         self.path = path
+        self.owner = owner
     }
 
     func bad(_ problem: String) -> CompiledRuleCache.CacheError {
@@ -782,6 +796,26 @@ struct ByteReader {
         }
         return out
     }
+    mutating func align(_ n: Int) throws {
+        while p % n != 0 {
+            guard try u8() == 0 else { throw bad("bad padding") }
+        }
+    }
+
+    /// A table of Int32 read in place: valid while the mapped file (`owner`) lives.
+    mutating func int32Table() throws -> TransitionTable {
+        #if _endian(little)
+        let before = p
+        let n = try count()
+        let at = try take(n * 4)
+        if let owner, (Int(bitPattern: base.baseAddress!) + at) % 4 == 0 {
+            return TransitionTable(borrowing: (base.baseAddress! + at).assumingMemoryBound(to: Int32.self), count: n, owner: owner)
+        }
+        p = before
+        #endif
+        return TransitionTable(copying: try int32s())
+    }
+
     mutating func int32s() throws -> [Int32] {
         let n = try count()
         let at = try take(n * 4)
