@@ -6,6 +6,7 @@ import PackageDescription
 //   FanzhaPCRE         the only module that imports PCRE2: compile, JIT, match, limits
 //   FanzhaText         the only module that imports OpenCC: normalise text with an offset map
 //   Fanzha             rules language (compiler) and engine (scanner), readers and printers
+//   FanzhaReferrals    the 96110 referral case store (SQLite through GRDB): cases from verdicts, the workflow
 //   fanzha             the thin command-line shell
 let package = Package(
     name: "Fanzha",
@@ -13,9 +14,11 @@ let package = Package(
     products: [
         .executable(name: "fanzha", targets: ["fanzha"]),
         .library(name: "Fanzha", targets: ["Fanzha"]),
+        .library(name: "FanzhaReferrals", targets: ["FanzhaReferrals"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
         .systemLibrary(name: "CPCRE2", pkgConfig: "libpcre2-8", providers: [.apt(["libpcre2-dev"])]),
@@ -23,11 +26,15 @@ let package = Package(
         .target(name: "FanzhaPCRE", dependencies: ["CPCRE2"]),
         .target(name: "FanzhaText", dependencies: ["COpenCC"]),
         .target(name: "Fanzha", dependencies: ["FanzhaPCRE", "FanzhaText"]),
+        // The core engine never depends on SQLite: only the referral store does.
+        .target(name: "FanzhaReferrals", dependencies: ["Fanzha", .product(name: "GRDB", package: "GRDB.swift")]),
         .executableTarget(name: "fanzha", dependencies: [
             "Fanzha",
+            "FanzhaReferrals",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "FanzhaTests", dependencies: ["Fanzha", "FanzhaPCRE", "FanzhaText"]),
+        .testTarget(name: "FanzhaReferralsTests", dependencies: ["FanzhaReferrals", "Fanzha"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -3,8 +3,8 @@
 /// Layout for the hot loop: bytes are first mapped to equivalence classes (every byte that occurs
 /// in no word shares class 0), then `next[state * classCount + class]` is a flat Int32 table: no
 /// object per state, no dictionary, no branch on failure links while scanning.
-public struct AhoCorasick: Sendable {
-    public let words: [[UInt8]]
+package struct AhoCorasick: Sendable {
+    package let words: [[UInt8]]
     let byteClass: [UInt8]
     let classCount: Int
     let next: TransitionTable
@@ -28,11 +28,11 @@ public struct AhoCorasick: Sendable {
         self.wordLength = wordLength
     }
 
-    public init(words: [String]) {
+    package init(words: [String]) {
         self.init(byteWords: words.map { Array($0.utf8) })
     }
 
-    public init(byteWords: [[UInt8]]) {
+    package init(byteWords: [[UInt8]]) {
         words = byteWords
         // Byte classes.
         var used = [Bool](repeating: false, count: 256)
@@ -122,12 +122,12 @@ public struct AhoCorasick: Sendable {
         wordLength = byteWords.map { Int32($0.count) }
     }
 
-    public var stateCount: Int { outputStart.count }
+    package var stateCount: Int { outputStart.count }
 
     /// Calls `found(wordID, start, end)` for every occurrence of every word (overlaps included),
     /// in order of end position. Offsets are byte offsets in `text`.
     @inlinable
-    public func forEachMatch(in text: UnsafeBufferPointer<UInt8>, _ found: (Int, Int, Int) -> Void) {
+    package func forEachMatch(in text: UnsafeBufferPointer<UInt8>, _ found: (Int, Int, Int) -> Void) {
         scan(text, found)
     }
 
@@ -157,7 +157,7 @@ public struct AhoCorasick: Sendable {
     }
 
     /// Every occurrence, naively: the reference the automaton is tested against.
-    public static func naiveMatches(words: [[UInt8]], in text: [UInt8]) -> [(Int, Int, Int)] {
+    package static func naiveMatches(words: [[UInt8]], in text: [UInt8]) -> [(Int, Int, Int)] {
         var out: [(Int, Int, Int)] = []
         guard !text.isEmpty else { return out }
         for end in 1...text.count {
