@@ -16,9 +16,7 @@ integrations/spark/README.md describes the options, the outputs and how to run i
 """
 import argparse
 import collections
-import json
 import os
-import re
 import shutil
 import stat
 import subprocess
@@ -30,7 +28,6 @@ LEVELS = ("none", "low", "medium", "high")
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 ERROR_RECORD_CHARS = 65536          # at most this much of a record is kept beside its error
-ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
 # A JSON Lines line that fanzha skips (it is not a record): spaces and tabs only, before an
 # optional "\r". \z, not $: Java's $ also matches before a final line terminator such as U+2028.
 BLANK_LINE = r"^[ \t]*\r?\z"
@@ -119,25 +116,20 @@ def _shipped_executable(name):
         return copy
 
 
-def _verdict_row(raw, record, source, date_field):
-    """One output row from one line of fanzha's output and the record it answers."""
+def _answer(raw, record, source):
+    """One output row: fanzha's line, and beside an error line the record it could not read.
+    A verdict always has a "level" member; an error line ({"id", "error"}) never has one, and the
+    text `"level":` cannot occur inside a JSON string, where quotes are escaped."""
     line = raw.decode("utf-8").rstrip("\n")
-    obj = json.loads(line)
-    if "level" not in obj:      # {"id": …, "error": …}: fanzha could not read the record
-        return ("error", obj.get("id"), None, None, None, None, None, None, None, None, None,
-                obj.get("error"), record[:ERROR_RECORD_CHARS], source, None)
-    date = obj.get(date_field) if date_field else None
-    return ("verdict", obj.get("id"), obj["level"], obj.get("score"), obj.get("category"),
-            obj.get("categories") or [],
-            sorted({h["rule"] for h in obj.get("hits") or []}),
-            obj.get("first_warning_turn"), obj.get("first_money_request_turn"),
-            obj.get("errors") or [], line, None, None, None,
-            date[:10] if isinstance(date, str) and ISO_DATE.match(date) else None)
+    if '"level":' in line:
+        return (line, None, None)
+    return (line, record[:ERROR_RECORD_CHARS], source)
 
 
-def screen_partition(rows, command, binary_name, rules_names, date_field):
+def screen_partition(rows, command, binary_name, rules_names):
     """Streams one partition through one fanzha process. `rows` yields (record JSON text, source
-    file). Yields one row per record; raises (so that Spark retries the task) when the process
+    file). Yields one (fanzha's line, record, file) per record, the last two only for
+    errors; raises (so that Spark retries the task) when the process
     fails, is killed, or answers a different number of records than it was given."""
     rows = iter(rows)
     first = next(rows, None)
@@ -185,7 +177,7 @@ def screen_partition(rows, command, binary_name, rules_names, date_field):
                 raise RuntimeError(f"fanzha wrote more lines than it was given records: {line[:200]!r}")
             record, source = pending.popleft()
             answered += 1
-            yield _verdict_row(line, record, source, date_field)
+            yield _answer(line, record, source)
         status = proc.wait()
         feeder.join()
         drainer.join()
@@ -211,19 +203,18 @@ def _chain(first, rest):
 # ---------------------------------------------------------------------------------------------
 # On the driver
 
-def screened_schema():
-    from pyspark.sql.types import (ArrayType, IntegerType, StringType, StructField, StructType)
+def verdict_schema(date_field):
+    """The members of fanzha's output lines that the outputs and the summary use."""
+    from pyspark.sql.types import ArrayType, IntegerType, StringType, StructField, StructType
     s = StringType()
-    return StructType([
-        StructField("kind", s, False),            # verdict | error
-        StructField("id", s), StructField("level", s), StructField("score", IntegerType()),
-        StructField("category", s), StructField("categories", ArrayType(s)), StructField("rules", ArrayType(s)),
-        StructField("first_warning_turn", IntegerType()), StructField("first_money_request_turn", IntegerType()),
-        StructField("rule_errors", ArrayType(s)),
-        StructField("verdict", s),                # fanzha's verdict line, every field of it
-        StructField("error", s), StructField("record", s), StructField("file", s),
-        StructField("date", s),
-    ])
+    fields = [StructField("id", s), StructField("level", s), StructField("score", IntegerType()),
+              StructField("category", s), StructField("categories", ArrayType(s)),
+              StructField("hits", ArrayType(StructType([StructField("rule", s)]))),
+              StructField("first_warning_turn", IntegerType()), StructField("first_money_request_turn", IntegerType()),
+              StructField("errors", ArrayType(s)), StructField("error", s)]
+    if date_field and date_field not in {f.name for f in fields}:
+        fields.append(StructField(date_field, s))
+    return StructType(fields)
 
 
 def read_records(spark, fmt, inputs):
@@ -288,21 +279,36 @@ def run(spark, argv):
     command = fanzha_command(args, threads)
     binary_name = os.path.basename(binary)
     rules_names = [os.path.basename(p.rstrip("/")) for p in rules]
-    date_field = args.date_field
 
+    date_field = args.date_field
     records = read_records(spark, fmt, args.inputs)
     if args.partitions:
         records = records.repartition(args.partitions)
     good = records.filter(F.col("reader_error").isNull()).select("record", "file")
-    screened_rdd = good.rdd.mapPartitions(
-        lambda rows: screen_partition(((r[0], r[1]) for r in rows), command, binary_name, rules_names, date_field))
-    screened = spark.createDataFrame(screened_rdd, screened_schema())
+    # Python only pairs fanzha's lines with the records; the JVM parses the verdicts.
+    answers = spark.createDataFrame(good.rdd.mapPartitions(
+        lambda rows: screen_partition(((r[0], r[1]) for r in rows), command, binary_name, rules_names)),
+        "line string, record string, file string")
+    v = answers.select(F.from_json("line", verdict_schema(date_field), {"mode": "FAILFAST"}).alias("v"),
+                       "line", "record", "file")
+    is_verdict = F.col("v.level").isNotNull()
+    date = F.col(f"v.`{date_field}`") if date_field else F.lit(None).cast("string")
+    screened = v.select(
+        F.when(is_verdict, "verdict").otherwise("error").alias("kind"),
+        F.col("v.id").alias("id"), F.col("v.level").alias("level"), F.col("v.score").alias("score"),
+        F.col("v.category").alias("category"), F.col("v.categories").alias("categories"),
+        F.array_sort(F.array_distinct(F.transform("v.hits", lambda h: h["rule"]))).alias("rules"),
+        F.col("v.first_warning_turn").alias("first_warning_turn"),
+        F.col("v.first_money_request_turn").alias("first_money_request_turn"),
+        F.col("v.errors").alias("rule_errors"),
+        F.when(is_verdict, F.col("line")).alias("verdict"),
+        F.when(~is_verdict, F.col("v.error")).alias("error"),
+        "record", "file",
+        F.when(is_verdict & date.rlike(r"^\d{4}-\d{2}-\d{2}"), F.substring(date, 1, 10)).alias("date"))
     reader_errors = records.filter(F.col("reader_error").isNotNull()).select(
-        F.lit("error").alias("kind"), *[F.lit(None).cast(f.dataType).alias(f.name) for f in screened_schema()[1:11]],
-        F.col("reader_error").alias("error"),
-        F.substring(F.coalesce("raw", "record"), 1, ERROR_RECORD_CHARS).alias("record"),
-        F.col("file"), F.lit(None).cast("string").alias("date"))
-    screened = screened.unionByName(reader_errors).persist(StorageLevel.MEMORY_AND_DISK)
+        F.lit("error").alias("kind"), F.col("reader_error").alias("error"),
+        F.substring(F.coalesce("raw", "record"), 1, ERROR_RECORD_CHARS).alias("record"), "file")
+    screened = screened.unionByName(reader_errors, allowMissingColumns=True).persist(StorageLevel.MEMORY_AND_DISK)
     try:
         return _write_outputs(spark, args, records, screened)
     finally:
