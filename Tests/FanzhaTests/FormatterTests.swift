@@ -29,9 +29,9 @@ private func summary(_ rules: RuleSet) -> [String] {
 
 /// What a scanner says about a text, as comparable text.
 private func verdictSummary(_ s: RuleScanner, _ record: Record) -> String {
-    let v = s.scan(record)
-    let hits = v.hits.map { h in s.rules.rules[h.rule].id + ":" + h.spans.map { "\($0.turn ?? -1)/\($0.start)-\($0.end)" }.joined(separator: ",") }
-    return "\(v.level) \(v.score) \(v.category.map { s.rules.categories[$0].id } ?? "-") [\(hits.joined(separator: " "))]"
+    let v = s.screen(record)
+    let hits = v.hits.map { h in h.rule + ":" + h.spans.map { "\($0.turn ?? -1)/\($0.start)-\($0.end)" }.joined(separator: ",") }
+    return "\(v.level) \(v.score) \(v.category ?? "-") [\(hits.joined(separator: " "))]"
 }
 
 private let probeTexts: [Record] = [
@@ -128,7 +128,7 @@ private let probeTexts: [Record] = [
             let after = RuleCompiler.compile(files: formatted)
             let b = try #require(after.ruleSet, "\(after.errors.map(\.message))")
             #expect(summary(a) == summary(b))
-            #expect(before.diagnostics.map(\.id) == after.diagnostics.map(\.id))
+            #expect(before.diagnostics.map(\.id.rawValue) == after.diagnostics.map(\.id.rawValue))
             let sa = try RuleScanner(rules: a), sb = try RuleScanner(rules: b)
             for record in probeTexts { #expect(verdictSummary(sa, record) == verdictSummary(sb, record)) }
         }
@@ -185,7 +185,7 @@ private let probeTexts: [Record] = [
         #expect(formatted != sampleRuleFile)   // the layout did change
         let before = compileRules(sampleRuleFile), after = compileRules(formatted)
         #expect(before.errors.isEmpty && after.errors.isEmpty)
-        #expect(before.diagnostics.map(\.id) == after.diagnostics.map(\.id))
+        #expect(before.diagnostics.map(\.id.rawValue) == after.diagnostics.map(\.id.rawValue))
         let a = try #require(before.ruleSet), b = try #require(after.ruleSet)
         #expect(summary(a) == summary(b))
         #expect(a.rules.map(\.id) == ["police.accuse", "_transfer", "police.safe_account", "benign.notice"])
@@ -382,7 +382,7 @@ private let probeTexts: [Record] = [
     @Test func refusesFilesWithSyntaxErrors() {
         let (out, ds, src) = RuleFormatter.format(path: "bad.fz", text: "rule r {\n  title \"测试\n  match \"安全账户\"\n}\n")
         #expect(out == nil)
-        #expect(ds.map(\.id) == ["unterminated-string"])
+        #expect(ds.map(\.id.rawValue) == ["unterminated-string"])
         #expect(src.path == "bad.fz")
         // Semantic problems are the checker's business: fmt still lays the file out.
         let (ok, none, _) = RuleFormatter.format(path: "t.fz", text: "rule r { title \"测试\" match nowhere }")
