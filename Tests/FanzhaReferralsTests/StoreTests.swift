@@ -186,7 +186,7 @@ import Testing
     let clock = TestClock()
     let store = try ReferralStore(path: dir.path("cases.db"), clock: clock.clock)
     func open(_ key: String, _ tier: Tier, _ category: String?, _ rules: [String]) throws -> Int64 {
-        try store.refer(warning(key, subject: "subject-\(key)", tier: tier, category: category, rules: rules)).caseID
+        try store.refer(warning(key, subject: "subject-\(key)", tier: tier, category: category, rules: rules)).caseID as Int64
     }
     let a = try open("A", .high, "police", ["r.a", "r.b"])
     let b = try open("B", .high, "police", ["r.a"])

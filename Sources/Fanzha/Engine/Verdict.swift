@@ -7,6 +7,7 @@ public struct EvidenceSpan: Sendable, Equatable {
     public let start: Int
     public let end: Int
     public let text: String
+    public init(turn: Int?, start: Int, end: Int, text: String) { self.turn = turn; self.start = start; self.end = end; self.text = text }
 }
 
 /// A frame found in a record (RULES.md, Frames): a sentence, or a whole message, that is not the
@@ -23,6 +24,7 @@ public struct Frame: Sendable, Equatable {
 public struct RuleHit: Sendable {
     public let rule: Int
     public let spans: [EvidenceSpan]
+    public init(rule: Int, spans: [EvidenceSpan]) { self.rule = rule; self.spans = spans }
 }
 
 /// The 96110 referral for a level: who acts, how, and what to say.
