@@ -109,10 +109,14 @@ public final class ReferralStore: Sendable {
         case recordedOnClosed(Int64)
         /// This record was already referred at this tier or higher: nothing changed.
         case unchanged(Int64)
+        /// This record was already referred at this tier, with fewer turns (a live call's alert,
+        /// then its final verdict): its evidence now covers the longer text. No new case or warning.
+        case extended(Int64)
 
         public var caseID: Int64 {
             switch self {
-            case .opened(let i), .joined(let i), .escalated(let i), .reopened(let i), .recordedOnClosed(let i), .unchanged(let i): return i
+            case .opened(let i), .joined(let i), .escalated(let i), .reopened(let i), .recordedOnClosed(let i), .unchanged(let i), .extended(let i):
+                return i
             }
         }
     }
@@ -138,9 +142,17 @@ public final class ReferralStore: Sendable {
 
     private func refer(_ w: Warning, actor: String, at: Double, db: Database) throws -> Referred {
         // The same record at this tier or above: re-screening changes nothing.
-        let seen = try Row.fetchAll(db.cachedStatement(sql: "SELECT case_id, tier FROM evidence WHERE record_key = ?"), arguments: [w.recordKey])
+        let seen = try Row.fetchAll(db.cachedStatement(sql: "SELECT id, case_id, tier, json_array_length(turns) AS turns FROM evidence WHERE record_key = ?"),
+                                    arguments: [w.recordKey])
         if let same = seen.first(where: { (Tier(rawValue: $0["tier"]) ?? .low) >= w.tier }) {
-            return .unchanged(same["case_id"])
+            let caseID: Int64 = same["case_id"]
+            guard Tier(rawValue: same["tier"]) == w.tier, w.turns.count > same["turns"] else { return .unchanged(caseID) }
+            try run(db, "UPDATE evidence SET turns = ?, hits = ?, score = max(score, ?), seen_at = ? WHERE id = ?",
+                    [EvidenceJSON.turns(w.turns), EvidenceJSON.hits(w.hits), w.score, at, same["id"] as Int64])
+            for rule in Set(w.hits.map(\.rule)) {
+                try run(db, "INSERT OR IGNORE INTO case_rule (case_id, rule) VALUES (?, ?)", [caseID, rule])
+            }
+            return .extended(caseID)
         }
         let result: Referred
         if let open = try Row.fetchOne(db.cachedStatement(sql: "SELECT id, tier, state FROM referral_case WHERE subject = ? AND state <> 'closed'"),

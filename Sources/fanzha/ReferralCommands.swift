@@ -390,12 +390,14 @@ final class Referrer: @unchecked Sendable {
         case .escalated: counts["escalated", default: 0] += 1
         case .reopened: counts["reopened", default: 0] += 1
         case .unchanged: counts["unchanged", default: 0] += 1
+        case .extended: counts["extended", default: 0] += 1
         }
     }
 
     /// For stderr at the end: `referrals: 3 opened, 1 joined, … (cases.db)`.
     var summary: String {
-        let parts = ["opened", "joined", "escalated", "reopened", "unchanged"].map { "\(counts[$0, default: 0]) \($0)" }
+        var parts = ["opened", "joined", "escalated", "reopened", "unchanged"].map { "\(counts[$0, default: 0]) \($0)" }
+        if let n = counts["extended"] { parts.append("\(n) extended (a live call's evidence grown to the whole call)") }
         return "referrals: \(parts.joined(separator: ", ")) (\(store.path))"
     }
 

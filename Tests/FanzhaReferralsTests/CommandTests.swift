@@ -73,22 +73,36 @@ private func referrals(_ args: [String], _ db: String, in dir: ScratchDirectory)
         "{\"call\":\"c1\",\"speaker\":\"\(t.0)\",\"text\":\"\(t.1)\",\"t\":\(i),\"callee\":\"13800000009\",\"caller_number\":\"+8617000000000\"}"
     }
     lines.append("{\"call\":\"c1\",\"end\":true}")
-    let events = try dir.write("events.jsonl", lines.joined(separator: "\n") + "\n")
     let db = dir.path("cases.db")
-    let r = try Fanzha.run(["scan", "--input", "events", "--refer", db, "--subject-field", "callee", "--counterparty-field", "caller_number", events], in: dir)
-    #expect(r.status == 0, "\(r.err)")
-    let alerts = r.lines.filter { $0.contains("\"event\":\"alert\"") }
-    #expect(!alerts.isEmpty)
-    let c = try #require(try ReferralStore(path: db).list().first)
-    #expect(c.subject == "13800000009" && c.counterparty == "+8617000000000")
-    let detail = try ReferralStore(path: db).case(c.id)
-    let first = try #require(detail.evidence.first)
-    #expect(first.isCall && first.recordKey == "c1")
-    // Opened at the alert: with the turns the call had then, not the whole call.
-    #expect(first.turns.count < turns.count, "\(first.turns.count)")
-    #expect(first.turns.map(\.text) == Array(turns.prefix(first.turns.count).map(\.1)))
-    #expect(detail.history.first?.kind == "opened")
-    #expect(try ReferralStore(path: db).list().count == 1)
+    // The events arrive on a pipe, as from a switch: the first five turns, then a pause.
+    let input = Pipe()
+    let p = try Fanzha.start(["scan", "--input", "events", "--refer", db, "--subject-field", "callee", "--counterparty-field", "caller_number"],
+                             in: dir, name: "live", stdin: input)
+    input.fileHandleForWriting.write(Data((lines.prefix(5).joined(separator: "\n") + "\n").utf8))
+    var opened: CaseDetail?
+    let deadline = Date().addingTimeInterval(60)
+    while opened == nil && Date() < deadline && p.isRunning {
+        usleep(100_000)
+        if FileManager.default.fileExists(atPath: db), let store = try? ReferralStore(path: db), let c = try? store.list().first {
+            opened = try? store.case(c.id)
+        }
+    }
+    // The case is there while the call is still going on, with the turns it had at the alert.
+    let atAlert = try #require(opened, "no case while the call was open")
+    #expect(p.isRunning)
+    #expect(atAlert.summary.subject == "13800000009" && atAlert.summary.counterparty == "+8617000000000")
+    let first = try #require(atAlert.evidence.first)
+    #expect(first.isCall && first.recordKey == "c1" && !first.hits.isEmpty)
+    #expect(first.turns.count <= 5 && first.turns.map(\.text) == Array(turns.prefix(first.turns.count).map(\.1)))
+    #expect(atAlert.history.first?.kind == "opened")
+    input.fileHandleForWriting.write(Data((lines.dropFirst(5).joined(separator: "\n") + "\n").utf8))
+    try input.fileHandleForWriting.close()
+    p.waitUntilExit()
+    #expect(p.terminationStatus == 0, "\((try? String(contentsOfFile: dir.path("live.err"), encoding: .utf8)) ?? "")")
+    // At the end of the call its evidence covers the whole call, in the same case.
+    let store = try ReferralStore(path: db)
+    #expect(try store.list().count == 1)
+    #expect(try store.case(atAlert.summary.id).evidence.last?.turns.count == turns.count)
 }
 
 @Test func theWorkflowFromTheCommandLine() throws {

@@ -31,7 +31,7 @@ enum Fanzha {
     }
 
     /// A started `fanzha` process (its output goes to files, so it never blocks on a pipe).
-    static func start(_ arguments: [String], in dir: ScratchDirectory, name: String) throws -> Process {
+    static func start(_ arguments: [String], in dir: ScratchDirectory, name: String, stdin: Pipe? = nil) throws -> Process {
         let exe = try #require(executable, "the fanzha executable was not built")
         let p = Process()
         p.executableURL = URL(fileURLWithPath: exe)
@@ -45,7 +45,7 @@ enum Fanzha {
         _ = FileManager.default.createFile(atPath: dir.path(name + ".err"), contents: nil)
         p.standardOutput = FileHandle(forWritingAtPath: dir.path(name + ".out"))
         p.standardError = FileHandle(forWritingAtPath: dir.path(name + ".err"))
-        p.standardInput = FileHandle(forReadingAtPath: "/dev/null")
+        p.standardInput = stdin ?? FileHandle(forReadingAtPath: "/dev/null")
         try p.run()
         return p
     }

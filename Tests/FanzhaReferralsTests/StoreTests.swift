@@ -52,6 +52,12 @@ import Testing
     let id = try store.refer(warning("call-7", subject: "13800000001", tier: .medium)).caseID
     #expect(try store.refer(warning("call-7", subject: "13800000001", tier: .high)) == .escalated(id))
     #expect(try store.refer(warning("call-7", subject: "13800000001", tier: .high)) == .unchanged(id))
+    // The final verdict of the call, with more turns: the same warning, now covering the whole call.
+    var whole = warning("call-7", subject: "13800000001", tier: .high, rules: ["police.safe_account", "police.secrecy"])
+    whole.turns.append(WarningTurn(speaker: "客户", text: "好的"))
+    #expect(try store.refer(whole) == .extended(id))
+    #expect(try store.case(id).evidence.last?.turns.count == 2)
+    #expect(try store.report().byRule.map(\.rule).sorted() == ["police.safe_account", "police.secrecy"])
     #expect(try store.refer(warning("call-7", subject: "13800000001", tier: .medium)) == .unchanged(id))
     #expect(try store.case(id).evidence.map(\.tier) == [.medium, .high])
 }
