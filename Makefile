@@ -26,6 +26,7 @@ quality: setup
 
 bench: setup
 	./scripts/bench.sh
+	./scripts/bench_referrals.sh
 
 # The bundled model (docs/MODEL.md): trained on the project's own corpus only, deterministic.
 model:

@@ -8,9 +8,12 @@ public enum ReferralText {
     /// ISO 8601 in UTC, seconds: `2026-12-04T13:40:00Z`; `-` for none.
     public static func time(_ d: Date?) -> String {
         guard let d else { return "-" }
-        let f = ISO8601DateFormatter()
-        f.formatOptions = [.withInternetDateTime]
-        return f.string(from: d)
+        // By hand with gmtime_r: a formatter per call cost more than the rest of a listed case.
+        var t = time_t(d.timeIntervalSince1970.rounded(.down))
+        var parts = tm()
+        gmtime_r(&t, &parts)
+        func two(_ n: Int32) -> String { n < 10 ? "0\(n)" : "\(n)" }
+        return "\(parts.tm_year + 1900)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday))T\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec))Z"
     }
 
     public static let tsvHeader = "id\ttier\tstate\toutcome\tcategory\tsubject\tcounterparty\tassignee\topened_at\tcontact_due\toverdue"
@@ -162,7 +165,7 @@ public enum ReferralExport {
 
     /// Labelled records `fanzha eval` reads as they are: one per screened record of the case (a
     /// record referred at several tiers, as a live call's alerts, once: its latest, longest text).
-    /// `{"id","text"|"turns","label","category","case","outcome"}`.
+    /// `{"id","text"|"turns","label","case","outcome"}`.
     public static func evalLines(_ c: CaseDetail, redactor: Redactor?) -> [[UInt8]] {
         guard let label = evalLabel(c.summary.outcome) else { return [] }
         var latest: [String: CaseEvidence] = [:]
@@ -184,8 +187,8 @@ public enum ReferralExport {
             } else {
                 o.add("text", turns.first?.text ?? "")
             }
+            // The field confirms fraud, not its kind: no category, so any category counts as right.
             o.add("label", label)
-            if label == "scam", let category = c.summary.category { o.add("category", category) }
             o.add("case", Int(c.summary.id))
             o.add("outcome", c.summary.outcome?.rawValue ?? "")
             return o.finishBytes()

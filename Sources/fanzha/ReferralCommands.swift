@@ -25,8 +25,9 @@ struct StoreOptions: ParsableArguments {
     @Option(help: "A deadlines file: `KEY = DURATION` lines, KEY one of high.call, high.visit, medium.call, low.sms (e.g. `high.call = 5m`).") var deadlines: String?
     @Option(help: ArgumentHelp("One deadline, on top of the file (repeatable): high.call=5m.", valueName: "key=duration")) var deadline: [String] = []
 
-    func open(creating: Bool = false) throws -> ReferralStore {
-        if !creating && !FileManager.default.fileExists(atPath: database) { throw Failure("\(database): no such file") }
+    /// The store; the file must exist (`scan --refer` creates it), so a mistyped name is an error.
+    func open() throws -> ReferralStore {
+        if !FileManager.default.fileExists(atPath: database) { throw Failure("\(database): no such file") }
         var d = Deadlines()
         do {
             if let deadlines {
@@ -167,7 +168,7 @@ extension Referrals {
             discussion: """
             Phone numbers, cards, IDs, accounts and links are redacted as in the lecture handouts unless --no-redact \
             (authorised use only). --format eval writes one record per screened message or call of closed cases: \
-            false_alarm as label `benign`, dissuaded and already_paid as `scam` with the case's category; by default \
+            false_alarm as label `benign`, dissuaded and already_paid as `scam`; by default \
             only those outcomes.
             """)
         @OptionGroup var store: StoreOptions

@@ -245,3 +245,10 @@ import Testing
     ])
     #expect(r.total.deadlinesMetShare == 0.6)
 }
+
+@Test func timesAreISO8601InUTC() {
+    #expect(ReferralText.time(Date(timeIntervalSince1970: 1_800_000_000)) == "2027-01-15T08:00:00Z")
+    #expect(ReferralText.time(Date(timeIntervalSince1970: 1_800_000_009.9)) == "2027-01-15T08:00:09Z")
+    #expect(ReferralText.time(Date(timeIntervalSince1970: 0)) == "1970-01-01T00:00:00Z")
+    #expect(ReferralText.time(nil) == "-")
+}
