@@ -115,7 +115,12 @@ extension Referrals {
         func run() throws {
             try guarded {
                 guard let fmt = OutputFormat(rawValue: format) else { throw Failure("unknown --format `\(format)` (text, jsonl, tsv)") }
-                let cases = try referralsGuarded { try store.open().overdue() }
+                let s = try store.open()
+                // -q needs only to know whether one case is overdue.
+                var first = CaseFilter()
+                first.overdueOnly = true
+                first.limit = 1
+                let cases = try referralsGuarded { quiet ? try s.list(first) : try s.overdue() }
                 if !quiet { try printCases(cases, format: fmt) }
                 return cases.isEmpty ? 1 : 0
             }
