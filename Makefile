@@ -2,7 +2,7 @@
 
 SWIFT ?= swift
 
-.PHONY: setup build demo test bench quality clean
+.PHONY: setup build demo test test-spark bench quality clean
 
 setup:
 	./scripts/setup.sh
@@ -14,15 +14,24 @@ demo: setup
 	$(SWIFT) build -c release
 	.build/release/fanzha scan corpus/demo.txt; status=$$?; [ $$status -le 1 ]
 
-# The test suite, then the detection floors on ../shared/datasets (scripts/quality.py --check).
+# The test suite, the Spark job's tests, then the detection floors on ../shared/datasets (scripts/quality.py --check).
 test: setup
 	$(SWIFT) test
 	$(SWIFT) build -c release
+	$(MAKE) test-spark
 	./scripts/quality.py --check
 
+# The Spark job (integrations/spark) against `fanzha scan` on a local Spark; it ships the release binary.
+test-spark:
+	$(SWIFT) build -c release
+	python3 -m pytest -q -p no:cacheprovider integrations/spark/tests
+
+# Where the rules stand on every data set, then the model's columns: rules only vs rules + a model
+# trained on the even halves of the dev files, on the odd halves (scripts/quality_model.py, ~1 min).
 quality: setup
 	$(SWIFT) build -c release
 	./scripts/quality.py
+	./scripts/quality_model.sh
 
 bench: setup
 	./scripts/bench.sh

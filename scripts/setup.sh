@@ -9,9 +9,27 @@
 #   libsqlite3-dev  SQLite, for the referral case store (GRDB)        -> FanzhaReferrals
 #   pkg-config      SwiftPM finds both libraries through it
 #   ripgrep         used by the benchmark (docs/BENCHMARKS.md)
+#   openjdk-17-jre-headless, only when there is no Java 17 or later: Spark runs on it
+#   python3-pip, only when pip is missing; then from PyPI: pyspark (pinned) and pytest, for the
+#                   Spark job's tests (integrations/spark); pyspark is a 300 MB download that
+#                   takes about 3 minutes, so it is installed only when that version is missing
 set -euo pipefail
 
+PYSPARK_VERSION=4.0.1
+
 packages=(libpcre2-dev libopencc-dev libsqlite3-dev pkg-config ripgrep chromium fonts-noto-cjk)
+
+# Spark 4 needs Java 17 or later.
+java_major=0
+if command -v java >/dev/null 2>&1; then
+    java_major=$(java -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -n 1)
+fi
+if [ "${java_major:-0}" -lt 17 ]; then
+    packages+=(openjdk-17-jre-headless)
+fi
+if ! python3 -m pip --version >/dev/null 2>&1; then
+    packages+=(python3-pip)
+fi
 
 missing=()
 for p in "${packages[@]}"; do
@@ -39,6 +57,22 @@ else
     echo "setup: installing ${missing[*]}"
     "${sudo[@]}" apt-get update
     "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
+fi
+
+# Python packages for the Spark job's tests. PIP_BREAK_SYSTEM_PACKAGES: Debian's own Python refuses
+# pip installs without it (PEP 668); other Pythons ignore it.
+python_missing=()
+if ! python3 -c "import sys, pyspark; sys.exit(pyspark.__version__ != '$PYSPARK_VERSION')" 2>/dev/null; then
+    python_missing+=("pyspark==$PYSPARK_VERSION")
+fi
+if ! python3 -c "import pytest" 2>/dev/null; then
+    python_missing+=(pytest)
+fi
+if [ "${#python_missing[@]}" -eq 0 ]; then
+    echo "setup: Python packages present (pyspark $PYSPARK_VERSION, pytest)"
+else
+    echo "setup: pip installing ${python_missing[*]}"
+    PIP_BREAK_SYSTEM_PACKAGES=1 python3 -m pip install --quiet --no-cache-dir --disable-pip-version-check "${python_missing[@]}"
 fi
 
 if [ ! -f /usr/share/opencc/t2s.json ]; then

@@ -43,7 +43,7 @@ public enum ReferralText {
     }
 
     /// A case summary as one JSON object.
-    public static func json(_ c: CaseSummary, now: Date, redact: Redactor? = nil) -> [UInt8] {
+    package static func json(_ c: CaseSummary, now: Date, redact: Redactor? = nil) -> [UInt8] {
         var o = JSONObjectWriter()
         fields(c, now: now, into: &o, redact: redact)
         return o.finishBytes()
@@ -71,7 +71,7 @@ public enum ReferralText {
 public enum ReferralExport {
     /// A case with its evidence and history as one JSON object; redacted when `redact` is given
     /// (spans then point into the redacted text).
-    public static func json(_ c: CaseDetail, now: Date, redact: Redactor?) -> [UInt8] {
+    package static func json(_ c: CaseDetail, now: Date, redact: Redactor?) -> [UInt8] {
         var o = JSONObjectWriter()
         ReferralText.fields(c.summary, now: now, into: &o, redact: redact)
         o.add("allowed", c.allowed)
@@ -133,7 +133,7 @@ public enum ReferralExport {
     public static let csvHeader = "case_id,state,tier,outcome,category,subject,counterparty,assignee,opened_at,first_contact_at,closed_at,stop_payment,record_id,origin,record_tier,rules,text"
 
     /// One CSV row per warning of the case (RFC 4180 quoting).
-    public static func csvRows(_ c: CaseDetail, redactor: Redactor?) -> [String] {
+    package static func csvRows(_ c: CaseDetail, redactor: Redactor?) -> [String] {
         let s = c.summary
         let r: (String) -> String = { redactor?.apply($0) ?? $0 }
         let evidence: [CaseEvidence?] = c.evidence.isEmpty ? [nil] : c.evidence
@@ -166,7 +166,7 @@ public enum ReferralExport {
     /// Labelled records `fanzha eval` reads as they are: one per screened record of the case (a
     /// record referred at several tiers, as a live call's alerts, once: its latest, longest text).
     /// `{"id","text"|"turns","label","case","outcome"}`.
-    public static func evalLines(_ c: CaseDetail, redactor: Redactor?) -> [[UInt8]] {
+    package static func evalLines(_ c: CaseDetail, redactor: Redactor?) -> [[UInt8]] {
         guard let label = evalLabel(c.summary.outcome) else { return [] }
         var latest: [String: CaseEvidence] = [:]
         var order: [String] = []
@@ -227,7 +227,7 @@ public enum ReferralShow {
                     ? Record(id: e.recordID, turns: e.turns.map { Turn(speaker: $0.speaker, role: .caller, text: $0.text) })
                     : Record(id: e.recordID, text: e.turns[0].text)
                 let hits = e.hits.map { h in
-                    RuleHit(rule: 0, spans: h.spans.map { EvidenceSpan(turn: $0.turn, start: $0.start, end: $0.end, text: $0.text) })
+                    RuleHit(ruleIndex: 0, spans: h.spans.map { EvidenceSpan(turn: $0.turn, start: $0.start, end: $0.end, text: $0.text) })
                 }
                 let marked = marker.mark(record: record, hits: hits, transform: VerdictPrinter.visible)
                 out += marked.split(separator: "\n", omittingEmptySubsequences: false).map { "  " + $0 }.joined(separator: "\n") + "\n"

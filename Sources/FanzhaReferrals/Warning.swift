@@ -49,15 +49,14 @@ public struct Warning: Sendable, Equatable, Codable {
                  subjectField: String? = nil, counterpartyField: String? = nil) {
         guard let tier = Tier(v.level) else { return nil }
         self.init(recordKey: recordKey ?? record.id, recordID: record.id, origin: record.origin, tier: tier, score: v.score,
-                  category: v.category.map { rules.categories[$0].id },
+                  category: v.category,
                   subject: subjectField.flatMap { record.passthroughString($0) },
                   counterparty: counterpartyField.flatMap { record.passthroughString($0) },
                   isCall: record.isCall,
                   turns: record.turns.map { WarningTurn(speaker: $0.speaker, text: $0.text) },
                   hits: v.hits.map { h in
-                      let rule = rules.rules[h.rule]
-                      return WarningHit(rule: rule.id, title: rule.title, score: rule.score,
-                                        spans: h.spans.map { WarningSpan(turn: $0.turn, start: $0.start, end: $0.end, text: $0.text) })
+                      WarningHit(rule: h.rule, title: h.title, score: h.score,
+                                 spans: h.spans.map { WarningSpan(turn: $0.turn, start: $0.start, end: $0.end, text: $0.text) })
                   })
     }
 }

@@ -76,7 +76,7 @@ struct Cases: ParsableCommand {
             }
 
             let scanner = try ParallelScanner(matcher: CompiledMatcher(rules, model: model), threads: ProcessInfo.processInfo.activeProcessorCount)
-            let verdicts = scanner.scan(records)
+            let verdicts = scanner.screen(records)
             let handout = Handout.select(records: records, verdicts: verdicts, rules: rules, options: options)
             let text = handout.render(fmt)
             if let output, output != "-" {

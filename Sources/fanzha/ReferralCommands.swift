@@ -407,8 +407,8 @@ final class Referrer: @unchecked Sendable {
         return "referrals: \(parts.joined(separator: ", ")) (\(store.path))"
     }
 
-    // Live calls: the screener's alerts carry the rules that are new, not the call's text; the
-    // referrer keeps each open call's turns and fields to make the case at the alert.
+    // Live calls: an alert carries the rules that are new, not the call's text or the input's
+    // other fields; the referrer keeps each open call's turns and fields to make the case then.
     private struct LiveCall {
         var turns: [WarningTurn] = []
         var hits: [WarningHit] = []
@@ -442,37 +442,34 @@ final class Referrer: @unchecked Sendable {
         calls[call] = c
     }
 
-    private static func hits(_ v: Any?) -> [WarningHit] {
-        (v as? [Any] ?? []).compactMap { h -> WarningHit? in
-            guard let h = h as? [String: Any], let rule = h["rule"] as? String else { return nil }
-            let spans = (h["spans"] as? [Any] ?? []).compactMap { s -> WarningSpan? in
-                guard let s = s as? [String: Any], let start = text(s["start"]).flatMap(Int.init), let end = text(s["end"]).flatMap(Int.init) else { return nil }
-                return WarningSpan(turn: text(s["turn"]).flatMap(Int.init), start: start, end: end, text: s["text"] as? String ?? "")
-            }
-            return WarningHit(rule: rule, title: h["title"] as? String ?? "", score: text(h["score"]).flatMap(Int.init) ?? 0, spans: spans)
+    private static func hits(_ hits: [RuleHit]) -> [WarningHit] {
+        hits.map { h in
+            WarningHit(rule: h.rule, title: h.title, score: h.score,
+                       spans: h.spans.map { WarningSpan(turn: $0.turn, start: $0.start, end: $0.end, text: $0.text) })
         }
     }
 
-    /// A live alert or final verdict (JSON, as written): an alert at the referral level opens or
-    /// escalates the call's case at once; a final one refers the whole call (unchanged when an
-    /// alert already did at its level) and forgets the call.
-    func live(_ json: String, source: String) throws {
-        guard let f = Referrer.fields(ArraySlice(json.utf8)), let event = f["event"] as? String else { return }
-        let isFinal = event == "final"
-        guard event == "alert" || isFinal, let call = Referrer.text(isFinal ? f["id"] : f["call"]) else { return }
-        var c = calls[call] ?? LiveCall()
-        if isFinal {
-            calls[call] = nil
-            c.hits = Referrer.hits(f["hits"])
-        } else {
-            c.hits += Referrer.hits(f["new_hits"])
-            calls[call] = c
-        }
-        guard let levelName = f["level"] as? String, let level = Level(name: levelName), wants(level), let tier = Tier(level) else { return }
-        let upTo = isFinal ? c.turns.count : min(c.turns.count, (Referrer.text(f["turn"]).flatMap(Int.init) ?? c.turns.count - 1) + 1)
-        let w = Warning(recordKey: call, recordID: call, origin: "\(source): call \(call)", tier: tier,
-                        score: Referrer.text(f["score"]).flatMap(Int.init) ?? 0, category: f["category"] as? String,
-                        subject: c.subject, counterparty: c.counterparty, isCall: true, turns: Array(c.turns.prefix(upTo)), hits: c.hits)
+    /// A live alert: at the referral level it opens or escalates the call's case at once, with
+    /// the turns the call has so far and every rule that has fired in it.
+    func alert(_ a: CallAlert, source: String) throws {
+        var c = calls[a.call] ?? LiveCall()
+        c.hits += Referrer.hits(a.newHits)
+        calls[a.call] = c
+        guard wants(a.level), let tier = Tier(a.level) else { return }
+        let w = Warning(recordKey: a.call, recordID: a.call, origin: "\(source): call \(a.call)", tier: tier, score: a.score,
+                        category: a.category, subject: c.subject, counterparty: c.counterparty, isCall: true,
+                        turns: Array(c.turns.prefix(a.turn + 1)), hits: c.hits)
+        count(try referralsGuarded { try store.refer(w, actor: "fanzha scan (live)") })
+    }
+
+    /// A call's final verdict: refers the whole call (unchanged when an alert already did at its
+    /// level, extended to the whole call when the alert had fewer turns) and forgets the call.
+    func final(_ f: CallFinal, source: String) throws {
+        let c = calls.removeValue(forKey: f.call) ?? LiveCall()
+        guard wants(f.verdict.level), let tier = Tier(f.verdict.level) else { return }
+        let w = Warning(recordKey: f.call, recordID: f.call, origin: "\(source): call \(f.call)", tier: tier, score: f.verdict.score,
+                        category: f.verdict.category, subject: c.subject, counterparty: c.counterparty, isCall: true,
+                        turns: f.record.turns.map { WarningTurn(speaker: $0.speaker, text: $0.text) }, hits: Referrer.hits(f.verdict.hits))
         count(try referralsGuarded { try store.refer(w, actor: "fanzha scan (live)") })
     }
 }

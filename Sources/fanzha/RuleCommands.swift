@@ -65,7 +65,7 @@ struct Test: ParsableCommand {
         try guarded {
             let rules = try loadRules(paths)
             let model = try modelOptions.load(for: rules, rulePaths: try resolveRulePaths(paths))
-            let report = ExampleRunner.run(rules, scanner: try Scanner(matcher: CompiledMatcher(rules, model: model)))
+            let report = ExampleRunner.run(rules, scanner: try Screener(matcher: CompiledMatcher(rules, model: model)))
             let out = OutputSink.stdout
             for f in report.failures {
                 let src = rules.sources[f.example.range.file]
@@ -155,8 +155,8 @@ struct Explain: ParsableCommand {
                 }
             }
             let model = try modelOptions.load(for: rules, rulePaths: try ruleOptions.resolvedPaths())
-            let scanner = try Scanner(matcher: CompiledMatcher(rules, model: model))
-            let verdict = scanner.scan(record)
+            let scanner = try Screener(matcher: CompiledMatcher(rules, model: model))
+            let verdict = scanner.screen(record)
             let out = OutputSink.stdout
             out.write(Explanation.render(verdict, record: record, rules: rules, colour: useColour(out)))
             if let report = scanner.modelReport(record) { out.write(ModelExplanation.render(report, model: model!)) }

@@ -32,7 +32,7 @@ struct Scan: ParsableCommand {
     @Option(help: "Live calls (--input events): close a call after this many input lines without an event.") var idleLines: Int = 100_000
     @Option(help: "Live calls: close a call after this many seconds of event time (`t`) without an event.") var idleSeconds: Double = 1800
     @Option(help: "Live calls: at most this many open calls; the least recently active is closed first.") var maxOpenCalls: Int = 100_000
-    @Option(help: "Live calls: a call with this many turns is closed when its next turn arrives, which starts a new call.") var maxCallTurns: Int = Scanner.timelineTurns
+    @Option(help: "Live calls: a call with this many turns is closed when its next turn arrives, which starts a new call.") var maxCallTurns: Int = LiveCallScreener.Limits().maxTurns
     @Option(help: "Live calls: alerts judge a longer call on its last N turns, so an event's cost does not grow with the call (the final verdict covers the whole call).") var windowTurns: Int = LiveCallScreener.Limits().window
 
     func validate() throws {
@@ -279,40 +279,29 @@ struct Scan: ParsableCommand {
         limits.maxOpenCalls = maxOpenCalls   // all checked in validate()
         limits.maxTurns = maxCallTurns
         limits.window = windowTurns
-        let live = LiveCallScreener(scanner: try Scanner(matcher: matcher, usePrefilter: !noPrefilter),
+        let live = LiveCallScreener(screener: try Screener(matcher: matcher, usePrefilter: !noPrefilter),
                                     limits: limits, roles: inputOptions.readerOptions.roles)
         let out = OutputSink.stdout
-        let errorPrinter = VerdictPrinter(rules: matcher.rules, format: .jsonl, colour: false)
         // JSON Lines unless --format says tsv or text (given explicitly: the default is JSON Lines here).
-        let eventFormat = format.flatMap(OutputFormat.init(rawValue:)) ?? .jsonl
-        if eventFormat == .tsv && !quiet && !count { out.line(Scan.eventTSVHeader) }
-        func emit(_ json: String) {
-            switch eventFormat {
-            case .jsonl: out.line(json)
-            case .tsv, .text: out.line(Scan.eventRow(json, tsv: eventFormat == .tsv))
-            }
-        }
-        func write(_ outputs: [LiveCallScreener.Output], origin: String) throws {
-            for o in outputs {
-                switch o {
-                case .alert(let json, let level):
-                    try referrer?.live(json, source: name)   // the case is opened at the alert
-                    if !quiet && !count && (!flaggedOnly || level >= minimum) { emit(json) }
-                case .final(let json, let level):
-                    try referrer?.live(json, source: name)
+        let printer = LiveEventPrinter(rules: matcher.rules, format: format.flatMap(OutputFormat.init(rawValue:)) ?? .jsonl)
+        if printer.format == .tsv && !quiet && !count { out.line(LiveEventPrinter.tsvHeader) }
+        let prints = !quiet && !count
+        func write(_ events: [LiveCallEvent]) throws {
+            for event in events {
+                switch event {
+                case .alert(let a):
+                    try referrer?.alert(a, source: name)   // the case is opened at the alert
+                    if prints && (!flaggedOnly || a.level >= minimum), let line = printer.render(event) { out.line(line) }
+                case .final(let f):
+                    try referrer?.final(f, source: name)
                     stats.read += 1
-                    if level >= minimum { stats.flagged += 1 }
-                    if !quiet && !count && (!flaggedOnly || level >= minimum) { emit(json) }
-                case .malformed(let message):
+                    if f.verdict.level >= minimum { stats.flagged += 1 }
+                    if prints && (!flaggedOnly || f.verdict.level >= minimum), let line = printer.render(event) { out.line(line) }
+                case .malformed(let e):
                     stats.failed += 1
-                    OutputSink.stderr.line("fanzha: \(message)")
-                    if !quiet && !count {
-                        // One line for the event that could not be used, in the output's own terms.
-                        let reason = message.hasPrefix(origin + ": ") ? String(message.dropFirst(origin.count + 2)) : message
-                        if let bytes = errorPrinter.renderError(RecordError(origin: origin, message: reason)) {
-                            emit(#"{"event":"error","# + String(decoding: bytes.dropFirst(), as: UTF8.self))
-                        }
-                    }
+                    OutputSink.stderr.line("fanzha: \(e.description)")
+                    // One line for the event that could not be used, in the output's own terms.
+                    if prints, let line = printer.render(event) { out.line(line) }
                     if strict {
                         out.flush()
                         throw Failure("stopped at the first malformed event (--strict)")
@@ -328,42 +317,11 @@ struct Scan: ParsableCommand {
             switch next {
             case .line(let line):
                 referrer?.see(event: line)
-                try write(live.handle(line: line, number: reader.lineNumber, source: name), origin: "\(name):\(reader.lineNumber)")
-            case .tooLong(let bytes): try write([.malformed(tooLong(name, reader, bytes).description)], origin: "\(name):\(reader.lineNumber)")
+                try write(live.handle(line: line, number: reader.lineNumber, source: name))
+            case .tooLong(let bytes): try write([.malformed(tooLong(name, reader, bytes))])
             }
         }
-        try write(live.finish(), origin: name)
-    }
-
-    static let eventTSVHeader = "event\tcall\tturns\tlevel\tscore\tcategory\trules\tclosed"
-
-    /// A live-call output line (alert, final or error, as JSON) as a TSV row or a line of text.
-    static func eventRow(_ json: String, tsv: Bool) -> String {
-        guard case .success(let fields) = JSONLine.object(ArraySlice(json.utf8)) else { return json }
-        var f: [String: Any] = [:]
-        for x in fields { f[x.key] = x.value }
-        func text(_ k: String) -> String {
-            switch f[k] {
-            case let s as String: return s
-            case let n as JSONNumber: return n.text
-            default: return ""
-            }
-        }
-        let event = text("event")
-        if f["call"] == nil { f["call"] = f["id"] }   // a final verdict names its call `id`
-        let hits = (f[event == "alert" ? "new_hits" : "hits"] as? [Any] ?? []).compactMap { ($0 as? [String: Any])?["rule"] as? String }
-        let turns = event == "alert" ? text("turn") : text("turns")
-        if event == "error" {
-            return tsv ? ["error", VerdictPrinter.visible(text("id")), "", "", "", "", "", VerdictPrinter.visible(text("error"))].joined(separator: "\t")
-                : "error \(VerdictPrinter.visible(text("id"))): \(VerdictPrinter.visible(text("error")))"
-        }
-        if tsv {
-            return [event, VerdictPrinter.visible(text("call")), turns, text("level"), text("score"), text("category"),
-                    hits.joined(separator: ","), text("closed")].joined(separator: "\t")
-        }
-        let what = event == "alert" ? "alert at turn \(turns)" : "final after \(turns) turns (\(text("closed")))"
-        return "call \(VerdictPrinter.visible(text("call"))) \(what): \(text("level").uppercased()) \(text("score")) \(text("category").isEmpty ? "-" : text("category"))"
-            + (hits.isEmpty ? "" : " [\(hits.joined(separator: ", "))]")
+        try write(live.finish())
     }
 
     private func tooLong(_ name: String, _ reader: LineReader, _ bytes: Int) -> RecordError {

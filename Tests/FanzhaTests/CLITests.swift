@@ -82,7 +82,7 @@ private func summary(_ o: ProcessOutcome) -> String? { o.errLines.last { $0.cont
 /// library the fanzha binary is built from.
 private let evidenceMarks: (open: String, close: String) = {
     let marked = Highlighter(style: .brackets).mark(record: Record(id: "x", text: "甲乙"),
-                                                    hits: [RuleHit(rule: 0, spans: [EvidenceSpan(turn: nil, start: 0, end: 1, text: "甲")])])
+                                                    hits: [RuleHit(ruleIndex: 0, spans: [EvidenceSpan(turn: nil, start: 0, end: 1, text: "甲")])])
     let parts = marked.components(separatedBy: "甲")
     return (parts[0], String(parts[1].dropLast()))
 }()

@@ -22,8 +22,8 @@ private enum CasesFixture {
             records += CaseData.read(path: path, data: FileManager.default.contents(atPath: path)!, textField: nil,
                                      labelField: "label", idField: "id", roles: SpeakerRoles(), errors: &errors)
         }
-        let scanner = try! Scanner(rules: rules)
-        return (rules, records, records.map { scanner.scan($0) })
+        let scanner = try! Screener(rules: rules)
+        return (rules, records, records.map { scanner.screen($0) })
     }()
 
     static func handout(seed: UInt64 = 1, configure: (inout CaseOptions) -> Void = { _ in }) -> Handout {
@@ -335,13 +335,13 @@ private func digits(_ s: String) -> Int { s.unicodeScalars.filter { ("0"..."9").
     @Test func explainAndScanStillHighlightTheSameWay() throws {
         let rules = try CasesFixture.compile(CasesFixture.tricky)
         let record = Record(id: "t", text: "马上转入安全账户")
-        let v = try Scanner(rules: rules).scan(record)
+        let v = try Screener(rules: rules).screen(record)
         #expect(Highlighter(style: .markdown).mark(record: record, hits: v.hits) == "**马上**转入**安全账户**")
         let brackets = Highlighter(style: .brackets).mark(record: record, hits: v.hits)
         #expect(brackets != record.turns[0].text && brackets.contains("马上") && brackets.contains("安全账户"))
         #expect(Explanation.render(v, record: record, rules: rules, colour: false).hasPrefix(brackets + "\n"))
         let call = Record(id: "c", turns: [Turn(speaker: "a", role: .caller, text: "马上"), Turn(speaker: "b", role: .callee, text: "好")])
-        let cv = try Scanner(rules: rules).scan(call)
+        let cv = try Screener(rules: rules).screen(call)
         #expect(Highlighter(style: .markdown).mark(record: call, hits: cv.hits) == "a: **马上**\nb: 好")
         #expect(Highlighter(style: .html).mark(record: call, hits: cv.hits, labels: { _ in "<&>" }, transform: Highlighter.escapeHTML)
                 == "a: <mark title=\"&lt;&amp;&gt;\">马上</mark><sup>&lt;&amp;&gt;</sup>\nb: 好")

@@ -174,7 +174,7 @@ struct Evasion: Sendable {
         let rules = try loadBundledRuleSet()
         let scanner = try ParallelScanner(matcher: CompiledMatcher(rules), threads: 2)
         let records = try loadCorpusRecords()
-        let before = scanner.scan(records)
+        let before = scanner.screen(records)
         let scams = zip(records, before).filter { $0.0.label != "benign" && $0.1.level == .high }.map(\.0)
         let benign = records.filter { $0.label == "benign" }
         let benignQuietBefore = zip(records, before).filter { $0.0.label == "benign" && $0.1.level < .medium }.count
@@ -192,7 +192,7 @@ struct Evasion: Sendable {
         for (k, e) in evasions.enumerated() {
             let seed = UInt64(2026 + k)
             let rewritten = scams.enumerated().map { rewrite($0.1, e, seed: seed &+ UInt64($0.0)) }
-            let verdicts = scanner.scan(rewritten)
+            let verdicts = scanner.screen(rewritten)
             var kept = 0, changed = 0
             for (i, v) in verdicts.enumerated() {
                 let label = scams[i].label ?? "?"
@@ -216,10 +216,10 @@ struct Evasion: Sendable {
                 }
                 try lines.write(toFile: "\(dir)/\(String(format: "%02d", k)).jsonl", atomically: true, encoding: .utf8)
             }
-            let benignVerdicts = scanner.scan(benignRewritten)
+            let benignVerdicts = scanner.screen(benignRewritten)
             let quiet = benignVerdicts.filter { $0.level < .medium }.count
             for (i, v) in benignVerdicts.enumerated() where v.level >= .medium && before[records.firstIndex { $0.id == benign[i].id }!].level < .medium {
-                benignFlips.append("\(e.name): \(benign[i].id) \(v.level) \(v.hits.map { rules.rules[$0.rule].id }) \(benignRewritten[i].turns.map(\.text).joined(separator: " | ").prefix(160))")
+                benignFlips.append("\(e.name): \(benign[i].id) \(v.level) \(v.hits.map { $0.rule }) \(benignRewritten[i].turns.map(\.text).joined(separator: " | ").prefix(160))")
             }
             if merged[e.name] == nil { order.append(e.name) }
             let m = merged[e.name] ?? (0, 0, 0, 0, 0)

@@ -10,10 +10,12 @@ private func fmt(_ text: String, path: String = "test.fz", sourceLocation: Sourc
     return try #require(out, sourceLocation: sourceLocation)
 }
 
-/// The `#` comments of a text, as the lexer sees them (a `#` inside a string is not one).
+/// The `#` comments of a text, as the lexer sees them (a `#` inside a string is not one), less
+/// the `# uses:` lines fmt writes itself.
 private func comments(_ text: String) -> [String] {
     var lexer = Lexer(file: 0, source: SourceFile(path: "t", text: text))
     return lexer.tokenize().flatMap { $0.leadingComments + ($0.trailingComment.map { [$0] } ?? []) }
+        .filter { !$0.hasPrefix("# uses: ") }
 }
 
 /// Everything a compiled rule set says about its rules, as comparable text.
@@ -27,9 +29,9 @@ private func summary(_ rules: RuleSet) -> [String] {
 
 /// What a scanner says about a text, as comparable text.
 private func verdictSummary(_ s: RuleScanner, _ record: Record) -> String {
-    let v = s.scan(record)
-    let hits = v.hits.map { h in s.rules.rules[h.rule].id + ":" + h.spans.map { "\($0.turn ?? -1)/\($0.start)-\($0.end)" }.joined(separator: ",") }
-    return "\(v.level) \(v.score) \(v.category.map { s.rules.categories[$0].id } ?? "-") [\(hits.joined(separator: " "))]"
+    let v = s.screen(record)
+    let hits = v.hits.map { h in h.rule + ":" + h.spans.map { "\($0.turn ?? -1)/\($0.start)-\($0.end)" }.joined(separator: ",") }
+    return "\(v.level) \(v.score) \(v.category ?? "-") [\(hits.joined(separator: " "))]"
 }
 
 private let probeTexts: [Record] = [
@@ -126,7 +128,7 @@ private let probeTexts: [Record] = [
             let after = RuleCompiler.compile(files: formatted)
             let b = try #require(after.ruleSet, "\(after.errors.map(\.message))")
             #expect(summary(a) == summary(b))
-            #expect(before.diagnostics.map(\.id) == after.diagnostics.map(\.id))
+            #expect(before.diagnostics.map(\.id.rawValue) == after.diagnostics.map(\.id.rawValue))
             let sa = try RuleScanner(rules: a), sb = try RuleScanner(rules: b)
             for record in probeTexts { #expect(verdictSummary(sa, record) == verdictSummary(sb, record)) }
         }
@@ -183,7 +185,7 @@ private let probeTexts: [Record] = [
         #expect(formatted != sampleRuleFile)   // the layout did change
         let before = compileRules(sampleRuleFile), after = compileRules(formatted)
         #expect(before.errors.isEmpty && after.errors.isEmpty)
-        #expect(before.diagnostics.map(\.id) == after.diagnostics.map(\.id))
+        #expect(before.diagnostics.map(\.id.rawValue) == after.diagnostics.map(\.id.rawValue))
         let a = try #require(before.ruleSet), b = try #require(after.ruleSet)
         #expect(summary(a) == summary(b))
         #expect(a.rules.map(\.id) == ["police.accuse", "_transfer", "police.safe_account", "benign.notice"])
@@ -275,6 +277,86 @@ private let probeTexts: [Record] = [
         #expect(try fmt("terms money = \"转账\",\n  \"汇款\"\n") == "terms money = \"转账\", \"汇款\"\n")
     }
 
+    @Test func longMatchExpressionsWrap() throws {
+        let text = """
+        rule generic.staff_intro {
+          title "自称客服"
+          match caller: (any("我是", "我们是", "这里是", "这边是", "我这边是") then(15) any("客服", "售后", "理赔专员", "工作人员", "专员") and not any(guard.anti_fraud, "退订", "续保", "车险", "保养", "专柜", "门店", "营业厅", "官方app", "网点", "柜台", "续费提醒", "会员中心", "积分商城", "售后服务中心", "预约到店"))
+        }
+
+        """
+        let out = try fmt(text)
+        #expect(out == """
+            # uses: guard.anti_fraud
+
+            rule generic.staff_intro {
+              title    "自称客服"
+              match    caller: (
+                any("我是", "我们是", "这里是", "这边是", "我这边是") then(15) any("客服", "售后", "理赔专员", "工作人员", "专员")
+                and not any(
+                  guard.anti_fraud, "退订", "续保", "车险", "保养", "专柜", "门店", "营业厅", "官方app", "网点", "柜台", "续费提醒",
+                  "会员中心", "积分商城", "售后服务中心", "预约到店"
+                )
+              )
+            }
+
+            """)
+        #expect(try fmt(out) == out)
+        let (a, _) = parseRules(text), (b, _) = parseRules(out)
+        #expect(ruleDecls(a).first?.match.map { sexpr($0.value) } == ruleDecls(b).first?.match.map { sexpr($0.value) })
+
+        // A top-level chain continues below the value, never where a field name starts; a
+        // near chain puts each step on its own line; a list too long for a line fills lines.
+        let words = (1...30).map { "\"诈骗话术\($0)\"" }.joined(separator: ", ")
+        let chain = try fmt(ruleText(match: "any(\(words)) near(40) \"验证码\" near(20) any(\"告诉我\", \"发给我\") or \"安全账户\""))
+        let lines = chain.split(separator: "\n").map(String.init)
+        #expect(lines.allSatisfy { $0.count <= 100 }, "\(chain)")
+        #expect(lines.contains("  match    any("))
+        #expect(lines.contains("      near(40) \"验证码\""))
+        #expect(lines.contains("      near(20) any(\"告诉我\", \"发给我\")"))
+        #expect(lines.contains("    or \"安全账户\""))
+        #expect(!lines.contains { $0.hasPrefix("  and") || $0.hasPrefix("  or") })
+        #expect(try fmt(chain) == chain)
+        let (c, ds) = parseRules(chain)
+        #expect(ds.isEmpty)
+        #expect(ruleDecls(c).first?.match.map { sexpr($0.value) } == shape("any(\(words)) near(40) \"验证码\" near(20) any(\"告诉我\", \"发给我\") or \"安全账户\""))
+
+        // A short expression stays on the field's line.
+        #expect(try fmt(ruleText(match: "\"安全账户\" and not guard.anti_fraud")).contains("  match    \"安全账户\" and not guard.anti_fraud\n"))
+    }
+
+    @Test func usesCommentListsTheNamesOtherFilesDeclare() throws {
+        let text = """
+        # 说明：本文件的开头
+        # uses: stale_name
+        terms local = "本地词"
+
+        rule a {
+          title "甲"
+          match local near(20) transfer_verb and not any(guard.anti_fraud, b)
+        }
+
+        rule b {
+          title "乙"
+          match fee or link
+        }
+
+        """
+        let out = try fmt(text)
+        #expect(out.hasPrefix("# uses: fee, guard.anti_fraud, link, transfer_verb\n\n# 说明：本文件的开头\nterms local"))
+        #expect(!out.contains("stale_name"))
+        #expect(try fmt(out) == out)
+        // Many names wrap, each line a `# uses:` line.
+        let many = (1...40).map { "shared_list_\($0)" }
+        let wide = try fmt(ruleText(match: "any(" + many.joined(separator: ", ") + ")"))
+        let usesLines = wide.split(separator: "\n").filter { $0.hasPrefix("# uses: ") }
+        #expect(usesLines.count > 1)
+        #expect(usesLines.allSatisfy { $0.count <= 100 })
+        #expect(Set(usesLines.flatMap { $0.dropFirst(8).split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }) == Set(many))
+        // A file that names nothing from elsewhere has no such line, and an old one goes.
+        #expect(try fmt("# uses: gone\nterms x = \"词\"\n") == "terms x = \"词\"\n")
+    }
+
     @Test func blankLinesBetweenDeclarations() throws {
         let text = "terms a = \"转账\"\nterms b = \"汇款\"\n# 注释\nterms c = \"打款\"\nlevels low 1, medium 2, high 3\nterms d = \"付款\"\n"
         #expect(try fmt(text) == """
@@ -300,12 +382,12 @@ private let probeTexts: [Record] = [
     @Test func refusesFilesWithSyntaxErrors() {
         let (out, ds, src) = RuleFormatter.format(path: "bad.fz", text: "rule r {\n  title \"测试\n  match \"安全账户\"\n}\n")
         #expect(out == nil)
-        #expect(ds.map(\.id) == ["unterminated-string"])
+        #expect(ds.map(\.id.rawValue) == ["unterminated-string"])
         #expect(src.path == "bad.fz")
         // Semantic problems are the checker's business: fmt still lays the file out.
         let (ok, none, _) = RuleFormatter.format(path: "t.fz", text: "rule r { title \"测试\" match nowhere }")
         #expect(none.isEmpty)
-        #expect(ok == "rule r {\n  title    \"测试\"\n  match    nowhere\n}\n")
+        #expect(ok == "# uses: nowhere\n\nrule r {\n  title    \"测试\"\n  match    nowhere\n}\n")
     }
 
     @Test func formattingPreservesRandomExpressionTrees() throws {

@@ -41,19 +41,19 @@ frame f.warning {
 
 private func verdict(_ text: String) throws -> (Verdict, RuleSet) {
     let rules = try compiledRuleSet(frameRules)
-    let scanner = try Scanner(rules: rules)
-    return (scanner.scan(Record(id: "x", text: text)), rules)
+    let scanner = try Screener(rules: rules)
+    return (scanner.screen(Record(id: "x", text: text)), rules)
 }
 
 @Suite struct FramesTests {
     @Test func sentencesKeepQuotationsTogether() {
         // 。 inside “…” does not end the sentence; the quotation's range is reported.
         let text = "他说：“转到安全账户。马上。”然后挂了。好"
-        let (starts, quotes) = Scanner.sentences(text)
+        let (starts, quotes) = Screener.sentences(text)
         #expect(starts == [0, 20])
         #expect(quotes == [3..<15])
-        #expect(Scanner.sentenceStarts("一。二！三") == [0, 2, 4])
-        #expect(Scanner.sentenceStarts("") == [0])
+        #expect(Screener.sentenceStarts("一。二！三") == [0, 2, 4])
+        #expect(Screener.sentenceStarts("") == [0])
     }
 
     @Test func aScamWordInANarratedSentenceDoesNotCount() throws {
@@ -63,7 +63,7 @@ private func verdict(_ text: String) throws -> (Verdict, RuleSet) {
         #expect(v.score == 0)
         #expect(v.level == .none)
         #expect(v.frames.map(\.kind) == [.report, .report])
-        #expect(v.frames.first.map { rules.rules[$0.rule].id } == "f.report")
+        #expect(v.frames.first?.frame == "f.report")
         // Offsets are scalars of the original text, end exclusive.
         #expect(v.frames.map { [$0.start, $0.end] } == [[0, 13], [0, 19]])
     }
@@ -94,7 +94,7 @@ private func verdict(_ text: String) throws -> (Verdict, RuleSet) {
     @Test func aRuleThatReadsReportsStillCounts() throws {
         // p.quoted says `in report`: its word counts inside the narrated sentence.
         let (v, rules) = try verdict("民警说骗子发来了通缉令")
-        #expect(v.hits.map { rules.rules[$0.rule].id } == ["p.quoted"])
+        #expect(v.hits.map { $0.rule } == ["p.quoted"])
         #expect(v.score == 2)
     }
 
@@ -112,18 +112,18 @@ private func verdict(_ text: String) throws -> (Verdict, RuleSet) {
         let (scam, rules) = try verdict("请马上转到安全账户。谨防诈骗")
         #expect(scam.score == 6)
         #expect(scam.level == .medium)
-        #expect(!scam.hits.contains { rules.rules[$0.rule].id == "n.warn" })
+        #expect(!scam.hits.contains { $0.rule == "n.warn" })
         let (warning, _) = try verdict("谨防诈骗")
         #expect(warning.score == -4)
     }
 
     @Test func decideAgreesWithTheVerdict() throws {
         let rules = try compiledRuleSet(frameRules)
-        let scanner = try Scanner(rules: rules)
+        let scanner = try Screener(rules: rules)
         for text in ["受害人被要求转到安全账户。后来他报警了", "请马上转到安全账户。谨防诈骗", "受害人王某报警。安全账户",
                      "我是民警，你的钱要转到安全账户", "民警说骗子发来了通缉令", "谨防诈骗"] {
             let p = scanner.prepare(Record(id: "x", text: text))
-            #expect(scanner.decide(p).level == scanner.scan(Record(id: "x", text: text)).level, "\(text)")
+            #expect(scanner.decide(p).level == scanner.screen(Record(id: "x", text: text)).level, "\(text)")
         }
     }
 
@@ -146,7 +146,7 @@ private func verdict(_ text: String) throws -> (Verdict, RuleSet) {
     @Test func framesParseFormatAndRunTheirExamples() throws {
         let rules = try compiledRuleSet(frameRules)
         #expect(rules.rules.filter(\.isFrame).map(\.id) == ["f.report", "f.warning"])
-        let report = ExampleRunner.run(rules, scanner: try Scanner(rules: rules))
+        let report = ExampleRunner.run(rules, scanner: try Screener(rules: rules))
         #expect(report.failures.map(\.rule) == [])
         #expect(report.passed == 4)
         let (formatted, diagnostics, _) = RuleFormatter.format(path: "f.fz", text: frameRules)
@@ -162,9 +162,9 @@ private func verdict(_ text: String) throws -> (Verdict, RuleSet) {
 
     @Test func aFrameNeedsAKind() {
         let r = compileRules("frame f {\n  title \"x\"\n  match \"受害人\"\n  hit \"受害人\"\n  miss \"你\"\n}\n")
-        #expect(r.diagnostics.map(\.id) == ["missing-field"])
+        #expect(r.diagnostics.map(\.id.rawValue) == ["missing-field"])
         let s = compileRules("frame f {\n  title \"x\"\n  kind report\n  score 3\n  match \"受害人\"\n  hit \"受害人\"\n  miss \"你\"\n}\n")
-        #expect(s.diagnostics.map(\.id) == ["unknown-field"])
+        #expect(s.diagnostics.map(\.id.rawValue) == ["unknown-field"])
     }
 }
 
@@ -172,9 +172,9 @@ private func verdict(_ text: String) throws -> (Verdict, RuleSet) {
 // appended, is still at medium or above — the warning is a frame, the scam's appeal is not.
 @Test func aDisclaimerAppendedToABundledScamDoesNotHideIt() throws {
     let rules = try loadBundledRuleSet()
-    let scanner = try Fanzha.Scanner(rules: rules)
+    let scanner = try Fanzha.Screener(rules: rules)
     let labelled = try loadCorpusRecords().filter { !$0.isCall && $0.label != "benign" }
-    let scams = labelled.filter { scanner.scan($0).level == .high }
+    let scams = labelled.filter { scanner.screen($0).level == .high }
     #expect(scams.count > 50)
     let disclaimers = ["温馨提示：请勿泄露验证码，谨防诈骗。", "警方提醒：凡是陌生人要求转账的都是诈骗，切勿轻信。", "【反诈提醒】请认准官方渠道，谨防上当受骗。"]
     var kept = 0, tried = 0
@@ -182,7 +182,7 @@ private func verdict(_ text: String) throws -> (Verdict, RuleSet) {
     for r in scams {
         for d in disclaimers {
             tried += 1
-            let v = scanner.scan(Record(id: r.id, text: r.turns[0].text + d))
+            let v = scanner.screen(Record(id: r.id, text: r.turns[0].text + d))
             if v.level >= .medium { kept += 1 } else { dropped.append("\(r.id) + \(d.prefix(6)): \(v.score)") }
         }
     }
@@ -195,7 +195,7 @@ private func verdict(_ text: String) throws -> (Verdict, RuleSet) {
 // PSAs and lecture texts, at most 7 reach medium today (the target is none; README).
 @Test func warnedScamsAreCaughtAndReportsMostlyAreNot() throws {
     let rules = try loadBundledRuleSet()
-    let scanner = try Fanzha.Scanner(rules: rules)
+    let scanner = try Fanzha.Screener(rules: rules)
     func records(_ name: String) throws -> [Record] {
         let path = PackageFiles.corpus(name)
         var errors: [String] = []
@@ -206,10 +206,10 @@ private func verdict(_ text: String) throws -> (Verdict, RuleSet) {
     }
     let scams = try records("warned_scams.jsonl")
     #expect(scams.count >= 25)
-    let missed = scams.filter { scanner.scan($0).level < .medium }.map(\.id)
+    let missed = scams.filter { scanner.screen($0).level < .medium }.map(\.id)
     #expect(missed.isEmpty, "warned scams below medium: \(missed)")
     let reports = try records("reports.jsonl")
     #expect(reports.count >= 45 && reports.allSatisfy { $0.label == "benign" })
-    let flagged = reports.filter { scanner.scan($0).level >= .medium }.map(\.id)
+    let flagged = reports.filter { scanner.screen($0).level >= .medium }.map(\.id)
     #expect(flagged.count <= 7, "reports at medium: \(flagged)")
 }

@@ -2,10 +2,9 @@ import Foundation
 import Testing
 @testable import Fanzha
 
-/// The `level` field of an event line.
-private func level(of json: String) -> Level? {
-    guard let obj = try? JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any], let l = obj["level"] as? String else { return nil }
-    return Level(name: l)
+extension LiveCallEvent {
+    var alert: CallAlert? { if case .alert(let a) = self { return a } else { return nil } }
+    var final: CallFinal? { if case .final(let f) = self { return f } else { return nil } }
 }
 
 /// Live call screening: streamed events must end in exactly the verdict of the whole call.
@@ -28,14 +27,15 @@ private func level(of json: String) -> Level? {
         "{\"call\":\(jsonString(call)),\"speaker\":\(jsonString(turn.speaker)),\"text\":\(jsonString(turn.text))}"
     }
 
-    /// Feeds lines and collects stdout records and stderr problems.
-    static func run(_ live: LiveCallScreener, _ lines: [String]) -> (records: [String], problems: [String]) {
-        var records: [String] = [], problems: [String] = []
-        func take(_ outs: [LiveCallScreener.Output]) {
-            for o in outs {
-                switch o {
-                case .alert(let r, _), .final(let r, _): records.append(r)
-                case .malformed(let p), .notice(let p): problems.append(p)
+    /// Feeds lines and collects the alerts and finals, and the problems (what goes to stderr).
+    static func run(_ live: LiveCallScreener, _ lines: [String]) -> (records: [LiveCallEvent], problems: [String]) {
+        var records: [LiveCallEvent] = [], problems: [String] = []
+        func take(_ events: [LiveCallEvent]) {
+            for e in events {
+                switch e {
+                case .alert, .final: records.append(e)
+                case .malformed(let p): problems.append(p.description)
+                case .notice(let p): problems.append(p)
                 }
             }
         }
@@ -44,24 +44,21 @@ private func level(of json: String) -> Level? {
         return (records, problems)
     }
 
-    static func finals(_ records: [String]) -> [String: String] {
+    /// Each call's final verdict, printed as `scan` prints a verdict.
+    static func finals(_ records: [LiveCallEvent]) -> [String: String] {
+        let printer = VerdictPrinter(rules: rules, format: .jsonl, colour: false)
         var out: [String: String] = [:]
-        for r in records where r.hasPrefix("{\"event\":\"final\"") {
-            let obj = try! JSONSerialization.jsonObject(with: Data(r.utf8)) as! [String: Any]
-            // Strip the event envelope: what is left is the verdict record.
-            let body = "{" + r[r.range(of: "\"id\":")!.lowerBound...]
-            out[obj["id"] as! String] = String(body)
-        }
+        for f in records.compactMap(\.final) { out[f.call] = printer.json(f.verdict, record: f.record) }
         return out
     }
 
     @Test func streamedEqualsWholeOverRandomInterleavings() throws {
         let calls = try Self.calls()
         #expect(calls.count >= 40)
-        let scanner = try Scanner(rules: Self.rules)
+        let scanner = try Screener(rules: Self.rules)
         let printer = VerdictPrinter(rules: Self.rules, format: .jsonl, colour: false)
         var expected: [String: String] = [:]
-        for c in calls { expected[c.id] = printer.json(scanner.scan(Record(id: c.id, turns: c.turns)), record: Record(id: c.id, turns: c.turns)) }
+        for c in calls { expected[c.id] = printer.json(scanner.screen(Record(id: c.id, turns: c.turns)), record: Record(id: c.id, turns: c.turns)) }
         // Several random interleavings of all calls' turns, each call's turns in order.
         var rng = SplitMix64(seed: 20261129)
         for round in 0..<4 {
@@ -79,7 +76,7 @@ private func level(of json: String) -> Level? {
                     cursors[k].1 = i + 1
                 }
             }
-            let live = LiveCallScreener(scanner: try Scanner(rules: Self.rules))
+            let live = LiveCallScreener(screener: try Screener(rules: Self.rules))
             let (records, problems) = Self.run(live, lines)
             #expect(problems.isEmpty, "round \(round): \(problems)")
             let finals = Self.finals(records)
@@ -98,8 +95,8 @@ private func level(of json: String) -> Level? {
         """, path: "t.fz")
         let lines = [Self.event("c1", Turn(speaker: "caller", role: .caller, text: "转账")),
                      Self.event("c1", Turn(speaker: "callee", role: .callee, text: "嗯"))]
-        let (records, _) = Self.run(LiveCallScreener(scanner: try Scanner(rules: rules)), lines)
-        #expect(records.contains { $0.hasPrefix("{\"event\":\"alert\"") && level(of: $0) == .high }, "\(records)")
+        let (records, _) = Self.run(LiveCallScreener(screener: try Screener(rules: rules)), lines)
+        #expect(records.contains { $0.alert?.level == .high }, "\(records)")
     }
 
     @Test func alertsRiseAndComeBeforeTheEnd() throws {
@@ -110,22 +107,20 @@ private func level(of json: String) -> Level? {
             ("caller", "请把钱转到安全账户配合调查"),
         ]
         let lines = turns.map { Self.event("c1", Turn(speaker: $0.0, role: .caller, text: $0.1)) } + ["{\"call\":\"c1\",\"end\":true}"]
-        let (records, problems) = Self.run(LiveCallScreener(scanner: try Scanner(rules: Self.rules)), lines)
+        let (records, problems) = Self.run(LiveCallScreener(screener: try Screener(rules: Self.rules)), lines)
         #expect(problems.isEmpty)
-        let alerts = records.filter { $0.hasPrefix("{\"event\":\"alert\"") }
+        let alerts = records.compactMap(\.alert)
         #expect(!alerts.isEmpty)
-        let levels = alerts.compactMap { level(of: $0) }
+        let levels = alerts.map(\.level)
         #expect(levels == levels.sorted() && Set(levels).count == levels.count, "each alert is a rise: \(levels)")
         #expect(levels.last == .high)
         // The first medium-or-higher alert names the turn the final verdict calls first_warning_turn.
-        let final = try #require(records.last)
-        #expect(final.hasPrefix("{\"event\":\"final\",\"closed\":\"end\""))
-        let obj = try JSONSerialization.jsonObject(with: Data(final.utf8)) as! [String: Any]
-        let firstWarning = try #require(obj["first_warning_turn"] as? Int)
-        let firstMediumAlert = try #require(alerts.first { (level(of: $0) ?? .none) >= .medium })
-        let alertObj = try JSONSerialization.jsonObject(with: Data(firstMediumAlert.utf8)) as! [String: Any]
-        #expect(alertObj["turn"] as? Int == firstWarning)
-        #expect(obj["first_money_request_turn"] as? Int == 3, "the transfer request is turn 3")
+        let final = try #require(records.last?.final)
+        #expect(final.closed == .end)
+        let firstWarning = try #require(final.verdict.firstWarningTurn)
+        let firstMediumAlert = try #require(alerts.first { $0.level >= .medium })
+        #expect(firstMediumAlert.turn == firstWarning)
+        #expect(final.verdict.firstMoneyRequestTurn == 3, "the transfer request is turn 3")
         #expect(firstWarning < 3, "warned before the money request in turn 3")
     }
 
@@ -140,7 +135,7 @@ private func level(of json: String) -> Level? {
             "{\"call\":\"a\",\"speaker\":\"caller\",\"text\":\"请把钱转到安全账户\",\"t\":3}",
             "",
         ]
-        let live = LiveCallScreener(scanner: try Scanner(rules: Self.rules))
+        let live = LiveCallScreener(screener: try Screener(rules: Self.rules))
         let (records, problems) = Self.run(live, lines)
         #expect(problems.contains { $0.hasPrefix("events:2:") && $0.contains("not valid JSON") })
         #expect(problems.contains { $0.hasPrefix("events:3:") && $0.contains("object") })
@@ -150,24 +145,23 @@ private func level(of json: String) -> Level? {
         #expect(problems.contains { $0.hasPrefix("events:7:") && $0.contains("earlier") })
         #expect(problems.count == 6)
         // Call a still got both of its turns and a final verdict at end of input.
-        let final = try #require(records.last)
-        let obj = try JSONSerialization.jsonObject(with: Data(final.utf8)) as! [String: Any]
-        #expect(obj["closed"] as? String == "eof")
-        #expect(obj["turns"] as? Int == 2)
+        let final = try #require(records.last?.final)
+        #expect(final.closed == .eof)
+        #expect(final.turns == 2)
     }
 
     @Test func idleAndEvictionCloseCallsAndSayWhy() throws {
         var limits = LiveCallScreener.Limits()
         limits.idleLines = 3
         limits.maxOpenCalls = 2
-        let live = LiveCallScreener(scanner: try Scanner(rules: Self.rules), limits: limits)
+        let live = LiveCallScreener(screener: try Screener(rules: Self.rules), limits: limits)
         let t = { (c: String) in Self.event(c, Turn(speaker: "caller", role: .caller, text: "喂，你好")) }
         let (records, problems) = Self.run(live, [t("a"), t("b"), t("c"), t("c"), t("c"), t("c"), t("c")])
-        let finals = records.filter { $0.hasPrefix("{\"event\":\"final\"") }
+        let finals = records.compactMap(\.final)
         // c opens while a and b are open: a (least recently active) is evicted; b then idles out.
-        #expect(finals.first?.contains("\"closed\":\"evicted\"") == true && finals.first?.contains("\"id\":\"a\"") == true)
-        #expect(finals.contains { $0.contains("\"closed\":\"idle\"") && $0.contains("\"id\":\"b\"") })
-        #expect(finals.last?.contains("\"closed\":\"eof\"") == true && finals.last?.contains("\"id\":\"c\"") == true)
+        #expect(finals.first?.closed == .evicted && finals.first?.call == "a")
+        #expect(finals.contains { $0.closed == .idle && $0.call == "b" })
+        #expect(finals.last?.closed == .eof && finals.last?.call == "c")
         #expect(problems.contains { $0.contains("call a") && $0.contains("2 open calls") })
         #expect(problems.contains { $0.contains("call b") && $0.contains("idle") })
         #expect(finals.count == 3)
@@ -176,26 +170,26 @@ private func level(of json: String) -> Level? {
     @Test func aCallIsClosedAtTheTurnLimitAndItsLaterTurnsStartANewCall() throws {
         var limits = LiveCallScreener.Limits()
         limits.maxTurns = 3
-        let live = LiveCallScreener(scanner: try Scanner(rules: Self.rules), limits: limits)
+        let live = LiveCallScreener(screener: try Screener(rules: Self.rules), limits: limits)
         let t = { (text: String) in Self.event("a", Turn(speaker: "caller", role: .caller, text: text)) }
         let (records, problems) = Self.run(live, [t("喂，你好"), t("我是市公安局的"), t("你涉嫌洗钱"), t("请转入安全账户")])
-        let finals = records.filter { $0.hasPrefix("{\"event\":\"final\"") }
+        let finals = records.compactMap(\.final)
         #expect(finals.count == 2)
-        #expect(finals.first?.contains("\"closed\":\"turns\"") == true && finals.first?.contains("\"turns\":3") == true)
-        #expect(finals.last?.contains("\"closed\":\"eof\"") == true && finals.last?.contains("\"turns\":1") == true)
+        #expect(finals.first?.closed == .turns && finals.first?.turns == 3)
+        #expect(finals.last?.closed == .eof && finals.last?.turns == 1)
         #expect(problems.contains { $0.contains("call a reached 3 turns") })
 
         // A call of exactly the limit that then ends normally is closed by its end event.
-        let again = LiveCallScreener(scanner: try Scanner(rules: Self.rules), limits: limits)
+        let again = LiveCallScreener(screener: try Screener(rules: Self.rules), limits: limits)
         let ended = Self.run(again, [t("喂，你好"), t("我是市公安局的"), t("你涉嫌洗钱"), #"{"call":"a","end":true}"#])
         #expect(ended.problems.isEmpty, "\(ended.problems)")
-        #expect(ended.records.filter { $0.hasPrefix("{\"event\":\"final\"") }.map { $0.contains("\"closed\":\"end\"") } == [true])
+        #expect(ended.records.compactMap(\.final).map(\.closed) == [.end])
     }
 
     @Test func idleByEventTimeDoesNotWaitForAnOlderLine() throws {
         var limits = LiveCallScreener.Limits()
         limits.idleSeconds = 100
-        let live = LiveCallScreener(scanner: try Scanner(rules: Self.rules), limits: limits)
+        let live = LiveCallScreener(screener: try Screener(rules: Self.rules), limits: limits)
         let lines = [
             #"{"call":"A","speaker":"caller","text":"你好"}"#,                  // no time: never idle by time
             #"{"call":"B","speaker":"caller","text":"你好","t":0}"#,
@@ -203,14 +197,14 @@ private func level(of json: String) -> Level? {
             #"{"call":"B","speaker":"caller","text":"还在吗","t":10001}"#,      // a new call B
         ]
         let (records, problems) = Self.run(live, lines)
-        let finals = records.filter { $0.hasPrefix("{\"event\":\"final\"") }
-        #expect(finals.first?.contains("\"closed\":\"idle\"") == true && finals.first?.contains("\"id\":\"B\"") == true)
+        let finals = records.compactMap(\.final)
+        #expect(finals.first?.closed == .idle && finals.first?.call == "B")
         #expect(finals.count == 4, "B idle, then A, C and the new B at the end")
         #expect(problems.contains { $0.contains("call B: closed after being idle") })
     }
 
     @Test func callIdsAndTimesMustBeWhatTheySay() throws {
-        let live = LiveCallScreener(scanner: try Scanner(rules: Self.rules))
+        let live = LiveCallScreener(screener: try Screener(rules: Self.rules))
         let (records, problems) = Self.run(live, [
             #"{"call":true,"speaker":"caller","text":"你好"}"#,
             #"{"call":"1","speaker":"caller","text":"你好","t":"2"}"#,
@@ -218,6 +212,41 @@ private func level(of json: String) -> Level? {
         ])
         #expect(problems.contains { $0.hasPrefix("events:1: an event needs a `call` id") })
         #expect(problems.contains { $0.hasPrefix("events:2: call 1: `t` must be a number") })
-        #expect(records.count == 1 && records[0].contains("\"id\":\"7\""))
+        #expect(records.count == 1 && records[0].final?.call == "7")
+    }
+
+    /// The printer, not the screener, writes events: JSON with the event's fields first, then (for a
+    /// final) the verdict as `scan` writes it; TSV and text rows with the same facts.
+    @Test func thePrinterWritesEachEventInEachFormat() throws {
+        let rules = try compiledRuleSet("""
+        levels low 3, medium 6, high 10
+        category police { title "冒充公检法" advice "挂断" script "您好" }
+        rule p.account { title "安全账户" category police score 7 tags money_request match "安全账户" }
+        """, path: "t.fz")
+        let live = LiveCallScreener(screener: try Screener(rules: rules))
+        let lines = [#"{"call":"c1","speaker":"caller","text":"转到安全账户"}"#, #"{"call":"c1","end":true}"#, "oops"]
+        let (events, _) = Self.run(live, lines)
+        let bad = live.handle(line: ArraySlice(Array("oops".utf8)), number: 9, source: "ev")
+        let all = events + bad
+        let json = LiveEventPrinter(rules: rules, format: .jsonl)
+        let referral = #"{"tier":"medium","action":"\#(ReferralPolicy.standard.medium.action)","hotline":"96110","script":"您好"}"#
+        let span = #"{"start":2,"end":6,"text":"安全账户","turn":0}"#
+        let hit = #"{"rule":"p.account","title":"安全账户","score":7,"tags":["money_request"],"spans":[\#(span)]}"#
+        #expect(all.compactMap(json.render) == [
+            #"{"event":"alert","call":"c1","turn":0,"level":"medium","score":7,"category":"police","new_hits":[\#(hit)],"referral":\#(referral)}"#,
+            #"{"event":"final","closed":"end","turns":1,"id":"c1","level":"medium","score":7,"category":"police","categories":["police"],"hits":[\#(hit)],"advice":"挂断","referral":\#(referral),"errors":[],"first_warning_turn":0,"first_money_request_turn":0}"#,
+            #"{"event":"error","id":"ev:9","error":"not valid JSON: expected `{` at byte 1"}"#,
+        ])
+        #expect(all.compactMap(LiveEventPrinter(rules: rules, format: .tsv).render) == [
+            "alert\tc1\t0\tmedium\t7\tpolice\tp.account\t",
+            "final\tc1\t1\tmedium\t7\tpolice\tp.account\tend",
+            "error\tev:9\t\t\t\t\t\tnot valid JSON: expected `{` at byte 1",
+        ])
+        #expect(all.compactMap(LiveEventPrinter(rules: rules, format: .text).render) == [
+            "call c1 alert at turn 0: MEDIUM 7 police [p.account]",
+            "call c1 final after 1 turns (end): MEDIUM 7 police [p.account]",
+            "error ev:9: not valid JSON: expected `{` at byte 1",
+        ])
+        #expect(json.render(.notice("closed")) == nil)
     }
 }

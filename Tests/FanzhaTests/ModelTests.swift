@@ -71,6 +71,37 @@ private func temporaryFile(_ name: String, _ bytes: [UInt8]) throws -> String {
         #expect(shipped.scamCount + shipped.benignCount > 300)
     }
 
+    /// rules/model.fzm records a fingerprint of the corpus it was trained on; when corpus/ changes
+    /// without `make model`, the shipped model is stale and this fails.
+    @Test func shippedModelIsTrainedOnTheCurrentCorpus() throws {
+        let shipped = try bundledModel()
+        let files = try ["messages.jsonl", "calls.jsonl"].map { name -> [UInt8] in
+            let path = PackageFiles.corpus(name)
+            return [UInt8](try #require(FileManager.default.contents(atPath: path), "cannot read \(path)"))
+        }
+        let recorded = try #require(Trainer.recordedFingerprint(shipped), "rules/model.fzm records no training-data fingerprint: run `make model`")
+        #expect(recorded == Trainer.fingerprint(files),
+                "rules/model.fzm is stale: corpus/messages.jsonl or corpus/calls.jsonl changed since it was trained; run `make model`")
+    }
+
+    @Test func trainingDataFingerprintFollowsTheBytes() throws {
+        let a: [UInt8] = Array("{\"id\":\"1\",\"label\":\"benign\",\"text\":\"明天见\"}\n".utf8)
+        var b = a
+        b[b.count - 3] ^= 1
+        #expect(Trainer.fingerprint([a]) == Trainer.fingerprint([a]))
+        #expect(Trainer.fingerprint([a]) != Trainer.fingerprint([b]))
+        // The same bytes cut into other files are other data.
+        #expect(Trainer.fingerprint([a, a]) != Trainer.fingerprint([a + a, []]))
+        #expect(Trainer.fingerprint([a]).count == 16)
+        // What `train` writes into the model, read back from the model.
+        let info = Trainer.describe(TrainOptions(), files: [("x.jsonl", a)])
+        #expect(info.hasPrefix("fanzha train lr 1-3-grams 2^20 buckets seed 1 "))
+        let model = try Trainer.train(tinyLabelledSet(), options: TrainOptions(), info: info).0
+        let loaded = try TextModel.load(path: try temporaryFile("fp.fzm", model.serialised()))
+        #expect(Trainer.recordedFingerprint(loaded) == Trainer.fingerprint([a]))
+        #expect(Trainer.recordedFingerprint(try tinyModel()) == nil)
+    }
+
     @Test func roundTripsThroughItsFile() throws {
         let model = try tinyModel()
         let path = try temporaryFile("m.fzm", model.serialised())
@@ -174,7 +205,7 @@ private func temporaryFile(_ name: String, _ bytes: [UInt8]) throws -> String {
         // Alone, it has no word for the prefilter: `no-atom`, unless allowed.
         let bare = compileRules(ruleText(match: "model >= 0.9"))
         #expect(bare.errors.isEmpty)
-        #expect(bare.warnings.contains { $0.id == "no-atom" })
+        #expect(bare.warnings.contains { $0.id.rawValue == "no-atom" })
         let allowed = compileRules(ruleText(match: "model >= 0.9", extra: "  allow no_atom\n  hit \"转账\"\n  miss \"你好\"\n"))
         #expect(allowed.diagnostics.isEmpty, "\(allowed.diagnostics.map(\.message))")
         // With a word, the prefilter has one.
@@ -183,7 +214,7 @@ private func temporaryFile(_ name: String, _ bytes: [UInt8]) throws -> String {
         #expect(try #require(allowed.ruleSet).usesModel)
         #expect(try !#require(compileRules(ruleText(match: "\"转账\"", extra: "  miss \"你好\"\n")).ruleSet).usesModel)
         let bad = compileRules(ruleText(match: "model >= 2"))
-        #expect(bad.errors.contains { $0.id == "syntax" && $0.message.contains("from 0 to 1") })
+        #expect(bad.errors.contains { $0.id.rawValue == "syntax" && $0.message.contains("from 0 to 1") })
     }
 
     @Test func modelConditionFiresInARule() throws {
@@ -214,24 +245,24 @@ private func temporaryFile(_ name: String, _ bytes: [UInt8]) throws -> String {
         """)
         let model = try tinyModel()
         let scanner = try RuleScanner(matcher: CompiledMatcher(rules, model: model))
-        let scam = scanner.scan(Record(id: "1", text: "请马上把钱转到安全账户，配合调查洗钱案"))
-        let ids = Set(scam.hits.map { rules.rules[$0.rule].id })
+        let scam = scanner.screen(Record(id: "1", text: "请马上把钱转到安全账户，配合调查洗钱案"))
+        let ids = Set(scam.hits.map { $0.rule })
         #expect(ids == ["learned", "guarded", "caller_side"], "\(ids)")
         #expect(scam.score == 8 && scam.level == .medium)
-        let chat = scanner.scan(Record(id: "2", text: "今晚七点一起吃饭吧"))
-        #expect(chat.hits.map { rules.rules[$0.rule].id } == ["learned_benign"])
+        let chat = scanner.screen(Record(id: "2", text: "今晚七点一起吃饭吧"))
+        #expect(chat.hits.map { $0.rule } == ["learned_benign"])
         // Without a model every `model` condition is false, `not` of it true.
-        let none = try RuleScanner(rules: rules).scan(Record(id: "1", text: "请马上把钱转到安全账户，配合调查洗钱案"))
+        let none = try RuleScanner(rules: rules).screen(Record(id: "1", text: "请马上把钱转到安全账户，配合调查洗钱案"))
         #expect(none.hits.isEmpty)
         // In a call, `caller:` reads only the caller's turns.
         let call = Record(id: "c", turns: [Turn(speaker: "caller", role: .caller, text: "今晚七点一起吃饭吧"),
                                            Turn(speaker: "callee", role: .callee, text: "请马上把钱转到安全账户，配合调查洗钱案")])
-        let v = scanner.scan(call)
-        let callIDs = Set(v.hits.map { rules.rules[$0.rule].id })
+        let v = scanner.screen(call)
+        let callIDs = Set(v.hits.map { $0.rule })
         #expect(!callIDs.contains("caller_side"), "\(callIDs)")
         let swapped = Record(id: "c", turns: [Turn(speaker: "caller", role: .caller, text: "请马上把钱转到安全账户，配合调查洗钱案"),
                                               Turn(speaker: "callee", role: .callee, text: "今晚七点一起吃饭吧")])
-        #expect(scanner.scan(swapped).hits.contains { rules.rules[$0.rule].id == "caller_side" })
+        #expect(scanner.screen(swapped).hits.contains { $0.rule == "caller_side" })
     }
 
     /// A call's timeline may skip a turn with no dictionary word only when nothing else can
@@ -257,7 +288,7 @@ private func temporaryFile(_ name: String, _ bytes: [UInt8]) throws -> String {
         #expect(!without.turnMayChangeTheVerdict(without.prepare(call), turn: 2))
         let with = try RuleScanner(matcher: CompiledMatcher(rules, model: try tinyModel()))
         #expect(with.turnMayChangeTheVerdict(with.prepare(call), turn: 2))
-        let v = with.scan(call)
+        let v = with.screen(call)
         #expect(v.level == .medium)
         #expect(v.firstWarningTurn == 2)
     }
@@ -283,7 +314,7 @@ private func temporaryFile(_ name: String, _ bytes: [UInt8]) throws -> String {
             view.append(contentsOf: scalars[s.start..<s.end])
             #expect(String(view) == s.text)
         }
-        let v = scanner.scan(Record(id: "t", text: text))
+        let v = scanner.screen(Record(id: "t", text: text))
         let hit = try #require(v.hits.first)
         #expect(!hit.spans.isEmpty)
         hit.spans.forEach(check)

@@ -21,8 +21,8 @@ import Testing
         let rules = try #require(r.ruleSet)
         #expect(rules.levels == Levels(low: 2, medium: 5, high: 9))
         let s = try RuleScanner(rules: rules)
-        #expect(s.scan(Record(id: "1", text: "转到安全账户")).level == .medium)
-        #expect(s.scan(Record(id: "2", text: "你好")).level == Level.none)
+        #expect(s.screen(Record(id: "1", text: "转到安全账户")).level == .medium)
+        #expect(s.screen(Record(id: "2", text: "你好")).level == Level.none)
     }
 
     @Test func defaultLevelsWithoutDeclaration() throws {
@@ -30,7 +30,7 @@ import Testing
         let rules = try #require(r.ruleSet)
         #expect(rules.levels == Levels.defaults)
         #expect(rules.levels == Levels(low: 3, medium: 6, high: 10))
-        #expect(try RuleScanner(rules: rules).scan(Record(id: "1", text: "安全账户")).level == .medium)
+        #expect(try RuleScanner(rules: rules).screen(Record(id: "1", text: "安全账户")).level == .medium)
     }
 
     @Test func categoryWithAllFields() throws {
@@ -66,8 +66,8 @@ import Testing
         #expect(cat.advice == "公检法不会电话办案，请挂断。")
         #expect(cat.script == "您好，这里是96110反诈中心。")
         #expect(cat.labels == ["冒充公检法及政府机关类", "冒充公检法"])
-        let v = try RuleScanner(rules: rules).scan(Record(id: "1", text: "转到安全账户"))
-        #expect(v.category == 0)
+        let v = try RuleScanner(rules: rules).screen(Record(id: "1", text: "转到安全账户"))
+        #expect(v.categoryIndex == 0)
         #expect(v.advice == "公检法不会电话办案，请挂断。")
         #expect(v.referral?.script == "您好，这里是96110反诈中心。")
     }
@@ -176,11 +176,11 @@ import Testing
         #expect(ruleDecls(f).map { $0.score?.value } == [7, -5])
         let s = try makeScanner(text)
         #expect(s.rules.rules.map(\.score) == [7, -5])
-        let v = s.scan(Record(id: "1", text: "反诈中心提醒：不存在安全账户"))
+        let v = s.screen(Record(id: "1", text: "反诈中心提醒：不存在安全账户"))
         #expect(v.score == 2)           // 7 + (-5)
         #expect(v.hits.count == 2)
         #expect(v.level == Level.none)   // below low (3)
-        #expect(s.scan(Record(id: "2", text: "转到安全账户")).level == .medium)
+        #expect(s.screen(Record(id: "2", text: "转到安全账户")).level == .medium)
     }
 
     @Test func callExampleIsParsedAsTurns() throws {
@@ -220,11 +220,11 @@ import Testing
         #expect(s.rules.rules[priv].score == 0)
         // It fires on its own, but never shows as a hit and never scores.
         #expect(s.fires(rule: priv, on: Record(id: "1", text: "请汇款")) != nil)
-        let alone = s.scan(Record(id: "1", text: "请汇款"))
+        let alone = s.screen(Record(id: "1", text: "请汇款"))
         #expect(alone.hits.isEmpty)
         #expect(alone.score == 0)
-        let both = s.scan(Record(id: "2", text: "请汇款到安全账户"))
-        #expect(both.hits.map { s.rules.rules[$0.rule].id } == ["safe"])
+        let both = s.screen(Record(id: "2", text: "请汇款到安全账户"))
+        #expect(both.hits.map { $0.rule } == ["safe"])
         #expect(both.score == 5)
     }
 
@@ -262,7 +262,7 @@ import Testing
         // A trailing dot is not part of a name.
         let (e, ds) = parseMatch("_transfer.")
         #expect(e.map(sexpr) == "_transfer")
-        #expect(ds.map(\.id) == ["unexpected-character"])
+        #expect(ds.map(\.id.rawValue) == ["unexpected-character"])
     }
 
     @Test func andOrNot() {
@@ -378,7 +378,7 @@ import Testing
         let text = "😀请转到安 全 账 户里"
         let spans = try #require(fires(s, "r", Record(id: "1", text: text)))
         #expect(spans == [EvidenceSpan(turn: nil, start: 4, end: 11, text: "安 全 账 户")])
-        let v = s.scan(Record(id: "1", text: text))
+        let v = s.screen(Record(id: "1", text: text))
         #expect(v.hits.first?.spans == spans)
     }
 

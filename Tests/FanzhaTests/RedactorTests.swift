@@ -254,7 +254,7 @@ private func digitCount(_ s: String) -> Int {
 
     @Test func highlightingARedactedRecordMarksThePlaceholder() {
         let record = Record(id: "m", text: text)
-        let hits = [RuleHit(rule: 0, spans: [EvidenceSpan(turn: nil, start: 3, end: 10, text: "1381234"),
+        let hits = [RuleHit(ruleIndex: 0, spans: [EvidenceSpan(turn: nil, start: 3, end: 10, text: "1381234"),
                                              EvidenceSpan(turn: nil, start: 34, end: 38, text: "安全账户")])]
         let (red, mapped) = redactor.redact(record: record, hits: hits)
         let marked = Highlighter(style: .markdown).mark(record: red, hits: mapped)
@@ -268,7 +268,7 @@ private func digitCount(_ s: String) -> Int {
             Turn(speaker: "callee", role: .callee, text: "好"),
             Turn(speaker: "caller", role: .caller, text: "把钱转到6222 0212 3456 7890 123"),
         ])
-        let hits = [RuleHit(rule: 0, spans: [EvidenceSpan(turn: 2, start: 1, end: 5, text: "钱转到6"),
+        let hits = [RuleHit(ruleIndex: 0, spans: [EvidenceSpan(turn: 2, start: 1, end: 5, text: "钱转到6"),
                                              EvidenceSpan(turn: 0, start: 7, end: 10, text: "的律师")])]
         let (red, mapped) = Redactor(names: true).redact(record: record, hits: hits)
         #expect(red.id == "call-[手机号]")

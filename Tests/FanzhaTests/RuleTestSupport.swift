@@ -5,8 +5,8 @@ import Testing
 // Shared helpers for the rules-language tests (ParserTests, DiagnosticTests, FormatterTests,
 // RuleFuzzTests).
 
-/// Foundation has a `Scanner` too.
-typealias RuleScanner = Fanzha.Scanner
+/// Foundation has a `Screener` too.
+typealias RuleScanner = Fanzha.Screener
 
 /// Compiles one in-memory rule file.
 func compileRules(_ text: String, path: String = "test.fz") -> CompileResult {
@@ -102,7 +102,7 @@ func covered(_ d: Diagnostic, _ sources: [SourceFile]) -> String {
 
 /// The diagnostics with an id.
 func diagnostics(_ r: CompileResult, _ id: String) -> [Diagnostic] {
-    r.diagnostics.filter { $0.id == id }
+    r.diagnostics.filter { $0.id.rawValue == id }
 }
 
 /// A scanner over a rule set that must have compiled.

@@ -6,7 +6,7 @@ import FanzhaPCRE
 // The engine on small in-memory rule sets: evasions with original offsets, scoring, calls,
 // the prefilter and the parallel scanner.
 
-private typealias Engine = Fanzha.Scanner
+private typealias Engine = Fanzha.Screener
 
 private func scannerEngine(_ text: String, usePrefilter: Bool = true, sourceLocation: SourceLocation = #_sourceLocation) throws -> Engine {
     try Engine(rules: try compiledRuleSet(text, path: "t.fz", sourceLocation: sourceLocation), usePrefilter: usePrefilter)
@@ -20,9 +20,9 @@ private func phoneCall(_ turns: [(String, String)], id: String = "c") -> Record 
     return Record(id: id, turns: turns.map { Turn(speaker: $0.0, role: roles.role(of: $0.0), text: $0.1) })
 }
 
-private func ruleIDs(_ v: Verdict, _ rules: RuleSet) -> [String] { v.hits.map { rules.rules[$0.rule].id } }
+private func ruleIDs(_ v: Verdict, _ rules: RuleSet) -> [String] { v.hits.map { $0.rule } }
 
-private func hit(_ v: Verdict, _ rules: RuleSet, _ id: String) -> RuleHit? { v.hits.first { rules.rules[$0.rule].id == id } }
+private func hit(_ v: Verdict, _ rules: RuleSet, _ id: String) -> RuleHit? { v.hits.first { $0.rule == id } }
 
 private func firesOn(_ s: Engine, _ id: String, _ record: Record) -> [EvidenceSpan]? {
     guard let i = s.rules.rule(named: id) else { Issue.record("no rule \(id)"); return nil }
@@ -36,11 +36,11 @@ func verdictFingerprint(_ v: Verdict, _ rules: RuleSet) -> String {
             let turn = s.turn.map { String($0) } ?? "-"
             return "\(turn):\(s.start)-\(s.end):\(s.text)"
         }
-        return rules.rules[h.rule].id + "[" + spans.joined(separator: ",") + "]"
+        return h.rule + "[" + spans.joined(separator: ",") + "]"
     }
     var parts: [String] = [v.id, v.level.description, String(v.score)]
-    parts.append(v.category.map { rules.categories[$0].id } ?? "-")
-    parts.append(v.categories.map { "\(rules.categories[$0.category].id)=\($0.score)" }.joined(separator: ","))
+    parts.append(v.category ?? "-")
+    parts.append(v.categories.map { "\($0.category)=\($0.score)" }.joined(separator: ","))
     parts.append(hits.joined(separator: " "))
     parts.append(v.errors.joined(separator: ";"))
     parts.append(v.firstWarningTurn.map { String($0) } ?? "-")
@@ -114,7 +114,7 @@ category prize {
     func evasionsAreFoundAtTheirOriginalOffsets(text: String, rule: String, start: Int, end: Int, evidence: String) throws {
         for prefilter in [true, false] {
             let s = try scannerEngine(Self.evasionRules, usePrefilter: prefilter)
-            let v = s.scan(message(text))
+            let v = s.screen(message(text))
             let h = try #require(hit(v, s.rules, rule), "\(rule) should fire on \(text) (prefilter \(prefilter))")
             #expect(h.spans.count == 1)
             let span = try #require(h.spans.first)
@@ -131,15 +131,15 @@ category prize {
         // A line break between Han characters is dropped (text split across lines, issue 18), so
         // "安全\n账户" matches now; a full stop between two longer sentences is kept.
         for text in ["安全的账户", "安全 的 账户", "安全账", "注意人身安全。账户余额请自查"] {
-            #expect(hit(s.scan(message(text)), s.rules, "police.safe") == nil, "\(text)")
+            #expect(hit(s.screen(message(text)), s.rules, "police.safe") == nil, "\(text)")
         }
-        #expect(hit(s.scan(message("961100000")), s.rules, "hotline") != nil)
-        #expect(hit(s.scan(message("九六幺幺")), s.rules, "hotline") == nil)
+        #expect(hit(s.screen(message("961100000")), s.rules, "hotline") != nil)
+        #expect(hit(s.screen(message("九六幺幺")), s.rules, "hotline") == nil)
     }
 
     @Test func everyOccurrenceIsEvidence() throws {
         let s = try scannerEngine(Self.evasionRules)
-        let v = s.scan(message("安全账户。安 全 账 户。安全帳戶"))
+        let v = s.screen(message("安全账户。安 全 账 户。安全帳戶"))
         let h = try #require(hit(v, s.rules, "police.safe"))
         #expect(h.spans.map { [$0.start, $0.end] } == [[0, 4], [5, 12], [13, 17]])
         #expect(h.spans.map(\.text) == ["安全账户", "安 全 账 户", "安全帳戶"])
@@ -160,24 +160,24 @@ category prize {
     @Test func scoresAddUpAndTheMainCategoryIsTheHighest() throws {
         let s = try scannerEngine(Self.scoringRules)
         let rules = s.rules
-        let police = try #require(rules.category(named: "police")), prize = try #require(rules.category(named: "prize"))
+        #expect(rules.category(named: "police") != nil && rules.category(named: "prize") != nil)
 
         // 4 + 5: medium, prize leads.
-        var v = s.scan(message("恭喜中奖，请把奖金转入安全账户"))
+        var v = s.screen(message("恭喜中奖，请把奖金转入安全账户"))
         #expect(v.score == 9)
         #expect(v.level == .medium)
-        #expect(v.category == prize)
-        #expect(v.categories.map(\.category) == [prize, police])
+        #expect(v.category == "prize")
+        #expect(v.categories.map(\.category) == ["prize", "police"])
         #expect(v.categories.map(\.score) == [5, 4])
         #expect(v.advice == "中奖先交钱的都是诈骗。")
-        #expect(v.referral == Referral(tier: .medium, action: Referral.forLevel(.medium, script: "")!.action, hotline: "96110",
+        #expect(v.referral == Referral(tier: .medium, action: ReferralPolicy.standard.medium.action, hotline: "96110",
                                        script: "您好，这里是96110反诈中心：中奖要先交钱的是骗子。"))
 
         // 4 + 3 + 5 = 12: high, police leads with 7.
-        v = s.scan(message("公安局通知：你中奖了，请转入安全账户"))
+        v = s.screen(message("公安局通知：你中奖了，请转入安全账户"))
         #expect(v.score == 12)
         #expect(v.level == .high)
-        #expect(v.category == police)
+        #expect(v.category == "police")
         #expect(v.categories.map(\.score) == [7, 5])
         #expect(v.advice == "公检法不会电话办案，没有安全账户。")
         #expect(v.referral?.tier == .high)
@@ -190,21 +190,21 @@ category prize {
     @Test func negativeRulesSubtract() throws {
         let s = try scannerEngine(Self.scoringRules)
         let rules = s.rules
-        let prize = try #require(rules.category(named: "prize"))
+        #expect(rules.category(named: "prize") != nil)
 
         // 4 + 3 + 5 - 2 = 10: exactly the high threshold.
-        var v = s.scan(message("反诈提醒：公安局说你中奖了，请转入安全账户"))
+        var v = s.screen(message("反诈提醒：公安局说你中奖了，请转入安全账户"))
         #expect(v.score == 10)
         #expect(v.level == .high)
         #expect(ruleIDs(v, rules).contains("ok.notice"))
 
         // 5 + 4 - 2 = 7.
-        v = s.scan(message("反诈提醒：中奖后请转入安全账户"))
+        v = s.screen(message("反诈提醒：中奖后请转入安全账户"))
         #expect(v.score == 7)
         #expect(v.level == .medium)
 
         // A negative rule alone: fires, shows as a hit, level none, no advice or referral.
-        v = s.scan(message("反诈提醒：注意防范"))
+        v = s.screen(message("反诈提醒：注意防范"))
         #expect(v.score == -2)
         #expect(v.level == .none)
         #expect(ruleIDs(v, rules) == ["ok.notice"])
@@ -212,41 +212,41 @@ category prize {
         #expect(v.advice == nil && v.referral == nil)
 
         // A category pushed to or below zero by its own negative rule is not a candidate.
-        v = s.scan(message("户籍业务办理：安全账户，中奖"))
+        v = s.screen(message("户籍业务办理：安全账户，中奖"))
         #expect(v.score == 4 - 6 + 5)
         #expect(v.level == .low)
-        #expect(v.category == prize)
-        #expect(v.categories.map(\.category) == [prize])
+        #expect(v.category == "prize")
+        #expect(v.categories.map(\.category) == ["prize"])
     }
 
     @Test func levelsReferralsAndAdvicePerLevel() throws {
         let s = try scannerEngine(Self.scoringRules)
-        let police = try #require(s.rules.category(named: "police"))
+        #expect(s.rules.category(named: "police") != nil)
 
         // Low with a category: the category's advice, a 12381 warning SMS.
-        var v = s.scan(message("公安局"))
-        #expect(v.score == 3 && v.level == .low && v.category == police)
+        var v = s.screen(message("公安局"))
+        #expect(v.score == 3 && v.level == .low && v.category == "police")
         #expect(v.advice == "公检法不会电话办案，没有安全账户。")
         #expect(v.referral?.tier == .low)
         #expect(v.referral?.hotline == "12381")
         #expect(v.referral?.script == "您好，这里是96110反诈中心：自称公安的人是骗子。")
 
         // Low without any category: generic advice and script.
-        v = s.scan(message("验证码"))
+        v = s.screen(message("验证码"))
         #expect(v.score == 3 && v.level == .low && v.category == nil)
-        #expect(v.advice == Engine.genericAdvice)
-        #expect(v.referral?.script == Engine.genericScript)
+        #expect(v.advice == ReferralPolicy.standard.genericAdvice)
+        #expect(v.referral?.script == ReferralPolicy.standard.genericScript)
         #expect(v.referral?.hotline == "12381")
 
         // Nothing: no hits at all.
-        v = s.scan(message("今天天气很好"))
+        v = s.screen(message("今天天气很好"))
         #expect(v.score == 0 && v.level == .none && v.hits.isEmpty && v.advice == nil && v.referral == nil)
         #expect(v.firstWarningTurn == nil && v.errors.isEmpty)
 
         // A tie between categories goes to the one declared first.
-        v = s.scan(message("领奖，安全账户"))
+        v = s.screen(message("领奖，安全账户"))
         #expect(v.categories.map(\.score) == [4, 4])
-        #expect(v.category == police)
+        #expect(v.category == "police")
     }
 
     @Test func levelsComeFromTheRuleSetsThresholds() throws {
@@ -262,7 +262,7 @@ category prize {
             ("苹果橙子", 5, .medium), ("香蕉橙子", 6, .medium), ("苹果香蕉橙子", 7, .high),
         ]
         for (text, score, level) in cases {
-            let v = s.scan(message(text))
+            let v = s.screen(message(text))
             #expect(v.score == score && v.level == level, "\(text): \(v.score) \(v.level)")
             #expect((v.referral?.tier) == (level == .none ? nil : level))
             #expect((v.referral?.hotline) == (level == .none ? nil : level == .low ? "12381" : "96110"))
@@ -270,7 +270,7 @@ category prize {
         // Without `levels`, the defaults.
         let d = try compiledRuleSet("rule r { title \"r\" score 6 match \"苹果\" }")
         #expect(d.levels == Levels.defaults)
-        #expect(try Engine(rules: d).scan(message("苹果")).level == .medium)
+        #expect(try Engine(rules: d).screen(message("苹果")).level == .medium)
     }
 
     @Test func privateRulesScoreNothingButCanBeUsed() throws {
@@ -278,11 +278,11 @@ category prize {
         private rule _money { title "钱" match any("转账", "汇款") }
         rule police.money { title "公安要钱" category police score 6 match "公安" near(10) _money }
         """)
-        let v = s.scan(message("我是公安，请马上转账"))
+        let v = s.screen(message("我是公安，请马上转账"))
         #expect(ruleIDs(v, s.rules) == ["police.money"])
         #expect(v.score == 6)
         #expect(hit(v, s.rules, "police.money")?.spans.map(\.text) == ["公安", "转账"])
-        #expect(s.scan(message("请马上转账")).hits.isEmpty)
+        #expect(s.screen(message("请马上转账")).hits.isEmpty)
         #expect(firesOn(s, "_money", message("请马上转账")) != nil)
     }
 
@@ -435,9 +435,9 @@ category prize {
         let s = try scannerEngine(Self.callRules)
         let turns = Engine.timelineTurns
         let atLimit = phoneCall(Array(repeating: ("caller", "你好"), count: turns))
-        #expect(s.scan(atLimit).errors.isEmpty)
+        #expect(s.screen(atLimit).errors.isEmpty)
         let longer = phoneCall(Array(repeating: ("caller", "你好"), count: turns) + [("caller", "请转入安全账户，转账")])
-        let v = s.scan(longer)
+        let v = s.screen(longer)
         #expect(v.errors == ["the call timeline was searched in the first \(turns) of \(turns + 1) turns only"])
         #expect(v.firstWarningTurn == nil)
         #expect(ruleIDs(v, s.rules).contains("account.near"), "the verdict still covers every turn")
@@ -458,8 +458,8 @@ category prize {
         let on = try scannerEngine(text, usePrefilter: true)
         let off = try scannerEngine(text, usePrefilter: false)
         let many = message(String(repeating: "转账", count: 5000))
-        #expect(Set(ruleIDs(on.scan(many), on.rules)) == ["c.at", "n.self", "t.self", "w.any"])
-        #expect(verdictFingerprint(on.scan(many), on.rules) == verdictFingerprint(off.scan(many), off.rules))
+        #expect(Set(ruleIDs(on.screen(many), on.rules)) == ["c.at", "n.self", "t.self", "w.any"])
+        #expect(verdictFingerprint(on.screen(many), on.rules) == verdictFingerprint(off.screen(many), off.rules))
 
         #expect(firesOn(on, "s.quiet", message("你好转账")) == nil, "no callee in a message")
         #expect(firesOn(on, "s.quiet", message("你好")) == nil)
@@ -500,18 +500,18 @@ category prize {
         let s = try scannerEngine(Self.warningRules)
         let call = phoneCall([("caller", "你好"), ("callee", "你好"), ("caller", "请转到安全账户"), ("callee", "好的"),
                               ("caller", "验证码发我"), ("caller", "不然冻结")])
-        let v = s.scan(call)
+        let v = s.screen(call)
         #expect(v.firstWarningTurn == 4)
         #expect(v.score == 12 && v.level == .high)
         #expect(hit(v, s.rules, "w.account")?.spans.map { [$0.turn, $0.start, $0.end] } == [[2, 3, 7]])
 
-        #expect(s.scan(phoneCall([("caller", "冻结了"), ("callee", "什么")])).firstWarningTurn == 0)
-        #expect(s.scan(phoneCall([("caller", "你好"), ("callee", "安全账户和验证码是什么")])).firstWarningTurn == nil)
-        #expect(s.scan(phoneCall([("caller", "你好"), ("callee", "再见")])).firstWarningTurn == nil)
+        #expect(s.screen(phoneCall([("caller", "冻结了"), ("callee", "什么")])).firstWarningTurn == 0)
+        #expect(s.screen(phoneCall([("caller", "你好"), ("callee", "安全账户和验证码是什么")])).firstWarningTurn == nil)
+        #expect(s.screen(phoneCall([("caller", "你好"), ("callee", "再见")])).firstWarningTurn == nil)
         // Low is not a warning.
-        #expect(s.scan(phoneCall([("caller", "安全账户")])).firstWarningTurn == nil)
+        #expect(s.screen(phoneCall([("caller", "安全账户")])).firstWarningTurn == nil)
         // Messages never carry one.
-        #expect(s.scan(message("冻结")).firstWarningTurn == nil)
+        #expect(s.screen(message("冻结")).firstWarningTurn == nil)
         // The level of a prefix: evaluate(turnLimit:) sees only the first turns.
         let p = s.prepare(call)
         #expect(s.evaluate(p, turnLimit: 3).score == 3)
@@ -526,14 +526,14 @@ category prize {
         rule safe { title "安全账户" score 6 match "安全账户" }
         """)
         let s = try Engine(matcher: CompiledMatcher(rules), matchLimit: 10_000)
-        let v = s.scan(message("安全账户" + String(repeating: "汉", count: 200) + "!"))
+        let v = s.screen(message("安全账户" + String(repeating: "汉", count: 200) + "!"))
         #expect(ruleIDs(v, rules) == ["safe"])
         #expect(v.score == 6)
         #expect(v.errors.count == 1)
         #expect(v.errors.first?.contains("slow") == true)
         #expect(v.errors.first?.contains("match limit exceeded") == true)
         // The next record on the same scanner is fine.
-        let ok = s.scan(message(String(repeating: "汉", count: 200)))
+        let ok = s.screen(message(String(repeating: "汉", count: 200)))
         #expect(ok.errors.isEmpty && ruleIDs(ok, rules) == ["slow"])
     }
 
@@ -544,7 +544,7 @@ category prize {
         for k in 1...p.turnCount {
             let v = s.evaluate(p, turnLimit: k)
             if warning == nil, v.level >= .medium { warning = k - 1 }
-            if money == nil, v.hits.contains(where: { s.rules.rules[$0.rule].hasTag("money_request") }) { money = k - 1 }
+            if money == nil, v.hits.contains(where: { s.rules.rules[$0.ruleIndex].hasTag("money_request") }) { money = k - 1 }
         }
         return (warning, money)
     }
@@ -565,13 +565,13 @@ category prize {
             [("caller", "嗯")],
         ]
         for turns in calls {
-            let v = s.scan(phoneCall(turns))
+            let v = s.screen(phoneCall(turns))
             let naive = naiveTimeline(s, phoneCall(turns))
             #expect(v.firstWarningTurn == naive.warning, "\(turns)")
             #expect(v.firstMoneyRequestTurn == naive.money, "\(turns)")
         }
         // t.quiet fires before anything is said, so the warning comes with the regex's turn.
-        #expect(s.scan(phoneCall(calls[0])).firstWarningTurn == 2)
+        #expect(s.screen(phoneCall(calls[0])).firstWarningTurn == 2)
 
         // A side's first turn changes what its scope sees, even without a word: `callee: not …`
         // holds from the callee's first turn on.
@@ -580,7 +580,7 @@ category prize {
         rule t.silent { title "对方未拒绝" score 10 match callee: not "不" }
         """)
         let quietCallee = phoneCall([("caller", "转账"), ("callee", "嗯"), ("caller", "转账")])
-        #expect(sides.scan(quietCallee).firstWarningTurn == 1)
+        #expect(sides.screen(quietCallee).firstWarningTurn == 1)
         #expect(naiveTimeline(sides, quietCallee).warning == 1)
 
         // The bundled rules on every corpus call, with word-less filler turns between the turns.
@@ -589,7 +589,7 @@ category prize {
             var padded: [Turn] = []
             for t in r.turns { padded.append(t); padded.append(Turn(speaker: t.speaker, role: t.role, text: "嗯嗯")) }
             for call in [r, Record(id: r.id, turns: padded)] {
-                let v = bundled.scan(call)
+                let v = bundled.screen(call)
                 let naive = naiveTimeline(bundled, call)
                 #expect(v.firstWarningTurn == naive.warning && v.firstMoneyRequestTurn == naive.money, "\(call.id)")
             }
@@ -607,7 +607,7 @@ category prize {
             for k in 1...max(1, p.turnCount) {
                 let v = s.evaluate(p, turnLimit: k)
                 let d = s.decide(p, turnLimit: k)
-                let money = v.hits.contains { moneyRequest[$0.rule] }
+                let money = v.hits.contains { moneyRequest[$0.ruleIndex] }
                 #expect(d.level == v.level && d.moneyRequest == money, "\(r.id), \(k) turns")
                 #expect(s.decide(p, turnLimit: k, moneyRequestOnly: true).moneyRequest == money, "\(r.id), \(k) turns")
                 levels.insert(d.level)
@@ -625,12 +625,12 @@ category prize {
         let off = try Engine(rules: rules, usePrefilter: false)
         var differences: [String] = []
         for r in records {
-            let a = verdictFingerprint(on.scan(r), rules), b = verdictFingerprint(off.scan(r), rules)
+            let a = verdictFingerprint(on.screen(r), rules), b = verdictFingerprint(off.screen(r), rules)
             if a != b { differences.append("with prefilter:    \(a)\nwithout prefilter: \(b)") }
         }
         #expect(differences.isEmpty, "\(differences.count) records differ:\n\(differences.prefix(5).joined(separator: "\n"))")
         // The corpus does exercise the rules.
-        #expect(records.map { on.scan($0) }.filter { $0.level >= .medium }.count > 50)
+        #expect(records.map { on.screen($0) }.filter { $0.level >= .medium }.count > 50)
     }
 
     @Test func prefilterOnAndOffAgreeOnEvasionsAndRegexes() throws {
@@ -651,10 +651,10 @@ category prize {
                      "验证码请告诉我", "下载ETC和app", "安全账户123456", "", "\u{200B}", "转账",
                      "αρρ下载", "ΑΡΡ下载", "ΣΩΤΗΡΊΑ", "σωτηρία"]
         for t in texts {
-            #expect(verdictFingerprint(on.scan(message(t)), on.rules) == verdictFingerprint(off.scan(message(t)), off.rules), "\(t)")
+            #expect(verdictFingerprint(on.screen(message(t)), on.rules) == verdictFingerprint(off.screen(message(t)), off.rules), "\(t)")
         }
         let call = phoneCall([("caller", "验证码"), ("callee", "告诉我什么"), ("caller", "告诉我验证码")])
-        #expect(verdictFingerprint(on.scan(call), on.rules) == verdictFingerprint(off.scan(call), off.rules))
+        #expect(verdictFingerprint(on.screen(call), on.rules) == verdictFingerprint(off.screen(call), off.rules))
     }
 
     /// The prefilter takes from a regex the literals every match contains, as an AND/OR tree;
@@ -776,9 +776,9 @@ category prize {
         #expect(r.requirement != .always)
         #expect(on.rules.words.contains("账号") && on.rules.words.contains("冻结"))
         for t in ["您的账号已异常", "账户被冻结", "异常", "账号", "帐号异常", "您的账 号异常"] {
-            #expect(verdictFingerprint(on.scan(message(t)), on.rules) == verdictFingerprint(off.scan(message(t)), off.rules), "\(t)")
+            #expect(verdictFingerprint(on.screen(message(t)), on.rules) == verdictFingerprint(off.screen(message(t)), off.rules), "\(t)")
         }
-        #expect(ruleIDs(on.scan(message("您的账号已异常")), on.rules) == ["r"])
+        #expect(ruleIDs(on.screen(message("您的账号已异常")), on.rules) == ["r"])
     }
 
     @Test func regexesWithCountsClassesAndEscapesAreNotSkippedByThePrefilter() throws {
@@ -792,8 +792,8 @@ category prize {
         let on = try scannerEngine(text, usePrefilter: true)
         let off = try scannerEngine(text, usePrefilter: false)
         for t in ["打我电话13812345678", "给我100元", "代号ABC"] {
-            let v = on.scan(message(t))
-            #expect(verdictFingerprint(v, on.rules) == verdictFingerprint(off.scan(message(t)), off.rules), "\(t)")
+            let v = on.screen(message(t))
+            #expect(verdictFingerprint(v, on.rules) == verdictFingerprint(off.screen(message(t)), off.rules), "\(t)")
             #expect(v.score >= 5, "\(t): \(ruleIDs(v, on.rules))")
         }
     }
@@ -808,8 +808,8 @@ category prize {
         let on = try scannerEngine(text, usePrefilter: true)
         let off = try scannerEngine(text, usePrefilter: false)
         let m = message("请转账500元")
-        #expect(ruleIDs(off.scan(m), off.rules) == ["amount"])
-        #expect(ruleIDs(on.scan(m), on.rules) == ["amount"])
+        #expect(ruleIDs(off.screen(m), off.rules) == ["amount"])
+        #expect(ruleIDs(on.screen(m), on.rules) == ["amount"])
     }
 
     @Test func parallelScannerEqualsSequentialAndKeepsOrder() throws {
@@ -823,18 +823,18 @@ category prize {
             return copy
         })
         let sequential = try Engine(rules: rules)
-        let expected = records.map { verdictFingerprint(sequential.scan($0), rules) }
+        let expected = records.map { verdictFingerprint(sequential.screen($0), rules) }
         for threads in [1, 2, 5] {
             let parallel = try ParallelScanner(matcher: CompiledMatcher(rules), threads: threads)
             #expect(parallel.threads == threads)
-            let verdicts = parallel.scan(records)
+            let verdicts = parallel.screen(records)
             #expect(verdicts.map(\.id) == records.map(\.id))
             #expect(verdicts.map { verdictFingerprint($0, rules) } == expected)
             // Scanning again reuses the workers: same answer.
-            #expect(parallel.scan(records).map { verdictFingerprint($0, rules) } == expected)
+            #expect(parallel.screen(records).map { verdictFingerprint($0, rules) } == expected)
         }
         let p = try ParallelScanner(matcher: CompiledMatcher(rules), threads: 3)
-        #expect(p.scan([]).isEmpty)
-        #expect(p.scan([records[0]]).map { verdictFingerprint($0, rules) } == [expected[0]])
+        #expect(p.screen([]).isEmpty)
+        #expect(p.screen([records[0]]).map { verdictFingerprint($0, rules) } == [expected[0]])
     }
 }

@@ -63,9 +63,9 @@ struct VariantTests {
     func exactSyntax() {
         #expect(shape("exact(\"安全账户\") and \"转\"") == "(and exact(\"安全账户\") \"转\")")
         let (_, ds) = parseMatch("exact(安全账户)")
-        #expect(ds.contains { $0.id == "syntax" })
+        #expect(ds.contains { $0.id.rawValue == "syntax" })
         let (_, ds2) = parseMatch("exact(\"a\", \"b\")")
-        #expect(ds2.contains { $0.id == "syntax" })
+        #expect(ds2.contains { $0.id.rawValue == "syntax" })
         let file = ruleText(match: "exact( \"安全账户\" )   or  \"x\"", extra: "  hit \"安全账户\"\n  miss \"无\"\n")
         let (formatted, ds3, _) = RuleFormatter.format(path: "t.fz", text: file)
         #expect(ds3.isEmpty)
@@ -78,7 +78,7 @@ struct VariantTests {
                                      variants: [(path: "variants.txt", data: Data("刷单 = sd\n刷蛋\n公安 = ,\n".utf8))])
         #expect(r.ruleSet == nil)
         let lines = r.errors.map { r.sources[$0.range.file].lineColumn($0.range.start).line }
-        #expect(r.errors.map(\.id) == ["syntax", "empty-literal"])
+        #expect(r.errors.map(\.id.rawValue) == ["syntax", "empty-literal"])
         #expect(lines == [2, 3])
         #expect(r.errors.allSatisfy { r.sources[$0.range.file].path == "variants.txt" })
     }

@@ -1,12 +1,12 @@
 import Foundation
 
-/// Screens calls while they happen: turn events arrive interleaved, one JSON object per line,
-/// `{"call": ID, "speaker": S, "text": T, "t": seconds?}`, and `{"call": ID, "end": true}` ends a call.
+/// Screens calls while they happen: turn events arrive interleaved (`CallEventInput`), and it
+/// reports typed events (`LiveCallEvent`): an `alert` the moment a call's level rises, and a
+/// `final` verdict when the call ends (end event, idle timeout, eviction when too many calls are
+/// open, the turn limit, or end of input). It writes nothing: `LiveEventPrinter` does.
 ///
 /// Per call it keeps the normalised turns, so each new turn costs one evaluation of the call so
-/// far. It writes an `alert` the moment a call's level rises, and a `final` verdict when the call
-/// ends (end event, idle timeout, eviction when too many calls are open, the turn limit, or end of
-/// input). The final verdict is the whole-call verdict: the same as `fanzha scan` on the turns it
+/// far. The final verdict is the whole-call verdict: the same as `fanzha scan` on the turns it
 /// covers (all of the call, unless the turn limit split it).
 public final class LiveCallScreener {
     public struct Limits: Sendable {
@@ -17,7 +17,7 @@ public final class LiveCallScreener {
         public var maxOpenCalls = 100_000
         /// A call with this many turns is closed when its next turn arrives (each turn costs an
         /// evaluation of the call so far); that turn opens a new call with the same id.
-        public var maxTurns = Scanner.timelineTurns
+        public var maxTurns = Screener.timelineTurns
         /// Alerts and the timeline judge a long call on its last `window` turns, so one event costs
         /// at most an evaluation of that many turns however long the call is (the final verdict
         /// still covers the whole call).
@@ -25,26 +25,8 @@ public final class LiveCallScreener {
         public init() {}
     }
 
-    public enum Output {
-        /// A JSON line for stdout: the call's level rose.
-        case alert(String, level: Level)
-        /// A JSON line for stdout: a call's final verdict, and its level.
-        case final(String, level: Level)
-        /// An input line that could not be used, with where it was (for stderr).
-        case malformed(String)
-        /// Something the screener did on its own: closing an idle call, or one over the cap (for stderr).
-        case notice(String)
-
-        /// The text to write, whichever kind it is.
-        public var text: String {
-            switch self {
-            case .alert(let s, _), .final(let s, _), .malformed(let s), .notice(let s): return s
-            }
-        }
-    }
-
     final class CallState {
-        let prepared: Scanner.Prepared
+        let prepared: Screener.Prepared
         var level: Level = .none
         var reported = Set<Int>()   // rules already reported in alerts
         /// The call's timeline as it happens: the first turn after which the level was at least
@@ -57,13 +39,12 @@ public final class LiveCallScreener {
         var unmapped: [String] = []
         /// Whether an event time earlier than the call's latest was already noted.
         var skewNoted = false
-        init(prepared: Scanner.Prepared, line: Int) { self.prepared = prepared; self.lastLine = line }
+        init(prepared: Screener.Prepared, line: Int) { self.prepared = prepared; self.lastLine = line }
     }
 
-    public let scanner: Scanner
+    public let screener: Screener
     public let limits: Limits
     public let roles: SpeakerRoles
-    private let printer: VerdictPrinter
     private var open: [String: CallState] = [:]
     /// Calls by last activity, for idle checks and eviction (lazy: stale entries are skipped).
     private var activity: [(line: Int, call: String)] = []
@@ -72,45 +53,48 @@ public final class LiveCallScreener {
     /// event times need not follow line order (several sources, clock skew). Lazy like `activity`.
     private var byTime = EarliestFirst()
 
-    public init(scanner: Scanner, limits: Limits = Limits(), roles: SpeakerRoles = SpeakerRoles()) {
-        self.scanner = scanner
+    /// `screener` is this live screener's own (not shared with another thread).
+    public init(screener: Screener, limits: Limits = Limits(), roles: SpeakerRoles = SpeakerRoles()) {
+        self.screener = screener
         self.limits = limits
         self.roles = roles
-        self.printer = VerdictPrinter(rules: scanner.rules, format: .jsonl, colour: false)
     }
 
     public var openCalls: Int { open.count }
 
-    public func handle(line: ArraySlice<UInt8>, number: Int, source: String = "<stdin>") -> [Output] {
-        var out: [Output] = []
+    /// One input line (`CallEventInput.decode`): line `number` of `source`, which name it in messages.
+    public func handle(line: ArraySlice<UInt8>, number: Int, source: String = "<stdin>") -> [LiveCallEvent] {
         let origin = "\(source):\(number)"
-        if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { return out }
-        let event: [String: Any]
-        switch JSONTypes.object(Data(line)) {
-        case .success(let object): event = object
-        case .failure(let why): return [.malformed("\(origin): \(why)")]
+        switch CallEventInput.decode(line: line) {
+        case .blank: return []
+        case .malformed(let why): return [.malformed(RecordError(origin: origin, message: why))]
+        case .event(let event): return handle(event, number: number, source: source)
+        case .turnWithoutText(let call, let time):
+            return expireIdle(now: number, time: time) + [.malformed(RecordError(origin: origin, message: "call \(call): a turn without `text` (ignored)"))]
         }
-        guard let call = JSONTypes.scalarString(event["call"]), !call.isEmpty, !JSONTypes.isBool(event["call"]) else {
-            return [.malformed("\(origin): an event needs a `call` id (a string or a number)")]
-        }
-        if let t = event["t"], !(JSONTypes.number(t)?.isFinite ?? false) {
-            return [.malformed("\(origin): call \(call): `t` must be a number of seconds")]
-        }
-        let time = JSONTypes.number(event["t"])
-        out += expireIdle(now: number, time: time)
-        if (JSONTypes.isBool(event["end"]) && JSONTypes.scalarString(event["end"]) == "true") || (event["event"] as? String) == "end" {
+    }
+
+    /// One event, the `number`th of the input (what idleness in lines counts), from `source`.
+    public func handle(_ event: CallEventInput, number: Int, source: String = "<stdin>") -> [LiveCallEvent] {
+        let origin = "\(source):\(number)"
+        switch event {
+        case .end(let call, let time):
+            var out = expireIdle(now: number, time: time)
             if let state = open.removeValue(forKey: call) {
-                out.append(final(call, state, reason: "end"))
+                out.append(final(call, state, reason: .end))
             } else {
                 // Not bad input: the call may have been closed already (idle, evicted, at its turn limit).
                 out.append(.notice("\(origin): end of call \(call), which is not open"))
             }
             return out
+        case .turn(let call, let speaker, let text, let time):
+            var out = expireIdle(now: number, time: time)
+            turn(call: call, speaker: speaker, text: text, time: time, number: number, origin: origin, into: &out)
+            return out
         }
-        guard let text = event["text"] as? String else {
-            return out + [.malformed("\(origin): call \(call): a turn without `text` (ignored)")]
-        }
-        let speaker = JSONTypes.scalarString(event["speaker"]) ?? ""
+    }
+
+    private func turn(call: String, speaker: String, text: String, time: Double?, number: Int, origin: String, into out: inout [LiveCallEvent]) {
         let state: CallState
         if let s = open[call], s.prepared.turnCount < limits.maxTurns {
             state = s
@@ -118,10 +102,10 @@ public final class LiveCallScreener {
             if let full = open.removeValue(forKey: call) {
                 // At the turn limit: the call so far ends here, and this turn starts a new one.
                 out.append(.notice("\(origin): call \(call) reached \(limits.maxTurns) turns: closed; this turn starts a new call"))
-                out.append(final(call, full, reason: "turns"))
+                out.append(final(call, full, reason: .turns))
             }
             if open.count >= limits.maxOpenCalls { out += evictOldest() }
-            state = CallState(prepared: scanner.prepare(Record(id: call, turns: [])), line: number)
+            state = CallState(prepared: screener.prepare(Record(id: call, turns: [])), line: number)
             open[call] = state
         }
         if let time, let last = state.lastTime, time < last, !state.skewNoted {
@@ -147,73 +131,58 @@ public final class LiveCallScreener {
             }
             state.unmapped.append(speaker)
         }
-        scanner.append(Turn(speaker: speaker, role: roles.role(of: speaker), text: text), to: state.prepared)
+        screener.append(Turn(speaker: speaker, role: roles.role(of: speaker), text: text), to: state.prepared)
         // A turn that cannot change any rule cannot raise the level: no evaluation needed.
         let last = state.prepared.turnCount - 1
-        // The timeline follows the first `Scanner.timelineTurns` turns, as `scan` does.
-        let followTimeline = last < Scanner.timelineTurns
-        if last == 0 || scanner.turnMayChangeTheVerdict(state.prepared, turn: last) {
+        // The timeline follows the first `Screener.timelineTurns` turns, as `scan` does.
+        let followTimeline = last < Screener.timelineTurns
+        if last == 0 || screener.turnMayChangeTheVerdict(state.prepared, turn: last) {
             // The decision alone (no evidence) on every turn; the full verdict only for an alert.
             let judged = state.prepared.turnCount > limits.window ? state.prepared.lastTurns(limits.window) : state.prepared
-            let decision = scanner.decide(judged)
+            let decision = screener.decide(judged)
             if followTimeline, state.warningTurn == nil, decision.level >= .medium { state.warningTurn = last }
             if followTimeline, state.moneyTurn == nil, decision.moneyRequest { state.moneyTurn = last }
             if decision.level > state.level {
-                let verdict = scanner.evaluate(judged)
-                out.append(.alert(alert(call, turn: last, verdict, state, turnOffset: state.prepared.turnCount - judged.turnCount),
-                                  level: verdict.level))
+                let verdict = screener.evaluate(judged)
+                out.append(.alert(alert(call, turn: last, verdict, state, turnOffset: state.prepared.turnCount - judged.turnCount)))
                 state.level = verdict.level
             }
         }
-        return out
     }
 
     /// Closes every open call (end of input), oldest activity first.
-    public func finish() -> [Output] {
+    public func finish() -> [LiveCallEvent] {
         let calls = open.sorted { $0.value.lastLine < $1.value.lastLine }
         open.removeAll()
-        return calls.map { final($0.key, $0.value, reason: "eof") }
+        return calls.map { final($0.key, $0.value, reason: .eof) }
     }
 
-    private func alert(_ call: String, turn: Int, _ v: Verdict, _ state: CallState, turnOffset: Int = 0) -> String {
-        let rules = scanner.rules
-        var o = JSONObjectWriter()
-        o.add("event", "alert")
-        o.add("call", call)
-        o.add("turn", turn)
-        o.add("level", v.level.description)
-        o.add("score", v.score)
-        if let c = v.category { o.add("category", rules.categories[c].id) } else { o.addNull("category") }
-        var fresh = v.hits.filter { !state.reported.contains($0.rule) }
+    private func alert(_ call: String, turn: Int, _ v: Verdict, _ state: CallState, turnOffset: Int = 0) -> CallAlert {
+        var fresh = v.hits.filter { !state.reported.contains($0.ruleIndex) }
         if turnOffset > 0 {
             // Judged on the window: its turn numbers are the call's, later by the turns before it.
             fresh = fresh.map { h in
-                RuleHit(rule: h.rule, spans: h.spans.map { EvidenceSpan(turn: $0.turn.map { $0 + turnOffset }, start: $0.start, end: $0.end, text: $0.text) })
+                h.with(spans: h.spans.map { EvidenceSpan(turn: $0.turn.map { $0 + turnOffset }, start: $0.start, end: $0.end, text: $0.text) })
             }
         }
-        for h in fresh { state.reported.insert(h.rule) }
-        o.addObjects("new_hits", fresh) { h, hit in printer.writeHit(hit, to: &h) }
-        if let r = v.referral { o.addObject("referral") { VerdictPrinter.writeReferral(r, to: &$0) } }
-        return o.finish()
+        for h in fresh { state.reported.insert(h.ruleIndex) }
+        return CallAlert(call: call, turn: turn, level: v.level, score: v.score, category: v.category, newHits: fresh, referral: v.referral)
     }
 
-    private func final(_ call: String, _ state: CallState, reason: String) -> Output {
-        let verdict = scanner.evaluate(state.prepared, turnLimit: state.prepared.turnCount,
-                                       firstWarningTurn: state.warningTurn, firstMoneyRequestTurn: state.moneyTurn)
+    private func final(_ call: String, _ state: CallState, reason: CallFinal.Reason) -> LiveCallEvent {
+        let verdict = screener.evaluate(state.prepared, turnLimit: state.prepared.turnCount,
+                                        firstWarningTurn: state.warningTurn, firstMoneyRequestTurn: state.moneyTurn)
         var record = Record(id: call, turns: state.prepared.turns.map(\.turn))
         record.unmappedSpeakers = state.unmapped
-        var json = printer.json(verdict, record: record)
-        json.removeFirst()   // prepend the event fields
-        return .final("{\"event\":\"final\",\"closed\":\(jsonString(reason)),\"turns\":\(state.prepared.turnCount)," + json,
-                      level: verdict.level)
+        return .final(CallFinal(call: call, closed: reason, verdict: verdict, record: record))
     }
 
-    private func expireIdle(now: Int, time: Double?) -> [Output] {
-        var out: [Output] = []
+    private func expireIdle(now: Int, time: Double?) -> [LiveCallEvent] {
+        var out: [LiveCallEvent] = []
         func close(_ call: String, _ state: CallState) {
             open.removeValue(forKey: call)
             out.append(.notice("call \(call): closed after being idle (last event at line \(state.lastLine))"))
-            out.append(final(call, state, reason: "idle"))
+            out.append(final(call, state, reason: .idle))
         }
         // Idle by input lines: the activity queue is in line order, so the first busy call ends the search.
         while activityHead < activity.count {
@@ -235,14 +204,14 @@ public final class LiveCallScreener {
         return out
     }
 
-    private func evictOldest() -> [Output] {
+    private func evictOldest() -> [LiveCallEvent] {
         while activityHead < activity.count {
             let (line, call) = activity[activityHead]
             activityHead += 1
             guard let state = open[call], state.lastLine == line else { continue }
             open.removeValue(forKey: call)
             compactActivity()
-            return [.notice("call \(call): closed to stay under \(limits.maxOpenCalls) open calls"), final(call, state, reason: "evicted")]
+            return [.notice("call \(call): closed to stay under \(limits.maxOpenCalls) open calls"), final(call, state, reason: .evicted)]
         }
         return []
     }
@@ -290,11 +259,11 @@ struct EarliestFirst {
     }
 }
 
-extension Scanner.Prepared {
+extension Screener.Prepared {
     /// The call's last `k` turns as a call of their own (their word hits kept): what a live call's
     /// alerts judge once it is longer than the window.
-    func lastTurns(_ k: Int) -> Scanner.Prepared {
-        let w = Scanner.Prepared(id: id, isCall: isCall)
+    func lastTurns(_ k: Int) -> Screener.Prepared {
+        let w = Screener.Prepared(id: id, isCall: isCall)
         w.turns = Array(turns.suffix(k))
         for (i, t) in w.turns.enumerated() {
             if t.turn.role == .caller { w.firstCallerTurn = w.firstCallerTurn ?? i } else { w.firstCalleeTurn = w.firstCalleeTurn ?? i }

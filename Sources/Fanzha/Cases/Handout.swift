@@ -5,34 +5,34 @@ import Foundation
 /// labelled with their tell-tale sign, what to do, the 96110 / 110 reminder, and a one-page
 /// summary of the warning signs. Everything that leaves goes through a `Redactor` first.
 
-public enum HandoutFormat: String, Sendable, CaseIterable { case markdown, html }
+package enum HandoutFormat: String, Sendable, CaseIterable { case markdown, html }
 
-public struct CaseOptions: Sendable {
+package struct CaseOptions: Sendable {
     /// Cases per category (at most).
-    public var perCategory = 3
+    package var perCategory = 3
     /// Seed of the tie-breaking choices: the same data and seed give the same handout.
-    public var seed: UInt64 = 1
+    package var seed: UInt64 = 1
     /// Category ids to include; empty: every category.
-    public var categories: [String] = []
+    package var categories: [String] = []
     /// A case must reach this level.
-    public var minLevel: Level = .medium
+    package var minLevel: Level = .medium
     /// Longest message, in characters (Unicode scalars), so it can be read aloud.
-    public var maxMessageChars = 200
+    package var maxMessageChars = 200
     /// Longest call (all turns' text), in characters.
-    public var maxCallChars = 400
+    package var maxCallChars = 400
     /// Hides personal data in everything the handout shows.
-    public var redactor = Redactor()
+    package var redactor = Redactor()
     /// Records with one of these labels are never cases (a false alarm is no example of a scam).
-    public var benignLabels: Set<String> = ["正常", "normal", "0", "benign"]
-    public init() {}
+    package var benignLabels: Set<String> = ["正常", "normal", "0", "benign"]
+    package init() {}
 }
 
 /// SplitMix64 (Steele, Lea, Flood 2014): a small, fast, seedable generator whose output depends
 /// only on the seed — never Swift's system random source.
-public struct SplitMix64: RandomNumberGenerator, Sendable {
-    public private(set) var state: UInt64
-    public init(seed: UInt64) { state = seed }
-    public mutating func next() -> UInt64 {
+package struct SplitMix64: RandomNumberGenerator, Sendable {
+    package private(set) var state: UInt64
+    package init(seed: UInt64) { state = seed }
+    package mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
@@ -40,10 +40,10 @@ public struct SplitMix64: RandomNumberGenerator, Sendable {
         return z ^ (z >> 31)
     }
     /// Uniform in [0, 1).
-    public mutating func nextUnit() -> Double { Double(next() >> 11) * 0x1.0p-53 }
+    package mutating func nextUnit() -> Double { Double(next() >> 11) * 0x1.0p-53 }
 
     /// FNV-1a of a string's UTF-8: a stable hash (Swift's `hashValue` changes between runs).
-    public static func hash(_ s: String) -> UInt64 {
+    package static func hash(_ s: String) -> UInt64 {
         var h: UInt64 = 0xCBF2_9CE4_8422_2325
         for b in s.utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01B3 }
         return h
@@ -51,45 +51,45 @@ public struct SplitMix64: RandomNumberGenerator, Sendable {
 }
 
 /// One chosen case, already redacted.
-public struct HandoutCase: Sendable {
+package struct HandoutCase: Sendable {
     /// The record with its text (and id, speaker names) redacted.
-    public let record: Record
+    package let record: Record
     /// The hits of positive-scoring rules of the case's category (and generic ones), spans on the redacted text.
-    public let hits: [RuleHit]
-    public let level: Level
-    public let score: Int
+    package let hits: [RuleHit]
+    package let level: Level
+    package let score: Int
     /// The tell-tale sign this case was chosen to show (a rule index).
-    public let primaryRule: Int
+    package let primaryRule: Int
     /// Rules (indices) of the case's category that fired, the primary first, then by score; then generic rules.
-    public let signs: [Int]
+    package let signs: [Int]
 }
 
-public struct HandoutSection: Sendable {
-    public let category: Int
-    public let cases: [HandoutCase]
+package struct HandoutSection: Sendable {
+    package let category: Int
+    package let cases: [HandoutCase]
     /// Flagged records of this category (before the length limit).
-    public let flagged: Int
+    package let flagged: Int
     /// The category's main warning signs in the data (rule indices; by times fired × score), for the summary.
-    public let warningSigns: [Int]
+    package let warningSigns: [Int]
 }
 
-public struct Handout: Sendable {
-    public let rules: RuleSet
-    public let sections: [HandoutSection]
+package struct Handout: Sendable {
+    package let rules: RuleSet
+    package let sections: [HandoutSection]
     /// Categories asked for (or all) that had no usable case.
-    public let emptyCategories: [Int]
-    public let recordsRead: Int
-    public let seed: UInt64
-    public let redactor: Redactor
+    package let emptyCategories: [Int]
+    package let recordsRead: Int
+    package let seed: UInt64
+    package let redactor: Redactor
 
-    public var caseCount: Int { sections.reduce(0) { $0 + $1.cases.count } }
+    package var caseCount: Int { sections.reduce(0) { $0 + $1.cases.count } }
 
     // MARK: - Selection
 
     /// Scans the records and picks the cases.
-    public static func build(records: [Record], rules: RuleSet, options: CaseOptions) throws -> Handout {
-        let scanner = try Scanner(rules: rules)
-        return select(records: records, verdicts: records.map { scanner.scan($0) }, rules: rules, options: options)
+    package static func build(records: [Record], rules: RuleSet, options: CaseOptions) throws -> Handout {
+        let scanner = try Screener(rules: rules)
+        return select(records: records, verdicts: records.map { scanner.screen($0) }, rules: rules, options: options)
     }
 
     /// Picks up to `perCategory` cases per category from scanned records. Per category, greedily:
@@ -98,7 +98,7 @@ public struct Handout: Sendable {
     /// and when no case is left with one the category gets fewer cases. Among those, the best of:
     /// score (capped), new signs shown, shortness, a new kind (message / call), and a seeded jitter
     /// that breaks near-ties — so the same records and seed always give the same cases.
-    public static func select(records: [Record], verdicts: [Verdict], rules: RuleSet, options: CaseOptions) -> Handout {
+    package static func select(records: [Record], verdicts: [Verdict], rules: RuleSet, options: CaseOptions) -> Handout {
         precondition(records.count == verdicts.count)
         let wanted: [Int] = options.categories.isEmpty
             ? Array(rules.categories.indices)
@@ -107,14 +107,14 @@ public struct Handout: Sendable {
         func accepts(_ c: Int, _ l: String) -> Bool { rules.categories[c].id == l || rules.categories[c].labels.contains(l) }
         func isCategoryLabel(_ l: String) -> Bool { rules.categories.indices.contains { accepts($0, l) } }
         func chars(_ r: Record) -> Int { r.turns.reduce(0) { $0 + $1.text.unicodeScalars.count } }
-        func positive(_ v: Verdict) -> [RuleHit] { v.hits.filter { rules.rules[$0.rule].score > 0 } }
+        func positive(_ v: Verdict) -> [RuleHit] { v.hits.filter { rules.rules[$0.ruleIndex].score > 0 } }
 
         var sections: [HandoutSection] = []
         var empty: [Int] = []
         for c in wanted {
             // Flagged records of this category, in input order.
             var flagged: [Int] = []
-            for (i, v) in verdicts.enumerated() where v.level >= options.minLevel && v.category == c {
+            for (i, v) in verdicts.enumerated() where v.level >= options.minLevel && v.categoryIndex == c {
                 if let l = records[i].label {
                     if options.benignLabels.contains(l) { continue }
                     // A label of some other category only: the rules put it in the wrong place.
@@ -126,7 +126,7 @@ public struct Handout: Sendable {
             // score (a strong sign that fires often before a mere topic word that fires everywhere).
             var weight: [Int: Int] = [:]
             for i in flagged {
-                for r in Set(positive(verdicts[i]).map(\.rule)) where rules.rules[r].category == c { weight[r, default: 0] += rules.rules[r].score }
+                for r in Set(positive(verdicts[i]).map(\.ruleIndex)) where rules.rules[r].category == c { weight[r, default: 0] += rules.rules[r].score }
             }
             let warningSigns = weight.keys.sorted { (weight[$1]!, $0) < (weight[$0]!, $1) }
 
@@ -143,7 +143,7 @@ public struct Handout: Sendable {
             let jitter = candidates.map { _ in rng.nextUnit() }
             let signsOf: [[Int]] = candidates.map { i in
                 var out: [Int] = []
-                for h in positive(verdicts[i]) where rules.rules[h.rule].category == c && !out.contains(h.rule) { out.append(h.rule) }
+                for h in positive(verdicts[i]) where rules.rules[h.ruleIndex].category == c && !out.contains(h.ruleIndex) { out.append(h.ruleIndex) }
                 return out.sorted { (rules.rules[$1].score, $0) < (rules.rules[$0].score, $1) }
             }
             let cap = Double(rules.levels.high + 6)
@@ -177,10 +177,10 @@ public struct Handout: Sendable {
             let cases = chosen.map { k, primary -> HandoutCase in
                 let i = candidates[k]
                 // the evidence of this category's rules and of generic ones; another category's would confuse
-                let shown = positive(verdicts[i]).filter { rules.rules[$0.rule].category.map { $0 == c } ?? true }
+                let shown = positive(verdicts[i]).filter { rules.rules[$0.ruleIndex].category.map { $0 == c } ?? true }
                 let (red, hits) = options.redactor.redact(record: records[i], hits: shown)
                 var signs = [primary] + signsOf[k].filter { $0 != primary }
-                for h in shown where !signs.contains(h.rule) { signs.append(h.rule) }   // generic rules last
+                for h in shown where !signs.contains(h.ruleIndex) { signs.append(h.ruleIndex) }   // generic rules last
                 return HandoutCase(record: red, hits: hits, level: verdicts[i].level, score: verdicts[i].score,
                                    primaryRule: primary, signs: signs)
             }
@@ -192,7 +192,7 @@ public struct Handout: Sendable {
 
     // MARK: - Rendering
 
-    public func render(_ format: HandoutFormat) -> String {
+    package func render(_ format: HandoutFormat) -> String {
         switch format {
         case .markdown: return markdown()
         case .html: return html()
@@ -214,8 +214,8 @@ public struct Handout: Sendable {
     /// The rules whose evidence a marked span covers: the case's own signs first, then by score.
     func signs(for span: EvidenceSpan, in c: HandoutCase) -> [Int] {
         var found: [Int] = []
-        for h in c.hits where !found.contains(h.rule) {
-            if h.spans.contains(where: { ($0.turn ?? 0) == (span.turn ?? 0) && $0.start < span.end && span.start < $0.end }) { found.append(h.rule) }
+        for h in c.hits where !found.contains(h.ruleIndex) {
+            if h.spans.contains(where: { ($0.turn ?? 0) == (span.turn ?? 0) && $0.start < span.end && span.start < $0.end }) { found.append(h.ruleIndex) }
         }
         let rank = { (r: Int) -> (Int, Int, Int) in (c.signs.firstIndex(of: r) ?? Int.max, -self.rules.rules[r].score, r) }
         return found.sorted { rank($0) < rank($1) }
@@ -287,7 +287,7 @@ public struct Handout: Sendable {
         }
     }
 
-    public func markdown() -> String {
+    package func markdown() -> String {
         var o: [String] = []
         let esc = Handout.escapeMarkdown
         o.append("# \(Handout.title)")
@@ -435,7 +435,7 @@ public struct Handout: Sendable {
     }
     """
 
-    public func html() -> String {
+    package func html() -> String {
         let h = Highlighter.escapeHTML
         var o = ""
         o += "<!DOCTYPE html>\n<html lang=\"zh-CN\">\n<head>\n<meta charset=\"utf-8\">\n"
@@ -523,8 +523,8 @@ public struct Handout: Sendable {
 
 /// Records for `cases`: JSON Lines (messages or calls), CSV with a header (a text column; label and
 /// id columns optional), or plain text with one message per line.
-public enum CaseData {
-    public static func read(path: String, data: Data, textField: String?, labelField: String, idField: String,
+package enum CaseData {
+    package static func read(path: String, data: Data, textField: String?, labelField: String, idField: String,
                             roles: SpeakerRoles, errors: inout [String]) -> [Record] {
         let lower = path.lowercased()
         if lower.hasSuffix(".csv") {

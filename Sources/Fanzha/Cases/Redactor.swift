@@ -9,12 +9,12 @@
 ///
 /// Ordinary numbers stay: hotlines (96110, 110, 12381), dates, times, prices and any digit run that
 /// is not one of the formats below.
-public struct Redactor: Sendable {
-    public enum Kind: String, Sendable, CaseIterable {
+package struct Redactor: Sendable {
+    package enum Kind: String, Sendable, CaseIterable {
         case mobile, landline, bankCard, idCard, qq, wechat, url, email, amount, name
 
         /// The labelled placeholder that replaces the hidden text.
-        public var placeholder: String {
+        package var placeholder: String {
             switch self {
             case .mobile: return "[手机号]"
             case .landline: return "[座机号]"
@@ -31,37 +31,37 @@ public struct Redactor: Sendable {
     }
 
     /// One hidden run: scalar offsets into the original text, end exclusive.
-    public struct Match: Sendable, Equatable {
-        public let start: Int
-        public let end: Int
-        public let kind: Kind
-        public init(start: Int, end: Int, kind: Kind) { self.start = start; self.end = end; self.kind = kind }
+    package struct Match: Sendable, Equatable {
+        package let start: Int
+        package let end: Int
+        package let kind: Kind
+        package init(start: Int, end: Int, kind: Kind) { self.start = start; self.end = end; self.kind = kind }
     }
 
     /// Also hide amounts of money (5000元, ¥3,000, 3万, 三百多万).
-    public var amounts: Bool
+    package var amounts: Bool
     /// Also hide personal names (conservative: 刘桂芳女士, 我是李明, 我叫王小军).
-    public var names: Bool
+    package var names: Bool
 
-    public init(amounts: Bool = false, names: Bool = false) {
+    package init(amounts: Bool = false, names: Bool = false) {
         self.amounts = amounts
         self.names = names
     }
 
     /// The placeholders this redactor can write.
-    public var placeholders: [String] {
+    package var placeholders: [String] {
         Kind.allCases.filter { ($0 != .amount || amounts) && ($0 != .name || names) }.map(\.placeholder)
     }
 
     /// A redacted text, with what it hid and how offsets moved.
-    public struct Redaction: Sendable {
-        public let original: String
-        public let text: String
+    package struct Redaction: Sendable {
+        package let original: String
+        package let text: String
         /// In the original text, sorted, non-overlapping.
-        public let matches: [Match]
+        package let matches: [Match]
 
         /// Where an original offset that starts a span lands: inside a hidden run → the placeholder's start.
-        public func mapStart(_ p: Int) -> Int {
+        package func mapStart(_ p: Int) -> Int {
             var delta = 0
             for m in matches {
                 if m.end <= p { delta += m.kind.placeholder.unicodeScalars.count - (m.end - m.start) }
@@ -72,7 +72,7 @@ public struct Redactor: Sendable {
         }
 
         /// Where an original offset that ends a span lands: inside a hidden run → the placeholder's end.
-        public func mapEnd(_ p: Int) -> Int {
+        package func mapEnd(_ p: Int) -> Int {
             var delta = 0
             for m in matches {
                 if m.end <= p { delta += m.kind.placeholder.unicodeScalars.count - (m.end - m.start) }
@@ -84,7 +84,7 @@ public struct Redactor: Sendable {
 
         /// A span of the original text as a span of the redacted text: a span that overlaps a hidden
         /// run covers its whole placeholder; its `text` is the redacted text it covers.
-        public func mapSpan(_ s: EvidenceSpan) -> EvidenceSpan {
+        package func mapSpan(_ s: EvidenceSpan) -> EvidenceSpan {
             let a = mapStart(s.start), b = max(mapStart(s.start), mapEnd(s.end))
             let scalars = Array(text.unicodeScalars)
             var v = String.UnicodeScalarView()
@@ -94,7 +94,7 @@ public struct Redactor: Sendable {
     }
 
     /// Redacts one text.
-    public func redact(_ text: String) -> Redaction {
+    package func redact(_ text: String) -> Redaction {
         let ms = matches(in: text)
         if ms.isEmpty { return Redaction(original: text, text: text, matches: []) }
         let scalars = Array(text.unicodeScalars)
@@ -110,10 +110,10 @@ public struct Redactor: Sendable {
     }
 
     /// The redacted text alone.
-    public func apply(_ text: String) -> String { redact(text).text }
+    package func apply(_ text: String) -> String { redact(text).text }
 
     /// A record with every turn (and speaker name) redacted, and its evidence mapped onto the new text.
-    public func redact(record: Record, hits: [RuleHit]) -> (record: Record, hits: [RuleHit]) {
+    package func redact(record: Record, hits: [RuleHit]) -> (record: Record, hits: [RuleHit]) {
         var out = record
         var redactions: [Redaction] = []
         for (i, t) in record.turns.enumerated() {
@@ -124,7 +124,7 @@ public struct Redactor: Sendable {
         }
         out.id = apply(record.id)
         let mapped = hits.map { h in
-            RuleHit(rule: h.rule, spans: h.spans.map { s in
+            h.with(spans: h.spans.map { s in
                 let t = s.turn ?? 0
                 return t < redactions.count ? redactions[t].mapSpan(s) : s
             })
@@ -135,7 +135,7 @@ public struct Redactor: Sendable {
     // MARK: - Finding
 
     /// Every run to hide, in original scalar offsets: sorted and non-overlapping.
-    public func matches(in text: String) -> [Match] {
+    package func matches(in text: String) -> [Match] {
         let t = Folded(text)
         var found: [Match] = []
         found += t.digitRuns()

@@ -3,23 +3,36 @@
 /// Layout for the hot loop: bytes are first mapped to equivalence classes (every byte that occurs
 /// in no word shares class 0), then `next[state * classCount + class]` is a flat Int32 table: no
 /// object per state, no dictionary, no branch on failure links while scanning.
-public struct AhoCorasick: Sendable {
-    public let words: [[UInt8]]
-    private let byteClass: [UInt8]
-    private let classCount: Int
-    private let next: [Int32]
+package struct AhoCorasick: Sendable {
+    package let words: [[UInt8]]
+    let byteClass: [UInt8]
+    let classCount: Int
+    let next: TransitionTable
     /// Word ids reported at each state (its own word and those of its suffix states):
     /// `outputs[outputStart[s] ..< outputStart[s] + outputCount[s]]`.
-    private let outputStart: [Int32]
-    private let outputCount: [Int32]
-    private let outputs: [Int32]
-    private let wordLength: [Int32]
+    let outputStart: [Int32]
+    let outputCount: [Int32]
+    let outputs: [Int32]
+    let wordLength: [Int32]
 
-    public init(words: [String]) {
+    /// The automaton from its tables, as `CompiledRuleCache` stored them.
+    init(words: [[UInt8]], byteClass: [UInt8], classCount: Int, next: TransitionTable,
+         outputStart: [Int32], outputCount: [Int32], outputs: [Int32], wordLength: [Int32]) {
+        self.words = words
+        self.byteClass = byteClass
+        self.classCount = classCount
+        self.next = next
+        self.outputStart = outputStart
+        self.outputCount = outputCount
+        self.outputs = outputs
+        self.wordLength = wordLength
+    }
+
+    package init(words: [String]) {
         self.init(byteWords: words.map { Array($0.utf8) })
     }
 
-    public init(byteWords: [[UInt8]]) {
+    package init(byteWords: [[UInt8]]) {
         words = byteWords
         // Byte classes.
         var used = [Bool](repeating: false, count: 256)
@@ -102,25 +115,26 @@ public struct AhoCorasick: Sendable {
                 }
             }
         }
-        next = table
+        next = TransitionTable(copying: table)
         outputStart = outStart
         outputCount = outCount
         outputs = flat
         wordLength = byteWords.map { Int32($0.count) }
     }
 
-    public var stateCount: Int { outputStart.count }
+    package var stateCount: Int { outputStart.count }
 
     /// Calls `found(wordID, start, end)` for every occurrence of every word (overlaps included),
     /// in order of end position. Offsets are byte offsets in `text`.
     @inlinable
-    public func forEachMatch(in text: UnsafeBufferPointer<UInt8>, _ found: (Int, Int, Int) -> Void) {
+    package func forEachMatch(in text: UnsafeBufferPointer<UInt8>, _ found: (Int, Int, Int) -> Void) {
         scan(text, found)
     }
 
     @usableFromInline
     func scan(_ text: UnsafeBufferPointer<UInt8>, _ found: (Int, Int, Int) -> Void) {
-        next.withUnsafeBufferPointer { next in
+        let next = self.next.base
+        do {
             byteClass.withUnsafeBufferPointer { cls in
                 var row = 0   // current state × classCount
                 let n = classCount
@@ -143,7 +157,7 @@ public struct AhoCorasick: Sendable {
     }
 
     /// Every occurrence, naively: the reference the automaton is tested against.
-    public static func naiveMatches(words: [[UInt8]], in text: [UInt8]) -> [(Int, Int, Int)] {
+    package static func naiveMatches(words: [[UInt8]], in text: [UInt8]) -> [(Int, Int, Int)] {
         var out: [(Int, Int, Int)] = []
         guard !text.isEmpty else { return out }
         for end in 1...text.count {
@@ -153,4 +167,35 @@ public struct AhoCorasick: Sendable {
         }
         return out
     }
+}
+
+/// The automaton's transition table in memory of its own, or read in place from a compiled rule
+/// set's mapped file (`CompiledRuleCache`): the table is most of that file (about 22 MB for the
+/// bundled rules), and a one-message run touches only a few of its pages.
+final class TransitionTable: @unchecked Sendable {
+    let base: UnsafePointer<Int32>
+    let count: Int
+    /// What keeps borrowed memory alive (the mapped file); nil when the table owns its memory.
+    private let owner: AnyObject?
+
+    init(copying values: [Int32]) {
+        let p = UnsafeMutablePointer<Int32>.allocate(capacity: max(1, values.count))
+        values.withUnsafeBufferPointer { if let b = $0.baseAddress { p.initialize(from: b, count: values.count) } }
+        base = UnsafePointer(p)
+        count = values.count
+        owner = nil
+    }
+
+    /// `count` entries at `base`, valid while `owner` lives.
+    init(borrowing base: UnsafePointer<Int32>, count: Int, owner: AnyObject) {
+        self.base = base
+        self.count = count
+        self.owner = owner
+    }
+
+    deinit {
+        if owner == nil { UnsafeMutablePointer(mutating: base).deallocate() }
+    }
+
+    var buffer: UnsafeBufferPointer<Int32> { UnsafeBufferPointer(start: base, count: count) }
 }

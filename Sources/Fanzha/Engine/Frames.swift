@@ -7,7 +7,7 @@ import FanzhaText
 /// (and none of its `unless` evidence) is in the frame. With `whole N`, a message whose sentences
 /// of that kind cover N% of its characters is in the frame as a whole. Positive rules then do not
 /// read framed text (an atom's occurrence inside a frame is left out), unless they say `in KIND`.
-extension Scanner.Evaluation {
+extension Screener.Evaluation {
     /// Finds this record's frames into `ws.frames`. Runs before the rules are scored.
     mutating func findFrames() {
         ws.frames.removeAll(keepingCapacity: true)
@@ -41,7 +41,7 @@ extension Scanner.Evaluation {
         for m in marks {
             let text = turns[Int(m.turn)].text
             if sentenceStarts[m.turn] == nil {
-                let (s, q) = Scanner.sentences(turns[Int(m.turn)].turn.text)
+                let (s, q) = Screener.sentences(turns[Int(m.turn)].turn.text)
                 sentenceStarts[m.turn] = s
                 quotations[m.turn] = q
             }
@@ -49,7 +49,7 @@ extension Scanner.Evaluation {
             let scalar = Int(m.byte) < text.bytes.count ? Int(text.originStart[Int(m.byte)]) : text.originalScalarCount
             // Words inside a quotation are someone else's: a quoted "you" vetoes nothing.
             if m.veto, quotations[m.turn]!.contains(where: { $0.contains(scalar) }) { continue }
-            let key = SentenceKey(frame: m.frame, turn: m.turn, sentence: Int32(Scanner.lastIndex(in: starts, atMost: scalar)))
+            let key = SentenceKey(frame: m.frame, turn: m.turn, sentence: Int32(Screener.lastIndex(in: starts, atMost: scalar)))
             if m.veto { vetoed.insert(key) } else { framed.insert(key) }
         }
         // The sentences framed (for `whole`): of any kind, and those that narrate (not warnings).
@@ -60,8 +60,8 @@ extension Scanner.Evaluation {
             let s0 = starts[Int(key.sentence)]
             let s1 = Int(key.sentence) + 1 < starts.count ? starts[Int(key.sentence) + 1] : text.originalScalarCount
             let kind = program.pointee.frameKind[Int(key.frame)]
-            ws.frames.append(Scanner.FrameSpan(turn: key.turn, start: Int32(Scanner.firstByte(text, atOrAfter: s0)),
-                                               end: Int32(Scanner.firstByte(text, atOrAfter: s1)), kind: kind,
+            ws.frames.append(Screener.FrameSpan(turn: key.turn, start: Int32(Screener.firstByte(text, atOrAfter: s0)),
+                                               end: Int32(Screener.firstByte(text, atOrAfter: s1)), kind: kind,
                                                originalStart: Int32(s0), originalEnd: Int32(s1), rule: key.frame))
             let sentence = Int64(key.turn) << 32 | Int64(key.sentence)
             framedSentences.insert(sentence)
@@ -89,7 +89,7 @@ extension Scanner.Evaluation {
             guard whole > 0 else { continue }
             let kind = program.pointee.frameKind[fi]
             guard !framedSentences.isEmpty, !ws.frames.contains(where: { $0.kind == kind && $0.originalStart == 0 && $0.originalEnd == Int32(total) }) else { continue }
-            let starts = sentenceStarts[0] ?? Scanner.sentences(turns[0].turn.text).starts
+            let starts = sentenceStarts[0] ?? Screener.sentences(turns[0].turn.text).starts
             func characters(_ sentences: Set<Int64>) -> Int {
                 sentences.reduce(0) { sum, s in
                     let i = Int(s & 0xFFFF_FFFF)
@@ -103,7 +103,7 @@ extension Scanner.Evaluation {
             let mostlyFramed = characters(framedSentences) * 100 >= share * total
                 || (!narrativeSentences.isEmpty && framedSentences.count >= 3)
             if mostlyFramed && (vetoedChars == 0 || vetoedChars < characters(narrativeSentences)) {
-                ws.frames.append(Scanner.FrameSpan(turn: 0, start: 0, end: Int32(text.bytes.count), kind: kind,
+                ws.frames.append(Screener.FrameSpan(turn: 0, start: 0, end: Int32(text.bytes.count), kind: kind,
                                                    originalStart: 0, originalEnd: Int32(total), rule: f))
             }
         }
@@ -113,7 +113,7 @@ extension Scanner.Evaluation {
 
 
     /// Calls `body(turn, byte)` with the start of each piece of evidence of `occ`.
-    private func forEachEvidence(of occ: Scanner.Occurrences, _ body: (Int32, Int32) -> Void) {
+    private func forEachEvidence(of occ: Screener.Occurrences, _ body: (Int32, Int32) -> Void) {
         guard !occ.isEmpty else { return }
         for i in Int(occ.start)..<Int(occ.start + occ.count) {
             let o = ws.occ[i]
@@ -126,7 +126,7 @@ extension Scanner.Evaluation {
     }
 
     /// Whether an occurrence lies inside a frame of one of the kinds `hidden`.
-    static func inFrame(_ o: Scanner.Occurrence, _ frames: [Scanner.FrameSpan], _ hidden: UInt8) -> Bool {
+    static func inFrame(_ o: Screener.Occurrence, _ frames: [Screener.FrameSpan], _ hidden: UInt8) -> Bool {
         guard o.turn >= 0 else { return false }
         for f in frames where f.kind & hidden != 0 && f.turn == o.turn && f.start <= o.start && o.end <= f.end { return true }
         return false
@@ -137,16 +137,17 @@ extension Scanner.Evaluation {
         guard !ws.frames.isEmpty else { return [] }
         var out: [Frame] = []
         for f in ws.frames {
-            let frame = Frame(kind: FrameKinds(rawValue: f.kind), rule: Int(f.rule), turn: prepared.isCall ? Int(f.turn) : nil,
+            let frame = Frame(kind: FrameKinds(rawValue: f.kind), frame: scanner.rules.rules[Int(f.rule)].id, ruleIndex: Int(f.rule),
+                              turn: prepared.isCall ? Int(f.turn) : nil,
                               start: Int(f.originalStart), end: Int(f.originalEnd))
             if !out.contains(frame) { out.append(frame) }
         }
-        out.sort { ($0.turn ?? 0, $0.start, $0.end, $0.kind.rawValue, $0.rule) < ($1.turn ?? 0, $1.start, $1.end, $1.kind.rawValue, $1.rule) }
+        out.sort { ($0.turn ?? 0, $0.start, $0.end, $0.kind.rawValue, $0.ruleIndex) < ($1.turn ?? 0, $1.start, $1.end, $1.kind.rawValue, $1.ruleIndex) }
         return out
     }
 }
 
-extension Scanner {
+extension Screener {
     /// The scalar offset where each sentence of `text` starts (the first is 0). A sentence ends
     /// after 。！？!?；; … or a line break, or at a space between Chinese characters once it is six
     /// characters long (posts written with spaces for full stops; 安 全 账 户 stays one piece); a quotation (“…”, 「…」, 『…』, "…") stays in the

@@ -1,25 +1,25 @@
 import Foundation
 
-/// Scans batches of records on every core, each worker with its own `Scanner`; results come back
+/// Scans batches of records on every core, each worker with its own `Screener`; results come back
 /// in input order.
-public final class ParallelScanner: @unchecked Sendable {
-    public let matcher: CompiledMatcher
-    private let scanners: [Scanner]
-    public var threads: Int { scanners.count }
+package final class ParallelScanner: @unchecked Sendable {
+    package let matcher: CompiledMatcher
+    private let scanners: [Screener]
+    package var threads: Int { scanners.count }
 
-    public init(matcher: CompiledMatcher, threads: Int = ProcessInfo.processInfo.activeProcessorCount, usePrefilter: Bool = true) throws {
+    package init(matcher: CompiledMatcher, threads: Int = ProcessInfo.processInfo.activeProcessorCount, usePrefilter: Bool = true) throws {
         self.matcher = matcher
-        scanners = try (0..<max(1, threads)).map { _ in try Scanner(matcher: matcher, usePrefilter: usePrefilter) }
+        scanners = try (0..<max(1, threads)).map { _ in try Screener(matcher: matcher, usePrefilter: usePrefilter) }
     }
 
-    public var rules: RuleSet { matcher.rules }
+    package var rules: RuleSet { matcher.rules }
 
-    public func scan(_ records: [Record]) -> [Verdict] {
-        map(records) { $0.scan($1) }
+    package func screen(_ records: [Record]) -> [Verdict] {
+        map(records) { $0.screen($1) }
     }
 
     /// `body` on every record, on every core (each worker with its own scanner); results in input order.
-    func map<T>(_ records: [Record], _ body: (Scanner, Record) -> T) -> [T] {
+    func map<T>(_ records: [Record], _ body: (Screener, Record) -> T) -> [T] {
         if scanners.count == 1 || records.count < 2 { return records.map { body(scanners[0], $0) } }
         let results = UnsafeMutableBufferPointer<T?>.allocate(capacity: records.count)
         results.initialize(repeating: nil)
@@ -42,8 +42,8 @@ public final class ParallelScanner: @unchecked Sendable {
 
 /// Where the bundled rules are: `$FANZHA_RULES`, else a `rules/` directory beside or above the
 /// executable (the build tree), else `share/fanzha/rules` of an installed prefix.
-public enum BundledRules {
-    public static func path() -> String? {
+package enum BundledRules {
+    package static func path() -> String? {
         let fm = FileManager.default
         if let env = ProcessInfo.processInfo.environment["FANZHA_RULES"], !env.isEmpty { return env }
         var dir = URL(fileURLWithPath: (try? fm.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0])

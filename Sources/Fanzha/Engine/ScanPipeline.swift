@@ -4,14 +4,14 @@ import Foundation
 /// a background queue runs `work` on each batch on every core (verdicts and their rendering, or
 /// just decisions) and hands the results to `deliver`, in order. At most `depth` batches are in
 /// flight, so memory stays bounded however long the input is.
-public final class ScanPipeline<Result>: @unchecked Sendable {
+package final class ScanPipeline<Result>: @unchecked Sendable {
     private let scanner: ParallelScanner
-    private let work: (Scanner, Record) -> Result
+    private let work: (Screener, Record) -> Result
     private let deliver: ([Record], [Result]) -> Void
     private let queue = DispatchQueue(label: "fanzha.scan-pipeline")   // serial: keeps batch order
     private let slots: DispatchSemaphore
 
-    public init(scanner: ParallelScanner, depth: Int = 2, work: @escaping (Scanner, Record) -> Result,
+    package init(scanner: ParallelScanner, depth: Int = 2, work: @escaping (Screener, Record) -> Result,
                 deliver: @escaping ([Record], [Result]) -> Void) {
         self.scanner = scanner
         self.work = work
@@ -19,7 +19,7 @@ public final class ScanPipeline<Result>: @unchecked Sendable {
         slots = DispatchSemaphore(value: max(1, depth))
     }
 
-    public func submit(_ batch: [Record]) {
+    package func submit(_ batch: [Record]) {
         guard !batch.isEmpty else { return }
         slots.wait()
         queue.async { [self] in
@@ -29,7 +29,7 @@ public final class ScanPipeline<Result>: @unchecked Sendable {
     }
 
     /// Waits until every submitted batch has been delivered.
-    public func finish() {
+    package func finish() {
         queue.sync {}
     }
 }

@@ -1,10 +1,10 @@
 import Foundation
 
 /// RFC 4180 CSV: quoted fields may hold commas, doubled quotes and newlines.
-public enum CSV {
+package enum CSV {
     /// Rows of fields, with the 1-based line each row starts on; `unclosedQuote` marks the last
     /// row when a quoted field in it is never closed (it then runs to the end of the text).
-    public static func parse(_ text: String) -> [(line: Int, fields: [String], unclosedQuote: Bool)] {
+    package static func parse(_ text: String) -> [(line: Int, fields: [String], unclosedQuote: Bool)] {
         var rows: [(Int, [String], Bool)] = []
         var fields: [String] = []
         var field = String.UnicodeScalarView()
@@ -52,7 +52,7 @@ public enum CSV {
     /// Records from a CSV file with a header row: a text column (`textField`, else `content`,
     /// else `text`), a label column (required when `labelRequired`) and an optional id column.
     /// Rows that cannot be used are reported in `errors` with their line, never dropped silently.
-    public static func records(path: String, data: Data, textField: String?, labelField: String, idField: String,
+    package static func records(path: String, data: Data, textField: String?, labelField: String, idField: String,
                                labelRequired: Bool, errors: inout [String]) -> [Record] {
         let rows = parse(String(decoding: data, as: UTF8.self))
         guard let header = rows.first?.fields.map({ $0.trimmingSpaces() }) else { return [] }

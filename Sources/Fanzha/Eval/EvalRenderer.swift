@@ -1,12 +1,12 @@
 import Foundation
 
-public enum EvalFormat: String, Sendable { case text, json, markdown }
+package enum EvalFormat: String, Sendable { case text, json, markdown }
 
 /// Renders an `EvalReport` as aligned text, Markdown tables or JSON.
-public enum EvalRenderer {
+package enum EvalRenderer {
     static func f(_ x: Double) -> String { String(format: "%.3f", x) }
 
-    public static func render(_ r: EvalReport, rules: RuleSet, format: EvalFormat) -> String {
+    package static func render(_ r: EvalReport, rules: RuleSet, format: EvalFormat) -> String {
         if format == .json { return json(r, rules: rules) + "\n" }
         var tables: [(title: String, header: [String], rows: [[String]])] = []
         tables.append(("Fraud vs benign (\(r.fraud) fraud, \(r.benign) benign records)",

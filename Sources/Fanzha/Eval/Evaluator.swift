@@ -1,80 +1,80 @@
 import Foundation
 
 /// `fanzha eval`: how well the rules separate fraud from benign, per level, per category and per rule.
-public struct EvalOptions: Sendable {
-    public var benignLabels: Set<String> = ["正常", "normal", "0", "benign"]
+package struct EvalOptions: Sendable {
+    package var benignLabels: Set<String> = ["正常", "normal", "0", "benign"]
     /// Labels that say only "fraud", not which kind: such a record's kind is read from
     /// `categoryField` when that names a category, and otherwise any category counts as right.
-    public var fraudLabels: Set<String> = ["scam", "fraud", "诈骗", "1"]
-    public var categoryField = "category"
-    public var labelField = "label"
+    package var fraudLabels: Set<String> = ["scam", "fraud", "诈骗", "1"]
+    package var categoryField = "category"
+    package var labelField = "label"
     /// A field whose values break the results down (`--group-by scene`): records, recall and
     /// false alarms at medium per value.
-    public var groupBy: String?
-    public var showErrors = 0
-    public init() {}
+    package var groupBy: String?
+    package var showErrors = 0
+    package init() {}
 }
 
-public struct Confusion: Sendable, Equatable {
-    public var tp = 0, fp = 0, fn = 0, tn = 0
-    public var precision: Double { tp + fp == 0 ? 0 : Double(tp) / Double(tp + fp) }
-    public var recall: Double { tp + fn == 0 ? 0 : Double(tp) / Double(tp + fn) }
-    public var f1: Double { precision + recall == 0 ? 0 : 2 * precision * recall / (precision + recall) }
-    public var falsePositiveRate: Double { fp + tn == 0 ? 0 : Double(fp) / Double(fp + tn) }
+package struct Confusion: Sendable, Equatable {
+    package var tp = 0, fp = 0, fn = 0, tn = 0
+    package var precision: Double { tp + fp == 0 ? 0 : Double(tp) / Double(tp + fp) }
+    package var recall: Double { tp + fn == 0 ? 0 : Double(tp) / Double(tp + fn) }
+    package var f1: Double { precision + recall == 0 ? 0 : 2 * precision * recall / (precision + recall) }
+    package var falsePositiveRate: Double { fp + tn == 0 ? 0 : Double(fp) / Double(fp + tn) }
 }
 
-public struct RuleStats: Sendable {
-    public var fraudHits = 0, benignHits = 0
+package struct RuleStats: Sendable {
+    package var fraudHits = 0, benignHits = 0
 }
 
 /// One value of the `--group-by` field, at medium.
-public struct GroupStats: Sendable, Equatable {
-    public var fraud = 0, fraudFlagged = 0, benign = 0, benignFlagged = 0
-    public var records: Int { fraud + benign }
-    public var recall: Double? { fraud == 0 ? nil : Double(fraudFlagged) / Double(fraud) }
-    public var falseAlarmRate: Double? { benign == 0 ? nil : Double(benignFlagged) / Double(benign) }
+package struct GroupStats: Sendable, Equatable {
+    package var fraud = 0, fraudFlagged = 0, benign = 0, benignFlagged = 0
+    package var records: Int { fraud + benign }
+    package var recall: Double? { fraud == 0 ? nil : Double(fraudFlagged) / Double(fraud) }
+    package var falseAlarmRate: Double? { benign == 0 ? nil : Double(benignFlagged) / Double(benign) }
 }
 
-public struct CallStats: Sendable {
-    public var fraudCalls = 0
-    public var warned = 0
+package struct CallStats: Sendable {
+    package var fraudCalls = 0
+    package var warned = 0
     /// Sum over warned fraud calls of (first warning turn + 1) / turns.
-    public var warningPositionSum = 0.0
-    public var withMoneyRequest = 0
-    public var warnedBeforeMoneyRequest = 0
+    package var warningPositionSum = 0.0
+    package var withMoneyRequest = 0
+    package var warnedBeforeMoneyRequest = 0
 }
 
-public struct EvalReport: Sendable {
-    public var records = 0, fraud = 0, benign = 0
-    public var unknownLabels: [String: Int] = [:]
-    public var failedRecords: [String] = []
+package struct EvalReport: Sendable {
+    package var records = 0, fraud = 0, benign = 0
+    package var unknownLabels: [String: Int] = [:]
+    package var failedRecords: [String] = []
     /// Fraud vs benign, with low / medium / high as the flagging threshold.
-    public var byThreshold: [Level: Confusion] = [:]
+    package var byThreshold: [Level: Confusion] = [:]
     /// At medium: per dataset label, flagged with the right main category.
-    public var perLabel: [String: (total: Int, flagged: Int, rightCategory: Int)] = [:]
+    package var perLabel: [String: (total: Int, flagged: Int, rightCategory: Int)] = [:]
     /// At medium: per category id, precision and recall of the main category.
-    public var perCategory: [String: Confusion] = [:]
+    package var perCategory: [String: Confusion] = [:]
     /// At medium: rows are dataset labels, columns predicted main categories ("-" for not flagged).
-    public var confusion: [String: [String: Int]] = [:]
-    public var perRule: [String: RuleStats] = [:]
+    package var confusion: [String: [String: Int]] = [:]
+    package var perRule: [String: RuleStats] = [:]
     /// Per value of the `--group-by` field (nil when not asked for).
-    public var groupField: String?
-    public var groups: [String: GroupStats] = [:]
-    public var calls = CallStats()
-    public var misses: [(id: String, label: String, detail: String)] = []
-    public var falseAlarms: [(id: String, label: String, detail: String)] = []
+    package var groupField: String?
+    package var groups: [String: GroupStats] = [:]
+    package var calls = CallStats()
+    package var misses: [(id: String, label: String, detail: String)] = []
+    package var falseAlarms: [(id: String, label: String, detail: String)] = []
 }
 
-public final class Evaluator {
-    public let scanner: ParallelScanner
-    public let options: EvalOptions
+package final class Evaluator {
+    package let scanner: ParallelScanner
+    package let options: EvalOptions
     private let labelCategories: [String: Set<Int>]
     /// The category a label means first: the one that lists it earliest among its labels. A miss of
     /// a label that several categories accept is charged to this one.
     private let primaryCategory: [String: Int]
-    public private(set) var report = EvalReport()
+    package private(set) var report = EvalReport()
 
-    public init(scanner: ParallelScanner, options: EvalOptions) {
+    package init(scanner: ParallelScanner, options: EvalOptions) {
         self.scanner = scanner
         self.options = options
         var map: [String: Set<Int>] = [:]
@@ -92,7 +92,7 @@ public final class Evaluator {
     }
 
     /// Which categories a label means: [] for benign, nil when it maps to nothing.
-    public func categories(forLabel label: String) -> Set<Int>? {
+    package func categories(forLabel label: String) -> Set<Int>? {
         if options.benignLabels.contains(label) { return [] }
         return labelCategories[label]
     }
@@ -111,7 +111,7 @@ public final class Evaluator {
 
     private var allCategories: Set<Int> { Set(scanner.rules.categories.indices) }
 
-    public func add(_ records: [Record]) {
+    package func add(_ records: [Record]) {
         var known: [(Record, Set<Int>, String)] = []
         for r in records {
             guard let (cats, label) = categories(for: r) else {
@@ -121,7 +121,7 @@ public final class Evaluator {
             }
             known.append((r, cats, label))
         }
-        let verdicts = scanner.scan(known.map(\.0))
+        let verdicts = scanner.screen(known.map(\.0))
         let rules = scanner.rules
         report.groupField = options.groupBy
         for ((record, cats, label), v) in zip(known, verdicts) {
@@ -144,9 +144,9 @@ public final class Evaluator {
                 if isFraud { g.fraud += 1; if flagged { g.fraudFlagged += 1 } } else { g.benign += 1; if flagged { g.benignFlagged += 1 } }
                 report.groups[key] = g
             }
-            let predicted = flagged ? v.category.map { rules.categories[$0].id } ?? "?" : "-"
+            let predicted = flagged ? v.category ?? "?" : "-"
             report.confusion[label, default: [:]][predicted, default: 0] += 1
-            let right = flagged && v.category.map { cats.contains($0) } == true
+            let right = flagged && v.categoryIndex.map { cats.contains($0) } == true
             if isFraud {
                 var row = report.perLabel[label] ?? (0, 0, 0)
                 row.total += 1
@@ -155,7 +155,7 @@ public final class Evaluator {
                 report.perLabel[label] = row
             }
             // Per category: a predicted main category is right when the label means it.
-            if flagged, let c = v.category {
+            if flagged, let c = v.categoryIndex {
                 let id = rules.categories[c].id
                 if cats.contains(c) { report.perCategory[id, default: Confusion()].tp += 1 } else { report.perCategory[id, default: Confusion()].fp += 1 }
             }
@@ -164,14 +164,14 @@ public final class Evaluator {
                 report.perCategory[rules.categories[c].id, default: Confusion()].fn += 1
             }
             for h in v.hits {
-                let id = rules.rules[h.rule].id
+                let id = h.rule
                 if isFraud { report.perRule[id, default: RuleStats()].fraudHits += 1 } else { report.perRule[id, default: RuleStats()].benignHits += 1 }
             }
             if record.isCall && isFraud { addCall(record, v) }
             let detail = { () -> String in
                 let text = Highlighter(style: .brackets).mark(record: VerdictPrinter.forTerminal(record), hits: v.hits)
                     .replacingOccurrences(of: "\n", with: " / ")
-                let hits = v.hits.map { "\(rules.rules[$0.rule].id)(\(rules.rules[$0.rule].score))" }.joined(separator: " ")
+                let hits = v.hits.map { "\($0.rule)(\($0.score))" }.joined(separator: " ")
                 return "score \(v.score) \(v.level) → \(predicted)  [\(hits)]  \(String(text.prefix(160)))"
             }
             if isFraud && !right && report.misses.count < options.showErrors { report.misses.append((record.id, label, detail())) }
@@ -191,8 +191,8 @@ public final class Evaluator {
 }
 
 /// Reading labelled data: CSV (header row) and JSON Lines (messages or calls).
-public enum LabelledData {
-    public static func read(path: String, data: Data, textField: String?, labelField: String, idField: String,
+package enum LabelledData {
+    package static func read(path: String, data: Data, textField: String?, labelField: String, idField: String,
                             roles: SpeakerRoles, errors: inout [String]) -> [Record] {
         let name = path
         if path.lowercased().hasSuffix(".csv") {

@@ -2,11 +2,11 @@ import Foundation
 
 /// A JSON number kept as the text it was written in: `12345678901234567890` and `1e400` pass
 /// through unchanged, and an id written as a number is that text.
-public struct JSONNumber: Sendable, Equatable, CustomStringConvertible {
-    public let text: String
-    public var description: String { text }
+package struct JSONNumber: Sendable, Equatable, CustomStringConvertible {
+    package let text: String
+    package var description: String { text }
     /// Its value as a Double (infinite when out of range, as `1e400`).
-    public var double: Double { Double(text) ?? .nan }
+    package var double: Double { Double(text) ?? .nan }
 }
 
 /// The JSON parser for one input line (JSON Lines records and call events).
@@ -17,23 +17,23 @@ public struct JSONNumber: Sendable, Equatable, CustomStringConvertible {
 /// stated nesting limit (`maxDepth`) with that reason when it is exceeded. Values decode to
 /// `String`, `JSONNumber`, `Bool`, `NSNull`, `[Any]` and `[String: Any]` (a duplicate key: the
 /// last one wins, as in JSONSerialization).
-public enum JSONLine {
+package enum JSONLine {
     /// Arrays and objects nest at most this deep (the line's object is depth 1).
-    public static let maxDepth = 64
+    package static let maxDepth = 64
 
-    public struct Field {
-        public let key: String
-        public let value: Any
+    package struct Field {
+        package let key: String
+        package let value: Any
         /// The value's bytes in the line, as written.
-        public let raw: Range<Int>
+        package let raw: Range<Int>
     }
 
-    public struct ParseError: Error, CustomStringConvertible, Equatable {
-        public let description: String
+    package struct ParseError: Error, CustomStringConvertible, Equatable {
+        package let description: String
     }
 
     /// The line's top-level object: its fields in order, or why it is not one.
-    public static func object(_ bytes: ArraySlice<UInt8>) -> Result<[Field], ParseError> {
+    package static func object(_ bytes: ArraySlice<UInt8>) -> Result<[Field], ParseError> {
         let array = Array(bytes)
         return array.withUnsafeBufferPointer { buffer in
             var p = Parser(b: buffer)
@@ -48,7 +48,7 @@ public enum JSONLine {
     }
 
     /// One JSON value (any kind) from its text, for a field's raw text; nil when invalid.
-    public static func value(_ text: String) -> Any? {
+    package static func value(_ text: String) -> Any? {
         let array = Array(text.utf8)
         return array.withUnsafeBufferPointer { buffer -> Any? in
             var p = Parser(b: buffer)

@@ -8,11 +8,16 @@ public struct Turn: Sendable {
     public var role: Role
     public var text: String
     public init(speaker: String, role: Role, text: String) { self.speaker = speaker; self.role = role; self.text = text }
+    /// A turn whose side is found from its speaker's name (`SpeakerRoles`: caller/callee, A/B, 客服/用户, …).
+    public init(speaker: String, text: String, roles: SpeakerRoles = SpeakerRoles()) {
+        self.init(speaker: speaker, role: roles.role(of: speaker), text: text)
+    }
 }
 
 public struct Record: Sendable {
     public var id: String
     public var turns: [Turn]
+    /// A call (turns with speakers), not a message; a call may have one turn.
     public var isCall: Bool
     /// A label, when the input carries one (evaluation data); spaces around it are not part of it.
     public var label: String?
@@ -20,10 +25,10 @@ public struct Record: Sendable {
     public var passthrough: [(key: String, json: String)]
     /// Set on a stand-in for an input record that could not be read: it travels in input order
     /// with the others, so its error is reported (and written, in JSON Lines) where it was.
-    public var inputError: RecordError? = nil
+    package var inputError: RecordError? = nil
     /// A call's speaker names that match neither side (`SpeakerRoles`), in order of appearance:
     /// read as the callee's side, warned about, and listed in the verdict as `speakers_unmapped`.
-    public var unmappedSpeakers: [String] = []
+    package var unmappedSpeakers: [String] = []
     /// Where the record came from, for messages about it ("file:line"), made only when asked for:
     /// most records never are, and a string per record showed in profiles.
     public var origin: String {
@@ -33,7 +38,7 @@ public struct Record: Sendable {
     private var originPlace: String
     private var originLine: Int?
     /// The file the record came from (its origin without the line).
-    public var originFile: String {
+    package var originFile: String {
         if originLine != nil { return originPlace }
         // "file:line" given whole: without its trailing line number.
         if let colon = originPlace.lastIndex(of: ":"), !originPlace[originPlace.index(after: colon)...].isEmpty,
@@ -48,7 +53,7 @@ public struct Record: Sendable {
     }
 
     /// A message from line `line` of `file` (its origin "file:line").
-    public init(id: String, text: String, label: String? = nil, file: String, line: Int?, passthrough: [(key: String, json: String)] = []) {
+    package init(id: String, text: String, label: String? = nil, file: String, line: Int?, passthrough: [(key: String, json: String)] = []) {
         self.id = id
         self.turns = [Turn(speaker: "", role: .caller, text: text)]
         self.isCall = false
@@ -60,7 +65,7 @@ public struct Record: Sendable {
 
     /// A passed-through field as text: a JSON string's value, any other value's JSON text; nil
     /// when the record has no such field.
-    public func passthroughString(_ key: String) -> String? {
+    package func passthroughString(_ key: String) -> String? {
         guard let json = passthrough.first(where: { $0.key == key })?.json else { return nil }
         guard json.hasPrefix("\""),
               let value = JSONLine.value(json) as? String else { return json }
@@ -68,7 +73,7 @@ public struct Record: Sendable {
     }
 
     /// The stand-in for a record that could not be read: its id when known, else its origin.
-    public init(unreadable error: RecordError) {
+    package init(unreadable error: RecordError) {
         self.init(id: error.id ?? error.origin, text: "", origin: error.origin)
         inputError = error
     }
@@ -152,14 +157,14 @@ public struct SpeakerRoles: Sendable {
 
 /// The items of a comma-separated option value (`--caller-names`, `--benign`, `--category`),
 /// without the spaces around them, empty items dropped.
-public func commaSeparatedList(_ s: String) -> [String] {
+package func commaSeparatedList(_ s: String) -> [String] {
     s.split(separator: ",").map { String($0).trimmingSpaces() }.filter { !$0.isEmpty }
 }
 
 /// Plain call transcripts: one `speaker: text` line per turn (a full-width colon works too).
-public enum CallTranscript {
+package enum CallTranscript {
     /// The turns, or the 1-based number of the first line that is not `speaker: text`.
-    public static func parse(_ text: String, roles: SpeakerRoles = SpeakerRoles()) -> Result<[Turn], LineError> {
+    package static func parse(_ text: String, roles: SpeakerRoles = SpeakerRoles()) -> Result<[Turn], LineError> {
         var turns: [Turn] = []
         var lineNumber = 0
         // Split on the scalar: "\r\n" is one Character, so a Character split would miss CR LF lines.
@@ -175,9 +180,9 @@ public enum CallTranscript {
         return .success(turns)
     }
 
-    public struct LineError: Error, Equatable, CustomStringConvertible {
-        public let line: Int
-        public var description: String { "line \(line) is not `speaker: text`" }
+    package struct LineError: Error, Equatable, CustomStringConvertible {
+        package let line: Int
+        package var description: String { "line \(line) is not `speaker: text`" }
     }
 }
 

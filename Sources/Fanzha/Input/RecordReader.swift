@@ -1,7 +1,7 @@
 import Foundation
 
 /// How input files are read.
-public enum InputFormat: String, Sendable, CaseIterable {
+package enum InputFormat: String, Sendable, CaseIterable {
     /// One message per line.
     case text
     /// One JSON object per line: a message (text field) or a call (`turns: [{speaker, text}]`).
@@ -14,7 +14,7 @@ public enum InputFormat: String, Sendable, CaseIterable {
     case csv
 
     /// The format a file name suggests.
-    public static func guess(path: String) -> InputFormat {
+    package static func guess(path: String) -> InputFormat {
         let lower = path.lowercased()
         if lower.hasSuffix(".jsonl") || lower.hasSuffix(".ndjson") || lower.hasSuffix(".json") { return .jsonl }
         if lower.hasSuffix(".csv") { return .csv }
@@ -22,12 +22,12 @@ public enum InputFormat: String, Sendable, CaseIterable {
     }
 }
 
-public struct ReaderOptions: Sendable {
-    public var textField: String? = nil       // nil: "text", then "content"
-    public var idField: String = "id"
-    public var labelField: String = "label"
-    public var roles = SpeakerRoles()
-    public init() {}
+package struct ReaderOptions: Sendable {
+    package var textField: String? = nil       // nil: "text", then "content"
+    package var idField: String = "id"
+    package var labelField: String = "label"
+    package var roles = SpeakerRoles()
+    package init() {}
 }
 
 /// A problem with one input record: reported with where it was, and reading goes on.
@@ -45,7 +45,7 @@ public struct RecordError: Error, Sendable, CustomStringConvertible {
 }
 
 /// One line of input as `LineReader` hands it out.
-public enum InputLine {
+package enum InputLine {
     /// The line's bytes, without its "\n" (and "\r").
     case line(ArraySlice<UInt8>)
     /// A line longer than the reader's limit: skipped without being held in memory; `bytes` is
@@ -56,7 +56,7 @@ public enum InputLine {
 /// Reads a file (or stdin) as lines of bytes, in chunks. Memory stays bounded by the longest
 /// line, and no line may be longer than `maxLineBytes`: a longer one is skipped as it streams
 /// past and reported as `.tooLong`, so a file without newlines cannot exhaust memory.
-public final class LineReader {
+package final class LineReader {
     private let handle: FileHandle
     private var buffer: [UInt8] = []
     private var position = 0
@@ -65,22 +65,22 @@ public final class LineReader {
     private var eof = false
     private let chunkSize: Int
     private var scratch: [UInt8] = []
-    public let maxLineBytes: Int
-    public private(set) var lineNumber = 0
+    package let maxLineBytes: Int
+    package private(set) var lineNumber = 0
 
     /// The default limit on one line (one record): far above any message or call turn (a
     /// five-hour call is about 200 KB), and low enough that a hostile line cannot take the
     /// machine's memory (scanning costs about 30 bytes of memory per input byte).
-    public static let defaultMaxLineBytes = 16 << 20
+    package static let defaultMaxLineBytes = 16 << 20
 
-    public init(handle: FileHandle, chunkSize: Int = 1 << 20, maxLineBytes: Int = LineReader.defaultMaxLineBytes) {
+    package init(handle: FileHandle, chunkSize: Int = 1 << 20, maxLineBytes: Int = LineReader.defaultMaxLineBytes) {
         self.handle = handle
         self.chunkSize = chunkSize
         self.maxLineBytes = max(1, maxLineBytes)
     }
 
     /// The next line, or nil at the end.
-    public func next() -> InputLine? {
+    package func next() -> InputLine? {
         while true {
             let nl: Int? = buffer.withUnsafeBufferPointer { b in
                 guard searched < b.count, let base = b.baseAddress else { return nil }
@@ -158,19 +158,19 @@ public final class LineReader {
 }
 
 /// Turns input lines into records, one per line (or one per file for transcripts).
-public struct RecordDecoder {
-    public let format: InputFormat
-    public let options: ReaderOptions
-    public let source: String
+package struct RecordDecoder {
+    package let format: InputFormat
+    package let options: ReaderOptions
+    package let source: String
 
-    public init(format: InputFormat, options: ReaderOptions, source: String) {
+    package init(format: InputFormat, options: ReaderOptions, source: String) {
         self.format = format
         self.options = options
         self.source = source
     }
 
     /// Decodes one line; `nil` with no error means "skip" (a blank line in JSON Lines).
-    public func decode(line: ArraySlice<UInt8>, number: Int) -> Result<Record, RecordError>? {
+    package func decode(line: ArraySlice<UInt8>, number: Int) -> Result<Record, RecordError>? {
         switch format {
         case .text, .transcript, .events, .csv:
             let text = String(decoding: line, as: UTF8.self)
@@ -200,7 +200,7 @@ public struct RecordDecoder {
 
     /// A record from a decoded object; `raw` holds each field's JSON text as written, which
     /// passes through unchanged (without it, fields are re-serialised).
-    public static func record(from dict: [String: Any], keys: [String], options: ReaderOptions, fallbackID: String, origin: String,
+    package static func record(from dict: [String: Any], keys: [String], options: ReaderOptions, fallbackID: String, origin: String,
                               raw: [String: String] = [:]) -> Result<Record, RecordError> {
         let id = JSONTypes.scalarString(dict[options.idField]) ?? fallbackID
         func fail(_ message: String) -> Result<Record, RecordError> {

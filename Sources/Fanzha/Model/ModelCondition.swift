@@ -14,7 +14,7 @@ struct ModelCache {
     /// `modelBlindness`): another rule that reads other frames computes them again.
     var marginBlind: (UInt8, UInt8, UInt8, UInt8) = (0, 0, 0, 0)
     var evidenceBlind: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) = (0, 0, 0, 0, 0, 0, 0, 0)
-    typealias Slot = Scanner.Occurrences?
+    typealias Slot = Screener.Occurrences?
     var evidence: (Slot, Slot, Slot, Slot, Slot, Slot, Slot, Slot) = (nil, nil, nil, nil, nil, nil, nil, nil)
     /// The scope mask whose n-grams the scanner's counting table holds (-1: none yet in this
     /// evaluation), and how many distinct buckets it holds.
@@ -67,7 +67,7 @@ struct ModelCache {
         }
     }
 
-    mutating func setEvidence(_ slot: Int, _ blind: UInt8, _ o: Scanner.Occurrences) {
+    mutating func setEvidence(_ slot: Int, _ blind: UInt8, _ o: Screener.Occurrences) {
         switch slot {
         case 0: evidenceBlind.0 = blind
         case 1: evidenceBlind.1 = blind
@@ -103,7 +103,7 @@ extension Comparison {
     }
 }
 
-extension Scanner.Evaluation {
+extension Screener.Evaluation {
     /// How many n-grams a model hit shows as evidence, and how many places of each.
     static let modelEvidenceNGrams = 3
     static let modelEvidencePlaces = 1
@@ -114,7 +114,7 @@ extension Scanner.Evaluation {
     }
 
     /// The `model` node: false without a model; else the comparison on the calibrated probability.
-    mutating func modelCondition(_ n: Program.Node, mask: Int) -> Scanner.Occurrences {
+    mutating func modelCondition(_ n: Program.Node, mask: Int) -> Screener.Occurrences {
         guard let model = scanner.matcher.model, mask < 3 else { return .none }
         if mask != 0 && Int(sidesPresent) & mask == 0 { return .none }
         let p = model.probability(margin: modelMargin(model, mask: mask))
@@ -149,7 +149,7 @@ extension Scanner.Evaluation {
         for t in 0..<turnLimit where modelSees(t, mask) {
             turns[t].text.bytes.withUnsafeBufferPointer { buf in
                 TextModel.forEachNGram(buf, minN: minN, maxN: maxN, mask: bucketMask) { bucket, start, end, len in
-                    if blind != 0 && Scanner.Evaluation.inFrame(Scanner.Occurrence(turn: Int32(t), start: Int32(start), end: Int32(end), evStart: 0, evCount: 0),
+                    if blind != 0 && Screener.Evaluation.inFrame(Screener.Occurrence(turn: Int32(t), start: Int32(start), end: Int32(end), evStart: 0, evCount: 0),
                                                                 frames, blind) { return }
                     let b = Int32(truncatingIfNeeded: bucket)
                     var slot = Int((UInt32(bitPattern: b) &* 0x9E37_79B1) >> shift)
@@ -200,7 +200,7 @@ extension Scanner.Evaluation {
 
     /// The places of the n-grams with the largest weights in the pushing direction (at most
     /// `modelEvidenceNGrams` n-grams, `modelEvidencePlaces` places each), in text order.
-    mutating func modelEvidence(_ model: TextModel, mask: Int, up: Bool) -> Scanner.Occurrences {
+    mutating func modelEvidence(_ model: TextModel, mask: Int, up: Bool) -> Screener.Occurrences {
         let slot = mask * 2 + (up ? 1 : 0)
         if let e = modelCache.evidence(slot, modelBlindness) { return e }
         let turns = prepared.turns
@@ -209,7 +209,7 @@ extension Scanner.Evaluation {
         let (minN, maxN, bucketMask) = (max(model.minN, min(2, model.maxN)), model.maxN, model.mask)
         let weights = model.weights
         let sign: Float = up ? 1 : -1
-        let limit = Scanner.Evaluation.modelEvidenceNGrams
+        let limit = Screener.Evaluation.modelEvidenceNGrams
         let start = ws.occ.count
         // The strongest `limit` distinct buckets pushing this way, from the counting table;
         // then one pass for their first places in text order.
@@ -238,11 +238,11 @@ extension Scanner.Evaluation {
             for t in 0..<turnLimit where modelSees(t, mask) {
                 turns[t].text.bytes.withUnsafeBufferPointer { buf in
                     TextModel.forEachNGram(buf, minN: minN, maxN: maxN, mask: bucketMask) { b, s, e, _ in
-                        if blind != 0 && Scanner.Evaluation.inFrame(Scanner.Occurrence(turn: Int32(t), start: Int32(s), end: Int32(e), evStart: 0, evCount: 0),
+                        if blind != 0 && Screener.Evaluation.inFrame(Screener.Occurrence(turn: Int32(t), start: Int32(s), end: Int32(e), evStart: 0, evCount: 0),
                                                                     frames, blind) { return }
                         let key = Int32(truncatingIfNeeded: b)
                         for q in top.indices where top[q].bucket == key {
-                            if top[q].places < Scanner.Evaluation.modelEvidencePlaces {
+                            if top[q].places < Screener.Evaluation.modelEvidencePlaces {
                                 top[q].places += 1
                                 kept.append((Int32(t), Int32(s), Int32(e)))
                             }
@@ -253,13 +253,13 @@ extension Scanner.Evaluation {
             }
             kept.sort { ($0.turn, $0.start, $0.end) < ($1.turn, $1.start, $1.end) }
             for k in kept {
-                ws.arena.append(Scanner.Evidence(turn: k.turn, start: k.start, end: k.end))
-                ws.occ.append(Scanner.Occurrence(turn: k.turn, start: k.start, end: k.end, evStart: Int32(ws.arena.count - 1), evCount: 1))
+                ws.arena.append(Screener.Evidence(turn: k.turn, start: k.start, end: k.end))
+                ws.occ.append(Screener.Occurrence(turn: k.turn, start: k.start, end: k.end, evStart: Int32(ws.arena.count - 1), evCount: 1))
             }
         }
         // Nothing pushed that way (an empty text): true, but nowhere.
-        let result = ws.occ.count == start ? Scanner.Occurrences.nowhere
-            : Scanner.Occurrences(start: Int32(start), count: Int32(ws.occ.count - start))
+        let result = ws.occ.count == start ? Screener.Occurrences.nowhere
+            : Screener.Occurrences(start: Int32(start), count: Int32(ws.occ.count - start))
         modelCache.setEvidence(slot, modelBlindness, result)
         return result
     }
@@ -267,24 +267,24 @@ extension Scanner.Evaluation {
 
 /// What `explain` shows about the model: its probability on the record and the n-grams that
 /// pushed it most each way, as spans of the original text.
-public struct ModelReport: Sendable {
-    public struct Contribution: Sendable {
+package struct ModelReport: Sendable {
+    package struct Contribution: Sendable {
         /// The n-gram as the model saw it (normalised).
-        public let ngram: String
+        package let ngram: String
         /// Its share of the margin: weight × feature value.
-        public let contribution: Double
-        public let spans: [EvidenceSpan]
+        package let contribution: Double
+        package let spans: [EvidenceSpan]
     }
-    public let probability: Double
-    public let margin: Double
-    public let up: [Contribution]
-    public let down: [Contribution]
+    package let probability: Double
+    package let margin: Double
+    package let up: [Contribution]
+    package let down: [Contribution]
 }
 
-extension Scanner {
+extension Screener {
     /// The model's report on a record (nil without a model): the probability and the `count`
     /// n-grams that raised it most and lowered it most, with their places in the original text.
-    public func modelReport(_ record: Record, count: Int = 5) -> ModelReport? {
+    package func modelReport(_ record: Record, count: Int = 5) -> ModelReport? {
         guard let model = matcher.model else { return nil }
         let p = prepare(record)
         var all: [Int32] = []
@@ -314,7 +314,7 @@ extension Scanner {
                 if ngram.isEmpty { ngram = String(decoding: text.bytes[pl.start..<pl.end], as: UTF8.self) }
                 let r = text.originalRange(ofBytes: pl.start..<pl.end)
                 return EvidenceSpan(turn: record.isCall ? pl.turn : nil, start: r.lowerBound, end: r.upperBound,
-                                    text: Scanner.substring(record.turns[pl.turn].text, r))
+                                    text: Screener.substring(record.turns[pl.turn].text, r))
             }
             return ModelReport.Contribution(ngram: ngram, contribution: x.c, spans: spans)
         }
@@ -326,7 +326,7 @@ extension Scanner {
 
 extension RuleSet {
     /// Whether any rule's condition reads the model.
-    public var usesModel: Bool {
+    package var usesModel: Bool {
         func reads(_ c: Condition) -> Bool {
             switch c {
             case .model: return true

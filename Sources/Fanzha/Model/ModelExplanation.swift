@@ -1,7 +1,7 @@
 /// The model's part of `fanzha explain`: its probability and the n-grams that pushed it most,
 /// each with its places in the original text.
-public enum ModelExplanation {
-    public static func render(_ r: ModelReport, model: TextModel) -> String {
+package enum ModelExplanation {
+    package static func render(_ r: ModelReport, model: TextModel) -> String {
         var out = "\nmodel: probability \(fixed(r.probability, 3)) (\(model.path.isEmpty ? "in memory" : model.path))\n"
         func line(_ c: ModelReport.Contribution) -> String {
             let places = c.spans.map { "「\(VerdictPrinter.terminalSafe($0.text))」\($0.turn.map { "@\($0)" } ?? "")[\($0.start),\($0.end))" }

@@ -6,15 +6,15 @@ import FanzhaText
 /// away before the model sees the text). The `model` condition of the rules language reads its
 /// calibrated probability. The file format is in docs/MODEL.md.
 public final class TextModel: @unchecked Sendable {
-    public static let magic: [UInt8] = Array("FZMODEL\0".utf8)
-    public static let version: UInt32 = 1
+    package static let magic: [UInt8] = Array("FZMODEL\0".utf8)
+    package static let version: UInt32 = 1
     /// The file name a rules folder's default model has.
     public static let defaultFileName = "model.fzm"
 
-    public enum Algorithm: UInt32, Sendable, CaseIterable {
+    package enum Algorithm: UInt32, Sendable, CaseIterable {
         case logisticRegression = 0, complementNaiveBayes = 1
-        public var name: String { self == .logisticRegression ? "lr" : "cnb" }
-        public init?(name: String) {
+        package var name: String { self == .logisticRegression ? "lr" : "cnb" }
+        package init?(name: String) {
             switch name.lowercased() {
             case "lr", "logistic", "logistic-regression": self = .logisticRegression
             case "cnb", "nb", "complement-nb", "complement-naive-bayes": self = .complementNaiveBayes
@@ -24,29 +24,29 @@ public final class TextModel: @unchecked Sendable {
     }
 
     /// Where it was read from (empty for a model built in memory).
-    public let path: String
-    public let minN: Int
-    public let maxN: Int
-    public let bucketBits: Int
-    public let algorithm: Algorithm
-    public let seed: UInt64
-    public let scamCount: Int
-    public let benignCount: Int
-    public let bias: Double
+    package let path: String
+    package let minN: Int
+    package let maxN: Int
+    package let bucketBits: Int
+    package let algorithm: Algorithm
+    package let seed: UInt64
+    package let scamCount: Int
+    package let benignCount: Int
+    package let bias: Double
     /// Platt scaling: probability = 1 / (1 + exp(-(plattA * margin + plattB))).
-    public let plattA: Double
-    public let plattB: Double
+    package let plattA: Double
+    package let plattB: Double
     /// Free text: how it was trained (files, options). Never a time stamp, so training is reproducible.
-    public let info: String
+    package let info: String
     /// Dense weights, one per bucket (zero for buckets the model never saw).
     let weights: UnsafeMutablePointer<Float>
     /// One bit per bucket, set where the weight is not zero: 1/32 of the weights' size, so a
     /// scan checks it in cache and reads the weights only for n-grams the model knows.
     let present: UnsafeMutablePointer<UInt64>
-    public var buckets: Int { 1 << bucketBits }
+    package var buckets: Int { 1 << bucketBits }
     var mask: UInt64 { UInt64(buckets - 1) }
     /// Buckets with a non-zero weight (what the file stores).
-    public let nonZero: Int
+    package let nonZero: Int
 
     init(path: String = "", minN: Int, maxN: Int, bucketBits: Int, algorithm: Algorithm, seed: UInt64, scamCount: Int, benignCount: Int,
          bias: Double, plattA: Double, plattB: Double, info: String, weights dense: [Float]) {
@@ -80,10 +80,10 @@ public final class TextModel: @unchecked Sendable {
     @inline(__always)
     func knows(_ b: Int) -> Bool { present[b >> 6] & (1 << UInt64(b & 63)) != 0 }
 
-    public func weight(ofBucket b: Int) -> Float { weights[b] }
+    package func weight(ofBucket b: Int) -> Float { weights[b] }
 
     /// The calibrated probability for a raw margin.
-    public func probability(margin: Double) -> Double {
+    package func probability(margin: Double) -> Double {
         let z = plattA * margin + plattB
         return 1 / (1 + exp(-z))
     }
@@ -232,7 +232,7 @@ public final class TextModel: @unchecked Sendable {
     }
 
     /// The calibrated probability of texts given as normalised UTF-8 (one per turn).
-    public func probability(normalised texts: [[UInt8]]) -> Double {
+    package func probability(normalised texts: [[UInt8]]) -> Double {
         var b: [Int32] = [], i: [Int32] = [], v: [Float] = []
         TextModel.features(of: texts, minN: minN, maxN: maxN, mask: mask, into: &b, indices: &i, values: &v)
         return probability(margin: margin(indices: i, values: v))
@@ -241,7 +241,7 @@ public final class TextModel: @unchecked Sendable {
     // MARK: - File
 
     /// The file's bytes (docs/MODEL.md): header, info, sparse weights, checksum.
-    public func serialised() -> [UInt8] {
+    package func serialised() -> [UInt8] {
         var out: [UInt8] = TextModel.magic
         func u8(_ x: UInt8) { out.append(x) }
         func u32(_ x: UInt32) { withUnsafeBytes(of: x.littleEndian) { out += $0 } }
@@ -264,7 +264,7 @@ public final class TextModel: @unchecked Sendable {
         return out
     }
 
-    public func write(to path: String) throws {
+    package func write(to path: String) throws {
         do {
             try Data(serialised()).write(to: URL(fileURLWithPath: path), options: .atomic)
         } catch {
@@ -288,7 +288,7 @@ public final class TextModel: @unchecked Sendable {
         return try decode([UInt8](data), path: path)
     }
 
-    public static func decode(_ bytes: [UInt8], path: String) throws -> TextModel {
+    package static func decode(_ bytes: [UInt8], path: String) throws -> TextModel {
         func bad(_ problem: String) -> ModelError { ModelError(path: path, problem: problem) }
         let headerSize = 8 + 4 + 4 + 8 + 8 + 24 + 4
         guard bytes.count >= 8, Array(bytes[0..<8]) == magic else { throw bad("not a Fanzha model file (no FZMODEL magic)") }
@@ -337,7 +337,7 @@ public final class TextModel: @unchecked Sendable {
     }
 
     /// The model a rules folder carries: `model.fzm` in the first of `paths` that is a directory holding one.
-    public static func defaultPath(forRules paths: [String]) -> String? {
+    package static func defaultPath(forRules paths: [String]) -> String? {
         for p in paths {
             var isDir: ObjCBool = false
             guard FileManager.default.fileExists(atPath: p, isDirectory: &isDir), isDir.boolValue else { continue }
@@ -348,22 +348,22 @@ public final class TextModel: @unchecked Sendable {
     }
 }
 
-public struct ModelError: Error, CustomStringConvertible {
-    public let path: String
-    public let problem: String
-    public var description: String { "\(path): \(problem)" }
+package struct ModelError: Error, CustomStringConvertible {
+    package let path: String
+    package let problem: String
+    package var description: String { "\(path): \(problem)" }
 }
 
 /// A model with a normaliser of its own, for scoring records outside a scan (`fanzha train
 /// --apply`). One per thread.
-public final class ModelScorer {
-    public let model: TextModel
+package final class ModelScorer {
+    package let model: TextModel
     private let normaliser: Normaliser
-    public init(_ model: TextModel) throws {
+    package init(_ model: TextModel) throws {
         self.model = model
         normaliser = try Normaliser()
     }
-    public func probability(_ record: Record) -> Double {
+    package func probability(_ record: Record) -> Double {
         model.probability(normalised: record.turns.map { normaliser.normalise($0.text).bytes })
     }
 }

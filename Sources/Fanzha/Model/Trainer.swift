@@ -2,52 +2,82 @@ import Foundation
 import FanzhaText
 
 /// How `fanzha train` builds a model.
-public struct TrainOptions: Sendable {
-    public var minN = 1
-    public var maxN = 3
-    public var bucketBits = 20
-    public var algorithm = TextModel.Algorithm.logisticRegression
-    public var seed: UInt64 = 1
-    public var epochs = 8
+package struct TrainOptions: Sendable {
+    package var minN = 1
+    package var maxN = 3
+    package var bucketBits = 20
+    package var algorithm = TextModel.Algorithm.logisticRegression
+    package var seed: UInt64 = 1
+    package var epochs = 8
     /// L2 regularisation per example (logistic regression).
-    public var l2 = 1e-6
+    package var l2 = 1e-6
     /// Initial learning rate (logistic regression; it decays as 1 / (1 + rate·l2·t)).
-    public var learningRate = 1.0
+    package var learningRate = 1.0
     /// Smoothing (complement naive Bayes).
-    public var alpha = 0.1
+    package var alpha = 0.1
     /// A bucket seen in fewer training records is dropped (weight 0): it would only memorise.
-    public var minDocumentFrequency = 2
+    package var minDocumentFrequency = 2
     /// The share of records held out to calibrate the probabilities (Platt scaling) and measure.
-    public var holdout = 0.1
+    package var holdout = 0.1
     /// Labels that mean benign; any other label means scam (category ids, `scam`, `fraud`,
     /// referral outcomes `dissuaded` and `already_paid`).
-    public var benignLabels: Set<String> = TrainOptions.defaultBenignLabels
-    public var threads = ProcessInfo.processInfo.activeProcessorCount
-    public static let defaultBenignLabels: Set<String> = ["正常", "normal", "0", "benign", "false_alarm", "ham", "legit", "legitimate"]
-    public init() {}
+    package var benignLabels: Set<String> = TrainOptions.defaultBenignLabels
+    package var threads = ProcessInfo.processInfo.activeProcessorCount
+    package static let defaultBenignLabels: Set<String> = ["正常", "normal", "0", "benign", "false_alarm", "ham", "legit", "legitimate"]
+    package init() {}
 }
 
 /// What training measured on the held-out records.
-public struct TrainReport: Sendable {
-    public var scam = 0, benign = 0, unlabelled = 0
-    public var trained = 0, heldOut = 0
-    public var features = 0
-    public var logLoss: Double?
-    public var accuracy: Double?
-    public var auc: Double?
-    public var seconds = 0.0
+package struct TrainReport: Sendable {
+    package var scam = 0, benign = 0, unlabelled = 0
+    package var trained = 0, heldOut = 0
+    package var features = 0
+    package var logLoss: Double?
+    package var accuracy: Double?
+    package var auc: Double?
+    package var seconds = 0.0
 }
 
-public enum TrainError: Error, CustomStringConvertible {
+package enum TrainError: Error, CustomStringConvertible {
     case tooFew(String)
-    public var description: String {
+    package var description: String {
         switch self { case .tooFew(let s): return s }
     }
 }
 
-public enum Trainer {
+package enum Trainer {
+    /// The `info` text `fanzha train` writes into a model: the options, the files' names, and a
+    /// fingerprint of their bytes, so a model that is older than its training data can be told
+    /// (the project's own model against corpus/: docs/MODEL.md, "What ships").
+    package static func describe(_ options: TrainOptions, files: [(name: String, bytes: [UInt8])]) -> String {
+        return "fanzha train \(options.algorithm.name) \(options.minN)-\(options.maxN)-grams 2^\(options.bucketBits) buckets seed \(options.seed) "
+            + "epochs \(options.epochs) l2 \(options.l2) min-df \(options.minDocumentFrequency) holdout \(options.holdout) on "
+            + files.map(\.name).joined(separator: ", ") + "; " + fingerprintLabel + " " + fingerprint(files.map(\.bytes))
+    }
+
+    static let fingerprintLabel = "data fnv1a64"
+
+    /// FNV-1a 64 over each file's length and bytes, in order, as 16 hex digits.
+    package static func fingerprint(_ files: [[UInt8]]) -> String {
+        var all: [UInt8] = []
+        for f in files {
+            withUnsafeBytes(of: UInt64(f.count).littleEndian) { all += $0 }
+            all += f
+        }
+        let h = TextModel.checksum(all[...])
+        let hex = String(h, radix: 16)
+        return String(repeating: "0", count: 16 - hex.count) + hex
+    }
+
+    /// The fingerprint of the training data a model's `info` records, if it records one.
+    package static func recordedFingerprint(_ model: TextModel) -> String? {
+        guard let r = model.info.range(of: fingerprintLabel + " ", options: .backwards) else { return nil }
+        let hex = model.info[r.upperBound...].prefix(16)
+        return hex.count == 16 ? String(hex) : nil
+    }
+
     /// 0 benign, 1 scam, nil without a label.
-    public static func target(of label: String?, benign: Set<String>) -> Int? {
+    package static func target(of label: String?, benign: Set<String>) -> Int? {
         guard let l = label?.trimmingCharacters(in: .whitespaces), !l.isEmpty else { return nil }
         return benign.contains(l) || benign.contains(l.lowercased()) ? 0 : 1
     }
@@ -81,7 +111,7 @@ public enum Trainer {
 
     /// Trains a model on labelled records. Deterministic: the same records in the same order and
     /// the same options give the same model, byte for byte.
-    public static func train(_ records: [Record], options: TrainOptions, info: String = "") throws -> (TextModel, TrainReport) {
+    package static func train(_ records: [Record], options: TrainOptions, info: String = "") throws -> (TextModel, TrainReport) {
         let started = Date()
         var report = TrainReport()
         var labelled: [Record] = [], ys: [Int] = []

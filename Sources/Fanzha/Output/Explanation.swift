@@ -1,23 +1,23 @@
 /// The SpamAssassin-style report of `fanzha explain`: the text with its evidence marked, then
 /// points / rule / description, the total, the level and what to do.
-public enum Explanation {
-    public static func render(_ v: Verdict, record: Record, rules: RuleSet, colour: Bool) -> String {
+package enum Explanation {
+    package static func render(_ v: Verdict, record: Record, rules: RuleSet, colour: Bool) -> String {
         var out = ""
         let marked = Highlighter(style: colour ? .ansi : .brackets).mark(record: VerdictPrinter.forTerminal(record), hits: v.hits)
         out += marked + "\n\n"
         // The rule column fits the longest id shown: an analyst copies ids from here into rule files.
-        let width = v.hits.map { rules.rules[$0.rule].id.count }.reduce(32, max)
+        let width = v.hits.map { $0.rule.count }.reduce(32, max)
         out += " pts  " + "rule".padding(toLength: width, withPad: " ", startingAt: 0) + "  description\n"
         out += "----  " + String(repeating: "-", count: width) + "  ---------------------------------\n"
-        for h in v.hits.sorted(by: { rules.rules[$0.rule].score > rules.rules[$1.rule].score }) {
-            let r = rules.rules[h.rule]
+        for h in v.hits.sorted(by: { $0.score > $1.score }) {
+            let r = rules.rules[h.ruleIndex]
             let evidence = h.spans.map { "「\(VerdictPrinter.terminalSafe($0.text))」" + ($0.turn.map { "@\($0)" } ?? "") }.joined(separator: " ")
             out += "\(String(r.score).leftPadded(4))  \(r.id.padding(toLength: width, withPad: " ", startingAt: 0))  \(r.title)  \(evidence)\n"
         }
         if v.hits.isEmpty { out += "   0  (no rule fired)\n" }
         out += "----\n"
         out += "\(String(v.score).leftPadded(4))  total: level \(v.level)"
-        if let c = v.category { out += ", \(rules.categories[c].id) (\(rules.categories[c].title))" }
+        if let c = v.categoryIndex { out += ", \(rules.categories[c].id) (\(rules.categories[c].title))" }
         out += "\n"
         if !v.frames.isEmpty {
             // What the positive rules did not read (RULES.md, Frames), each with its text.
@@ -29,7 +29,7 @@ public enum Explanation {
                 var shown = VerdictPrinter.field(String(text))
                 if shown.count > 60 { shown = String(shown.prefix(60)) + "…" }
                 let place = (f.turn.map { "turn \($0) " } ?? "") + "\(f.start)–\(f.end)"
-                out += "  \(f.kind.name.padding(toLength: 8, withPad: " ", startingAt: 0)) \(rules.rules[f.rule].id)  \(place)  「\(shown)」\n"
+                out += "  \(f.kind.name.padding(toLength: 8, withPad: " ", startingAt: 0)) \(f.frame)  \(place)  「\(shown)」\n"
             }
         }
         if let t = v.firstWarningTurn { out += "      first warning at turn \(t)\n" }

@@ -3,10 +3,10 @@ import Foundation
 /// Builds one JSON object as UTF-8 bytes, in field order. Output records are written with this
 /// rather than a generic encoder: it is the hot path of `scan --format jsonl`, and field order is
 /// part of the format.
-public struct JSONObjectWriter {
+package struct JSONObjectWriter {
     private var buffer: [UInt8] = [0x7B]
     private var first = true
-    public init() { buffer.reserveCapacity(512) }
+    package init() { buffer.reserveCapacity(512) }
 
     /// `v` in decimal, written digit by digit into place (no String per number: a verdict has dozens).
     private mutating func appendDecimal(_ v: Int) {
@@ -44,30 +44,30 @@ public struct JSONObjectWriter {
         buffer.append(0x22)
         buffer.append(0x3A)
     }
-    public mutating func add(_ k: StaticString, _ v: String) { key(k); appendJSONString(v, to: &buffer) }
-    public mutating func add(_ k: StaticString, _ v: Int) { key(k); appendDecimal(v) }
-    public mutating func add(_ k: StaticString, _ v: Double) {
+    package mutating func add(_ k: StaticString, _ v: String) { key(k); appendJSONString(v, to: &buffer) }
+    package mutating func add(_ k: StaticString, _ v: Int) { key(k); appendDecimal(v) }
+    package mutating func add(_ k: StaticString, _ v: Double) {
         key(k)
         buffer.append(contentsOf: (v.isFinite ? String(format: "%.4f", v) : "null").utf8)
     }
-    public mutating func add(_ k: StaticString, _ v: Bool) { key(k); buffer.append(contentsOf: (v ? "true" : "false").utf8) }
-    public mutating func addNull(_ k: StaticString) { key(k); buffer.append(contentsOf: "null".utf8) }
+    package mutating func add(_ k: StaticString, _ v: Bool) { key(k); buffer.append(contentsOf: (v ? "true" : "false").utf8) }
+    package mutating func addNull(_ k: StaticString) { key(k); buffer.append(contentsOf: "null".utf8) }
     /// A value that is already JSON text, under any key (escaped: keys from the input go here).
-    public mutating func addRaw(_ k: String, _ json: String) {
+    package mutating func addRaw(_ k: String, _ json: String) {
         separate()
         appendJSONString(k, to: &buffer)
         buffer.append(0x3A)
         buffer.append(contentsOf: json.utf8)
     }
     /// A value already written as JSON bytes.
-    public mutating func addRaw(_ k: StaticString, bytes json: [UInt8]) { key(k); buffer.append(contentsOf: json) }
+    package mutating func addRaw(_ k: StaticString, bytes json: [UInt8]) { key(k); buffer.append(contentsOf: json) }
     /// Fields already written as JSON (`"k":v,"k2":v2`), e.g. rendered once and reused per record.
-    public mutating func addFields(_ fields: [UInt8]) {
+    package mutating func addFields(_ fields: [UInt8]) {
         guard !fields.isEmpty else { return }
         separate()
         buffer.append(contentsOf: fields)
     }
-    public mutating func add(_ k: StaticString, _ v: [String]) {
+    package mutating func add(_ k: StaticString, _ v: [String]) {
         key(k)
         buffer.append(0x5B)
         for (i, s) in v.enumerated() {
@@ -77,7 +77,7 @@ public struct JSONObjectWriter {
         buffer.append(0x5D)
     }
     /// An array of objects, each written straight into this object's buffer (no string per item).
-    public mutating func addObjects<T>(_ k: StaticString, _ items: [T], _ each: (inout JSONObjectWriter, T) -> Void) {
+    package mutating func addObjects<T>(_ k: StaticString, _ items: [T], _ each: (inout JSONObjectWriter, T) -> Void) {
         key(k)
         buffer.append(0x5B)
         for (i, item) in items.enumerated() {
@@ -92,7 +92,7 @@ public struct JSONObjectWriter {
     }
 
     /// One object nested under `k`, written straight into this object's buffer.
-    public mutating func addObject(_ k: StaticString, _ body: (inout JSONObjectWriter) -> Void) {
+    package mutating func addObject(_ k: StaticString, _ body: (inout JSONObjectWriter) -> Void) {
         key(k)
         buffer.append(0x7B)
         var inner = JSONObjectWriter(continuing: &buffer)
@@ -107,21 +107,21 @@ public struct JSONObjectWriter {
         swap(&self.buffer, &buffer)
     }
 
-    public mutating func finish() -> String {
+    package mutating func finish() -> String {
         String(decoding: finishBytes(), as: UTF8.self)
     }
 
     /// The object as UTF-8 bytes (what an output sink writes, without a String in between).
-    public mutating func finishBytes() -> [UInt8] {
+    package mutating func finishBytes() -> [UInt8] {
         buffer.append(0x7D)
         return buffer
     }
 
     /// The fields written so far without the braces, to be added elsewhere with `addFields`.
-    public var fields: [UInt8] { Array(buffer.dropFirst()) }
+    package var fields: [UInt8] { Array(buffer.dropFirst()) }
 }
 
-public func jsonString(_ s: String) -> String {
+package func jsonString(_ s: String) -> String {
     var out: [UInt8] = []
     appendJSONString(s, to: &out)
     return String(decoding: out, as: UTF8.self)
@@ -129,7 +129,7 @@ public func jsonString(_ s: String) -> String {
 
 /// Appends `s` as a JSON string. Works on UTF-8 bytes: only ASCII needs escaping, and multi-byte
 /// characters are copied whole.
-public func appendJSONString(_ s: String, to out: inout [UInt8]) {
+package func appendJSONString(_ s: String, to out: inout [UInt8]) {
     out.append(0x22)
     var s = s
     s.withUTF8 { bytes in

@@ -8,45 +8,45 @@ import Glibc
 /// write error (a full disk, `/dev/full`, an I/O error) on standard output prints `fanzha: write
 /// error: <reason>` and exits 2, so lost output is never reported as success. Safe to use from
 /// several threads: a line is never interleaved with another.
-public final class OutputSink: @unchecked Sendable {
+package final class OutputSink: @unchecked Sendable {
     private let fd: Int32
     private var buffer: [UInt8] = []
     private let lock = NSLock()
     private var closed = false
     /// What a closed pipe does (default: exit 0, quietly, as a filter cut short by `head`).
-    public var onClosedPipe: () -> Never = { exit(0) }
+    package var onClosedPipe: () -> Never = { exit(0) }
     /// What any other write error does; nil ignores it (standard error: there is nowhere left to
     /// report it). The default for standard output prints the reason and exits 2.
-    public var onWriteError: ((String) -> Never)?
+    package var onWriteError: ((String) -> Never)?
 
-    public init(fd: Int32, onWriteError: ((String) -> Never)? = OutputSink.failWithWriteError) {
+    package init(fd: Int32, onWriteError: ((String) -> Never)? = OutputSink.failWithWriteError) {
         self.fd = fd
         self.onWriteError = onWriteError
         buffer.reserveCapacity(1 << 16)
     }
 
-    public static let stdout = OutputSink(fd: 1)
-    public static let stderr = OutputSink(fd: 2, onWriteError: nil)
+    package static let stdout = OutputSink(fd: 1)
+    package static let stderr = OutputSink(fd: 2, onWriteError: nil)
 
     /// `fanzha: write error: <reason>` on standard error (unbuffered), then exit status 2.
-    public static let failWithWriteError: (String) -> Never = { reason in
+    package static let failWithWriteError: (String) -> Never = { reason in
         let message = Array("fanzha: write error: \(reason)\n".utf8)
         _ = message.withUnsafeBytes { Glibc.write(2, $0.baseAddress, $0.count) }
         exit(2)
     }
 
-    public var isTerminal: Bool { isatty(fd) == 1 }
+    package var isTerminal: Bool { isatty(fd) == 1 }
 
-    public func write(_ s: String) {
+    package func write(_ s: String) {
         lock.lock(); defer { lock.unlock() }
         buffer.append(contentsOf: s.utf8)
         if buffer.count >= 1 << 16 { flushLocked() }
     }
 
-    public func line(_ s: String) { appendLine(s.utf8) }
+    package func line(_ s: String) { appendLine(s.utf8) }
 
     /// One line given as UTF-8 bytes (without its newline).
-    public func line(bytes: [UInt8]) { appendLine(bytes) }
+    package func line(bytes: [UInt8]) { appendLine(bytes) }
 
     private func appendLine<Bytes: Collection<UInt8>>(_ bytes: Bytes) {
         lock.lock(); defer { lock.unlock() }
@@ -55,14 +55,14 @@ public final class OutputSink: @unchecked Sendable {
         if buffer.count >= 1 << 16 { flushLocked() }
     }
 
-    public func flush() {
+    package func flush() {
         lock.lock(); defer { lock.unlock() }
         flushLocked()
     }
 
     /// Flushes and closes the descriptor, checking the close too (some file systems report a
     /// failed write only there). Called once, at the end of a command.
-    public func close() {
+    package func close() {
         lock.lock(); defer { lock.unlock() }
         flushLocked()
         guard !closed else { return }

@@ -3,7 +3,7 @@ import Foundation
 public enum OutputFormat: String, Sendable, CaseIterable { case text, jsonl, tsv }
 
 /// Turns verdicts into output records. Knows nothing of regexes or rules files: only verdicts.
-public struct VerdictPrinter {
+public struct VerdictPrinter: Sendable {
     public let rules: RuleSet
     public let format: OutputFormat
     public let colour: Bool
@@ -15,7 +15,7 @@ public struct VerdictPrinter {
     private let adviceJSON: [(text: String, json: [UInt8])]
     private let referralJSON: [[(referral: Referral, json: [UInt8])]]   // [level][category]
 
-    public init(rules: RuleSet, format: OutputFormat, colour: Bool) {
+    public init(rules: RuleSet, format: OutputFormat, colour: Bool = false) {
         self.rules = rules
         self.format = format
         self.colour = colour
@@ -32,12 +32,13 @@ public struct VerdictPrinter {
             appendJSONString(s, to: &out)
             return out
         }
-        let advice = rules.categories.map(\.advice) + [Scanner.genericAdvice]
-        let scripts = rules.categories.map(\.script) + [Scanner.genericScript]
+        let policy = rules.policy
+        let advice = rules.categories.map(\.advice) + [policy.genericAdvice]
+        let scripts = rules.categories.map(\.script) + [policy.genericScript]
         adviceJSON = advice.map { ($0, json($0)) }
         referralJSON = Level.allCases.map { level in
             scripts.compactMap { script in
-                Referral.forLevel(level, script: script).map { r in
+                policy.referral(level: level, script: script).map { r in
                     var j = JSONObjectWriter()
                     VerdictPrinter.writeReferral(r, to: &j)
                     return (r, j.finishBytes())
@@ -91,23 +92,26 @@ public struct VerdictPrinter {
         String(decoding: jsonBytes(v, record: record), as: UTF8.self)
     }
 
-    public func jsonBytes(_ v: Verdict, record: Record) -> [UInt8] {
+    /// The verdict as one JSON object; `leading` writes fields before its own (a live call's
+    /// `event`, `closed` and `turns`).
+    package func jsonBytes(_ v: Verdict, record: Record, leading: (inout JSONObjectWriter) -> Void = { _ in }) -> [UInt8] {
         var o = JSONObjectWriter()
+        leading(&o)
         o.add("id", v.id)
         if let label = record.label { o.add("label", label) }
         for (k, json) in record.passthrough where !VerdictPrinter.ownKeys.contains(k) { o.addRaw(k, json) }
         o.add("level", v.level.description)
         o.add("score", v.score)
-        if let c = v.category { o.add("category", rules.categories[c].id) } else { o.addNull("category") }
-        o.add("categories", v.categories.map { rules.categories[$0.category].id })
+        if let c = v.category { o.add("category", c) } else { o.addNull("category") }
+        o.add("categories", v.categories.map(\.category))
         o.addObjects("hits", v.hits) { h, hit in writeHit(hit, to: &h) }
         if let advice = v.advice {
-            if let written = writtenAdvice(advice, category: v.category) { o.addRaw("advice", bytes: written) } else { o.add("advice", advice) }
+            if let written = writtenAdvice(advice, category: v.categoryIndex) { o.addRaw("advice", bytes: written) } else { o.add("advice", advice) }
         } else {
             o.addNull("advice")
         }
         if let r = v.referral {
-            if let written = writtenReferral(r, category: v.category) {
+            if let written = writtenReferral(r, category: v.categoryIndex) {
                 o.addRaw("referral", bytes: written)
             } else {
                 o.addObject("referral") { VerdictPrinter.writeReferral(r, to: &$0) }
@@ -120,7 +124,7 @@ public struct VerdictPrinter {
         if !v.frames.isEmpty {
             o.addObjects("frames", v.frames) { j, f in
                 j.add("kind", f.kind.name)
-                j.add("frame", rules.rules[f.rule].id)
+                j.add("frame", f.frame)
                 if let t = f.turn { j.add("turn", t) }
                 j.add("start", f.start)
                 j.add("end", f.end)
@@ -135,15 +139,15 @@ public struct VerdictPrinter {
     }
 
     /// One hit: rule, title, score, tags and evidence spans.
-    public func writeHit(_ hit: RuleHit, to h: inout JSONObjectWriter) {
-        h.addFields(ruleFields[hit.rule])
+    package func writeHit(_ hit: RuleHit, to h: inout JSONObjectWriter) {
+        h.addFields(ruleFields[hit.ruleIndex])
         h.addObjects("spans", hit.spans) { j, s in
             j.add("start", s.start); j.add("end", s.end); j.add("text", s.text)
             if let t = s.turn { j.add("turn", t) }
         }
     }
 
-    public static func writeReferral(_ r: Referral, to j: inout JSONObjectWriter) {
+    package static func writeReferral(_ r: Referral, to j: inout JSONObjectWriter) {
         j.add("tier", r.tier.description); j.add("action", r.action); j.add("hotline", r.hotline); j.add("script", r.script)
     }
 
@@ -153,18 +157,18 @@ public struct VerdictPrinter {
 
     public static let tsvHeader = "id\tlevel\tscore\tcategory\trules\ttext"
 
-    public func tsv(_ v: Verdict, record: Record) -> String {
+    package func tsv(_ v: Verdict, record: Record) -> String {
         let field = VerdictPrinter.field
-        return [field(v.id), v.level.description, String(v.score), v.category.map { rules.categories[$0].id } ?? "",
-                v.hits.map { rules.rules[$0.rule].id }.joined(separator: ","), field(Highlighter.plainText(of: record))].joined(separator: "\t")
+        return [field(v.id), v.level.description, String(v.score), v.category ?? "",
+                v.hits.map(\.rule).joined(separator: ","), field(Highlighter.plainText(of: record))].joined(separator: "\t")
     }
 
     /// grep-like: level, score and category, then the text with the evidence marked.
-    public func text(_ v: Verdict, record: Record) -> String {
+    package func text(_ v: Verdict, record: Record) -> String {
         let style: Highlighter.Style = colour ? .ansi : .brackets
         let marked = VerdictPrinter.escapingBidi(VerdictPrinter.oneLine(Highlighter(style: style).mark(record: VerdictPrinter.forTerminal(record), hits: v.hits)))
         let level = v.level.description.uppercased().padding(toLength: 6, withPad: " ", startingAt: 0)
-        let id = v.category.map { rules.categories[$0].id } ?? "-"
+        let id = v.category ?? "-"
         let cat = id.padding(toLength: max(16, id.count), withPad: " ", startingAt: 0)   // aligned, never cut
         let levelText = colour ? Highlighter.colour(for: v.level) + level + "\u{1B}[0m" : level
         return "\(VerdictPrinter.field(v.id))\t\(levelText) \(String(v.score).leftPadded(3)) \(cat) \(marked)"
@@ -186,7 +190,7 @@ public struct VerdictPrinter {
 
     /// A name or message as a terminal line should show it: on one line, control characters as
     /// pictures, bidirectional controls escaped (`<U+202E>`).
-    public static func visible(_ s: String) -> String { field(s) }
+    package static func visible(_ s: String) -> String { field(s) }
 
     /// Bidirectional formatting characters (U+202A–U+202E, U+2066–U+2069, U+200E, U+200F,
     /// U+061C) would reorder what the terminal shows (a reversed file name or verdict): they are
@@ -231,10 +235,10 @@ public struct VerdictPrinter {
 }
 
 /// Marks evidence spans in a record's original text. Shared by `scan`, `explain` and `cases`.
-public struct Highlighter {
-    public enum Style: Sendable { case ansi, brackets, markdown, html }
-    public let style: Style
-    public init(style: Style) { self.style = style }
+package struct Highlighter {
+    package enum Style: Sendable { case ansi, brackets, markdown, html }
+    package let style: Style
+    package init(style: Style) { self.style = style }
 
     static func colour(for level: Level) -> String {
         switch level {
@@ -246,13 +250,13 @@ public struct Highlighter {
     }
 
     /// A record's text as a reader sees it: a message, or a call's turns as `speaker: text` lines.
-    public static func plainText(of record: Record) -> String {
+    package static func plainText(of record: Record) -> String {
         record.isCall ? record.turns.map { "\($0.speaker): \($0.text)" }.joined(separator: "\n") : (record.turns.first?.text ?? "")
     }
 
     /// The record's text with each evidence span wrapped; calls as `speaker: text` lines.
     /// `transform` lets a caller (redaction, HTML escaping) rewrite the unmarked and marked pieces.
-    public func mark(record: Record, hits: [RuleHit], labels: ((EvidenceSpan) -> String?)? = nil,
+    package func mark(record: Record, hits: [RuleHit], labels: ((EvidenceSpan) -> String?)? = nil,
                      transform: (String) -> String = { $0 }) -> String {
         let bodies = markTurns(record: record, hits: hits, labels: labels, transform: transform)
         return zip(record.turns, bodies).map { turn, body in
@@ -262,7 +266,7 @@ public struct Highlighter {
 
     /// Each turn's text (no speaker) with its evidence spans wrapped, in turn order: for layouts that
     /// place the turns themselves (`cases` HTML). Spans are offsets into `record`'s turn texts.
-    public func markTurns(record: Record, hits: [RuleHit], labels: ((EvidenceSpan) -> String?)? = nil,
+    package func markTurns(record: Record, hits: [RuleHit], labels: ((EvidenceSpan) -> String?)? = nil,
                           transform: (String) -> String = { $0 }) -> [String] {
         var perTurn: [Int: [EvidenceSpan]] = [:]
         for h in hits { for s in h.spans { perTurn[s.turn ?? 0, default: []].append(s) } }
@@ -272,7 +276,7 @@ public struct Highlighter {
     }
 
     /// `&`, `<`, `>`, `"` and `'` as HTML character references (text and attribute values).
-    public static func escapeHTML(_ s: String) -> String {
+    package static func escapeHTML(_ s: String) -> String {
         var out = ""
         out.reserveCapacity(s.utf8.count)
         for c in s.unicodeScalars {

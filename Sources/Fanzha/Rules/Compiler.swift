@@ -6,6 +6,7 @@ import FanzhaText
 public struct CompileResult: Sendable {
     public let ruleSet: RuleSet?
     public let diagnostics: [Diagnostic]
+    /// The files read, in the order `SourceRange.file` counts them.
     public let sources: [SourceFile]
     public var errors: [Diagnostic] { diagnostics.filter { $0.severity == .error } }
     public var warnings: [Diagnostic] { diagnostics.filter { $0.severity == .warning } }
@@ -23,12 +24,12 @@ public enum RuleLoadError: Error, CustomStringConvertible {
 }
 
 public enum RuleCompiler {
-    public static let fileExtension = "fz"
+    package static let fileExtension = "fz"
 
     /// Rule files under the given paths (a directory means every .fz file in it, recursively, sorted;
     /// a symlink to a directory counts as the directory; hidden entries such as editor lock files
     /// and anything that is not a regular file are skipped). A file reached twice is read once.
-    public static func ruleFiles(at paths: [String]) throws -> [String] {
+    package static func ruleFiles(at paths: [String]) throws -> [String] {
         let fm = FileManager.default
         var files: [String] = []
         var seen = Set<String>()
@@ -129,7 +130,7 @@ public enum RuleCompiler {
         guard let bad = firstInvalidUTF8(data) else { return nil }
         // Locate the damage in the decoded text: the number of scalars before the bad byte.
         let offset = String(decoding: data.prefix(bad), as: UTF8.self).unicodeScalars.count
-        return Diagnostic(.error, "invalid-utf8", "the file is not valid UTF-8 (byte \(bad))",
+        return Diagnostic(.invalidUTF8, "the file is not valid UTF-8 (byte \(bad))",
                           at: SourceRange(file: index, start: offset, end: offset + 1), help: "save the file as UTF-8")
     }
 
@@ -213,8 +214,8 @@ struct Checker {
         variants = VariantDictionary(entries: merged)
     }
 
-    private mutating func error(_ id: String, _ message: String, _ range: SourceRange, help: String? = nil) {
-        diagnostics.append(Diagnostic(.error, id, message, at: range, help: help))
+    private mutating func error(_ id: DiagnosticID, _ message: String, _ range: SourceRange, help: String? = nil) {
+        diagnostics.append(Diagnostic(id, message, at: range, help: help))
     }
 
     mutating func run() -> RuleSet? {
@@ -224,7 +225,7 @@ struct Checker {
         var categoryList: [Category] = []
         for c in categories {
             for (name, field) in [("title", c.title), ("advice", c.advice), ("script", c.script)] where field == nil {
-                error("missing-field", "category `\(c.id.value)` has no `\(name)`", c.id.range,
+                error(.missingField, "category `\(c.id.value)` has no `\(name)`", c.id.range,
                       help: name == "script" ? "add the words the 96110 caller should say: script \"…\"" : "add \(name) \"…\"")
             }
             categoryList.append(Category(id: c.id.value, title: c.title?.value ?? c.id.value, description: c.description?.value ?? "",
@@ -234,7 +235,7 @@ struct Checker {
         var levelValues = Levels.defaults
         if let l = levels {
             if !(l.low > 0 && l.low < l.medium && l.medium < l.high) {
-                error("invalid-levels", "levels must rise: 0 < low < medium < high (got \(l.low), \(l.medium), \(l.high))", l.range)
+                error(.invalidLevels, "levels must rise: 0 < low < medium < high (got \(l.low), \(l.medium), \(l.high))", l.range)
             }
             levelValues = Levels(low: l.low, medium: l.medium, high: l.high)
         }
@@ -245,7 +246,7 @@ struct Checker {
         for (i, r) in ruleDecls.enumerated() { compiled[i] = compileRule(r) }
         checkCycles()
         for name in terms.keys.sorted() where !usedTerms.contains(name) {
-            warn("unused-terms", "term list `\(name)` is not used by any rule", terms[name]!.name.range, in: nil)
+            warn(.unusedTerms, "term list `\(name)` is not used by any rule", terms[name]!.name.range, in: nil)
         }
         // Prefilter requirements, with rule references inlined.
         var requirementMemo: [Int: AtomRequirement] = [:]
@@ -255,7 +256,7 @@ struct Checker {
             var visiting = Set<Int>()
             let req = requirement(of: c.condition, compiled: compiled, memo: &requirementMemo, visiting: &visiting)
             if req == .always, !c.isPrivate {
-                warn("no-atom", "rule `\(c.id)` has no literal word any match must contain, so it runs on every text",
+                warn(.noAtom, "rule `\(c.id)` has no literal word any match must contain, so it runs on every text",
                      ruleDecls[i].match?.range ?? c.range, in: ruleDecls[i],
                      help: "add a literal the rule needs (e.g. `\"转账\" and …`), or `allow no-atom`")
             }
@@ -276,25 +277,25 @@ struct Checker {
             for d in f.declarations {
                 switch d {
                 case .levels(let l):
-                    if levels != nil { error("invalid-levels", "`levels` is given more than once in this rule set", l.range) }
+                    if levels != nil { error(.invalidLevels, "`levels` is given more than once in this rule set", l.range) }
                     levels = l
                 case .category(let c):
                     if let prev = seenCategories[c.id.value] {
-                        error("duplicate-id", "category `\(c.id.value)` is declared twice", c.id.range, help: "first declared at \(location(prev))")
+                        error(.duplicateId, "category `\(c.id.value)` is declared twice", c.id.range, help: "first declared at \(location(prev))")
                     } else {
                         seenCategories[c.id.value] = c.id.range
                         categories.append(c)
                     }
                 case .terms(let t):
                     if let prev = seenTop[t.name.value] {
-                        error("duplicate-id", "`\(t.name.value)` is declared twice", t.name.range, help: "first declared at \(location(prev))")
+                        error(.duplicateId, "`\(t.name.value)` is declared twice", t.name.range, help: "first declared at \(location(prev))")
                     } else {
                         seenTop[t.name.value] = t.name.range
                         terms[t.name.value] = t
                     }
                 case .rule(let r):
                     if let prev = seenTop[r.id.value] {
-                        error("duplicate-id", "`\(r.id.value)` is declared twice", r.id.range, help: "first declared at \(location(prev))")
+                        error(.duplicateId, "`\(r.id.value)` is declared twice", r.id.range, help: "first declared at \(location(prev))")
                     } else {
                         seenTop[r.id.value] = r.id.range
                         ruleIndex[r.id.value] = ruleDecls.count
@@ -310,10 +311,10 @@ struct Checker {
         return "\(sources[r.file].path):\(l):\(c)"
     }
 
-    private mutating func warn(_ id: String, _ message: String, _ range: SourceRange, in rule: RuleDecl?, help: String? = nil) {
+    private mutating func warn(_ id: DiagnosticID, _ message: String, _ range: SourceRange, in rule: RuleDecl?, help: String? = nil) {
         // `allow no_atom` and `allow no-atom` mean the same.
-        if let rule, rule.allow?.value.contains(where: { $0.value.replacingOccurrences(of: "_", with: "-") == id }) == true { return }
-        diagnostics.append(Diagnostic(.warning, id, message, at: range, help: help))
+        if let rule, rule.allow?.value.contains(where: { $0.value.replacingOccurrences(of: "_", with: "-") == id.rawValue }) == true { return }
+        diagnostics.append(Diagnostic(id, message, at: range, help: help))
     }
 
     private struct Partial {
@@ -323,28 +324,28 @@ struct Checker {
 
     private mutating func compileRule(_ r: RuleDecl) -> CompiledRule? {
         var ok = true
-        if r.title == nil, !r.brokenFields.contains("title") { error("missing-field", "rule `\(r.id.value)` has no `title`", r.id.range, help: "add title \"…\""); ok = false }
+        if r.title == nil, !r.brokenFields.contains("title") { error(.missingField, "rule `\(r.id.value)` has no `title`", r.id.range, help: "add title \"…\""); ok = false }
         var categoryIndex: Int?
         if let c = r.category {
             categoryIndex = categories.firstIndex { $0.id.value == c.value.value }
             if categoryIndex == nil {
                 let help = suggestion(for: c.value.value, among: categories.map(\.id.value)).map { "did you mean `\($0)`?" }
-                error("unknown-category", "no category named `\(c.value.value)`", c.value.range, help: help)
+                error(.unknownCategory, "no category named `\(c.value.value)`", c.value.range, help: help)
                 ok = false
             }
         }
         if r.isPrivate, let s = r.score {
-            error("private-with-score", "a private rule scores nothing; remove `score`", s.range); ok = false
+            error(.privateWithScore, "a private rule scores nothing; remove `score`", s.range); ok = false
         }
         if r.isPrivate, let c = r.category {
-            error("private-with-score", "a private rule has no category; remove `category`", c.range); ok = false
+            error(.privateWithCategory, "a private rule has no category; remove `category`", c.range); ok = false
         }
-        for a in r.allow?.value ?? [] where !DiagnosticID.all.contains(where: { $0.id == a.value.replacingOccurrences(of: "_", with: "-") && $0.severity == .warning }) {
-            let help = suggestion(for: a.value, among: DiagnosticID.all.filter { $0.severity == .warning }.map(\.id)).map { "did you mean `\($0)`?" }
-            warn("unknown-allow", "`\(a.value)` is not a warning id", a.range, in: nil, help: help)
+        for a in r.allow?.value ?? [] where DiagnosticID(rawValue: a.value.replacingOccurrences(of: "_", with: "-"))?.severity != .warning {
+            let help = suggestion(for: a.value, among: DiagnosticID.allCases.filter { $0.severity == .warning }.map(\.rawValue)).map { "did you mean `\($0)`?" }
+            warn(.unknownAllow, "`\(a.value)` is not a warning id", a.range, in: nil, help: help)
         }
         if !r.isPrivate || r.isFrame, r.hits.isEmpty || r.misses.isEmpty {
-            warn("no-examples", "\(r.isFrame ? "frame" : "rule") `\(r.id.value)` has no \(r.hits.isEmpty ? "`hit`" : "`miss`") example", r.id.range, in: r,
+            warn(.noExamples, "\(r.isFrame ? "frame" : "rule") `\(r.id.value)` has no \(r.hits.isEmpty ? "`hit`" : "`miss`") example", r.id.range, in: r,
                  help: "examples are the \(r.isFrame ? "frame" : "rule")'s tests and its documentation")
         }
         // Frames: a kind, an optional veto and whole-message share; rules: the frames they read.
@@ -352,21 +353,21 @@ struct Checker {
         if r.isFrame {
             if let k = r.kind {
                 if let kind = FrameKinds(name: k.value.value) { frameKind = kind } else {
-                    error("unknown-frame-kind", "no frame kind named `\(k.value.value)`", k.value.range,
+                    error(.unknownFrameKind, "no frame kind named `\(k.value.value)`", k.value.range,
                           help: "a frame kind is one of: \(FrameKinds.names.map(\.0).joined(separator: ", "))")
                     ok = false
                 }
             } else if !r.brokenFields.contains("kind") {
-                error("missing-field", "frame `\(r.id.value)` has no `kind`", r.id.range, help: "add kind report (or warning, quote, teaching)")
+                error(.missingField, "frame `\(r.id.value)` has no `kind`", r.id.range, help: "add kind report (or warning, quote, teaching)")
                 ok = false
             }
             if let w = r.whole, !(1...100).contains(w.value) {
-                error("invalid-whole", "`whole` is a percentage of the message: 1 to 100 (got \(w.value))", w.range); ok = false
+                error(.invalidWhole, "`whole` is a percentage of the message: 1 to 100 (got \(w.value))", w.range); ok = false
             }
         }
         for k in r.inFrames?.value ?? [] {
             if let kind = FrameKinds(name: k.value) { reads.insert(kind) } else {
-                error("unknown-frame-kind", "no frame kind named `\(k.value)`", k.range,
+                error(.unknownFrameKind, "no frame kind named `\(k.value)`", k.range,
                       help: "a frame kind is one of: \(FrameKinds.names.map(\.0).joined(separator: ", "))")
                 ok = false
             }
@@ -378,12 +379,12 @@ struct Checker {
         }
         for ex in r.hits + r.misses where ex.isCall {
             if case .failure(let failure) = CallTranscript.parse(ex.text) {
-                error("bad-example", "call example \(failure)", ex.range); ok = false
+                error(.badExample, "call example \(failure)", ex.range); ok = false
             }
         }
         guard let match = r.match else {
             if !r.brokenFields.contains("match") {
-                error("missing-field", "rule `\(r.id.value)` has no `match`", r.id.range, help: "add match \"…\"")
+                error(.missingField, "rule `\(r.id.value)` has no `match`", r.id.range, help: "add match \"…\"")
             }
             return nil
         }
@@ -419,7 +420,7 @@ struct Checker {
             let candidates = Array(terms.keys) + Array(ruleIndex.keys)
             let help = suggestion(for: name, among: candidates.sorted()).map { "did you mean `\($0)`?" }
                 ?? (categories.contains { $0.id.value == name } ? "`\(name)` is a category; a rule's category is set with `category \(name)`" : nil)
-            error("unknown-name", "no terms or rule named `\(name)`", e.range, help: help)
+            error(.unknownName, "no terms or rule named `\(name)`", e.range, help: help)
             return nil
         case .and(let xs):
             let cs = xs.map { lower($0, rule: rule) }
@@ -431,7 +432,7 @@ struct Checker {
             return lower(x, rule: rule).map { .not($0) }
         case .atLeast(let n, let xs, let spelling):
             if spelling == .of, n < 1 || n > xs.count {
-                error("of-too-large", "`\(n) of` needs between 1 and \(xs.count) (the list has \(xs.count) item\(xs.count == 1 ? "" : "s"))", e.range,
+                error(.ofTooLarge, "`\(n) of` needs between 1 and \(xs.count) (the list has \(xs.count) item\(xs.count == 1 ? "" : "s"))", e.range,
                       help: n > xs.count ? "add items or lower N" : nil)
             }
             let cs = xs.map { lower($0, rule: rule) }
@@ -440,7 +441,7 @@ struct Checker {
             var distinct: [Condition] = []
             for (k, c) in cs.enumerated() {
                 if distinct.contains(c!) {
-                    warn("duplicate-term", "this item is the same as an earlier one in the list (after normalisation); it counts once", xs[k].range, in: rule)
+                    warn(.duplicateTerm, "this item is the same as an earlier one in the list (after normalisation); it counts once", xs[k].range, in: rule)
                 } else {
                     distinct.append(c!)
                 }
@@ -498,21 +499,21 @@ struct Checker {
             let (value, substring) = Literal.split(item.value)
             let n = normalisedLiteral(value)
             if n.isEmpty {
-                error("empty-literal", "`\"\(value)\"` is empty after normalisation, so it would match everywhere", item.range,
+                error(.emptyLiteral, "`\"\(value)\"` is empty after normalisation, so it would match everywhere", item.range,
                       help: "separators and invisible characters are removed before matching")
                 ok = false
                 continue
             }
             if n.unicodeScalars.count == 1 {
-                warn("short-literal", "`\"\(value)\"` is one character: it matches too much to be evidence", item.range, in: rule)
+                warn(.shortLiteral, "`\"\(value)\"` is one character: it matches too much to be evidence", item.range, in: rule)
             }
             let latin = Literal.latinEdges(n)
             if substring && latin == 0 {
-                warn("needless-substring", "`~\"\(value)\"`: `~` only changes words that begin or end with a Latin letter", item.range, in: rule,
+                warn(.needlessSubstring, "`~\"\(value)\"`: `~` only changes words that begin or end with a Latin letter", item.range, in: rule,
                      help: "write \"\(value)\"")
             }
             if !seen.insert(n).inserted {
-                warn("duplicate-term", "`\"\(value)\"` is already in this list\(n != value ? " (as `\(n)` after normalisation)" : "")", item.range, in: rule)
+                warn(.duplicateTerm, "`\"\(value)\"` is already in this list\(n != value ? " (as `\(n)` after normalisation)" : "")", item.range, in: rule)
                 continue
             }
             normalised.append(n)
@@ -574,7 +575,7 @@ struct Checker {
             case "x": options.insert(.extended)
             case "m": options.insert(.multiline)
             default:
-                error("invalid-regex", "unknown regex flag `\(f)`", range, help: "the flags are s (dot matches newline), x (extended), m (multiline)")
+                error(.invalidRegex, "unknown regex flag `\(f)`", range, help: "the flags are s (dot matches newline), x (extended), m (multiline)")
                 return nil
             }
         }
@@ -596,7 +597,7 @@ struct Checker {
                 at += 1; inPattern += 1
             }
             at = min(at, max(range.start, range.end - 1))
-            self.error("invalid-regex", "invalid regex: \(error.message)", SourceRange(file: range.file, start: at, end: at + 1))
+            self.error(.invalidRegex, "invalid regex: \(error.message)", SourceRange(file: range.file, start: at, end: at + 1))
             return nil
         }
         let scratch = MatchScratch(matchLimit: 10_000)
@@ -607,7 +608,7 @@ struct Checker {
         }
         if (try? pattern.firstMatch(in: UnsafeBufferPointer(start: nil, count: 0), using: scratch)) != nil,
            matches("\u{E000}"), matches("zq9 \u{E000}\n\u{E001}!") {
-            error("always-matches", "this regex matches the empty string, so it matches every text", range,
+            error(.alwaysMatches, "this regex matches the empty string, so it matches every text", range,
                   help: "an empty alternative (`a||b`) or a pattern that may match nothing (`.*`, `x?`) is the usual cause")
             return nil
         }
@@ -681,7 +682,7 @@ struct Checker {
         }
         for (_, range, cycle) in found {
             let names = (cycle + [cycle[0]]).map { "`\(ruleDecls[$0].id.value)`" }.joined(separator: " → ")
-            error("cycle", "rules refer to each other in a circle: \(names)", range, help: "a rule cannot depend on itself")
+            error(.cycle, "rules refer to each other in a circle: \(names)", range, help: "a rule cannot depend on itself")
         }
         // A chain too deep is reported at its top: a deep rule that no other deep rule refers to.
         let limit = Checker.maxReferenceDepth
@@ -690,7 +691,7 @@ struct Checker {
         var tooDeep = false
         for i in ruleDecls.indices where depth[i] > limit && !belowDeep.contains(i) {
             tooDeep = true
-            error("too-deep", "rule `\(ruleDecls[i].id.value)` depends on a chain of \(depth[i]) rule references (at most \(limit))",
+            error(.tooDeep, "rule `\(ruleDecls[i].id.value)` depends on a chain of \(depth[i]) rule references (at most \(limit))",
                   ruleDecls[i].match?.range ?? ruleDecls[i].id.range, help: "refer to fewer rules in a row: combine steps into one rule")
         }
         if !found.isEmpty || tooDeep { cyclic = true }

@@ -3,57 +3,106 @@ import Foundation
 /// A problem found in rule files, compiler style: a stable id, a location, and maybe a fix.
 public struct Diagnostic: Sendable, Hashable {
     public enum Severity: String, Sendable { case error, warning }
-    public let id: String
-    public let severity: Severity
+    public let id: DiagnosticID
+    public var severity: Severity { id.severity }
     public let message: String
+    /// Where: a file of the compilation's `sources` and scalar offsets into it.
     public let range: SourceRange
     public let help: String?
 
-    public init(_ severity: Severity, _ id: String, _ message: String, at range: SourceRange, help: String? = nil) {
-        self.id = id; self.severity = severity; self.message = message; self.range = range; self.help = help
+    package init(_ id: DiagnosticID, _ message: String, at range: SourceRange, help: String? = nil) {
+        self.id = id; self.message = message; self.range = range; self.help = help
     }
 }
 
-/// Every diagnostic id Fanzha can emit, with what it means; docs/RULES.md lists the same table.
-public enum DiagnosticID {
-    public static let all: [(id: String, severity: Diagnostic.Severity, meaning: String)] = [
-        ("invalid-utf8", .error, "the file is not valid UTF-8"),
-        ("unexpected-character", .error, "a character that cannot start any token"),
-        ("unterminated-string", .error, "a string without its closing quote"),
-        ("unterminated-regex", .error, "a regex without its closing slash"),
-        ("invalid-escape", .error, "an unknown escape in a string"),
-        ("syntax", .error, "the tokens do not form a declaration or expression"),
-        ("too-deep", .error, "an expression nested too deeply (about 200 parentheses), or a chain of more than \(Checker.maxReferenceDepth) rule references"),
-        ("duplicate-id", .error, "two declarations with the same name"),
-        ("duplicate-field", .error, "a field given twice in one block"),
-        ("missing-field", .error, "a required field (title, match, advice, script) is missing"),
-        ("unknown-name", .error, "a name that is neither a term list nor a rule"),
-        ("unknown-category", .error, "a rule names a category that is not declared"),
-        ("unknown-field", .error, "a field that this block does not have"),
-        ("cycle", .error, "rules that refer to each other in a circle"),
-        ("of-too-large", .error, "`N of (…)` with N larger than its list or below 1"),
-        ("invalid-regex", .error, "PCRE2 cannot compile the regex"),
-        ("invalid-levels", .error, "level thresholds that are not low < medium < high, or given twice"),
-        ("empty-literal", .error, "a literal that normalisation leaves empty"),
-        ("always-matches", .error, "a pattern that matches the empty string, so it matches every text"),
-        ("private-with-score", .error, "a private rule given a score or category"),
-        ("bad-example", .error, "an embedded call example that is not `speaker: text` lines"),
-        ("unknown-frame-kind", .error, "a frame `kind` or a rule's `in` that names no frame kind (report, warning, quote, teaching)"),
-        ("invalid-whole", .error, "a frame's `whole` share that is not a percentage from 1 to 100"),
-        ("no-atom", .warning, "a rule with no literal word for the prefilter: it runs on every text"),
-        ("short-literal", .warning, "a one-character literal: it matches too much to be evidence"),
-        ("needless-substring", .warning, "`~\"…\"` on a word that neither begins nor ends with a Latin letter, where it changes nothing"),
-        ("no-examples", .warning, "a rule or frame without a hit or a miss example"),
-        ("unused-terms", .warning, "a term list no rule uses"),
-        ("duplicate-term", .warning, "the same word twice in one list (after normalisation)"),
-        ("unknown-allow", .warning, "`allow` names an id that is not a warning"),
-    ]
+/// Every diagnostic Fanzha can emit, one case each: its id (as `lint` prints it and `allow`
+/// names a warning), its severity and what it means. docs/RULES.md lists the same table (a test
+/// checks that it does).
+public enum DiagnosticID: String, Sendable, CaseIterable, CustomStringConvertible {
+    /// The id as `lint` prints it (`no-atom`).
+    public var description: String { rawValue }
+
+    case invalidUTF8 = "invalid-utf8"
+    case unexpectedCharacter = "unexpected-character"
+    case unterminatedString = "unterminated-string"
+    case unterminatedRegex = "unterminated-regex"
+    case invalidEscape = "invalid-escape"
+    case syntax = "syntax"
+    case tooDeep = "too-deep"
+    case duplicateId = "duplicate-id"
+    case duplicateField = "duplicate-field"
+    case missingField = "missing-field"
+    case unknownName = "unknown-name"
+    case unknownCategory = "unknown-category"
+    case unknownField = "unknown-field"
+    case cycle = "cycle"
+    case ofTooLarge = "of-too-large"
+    case invalidRegex = "invalid-regex"
+    case invalidLevels = "invalid-levels"
+    case emptyLiteral = "empty-literal"
+    case alwaysMatches = "always-matches"
+    case privateWithScore = "private-with-score"
+    case privateWithCategory = "private-with-category"
+    case badExample = "bad-example"
+    case unknownFrameKind = "unknown-frame-kind"
+    case invalidWhole = "invalid-whole"
+    case noAtom = "no-atom"
+    case shortLiteral = "short-literal"
+    case needlessSubstring = "needless-substring"
+    case noExamples = "no-examples"
+    case unusedTerms = "unused-terms"
+    case duplicateTerm = "duplicate-term"
+    case unknownAllow = "unknown-allow"
+
+    public var severity: Diagnostic.Severity {
+        switch self {
+        case .noAtom, .shortLiteral, .needlessSubstring, .noExamples, .unusedTerms, .duplicateTerm, .unknownAllow: return .warning
+        default: return .error
+        }
+    }
+
+    /// What it means, in one line.
+    public var meaning: String {
+        switch self {
+        case .invalidUTF8: return "the file is not valid UTF-8"
+        case .unexpectedCharacter: return "a character that cannot start any token"
+        case .unterminatedString: return "a string without its closing quote"
+        case .unterminatedRegex: return "a regex without its closing slash"
+        case .invalidEscape: return "an unknown escape in a string"
+        case .syntax: return "the tokens do not form a declaration or expression"
+        case .tooDeep: return "an expression nested too deeply (about 200 parentheses), or a chain of more than \(Checker.maxReferenceDepth) rule references"
+        case .duplicateId: return "two declarations with the same name"
+        case .duplicateField: return "a field given twice in one block"
+        case .missingField: return "a required field (title, match, advice, script) is missing"
+        case .unknownName: return "a name that is neither a term list nor a rule"
+        case .unknownCategory: return "a rule names a category that is not declared"
+        case .unknownField: return "a field that this block does not have"
+        case .cycle: return "rules that refer to each other in a circle"
+        case .ofTooLarge: return "`N of (…)` with N larger than its list or below 1"
+        case .invalidRegex: return "PCRE2 cannot compile the regex"
+        case .invalidLevels: return "level thresholds that are not 0 < low < medium < high, or given twice"
+        case .emptyLiteral: return "a literal that normalisation leaves empty"
+        case .alwaysMatches: return "a pattern that matches the empty string, so it matches every text"
+        case .privateWithScore: return "a private rule given a score"
+        case .privateWithCategory: return "a private rule given a category"
+        case .badExample: return "an embedded call example that is not `speaker: text` lines"
+        case .unknownFrameKind: return "a frame `kind` or a rule's `in` that names no frame kind (report, warning, quote, teaching)"
+        case .invalidWhole: return "a frame's `whole` share that is not a percentage from 1 to 100"
+        case .noAtom: return "a rule with no literal word for the prefilter (from its words, term lists or the literals its regexes must match): it runs on every text"
+        case .shortLiteral: return "a one-character literal: it matches too much to be evidence"
+        case .needlessSubstring: return "`~\"…\"` on a word that neither begins nor ends with a Latin letter, where it changes nothing"
+        case .noExamples: return "a rule or frame without a hit or a miss example"
+        case .unusedTerms: return "a term list no rule uses"
+        case .duplicateTerm: return "the same word twice in one list (after normalisation)"
+        case .unknownAllow: return "`allow` names an id that is not a warning"
+        }
+    }
 }
 
 extension Diagnostic {
     /// `file:line:col: severity[id]: message`, the source line, a caret under the range, and help.
     public func rendered(sources: [SourceFile], colour: Bool = false) -> String {
-        guard range.file < sources.count else { return "\(severity.rawValue)[\(id)]: \(message)" }
+        guard range.file < sources.count else { return "\(severity.rawValue)[\(id.rawValue)]: \(message)" }
         let src = sources[range.file]
         let (line, col) = src.lineColumn(range.start)
         let text = src.lineText(line)
@@ -69,7 +118,7 @@ extension Diagnostic {
         // A tab before the caret stays a tab, so the terminal moves the caret line as it moved the text.
         let indent = prefix.unicodeScalars.map { $0 == "\t" ? "\t" : String(repeating: " ", count: displayWidth(String($0))) }.joined()
         let carets = "^" + String(repeating: "~", count: max(0, displayWidth(underlined) - 1))
-        var out = "\(bold)\(src.path):\(line):\(col): \(sevColour)\(severity.rawValue)[\(id)]\(reset)\(bold): \(message)\(reset)\n"
+        var out = "\(bold)\(src.path):\(line):\(col): \(sevColour)\(severity.rawValue)[\(id.rawValue)]\(reset)\(bold): \(message)\(reset)\n"
         out += "\(blue)\(pad) |\(reset)\n"
         out += "\(blue)\(gutter) |\(reset) \(text)\n"
         out += "\(blue)\(pad) |\(reset) \(indent)\(sevColour)\(carets)\(reset)\n"
@@ -86,7 +135,7 @@ extension Diagnostic {
         o.add("file", src?.path ?? "")
         o.add("line", line); o.add("column", col)
         o.add("end_line", endLine); o.add("end_column", endCol)
-        o.add("severity", severity.rawValue); o.add("id", id); o.add("message", message)
+        o.add("severity", severity.rawValue); o.add("id", id.rawValue); o.add("message", message)
         if let help { o.add("help", help) }
         return o.finish()
     }

@@ -1,19 +1,19 @@
 /// Runs every rule's embedded `hit` and `miss` examples: the rules' own tests.
-public struct ExampleFailure: Sendable {
-    public let rule: String
-    public let example: CompiledExample
-    public let expectedHit: Bool
+package struct ExampleFailure: Sendable {
+    package let rule: String
+    package let example: CompiledExample
+    package let expectedHit: Bool
     /// Why: what fired on the example, and what the whole rule set scored.
-    public let detail: String
+    package let detail: String
 }
 
-public struct ExampleReport: Sendable {
-    public var passed = 0
-    public var failures: [ExampleFailure] = []
+package struct ExampleReport: Sendable {
+    package var passed = 0
+    package var failures: [ExampleFailure] = []
 }
 
-public enum ExampleRunner {
-    public static func run(_ rules: RuleSet, scanner: Scanner) -> ExampleReport {
+package enum ExampleRunner {
+    package static func run(_ rules: RuleSet, scanner: Screener) -> ExampleReport {
         var report = ExampleReport()
         for (i, rule) in rules.rules.enumerated() {
             for (examples, expected) in [(rule.hits, true), (rule.misses, false)] {
@@ -29,8 +29,8 @@ public enum ExampleRunner {
                         report.passed += 1
                         continue
                     }
-                    let verdict = scanner.scan(record)
-                    let others = verdict.hits.map { "\(rules.rules[$0.rule].id) (\($0.spans.map(\.text).joined(separator: ", ")))" }
+                    let verdict = scanner.screen(record)
+                    let others = verdict.hits.map { "\($0.rule) (\($0.spans.map(\.text).joined(separator: ", ")))" }
                     let evidence = (fired ?? []).map { "「\($0.text)」" }.joined(separator: " ")
                     var detail = expected ? "did not fire" : evidence.isEmpty ? "fired with no evidence (through `not` or a count of zero)" : "fired on " + evidence
                     detail += "; the rule set scored \(verdict.score) (\(verdict.level))"
@@ -43,16 +43,16 @@ public enum ExampleRunner {
     }
 }
 
-extension Scanner {
+extension Screener {
     /// Whether one rule (private ones too) fires on a record, with its evidence, reading what it
     /// reads in a scan (a positive rule does not read framed text). A frame "fires" when it
     /// frames part of the record; its evidence is the framed text.
-    public func fires(rule r: Int, on record: Record) -> [EvidenceSpan]? {
+    package func fires(rule r: Int, on record: Record) -> [EvidenceSpan]? {
         let p = prepare(record)
         var e = Evaluation(scanner: self, prepared: p, turnLimit: p.turnCount)
         if matcher.program.frameRules.count > 0 { e.collectCandidates(); e.findFrames() }
         if rules.rules[r].isFrame {
-            let framed = e.reportedFrames().filter { $0.rule == r }
+            let framed = e.reportedFrames().filter { $0.ruleIndex == r }
             e.release()
             if framed.isEmpty { return nil }
             return framed.map { f in

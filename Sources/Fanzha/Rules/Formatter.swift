@@ -17,12 +17,19 @@ public enum RuleFormatter {
         let errors = parser.diagnostics.filter { $0.severity == .error }
         guard errors.isEmpty else { return (nil, errors, source) }
         var out: [String] = []
-        for (i, d) in file.declarations.enumerated() {
+        var declarations = file.declarations.map(withoutUsesComment)
+        let uses = usesComment(declarations)
+        if !uses.isEmpty, !declarations.isEmpty {
+            // Above the file's own header: the names this file reads from the others.
+            out += uses
+            out.append("")
+        }
+        for (i, d) in declarations.enumerated() {
             let block = declaration(d)
             // A blank line between declarations, except inside a run of uncommented term lists.
             if i > 0 {
                 var bothTerms = false
-                if case .terms = d, case .terms = file.declarations[i - 1] { bothTerms = true }
+                if case .terms = d, case .terms = declarations[i - 1] { bothTerms = true }
                 if !(bothTerms && leadingComments(d).isEmpty) { out.append("") }
             }
             out.append(block)
@@ -32,6 +39,59 @@ public enum RuleFormatter {
             out += file.trailingComments
         }
         return (out.joined(separator: "\n") + "\n", [], source)
+    }
+
+    /// The comment `fmt` keeps at the top of a file: every term list or rule the file names but
+    /// does not declare (so declared in another file of the rule set), sorted, wrapped.
+    static let usesPrefix = "# uses: "
+
+    static func usesComment(_ declarations: [Declaration]) -> [String] {
+        var declared = Set<String>(), used = Set<String>()
+        for d in declarations {
+            switch d {
+            case .terms(let t): declared.insert(t.name.value)
+            case .rule(let r):
+                declared.insert(r.id.value)
+                if let m = r.match { names(in: m.value, into: &used) }
+                if let u = r.unless { names(in: u.value, into: &used) }
+            case .levels, .category: break
+            }
+        }
+        let external = used.subtracting(declared).sorted()
+        var lines: [String] = [], line = ""
+        for (i, name) in external.enumerated() {
+            let piece = name + (i < external.count - 1 ? "," : "")
+            if !line.isEmpty && usesPrefix.count + line.count + 1 + piece.count > width {
+                lines.append(usesPrefix + line)
+                line = ""
+            }
+            line += (line.isEmpty ? "" : " ") + piece
+        }
+        if !line.isEmpty { lines.append(usesPrefix + line) }
+        return lines
+    }
+
+    static func names(in e: Expr, into set: inout Set<String>) {
+        switch e.kind {
+        case .name(let n): set.insert(n)
+        case .literal, .exact, .regex, .model: break
+        case .and(let xs), .or(let xs), .atLeast(_, let xs, _): for x in xs { names(in: x, into: &set) }
+        case .not(let x), .scope(_, let x), .count(let x, _, _): names(in: x, into: &set)
+        case .near(let a, let b, _, _), .then(let a, let b, _):
+            names(in: a, into: &set)
+            names(in: b, into: &set)
+        }
+    }
+
+    /// A declaration without the `# uses:` lines of its leading comments (fmt writes them anew).
+    static func withoutUsesComment(_ d: Declaration) -> Declaration {
+        func strip(_ c: inout Comments) { c.leading.removeAll { $0.hasPrefix(usesPrefix) } }
+        switch d {
+        case .levels(var l): strip(&l.comments); return .levels(l)
+        case .category(var c): strip(&c.comments); return .category(c)
+        case .terms(var t): strip(&t.comments); return .terms(t)
+        case .rule(var r): strip(&r.comments); return .rule(r)
+        }
     }
 
     static func leadingComments(_ d: Declaration) -> [String] {
@@ -116,8 +176,8 @@ public enum RuleFormatter {
             field("tags", r.tags) { $0.map(\.value).joined(separator: ", ") }
             field("in", r.inFrames) { $0.map(\.value).joined(separator: ", ") }
             field("allow", r.allow) { $0.map(\.value).joined(separator: ", ") }
-            field("match", r.match) { expression($0) }
-            field("unless", r.unless) { expression($0) }
+            field("match", r.match) { fieldExpression($0) }
+            field("unless", r.unless) { fieldExpression($0) }
             for (name, examples) in [("hit", r.hits), ("miss", r.misses)] {
                 for ex in examples {
                     lines += ex.comments.leading.map { "  " + $0 }
@@ -128,6 +188,107 @@ public enum RuleFormatter {
             lines.append("}" + (r.closingTrailing.map { "  " + $0 } ?? ""))
         }
         return lines.joined(separator: "\n")
+    }
+
+    /// The longest line `fmt` writes where it can break one (a long literal or regex may exceed it).
+    static let width = 100
+
+    /// A `match` or `unless` value: on the field's line when it fits, else broken over lines.
+    /// An `and`/`or` chain at the top continues at column 4, below the field's value, so that a
+    /// continuation line never starts where a field name does.
+    static func fieldExpression(_ e: Expr) -> String {
+        let column = "  match    ".count
+        switch e.kind {
+        case .and, .or: return layout(e, column: column, indent: 4)
+        default: return layout(e, column: column, indent: 2)
+        }
+    }
+
+    /// `e` written from `column`, on one line when it fits within `width`, else broken: a
+    /// parenthesised group or a list opens its bracket, puts its contents on lines indented two
+    /// more than `indent` (the line's indentation) and closes at `indent`; an `and`/`or` chain
+    /// puts each operand after the first on its own line, led by its operator; a `near`/`then`
+    /// chain puts each step on its own line, two further in. Literals and regexes never break.
+    static func layout(_ e: Expr, context: Int = 0, column: Int, indent: Int) -> String {
+        let flat = expression(e, context: context)
+        if column + flat.count <= width { return flat }
+        func pad(_ n: Int) -> String { String(repeating: " ", count: n) }
+        let p = precedence(e)
+        if p < context {
+            let inner = indent + 2
+            return "(\n" + pad(inner) + layout(e, column: inner, indent: inner) + "\n" + pad(indent) + ")"
+        }
+        switch e.kind {
+        case .or(let xs), .and(let xs):
+            let isOr: Bool
+            if case .or = e.kind { isOr = true } else { isOr = false }
+            let op = isOr ? "or " : "and ", ctx = isOr ? 1 : 2
+            var text = layout(xs[0], context: ctx, column: column, indent: indent)
+            for x in xs.dropFirst() {
+                text += "\n" + pad(indent) + op + layout(x, context: ctx, column: indent + op.count, indent: indent)
+            }
+            return text
+        case .not(let x):
+            return "not " + layout(x, context: 2, column: column + 4, indent: indent)
+        case .scope(let s, let x):
+            let lead = "\(s.rawValue): "
+            return lead + layout(x, context: 2, column: column + lead.count, indent: indent)
+        case .near, .then:
+            // The left spine of a chain (`a near(5) b then c` is `(a near(5) b) then c`).
+            var steps: [(String, Expr)] = []
+            var head = e
+            while true {
+                switch head.kind {
+                case .near(let a, let b, let d, let unit):
+                    steps.append((" near(\(d)\(unit == .turns ? " turns" : "")) ", b))
+                    head = a
+                    continue
+                case .then(let a, let b, let gap):
+                    steps.append((" then" + (gap.map { "(\($0))" } ?? "") + " ", b))
+                    head = a
+                    continue
+                default: break
+                }
+                break
+            }
+            var text = layout(head, context: 3, column: column, indent: indent)
+            let stepIndent = indent + 2
+            for (op, b) in steps.reversed() {
+                let word = String(op.dropFirst())
+                text += "\n" + pad(stepIndent) + word + layout(b, context: 4, column: stepIndent + word.count, indent: stepIndent)
+            }
+            return text
+        case .atLeast(let n, let xs, let spelling):
+            let open: String
+            switch spelling {
+            case .any: open = "any("
+            case .all: open = "all("
+            case .of: open = "\(n) of ("
+            }
+            let inner = indent + 2
+            var lines: [String] = [], line = ""
+            for (i, x) in xs.enumerated() {
+                let comma = i < xs.count - 1 ? "," : ""
+                let item = expression(x, context: 0) + comma
+                if inner + item.count > width {
+                    // Too long for a line of its own: laid out on its own lines.
+                    if !line.isEmpty { lines.append(line); line = "" }
+                    lines.append(layout(x, column: inner, indent: inner) + comma)
+                    continue
+                }
+                if !line.isEmpty && inner + line.count + 1 + item.count > width {
+                    lines.append(line)
+                    line = ""
+                }
+                line += (line.isEmpty ? "" : " ") + item
+            }
+            if !line.isEmpty { lines.append(line) }
+            return open + "\n" + lines.map { pad(inner) + $0 }.joined(separator: "\n") + "\n" + pad(indent) + ")"
+        case .count(let x, let cmp, let n):
+            return "count(" + layout(x, column: column + 6, indent: indent) + ") \(cmp.rawValue) \(n)"
+        case .literal, .exact, .regex, .name, .model:
+            return flat
+        }
     }
 
     /// Binding strength, loosest first; a child looser than its context gets parentheses.

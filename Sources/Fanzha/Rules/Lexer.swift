@@ -111,7 +111,7 @@ struct Lexer {
             var v = String.UnicodeScalarView()
             v.append(contentsOf: s[start..<i])
             guard let n = Int(String(v)), abs(n) <= 1_000_000_000 else {
-                diagnostics.append(Diagnostic(.error, "syntax", "number too large", at: range(start, i)))
+                diagnostics.append(Diagnostic(.syntax, "number too large", at: range(start, i)))
                 return Token(kind: .integer(0), range: range(start, i))
             }
             return Token(kind: .integer(n), range: range(start, i))
@@ -143,7 +143,7 @@ struct Lexer {
             var v = String.UnicodeScalarView()
             v.append(contentsOf: s[(i + 1)..<j])
             i = j + 1
-            diagnostics.append(Diagnostic(.error, "unexpected-character", "strings use straight double quotes, not `\(c)…\(close)`",
+            diagnostics.append(Diagnostic(.unexpectedCharacter, "strings use straight double quotes, not `\(c)…\(close)`",
                                           at: range(start, i), help: "write \"\(String(v))\""))
             return Token(kind: .string(String(v)), range: range(start, i))
         case "\u{FFFD}":
@@ -162,7 +162,7 @@ struct Lexer {
         if c == "“" || c == "”" || c == "「" || c == "」" { help = "strings use straight double quotes: \"…\"" }
         if c == "，" { help = "separate items with an ASCII comma `,`" }
         if c == "（" || c == "）" { help = "use ASCII parentheses ( )" }
-        diagnostics.append(Diagnostic(.error, "unexpected-character", "unexpected character \(shown)", at: range(start, i), help: help))
+        diagnostics.append(Diagnostic(.unexpectedCharacter, "unexpected character \(shown)", at: range(start, i), help: help))
         return nil
     }
 
@@ -200,10 +200,10 @@ struct Lexer {
                             continue
                         }
                     }
-                    diagnostics.append(Diagnostic(.error, "invalid-escape", "invalid unicode escape", at: range(escStart, i),
+                    diagnostics.append(Diagnostic(.invalidEscape, "invalid unicode escape", at: range(escStart, i),
                                                   help: "write it as \\u{200B}"))
                 default:
-                    diagnostics.append(Diagnostic(.error, "invalid-escape", "unknown escape `\\\(e)`", at: range(escStart, i),
+                    diagnostics.append(Diagnostic(.invalidEscape, "unknown escape `\\\(e)`", at: range(escStart, i),
                                                   help: "the escapes are \\\" \\\\ \\n \\t \\u{…}"))
                 }
                 continue
@@ -211,7 +211,7 @@ struct Lexer {
             value.append(c)
             i += 1
         }
-        diagnostics.append(Diagnostic(.error, "unterminated-string", "unterminated string", at: range(start, start + 1),
+        diagnostics.append(Diagnostic(.unterminatedString, "unterminated string", at: range(start, start + 1),
                                       help: "add a closing `\"` before the end of the line"))
         return Token(kind: .string(String(value)), range: range(start, i))
     }
@@ -234,7 +234,7 @@ struct Lexer {
             i += 1
         }
         if !closed {
-            diagnostics.append(Diagnostic(.error, "unterminated-regex", "unterminated regex", at: range(start, start + 1),
+            diagnostics.append(Diagnostic(.unterminatedRegex, "unterminated regex", at: range(start, start + 1),
                                           help: "close it with `/` on the same line; write a slash inside it as `\\/`"))
         }
         var flags = ""
@@ -252,7 +252,7 @@ extension String {
 }
 
 /// Literal words: Latin-letter words match whole words, `~"…"` asks for a substring.
-public enum Literal {
+package enum Literal {
     /// The lexer marks a `~"…"` literal's value with this prefix (a control character no string
     /// can hold: the lexer rejects raw control characters and `\u{1}` is not a useful escape).
     static let substringMarker = "\u{1}"

@@ -53,7 +53,7 @@ struct Parser {
     }
 
     private mutating func fail(_ message: String, help: String? = nil, at range: SourceRange? = nil) -> Failure {
-        diagnostics.append(Diagnostic(.error, "syntax", message, at: range ?? current.range, help: help))
+        diagnostics.append(Diagnostic(.syntax, message, at: range ?? current.range, help: help))
         return Failure()
     }
 
@@ -159,7 +159,7 @@ struct Parser {
             }
             let value = try expectInteger("after `\(name.value)`").value
             if values[name.value] != nil {
-                diagnostics.append(Diagnostic(.error, "invalid-levels", "`\(name.value)` is given twice in `levels`", at: name.range,
+                diagnostics.append(Diagnostic(.invalidLevels, "`\(name.value)` is given twice in `levels`", at: name.range,
                                               help: "give each of low, medium and high once"))
             }
             values[name.value] = value
@@ -222,13 +222,13 @@ struct Parser {
     }
 
     private mutating func duplicate(_ name: Located<String>) {
-        diagnostics.append(Diagnostic(.error, "duplicate-field", "`\(name.value)` is given twice", at: name.range))
+        diagnostics.append(Diagnostic(.duplicateField, "`\(name.value)` is given twice", at: name.range))
     }
 
     private mutating func unknownField(_ name: Located<String>, _ fields: Set<String>, _ block: String) {
         let help = suggestion(for: name.value, among: fields.sorted()).map { "did you mean `\($0)`?" }
             ?? "a \(block) has: \(fields.sorted().joined(separator: ", "))"
-        diagnostics.append(Diagnostic(.error, "unknown-field", "a \(block) has no field `\(name.value)`", at: name.range, help: help))
+        diagnostics.append(Diagnostic(.unknownField, "a \(block) has no field `\(name.value)`", at: name.range, help: help))
     }
 
     /// Skips to the next field keyword that starts a line or follows a value, or the closing brace.
@@ -374,7 +374,7 @@ struct Parser {
     }
 
     private mutating func tooDeep() -> Failure {
-        diagnostics.append(Diagnostic(.error, "too-deep", "expression nested too deeply", at: current.range,
+        diagnostics.append(Diagnostic(.tooDeep, "expression nested too deeply", at: current.range,
                                       help: "split it into helper rules (`private rule`)"))
         // Skip the rest of this expression wholesale: recovering inside it would re-report.
         while !atEnd && !isPunct("}") { _ = advance() }

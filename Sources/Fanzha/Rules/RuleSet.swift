@@ -42,30 +42,30 @@ public struct Category: Sendable {
 }
 
 /// One matcher: a literal, a term list (both: a set of normalised words) or a regex.
-public struct Atom: Sendable {
-    public enum Kind: Sendable, Equatable { case words, regex }
-    public let kind: Kind
+package struct Atom: Sendable {
+    package enum Kind: Sendable, Equatable { case words, regex }
+    package let kind: Kind
     /// What the rule file wrote: the literal, the term list's name, or the regex.
-    public let display: String
+    package let display: String
     /// Normalised words, longest first (empty for a regex).
-    public let words: [String]
+    package let words: [String]
     /// Ids of `words` in the rule set's word dictionary (the prefilter's automaton).
-    public let wordIDs: [Int]
+    package let wordIDs: [Int]
     /// The dictionary words any match of this atom contains: any of its words; for a regex, what
     /// its literals require (`RegexAtoms.requirement`), `.always` when it has none.
-    public let requirement: AtomRequirement
+    package let requirement: AtomRequirement
     /// A regex's PCRE2 matcher, compiled with the rules (its errors are the rule file's).
     /// Empty for words: the prefilter's automaton finds them.
-    public let patterns: [Pattern]
+    package let patterns: [Pattern]
     /// For words, the same as PCRE2 sources, for a scanner that runs without the prefilter: one
     /// alternation, longest word first, so PCRE2 and the automaton agree on leftmost-longest
     /// matches (a very long list is split into several). Compiled only when needed
-    /// (`Scanner.patterns(ofAtom:)`), so loading the rules does not pay for them.
-    public let literalSources: [String]
+    /// (`Screener.patterns(ofAtom:)`), so loading the rules does not pay for them.
+    package let literalSources: [String]
 }
 
 /// A compiled match expression; atoms and rules are referred to by index.
-public indirect enum Condition: Sendable, Equatable {
+package indirect enum Condition: Sendable, Equatable {
     case atom(Int)
     case rule(Int)
     case and([Condition])
@@ -82,7 +82,7 @@ public indirect enum Condition: Sendable, Equatable {
 
 /// Which dictionary words any match of a rule must contain: the prefilter evaluates this on the
 /// set of words one Aho–Corasick pass found, and runs the rule only when it holds.
-public indirect enum AtomRequirement: Sendable, Equatable {
+package indirect enum AtomRequirement: Sendable, Equatable {
     case always
     case word(Int)
     case all([AtomRequirement])
@@ -98,7 +98,7 @@ public indirect enum AtomRequirement: Sendable, Equatable {
         return xs.count == 1 ? xs[0] : .any(xs)
     }
 
-    public func holds(_ present: (Int) -> Bool) -> Bool {
+    package func holds(_ present: (Int) -> Bool) -> Bool {
         switch self {
         case .always: return true
         case .word(let w): return present(w)
@@ -130,57 +130,67 @@ public struct FrameKinds: OptionSet, Sendable, Hashable {
     public var name: String { FrameKinds.names.filter { contains($0.1) }.map(\.0).joined(separator: ",") }
 }
 
-public struct CompiledExample: Sendable {
-    public let text: String
-    public let isCall: Bool
-    public let range: SourceRange
+package struct CompiledExample: Sendable {
+    package let text: String
+    package let isCall: Bool
+    package let range: SourceRange
 }
 
-public struct CompiledRule: Sendable {
-    public let id: String
-    public let title: String
-    public let category: Int?
-    public let score: Int
-    public let status: RuleStatus
-    public let tags: [String]
-    public let isPrivate: Bool
-    public let condition: Condition
-    public let requirement: AtomRequirement
-    public let hits: [CompiledExample]
-    public let misses: [CompiledExample]
-    public let range: SourceRange
+package struct CompiledRule: Sendable {
+    package let id: String
+    package let title: String
+    package let category: Int?
+    package let score: Int
+    package let status: RuleStatus
+    package let tags: [String]
+    package let isPrivate: Bool
+    package let condition: Condition
+    package let requirement: AtomRequirement
+    package let hits: [CompiledExample]
+    package let misses: [CompiledExample]
+    package let range: SourceRange
     /// A frame's kind (empty for a rule), the sentences its `unless` vetoes, and the share of a
     /// message (percent) in its kind that makes the whole message that kind.
-    public internal(set) var frameKind: FrameKinds = []
-    public internal(set) var unless: Condition? = nil
-    public internal(set) var whole: Int? = nil
+    package internal(set) var frameKind: FrameKinds = []
+    package internal(set) var unless: Condition? = nil
+    package internal(set) var whole: Int? = nil
     /// A rule's `in`: the kinds of frame whose text it still reads.
-    public internal(set) var reads: FrameKinds = []
-    public var isFrame: Bool { !frameKind.isEmpty }
-    public func hasTag(_ tag: String) -> Bool { tags.contains(tag) }
+    package internal(set) var reads: FrameKinds = []
+    package var isFrame: Bool { !frameKind.isEmpty }
+    package func hasTag(_ tag: String) -> Bool { tags.contains(tag) }
 }
 
 public final class RuleSet: Sendable {
     public let levels: Levels
     public let categories: [Category]
-    public let atoms: [Atom]
-    public let rules: [CompiledRule]
+    /// What verdicts advise and whom they refer to (`ReferralPolicy`).
+    public let policy: ReferralPolicy
+    package let atoms: [Atom]
+    package let rules: [CompiledRule]
     /// Every distinct normalised word of every literal and term list: the prefilter's dictionary.
-    public let words: [String]
+    package let words: [String]
     /// For each word id, the atoms that contain it.
-    public let atomsForWord: [[Int]]
-    public let sources: [SourceFile]
+    package let atomsForWord: [[Int]]
+    package let sources: [SourceFile]
     /// For each word id, the ends of an occurrence that must not touch another Latin letter
     /// (1: its start, 2: its end): Latin-letter words match whole words unless written `~"…"`,
     /// and short Latin edges of variant spellings (`VariantDictionary`) likewise.
-    public let wordEdges: [UInt8]
+    package let wordEdges: [UInt8]
     /// The variant dictionary the literals were expanded with.
-    public let variants: VariantDictionary
+    package let variants: VariantDictionary
+    /// The automaton and program, when the rules came from a compiled rule cache
+    /// (`CompiledRuleCache`): `CompiledMatcher` uses them instead of building its own.
+    let prebuilt: PrebuiltMatcher?
+    /// The model file a `.fzc` file carries (`fanzha compile`), for rules that read one.
+    package let embeddedModel: [UInt8]?
 
     init(levels: Levels, categories: [Category], atoms: [Atom], rules: [CompiledRule], words: [String], sources: [SourceFile],
-         wordEdges: [UInt8] = [], variants: VariantDictionary = .empty) {
+         wordEdges: [UInt8] = [], variants: VariantDictionary = .empty, prebuilt: PrebuiltMatcher? = nil, embeddedModel: [UInt8]? = nil) {
+        self.prebuilt = prebuilt
+        self.embeddedModel = embeddedModel
         self.wordEdges = wordEdges.count == words.count ? wordEdges : [UInt8](repeating: 0, count: words.count)
         self.variants = variants
+        self.policy = .standard
         self.levels = levels
         self.categories = categories
         self.atoms = atoms
@@ -192,6 +202,9 @@ public final class RuleSet: Sendable {
         self.sources = sources
     }
 
-    public func category(named id: String) -> Int? { categories.firstIndex { $0.id == id } }
-    public func rule(named id: String) -> Int? { rules.firstIndex { $0.id == id } }
+    package func category(named id: String) -> Int? { categories.firstIndex { $0.id == id } }
+    package func rule(named id: String) -> Int? { rules.firstIndex { $0.id == id } }
+
+    /// The names of the rules (frames and private rules included), in rule order.
+    public var ruleNames: [String] { rules.map(\.id) }
 }

@@ -1,7 +1,7 @@
 /// The typed syntax tree of rule files. Every node keeps its source range for diagnostics.
 
-public struct Expr: Sendable {
-    public indirect enum Kind: Sendable {
+package struct Expr: Sendable {
+    package indirect enum Kind: Sendable {
         case literal(String)
         /// `exact("…")`: the literal without its variant spellings (`rules/variants.txt`).
         case exact(String)
@@ -20,14 +20,14 @@ public struct Expr: Sendable {
         /// kept as written for `fmt`.
         case model(Comparison, Double, text: String)
     }
-    public var kind: Kind
-    public var range: SourceRange
+    package var kind: Kind
+    package var range: SourceRange
 }
 
-public enum OfSpelling: Sendable { case any, all, of }
-public enum DistanceUnit: String, Sendable, Equatable { case characters, turns }
-public enum Speaker: String, Sendable { case caller, callee }
-public enum Comparison: String, Sendable, CaseIterable {
+package enum OfSpelling: Sendable { case any, all, of }
+package enum DistanceUnit: String, Sendable, Equatable { case characters, turns }
+package enum Speaker: String, Sendable { case caller, callee }
+package enum Comparison: String, Sendable, CaseIterable {
     case atLeast = ">=", more = ">", exactly = "==", atMost = "<=", less = "<"
     func holds(_ n: Int, _ bound: Int) -> Bool {
         switch self {
@@ -41,97 +41,97 @@ public enum Comparison: String, Sendable, CaseIterable {
 }
 
 /// Comments attached to a declaration or field, kept so that `fmt` never loses them.
-public struct Comments: Sendable {
-    public var leading: [String] = []
-    public var trailing: String?
+package struct Comments: Sendable {
+    package var leading: [String] = []
+    package var trailing: String?
 }
 
-public struct Located<T: Sendable>: Sendable {
-    public var value: T
-    public var range: SourceRange
+package struct Located<T: Sendable>: Sendable {
+    package var value: T
+    package var range: SourceRange
 }
 
-public struct LevelsDecl: Sendable {
-    public var low: Int, medium: Int, high: Int
-    public var range: SourceRange
-    public var comments = Comments()
+package struct LevelsDecl: Sendable {
+    package var low: Int, medium: Int, high: Int
+    package var range: SourceRange
+    package var comments = Comments()
 }
 
-public struct Field<T: Sendable>: Sendable {
-    public var value: T
-    public var range: SourceRange
-    public var comments = Comments()
+package struct Field<T: Sendable>: Sendable {
+    package var value: T
+    package var range: SourceRange
+    package var comments = Comments()
 }
 
-public struct CategoryDecl: Sendable {
-    public var id: Located<String>
-    public var title: Field<String>?
-    public var description: Field<String>?
-    public var advice: Field<String>?
-    public var script: Field<String>?
-    public var labels: Field<[Located<String>]>?
-    public var range: SourceRange
-    public var comments = Comments()
-    public var closingComments: [String] = []
+package struct CategoryDecl: Sendable {
+    package var id: Located<String>
+    package var title: Field<String>?
+    package var description: Field<String>?
+    package var advice: Field<String>?
+    package var script: Field<String>?
+    package var labels: Field<[Located<String>]>?
+    package var range: SourceRange
+    package var comments = Comments()
+    package var closingComments: [String] = []
     /// A comment after the closing brace, on its line.
-    public var closingTrailing: String?
+    package var closingTrailing: String?
 }
 
-public struct TermsDecl: Sendable {
-    public var name: Located<String>
-    public var terms: [Located<String>]
-    public var range: SourceRange
-    public var comments = Comments()
+package struct TermsDecl: Sendable {
+    package var name: Located<String>
+    package var terms: [Located<String>]
+    package var range: SourceRange
+    package var comments = Comments()
 }
 
-public enum RuleStatus: String, Sendable { case stable, experimental }
+package enum RuleStatus: String, Sendable { case stable, experimental }
 
-public struct Example: Sendable {
-    public var text: String
-    public var isCall: Bool
-    public var range: SourceRange
-    public var comments = Comments()
+package struct Example: Sendable {
+    package var text: String
+    package var isCall: Bool
+    package var range: SourceRange
+    package var comments = Comments()
 }
 
-public struct RuleDecl: Sendable {
-    public var id: Located<String>
-    public var isPrivate: Bool
+package struct RuleDecl: Sendable {
+    package var id: Located<String>
+    package var isPrivate: Bool
     /// A `frame` block: where the text is not the scam speaking to its target (RULES.md, Frames).
-    public var isFrame = false
+    package var isFrame = false
     /// Frames: the kind (report, warning, quote, teaching), the sentences `unless` vetoes, and
     /// the share of a message's characters in this kind that makes the whole message one.
-    public var kind: Field<Located<String>>?
-    public var unless: Field<Expr>?
-    public var whole: Field<Int>?
+    package var kind: Field<Located<String>>?
+    package var unless: Field<Expr>?
+    package var whole: Field<Int>?
     /// Rules: the kinds of frame whose text this rule still reads (`in report, quote`).
-    public var inFrames: Field<[Located<String>]>?
-    public var title: Field<String>?
-    public var category: Field<Located<String>>?
-    public var score: Field<Int>?
-    public var status: Field<RuleStatus>?
-    public var tags: Field<[Located<String>]>?
-    public var allow: Field<[Located<String>]>?
-    public var match: Field<Expr>?
-    public var hits: [Example] = []
-    public var misses: [Example] = []
+    package var inFrames: Field<[Located<String>]>?
+    package var title: Field<String>?
+    package var category: Field<Located<String>>?
+    package var score: Field<Int>?
+    package var status: Field<RuleStatus>?
+    package var tags: Field<[Located<String>]>?
+    package var allow: Field<[Located<String>]>?
+    package var match: Field<Expr>?
+    package var hits: [Example] = []
+    package var misses: [Example] = []
     /// Fields that were written but did not parse (their error is reported already).
-    public var brokenFields: Set<String> = []
-    public var range: SourceRange
-    public var comments = Comments()
-    public var closingComments: [String] = []
+    package var brokenFields: Set<String> = []
+    package var range: SourceRange
+    package var comments = Comments()
+    package var closingComments: [String] = []
     /// A comment after the closing brace, on its line.
-    public var closingTrailing: String?
+    package var closingTrailing: String?
 }
 
-public enum Declaration: Sendable {
+package enum Declaration: Sendable {
     case levels(LevelsDecl)
     case category(CategoryDecl)
     case terms(TermsDecl)
     case rule(RuleDecl)
 }
 
-public struct RuleFile: Sendable {
-    public var file: Int
-    public var declarations: [Declaration]
-    public var trailingComments: [String] = []
+package struct RuleFile: Sendable {
+    package var file: Int
+    package var declarations: [Declaration]
+    package var trailingComments: [String] = []
 }

@@ -11,16 +11,16 @@ import FanzhaText
 /// Both sides are normalised like rule literals. Inside a literal every occurrence of a listed
 /// word may be replaced (`公安局` → `ga局`, `攻安局`), at most two replacements at once and at most
 /// `maxVariantsPerWord` spellings per literal.
-public struct VariantDictionary: Sendable {
+package struct VariantDictionary: Sendable {
     /// Normalised word → its normalised variants, in file order.
-    public let entries: [String: [String]]
+    package let entries: [String: [String]]
     /// The listed words by their first scalar, longest first.
     private let byFirst: [Unicode.Scalar: [(key: [Unicode.Scalar], variants: [String])]]
-    public static let fileName = "variants.txt"
-    public static let maxVariantsPerWord = 48
-    public static let maxReplacements = 2
+    package static let fileName = "variants.txt"
+    package static let maxVariantsPerWord = 48
+    package static let maxReplacements = 2
 
-    public static let empty = VariantDictionary(entries: [:])
+    package static let empty = VariantDictionary(entries: [:])
 
     init(entries: [String: [String]]) {
         self.entries = entries
@@ -33,9 +33,9 @@ public struct VariantDictionary: Sendable {
         byFirst = by
     }
 
-    public var isEmpty: Bool { entries.isEmpty }
+    package var isEmpty: Bool { entries.isEmpty }
     /// How many variant spellings the dictionary lists.
-    public var count: Int { entries.values.reduce(0) { $0 + $1.count } }
+    package var count: Int { entries.values.reduce(0) { $0 + $1.count } }
 
     /// Parses the file. Problems are `syntax` errors (a line without `=`) and `empty-literal`
     /// errors (a side that normalisation leaves empty), at the line in `file`.
@@ -52,7 +52,7 @@ public struct VariantDictionary: Sendable {
             guard !line.trimmingCharacters(in: .whitespaces).isEmpty else { continue }
             let range = SourceRange(file: index, start: offset, end: offset + max(1, lineLength))
             guard let eq = line.firstIndex(of: "=") else {
-                diagnostics.append(Diagnostic(.error, "syntax", "a variant line is `WORD = variant, variant, …`", at: range,
+                diagnostics.append(Diagnostic(.syntax, "a variant line is `WORD = variant, variant, …`", at: range,
                                               help: "comments start with #"))
                 continue
             }
@@ -60,7 +60,7 @@ public struct VariantDictionary: Sendable {
             let variants = line[line.index(after: eq)...].split(whereSeparator: { $0 == "," || $0 == "，" })
                 .map { normalise($0.trimmingCharacters(in: .whitespaces)) }
             guard !word.isEmpty, !variants.contains(where: \.isEmpty) else {
-                diagnostics.append(Diagnostic(.error, "empty-literal", "a word or variant on this line is empty after normalisation", at: range))
+                diagnostics.append(Diagnostic(.emptyLiteral, "a word or variant on this line is empty after normalisation", at: range))
                 continue
             }
             for v in variants where v != word && !(entries[word]?.contains(v) ?? false) {
@@ -73,7 +73,7 @@ public struct VariantDictionary: Sendable {
     /// The variant spellings of a normalised word (not the word itself), each with the word
     /// boundaries it needs: bit 1 when it starts with up to four Latin letters where the word did
     /// not (so `sd` does not match inside `usd`), bit 2 likewise at its end.
-    public func expand(_ word: String) -> [(text: String, boundary: UInt8)] {
+    package func expand(_ word: String) -> [(text: String, boundary: UInt8)] {
         guard !entries.isEmpty else { return [] }
         let w = Array(word.unicodeScalars)
         // Occurrences of listed words: (start, end, variants).

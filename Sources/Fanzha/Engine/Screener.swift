@@ -4,16 +4,17 @@ import FanzhaText
 
 /// Applies a compiled rule set to records: normalise → prefilter → match → score → decide.
 ///
-/// One `Scanner` per worker thread: it owns the normaliser (OpenCC handle) and the PCRE2 match
-/// scratch. The rule set and the automaton are shared read-only.
-public final class Scanner {
+/// One `Screener` per worker thread: it owns the normaliser (OpenCC handle) and the PCRE2 match
+/// scratch. The rule set and the automaton are shared read-only. Its public face (compile, screen)
+/// is in API/Screening.swift.
+public final class Screener {
     public let rules: RuleSet
-    public let matcher: CompiledMatcher
-    public var usePrefilter: Bool
+    package let matcher: CompiledMatcher
+    package var usePrefilter: Bool
     private let normaliser: Normaliser
     let scratch: MatchScratch
 
-    public init(matcher: CompiledMatcher, usePrefilter: Bool = true, matchLimit: UInt32 = MatchScratch.defaultMatchLimit) throws {
+    package init(matcher: CompiledMatcher, usePrefilter: Bool = true, matchLimit: UInt32 = MatchScratch.defaultMatchLimit) throws {
         self.rules = matcher.rules
         self.matcher = matcher
         self.usePrefilter = usePrefilter
@@ -21,14 +22,16 @@ public final class Scanner {
         self.scratch = MatchScratch(matchLimit: matchLimit)
     }
 
-    public convenience init(rules: RuleSet, usePrefilter: Bool = true) throws {
-        try self.init(matcher: CompiledMatcher(rules), usePrefilter: usePrefilter)
+    /// `usePrefilter: false` runs every rule's matchers on every record (for measurements and
+    /// the tests that check the prefilter changes nothing).
+    package convenience init(rules: RuleSet, model: TextModel? = nil, usePrefilter: Bool) throws {
+        try self.init(matcher: CompiledMatcher(rules, model: model), usePrefilter: usePrefilter)
     }
 
     /// A record's normalised turns and literal hits, kept so a live call can grow turn by turn.
-    public final class Prepared {
-        public let id: String
-        public let isCall: Bool
+    package final class Prepared {
+        package let id: String
+        package let isCall: Bool
         /// Per turn: the turn, its normalised text and the dictionary words in it. One array of
         /// one struct, not an array each: a record costs one allocation here, not three.
         var turns: [PreparedTurn] = []
@@ -36,7 +39,7 @@ public final class Scanner {
         /// look at (`callee: not "不"` holds once the callee has said anything else).
         var firstCallerTurn: Int?, firstCalleeTurn: Int?
         init(id: String, isCall: Bool) { self.id = id; self.isCall = isCall }
-        public var turnCount: Int { turns.count }
+        package var turnCount: Int { turns.count }
     }
 
     struct PreparedTurn {
@@ -46,13 +49,13 @@ public final class Scanner {
         let wordHits: [(Int32, Int32, Int32)]
     }
 
-    public func prepare(_ record: Record) -> Prepared {
+    package func prepare(_ record: Record) -> Prepared {
         let p = Prepared(id: record.id, isCall: record.isCall)
         for t in record.turns { append(t, to: p) }
         return p
     }
 
-    public func append(_ turn: Turn, to p: Prepared) {
+    package func append(_ turn: Turn, to p: Prepared) {
         let n = normaliser.normalise(turn.text)
         if turn.role == .caller { p.firstCallerTurn = p.firstCallerTurn ?? p.turns.count } else { p.firstCalleeTurn = p.firstCalleeTurn ?? p.turns.count }
         // Collected in a reused buffer (moved out and back, so never shared and copied), then kept
@@ -97,19 +100,14 @@ public final class Scanner {
         return compiled
     }
 
-    public func scan(_ record: Record) -> Verdict {
-        let p = prepare(record)
-        return evaluate(p, timeline: record.isCall)
-    }
-
     /// The verdict on the first `turnLimit` turns (all by default). With `timeline` (calls), also
     /// finds the first turn after which the level was at least medium and the first turn after
     /// which a rule tagged `money_request` fired, by deciding each prefix of the first
     /// `timelineTurns` turns: a rule's outcome on a prefix is exactly what a live screener saw then.
-    public func evaluate(_ p: Prepared, turnLimit: Int? = nil, timeline: Bool = false) -> Verdict {
+    package func evaluate(_ p: Prepared, turnLimit: Int? = nil, timeline: Bool = false) -> Verdict {
         let limit = min(turnLimit ?? p.turns.count, p.turns.count)
         var warningTurn: Int?, moneyTurn: Int?
-        let searched = min(limit, Scanner.timelineTurns)
+        let searched = min(limit, Screener.timelineTurns)
         if timeline, searched > 0 {
             for k in 1...searched where warningTurn == nil || moneyTurn == nil {
                 // A turn that adds no occurrence leaves the verdict as it was after the turn
@@ -130,16 +128,16 @@ public final class Scanner {
     /// How many turns of a call the timeline replays. Each prefix costs an evaluation of the
     /// call so far, so the search is quadratic in turns: this bounds a hostile transcript (a
     /// three-hour call has about 3,000 turns). The verdict itself always covers every turn.
-    public static let timelineTurns = 5_000
+    package static let timelineTurns = 5_000
 
     /// The verdict on the first `turnLimit` turns of a call, with its timeline as found (by the
     /// replay above, or by a live screener that watched every prefix up to `timelineTurns`);
     /// `errors` says so when the timeline was cut before finding both turns.
-    public func evaluate(_ p: Prepared, turnLimit: Int, firstWarningTurn: Int?, firstMoneyRequestTurn: Int?) -> Verdict {
+    package func evaluate(_ p: Prepared, turnLimit: Int, firstWarningTurn: Int?, firstMoneyRequestTurn: Int?) -> Verdict {
         let limit = min(turnLimit, p.turns.count)
         var e = Evaluation(scanner: self, prepared: p, turnLimit: limit)
-        if limit > Scanner.timelineTurns, firstWarningTurn == nil || firstMoneyRequestTurn == nil {
-            e.errors.append("the call timeline was searched in the first \(Scanner.timelineTurns) of \(limit) turns only")
+        if limit > Screener.timelineTurns, firstWarningTurn == nil || firstMoneyRequestTurn == nil {
+            e.errors.append("the call timeline was searched in the first \(Screener.timelineTurns) of \(limit) turns only")
         }
         return e.verdict(firstWarningTurn: firstWarningTurn, firstMoneyRequestTurn: firstMoneyRequestTurn)
     }
@@ -149,7 +147,7 @@ public final class Scanner {
     /// a call's timeline needs from each prefix, and all `scan --count` needs from a record. With
     /// `moneyRequestOnly` only those rules run (the level is then not computed) and the first
     /// that fires ends the evaluation.
-    public func decide(_ p: Prepared, turnLimit: Int? = nil, moneyRequestOnly: Bool = false) -> Decision {
+    package func decide(_ p: Prepared, turnLimit: Int? = nil, moneyRequestOnly: Bool = false) -> Decision {
         var e = Evaluation(scanner: self, prepared: p, turnLimit: min(turnLimit ?? p.turns.count, p.turns.count))
         let d = e.decide(moneyRequestOnly: moneyRequestOnly)
         return Decision(level: moneyRequestOnly ? .none : rules.levels.level(for: d.score), moneyRequest: d.moneyRequest,
@@ -162,7 +160,7 @@ public final class Scanner {
     /// match, by a side that has spoken before, leaves every rule as it was. Conservative: without
     /// the prefilter (no word hits to look at) or when a regex hits its match limit, the turn
     /// counts as a change.
-    public func turnMayChangeTheVerdict(_ p: Prepared, turn t: Int) -> Bool {
+    package func turnMayChangeTheVerdict(_ p: Prepared, turn t: Int) -> Bool {
         // Any turn can move the learned model's probability (Model/).
         guard usePrefilter, matcher.model == nil, p.turns[t].wordHits.isEmpty, t != p.firstCallerTurn, t != p.firstCalleeTurn else { return true }
         // Without a word in this turn, only a regex that needs no word can match in it.
@@ -316,7 +314,7 @@ public final class Scanner {
     /// same cache lines on every record. It owns the scanner's workspace while it runs (swapped
     /// in, so no array is copied); `release()` hands it back.
     struct Evaluation {
-        unowned(unsafe) let scanner: Scanner
+        unowned(unsafe) let scanner: Screener
         unowned(unsafe) let prepared: Prepared
         /// The shared program, read in place: no copy, no reference counting per record.
         let program: UnsafePointer<Program>
@@ -334,7 +332,7 @@ public final class Scanner {
         /// The model's margin and evidence on this record, per scope mask, once asked for (Model/ModelCondition.swift).
         var modelCache = ModelCache()
 
-        init(scanner: Scanner, prepared: Prepared, turnLimit: Int) {
+        init(scanner: Screener, prepared: Prepared, turnLimit: Int) {
             self.scanner = scanner
             self.prepared = prepared
             self.turnLimit = turnLimit
@@ -444,7 +442,7 @@ public final class Scanner {
         }
 
         /// The total score and whether a money-request rule fired, without evidence; see
-        /// `Scanner.decide`.
+        /// `Screener.decide`.
         mutating func decide(moneyRequestOnly: Bool) -> (score: Int, moneyRequest: Bool) {
             defer { release() }
             collectCandidates()
@@ -517,7 +515,8 @@ public final class Scanner {
                     let occ = evaluate(program.pointee.roots[i], mask: 0)
                     guard !occ.isEmpty else { continue }
                     if program.pointee.appeal[i] { appeal = true }
-                    hits.append(RuleHit(rule: i, spans: spans(of: occ)))
+                    let rule = rules.rules[i]
+                    hits.append(RuleHit(ruleIndex: i, rule: rule.id, title: rule.title, score: rule.score, tags: rule.tags, spans: spans(of: occ)))
                     score += ruleScore
                     let c = Int(program.pointee.categories[i])
                     if c >= 0 {
@@ -526,7 +525,7 @@ public final class Scanner {
                     }
                 }
             }
-            if negatives { hits.sort { $0.rule < $1.rule } }
+            if negatives { hits.sort { $0.ruleIndex < $1.ruleIndex } }
             let frames = reportedFrames()
             let level = rules.levels.level(for: score)
             defer { release() }
@@ -536,13 +535,12 @@ public final class Scanner {
             // No risk, no main category (the per-category scores stay in `categories`).
             let main = level > .none ? ranked.first?.category : nil
             let category = main.map { rules.categories[$0] }
-            var verdict = Verdict(id: prepared.id, level: level, score: score, category: main,
-                                  categories: ranked, hits: hits, errors: errors,
-                                  firstWarningTurn: firstWarningTurn, firstMoneyRequestTurn: firstMoneyRequestTurn,
-                                  advice: level > .none ? (category?.advice ?? Scanner.genericAdvice) : nil,
-                                  referral: Referral.forLevel(level, script: category?.script ?? Scanner.genericScript))
-            verdict.frames = frames
-            return verdict
+            return Verdict(id: prepared.id, level: level, score: score, category: category?.id,
+                           categories: ranked.map { (rules.categories[$0.category].id, $0.score) }, hits: hits, errors: errors,
+                           firstWarningTurn: firstWarningTurn, firstMoneyRequestTurn: firstMoneyRequestTurn,
+                           advice: rules.policy.advice(level: level, category: category),
+                           referral: rules.policy.referral(level: level, category: category),
+                           frames: frames, categoryIndex: main)
         }
 
         /// Evidence spans in the original text, merged and in order.
@@ -635,10 +633,10 @@ public final class Scanner {
             defer { ws.stack.removeLast(ws.stack.count - base) }
             if ws.stack.count - base == 1 {   // one part: itself, capped
                 let r = ws.stack[base]
-                return Occurrences(start: r.start, count: min(r.count, Int32(Scanner.occurrenceCap)))
+                return Occurrences(start: r.start, count: min(r.count, Int32(Screener.occurrenceCap)))
             }
             let start = ws.occ.count
-            var left = Scanner.occurrenceCap
+            var left = Screener.occurrenceCap
             for k in base..<ws.stack.count where left > 0 {
                 let r = ws.stack[k]
                 let take = min(Int(r.count), left)
@@ -678,7 +676,7 @@ public final class Scanner {
                     for i in first..<end {
                         let h = ws.atomHits[i]
                         if h.turn != turn { turn = h.turn; stop = -1; inTurn = 0 }
-                        guard h.start >= stop, inTurn < Scanner.matchesPerTurn else { continue }
+                        guard h.start >= stop, inTurn < Screener.matchesPerTurn else { continue }
                         single(h.turn, h.start, h.end)
                         stop = h.end
                         inTurn += 1
@@ -699,7 +697,7 @@ public final class Scanner {
                             try prepared.turns[t].text.bytes.withUnsafeBufferPointer { buf throws(MatchFailure) in
                                 try pattern.forEachMatch(in: buf, using: scanner.scratch) { r in
                                     if r.upperBound > r.lowerBound { ranges.append(r) }
-                                    return ranges.count < Scanner.matchesPerTurn
+                                    return ranges.count < Screener.matchesPerTurn
                                 }
                             }
                         } catch {
@@ -786,7 +784,7 @@ public final class Scanner {
             case .count:
                 let o = filter(evaluate(kid(n, 0), mask: mask)) { $0.turn >= 0 }
                 // Counts stop at the cap (RULES.md), for words as for combined results.
-                let counted = min(Int(o.count), Scanner.occurrenceCap)
+                let counted = min(Int(o.count), Screener.occurrenceCap)
                 guard Comparison.allCases[Int(n.arg2)].holds(counted, Int(n.arg)) else { return .none }
                 return o.isEmpty ? .nowhere : o
             case .scope:
@@ -905,15 +903,12 @@ public final class Scanner {
                                              end: sameTurn ? max(x.end, y.end) : y.end,
                                              evStart: evStart, evCount: x.evCount + y.evCount))
                     made += 1
-                    if made >= Scanner.occurrenceCap { break outer }
+                    if made >= Screener.occurrenceCap { break outer }
                 }
             }
             return since(start)
         }
     }
-
-    static let genericAdvice = "这条信息有诈骗特征。不要转账汇款，不要透露验证码、银行卡号和身份证号；拿不准时拨打96110咨询，或直接拨打110。"
-    static let genericScript = "您好，这里是96110反诈中心。您刚接触的信息有诈骗特征，请不要转账、不要透露验证码，有疑问可随时拨打96110。"
 
     /// The scalars `range` of `text`.
     static func substring(_ text: String, _ range: Range<Int>) -> String {
@@ -927,18 +922,27 @@ public final class Scanner {
 /// The parts of a compiled rule set that every worker shares: the rules and the prefilter automaton.
 /// Immutable once built (`programPointer`'s memory is written once, in `init`, and only read after),
 /// hence `@unchecked Sendable`.
-public final class CompiledMatcher: @unchecked Sendable {
-    public let rules: RuleSet
-    public let automaton: AhoCorasick
+package final class CompiledMatcher: @unchecked Sendable {
+    package let rules: RuleSet
+    package let automaton: AhoCorasick
     /// The learned model the rules' `model` conditions read; nil makes them false.
-    public let model: TextModel?
+    package let model: TextModel?
     /// The program at a fixed address, so evaluations read it in place (see `Evaluation`).
     let programPointer: UnsafeMutablePointer<Program>
     var program: Program { programPointer.pointee }
 
-    public init(_ rules: RuleSet, model: TextModel? = nil) {
+    package init(_ rules: RuleSet, model: TextModel? = nil) {
         self.rules = rules
         self.model = model
+        if let prebuilt = rules.prebuilt {
+            // From a compiled rule cache: nothing to build (the rule set owns the program).
+            automaton = prebuilt.automaton
+            programPointer = .allocate(capacity: 1)
+            programPointer.initialize(to: prebuilt.program)
+            ownsProgram = false
+            return
+        }
+        ownsProgram = true
         // The automaton and the program are independent: built side by side, they take the
         // longer of the two instead of the sum (start-up is part of every one-message run).
         programPointer = UnsafeMutablePointer<Program>.allocate(capacity: 1)
@@ -950,8 +954,11 @@ public final class CompiledMatcher: @unchecked Sendable {
         self.automaton = automaton!
     }
 
+    /// False when the program belongs to the rule set's `PrebuiltMatcher`.
+    private let ownsProgram: Bool
+
     deinit {
-        programPointer.pointee.deallocate()
+        if ownsProgram { programPointer.pointee.deallocate() }
         programPointer.deinitialize(count: 1)
         programPointer.deallocate()
     }

@@ -1,0 +1,98 @@
+/// What the engine says about one record. Hits, frames and the category carry their names, so a
+/// program holding a verdict needs nothing else to read it.
+
+public struct EvidenceSpan: Sendable, Equatable {
+    /// Turn index in a call; nil for a message.
+    public let turn: Int?
+    /// Unicode scalar offsets into the ORIGINAL text (of that turn), end exclusive.
+    public let start: Int
+    public let end: Int
+    public let text: String
+
+    public init(turn: Int?, start: Int, end: Int, text: String) {
+        self.turn = turn; self.start = start; self.end = end; self.text = text
+    }
+}
+
+/// A frame found in a record (RULES.md, Frames): a sentence, or a whole message, that is not the
+/// scam speaking to its target. Offsets as `EvidenceSpan`'s.
+public struct Frame: Sendable, Equatable {
+    public let kind: FrameKinds
+    /// The name of the frame declaration that found it (`report.case`).
+    public let frame: String
+    /// Its index in the rule set's rules.
+    package let ruleIndex: Int
+    public let turn: Int?
+    public let start: Int
+    public let end: Int
+}
+
+/// A rule that fired on a record, and its evidence.
+public struct RuleHit: Sendable {
+    /// The rule's name (`police.safe_account`), title, score and tags, as the rule file gives them.
+    public let rule: String
+    public let title: String
+    public let score: Int
+    public let tags: [String]
+    /// Where the evidence is, in the original text, merged and in order.
+    public let spans: [EvidenceSpan]
+    /// The rule's index in the rule set (for tables kept per rule: evaluation, printing).
+    package let ruleIndex: Int
+
+    package init(ruleIndex: Int, rule: String = "", title: String = "", score: Int = 0, tags: [String] = [], spans: [EvidenceSpan]) {
+        self.ruleIndex = ruleIndex; self.rule = rule; self.title = title; self.score = score; self.tags = tags; self.spans = spans
+    }
+
+    /// The same hit with other evidence (turns renumbered, text redacted).
+    package func with(spans: [EvidenceSpan]) -> RuleHit {
+        RuleHit(ruleIndex: ruleIndex, rule: rule, title: title, score: score, tags: tags, spans: spans)
+    }
+}
+
+/// The 96110 referral for a level: who acts, how, and what to say (`ReferralPolicy`).
+public struct Referral: Sendable, Equatable {
+    public let tier: Level
+    public let action: String
+    public let hotline: String
+    public let script: String
+
+    public init(tier: Level, action: String, hotline: String, script: String) {
+        self.tier = tier; self.action = action; self.hotline = hotline; self.script = script
+    }
+}
+
+public struct Verdict: Sendable {
+    /// The record's id.
+    public let id: String
+    public let level: Level
+    public let score: Int
+    /// The name of the category with the highest score, if the level is above none and some
+    /// category scored above zero.
+    public let category: String?
+    /// Categories that scored above zero, highest first.
+    public let categories: [(category: String, score: Int)]
+    /// The rules that fired, in rule order.
+    public let hits: [RuleHit]
+    /// Rules that hit a PCRE2 limit on this record; the rest of the verdict still stands.
+    public let errors: [String]
+    /// For calls: the first turn (0-based) after which the call's level was at least medium.
+    public let firstWarningTurn: Int?
+    /// For calls: the first turn (0-based) after which a rule tagged `money_request` had fired.
+    public let firstMoneyRequestTurn: Int?
+    /// What to tell the person (`ReferralPolicy`); nil at level none.
+    public let advice: String?
+    public let referral: Referral?
+    /// The frames found, in text order; empty when the rule set declares none or none applied.
+    public internal(set) var frames: [Frame] = []
+    /// The main category's index in the rule set.
+    package let categoryIndex: Int?
+}
+
+/// A verdict's decision without its evidence: enough to count, filter or watch a call's level.
+public struct Decision: Sendable {
+    public let level: Level
+    /// A rule tagged `money_request` fired.
+    public let moneyRequest: Bool
+    /// Rules that hit a PCRE2 limit on this record (as in `Verdict.errors`).
+    public let errors: [String]
+}
