@@ -43,6 +43,7 @@ quality: setup
 
 bench: setup
 	./scripts/bench.sh
+	./scripts/bench_referrals.sh
 
 # `fanzha serve` under load with wrk (docs/BENCHMARKS.md, "The service").
 bench-serve: setup

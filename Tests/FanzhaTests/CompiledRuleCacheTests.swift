@@ -29,8 +29,8 @@ import Testing
         #expect(loaded.sources.map(\.path) == rules.sources.map(\.path))
         #expect(loaded.sources.map { $0.scalars.count } == rules.sources.map { $0.scalars.count })
         let model = try bundledModel()
-        let fresh = try Fanzha.Scanner(matcher: CompiledMatcher(rules, model: model))
-        let cached = try Fanzha.Scanner(matcher: CompiledMatcher(loaded, model: model))
+        let fresh = try Fanzha.Screener(matcher: CompiledMatcher(rules, model: model))
+        let cached = try Fanzha.Screener(matcher: CompiledMatcher(loaded, model: model))
         let freshPrinter = VerdictPrinter(rules: rules, format: .jsonl, colour: false)
         let cachedPrinter = VerdictPrinter(rules: loaded, format: .jsonl, colour: false)
         var texts = rules.rules.flatMap { $0.hits.map(\.text) + $0.misses.map(\.text) }
@@ -39,8 +39,8 @@ import Testing
         #expect(texts.count > 100)
         for (i, text) in texts.enumerated() {
             let record = Record(id: "r\(i)", text: text)
-            let a = freshPrinter.json(fresh.scan(record), record: record)
-            let b = cachedPrinter.json(cached.scan(record), record: record)
+            let a = freshPrinter.json(fresh.screen(record), record: record)
+            let b = cachedPrinter.json(cached.screen(record), record: record)
             #expect(a == b, "\(text)")
         }
         // A file made from a loaded file is the same file.
@@ -90,13 +90,13 @@ import Testing
         #expect(entries().count == 1)
         let cached = try load()
         #expect(cached.prebuilt != nil)            // from the cache
-        #expect(try Fanzha.Scanner(rules: cached).scan(Record(id: "x", text: "请转到安全账户")).level != .none)
+        #expect(try Fanzha.Screener(rules: cached).screen(Record(id: "x", text: "请转到安全账户")).level != .none)
 
         // Another rule: another key, compiled again.
         try ruleText("a", match: #""验证码""#, extra: "  score 5\n").write(toFile: ruleFile, atomically: true, encoding: .utf8)
         let edited = try load()
         #expect(edited.prebuilt == nil)
-        #expect(try Fanzha.Scanner(rules: edited).scan(Record(id: "x", text: "请转到安全账户")).level == .none)
+        #expect(try Fanzha.Screener(rules: edited).screen(Record(id: "x", text: "请转到安全账户")).level == .none)
         #expect(entries().count == 2)
         #expect(try load().prebuilt != nil)
 
@@ -114,6 +114,6 @@ import Testing
         try "验证码 = yzm\n".write(toFile: rulesDir + "/variants.txt", atomically: true, encoding: .utf8)
         let withVariants = try load()
         #expect(withVariants.prebuilt == nil)
-        #expect(try Fanzha.Scanner(rules: try load()).scan(Record(id: "x", text: "把yzm发给我")).level != .none)
+        #expect(try Fanzha.Screener(rules: try load()).screen(Record(id: "x", text: "把yzm发给我")).level != .none)
     }
 }
