@@ -34,12 +34,16 @@ test-spark:
 	$(SWIFT) build -c release
 	python3 -m pytest -q -p no:cacheprovider integrations/spark/tests
 
+# Where the rules stand on every data set, then the model's columns: rules only vs rules + a model
+# trained on the even halves of the dev files, on the odd halves (scripts/quality_model.py, ~1 min).
 quality: setup
 	$(SWIFT) build -c release
 	./scripts/quality.py
+	./scripts/quality_model.sh
 
 bench: setup
 	./scripts/bench.sh
+	./scripts/bench_referrals.sh
 
 # `fanzha serve` under load with wrk (docs/BENCHMARKS.md, "The service").
 bench-serve: setup

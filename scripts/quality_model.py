@@ -12,7 +12,10 @@ and benign records flagged at medium, for
   +dev own   the same model with its own operating point: rules/model.fz replaced by
              scripts/quality_model_dev.fz (thresholds chosen on the even halves)
 
-Usage: scripts/quality_model.py [--fanzha BIN] [--rules DIR] [--datasets DIR] [--train-args "…"]
+Usage: scripts/quality_model.py [--fanzha BIN] [--rules DIR] [--datasets DIR] [--train-args "…"] [--train-half odd]
+
+--train-half odd turns it round: the dev model is trained on the odd halves and the even halves are
+measured, so every figure can be read on both halves.
 """
 import argparse, csv, hashlib, json, os, shlex, shutil, subprocess, sys, tempfile
 
@@ -29,8 +32,8 @@ SETS = [
 ]
 
 
-def split(datasets, out):
-    """Writes out/even/NAME.jsonl and out/odd/NAME.jsonl; returns {name: {id: label}} of the odd halves."""
+def split(datasets, out, held="odd"):
+    """Writes out/even/NAME.jsonl and out/odd/NAME.jsonl; returns {name: {id: label}} of the held-out halves."""
     labels = {}
     for half in ("even", "odd"):
         os.makedirs(os.path.join(out, half), exist_ok=True)
@@ -40,15 +43,15 @@ def split(datasets, out):
             print(f"skipping {name}: {path} not found", file=sys.stderr)
             continue
         files = {h: open(os.path.join(out, h, name + ".jsonl"), "w", encoding="utf-8") for h in ("even", "odd")}
-        odd = labels.setdefault(name, {})
+        held_out = labels.setdefault(name, {})
         if rel.endswith(".csv"):
             with open(path, encoding="utf-8", newline="") as f:
                 for i, row in enumerate(csv.DictReader(f)):
                     rec = {"id": f"row{i}", "label": row.get("label", ""), "text": row.get("content") or row.get("text") or ""}
                     half = "even" if i % 2 == 0 else "odd"
                     files[half].write(json.dumps(rec, ensure_ascii=False) + "\n")
-                    if half == "odd":
-                        odd[rec["id"]] = rec["label"]
+                    if half == held:
+                        held_out[rec["id"]] = rec["label"]
         else:
             with open(path, encoding="utf-8") as f:
                 for line in f:
@@ -58,8 +61,8 @@ def split(datasets, out):
                     rid = str(rec["id"])
                     half = "even" if int(hashlib.md5(rid.encode()).hexdigest(), 16) % 2 == 0 else "odd"
                     files[half].write(json.dumps(rec, ensure_ascii=False) + "\n")
-                    if half == "odd":
-                        odd[rid] = str(rec.get("label", ""))
+                    if half == held:
+                        held_out[rid] = str(rec.get("label", ""))
         for f in files.values():
             f.close()
     return labels
@@ -94,12 +97,15 @@ def main():
     ap.add_argument("--dev-rules", default=os.path.join(HERE, "quality_model_dev.fz"),
                     help="model rules for the '+dev own' column, in place of rules/model.fz")
     ap.add_argument("--keep", help="keep the halves and the dev model in this directory")
+    ap.add_argument("--train-half", choices=["even", "odd"], default="even",
+                    help="the half the dev model is trained on; the other half is measured (default: even)")
     a = ap.parse_args()
+    held = "odd" if a.train_half == "even" else "even"
     work = a.keep or tempfile.mkdtemp(prefix="fanzha-quality-model-")
-    labels = split(a.datasets, work)
-    model = os.path.join(work, "dev-even.fzm")
-    even = [os.path.join(work, "even", n + ".jsonl") for n in labels]
-    r = subprocess.run([a.fanzha, "train", *even, "-o", model, *shlex.split(a.train_args)], capture_output=True, text=True)
+    labels = split(a.datasets, work, held)
+    model = os.path.join(work, f"dev-{a.train_half}.fzm")
+    train = [os.path.join(work, a.train_half, n + ".jsonl") for n in labels]
+    r = subprocess.run([a.fanzha, "train", *train, "-o", model, *shlex.split(a.train_args)], capture_output=True, text=True)
     if r.returncode != 0:
         sys.exit(f"fanzha train failed: {r.stderr}")
     print(r.stderr.strip().replace(work + "/", ""), file=sys.stderr)
@@ -116,13 +122,13 @@ def main():
                 shutil.copy(os.path.join(a.rules, f), own)
         shutil.copy(a.dev_rules, os.path.join(own, "model.fz"))
         configs.append(("+dev own", ["--model", model, "--rules", own]))
-    print("held-out (odd) halves, at medium: scam recall | benign flagged")
+    print(f"held-out ({held}) halves, dev model trained on the {a.train_half} halves; at medium: scam recall | benign flagged")
     head = f"| {'data set':<20} | {'scam':>5} | {'benign':>6} | " + " | ".join(f"recall {c}" for c, _ in configs) + " | " + \
         " | ".join(f"flagged {c}" for c, _ in configs) + " |"
     print(head)
     print("|" + "|".join("---" if i < 1 else "---:" for i in range(head.count("|") - 1)) + "|")
     for name, labs in labels.items():
-        path = os.path.join(work, "odd", name + ".jsonl")
+        path = os.path.join(work, held, name + ".jsonl")
         res = [figures(labs, levels(a.fanzha, a.rules, args, path)) for _, args in configs]
         fmt = lambda x: "—" if x is None else f"{x:.3f}"
         print(f"| {name:<20} | {res[0][2]:>5} | {res[0][3]:>6} | " + " | ".join(fmt(x[0]) for x in res) + " | " +

@@ -1,3 +1,4 @@
+import Fanzha
 import Foundation
 import GRDB
 
@@ -108,10 +109,14 @@ public final class ReferralStore: Sendable {
         case recordedOnClosed(Int64)
         /// This record was already referred at this tier or higher: nothing changed.
         case unchanged(Int64)
+        /// This record was already referred at this tier, with fewer turns (a live call's alert,
+        /// then its final verdict): its evidence now covers the longer text. No new case or warning.
+        case extended(Int64)
 
         public var caseID: Int64 {
             switch self {
-            case .opened(let i), .joined(let i), .escalated(let i), .reopened(let i), .recordedOnClosed(let i), .unchanged(let i): return i
+            case .opened(let i), .joined(let i), .escalated(let i), .reopened(let i), .recordedOnClosed(let i), .unchanged(let i), .extended(let i):
+                return i
             }
         }
     }
@@ -125,39 +130,51 @@ public final class ReferralStore: Sendable {
     /// Refers a batch of warnings in one transaction: all of them are committed, or none.
     public func refer(_ warnings: [Warning], actor: String = "fanzha") throws -> [Referred] {
         if warnings.isEmpty { return [] }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         let at = now
-        return try write { db in try warnings.map { try refer($0, actor: actor, at: at, encoder: encoder, db: db) } }
+        return try write { db in try warnings.map { try refer($0, actor: actor, at: at, db: db) } }
     }
 
-    private func refer(_ w: Warning, actor: String, at: Double, encoder: JSONEncoder, db: Database) throws -> Referred {
+    /// Runs a statement prepared once per connection (a batch of thousands of warnings would
+    /// otherwise compile each of its statements thousands of times).
+    func run(_ db: Database, _ sql: String, _ arguments: StatementArguments) throws {
+        try db.cachedStatement(sql: sql).execute(arguments: arguments)
+    }
+
+    private func refer(_ w: Warning, actor: String, at: Double, db: Database) throws -> Referred {
         // The same record at this tier or above: re-screening changes nothing.
-        let seen = try Row.fetchAll(db, sql: "SELECT case_id, tier FROM evidence WHERE record_key = ?", arguments: [w.recordKey])
+        let seen = try Row.fetchAll(db.cachedStatement(sql: "SELECT id, case_id, tier, json_array_length(turns) AS turns FROM evidence WHERE record_key = ?"),
+                                    arguments: [w.recordKey])
         if let same = seen.first(where: { (Tier(rawValue: $0["tier"]) ?? .low) >= w.tier }) {
-            return .unchanged(same["case_id"])
+            let caseID: Int64 = same["case_id"]
+            guard Tier(rawValue: same["tier"]) == w.tier, w.turns.count > same["turns"] else { return .unchanged(caseID) }
+            try run(db, "UPDATE evidence SET turns = ?, hits = ?, score = max(score, ?), seen_at = ? WHERE id = ?",
+                    [EvidenceJSON.turns(w.turns), EvidenceJSON.hits(w.hits), w.score, at, same["id"] as Int64])
+            for rule in Set(w.hits.map(\.rule)) {
+                try run(db, "INSERT OR IGNORE INTO case_rule (case_id, rule) VALUES (?, ?)", [caseID, rule])
+            }
+            return .extended(caseID)
         }
         let result: Referred
-        if let open = try Row.fetchOne(db, sql: "SELECT id, tier, state FROM referral_case WHERE subject = ? AND state <> 'closed'",
+        if let open = try Row.fetchOne(db.cachedStatement(sql: "SELECT id, tier, state FROM referral_case WHERE subject = ? AND state <> 'closed'"),
                                        arguments: [w.subject]) {
             let id: Int64 = open["id"]
             let tier = Tier(rawValue: open["tier"]) ?? .low
             let state: String = open["state"]
             if w.tier > tier {
-                try db.execute(sql: """
+                try run(db, """
                     UPDATE referral_case SET tier = ?, tier_since = ?, score = max(score, ?), category = coalesce(?, category),
                         counterparty = coalesce(counterparty, ?), updated_at = ? WHERE id = ?
-                    """, arguments: [w.tier.rawValue, at, w.score, w.category, w.counterparty, at, id])
+                    """, [w.tier.rawValue, at, w.score, w.category, w.counterparty, at, id])
                 try event(db, case: id, at: at, actor: actor, kind: "escalated", from: state, to: state, tier: w.tier,
                           note: "\(tier.rawValue) → \(w.tier.rawValue): \(w.origin)")
                 result = .escalated(id)
             } else {
-                try db.execute(sql: "UPDATE referral_case SET score = max(score, ?), counterparty = coalesce(counterparty, ?), updated_at = ? WHERE id = ?",
-                               arguments: [w.score, w.counterparty, at, id])
+                try run(db, "UPDATE referral_case SET score = max(score, ?), counterparty = coalesce(counterparty, ?), updated_at = ? WHERE id = ?",
+                        [w.score, w.counterparty, at, id])
                 try event(db, case: id, at: at, actor: actor, kind: "joined", from: state, to: state, tier: tier, note: w.origin)
                 result = .joined(id)
             }
-        } else if let closed = try Row.fetchOne(db, sql: "SELECT id, tier FROM referral_case WHERE subject = ? ORDER BY id DESC LIMIT 1",
+        } else if let closed = try Row.fetchOne(db.cachedStatement(sql: "SELECT id, tier FROM referral_case WHERE subject = ? ORDER BY id DESC LIMIT 1"),
                                                 arguments: [w.subject]) {
             let id: Int64 = closed["id"]
             let tier = Tier(rawValue: closed["tier"]) ?? .low
@@ -177,33 +194,32 @@ public final class ReferralStore: Sendable {
                 result = .recordedOnClosed(id)
             }
         } else {
-            try db.execute(sql: """
+            try run(db, """
                 INSERT INTO referral_case (subject, counterparty, tier, state, category, score, opened_at, tier_since, updated_at)
                 VALUES (?, ?, ?, 'new', ?, ?, ?, ?, ?)
-                """, arguments: [w.subject, w.counterparty, w.tier.rawValue, w.category, w.score, at, at, at])
+                """, [w.subject, w.counterparty, w.tier.rawValue, w.category, w.score, at, at, at])
             let id = db.lastInsertedRowID
             try event(db, case: id, at: at, actor: actor, kind: "opened", from: nil, to: "new", tier: w.tier, note: w.origin)
             result = .opened(id)
         }
         let caseID = result.caseID
-        try db.execute(sql: """
+        try run(db, """
             INSERT INTO evidence (case_id, record_key, record_id, origin, tier, score, category, counterparty, is_call, turns, hits, seen_at)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """, arguments: [caseID, w.recordKey, w.recordID, w.origin, w.tier.rawValue, w.score, w.category, w.counterparty,
-                             w.isCall, String(decoding: try encoder.encode(w.turns), as: UTF8.self),
-                             String(decoding: try encoder.encode(w.hits), as: UTF8.self), at])
+            """, [caseID, w.recordKey, w.recordID, w.origin, w.tier.rawValue, w.score, w.category, w.counterparty,
+                  w.isCall, EvidenceJSON.turns(w.turns), EvidenceJSON.hits(w.hits), at])
         for rule in Set(w.hits.map(\.rule)) {
-            try db.execute(sql: "INSERT OR IGNORE INTO case_rule (case_id, rule) VALUES (?, ?)", arguments: [caseID, rule])
+            try run(db, "INSERT OR IGNORE INTO case_rule (case_id, rule) VALUES (?, ?)", [caseID, rule])
         }
         return result
     }
 
     func event(_ db: Database, case id: Int64, at: Double, actor: String, kind: String, from: String?, to: String,
                tier: Tier, outcome: Outcome? = nil, note: String?) throws {
-        try db.execute(sql: """
+        try run(db, """
             INSERT INTO case_event (case_id, at, actor, kind, from_state, to_state, tier, outcome, note)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """, arguments: [id, at, actor, kind, from, to, tier.rawValue, outcome?.rawValue, note])
+            """, [id, at, actor, kind, from, to, tier.rawValue, outcome?.rawValue, note])
     }
 
     // MARK: - The workflow
@@ -266,5 +282,42 @@ public final class ReferralStore: Sendable {
                       tier: tier, outcome: outcome, note: eventNote)
             return next
         }
+    }
+}
+
+/// The evidence columns' JSON, written by hand: JSONEncoder cost more than the rest of a
+/// referral together. The shapes are the ones `Codable` reads back (ReferralQueries).
+enum EvidenceJSON {
+    static func turns(_ turns: [WarningTurn]) -> String {
+        var o: [UInt8] = [0x5B]
+        for (i, t) in turns.enumerated() {
+            if i > 0 { o.append(0x2C) }
+            var j = JSONObjectWriter()
+            j.add("speaker", t.speaker)
+            j.add("text", t.text)
+            o += j.finishBytes()
+        }
+        o.append(0x5D)
+        return String(decoding: o, as: UTF8.self)
+    }
+
+    static func hits(_ hits: [WarningHit]) -> String {
+        var o: [UInt8] = [0x5B]
+        for (i, h) in hits.enumerated() {
+            if i > 0 { o.append(0x2C) }
+            var j = JSONObjectWriter()
+            j.add("rule", h.rule)
+            j.add("score", h.score)
+            j.addObjects("spans", h.spans) { s, span in
+                s.add("end", span.end)
+                s.add("start", span.start)
+                s.add("text", span.text)
+                if let t = span.turn { s.add("turn", t) }
+            }
+            j.add("title", h.title)
+            o += j.finishBytes()
+        }
+        o.append(0x5D)
+        return String(decoding: o, as: UTF8.self)
     }
 }

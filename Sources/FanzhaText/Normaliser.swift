@@ -19,10 +19,14 @@ import Foundation
 /// Every output scalar comes from exactly one original scalar, and output order follows
 /// the original order, which is what makes `NormalisedText.originalRange(ofBytes:)` exact.
 ///
-/// Not thread-safe: it owns an OpenCC converter and a per-instance NFKC cache. Use one
+/// Not thread-safe: it owns an OpenCC converter (opened on first use) and a per-instance NFKC cache. Use one
 /// `Normaliser` per worker thread.
 public final class Normaliser {
-    private let converter: TraditionalToSimplified
+    /// OpenCC, opened on the first line that needs it: opening it reads its phrase dictionaries
+    /// (about 29 million instructions), which a run on Simplified text never needs. Nil until
+    /// then, and for good if it cannot be opened (the per-character table then converts alone).
+    private var converter: TraditionalToSimplified?
+    private var converterOpened = false
     private let table: T2STable
 
     /// NFKC cache for BMP scalars, indexed by scalar value. Encoding: 0 = not computed yet,
@@ -37,7 +41,6 @@ public final class Normaliser {
     private let fillerBMP: FillerTable
 
     public init() throws {
-        converter = try TraditionalToSimplified()
         table = T2STable.shared
         foldBMP = [UInt32](repeating: 0, count: 0x10000)
         fillerBMP = FillerTable.shared
@@ -273,7 +276,11 @@ public final class Normaliser {
         var line = [UInt8]()
         line.reserveCapacity(r.count * 3)
         for x in r { appendUTF8(sc[x], to: &line) }
-        if let out = line.withUnsafeBufferPointer({ converter.convertUTF8($0) }) {
+        if !converterOpened {
+            converterOpened = true
+            converter = try? TraditionalToSimplified()
+        }
+        if let converter, let out = line.withUnsafeBufferPointer({ converter.convertUTF8($0) }) {
             var conv = [UInt32]()
             conv.reserveCapacity(r.count)
             var p = 0

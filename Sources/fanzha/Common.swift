@@ -21,8 +21,12 @@ func resolveRulePaths(_ paths: [String]) throws -> [String] {
 }
 
 /// Compiles the rules; on any error prints every diagnostic and fails (never half-loaded).
+/// Through the compiled rule cache (`CompiledRuleCache`): a `.fzc` file, or rules compiled once per edit.
 func loadRules(_ paths: [String]) throws -> RuleSet {
-    let result = try compileReporting(try resolveRulePaths(paths))
+    let result: CompileResult
+    do { result = try CompiledRuleCache.load(paths: try resolveRulePaths(paths)) } catch let e as RuleLoadError {
+        throw Failure(e.description)
+    } catch let e as CompiledRuleCache.CacheError { throw Failure(e.description) }
     let err = OutputSink.stderr
     for d in result.errors { err.write(d.rendered(sources: result.sources, colour: useColour(err))) }
     err.flush()

@@ -25,6 +25,10 @@ struct ModelOptions: ParsableArguments {
     func load(for rules: RuleSet, rulePaths: [String], quiet: Bool = false) throws -> TextModel? {
         if noModel { return nil }
         guard rules.usesModel || modelPath != nil else { return nil }
+        // A `.fzc` file (`fanzha compile`) carries the model its rules were compiled with.
+        if modelPath == nil, let bytes = rules.embeddedModel {
+            do { return try TextModel.decode(bytes, path: rulePaths.first ?? "") } catch let e as ModelError { throw Failure(e.description) }
+        }
         guard let path = path(rulePaths: rulePaths) else {
             if !quiet {
                 OutputSink.stderr.line("fanzha: note: the rules use `model` but no model is loaded (no \(TextModel.defaultFileName) beside the rules; "

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Fanzha
+import FanzhaReferrals
 import Foundation
 
 struct Scan: ParsableCommand {
@@ -14,6 +15,7 @@ struct Scan: ParsableCommand {
     @OptionGroup var ruleOptions: RuleOptions
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var inputOptions: InputOptions
+    @OptionGroup var referOptions: ReferOptions
     @Argument(help: "Files to scan ('-' for standard input).") var files: [String] = []
     @Option(help: "Output: text, jsonl or tsv (default: text; live call events: jsonl).") var format: String?
     @Flag(name: [.customShort("H"), .customLong("with-filename")], help: "Text output: prefix each line with its file name (the default with several files, as grep).") var withFilename = false
@@ -51,6 +53,7 @@ struct Scan: ParsableCommand {
         let errors: [String]
         let rendered: [UInt8]?
         var unreadable: RecordError? = nil
+        var warning: Warning? = nil   // --refer
     }
 
     func run() throws {
@@ -64,6 +67,7 @@ struct Scan: ParsableCommand {
             let out = OutputSink.stdout
             let printer = VerdictPrinter(rules: rules, format: outputFormat, colour: useColour(out))
             let stats = Counts()
+            let referrer = try referOptions.referrer(rules: rules)
             let printsRecords = !quiet && !count
             let paths = files.isEmpty ? ["-"] : files
             // grep: file names with several files, -H always, --no-filename never (text output).
@@ -82,13 +86,15 @@ struct Scan: ParsableCommand {
                 let prepared = scanner.prepare(record)
                 if !printsRecords || onlyFlagged {
                     let d = scanner.decide(prepared)
-                    if !printsRecords || d.level < minimum { return Screened(level: d.level, errors: d.errors, rendered: nil) }
+                    if (!printsRecords || d.level < minimum) && !(referrer?.wants(d.level) ?? false) { return Screened(level: d.level, errors: d.errors, rendered: nil) }
                 }
                 let v = scanner.evaluate(prepared, timeline: record.isCall)
-                var rendered = printer.render(v, record: record)
-                if filenames { rendered.insert(contentsOf: Array((VerdictPrinter.visible(record.originFile) + ":").utf8), at: 0) }
-                return Screened(level: v.level, errors: v.errors, rendered: rendered)
+                var rendered = printsRecords && (!onlyFlagged || v.level >= minimum) ? printer.render(v, record: record) : nil
+                if filenames { rendered?.insert(contentsOf: Array((VerdictPrinter.visible(record.originFile) + ":").utf8), at: 0) }
+                return Screened(level: v.level, errors: v.errors, rendered: rendered, warning: referrer?.warning(v, record))
             }, deliver: { batch, results in
+                // The batch's cases are committed before its verdicts are written.
+                referrer?.refer(results.compactMap(\.warning))
                 for (record, screened) in zip(batch, results) {
                     if let bad = screened.unreadable {
                         // In input order: the message on stderr, and its line in JSON Lines or TSV.
@@ -111,7 +117,7 @@ struct Scan: ParsableCommand {
                 }
                 out.flush()
                 OutputSink.stderr.flush()
-                if quiet && stats.flagged > 0 { Foundation.exit(0) }
+                if quiet && stats.flagged > 0 && referrer == nil { Foundation.exit(0) }
             })
 
             var flaggedBefore = 0
@@ -134,7 +140,7 @@ struct Scan: ParsableCommand {
                         try scanTranscript(reader, name: name, pipeline: pipeline, stats: stats)
                     case .events:
                         pipeline.finish()   // earlier files first
-                        try scanEvents(reader, name: name, matcher: scanner.matcher, minimum: minimum, stats: stats)
+                        try scanEvents(reader, name: name, matcher: scanner.matcher, minimum: minimum, stats: stats, referrer: referrer)
                     case .text, .jsonl:
                         try scanLines(reader, name: name, format: try inputOptions.format(for: path), pipeline: pipeline, stats: stats)
                     case .csv:
@@ -152,6 +158,7 @@ struct Scan: ParsableCommand {
                 throw error
             }
             pipeline.finish()
+            try referrer?.finish()
             if count && !quiet && paths.count == 1 { out.line("\(stats.flagged)") }
             out.flush()
             if !quiet {
@@ -265,7 +272,7 @@ struct Scan: ParsableCommand {
     }
 
     /// Live call events: alerts as levels rise, a final verdict per call.
-    private func scanEvents(_ reader: LineReader, name: String, matcher: CompiledMatcher, minimum: Level, stats: Counts) throws {
+    private func scanEvents(_ reader: LineReader, name: String, matcher: CompiledMatcher, minimum: Level, stats: Counts, referrer: Referrer?) throws {
         var limits = LiveCallScreener.Limits()
         limits.idleLines = idleLines
         limits.idleSeconds = idleSeconds
@@ -283,8 +290,10 @@ struct Scan: ParsableCommand {
             for event in events {
                 switch event {
                 case .alert(let a):
+                    try referrer?.alert(a, source: name)   // the case is opened at the alert
                     if prints && (!flaggedOnly || a.level >= minimum), let line = printer.render(event) { out.line(line) }
                 case .final(let f):
+                    try referrer?.final(f, source: name)
                     stats.read += 1
                     if f.verdict.level >= minimum { stats.flagged += 1 }
                     if prints && (!flaggedOnly || f.verdict.level >= minimum), let line = printer.render(event) { out.line(line) }
@@ -306,7 +315,9 @@ struct Scan: ParsableCommand {
         }
         while let next = reader.next() {
             switch next {
-            case .line(let line): try write(live.handle(line: line, number: reader.lineNumber, source: name))
+            case .line(let line):
+                referrer?.see(event: line)
+                try write(live.handle(line: line, number: reader.lineNumber, source: name))
             case .tooLong(let bytes): try write([.malformed(tooLong(name, reader, bytes))])
             }
         }

@@ -61,8 +61,10 @@ struct Train: ParsableCommand {
             if let threads { options.threads = threads }
             let roles = SpeakerRoles(commaSeparated: callerNames)
             var records: [Record] = []
+            var files: [(name: String, bytes: [UInt8])] = []
             for path in data {
                 guard let bytes = FileManager.default.contents(atPath: path) else { throw Failure("\(path): cannot read") }
+                files.append(((path as NSString).lastPathComponent, [UInt8](bytes)))
                 var errors: [String] = []
                 records += LabelledData.read(path: path, data: bytes, textField: textField, labelField: labelField, idField: idField,
                                              roles: roles, errors: &errors)
@@ -79,8 +81,7 @@ struct Train: ParsableCommand {
                 return 0
             }
             guard let output else { return 2 }
-            let info = "fanzha train \(algo.name) \(lo)-\(hi)-grams 2^\(bucketBits) buckets seed \(seed) epochs \(epochs) l2 \(l2) "
-                + "min-df \(minDf) holdout \(holdout) on " + data.map { ($0 as NSString).lastPathComponent }.joined(separator: ", ")
+            let info = Trainer.describe(options, files: files)
             let (model, report): (TextModel, TrainReport)
             do { (model, report) = try Trainer.train(records, options: options, info: info) } catch let e as TrainError { throw Failure(e.description) }
             do { try model.write(to: output) } catch let e as ModelError { throw Failure(e.description) }

@@ -52,6 +52,12 @@ import Testing
     let id = try store.refer(warning("call-7", subject: "13800000001", tier: .medium)).caseID
     #expect(try store.refer(warning("call-7", subject: "13800000001", tier: .high)) == .escalated(id))
     #expect(try store.refer(warning("call-7", subject: "13800000001", tier: .high)) == .unchanged(id))
+    // The final verdict of the call, with more turns: the same warning, now covering the whole call.
+    var whole = warning("call-7", subject: "13800000001", tier: .high, rules: ["police.safe_account", "police.secrecy"])
+    whole.turns.append(WarningTurn(speaker: "客户", text: "好的"))
+    #expect(try store.refer(whole) == .extended(id))
+    #expect(try store.case(id).evidence.last?.turns.count == 2)
+    #expect(try store.report().byRule.map(\.rule).sorted() == ["police.safe_account", "police.secrecy"])
     #expect(try store.refer(warning("call-7", subject: "13800000001", tier: .medium)) == .unchanged(id))
     #expect(try store.case(id).evidence.map(\.tier) == [.medium, .high])
 }
@@ -186,7 +192,7 @@ import Testing
     let clock = TestClock()
     let store = try ReferralStore(path: dir.path("cases.db"), clock: clock.clock)
     func open(_ key: String, _ tier: Tier, _ category: String?, _ rules: [String]) throws -> Int64 {
-        try store.refer(warning(key, subject: "subject-\(key)", tier: tier, category: category, rules: rules)).caseID
+        try store.refer(warning(key, subject: "subject-\(key)", tier: tier, category: category, rules: rules)).caseID as Int64
     }
     let a = try open("A", .high, "police", ["r.a", "r.b"])
     let b = try open("B", .high, "police", ["r.a"])
@@ -238,4 +244,11 @@ import Testing
         ReferralReport.RuleRow(rule: "r.d", cases: 1, closed: 1, falseAlarms: 0),
     ])
     #expect(r.total.deadlinesMetShare == 0.6)
+}
+
+@Test func timesAreISO8601InUTC() {
+    #expect(ReferralText.time(Date(timeIntervalSince1970: 1_800_000_000)) == "2027-01-15T08:00:00Z")
+    #expect(ReferralText.time(Date(timeIntervalSince1970: 1_800_000_009.9)) == "2027-01-15T08:00:09Z")
+    #expect(ReferralText.time(Date(timeIntervalSince1970: 0)) == "1970-01-01T00:00:00Z")
+    #expect(ReferralText.time(nil) == "-")
 }

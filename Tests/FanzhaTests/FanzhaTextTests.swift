@@ -68,6 +68,14 @@ struct FanzhaTextTests {
         }
     }
 
+    @Suite("filler table")
+    struct FillerTableTests {
+        @Test("the committed filler bits equal what this toolchain's Unicode properties give")
+        func committedBitsMatchUnicode() {
+            #expect(FillerData.bits == FillerTable.computeBits())
+        }
+    }
+
     @Suite("T2S table")
     struct T2STableTests {
         @Test("table maps single characters and leaves simplified ones alone")

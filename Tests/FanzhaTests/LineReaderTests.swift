@@ -42,4 +42,23 @@ struct LineReaderTests {
         #expect(try lines(of: Data(), chunk: 16).isEmpty)
         #expect(try lines(of: Data("\n".utf8), chunk: 16) == ["1:"])
     }
+
+    /// A live call's events come down a pipe a few at a time: each line is handed on when it
+    /// arrives, not when a chunk has filled (or the writer has closed).
+    @Test func aPipesLinesArriveAsTheyAreWritten() throws {
+        let pipe = Pipe()
+        let reader = LineReader(handle: pipe.fileHandleForReading)
+        pipe.fileHandleForWriting.write(Data("{\"call\":\"c1\"}\n".utf8))
+        final class Box: @unchecked Sendable { var line: String? }
+        let box = Box()
+        let got = DispatchSemaphore(value: 0)
+        DispatchQueue.global().async {
+            if case .line(let l)? = reader.next() { box.line = String(decoding: l, as: UTF8.self) }
+            got.signal()
+        }
+        let inTime = got.wait(timeout: .now() + 10) == .success
+        try pipe.fileHandleForWriting.close()   // frees a reader that waited for more
+        if !inTime { _ = got.wait(timeout: .now() + 10) }
+        #expect(inTime && box.line == "{\"call\":\"c1\"}")
+    }
 }

@@ -71,6 +71,37 @@ private func temporaryFile(_ name: String, _ bytes: [UInt8]) throws -> String {
         #expect(shipped.scamCount + shipped.benignCount > 300)
     }
 
+    /// rules/model.fzm records a fingerprint of the corpus it was trained on; when corpus/ changes
+    /// without `make model`, the shipped model is stale and this fails.
+    @Test func shippedModelIsTrainedOnTheCurrentCorpus() throws {
+        let shipped = try bundledModel()
+        let files = try ["messages.jsonl", "calls.jsonl"].map { name -> [UInt8] in
+            let path = PackageFiles.corpus(name)
+            return [UInt8](try #require(FileManager.default.contents(atPath: path), "cannot read \(path)"))
+        }
+        let recorded = try #require(Trainer.recordedFingerprint(shipped), "rules/model.fzm records no training-data fingerprint: run `make model`")
+        #expect(recorded == Trainer.fingerprint(files),
+                "rules/model.fzm is stale: corpus/messages.jsonl or corpus/calls.jsonl changed since it was trained; run `make model`")
+    }
+
+    @Test func trainingDataFingerprintFollowsTheBytes() throws {
+        let a: [UInt8] = Array("{\"id\":\"1\",\"label\":\"benign\",\"text\":\"明天见\"}\n".utf8)
+        var b = a
+        b[b.count - 3] ^= 1
+        #expect(Trainer.fingerprint([a]) == Trainer.fingerprint([a]))
+        #expect(Trainer.fingerprint([a]) != Trainer.fingerprint([b]))
+        // The same bytes cut into other files are other data.
+        #expect(Trainer.fingerprint([a, a]) != Trainer.fingerprint([a + a, []]))
+        #expect(Trainer.fingerprint([a]).count == 16)
+        // What `train` writes into the model, read back from the model.
+        let info = Trainer.describe(TrainOptions(), files: [("x.jsonl", a)])
+        #expect(info.hasPrefix("fanzha train lr 1-3-grams 2^20 buckets seed 1 "))
+        let model = try Trainer.train(tinyLabelledSet(), options: TrainOptions(), info: info).0
+        let loaded = try TextModel.load(path: try temporaryFile("fp.fzm", model.serialised()))
+        #expect(Trainer.recordedFingerprint(loaded) == Trainer.fingerprint([a]))
+        #expect(Trainer.recordedFingerprint(try tinyModel()) == nil)
+    }
+
     @Test func roundTripsThroughItsFile() throws {
         let model = try tinyModel()
         let path = try temporaryFile("m.fzm", model.serialised())

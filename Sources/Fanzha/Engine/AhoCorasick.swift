@@ -5,15 +5,28 @@
 /// object per state, no dictionary, no branch on failure links while scanning.
 package struct AhoCorasick: Sendable {
     package let words: [[UInt8]]
-    private let byteClass: [UInt8]
-    private let classCount: Int
-    private let next: [Int32]
+    let byteClass: [UInt8]
+    let classCount: Int
+    let next: TransitionTable
     /// Word ids reported at each state (its own word and those of its suffix states):
     /// `outputs[outputStart[s] ..< outputStart[s] + outputCount[s]]`.
-    private let outputStart: [Int32]
-    private let outputCount: [Int32]
-    private let outputs: [Int32]
-    private let wordLength: [Int32]
+    let outputStart: [Int32]
+    let outputCount: [Int32]
+    let outputs: [Int32]
+    let wordLength: [Int32]
+
+    /// The automaton from its tables, as `CompiledRuleCache` stored them.
+    init(words: [[UInt8]], byteClass: [UInt8], classCount: Int, next: TransitionTable,
+         outputStart: [Int32], outputCount: [Int32], outputs: [Int32], wordLength: [Int32]) {
+        self.words = words
+        self.byteClass = byteClass
+        self.classCount = classCount
+        self.next = next
+        self.outputStart = outputStart
+        self.outputCount = outputCount
+        self.outputs = outputs
+        self.wordLength = wordLength
+    }
 
     package init(words: [String]) {
         self.init(byteWords: words.map { Array($0.utf8) })
@@ -102,7 +115,7 @@ package struct AhoCorasick: Sendable {
                 }
             }
         }
-        next = table
+        next = TransitionTable(copying: table)
         outputStart = outStart
         outputCount = outCount
         outputs = flat
@@ -120,7 +133,8 @@ package struct AhoCorasick: Sendable {
 
     @usableFromInline
     func scan(_ text: UnsafeBufferPointer<UInt8>, _ found: (Int, Int, Int) -> Void) {
-        next.withUnsafeBufferPointer { next in
+        let next = self.next.base
+        do {
             byteClass.withUnsafeBufferPointer { cls in
                 var row = 0   // current state × classCount
                 let n = classCount
@@ -153,4 +167,35 @@ package struct AhoCorasick: Sendable {
         }
         return out
     }
+}
+
+/// The automaton's transition table in memory of its own, or read in place from a compiled rule
+/// set's mapped file (`CompiledRuleCache`): the table is most of that file (about 22 MB for the
+/// bundled rules), and a one-message run touches only a few of its pages.
+final class TransitionTable: @unchecked Sendable {
+    let base: UnsafePointer<Int32>
+    let count: Int
+    /// What keeps borrowed memory alive (the mapped file); nil when the table owns its memory.
+    private let owner: AnyObject?
+
+    init(copying values: [Int32]) {
+        let p = UnsafeMutablePointer<Int32>.allocate(capacity: max(1, values.count))
+        values.withUnsafeBufferPointer { if let b = $0.baseAddress { p.initialize(from: b, count: values.count) } }
+        base = UnsafePointer(p)
+        count = values.count
+        owner = nil
+    }
+
+    /// `count` entries at `base`, valid while `owner` lives.
+    init(borrowing base: UnsafePointer<Int32>, count: Int, owner: AnyObject) {
+        self.base = base
+        self.count = count
+        self.owner = owner
+    }
+
+    deinit {
+        if owner == nil { UnsafeMutablePointer(mutating: base).deallocate() }
+    }
+
+    var buffer: UnsafeBufferPointer<Int32> { UnsafeBufferPointer(start: base, count: count) }
 }

@@ -934,6 +934,15 @@ package final class CompiledMatcher: @unchecked Sendable {
     package init(_ rules: RuleSet, model: TextModel? = nil) {
         self.rules = rules
         self.model = model
+        if let prebuilt = rules.prebuilt {
+            // From a compiled rule cache: nothing to build (the rule set owns the program).
+            automaton = prebuilt.automaton
+            programPointer = .allocate(capacity: 1)
+            programPointer.initialize(to: prebuilt.program)
+            ownsProgram = false
+            return
+        }
+        ownsProgram = true
         // The automaton and the program are independent: built side by side, they take the
         // longer of the two instead of the sum (start-up is part of every one-message run).
         programPointer = UnsafeMutablePointer<Program>.allocate(capacity: 1)
@@ -945,8 +954,11 @@ package final class CompiledMatcher: @unchecked Sendable {
         self.automaton = automaton!
     }
 
+    /// False when the program belongs to the rule set's `PrebuiltMatcher`.
+    private let ownsProgram: Bool
+
     deinit {
-        programPointer.pointee.deallocate()
+        if ownsProgram { programPointer.pointee.deallocate() }
         programPointer.deinitialize(count: 1)
         programPointer.deallocate()
     }

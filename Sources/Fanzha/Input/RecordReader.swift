@@ -64,6 +64,7 @@ package final class LineReader {
     private var searched = 0
     private var eof = false
     private let chunkSize: Int
+    private var scratch: [UInt8] = []
     package let maxLineBytes: Int
     package private(set) var lineNumber = 0
 
@@ -115,8 +116,21 @@ package final class LineReader {
                 searched -= position
                 position = 0
             }
-            let data = handle.readData(ofLength: chunkSize)
+            let data = readChunk()
             if data.isEmpty { eof = true } else { buffer.append(contentsOf: data) }
+        }
+    }
+
+    /// What the input has now, up to a chunk (empty at its end). One read(2): a pipe's lines are
+    /// handed on as they arrive — a live call's events must not wait for a megabyte to gather
+    /// (FileHandle.readData(ofLength:) reads until it has the whole length).
+    private func readChunk() -> ArraySlice<UInt8> {
+        if scratch.isEmpty { scratch = [UInt8](repeating: 0, count: chunkSize) }
+        let fd = handle.fileDescriptor
+        while true {
+            let n = scratch.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n >= 0 { return scratch[0..<n] }
+            if errno != EINTR { return [] }   // as at the end: what was read is scanned
         }
     }
 
@@ -128,7 +142,7 @@ package final class LineReader {
         position = 0
         searched = 0
         while true {
-            let data = handle.readData(ofLength: chunkSize)
+            let data = readChunk()
             if data.isEmpty {
                 eof = true
                 return .tooLong(bytes: length)

@@ -46,6 +46,36 @@ package enum TrainError: Error, CustomStringConvertible {
 }
 
 package enum Trainer {
+    /// The `info` text `fanzha train` writes into a model: the options, the files' names, and a
+    /// fingerprint of their bytes, so a model that is older than its training data can be told
+    /// (the project's own model against corpus/: docs/MODEL.md, "What ships").
+    package static func describe(_ options: TrainOptions, files: [(name: String, bytes: [UInt8])]) -> String {
+        return "fanzha train \(options.algorithm.name) \(options.minN)-\(options.maxN)-grams 2^\(options.bucketBits) buckets seed \(options.seed) "
+            + "epochs \(options.epochs) l2 \(options.l2) min-df \(options.minDocumentFrequency) holdout \(options.holdout) on "
+            + files.map(\.name).joined(separator: ", ") + "; " + fingerprintLabel + " " + fingerprint(files.map(\.bytes))
+    }
+
+    static let fingerprintLabel = "data fnv1a64"
+
+    /// FNV-1a 64 over each file's length and bytes, in order, as 16 hex digits.
+    package static func fingerprint(_ files: [[UInt8]]) -> String {
+        var all: [UInt8] = []
+        for f in files {
+            withUnsafeBytes(of: UInt64(f.count).littleEndian) { all += $0 }
+            all += f
+        }
+        let h = TextModel.checksum(all[...])
+        let hex = String(h, radix: 16)
+        return String(repeating: "0", count: 16 - hex.count) + hex
+    }
+
+    /// The fingerprint of the training data a model's `info` records, if it records one.
+    package static func recordedFingerprint(_ model: TextModel) -> String? {
+        guard let r = model.info.range(of: fingerprintLabel + " ", options: .backwards) else { return nil }
+        let hex = model.info[r.upperBound...].prefix(16)
+        return hex.count == 16 ? String(hex) : nil
+    }
+
     /// 0 benign, 1 scam, nil without a label.
     package static func target(of label: String?, benign: Set<String>) -> Int? {
         guard let l = label?.trimmingCharacters(in: .whitespaces), !l.isEmpty else { return nil }

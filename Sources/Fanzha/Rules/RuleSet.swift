@@ -178,9 +178,16 @@ public final class RuleSet: Sendable {
     package let wordEdges: [UInt8]
     /// The variant dictionary the literals were expanded with.
     package let variants: VariantDictionary
+    /// The automaton and program, when the rules came from a compiled rule cache
+    /// (`CompiledRuleCache`): `CompiledMatcher` uses them instead of building its own.
+    let prebuilt: PrebuiltMatcher?
+    /// The model file a `.fzc` file carries (`fanzha compile`), for rules that read one.
+    package let embeddedModel: [UInt8]?
 
     init(levels: Levels, categories: [Category], atoms: [Atom], rules: [CompiledRule], words: [String], sources: [SourceFile],
-         wordEdges: [UInt8] = [], variants: VariantDictionary = .empty) {
+         wordEdges: [UInt8] = [], variants: VariantDictionary = .empty, prebuilt: PrebuiltMatcher? = nil, embeddedModel: [UInt8]? = nil) {
+        self.prebuilt = prebuilt
+        self.embeddedModel = embeddedModel
         self.wordEdges = wordEdges.count == words.count ? wordEdges : [UInt8](repeating: 0, count: words.count)
         self.variants = variants
         self.policy = .standard

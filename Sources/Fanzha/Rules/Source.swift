@@ -22,6 +22,15 @@ public struct SourceFile: Sendable {
         lineStarts = starts
     }
 
+    /// A source whose scalars were already read (a compiled rule cache's copy).
+    init(path: String, scalars: [Unicode.Scalar]) {
+        self.path = path
+        self.scalars = scalars
+        var starts = [0]
+        for (i, s) in scalars.enumerated() where s == "\n" { starts.append(i + 1) }
+        lineStarts = starts
+    }
+
     /// 1-based line and column of a scalar offset.
     public func lineColumn(_ offset: Int) -> (line: Int, column: Int) {
         var lo = 0, hi = lineStarts.count - 1

@@ -1,0 +1,895 @@
+import Foundation
+import FanzhaPCRE
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A compiled rule set on disk (`.fzc`): the rules, the prefilter's automaton and the evaluation
+/// program, stored so that loading them is reading tables, not parsing, checking and building
+/// (issue 22: a one-message `fanzha scan` spent about 1.3 billion instructions compiling the
+/// bundled rules; loading this file costs a few million).
+///
+/// Two uses:
+/// - **the automatic cache**: `load(paths:)` keys a file in `$XDG_CACHE_HOME/fanzha/` (else
+///   `~/.cache/fanzha/`) by a hash of every rule file's path and bytes (and `variants.txt`'s) and
+///   of the fanzha build (the executable's path, size and modification time). A key that does not
+///   match, a bad checksum, a truncated or unreadable file is never used: the rules are compiled
+///   and the file rewritten. `FANZHA_NO_CACHE=1` turns the cache off.
+/// - **`fanzha compile rules/ -o rules.fzc`**, then `--rules rules.fzc`: the same file made on
+///   purpose, carrying the rules folder's model too. A file from another fanzha build, or a damaged
+///   one, is an error naming it.
+///
+/// The checksum guards against damage (a truncated write, a flipped bit, another program's file),
+/// not against forgery: like a rule file, a `.fzc` file is trusted input once it checks out.
+public enum CompiledRuleCache {
+    public static let fileExtension = "fzc"
+    static let magic: [UInt8] = Array("FZCRULES".utf8)
+    /// Bumped whenever the layout below changes.
+    static let formatVersion: UInt32 = 4
+    static let headerSize = 48
+    /// Environment variable that turns the automatic cache off.
+    public static let disableVariable = "FANZHA_NO_CACHE"
+    /// How many cached rule sets the cache folder keeps (the most recently written).
+    static let keep = 8
+
+    public struct CacheError: Error, CustomStringConvertible, Sendable {
+        public let path: String
+        public let problem: String
+        public var description: String { "\(path): \(problem)" }
+    }
+
+    // MARK: - Automatic cache
+
+    /// The rules under `paths`, from the cache when an entry for exactly these files and this build
+    /// exists and checks out, else compiled (and cached when they compile without errors).
+    public static func load(paths: [String]) throws -> CompileResult {
+        if paths.count == 1, paths[0].hasSuffix(".\(fileExtension)") {
+            let set = try read(path: paths[0], expectedKey: nil)
+            return CompileResult(ruleSet: set, diagnostics: [], sources: set.sources)
+        }
+        let enabled = ProcessInfo.processInfo.environment[disableVariable].map { $0.isEmpty || $0 == "0" } ?? true
+        return try load(paths: paths, cacheFolder: enabled ? cacheFolder() : nil)
+    }
+
+    /// `load(paths:)` with the cache in `folder` (nil: no cache).
+    static func load(paths: [String], cacheFolder folder: String?) throws -> CompileResult {
+        guard let folder else { return try RuleCompiler.compile(paths: paths) }
+        let inputs = try RuleCompiler.sourceFiles(paths: paths)
+        let key = sourceKey(inputs)
+        let file = (folder as NSString).appendingPathComponent("rules-\(String(key, radix: 16)).\(fileExtension)")
+        if FileManager.default.fileExists(atPath: file), let set = try? read(path: file, expectedKey: key) {
+            return CompileResult(ruleSet: set, diagnostics: [], sources: set.sources)
+        }
+        let result = RuleCompiler.compile(files: inputs.rules, variants: inputs.variants)
+        if let set = result.ruleSet, result.errors.isEmpty {
+            // A cache that cannot be written (read-only home, full disk) only costs the next run its start-up.
+            try? FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            if (try? write(set, key: key, model: nil, to: file)) != nil { prune(folder, keeping: file) }
+        }
+        return result
+    }
+
+    /// `$XDG_CACHE_HOME/fanzha`, else `$HOME/.cache/fanzha`; nil when neither is set.
+    static func cacheFolder() -> String? {
+        let env = ProcessInfo.processInfo.environment
+        if let xdg = env["XDG_CACHE_HOME"], xdg.hasPrefix("/") { return (xdg as NSString).appendingPathComponent("fanzha") }
+        if let home = env["HOME"], !home.isEmpty { return ((home as NSString).appendingPathComponent(".cache") as NSString).appendingPathComponent("fanzha") }
+        return nil
+    }
+
+    /// Removes all but the `keep` most recent cache files (rules edited many times leave old entries).
+    static func prune(_ folder: String, keeping current: String) {
+        let fm = FileManager.default
+        guard let names = try? fm.contentsOfDirectory(atPath: folder) else { return }
+        var entries: [(String, Date)] = []
+        for n in names where n.hasPrefix("rules-") && n.hasSuffix(".\(fileExtension)") {
+            let p = (folder as NSString).appendingPathComponent(n)
+            let date = (try? fm.attributesOfItem(atPath: p)[.modificationDate] as? Date) ?? .distantPast
+            entries.append((p, date))
+        }
+        guard entries.count > keep else { return }
+        for (p, _) in entries.sorted(by: { $0.1 > $1.1 }).dropFirst(keep) where p != current { try? fm.removeItem(atPath: p) }
+    }
+
+    /// The cache key of a rule set's inputs: every rule file's and variant dictionary's path and
+    /// bytes, in order, and the fanzha build.
+    static func sourceKey(_ inputs: RuleCompiler.SourceFiles) -> UInt64 {
+        var h = ContentHash()
+        h.add(UInt64(formatVersion))
+        h.add(buildIdentity)
+        for (kind, list) in [(1, inputs.rules), (2, inputs.variants)] {
+            for f in list {
+                h.add(UInt64(kind))
+                h.add(Array(f.path.utf8))
+                f.data.withUnsafeBytes { h.add($0) }
+            }
+        }
+        return h.value
+    }
+
+    /// This fanzha build: the running executable's path, size and modification time. A rebuilt or
+    /// reinstalled fanzha misses every cache entry the old one wrote.
+    static let buildIdentity: UInt64 = {
+        var h = ContentHash()
+        h.add(UInt64(formatVersion))
+        #if os(Linux)
+        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        #else
+        guard let exe = Bundle.main.executablePath else { return h.value }
+        #endif
+        h.add(Array(exe.utf8))
+        var st = stat()
+        if stat(exe, &st) == 0 {
+            h.add(UInt64(truncatingIfNeeded: st.st_size))
+            #if canImport(Glibc)
+            h.add(UInt64(truncatingIfNeeded: st.st_mtim.tv_sec))
+            h.add(UInt64(truncatingIfNeeded: st.st_mtim.tv_nsec))
+            #else
+            h.add(UInt64(truncatingIfNeeded: st.st_mtimespec.tv_sec))
+            h.add(UInt64(truncatingIfNeeded: st.st_mtimespec.tv_nsec))
+            #endif
+        }
+        return h.value
+    }()
+
+    // MARK: - Files
+
+    /// Writes `set` (with `model`, a model file's bytes, if given) to `path`, atomically: a reader
+    /// sees the old file or the new one, never half of one. `key` is what `read` will expect
+    /// (the source key for the automatic cache; the build identity for `fanzha compile`).
+    public static func write(_ set: RuleSet, model: [UInt8]?, to path: String) throws {
+        try write(set, key: buildIdentity, model: model, to: path)
+    }
+
+    static func write(_ set: RuleSet, key: UInt64, model: [UInt8]?, to path: String) throws {
+        var w = ByteWriter()
+        encode(set, model: model, into: &w)
+        let payload = w.bytes
+        var h = ContentHash()
+        payload.withUnsafeBytes { h.add($0) }
+        var header = ByteWriter()
+        header.raw(magic)
+        header.u32(formatVersion)
+        header.u32(0)
+        header.u64(buildIdentity)
+        header.u64(key)
+        header.u64(UInt64(payload.count))
+        header.u64(h.value)
+        precondition(header.bytes.count == headerSize)
+        let temporary = "\(path).\(getpid()).tmp"
+        guard FileManager.default.createFile(atPath: temporary, contents: nil) else {
+            throw CacheError(path: path, problem: "cannot create \(temporary)")
+        }
+        do {
+            let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: temporary))
+            try handle.write(contentsOf: header.bytes)
+            try handle.write(contentsOf: payload)
+            try handle.close()
+            if rename(temporary, path) != 0 { throw CacheError(path: path, problem: String(cString: strerror(errno))) }
+        } catch {
+            try? FileManager.default.removeItem(atPath: temporary)
+            if let e = error as? CacheError { throw e }
+            throw CacheError(path: path, problem: "cannot write: \(error.localizedDescription)")
+        }
+    }
+
+    /// Reads a compiled rule set. `expectedKey` nil: a `fanzha compile` file, which must come from
+    /// this build; otherwise the automatic cache's key.
+    public static func read(path: String) throws -> RuleSet { try read(path: path, expectedKey: nil) }
+
+    static func read(path: String, expectedKey: UInt64?) throws -> RuleSet {
+        func bad(_ problem: String) -> CacheError { CacheError(path: path, problem: problem) }
+        let file = try MappedFile(path: path)
+        let all = file.bytes
+        guard all.count >= headerSize, Array(all[0..<8]) == magic else { throw bad("not a compiled rule set (no FZCRULES magic)") }
+        var r = ByteReader(all, path: path)
+        r.p = 8
+        let version = try r.u32()
+        guard version == formatVersion else { throw bad("compiled rule set format \(version), this fanzha reads \(formatVersion): compile the rules again (fanzha compile)") }
+        _ = try r.u32()
+        let build = try r.u64(), key = try r.u64(), length = try r.u64(), checksum = try r.u64()
+        guard build == buildIdentity else { throw bad("compiled by another fanzha build: compile the rules again (fanzha compile)") }
+        if let expectedKey, key != expectedKey { throw bad("compiled from other rule files") }
+        if expectedKey == nil, key != buildIdentity { throw bad("not a file `fanzha compile` wrote") }
+        guard UInt64(all.count - headerSize) == length else { throw bad("truncated or damaged (\(all.count) bytes, expected \(UInt64(headerSize) + length))") }
+        let payload = UnsafeRawBufferPointer(rebasing: all[headerSize...])
+        // The checksum and the decoding run side by side (start-up is wall-clock time); the
+        // decoded rules are used only if the checksum then agrees. Decoding a damaged file is
+        // safe: every read is bounds-checked and every table index checked.
+        let sum = Box<UInt64>(0), decoded = Box<Result<RuleSet, Error>?>(nil)
+        DispatchQueue.concurrentPerform(iterations: 2) { part in
+            if part == 0 {
+                var h = ContentHash()
+                h.add(payload)
+                sum.value = h.value
+            } else {
+                decoded.value = Result {
+                    var p = ByteReader(payload, path: path, owner: file)
+                    return try decode(&p)
+                }
+            }
+        }
+        guard sum.value == checksum else { throw bad("damaged (checksum mismatch)") }
+        return try decoded.value!.get()
+    }
+
+    private final class Box<Value>: @unchecked Sendable {
+        var value: Value
+        init(_ value: Value) { self.value = value }
+    }
+
+    // MARK: - Encoding
+
+    static func encode(_ set: RuleSet, model: [UInt8]?, into w: inout ByteWriter) {
+        w.i64(set.levels.low); w.i64(set.levels.medium); w.i64(set.levels.high)
+        w.count(set.categories.count)
+        for c in set.categories {
+            w.string(c.id); w.string(c.title); w.string(c.description); w.string(c.advice); w.string(c.script); w.strings(c.labels)
+        }
+        w.strings(set.words)
+        w.raw(set.wordEdges, counted: true)
+        var shared = SharedRequirements()
+        w.count(set.atoms.count)
+        for a in set.atoms {
+            w.u8(a.kind == .words ? 0 : 1)
+            w.string(a.display)
+            w.ints(a.wordIDs)
+            // The compiler's usual atom: its words are the dictionary's words of its ids, and it
+            // requires any of them. Stored as one flag each, so loading shares the dictionary's
+            // strings instead of making thousands of copies.
+            if a.words == a.wordIDs.map({ set.words[$0] }) { w.u8(1) } else { w.u8(0); w.strings(a.words) }
+            if a.requirement == .anyOf(a.wordIDs.map { .word($0) }) {
+                w.u8(1)
+                shared.register(a.requirement)
+            } else {
+                w.u8(0)
+                shared.encode(a.requirement, &w)
+            }
+            w.count(a.patterns.count)
+            for p in a.patterns { w.string(p.source); w.u32(p.options.rawValue) }
+            w.strings(a.literalSources)
+        }
+        w.count(set.rules.count)
+        for r in set.rules {
+            w.string(r.id); w.string(r.title); w.i64(r.category ?? -1); w.i64(r.score); w.string(r.status.rawValue)
+            w.strings(r.tags); w.u8(r.isPrivate ? 1 : 0)
+            encode(r.condition, &w)
+            shared.encode(r.requirement, &w)
+            for list in [r.hits, r.misses] {
+                w.count(list.count)
+                for e in list { w.string(e.text); w.u8(e.isCall ? 1 : 0); encode(e.range, &w) }
+            }
+            encode(r.range, &w)
+            w.u8(r.frameKind.rawValue)
+            if let u = r.unless { w.u8(1); encode(u, &w) } else { w.u8(0) }
+            w.i64(r.whole ?? Int.min)
+            w.u8(r.reads.rawValue)
+        }
+        w.count(set.sources.count)
+        for s in set.sources {
+            w.string(s.path)
+            w.int32s(s.scalars.map { Int32(bitPattern: $0.value) })
+        }
+        let keys = set.variants.entries.keys.sorted()
+        w.count(keys.count)
+        for k in keys { w.string(k); w.strings(set.variants.entries[k]!) }
+        if let model { w.u8(1); w.raw(model, counted: true) } else { w.u8(0) }
+        // The prefilter's automaton and the evaluation program, as built from these rules.
+        let prebuilt = set.prebuilt
+        let automaton = prebuilt?.automaton ?? AhoCorasick(words: set.words)
+        w.raw(automaton.byteClass, counted: true)
+        w.count(automaton.classCount)
+        // Aligned, so that loading reads it in place from the mapped file.
+        w.align(4)
+        w.int32s(automaton.next.buffer)
+        w.int32s(automaton.outputStart)
+        w.int32s(automaton.outputCount)
+        w.int32s(automaton.outputs)
+        w.int32s(automaton.wordLength)
+        if let prebuilt {
+            prebuilt.program.encode(into: &w)
+        } else {
+            let program = Program(set)
+            program.encode(into: &w)
+            program.deallocate()
+        }
+    }
+
+    static func decode(_ r: inout ByteReader) throws -> RuleSet {
+        let levels = Levels(low: try r.int(), medium: try r.int(), high: try r.int())
+        var categories: [Category] = []
+        let n1 = try r.count()
+        for _ in 0..<n1 {
+            categories.append(Category(id: try r.string(), title: try r.string(), description: try r.string(), advice: try r.string(),
+                                       script: try r.string(), labels: try r.strings()))
+        }
+        let words = try r.strings()
+        let wordEdges = try r.bytes()
+        // One `.word(w)` per word, shared by every requirement that names it (each is a boxed enum).
+        let wordRequirement = (0..<words.count).map { AtomRequirement.word($0) }
+        var shared: [AtomRequirement] = []
+        var atoms: [Atom] = []
+        var patternSpecs: [(atom: Int, specs: [(String, Pattern.Options)])] = []
+        let atomCount = try r.count()
+        atoms.reserveCapacity(atomCount)
+        for _ in 0..<atomCount {
+            let kind: Atom.Kind = try r.u8() == 0 ? .words : .regex
+            let display = try r.string()
+            let ids = try r.ints(below: words.count)
+            let atomWords = try r.u8() == 1 ? ids.map { words[$0] } : r.strings()
+            let requirement: AtomRequirement
+            if try r.u8() == 1 {
+                requirement = .anyOf(ids.map { wordRequirement[$0] })
+                switch requirement {
+                case .all, .any: shared.append(requirement)
+                default: break
+                }
+            } else {
+                requirement = try decodeRequirement(&r, words: wordRequirement, shared: &shared)
+            }
+            var specs: [(String, Pattern.Options)] = []
+            let n2 = try r.count()
+            for _ in 0..<n2 { specs.append((try r.string(), Pattern.Options(rawValue: try r.u32()))) }
+            if !specs.isEmpty { patternSpecs.append((atoms.count, specs)) }
+            atoms.append(Atom(kind: kind, display: display, words: atomWords, wordIDs: ids, requirement: requirement,
+                              patterns: [], literalSources: try r.strings()))
+        }
+        // The regexes, compiled (and JIT-compiled) on every core.
+        let compiled = UnsafeMutableBufferPointer<Result<[Pattern], Error>?>.allocate(capacity: patternSpecs.count)
+        compiled.initialize(repeating: nil)
+        defer { _ = compiled.deinitialize(); compiled.deallocate() }
+        let specs = patternSpecs
+        DispatchQueue.concurrentPerform(iterations: specs.count) { k in
+            var patterns: [Pattern] = []
+            do {
+                for (source, options) in specs[k].specs { patterns.append(try Pattern(source, options: options)) }
+                compiled[k] = .success(patterns)
+            } catch {
+                compiled[k] = .failure(error)
+            }
+        }
+        for (k, (a, _)) in patternSpecs.enumerated() {
+            let patterns: [Pattern]
+            do { patterns = try compiled[k]!.get() } catch { throw r.bad("a regex no longer compiles: \(error)") }
+            let atom = atoms[a]
+            atoms[a] = Atom(kind: atom.kind, display: atom.display, words: atom.words, wordIDs: atom.wordIDs, requirement: atom.requirement,
+                            patterns: patterns, literalSources: atom.literalSources)
+        }
+        var rules: [CompiledRule] = []
+        let ruleCount = try r.count()
+        rules.reserveCapacity(ruleCount)
+        for _ in 0..<ruleCount {
+            let id = try r.string(), title = try r.string()
+            let category = try r.int()
+            let score = try r.int()
+            guard let status = RuleStatus(rawValue: try r.string()) else { throw r.bad("unknown rule status") }
+            let tags = try r.strings()
+            let isPrivate = try r.u8() != 0
+            let condition = try decodeCondition(&r, atoms: atoms.count, rules: ruleCount)
+            let requirement = try decodeRequirement(&r, words: wordRequirement, shared: &shared)
+            var examples: [[CompiledExample]] = [[], []]
+            for k in 0..<2 {
+                let n3 = try r.count()
+                for _ in 0..<n3 {
+                    examples[k].append(CompiledExample(text: try r.string(), isCall: try r.u8() != 0, range: try decodeRange(&r)))
+                }
+            }
+            let range = try decodeRange(&r)
+            guard category >= -1 && category < categories.count else { throw r.bad("category out of range") }
+            var rule = CompiledRule(id: id, title: title, category: category < 0 ? nil : category, score: score, status: status, tags: tags,
+                                    isPrivate: isPrivate, condition: condition, requirement: requirement,
+                                    hits: examples[0], misses: examples[1], range: range)
+            rule.frameKind = FrameKinds(rawValue: try r.u8())
+            rule.unless = try r.u8() != 0 ? decodeCondition(&r, atoms: atoms.count, rules: ruleCount) : nil
+            let whole = try r.int()
+            rule.whole = whole == Int.min ? nil : whole
+            rule.reads = FrameKinds(rawValue: try r.u8())
+            rules.append(rule)
+        }
+        var sources: [SourceFile] = []
+        let n4 = try r.count()
+        for _ in 0..<n4 {
+            let path = try r.string()
+            let values = try r.int32s()
+            for v in values where Unicode.Scalar(UInt32(bitPattern: v)) == nil { throw r.bad("invalid scalar in a source") }
+            // Checked above: every value is a scalar, which is a UInt32 in memory.
+            let scalars = [Unicode.Scalar](unsafeUninitializedCapacity: values.count) { buffer, initialized in
+                values.withUnsafeBytes { bytes in
+                    if let from = bytes.baseAddress { UnsafeMutableRawPointer(buffer.baseAddress!).copyMemory(from: from, byteCount: bytes.count) }
+                }
+                initialized = values.count
+            }
+            sources.append(SourceFile(path: path, scalars: scalars))
+        }
+        var entries: [String: [String]] = [:]
+        let n5 = try r.count()
+        for _ in 0..<n5 { entries[try r.string()] = try r.strings() }
+        let model: [UInt8]? = try r.u8() != 0 ? r.bytes() : nil
+
+        let byteClass = try r.bytes()
+        let classCount = try r.count()
+        try r.align(4)
+        let next = try r.int32Table()
+        let outputStart = try r.int32s(), outputCount = try r.int32s(), outputs = try r.int32s(), wordLength = try r.int32s()
+        let states = outputStart.count
+        var consistent = byteClass.count == 256 && classCount > 0 && next.count == states * classCount
+        consistent = consistent && outputCount.count == states && wordLength.count == words.count
+        for c in byteClass where Int(c) >= classCount { consistent = false }
+        for w in outputs where w < 0 || Int(w) >= words.count { consistent = false }
+        if consistent {
+            for s in 0..<states {
+                let a = Int(outputStart[s]), n = Int(outputCount[s])
+                if a < 0 || n < 0 || a + n > outputs.count { consistent = false }
+            }
+        }
+        guard consistent else { throw r.bad("inconsistent automaton tables") }
+        let automaton = AhoCorasick(words: words.map { Array($0.utf8) }, byteClass: byteClass, classCount: classCount, next: next,
+                                    outputStart: outputStart, outputCount: outputCount, outputs: outputs, wordLength: wordLength)
+        let program = try Program(from: &r, rules: ruleCount, atoms: atoms.count, words: words.count)
+        guard r.p == r.base.count else {
+            program.deallocate()
+            throw r.bad("trailing bytes")
+        }
+        return RuleSet(levels: levels, categories: categories, atoms: atoms, rules: rules, words: words, sources: sources,
+                       wordEdges: wordEdges, variants: VariantDictionary(entries: entries),
+                       prebuilt: PrebuiltMatcher(automaton: automaton, program: program), embeddedModel: model)
+    }
+
+    static func encode(_ range: SourceRange, _ w: inout ByteWriter) { w.i64(range.file); w.i64(range.start); w.i64(range.end) }
+
+    static func decodeRange(_ r: inout ByteReader) throws -> SourceRange {
+        SourceRange(file: try r.int(), start: try r.int(), end: try r.int())
+    }
+
+    static func encode(_ q: AtomRequirement, _ w: inout ByteWriter) {
+        switch q {
+        case .always: w.u8(0)
+        case .word(let x): w.u8(1); w.i64(x)
+        case .all(let xs): w.u8(2); w.count(xs.count); for x in xs { encode(x, &w) }
+        case .any(let xs): w.u8(3); w.count(xs.count); for x in xs { encode(x, &w) }
+        }
+    }
+
+    /// Requirements repeat (a rule's requirement holds its term lists' whole word lists, as the
+    /// atoms do): each `all`/`any` is written once and later referred to by number (tag 4), in
+    /// the order both sides register them (after their parts), so loading shares one value.
+    struct SharedRequirements {
+        var numbers: [[UInt8]: Int] = [:]
+        var count = 0
+
+        /// A requirement the reader rebuilds without reading it (an atom's `any` of its words).
+        mutating func register(_ q: AtomRequirement) {
+            switch q {
+            case .all, .any: add(q)
+            case .always, .word: break
+            }
+        }
+
+        private mutating func add(_ q: AtomRequirement) {
+            var plain = ByteWriter()
+            CompiledRuleCache.encode(q, &plain)
+            if numbers[plain.bytes] == nil { numbers[plain.bytes] = count }
+            count += 1
+        }
+
+        mutating func encode(_ q: AtomRequirement, _ w: inout ByteWriter) {
+            let xs: [AtomRequirement], tag: UInt8
+            switch q {
+            case .always, .word: CompiledRuleCache.encode(q, &w); return
+            case .all(let ys): xs = ys; tag = 2
+            case .any(let ys): xs = ys; tag = 3
+            }
+            var plain = ByteWriter()
+            CompiledRuleCache.encode(q, &plain)
+            if let k = numbers[plain.bytes] {
+                w.u8(4)
+                w.count(k)
+                return
+            }
+            w.u8(tag)
+            w.count(xs.count)
+            for x in xs { encode(x, &w) }
+            numbers[plain.bytes] = count
+            count += 1
+        }
+    }
+
+    static func decodeRequirement(_ r: inout ByteReader, words: [AtomRequirement], shared: inout [AtomRequirement]) throws -> AtomRequirement {
+        switch try r.u8() {
+        case 0: return .always
+        case 1:
+            let x = try r.int()
+            guard x >= 0 && x < words.count else { throw r.bad("word id out of range") }
+            return words[x]
+        case 4:
+            let k = Int(try r.u32())
+            guard k < shared.count else { throw r.bad("requirement reference out of range") }
+            return shared[k]
+        case let tag where tag == 2 || tag == 3:
+            var xs: [AtomRequirement] = []
+            let n6 = try r.count()
+            for _ in 0..<n6 { xs.append(try decodeRequirement(&r, words: words, shared: &shared)) }
+            let q: AtomRequirement = tag == 2 ? .all(xs) : .any(xs)
+            shared.append(q)
+            return q
+        default: throw r.bad("unknown requirement")
+        }
+    }
+
+    static func encode(_ c: Condition, _ w: inout ByteWriter) {
+        func list(_ xs: [Condition]) { w.count(xs.count); for x in xs { encode(x, &w) } }
+        switch c {
+        case .atom(let a): w.u8(0); w.i64(a)
+        case .rule(let x): w.u8(1); w.i64(x)
+        case .and(let xs): w.u8(2); list(xs)
+        case .or(let xs): w.u8(3); list(xs)
+        case .not(let x): w.u8(4); encode(x, &w)
+        case .atLeast(let n, let xs): w.u8(5); w.i64(n); list(xs)
+        case .near(let a, let b, let d, let unit): w.u8(6); encode(a, &w); encode(b, &w); w.i64(d); w.u8(unit == .characters ? 0 : 1)
+        case .then(let a, let b, let gap): w.u8(7); encode(a, &w); encode(b, &w); w.i64(gap ?? Int.min)
+        case .count(let x, let cmp, let n): w.u8(8); encode(x, &w); w.u8(UInt8(Comparison.allCases.firstIndex(of: cmp)!)); w.i64(n)
+        case .scope(let s, let x): w.u8(9); w.u8(s == .caller ? 0 : 1); encode(x, &w)
+        case .model(let cmp, let t): w.u8(10); w.u8(UInt8(Comparison.allCases.firstIndex(of: cmp)!)); w.u64(t.bitPattern)
+        }
+    }
+
+    static func decodeCondition(_ r: inout ByteReader, atoms: Int, rules: Int) throws -> Condition {
+        func one() throws -> Condition { try decodeCondition(&r, atoms: atoms, rules: rules) }
+        func list() throws -> [Condition] {
+            var xs: [Condition] = []
+            let n7 = try r.count()
+            for _ in 0..<n7 { xs.append(try one()) }
+            return xs
+        }
+        func comparison() throws -> Comparison {
+            let k = Int(try r.u8())
+            guard k < Comparison.allCases.count else { throw r.bad("unknown comparison") }
+            return Comparison.allCases[k]
+        }
+        switch try r.u8() {
+        case 0:
+            let a = try r.int()
+            guard a >= 0 && a < atoms else { throw r.bad("atom out of range") }
+            return .atom(a)
+        case 1:
+            let x = try r.int()
+            guard x >= 0 && x < rules else { throw r.bad("rule out of range") }
+            return .rule(x)
+        case 2: return .and(try list())
+        case 3: return .or(try list())
+        case 4: return .not(try one())
+        case 5: return .atLeast(try r.int(), try list())
+        case 6:
+            let a = try one(), b = try one(), d = try r.int()
+            let unit = try r.u8()
+            guard unit < 2 else { throw r.bad("unknown distance unit") }
+            return .near(a, b, distance: d, unit: unit == 0 ? .characters : .turns)
+        case 7:
+            let a = try one(), b = try one(), gap = try r.int()
+            return .then(a, b, maxGap: gap == Int.min ? nil : gap)
+        case 8: return .count(try one(), try comparison(), try r.int())
+        case 9:
+            let s = try r.u8()
+            guard s < 2 else { throw r.bad("unknown speaker") }
+            return .scope(s == 0 ? .caller : .callee, try one())
+        case 10: return .model(try comparison(), Double(bitPattern: try r.u64()))
+        default: throw r.bad("unknown condition")
+        }
+    }
+}
+
+/// The automaton and program a compiled rule cache carried; the rule set owns them (the program's
+/// tables are freed with it).
+final class PrebuiltMatcher: @unchecked Sendable {
+    let automaton: AhoCorasick
+    let program: Program
+    init(automaton: AhoCorasick, program: Program) {
+        self.automaton = automaton
+        self.program = program
+    }
+    deinit { program.deallocate() }
+}
+
+extension RuleCompiler {
+    /// What a rule set is compiled from: the rule files and the variant dictionaries, read.
+    struct SourceFiles {
+        var rules: [(path: String, data: Data)] = []
+        var variants: [(path: String, data: Data)] = []
+    }
+
+    /// Reads every rule file and variant dictionary under `paths` (what `compile(paths:)` reads).
+    static func sourceFiles(paths: [String]) throws -> SourceFiles {
+        var out = SourceFiles()
+        for f in try ruleFiles(at: paths) {
+            guard let data = FileManager.default.contents(atPath: f) else { throw RuleLoadError.unreadable(f, "permission denied or not a file") }
+            out.rules.append((f, data))
+        }
+        for path in paths {
+            var isDir: ObjCBool = false
+            let file = (path as NSString).appendingPathComponent(VariantDictionary.fileName)
+            if FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue,
+               let data = FileManager.default.contents(atPath: file) {
+                out.variants.append((file, data))
+            }
+        }
+        return out
+    }
+}
+
+extension Program {
+    func encode(into w: inout ByteWriter) {
+        w.count(nodes.count)
+        for n in nodes { w.u8(n.op.rawValue); w.i32(n.arg); w.i32(n.arg2); w.i32(n.first); w.i32(n.count) }
+        for t in [kids, roots, clauseFirst, clauseCount, clausesByWordStart, clausesByWord, scores, categories, frameRules,
+                  unlessRoots, frameWhole, regexAtoms, atomClauseFirst, atomClauseCount, rulesByWordStart, rulesByWord, unfiltered,
+                  atomsByWordStart, atomsByWord] {
+            w.int32s(Array(t))
+        }
+        w.i64(clauseTotal)
+        for t in [isPrivate, moneyRequest, appeal, atomIsWords] { w.raw(t.map { $0 ? 1 : 0 }, counted: true) }
+        for t in [blind, frameKind] { w.raw(Array(t), counted: true) }
+    }
+
+    /// The program `encode` wrote; every index a table holds is checked against the table it
+    /// points into, so a damaged file cannot send the evaluation outside its memory.
+    init(from r: inout ByteReader, rules: Int, atoms: Int, words: Int) throws {
+        var nodes: [Node] = []
+        let n = try r.count()
+        nodes.reserveCapacity(n)
+        for _ in 0..<n {
+            guard let op = Op(rawValue: try r.u8()) else { throw r.bad("unknown program node") }
+            nodes.append(Node(op: op, arg: try r.i32(), arg2: try r.i32(), first: try r.i32(), count: try r.i32()))
+        }
+        var t: [[Int32]] = []
+        for _ in 0..<19 { t.append(try r.int32s()) }
+        let clauseTotal = try r.int()
+        var flags: [[Bool]] = []
+        for _ in 0..<4 { flags.append(try r.bytes().map { $0 != 0 }) }
+        let blind = try r.bytes(), frameKind = try r.bytes()
+        // Shapes and index bounds.
+        let kids = t[0]
+        func within(_ xs: [Int32], _ bound: Int, allowNegative: Bool = false) -> Bool {
+            for x in xs where !((x >= 0 || (allowNegative && x == -1)) && Int(x) < bound) { return false }
+            return true
+        }
+        func starts(_ xs: [Int32], _ entries: Int, _ listCount: Int) -> Bool {
+            guard xs.count == entries + 1, xs[0] == 0, Int(xs[entries]) == listCount else { return false }
+            for i in 0..<entries where xs[i] > xs[i + 1] { return false }
+            return true
+        }
+        func ranges(_ first: [Int32], _ count: [Int32], _ entries: Int, _ bound: Int) -> Bool {
+            guard first.count == entries, count.count == entries else { return false }
+            for i in 0..<entries where !(first[i] >= 0 && count[i] >= 0 && Int(first[i]) + Int(count[i]) <= bound) { return false }
+            return true
+        }
+        var ok = true
+        for node in nodes {
+            let first = Int(node.first), count = Int(node.count), arg = Int(node.arg)
+            if first < 0 || count < 0 || first + count > kids.count { ok = false }
+            if node.op == .atom && !(arg >= 0 && arg < atoms) { ok = false }
+            if node.op == .rule && !(arg >= 0 && arg < rules) { ok = false }
+        }
+        ok = ok && within(kids, nodes.count) && t[1].count == rules && within(t[1], nodes.count)
+        ok = ok && ranges(t[2], t[3], rules, clauseTotal)
+        ok = ok && starts(t[4], words, t[5].count) && within(t[5], clauseTotal)
+        ok = ok && t[6].count == rules && t[7].count == rules && within(t[8], rules)
+        ok = ok && t[9].count == rules && within(t[9], nodes.count, allowNegative: true) && t[10].count == rules
+        ok = ok && within(t[11], atoms) && ranges(t[12], t[13], atoms, clauseTotal)
+        ok = ok && starts(t[14], words, t[15].count) && within(t[15], rules) && within(t[16], rules)
+        ok = ok && starts(t[17], words, t[18].count) && within(t[18], atoms)
+        ok = ok && flags[0].count == rules && flags[1].count == rules && flags[2].count == rules && flags[3].count == atoms
+        ok = ok && blind.count == rules && frameKind.count == rules
+        guard ok else { throw r.bad("inconsistent program tables") }
+        self.nodes = Table(nodes)
+        self.kids = Table(kids)
+        roots = Table(t[1]); clauseFirst = Table(t[2]); clauseCount = Table(t[3])
+        clausesByWordStart = Table(t[4]); clausesByWord = Table(t[5])
+        scores = Table(t[6]); categories = Table(t[7]); frameRules = Table(t[8])
+        unlessRoots = Table(t[9]); frameWhole = Table(t[10]); regexAtoms = Table(t[11])
+        atomClauseFirst = Table(t[12]); atomClauseCount = Table(t[13])
+        rulesByWordStart = Table(t[14]); rulesByWord = Table(t[15]); unfiltered = Table(t[16])
+        atomsByWordStart = Table(t[17]); atomsByWord = Table(t[18])
+        self.clauseTotal = clauseTotal
+        isPrivate = Table(flags[0]); moneyRequest = Table(flags[1]); appeal = Table(flags[2]); atomIsWords = Table(flags[3])
+        self.blind = Table(blind); self.frameKind = Table(frameKind)
+    }
+}
+
+/// Little-endian fixed-width values, counted strings and arrays.
+struct ByteWriter {
+    var bytes: [UInt8] = []
+
+    mutating func u8(_ x: UInt8) { bytes.append(x) }
+    mutating func u32(_ x: UInt32) { withUnsafeBytes(of: x.littleEndian) { bytes.append(contentsOf: $0) } }
+    mutating func i32(_ x: Int32) { u32(UInt32(bitPattern: x)) }
+    mutating func u64(_ x: UInt64) { withUnsafeBytes(of: x.littleEndian) { bytes.append(contentsOf: $0) } }
+    mutating func i64(_ x: Int) { u64(UInt64(bitPattern: Int64(x))) }
+    mutating func count(_ n: Int) { u32(UInt32(n)) }
+    mutating func raw(_ b: [UInt8], counted: Bool = false) {
+        if counted { count(b.count) }
+        bytes.append(contentsOf: b)
+    }
+    mutating func string(_ s: String) { raw(Array(s.utf8), counted: true) }
+    mutating func strings(_ xs: [String]) { count(xs.count); for x in xs { string(x) } }
+    mutating func ints(_ xs: [Int]) { count(xs.count); for x in xs { i64(x) } }
+    /// Zero bytes up to a multiple of `n` (from the start of the payload, itself at an offset
+    /// that is a multiple of 8 in the file).
+    mutating func align(_ n: Int) {
+        while bytes.count % n != 0 { bytes.append(0) }
+    }
+
+    mutating func int32s(_ xs: [Int32]) { xs.withUnsafeBufferPointer { int32s($0) } }
+
+    mutating func int32s(_ xs: UnsafeBufferPointer<Int32>) {
+        count(xs.count)
+        #if _endian(little)
+        bytes.append(contentsOf: UnsafeRawBufferPointer(xs))
+        #else
+        for x in xs { i32(x) }
+        #endif
+    }
+}
+
+/// Reads what `ByteWriter` wrote; every read is bounds-checked, and a short or malformed file is a
+/// `CacheError`, never a crash.
+struct ByteReader {
+    let base: UnsafeRawBufferPointer
+    let path: String
+    var p = 0
+    /// The mapped file `base` lies in, for tables read in place.
+    let owner: AnyObject?
+
+    init(_ base: UnsafeRawBufferPointer, path: String, owner: AnyObject? = nil) {
+        self.base = base
+        self.path = path
+        self.owner = owner
+    }
+
+    func bad(_ problem: String) -> CompiledRuleCache.CacheError {
+        CompiledRuleCache.CacheError(path: path, problem: "damaged compiled rule set (\(problem) at byte \(p))")
+    }
+
+    @inline(__always)
+    private mutating func take(_ n: Int) throws -> Int {
+        guard n >= 0, n <= base.count - p else { throw bad("unexpected end") }
+        defer { p += n }
+        return p
+    }
+
+    mutating func u8() throws -> UInt8 { base[try take(1)] }
+    mutating func u32() throws -> UInt32 { UInt32(littleEndian: base.loadUnaligned(fromByteOffset: try take(4), as: UInt32.self)) }
+    mutating func i32() throws -> Int32 { Int32(bitPattern: try u32()) }
+    mutating func u64() throws -> UInt64 { UInt64(littleEndian: base.loadUnaligned(fromByteOffset: try take(8), as: UInt64.self)) }
+    mutating func int() throws -> Int { Int(Int64(bitPattern: try u64())) }
+    mutating func count() throws -> Int {
+        let n = Int(try u32())
+        guard n <= base.count - p else { throw bad("count \(n) larger than the file") }
+        return n
+    }
+    mutating func bytes() throws -> [UInt8] {
+        let n = try count()
+        let at = try take(n)
+        return Array(UnsafeRawBufferPointer(rebasing: base[at..<(at + n)]))
+    }
+    mutating func string() throws -> String {
+        let n = try count()
+        let at = try take(n)
+        return String(decoding: UnsafeRawBufferPointer(rebasing: base[at..<(at + n)]), as: UTF8.self)
+    }
+    mutating func strings() throws -> [String] {
+        let n = try count()
+        var out: [String] = []
+        out.reserveCapacity(n)
+        for _ in 0..<n { out.append(try string()) }
+        return out
+    }
+    mutating func ints(below bound: Int) throws -> [Int] {
+        let n = try count()
+        var out: [Int] = []
+        out.reserveCapacity(n)
+        for _ in 0..<n {
+            let x = try int()
+            guard x >= 0 && x < bound else { throw bad("index out of range") }
+            out.append(x)
+        }
+        return out
+    }
+    mutating func align(_ n: Int) throws {
+        while p % n != 0 {
+            guard try u8() == 0 else { throw bad("bad padding") }
+        }
+    }
+
+    /// A table of Int32 read in place: valid while the mapped file (`owner`) lives.
+    mutating func int32Table() throws -> TransitionTable {
+        #if _endian(little)
+        let before = p
+        let n = try count()
+        let at = try take(n * 4)
+        if let owner, (Int(bitPattern: base.baseAddress!) + at) % 4 == 0 {
+            return TransitionTable(borrowing: (base.baseAddress! + at).assumingMemoryBound(to: Int32.self), count: n, owner: owner)
+        }
+        p = before
+        #endif
+        return TransitionTable(copying: try int32s())
+    }
+
+    mutating func int32s() throws -> [Int32] {
+        let n = try count()
+        let at = try take(n * 4)
+        let src = base.baseAddress! + at
+        let values = [Int32](unsafeUninitializedCapacity: n) { buf, initialized in
+            if n > 0 { UnsafeMutableRawPointer(buf.baseAddress!).copyMemory(from: src, byteCount: n * 4) }
+            initialized = n
+        }
+        #if _endian(little)
+        return values
+        #else
+        return values.map { Int32(littleEndian: $0) }
+        #endif
+    }
+}
+
+/// A 64-bit hash of bytes, eight at a time (a checksum and a cache key, not a defence against forgery).
+struct ContentHash {
+    private(set) var value: UInt64 = 0x9E37_79B9_7F4A_7C15
+
+    @inline(__always)
+    private mutating func mix(_ x: UInt64) {
+        value = (value ^ (x &* 0xC2B2_AE3D_27D4_EB4F))
+        value = ((value &<< 31) | (value &>> 33)) &* 0x9E37_79B9_7F4A_7C15
+    }
+
+    mutating func add(_ x: UInt64) { mix(x) }
+
+    mutating func add(_ bytes: [UInt8]) { bytes.withUnsafeBytes { add($0) } }
+
+    mutating func add(_ b: UnsafeRawBufferPointer) {
+        let n = b.count
+        var i = 0
+        // Four independent lanes over 32 bytes at a time (a compiled rule set is about 25 MB,
+        // checked on every load): each step is a bijection of its lane, so one changed word
+        // always changes the result.
+        var l0 = value, l1 = value ^ 0x6A09_E667_F3BC_C908, l2 = value ^ 0xBB67_AE85_84CA_A73B, l3 = value ^ 0x3C6E_F372_FE94_F82B
+        while i &+ 32 <= n {
+            l0 = (l0 ^ b.loadUnaligned(fromByteOffset: i, as: UInt64.self)) &* 0x9E37_79B9_7F4A_7C15
+            l1 = (l1 ^ b.loadUnaligned(fromByteOffset: i &+ 8, as: UInt64.self)) &* 0xC2B2_AE3D_27D4_EB4F
+            l2 = (l2 ^ b.loadUnaligned(fromByteOffset: i &+ 16, as: UInt64.self)) &* 0x1656_67B1_9E37_79F9
+            l3 = (l3 ^ b.loadUnaligned(fromByteOffset: i &+ 24, as: UInt64.self)) &* 0x85EB_CA77_C2B2_AE63
+            i &+= 32
+        }
+        mix(l0); mix(l1); mix(l2); mix(l3)
+        while i &+ 8 <= n {
+            mix(b.loadUnaligned(fromByteOffset: i, as: UInt64.self))
+            i &+= 8
+        }
+        var tail: UInt64 = 0
+        var k: UInt64 = 0
+        while i < n { tail |= UInt64(b[i]) << (8 &* k); i &+= 1; k &+= 1 }
+        mix(tail ^ (UInt64(n) << 56))
+        mix(UInt64(n))
+    }
+}
+
+/// A file mapped read-only into memory (unmapped when released).
+final class MappedFile {
+    let bytes: UnsafeRawBufferPointer
+
+    init(path: String) throws {
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else { throw CompiledRuleCache.CacheError(path: path, problem: String(cString: strerror(errno))) }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw CompiledRuleCache.CacheError(path: path, problem: String(cString: strerror(errno))) }
+        let size = Int(st.st_size)
+        guard size > 0 else { throw CompiledRuleCache.CacheError(path: path, problem: "empty file") }
+        guard let p = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), p != UnsafeMutableRawPointer(bitPattern: -1) else {
+            throw CompiledRuleCache.CacheError(path: path, problem: "cannot map: \(String(cString: strerror(errno)))")
+        }
+        bytes = UnsafeRawBufferPointer(start: p, count: size)
+    }
+
+    deinit { munmap(UnsafeMutableRawPointer(mutating: bytes.baseAddress), bytes.count) }
+}

@@ -1,0 +1,119 @@
+import Foundation
+import Testing
+@testable import Fanzha
+
+// The compiled rule cache (issue 22): a `.fzc` file gives the same verdicts as the rules it was
+// compiled from, and a damaged or stale file is never used.
+
+@Suite(.serialized) struct CompiledRuleCacheTests {
+    private func temporaryFolder() throws -> String {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fanzha-cache-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        return dir
+    }
+
+    /// Every embedded example of the bundled rules, and a few texts of our own, through both
+    /// scanners: the JSON verdicts must be byte-identical.
+    @Test func aCompiledFileGivesTheSameVerdictsAsTheRules() throws {
+        let rules = try loadBundledRuleSet()
+        let dir = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let file = dir + "/rules.fzc"
+        try CompiledRuleCache.write(rules, model: nil, to: file)
+        let loaded = try CompiledRuleCache.read(path: file)
+        #expect(loaded.prebuilt != nil)
+        #expect(loaded.words == rules.words)
+        #expect(loaded.rules.map(\.id) == rules.rules.map(\.id))
+        #expect(loaded.wordEdges == rules.wordEdges)
+        #expect(loaded.variants.entries == rules.variants.entries)
+        #expect(loaded.sources.map(\.path) == rules.sources.map(\.path))
+        #expect(loaded.sources.map { $0.scalars.count } == rules.sources.map { $0.scalars.count })
+        let model = try bundledModel()
+        let fresh = try Fanzha.Screener(matcher: CompiledMatcher(rules, model: model))
+        let cached = try Fanzha.Screener(matcher: CompiledMatcher(loaded, model: model))
+        let freshPrinter = VerdictPrinter(rules: rules, format: .jsonl, colour: false)
+        let cachedPrinter = VerdictPrinter(rules: loaded, format: .jsonl, colour: false)
+        var texts = rules.rules.flatMap { $0.hits.map(\.text) + $0.misses.map(\.text) }
+        texts += ["您好，这里是市公安局，您的账户涉嫌洗钱，请立即转账到安全账户配合调查", "今晚一起吃饭吗？", "刷単返利，日赚三百",
+                  "ＡＰＰ下载链接：http://example.com 验证码123456", "你好\n我是客服\n退款需要先交保证金"]
+        #expect(texts.count > 100)
+        for (i, text) in texts.enumerated() {
+            let record = Record(id: "r\(i)", text: text)
+            let a = freshPrinter.json(fresh.screen(record), record: record)
+            let b = cachedPrinter.json(cached.screen(record), record: record)
+            #expect(a == b, "\(text)")
+        }
+        // A file made from a loaded file is the same file.
+        let again = dir + "/again.fzc"
+        try CompiledRuleCache.write(loaded, model: nil, to: again)
+        #expect(FileManager.default.contents(atPath: again) == FileManager.default.contents(atPath: file))
+    }
+
+    @Test func damagedFilesAreRejected() throws {
+        let rules = try compiledRuleSet(ruleText(match: #""安全账户" and /转(账|帐)/"#))
+        let dir = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let file = dir + "/r.fzc"
+        try CompiledRuleCache.write(rules, model: [1, 2, 3], to: file)
+        let good = try #require(FileManager.default.contents(atPath: file))
+        #expect(try CompiledRuleCache.read(path: file).embeddedModel == [1, 2, 3])
+        var damaged: [(String, Data)] = [("empty", Data()), ("truncated", good.dropLast(7)), ("header only", good.prefix(48)),
+                                         ("longer", good + Data([0])), ("not one", Data("rule x { }".utf8))]
+        for at in [0, 9, 20, 47, 48, good.count / 2, good.count - 1] {
+            var flipped = good
+            flipped[at] ^= 0x10
+            damaged.append(("byte \(at) flipped", flipped))
+        }
+        for (name, bytes) in damaged {
+            let path = dir + "/damaged.fzc"
+            try bytes.write(to: URL(fileURLWithPath: path))
+            #expect(throws: CompiledRuleCache.CacheError.self, "\(name)") { try CompiledRuleCache.read(path: path) }
+        }
+        #expect(throws: CompiledRuleCache.CacheError.self) { try CompiledRuleCache.read(path: dir + "/missing.fzc") }
+    }
+
+    /// The automatic cache: the first load compiles and writes an entry, the second uses it; an
+    /// edited rule file or a damaged entry is compiled again, never loaded from the cache.
+    @Test func theAutomaticCacheIsRebuiltWhenStaleOrDamaged() throws {
+        let dir = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let rulesDir = dir + "/rules", cache = dir + "/cache"
+        try FileManager.default.createDirectory(atPath: rulesDir, withIntermediateDirectories: true)
+        let ruleFile = rulesDir + "/a.fz"
+        try ruleText("a", match: #""安全账户""#, extra: "  score 5\n").write(toFile: ruleFile, atomically: true, encoding: .utf8)
+        func entries() -> [String] {
+            ((try? FileManager.default.contentsOfDirectory(atPath: cache)) ?? []).filter { $0.hasSuffix(".fzc") }.sorted()
+        }
+        func load() throws -> RuleSet { try #require(try CompiledRuleCache.load(paths: [rulesDir], cacheFolder: cache).ruleSet) }
+
+        #expect(try load().prebuilt == nil)       // compiled
+        #expect(entries().count == 1)
+        let cached = try load()
+        #expect(cached.prebuilt != nil)            // from the cache
+        #expect(try Fanzha.Screener(rules: cached).screen(Record(id: "x", text: "请转到安全账户")).level != .none)
+
+        // Another rule: another key, compiled again.
+        try ruleText("a", match: #""验证码""#, extra: "  score 5\n").write(toFile: ruleFile, atomically: true, encoding: .utf8)
+        let edited = try load()
+        #expect(edited.prebuilt == nil)
+        #expect(try Fanzha.Screener(rules: edited).screen(Record(id: "x", text: "请转到安全账户")).level == .none)
+        #expect(entries().count == 2)
+        #expect(try load().prebuilt != nil)
+
+        // A damaged entry: compiled again and rewritten.
+        for name in entries() {
+            let path = cache + "/" + name
+            var bytes = try #require(FileManager.default.contents(atPath: path))
+            bytes[bytes.count - 3] ^= 0xFF
+            try bytes.write(to: URL(fileURLWithPath: path))
+        }
+        #expect(try load().prebuilt == nil)
+        #expect(try load().prebuilt != nil)
+
+        // A variant dictionary is part of the key too.
+        try "验证码 = yzm\n".write(toFile: rulesDir + "/variants.txt", atomically: true, encoding: .utf8)
+        let withVariants = try load()
+        #expect(withVariants.prebuilt == nil)
+        #expect(try Fanzha.Screener(rules: try load()).screen(Record(id: "x", text: "把yzm发给我")).level != .none)
+    }
+}

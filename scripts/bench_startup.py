@@ -1,0 +1,73 @@
+#!/usr/bin/env python3
+"""Start-up and instruction counts for scripts/bench.sh (docs/BENCHMARKS.md).
+
+  bench_startup.py startup BIN RUNS          median, min and max wall milliseconds of RUNS whole
+                                             `BIN scan -q` processes on one message, with the
+                                             compiled rule cache (after one warming run) and
+                                             without it (FANZHA_NO_CACHE=1)
+  bench_startup.py instructions BIN SLICE    callgrind instructions per record of
+                                             `BIN scan --format jsonl --threads 1` (and --count) on
+                                             SLICE, minus a run on an empty input; and at start-up
+"""
+import os, re, statistics, subprocess, sys, tempfile, time
+
+MESSAGE = "【平安银行】您的账户存在异常，请立即转账到安全账户配合调查，验证码切勿告诉他人。\n"
+
+
+def wall(cmd, env, runs):
+    times = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        subprocess.run(cmd, input=MESSAGE.encode(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+        times.append((time.perf_counter() - t) * 1000)
+    return statistics.median(times), min(times), max(times)
+
+
+def startup(binary, runs):
+    env = dict(os.environ)
+    cache = tempfile.mkdtemp(prefix="fanzha-bench-cache-")
+    env["XDG_CACHE_HOME"] = cache
+    cmd = [binary, "scan", "-q", "-"]
+    subprocess.run(cmd, input=MESSAGE.encode(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)  # writes the cache
+    warm = wall(cmd, env, runs)
+    cold_env = dict(env, FANZHA_NO_CACHE="1")
+    cold = wall(cmd, cold_env, runs)
+    version = wall([binary, "--version"], env, runs)
+    for name, (med, lo, hi) in [("with the compiled rule cache", warm), ("compiling the rules (FANZHA_NO_CACHE=1)", cold),
+                                ("fanzha --version (the process alone)", version)]:
+        print(f"Start-up, {name}: median {med:.1f} ms of {runs} runs (min {lo:.1f}, max {hi:.1f})")
+
+
+def callgrind(cmd, stdin_path, env):
+    with tempfile.NamedTemporaryFile(suffix=".cg") as out, open(stdin_path, "rb") as f:
+        r = subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out.name}"] + cmd + ["-"],
+                           stdin=f, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+        m = re.search(rb"refs:\s+([\d,]+)", r.stderr)
+        return int(m.group(1).replace(b",", b""))
+
+
+def instructions(binary, slice_path):
+    env = dict(os.environ, XDG_CACHE_HOME=tempfile.mkdtemp(prefix="fanzha-bench-cache-"))
+    records = sum(1 for _ in open(slice_path, "rb"))
+    empty = tempfile.NamedTemporaryFile(suffix=".txt")
+    one = tempfile.NamedTemporaryFile(suffix=".txt")
+    one.write(MESSAGE.encode()); one.flush()
+    subprocess.run([binary, "scan", "-q", one.name], env=env)  # writes the cache
+    base = callgrind([binary, "scan", "--format", "jsonl", "--threads", "1"], empty.name, env)
+    full = callgrind([binary, "scan", "--format", "jsonl", "--threads", "1"], slice_path, env)
+    count = callgrind([binary, "scan", "--count", "--threads", "1"], slice_path, env)
+    start_cached = callgrind([binary, "scan", "-q"], one.name, env)
+    start_cold = callgrind([binary, "scan", "-q"], one.name, dict(env, FANZHA_NO_CACHE="1"))
+    print(f"Instructions per record ({records} lines, --threads 1, callgrind): {(full - base) / records:,.0f} (JSON verdicts), "
+          f"{(count - base) / records:,.0f} (--count)")
+    print(f"Instructions at start-up (scan -q, one message): {start_cached / 1e6:,.0f}M with the compiled rule cache, "
+          f"{start_cold / 1e6:,.0f}M compiling the rules")
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "startup":
+        startup(sys.argv[2], int(sys.argv[3]))
+    elif sys.argv[1] == "instructions":
+        instructions(sys.argv[2], sys.argv[3])
+    else:
+        sys.exit(__doc__)
