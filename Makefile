@@ -2,7 +2,7 @@
 
 SWIFT ?= swift
 
-.PHONY: setup build demo test test-spark bench quality clean
+.PHONY: setup build demo test test-spark test-service bench bench-serve quality clean
 
 setup:
 	./scripts/setup.sh
@@ -14,12 +14,20 @@ demo: setup
 	$(SWIFT) build -c release
 	.build/release/fanzha scan corpus/demo.txt; status=$$?; [ $$status -le 1 ]
 
-# The test suite, the Spark job's tests, then the detection floors on ../shared/datasets (scripts/quality.py --check).
+# The test suite, the Spark job's tests, the service's console and OpenAPI run, then the detection
+# floors on ../shared/datasets (scripts/quality.py --check).
 test: setup
 	$(SWIFT) test
 	$(SWIFT) build -c release
 	$(MAKE) test-spark
+	$(MAKE) test-service
 	./scripts/quality.py --check
+
+# `fanzha serve` end to end: the web console in headless Chromium, and schemathesis against
+# docs/openapi.yaml (no 500s); it runs the release binary.
+test-service:
+	$(SWIFT) build -c release
+	./scripts/service_test.py
 
 # The Spark job (integrations/spark) against `fanzha scan` on a local Spark; it ships the release binary.
 test-spark:
@@ -36,6 +44,10 @@ quality: setup
 bench: setup
 	./scripts/bench.sh
 	./scripts/bench_referrals.sh
+
+# `fanzha serve` under load with wrk (docs/BENCHMARKS.md, "The service").
+bench-serve: setup
+	./scripts/bench_serve.sh
 
 # The bundled model (docs/MODEL.md): trained on the project's own corpus only, deterministic.
 model:

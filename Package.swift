@@ -7,6 +7,7 @@ import PackageDescription
 //   FanzhaText         the only module that imports OpenCC: normalise text with an offset map
 //   Fanzha             rules language (compiler) and engine (scanner), readers and printers
 //   FanzhaReferrals    the 96110 referral case store (SQLite through GRDB): cases from verdicts, the workflow
+//   FanzhaServer       `fanzha serve`: the HTTP API, live calls over HTTP and WebSocket, the web console
 //   fanzha             the thin command-line shell
 let package = Package(
     name: "Fanzha",
@@ -19,6 +20,12 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-websocket", from: "2.8.1"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         .systemLibrary(name: "CPCRE2", pkgConfig: "libpcre2-8", providers: [.apt(["libpcre2-dev"])]),
@@ -28,13 +35,28 @@ let package = Package(
         .target(name: "Fanzha", dependencies: ["FanzhaPCRE", "FanzhaText"]),
         // The core engine never depends on SQLite: only the referral store does.
         .target(name: "FanzhaReferrals", dependencies: ["Fanzha", .product(name: "GRDB", package: "GRDB.swift")]),
+        .target(name: "FanzhaServer", dependencies: [
+            "Fanzha",
+            "FanzhaReferrals",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HummingbirdCore", package: "hummingbird"),
+            .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ], resources: [.copy("Console")]),
         .executableTarget(name: "fanzha", dependencies: [
             "Fanzha",
             "FanzhaReferrals",
+            "FanzhaServer",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .testTarget(name: "FanzhaTests", dependencies: ["Fanzha", "FanzhaPCRE", "FanzhaText"]),
         .testTarget(name: "FanzhaReferralsTests", dependencies: ["FanzhaReferrals", "Fanzha"]),
+        .testTarget(name: "FanzhaServerTests", dependencies: ["Fanzha", "FanzhaReferrals", "FanzhaServer"]),
     ],
     swiftLanguageModes: [.v5]
 )

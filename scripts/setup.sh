@@ -9,15 +9,22 @@
 #   libsqlite3-dev  SQLite, for the referral case store (GRDB)        -> FanzhaReferrals
 #   pkg-config      SwiftPM finds both libraries through it
 #   ripgrep         used by the benchmark (docs/BENCHMARKS.md)
+#   chromium        the web console's test in a headless browser (scripts/service_test.py)
+#   fonts-noto-cjk  Chinese text in that browser and in the console's screenshot
+#   wrk             the service's load benchmark (scripts/bench_serve.sh)
 #   openjdk-17-jre-headless, only when there is no Java 17 or later: Spark runs on it
 #   python3-pip, only when pip is missing; then from PyPI: pyspark (pinned) and pytest, for the
 #                   Spark job's tests (integrations/spark); pyspark is a 300 MB download that
-#                   takes about 3 minutes, so it is installed only when that version is missing
+#                   takes about 3 minutes, so it is installed only when that version is missing;
+#                   playwright (drives Debian's chromium; no browser download) and schemathesis
+#                   (the OpenAPI run), pinned, for the service's tests (scripts/service_test.py)
 set -euo pipefail
 
 PYSPARK_VERSION=4.0.1
+PLAYWRIGHT_VERSION=1.65.2
+SCHEMATHESIS_VERSION=4.32.5
 
-packages=(libpcre2-dev libopencc-dev libsqlite3-dev pkg-config ripgrep chromium fonts-noto-cjk)
+packages=(libpcre2-dev libopencc-dev libsqlite3-dev pkg-config ripgrep chromium fonts-noto-cjk wrk)
 
 # Spark 4 needs Java 17 or later.
 java_major=0
@@ -68,8 +75,14 @@ fi
 if ! python3 -c "import pytest" 2>/dev/null; then
     python_missing+=(pytest)
 fi
+if ! python3 -c "import sys; from importlib.metadata import version; sys.exit(version('playwright') != '$PLAYWRIGHT_VERSION')" 2>/dev/null; then
+    python_missing+=("playwright==$PLAYWRIGHT_VERSION")
+fi
+if ! python3 -c "import sys; from importlib.metadata import version; sys.exit(version('schemathesis') != '$SCHEMATHESIS_VERSION')" 2>/dev/null; then
+    python_missing+=("schemathesis==$SCHEMATHESIS_VERSION")
+fi
 if [ "${#python_missing[@]}" -eq 0 ]; then
-    echo "setup: Python packages present (pyspark $PYSPARK_VERSION, pytest)"
+    echo "setup: Python packages present (pyspark $PYSPARK_VERSION, pytest, playwright $PLAYWRIGHT_VERSION, schemathesis $SCHEMATHESIS_VERSION)"
 else
     echo "setup: pip installing ${python_missing[*]}"
     PIP_BREAK_SYSTEM_PACKAGES=1 python3 -m pip install --quiet --no-cache-dir --disable-pip-version-check "${python_missing[@]}"

@@ -14,7 +14,7 @@ struct FanzhaCommand: ParsableCommand {
         abstract: "Screen SMS and call transcripts for telecom fraud (反诈), and say what to do about it.",
         discussion: "Exit status, like grep: 0 when some record reached the level, 1 when none did, 2 on error.",
         version: "0.1.0",
-        subcommands: [Scan.self, Explain.self, Eval.self, Cases.self, Referrals.self, Lint.self, Compile.self, Test.self, Fmt.self, Train.self])
+        subcommands: [Scan.self, Explain.self, Eval.self, Cases.self, Referrals.self, Lint.self, Compile.self, Test.self, Fmt.self, Train.self, Serve.self])
 }
 
 signal(SIGPIPE, SIG_IGN)

@@ -128,9 +128,9 @@ def _answer(raw, record, source):
 
 def screen_partition(rows, command, binary_name, rules_names):
     """Streams one partition through one fanzha process. `rows` yields (record JSON text, source
-    file). Yields one (fanzha's line, record, file) per record, the last two only for
-    errors; raises (so that Spark retries the task) when the process
-    fails, is killed, or answers a different number of records than it was given."""
+    file). Yields (fanzha's line, record, file) per record, the last two only beside errors.
+    Raises, so that Spark retries the task, when the process fails, is killed, or answers a
+    different number of records than it was given."""
     rows = iter(rows)
     first = next(rows, None)
     if first is None:

@@ -23,6 +23,8 @@ def spark():
     alone never retries a failed task)."""
     from pyspark.sql import SparkSession
     session = (SparkSession.builder.master("local[2,4]").appName("fanzha-tests")
+               .config("spark.driver.bindAddress", "127.0.0.1")     # loopback only, whatever the host name resolves to
+               .config("spark.driver.host", "127.0.0.1")
                .config("spark.ui.enabled", "false")
                .config("spark.ui.showConsoleProgress", "false")
                .config("spark.sql.shuffle.partitions", "4")

@@ -1,0 +1,107 @@
+import Foundation
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `fanzha serve` as a process: signals.
+final class ServeProcess {
+    let process = Process()
+    let out = Pipe(), err = Pipe()
+    private(set) var port = 0
+    private let errText = Box()
+    final class Box: @unchecked Sendable {
+        let lock = NSLock()
+        var text = ""
+        func append(_ s: String) { lock.lock(); text += s; lock.unlock() }
+        var value: String { lock.lock(); defer { lock.unlock() }; return text }
+    }
+
+    init(_ arguments: [String]) throws {
+        let exe = try #require(Package.fanzha)
+        process.executableURL = URL(fileURLWithPath: exe)
+        process.arguments = ["serve", "--port", "0"] + arguments
+        process.standardOutput = out
+        process.standardError = err
+        process.standardInput = FileHandle(forReadingAtPath: "/dev/null")
+        try process.run()
+        let box = errText
+        err.fileHandleForReading.readabilityHandler = { h in box.append(String(decoding: h.availableData, as: UTF8.self)) }
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline {
+            if let r = box.value.range(of: "on http://127.0.0.1:") {
+                let digits = box.value[r.upperBound...].prefix { $0.isNumber }
+                if let p = Int(digits), box.value[r.upperBound...].dropFirst(digits.count).first == " " { port = p; break }
+            }
+            if !process.isRunning { break }
+            usleep(20_000)
+        }
+    }
+
+    var stderr: String { errText.value }
+
+    func signal(_ s: Int32) { kill(process.processIdentifier, s) }
+
+    /// Waits for the process to end; its stdout.
+    func wait() -> String {
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        err.fileHandleForReading.readabilityHandler = nil
+        return String(decoding: data, as: UTF8.self)
+    }
+}
+
+@Suite(.serialized) struct ProcessTests {
+    /// SIGTERM: requests in flight finish, open calls are closed with their finals on stdout, exit 0.
+    @Test func sigtermClosesOpenCallsWithTheirFinals() throws {
+        let server = try ServeProcess(["--rules", Package.rules])
+        #expect(server.port > 0, "did not start: \(server.stderr)")
+        guard server.port > 0 else { return }
+        let r = try httpBlocking(server.port, "POST", "/v1/calls/open-1/turns", json: #"{"speaker":"caller","text":"我是公安局的，你涉嫌洗钱，把钱转到安全账户"}"#)
+        #expect(r.status == 200)
+        server.signal(SIGTERM)
+        let stdout = server.wait()
+        #expect(server.process.terminationReason == .exit)
+        #expect(server.process.terminationStatus == 0)
+        let finals = stdout.split(separator: "\n").filter { $0.hasPrefix(#"{"event":"final""#) }
+        #expect(finals.count == 1)
+        #expect(finals.first?.contains(#""id":"open-1""#) == true)
+        #expect(finals.first?.contains(#""level":"high""#) == true)
+    }
+
+    /// SIGHUP reloads; a broken rule set is refused and the old one keeps serving.
+    @Test func sighupReloads() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fanzha-hup-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let file = dir.appendingPathComponent("r.fz")
+        let head = "category demo {\n  title \"演示\"\n  description \"d\"\n  advice \"a\"\n  script \"s\"\n}\n"
+        func rule(_ id: String, _ word: String) -> String { "rule demo.\(id) {\n  title \"t\"\n  category demo\n  score 10\n  match \"\(word)\"\n}\n" }
+        try (head + rule("one", "安全账户")).write(to: file, atomically: true, encoding: .utf8)
+        let server = try ServeProcess(["--rules", dir.path])
+        #expect(server.port > 0, "did not start: \(server.stderr)")
+        guard server.port > 0 else { return }
+        func rules() throws -> Int { try httpBlocking(server.port, "GET", "/healthz").object["rules"] as? Int ?? -1 }
+        #expect(try rules() == 1)
+        try (head + rule("one", "安全账户") + rule("two", "刷单")).write(to: file, atomically: true, encoding: .utf8)
+        server.signal(SIGHUP)
+        var n = -1
+        for _ in 0..<100 { n = try rules(); if n == 2 { break }; usleep(50_000) }
+        #expect(n == 2)
+        try (head + "rule demo.bad {\n  title \"t\"\n  score\n}\n").write(to: file, atomically: true, encoding: .utf8)
+        server.signal(SIGHUP)
+        for _ in 0..<100 where !server.stderr.contains("refused") { usleep(50_000) }
+        #expect(server.stderr.contains("refused"))
+        #expect(try rules() == 2)
+        server.signal(SIGTERM)
+        _ = server.wait()
+        #expect(server.process.terminationStatus == 0)
+    }
+
+    @Test func refusesAnOpenAddressWithoutTokens() throws {
+        let server = try ServeProcess(["--bind", "0.0.0.0"])
+        _ = server.wait()
+        #expect(server.process.terminationStatus == 2)
+        #expect(server.stderr.contains("--tokens"))
+    }
+}
