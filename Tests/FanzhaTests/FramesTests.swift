@@ -56,6 +56,19 @@ private func verdict(_ text: String) throws -> (Verdict, RuleSet) {
         #expect(Screener.sentenceStarts("") == [0])
     }
 
+    @Test func aTagOrANoticeLabelStartsASentenceWithoutAFullStop() {
+        // 请马上核查 | 【反诈提醒】谨防受骗: a warning appended with no full stop is its own sentence.
+        #expect(Screener.sentenceStarts("请马上核查【反诈提醒】谨防受骗") == [0, 5])
+        // 配合核查 | 温馨提示：请勿泄露验证码 — the label is two characters and 提示/提醒.
+        #expect(Screener.sentenceStarts("配合核查温馨提示：请勿泄露验证码") == [0, 4])
+        #expect(Screener.sentenceStarts("转账到这里警方提醒:凡是") == [0, 5])
+        // A tag at the start, or a colon after other words, starts nothing new.
+        #expect(Screener.sentenceStarts("【某某银行】您的验证码是1234") == [0])
+        #expect(Screener.sentenceStarts("他说：转到安全账户") == [0])
+        // Inside a quotation a tag stays in the quoting sentence.
+        #expect(Screener.sentenceStarts("他说“【通知】转账”然后") == [0])
+    }
+
     @Test func aScamWordInANarratedSentenceDoesNotCount() throws {
         // Sentence 1 is narration (受害人): 安全账户 there is not the scam speaking. It is 13 of the
         // message's 19 characters (≥ 50%), so the whole message is a report too.

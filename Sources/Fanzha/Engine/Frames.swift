@@ -152,7 +152,10 @@ extension Screener {
     /// after 。！？!?；; … or a line break, or at a space between Chinese characters once it is six
     /// characters long (posts written with spaces for full stops; 安 全 账 户 stays one piece); a quotation (“…”, 「…」, 『…』, "…") stays in the
     /// sentence that quotes it, so a scammer's quoted words belong to the narration around them
-    /// (a quotation left open ends after 300 characters).
+    /// (a quotation left open ends after 300 characters). A bracketed tag (【反诈提醒】, 【某某银行】)
+    /// and a notice label before a colon (温馨提示：, 警方提醒：) start a sentence even with no full
+    /// stop before them: a warning or a signature added to a message is a sentence of its own, so
+    /// a frame can take it without taking the message.
     static func sentenceStarts(_ text: String) -> [Int] { sentences(text).starts }
 
     /// The sentence starts, and the quotations (scalar ranges, marks included).
@@ -160,6 +163,8 @@ extension Screener {
         var starts = [0], quotations: [Range<Int>] = []
         var depth = 0, ascii = false, opened = 0, i = 0
         var previousIsHan = false, pendingSpace = -1
+        var recent: (UnicodeScalar, UnicodeScalar, UnicodeScalar, UnicodeScalar) = (" ", " ", " ", " ")
+        func startSentence(at s: Int) { if s > starts.last! { starts.append(s) } }
         for u in text.unicodeScalars {
             let isHan = (0x4E00...0x9FFF).contains(u.value) || (0x3400...0x4DBF).contains(u.value)
             if u == " " || u == "\u{3000}" {
@@ -183,10 +188,20 @@ extension Screener {
                 if ascii && depth == 0 { opened = i } else if !ascii && depth == 0 { quotations.append(opened..<(i + 1)) }
             case "。", "！", "？", "!", "?", "；", ";", "…", "\n":
                 if (depth > 0 || ascii) && i - opened > 300 { depth = 0; ascii = false }
-                if depth == 0 && !ascii && i + 1 > starts.last! { starts.append(i + 1) }
+                if depth == 0 && !ascii { startSentence(at: i + 1) }
+            case "【":
+                if depth == 0 && !ascii { startSentence(at: i) }
+            case "：", ":":
+                // Two characters and 提示 or 提醒: the label starts where those four do.
+                let isHan = { (c: UnicodeScalar) in (0x4E00...0x9FFF).contains(c.value) }
+                if depth == 0, !ascii, i >= 4, isHan(recent.0), isHan(recent.1), recent.2 == "提",
+                   recent.3 == "示" || recent.3 == "醒" {
+                    startSentence(at: i - 4)
+                }
             default:
                 break
             }
+            recent = (recent.1, recent.2, recent.3, u)
             i += 1
         }
         if starts.count > 1 && starts.last! >= i { starts.removeLast() }
