@@ -54,9 +54,11 @@ let package = Package(
             "FanzhaServer",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
-        .testTarget(name: "FanzhaTests", dependencies: ["Fanzha", "FanzhaPCRE", "FanzhaText"]),
-        .testTarget(name: "FanzhaReferralsTests", dependencies: ["FanzhaReferrals", "Fanzha"]),
-        .testTarget(name: "FanzhaServerTests", dependencies: ["Fanzha", "FanzhaReferrals", "FanzhaServer"]),
+        // Where the package's files and the built `fanzha` are, for every test target.
+        .target(name: "FanzhaTestSupport", path: "Tests/FanzhaTestSupport"),
+        .testTarget(name: "FanzhaTests", dependencies: ["Fanzha", "FanzhaPCRE", "FanzhaText", "FanzhaTestSupport"]),
+        .testTarget(name: "FanzhaReferralsTests", dependencies: ["FanzhaReferrals", "Fanzha", "FanzhaTestSupport"]),
+        .testTarget(name: "FanzhaServerTests", dependencies: ["Fanzha", "FanzhaReferrals", "FanzhaServer", "FanzhaTestSupport"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -49,7 +49,7 @@ public enum ReferralText {
         return o.finishBytes()
     }
 
-    static func fields(_ c: CaseSummary, now: Date, into o: inout JSONObjectWriter, redact: Redactor?) {
+    package static func fields(_ c: CaseSummary, now: Date, into o: inout JSONObjectWriter, redact: Redactor?) {
         let r: (String) -> String = { s in redact?.apply(s) ?? s }
         o.add("id", Int(c.id))
         o.add("tier", c.tier.rawValue)
@@ -74,6 +74,12 @@ public enum ReferralExport {
     package static func json(_ c: CaseDetail, now: Date, redact: Redactor?) -> [UInt8] {
         var o = JSONObjectWriter()
         ReferralText.fields(c.summary, now: now, into: &o, redact: redact)
+        detailFields(c, into: &o, redact: redact)
+        return o.finishBytes()
+    }
+
+    /// What a case adds to its summary: the steps allowed now, its evidence and its history.
+    package static func detailFields(_ c: CaseDetail, into o: inout JSONObjectWriter, redact: Redactor?) {
         o.add("allowed", c.allowed)
         o.addObjects("evidence", c.evidence) { j, e in
             let (turns, hits) = redacted(e, redact)
@@ -111,7 +117,6 @@ public enum ReferralExport {
             if let v = e.outcome { j.add("outcome", v.rawValue) } else { j.addNull("outcome") }
             if let v = e.note { j.add("note", redact?.apply(v) ?? v) } else { j.addNull("note") }
         }
-        return o.finishBytes()
     }
 
     /// The turns and hits of a warning, redacted (spans moved into the redacted text) or as they are.

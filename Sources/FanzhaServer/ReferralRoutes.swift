@@ -7,71 +7,23 @@ import Hummingbird
 // `fanzha referrals …`, and every read of a case and every change written to its history with
 // the token's name.
 
-private let isoTime: ISO8601DateFormatter = {
-    let f = ISO8601DateFormatter()
-    f.formatOptions = [.withInternetDateTime]
-    return f
-}()
-
+/// A case summary as the queue shows it: the CLI's JSON fields, and the deadline it counts down to.
 func caseFields(_ c: CaseSummary, now: Date, into o: inout JSONObjectWriter) {
-    o.add("id", Int(c.id))
-    o.add("tier", c.tier.rawValue)
-    o.add("state", c.state.rawValue)
-    if let v = c.outcome { o.add("outcome", v.rawValue) } else { o.addNull("outcome") }
-    if let v = c.category { o.add("category", v) } else { o.addNull("category") }
-    o.add("score", c.score)
-    o.add("subject", c.subject)
-    if let v = c.counterparty { o.add("counterparty", v) } else { o.addNull("counterparty") }
-    if let v = c.assignee { o.add("assignee", v) } else { o.addNull("assignee") }
-    let times: [(StaticString, Date?)] = [("opened_at", c.openedAt), ("tier_since", c.tierSince), ("sms_at", c.smsAt), ("first_call_at", c.firstCallAt),
-                                          ("visited_at", c.visitedAt), ("closed_at", c.closedAt), ("contact_due", c.contactDue), ("visit_due", c.visitDue)]
-    for (k, d) in times { if let d { o.add(k, isoTime.string(from: d)) } else { o.addNull(k) } }
-    if let v = c.stopPayment { o.add("stop_payment", v) } else { o.addNull("stop_payment") }
-    if let late = c.overdue(at: now) { o.add("overdue", late) } else { o.addNull("overdue") }
+    ReferralText.fields(c, now: now, into: &o, redact: nil)
     // The deadline the queue counts down to: the first contact, then (high) the visit.
     var deadline: Date? = nil
     if c.state != .closed {
         if c.contactAt == nil { deadline = c.contactDue }
         else if let v = c.visitDue, c.visitedAt == nil, c.state == .unreached || c.state == .visitRequested { deadline = v }
     }
-    if let deadline { o.add("deadline", isoTime.string(from: deadline)) } else { o.addNull("deadline") }
+    if let deadline { o.add("deadline", ReferralText.time(deadline)) } else { o.addNull("deadline") }
 }
 
+/// A case with its evidence and history: as `fanzha referrals show --format jsonl` writes it, with the deadline.
 func caseJSON(_ d: CaseDetail, now: Date) -> [UInt8] {
     var o = JSONObjectWriter()
     caseFields(d.summary, now: now, into: &o)
-    o.add("allowed", d.allowed)
-    o.addObjects("evidence", d.evidence) { j, e in
-        j.add("record_id", e.recordID)
-        j.add("origin", e.origin)
-        j.add("tier", e.tier.rawValue)
-        j.add("score", e.score)
-        if let v = e.category { j.add("category", v) } else { j.addNull("category") }
-        j.add("is_call", e.isCall)
-        j.addObjects("turns", e.turns) { t, turn in t.add("speaker", turn.speaker); t.add("text", turn.text) }
-        j.addObjects("hits", e.hits) { h, hit in
-            h.add("rule", hit.rule)
-            h.add("title", hit.title)
-            h.add("score", hit.score)
-            h.addObjects("spans", hit.spans) { s, span in
-                if let t = span.turn { s.add("turn", t) }
-                s.add("start", span.start)
-                s.add("end", span.end)
-                s.add("text", span.text)
-            }
-        }
-        j.add("seen_at", isoTime.string(from: e.seenAt))
-    }
-    o.addObjects("history", d.history) { j, e in
-        j.add("at", isoTime.string(from: e.at))
-        j.add("actor", e.actor)
-        j.add("kind", e.kind)
-        if let f = e.from { j.add("from", f.rawValue) } else { j.addNull("from") }
-        j.add("to", e.to.rawValue)
-        j.add("tier", e.tier.rawValue)
-        if let v = e.outcome { j.add("outcome", v.rawValue) } else { j.addNull("outcome") }
-        if let v = e.note { j.add("note", v) } else { j.addNull("note") }
-    }
+    ReferralExport.detailFields(d, into: &o, redact: nil)
     return o.finishBytes()
 }
 
@@ -125,7 +77,7 @@ extension FanzhaService {
             let now = Date()
             let cases = try self.withReferrals { try store.list(filter) }
             var o = JSONObjectWriter()
-            o.add("now", isoTime.string(from: now))
+            o.add("now", ReferralText.time(now))
             o.addObjects("cases", cases) { j, c in caseFields(c, now: now, into: &j) }
             return jsonResponse(o.finishBytes())
         }

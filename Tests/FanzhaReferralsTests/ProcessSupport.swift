@@ -1,27 +1,15 @@
+import FanzhaTestSupport
 import Foundation
 import Testing
 #if canImport(Glibc)
 import Glibc
 #endif
 
-// Runs the built `fanzha` (beside the test binary, as Tests/FanzhaTests/ProcessSupport.swift finds it).
+// Runs the built `fanzha` (BuiltProducts finds it, for every test target).
 
 enum Fanzha {
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-
-    static let executable: String? = {
-        let fm = FileManager.default
-        var candidates: [String] = []
-        if let exe = try? fm.destinationOfSymbolicLink(atPath: "/proc/self/exe") {
-            candidates.append(URL(fileURLWithPath: exe).deletingLastPathComponent().appendingPathComponent("fanzha").path)
-        }
-        if let exe = Bundle.main.executablePath {
-            candidates.append(URL(fileURLWithPath: exe).deletingLastPathComponent().appendingPathComponent("fanzha").path)
-        }
-        candidates.append(URL(fileURLWithPath: Bundle.main.bundlePath).deletingLastPathComponent().appendingPathComponent("fanzha").path)
-        candidates.append(root.appendingPathComponent(".build/debug/fanzha").path)
-        return candidates.first { fm.isExecutableFile(atPath: $0) }
-    }()
+    static let root = BuiltProducts.packageRoot
+    static let executable: String? = BuiltProducts.fanzha
 
     struct Outcome {
         let status: Int32

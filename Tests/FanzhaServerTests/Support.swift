@@ -1,5 +1,6 @@
 import Fanzha
 @testable import FanzhaServer
+import FanzhaTestSupport
 import Foundation
 import ServiceLifecycle
 import Logging
@@ -8,22 +9,11 @@ import Glibc
 #endif
 
 enum Package {
-    /// The package root: this file is Tests/FanzhaServerTests/Support.swift.
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let root = BuiltProducts.packageRoot
     static var rules: String { root.appendingPathComponent("rules").path }
     static func file(_ path: String) -> String { root.appendingPathComponent(path).path }
 
-    /// The `fanzha` executable built with the tests.
-    static let fanzha: String? = {
-        let fm = FileManager.default
-        var candidates: [String] = []
-        if let exe = try? fm.destinationOfSymbolicLink(atPath: "/proc/self/exe") {
-            candidates.append(URL(fileURLWithPath: exe).deletingLastPathComponent().appendingPathComponent("fanzha").path)
-        }
-        candidates.append(URL(fileURLWithPath: Bundle.main.bundlePath).deletingLastPathComponent().appendingPathComponent("fanzha").path)
-        candidates.append(root.appendingPathComponent(".build/debug/fanzha").path)
-        return candidates.first { fm.isExecutableFile(atPath: $0) }
-    }()
+    static let fanzha: String? = BuiltProducts.fanzha
 }
 
 /// An HTTP/1.1 exchange over a plain socket: the tests see exactly what goes over the wire, and

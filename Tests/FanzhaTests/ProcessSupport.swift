@@ -1,3 +1,4 @@
+import FanzhaTestSupport
 import Foundation
 import Testing
 #if canImport(Glibc)
@@ -7,29 +8,12 @@ import Glibc
 // Helpers for tests that need the package's files or a real `fanzha` process.
 
 enum PackageFiles {
-    /// The package root: this file is Tests/FanzhaTests/ProcessSupport.swift.
-    static let root: URL = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let root: URL = BuiltProducts.packageRoot
 
     static var rulesDirectory: String { root.appendingPathComponent("rules").path }
     static func corpus(_ name: String) -> String { root.appendingPathComponent("corpus").appendingPathComponent(name).path }
 
-    /// The `fanzha` executable built with the tests: beside the test binary, else in the build trees.
-    static let fanzha: String? = {
-        let fm = FileManager.default
-        var candidates: [String] = []
-        if let exe = try? fm.destinationOfSymbolicLink(atPath: "/proc/self/exe") {
-            candidates.append(URL(fileURLWithPath: exe).deletingLastPathComponent().appendingPathComponent("fanzha").path)
-        }
-        if let exe = Bundle.main.executablePath {
-            candidates.append(URL(fileURLWithPath: exe).deletingLastPathComponent().appendingPathComponent("fanzha").path)
-        }
-        candidates.append(URL(fileURLWithPath: Bundle.main.bundlePath).deletingLastPathComponent().appendingPathComponent("fanzha").path)
-        for tree in [".build-tests", ".build"] {
-            candidates.append(root.appendingPathComponent(tree).appendingPathComponent("debug/fanzha").path)
-        }
-        return candidates.first { fm.isExecutableFile(atPath: $0) }
-    }()
+    static let fanzha: String? = BuiltProducts.fanzha
 }
 
 /// What a finished process left behind.
