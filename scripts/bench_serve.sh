@@ -1,23 +1,35 @@
 #!/usr/bin/env bash
 # `fanzha serve` under load on loopback (docs/BENCHMARKS.md, "The service"). Not a test: numbers.
 #
-#   1. POST /v1/scan, one message per request, rotating over a few messages (scam and ordinary);
-#   2. live calls: $CALLS calls open at once, each fed turns over POST /v1/calls/{id}/turns;
-#   the server's resident memory sampled every 10 s during the live-call run.
+#   1. POST /v1/scan, one message per request, rotating over four messages (two scams, two
+#      ordinary), at each connection count of BENCH_CONNECTIONS ("16 64 256"): requests/s and the
+#      latency percentiles;
+#   2. live calls: CALLS (1000) calls open at once, each fed turns over POST /v1/calls/{id}/turns,
+#      for BENCH_CALL_SECONDS (600: the 10-minute memory run), the server's resident memory
+#      sampled every RSS_EVERY (30) seconds.
 #
-# BENCH_SECONDS (default 30) per run, BENCH_CALL_SECONDS (default 120) for the live calls,
-# BENCH_CONNECTIONS (default 64), CALLS (default 1000). wrk and the server share the machine's cores.
+# BENCH_SECONDS (default 30) per scan run, BENCH_THREADS (default 2) wrk threads. wrk and the
+# server share the machine's cores. Installs wrk (Debian) when it is missing: only this needs it.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 BIN=.build/release/fanzha
 OUT=bench/out/serve
 SECONDS_SCAN=${BENCH_SECONDS:-30}
-SECONDS_CALLS=${BENCH_CALL_SECONDS:-120}
-CONNECTIONS=${BENCH_CONNECTIONS:-64}
+SECONDS_CALLS=${BENCH_CALL_SECONDS:-600}
+CONNECTIONS=${BENCH_CONNECTIONS:-16 64 256}
+CALL_CONNECTIONS=${BENCH_CALL_CONNECTIONS:-64}
+THREADS=${BENCH_THREADS:-2}
 CALLS=${CALLS:-1000}
+RSS_EVERY=${RSS_EVERY:-30}
 mkdir -p "$OUT"
-swift build -c release >/dev/null
-command -v wrk >/dev/null || { echo "bench_serve: wrk is missing (make setup)" >&2; exit 1; }
+
+if ! command -v wrk >/dev/null; then
+    echo "bench_serve: installing wrk"
+    sudo=()
+    [ "$(id -u)" -ne 0 ] && sudo=(sudo)
+    "${sudo[@]}" apt-get install -y wrk >/dev/null 2>&1 || { "${sudo[@]}" apt-get update >/dev/null && "${sudo[@]}" apt-get install -y wrk >/dev/null; }
+fi
+[ "${BENCH_NO_BUILD:-0}" = 1 ] || swift build -c release --product fanzha >/dev/null
 
 # Calls are closed after 200 turns (the next turn starts the call anew), so a call's memory is
 # bounded and the run measures a steady state rather than ever-growing calls.
@@ -57,34 +69,44 @@ local turns = {
   '{"speaker":"callee","text":"好的我想一想"}',
 }
 local calls = $CALLS
+local nthreads = $THREADS
 local threads = 0
 local n = 0
 -- setup runs in the main state; thread:set makes \`tid\` a global of that thread's state
 setup = function(thread) thread:set("tid", threads); threads = threads + 1 end
 request = function()
   n = n + 1
-  -- calls spread over the 2 threads: thread t owns the calls t, t + 2, t + 4, …
-  local call = (n % (calls / 2)) * 2 + (tid or 0)
-  local turn = math.floor(n / (calls / 2)) % #turns + 1
+  -- calls spread over the threads: thread t owns the calls t, t + nthreads, t + 2 nthreads, …
+  local per = math.floor(calls / nthreads)
+  local call = (n % per) * nthreads + (tid or 0)
+  local turn = math.floor(n / per) % #turns + 1
   return wrk.format("POST", "/v1/calls/bench-" .. call .. "/turns", {["Content-Type"] = "application/json"}, turns[turn])
 end
 LUA
 
 rss() { awk '/VmRSS/ {print $2}' "/proc/$server/status"; }
+summary() {   # requests/s and the latency percentiles of a wrk --latency report
+    awk '/Requests\/sec/ {rps=$2} /^ +50%/ {p50=$2} /^ +90%/ {p90=$2} /^ +99%/ {p99=$2} /Non-2xx/ {bad=$NF}
+         END {printf "%s req/s  p50 %s  p90 %s  p99 %s%s\n", rps, p50, p90, p99, bad ? "  non-2xx " bad : ""}' "$1"
+}
 
+echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg) before the run"
 echo "warm-up"
-wrk -t2 -c"$CONNECTIONS" -d5s -s "$OUT/scan.lua" "$url" > /dev/null
+wrk -t"$THREADS" -c64 -d5s -s "$OUT/scan.lua" "$url" > /dev/null
 echo "rss after warm-up: $(rss) kB"
 
-echo "== POST /v1/scan, one message per request: ${SECONDS_SCAN}s, $CONNECTIONS connections, 2 threads"
-wrk -t2 -c"$CONNECTIONS" -d"${SECONDS_SCAN}s" --latency -s "$OUT/scan.lua" "$url" | tee "$OUT/scan.txt"
-echo "rss: $(rss) kB"
+for c in $CONNECTIONS; do
+    echo "== POST /v1/scan, one message per request: ${SECONDS_SCAN}s, $c connections, $THREADS wrk threads"
+    wrk -t"$THREADS" -c"$c" -d"${SECONDS_SCAN}s" --latency -s "$OUT/scan.lua" "$url" > "$OUT/scan-c$c.txt"
+    echo "   $(summary "$OUT/scan-c$c.txt")   (load $(cut -d' ' -f1 /proc/loadavg), rss $(rss) kB)"
+done
 
-echo "== POST /v1/calls/{id}/turns: $CALLS calls at once, ${SECONDS_CALLS}s, $CONNECTIONS connections"
-( for _ in $(seq $(( SECONDS_CALLS / 10 ))); do sleep 10; echo "$(date +%s) $(rss)"; done ) > "$OUT/rss.txt" &
+echo "== POST /v1/calls/{id}/turns: $CALLS calls open at once, ${SECONDS_CALLS}s, $CALL_CONNECTIONS connections"
+( for _ in $(seq $(( SECONDS_CALLS / RSS_EVERY ))); do sleep "$RSS_EVERY"; echo "$(date +%s) $(rss) $(cut -d' ' -f1 /proc/loadavg)"; done ) > "$OUT/rss.txt" &
 sampler=$!
-wrk -t2 -c"$CONNECTIONS" -d"${SECONDS_CALLS}s" --latency -s "$OUT/calls.lua" "$url" | tee "$OUT/calls.txt"
+wrk -t"$THREADS" -c"$CALL_CONNECTIONS" -d"${SECONDS_CALLS}s" --latency -s "$OUT/calls.lua" "$url" > "$OUT/calls.txt"
 wait $sampler || true
+echo "   $(summary "$OUT/calls.txt")"
 echo "open calls at the end: $(curl -s "$url/metrics" | awk '/^fanzha_open_calls / {print $2}')"
-echo "rss every 10 s (kB):"
+echo "rss every ${RSS_EVERY} s (kB):"
 awk '{print $2}' "$OUT/rss.txt" | tr '\n' ' '; echo

@@ -11,7 +11,6 @@
 #   ripgrep         used by the benchmark (docs/BENCHMARKS.md)
 #   chromium        the web console's test in a headless browser (scripts/service_test.py)
 #   fonts-noto-cjk  Chinese text in that browser and in the console's screenshot
-#   wrk             the service's load benchmark (scripts/bench_serve.sh)
 #   openjdk-17-jre-headless, only when there is no Java 17 or later: Spark runs on it
 #   python3-pip, only when pip is missing; then from PyPI: pyspark (pinned) and pytest, for the
 #                   Spark job's tests (integrations/spark); pyspark is a 300 MB download that
@@ -24,7 +23,8 @@ PYSPARK_VERSION=4.0.1
 PLAYWRIGHT_VERSION=1.65.2
 SCHEMATHESIS_VERSION=4.32.5
 
-packages=(libpcre2-dev libopencc-dev libsqlite3-dev pkg-config ripgrep chromium fonts-noto-cjk wrk)
+# (wrk, for the service's load benchmark only, is installed by scripts/bench_serve.sh itself.)
+packages=(libpcre2-dev libopencc-dev libsqlite3-dev pkg-config ripgrep chromium fonts-noto-cjk)
 
 # Spark 4 needs Java 17 or later.
 java_major=0

@@ -181,7 +181,7 @@ extension ReferralStore {
         any("category", f.categories)
         any("outcome", f.outcomes.map(\.rawValue))
         if let a = f.assignee { parts.append("assignee = ?"); args += [a] }
-        if let s = f.subject { parts.append("subject = ?"); args += [s] }
+        if let s = f.subject { parts.append("subject = ?"); args += [SubjectKey.key(s)] }
         if f.openOnly { parts.append("state <> 'closed'") }
         if f.overdueOnly {
             let (sql, a) = overdueCondition(now: now)
@@ -266,53 +266,74 @@ extension ReferralStore {
                   outcome: (row["outcome"] as String?).flatMap(Outcome.init(rawValue:)), note: row["note"])
     }
 
-    /// The report: per tier, per category and in all; false alarms per rule.
+    /// The report: per tier, per category and in all; false alarms per rule. Every figure is an
+    /// SQL aggregate (one pass over the cases grouped by tier and category, then summed here; the
+    /// medians by window functions), so a million cases are not each read into Swift. The
+    /// definitions are those of `CaseSummary.contactAt` and `contactDeadlineMet`.
     public func report(now: Date? = nil) throws -> ReferralReport {
-        let at = now ?? clock()
+        let at = (now ?? clock()).timeIntervalSince1970
+        // Per case: when the tier's first contact was made (the call; for low the SMS or a call,
+        // whichever came first), and when it was due.
+        let perCase = """
+            SELECT tier, coalesce(category, '-') AS category, state, outcome, tier_since, closed_at,
+                   CASE WHEN tier = 'low' THEN coalesce(min(sms_at, first_call_at), sms_at, first_call_at)
+                        ELSE first_call_at END AS contact,
+                   tier_since + CASE tier WHEN 'low' THEN ? WHEN 'medium' THEN ? ELSE ? END AS due
+            FROM referral_case
+            """
+        let dueArgs: StatementArguments = [deadlines.lowSMS, deadlines.mediumCall, deadlines.highCall]
         return try read { db in
             var total = ReferralReport.Row(group: "all")
-            var tiers: [Tier: ReferralReport.Row] = [:]
+            var tiers: [String: ReferralReport.Row] = [:]
             var categories: [String: ReferralReport.Row] = [:]
-            var minutes: [String: [Double]] = [:]
-            let cursor = try Row.fetchCursor(db, sql: "SELECT \(ReferralStore.summaryColumns) FROM referral_case")
-            while let row = try cursor.next() {
-                let c = summary(row)
-                let category = c.category ?? "-"
-                func add(_ r: inout ReferralReport.Row, _ key: String) {
-                    r.cases += 1
-                    if c.state != .closed { r.open += 1 }
-                    if let met = c.contactDeadlineMet(at: at) {
-                        r.deadlinesDecided += 1
-                        if met { r.deadlinesMet += 1 }
-                    }
-                    if let contact = c.contactAt { minutes[key, default: []].append(max(0, contact.timeIntervalSince(c.tierSince)) / 60) }
-                    switch c.outcome {
-                    case .dissuaded?: r.dissuaded += 1
-                    case .alreadyPaid?: r.alreadyPaid += 1
-                    case .notReachable?: r.notReachable += 1
-                    case .falseAlarm?: r.falseAlarms += 1
-                    case .duplicate?: r.duplicates += 1
-                    case nil: break
-                    }
+            // A deadline is decided when the contact was made, or when the case passed it
+            // without one (still open now, or closed after it); met when the contact was in time.
+            let groups = try Row.fetchAll(db, sql: """
+                SELECT tier, category, count(*) AS cases, sum(state <> 'closed') AS open,
+                       sum(contact IS NOT NULL OR coalesce(closed_at, ?) > due) AS decided,
+                       sum(contact IS NOT NULL AND contact <= due) AS met,
+                       sum(outcome IS 'dissuaded') AS dissuaded, sum(outcome IS 'already_paid') AS already_paid,
+                       sum(outcome IS 'not_reachable') AS not_reachable, sum(outcome IS 'false_alarm') AS false_alarms,
+                       sum(outcome IS 'duplicate') AS duplicates
+                FROM (\(perCase)) GROUP BY tier, category
+                """, arguments: [at] + dueArgs)
+            for g in groups {
+                func add(_ r: inout ReferralReport.Row) {
+                    r.cases += g["cases"]; r.open += g["open"]
+                    r.deadlinesDecided += g["decided"]; r.deadlinesMet += g["met"]
+                    r.dissuaded += g["dissuaded"]; r.alreadyPaid += g["already_paid"]; r.notReachable += g["not_reachable"]
+                    r.falseAlarms += g["false_alarms"]; r.duplicates += g["duplicates"]
                 }
-                add(&total, "all")
-                add(&tiers[c.tier, default: ReferralReport.Row(group: c.tier.rawValue)], "tier:" + c.tier.rawValue)
-                add(&categories[category, default: ReferralReport.Row(group: category)], "category:" + category)
+                let tier: String = g["tier"], category: String = g["category"]
+                add(&total)
+                add(&tiers[tier, default: ReferralReport.Row(group: tier)])
+                add(&categories[category, default: ReferralReport.Row(group: category)])
             }
-            func median(_ key: String) -> Double? {
-                guard var m = minutes[key], !m.isEmpty else { return nil }
-                m.sort()
-                return m.count % 2 == 1 ? m[m.count / 2] : (m[m.count / 2 - 1] + m[m.count / 2]) / 2
+            // Medians of the minutes to first contact, over the cases contacted: per tier, per
+            // category and in all, each the middle value (or the mean of the two middle ones).
+            var medians: [String: Double] = [:]
+            for (prefix, key) in [("tier:", "tier"), ("category:", "category"), ("all", "'all'")] {
+                for row in try Row.fetchAll(db, sql: """
+                    SELECT g, avg(m) AS median FROM (
+                        SELECT \(key) AS g, m, row_number() OVER (PARTITION BY \(key) ORDER BY m) AS i,
+                               count(*) OVER (PARTITION BY \(key)) AS n
+                        FROM (SELECT tier, category, max(0, contact - tier_since) / 60.0 AS m
+                              FROM (\(perCase)) WHERE contact IS NOT NULL))
+                    WHERE i IN ((n + 1) / 2, (n + 2) / 2) GROUP BY g
+                    """, arguments: dueArgs) {
+                    let g: String = row["g"]
+                    medians[prefix == "all" ? "all" : prefix + g] = row["median"]
+                }
             }
-            total.medianMinutesToContact = median("all")
+            total.medianMinutesToContact = medians["all"]
             let byTier = Tier.allCases.reversed().compactMap { t -> ReferralReport.Row? in
-                guard var r = tiers[t] else { return nil }
-                r.medianMinutesToContact = median("tier:" + t.rawValue)
+                guard var r = tiers[t.rawValue] else { return nil }
+                r.medianMinutesToContact = medians["tier:" + t.rawValue]
                 return r
             }
             let byCategory = categories.keys.sorted().map { k -> ReferralReport.Row in
                 var r = categories[k]!
-                r.medianMinutesToContact = median("category:" + k)
+                r.medianMinutesToContact = medians["category:" + k]
                 return r
             }
             let byRule = try Row.fetchAll(db, sql: """

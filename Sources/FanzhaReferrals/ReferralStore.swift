@@ -113,6 +113,19 @@ public final class ReferralStore: Sendable {
         /// then its final verdict): its evidence now covers the longer text. No new case or warning.
         case extended(Int64)
 
+        /// What happened, in one word: opened, joined, escalated, reopened, recorded_on_closed, unchanged, extended.
+        public var kind: String {
+            switch self {
+            case .opened: return "opened"
+            case .joined: return "joined"
+            case .escalated: return "escalated"
+            case .reopened: return "reopened"
+            case .recordedOnClosed: return "recorded_on_closed"
+            case .unchanged: return "unchanged"
+            case .extended: return "extended"
+            }
+        }
+
         public var caseID: Int64 {
             switch self {
             case .opened(let i), .joined(let i), .escalated(let i), .reopened(let i), .recordedOnClosed(let i), .unchanged(let i), .extended(let i):

@@ -4,15 +4,17 @@ import GRDB
 /// and is brought up to date. Never edit a migration that has shipped; add one.
 enum Schema {
     /// The migrations in order. `v1` was the first schema; `v2` adds the per-rule index the
-    /// report reads and the 110 stop-payment column, both filled from what v1 kept.
+    /// report reads and the 110 stop-payment column, both filled from what v1 kept; `v3` keys the
+    /// subjects that earlier versions kept as written (`SubjectKey`).
     static var migrator: DatabaseMigrator {
         var m = DatabaseMigrator()
         m.registerMigration("v1") { db in try v1(db) }
         m.registerMigration("v2") { db in try v2(db) }
+        m.registerMigration("v3") { db in try v3(db) }
         return m
     }
 
-    static let latest = "v2"
+    static let latest = "v3"
 
     static func v1(_ db: Database) throws {
         try db.execute(sql: """
@@ -103,5 +105,21 @@ enum Schema {
                 ORDER BY id DESC LIMIT 1)
             WHERE outcome = 'already_paid';
             """)
+    }
+
+    /// Subjects as `SubjectKey` keys them (earlier versions kept them as written, so
+    /// `138 0013 8000` and `13800138000` were two people). An open case whose key another open
+    /// case already has keeps its subject as written (one open case per person: the unique index
+    /// refuses the second; `UPDATE OR IGNORE` skips it), so no case is merged or lost.
+    static func v3(_ db: Database) throws {
+        let rows = try Row.fetchAll(db, sql: "SELECT id, subject FROM referral_case ORDER BY state = 'closed', id")
+        let update = try db.makeStatement(sql: "UPDATE OR IGNORE referral_case SET subject = ? WHERE id = ?")
+        for row in rows {
+            let subject: String = row["subject"]
+            let key = SubjectKey.key(subject)
+            if key != subject && !key.isEmpty {
+                try update.execute(arguments: [key, row["id"] as Int64])
+            }
+        }
     }
 }

@@ -15,8 +15,8 @@ public struct Warning: Sendable, Equatable, Codable {
     public var score: Int
     /// The verdict's main category id (`police`, `investment`…), nil when no category scored.
     public var category: String?
-    /// The person at risk (the callee's or recipient's number); a record without one is keyed
-    /// by its record: `record:KEY`.
+    /// The person at risk (the callee's or recipient's number), keyed by `SubjectKey` (a phone
+    /// number however written is one key); a record without one is keyed by its record: `record:KEY`.
     public var subject: String
     /// The suspected counterparty: calling number, account, link.
     public var counterparty: String?
@@ -34,7 +34,7 @@ public struct Warning: Sendable, Equatable, Codable {
         self.tier = tier
         self.score = score
         self.category = category
-        let s = subject?.trimmingCharacters(in: .whitespaces) ?? ""
+        let s = subject.map(SubjectKey.key) ?? ""
         self.subject = s.isEmpty ? "record:\(recordKey)" : s
         let c = counterparty?.trimmingCharacters(in: .whitespaces) ?? ""
         self.counterparty = c.isEmpty ? nil : c

@@ -1,4 +1,5 @@
 import Fanzha
+import FanzhaReferrals
 import Foundation
 import NIOConcurrencyHelpers
 
@@ -16,6 +17,9 @@ final class HTTPLiveCalls: Sendable {
         var final: [UInt8]?
         /// The event could not be used: why.
         var malformed: String?
+        /// With referrals: the warnings of this event's alerts and finals, this call's and those of
+        /// other calls it closed (idle, evicted), in order, for the case store.
+        var warnings: [Warning] = []
     }
 
     /// A screener and the rule set it screens with (whose printer writes its events).
@@ -29,6 +33,8 @@ final class HTTPLiveCalls: Sendable {
         /// Which screener each open call is on (a call keeps the rule set it started with).
         var owner: [String: Live] = [:]
         var line = 0
+        /// With referrals: what each open call of this shard needs to open its case at the alert.
+        var referrals: LiveCallReferrals?
     }
 
     private let shards: [NIOLockedValueBox<Shard>]
@@ -40,12 +46,18 @@ final class HTTPLiveCalls: Sendable {
     let notice: @Sendable (String) -> Void
     let onFinal: @Sendable (CallFinal) -> Void
 
-    init(shards: Int, limits: LiveCallScreener.Limits, unclaimed: @escaping @Sendable (String) -> Void,
+    /// `referrals`: makes a shard's `LiveCallReferrals` when the server refers live calls (`--referrals`).
+    init(shards: Int, limits: LiveCallScreener.Limits, referrals: (() -> LiveCallReferrals)? = nil,
+         unclaimed: @escaping @Sendable (String) -> Void,
          notice: @escaping @Sendable (String) -> Void, onFinal: @escaping @Sendable (CallFinal) -> Void) {
         var perShard = limits
         perShard.maxOpenCalls = max(1, limits.maxOpenCalls / max(1, shards))
         self.limits = perShard
-        self.shards = (0..<max(1, shards)).map { _ in NIOLockedValueBox(Shard()) }
+        self.shards = (0..<max(1, shards)).map { _ in
+            let shard = Shard()
+            shard.referrals = referrals?()
+            return NIOLockedValueBox(shard)
+        }
         self.unclaimed = unclaimed
         self.notice = notice
         self.onFinal = onFinal
@@ -59,8 +71,9 @@ final class HTTPLiveCalls: Sendable {
 
     var openCalls: Int { shards.reduce(0) { $0 + $1.withLockedValue { $0.owner.count } } }
 
-    /// One event of a call: a turn, or its end.
-    func handle(_ event: CallEventInput, engine: ScreeningEngine) -> Answer {
+    /// One event of a call: a turn, or its end. `fields`: the turn's other fields by name (the
+    /// person at risk and the counterparty, for its case).
+    func handle(_ event: CallEventInput, fields: (String) -> String? = { _ in nil }, engine: ScreeningEngine) -> Answer {
         let call: String
         let isEnd: Bool
         switch event {
@@ -68,6 +81,7 @@ final class HTTPLiveCalls: Sendable {
         case .end(let c, _): call = c; isEnd = true
         }
         return shard(of: call).withLockedValue { s in
+            if case .turn(_, let speaker, let text, _) = event { s.referrals?.see(call: call, speaker: speaker, text: text, fields: fields) }
             let live: Live
             if let owned = s.owner[call] {
                 live = owned
@@ -84,10 +98,12 @@ final class HTTPLiveCalls: Sendable {
                 case .alert(let a):
                     let json = live.engine.eventPrinter.json(e) ?? ""
                     if a.call == call { answer.alert = Array(json.utf8) } else { unclaimed(json) }
+                    if let w = s.referrals?.alert(a, origin: "api: call \(a.call)") { answer.warnings.append(w) }
                 case .final(let f):
                     let json = live.engine.eventPrinter.json(e) ?? ""
                     s.owner.removeValue(forKey: f.call)
                     onFinal(f)
+                    if let w = s.referrals?.final(f, origin: "api: call \(f.call)") { answer.warnings.append(w) }
                     if f.call == call { answer.final = Array(json.utf8) } else { unclaimed(json) }
                 case .malformed(let m):
                     answer.malformed = m.message
@@ -103,8 +119,11 @@ final class HTTPLiveCalls: Sendable {
         }
     }
 
-    /// Closes every open call (shutdown): their finals go to the server's output.
-    func closeAll() {
+    /// Closes every open call (shutdown): their finals go to the server's output; with referrals,
+    /// their warnings are returned for the case store.
+    @discardableResult
+    func closeAll() -> [Warning] {
+        var warnings: [Warning] = []
         for shard in shards {
             shard.withLockedValue { s in
                 var screeners: [ObjectIdentifier: Live] = [:]
@@ -114,12 +133,15 @@ final class HTTPLiveCalls: Sendable {
                         if case .final(let f) = e {
                             onFinal(f)
                             if let json = live.engine.eventPrinter.json(e) { unclaimed(json) }
+                            if let w = s.referrals?.final(f, origin: "api: call \(f.call)") { warnings.append(w) }
                         }
                     }
                 }
                 s.owner.removeAll()
                 s.current = nil
+                s.referrals?.forgetAll()
             }
         }
+        return warnings
     }
 }

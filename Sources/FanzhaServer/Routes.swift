@@ -174,7 +174,7 @@ extension FanzhaService {
     // MARK: live calls over HTTP
 
     func turn(_ request: Request, id: String) async throws -> Response {
-        _ = try authorize(request, .screen)
+        let caller = try authorize(request, .screen)
         let body = try await readBody(request, limit: configuration.maxBodyBytes, timeout: configuration.bodyTimeout)
         let fields: [JSONLine.Field]
         switch JSONLine.object(ArraySlice(body)) {
@@ -182,7 +182,14 @@ extension FanzhaService {
         case .failure(let e): throw malformed(e.description, body: body)
         }
         var speaker = "", text: String? = nil, time: Double? = nil
+        // The person at risk and the counterparty, for the call's case (--subject-field, --counterparty-field).
+        var named: [String: String] = [:]
         for f in fields {
+            if f.key == configuration.subjectField || f.key == configuration.counterpartyField {
+                guard let v = LiveCallReferrals.text(f.value) else { throw APIError(.badRequest, "`\(f.key)` must be a string or a number") }
+                named[f.key] = v
+                continue
+            }
             switch f.key {
             case "speaker":
                 if let s = f.value as? String { speaker = s }
@@ -195,27 +202,37 @@ extension FanzhaService {
                 guard let n = f.value as? JSONNumber, n.double.isFinite else { throw APIError(.badRequest, "`t` must be a number of seconds") }
                 time = n.double
             default:
-                throw APIError(.badRequest, "unknown field `\(f.key)` (a turn is {speaker, text, t})")
+                let also = [configuration.subjectField, configuration.counterpartyField].compactMap { $0 }.map { ", \($0)" }.joined()
+                throw APIError(.badRequest, "unknown field `\(f.key)` (a turn is {speaker, text, t\(also)})")
             }
         }
         guard let text else { throw APIError(.badRequest, "a turn needs `text`") }
-        return try callAnswer(call: id, .turn(call: id, speaker: speaker, text: text, time: time))
+        return try callAnswer(call: id, .turn(call: id, speaker: speaker, text: text, time: time), fields: { named[$0] }, caller: caller)
     }
 
     func end(_ request: Request, id: String) async throws -> Response {
-        _ = try authorize(request, .screen)
+        let caller = try authorize(request, .screen)
         _ = try await readBody(request, limit: configuration.maxBodyBytes, timeout: configuration.bodyTimeout)
-        return try callAnswer(call: id, .end(call: id, time: nil))
+        return try callAnswer(call: id, .end(call: id, time: nil), caller: caller)
     }
 
-    private func callAnswer(call: String, _ event: CallEventInput) throws -> Response {
-        let answer = calls.handle(event, engine: store.current)
+    /// With `--referrals`, an alert at the referral level opens or escalates the call's case at
+    /// once (as `scan --input events --refer`), and the final extends it to the whole call; the
+    /// answer's `case` names it.
+    private func callAnswer(call: String, _ event: CallEventInput, fields: (String) -> String? = { _ in nil }, caller: Caller) throws -> Response {
+        let answer = calls.handle(event, fields: fields, engine: store.current)
         if let m = answer.malformed { throw APIError(.badRequest, m) }
         if case .end = event, answer.final == nil { throw APIError(.notFound, "call \(call) is not open") }
+        var caseID: Int64? = nil
+        if let referrals = configuration.referrals, !answer.warnings.isEmpty {
+            let referred = try withReferrals { try referrals.refer(answer.warnings, actor: caller.name) }
+            for (w, r) in zip(answer.warnings, referred) where w.recordID == call { caseID = r.caseID }
+        }
         var o = JSONObjectWriter()
         o.add("call", call)
         if let a = answer.alert { o.addRaw("alert", bytes: a) } else { o.addNull("alert") }
         if let f = answer.final { o.addRaw("final", bytes: f) } else { o.addNull("final") }
+        if let caseID { o.add("case", Int(caseID)) } else { o.addNull("case") }
         return jsonResponse(o.finishBytes())
     }
 
@@ -224,9 +241,45 @@ extension FanzhaService {
     /// A WebSocket of `scan --input events` lines: alerts and finals are sent as they happen, one
     /// JSON text message each. The calls are this connection's own; when it closes, its open calls
     /// are closed and their finals written to the server's output.
-    func stream(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter) async {
+    ///
+    /// With `--referrals`, an alert at the referral level opens or escalates the call's case at
+    /// once and a `{"event":"case","call","case","referral"}` message says which case and what
+    /// happened to it (opened, joined, escalated, …), after the alert or final it follows.
+    func stream(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, caller: Caller) async {
         let engine = store.current
         let live = engine.liveScreener(limits: configuration.callLimits)
+        let referrals = configuration.referrals.map { _ in configuration.liveCallReferrals() }
+        /// The warnings of these events' alerts and finals, referred in one transaction: a
+        /// `case` event per warning, or an `error` event when the store could not be written.
+        func refer(_ events: [LiveCallEvent]) -> [String] {
+            guard let referrals, let store = configuration.referrals else { return [] }
+            var warnings: [Warning] = []
+            for e in events {
+                switch e {
+                case .alert(let a): if let w = referrals.alert(a, origin: "stream: call \(a.call)") { warnings.append(w) }
+                case .final(let f): if let w = referrals.final(f, origin: "stream: call \(f.call)") { warnings.append(w) }
+                case .malformed, .notice: break
+                }
+            }
+            if warnings.isEmpty { return [] }
+            do {
+                return zip(warnings, try store.refer(warnings, actor: caller.name)).map { w, r in
+                    var o = JSONObjectWriter()
+                    o.add("event", "case")
+                    o.add("call", w.recordID)
+                    o.add("case", Int(r.caseID))
+                    o.add("referral", r.kind)
+                    return o.finish()
+                }
+            } catch {
+                metrics.errors.increment()
+                logger.error("stream: the cases of \(warnings.count) live-call warnings could not be written: \(error)")
+                var o = JSONObjectWriter()
+                o.add("event", "error")
+                o.add("error", "the referral store could not be written: \(error)")
+                return [o.finish()]
+            }
+        }
         var line = 0
         var tracked = 0
         func account() {
@@ -236,6 +289,7 @@ extension FanzhaService {
             if delta != 0 { streams.withLockedValue { $0 += delta } }
         }
         func send(_ events: [LiveCallEvent]) async -> Bool {
+            let cases = refer(events)
             for e in events {
                 let text: String
                 switch e {
@@ -255,6 +309,9 @@ extension FanzhaService {
                     return false
                 }
             }
+            for text in cases {
+                do { try await outbound.write(.text(text)) } catch { return false }
+            }
             return true
         }
         do {
@@ -265,6 +322,7 @@ extension FanzhaService {
                 }
                 for part in text.utf8.split(separator: 0x0A, omittingEmptySubsequences: true) {
                     line += 1
+                    referrals?.see(eventLine: ArraySlice(part))
                     let events = live.handle(line: ArraySlice(part), number: line, source: "stream")
                     account()
                     if !(await send(events)) { break }
@@ -276,6 +334,7 @@ extension FanzhaService {
         // The client has gone (or the server is stopping): finals where they can still be read.
         let finals = live.finish()
         account()
+        _ = refer(finals)
         for e in finals {
             guard case .final(let f) = e else { continue }
             metrics.screened(level: f.verdict.level, category: f.verdict.category)

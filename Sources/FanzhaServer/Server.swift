@@ -41,6 +41,12 @@ package struct ServeConfiguration: Sendable {
     }
 
     package init(rules: RuleStore.Source) { self.rules = rules }
+
+    /// What turns a screener's live calls into warnings for the case store (one per screener:
+    /// a shard of HTTP calls, a WebSocket). Service calls are keyed `api:CALL`, as its scans.
+    func liveCallReferrals() -> LiveCallReferrals {
+        LiveCallReferrals(level: referLevel, subjectField: subjectField, counterpartyField: counterpartyField, keyPrefix: "api:")
+    }
 }
 
 /// Per request: who is calling (after the token check).
@@ -67,7 +73,9 @@ package final class FanzhaService: Sendable {
         self.logger = logger
         let metrics = self.metrics
         let log = configuration.log
-        calls = HTTPLiveCalls(shards: configuration.callShards, limits: configuration.callLimits, unclaimed: log, notice: { message in
+        let referrals: (() -> LiveCallReferrals)? = configuration.referrals == nil ? nil : { configuration.liveCallReferrals() }
+        calls = HTTPLiveCalls(shards: configuration.callShards, limits: configuration.callLimits, referrals: referrals,
+                              unclaimed: log, notice: { message in
             FileHandle.standardError.write(Data("fanzha: \(message)\n".utf8))
         }, onFinal: { final in
             metrics.screened(level: final.verdict.level, category: final.verdict.category)
@@ -109,11 +117,11 @@ package final class FanzhaService: Sendable {
                 guard request.path?.split(separator: "?").first == "/v1/calls/stream" else { return .dontUpgrade }
                 // Without a valid token: not upgraded, and the router's GET route answers 401/403.
                 let uri = URI(request.path ?? "")
-                guard service.streamAllowed(authorization: request.headerFields[.authorization], query: uri.queryParameters["token"].map(String.init)) else {
+                guard let caller = service.streamCaller(authorization: request.headerFields[.authorization], query: uri.queryParameters["token"].map(String.init)) else {
                     return .dontUpgrade
                 }
                 return .upgrade([:]) { inbound, outbound, _ in
-                    await service.stream(inbound: inbound, outbound: outbound)
+                    await service.stream(inbound: inbound, outbound: outbound, caller: caller)
                 }
             },
             configuration: .init(address: .hostname(configuration.host, port: port ?? configuration.port), serverName: "fanzha"),
@@ -122,13 +130,14 @@ package final class FanzhaService: Sendable {
         )
     }
 
-    func streamAllowed(authorization: String?, query: String?) -> Bool {
-        guard let table = configuration.tokens else { return true }
+    /// Who opens a WebSocket, if the token may (role screen).
+    func streamCaller(authorization: String?, query: String?) -> Caller? {
+        guard let table = configuration.tokens else { return .open }
         var token: Substring? = nil
         if let auth = authorization, auth.lowercased().hasPrefix("bearer ") { token = Substring(auth.dropFirst(7).trimmingCharacters(in: .whitespaces)) }
         else if let query { token = Substring(query) }
-        guard let token, let entry = table.entry(token: token) else { return false }
-        return entry.roles.contains(.screen)
+        guard let token, let entry = table.entry(token: token), entry.roles.contains(.screen) else { return nil }
+        return Caller(name: entry.name, roles: entry.roles)
     }
 
     /// Reloads the rules (SIGHUP and `POST /v1/rules/reload`).
@@ -159,7 +168,12 @@ package final class FanzhaService: Sendable {
         }
         defer { hangups.cancel() }
         try await group.run()
-        calls.closeAll()
+        let warnings = calls.closeAll()
+        if let referrals = configuration.referrals, !warnings.isEmpty {
+            do { _ = try referrals.refer(warnings, actor: "fanzha serve (shutdown)") } catch {
+                logger.error("the cases of \(warnings.count) live calls closed at shutdown could not be written: \(error)")
+            }
+        }
         logger.info("stopped: open live calls closed, their finals written")
     }
 }

@@ -407,69 +407,23 @@ final class Referrer: @unchecked Sendable {
         return "referrals: \(parts.joined(separator: ", ")) (\(store.path))"
     }
 
-    // Live calls: an alert carries the rules that are new, not the call's text or the input's
-    // other fields; the referrer keeps each open call's turns and fields to make the case then.
-    private struct LiveCall {
-        var turns: [WarningTurn] = []
-        var hits: [WarningHit] = []
-        var subject: String?
-        var counterparty: String?
-    }
-    private var calls: [String: LiveCall] = [:]
-
-    private static func text(_ v: Any?) -> String? {
-        switch v {
-        case let s as String: return s
-        case let n as JSONNumber: return n.text
-        default: return nil
-        }
-    }
-
-    private static func fields(_ bytes: ArraySlice<UInt8>) -> [String: Any]? {
-        guard case .success(let list) = JSONLine.object(bytes) else { return nil }
-        var f: [String: Any] = [:]
-        for x in list { f[x.key] = x.value }
-        return f
-    }
+    /// Live calls: the library's `LiveCallReferrals` (shared with `fanzha serve`) makes the warnings.
+    private lazy var live = LiveCallReferrals(level: level, subjectField: subjectField, counterpartyField: counterpartyField)
 
     /// An input event line, before the screener handles it.
-    func see(event line: ArraySlice<UInt8>) {
-        guard let f = Referrer.fields(line), let call = Referrer.text(f["call"]), !call.isEmpty else { return }
-        var c = calls[call] ?? LiveCall()
-        if let s = subjectField.flatMap({ Referrer.text(f[$0]) }), !s.isEmpty { c.subject = s }
-        if let s = counterpartyField.flatMap({ Referrer.text(f[$0]) }), !s.isEmpty { c.counterparty = s }
-        if let text = f["text"] as? String { c.turns.append(WarningTurn(speaker: Referrer.text(f["speaker"]) ?? "", text: text)) }
-        calls[call] = c
-    }
-
-    private static func hits(_ hits: [RuleHit]) -> [WarningHit] {
-        hits.map { h in
-            WarningHit(rule: h.rule, title: h.title, score: h.score,
-                       spans: h.spans.map { WarningSpan(turn: $0.turn, start: $0.start, end: $0.end, text: $0.text) })
-        }
-    }
+    func see(event line: ArraySlice<UInt8>) { live.see(eventLine: line) }
 
     /// A live alert: at the referral level it opens or escalates the call's case at once, with
     /// the turns the call has so far and every rule that has fired in it.
     func alert(_ a: CallAlert, source: String) throws {
-        var c = calls[a.call] ?? LiveCall()
-        c.hits += Referrer.hits(a.newHits)
-        calls[a.call] = c
-        guard wants(a.level), let tier = Tier(a.level) else { return }
-        let w = Warning(recordKey: a.call, recordID: a.call, origin: "\(source): call \(a.call)", tier: tier, score: a.score,
-                        category: a.category, subject: c.subject, counterparty: c.counterparty, isCall: true,
-                        turns: Array(c.turns.prefix(a.turn + 1)), hits: c.hits)
+        guard let w = live.alert(a, origin: "\(source): call \(a.call)") else { return }
         count(try referralsGuarded { try store.refer(w, actor: "fanzha scan (live)") })
     }
 
     /// A call's final verdict: refers the whole call (unchanged when an alert already did at its
-    /// level, extended to the whole call when the alert had fewer turns) and forgets the call.
+    /// level, extended to the whole call when the alert had fewer turns).
     func final(_ f: CallFinal, source: String) throws {
-        let c = calls.removeValue(forKey: f.call) ?? LiveCall()
-        guard wants(f.verdict.level), let tier = Tier(f.verdict.level) else { return }
-        let w = Warning(recordKey: f.call, recordID: f.call, origin: "\(source): call \(f.call)", tier: tier, score: f.verdict.score,
-                        category: f.verdict.category, subject: c.subject, counterparty: c.counterparty, isCall: true,
-                        turns: f.record.turns.map { WarningTurn(speaker: $0.speaker, text: $0.text) }, hits: Referrer.hits(f.verdict.hits))
+        guard let w = live.final(f, origin: "\(source): call \(f.call)") else { return }
         count(try referralsGuarded { try store.refer(w, actor: "fanzha scan (live)") })
     }
 }

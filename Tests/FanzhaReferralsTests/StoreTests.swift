@@ -158,7 +158,7 @@ import Testing
         try db.execute(sql: """
             INSERT INTO referral_case (id, subject, tier, state, outcome, category, score, opened_at, tier_since, first_call_at, closed_at, updated_at)
             VALUES (1, '13800000001', 'high', 'closed', 'already_paid', 'police', 12, 100, 100, 200, 300, 300),
-                   (2, '13800000002', 'medium', 'new', NULL, 'investment', 7, 400, 400, NULL, NULL, 400);
+                   (2, '+86 138-0000-0002', 'medium', 'new', NULL, 'investment', 7, 400, 400, NULL, NULL, 400);
             INSERT INTO evidence (case_id, record_key, record_id, origin, tier, score, category, is_call, turns, hits, seen_at)
             VALUES (1, 'k1', 'k1', 'a.jsonl:1', 'high', 12, 'police', 0, '[{"speaker":"","text":"安全账户"}]',
                     '[{"rule":"police.safe_account","score":6,"spans":[],"title":"t"},{"rule":"police.arrest","score":4,"spans":[],"title":"t"}]', 100),
@@ -175,7 +175,9 @@ import Testing
     try old.close()
 
     let store = try ReferralStore(path: path)
-    #expect(try store.appliedMigrations() == ["v1", "v2"])
+    #expect(try store.appliedMigrations() == ["v1", "v2", "v3"])
+    // v3: the subject written as it came is keyed as a new warning's would be.
+    #expect(try store.case(2).summary.subject == "13800000002")
     let paid = try store.case(1)
     #expect(paid.summary.stopPayment == "110止付 单号 B7" && paid.summary.outcome == .alreadyPaid)
     #expect(paid.evidence.first?.hits.map(\.rule) == ["police.safe_account", "police.arrest"])
@@ -185,6 +187,38 @@ import Testing
     // And it works on: a new warning for the open case's person joins it.
     #expect(try store.refer(warning("k3", subject: "13800000002", tier: .high)) == .escalated(2))
     #expect(try store.refer(warning("k4", subject: "13800000003", tier: .low)) == .opened(3))
+}
+
+@Test func phoneNumbersKeyOnePersonHoweverWritten() {
+    for written in ["+86 138-0013-8000", "8613800138000", "138 0013 8000", "13800138000", "0086 13800138000",
+                    "(+86) 138.0013.8000", "＋８６ １３８００１３８０００", " 138-0013-8000 "] {
+        #expect(SubjectKey.key(written) == "13800138000", "\(written)")
+    }
+    // Landlines get their trunk 0 back; another country keeps its code.
+    #expect(SubjectKey.key("+86 10 8888 7777") == "01088887777")
+    #expect(SubjectKey.key("010-8888-7777") == "01088887777")
+    #expect(SubjectKey.key("+852 9123 4567") == "+85291234567")
+    #expect(SubjectKey.key("00852 9123 4567") == "+85291234567")
+    // Other identifiers are kept as written (trimmed): accounts, ids, names, links, short codes.
+    for kept in ["wxid_ab12 cd", "张三", "6222 0200 1234 5678 901", "https://x.example/a b", "1234", "record:a.txt:3", "138 0013 8000 转 2"] {
+        #expect(SubjectKey.key(kept) == kept, "\(kept)")
+    }
+    #expect(SubjectKey.key(" 95566 ") == "95566")
+    #expect(SubjectKey.key("   ") == "")
+}
+
+@Test func oneNumberWrittenThreeWaysIsOneCase() throws {
+    let dir = try ScratchDirectory()
+    let store = try ReferralStore(path: dir.path("cases.db"))
+    let id = try store.refer(warning("w1", subject: "+86 138-0013-8000", tier: .medium)).caseID
+    #expect(try store.refer(warning("w2", subject: "8613800138000", tier: .medium)) == .joined(id))
+    #expect(try store.refer(warning("w3", subject: "138 0013 8000", tier: .high)) == .escalated(id))
+    #expect(try store.case(id).summary.subject == "13800138000")
+    // A blank subject is the record's own case; the filter keys its value as the store does.
+    #expect(try store.refer(warning("w4", subject: "  ", tier: .medium)).caseID != id)
+    var f = CaseFilter()
+    f.subject = "+86 13800138000"
+    #expect(try store.list(f).map(\.id) == [id])
 }
 
 @Test func reportFiguresByHand() throws {
@@ -244,6 +278,50 @@ import Testing
         ReferralReport.RuleRow(rule: "r.d", cases: 1, closed: 1, falseAlarms: 0),
     ])
     #expect(r.total.deadlinesMetShare == 0.6)
+}
+
+/// The outcomes and edges the first fixture has not: a contact exactly at its deadline (met), a
+/// deadline counted from an escalation, not reachable and duplicate, an open case past its deadline.
+@Test func reportFiguresByHandAtTheEdges() throws {
+    let dir = try ScratchDirectory()
+    let clock = TestClock()
+    let store = try ReferralStore(path: dir.path("cases.db"), clock: clock.clock)
+    let h = try store.refer(warning("H1", subject: "p-h", tier: .medium, rules: ["r.x"])).caseID
+    let i = try store.refer(warning("I1", subject: "p-i", tier: .high, rules: ["r.x", "r.y"])).caseID
+    let j = try store.refer(warning("J1", subject: "p-j", tier: .medium, category: nil, rules: ["r.z"])).caseID
+    func step(_ minutes: Double, _ id: Int64, _ s: Step) throws {
+        clock.at(minutes: minutes)
+        try store.apply(s, to: id, actor: "officer")
+    }
+    clock.at(minutes: 10)
+    #expect(try store.refer(warning("H2", subject: "p-h", tier: .high, rules: ["r.x"])) == .escalated(h))  // high from 10
+    try step(1, i, .claim(assignee: "李"))
+    try step(6, i, .call(reached: false))                // I: 6 min, missed (5)
+    try step(7, i, .requestVisit)
+    try step(15, h, .call(reached: true))                // H: 5 min after its escalation: exactly the deadline, met
+    try step(16, h, .close(.duplicate))
+    try step(40, i, .visitDone)
+    try step(41, i, .close(.notReachable))
+    clock.at(minutes: 60)                                // J: open, never called, 60 > 30: missed
+    let r = try store.report()
+    func row(_ g: String, cases: Int, open: Int, median: Double?, decided: Int, met: Int, notReachable: Int, duplicates: Int) -> ReferralReport.Row {
+        var x = ReferralReport.Row(group: g)
+        x.cases = cases; x.open = open; x.medianMinutesToContact = median; x.deadlinesDecided = decided; x.deadlinesMet = met
+        x.notReachable = notReachable; x.duplicates = duplicates
+        return x
+    }
+    // Minutes to contact: H 5, I 6 → median 5.5; J none.
+    #expect(r.total == row("all", cases: 3, open: 1, median: 5.5, decided: 3, met: 1, notReachable: 1, duplicates: 1))
+    #expect(r.byTier == [row("high", cases: 2, open: 0, median: 5.5, decided: 2, met: 1, notReachable: 1, duplicates: 1),
+                         row("medium", cases: 1, open: 1, median: nil, decided: 1, met: 0, notReachable: 0, duplicates: 0)])
+    #expect(r.byCategory == [row("-", cases: 1, open: 1, median: nil, decided: 1, met: 0, notReachable: 0, duplicates: 0),
+                             row("police", cases: 2, open: 0, median: 5.5, decided: 2, met: 1, notReachable: 1, duplicates: 1)])
+    #expect(r.byRule == [ReferralReport.RuleRow(rule: "r.x", cases: 2, closed: 2, falseAlarms: 0),
+                         ReferralReport.RuleRow(rule: "r.y", cases: 1, closed: 1, falseAlarms: 0),
+                         ReferralReport.RuleRow(rule: "r.z", cases: 1, closed: 0, falseAlarms: 0)])
+    // Before J's deadline its first contact is not decided yet.
+    #expect(try store.report(now: clock.start.addingTimeInterval(20 * 60)).byTier.last?.deadlinesDecided == 0)
+    _ = j
 }
 
 @Test func timesAreISO8601InUTC() {
