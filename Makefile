@@ -2,7 +2,7 @@
 
 SWIFT ?= swift
 
-.PHONY: setup build demo test test-spark test-service bench bench-serve quality clean
+.PHONY: setup build demo test test-spark test-service fuzz tsan bench bench-serve quality clean
 
 setup:
 	./scripts/setup.sh
@@ -22,6 +22,13 @@ test: setup
 	$(MAKE) test-spark
 	$(MAKE) test-service
 	./scripts/quality.py --check
+
+# libFuzzer with AddressSanitizer on every parser of outside input (rules, JSON Lines records, live
+# call events, the deadlines and tokens files), FUZZ_SECONDS each (docs/RELIABILITY.md). CI runs it
+# as its own step after `make test`; findings are in .build/fuzz/findings/.
+FUZZ_SECONDS ?= 60
+fuzz: setup
+	./scripts/fuzz.sh $(FUZZ_SECONDS)
 
 # `fanzha serve` end to end: the web console in headless Chromium, and schemathesis against
 # docs/openapi.yaml (no 500s); it runs the release binary.

@@ -62,3 +62,20 @@ let package = Package(
     ],
     swiftLanguageModes: [.v5]
 )
+
+// libFuzzer targets, one per parser of outside input (Tests/Fuzz/Targets; scripts/fuzz.sh, `make fuzz`):
+// in the manifest only when FANZHA_FUZZ is set, because they link libFuzzer's driver and are built
+// with AddressSanitizer and coverage instrumentation in their own scratch path, `.build/fuzz`; the
+// normal build and `swift test` never see them.
+if Context.environment["FANZHA_FUZZ"] != nil {
+    let fuzzTargets: [(name: String, dependencies: [Target.Dependency])] = [
+        ("FuzzRules", ["Fanzha"]),
+        ("FuzzJSONL", ["Fanzha"]),
+        ("FuzzEvents", ["Fanzha"]),
+        ("FuzzConfig", ["FanzhaReferrals", "FanzhaServer"]),
+    ]
+    package.targets.append(.target(name: "FuzzDriver", path: "Tests/Fuzz/Targets/FuzzDriver"))
+    for t in fuzzTargets {
+        package.targets.append(.executableTarget(name: t.name, dependencies: t.dependencies + ["FuzzDriver"], path: "Tests/Fuzz/Targets/\(t.name)"))
+    }
+}

@@ -146,17 +146,21 @@ public struct Deadlines: Sendable, Equatable, Codable {
             throw ReferralError.badConfiguration("\(origin): expected `KEY = DURATION` with KEY one of \(Deadlines.keys.map(\.key).joined(separator: ", "))")
         }
         guard let seconds = Deadlines.duration(parts[1]) else {
-            throw ReferralError.badConfiguration("\(origin): `\(parts[1])` is not a duration (e.g. 90s, 5m, 2h, 1d)")
+            throw ReferralError.badConfiguration("\(origin): `\(parts[1])` is not a duration of at most 365d (e.g. 90s, 5m, 2h, 1d)")
         }
         self[keyPath: entry.path] = seconds
     }
 
-    /// `90s`, `5m`, `2h`, `1d`, or plain seconds; nil when not a positive duration.
+    /// The longest deadline: a year. Longer is a typo, and `1e308d` would overflow the dates and
+    /// the whole-unit display (found by fuzzing: Tests/Fuzz/config).
+    public static let longest: TimeInterval = 365 * 86400
+
+    /// `90s`, `5m`, `2h`, `1d`, or plain seconds; nil when not a positive duration of at most `longest`.
     public static func duration(_ s: String) -> TimeInterval? {
         let units: [Character: Double] = ["s": 1, "m": 60, "h": 3600, "d": 86400]
         var body = s, factor = 1.0
         if let last = s.last, let u = units[last] { body = String(s.dropLast()); factor = u }
-        guard let n = Double(body), n.isFinite, n > 0 else { return nil }
+        guard let n = Double(body), n.isFinite, n > 0, n * factor <= longest else { return nil }
         return n * factor
     }
 

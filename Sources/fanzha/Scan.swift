@@ -33,12 +33,13 @@ struct Scan: ParsableCommand {
     @Option(help: "Live calls: close a call after this many seconds of event time (`t`) without an event.") var idleSeconds: Double = 1800
     @Option(help: "Live calls: at most this many open calls; the least recently active is closed first.") var maxOpenCalls: Int = 100_000
     @Option(help: "Live calls: a call with this many turns is closed when its next turn arrives, which starts a new call.") var maxCallTurns: Int = LiveCallScreener.Limits().maxTurns
-    @Option(help: "Live calls: alerts judge a longer call on its last N turns, so an event's cost does not grow with the call (the final verdict covers the whole call).") var windowTurns: Int = LiveCallScreener.Limits().window
+    @Option(help: "Live calls: alerts judge a longer call on its last N turns, so an event's cost does not grow with the call; a call keeps the text of at most 2N turns (the final verdict adds what fired on the turns it let go).") var windowTurns: Int = LiveCallScreener.Limits().window
+    @Option(help: "Live calls: a call keeps at most twice this many bytes of text (always its latest turn).") var windowBytes: Int = LiveCallScreener.Limits().windowBytes
 
     func validate() throws {
         if let threads, !(1...256).contains(threads) { throw ValidationError("--threads must be between 1 and 256") }
         for (flag, value) in [("--max-record-bytes", maxRecordBytes), ("--idle-lines", idleLines),
-                              ("--max-open-calls", maxOpenCalls), ("--max-call-turns", maxCallTurns), ("--window-turns", windowTurns)] where value < 1 {
+                              ("--max-open-calls", maxOpenCalls), ("--max-call-turns", maxCallTurns), ("--window-turns", windowTurns), ("--window-bytes", windowBytes)] where value < 1 {
             throw ValidationError("\(flag) must be at least 1")
         }
         if !(idleSeconds > 0) { throw ValidationError("--idle-seconds must be more than 0") }
@@ -279,6 +280,7 @@ struct Scan: ParsableCommand {
         limits.maxOpenCalls = maxOpenCalls   // all checked in validate()
         limits.maxTurns = maxCallTurns
         limits.window = windowTurns
+        limits.windowBytes = windowBytes
         let live = LiveCallScreener(screener: try Screener(matcher: matcher, usePrefilter: !noPrefilter),
                                     limits: limits, roles: inputOptions.readerOptions.roles)
         let out = OutputSink.stdout

@@ -149,9 +149,21 @@ private func drive(_ store: ReferralStore, _ id: Int64, to state: CaseState, tie
     #expect(d.highCall == 180 && d.lowSMS == 12 * 3600 && d.mediumCall == 1800 && d.highVisit == 1800)
     try d.set("medium.call=90s")
     #expect(d.mediumCall == 90)
-    #expect(throws: ReferralError.badConfiguration("deadlines:2: `soon` is not a duration (e.g. 90s, 5m, 2h, 1d)")) {
+    #expect(throws: ReferralError.badConfiguration("deadlines:2: `soon` is not a duration of at most 365d (e.g. 90s, 5m, 2h, 1d)")) {
         try Deadlines.parse("high.call = 5m\nhigh.visit = soon")
     }
     #expect(throws: (any Error).self) { try Deadlines.parse("highest.call = 5m") }
     #expect(Deadlines.describe(300) == "5m" && Deadlines.describe(86400) == "24h" && Deadlines.describe(90) == "90s")
+}
+
+/// Found by fuzzing (Tests/Fuzz/config/deadlines_huge.txt): `1e308d` was read as an infinite
+/// deadline, which `describe` (and the deadline's date) cannot hold; the process trapped.
+@Test func aDeadlineBeyondAYearIsAnErrorNotATrap() throws {
+    for text in ["1e308d", "1e300", "366d", "inf", "nan", "-1m", "0s"] {
+        #expect(throws: ReferralError.badConfiguration("deadlines:1: `\(text)` is not a duration of at most 365d (e.g. 90s, 5m, 2h, 1d)")) {
+            try Deadlines.parse("high.call = \(text)")
+        }
+    }
+    let d = try Deadlines.parse("low.sms = 365d")
+    #expect(d.lowSMS == Deadlines.longest && Deadlines.describe(d.lowSMS) == "365d")
 }

@@ -5,9 +5,12 @@ import Foundation
 /// `final` verdict when the call ends (end event, idle timeout, eviction when too many calls are
 /// open, the turn limit, or end of input). It writes nothing: `LiveEventPrinter` does.
 ///
-/// Per call it keeps the normalised turns, so each new turn costs one evaluation of the call so
-/// far. The final verdict is the whole-call verdict: the same as `fanzha scan` on the turns it
-/// covers (all of the call, unless the turn limit split it).
+/// Per call it keeps the normalised text of its last turns (`CallWindow`), and each new turn that
+/// can change a rule costs one decision on at most `window` of them. A call that stays within
+/// `window` turns and `windowBytes` bytes keeps every turn, and its final verdict is the
+/// whole-call verdict: the same as `fanzha scan` on the turns it covers. A longer call keeps at
+/// most twice that; its final verdict adds to the verdict on what it kept the rules that fired on
+/// the text it let go (with their evidence), so memory per call is bounded however long it runs.
 public final class LiveCallScreener {
     public struct Limits: Sendable {
         /// A call with no event for this many input lines (or, with `t`, seconds of event time) is closed.
@@ -19,14 +22,18 @@ public final class LiveCallScreener {
         /// evaluation of the call so far); that turn opens a new call with the same id.
         public var maxTurns = Screener.timelineTurns
         /// Alerts and the timeline judge a long call on its last `window` turns, so one event costs
-        /// at most an evaluation of that many turns however long the call is (the final verdict
-        /// still covers the whole call).
+        /// at most an evaluation of that many turns however long the call is. A call keeps the text
+        /// of at most `2 × window` turns and `2 × windowBytes` bytes (always its latest turn); when
+        /// it has more, the rules that fired on the oldest are kept with their evidence, and the
+        /// text goes (`CallWindow`).
         public var window = 400
+        public var windowBytes = 400_000
         public init() {}
     }
 
     final class CallState {
-        let prepared: Screener.Prepared
+        /// The call's text: its last turns, and what fired on the turns before them.
+        let window: CallWindow
         var level: Level = .none
         var reported = Set<Int>()   // rules already reported in alerts
         /// The call's timeline as it happens: the first turn after which the level was at least
@@ -39,7 +46,7 @@ public final class LiveCallScreener {
         var unmapped: [String] = []
         /// Whether an event time earlier than the call's latest was already noted.
         var skewNoted = false
-        init(prepared: Screener.Prepared, line: Int) { self.prepared = prepared; self.lastLine = line }
+        init(window: CallWindow, line: Int) { self.window = window; self.lastLine = line }
     }
 
     public let screener: Screener
@@ -61,6 +68,9 @@ public final class LiveCallScreener {
     }
 
     public var openCalls: Int { open.count }
+    /// Turns and bytes of text held by the open calls (`CallWindow`): what bounds their memory.
+    var heldTurns: Int { open.values.reduce(0) { $0 + $1.window.prepared.turnCount } }
+    var heldBytes: Int { open.values.reduce(0) { $0 + $1.window.heldBytes } }
 
     /// One input line (`CallEventInput.decode`): line `number` of `source`, which name it in messages.
     public func handle(line: ArraySlice<UInt8>, number: Int, source: String = "<stdin>") -> [LiveCallEvent] {
@@ -96,7 +106,7 @@ public final class LiveCallScreener {
 
     private func turn(call: String, speaker: String, text: String, time: Double?, number: Int, origin: String, into out: inout [LiveCallEvent]) {
         let state: CallState
-        if let s = open[call], s.prepared.turnCount < limits.maxTurns {
+        if let s = open[call], s.window.turnCount < limits.maxTurns {
             state = s
         } else {
             if let full = open.removeValue(forKey: call) {
@@ -105,7 +115,7 @@ public final class LiveCallScreener {
                 out.append(final(call, full, reason: .turns))
             }
             if open.count >= limits.maxOpenCalls { out += evictOldest() }
-            state = CallState(prepared: screener.prepare(Record(id: call, turns: [])), line: number)
+            state = CallState(window: CallWindow(prepared: screener.prepare(Record(id: call, turns: []))), line: number)
             open[call] = state
         }
         if let time, let last = state.lastTime, time < last, !state.skewNoted {
@@ -131,20 +141,22 @@ public final class LiveCallScreener {
             }
             state.unmapped.append(speaker)
         }
-        screener.append(Turn(speaker: speaker, role: roles.role(of: speaker), text: text), to: state.prepared)
+        let w = state.window
+        w.append(Turn(speaker: speaker, role: roles.role(of: speaker), text: text), screener: screener, limits: limits)
         // A turn that cannot change any rule cannot raise the level: no evaluation needed.
-        let last = state.prepared.turnCount - 1
+        let local = w.prepared.turnCount - 1
+        let last = w.turnCount - 1   // the call's turn number
         // The timeline follows the first `Screener.timelineTurns` turns, as `scan` does.
         let followTimeline = last < Screener.timelineTurns
-        if last == 0 || screener.turnMayChangeTheVerdict(state.prepared, turn: last) {
+        if last == 0 || screener.turnMayChangeTheVerdict(w.prepared, turn: local) {
             // The decision alone (no evidence) on every turn; the full verdict only for an alert.
-            let judged = state.prepared.turnCount > limits.window ? state.prepared.lastTurns(limits.window) : state.prepared
+            let judged = w.prepared.turnCount > limits.window ? w.prepared.lastTurns(limits.window) : w.prepared
             let decision = screener.decide(judged)
             if followTimeline, state.warningTurn == nil, decision.level >= .medium { state.warningTurn = last }
             if followTimeline, state.moneyTurn == nil, decision.moneyRequest { state.moneyTurn = last }
             if decision.level > state.level {
                 let verdict = screener.evaluate(judged)
-                out.append(.alert(alert(call, turn: last, verdict, state, turnOffset: state.prepared.turnCount - judged.turnCount)))
+                out.append(.alert(alert(call, turn: last, verdict, state, turnOffset: w.dropped + w.prepared.turnCount - judged.turnCount)))
                 state.level = verdict.level
             }
         }
@@ -170,9 +182,8 @@ public final class LiveCallScreener {
     }
 
     private func final(_ call: String, _ state: CallState, reason: CallFinal.Reason) -> LiveCallEvent {
-        let verdict = screener.evaluate(state.prepared, turnLimit: state.prepared.turnCount,
-                                        firstWarningTurn: state.warningTurn, firstMoneyRequestTurn: state.moneyTurn)
-        var record = Record(id: call, turns: state.prepared.turns.map(\.turn))
+        let (verdict, turns) = state.window.final(screener: screener, firstWarningTurn: state.warningTurn, firstMoneyRequestTurn: state.moneyTurn)
+        var record = Record(id: call, turns: turns)
         record.unmappedSpeakers = state.unmapped
         return .final(CallFinal(call: call, closed: reason, verdict: verdict, record: record))
     }

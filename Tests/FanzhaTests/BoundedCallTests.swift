@@ -1,0 +1,122 @@
+import Foundation
+import Testing
+@testable import Fanzha
+
+/// A live call holds a bounded window of its text (`CallWindow`), and its final verdict keeps
+/// what fired on the text it let go.
+@Suite struct BoundedCallTests {
+    static let rules = """
+    levels low 3, medium 6, high 10
+
+    category police {
+      title  "冒充公检法"
+      advice "请挂断。"
+      script "您好，这里是反诈中心。"
+    }
+
+    rule t.early {
+      title    "安全账户"
+      category police
+      score    4
+      match    caller: "安全账户"
+    }
+
+    rule t.pair {
+      title "转账与银行卡相隔不远"
+      score 2
+      match "转账" near(2 turns) "银行卡"
+    }
+
+    rule t.late {
+      title    "验证码"
+      category police
+      score    3
+      match    "验证码"
+    }
+    """
+
+    /// 102 turns: 安全账户 at turn 0, 转账/银行卡 at 60/61, 验证码 at 101, filler between.
+    static func longCall() -> [Turn] {
+        (0..<102).map { i -> Turn in
+            let caller = i % 2 == 0
+            let text: String
+            switch i {
+            case 0: text = "请把钱转入安全账户"
+            case 60: text = "你先转账"
+            case 61: text = "用哪张银行卡"
+            case 101: text = "把验证码念给我"
+            default: text = caller ? "嗯，你听我说，第\(i)句" : "好的，我在听"
+            }
+            return Turn(speaker: caller ? "caller" : "callee", role: caller ? .caller : .callee, text: text)
+        }
+    }
+
+    @Test("a long call holds at most twice its window, and its final keeps what fired on the text it let go")
+    func longCallKeepsEarlierHits() throws {
+        let rules = try compiledRuleSet(Self.rules)
+        var limits = LiveCallScreener.Limits()
+        limits.window = 4
+        let live = LiveCallScreener(screener: try Screener(rules: rules), limits: limits)
+        var finals: [CallFinal] = []
+        for (i, t) in Self.longCall().enumerated() {
+            finals += live.handle(.turn(call: "c", speaker: t.speaker, text: t.text, time: nil), number: i + 1).compactMap(\.final)
+            #expect(live.heldTurns <= 2 * limits.window, "after turn \(i)")
+        }
+        finals += live.finish().compactMap(\.final)
+        let final = try #require(finals.first)
+        #expect(finals.count == 1)
+        #expect(final.turns == 102)
+        #expect(final.verdict.hits.map(\.rule) == ["t.early", "t.pair", "t.late"])
+        #expect(final.verdict.score == 9)
+        #expect(final.verdict.level == .medium)
+        #expect(final.verdict.category == "police")
+        #expect(final.verdict.categories.map(\.score) == [7])
+        // Evidence in the call's turn numbers, and those turns' text is still there to show.
+        let spans = final.verdict.hits.flatMap(\.spans)
+        #expect(spans.compactMap(\.turn) == [0, 60, 61, 101])
+        for s in spans {
+            let text = Array(final.record.turns[s.turn!].text.unicodeScalars)
+            #expect(String(String.UnicodeScalarView(text[s.start..<s.end])) == s.text)
+        }
+        // A turn let go without evidence is an empty stand-in, so numbering stays the call's.
+        #expect(final.record.turns[30].text.isEmpty)
+        // The same rules, and so level, score and category, as scanning the whole call.
+        let whole = try Screener(rules: rules).screen(Record(id: "c", turns: Self.longCall()))
+        #expect(whole.hits.map(\.rule) == final.verdict.hits.map(\.rule))
+        #expect(whole.hits.flatMap(\.spans) == spans)
+        #expect((whole.level, whole.score, whole.category) == (final.verdict.level, final.verdict.score, final.verdict.category))
+    }
+
+    @Test("long turns: the text held is bounded by bytes too, always keeping the latest turn")
+    func bytesBoundTheWindow() throws {
+        let rules = try compiledRuleSet(Self.rules)
+        var limits = LiveCallScreener.Limits()
+        limits.windowBytes = 1_000
+        let live = LiveCallScreener(screener: try Screener(rules: rules), limits: limits)
+        let long = String(repeating: "很长的一句话，", count: 40)   // 840 bytes
+        for i in 0..<50 {
+            _ = live.handle(.turn(call: "c", speaker: i % 2 == 0 ? "caller" : "callee", text: i == 4 ? "安全账户" + long : long, time: nil), number: i + 1)
+            #expect(live.heldBytes <= 2 * limits.windowBytes, "after turn \(i)")
+            #expect(live.heldTurns >= 1)
+        }
+        let final = try #require(live.finish().compactMap(\.final).first)
+        #expect(final.turns == 50)
+        #expect(final.verdict.hits.map(\.rule) == ["t.early"])
+        #expect(final.verdict.hits.first?.spans.first?.turn == 4)
+    }
+
+    @Test("a call that stays within the window is judged whole, exactly as scan judges it")
+    func withinTheWindowIsWhole() throws {
+        let rules = try compiledRuleSet(Self.rules)
+        var limits = LiveCallScreener.Limits()
+        limits.window = 102   // alerts and the timeline judge the whole call, as scan's replay does
+        let live = LiveCallScreener(screener: try Screener(rules: rules), limits: limits)
+        for (i, t) in Self.longCall().enumerated() {
+            _ = live.handle(.turn(call: "c", speaker: t.speaker, text: t.text, time: nil), number: i + 1)
+        }
+        let final = try #require(live.finish().compactMap(\.final).first)
+        let record = Record(id: "c", turns: Self.longCall())
+        let printer = VerdictPrinter(rules: rules, format: .jsonl)
+        #expect(printer.json(final.verdict, record: final.record) == printer.json(try Screener(rules: rules).screen(record), record: record))
+    }
+}

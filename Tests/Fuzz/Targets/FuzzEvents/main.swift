@@ -1,0 +1,4 @@
+import FuzzDriver
+
+warmUp()
+runFuzzer(fuzzEvents)
