@@ -9,10 +9,12 @@
 #      sampled every RSS_EVERY (30) seconds.
 #
 # BENCH_SECONDS (default 30) per scan run, BENCH_THREADS (default 2) wrk threads. wrk and the
-# server share the machine's cores. Installs wrk (Debian) when it is missing: only this needs it.
+# server share the machine's cores; each run also reports the CPU time one request costs the
+# server and wrk (from /proc and time(1)), which holds on a busy machine where requests/s do not.
+# Installs wrk (Debian) when it is missing: only this needs it.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-BIN=.build/release/fanzha
+BIN=${FANZHA_BIN:-.build/release/fanzha}   # FANZHA_BIN: another build to compare
 OUT=bench/out/serve
 SECONDS_SCAN=${BENCH_SECONDS:-30}
 SECONDS_CALLS=${BENCH_CALL_SECONDS:-600}
@@ -29,7 +31,7 @@ if ! command -v wrk >/dev/null; then
     [ "$(id -u)" -ne 0 ] && sudo=(sudo)
     "${sudo[@]}" apt-get install -y wrk >/dev/null 2>&1 || { "${sudo[@]}" apt-get update >/dev/null && "${sudo[@]}" apt-get install -y wrk >/dev/null; }
 fi
-[ "${BENCH_NO_BUILD:-0}" = 1 ] || swift build -c release --product fanzha >/dev/null
+[ "${BENCH_NO_BUILD:-0}" = 1 ] || swift build -c release --product fanzha >/dev/null   # BENCH_NO_BUILD=1: the binary as it is
 
 # Calls are closed after 200 turns (the next turn starts the call anew), so a call's memory is
 # bounded and the run measures a steady state rather than ever-growing calls.
@@ -85,6 +87,24 @@ end
 LUA
 
 rss() { awk '/VmRSS/ {print $2}' "/proc/$server/status"; }
+# The server's CPU time so far, in seconds (user + system): with the requests a run made, the CPU
+# one request costs, which does not depend on what else the machine is running.
+hz=$(getconf CLK_TCK)
+cpu() { awk -v hz="$hz" '{print ($14 + $15) / hz}' "/proc/$server/stat"; }
+# A wrk run: its report in $1, its own CPU seconds in $1.cpu, the server's in $1.server.
+load() {
+    local out=$1; shift
+    local before; before=$(cpu)
+    /usr/bin/time -f "%U %S" -o "$out.cpu" wrk "$@" > "$out"
+    awk -v a="$before" -v b="$(cpu)" 'BEGIN {print b - a}' > "$out.server"
+}
+# µs of server CPU and of wrk CPU per request, and what 2 otherwise idle cores would then serve.
+cost() {
+    local n; n=$(awk '/requests in/ {print $1}' "$1")
+    awk -v n="$n" -v s="$(cat "$1.server")" -v w="$(awk '{print $1 + $2}' "$1.cpu")" -v cores="$(nproc)" 'BEGIN {
+        printf "CPU per request: server %.0f us, wrk %.0f us; %d idle cores would serve about %.0f req/s (%.0f with wrk elsewhere)\n",
+               s / n * 1e6, w / n * 1e6, cores, cores / ((s + w) / n), cores / (s / n) }'
+}
 summary() {   # requests/s and the latency percentiles of a wrk --latency report
     awk '/Requests\/sec/ {rps=$2} /^ +50%/ {p50=$2} /^ +90%/ {p90=$2} /^ +99%/ {p99=$2} /Non-2xx/ {bad=$NF}
          END {printf "%s req/s  p50 %s  p90 %s  p99 %s%s\n", rps, p50, p90, p99, bad ? "  non-2xx " bad : ""}' "$1"
@@ -97,16 +117,19 @@ echo "rss after warm-up: $(rss) kB"
 
 for c in $CONNECTIONS; do
     echo "== POST /v1/scan, one message per request: ${SECONDS_SCAN}s, $c connections, $THREADS wrk threads"
-    wrk -t"$THREADS" -c"$c" -d"${SECONDS_SCAN}s" --latency -s "$OUT/scan.lua" "$url" > "$OUT/scan-c$c.txt"
+    load "$OUT/scan-c$c.txt" -t"$THREADS" -c"$c" -d"${SECONDS_SCAN}s" --latency -s "$OUT/scan.lua" "$url"
     echo "   $(summary "$OUT/scan-c$c.txt")   (load $(cut -d' ' -f1 /proc/loadavg), rss $(rss) kB)"
+    echo "   $(cost "$OUT/scan-c$c.txt")"
 done
 
+[ "$SECONDS_CALLS" -gt 0 ] || exit 0   # BENCH_CALL_SECONDS=0: the scan runs only
 echo "== POST /v1/calls/{id}/turns: $CALLS calls open at once, ${SECONDS_CALLS}s, $CALL_CONNECTIONS connections"
 ( for _ in $(seq $(( SECONDS_CALLS / RSS_EVERY ))); do sleep "$RSS_EVERY"; echo "$(date +%s) $(rss) $(cut -d' ' -f1 /proc/loadavg)"; done ) > "$OUT/rss.txt" &
 sampler=$!
-wrk -t"$THREADS" -c"$CALL_CONNECTIONS" -d"${SECONDS_CALLS}s" --latency -s "$OUT/calls.lua" "$url" > "$OUT/calls.txt"
+load "$OUT/calls.txt" -t"$THREADS" -c"$CALL_CONNECTIONS" -d"${SECONDS_CALLS}s" --latency -s "$OUT/calls.lua" "$url"
 wait $sampler || true
 echo "   $(summary "$OUT/calls.txt")"
+echo "   $(cost "$OUT/calls.txt")"
 echo "open calls at the end: $(curl -s "$url/metrics" | awk '/^fanzha_open_calls / {print $2}')"
 echo "rss every ${RSS_EVERY} s (kB):"
 awk '{print $2}' "$OUT/rss.txt" | tr '\n' ' '; echo

@@ -266,10 +266,10 @@ extension ReferralStore {
                   outcome: (row["outcome"] as String?).flatMap(Outcome.init(rawValue:)), note: row["note"])
     }
 
-    /// The report: per tier, per category and in all; false alarms per rule. Every figure is an
-    /// SQL aggregate (one pass over the cases grouped by tier and category, then summed here; the
-    /// medians by window functions), so a million cases are not each read into Swift. The
-    /// definitions are those of `CaseSummary.contactAt` and `contactDeadlineMet`.
+    /// The report: per tier, per category and in all; false alarms per rule. The counts are SQL
+    /// aggregates (one pass over the cases grouped by tier and category, summed here); the medians
+    /// come from a second pass that reads only the contacted cases' minutes. No case summary is
+    /// built. The definitions are those of `CaseSummary.contactAt` and `contactDeadlineMet`.
     public func report(now: Date? = nil) throws -> ReferralReport {
         let at = (now ?? clock()).timeIntervalSince1970
         // Per case: when the tier's first contact was made (the call; for low the SMS or a call,
@@ -309,21 +309,23 @@ extension ReferralStore {
                 add(&tiers[tier, default: ReferralReport.Row(group: tier)])
                 add(&categories[category, default: ReferralReport.Row(group: category)])
             }
-            // Medians of the minutes to first contact, over the cases contacted: per tier, per
-            // category and in all, each the middle value (or the mean of the two middle ones).
+            // Medians of the minutes to first contact, over the cases contacted, per tier, per
+            // category and in all: SQLite has no median, and window functions (a sort per
+            // grouping) took three more passes, so one pass collects the minutes and Swift sorts.
+            var minutes: [String: [Double]] = [:]
+            let cursor = try Row.fetchCursor(db, sql: """
+                SELECT tier, category, max(0, contact - tier_since) / 60.0 FROM (\(perCase)) WHERE contact IS NOT NULL
+                """, arguments: dueArgs)
+            while let row = try cursor.next() {
+                let tier: String = row[0], category: String = row[1], m: Double = row[2]
+                minutes["tier:" + tier, default: []].append(m)
+                minutes["category:" + category, default: []].append(m)
+                minutes["all", default: []].append(m)
+            }
             var medians: [String: Double] = [:]
-            for (prefix, key) in [("tier:", "tier"), ("category:", "category"), ("all", "'all'")] {
-                for row in try Row.fetchAll(db, sql: """
-                    SELECT g, avg(m) AS median FROM (
-                        SELECT \(key) AS g, m, row_number() OVER (PARTITION BY \(key) ORDER BY m) AS i,
-                               count(*) OVER (PARTITION BY \(key)) AS n
-                        FROM (SELECT tier, category, max(0, contact - tier_since) / 60.0 AS m
-                              FROM (\(perCase)) WHERE contact IS NOT NULL))
-                    WHERE i IN ((n + 1) / 2, (n + 2) / 2) GROUP BY g
-                    """, arguments: dueArgs) {
-                    let g: String = row["g"]
-                    medians[prefix == "all" ? "all" : prefix + g] = row["median"]
-                }
+            for (key, var m) in minutes where !m.isEmpty {
+                m.sort()
+                medians[key] = m.count % 2 == 1 ? m[m.count / 2] : (m[m.count / 2 - 1] + m[m.count / 2]) / 2
             }
             total.medianMinutesToContact = medians["all"]
             let byTier = Tier.allCases.reversed().compactMap { t -> ReferralReport.Row? in

@@ -67,7 +67,9 @@ extension FanzhaService {
             filter.states = try list("state") { CaseState(rawValue: $0) }
             filter.tiers = try list("tier") { Tier(rawValue: $0) }
             filter.categories = try list("category") { $0 }
+            filter.outcomes = try list("outcome") { Outcome(rawValue: $0) }
             filter.assignee = q["assignee"].map(String.init)
+            filter.subject = q["subject"].map(String.init)
             filter.overdueOnly = q["overdue"] == "1"
             filter.openOnly = q["open"] == "1"
             if let l = q["limit"] {

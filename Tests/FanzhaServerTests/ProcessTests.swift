@@ -1,3 +1,4 @@
+import FanzhaReferrals
 import Foundation
 import Testing
 #if canImport(Glibc)
@@ -67,6 +68,28 @@ final class ServeProcess {
         #expect(finals.count == 1)
         #expect(finals.first?.contains(#""id":"open-1""#) == true)
         #expect(finals.first?.contains(#""level":"high""#) == true)
+    }
+
+    /// SIGTERM with --referrals: the finals of the calls still open are referred too, so a case
+    /// opened at an alert ends up with the whole call as its evidence.
+    @Test func sigtermRefersTheFinalsOfOpenCalls() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fanzha-term-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let db = dir.appendingPathComponent("cases.db").path
+        let server = try ServeProcess(["--rules", Package.rules, "--referrals", db, "--subject-field", "callee"])
+        #expect(server.port > 0, "did not start: \(server.stderr)")
+        guard server.port > 0 else { return }
+        let first = try httpBlocking(server.port, "POST", "/v1/calls/open-2/turns",
+                                     json: #"{"speaker":"caller","text":"我是公安局的，你涉嫌洗钱，把钱转到安全账户","callee":"138 0013 8002"}"#)
+        #expect(first.object["case"] as? Int == 1, "\(first.text)")
+        #expect(try httpBlocking(server.port, "POST", "/v1/calls/open-2/turns", json: #"{"speaker":"callee","text":"好的"}"#).status == 200)
+        server.signal(SIGTERM)
+        _ = server.wait()
+        #expect(server.process.terminationStatus == 0)
+        let c = try ReferralStore(path: db).case(1)
+        #expect(c.summary.subject == "13800138002")
+        #expect(c.evidence.count == 1 && c.evidence.first?.turns.count == 2)
     }
 
     /// SIGHUP reloads; a broken rule set is refused and the old one keeps serving.

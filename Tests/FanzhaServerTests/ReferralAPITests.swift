@@ -132,6 +132,8 @@ private let screener = "0123456789abcdef-screen"
                 let second = try await http(port, "POST", "/v1/calls/h2/end", token: screener).object
                 #expect(second["case"] as? Int == id)
                 #expect(try store.list().count == 1)
+                let bySubject = try await http(port, "GET", "/v1/referrals?subject=%2B86%20138%200013%208000", token: desk).object
+                #expect((bySubject["cases"] as? [[String: Any]])?.map { $0["id"] as? Int } == [id])
                 // A field the server does not name is still refused.
                 #expect(try await http(port, "POST", "/v1/calls/h3/turns", json: #"{"text":"x","to":"1"}"#, token: screener).status == 400)
             }
