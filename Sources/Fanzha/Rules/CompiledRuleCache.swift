@@ -592,32 +592,6 @@ final class PrebuiltMatcher: @unchecked Sendable {
     deinit { program.deallocate() }
 }
 
-extension RuleCompiler {
-    /// What a rule set is compiled from: the rule files and the variant dictionaries, read.
-    struct SourceFiles {
-        var rules: [(path: String, data: Data)] = []
-        var variants: [(path: String, data: Data)] = []
-    }
-
-    /// Reads every rule file and variant dictionary under `paths` (what `compile(paths:)` reads).
-    static func sourceFiles(paths: [String]) throws -> SourceFiles {
-        var out = SourceFiles()
-        for f in try ruleFiles(at: paths) {
-            guard let data = FileManager.default.contents(atPath: f) else { throw RuleLoadError.unreadable(f, "permission denied or not a file") }
-            out.rules.append((f, data))
-        }
-        for path in paths {
-            var isDir: ObjCBool = false
-            let file = (path as NSString).appendingPathComponent(VariantDictionary.fileName)
-            if FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue,
-               let data = FileManager.default.contents(atPath: file) {
-                out.variants.append((file, data))
-            }
-        }
-        return out
-    }
-}
-
 extension Program {
     func encode(into w: inout ByteWriter) {
         w.count(nodes.count)

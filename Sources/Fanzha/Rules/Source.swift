@@ -68,3 +68,40 @@ public struct SourceRange: Sendable, Hashable {
         SourceRange(file: file, start: min(start, other.start), end: max(end, other.end))
     }
 }
+
+/// A rule file's bytes checked as UTF-8 before anything reads them as text.
+extension RuleCompiler {
+    /// The `invalid-utf8` error for a file that is not UTF-8, at the first damaged place.
+    static func invalidUTF8(_ data: Data, file index: Int) -> Diagnostic? {
+        guard let bad = firstInvalidUTF8(data) else { return nil }
+        // Locate the damage in the decoded text: the number of scalars before the bad byte.
+        let offset = String(decoding: data.prefix(bad), as: UTF8.self).unicodeScalars.count
+        return Diagnostic(.invalidUTF8, "the file is not valid UTF-8 (byte \(bad))",
+                          at: SourceRange(file: index, start: offset, end: offset + 1), help: "save the file as UTF-8")
+    }
+
+    static func firstInvalidUTF8(_ data: Data) -> Int? {
+        let bytes = [UInt8](data)
+        var i = 0
+        while i < bytes.count {
+            let b = bytes[i]
+            let n: Int
+            switch b {
+            case 0x00...0x7F: i += 1; continue
+            case 0xC2...0xDF: n = 1
+            case 0xE0...0xEF: n = 2
+            case 0xF0...0xF4: n = 3
+            default: return i
+            }
+            guard i + n < bytes.count + 0, i + n <= bytes.count - 0 else { return i }
+            for k in 1...n where i + k >= bytes.count || bytes[i + k] & 0xC0 != 0x80 { return i }
+            // Overlong and surrogate forms.
+            if b == 0xE0 && bytes[i + 1] < 0xA0 { return i }
+            if b == 0xED && bytes[i + 1] > 0x9F { return i }
+            if b == 0xF0 && bytes[i + 1] < 0x90 { return i }
+            if b == 0xF4 && bytes[i + 1] > 0x8F { return i }
+            i += n + 1
+        }
+        return nil
+    }
+}

@@ -1,3 +1,78 @@
+import FanzhaPCRE
+
+// Regex atoms: a `/…/` pattern compiled by PCRE2 (an error pointed at its place in the rule
+// file; a pattern that matches every text refused), and the literal words every match must
+// contain, read from the pattern's syntax, which become its prefilter requirement.
+
+extension Checker {
+    mutating func regexAtom(_ source: String, flags: String, range: SourceRange) -> Int? {
+        var options: Pattern.Options = [.caseless]
+        for f in flags.unicodeScalars {
+            switch f {
+            case "i": break
+            case "s": options.insert(.dotAll)
+            case "x": options.insert(.extended)
+            case "m": options.insert(.multiline)
+            default:
+                error(.invalidRegex, "unknown regex flag `\(f)`", range, help: "the flags are s (dot matches newline), x (extended), m (multiline)")
+                return nil
+            }
+        }
+        let k = "re:\(flags):\(source)"
+        if let i = atomKeys[k] { return i }
+        let pattern: Pattern
+        do {
+            pattern = try Pattern(source, options: options)
+        } catch {
+            // Point into the rule file: past the opening slash, at PCRE2's offset. The lexer turned
+            // each `\/` (two characters in the file) into `/`, so step over the file's escapes.
+            let file = sources[range.file].scalars
+            var at = range.start + 1, inPattern = 0
+            while inPattern < error.scalarOffset, at < range.end - 1 {
+                if file[at] == "\\", at + 1 < range.end {
+                    if file[at + 1] == "/" { at += 2; inPattern += 1; continue }
+                    if inPattern + 2 <= error.scalarOffset { at += 2; inPattern += 2; continue }
+                }
+                at += 1; inPattern += 1
+            }
+            at = min(at, max(range.start, range.end - 1))
+            self.error(.invalidRegex, "invalid regex: \(error.message)", SourceRange(file: range.file, start: at, end: at + 1))
+            return nil
+        }
+        let scratch = MatchScratch(matchLimit: 10_000)
+        // Matching the empty text is not enough: an anchored pattern (`^$`, `^.{0,3}$`) matches only
+        // some texts. It always matches when it also matches texts it has no reason to match.
+        func matches(_ probe: String) -> Bool {
+            Array(probe.utf8).withUnsafeBufferPointer { (try? pattern.firstMatch(in: $0, using: scratch)) != nil }
+        }
+        if (try? pattern.firstMatch(in: UnsafeBufferPointer(start: nil, count: 0), using: scratch)) != nil,
+           matches("\u{E000}"), matches("zq9 \u{E000}\n\u{E001}!") {
+            error(.alwaysMatches, "this regex matches the empty string, so it matches every text", range,
+                  help: "an empty alternative (`a||b`) or a pattern that may match nothing (`.*`, `x?`) is the usual cause")
+            return nil
+        }
+        // The words every match needs, from the regex's literals, added to the prefilter's
+        // dictionary. A literal is used only when normalising leaves it as it is (up to ASCII
+        // case, the regex being caseless): the regex runs on normalised text, so a literal it
+        // matches there is exactly a word the automaton finds there. (A literal that
+        // normalisation would change, such as 帐户 or 回覆, is not certain to be found.)
+        var requirement = AtomRequirement.always
+        if normaliser != nil {
+            requirement = RegexAtoms.requirement(source, extended: options.contains(.extended)).map(
+                { lit -> AtomRequirement? in
+                    let n = normalisedLiteral(lit)
+                    guard n == lit.lowercased(), n.unicodeScalars.count >= 2 else { return nil }
+                    return .word(wordID(n))
+                },
+                all: { AtomRequirement.allOf($0) }, any: { AtomRequirement.anyOf($0) }, always: .always)
+        }
+        atoms.append(Atom(kind: .regex, display: "/\(source)/\(flags)", words: [], wordIDs: [], requirement: requirement,
+                          patterns: [pattern], literalSources: []))
+        atomKeys[k] = atoms.count - 1
+        return atoms.count - 1
+    }
+}
+
 /// Which literal strings every match of a regex must contain, as an AND/OR tree: what the
 /// prefilter needs from a regex (YARA calls these atoms). `/(账户|账号)(异常|冻结)/` needs
 /// `all(any(账户, 账号), any(异常, 冻结))`.

@@ -1,0 +1,56 @@
+/// A growable array of plain values for the evaluation's hot loop: appends and reads with no
+/// copy-on-write check and no reference counting (a Swift array checks uniqueness on every
+/// append, and those checks were a tenth of a record's instructions). Copies share storage, so
+/// exactly one owner (a scanner's workspace) calls `deallocate()`; elements are bitwise values,
+/// never deinitialised.
+struct Arena<Element: BitwiseCopyable> {
+    private var base: UnsafeMutablePointer<Element>? = nil
+    private(set) var count = 0
+    private var capacity = 0
+
+    init() {}
+
+    @inline(__always)
+    subscript(i: Int) -> Element {
+        get {
+            assert(i >= 0 && i < count, "arena index out of range")
+            return base.unsafelyUnwrapped[i]
+        }
+        nonmutating set {
+            assert(i >= 0 && i < count, "arena index out of range")
+            base.unsafelyUnwrapped[i] = newValue
+        }
+    }
+
+    @inline(__always)
+    mutating func append(_ e: Element) {
+        if count == capacity { grow() }
+        (base.unsafelyUnwrapped + count).initialize(to: e)
+        count &+= 1
+    }
+
+    private mutating func grow() {
+        let newCapacity = Swift.max(64, capacity &* 2)
+        let grown = UnsafeMutablePointer<Element>.allocate(capacity: newCapacity)
+        if let base {
+            grown.moveInitialize(from: base, count: count)
+            base.deallocate()
+        }
+        base = grown
+        capacity = newCapacity
+    }
+
+    mutating func removeAll() { count = 0 }
+
+    /// `n` elements, each `value` (the workspace's per-rule and per-atom tables).
+    mutating func reset(count n: Int, to value: Element) {
+        count = 0
+        while capacity < n { grow() }
+        if n > 0 { base.unsafelyUnwrapped.initialize(repeating: value, count: n) }
+        count = n
+    }
+
+    mutating func removeLast(_ k: Int) { count &-= k }
+
+    func deallocate() { base?.deallocate() }
+}

@@ -1,0 +1,101 @@
+import FanzhaPCRE
+
+// Atoms: where each literal list or regex occurs in a record. A word list's occurrences come
+// from the automaton's hits when the prefilter ran; otherwise (and for every regex) from PCRE2.
+// Either way the same leftmost-longest, non-overlapping occurrences, capped per turn.
+
+extension Screener {
+    /// Atom `a`'s PCRE2 matchers for this worker (`literalPatterns`): a regex's own; a term
+    /// list's alternations compiled on first use (only a scan without the prefilter needs them).
+    func patterns(ofAtom a: Int) throws(PatternCompileError) -> [Pattern] {
+        if literalPatterns.isEmpty { literalPatterns = Array(repeating: nil, count: rules.atoms.count) }
+        if let done = literalPatterns[a] { return done }
+        let atom = rules.atoms[a]
+        var compiled = atom.patterns
+        for source in atom.literalSources { compiled.append(try Pattern(source, options: [])) }
+        literalPatterns[a] = compiled
+        return compiled
+    }
+}
+
+extension Screener.Evaluation {
+    mutating func atomOccurrences(_ a: Int) -> Occurrences {
+        let g = ws.generation
+        if ws.atomStamp[a] == g { return ws.atomResult[a] }
+        let start = ws.occ.count
+        if program.pointee.atomIsWords[a] && usePrefilter {
+            // The automaton already found every word: keep this atom's, leftmost-longest, non-overlapping.
+            if ws.atomHitStamp[a] == g {
+                let first = Int(ws.atomHitFirst[a]), end = first + Int(ws.atomHitCount[a])
+                if !ws.atomHitSorted[a] {
+                    // In turn order already; within a turn, by start, the longest first where
+                    // two start together. Few per atom: insertion sort.
+                    ws.atomHitSorted[a] = true
+                    var i = first + 1
+                    while i < end {
+                        let h = ws.atomHits[i]
+                        var j = i
+                        while j > first {
+                            let p = ws.atomHits[j - 1]
+                            guard p.turn == h.turn && (p.start > h.start || (p.start == h.start && p.end < h.end)) else { break }
+                            ws.atomHits[j] = p
+                            j -= 1
+                        }
+                        ws.atomHits[j] = h
+                        i += 1
+                    }
+                }
+                var turn: Int32 = -1, stop: Int32 = -1, inTurn = 0
+                for i in first..<end {
+                    let h = ws.atomHits[i]
+                    if h.turn != turn { turn = h.turn; stop = -1; inTurn = 0 }
+                    guard h.start >= stop, inTurn < Screener.matchesPerTurn else { continue }
+                    single(h.turn, h.start, h.end)
+                    stop = h.end
+                    inTurn += 1
+                }
+            }
+        } else if !usePrefilter || atomCandidate(a) {
+            let patterns: [Pattern]
+            do { patterns = try scanner.patterns(ofAtom: a) } catch {
+                if failedAtoms.insert(a).inserted {
+                    errors.append("rule \(scanner.rules.rules[currentRule].id): \(scanner.rules.atoms[a].display): \(error.message)")
+                }
+                patterns = []
+            }
+            for t in 0..<turnLimit {
+                var ranges: [Range<Int>] = []
+                for pattern in patterns {
+                    do {
+                        try prepared.turns[t].text.bytes.withUnsafeBufferPointer { buf throws(MatchFailure) in
+                            try pattern.forEachMatch(in: buf, using: scanner.scratch) { r in
+                                if r.upperBound > r.lowerBound { ranges.append(r) }
+                                return ranges.count < Screener.matchesPerTurn
+                            }
+                        }
+                    } catch {
+                        if failedAtoms.insert(a).inserted {
+                            let rule = scanner.rules.rules[currentRule].id
+                            errors.append("rule \(rule): \(scanner.rules.atoms[a].display): \(error)" + (prepared.isCall ? " (turn \(t))" : ""))
+                        }
+                    }
+                }
+                if patterns.count > 1 {
+                    // Several alternations of one list: back to leftmost-longest, non-overlapping.
+                    ranges.sort { $0.lowerBound != $1.lowerBound ? $0.lowerBound < $1.lowerBound : $0.upperBound > $1.upperBound }
+                    var end = -1
+                    ranges = ranges.filter { r in
+                        guard r.lowerBound >= end else { return false }
+                        end = r.upperBound
+                        return true
+                    }
+                }
+                for r in ranges { single(Int32(t), Int32(r.lowerBound), Int32(r.upperBound)) }
+            }
+        }
+        let result = since(start)
+        ws.atomStamp[a] = g
+        ws.atomResult[a] = result
+        return result
+    }
+}

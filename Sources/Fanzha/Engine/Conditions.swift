@@ -1,0 +1,236 @@
+// The condition interpreter: a rule's lowered program (Program.swift) evaluated node by node
+// into occurrence lists, with the `near`/`then` pair join. Results are ranges of the
+// workspace's arenas, so a node allocates nothing.
+
+extension Screener.Evaluation {
+    /// Appends one occurrence that is its own evidence.
+    mutating func single(_ turn: Int32, _ s: Int32, _ e: Int32) {
+        ws.arena.append(Evidence(turn: turn, start: s, end: e))
+        ws.occ.append(Occurrence(turn: turn, start: s, end: e, evStart: Int32(ws.arena.count - 1), evCount: 1))
+    }
+
+    /// The occurrences from `start` to the end of the arena.
+    mutating func since(_ start: Int) -> Occurrences {
+        Occurrences(start: Int32(start), count: Int32(ws.occ.count - start))
+    }
+
+    /// `r`'s occurrences that pass `keep`: `r` itself when all do, else a filtered copy.
+    private mutating func filter(_ r: Occurrences, _ keep: (Occurrence) -> Bool) -> Occurrences {
+        let end = Int(r.start + r.count)
+        guard let firstDropped = (Int(r.start)..<end).first(where: { !keep(ws.occ[$0]) }) else { return r }
+        let start = ws.occ.count
+        for i in Int(r.start)..<firstDropped { ws.occ.append(ws.occ[i]) }
+        for i in (firstDropped + 1)..<max(firstDropped + 1, end) where keep(ws.occ[i]) { ws.occ.append(ws.occ[i]) }
+        return since(start)
+    }
+
+    /// `r`'s occurrences in turns of the side `mask` selects (1 caller, 2 callee; 3, both at
+    /// once, none). A record whose turns are all on that side (every message) keeps them all.
+    private mutating func filterSide(_ r: Occurrences, _ mask: Int) -> Occurrences {
+        if Int(sidesPresent) == mask { return r }
+        let sides = ws.sides   // a view of the same memory: the closure does not touch `self`
+        return filter(r) { mask < 3 && Int(sides[Int($0.turn)]) == mask }
+    }
+
+    /// The first `occurrenceCap` occurrences of the results on the stack from `base`, in
+    /// order; pops them.
+    private mutating func concatenate(from base: Int) -> Occurrences {
+        defer { ws.stack.removeLast(ws.stack.count - base) }
+        if ws.stack.count - base == 1 {   // one part: itself, capped
+            let r = ws.stack[base]
+            return Occurrences(start: r.start, count: min(r.count, Int32(Screener.occurrenceCap)))
+        }
+        let start = ws.occ.count
+        var left = Screener.occurrenceCap
+        for k in base..<ws.stack.count where left > 0 {
+            let r = ws.stack[k]
+            let take = min(Int(r.count), left)
+            for i in Int(r.start)..<(Int(r.start) + take) { ws.occ.append(ws.occ[i]) }
+            left -= take
+        }
+        return since(start)
+    }
+
+    private func kid(_ n: Program.Node, _ k: Int) -> Int32 { program.pointee.kids[Int(n.first) + k] }
+
+    mutating func evaluate(_ id: Int32, mask: Int) -> Occurrences {
+        let n = program.pointee.nodes[Int(id)]
+        switch n.op {
+        case .atom:
+            var all = atomOccurrences(Int(n.arg))
+            if blindness != 0 && !ws.frames.isEmpty && !all.isEmpty {
+                let frames = ws.frames, hidden = blindness
+                all = filter(all) { o in !Self.inFrame(o, frames, hidden) }
+            }
+            if mask == 0 { return all }
+            return filterSide(all, mask)
+        case .rule:
+            let key = (Int(n.arg) * 16 + Int(blindness & 15)) * 4 + mask
+            if ws.ruleStamp[key] == ws.generation { return ws.ruleResult[key] }
+            let saved = currentRule
+            let result = evaluate(program.pointee.roots[Int(n.arg)], mask: mask)
+            currentRule = saved
+            ws.ruleStamp[key] = ws.generation
+            ws.ruleResult[key] = result
+            return result
+        case .and:
+            let base = ws.stack.count
+            for k in 0..<Int(n.count) {
+                let o = evaluate(kid(n, k), mask: mask)
+                if o.isEmpty { ws.stack.removeLast(ws.stack.count - base); return .none }
+                ws.stack.append(o)
+            }
+            return concatenate(from: base)
+        case .or:
+            let base = ws.stack.count
+            for k in 0..<Int(n.count) {
+                let o = evaluate(kid(n, k), mask: mask)
+                if !o.isEmpty { ws.stack.append(o) }
+            }
+            return ws.stack.count == base ? .none : concatenate(from: base)
+        case .not:
+            return evaluate(kid(n, 0), mask: mask).isEmpty ? .nowhere : .none
+        case .atLeast:
+            let base = ws.stack.count
+            for k in 0..<Int(n.count) {
+                let o = evaluate(kid(n, k), mask: mask)
+                if !o.isEmpty { ws.stack.append(o) }
+            }
+            // None satisfied is false even for at_least(0, …): there is no evidence to show.
+            if ws.stack.count - base >= Int(n.arg) && ws.stack.count > base { return concatenate(from: base) }
+            ws.stack.removeLast(ws.stack.count - base)
+            return .none
+        case .near, .nearTurns, .then, .thenGap:
+            let xs = filter(evaluate(kid(n, 0), mask: mask)) { $0.turn >= 0 }
+            if xs.isEmpty { return .none }
+            let ys = filter(evaluate(kid(n, 1), mask: mask)) { $0.turn >= 0 }
+            if ys.isEmpty { return .none }
+            return pairs(xs, ys, n.op, Int(n.arg))
+        case .count:
+            let o = filter(evaluate(kid(n, 0), mask: mask)) { $0.turn >= 0 }
+            // Counts stop at the cap (RULES.md), for words as for combined results.
+            let counted = min(Int(o.count), Screener.occurrenceCap)
+            guard Comparison.allCases[Int(n.arg2)].holds(counted, Int(n.arg)) else { return .none }
+            return o.isEmpty ? .nowhere : o
+        case .scope:
+            let want = Int(n.arg)
+            let m = mask == 0 ? want : (mask == want ? want : 3)
+            // No turn of that side (a callee in a message): nothing there can hold, not even
+            // `not …` or `count(…) == 0`.
+            guard speaks(m) else { return .none }
+            return evaluate(kid(n, 0), mask: m)
+        case .model:
+            return modelCondition(n, mask: mask)
+        }
+    }
+
+    /// Whether any of the first `turnLimit` turns is on the side `mask` selects (1 caller, 2 callee).
+    private func speaks(_ mask: Int) -> Bool {
+        (mask == 1 || mask == 2) && Int(sidesPresent) & mask != 0
+    }
+
+    /// Characters between two occurrences in one turn (0 when they touch or overlap).
+    static func gap(_ turns: [PreparedTurn], _ x: Occurrence, _ y: Occurrence) -> Int {
+        let text = turns[Int(x.turn)].text
+        if y.start >= x.end {
+            return text.normalisedScalarOffset(ofByte: Int(y.start)) - text.normalisedScalarOffset(ofByte: Int(x.end))
+        }
+        if x.start >= y.end {
+            return text.normalisedScalarOffset(ofByte: Int(x.start)) - text.normalisedScalarOffset(ofByte: Int(y.end))
+        }
+        return 0
+    }
+
+    /// The pairs (x, y) that `op` accepts, each one occurrence with both evidences; at most
+    /// `occurrenceCap` of them, x-major.
+    ///
+    /// The ys are put in text order (turn, start) once, and for each x only the window of ys
+    /// that `op` could accept is visited, found by binary search: so a record with thousands of
+    /// xs and ys that never meet costs n log n, not n² (a hostile line must not hang the scan).
+    /// A character is at most 4 bytes, so `d` characters span at most `4d` bytes; the exact
+    /// test is still made on each candidate.
+    private mutating func pairs(_ xs: Occurrences, _ ys: Occurrences, _ op: Program.Op, _ d: Int) -> Occurrences {
+        let turns = prepared.turns
+        var order: [Int32] = [], accepted: [Int32] = []
+        swap(&order, &ws.order)
+        swap(&accepted, &ws.accepted)
+        defer {
+            swap(&order, &ws.order)
+            swap(&accepted, &ws.accepted)
+        }
+        order.removeAll(keepingCapacity: true)
+        var longest = 0
+        var inOrder = true
+        var previous = (Int32.min, Int32.min)
+        for j in Int(ys.start)..<Int(ys.start + ys.count) {
+            let y = ws.occ[j]
+            order.append(Int32(j))
+            longest = max(longest, Int(y.end - y.start))
+            if (y.turn, y.start) < previous { inOrder = false }
+            previous = (y.turn, y.start)
+        }
+        if !inOrder {
+            let occ = ws.occ
+            order.sort { (occ[Int($0)].turn, occ[Int($0)].start, $0) < (occ[Int($1)].turn, occ[Int($1)].start, $1) }
+        }
+        let start = ws.occ.count
+        var made = 0
+        outer: for i in Int(xs.start)..<Int(xs.start + xs.count) {
+            let x = ws.occ[i]
+            // The window of (turn, start) keys a y accepted by `op` can have.
+            let from: (Int, Int), to: (Int, Int)
+            switch op {
+            case .near:
+                from = (Int(x.turn), Int(x.start) - 4 * d - longest)
+                to = (Int(x.turn), Int(x.end) + 4 * d)
+            case .thenGap:
+                from = (Int(x.turn), Int(x.end))
+                to = (Int(x.turn), Int(x.end) + 4 * d)
+            case .nearTurns:
+                from = (Int(x.turn) - d, Int.min)
+                to = (Int(x.turn) + d, Int.max)
+            default:
+                from = (Int(x.turn), Int(x.end))
+                to = (Int.max, Int.max)
+            }
+            var lo = 0, hi = order.count
+            while lo < hi {
+                let mid = (lo + hi) / 2
+                let y = ws.occ[Int(order[mid])]
+                if (Int(y.turn), Int(y.start)) < from { lo = mid + 1 } else { hi = mid }
+            }
+            accepted.removeAll(keepingCapacity: true)
+            for k in lo..<order.count {
+                let y = ws.occ[Int(order[k])]
+                if (Int(y.turn), Int(y.start)) > to { break }
+                // One occurrence is not "an A and a B" (a word in both lists of a `near`).
+                if x.turn == y.turn && x.start == y.start && x.end == y.end && (op == .near || op == .nearTurns) { continue }
+                let ok: Bool
+                switch op {
+                case .near: ok = x.turn == y.turn && Self.gap(turns, x, y) <= d
+                case .nearTurns: ok = abs(Int(x.turn) - Int(y.turn)) <= d
+                case .thenGap: ok = x.turn == y.turn && y.start >= x.end && Self.gap(turns, x, y) <= d
+                default: ok = x.turn < y.turn || (x.turn == y.turn && y.start >= x.end)
+                }
+                if ok { accepted.append(order[k]) }
+            }
+            // Pairs in the ys' own order, as a plain double loop would make them: when the cap
+            // cuts the list, the same pairs survive (and so the same outcome one level up).
+            if !inOrder { accepted.sort() }
+            for j in accepted {
+                let y = ws.occ[Int(j)]
+                let sameTurn = x.turn == y.turn
+                let evStart = Int32(ws.arena.count)
+                for e in Int(x.evStart)..<Int(x.evStart + x.evCount) { ws.arena.append(ws.arena[e]) }
+                for e in Int(y.evStart)..<Int(y.evStart + y.evCount) { ws.arena.append(ws.arena[e]) }
+                ws.occ.append(Occurrence(turn: sameTurn ? x.turn : y.turn,
+                                         start: sameTurn ? min(x.start, y.start) : y.start,
+                                         end: sameTurn ? max(x.end, y.end) : y.end,
+                                         evStart: evStart, evCount: x.evCount + y.evCount))
+                made += 1
+                if made >= Screener.occurrenceCap { break outer }
+            }
+        }
+        return since(start)
+    }
+}

@@ -1,0 +1,64 @@
+// One evaluation of the rules on one record: what it holds while it runs. Its work is spread
+// over the files that follow the pipeline: Prefilter (which rules and regexes may run), Atoms
+// (where each atom occurs), Conditions (the interpreter and the `near`/`then` pair join),
+// Frames, Scoring (the decision and the verdict) and Evidence (spans in the original text).
+
+extension Screener {
+    /// One evaluation of the rules on the first `turnLimit` turns of a record.
+    ///
+    /// It refers to the scanner and the record `unowned(unsafe)` and to the program by pointer:
+    /// the caller keeps them alive for the evaluation's whole (short, synchronous) life, and
+    /// counting references to objects all workers share would make the cores fight over the
+    /// same cache lines on every record. It owns the scanner's workspace while it runs (swapped
+    /// in, so no array is copied); `release()` hands it back.
+    struct Evaluation {
+        // The screener's value types, by their short names in the extensions that do the work.
+        typealias Occurrence = Screener.Occurrence
+        typealias Occurrences = Screener.Occurrences
+        typealias Evidence = Screener.Evidence
+        typealias PreparedTurn = Screener.PreparedTurn
+
+        unowned(unsafe) let scanner: Screener
+        unowned(unsafe) let prepared: Prepared
+        /// The shared program, read in place: no copy, no reference counting per record.
+        let program: UnsafePointer<Program>
+        var ws: Workspace
+        let turnLimit: Int
+        let usePrefilter: Bool
+        var errors: [String] = []
+        var failedAtoms = Set<Int>()
+        var currentRule = 0
+        /// The kinds of frame (bits of `FrameKinds`) whose text the rule being evaluated does not
+        /// read: its atoms' occurrences inside such frames are left out.
+        var blindness: UInt8 = 0
+        /// The sides with a turn here, as scope bits (1 caller, 2 callee).
+        var sidesPresent: UInt8 = 0
+        /// The model's margin and evidence on this record, per scope mask, once asked for (Model/ModelCondition.swift).
+        var modelCache = ModelCache()
+
+        init(scanner: Screener, prepared: Prepared, turnLimit: Int) {
+            self.scanner = scanner
+            self.prepared = prepared
+            self.turnLimit = turnLimit
+            self.program = UnsafePointer(scanner.matcher.programPointer)
+            self.usePrefilter = scanner.usePrefilter
+            ws = scanner.workspace.take()!
+            ws.begin(scanner.rules, clauses: program.pointee.clauseTotal)
+            ws.sides.reset(count: turnLimit, to: 0)
+            // The record's arrays read once (each read of a class's property is checked for
+            // exclusive access at run time).
+            let turns = prepared.turns
+            for t in 0..<turnLimit {
+                let side: UInt8 = turns[t].turn.role == .caller ? 1 : 2
+                ws.sides[t] = side
+                sidesPresent |= side
+            }
+            placeWordHits()
+        }
+
+        /// Hands the workspace back to the scanner for the next record.
+        mutating func release() {
+            scanner.workspace = ws
+        }
+    }
+}

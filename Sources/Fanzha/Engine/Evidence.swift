@@ -1,0 +1,69 @@
+// Evidence: a hit's occurrences mapped back from normalised bytes to the original text
+// (Unicode scalar offsets, end exclusive), merged and in order, with their text.
+
+extension Screener.Evaluation {
+    /// Evidence spans in the original text, merged and in order.
+    mutating func spans(of occ: Occurrences) -> [EvidenceSpan] {
+        // Gathered, sorted and merged in a reused buffer.
+        var merged: [Evidence] = []
+        swap(&merged, &ws.evidence)
+        defer { swap(&merged, &ws.evidence) }
+        merged.removeAll(keepingCapacity: true)
+        for i in Int(occ.start)..<Int(occ.start + occ.count) {
+            let o = ws.occ[i]
+            for e in Int(o.evStart)..<Int(o.evStart + o.evCount) { merged.append(ws.arena[e]) }
+        }
+        merged.sort { ($0.turn, $0.start, $0.end) < ($1.turn, $1.start, $1.end) }
+        // Merge overlapping evidence within a turn, in place.
+        var kept = 0
+        for k in merged.indices {
+            let e = merged[k]
+            if kept > 0, merged[kept - 1].turn == e.turn, e.start <= merged[kept - 1].end {
+                merged[kept - 1].end = max(merged[kept - 1].end, e.end)
+            } else {
+                merged[kept] = e
+                kept += 1
+            }
+        }
+        merged.removeLast(merged.count - kept)
+        // Evidence text: the turn's scalar → byte offsets, found in one walk over its UTF-8
+        // per record (kept for the record's other hits), then each span is two lookups.
+        var out: [EvidenceSpan] = []
+        out.reserveCapacity(merged.count)
+        var k = 0
+        let isCall = prepared.isCall
+        while k < merged.count {
+            let t = Int(merged[k].turn)
+            var text = prepared.turns[t].turn.text
+            let normalised = prepared.turns[t].text
+            text.withUTF8 { u in
+                if ws.offsetsTurn != t {
+                    ws.offsetsTurn = t
+                    ws.scalarBytes.removeAll()
+                    for b in 0..<u.count where u[b] & 0xC0 != 0x80 { ws.scalarBytes.append(Int32(b)) }
+                    ws.scalarBytes.append(Int32(u.count))
+                }
+                let last = ws.scalarBytes.count - 1
+                while k < merged.count && Int(merged[k].turn) == t {
+                    let e = merged[k]
+                    k += 1
+                    let r = normalised.originalRange(ofBytes: Int(e.start)..<Int(e.end))
+                    let from = Int(ws.scalarBytes[min(r.lowerBound, last)]), to = Int(ws.scalarBytes[min(r.upperBound, last)])
+                    out.append(EvidenceSpan(turn: isCall ? t : nil, start: r.lowerBound, end: r.upperBound,
+                                            text: String(decoding: UnsafeBufferPointer(rebasing: u[from..<to]), as: UTF8.self)))
+                }
+            }
+        }
+        return out
+    }
+}
+
+extension Screener {
+    /// The scalars `range` of `text`.
+    static func substring(_ text: String, _ range: Range<Int>) -> String {
+        let scalars = text.unicodeScalars
+        guard let start = scalars.index(scalars.startIndex, offsetBy: range.lowerBound, limitedBy: scalars.endIndex),
+              let end = scalars.index(start, offsetBy: range.count, limitedBy: scalars.endIndex) else { return "" }
+        return String(scalars[start..<end])
+    }
+}

@@ -1,0 +1,95 @@
+// The prefilter's side of an evaluation: the automaton's word hits (found when the record was
+// prepared) joined with the program's indexes, to say which clauses hold, which rules may fire
+// and which regex atoms may match. A rule or regex whose every clause has a word present runs;
+// the others cannot match, so they are skipped (RULES.md, Prefilter).
+
+extension Screener.Evaluation {
+    /// Lists the automaton's hits under their atoms, by counting: one pass to mark the words
+    /// (and the clauses they satisfy) and count each atom's hits, one to place them.
+    mutating func placeWordHits() {
+        guard usePrefilter else { return }
+        let turns = prepared.turns
+        let g = ws.generation
+        ws.touchedAtoms.removeAll()
+        for t in 0..<turnLimit {
+            for h in turns[t].wordHits {
+                let w = Int(h.0)
+                if ws.wordStamp[w] != g {
+                    ws.wordStamp[w] = g
+                    for k in Int(program.pointee.clausesByWordStart[w])..<Int(program.pointee.clausesByWordStart[w + 1]) {
+                        ws.clauseStamp[Int(program.pointee.clausesByWord[k])] = g
+                    }
+                }
+                for k in Int(program.pointee.atomsByWordStart[w])..<Int(program.pointee.atomsByWordStart[w + 1]) {
+                    let a = Int(program.pointee.atomsByWord[k])
+                    if ws.atomHitStamp[a] != g {
+                        ws.atomHitStamp[a] = g
+                        ws.atomHitCount[a] = 0
+                        ws.atomHitSorted[a] = false
+                        ws.touchedAtoms.append(Int32(a))
+                    }
+                    ws.atomHitCount[a] += 1
+                }
+            }
+        }
+        var total = 0
+        for i in 0..<ws.touchedAtoms.count {
+            let a = Int(ws.touchedAtoms[i])
+            ws.atomHitFirst[a] = Int32(total)   // traps, never wraps, past 2^31 hits (over 25 GB of them)
+            total += Int(ws.atomHitCount[a])
+            ws.atomHitCount[a] = 0   // counts again while placing
+        }
+        ws.atomHits.reset(count: total, to: Evidence(turn: 0, start: 0, end: 0))
+        for t in 0..<turnLimit {
+            for h in turns[t].wordHits {
+                let w = Int(h.0)
+                for k in Int(program.pointee.atomsByWordStart[w])..<Int(program.pointee.atomsByWordStart[w + 1]) {
+                    let a = Int(program.pointee.atomsByWord[k])
+                    ws.atomHits[Int(ws.atomHitFirst[a] &+ ws.atomHitCount[a])] = Evidence(turn: Int32(t), start: h.1, end: h.2)
+                    ws.atomHitCount[a] &+= 1
+                }
+            }
+        }
+    }
+
+    /// Whether the prefilter lets rule `r` run: every clause has a word present.
+    func candidate(_ r: Int) -> Bool {
+        let g = ws.generation
+        let first = Int(program.pointee.clauseFirst[r])
+        for k in first..<(first + Int(program.pointee.clauseCount[r])) where ws.clauseStamp[k] != g { return false }
+        return true
+    }
+
+    /// Whether the prefilter lets regex atom `a` run: every clause of its requirement has a word present.
+    func atomCandidate(_ a: Int) -> Bool {
+        let g = ws.generation
+        let first = Int(program.pointee.atomClauseFirst[a])
+        for k in first..<(first + Int(program.pointee.atomClauseCount[a])) where ws.clauseStamp[k] != g { return false }
+        return true
+    }
+
+    /// The rules to try, in rule order: from the prefilter's index (rules indexed under the
+    /// words present, and those no word can rule out), or every public rule without it.
+    mutating func collectCandidates() {
+        ws.candidates.removeAll(keepingCapacity: true)
+        if usePrefilter {
+            let g = ws.generation
+            let turns = prepared.turns
+            for r in program.pointee.unfiltered where ws.ruleSeen[Int(r)] != g { ws.ruleSeen[Int(r)] = g; ws.candidates.append(r) }
+            for t in 0..<turnLimit {
+                for h in turns[t].wordHits {
+                    let w = Int(h.0)
+                    for k in Int(program.pointee.rulesByWordStart[w])..<Int(program.pointee.rulesByWordStart[w + 1]) {
+                        let r = program.pointee.rulesByWord[k]
+                        guard ws.ruleSeen[Int(r)] != g else { continue }
+                        ws.ruleSeen[Int(r)] = g
+                        ws.candidates.append(r)
+                    }
+                }
+            }
+            ws.candidates.sort()
+        } else {
+            for r in 0..<program.pointee.roots.count where !program.pointee.isPrivate[r] { ws.candidates.append(Int32(r)) }
+        }
+    }
+}

@@ -1,0 +1,108 @@
+// Scoring: which rules fire, their points, the level, the ranked categories and the verdict.
+// Positive rules run first; whether the message makes its own appeal then decides what the
+// negative rules may read (RULES.md, Frames). `decide` is the same without evidence, for a
+// call's timeline and `scan --count`.
+
+extension Screener.Evaluation {
+    /// The total score and whether a money-request rule fired, without evidence; see
+    /// `Screener.decide`.
+    mutating func decide(moneyRequestOnly: Bool) -> (score: Int, moneyRequest: Bool) {
+        defer { release() }
+        collectCandidates()
+        if program.pointee.frameRules.count > 0 && !ws.candidates.isEmpty { findFrames() }
+        // Positive rules first: whether the message makes its own appeal decides what the
+        // negative rules may read (a warning frame lowers a verdict only without one).
+        var score = 0, money = false, appeal = false, negatives = false
+        for r in ws.candidates {
+            let i = Int(r)
+            let ruleScore = Int(program.pointee.scores[i])
+            if ruleScore < 0 { negatives = true; continue }
+            let isMoney = program.pointee.moneyRequest[i]
+            if moneyRequestOnly && !isMoney { continue }
+            if usePrefilter, !candidate(i) { continue }
+            currentRule = i
+            blindness = program.pointee.blind[i]
+            if evaluate(program.pointee.roots[i], mask: 0).isEmpty { continue }
+            score += ruleScore
+            if program.pointee.appeal[i] { appeal = true }
+            if isMoney {
+                money = true
+                if moneyRequestOnly { break }
+            }
+        }
+        guard negatives && !moneyRequestOnly else { return (score, money) }
+        // Strong evidence in the message's own voice: an appeal, or positive points enough for
+        // medium on their own. Then a warning in the same message lowers nothing.
+        let strong = appeal || score >= scanner.rules.levels.medium
+        for r in ws.candidates {
+            let i = Int(r)
+            let ruleScore = Int(program.pointee.scores[i])
+            guard ruleScore < 0 else { continue }
+            if usePrefilter, !candidate(i) { continue }
+            currentRule = i
+            blindness = strong ? FrameKinds.warning.rawValue : 0
+            if evaluate(program.pointee.roots[i], mask: 0).isEmpty { continue }
+            score += ruleScore
+        }
+        return (score, money)
+    }
+
+    mutating func verdict(firstWarningTurn: Int?, firstMoneyRequestTurn: Int?) -> Verdict {
+        let rules = scanner.rules
+        var hits: [RuleHit] = []
+        var score = 0
+        let categoryCount = rules.categories.count
+        ws.categoryScores.removeAll(keepingCapacity: true)
+        ws.categoryScores.append(contentsOf: repeatElement(0, count: categoryCount))
+        ws.categoryHit.removeAll(keepingCapacity: true)
+        ws.categoryHit.append(contentsOf: repeatElement(false, count: categoryCount))
+        collectCandidates()
+        // Frames matter only to a rule that may fire: a record without a candidate has none.
+        if program.pointee.frameRules.count > 0 && !ws.candidates.isEmpty { findFrames() }
+        // As in `decide`: positive rules, then negative ones, which read warning frames only
+        // when the message makes no appeal of its own.
+        var appeal = false, negatives = false, strong = false
+        for pass in 0..<2 {
+            if pass == 1 && !negatives { break }
+            if pass == 1 { strong = appeal || score >= rules.levels.medium }
+            var k = 0
+            while k < ws.candidates.count {
+                let i = Int(ws.candidates[k])
+                k += 1
+                let ruleScore = Int(program.pointee.scores[i])
+                if pass == 0 && ruleScore < 0 { negatives = true; continue }
+                if pass == 1 && ruleScore >= 0 { continue }
+                if usePrefilter, !candidate(i) { continue }
+                currentRule = i
+                blindness = pass == 0 ? program.pointee.blind[i] : strong ? FrameKinds.warning.rawValue : 0
+                let occ = evaluate(program.pointee.roots[i], mask: 0)
+                guard !occ.isEmpty else { continue }
+                if program.pointee.appeal[i] { appeal = true }
+                let rule = rules.rules[i]
+                hits.append(RuleHit(ruleIndex: i, rule: rule.id, title: rule.title, score: rule.score, tags: rule.tags, spans: spans(of: occ)))
+                score += ruleScore
+                let c = Int(program.pointee.categories[i])
+                if c >= 0 {
+                    ws.categoryScores[c] += ruleScore
+                    if ruleScore > 0 { ws.categoryHit[c] = true }
+                }
+            }
+        }
+        if negatives { hits.sort { $0.ruleIndex < $1.ruleIndex } }
+        let frames = reportedFrames()
+        let level = rules.levels.level(for: score)
+        defer { release() }
+        var ranked: [(category: Int, score: Int)] = []
+        for c in 0..<categoryCount where ws.categoryHit[c] && ws.categoryScores[c] > 0 { ranked.append((c, ws.categoryScores[c])) }
+        ranked.sort { $0.score != $1.score ? $0.score > $1.score : $0.category < $1.category }
+        // No risk, no main category (the per-category scores stay in `categories`).
+        let main = level > .none ? ranked.first?.category : nil
+        let category = main.map { rules.categories[$0] }
+        return Verdict(id: prepared.id, level: level, score: score, category: category?.id,
+                       categories: ranked.map { (rules.categories[$0.category].id, $0.score) }, hits: hits, errors: errors,
+                       firstWarningTurn: firstWarningTurn, firstMoneyRequestTurn: firstMoneyRequestTurn,
+                       advice: rules.policy.advice(level: level, category: category),
+                       referral: rules.policy.referral(level: level, category: category),
+                       frames: frames, categoryIndex: main)
+    }
+}

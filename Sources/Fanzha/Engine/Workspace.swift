@@ -1,0 +1,128 @@
+// The evaluation's memory: the plain values it works with (occurrences, their evidence, frame
+// spans) and the per-worker tables reused from record to record, so that screening a record
+// allocates next to nothing. The tables live in `Screener.workspace`; an `Evaluation` owns them
+// while it runs.
+
+extension Screener {
+    /// A place in one turn, in normalised bytes; turn -1 means "true, but nowhere" (from `not`).
+    /// Its evidence is `arena[evStart ..< evStart + evCount]` of the workspace: plain values, no
+    /// array per occurrence.
+    struct Occurrence {
+        var turn: Int32
+        var start: Int32
+        var end: Int32
+        var evStart: Int32
+        var evCount: Int32
+        static let nowhere = Occurrence(turn: -1, start: 0, end: 0, evStart: 0, evCount: 0)
+    }
+    struct Evidence: Hashable { var turn: Int32; var start: Int32; var end: Int32 }
+    /// A frame in one turn: normalised bytes `start ..< end` (what atoms are checked against) and
+    /// the original text's scalars `originalStart ..< originalEnd` (what the verdict reports).
+    struct FrameSpan: Equatable {
+        var turn: Int32, start: Int32, end: Int32, kind: UInt8, originalStart: Int32, originalEnd: Int32, rule: Int32
+    }
+
+    /// A node's result: the occurrences `occ[start ..< start + count]` of the workspace. Results
+    /// are ranges of one arena, so evaluating a condition allocates nothing per node.
+    struct Occurrences {
+        var start: Int32
+        var count: Int32
+        var isEmpty: Bool { count == 0 }
+        static let none = Occurrences(start: 0, count: 0)
+        /// The workspace keeps `Occurrence.nowhere` at index 0.
+        static let nowhere = Occurrences(start: 0, count: 1)
+    }
+
+    /// Occurrence lists are capped: enough for evidence and counts, never a combinatorial blow-up.
+    static let occurrenceCap = 256
+    /// At most this many occurrences of one atom per turn are taken, the same with the automaton
+    /// and with PCRE2 (so the prefilter never changes a verdict), however many a hostile text holds.
+    static let matchesPerTurn = 4096
+
+    /// Per-worker memory reused from record to record; a generation number marks what is current.
+    /// A struct the evaluation owns while it runs (moved out of the scanner and back), so the
+    /// hot loop touches plain arrays, not properties of a shared object.
+    struct Workspace {
+        var generation: UInt32 = 0
+        /// Per word, clause, atom and rule (×4 scopes): the generation that last wrote the entry.
+        /// Plain buffers (`Arena`), like every table here: no copy-on-write check per write.
+        var wordStamp = Arena<UInt32>()
+        /// Clauses of the prefilter that a word of this record satisfies.
+        var clauseStamp = Arena<UInt32>()
+        var atomStamp = Arena<UInt32>()
+        var atomResult = Arena<Occurrences>()
+        var ruleStamp = Arena<UInt32>()
+        var ruleResult = Arena<Occurrences>()
+        /// Every occurrence made while evaluating one record (index 0: `nowhere`).
+        var occ = Arena<Occurrence>()
+        var arena = Arena<Evidence>()
+        /// Results of a node's children while it combines them (a stack: nodes nest).
+        var stack = Arena<Occurrences>()
+        var ruleSeen = Arena<UInt32>()
+        var candidates: [Int32] = []
+        /// The automaton's hits per atom, `atomHits[atomHitFirst[a] ..< atomHitFirst[a] +
+        /// atomHitCount[a]]` (placed by counting, not by sorting: an atom's run is in turn order,
+        /// sorted within a turn when the atom is first asked for, `atomHitSorted`).
+        var atomHits = Arena<Evidence>()
+        var atomHitStamp = Arena<UInt32>()
+        var atomHitFirst = Arena<Int32>()
+        var atomHitCount = Arena<Int32>()
+        var atomHitSorted = Arena<Bool>()
+        /// The atoms with hits in this record.
+        var touchedAtoms = Arena<Int32>()
+        /// Per turn, its side as a scope mask: 1 caller, 2 callee.
+        var sides = Arena<UInt8>()
+        /// The byte offset of each scalar of one turn's original text (and its length last), for
+        /// evidence text, and which turn of this record that is (-1: none yet).
+        var scalarBytes = Arena<Int32>()
+        var offsetsTurn = -1
+        var categoryScores: [Int] = []
+        var categoryHit: [Bool] = []
+        /// A hit's evidence while it is sorted and merged.
+        var evidence: [Evidence] = []
+        /// The right-hand occurrences of a `near`/`then` pair search, in text order, and those
+        /// one left-hand occurrence pairs with.
+        var order: [Int32] = []
+        var accepted: [Int32] = []
+        /// The frames found in this record (RULES.md, Frames): each a sentence, or a whole message.
+        var frames: [FrameSpan] = []
+
+        /// Starts a record: a new generation, tables sized for `rules`, the arenas emptied.
+        mutating func begin(_ rules: RuleSet, clauses: Int) {
+            generation &+= 1
+            let wrapped = generation == 0
+            if wrapped { generation = 1 }   // forget every stamp below
+            if wrapped || clauseStamp.count != clauses { clauseStamp.reset(count: clauses, to: 0) }
+            if wrapped || wordStamp.count != rules.words.count { wordStamp.reset(count: rules.words.count, to: 0) }
+            let atoms = rules.atoms.count
+            if wrapped || atomStamp.count != atoms {
+                atomStamp.reset(count: atoms, to: 0)
+                atomResult.reset(count: atoms, to: .none)
+                atomHitStamp.reset(count: atoms, to: 0)
+                atomHitFirst.reset(count: atoms, to: 0)
+                atomHitCount.reset(count: atoms, to: 0)
+                atomHitSorted.reset(count: atoms, to: false)
+            }
+            let count = rules.rules.count
+            if wrapped || ruleSeen.count != count { ruleSeen.reset(count: count, to: 0) }
+            // A rule's result per scope (4) and per kinds of frame it cannot read (16).
+            if wrapped || ruleStamp.count != count * 64 {
+                ruleStamp.reset(count: count * 64, to: 0)
+                ruleResult.reset(count: count * 64, to: .none)
+            }
+            offsetsTurn = -1
+            frames.removeAll(keepingCapacity: true)
+            occ.removeAll()
+            occ.append(.nowhere)
+            arena.removeAll()
+            stack.removeAll()
+        }
+
+        func deallocate() {
+            wordStamp.deallocate(); clauseStamp.deallocate(); atomStamp.deallocate(); atomResult.deallocate()
+            ruleStamp.deallocate(); ruleResult.deallocate(); occ.deallocate(); arena.deallocate(); stack.deallocate()
+            ruleSeen.deallocate(); atomHits.deallocate(); atomHitStamp.deallocate(); atomHitFirst.deallocate()
+            atomHitCount.deallocate(); atomHitSorted.deallocate(); touchedAtoms.deallocate(); sides.deallocate(); scalarBytes.deallocate()
+        }
+    }
+}
