@@ -30,6 +30,12 @@ FUZZ_SECONDS ?= 60
 fuzz: setup
 	./scripts/fuzz.sh $(FUZZ_SECONDS)
 
+# ThreadSanitizer on the parallel scan, the live calls and the service's sharded live calls
+# (scripts/tsan.sh; a debug build of everything with --sanitize=thread in .build/tsan). Not in CI:
+# that build alone takes longer than the rest of CI together (docs/RELIABILITY.md).
+tsan: setup
+	./scripts/tsan.sh
+
 # `fanzha serve` end to end: the web console in headless Chromium, and schemathesis against
 # docs/openapi.yaml (no 500s); it runs the release binary.
 test-service:
