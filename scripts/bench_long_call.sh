@@ -24,7 +24,7 @@ for i in range(int(sys.argv[1])):
 print(json.dumps({"call": "long", "end": True}))
 PY
     /usr/bin/time -f "%e %U %S %M" -o "$tmp/time" "$fanzha" scan --input events --max-call-turns 1000000 "$tmp/events.jsonl" > "$tmp/out" || [ $? -le 1 ]
-    read -r wall user sys kb < "$tmp/time"
+    read -r wall user sys kb < <(tail -n 1 "$tmp/time")   # after "Command exited with non-zero status 1"
     python3 -c "
 n, wall, cpu, kb = $n, $wall, $user + $sys, $kb
 print(f'| {n:,} | {wall:.1f} | {cpu:.1f} | {cpu / n * 1000:.2f} ms | {kb / 1024:.0f} |')"
