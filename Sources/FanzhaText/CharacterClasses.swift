@@ -82,11 +82,6 @@ func chineseDigitValue(_ c: UInt32) -> UInt32? {
     }
 }
 
-@inline(__always)
-func isDigitRunMember(_ c: UInt32) -> Bool {
-    isASCIIDigit(c) || chineseDigitValue(c) != nil
-}
-
 /// Step 4: variant folding, applied after Traditional → Simplified. Kept deliberately short:
 ///
 /// | from | to | why |

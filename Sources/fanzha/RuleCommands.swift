@@ -65,7 +65,7 @@ struct Test: ParsableCommand {
         try guarded {
             let rules = try loadRules(paths)
             let model = try modelOptions.load(for: rules, rulePaths: try resolveRulePaths(paths))
-            let report = ExampleRunner.run(rules, scanner: try Screener(matcher: CompiledMatcher(rules, model: model)))
+            let report = ExampleRunner.run(rules, screener: try Screener(matcher: CompiledMatcher(rules, model: model)))
             let out = OutputSink.stdout
             for f in report.failures {
                 let src = rules.sources[f.example.range.file]

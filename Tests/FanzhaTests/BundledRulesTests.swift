@@ -18,7 +18,7 @@ import Testing
 
     @Test func allEmbeddedExamplesPass() throws {
         let rules = try loadBundledRuleSet()
-        let report = ExampleRunner.run(rules, scanner: try Fanzha.Screener(matcher: CompiledMatcher(rules, model: try bundledModel())))
+        let report = ExampleRunner.run(rules, screener: try Fanzha.Screener(matcher: CompiledMatcher(rules, model: try bundledModel())))
         let failures = report.failures.map { f -> String in
             let src = rules.sources[f.example.range.file]
             let (line, col) = src.lineColumn(f.example.range.start)
@@ -32,7 +32,7 @@ import Testing
 
     @Test func examplesPassWithoutThePrefilterToo() throws {
         let rules = try loadBundledRuleSet()
-        let report = ExampleRunner.run(rules, scanner: try Fanzha.Screener(matcher: CompiledMatcher(rules, model: try bundledModel()), usePrefilter: false))
+        let report = ExampleRunner.run(rules, screener: try Fanzha.Screener(matcher: CompiledMatcher(rules, model: try bundledModel()), usePrefilter: false))
         #expect(report.failures.map { "\($0.rule): \($0.detail)" } == [])
     }
 

@@ -372,20 +372,30 @@ private let threeMessages = "请把钱转入安全账户\n今天天气很好\n�
         #expect(csv.err.contains("the header needs a text column"), "a listed input works: this file is no CSV with a text column")
     }
 
-    @Test func threadsAndPrefilterDoNotChangeTheOutput() throws {
-        let files = [PackageFiles.corpus("messages.jsonl"), PackageFiles.corpus("calls.jsonl")]
-        let base = ["scan", "--rules", PackageFiles.rulesDirectory, "--format", "jsonl"]
-        let one = try ProcessRunner.fanzha(base + ["--threads", "1"] + files)
+    /// `--threads` and `--no-prefilter` reach the engine and keep the output as it was. That the
+    /// prefilter and the worker count change no verdict is checked once, in the library, on the
+    /// whole corpus (ScannerTests); here a few records of our own are enough.
+    @Test func threadsAndPrefilterFlagsKeepTheOutput() throws {
+        let f = try CLIFixture()
+        let lines = [
+            #"{"id":"m1","text":"请把钱转入安全账户"}"#,
+            #"{"id":"m2","text":"今天天气很好"}"#,
+            #"{"id":"m3","text":"我是公安局的，你涉嫌洗钱，请转入安全账户"}"#,
+            #"{"id":"m4","text":"验证码发我"}"#,
+            #"{"id":"c1","turns":[{"speaker":"caller","text":"我是公安局的"},{"speaker":"callee","text":"验证码是多少"},{"speaker":"caller","text":"你涉嫌洗钱"}]}"#,
+            #"{"id":"m5","text":"明天下午开会"}"#,
+            #"{"id":"m6","text":"公安局提醒：不要把验证码告诉别人"}"#,
+        ]
+        let input = try f.dir.write("in.jsonl", lines.joined(separator: "\n") + "\n")
+        let base = ["scan"] + f.rulesArgs + ["--format", "jsonl"]
+        let one = try ProcessRunner.fanzha(base + ["--threads", "1", input])
         #expect(one.exited && one.status == 0)
-        #expect(one.lines.count > 300)
-        let three = try ProcessRunner.fanzha(base + ["--threads", "3"] + files)
+        #expect(try one.lines.map { try jsonObject($0)["id"] as? String } == ["m1", "m2", "m3", "m4", "c1", "m5", "m6"])
+        let three = try ProcessRunner.fanzha(base + ["--threads", "3", input])
         #expect(three.out == one.out)
-        let noPrefilter = try ProcessRunner.fanzha(base + ["--no-prefilter"] + files)
+        let noPrefilter = try ProcessRunner.fanzha(base + ["--no-prefilter", input])
         #expect(noPrefilter.out == one.out)
         #expect(noPrefilter.err == one.err)
-        // Labels of the corpus come through, in input order.
-        let ids = try one.lines.prefix(3).map { try jsonObject($0)["id"] as? String }
-        #expect(ids == ["msg-police-001", "msg-police-002", "msg-police-003"])
     }
 
     // MARK: scan: malformed records

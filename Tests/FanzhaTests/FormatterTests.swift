@@ -199,7 +199,7 @@ private let probeTexts: [Record] = [
         #expect(verdictSummary(sa, probeTexts[0]).hasPrefix("medium 9 police"))
         #expect(verdictSummary(sa, probeTexts[2]).hasPrefix("none -3"))
         // And the examples still pass.
-        #expect(ExampleRunner.run(b, scanner: sb).failures.isEmpty)
+        #expect(ExampleRunner.run(b, screener: sb).failures.isEmpty)
     }
 
     @Test func precedencePreservingParentheses() throws {

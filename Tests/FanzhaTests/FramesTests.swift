@@ -159,7 +159,7 @@ private func verdict(_ text: String) throws -> (Verdict, RuleSet) {
     @Test func framesParseFormatAndRunTheirExamples() throws {
         let rules = try compiledRuleSet(frameRules)
         #expect(rules.rules.filter(\.isFrame).map(\.id) == ["f.report", "f.warning"])
-        let report = ExampleRunner.run(rules, scanner: try Screener(rules: rules))
+        let report = ExampleRunner.run(rules, screener: try Screener(rules: rules))
         #expect(report.failures.map(\.rule) == [])
         #expect(report.passed == 4)
         let (formatted, diagnostics, _) = RuleFormatter.format(path: "f.fz", text: frameRules)

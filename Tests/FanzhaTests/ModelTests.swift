@@ -336,7 +336,7 @@ private func temporaryFile(_ name: String, _ bytes: [UInt8]) throws -> String {
         let rules = try loadBundledRuleSet()
         #expect(rules.usesModel)
         let model = try bundledModel()
-        let report = ExampleRunner.run(rules, scanner: try RuleScanner(matcher: CompiledMatcher(rules, model: model)))
+        let report = ExampleRunner.run(rules, screener: try RuleScanner(matcher: CompiledMatcher(rules, model: model)))
         #expect(report.failures.map { "\($0.rule): \($0.detail)" } == [])
     }
 

@@ -190,7 +190,7 @@ import Testing
         #expect(r.errors.isEmpty)
         let rules = try #require(r.ruleSet)
         #expect(rules.rules[0].hits.first?.isCall == true)
-        let report = ExampleRunner.run(rules, scanner: try RuleScanner(rules: rules))
+        let report = ExampleRunner.run(rules, screener: try RuleScanner(rules: rules))
         #expect(report.passed == 2)
         #expect(report.failures.isEmpty)
     }

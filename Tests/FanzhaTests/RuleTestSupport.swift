@@ -84,7 +84,7 @@ func sexpr(_ e: Expr) -> String {
     case .then(let a, let b, let gap):
         return "(then\(gap.map(String.init) ?? "") \(sexpr(a)) \(sexpr(b)))"
     case .count(let x, let cmp, let n): return "(count\(cmp.rawValue)\(n) \(sexpr(x)))"
-    case .scope(let s, let x): return "(\(s.rawValue) \(sexpr(x)))"
+    case .scope(let s, let x): return "(\(s.name) \(sexpr(x)))"
     case .model(let cmp, _, let written): return "(model\(cmp.rawValue)\(written))"
     }
 }

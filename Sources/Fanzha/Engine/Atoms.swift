@@ -57,9 +57,9 @@ extension Screener.Evaluation {
             }
         } else if !usePrefilter || atomCandidate(a) {
             let patterns: [Pattern]
-            do { patterns = try scanner.patterns(ofAtom: a) } catch {
+            do { patterns = try screener.patterns(ofAtom: a) } catch {
                 if failedAtoms.insert(a).inserted {
-                    errors.append("rule \(scanner.rules.rules[currentRule].id): \(scanner.rules.atoms[a].display): \(error.message)")
+                    errors.append("rule \(screener.rules.rules[currentRule].id): \(screener.rules.atoms[a].display): \(error.message)")
                 }
                 patterns = []
             }
@@ -68,15 +68,15 @@ extension Screener.Evaluation {
                 for pattern in patterns {
                     do {
                         try prepared.turns[t].text.bytes.withUnsafeBufferPointer { buf throws(MatchFailure) in
-                            try pattern.forEachMatch(in: buf, using: scanner.scratch) { r in
+                            try pattern.forEachMatch(in: buf, using: screener.scratch) { r in
                                 if r.upperBound > r.lowerBound { ranges.append(r) }
                                 return ranges.count < Screener.matchesPerTurn
                             }
                         }
                     } catch {
                         if failedAtoms.insert(a).inserted {
-                            let rule = scanner.rules.rules[currentRule].id
-                            errors.append("rule \(rule): \(scanner.rules.atoms[a].display): \(error)" + (prepared.isCall ? " (turn \(t))" : ""))
+                            let rule = screener.rules.rules[currentRule].id
+                            errors.append("rule \(rule): \(screener.rules.atoms[a].display): \(error)" + (prepared.isCall ? " (turn \(t))" : ""))
                         }
                     }
                 }

@@ -24,12 +24,12 @@ extension Screener.Evaluation {
         return since(start)
     }
 
-    /// `r`'s occurrences in turns of the side `mask` selects (1 caller, 2 callee; 3, both at
-    /// once, none). A record whose turns are all on that side (every message) keeps them all.
-    private mutating func filterSide(_ r: Occurrences, _ mask: Int) -> Occurrences {
-        if Int(sidesPresent) == mask { return r }
+    /// `r`'s occurrences in turns on the side `scope` (both at once: none, as no turn is on
+    /// both). A record whose turns are all on that side (every message) keeps them all.
+    private mutating func filterSide(_ r: Occurrences, _ scope: Side) -> Occurrences {
+        if sidesPresent == scope { return r }
         let sides = ws.sides   // a view of the same memory: the closure does not touch `self`
-        return filter(r) { mask < 3 && Int(sides[Int($0.turn)]) == mask }
+        return filter(r) { sides[Int($0.turn)] == scope }
     }
 
     /// The first `occurrenceCap` occurrences of the results on the stack from `base`, in
@@ -53,7 +53,8 @@ extension Screener.Evaluation {
 
     private func kid(_ n: Program.Node, _ k: Int) -> Int32 { program.pointee.kids[Int(n.first) + k] }
 
-    mutating func evaluate(_ id: Int32, mask: Int) -> Occurrences {
+    /// The occurrences of node `id` in the turns of `scope` (`[]`: every turn).
+    mutating func evaluate(_ id: Int32, scope: Side) -> Occurrences {
         let n = program.pointee.nodes[Int(id)]
         switch n.op {
         case .atom:
@@ -62,13 +63,13 @@ extension Screener.Evaluation {
                 let frames = ws.frames, hidden = blindness
                 all = filter(all) { o in !Self.inFrame(o, frames, hidden) }
             }
-            if mask == 0 { return all }
-            return filterSide(all, mask)
+            if scope.isEmpty { return all }
+            return filterSide(all, scope)
         case .rule:
-            let key = (Int(n.arg) * 16 + Int(blindness & 15)) * 4 + mask
+            let key = (Int(n.arg) * 16 + Int(blindness & 15)) * 4 + Int(scope.rawValue)
             if ws.ruleStamp[key] == ws.generation { return ws.ruleResult[key] }
             let saved = currentRule
-            let result = evaluate(program.pointee.roots[Int(n.arg)], mask: mask)
+            let result = evaluate(program.pointee.roots[Int(n.arg)], scope: scope)
             currentRule = saved
             ws.ruleStamp[key] = ws.generation
             ws.ruleResult[key] = result
@@ -76,7 +77,7 @@ extension Screener.Evaluation {
         case .and:
             let base = ws.stack.count
             for k in 0..<Int(n.count) {
-                let o = evaluate(kid(n, k), mask: mask)
+                let o = evaluate(kid(n, k), scope: scope)
                 if o.isEmpty { ws.stack.removeLast(ws.stack.count - base); return .none }
                 ws.stack.append(o)
             }
@@ -84,16 +85,16 @@ extension Screener.Evaluation {
         case .or:
             let base = ws.stack.count
             for k in 0..<Int(n.count) {
-                let o = evaluate(kid(n, k), mask: mask)
+                let o = evaluate(kid(n, k), scope: scope)
                 if !o.isEmpty { ws.stack.append(o) }
             }
             return ws.stack.count == base ? .none : concatenate(from: base)
         case .not:
-            return evaluate(kid(n, 0), mask: mask).isEmpty ? .nowhere : .none
+            return evaluate(kid(n, 0), scope: scope).isEmpty ? .nowhere : .none
         case .atLeast:
             let base = ws.stack.count
             for k in 0..<Int(n.count) {
-                let o = evaluate(kid(n, k), mask: mask)
+                let o = evaluate(kid(n, k), scope: scope)
                 if !o.isEmpty { ws.stack.append(o) }
             }
             // None satisfied is false even for at_least(0, …): there is no evidence to show.
@@ -101,32 +102,32 @@ extension Screener.Evaluation {
             ws.stack.removeLast(ws.stack.count - base)
             return .none
         case .near, .nearTurns, .then, .thenGap:
-            let xs = filter(evaluate(kid(n, 0), mask: mask)) { $0.turn >= 0 }
+            let xs = filter(evaluate(kid(n, 0), scope: scope)) { $0.turn >= 0 }
             if xs.isEmpty { return .none }
-            let ys = filter(evaluate(kid(n, 1), mask: mask)) { $0.turn >= 0 }
+            let ys = filter(evaluate(kid(n, 1), scope: scope)) { $0.turn >= 0 }
             if ys.isEmpty { return .none }
             return pairs(xs, ys, n.op, Int(n.arg))
         case .count:
-            let o = filter(evaluate(kid(n, 0), mask: mask)) { $0.turn >= 0 }
+            let o = filter(evaluate(kid(n, 0), scope: scope)) { $0.turn >= 0 }
             // Counts stop at the cap (RULES.md), for words as for combined results.
             let counted = min(Int(o.count), Screener.occurrenceCap)
             guard Comparison.allCases[Int(n.arg2)].holds(counted, Int(n.arg)) else { return .none }
             return o.isEmpty ? .nowhere : o
         case .scope:
-            let want = Int(n.arg)
-            let m = mask == 0 ? want : (mask == want ? want : 3)
+            // Nested in the other side's scope, both sides at once: nothing holds there.
+            let inner = scope.union(Side(rawValue: UInt8(n.arg)))
             // No turn of that side (a callee in a message): nothing there can hold, not even
             // `not …` or `count(…) == 0`.
-            guard speaks(m) else { return .none }
-            return evaluate(kid(n, 0), mask: m)
+            guard speaks(inner) else { return .none }
+            return evaluate(kid(n, 0), scope: inner)
         case .model:
-            return modelCondition(n, mask: mask)
+            return modelCondition(n, scope: scope)
         }
     }
 
-    /// Whether any of the first `turnLimit` turns is on the side `mask` selects (1 caller, 2 callee).
-    private func speaks(_ mask: Int) -> Bool {
-        (mask == 1 || mask == 2) && Int(sidesPresent) & mask != 0
+    /// Whether `scope` is one side and any of the first `turnLimit` turns is on it.
+    private func speaks(_ scope: Side) -> Bool {
+        (scope == .caller || scope == .callee) && !sidesPresent.isDisjoint(with: scope)
     }
 
     /// Characters between two occurrences in one turn (0 when they touch or overlap).

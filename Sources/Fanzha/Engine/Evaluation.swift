@@ -6,10 +6,10 @@
 extension Screener {
     /// One evaluation of the rules on the first `turnLimit` turns of a record.
     ///
-    /// It refers to the scanner and the record `unowned(unsafe)` and to the program by pointer:
+    /// It refers to the screener and the record `unowned(unsafe)` and to the program by pointer:
     /// the caller keeps them alive for the evaluation's whole (short, synchronous) life, and
     /// counting references to objects all workers share would make the cores fight over the
-    /// same cache lines on every record. It owns the scanner's workspace while it runs (swapped
+    /// same cache lines on every record. It owns the screener's workspace while it runs (swapped
     /// in, so no array is copied); `release()` hands it back.
     struct Evaluation {
         // The screener's value types, by their short names in the extensions that do the work.
@@ -18,7 +18,7 @@ extension Screener {
         typealias Evidence = Screener.Evidence
         typealias PreparedTurn = Screener.PreparedTurn
 
-        unowned(unsafe) let scanner: Screener
+        unowned(unsafe) let screener: Screener
         unowned(unsafe) let prepared: Prepared
         /// The shared program, read in place: no copy, no reference counting per record.
         let program: UnsafePointer<Program>
@@ -31,34 +31,34 @@ extension Screener {
         /// The kinds of frame (bits of `FrameKinds`) whose text the rule being evaluated does not
         /// read: its atoms' occurrences inside such frames are left out.
         var blindness: UInt8 = 0
-        /// The sides with a turn here, as scope bits (1 caller, 2 callee).
-        var sidesPresent: UInt8 = 0
+        /// The sides with a turn here.
+        var sidesPresent: Side = []
         /// The model's margin and evidence on this record, per scope mask, once asked for (Model/ModelCondition.swift).
         var modelCache = ModelCache()
 
-        init(scanner: Screener, prepared: Prepared, turnLimit: Int) {
-            self.scanner = scanner
+        init(screener: Screener, prepared: Prepared, turnLimit: Int) {
+            self.screener = screener
             self.prepared = prepared
             self.turnLimit = turnLimit
-            self.program = UnsafePointer(scanner.matcher.programPointer)
-            self.usePrefilter = scanner.usePrefilter
-            ws = scanner.workspace.take()!
-            ws.begin(scanner.rules, clauses: program.pointee.clauseTotal)
-            ws.sides.reset(count: turnLimit, to: 0)
+            self.program = UnsafePointer(screener.matcher.programPointer)
+            self.usePrefilter = screener.usePrefilter
+            ws = screener.workspace.take()!
+            ws.begin(screener.rules, clauses: program.pointee.clauseTotal)
+            ws.sides.reset(count: turnLimit, to: [])
             // The record's arrays read once (each read of a class's property is checked for
             // exclusive access at run time).
             let turns = prepared.turns
             for t in 0..<turnLimit {
-                let side: UInt8 = turns[t].turn.role == .caller ? 1 : 2
+                let side = Side(turns[t].turn.role)
                 ws.sides[t] = side
-                sidesPresent |= side
+                sidesPresent.formUnion(side)
             }
             placeWordHits()
         }
 
-        /// Hands the workspace back to the scanner for the next record.
+        /// Hands the workspace back to the screener for the next record.
         mutating func release() {
-            scanner.workspace = ws
+            screener.workspace = ws
         }
     }
 }

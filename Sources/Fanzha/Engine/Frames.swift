@@ -22,14 +22,14 @@ extension Screener.Evaluation {
             let fi = Int(f)
             if usePrefilter, !candidate(fi) { continue }
             currentRule = fi
-            let found = evaluate(program.pointee.roots[fi], mask: 0)
+            let found = evaluate(program.pointee.roots[fi], scope: [])
             guard !found.isEmpty else { continue }
             let before = marks.count
             forEachEvidence(of: found) { t, b in marks.append((f, t, b, false)) }
             guard marks.count > before else { continue }
             let u = program.pointee.unlessRoots[fi]
             if u >= 0 {
-                let vetoes = evaluate(u, mask: 0)
+                let vetoes = evaluate(u, scope: [])
                 forEachEvidence(of: vetoes) { t, b in marks.append((f, t, b, true)) }
             }
         }
@@ -137,7 +137,7 @@ extension Screener.Evaluation {
         guard !ws.frames.isEmpty else { return [] }
         var out: [Frame] = []
         for f in ws.frames {
-            let frame = Frame(kind: FrameKinds(rawValue: f.kind), frame: scanner.rules.rules[Int(f.rule)].id, ruleIndex: Int(f.rule),
+            let frame = Frame(kind: FrameKinds(rawValue: f.kind), frame: screener.rules.rules[Int(f.rule)].id, ruleIndex: Int(f.rule),
                               turn: prepared.isCall ? Int(f.turn) : nil,
                               start: Int(f.originalStart), end: Int(f.originalEnd))
             if !out.contains(frame) { out.append(frame) }

@@ -8,7 +8,7 @@ struct Program: Sendable {
 
     struct Node: Sendable {
         var op: Op
-        /// atom / rule index, N of atLeast and count, distance, gap, or the scope's mask (1 caller, 2 callee).
+        /// atom / rule index, N of atLeast and count, distance, gap, or the scope's `Side` (its raw value).
         var arg: Int32
         /// The comparison of `count` (index into Comparison.allCases).
         var arg2: Int32
@@ -165,7 +165,7 @@ struct Program: Sendable {
         case .near(let a, let b, let d, let unit): return node(unit == .turns ? .nearTurns : .near, d, 0, [a, b])
         case .then(let a, let b, let gap): return gap.map { node(.thenGap, $0, 0, [a, b]) } ?? node(.then, 0, 0, [a, b])
         case .count(let x, let cmp, let n): return node(.count, n, Comparison.allCases.firstIndex(of: cmp)!, [x])
-        case .scope(let s, let x): return node(.scope, s == .caller ? 1 : 2, 0, [x])
+        case .scope(let s, let x): return node(.scope, Int(s.rawValue), 0, [x])
         case .model(let cmp, let threshold): return node(.model, Int((threshold * 1_000_000).rounded()), Comparison.allCases.firstIndex(of: cmp)!)
         }
     }
@@ -173,7 +173,7 @@ struct Program: Sendable {
     /// A requirement as clauses (AND of ORs of words), each clause sorted without repeats.
     /// Dropping clauses only weakens the filter, so where the product of alternatives grows too
     /// large some are dropped: always sound. Every sub-requirement is expanded once.
-    static func clauses(_ r: AtomRequirement) -> [[Int]] {
+    static func clauses(_ r: WordRequirement) -> [[Int]] {
         switch r {
         case .always: return []
         case .word(let w): return [[w]]

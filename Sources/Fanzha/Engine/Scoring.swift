@@ -22,7 +22,7 @@ extension Screener.Evaluation {
             if usePrefilter, !candidate(i) { continue }
             currentRule = i
             blindness = program.pointee.blind[i]
-            if evaluate(program.pointee.roots[i], mask: 0).isEmpty { continue }
+            if evaluate(program.pointee.roots[i], scope: []).isEmpty { continue }
             score += ruleScore
             if program.pointee.appeal[i] { appeal = true }
             if isMoney {
@@ -33,7 +33,7 @@ extension Screener.Evaluation {
         guard negatives && !moneyRequestOnly else { return (score, money) }
         // Strong evidence in the message's own voice: an appeal, or positive points enough for
         // medium on their own. Then a warning in the same message lowers nothing.
-        let strong = appeal || score >= scanner.rules.levels.medium
+        let strong = appeal || score >= screener.rules.levels.medium
         for r in ws.candidates {
             let i = Int(r)
             let ruleScore = Int(program.pointee.scores[i])
@@ -41,14 +41,14 @@ extension Screener.Evaluation {
             if usePrefilter, !candidate(i) { continue }
             currentRule = i
             blindness = strong ? FrameKinds.warning.rawValue : 0
-            if evaluate(program.pointee.roots[i], mask: 0).isEmpty { continue }
+            if evaluate(program.pointee.roots[i], scope: []).isEmpty { continue }
             score += ruleScore
         }
         return (score, money)
     }
 
     mutating func verdict(firstWarningTurn: Int?, firstMoneyRequestTurn: Int?) -> Verdict {
-        let rules = scanner.rules
+        let rules = screener.rules
         var hits: [RuleHit] = []
         var score = 0
         let categoryCount = rules.categories.count
@@ -75,7 +75,7 @@ extension Screener.Evaluation {
                 if usePrefilter, !candidate(i) { continue }
                 currentRule = i
                 blindness = pass == 0 ? program.pointee.blind[i] : strong ? FrameKinds.warning.rawValue : 0
-                let occ = evaluate(program.pointee.roots[i], mask: 0)
+                let occ = evaluate(program.pointee.roots[i], scope: [])
                 guard !occ.isEmpty else { continue }
                 if program.pointee.appeal[i] { appeal = true }
                 let rule = rules.rules[i]

@@ -123,7 +123,7 @@ public final class Screener {
             }
         }
         if timeline { return evaluate(p, turnLimit: limit, firstWarningTurn: warningTurn, firstMoneyRequestTurn: moneyTurn) }
-        var e = Evaluation(scanner: self, prepared: p, turnLimit: limit)
+        var e = Evaluation(screener: self, prepared: p, turnLimit: limit)
         return e.verdict(firstWarningTurn: nil, firstMoneyRequestTurn: nil)
     }
 
@@ -137,7 +137,7 @@ public final class Screener {
     /// `errors` says so when the timeline was cut before finding both turns.
     package func evaluate(_ p: Prepared, turnLimit: Int, firstWarningTurn: Int?, firstMoneyRequestTurn: Int?) -> Verdict {
         let limit = min(turnLimit, p.turns.count)
-        var e = Evaluation(scanner: self, prepared: p, turnLimit: limit)
+        var e = Evaluation(screener: self, prepared: p, turnLimit: limit)
         if limit > Screener.timelineTurns, firstWarningTurn == nil || firstMoneyRequestTurn == nil {
             e.errors.append("the call timeline was searched in the first \(Screener.timelineTurns) of \(limit) turns only")
         }
@@ -150,7 +150,7 @@ public final class Screener {
     /// `moneyRequestOnly` only those rules run (the level is then not computed) and the first
     /// that fires ends the evaluation.
     package func decide(_ p: Prepared, turnLimit: Int? = nil, moneyRequestOnly: Bool = false) -> Decision {
-        var e = Evaluation(scanner: self, prepared: p, turnLimit: min(turnLimit ?? p.turns.count, p.turns.count))
+        var e = Evaluation(screener: self, prepared: p, turnLimit: min(turnLimit ?? p.turns.count, p.turns.count))
         let d = e.decide(moneyRequestOnly: moneyRequestOnly)
         return Decision(level: moneyRequestOnly ? .none : rules.levels.level(for: d.score), moneyRequest: d.moneyRequest,
                         errors: e.errors)

@@ -40,7 +40,7 @@ extension Screener {
     static let matchesPerTurn = 4096
 
     /// Per-worker memory reused from record to record; a generation number marks what is current.
-    /// A struct the evaluation owns while it runs (moved out of the scanner and back), so the
+    /// A struct the evaluation owns while it runs (moved out of the screener and back), so the
     /// hot loop touches plain arrays, not properties of a shared object.
     struct Workspace {
         var generation: UInt32 = 0
@@ -70,8 +70,8 @@ extension Screener {
         var atomHitSorted = Arena<Bool>()
         /// The atoms with hits in this record.
         var touchedAtoms = Arena<Int32>()
-        /// Per turn, its side as a scope mask: 1 caller, 2 callee.
-        var sides = Arena<UInt8>()
+        /// Per turn, its side.
+        var sides = Arena<Side>()
         /// The byte offset of each scalar of one turn's original text (and its length last), for
         /// evidence text, and which turn of this record that is (-1: none yet).
         var scalarBytes = Arena<Int32>()
@@ -105,7 +105,7 @@ extension Screener {
             }
             let count = rules.rules.count
             if wrapped || ruleSeen.count != count { ruleSeen.reset(count: count, to: 0) }
-            // A rule's result per scope (4) and per kinds of frame it cannot read (16).
+            // A rule's result per scope (4 sets of sides) and per kinds of frame it cannot read (16).
             if wrapped || ruleStamp.count != count * 64 {
                 ruleStamp.reset(count: count * 64, to: 0)
                 ruleResult.reset(count: count * 64, to: .none)

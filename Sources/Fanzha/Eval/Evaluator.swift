@@ -47,7 +47,6 @@ package struct CallStats: Sendable {
 package struct EvalReport: Sendable {
     package var records = 0, fraud = 0, benign = 0
     package var unknownLabels: [String: Int] = [:]
-    package var failedRecords: [String] = []
     /// Fraud vs benign, with low / medium / high as the flagging threshold.
     package var byThreshold: [Level: Confusion] = [:]
     /// At medium: per dataset label, flagged with the right main category.

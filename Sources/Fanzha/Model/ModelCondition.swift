@@ -1,30 +1,30 @@
 import Foundation
 import FanzhaText
 
-/// The `model` condition in the scanner: the learned model's probability on the record (the
+/// The `model` condition in the screener: the learned model's probability on the record (the
 /// turns of one side under `caller:`/`callee:`), computed once per evaluation when a rule asks,
 /// and, when the condition holds, the n-grams that pushed the probability that way as evidence.
 
-/// Per evaluation: the margin per scope mask and the evidence per mask and direction. Plain
+/// Per evaluation: the margin per scope (set of sides) and the evidence per scope and direction. Plain
 /// values in tuples, so an evaluation that never asks costs nothing and one that does allocates
 /// nothing here.
 struct ModelCache {
     var margins: (Double, Double, Double, Double) = (.nan, .nan, .nan, .nan)
-    /// The frame kinds hidden when each mask's margin and evidence were computed (see
+    /// The frame kinds hidden when each scope's margin and evidence were computed (see
     /// `modelBlindness`): another rule that reads other frames computes them again.
     var marginBlind: (UInt8, UInt8, UInt8, UInt8) = (0, 0, 0, 0)
     var evidenceBlind: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) = (0, 0, 0, 0, 0, 0, 0, 0)
     typealias Slot = Screener.Occurrences?
     var evidence: (Slot, Slot, Slot, Slot, Slot, Slot, Slot, Slot) = (nil, nil, nil, nil, nil, nil, nil, nil)
-    /// The scope mask whose n-grams the scanner's counting table holds (-1: none yet in this
+    /// The scope whose n-grams the screener's counting table holds (nil: none yet in this
     /// evaluation), and how many distinct buckets it holds.
-    var tableMask = -1
+    var tableScope: Side?
     var tableBlind: UInt8 = 0
     var tableUsed = 0
 
-    func margin(_ mask: Int, _ blind: UInt8) -> Double? {
+    func margin(_ scope: Side, _ blind: UInt8) -> Double? {
         let m: Double, b: UInt8
-        switch mask {
+        switch scope.rawValue {
         case 0: (m, b) = (margins.0, marginBlind.0)
         case 1: (m, b) = (margins.1, marginBlind.1)
         case 2: (m, b) = (margins.2, marginBlind.2)
@@ -33,8 +33,8 @@ struct ModelCache {
         return m.isNaN || b != blind ? nil : m
     }
 
-    mutating func setMargin(_ mask: Int, _ blind: UInt8, _ m: Double) {
-        switch mask {
+    mutating func setMargin(_ scope: Side, _ blind: UInt8, _ m: Double) {
+        switch scope.rawValue {
         case 0: margins.0 = m; marginBlind.0 = blind
         case 1: margins.1 = m; marginBlind.1 = blind
         case 2: margins.2 = m; marginBlind.2 = blind
@@ -108,45 +108,45 @@ extension Screener.Evaluation {
     static let modelEvidenceNGrams = 3
     static let modelEvidencePlaces = 1
 
-    /// Whether turn `t` is in the scope `mask` (0: every turn; 1 caller, 2 callee).
-    private func modelSees(_ t: Int, _ mask: Int) -> Bool {
-        mask == 0 || Int(sidesPresent) == mask || Int(ws.sides[t]) == mask
+    /// Whether turn `t` is in `scope` (`[]`: every turn).
+    private func modelSees(_ t: Int, _ scope: Side) -> Bool {
+        scope.isEmpty || sidesPresent == scope || ws.sides[t] == scope
     }
 
     /// The `model` node: false without a model; else the comparison on the calibrated probability.
-    mutating func modelCondition(_ n: Program.Node, mask: Int) -> Screener.Occurrences {
-        guard let model = scanner.matcher.model, mask < 3 else { return .none }
-        if mask != 0 && Int(sidesPresent) & mask == 0 { return .none }
-        let p = model.probability(margin: modelMargin(model, mask: mask))
+    mutating func modelCondition(_ n: Program.Node, scope: Side) -> Screener.Occurrences {
+        guard let model = screener.matcher.model, scope != [.caller, .callee] else { return .none }
+        if !scope.isEmpty && sidesPresent.isDisjoint(with: scope) { return .none }
+        let p = model.probability(margin: modelMargin(model, scope: scope))
         let cmp = Comparison.allCases[Int(n.arg2)]
         guard cmp.holds(p, Double(n.arg) / 1_000_000) else { return .none }
         // Evidence: what pushed the probability up (for `>=`, `>`, `==`) or down (`<=`, `<`).
         let up = cmp != .atMost && cmp != .less
-        return modelEvidence(model, mask: mask, up: up)
+        return modelEvidence(model, scope: scope, up: up)
     }
 
     /// The frame kinds the rule being evaluated does not read, when this record has frames:
     /// like its words, the model then reads only the text outside them (RULES.md, Frames).
     var modelBlindness: UInt8 { ws.frames.isEmpty ? 0 : blindness }
 
-    /// Counts the n-gram buckets of the turns in scope `mask` in the scanner's table (leaving
+    /// Counts the n-gram buckets of the turns in `scope` in the screener's table (leaving
     /// out n-grams inside the frames the current rule does not read).
-    mutating func fillModelTable(_ model: TextModel, mask: Int) {
+    mutating func fillModelTable(_ model: TextModel, scope: Side) {
         let blind = modelBlindness
-        if modelCache.tableMask == mask && modelCache.tableBlind == blind { return }
+        if modelCache.tableScope == scope && modelCache.tableBlind == blind { return }
         let frames = ws.frames
         let turns = prepared.turns
         let (minN, maxN, bucketMask) = (model.minN, model.maxN, model.mask)
         // At most one n-gram per order per byte.
         var bound = 0
-        for t in 0..<turnLimit where modelSees(t, mask) { bound += turns[t].text.bytes.count }
-        let table = scanner.modelScratch
+        for t in 0..<turnLimit where modelSees(t, scope) { bound += turns[t].text.bytes.count }
+        let table = screener.modelScratch
         table.begin(bound * (maxN - minN + 1))
         // The table's memory in locals: the loop then touches no class property.
         let keys = table.keys, counts = table.counts, stamps = table.stamps, used = table.used, lens = table.lens
         let generation = table.generation, shift = table.shift, slotMask = table.capacity - 1
         var usedCount = 0
-        for t in 0..<turnLimit where modelSees(t, mask) {
+        for t in 0..<turnLimit where modelSees(t, scope) {
             turns[t].text.bytes.withUnsafeBufferPointer { buf in
                 TextModel.forEachNGram(buf, minN: minN, maxN: maxN, mask: bucketMask) { bucket, start, end, len in
                     if blind != 0 && Screener.Evaluation.inFrame(Screener.Occurrence(turn: Int32(t), start: Int32(start), end: Int32(end), evStart: 0, evCount: 0),
@@ -173,15 +173,15 @@ extension Screener.Evaluation {
                 }
             }
         }
-        modelCache.tableMask = mask
+        modelCache.tableScope = scope
         modelCache.tableBlind = blind
         modelCache.tableUsed = usedCount
     }
 
-    mutating func modelMargin(_ model: TextModel, mask: Int) -> Double {
-        if let m = modelCache.margin(mask, modelBlindness) { return m }
-        fillModelTable(model, mask: mask)
-        let table = scanner.modelScratch
+    mutating func modelMargin(_ model: TextModel, scope: Side) -> Double {
+        if let m = modelCache.margin(scope, modelBlindness) { return m }
+        fillModelTable(model, scope: scope)
+        let table = screener.modelScratch
         let keys = table.keys, counts = table.counts, used = table.used
         var dot = 0.0, norm = 0.0
         let weights = model.weights
@@ -194,14 +194,14 @@ extension Screener.Evaluation {
             if model.knows(b) { dot += Double(weights[b]) * v }
         }
         let margin = model.bias + (norm > 0 ? dot / norm.squareRoot() : 0)
-        modelCache.setMargin(mask, modelBlindness, margin)
+        modelCache.setMargin(scope, modelBlindness, margin)
         return margin
     }
 
     /// The places of the n-grams with the largest weights in the pushing direction (at most
     /// `modelEvidenceNGrams` n-grams, `modelEvidencePlaces` places each), in text order.
-    mutating func modelEvidence(_ model: TextModel, mask: Int, up: Bool) -> Screener.Occurrences {
-        let slot = mask * 2 + (up ? 1 : 0)
+    mutating func modelEvidence(_ model: TextModel, scope: Side, up: Bool) -> Screener.Occurrences {
+        let slot = Int(scope.rawValue) * 2 + (up ? 1 : 0)
         if let e = modelCache.evidence(slot, modelBlindness) { return e }
         let turns = prepared.turns
         // Single characters (我, 请) carry weight in the model but say little to a reader: the
@@ -213,9 +213,9 @@ extension Screener.Evaluation {
         let start = ws.occ.count
         // The strongest `limit` distinct buckets pushing this way, from the counting table;
         // then one pass for their first places in text order.
-        fillModelTable(model, mask: mask)
+        fillModelTable(model, scope: scope)
         let blind = modelBlindness, frames = ws.frames
-        let table = scanner.modelScratch
+        let table = screener.modelScratch
         let keys = table.keys, used = table.used, lens = table.lens
         var top: [(bucket: Int32, weight: Float, places: Int)] = []
         top.reserveCapacity(limit)
@@ -235,7 +235,7 @@ extension Screener.Evaluation {
         }
         if !top.isEmpty {
             var kept: [(turn: Int32, start: Int32, end: Int32)] = []
-            for t in 0..<turnLimit where modelSees(t, mask) {
+            for t in 0..<turnLimit where modelSees(t, scope) {
                 turns[t].text.bytes.withUnsafeBufferPointer { buf in
                     TextModel.forEachNGram(buf, minN: minN, maxN: maxN, mask: bucketMask) { b, s, e, _ in
                         if blind != 0 && Screener.Evaluation.inFrame(Screener.Occurrence(turn: Int32(t), start: Int32(s), end: Int32(e), evStart: 0, evCount: 0),
@@ -340,7 +340,7 @@ extension RuleSet {
     }
 }
 
-/// A scanner's table for counting one record's n-gram buckets: open addressing with generation
+/// A screener's table for counting one record's n-gram buckets: open addressing with generation
 /// stamps, so starting a record clears nothing and counting allocates nothing once it has grown.
 final class ModelScratch {
     private(set) var capacity = 0

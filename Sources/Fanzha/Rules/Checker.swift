@@ -85,7 +85,7 @@ struct Checker {
             warn(.unusedTerms, "term list `\(name)` is not used by any rule", terms[name]!.name.range, in: nil)
         }
         // Prefilter requirements, with rule references inlined.
-        var requirementMemo: [Int: AtomRequirement] = [:]
+        var requirementMemo: [Int: WordRequirement] = [:]
         var result: [CompiledRule] = []
         for (i, c) in compiled.enumerated() {
             guard let c else { continue }

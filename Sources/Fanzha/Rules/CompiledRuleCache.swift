@@ -308,8 +308,8 @@ public enum CompiledRuleCache {
         let words = try r.strings()
         let wordEdges = try r.bytes()
         // One `.word(w)` per word, shared by every requirement that names it (each is a boxed enum).
-        let wordRequirement = (0..<words.count).map { AtomRequirement.word($0) }
-        var shared: [AtomRequirement] = []
+        let wordRequirement = (0..<words.count).map { WordRequirement.word($0) }
+        var shared: [WordRequirement] = []
         var atoms: [Atom] = []
         var patternSpecs: [(atom: Int, specs: [(String, Pattern.Options)])] = []
         let atomCount = try r.count()
@@ -319,7 +319,7 @@ public enum CompiledRuleCache {
             let display = try r.string()
             let ids = try r.ints(below: words.count)
             let atomWords = try r.u8() == 1 ? ids.map { words[$0] } : r.strings()
-            let requirement: AtomRequirement
+            let requirement: WordRequirement
             if try r.u8() == 1 {
                 requirement = .anyOf(ids.map { wordRequirement[$0] })
                 switch requirement {
@@ -443,7 +443,7 @@ public enum CompiledRuleCache {
         SourceRange(file: try r.int(), start: try r.int(), end: try r.int())
     }
 
-    static func encode(_ q: AtomRequirement, _ w: inout ByteWriter) {
+    static func encode(_ q: WordRequirement, _ w: inout ByteWriter) {
         switch q {
         case .always: w.u8(0)
         case .word(let x): w.u8(1); w.i64(x)
@@ -460,22 +460,22 @@ public enum CompiledRuleCache {
         var count = 0
 
         /// A requirement the reader rebuilds without reading it (an atom's `any` of its words).
-        mutating func register(_ q: AtomRequirement) {
+        mutating func register(_ q: WordRequirement) {
             switch q {
             case .all, .any: add(q)
             case .always, .word: break
             }
         }
 
-        private mutating func add(_ q: AtomRequirement) {
+        private mutating func add(_ q: WordRequirement) {
             var plain = ByteWriter()
             CompiledRuleCache.encode(q, &plain)
             if numbers[plain.bytes] == nil { numbers[plain.bytes] = count }
             count += 1
         }
 
-        mutating func encode(_ q: AtomRequirement, _ w: inout ByteWriter) {
-            let xs: [AtomRequirement], tag: UInt8
+        mutating func encode(_ q: WordRequirement, _ w: inout ByteWriter) {
+            let xs: [WordRequirement], tag: UInt8
             switch q {
             case .always, .word: CompiledRuleCache.encode(q, &w); return
             case .all(let ys): xs = ys; tag = 2
@@ -496,7 +496,7 @@ public enum CompiledRuleCache {
         }
     }
 
-    static func decodeRequirement(_ r: inout ByteReader, words: [AtomRequirement], shared: inout [AtomRequirement]) throws -> AtomRequirement {
+    static func decodeRequirement(_ r: inout ByteReader, words: [WordRequirement], shared: inout [WordRequirement]) throws -> WordRequirement {
         switch try r.u8() {
         case 0: return .always
         case 1:
@@ -508,10 +508,10 @@ public enum CompiledRuleCache {
             guard k < shared.count else { throw r.bad("requirement reference out of range") }
             return shared[k]
         case let tag where tag == 2 || tag == 3:
-            var xs: [AtomRequirement] = []
+            var xs: [WordRequirement] = []
             let n6 = try r.count()
             for _ in 0..<n6 { xs.append(try decodeRequirement(&r, words: words, shared: &shared)) }
-            let q: AtomRequirement = tag == 2 ? .all(xs) : .any(xs)
+            let q: WordRequirement = tag == 2 ? .all(xs) : .any(xs)
             shared.append(q)
             return q
         default: throw r.bad("unknown requirement")

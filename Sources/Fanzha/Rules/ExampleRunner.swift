@@ -13,7 +13,7 @@ package struct ExampleReport: Sendable {
 }
 
 package enum ExampleRunner {
-    package static func run(_ rules: RuleSet, scanner: Screener) -> ExampleReport {
+    package static func run(_ rules: RuleSet, screener: Screener) -> ExampleReport {
         var report = ExampleReport()
         for (i, rule) in rules.rules.enumerated() {
             for (examples, expected) in [(rule.hits, true), (rule.misses, false)] {
@@ -24,12 +24,12 @@ package enum ExampleRunner {
                     } else {
                         record = Record(id: rule.id, text: ex.text)
                     }
-                    let fired = scanner.fires(rule: i, on: record)
+                    let fired = screener.fires(rule: i, on: record)
                     if (fired != nil) == expected {
                         report.passed += 1
                         continue
                     }
-                    let verdict = scanner.screen(record)
+                    let verdict = screener.screen(record)
                     let others = verdict.hits.map { "\($0.rule) (\($0.spans.map(\.text).joined(separator: ", ")))" }
                     let evidence = (fired ?? []).map { "「\($0.text)」" }.joined(separator: " ")
                     var detail = expected ? "did not fire" : evidence.isEmpty ? "fired with no evidence (through `not` or a count of zero)" : "fired on " + evidence
@@ -49,7 +49,7 @@ extension Screener {
     /// frames part of the record; its evidence is the framed text.
     package func fires(rule r: Int, on record: Record) -> [EvidenceSpan]? {
         let p = prepare(record)
-        var e = Evaluation(scanner: self, prepared: p, turnLimit: p.turnCount)
+        var e = Evaluation(screener: self, prepared: p, turnLimit: p.turnCount)
         if matcher.program.frameRules.count > 0 { e.collectCandidates(); e.findFrames() }
         if rules.rules[r].isFrame {
             let framed = e.reportedFrames().filter { $0.ruleIndex == r }
@@ -64,7 +64,7 @@ extension Screener {
             }
         }
         e.blindness = matcher.program.blind[r]
-        let occ = e.evaluate(matcher.program.roots[r], mask: 0)
+        let occ = e.evaluate(matcher.program.roots[r], scope: [])
         let spans = withExtendedLifetime(p) { occ.isEmpty ? nil : e.spans(of: occ) }
         e.release()
         return spans

@@ -231,7 +231,7 @@ public enum RuleFormatter {
         case .not(let x):
             return "not " + layout(x, context: 2, column: column + 4, indent: indent)
         case .scope(let s, let x):
-            let lead = "\(s.rawValue): "
+            let lead = "\(s.name): "
             return lead + layout(x, context: 2, column: column + lead.count, indent: indent)
         case .near, .then:
             // The left spine of a chain (`a near(5) b then c` is `(a near(5) b) then c`).
@@ -314,7 +314,7 @@ public enum RuleFormatter {
         case .or(let xs): text = xs.map { sub($0, 1) }.joined(separator: " or ")
         case .and(let xs): text = xs.map { sub($0, 2) }.joined(separator: " and ")
         case .not(let x): text = "not " + sub(x, 2)
-        case .scope(let s, let x): text = "\(s.rawValue): " + sub(x, 2)
+        case .scope(let s, let x): text = "\(s.name): " + sub(x, 2)
         case .atLeast(let n, let xs, let spelling):
             let list = xs.map { sub($0, 0) }.joined(separator: ", ")
             switch spelling {

@@ -61,8 +61,8 @@ extension Checker {
             return .then(x, y, maxGap: gap)
         case .count(let x, let cmp, let n):
             return lower(x, rule: rule).map { .count($0, cmp, n) }
-        case .scope(let speaker, let x):
-            return lower(x, rule: rule).map { .scope(speaker, $0) }
+        case .scope(let side, let x):
+            return lower(x, rule: rule).map { .scope(side, $0) }
         case .model(let cmp, let threshold, _):
             return .model(cmp, threshold)
         }

@@ -403,11 +403,11 @@ struct Parser {
                 let e = try parser.parseUnary()
                 return Expr(kind: .not(e), range: t.range.joined(e.range))
             }
-            if case .identifier(let w) = t.kind, let speaker = Speaker(rawValue: w),
+            if case .identifier(let w) = t.kind, let side = Side(name: w),
                parser.tokens[parser.p + 1].kind == .punct(":") {
                 _ = parser.advance(); _ = parser.advance()
                 let e = try parser.parseUnary()
-                return Expr(kind: .scope(speaker, e), range: t.range.joined(e.range))
+                return Expr(kind: .scope(side, e), range: t.range.joined(e.range))
             }
             return try parser.parseRelation()
         }

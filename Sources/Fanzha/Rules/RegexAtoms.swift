@@ -56,15 +56,15 @@ extension Checker {
         // case, the regex being caseless): the regex runs on normalised text, so a literal it
         // matches there is exactly a word the automaton finds there. (A literal that
         // normalisation would change, such as 帐户 or 回覆, is not certain to be found.)
-        var requirement = AtomRequirement.always
+        var requirement = WordRequirement.always
         if normaliser != nil {
             requirement = RegexAtoms.requirement(source, extended: options.contains(.extended)).map(
-                { lit -> AtomRequirement? in
+                { lit -> WordRequirement? in
                     let n = normalisedLiteral(lit)
                     guard n == lit.lowercased(), n.unicodeScalars.count >= 2 else { return nil }
                     return .word(wordID(n))
                 },
-                all: { AtomRequirement.allOf($0) }, any: { AtomRequirement.anyOf($0) }, always: .always)
+                all: { WordRequirement.allOf($0) }, any: { WordRequirement.anyOf($0) }, always: .always)
         }
         atoms.append(Atom(kind: .regex, display: "/\(source)/\(flags)", words: [], wordIDs: [], requirement: requirement,
                           patterns: [pattern], literalSources: []))

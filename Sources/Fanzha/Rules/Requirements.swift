@@ -3,7 +3,7 @@
 // that needs no word runs on every text and is warned about (`no-atom`).
 
 extension Checker {
-    func requirement(of c: Condition, compiled: [CompiledRule?], memo: inout [Int: AtomRequirement], visiting: inout Set<Int>) -> AtomRequirement {
+    func requirement(of c: Condition, compiled: [CompiledRule?], memo: inout [Int: WordRequirement], visiting: inout Set<Int>) -> WordRequirement {
         switch c {
         case .atom(let a):
             return atoms[a].requirement
@@ -16,16 +16,16 @@ extension Checker {
             memo[r] = req
             return req
         case .and(let xs):
-            return AtomRequirement.allOf(xs.map { requirement(of: $0, compiled: compiled, memo: &memo, visiting: &visiting) })
+            return WordRequirement.allOf(xs.map { requirement(of: $0, compiled: compiled, memo: &memo, visiting: &visiting) })
         case .or(let xs):
-            return AtomRequirement.anyOf(xs.map { requirement(of: $0, compiled: compiled, memo: &memo, visiting: &visiting) })
+            return WordRequirement.anyOf(xs.map { requirement(of: $0, compiled: compiled, memo: &memo, visiting: &visiting) })
         case .not:
             return .always
         case .atLeast(let n, let xs):
             let reqs = xs.map { requirement(of: $0, compiled: compiled, memo: &memo, visiting: &visiting) }
-            return n >= xs.count ? AtomRequirement.allOf(reqs) : n >= 1 ? AtomRequirement.anyOf(reqs) : .always
+            return n >= xs.count ? WordRequirement.allOf(reqs) : n >= 1 ? WordRequirement.anyOf(reqs) : .always
         case .near(let a, let b, _, _), .then(let a, let b, _):
-            return AtomRequirement.allOf([requirement(of: a, compiled: compiled, memo: &memo, visiting: &visiting),
+            return WordRequirement.allOf([requirement(of: a, compiled: compiled, memo: &memo, visiting: &visiting),
                                 requirement(of: b, compiled: compiled, memo: &memo, visiting: &visiting)])
         case .count(let x, let cmp, let n):
             // Only a count that needs at least one occurrence needs the words.

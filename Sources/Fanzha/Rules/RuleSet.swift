@@ -53,7 +53,7 @@ package struct Atom: Sendable {
     package let wordIDs: [Int]
     /// The dictionary words any match of this atom contains: any of its words; for a regex, what
     /// its literals require (`RegexAtoms.requirement`), `.always` when it has none.
-    package let requirement: AtomRequirement
+    package let requirement: WordRequirement
     /// A regex's PCRE2 matcher, compiled with the rules (its errors are the rule file's).
     /// Empty for words: the prefilter's automaton finds them.
     package let patterns: [Pattern]
@@ -75,25 +75,25 @@ package indirect enum Condition: Sendable, Equatable {
     case near(Condition, Condition, distance: Int, unit: DistanceUnit)
     case then(Condition, Condition, maxGap: Int?)
     case count(Condition, Comparison, Int)
-    case scope(Speaker, Condition)
+    case scope(Side, Condition)
     /// The learned model's probability against a threshold (false when no model is loaded).
     case model(Comparison, Double)
 }
 
 /// Which dictionary words any match of a rule must contain: the prefilter evaluates this on the
 /// set of words one Aho–Corasick pass found, and runs the rule only when it holds.
-package indirect enum AtomRequirement: Sendable, Equatable {
+package indirect enum WordRequirement: Sendable, Equatable {
     case always
     case word(Int)
-    case all([AtomRequirement])
-    case any([AtomRequirement])
+    case all([WordRequirement])
+    case any([WordRequirement])
 
-    static func allOf(_ xs: [AtomRequirement]) -> AtomRequirement {
+    static func allOf(_ xs: [WordRequirement]) -> WordRequirement {
         let kept = xs.filter { $0 != .always }
         return kept.isEmpty ? .always : kept.count == 1 ? kept[0] : .all(kept)
     }
 
-    static func anyOf(_ xs: [AtomRequirement]) -> AtomRequirement {
+    static func anyOf(_ xs: [WordRequirement]) -> WordRequirement {
         if xs.isEmpty || xs.contains(.always) { return .always }
         return xs.count == 1 ? xs[0] : .any(xs)
     }
@@ -145,7 +145,7 @@ package struct CompiledRule: Sendable {
     package let tags: [String]
     package let isPrivate: Bool
     package let condition: Condition
-    package let requirement: AtomRequirement
+    package let requirement: WordRequirement
     package let hits: [CompiledExample]
     package let misses: [CompiledExample]
     package let range: SourceRange

@@ -15,7 +15,7 @@ package struct Expr: Sendable {
         case near(Expr, Expr, distance: Int, unit: DistanceUnit)
         case then(Expr, Expr, maxGap: Int?)
         case count(Expr, Comparison, Int)
-        case scope(Speaker, Expr)
+        case scope(Side, Expr)
         /// `model >= 0.9`: the learned model's probability compared with a threshold (0…1),
         /// kept as written for `fmt`.
         case model(Comparison, Double, text: String)
@@ -26,7 +26,31 @@ package struct Expr: Sendable {
 
 package enum OfSpelling: Sendable { case any, all, of }
 package enum DistanceUnit: String, Sendable, Equatable { case characters, turns }
-package enum Speaker: String, Sendable { case caller, callee }
+/// The sides of a call: the caller (whoever rings: the suspect) and the callee. A set, because a
+/// condition reads a set of them: unscoped, `[]` (every turn, whichever side); under `caller:`,
+/// `.caller`; under a scope nested in the other side's (`caller: (callee: …)`), both at once,
+/// where nothing can hold. A turn is on exactly one side; a message's one text is the caller's.
+package struct Side: OptionSet, Sendable, Hashable, BitwiseCopyable {
+    package let rawValue: UInt8
+    package init(rawValue: UInt8) { self.rawValue = rawValue }
+    package static let caller = Side(rawValue: 1)
+    package static let callee = Side(rawValue: 2)
+
+    /// The side a turn is on.
+    package init(_ role: Role) { self = role == .caller ? .caller : .callee }
+
+    /// A scope's side as the rules write it: `caller` or `callee`.
+    package init?(name: String) {
+        switch name {
+        case "caller": self = .caller
+        case "callee": self = .callee
+        default: return nil
+        }
+    }
+
+    /// The rules' word for one side (a scope's).
+    package var name: String { self == .caller ? "caller" : "callee" }
+}
 package enum Comparison: String, Sendable, CaseIterable {
     case atLeast = ">=", more = ">", exactly = "==", atMost = "<=", less = "<"
     func holds(_ n: Int, _ bound: Int) -> Bool {
