@@ -120,17 +120,8 @@ extension Screener {
                 if ruleScore > 0 { categoryHit[c] = true }
             }
         }
-        let level = rules.levels.level(for: score)
-        var ranked: [(category: Int, score: Int)] = []
-        for c in categoryScores.indices where categoryHit[c] && categoryScores[c] > 0 { ranked.append((c, categoryScores[c])) }
-        ranked.sort { $0.score != $1.score ? $0.score > $1.score : $0.category < $1.category }
-        let main = level > .none ? ranked.first?.category : nil
-        let category = main.map { rules.categories[$0] }
-        return Verdict(id: id, level: level, score: score, category: category?.id,
-                       categories: ranked.map { (rules.categories[$0.category].id, $0.score) }, hits: hits, errors: errors,
-                       firstWarningTurn: firstWarningTurn, firstMoneyRequestTurn: firstMoneyRequestTurn,
-                       advice: rules.policy.advice(level: level, category: category),
-                       referral: rules.policy.referral(level: level, category: category),
-                       frames: frames.sorted { ($0.turn ?? 0, $0.start) < ($1.turn ?? 0, $1.start) }, categoryIndex: main)
+        return verdict(id: id, score: score, categoryScores: categoryScores, categoryHit: categoryHit, hits: hits, errors: errors,
+                       frames: frames.sorted { ($0.turn ?? 0, $0.start) < ($1.turn ?? 0, $1.start) },
+                       firstWarningTurn: firstWarningTurn, firstMoneyRequestTurn: firstMoneyRequestTurn)
     }
 }

@@ -90,15 +90,28 @@ extension Screener.Evaluation {
         }
         if negatives { hits.sort { $0.ruleIndex < $1.ruleIndex } }
         let frames = reportedFrames()
-        let level = rules.levels.level(for: score)
         defer { release() }
+        return screener.verdict(id: prepared.id, score: score, categoryScores: ws.categoryScores, categoryHit: ws.categoryHit,
+                                hits: hits, errors: errors, frames: frames,
+                                firstWarningTurn: firstWarningTurn, firstMoneyRequestTurn: firstMoneyRequestTurn)
+    }
+}
+
+extension Screener {
+    /// The one place a verdict is decided from its points: the level from the total, the main
+    /// category from each category's share (a category counts only when one of its rules added
+    /// points), advice and referral from the policy. Used for a record (`Evaluation.verdict`) and
+    /// for a live call that has let turns go (`CallWindow`).
+    func verdict(id: String, score: Int, categoryScores: [Int], categoryHit: [Bool], hits: [RuleHit], errors: [String],
+                 frames: [Frame], firstWarningTurn: Int?, firstMoneyRequestTurn: Int?) -> Verdict {
+        let level = rules.levels.level(for: score)
         var ranked: [(category: Int, score: Int)] = []
-        for c in 0..<categoryCount where ws.categoryHit[c] && ws.categoryScores[c] > 0 { ranked.append((c, ws.categoryScores[c])) }
+        for c in categoryScores.indices where categoryHit[c] && categoryScores[c] > 0 { ranked.append((c, categoryScores[c])) }
         ranked.sort { $0.score != $1.score ? $0.score > $1.score : $0.category < $1.category }
         // No risk, no main category (the per-category scores stay in `categories`).
         let main = level > .none ? ranked.first?.category : nil
         let category = main.map { rules.categories[$0] }
-        return Verdict(id: prepared.id, level: level, score: score, category: category?.id,
+        return Verdict(id: id, level: level, score: score, category: category?.id,
                        categories: ranked.map { (rules.categories[$0.category].id, $0.score) }, hits: hits, errors: errors,
                        firstWarningTurn: firstWarningTurn, firstMoneyRequestTurn: firstMoneyRequestTurn,
                        advice: rules.policy.advice(level: level, category: category),
