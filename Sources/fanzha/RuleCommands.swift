@@ -139,19 +139,22 @@ struct Explain: ParsableCommand {
         try guarded {
             let rules = try ruleOptions.load()
             var body = text
+            var name = "<text>"   // where a transcript error is
             if text == "-" {
                 body = String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
+                name = "<stdin>"
             } else if FileManager.default.fileExists(atPath: text), let d = FileManager.default.contents(atPath: text) {
                 body = String(decoding: d, as: UTF8.self)
+                name = text
             }
             // One trailing line end is the file's, not the text's ("\r\n" is one Character).
             if body.hasSuffix("\r\n") || body.hasSuffix("\n") { body.removeLast() }
             var record = Record(id: "text", text: body)
             if call {
                 let roles = SpeakerRoles(commaSeparated: callerNames)
-                switch CallTranscript.parse(body, roles: roles) {
-                case .success(let turns): record = Record(id: "call", turns: turns)
-                case .failure(let e): throw Failure("transcript \(e)")
+                switch CallTranscript.record(body, id: "call", origin: name, roles: roles) {
+                case .success(let call): record = call
+                case .failure(let e): throw Failure(e.description)
                 }
             }
             let model = try modelOptions.load(for: rules, rulePaths: try ruleOptions.resolvedPaths())

@@ -18,9 +18,8 @@ private enum CasesFixture {
         var records: [Record] = []
         for name in ["messages.jsonl", "calls.jsonl"] {
             let path = root.appendingPathComponent("corpus").appendingPathComponent(name).path
-            var errors: [String] = []
-            records += CaseData.read(path: path, data: FileManager.default.contents(atPath: path)!, textField: nil,
-                                     labelField: "label", idField: "id", roles: SpeakerRoles(), errors: &errors)
+            records += RecordSource(bytes: FileManager.default.contents(atPath: path)!, name: path, format: .jsonl,
+                                    options: ReaderOptions()).readAll().records
         }
         let scanner = try! Screener(rules: rules)
         return (rules, records, records.map { scanner.screen($0) })
@@ -180,10 +179,11 @@ private func digits(_ s: String) -> Int { s.unicodeScalars.filter { ("0"..."9").
     }
 
     @Test func plainTextWithCRLFLinesIsOneRecordPerLine() {
-        var errors: [String] = []
-        let records = CaseData.read(path: "t.txt", data: Data("第一条\r\n第二条\r\n\r\n第三条\r\n".utf8), textField: nil,
-                                    labelField: "label", idField: "id", roles: SpeakerRoles(), errors: &errors)
-        #expect(records.map { $0.turns.map(\.text) } == [["第一条"], ["第二条"], ["第三条"]])
+        let (records, errors) = RecordSource(bytes: Data("第一条\r\n第二条\r\n\r\n第三条\r\n".utf8), name: "t.txt", format: .text,
+                                             options: ReaderOptions()).readAll()
+        #expect(errors.isEmpty)
+        #expect(records.map { $0.turns.map(\.text) } == [["第一条"], ["第二条"], [""], ["第三条"]], "a blank line is a record too, as in scan")
+        #expect(records.map(\.id) == ["1", "2", "3", "4"])
     }
 
     @Test func benignLabelsLongTextsAndLowLevelsAreLeftOut() throws {

@@ -16,9 +16,7 @@ extension LiveCallEvent {
 
     static func calls() throws -> [Record] {
         let data = try #require(FileManager.default.contents(atPath: PackageFiles.corpus("calls.jsonl")))
-        var errors: [String] = []
-        let records = LabelledData.read(path: "calls.jsonl", data: data, textField: nil, labelField: "label", idField: "id",
-                                        roles: SpeakerRoles(), errors: &errors)
+        let (records, errors) = RecordSource(bytes: data, name: "calls.jsonl", format: .jsonl, options: ReaderOptions()).readAll()
         #expect(errors.isEmpty)
         return records
     }

@@ -55,9 +55,8 @@ func loadCorpusRecords(sourceLocation: SourceLocation = #_sourceLocation) throws
     for name in ["messages.jsonl", "calls.jsonl"] {
         let path = PackageFiles.corpus(name)
         let data = try #require(FileManager.default.contents(atPath: path), "cannot read \(path)", sourceLocation: sourceLocation)
-        var errors: [String] = []
-        records += LabelledData.read(path: path, data: data, textField: nil, labelField: "label", idField: "id",
-                                     roles: SpeakerRoles(), errors: &errors)
+        let (read, errors) = RecordSource(bytes: data, name: path, format: .jsonl, options: ReaderOptions()).readAll()
+        records += read
         #expect(errors.isEmpty, "\(errors)", sourceLocation: sourceLocation)
     }
     #expect(records.count > 300, sourceLocation: sourceLocation)

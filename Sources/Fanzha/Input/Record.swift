@@ -180,6 +180,20 @@ package enum CallTranscript {
         return .success(turns)
     }
 
+    /// A transcript as one call record: `origin` names it in errors (`origin:line`).
+    package static func record(_ text: String, id: String, origin: String, roles: SpeakerRoles) -> Result<Record, RecordError> {
+        switch parse(text, roles: roles) {
+        case .failure(let e):
+            return .failure(RecordError(origin: "\(origin):\(e.line)", message: "not `speaker: text`"))
+        case .success(let turns) where turns.isEmpty:
+            return .failure(RecordError(origin: origin, message: "a call without turns"))
+        case .success(let turns):
+            var record = Record(id: id, turns: turns, origin: origin)
+            record.unmappedSpeakers = roles.unmapped(in: turns)
+            return .success(record)
+        }
+    }
+
     package struct LineError: Error, Equatable, CustomStringConvertible {
         package let line: Int
         package var description: String { "line \(line) is not `speaker: text`" }
