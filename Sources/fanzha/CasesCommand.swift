@@ -61,8 +61,12 @@ struct Cases: ParsableCommand {
             // Only records at the handout's level can be cases: the rest are counted, not kept.
             let scanner = try ParallelScanner(matcher: CompiledMatcher(rules, model: model), threads: ProcessInfo.processInfo.activeProcessorCount)
             var candidates: [Record] = [], verdicts: [Verdict] = []
-            let tally = try inputOptions.readRecords(data, command: "cases", labelField: labelOptions.labelField) { _, batch in
+            let tally = try inputOptions.readRecords(data, command: "cases", labelField: labelOptions.labelField) { path, batch in
+                // A handout quotes cases from several files: a text line's number alone would not say where it is.
+                let lineFile = try inputOptions.format(for: path) == .text ? (path == "-" ? "<stdin>" : (path as NSString).lastPathComponent) : nil
                 for (record, verdict) in zip(batch, scanner.screen(batch)) where verdict.level >= options.minLevel {
+                    var record = record
+                    if let lineFile { record.id = "\(lineFile):\(record.id)" }
                     candidates.append(record)
                     verdicts.append(verdict)
                 }

@@ -92,7 +92,7 @@ struct InputOptions: ParsableArguments {
     @Option(help: "JSON/CSV field holding the record id.")
     var idField: String = "id"
     @Option(help: "Speaker names on the caller's (suspect's) side, comma-separated.")
-    var callerNames: String = SpeakerRoles.defaultCallerNames.joined(separator: ",")
+    var callerNames: String = SpeakerSides.defaultCallerNames.joined(separator: ",")
     @Option(help: ArgumentHelp("Which speaker names are which side, on top of the default table (caller/callee, A/B, agent/customer, 客服/用户, 坐席/客户, 主叫/被叫, …): `caller=agent,坐席;callee=customer,客户`. A call with a speaker on neither side is warned about and its verdict lists `speakers_unmapped`.", valueName: "spec"))
     var speakers: String?
     @Flag(help: "Stop at the first malformed input record (exit 2).") var strict = false
@@ -101,7 +101,7 @@ struct InputOptions: ParsableArguments {
 
     func validate() throws {
         if let speakers {
-            do { _ = try SpeakerRoles(speakers: speakers) } catch { throw ValidationError("--speakers: \(error)") }
+            do { _ = try SpeakerSides(speakers: speakers) } catch { throw ValidationError("--speakers: \(error)") }
         }
         if maxRecordBytes < 1 { throw ValidationError("--max-record-bytes must be at least 1") }
     }
@@ -113,8 +113,8 @@ struct InputOptions: ParsableArguments {
         o.textField = textField
         o.idField = idField
         o.labelField = labelField
-        o.roles = SpeakerRoles(commaSeparated: callerNames)
-        if let speakers, let roles = try? SpeakerRoles(speakers: speakers, base: o.roles) { o.roles = roles }   // checked in validate()
+        o.sides = SpeakerSides(commaSeparated: callerNames)
+        if let speakers, let sides = try? SpeakerSides(speakers: speakers, base: o.sides) { o.sides = sides }   // checked in validate()
         return o
     }
 

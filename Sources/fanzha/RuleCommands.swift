@@ -133,7 +133,7 @@ struct Explain: ParsableCommand {
     @OptionGroup var modelOptions: ModelOptions
     @Argument(help: "The text to explain, or a file holding it ('-' for standard input).") var text: String = "-"
     @Flag(help: "Read the text as a `speaker: text` call transcript.") var call = false
-    @Option(help: "Speaker names on the caller's side, comma-separated.") var callerNames: String = SpeakerRoles.defaultCallerNames.joined(separator: ",")
+    @Option(help: "Speaker names on the caller's side, comma-separated.") var callerNames: String = SpeakerSides.defaultCallerNames.joined(separator: ",")
 
     func run() throws {
         try guarded {
@@ -151,8 +151,8 @@ struct Explain: ParsableCommand {
             if body.hasSuffix("\r\n") || body.hasSuffix("\n") { body.removeLast() }
             var record = Record(id: "text", text: body)
             if call {
-                let roles = SpeakerRoles(commaSeparated: callerNames)
-                switch CallTranscript.record(body, id: "call", origin: name, roles: roles) {
+                let sides = SpeakerSides(commaSeparated: callerNames)
+                switch CallTranscript.record(body, id: "call", origin: name, sides: sides) {
                 case .success(let call): record = call
                 case .failure(let e): throw Failure(e.description)
                 }

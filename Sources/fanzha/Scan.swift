@@ -207,7 +207,7 @@ struct Scan: ParsableCommand {
         limits.window = windowTurns
         limits.windowBytes = windowBytes
         let live = LiveCallScreener(screener: try Screener(matcher: matcher, usePrefilter: !noPrefilter),
-                                    limits: limits, roles: inputOptions.readerOptions.roles)
+                                    limits: limits, sides: inputOptions.readerOptions.sides)
         let out = OutputSink.stdout
         // JSON Lines unless --format says tsv or text (given explicitly: the default is JSON Lines here).
         let printer = LiveEventPrinter(rules: matcher.rules, format: format.flatMap(OutputFormat.init(rawValue:)) ?? .jsonl)

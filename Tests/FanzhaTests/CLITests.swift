@@ -760,9 +760,9 @@ private let threeMessages = "请把钱转入安全账户\n今天天气很好\n�
         let e = try ProcessRunner.fanzha(["explain"] + f.rulesArgs + [hostile])
         #expect(!e.out.unicodeScalars.contains { $0 == "\u{1B}" || $0 == "\r" })
         // Speaker names are trimmed in --caller-names (one parser for every command).
-        let roles = SpeakerRoles(commaSeparated: " X , A,,")
-        #expect(roles.role(of: "A") == .caller && roles.role(of: "x") == .caller && roles.role(of: "B") == .callee)
-        #expect(roles.callerNames == ["x", "a"])
+        let sides = SpeakerSides(commaSeparated: " X , A,,")
+        #expect(sides.side(of: "A") == .caller && sides.side(of: "x") == .caller && sides.side(of: "B") == .callee)
+        #expect(sides.callerNames == ["x", "a"])
     }
 
     @Test func lintReportsFileLineAndColumn() throws {

@@ -340,7 +340,7 @@ private func digits(_ s: String) -> Int { s.unicodeScalars.filter { ("0"..."9").
         let brackets = Highlighter(style: .brackets).mark(record: record, hits: v.hits)
         #expect(brackets != record.turns[0].text && brackets.contains("马上") && brackets.contains("安全账户"))
         #expect(Explanation.render(v, record: record, rules: rules, colour: false).hasPrefix(brackets + "\n"))
-        let call = Record(id: "c", turns: [Turn(speaker: "a", role: .caller, text: "马上"), Turn(speaker: "b", role: .callee, text: "好")])
+        let call = Record(id: "c", turns: [Turn(speaker: "a", side: .caller, text: "马上"), Turn(speaker: "b", side: .callee, text: "好")])
         let cv = try Screener(rules: rules).screen(call)
         #expect(Highlighter(style: .markdown).mark(record: call, hits: cv.hits) == "a: **马上**\nb: 好")
         #expect(Highlighter(style: .html).mark(record: call, hits: cv.hits, labels: { _ in "<&>" }, transform: Highlighter.escapeHTML)

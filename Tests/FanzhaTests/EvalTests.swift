@@ -188,9 +188,9 @@ private func approx(_ a: Double, _ b: Double) -> Bool { abs(a - b) < 1e-9 }
     }
 
     @Test func callWarningTiming() throws {
-        let roles = SpeakerRoles()
+        let sides = SpeakerSides()
         func call(_ id: String, _ turns: [(String, String)]) -> Record {
-            Record(id: id, turns: turns.map { Turn(speaker: $0.0, role: roles.role(of: $0.0), text: $0.1) }, label: "police")
+            Record(id: id, turns: turns.map { Turn(speaker: $0.0, side: sides.side(of: $0.0), text: $0.1) }, label: "police")
         }
         let records = [
             call("a", [("caller", "公安局的民警"), ("callee", "什么事"), ("caller", "你中奖了"), ("caller", "转入安全账户")]),

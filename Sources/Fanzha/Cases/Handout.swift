@@ -243,7 +243,7 @@ package struct Handout: Sendable {
 
     func speaker(_ turn: Turn) -> String {
         let ascii = turn.speaker.unicodeScalars.allSatisfy { $0.isASCII }
-        if turn.speaker.isEmpty || ascii { return turn.role == .caller ? "来电方" : "接听方" }
+        if turn.speaker.isEmpty || ascii { return turn.side == .caller ? "来电方" : "接听方" }
         return turn.speaker
     }
 
@@ -472,7 +472,7 @@ package struct Handout: Sendable {
                 if c.record.isCall {
                     o += "<div class=\"text call\">\n"
                     for (turn, body) in zip(c.record.turns, bodies) {
-                        o += "<p class=\"turn \(turn.role.rawValue)\"><span class=\"who\">\(htmlText(speaker(turn)))：</span>\(body)</p>\n"
+                        o += "<p class=\"turn \(turn.side.name)\"><span class=\"who\">\(htmlText(speaker(turn)))：</span>\(body)</p>\n"
                     }
                     o += "</div>\n"
                 } else {

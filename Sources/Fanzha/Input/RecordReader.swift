@@ -26,7 +26,7 @@ package struct ReaderOptions: Sendable {
     package var textField: String? = nil       // nil: "text", then "content"
     package var idField: String = "id"
     package var labelField: String = "label"
-    package var roles = SpeakerRoles()
+    package var sides = SpeakerSides()
     package init() {}
 }
 
@@ -233,12 +233,12 @@ package struct RecordDecoder {
                     return fail("turn \(i) must be an object with a string `text`")
                 }
                 let speaker = JSONTypes.scalarString(t["speaker"]) ?? ""
-                parsed.append(Turn(speaker: speaker, role: options.roles.role(of: speaker), text: text))
+                parsed.append(Turn(speaker: speaker, side: options.sides.side(of: speaker), text: text))
             }
             if parsed.isEmpty { return fail("a call without turns") }
             consumed.insert("turns")
             record = Record(id: id, turns: parsed, label: label, origin: origin)
-            record.unmappedSpeakers = options.roles.unmapped(in: parsed)
+            record.unmappedSpeakers = options.sides.unmapped(in: parsed)
         } else {
             let fields = options.textField.map { [$0] } ?? ["text", "content"]
             guard let field = fields.first(where: { dict[$0] != nil }) else {

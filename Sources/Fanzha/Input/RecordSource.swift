@@ -98,7 +98,7 @@ package final class RecordSource {
                 return .failure(tooLong(bytes))
             }
         }
-        return CallTranscript.record(text.joined(separator: "\n"), id: name, origin: name, roles: decoder.options.roles)
+        return CallTranscript.record(text.joined(separator: "\n"), id: name, origin: name, sides: decoder.options.sides)
     }
 
     private func tooLong(_ bytes: Int) -> RecordError {
