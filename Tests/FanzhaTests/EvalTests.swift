@@ -260,6 +260,26 @@ private func approx(_ a: Double, _ b: Double) -> Bool { abs(a - b) < 1e-9 }
         #expect(errors == ["d.jsonl:3: a JSON line must be an object, not an array"])
     }
 
+    @Test func evalAndCasesNameBadRecordsAndExit2UnlessSkipBad() throws {
+        let dir = try TemporaryDirectory()
+        let rules = try dir.write("rules/eval.fz", evalRules)
+        let data = try dir.write("d.jsonl", "{\"id\":\"a\",\"label\":\"police\",\"text\":\"请转入安全账户\"}\n[1]\n{\"id\":\"b\",\"label\":\"正常\",\"turns\":\"x\"}\n")
+        let bad = ["fanzha: \(data):2: a JSON line must be an object, not an array", "fanzha: \(data):3: `turns` must be an array of {speaker, text}"]
+        let o = try ProcessRunner.fanzha(["eval", "--rules", rules, "--format", "json", data])
+        #expect(o.status == 2, "\(o.err)")
+        #expect(bad.allSatisfy(o.errLines.contains), "\(o.errLines)")
+        let report = try #require(try JSONSerialization.jsonObject(with: o.stdout) as? [String: Any], "the report is written all the same")
+        #expect(report["records"] as? Int == 1)
+        #expect(try ProcessRunner.fanzha(["eval", "--rules", rules, "--skip-bad", data]).status == 0)
+
+        let cases = try ProcessRunner.fanzha(["cases", "--rules", rules, data, dir.path("missing.jsonl")])
+        #expect(cases.status == 2 && bad.allSatisfy(cases.errLines.contains), "\(cases.errLines)")
+        #expect(cases.errLines.contains("fanzha: \(dir.path("missing.jsonl")): no such file"))
+        #expect(cases.out.contains("编号 a"), "the handout is written all the same")
+        #expect(try ProcessRunner.fanzha(["cases", "--rules", rules, "--skip-bad", data]).status == 0)
+        #expect(try ProcessRunner.fanzha(["cases", "--rules", rules, "--input", "events", data]).status == 2)
+    }
+
     @Test func evalCommandEndToEnd() throws {
         let dir = try TemporaryDirectory()
         let rules = try dir.write("rules/eval.fz", evalRules)
