@@ -67,6 +67,9 @@ public final class LiveCallScreener {
         self.sides = sides
     }
 
+    /// The unmapped speaker names a live call lists (`speakers_unmapped`), at most.
+    static let unmappedNamesKept = 32
+
     public var openCalls: Int { open.count }
     /// Turns and bytes of text held by the open calls (`CallWindow`): what bounds their memory.
     var heldTurns: Int { open.values.reduce(0) { $0 + $1.window.prepared.turnCount } }
@@ -115,7 +118,7 @@ public final class LiveCallScreener {
                 out.append(final(call, full, reason: .turns))
             }
             if open.count >= limits.maxOpenCalls { out += evictOldest() }
-            state = CallState(window: CallWindow(prepared: screener.prepare(Record(id: call, turns: []))), line: number)
+            state = CallState(window: CallWindow(prepared: screener.prepareLiveCall(id: call)), line: number)
             open[call] = state
         }
         if let time, let last = state.lastTime, time < last, !state.skewNoted {
@@ -135,7 +138,9 @@ public final class LiveCallScreener {
             }
         }
         activity.append((number, call))
-        if !sides.isMapped(speaker) && !state.unmapped.contains(speaker) {
+        // At most `unmappedNamesKept` names: a call that names a new speaker at every event must
+        // not grow with its length.
+        if state.unmapped.count < Self.unmappedNamesKept && !sides.isMapped(speaker) && !state.unmapped.contains(speaker) {
             if state.unmapped.isEmpty {
                 out.append(.notice("\(origin): call \(call): speaker \(jsonString(speaker)) matches no side; read as the callee's (name the sides with --speakers)"))
             }
@@ -148,10 +153,15 @@ public final class LiveCallScreener {
         let last = w.turnCount - 1   // the call's turn number
         // The timeline follows the first `Screener.timelineTurns` turns, as `scan` does.
         let followTimeline = last < Screener.timelineTurns
-        if last == 0 || screener.turnMayChangeTheVerdict(w.prepared, turn: local) {
+        // At the highest level no alert can follow: only the timeline's money-request turn can
+        // still be found (as `scan`'s replay does once the warning turn is known), and once it
+        // is (or the timeline is no longer followed) nothing this turn does can show.
+        let atTop = state.level == Level.allCases.last
+        let settled = atTop && (!followTimeline || state.moneyTurn != nil)
+        if !settled, last == 0 || screener.turnMayChangeTheVerdict(w.prepared, turn: local) {
             // The decision alone (no evidence) on every turn; the full verdict only for an alert.
             let judged = w.prepared.turnCount > limits.window ? w.prepared.lastTurns(limits.window) : w.prepared
-            let decision = screener.decide(judged)
+            let decision = screener.decide(judged, moneyRequestOnly: atTop && state.warningTurn != nil)
             if followTimeline, state.warningTurn == nil, decision.level >= .medium { state.warningTurn = last }
             if followTimeline, state.moneyTurn == nil, decision.moneyRequest { state.moneyTurn = last }
             if decision.level > state.level {
@@ -276,6 +286,8 @@ extension Screener.Prepared {
     func lastTurns(_ k: Int) -> Screener.Prepared {
         let w = Screener.Prepared(id: id, isCall: isCall)
         w.turns = Array(turns.suffix(k))
+        w.firstTurnNumber = firstTurnNumber + turns.count - w.turns.count
+        w.regexMemo = regexMemo
         for (i, t) in w.turns.enumerated() {
             if t.turn.side == .caller { w.firstCallerTurn = w.firstCallerTurn ?? i } else { w.firstCalleeTurn = w.firstCalleeTurn ?? i }
         }

@@ -44,6 +44,11 @@ public final class Screener {
         /// The first turn of each side: from it on, `caller:`/`callee:` conditions have text to
         /// look at (`callee: not "不"` holds once the callee has said anything else).
         var firstCallerTurn: Int?, firstCalleeTurn: Int?
+        /// The call's turn number of `turns[0]`: a live call's window starts later in the call.
+        var firstTurnNumber = 0
+        /// A live call's regex occurrences, each turn matched once and shared by every window of
+        /// the call (`RegexMemo`); nil for a record evaluated once.
+        var regexMemo: RegexMemo?
         init(id: String, isCall: Bool) { self.id = id; self.isCall = isCall }
         package var turnCount: Int { turns.count }
     }
