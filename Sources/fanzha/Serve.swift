@@ -7,6 +7,7 @@ import Foundation
 /// `fanzha serve`: the screening service (docs/SERVICE.md). The service itself is FanzhaServer.
 struct Serve: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "serve",
         abstract: "Run the screening service: an HTTP API, live calls over HTTP and WebSocket, and a web console.",
         discussion: """
         Loads the rules once and answers until SIGTERM or SIGINT (requests in flight finish; open live \
