@@ -4,6 +4,7 @@ import Foundation
 
 struct Lint: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "lint",
         abstract: "Check rule files: every error and warning with file, line and column.",
         discussion: "Exit status: 0 clean, 1 on errors (or warnings with --strict), 2 on usage errors.")
 
@@ -55,6 +56,7 @@ struct Lint: ParsableCommand {
 
 struct Test: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "test",
         abstract: "Run every rule's embedded hit and miss examples.",
         discussion: "Prints each failure with its rule, example and why, then `N passed, N failed`. Exit 0 when all pass, 1 otherwise.")
 
@@ -82,6 +84,7 @@ struct Test: ParsableCommand {
 
 struct Fmt: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "fmt",
         abstract: "Rewrite rule files in the canonical layout (comments are kept).")
 
     @Argument(help: "Rule files or directories to format (required; with --check, the default is the bundled rules).") var paths: [String] = []
@@ -127,31 +130,35 @@ struct Fmt: ParsableCommand {
 
 struct Explain: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "explain",
         abstract: "Show why a text scores what it scores: the evidence highlighted and a table of points per rule.")
 
     @OptionGroup var ruleOptions: RuleOptions
     @OptionGroup var modelOptions: ModelOptions
     @Argument(help: "The text to explain, or a file holding it ('-' for standard input).") var text: String = "-"
     @Flag(help: "Read the text as a `speaker: text` call transcript.") var call = false
-    @Option(help: "Speaker names on the caller's side, comma-separated.") var callerNames: String = SpeakerRoles.defaultCallerNames.joined(separator: ",")
+    @Option(help: "Speaker names on the caller's side, comma-separated.") var callerNames: String = SpeakerSides.defaultCallerNames.joined(separator: ",")
 
     func run() throws {
         try guarded {
             let rules = try ruleOptions.load()
             var body = text
+            var name = "<text>"   // where a transcript error is
             if text == "-" {
                 body = String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
+                name = "<stdin>"
             } else if FileManager.default.fileExists(atPath: text), let d = FileManager.default.contents(atPath: text) {
                 body = String(decoding: d, as: UTF8.self)
+                name = text
             }
             // One trailing line end is the file's, not the text's ("\r\n" is one Character).
             if body.hasSuffix("\r\n") || body.hasSuffix("\n") { body.removeLast() }
             var record = Record(id: "text", text: body)
             if call {
-                let roles = SpeakerRoles(commaSeparated: callerNames)
-                switch CallTranscript.parse(body, roles: roles) {
-                case .success(let turns): record = Record(id: "call", turns: turns)
-                case .failure(let e): throw Failure("transcript \(e)")
+                let sides = SpeakerSides(commaSeparated: callerNames)
+                switch CallTranscript.record(body, id: "call", origin: name, sides: sides) {
+                case .success(let call): record = call
+                case .failure(let e): throw Failure(e.description)
                 }
             }
             let model = try modelOptions.load(for: rules, rulePaths: try ruleOptions.resolvedPaths())

@@ -47,7 +47,7 @@ import Testing
             case 101: text = "把验证码念给我"
             default: text = caller ? "嗯，你听我说，第\(i)句" : "好的，我在听"
             }
-            return Turn(speaker: caller ? "caller" : "callee", role: caller ? .caller : .callee, text: text)
+            return Turn(speaker: caller ? "caller" : "callee", side: caller ? .caller : .callee, text: text)
         }
     }
 
@@ -105,6 +105,19 @@ import Testing
         #expect(final.verdict.hits.first?.spans.first?.turn == 4)
     }
 
+    @Test("a call that names a new speaker at every turn lists at most 32 of them, and says so once")
+    func unmappedSpeakerNamesAreBounded() throws {
+        let live = LiveCallScreener(screener: try Screener(rules: try compiledRuleSet(Self.rules)))
+        var notices = 0
+        for i in 0..<40 {
+            notices += live.handle(.turn(call: "c", speaker: "说话人\(i)", text: "好的", time: nil), number: i + 1)
+                .filter { if case .notice = $0 { return true } else { return false } }.count
+        }
+        let final = try #require(live.finish().compactMap(\.final).first)
+        #expect(final.record.unmappedSpeakers == (0..<LiveCallScreener.unmappedNamesKept).map { "说话人\($0)" })
+        #expect(notices == 1)
+    }
+
     @Test("a call that stays within the window is judged whole, exactly as scan judges it")
     func withinTheWindowIsWhole() throws {
         let rules = try compiledRuleSet(Self.rules)
@@ -118,5 +131,40 @@ import Testing
         let record = Record(id: "c", turns: Self.longCall())
         let printer = VerdictPrinter(rules: rules, format: .jsonl)
         #expect(printer.json(final.verdict, record: final.record) == printer.json(try Screener(rules: rules).screen(record), record: record))
+    }
+}
+
+/// A live call matches each turn once per regex (`RegexMemo`): every window of the call, read
+/// back from the memo, is judged exactly as the same turns prepared afresh.
+@Suite struct RegexMemoTests {
+    @Test("memoised windows of every corpus call judge as fresh records, and the memo forgets what the window let go")
+    func memoisedWindowsEqualFreshOnes() throws {
+        let rules = LiveCallsTests.rules
+        let screener = try Screener(rules: rules)
+        let fresh = try Screener(rules: rules)
+        let printer = VerdictPrinter(rules: rules, format: .jsonl, colour: false)
+        var memoised = 0
+        for call in try LiveCallsTests.calls() {
+            for k in [2, 5] {
+                var p = screener.prepareLiveCall(id: call.id)
+                for t in call.turns {
+                    screener.append(t, to: p)
+                    if p.turnCount > 2 * k {
+                        // As `CallWindow` slides: keep the last k turns, forget the rest.
+                        p = p.lastTurns(k)
+                        p.regexMemo?.forget(before: p.firstTurnNumber)
+                        #expect((p.regexMemo?.firstTurnHeld ?? p.firstTurnNumber) >= p.firstTurnNumber)
+                    }
+                    for window in [p, p.lastTurns(min(k, p.turnCount))] {
+                        let turns = window.turns.map(\.turn)
+                        let record = Record(id: call.id, turns: turns)
+                        let expected = printer.json(fresh.evaluate(fresh.prepare(record)), record: record)
+                        #expect(printer.json(screener.evaluate(window), record: record) == expected, "call \(call.id), window \(k), turn \(window.firstTurnNumber + window.turnCount - 1)")
+                    }
+                }
+                if (p.regexMemo?.entryCount ?? 0) > 0 { memoised += 1 }
+            }
+        }
+        #expect(memoised > 0, "no call ran a regex: the test tests nothing")
     }
 }

@@ -26,6 +26,7 @@ final class CallWindow {
     /// Rules that fired on turns let go, by rule index, with their first evidence (the call's turn numbers).
     private var earlier: [Int: RuleHit] = [:]
     private var earlierErrors: [String] = []
+    /// Frames found in the turns let go that are kept (`evidenceTurns`).
     private var earlierFrames: [Frame] = []
     /// The turns let go that hold evidence of `earlier`, by the call's turn number.
     private var evidenceTurns: [Int: Turn] = [:]
@@ -66,12 +67,16 @@ final class CallWindow {
                 if let t = span.turn, t >= dropped, t < dropped + letGo { evidenceTurns[t] = turns[t - dropped].turn }
             }
         }
-        for f in v.frames where (f.turn ?? 0) < letGo {
-            earlierFrames.append(Frame(kind: f.kind, frame: f.frame, ruleIndex: f.ruleIndex, turn: f.turn.map { $0 + dropped }, start: f.start, end: f.end))
+        // Frames of the turns that go are kept only in the turns kept for evidence: elsewhere their
+        // text is gone (an empty stand-in in the final record), and keeping them would grow with the call.
+        for f in v.frames {
+            guard let t = f.turn, t < letGo, evidenceTurns[t + dropped] != nil else { continue }
+            earlierFrames.append(Frame(kind: f.kind, frame: f.frame, ruleIndex: f.ruleIndex, turn: t + dropped, start: f.start, end: f.end))
         }
         for e in v.errors where !earlierErrors.contains(e) { earlierErrors.append(e) }
         prepared = prepared.lastTurns(keep)
         dropped += letGo
+        prepared.regexMemo?.forget(before: dropped)
         bytes = kept
     }
 
@@ -99,7 +104,7 @@ final class CallWindow {
                                        firstWarningTurn: firstWarningTurn, firstMoneyRequestTurn: firstMoneyRequestTurn)
         var turns: [Turn] = []
         turns.reserveCapacity(turnCount)
-        for t in 0..<dropped { turns.append(evidenceTurns[t] ?? Turn(speaker: "", role: .callee, text: "")) }
+        for t in 0..<dropped { turns.append(evidenceTurns[t] ?? Turn(speaker: "", side: .callee, text: "")) }
         turns += prepared.turns.map(\.turn)
         return (verdict, turns)
     }

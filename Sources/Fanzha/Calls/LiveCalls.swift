@@ -51,7 +51,7 @@ public final class LiveCallScreener {
 
     public let screener: Screener
     public let limits: Limits
-    public let roles: SpeakerRoles
+    public let sides: SpeakerSides
     private var open: [String: CallState] = [:]
     /// Calls by last activity, for idle checks and eviction (lazy: stale entries are skipped).
     private var activity: [(line: Int, call: String)] = []
@@ -61,11 +61,14 @@ public final class LiveCallScreener {
     private var byTime = EarliestFirst()
 
     /// `screener` is this live screener's own (not shared with another thread).
-    public init(screener: Screener, limits: Limits = Limits(), roles: SpeakerRoles = SpeakerRoles()) {
+    public init(screener: Screener, limits: Limits = Limits(), sides: SpeakerSides = SpeakerSides()) {
         self.screener = screener
         self.limits = limits
-        self.roles = roles
+        self.sides = sides
     }
+
+    /// The unmapped speaker names a live call lists (`speakers_unmapped`), at most.
+    static let unmappedNamesKept = 32
 
     public var openCalls: Int { open.count }
     /// Turns and bytes of text held by the open calls (`CallWindow`): what bounds their memory.
@@ -115,7 +118,7 @@ public final class LiveCallScreener {
                 out.append(final(call, full, reason: .turns))
             }
             if open.count >= limits.maxOpenCalls { out += evictOldest() }
-            state = CallState(window: CallWindow(prepared: screener.prepare(Record(id: call, turns: []))), line: number)
+            state = CallState(window: CallWindow(prepared: screener.prepareLiveCall(id: call)), line: number)
             open[call] = state
         }
         if let time, let last = state.lastTime, time < last, !state.skewNoted {
@@ -135,23 +138,30 @@ public final class LiveCallScreener {
             }
         }
         activity.append((number, call))
-        if !roles.isMapped(speaker) && !state.unmapped.contains(speaker) {
+        // At most `unmappedNamesKept` names: a call that names a new speaker at every event must
+        // not grow with its length.
+        if state.unmapped.count < Self.unmappedNamesKept && !sides.isMapped(speaker) && !state.unmapped.contains(speaker) {
             if state.unmapped.isEmpty {
                 out.append(.notice("\(origin): call \(call): speaker \(jsonString(speaker)) matches no side; read as the callee's (name the sides with --speakers)"))
             }
             state.unmapped.append(speaker)
         }
         let w = state.window
-        w.append(Turn(speaker: speaker, role: roles.role(of: speaker), text: text), screener: screener, limits: limits)
+        w.append(Turn(speaker: speaker, side: sides.side(of: speaker), text: text), screener: screener, limits: limits)
         // A turn that cannot change any rule cannot raise the level: no evaluation needed.
         let local = w.prepared.turnCount - 1
         let last = w.turnCount - 1   // the call's turn number
         // The timeline follows the first `Screener.timelineTurns` turns, as `scan` does.
         let followTimeline = last < Screener.timelineTurns
-        if last == 0 || screener.turnMayChangeTheVerdict(w.prepared, turn: local) {
+        // At the highest level no alert can follow: only the timeline's money-request turn can
+        // still be found (as `scan`'s replay does once the warning turn is known), and once it
+        // is (or the timeline is no longer followed) nothing this turn does can show.
+        let atTop = state.level == Level.allCases.last
+        let settled = atTop && (!followTimeline || state.moneyTurn != nil)
+        if !settled, last == 0 || screener.turnMayChangeTheVerdict(w.prepared, turn: local) {
             // The decision alone (no evidence) on every turn; the full verdict only for an alert.
             let judged = w.prepared.turnCount > limits.window ? w.prepared.lastTurns(limits.window) : w.prepared
-            let decision = screener.decide(judged)
+            let decision = screener.decide(judged, moneyRequestOnly: atTop && state.warningTurn != nil)
             if followTimeline, state.warningTurn == nil, decision.level >= .medium { state.warningTurn = last }
             if followTimeline, state.moneyTurn == nil, decision.moneyRequest { state.moneyTurn = last }
             if decision.level > state.level {
@@ -276,8 +286,10 @@ extension Screener.Prepared {
     func lastTurns(_ k: Int) -> Screener.Prepared {
         let w = Screener.Prepared(id: id, isCall: isCall)
         w.turns = Array(turns.suffix(k))
+        w.firstTurnNumber = firstTurnNumber + turns.count - w.turns.count
+        w.regexMemo = regexMemo
         for (i, t) in w.turns.enumerated() {
-            if t.turn.role == .caller { w.firstCallerTurn = w.firstCallerTurn ?? i } else { w.firstCalleeTurn = w.firstCalleeTurn ?? i }
+            if t.turn.side == .caller { w.firstCallerTurn = w.firstCallerTurn ?? i } else { w.firstCalleeTurn = w.firstCalleeTurn ?? i }
         }
         return w
     }

@@ -1,4 +1,5 @@
 import FanzhaPCRE
+import FanzhaText
 
 // Atoms: where each literal list or regex occurs in a record. A word list's occurrences come
 // from the automaton's hits when the prefilter ran; otherwise (and for every regex) from PCRE2.
@@ -63,39 +64,60 @@ extension Screener.Evaluation {
                 }
                 patterns = []
             }
-            for t in 0..<turnLimit {
-                var ranges: [Range<Int>] = []
-                for pattern in patterns {
-                    do {
-                        try prepared.turns[t].text.bytes.withUnsafeBufferPointer { buf throws(MatchFailure) in
-                            try pattern.forEachMatch(in: buf, using: screener.scratch) { r in
-                                if r.upperBound > r.lowerBound { ranges.append(r) }
-                                return ranges.count < Screener.matchesPerTurn
-                            }
-                        }
-                    } catch {
-                        if failedAtoms.insert(a).inserted {
-                            let rule = screener.rules.rules[currentRule].id
-                            errors.append("rule \(rule): \(screener.rules.atoms[a].display): \(error)" + (prepared.isCall ? " (turn \(t))" : ""))
-                        }
-                    }
+            func failed(_ t: Int, _ message: String) -> String {
+                "rule \(screener.rules.rules[currentRule].id): \(screener.rules.atoms[a].display): \(message)" + (prepared.isCall ? " (turn \(t))" : "")
+            }
+            let turns = prepared.turns, scratch = screener.scratch
+            if usePrefilter, let memo = prepared.regexMemo, !patterns.isEmpty {
+                // A live call: each turn is matched once, whichever window of the call asks.
+                let base = prepared.firstTurnNumber
+                let failure = memo.occurrences(of: Int32(a), turns: base, base + turnLimit,
+                                               match: { t in Screener.matches(patterns, in: turns[t - base].text, scratch: scratch) },
+                                               each: { t, s, e in single(t - Int32(base), s, e) })
+                if let failure, failedAtoms.insert(a).inserted { errors.append(failed(failure.turn - base, failure.message)) }
+            } else {
+                for t in 0..<turnLimit {
+                    let (ranges, failure) = Screener.matches(patterns, in: turns[t].text, scratch: scratch)
+                    if let failure, failedAtoms.insert(a).inserted { errors.append(failed(t, failure)) }
+                    for r in ranges { single(Int32(t), Int32(r.lowerBound), Int32(r.upperBound)) }
                 }
-                if patterns.count > 1 {
-                    // Several alternations of one list: back to leftmost-longest, non-overlapping.
-                    ranges.sort { $0.lowerBound != $1.lowerBound ? $0.lowerBound < $1.lowerBound : $0.upperBound > $1.upperBound }
-                    var end = -1
-                    ranges = ranges.filter { r in
-                        guard r.lowerBound >= end else { return false }
-                        end = r.upperBound
-                        return true
-                    }
-                }
-                for r in ranges { single(Int32(t), Int32(r.lowerBound), Int32(r.upperBound)) }
             }
         }
         let result = since(start)
         ws.atomStamp[a] = g
         ws.atomResult[a] = result
         return result
+    }
+}
+
+extension Screener {
+    /// An atom's occurrences in one turn's text by its PCRE2 matchers: leftmost-longest,
+    /// non-overlapping, at most `matchesPerTurn`; and the first failure (a match limit), if any.
+    static func matches(_ patterns: [Pattern], in text: NormalisedText, scratch: MatchScratch) -> (ranges: [Range<Int>], failure: String?) {
+        var ranges: [Range<Int>] = []
+        var failure: String?
+        for pattern in patterns {
+            do {
+                try text.bytes.withUnsafeBufferPointer { buf throws(MatchFailure) in
+                    try pattern.forEachMatch(in: buf, using: scratch) { r in
+                        if r.upperBound > r.lowerBound { ranges.append(r) }
+                        return ranges.count < Screener.matchesPerTurn
+                    }
+                }
+            } catch {
+                if failure == nil { failure = "\(error)" }
+            }
+        }
+        if patterns.count > 1 {
+            // Several alternations of one list: back to leftmost-longest, non-overlapping.
+            ranges.sort { $0.lowerBound != $1.lowerBound ? $0.lowerBound < $1.lowerBound : $0.upperBound > $1.upperBound }
+            var end = -1
+            ranges = ranges.filter { r in
+                guard r.lowerBound >= end else { return false }
+                end = r.upperBound
+                return true
+            }
+        }
+        return (ranges, failure)
     }
 }

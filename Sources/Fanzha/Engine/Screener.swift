@@ -44,6 +44,11 @@ public final class Screener {
         /// The first turn of each side: from it on, `caller:`/`callee:` conditions have text to
         /// look at (`callee: not "不"` holds once the callee has said anything else).
         var firstCallerTurn: Int?, firstCalleeTurn: Int?
+        /// The call's turn number of `turns[0]`: a live call's window starts later in the call.
+        var firstTurnNumber = 0
+        /// A live call's regex occurrences, each turn matched once and shared by every window of
+        /// the call (`RegexMemo`); nil for a record evaluated once.
+        var regexMemo: RegexMemo?
         init(id: String, isCall: Bool) { self.id = id; self.isCall = isCall }
         package var turnCount: Int { turns.count }
     }
@@ -63,7 +68,7 @@ public final class Screener {
 
     package func append(_ turn: Turn, to p: Prepared) {
         let n = normaliser.normalise(turn.text)
-        if turn.role == .caller { p.firstCallerTurn = p.firstCallerTurn ?? p.turns.count } else { p.firstCalleeTurn = p.firstCalleeTurn ?? p.turns.count }
+        if turn.side == .caller { p.firstCallerTurn = p.firstCallerTurn ?? p.turns.count } else { p.firstCalleeTurn = p.firstCalleeTurn ?? p.turns.count }
         // Collected in a reused buffer (moved out and back, so never shared and copied), then kept
         // as a copy of exactly its size: a live call keeps every turn's hits.
         var hits: [(Int32, Int32, Int32)] = []

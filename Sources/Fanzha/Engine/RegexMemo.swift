@@ -1,0 +1,103 @@
+// A live call's regex occurrences, kept from event to event: a call is decided on its window at
+// every event, and without this each decision would run every regex that may match over every
+// turn of the window again. With it a turn is matched once by each regex (when the regex first
+// may match in the window that holds it), and an evaluation only reads the occurrences back.
+
+extension Screener {
+    /// A live call's own screener-side record: its `Prepared` and the windows cut from it
+    /// (`lastTurns`) share one. `Prepared.firstTurnNumber` maps an evaluation's turns to the
+    /// call's turn numbers, which is what the memo is keyed by.
+    package func prepareLiveCall(id: String) -> Prepared {
+        let p = Prepared(id: id, isCall: true)
+        // Without the prefilter every atom runs through PCRE2 on every record (a measurement
+        // mode): memoising them all would keep an entry per atom per call.
+        if usePrefilter { p.regexMemo = RegexMemo() }
+        return p
+    }
+
+    /// Per regex atom, the turns of the call matched so far and the occurrences found in them,
+    /// by the call's turn numbers. Only what the current window may read is kept (`forget`), so
+    /// it is bounded like the window itself.
+    final class RegexMemo {
+        struct Entry {
+            /// The call's turns `from ..< to` have been matched.
+            var from = 0, to = 0
+            /// Their occurrences in turn order (within a turn as the atom's matching leaves them).
+            var found: [Evidence] = []
+            /// The first failure of each turn that had one (PCRE2's match limit): the turn and why.
+            var failures: [(turn: Int, message: String)] = []
+        }
+        private var entries: [Int32: Entry] = [:]
+
+        /// The occurrences of atom `a` in the call's turns `lo ..< hi`, matching (by `match`)
+        /// the turns not matched yet; `each` gets them in turn order, and the result is the
+        /// first failure among those turns.
+        func occurrences(of a: Int32, turns lo: Int, _ hi: Int,
+                         match: (Int) -> (ranges: [Range<Int>], failure: String?),
+                         each: (Int32, Int32, Int32) -> Void) -> (turn: Int, message: String)? {
+            guard lo < hi else { return nil }
+            var e = entries.removeValue(forKey: a) ?? Entry()
+            defer { entries[a] = e }
+            if e.to < lo || e.from > hi || e.from == e.to {
+                // Nothing matched next to these turns: start again from them.
+                e = Entry(from: lo, to: lo)
+            }
+            if lo < e.from {
+                // Earlier turns than matched so far (a slide judges more than the window did).
+                var earlier = Entry(from: lo, to: lo)
+                Self.extend(&earlier, to: e.from, match: match)
+                earlier.found += e.found
+                earlier.failures += e.failures
+                earlier.to = e.to
+                e = earlier
+            }
+            if e.to < hi { Self.extend(&e, to: hi, match: match) }
+            var i = Self.firstIndex(in: e.found, atOrAfter: lo)
+            while i < e.found.count, Int(e.found[i].turn) < hi {
+                let o = e.found[i]
+                each(o.turn, o.start, o.end)
+                i += 1
+            }
+            return e.failures.first { $0.turn >= lo && $0.turn < hi }
+        }
+
+        private static func extend(_ e: inout Entry, to end: Int, match: (Int) -> (ranges: [Range<Int>], failure: String?)) {
+            for t in e.to..<end {
+                let (ranges, failure) = match(t)
+                for r in ranges { e.found.append(Evidence(turn: Int32(t), start: Int32(r.lowerBound), end: Int32(r.upperBound))) }
+                if let failure { e.failures.append((t, failure)) }
+            }
+            e.to = end
+        }
+
+        private static func firstIndex(in found: [Evidence], atOrAfter turn: Int) -> Int {
+            var lo = 0, hi = found.count
+            while lo < hi {
+                let mid = (lo + hi) / 2
+                if Int(found[mid].turn) < turn { lo = mid + 1 } else { hi = mid }
+            }
+            return lo
+        }
+
+        /// Drops what the call's turns before `turn` hold: they have left the window for good.
+        func forget(before turn: Int) {
+            for a in Array(entries.keys) {
+                var e = entries[a]!
+                if e.to <= turn {
+                    entries[a] = nil
+                    continue
+                }
+                guard e.from < turn else { continue }
+                e.found.removeFirst(Self.firstIndex(in: e.found, atOrAfter: turn))
+                e.failures.removeAll { $0.turn < turn }
+                e.from = turn
+                entries[a] = e
+            }
+        }
+
+        /// Atoms with turns matched (for tests: the memo follows the window).
+        var entryCount: Int { entries.count }
+        /// The earliest turn any atom still holds, or nil.
+        var firstTurnHeld: Int? { entries.values.map(\.from).min() }
+    }
+}
