@@ -56,6 +56,14 @@ private func verdict(_ text: String) throws -> (Verdict, RuleSet) {
         #expect(Screener.sentenceStarts("") == [0])
     }
 
+    @Test func aQuotationLeftOpenEndsAtItsLine() {
+        // A stray “ at a line's end (a page's chat screenshot caption) does not swallow the next
+        // lines: each line is a sentence again, and no quotation is reported for it.
+        let (starts, quotes) = Screener.sentences("聊天记录如下“\n李某报警。\n你的钱")
+        #expect(starts == [0, 8, 13, 14])
+        #expect(quotes.isEmpty)
+    }
+
     @Test func aTagOrANoticeLabelStartsASentenceWithoutAFullStop() {
         // 请马上核查 | 【反诈提醒】谨防受骗: a warning appended with no full stop is its own sentence.
         #expect(Screener.sentenceStarts("请马上核查【反诈提醒】谨防受骗") == [0, 5])

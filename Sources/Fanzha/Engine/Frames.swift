@@ -156,7 +156,8 @@ extension Screener {
     /// after 。！？!?；; … or a line break, or at a space between Chinese characters once it is six
     /// characters long (posts written with spaces for full stops; 安 全 账 户 stays one piece); a quotation (“…”, 「…」, 『…』, "…") stays in the
     /// sentence that quotes it, so a scammer's quoted words belong to the narration around them
-    /// (a quotation left open ends after 300 characters). A bracketed tag (【反诈提醒】, 【某某银行】)
+    /// (a quotation left open ends at its line's end —
+    /// a speech of several paragraphs opens its mark again on each — or after 300 characters). A bracketed tag (【反诈提醒】, 【某某银行】)
     /// and a notice label before a colon (温馨提示：, 警方提醒：) start a sentence even with no full
     /// stop before them: a warning or a signature added to a message is a sentence of its own, so
     /// a frame can take it without taking the message.
@@ -191,7 +192,7 @@ extension Screener {
                 ascii.toggle()
                 if ascii && depth == 0 { opened = i } else if !ascii && depth == 0 { quotations.append(opened..<(i + 1)) }
             case "。", "！", "？", "!", "?", "；", ";", "…", "\n":
-                if (depth > 0 || ascii) && i - opened > 300 { depth = 0; ascii = false }
+                if (depth > 0 || ascii) && (u == "\n" || i - opened > 300) { depth = 0; ascii = false }
                 if depth == 0 && !ascii { startSentence(at: i + 1) }
             case "【":
                 if depth == 0 && !ascii { startSentence(at: i) }
