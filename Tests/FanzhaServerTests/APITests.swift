@@ -84,7 +84,9 @@ private let ordinary = "妈，我周末回家吃饭，帮我留两个菜"
                 return parseResponse(c.readAll())
             }
             #expect(r.status == 408)
-            #expect(Date().timeIntervalSince(started) < 10)
+            // Well before the connection's idle timeout (75 s), which is what a held connection would
+            // wait for; the bound is loose because a loaded CI machine can take seconds to schedule us.
+            #expect(Date().timeIntervalSince(started) < 60)
             // The server still answers.
             #expect(try await http(port, "GET", "/healthz").status == 200)
         }
