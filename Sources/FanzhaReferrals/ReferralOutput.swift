@@ -229,7 +229,7 @@ public enum ReferralShow {
             out += "\nevidence \(i + 1): \(v(e.origin)) record \(v(e.recordID))  \(e.tier.rawValue) \(e.score) \(e.category ?? "-")  \(ReferralText.time(e.seenAt))\n"
             if !e.turns.isEmpty {
                 let record = e.isCall
-                    ? Record(id: e.recordID, turns: e.turns.map { Turn(speaker: $0.speaker, role: .caller, text: $0.text) })
+                    ? Record(id: e.recordID, turns: e.turns.map { Turn(speaker: $0.speaker, side: .caller, text: $0.text) })
                     : Record(id: e.recordID, text: e.turns[0].text)
                 let hits = e.hits.map { h in
                     RuleHit(ruleIndex: 0, spans: h.spans.map { EvidenceSpan(turn: $0.turn, start: $0.start, end: $0.end, text: $0.text) })

@@ -157,7 +157,7 @@ package final class ScreeningEngine: @unchecked Sendable {
 
     /// A live-call screener of this rule set (one per WebSocket, one per shard of HTTP calls).
     func liveScreener(limits: LiveCallScreener.Limits) -> LiveCallScreener {
-        LiveCallScreener(screener: try! firstScreener.sibling(), limits: limits, roles: readerOptions.roles)
+        LiveCallScreener(screener: try! firstScreener.sibling(), limits: limits, sides: readerOptions.sides)
     }
 
 }

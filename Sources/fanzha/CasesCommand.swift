@@ -7,17 +7,21 @@ struct Cases: ParsableCommand {
         commandName: "cases",
         abstract: "Pick representative flagged cases per category and write a handout for anti-fraud lectures.",
         discussion: """
-        Scans DATA (JSON Lines messages or calls, CSV with a text column, or text with one message per line), \
+        Scans DATA as scan reads it (docs/INPUT.md: JSON Lines messages or calls, CSV with a text column, text \
+        with one message per line, transcripts), \
         picks per category up to --per-category cases at medium level or above (high score, different rules, \
         short enough to read aloud), and writes a Markdown or self-contained HTML handout: how each scam works, \
         the cases with the scam phrases marked and labelled, the advice, the 96110 / 110 reminder and a one-page \
         summary. Phone numbers, bank cards, ID cards, QQ / WeChat ids and links are always redacted. The same \
         data and --seed give the same handout. See docs/CASES.md.
-        Exit status: 0 when some case was chosen, 1 when none, 2 on error.
+        Exit status: 0 when some case was chosen, 1 when none, 2 on error (a record that cannot be read \
+        too, once the handout is written; --skip-bad: not).
         """)
 
     @OptionGroup var ruleOptions: RuleOptions
     @OptionGroup var modelOptions: ModelOptions
+    @OptionGroup var inputOptions: InputOptions
+    @OptionGroup var labelOptions: LabelOptions
     @Argument(help: "Data files: .jsonl (messages or calls), .csv, or text with one message per line ('-' for standard input).")
     var data: [String]
     @Option(help: "Only this category (repeatable, or comma-separated ids).") var category: [String] = []
@@ -30,10 +34,6 @@ struct Cases: ParsableCommand {
     @Flag(help: "Also redact personal names (刘桂芳女士, 我是李明; conservative).") var redactNames = false
     @Option(help: "Longest message to use, in characters.") var maxChars: Int = 200
     @Option(help: "Longest call to use (all turns), in characters.") var maxCallChars: Int = 400
-    @Option(help: "Field or column with the text (default: text, then content).") var textField: String?
-    @Option(help: "Field or column with the label (benign-labelled records are never cases).") var labelField: String = "label"
-    @Option(help: "Field or column with the id.") var idField: String = "id"
-    @Option(help: "Speaker names on the caller's side, comma-separated.") var callerNames: String = SpeakerRoles.defaultCallerNames.joined(separator: ",")
 
     func run() throws {
         try guarded {
@@ -59,26 +59,20 @@ struct Cases: ParsableCommand {
                 throw Failure("unknown category `\(c)` (one of: \(rules.categories.map(\.id).joined(separator: ", ")))")
             }
 
-            let roles = SpeakerRoles(commaSeparated: callerNames)
-            var records: [Record] = []
-            for path in data {
-                let bytes: Data
-                if path == "-" {
-                    bytes = FileHandle.standardInput.readDataToEndOfFile()
-                } else {
-                    _ = try openInput(path)   // the usual messages for a missing file or a directory
-                    guard let d = FileManager.default.contents(atPath: path) else { throw Failure("\(path): cannot read") }
-                    bytes = d
-                }
-                var errors: [String] = []
-                records += CaseData.read(path: path == "-" ? "<stdin>" : path, data: bytes, textField: textField, labelField: labelField,
-                                         idField: idField, roles: roles, errors: &errors)
-                for e in errors { OutputSink.stderr.line("fanzha: \(e)") }
-            }
-
+            // Only records at the handout's level can be cases: the rest are counted, not kept.
             let scanner = try ParallelScanner(matcher: CompiledMatcher(rules, model: model), threads: ProcessInfo.processInfo.activeProcessorCount)
-            let verdicts = scanner.screen(records)
-            let handout = Handout.select(records: records, verdicts: verdicts, rules: rules, options: options)
+            var candidates: [Record] = [], verdicts: [Verdict] = []
+            let tally = try inputOptions.readRecords(data, command: "cases", labelField: labelOptions.labelField) { path, batch in
+                // A handout quotes cases from several files: a text line's number alone would not say where it is.
+                let lineFile = try inputOptions.format(for: path) == .text ? (path == "-" ? "<stdin>" : (path as NSString).lastPathComponent) : nil
+                for (record, verdict) in zip(batch, scanner.screen(batch)) where verdict.level >= options.minLevel {
+                    var record = record
+                    if let lineFile { record.id = "\(lineFile):\(record.id)" }
+                    candidates.append(record)
+                    verdicts.append(verdict)
+                }
+            }
+            let handout = Handout.select(records: candidates, verdicts: verdicts, rules: rules, options: options, recordsRead: tally.read)
             let text = handout.render(fmt)
             if let output, output != "-" {
                 do { try Data(text.utf8).write(to: URL(fileURLWithPath: output), options: .atomic) } catch {
@@ -91,8 +85,9 @@ struct Cases: ParsableCommand {
                 OutputSink.stderr.line("fanzha: no case for category `\(rules.categories[c].id)` at medium level or above")
             }
             let n = handout.caseCount
-            OutputSink.stderr.line("fanzha: \(records.count) record\(records.count == 1 ? "" : "s") read, \(n) case\(n == 1 ? "" : "s") in \(handout.sections.count) categor\(handout.sections.count == 1 ? "y" : "ies")"
+            OutputSink.stderr.line("fanzha: \(tally.read) record\(tally.read == 1 ? "" : "s") read, \(n) case\(n == 1 ? "" : "s") in \(handout.sections.count) categor\(handout.sections.count == 1 ? "y" : "ies")"
                                    + (output.map { $0 == "-" ? "" : " written to \($0)" } ?? ""))
+            if tally.troubled && !inputOptions.skipBad { return 2 }
             return n > 0 ? 0 : 1
         }
     }

@@ -83,31 +83,38 @@ func openInput(_ path: String) throws -> FileHandle {
     return h
 }
 
-/// Options for reading records.
+/// Options for reading records: every command that reads records takes these (docs/INPUT.md).
 struct InputOptions: ParsableArguments {
-    @Option(help: "Input format: text, jsonl, csv (a header row), transcript (one call per file) or events (live calls). Default: from the file name, else text.")
+    @Option(help: "Input format: text, jsonl, csv (a header row), transcript (one call per file) or events (live calls; scan only). Default: from the file name, else text. See docs/INPUT.md.")
     var input: String?
-    @Option(help: "JSON/CSV field holding the text (default: text, then content).")
+    @Option(help: "JSON/CSV field holding the text (default: text, then content; CSV: content, then text).")
     var textField: String?
     @Option(help: "JSON/CSV field holding the record id.")
     var idField: String = "id"
     @Option(help: "Speaker names on the caller's (suspect's) side, comma-separated.")
-    var callerNames: String = SpeakerRoles.defaultCallerNames.joined(separator: ",")
+    var callerNames: String = SpeakerSides.defaultCallerNames.joined(separator: ",")
     @Option(help: ArgumentHelp("Which speaker names are which side, on top of the default table (caller/callee, A/B, agent/customer, 客服/用户, 坐席/客户, 主叫/被叫, …): `caller=agent,坐席;callee=customer,客户`. A call with a speaker on neither side is warned about and its verdict lists `speakers_unmapped`.", valueName: "spec"))
     var speakers: String?
+    @Flag(help: "Stop at the first malformed input record (exit 2).") var strict = false
+    @Flag(help: "Malformed input records are still reported, but do not make the exit status 2.") var skipBad = false
+    @Option(help: "Longest input line (one record, call turn or event) in bytes; a longer one is reported and skipped.") var maxRecordBytes: Int = LineReader.defaultMaxLineBytes
 
     func validate() throws {
         if let speakers {
-            do { _ = try SpeakerRoles(speakers: speakers) } catch { throw ValidationError("--speakers: \(error)") }
+            do { _ = try SpeakerSides(speakers: speakers) } catch { throw ValidationError("--speakers: \(error)") }
         }
+        if maxRecordBytes < 1 { throw ValidationError("--max-record-bytes must be at least 1") }
     }
 
-    var readerOptions: ReaderOptions {
+    var readerOptions: ReaderOptions { readerOptions(labelField: "label") }
+
+    func readerOptions(labelField: String) -> ReaderOptions {
         var o = ReaderOptions()
         o.textField = textField
         o.idField = idField
-        o.roles = SpeakerRoles(commaSeparated: callerNames)
-        if let speakers, let roles = try? SpeakerRoles(speakers: speakers, base: o.roles) { o.roles = roles }   // checked in validate()
+        o.labelField = labelField
+        o.sides = SpeakerSides(commaSeparated: callerNames)
+        if let speakers, let sides = try? SpeakerSides(speakers: speakers, base: o.sides) { o.sides = sides }   // checked in validate()
         return o
     }
 
@@ -120,4 +127,72 @@ struct InputOptions: ParsableArguments {
         }
         return path == "-" ? .text : InputFormat.guess(path: path)
     }
+
+    /// The records of one input ("-": standard input), through the input layer.
+    func source(_ path: String, format: InputFormat, labelField: String = "label") throws -> RecordSource {
+        let handle = try openInput(path)
+        return RecordSource(handle: handle, name: path == "-" ? "<stdin>" : path, format: format,
+                            options: readerOptions(labelField: labelField), maxRecordBytes: maxRecordBytes,
+                            hintJSON: input == nil ? { OutputSink.stderr.line("fanzha: \($0)") } : nil)
+    }
+
+    /// Reads the records of `paths` in order and hands them on in batches of up to `batchSize`
+    /// (never across files): the reading loop of the commands that take a whole data set (eval,
+    /// cases, train). A record that cannot be read is named on stderr (file, line, why) where it
+    /// is met, and so is a file that cannot be opened; the rest is still read, as grep does, and
+    /// `--strict` stops at the first. The caller exits 2 at the end when `tally.troubled`, unless
+    /// `--skip-bad`.
+    func readRecords(_ paths: [String], command: String, labelField: String, batchSize: Int = 512,
+                     _ body: (_ path: String, _ batch: [Record]) throws -> Void) throws -> InputTally {
+        var tally = InputTally()
+        for path in paths {
+            let format = try format(for: path)
+            if format == .events { throw Failure("\(command) reads records, not live call events (--input events is for scan)") }
+            let source: RecordSource
+            do { source = try self.source(path, format: format, labelField: labelField) } catch let e as Failure {
+                OutputSink.stderr.line("fanzha: \(e.description)")
+                tally.unopened += 1
+                continue
+            }
+            var batch: [Record] = []
+            while let next = source.next() {
+                switch next {
+                case .success(let record):
+                    batch.append(record)
+                    tally.read += 1
+                    if batch.count >= batchSize {
+                        try body(path, batch)
+                        batch.removeAll(keepingCapacity: true)
+                    }
+                case .failure(let e):
+                    tally.failed += 1
+                    OutputSink.stderr.line("fanzha: \(e.description)")
+                    if strict {
+                        if !batch.isEmpty { try body(path, batch) }
+                        throw Failure("stopped at the first malformed record (--strict)")
+                    }
+                }
+            }
+            if !batch.isEmpty { try body(path, batch) }
+        }
+        if tally.failed > 0 {
+            OutputSink.stderr.line("fanzha: \(tally.failed) record\(tally.failed == 1 ? "" : "s") could not be read")
+        }
+        return tally
+    }
+}
+
+/// How reading the inputs went, for the exit status.
+struct InputTally {
+    var read = 0
+    /// Records that could not be read (each named on stderr).
+    var failed = 0
+    /// Files that could not be opened.
+    var unopened = 0
+    var troubled: Bool { failed > 0 || unopened > 0 }
+}
+
+/// The label field, for the commands that read labelled data (eval, cases, train).
+struct LabelOptions: ParsableArguments {
+    @Option(help: "JSON/CSV field holding the label.") var labelField: String = "label"
 }

@@ -137,25 +137,28 @@ struct Explain: ParsableCommand {
     @OptionGroup var modelOptions: ModelOptions
     @Argument(help: "The text to explain, or a file holding it ('-' for standard input).") var text: String = "-"
     @Flag(help: "Read the text as a `speaker: text` call transcript.") var call = false
-    @Option(help: "Speaker names on the caller's side, comma-separated.") var callerNames: String = SpeakerRoles.defaultCallerNames.joined(separator: ",")
+    @Option(help: "Speaker names on the caller's side, comma-separated.") var callerNames: String = SpeakerSides.defaultCallerNames.joined(separator: ",")
 
     func run() throws {
         try guarded {
             let rules = try ruleOptions.load()
             var body = text
+            var name = "<text>"   // where a transcript error is
             if text == "-" {
                 body = String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
+                name = "<stdin>"
             } else if FileManager.default.fileExists(atPath: text), let d = FileManager.default.contents(atPath: text) {
                 body = String(decoding: d, as: UTF8.self)
+                name = text
             }
             // One trailing line end is the file's, not the text's ("\r\n" is one Character).
             if body.hasSuffix("\r\n") || body.hasSuffix("\n") { body.removeLast() }
             var record = Record(id: "text", text: body)
             if call {
-                let roles = SpeakerRoles(commaSeparated: callerNames)
-                switch CallTranscript.parse(body, roles: roles) {
-                case .success(let turns): record = Record(id: "call", turns: turns)
-                case .failure(let e): throw Failure("transcript \(e)")
+                let sides = SpeakerSides(commaSeparated: callerNames)
+                switch CallTranscript.record(body, id: "call", origin: name, sides: sides) {
+                case .success(let call): record = call
+                case .failure(let e): throw Failure(e.description)
                 }
             }
             let model = try modelOptions.load(for: rules, rulePaths: try ruleOptions.resolvedPaths())

@@ -9,7 +9,8 @@ struct Scan: ParsableCommand {
         abstract: "Screen messages or calls and print a verdict per record (a pipe filter, like grep).",
         discussion: """
         Reads FILEs (standard input when none): one message per line, JSON Lines (messages or calls \
-        with `turns`), or a `speaker: text` call transcript. Prints one record per input record, in order. \
+        with `turns`), CSV with a header row, a `speaker: text` call transcript, or live call events \
+        (the input formats: docs/INPUT.md). Prints one record per input record, in order. \
         Exit status: 0 when some record reached --min-level, 1 when none did, 2 on error.
         """)
 
@@ -25,11 +26,8 @@ struct Scan: ParsableCommand {
     @Flag(help: "Print only records at or above --min-level.") var flaggedOnly = false
     @Flag(name: .shortAndLong, help: "Print nothing; the exit status alone says whether anything was flagged.") var quiet = false
     @Flag(name: .shortAndLong, help: "Print only how many records reached --min-level (`FILE:N` per file when there are several), like grep -c.") var count = false
-    @Flag(help: "Stop at the first malformed input record (exit 2).") var strict = false
-    @Flag(help: "Malformed input records are still reported, but do not make the exit status 2.") var skipBad = false
     @Option(help: "Worker threads (default: all cores).") var threads: Int?
     @Flag(help: "Run every rule on every record, without the literal prefilter (for measurements).") var noPrefilter = false
-    @Option(help: "Longest input line (one record, call turn or event) in bytes; a longer one is reported and skipped.") var maxRecordBytes: Int = LineReader.defaultMaxLineBytes
     @Option(help: "Live calls (--input events): close a call after this many input lines without an event.") var idleLines: Int = 100_000
     @Option(help: "Live calls: close a call after this many seconds of event time (`t`) without an event.") var idleSeconds: Double = 1800
     @Option(help: "Live calls: at most this many open calls; the least recently active is closed first.") var maxOpenCalls: Int = 100_000
@@ -39,7 +37,7 @@ struct Scan: ParsableCommand {
 
     func validate() throws {
         if let threads, !(1...256).contains(threads) { throw ValidationError("--threads must be between 1 and 256") }
-        for (flag, value) in [("--max-record-bytes", maxRecordBytes), ("--idle-lines", idleLines),
+        for (flag, value) in [("--idle-lines", idleLines),
                               ("--max-open-calls", maxOpenCalls), ("--max-call-turns", maxCallTurns), ("--window-turns", windowTurns), ("--window-bytes", windowBytes)] where value < 1 {
             throw ValidationError("\(flag) must be at least 1")
         }
@@ -136,17 +134,16 @@ struct Scan: ParsableCommand {
                         unreadable += 1
                         continue
                     }
-                    let reader = LineReader(handle: handle, maxLineBytes: maxRecordBytes)
-                    switch try inputOptions.format(for: path) {
-                    case .transcript:
-                        try scanTranscript(reader, name: name, pipeline: pipeline, stats: stats)
-                    case .events:
+                    let format = try inputOptions.format(for: path)
+                    if format == .events {
                         pipeline.finish()   // earlier files first
-                        try scanEvents(reader, name: name, matcher: scanner.matcher, minimum: minimum, stats: stats, referrer: referrer)
-                    case .text, .jsonl:
-                        try scanLines(reader, name: name, format: try inputOptions.format(for: path), pipeline: pipeline, stats: stats)
-                    case .csv:
-                        try scanCSV(handle, name: name, pipeline: pipeline)
+                        try scanEvents(LineReader(handle: handle, maxLineBytes: inputOptions.maxRecordBytes), name: name,
+                                       matcher: scanner.matcher, minimum: minimum, stats: stats, referrer: referrer)
+                    } else {
+                        try scanRecords(RecordSource(handle: handle, name: name, format: format, options: inputOptions.readerOptions,
+                                                     maxRecordBytes: inputOptions.maxRecordBytes,
+                                                     hintJSON: inputOptions.input == nil ? { OutputSink.stderr.line("fanzha: \($0)") } : nil),
+                                        pipeline: pipeline)
                     }
                     if count && !quiet && paths.count > 1 {
                         pipeline.finish()   // every record of this file is counted
@@ -168,16 +165,13 @@ struct Scan: ParsableCommand {
             }
             if unreadable > 0 { return 2 }
             // Every good record was scanned; a record that could not be read still makes it trouble.
-            if stats.failed > 0 && !skipBad { return 2 }
+            if stats.failed > 0 && !inputOptions.skipBad { return 2 }
             return stats.flagged > 0 ? 0 : 1
         }
     }
 
-    /// One message (or call) per line, in batches: they bound memory and let all cores work.
-    private func scanLines(_ reader: LineReader, name: String, format: InputFormat, pipeline: ScanPipeline<Screened>, stats: Counts) throws {
-        let decoder = RecordDecoder(format: format, options: inputOptions.readerOptions, source: name)
-        // Plain text on stdin that is really JSON Lines: say so once.
-        var hinted = !(format == .text && inputOptions.input == nil)
+    /// The records of one input, in batches: they bound memory and let all cores work.
+    private func scanRecords(_ source: RecordSource, pipeline: ScanPipeline<Screened>) throws {
         var batch: [Record] = []
         var turnsInBatch = 0
         func submit() {
@@ -185,92 +179,23 @@ struct Scan: ParsableCommand {
             batch.removeAll(keepingCapacity: true)
             turnsInBatch = 0
         }
-        while let next = reader.next() {
-            let decoded: Result<Record, RecordError>?
+        while let next = source.next() {
             switch next {
-            case .line(let line):
-                if !hinted {
-                    hinted = true
-                    if line.drop(while: { $0 == 0x20 || $0 == 0x09 || $0 == 0xEF || $0 == 0xBB || $0 == 0xBF }).first == 0x7B {
-                        OutputSink.stderr.line("fanzha: \(name) starts with `{`: read as plain text, one message per line; for JSON Lines pass --input jsonl")
-                    }
-                }
-                decoded = decoder.decode(line: line, number: reader.lineNumber)
-            case .tooLong(let bytes): decoded = .failure(tooLong(name, reader, bytes))
-            }
-            switch decoded {
-            case .success(let r)?:
+            case .success(let r):
                 batch.append(r)
                 turnsInBatch += r.turns.count
-            case .failure(let e)?:
+            case .failure(let e):
                 // A stand-in keeps its place in the output: reported when its batch is delivered.
                 batch.append(Record(unreadable: e))
-                if strict {
+                if inputOptions.strict {
                     submit()
                     pipeline.finish()
                     throw Failure("stopped at the first malformed record (--strict)")
                 }
-            case nil: break
             }
             if batch.count >= 1024 || turnsInBatch > 4096 { submit() }
         }
         submit()
-    }
-
-    /// CSV with a header row: the text column (content or text, or --text-field), the id column.
-    private func scanCSV(_ handle: FileHandle, name: String, pipeline: ScanPipeline<Screened>) throws {
-        let data = handle.readDataToEndOfFile()
-        var errors: [String] = []
-        let options = inputOptions.readerOptions
-        let records = CSV.records(path: name, data: data, textField: options.textField, labelField: options.labelField,
-                                  idField: options.idField, labelRequired: false, errors: &errors)
-        // Rows that cannot be read keep a stand-in (reported, and a line in JSON Lines/TSV), first.
-        let bad = errors.map { e -> Record in
-            let rest = e.hasPrefix(name + ":") ? String(e.dropFirst(name.count + 1)) : e
-            let parts = rest.split(separator: ":", maxSplits: 1)
-            let origin = parts.count == 2 ? "\(name):\(parts[0])" : name
-            let message = parts.count == 2 ? String(parts[1]).trimmingCharacters(in: .whitespaces) : rest
-            return Record(unreadable: RecordError(origin: origin, message: message))
-        }
-        pipeline.submit(bad)
-        if strict && !bad.isEmpty {
-            pipeline.finish()
-            throw Failure("stopped at the first malformed record (--strict)")
-        }
-        var start = 0
-        while start < records.count {
-            pipeline.submit(Array(records[start..<min(start + 1024, records.count)]))
-            start += 1024
-        }
-    }
-
-    /// A whole file of `speaker: text` lines is one call.
-    private func scanTranscript(_ reader: LineReader, name: String, pipeline: ScanPipeline<Screened>, stats: Counts) throws {
-        var lines: [String] = []
-        while let next = reader.next() {
-            switch next {
-            case .line(let l): lines.append(String(decoding: l, as: UTF8.self))
-            case .tooLong(let bytes):
-                // The call cannot be judged without this turn: report it, never half-read.
-                stats.failed += 1
-                OutputSink.stderr.line("fanzha: \(tooLong(name, reader, bytes))")
-                if strict { throw Failure("stopped at the first malformed record (--strict)") }
-                return
-            }
-        }
-        switch CallTranscript.parse(lines.joined(separator: "\n"), roles: inputOptions.readerOptions.roles) {
-        case .success(let turns) where !turns.isEmpty:
-            var record = Record(id: name, turns: turns, origin: name)
-            record.unmappedSpeakers = inputOptions.readerOptions.roles.unmapped(in: turns)
-            pipeline.submit([record])
-        case .success:
-            stats.failed += 1
-            OutputSink.stderr.line("fanzha: \(name): a call without turns")
-        case .failure(let e):
-            stats.failed += 1
-            OutputSink.stderr.line("fanzha: \(name):\(e.line): not `speaker: text`")
-            if strict { throw Failure("stopped at the first malformed record (--strict)") }
-        }
     }
 
     /// Live call events: alerts as levels rise, a final verdict per call.
@@ -283,7 +208,7 @@ struct Scan: ParsableCommand {
         limits.window = windowTurns
         limits.windowBytes = windowBytes
         let live = LiveCallScreener(screener: try Screener(matcher: matcher, usePrefilter: !noPrefilter),
-                                    limits: limits, roles: inputOptions.readerOptions.roles)
+                                    limits: limits, sides: inputOptions.readerOptions.sides)
         let out = OutputSink.stdout
         // JSON Lines unless --format says tsv or text (given explicitly: the default is JSON Lines here).
         let printer = LiveEventPrinter(rules: matcher.rules, format: format.flatMap(OutputFormat.init(rawValue:)) ?? .jsonl)
@@ -305,7 +230,7 @@ struct Scan: ParsableCommand {
                     OutputSink.stderr.line("fanzha: \(e.description)")
                     // One line for the event that could not be used, in the output's own terms.
                     if prints, let line = printer.render(event) { out.line(line) }
-                    if strict {
+                    if inputOptions.strict {
                         out.flush()
                         throw Failure("stopped at the first malformed event (--strict)")
                     }

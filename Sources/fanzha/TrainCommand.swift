@@ -15,6 +15,8 @@ struct Train: ParsableCommand {
         and the model's probability instead of training.
         """)
 
+    @OptionGroup var inputOptions: InputOptions
+    @OptionGroup var labelOptions: LabelOptions
     @Argument(help: "Labelled data files (.csv or .jsonl).") var data: [String]
     @Option(name: [.short, .customLong("output")], help: "The model file to write (e.g. rules/model.fzm).") var output: String?
     @Option(help: "Check an existing model instead: print id, label and probability per record.") var apply: String?
@@ -27,10 +29,6 @@ struct Train: ParsableCommand {
     @Option(help: "Drop n-grams seen in fewer training records than this.") var minDf: Int = 2
     @Option(help: "Share of records held out for calibration and measurement.") var holdout: Double = 0.1
     @Option(help: "Labels that mean benign, comma-separated.") var benign: String = TrainOptions.defaultBenignLabels.sorted().joined(separator: ",")
-    @Option(help: "Field or column with the text (default: content, then text).") var textField: String?
-    @Option(help: "Field or column with the label.") var labelField: String = "label"
-    @Option(help: "Field or column with the id.") var idField: String = "id"
-    @Option(help: "Speaker names on the caller's side, comma-separated.") var callerNames: String = SpeakerRoles.defaultCallerNames.joined(separator: ",")
     @Option(help: "Worker threads for reading the text (the result does not depend on it).") var threads: Int?
 
     func validate() throws {
@@ -60,16 +58,23 @@ struct Train: ParsableCommand {
             options.holdout = holdout
             options.benignLabels = Set(commaSeparatedList(benign))
             if let threads { options.threads = threads }
-            let roles = SpeakerRoles(commaSeparated: callerNames)
             var records: [Record] = []
             var files: [(name: String, bytes: [UInt8])] = []
+            var failed = 0
             for path in data {
+                let format = try inputOptions.format(for: path)
+                if format == .events { throw Failure("train reads records, not live call events (--input events is for scan)") }
                 guard let bytes = FileManager.default.contents(atPath: path) else { throw Failure("\(path): cannot read") }
                 files.append(((path as NSString).lastPathComponent, [UInt8](bytes)))
-                var errors: [String] = []
-                records += LabelledData.read(path: path, data: bytes, textField: textField, labelField: labelField, idField: idField,
-                                             roles: roles, errors: &errors)
-                for e in errors { OutputSink.stderr.line("fanzha: \(e)") }
+                // The bytes are read whole for the model's data fingerprint; the records come from the input layer.
+                let source = RecordSource(bytes: bytes, name: path, format: format,
+                                          options: inputOptions.readerOptions(labelField: labelOptions.labelField),
+                                          maxRecordBytes: inputOptions.maxRecordBytes)
+                let (read, errors) = source.readAll()
+                records += read
+                for e in errors { OutputSink.stderr.line("fanzha: \(e.description)") }
+                failed += errors.count
+                if inputOptions.strict && !errors.isEmpty { throw Failure("stopped at the first malformed record (--strict)") }
             }
             if let apply {
                 let model: TextModel

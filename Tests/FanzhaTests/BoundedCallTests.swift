@@ -47,7 +47,7 @@ import Testing
             case 101: text = "把验证码念给我"
             default: text = caller ? "嗯，你听我说，第\(i)句" : "好的，我在听"
             }
-            return Turn(speaker: caller ? "caller" : "callee", role: caller ? .caller : .callee, text: text)
+            return Turn(speaker: caller ? "caller" : "callee", side: caller ? .caller : .callee, text: text)
         }
     }
 

@@ -78,14 +78,9 @@ private func jsonObject(_ line: String, sourceLocation: SourceLocation = #_sourc
 
 private func summary(_ o: ProcessOutcome) -> String? { o.errLines.last { $0.contains("records read") || $0.contains("record read") } }
 
-/// How the text output marks evidence (`【…】` or whatever the library uses now), taken from the
-/// library the fanzha binary is built from.
-private let evidenceMarks: (open: String, close: String) = {
-    let marked = Highlighter(style: .brackets).mark(record: Record(id: "x", text: "甲乙"),
-                                                    hits: [RuleHit(ruleIndex: 0, spans: [EvidenceSpan(turn: nil, start: 0, end: 1, text: "甲")])])
-    let parts = marked.components(separatedBy: "甲")
-    return (parts[0], String(parts[1].dropLast()))
-}()
+/// How the text output marks evidence: 〖…〗, written here rather than asked of the library's
+/// highlighter, so a change in the marks fails these tests (not 【】: SMS use those for sender tags).
+private let evidenceMarks = (open: "〖", close: "〗")
 
 /// `s` as the text output marks it.
 private func marked(_ s: String) -> String { evidenceMarks.open + s + evidenceMarks.close }
@@ -96,8 +91,6 @@ private let threeMessages = "请把钱转入安全账户\n今天天气很好\n�
     @Test func theExecutableWasBuilt() throws {
         let exe = try #require(PackageFiles.fanzha)
         #expect(FileManager.default.isExecutableFile(atPath: exe))
-        // The evidence marks are real brackets, not empty and not letters.
-        #expect(!evidenceMarks.open.isEmpty && !evidenceMarks.close.isEmpty && evidenceMarks.open != evidenceMarks.close)
     }
 
     // MARK: scan: input and output
@@ -767,9 +760,9 @@ private let threeMessages = "请把钱转入安全账户\n今天天气很好\n�
         let e = try ProcessRunner.fanzha(["explain"] + f.rulesArgs + [hostile])
         #expect(!e.out.unicodeScalars.contains { $0 == "\u{1B}" || $0 == "\r" })
         // Speaker names are trimmed in --caller-names (one parser for every command).
-        let roles = SpeakerRoles(commaSeparated: " X , A,,")
-        #expect(roles.role(of: "A") == .caller && roles.role(of: "x") == .caller && roles.role(of: "B") == .callee)
-        #expect(roles.callerNames == ["x", "a"])
+        let sides = SpeakerSides(commaSeparated: " X , A,,")
+        #expect(sides.side(of: "A") == .caller && sides.side(of: "x") == .caller && sides.side(of: "B") == .callee)
+        #expect(sides.callerNames == ["x", "a"])
     }
 
     @Test func lintReportsFileLineAndColumn() throws {

@@ -18,9 +18,8 @@ private enum CasesFixture {
         var records: [Record] = []
         for name in ["messages.jsonl", "calls.jsonl"] {
             let path = root.appendingPathComponent("corpus").appendingPathComponent(name).path
-            var errors: [String] = []
-            records += CaseData.read(path: path, data: FileManager.default.contents(atPath: path)!, textField: nil,
-                                     labelField: "label", idField: "id", roles: SpeakerRoles(), errors: &errors)
+            records += RecordSource(bytes: FileManager.default.contents(atPath: path)!, name: path, format: .jsonl,
+                                    options: ReaderOptions()).readAll().records
         }
         let scanner = try! Screener(rules: rules)
         return (rules, records, records.map { scanner.screen($0) })
@@ -180,10 +179,11 @@ private func digits(_ s: String) -> Int { s.unicodeScalars.filter { ("0"..."9").
     }
 
     @Test func plainTextWithCRLFLinesIsOneRecordPerLine() {
-        var errors: [String] = []
-        let records = CaseData.read(path: "t.txt", data: Data("第一条\r\n第二条\r\n\r\n第三条\r\n".utf8), textField: nil,
-                                    labelField: "label", idField: "id", roles: SpeakerRoles(), errors: &errors)
-        #expect(records.map { $0.turns.map(\.text) } == [["第一条"], ["第二条"], ["第三条"]])
+        let (records, errors) = RecordSource(bytes: Data("第一条\r\n第二条\r\n\r\n第三条\r\n".utf8), name: "t.txt", format: .text,
+                                             options: ReaderOptions()).readAll()
+        #expect(errors.isEmpty)
+        #expect(records.map { $0.turns.map(\.text) } == [["第一条"], ["第二条"], [""], ["第三条"]], "a blank line is a record too, as in scan")
+        #expect(records.map(\.id) == ["1", "2", "3", "4"])
     }
 
     @Test func benignLabelsLongTextsAndLowLevelsAreLeftOut() throws {
@@ -340,7 +340,7 @@ private func digits(_ s: String) -> Int { s.unicodeScalars.filter { ("0"..."9").
         let brackets = Highlighter(style: .brackets).mark(record: record, hits: v.hits)
         #expect(brackets != record.turns[0].text && brackets.contains("马上") && brackets.contains("安全账户"))
         #expect(Explanation.render(v, record: record, rules: rules, colour: false).hasPrefix(brackets + "\n"))
-        let call = Record(id: "c", turns: [Turn(speaker: "a", role: .caller, text: "马上"), Turn(speaker: "b", role: .callee, text: "好")])
+        let call = Record(id: "c", turns: [Turn(speaker: "a", side: .caller, text: "马上"), Turn(speaker: "b", side: .callee, text: "好")])
         let cv = try Screener(rules: rules).screen(call)
         #expect(Highlighter(style: .markdown).mark(record: call, hits: cv.hits) == "a: **马上**\nb: 好")
         #expect(Highlighter(style: .html).mark(record: call, hits: cv.hits, labels: { _ in "<&>" }, transform: Highlighter.escapeHTML)

@@ -102,7 +102,7 @@ category police {
         DiagnosticCase("bad-example", rule("\"安全账户\"", "  hit call \"骗子说安全账户\"\n"),
                        "call example line 1 is not `speaker: text`", at: "6:12", covers: "\"骗子说安全账户\""),
         DiagnosticCase("no-atom", rule("not \"提醒\""),
-                       "rule `r` has no literal word any match must contain, so it runs on every text", at: "3:9",
+                       "rule `r` has no word any match must contain, so it runs on every text", at: "3:9",
                        help: "add a literal the rule needs (e.g. `\"转账\" and …`), or `allow no-atom`", covers: "not \"提醒\""),
         DiagnosticCase("short-literal", rule("\"转账\" and \"钱\""),
                        "`\"钱\"` is one character: it matches too much to be evidence", at: "3:18", covers: "\"钱\""),

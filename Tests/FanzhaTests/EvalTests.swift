@@ -168,14 +168,12 @@ private func approx(_ a: Double, _ b: Double) -> Bool { abs(a - b) < 1e-9 }
     }
 
     @Test func csvWithABOMQuotedHeaderBlankLinesAndAMissingTextField() {
-        var errors: [String] = []
-        let data = Data("\u{FEFF}\"content\",\"label\"\r\n\"请转账\",\"刷单返利类\"\r\n\r\n你好,正常\r\n\r\n".utf8)
-        let records = CSV.records(path: "d.csv", data: data, textField: nil, labelField: "label", idField: "id",
-                                  labelRequired: true, errors: &errors)
+        let data = "\u{FEFF}\"content\",\"label\"\r\n\"请转账\",\"刷单返利类\"\r\n\r\n你好,正常\r\n\r\n"
+        let (records, errors) = readCSV(data)
         #expect(records.map { $0.turns.map(\.text) } == [["请转账"], ["你好"]])
+        #expect(records.map(\.id) == ["1", "3"], "without an id column a row is numbered among the rows after the header, blank ones too")
         #expect(errors.isEmpty, "\(errors)")
-        _ = CSV.records(path: "d.csv", data: data, textField: "body", labelField: "label", idField: "id", labelRequired: true, errors: &errors)
-        #expect(errors == ["d.csv:1: no `body` column (--text-field); the header has content, label"])
+        #expect(readCSV(data, textField: "body").errors == ["d.csv:1: no `body` column (--text-field); the header has content, label"])
     }
 
     @Test func resultsDoNotDependOnBatchingOrThreads() throws {
@@ -190,9 +188,9 @@ private func approx(_ a: Double, _ b: Double) -> Bool { abs(a - b) < 1e-9 }
     }
 
     @Test func callWarningTiming() throws {
-        let roles = SpeakerRoles()
+        let sides = SpeakerSides()
         func call(_ id: String, _ turns: [(String, String)]) -> Record {
-            Record(id: id, turns: turns.map { Turn(speaker: $0.0, role: roles.role(of: $0.0), text: $0.1) }, label: "police")
+            Record(id: id, turns: turns.map { Turn(speaker: $0.0, side: sides.side(of: $0.0), text: $0.1) }, label: "police")
         }
         let records = [
             call("a", [("caller", "公安局的民警"), ("callee", "什么事"), ("caller", "你中奖了"), ("caller", "转入安全账户")]),
@@ -211,7 +209,7 @@ private func approx(_ a: Double, _ b: Double) -> Bool { abs(a - b) < 1e-9 }
 
     @Test func csvQuotedCommasQuotesAndNewlines() {
         let text = "id,label,content\n1,police,\"请转入安全账户，然后\"\"保密\"\"\"\n2,正常,\"第一行\n第二行, 还有逗号\"\n3,prize,恭喜中奖\n"
-        let rows = CSV.parse(text)
+        let rows = csvRows(text)
         #expect(rows.map(\.line) == [1, 2, 3, 5])
         #expect(rows.map(\.fields) == [
             ["id", "label", "content"],
@@ -222,52 +220,64 @@ private func approx(_ a: Double, _ b: Double) -> Bool { abs(a - b) < 1e-9 }
     }
 
     @Test func csvEdgeCases() {
-        #expect(CSV.parse("").isEmpty)
-        #expect(CSV.parse("a,b\r\n1,2\r\n").map(\.fields) == [["a", "b"], ["1", "2"]])
-        #expect(CSV.parse("a,b\n1,2").map(\.fields) == [["a", "b"], ["1", "2"]], "the last row needs no newline")
-        #expect(CSV.parse("a,,c\n").map(\.fields) == [["a", "", "c"]])
-        #expect(CSV.parse("\"\",x\n").map(\.fields) == [["", "x"]])
-        #expect(CSV.parse("\"a,b\"\n").map(\.fields) == [["a,b"]])
-        #expect(CSV.parse("x\"y,z\n").map(\.fields) == [["x\"y", "z"]], "a quote inside an unquoted field is kept")
-        #expect(CSV.parse("\"line\r\nbreak\",2\n").map(\.fields) == [["line\r\nbreak", "2"]], "CR inside quotes is data")
-        #expect(CSV.parse("a\n\"unterminated,\nstill\n").map(\.fields) == [["a"], ["unterminated,\nstill\n"]])
-        #expect(CSV.parse("a\n\"unterminated,\nstill\n").map(\.unclosedQuote) == [false, true])
-        #expect(CSV.parse("a\n\"closed\"\n").map(\.unclosedQuote) == [false, false])
+        #expect(csvRows("").isEmpty)
+        #expect(csvRows("a,b\r\n1,2\r\n").map(\.fields) == [["a", "b"], ["1", "2"]])
+        #expect(csvRows("a,b\n1,2").map(\.fields) == [["a", "b"], ["1", "2"]], "the last row needs no newline")
+        #expect(csvRows("a,,c\n").map(\.fields) == [["a", "", "c"]])
+        #expect(csvRows("\"\",x\n").map(\.fields) == [["", "x"]])
+        #expect(csvRows("\"a,b\"\n").map(\.fields) == [["a,b"]])
+        #expect(csvRows("x\"y,z\n").map(\.fields) == [["x\"y", "z"]], "a quote inside an unquoted field is kept")
+        #expect(csvRows("\"line\r\nbreak\",2\n").map(\.fields) == [["line\r\nbreak", "2"]], "CR inside quotes is data")
+        #expect(csvRows("a\n\"unterminated,\nstill\n").map(\.fields) == [["a"], ["unterminated,\nstill\n"]])
+        #expect(csvRows("a\n\"unterminated,\nstill\n").map(\.unclosedQuote) == [false, true])
+        #expect(csvRows("a\n\"closed\"\n").map(\.unclosedQuote) == [false, false])
     }
 
     @Test func anUnclosedQuoteIsReportedWhereItStarts() {
-        var errors: [String] = []
-        let data = Data("content,label\n请转账,刷单返利类\n\"没有结束的引号,正常\n后面一行,正常\n".utf8)
-        let records = CSV.records(path: "d.csv", data: data, textField: nil, labelField: "label", idField: "id",
-                                  labelRequired: true, errors: &errors)
+        let (records, errors) = readCSV("content,label\n请转账,刷单返利类\n\"没有结束的引号,正常\n后面一行,正常\n")
         #expect(records.map { $0.turns.map(\.text) } == [["请转账"]])
         #expect(errors == ["d.csv:3: a quoted field is never closed; the rest of the file was read into it"])
     }
 
     @Test func labelledCSVAndJSONLAreRead() throws {
         let csv = "\u{FEFF}id, label ,content\nc1, 冒充公检法类 ,\"请转入安全账户，马上\"\nc2,正常,\"多行\n文本\"\nc3,正常\n"
-        var errors: [String] = []
-        let records = LabelledData.read(path: "data.csv", data: Data(csv.utf8), textField: nil, labelField: "label", idField: "id",
-                                        roles: SpeakerRoles(), errors: &errors)
+        var (records, errors) = readCSV(csv, name: "data.csv")
         #expect(records.map(\.id) == ["c1", "c2"])
         #expect(records.map(\.label) == ["冒充公检法类", "正常"])
         #expect(records.map { $0.turns[0].text } == ["请转入安全账户，马上", "多行\n文本"])
         #expect(records.map(\.origin) == ["data.csv:2", "data.csv:3"])
         #expect(errors == ["data.csv:5: 2 fields, the header has 3"])
 
-        errors = []
-        _ = LabelledData.read(path: "bad.csv", data: Data("a,b\n1,2\n".utf8), textField: nil, labelField: "label", idField: "id",
-                              roles: SpeakerRoles(), errors: &errors)
-        #expect(errors.count == 1 && errors[0].hasPrefix("bad.csv:1: the header needs a text column"))
+        errors = readCSV("a,b\n1,2\n", name: "bad.csv").errors
+        #expect(errors == ["bad.csv:1: the header needs a text column (content or text, or --text-field); it has a, b"])
 
-        errors = []
         let jsonl = "{\"id\":\"j1\",\"label\":0,\"text\":\"你好\"}\n\n[1]\n{\"id\":\"j2\",\"label\":\"police\",\"turns\":[{\"speaker\":\"caller\",\"text\":\"安全账户\"}]}\n"
-        let js = LabelledData.read(path: "d.jsonl", data: Data(jsonl.utf8), textField: nil, labelField: "label", idField: "id",
-                                   roles: SpeakerRoles(), errors: &errors)
+        let (js, jsonErrors) = RecordSource(bytes: Data(jsonl.utf8), name: "d.jsonl", format: .jsonl, options: ReaderOptions()).readAll()
+        errors = jsonErrors.map(\.description)
         #expect(js.map(\.id) == ["j1", "j2"])
         #expect(js.map(\.label) == ["0", "police"], "a numeric label is read as text")
         #expect(js.map(\.isCall) == [false, true])
         #expect(errors == ["d.jsonl:3: a JSON line must be an object, not an array"])
+    }
+
+    @Test func evalAndCasesNameBadRecordsAndExit2UnlessSkipBad() throws {
+        let dir = try TemporaryDirectory()
+        let rules = try dir.write("rules/eval.fz", evalRules)
+        let data = try dir.write("d.jsonl", "{\"id\":\"a\",\"label\":\"police\",\"text\":\"请转入安全账户\"}\n[1]\n{\"id\":\"b\",\"label\":\"正常\",\"turns\":\"x\"}\n")
+        let bad = ["fanzha: \(data):2: a JSON line must be an object, not an array", "fanzha: \(data):3: `turns` must be an array of {speaker, text}"]
+        let o = try ProcessRunner.fanzha(["eval", "--rules", rules, "--format", "json", data])
+        #expect(o.status == 2, "\(o.err)")
+        #expect(bad.allSatisfy(o.errLines.contains), "\(o.errLines)")
+        let report = try #require(try JSONSerialization.jsonObject(with: o.stdout) as? [String: Any], "the report is written all the same")
+        #expect(report["records"] as? Int == 1)
+        #expect(try ProcessRunner.fanzha(["eval", "--rules", rules, "--skip-bad", data]).status == 0)
+
+        let cases = try ProcessRunner.fanzha(["cases", "--rules", rules, data, dir.path("missing.jsonl")])
+        #expect(cases.status == 2 && bad.allSatisfy(cases.errLines.contains), "\(cases.errLines)")
+        #expect(cases.errLines.contains("fanzha: \(dir.path("missing.jsonl")): no such file"))
+        #expect(cases.out.contains("编号 a"), "the handout is written all the same")
+        #expect(try ProcessRunner.fanzha(["cases", "--rules", rules, "--skip-bad", data]).status == 0)
+        #expect(try ProcessRunner.fanzha(["cases", "--rules", rules, "--input", "events", data]).status == 2)
     }
 
     @Test func evalCommandEndToEnd() throws {
@@ -344,4 +354,37 @@ private func approx(_ a: Double, _ b: Double) -> Bool { abs(a - b) < 1e-9 }
     #expect(report.groups["news"]?.falseAlarmRate == 0.5)
     let text = EvalRenderer.render(report, rules: rules, format: .text)
     #expect(text.contains("Per kind, at medium"))
+}
+
+/// CSV rows as the input layer reads them (`CSVRows` over in-memory lines).
+private func csvRows(_ text: String) -> [(line: Int, fields: [String], unclosedQuote: Bool)] {
+    let rows = CSVRows(lines: LineReader(bytes: Array(text.utf8), keepsCarriageReturns: true))
+    var out: [(line: Int, fields: [String], unclosedQuote: Bool)] = []
+    while let item = rows.next() {
+        if case .row(let line, let fields, let unclosed) = item { out.append((line, fields, unclosed)) }
+    }
+    return out
+}
+
+/// Records of CSV text through the input layer, and its errors as printed.
+private func readCSV(_ text: String, name: String = "d.csv", textField: String? = nil) -> (records: [Record], errors: [String]) {
+    var options = ReaderOptions()
+    options.textField = textField
+    let (records, errors) = RecordSource(bytes: Array(text.utf8), name: name, format: .csv, options: options).readAll()
+    return (records, errors.map(\.description))
+}
+
+// CSV streams: a quoted field over several lines, CR LF and a row longer than the limit read the
+// same whatever the size of the chunks the file arrives in.
+@Test(arguments: [1, 7, 1 << 20])
+func csvReadsTheSameWhateverTheChunkSize(chunk: Int) throws {
+    let text = "\u{FEFF}id,content,label\r\nc1,\"多行\r\n文本，\"\"引号\"\"\",scam\r\nc2,\"\(String(repeating: "长", count: 40))\",正常\r\nc3,你好,正常"
+    let dir = try TemporaryDirectory()
+    let path = try dir.write("in.csv", Data(text.utf8))
+    let lines = LineReader(handle: try #require(FileHandle(forReadingAtPath: path)), chunkSize: chunk, maxLineBytes: 100, keepsCarriageReturns: true)
+    let (records, errors) = RecordSource(lines: lines, name: "in.csv", format: .csv, options: ReaderOptions()).readAll()
+    #expect(records.map(\.id) == ["c1", "c3"])
+    #expect(records.map { $0.turns[0].text } == ["多行\r\n文本，\"引号\"", "你好"], "a CR LF inside quotes is data")
+    #expect(records.map(\.origin) == ["in.csv:2", "in.csv:5"], "c1's quoted field runs over lines 2 and 3")
+    #expect(errors.map(\.description) == ["in.csv:4: row of 133 bytes is longer than --max-record-bytes 100; skipped"])
 }

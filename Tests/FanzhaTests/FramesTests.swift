@@ -233,9 +233,8 @@ private func verdict(_ text: String) throws -> (Verdict, RuleSet) {
     let scanner = try Fanzha.Screener(rules: rules)
     func records(_ name: String) throws -> [Record] {
         let path = PackageFiles.corpus(name)
-        var errors: [String] = []
-        let r = LabelledData.read(path: path, data: try #require(FileManager.default.contents(atPath: path)), textField: nil,
-                                  labelField: "label", idField: "id", roles: SpeakerRoles(), errors: &errors)
+        let (r, errors) = RecordSource(bytes: try #require(FileManager.default.contents(atPath: path)), name: path, format: .jsonl,
+                                       options: ReaderOptions()).readAll()
         #expect(errors.isEmpty, "\(errors)")
         return r
     }

@@ -16,9 +16,7 @@ extension LiveCallEvent {
 
     static func calls() throws -> [Record] {
         let data = try #require(FileManager.default.contents(atPath: PackageFiles.corpus("calls.jsonl")))
-        var errors: [String] = []
-        let records = LabelledData.read(path: "calls.jsonl", data: data, textField: nil, labelField: "label", idField: "id",
-                                        roles: SpeakerRoles(), errors: &errors)
+        let (records, errors) = RecordSource(bytes: data, name: "calls.jsonl", format: .jsonl, options: ReaderOptions()).readAll()
         #expect(errors.isEmpty)
         return records
     }
@@ -93,8 +91,8 @@ extension LiveCallEvent {
         levels low 3, medium 6, high 10
         rule t.silent { title "对方未拒绝" score 10 match callee: not "不" }
         """, path: "t.fz")
-        let lines = [Self.event("c1", Turn(speaker: "caller", role: .caller, text: "转账")),
-                     Self.event("c1", Turn(speaker: "callee", role: .callee, text: "嗯"))]
+        let lines = [Self.event("c1", Turn(speaker: "caller", side: .caller, text: "转账")),
+                     Self.event("c1", Turn(speaker: "callee", side: .callee, text: "嗯"))]
         let (records, _) = Self.run(LiveCallScreener(screener: try Screener(rules: rules)), lines)
         #expect(records.contains { $0.alert?.level == .high }, "\(records)")
     }
@@ -106,7 +104,7 @@ extension LiveCallEvent {
             ("caller", "你的银行卡涉嫌洗钱，现在要资金清查，这件事要保密，不能告诉家人"),
             ("caller", "请把钱转到安全账户配合调查"),
         ]
-        let lines = turns.map { Self.event("c1", Turn(speaker: $0.0, role: .caller, text: $0.1)) } + ["{\"call\":\"c1\",\"end\":true}"]
+        let lines = turns.map { Self.event("c1", Turn(speaker: $0.0, side: .caller, text: $0.1)) } + ["{\"call\":\"c1\",\"end\":true}"]
         let (records, problems) = Self.run(LiveCallScreener(screener: try Screener(rules: Self.rules)), lines)
         #expect(problems.isEmpty)
         let alerts = records.compactMap(\.alert)
@@ -155,7 +153,7 @@ extension LiveCallEvent {
         limits.idleLines = 3
         limits.maxOpenCalls = 2
         let live = LiveCallScreener(screener: try Screener(rules: Self.rules), limits: limits)
-        let t = { (c: String) in Self.event(c, Turn(speaker: "caller", role: .caller, text: "喂，你好")) }
+        let t = { (c: String) in Self.event(c, Turn(speaker: "caller", side: .caller, text: "喂，你好")) }
         let (records, problems) = Self.run(live, [t("a"), t("b"), t("c"), t("c"), t("c"), t("c"), t("c")])
         let finals = records.compactMap(\.final)
         // c opens while a and b are open: a (least recently active) is evicted; b then idles out.
@@ -171,7 +169,7 @@ extension LiveCallEvent {
         var limits = LiveCallScreener.Limits()
         limits.maxTurns = 3
         let live = LiveCallScreener(screener: try Screener(rules: Self.rules), limits: limits)
-        let t = { (text: String) in Self.event("a", Turn(speaker: "caller", role: .caller, text: text)) }
+        let t = { (text: String) in Self.event("a", Turn(speaker: "caller", side: .caller, text: text)) }
         let (records, problems) = Self.run(live, [t("喂，你好"), t("我是市公安局的"), t("你涉嫌洗钱"), t("请转入安全账户")])
         let finals = records.compactMap(\.final)
         #expect(finals.count == 2)

@@ -255,13 +255,13 @@ private func temporaryFile(_ name: String, _ bytes: [UInt8]) throws -> String {
         let none = try RuleScanner(rules: rules).screen(Record(id: "1", text: "请马上把钱转到安全账户，配合调查洗钱案"))
         #expect(none.hits.isEmpty)
         // In a call, `caller:` reads only the caller's turns.
-        let call = Record(id: "c", turns: [Turn(speaker: "caller", role: .caller, text: "今晚七点一起吃饭吧"),
-                                           Turn(speaker: "callee", role: .callee, text: "请马上把钱转到安全账户，配合调查洗钱案")])
+        let call = Record(id: "c", turns: [Turn(speaker: "caller", side: .caller, text: "今晚七点一起吃饭吧"),
+                                           Turn(speaker: "callee", side: .callee, text: "请马上把钱转到安全账户，配合调查洗钱案")])
         let v = scanner.screen(call)
         let callIDs = Set(v.hits.map { $0.rule })
         #expect(!callIDs.contains("caller_side"), "\(callIDs)")
-        let swapped = Record(id: "c", turns: [Turn(speaker: "caller", role: .caller, text: "请马上把钱转到安全账户，配合调查洗钱案"),
-                                              Turn(speaker: "callee", role: .callee, text: "今晚七点一起吃饭吧")])
+        let swapped = Record(id: "c", turns: [Turn(speaker: "caller", side: .caller, text: "请马上把钱转到安全账户，配合调查洗钱案"),
+                                              Turn(speaker: "callee", side: .callee, text: "今晚七点一起吃饭吧")])
         #expect(scanner.screen(swapped).hits.contains { $0.rule == "caller_side" })
     }
 
@@ -281,9 +281,9 @@ private func temporaryFile(_ name: String, _ bytes: [UInt8]) throws -> String {
           match "验证码"
         }
         """)
-        let call = Record(id: "c", turns: [Turn(speaker: "caller", role: .caller, text: "你好"),
-                                           Turn(speaker: "callee", role: .callee, text: "你好"),
-                                           Turn(speaker: "caller", role: .caller, text: "请马上把钱转到安全账户，配合调查洗钱案")])
+        let call = Record(id: "c", turns: [Turn(speaker: "caller", side: .caller, text: "你好"),
+                                           Turn(speaker: "callee", side: .callee, text: "你好"),
+                                           Turn(speaker: "caller", side: .caller, text: "请马上把钱转到安全账户，配合调查洗钱案")])
         let without = try RuleScanner(rules: rules)
         #expect(!without.turnMayChangeTheVerdict(without.prepare(call), turn: 2))
         let with = try RuleScanner(matcher: CompiledMatcher(rules, model: try tinyModel()))

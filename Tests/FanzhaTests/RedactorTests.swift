@@ -264,9 +264,9 @@ private func digitCount(_ s: String) -> Int {
 
     @Test func callsAreRedactedTurnByTurn() {
         let record = Record(id: "call-13812345678", turns: [
-            Turn(speaker: "caller", role: .caller, text: "我是刘桂芳女士的律师"),
-            Turn(speaker: "callee", role: .callee, text: "好"),
-            Turn(speaker: "caller", role: .caller, text: "把钱转到6222 0212 3456 7890 123"),
+            Turn(speaker: "caller", side: .caller, text: "我是刘桂芳女士的律师"),
+            Turn(speaker: "callee", side: .callee, text: "好"),
+            Turn(speaker: "caller", side: .caller, text: "把钱转到6222 0212 3456 7890 123"),
         ])
         let hits = [RuleHit(ruleIndex: 0, spans: [EvidenceSpan(turn: 2, start: 1, end: 5, text: "钱转到6"),
                                              EvidenceSpan(turn: 0, start: 7, end: 10, text: "的律师")])]

@@ -380,26 +380,26 @@ struct SpeakerMappingTests {
 
     @Test("the default table: agent/customer, A/B, 客服/用户, 坐席/客户, 主叫/被叫")
     func defaultTable() throws {
-        let roles = SpeakerRoles()
+        let sides = SpeakerSides()
         for (caller, callee) in [("agent", "customer"), ("A", "B"), ("客服", "用户"), ("坐席", "客户"), ("主叫", "被叫"), ("caller", "callee"), ("来电", "本人")] {
-            #expect(roles.role(of: caller) == .caller, "\(caller)")
-            #expect(roles.role(of: callee) == .callee, "\(callee)")
-            #expect(roles.isMapped(caller) && roles.isMapped(callee))
+            #expect(sides.side(of: caller) == .caller, "\(caller)")
+            #expect(sides.side(of: callee) == .callee, "\(callee)")
+            #expect(sides.isMapped(caller) && sides.isMapped(callee))
         }
-        #expect(!roles.isMapped("Speaker 1"))
-        let turns = [Turn(speaker: "X", role: .callee, text: ""), Turn(speaker: "agent", role: .caller, text: ""), Turn(speaker: "X", role: .callee, text: ""), Turn(speaker: "Y", role: .callee, text: "")]
-        #expect(roles.unmapped(in: turns) == ["X", "Y"])
+        #expect(!sides.isMapped("Speaker 1"))
+        let turns = [Turn(speaker: "X", side: .callee, text: ""), Turn(speaker: "agent", side: .caller, text: ""), Turn(speaker: "X", side: .callee, text: ""), Turn(speaker: "Y", side: .callee, text: "")]
+        #expect(sides.unmapped(in: turns) == ["X", "Y"])
     }
 
     @Test("--speakers moves names to a side, on top of the defaults; a bad spec is a usage error")
     func spec() throws {
-        let r = try SpeakerRoles(speakers: "caller=X, 张三 ;callee=Y,agent")
-        #expect(r.role(of: "x") == .caller && r.role(of: "张三") == .caller)
-        #expect(r.role(of: "Y") == .callee && r.isMapped("Y"))
-        #expect(r.role(of: "agent") == .callee, "an explicit side beats the default table")
-        #expect(r.role(of: "坐席") == .caller)
-        #expect(throws: SpeakerRoles.SpeakerSpecError.self) { try SpeakerRoles(speakers: "speaker=X") }
-        #expect(throws: SpeakerRoles.SpeakerSpecError.self) { try SpeakerRoles(speakers: "caller") }
+        let r = try SpeakerSides(speakers: "caller=X, 张三 ;callee=Y,agent")
+        #expect(r.side(of: "x") == .caller && r.side(of: "张三") == .caller)
+        #expect(r.side(of: "Y") == .callee && r.isMapped("Y"))
+        #expect(r.side(of: "agent") == .callee, "an explicit side beats the default table")
+        #expect(r.side(of: "坐席") == .caller)
+        #expect(throws: SpeakerSides.SpeakerSpecError.self) { try SpeakerSides(speakers: "speaker=X") }
+        #expect(throws: SpeakerSides.SpeakerSpecError.self) { try SpeakerSides(speakers: "caller") }
     }
 
     @Test("an unmapped call: one warning per call, speakers_unmapped in its verdict; --speakers fixes it")
@@ -478,7 +478,7 @@ struct CLIConsistencyTests {
         let o = try ProcessRunner.fanzha(["scan", "--format", "jsonl", "--input", "csv"] + f.rulesArgs + [csv])
         #expect(o.status == 2, "a short row is a bad record")
         let ids = try o.lines.map { try object($0)["id"] as? String }
-        #expect(ids == ["\(csv):4", "x1", "x2"])
+        #expect(ids == ["x1", "x2", "\(csv):4"], "the bad row keeps its place in the output, as in every format")
         let byName = try ProcessRunner.fanzha(["scan", "--skip-bad"] + f.rulesArgs + [csv])
         #expect(byName.status == 0 && byName.lines.count == 2, ".csv is read as CSV")
 

@@ -16,8 +16,8 @@ private func message(_ text: String, id: String = "m") -> Record { Record(id: id
 
 /// A call from `(speaker, text)` pairs; "caller" is the caller's side.
 private func phoneCall(_ turns: [(String, String)], id: String = "c") -> Record {
-    let roles = SpeakerRoles()
-    return Record(id: id, turns: turns.map { Turn(speaker: $0.0, role: roles.role(of: $0.0), text: $0.1) })
+    let sides = SpeakerSides()
+    return Record(id: id, turns: turns.map { Turn(speaker: $0.0, side: sides.side(of: $0.0), text: $0.1) })
 }
 
 private func ruleIDs(_ v: Verdict, _ rules: RuleSet) -> [String] { v.hits.map { $0.rule } }
@@ -55,9 +55,8 @@ func loadCorpusRecords(sourceLocation: SourceLocation = #_sourceLocation) throws
     for name in ["messages.jsonl", "calls.jsonl"] {
         let path = PackageFiles.corpus(name)
         let data = try #require(FileManager.default.contents(atPath: path), "cannot read \(path)", sourceLocation: sourceLocation)
-        var errors: [String] = []
-        records += LabelledData.read(path: path, data: data, textField: nil, labelField: "label", idField: "id",
-                                     roles: SpeakerRoles(), errors: &errors)
+        let (read, errors) = RecordSource(bytes: data, name: path, format: .jsonl, options: ReaderOptions()).readAll()
+        records += read
         #expect(errors.isEmpty, "\(errors)", sourceLocation: sourceLocation)
     }
     #expect(records.count > 300, sourceLocation: sourceLocation)
@@ -312,7 +311,7 @@ category prize {
         #expect(firesOn(s, "caller.code", c) == nil)
         #expect(try #require(firesOn(s, "callee.code", c)).map(\.turn) == [1])
 
-        // Speaker names map to roles: 来电 is the caller's side, anything else the callee's.
+        // Speaker names map to sides: 来电 is the caller's side, anything else the callee's.
         c = phoneCall([("来电", "验证码发我"), ("老人", "好")])
         #expect(firesOn(s, "caller.code", c) != nil)
 
@@ -587,7 +586,7 @@ category prize {
         let bundled = try Engine(rules: try loadBundledRuleSet())
         for r in try loadCorpusRecords() where r.isCall {
             var padded: [Turn] = []
-            for t in r.turns { padded.append(t); padded.append(Turn(speaker: t.speaker, role: t.role, text: "嗯嗯")) }
+            for t in r.turns { padded.append(t); padded.append(Turn(speaker: t.speaker, side: t.side, text: "嗯嗯")) }
             for call in [r, Record(id: r.id, turns: padded)] {
                 let v = bundled.screen(call)
                 let naive = naiveTimeline(bundled, call)

@@ -104,7 +104,7 @@ final class CallWindow {
                                        firstWarningTurn: firstWarningTurn, firstMoneyRequestTurn: firstMoneyRequestTurn)
         var turns: [Turn] = []
         turns.reserveCapacity(turnCount)
-        for t in 0..<dropped { turns.append(evidenceTurns[t] ?? Turn(speaker: "", role: .callee, text: "")) }
+        for t in 0..<dropped { turns.append(evidenceTurns[t] ?? Turn(speaker: "", side: .callee, text: "")) }
         turns += prepared.turns.map(\.turn)
         return (verdict, turns)
     }

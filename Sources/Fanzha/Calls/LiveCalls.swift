@@ -51,7 +51,7 @@ public final class LiveCallScreener {
 
     public let screener: Screener
     public let limits: Limits
-    public let roles: SpeakerRoles
+    public let sides: SpeakerSides
     private var open: [String: CallState] = [:]
     /// Calls by last activity, for idle checks and eviction (lazy: stale entries are skipped).
     private var activity: [(line: Int, call: String)] = []
@@ -61,10 +61,10 @@ public final class LiveCallScreener {
     private var byTime = EarliestFirst()
 
     /// `screener` is this live screener's own (not shared with another thread).
-    public init(screener: Screener, limits: Limits = Limits(), roles: SpeakerRoles = SpeakerRoles()) {
+    public init(screener: Screener, limits: Limits = Limits(), sides: SpeakerSides = SpeakerSides()) {
         self.screener = screener
         self.limits = limits
-        self.roles = roles
+        self.sides = sides
     }
 
     /// The unmapped speaker names a live call lists (`speakers_unmapped`), at most.
@@ -140,14 +140,14 @@ public final class LiveCallScreener {
         activity.append((number, call))
         // At most `unmappedNamesKept` names: a call that names a new speaker at every event must
         // not grow with its length.
-        if state.unmapped.count < Self.unmappedNamesKept && !roles.isMapped(speaker) && !state.unmapped.contains(speaker) {
+        if state.unmapped.count < Self.unmappedNamesKept && !sides.isMapped(speaker) && !state.unmapped.contains(speaker) {
             if state.unmapped.isEmpty {
                 out.append(.notice("\(origin): call \(call): speaker \(jsonString(speaker)) matches no side; read as the callee's (name the sides with --speakers)"))
             }
             state.unmapped.append(speaker)
         }
         let w = state.window
-        w.append(Turn(speaker: speaker, role: roles.role(of: speaker), text: text), screener: screener, limits: limits)
+        w.append(Turn(speaker: speaker, side: sides.side(of: speaker), text: text), screener: screener, limits: limits)
         // A turn that cannot change any rule cannot raise the level: no evaluation needed.
         let local = w.prepared.turnCount - 1
         let last = w.turnCount - 1   // the call's turn number
@@ -289,7 +289,7 @@ extension Screener.Prepared {
         w.firstTurnNumber = firstTurnNumber + turns.count - w.turns.count
         w.regexMemo = regexMemo
         for (i, t) in w.turns.enumerated() {
-            if t.turn.role == .caller { w.firstCallerTurn = w.firstCallerTurn ?? i } else { w.firstCalleeTurn = w.firstCalleeTurn ?? i }
+            if t.turn.side == .caller { w.firstCallerTurn = w.firstCallerTurn ?? i } else { w.firstCalleeTurn = w.firstCalleeTurn ?? i }
         }
         return w
     }

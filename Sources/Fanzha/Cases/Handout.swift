@@ -98,7 +98,10 @@ package struct Handout: Sendable {
     /// and when no case is left with one the category gets fewer cases. Among those, the best of:
     /// score (capped), new signs shown, shortness, a new kind (message / call), and a seeded jitter
     /// that breaks near-ties — so the same records and seed always give the same cases.
-    package static func select(records: [Record], verdicts: [Verdict], rules: RuleSet, options: CaseOptions) -> Handout {
+    /// `recordsRead` is how many records were read in all, when `records` holds only those that
+    /// may be cases (at `options.minLevel` or above, in input order): a reader that streams keeps no more.
+    package static func select(records: [Record], verdicts: [Verdict], rules: RuleSet, options: CaseOptions,
+                               recordsRead: Int? = nil) -> Handout {
         precondition(records.count == verdicts.count)
         let wanted: [Int] = options.categories.isEmpty
             ? Array(rules.categories.indices)
@@ -186,7 +189,7 @@ package struct Handout: Sendable {
             }
             sections.append(HandoutSection(category: c, cases: cases, flagged: flagged.count, warningSigns: warningSigns))
         }
-        return Handout(rules: rules, sections: sections, emptyCategories: empty, recordsRead: records.count,
+        return Handout(rules: rules, sections: sections, emptyCategories: empty, recordsRead: recordsRead ?? records.count,
                        seed: options.seed, redactor: options.redactor)
     }
 
@@ -240,7 +243,7 @@ package struct Handout: Sendable {
 
     func speaker(_ turn: Turn) -> String {
         let ascii = turn.speaker.unicodeScalars.allSatisfy { $0.isASCII }
-        if turn.speaker.isEmpty || ascii { return turn.role == .caller ? "来电方" : "接听方" }
+        if turn.speaker.isEmpty || ascii { return turn.side == .caller ? "来电方" : "接听方" }
         return turn.speaker
     }
 
@@ -469,7 +472,7 @@ package struct Handout: Sendable {
                 if c.record.isCall {
                     o += "<div class=\"text call\">\n"
                     for (turn, body) in zip(c.record.turns, bodies) {
-                        o += "<p class=\"turn \(turn.role.rawValue)\"><span class=\"who\">\(htmlText(speaker(turn)))：</span>\(body)</p>\n"
+                        o += "<p class=\"turn \(turn.side.name)\"><span class=\"who\">\(htmlText(speaker(turn)))：</span>\(body)</p>\n"
                     }
                     o += "</div>\n"
                 } else {
@@ -516,34 +519,5 @@ package struct Handout: Sendable {
         case 20...99: return d[n / 10] + "十" + (n % 10 == 0 ? "" : d[n % 10])
         default: return String(n)
         }
-    }
-}
-
-// MARK: - Reading the data
-
-/// Records for `cases`: JSON Lines (messages or calls), CSV with a header (a text column; label and
-/// id columns optional), or plain text with one message per line.
-package enum CaseData {
-    package static func read(path: String, data: Data, textField: String?, labelField: String, idField: String,
-                            roles: SpeakerRoles, errors: inout [String]) -> [Record] {
-        let lower = path.lowercased()
-        if lower.hasSuffix(".csv") {
-            return CSV.records(path: path, data: data, textField: textField, labelField: labelField, idField: idField,
-                               labelRequired: false, errors: &errors)
-        }
-        let text = String(decoding: data, as: UTF8.self)
-        let firstLine = text.split(separator: "\n", omittingEmptySubsequences: true).first.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
-        if InputFormat.guess(path: path) == .jsonl || firstLine.hasPrefix("{") {
-            return LabelledData.read(path: path, data: data, textField: textField, labelField: labelField, idField: idField,
-                                     roles: roles, errors: &errors)
-        }
-        var out: [Record] = []
-        // Split on the scalar: "\r\n" is one Character, so a Character split would miss CR LF lines.
-        for (n, line) in text.unicodeScalars.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let l = line.last == "\r" ? String(line.dropLast()) : String(line)
-            if l.trimmingCharacters(in: .whitespaces).isEmpty { continue }
-            out.append(Record(id: "\((path as NSString).lastPathComponent):\(n + 1)", text: l, origin: "\(path):\(n + 1)"))
-        }
-        return out
     }
 }

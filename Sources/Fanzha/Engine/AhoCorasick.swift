@@ -4,7 +4,6 @@
 /// in no word shares class 0), then `next[state * classCount + class]` is a flat Int32 table: no
 /// object per state, no dictionary, no branch on failure links while scanning.
 package struct AhoCorasick: Sendable {
-    package let words: [[UInt8]]
     let byteClass: [UInt8]
     let classCount: Int
     let next: TransitionTable
@@ -16,9 +15,8 @@ package struct AhoCorasick: Sendable {
     let wordLength: [Int32]
 
     /// The automaton from its tables, as `CompiledRuleCache` stored them.
-    init(words: [[UInt8]], byteClass: [UInt8], classCount: Int, next: TransitionTable,
+    init(byteClass: [UInt8], classCount: Int, next: TransitionTable,
          outputStart: [Int32], outputCount: [Int32], outputs: [Int32], wordLength: [Int32]) {
-        self.words = words
         self.byteClass = byteClass
         self.classCount = classCount
         self.next = next
@@ -33,7 +31,6 @@ package struct AhoCorasick: Sendable {
     }
 
     package init(byteWords: [[UInt8]]) {
-        words = byteWords
         // Byte classes.
         var used = [Bool](repeating: false, count: 256)
         for w in byteWords { for b in w { used[Int(b)] = true } }

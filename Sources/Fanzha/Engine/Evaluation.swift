@@ -49,7 +49,7 @@ extension Screener {
             // exclusive access at run time).
             let turns = prepared.turns
             for t in 0..<turnLimit {
-                let side = Side(turns[t].turn.role)
+                let side = turns[t].turn.side
                 ws.sides[t] = side
                 sidesPresent.formUnion(side)
             }

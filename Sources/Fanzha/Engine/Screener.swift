@@ -68,7 +68,7 @@ public final class Screener {
 
     package func append(_ turn: Turn, to p: Prepared) {
         let n = normaliser.normalise(turn.text)
-        if turn.role == .caller { p.firstCallerTurn = p.firstCallerTurn ?? p.turns.count } else { p.firstCalleeTurn = p.firstCalleeTurn ?? p.turns.count }
+        if turn.side == .caller { p.firstCallerTurn = p.firstCallerTurn ?? p.turns.count } else { p.firstCalleeTurn = p.firstCalleeTurn ?? p.turns.count }
         // Collected in a reused buffer (moved out and back, so never shared and copied), then kept
         // as a copy of exactly its size: a live call keeps every turn's hits.
         var hits: [(Int32, Int32, Int32)] = []

@@ -188,32 +188,3 @@ package final class Evaluator {
         if let m = moneyTurn, w < m { report.calls.warnedBeforeMoneyRequest += 1 }
     }
 }
-
-/// Reading labelled data: CSV (header row) and JSON Lines (messages or calls).
-package enum LabelledData {
-    package static func read(path: String, data: Data, textField: String?, labelField: String, idField: String,
-                            roles: SpeakerRoles, errors: inout [String]) -> [Record] {
-        let name = path
-        if path.lowercased().hasSuffix(".csv") {
-            return CSV.records(path: path, data: data, textField: textField, labelField: labelField, idField: idField,
-                               labelRequired: true, errors: &errors)
-        }
-        var options = ReaderOptions()
-        options.textField = textField
-        options.labelField = labelField
-        options.idField = idField
-        options.roles = roles
-        let decoder = RecordDecoder(format: .jsonl, options: options, source: name)
-        var out: [Record] = []
-        var lineNumber = 0
-        for line in data.split(separator: 0x0A, omittingEmptySubsequences: false) {
-            lineNumber += 1
-            switch decoder.decode(line: ArraySlice(line.last == 0x0D ? line.dropLast() : line), number: lineNumber) {
-            case .success(let r)?: out.append(r)
-            case .failure(let e)?: errors.append(e.description)
-            case nil: break
-            }
-        }
-        return out
-    }
-}

@@ -1,16 +1,16 @@
 import Foundation
 /// What the engine screens: one SMS (a single turn) or one call (many turns).
 
-public enum Role: String, Sendable { case caller, callee }
 
 public struct Turn: Sendable {
     public var speaker: String
-    public var role: Role
+    /// The side of the call the speaker is on: `.caller` or `.callee` (a message is all the caller's).
+    public var side: Side
     public var text: String
-    public init(speaker: String, role: Role, text: String) { self.speaker = speaker; self.role = role; self.text = text }
-    /// A turn whose side is found from its speaker's name (`SpeakerRoles`: caller/callee, A/B, 客服/用户, …).
-    public init(speaker: String, text: String, roles: SpeakerRoles = SpeakerRoles()) {
-        self.init(speaker: speaker, role: roles.role(of: speaker), text: text)
+    public init(speaker: String, side: Side, text: String) { self.speaker = speaker; self.side = side; self.text = text }
+    /// A turn whose side is found from its speaker's name (`SpeakerSides`: caller/callee, A/B, 客服/用户, …).
+    public init(speaker: String, text: String, sides: SpeakerSides = SpeakerSides()) {
+        self.init(speaker: speaker, side: sides.side(of: speaker), text: text)
     }
 }
 
@@ -26,7 +26,7 @@ public struct Record: Sendable {
     /// Set on a stand-in for an input record that could not be read: it travels in input order
     /// with the others, so its error is reported (and written, in JSON Lines) where it was.
     package var inputError: RecordError? = nil
-    /// A call's speaker names that match neither side (`SpeakerRoles`), in order of appearance:
+    /// A call's speaker names that match neither side (`SpeakerSides`), in order of appearance:
     /// read as the callee's side, warned about, and listed in the verdict as `speakers_unmapped`.
     package var unmappedSpeakers: [String] = []
     /// Where the record came from, for messages about it ("file:line"), made only when asked for:
@@ -55,7 +55,7 @@ public struct Record: Sendable {
     /// A message from line `line` of `file` (its origin "file:line").
     package init(id: String, text: String, label: String? = nil, file: String, line: Int?, passthrough: [(key: String, json: String)] = []) {
         self.id = id
-        self.turns = [Turn(speaker: "", role: .caller, text: text)]
+        self.turns = [Turn(speaker: "", side: .caller, text: text)]
         self.isCall = false
         self.label = label?.trimmingSpaces()
         self.originPlace = file
@@ -93,7 +93,7 @@ public struct Record: Sendable {
 /// (the person called). A name on neither list is read as the callee's side, and reported: rules
 /// scoped `caller:` would otherwise silently match nothing in a call whose caller has an
 /// unexpected name.
-public struct SpeakerRoles: Sendable {
+public struct SpeakerSides: Sendable {
     /// The default table: caller/callee, 来电/去电, 主叫/被叫, A/B, agent/customer, 客服/用户, 坐席/客户.
     public static let defaultCallerNames = ["caller", "来电", "来电方", "主叫", "主叫方", "a", "对方", "suspect", "骗子",
                                             "agent", "客服", "坐席", "诈骗者"]
@@ -102,9 +102,9 @@ public struct SpeakerRoles: Sendable {
     public var callerNames: Set<String>
     public var calleeNames: Set<String>
 
-    public init(callerNames: [String] = SpeakerRoles.defaultCallerNames, calleeNames: [String] = SpeakerRoles.defaultCalleeNames) {
-        self.callerNames = Set(callerNames.map(SpeakerRoles.key).filter { !$0.isEmpty })
-        self.calleeNames = Set(calleeNames.map(SpeakerRoles.key).filter { !$0.isEmpty }).subtracting(self.callerNames)
+    public init(callerNames: [String] = SpeakerSides.defaultCallerNames, calleeNames: [String] = SpeakerSides.defaultCalleeNames) {
+        self.callerNames = Set(callerNames.map(SpeakerSides.key).filter { !$0.isEmpty })
+        self.calleeNames = Set(calleeNames.map(SpeakerSides.key).filter { !$0.isEmpty }).subtracting(self.callerNames)
     }
     /// From a `--caller-names` value (the callee's names stay the default ones).
     public init(commaSeparated list: String) {
@@ -113,12 +113,12 @@ public struct SpeakerRoles: Sendable {
 
     /// A `--speakers` value, `caller=agent,坐席;callee=customer,客户`, on top of `base`: the names
     /// given move to the side they are given for.
-    public init(speakers spec: String, base: SpeakerRoles = SpeakerRoles()) throws {
+    public init(speakers spec: String, base: SpeakerSides = SpeakerSides()) throws {
         self = base
         for part in spec.split(separator: ";") where !String(part).trimmingSpaces().isEmpty {
             let pieces = part.split(separator: "=", maxSplits: 1)
             guard pieces.count == 2 else { throw SpeakerSpecError(message: "`\(part)` is not side=name,name (sides: caller, callee)") }
-            let names = commaSeparatedList(String(pieces[1])).map(SpeakerRoles.key).filter { !$0.isEmpty }
+            let names = commaSeparatedList(String(pieces[1])).map(SpeakerSides.key).filter { !$0.isEmpty }
             switch String(pieces[0]).trimmingSpaces().lowercased() {
             case "caller":
                 callerNames.formUnion(names); calleeNames.subtract(names)
@@ -137,13 +137,13 @@ public struct SpeakerRoles: Sendable {
 
     static func key(_ name: String) -> String { name.trimmingSpaces().lowercased() }
 
-    public func role(of speaker: String) -> Role {
-        callerNames.contains(SpeakerRoles.key(speaker)) ? .caller : .callee
+    public func side(of speaker: String) -> Side {
+        callerNames.contains(SpeakerSides.key(speaker)) ? .caller : .callee
     }
 
     /// Whether the name is on either side's list.
     public func isMapped(_ speaker: String) -> Bool {
-        let k = SpeakerRoles.key(speaker)
+        let k = SpeakerSides.key(speaker)
         return callerNames.contains(k) || calleeNames.contains(k)
     }
 
@@ -164,7 +164,7 @@ package func commaSeparatedList(_ s: String) -> [String] {
 /// Plain call transcripts: one `speaker: text` line per turn (a full-width colon works too).
 package enum CallTranscript {
     /// The turns, or the 1-based number of the first line that is not `speaker: text`.
-    package static func parse(_ text: String, roles: SpeakerRoles = SpeakerRoles()) -> Result<[Turn], LineError> {
+    package static func parse(_ text: String, sides: SpeakerSides = SpeakerSides()) -> Result<[Turn], LineError> {
         var turns: [Turn] = []
         var lineNumber = 0
         // Split on the scalar: "\r\n" is one Character, so a Character split would miss CR LF lines.
@@ -175,9 +175,23 @@ package enum CallTranscript {
             guard let colon = line.firstIndex(where: { $0 == ":" || $0 == "：" }) else { return .failure(LineError(line: lineNumber)) }
             let speaker = String(line[..<colon]).trimmingSpaces()
             guard !speaker.isEmpty, speaker.count <= 20 else { return .failure(LineError(line: lineNumber)) }
-            turns.append(Turn(speaker: speaker, role: roles.role(of: speaker), text: String(line[line.index(after: colon)...]).trimmingSpaces()))
+            turns.append(Turn(speaker: speaker, side: sides.side(of: speaker), text: String(line[line.index(after: colon)...]).trimmingSpaces()))
         }
         return .success(turns)
+    }
+
+    /// A transcript as one call record: `origin` names it in errors (`origin:line`).
+    package static func record(_ text: String, id: String, origin: String, sides: SpeakerSides) -> Result<Record, RecordError> {
+        switch parse(text, sides: sides) {
+        case .failure(let e):
+            return .failure(RecordError(origin: "\(origin):\(e.line)", message: "not `speaker: text`"))
+        case .success(let turns) where turns.isEmpty:
+            return .failure(RecordError(origin: origin, message: "a call without turns"))
+        case .success(let turns):
+            var record = Record(id: id, turns: turns, origin: origin)
+            record.unmappedSpeakers = sides.unmapped(in: turns)
+            return .success(record)
+        }
     }
 
     package struct LineError: Error, Equatable, CustomStringConvertible {

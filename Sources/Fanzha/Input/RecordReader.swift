@@ -26,7 +26,7 @@ package struct ReaderOptions: Sendable {
     package var textField: String? = nil       // nil: "text", then "content"
     package var idField: String = "id"
     package var labelField: String = "label"
-    package var roles = SpeakerRoles()
+    package var sides = SpeakerSides()
     package init() {}
 }
 
@@ -57,7 +57,7 @@ package enum InputLine {
 /// line, and no line may be longer than `maxLineBytes`: a longer one is skipped as it streams
 /// past and reported as `.tooLong`, so a file without newlines cannot exhaust memory.
 package final class LineReader {
-    private let handle: FileHandle
+    private let handle: FileHandle?
     private var buffer: [UInt8] = []
     private var position = 0
     /// Where the search for the next "\n" resumes: the bytes from `position` up to here hold none.
@@ -66,6 +66,8 @@ package final class LineReader {
     private let chunkSize: Int
     private var scratch: [UInt8] = []
     package let maxLineBytes: Int
+    /// Whether a line keeps its "\r" before the "\n" (CSV: inside a quoted field it is data).
+    package let keepsCarriageReturns: Bool
     package private(set) var lineNumber = 0
 
     /// The default limit on one line (one record): far above any message or call turn (a
@@ -73,10 +75,21 @@ package final class LineReader {
     /// machine's memory (scanning costs about 30 bytes of memory per input byte).
     package static let defaultMaxLineBytes = 16 << 20
 
-    package init(handle: FileHandle, chunkSize: Int = 1 << 20, maxLineBytes: Int = LineReader.defaultMaxLineBytes) {
+    package init(handle: FileHandle, chunkSize: Int = 1 << 20, maxLineBytes: Int = LineReader.defaultMaxLineBytes, keepsCarriageReturns: Bool = false) {
         self.handle = handle
         self.chunkSize = chunkSize
         self.maxLineBytes = max(1, maxLineBytes)
+        self.keepsCarriageReturns = keepsCarriageReturns
+    }
+
+    /// Lines of bytes already in memory.
+    package init(bytes: some Collection<UInt8>, maxLineBytes: Int = LineReader.defaultMaxLineBytes, keepsCarriageReturns: Bool = false) {
+        self.handle = nil
+        self.chunkSize = 0
+        self.maxLineBytes = max(1, maxLineBytes)
+        self.keepsCarriageReturns = keepsCarriageReturns
+        self.buffer = Array(bytes)
+        self.eof = true
     }
 
     /// The next line, or nil at the end.
@@ -92,7 +105,7 @@ package final class LineReader {
                 var line = buffer[position..<nl]
                 position = nl + 1
                 searched = position
-                if line.last == 0x0D { line = line.dropLast() }
+                if line.last == 0x0D && !keepsCarriageReturns { line = line.dropLast() }
                 if line.count > maxLineBytes { return .tooLong(bytes: line.count) }
                 return .line(line)
             }
@@ -103,7 +116,7 @@ package final class LineReader {
                 var line = buffer[position...]
                 position = buffer.count
                 searched = position
-                if line.last == 0x0D { line = line.dropLast() }
+                if line.last == 0x0D && !keepsCarriageReturns { line = line.dropLast() }
                 if line.count > maxLineBytes { return .tooLong(bytes: line.count) }
                 return .line(line)
             }
@@ -125,6 +138,7 @@ package final class LineReader {
     /// handed on as they arrive — a live call's events must not wait for a megabyte to gather
     /// (FileHandle.readData(ofLength:) reads until it has the whole length).
     private func readChunk() -> ArraySlice<UInt8> {
+        guard let handle else { return [] }
         if scratch.isEmpty { scratch = [UInt8](repeating: 0, count: chunkSize) }
         let fd = handle.fileDescriptor
         while true {
@@ -219,12 +233,12 @@ package struct RecordDecoder {
                     return fail("turn \(i) must be an object with a string `text`")
                 }
                 let speaker = JSONTypes.scalarString(t["speaker"]) ?? ""
-                parsed.append(Turn(speaker: speaker, role: options.roles.role(of: speaker), text: text))
+                parsed.append(Turn(speaker: speaker, side: options.sides.side(of: speaker), text: text))
             }
             if parsed.isEmpty { return fail("a call without turns") }
             consumed.insert("turns")
             record = Record(id: id, turns: parsed, label: label, origin: origin)
-            record.unmappedSpeakers = options.roles.unmapped(in: parsed)
+            record.unmappedSpeakers = options.sides.unmapped(in: parsed)
         } else {
             let fields = options.textField.map { [$0] } ?? ["text", "content"]
             guard let field = fields.first(where: { dict[$0] != nil }) else {

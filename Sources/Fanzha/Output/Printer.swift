@@ -180,7 +180,7 @@ public struct VerdictPrinter: Sendable {
     static func forTerminal(_ record: Record) -> Record {
         guard record.turns.contains(where: { hasControl($0.text) || hasControl($0.speaker) }) else { return record }
         var copy = record
-        copy.turns = record.turns.map { Turn(speaker: terminalSafe($0.speaker), role: $0.role, text: terminalSafe($0.text)) }
+        copy.turns = record.turns.map { Turn(speaker: terminalSafe($0.speaker), side: $0.side, text: terminalSafe($0.text)) }
         return copy
     }
 

@@ -92,7 +92,7 @@ struct Checker {
             var visiting = Set<Int>()
             let req = requirement(of: c.condition, compiled: compiled, memo: &requirementMemo, visiting: &visiting)
             if req == .always, !c.isPrivate {
-                warn(.noAtom, "rule `\(c.id)` has no literal word any match must contain, so it runs on every text",
+                warn(.noAtom, "rule `\(c.id)` has no word any match must contain, so it runs on every text",
                      ruleDecls[i].match?.range ?? c.range, in: ruleDecls[i],
                      help: "add a literal the rule needs (e.g. `\"转账\" and …`), or `allow no-atom`")
             }

@@ -439,7 +439,7 @@ public enum CompiledRuleCache {
             }
         }
         guard consistent else { throw r.bad("inconsistent automaton tables") }
-        let automaton = AhoCorasick(words: words.map { Array($0.utf8) }, byteClass: byteClass, classCount: classCount, next: next,
+        let automaton = AhoCorasick(byteClass: byteClass, classCount: classCount, next: next,
                                     outputStart: outputStart, outputCount: outputCount, outputs: outputs, wordLength: wordLength)
         let program = try Program(from: &r, rules: ruleCount, atoms: atoms.count, words: words.count)
         guard r.p == r.base.count else {

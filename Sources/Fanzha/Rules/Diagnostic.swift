@@ -88,7 +88,7 @@ public enum DiagnosticID: String, Sendable, CaseIterable, CustomStringConvertibl
         case .badExample: return "an embedded call example that is not `speaker: text` lines"
         case .unknownFrameKind: return "a frame `kind` or a rule's `in` that names no frame kind (report, warning, quote, teaching)"
         case .invalidWhole: return "a frame's `whole` share that is not a percentage from 1 to 100"
-        case .noAtom: return "a rule with no literal word for the prefilter (from its words, term lists or the literals its regexes must match): it runs on every text"
+        case .noAtom: return "a rule with no word for the prefilter (from its words, term lists or the literals its regexes must match): it runs on every text"
         case .shortLiteral: return "a one-character literal: it matches too much to be evidence"
         case .needlessSubstring: return "`~\"…\"` on a word that neither begins nor ends with a Latin letter, where it changes nothing"
         case .noExamples: return "a rule or frame without a hit or a miss example"

@@ -221,8 +221,11 @@ private struct RequirementParser {
                 let saved = extended
                 _ = alternation()   // lookbehind
                 extended = saved
-            case "<", "'", "P" where i + 2 < s.count && s[i + 2] == "<":
-                // A named group: (?<name>…), (?'name'…), (?P<name>…).
+            case "<", "'":
+                // A named group: (?<name>…), (?'name'…) — lookbehind, (?<=…) and (?<!…), was matched above —
+                fallthrough
+            case "P" where i + 2 < s.count && s[i + 2] == "<":
+                // … or (?P<name>…).
                 let close: Unicode.Scalar = k == "'" ? "'" : ">"
                 i += k == "P" ? 3 : 2   // past `?<`, `?'`, `?P<`
                 while i < s.count, s[i] != close { i += 1 }

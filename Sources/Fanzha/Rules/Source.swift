@@ -93,8 +93,8 @@ extension RuleCompiler {
             case 0xF0...0xF4: n = 3
             default: return i
             }
-            guard i + n < bytes.count + 0, i + n <= bytes.count - 0 else { return i }
-            for k in 1...n where i + k >= bytes.count || bytes[i + k] & 0xC0 != 0x80 { return i }
+            guard i + n < bytes.count else { return i }   // the sequence is cut off by the end
+            for k in 1...n where bytes[i + k] & 0xC0 != 0x80 { return i }
             // Overlong and surrogate forms.
             if b == 0xE0 && bytes[i + 1] < 0xA0 { return i }
             if b == 0xED && bytes[i + 1] > 0x9F { return i }

@@ -30,14 +30,11 @@ package enum DistanceUnit: String, Sendable, Equatable { case characters, turns 
 /// condition reads a set of them: unscoped, `[]` (every turn, whichever side); under `caller:`,
 /// `.caller`; under a scope nested in the other side's (`caller: (callee: …)`), both at once,
 /// where nothing can hold. A turn is on exactly one side; a message's one text is the caller's.
-package struct Side: OptionSet, Sendable, Hashable, BitwiseCopyable {
-    package let rawValue: UInt8
-    package init(rawValue: UInt8) { self.rawValue = rawValue }
-    package static let caller = Side(rawValue: 1)
-    package static let callee = Side(rawValue: 2)
-
-    /// The side a turn is on.
-    package init(_ role: Role) { self = role == .caller ? .caller : .callee }
+public struct Side: OptionSet, Sendable, Hashable, BitwiseCopyable {
+    public let rawValue: UInt8
+    public init(rawValue: UInt8) { self.rawValue = rawValue }
+    public static let caller = Side(rawValue: 1)
+    public static let callee = Side(rawValue: 2)
 
     /// A scope's side as the rules write it: `caller` or `callee`.
     package init?(name: String) {
