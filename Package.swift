@@ -53,6 +53,14 @@ let package = Package(
             "FanzhaReferrals",
             "FanzhaServer",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], linkerSettings: [
+            // Start-up (issue 22): the release executable carries the Swift runtime and Foundation
+            // instead of loading and relocating their shared libraries on every run.
+            .unsafeFlags(["-static-stdlib", "-Xlinker", "--start-group"]
+                         + ["Foundation", "CoreFoundation", "FoundationInternationalization", "FoundationEssentials", "_FoundationICU", "_FoundationCShims",
+                            "_FoundationCollections", "swiftSynchronization", "swiftDispatch", "dispatch", "BlocksRuntime"].flatMap { ["-Xlinker", "-l\($0)"] }
+                         + ["-Xlinker", "--end-group", "-lstdc++"],
+                         .when(platforms: [.linux], configuration: .release)),
         ]),
         // Where the package's files and the built `fanzha` are, for every test target.
         .target(name: "FanzhaTestSupport", path: "Tests/FanzhaTestSupport"),

@@ -50,7 +50,7 @@ FLOORS = {
     "telecom-fraud-texts": (0.95, 0.02, 0.98, None),
     "fbs-sms": (0.91, 0.022, None, None),
     "real-texts": (0.54, 0.03, None, None),
-    "fraud-news": (None, 0.05, None, None),
+    "fraud-news": (None, 0.03, None, None),
     "fraud-dialogues": (0.85, None, None, None),
     "teleantifraud-calls": (0.94, 0.01, None, 0.85),
     "corpus": (0.95, None, 0.94, None),

@@ -4,6 +4,7 @@ import Foundation
 
 struct Cases: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "cases",
         abstract: "Pick representative flagged cases per category and write a handout for anti-fraud lectures.",
         discussion: """
         Scans DATA as scan reads it (docs/INPUT.md: JSON Lines messages or calls, CSV with a text column, text \

@@ -7,6 +7,7 @@ import Foundation
 /// start-up). Scans cache the same thing automatically; this makes one on purpose, to ship.
 struct Compile: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "compile",
         abstract: "Compile rules into one file that loads without compiling (use it with --rules FILE.fzc).",
         discussion: "The file holds the rules, the prefilter and the model beside the rules; it is tied to this fanzha build. Exit 0 on success, 2 on errors.")
 

@@ -4,6 +4,7 @@ import Foundation
 
 struct Eval: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "eval",
         abstract: "Measure the rules on labelled data: precision, recall, per category and per rule.",
         discussion: """
         Reads what scan reads (docs/INPUT.md): JSON Lines messages or calls with `turns`, CSV with a header \

@@ -8,6 +8,7 @@ import Foundation
 
 struct Referrals: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "referrals",
         abstract: "Work the 96110 referral cases that `scan --refer DB` opens: list, show, claim, call, visit, close, report.",
         discussion: """
         Every warning at or above --refer-level becomes a case (or joins the person's open case). A case moves \
@@ -89,6 +90,7 @@ struct CaseFilterOptions: ParsableArguments {
 extension Referrals {
     struct List: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "list",
             abstract: "List cases (oldest first). Exit status 0 when some case is listed, 1 when none, 2 on error.")
         @OptionGroup var store: StoreOptions
         @OptionGroup var filters: CaseFilterOptions
@@ -107,6 +109,7 @@ extension Referrals {
 
     struct Overdue: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "overdue",
             abstract: "List the open cases with a deadline passed. Exit status 0 when something is overdue (for cron and alerting), 1 when nothing is, 2 on error.")
         @OptionGroup var store: StoreOptions
         @Option(help: "Output: text, jsonl or tsv.") var format: String = "text"
@@ -128,7 +131,7 @@ extension Referrals {
     }
 
     struct Show: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "One case: its evidence marked as in `explain`, its history, and the steps allowed now.")
+        static let configuration = CommandConfiguration(commandName: "show", abstract: "One case: its evidence marked as in `explain`, its history, and the steps allowed now.")
         @OptionGroup var store: StoreOptions
         @Argument(help: "The case number.") var id: Int64
         @Option(help: "Output: text or jsonl.") var format: String = "text"
@@ -150,6 +153,7 @@ extension Referrals {
 
     struct Report: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "report",
             abstract: "Per tier and per category: cases, median minutes to first contact, deadlines met, dissuaded, already paid, false alarms; false alarms per rule.")
         @OptionGroup var store: StoreOptions
         @Option(help: "Output: text or json.") var format: String = "text"
@@ -169,6 +173,7 @@ extension Referrals {
 
     struct Export: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "export",
             abstract: "Cases for analysts: CSV (one row per warning), JSON Lines (one case per line), or `eval` (labelled records `fanzha eval` reads).",
             discussion: """
             Phone numbers, cards, IDs, accounts and links are redacted as in the lecture handouts unless --no-redact \
@@ -241,7 +246,7 @@ func takeStep(_ options: StoreOptions, _ id: Int64, _ step: Step, actor: ActorOp
 
 extension Referrals {
     struct Claim: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Take a case (a medium or high case starts `calling`).")
+        static let configuration = CommandConfiguration(commandName: "claim", abstract: "Take a case (a medium or high case starts `calling`).")
         @OptionGroup var store: StoreOptions
         @Argument(help: "The case number.") var id: Int64
         @OptionGroup var actor: ActorOptions
@@ -257,7 +262,7 @@ extension Referrals {
     }
 
     struct Call: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "A 96110 call was made: the person was reached, or not.")
+        static let configuration = CommandConfiguration(commandName: "call", abstract: "A 96110 call was made: the person was reached, or not.")
         @OptionGroup var store: StoreOptions
         @Argument(help: "The case number.") var id: Int64
         @Option(help: "reached or unreached.") var result: String
@@ -273,6 +278,7 @@ extension Referrals {
 
     struct Visit: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "visit",
             abstract: "Request a visit by the local police station (unreached, or still deceived); with --done, the visit took place.")
         @OptionGroup var store: StoreOptions
         @Argument(help: "The case number.") var id: Int64
@@ -282,7 +288,7 @@ extension Referrals {
     }
 
     struct Close: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Close a case with its outcome.")
+        static let configuration = CommandConfiguration(commandName: "close", abstract: "Close a case with its outcome.")
         @OptionGroup var store: StoreOptions
         @Argument(help: "The case number.") var id: Int64
         @Option(help: "dissuaded, already_paid, not_reachable, false_alarm or duplicate.") var outcome: String
@@ -300,7 +306,7 @@ extension Referrals {
     }
 
     struct Note: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Add a note to a case's history (any state).")
+        static let configuration = CommandConfiguration(commandName: "note", abstract: "Add a note to a case's history (any state).")
         @OptionGroup var store: StoreOptions
         @Argument(help: "The case number.") var id: Int64
         @Argument(help: "The note.") var text: String
@@ -316,7 +322,7 @@ extension Referrals {
     }
 
     struct Reopen: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Open a closed case again (from `new`, its deadlines counted from now).")
+        static let configuration = CommandConfiguration(commandName: "reopen", abstract: "Open a closed case again (from `new`, its deadlines counted from now).")
         @OptionGroup var store: StoreOptions
         @Argument(help: "The case number.") var id: Int64
         @OptionGroup var actor: ActorOptions

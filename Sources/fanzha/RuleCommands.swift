@@ -4,6 +4,7 @@ import Foundation
 
 struct Lint: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "lint",
         abstract: "Check rule files: every error and warning with file, line and column.",
         discussion: "Exit status: 0 clean, 1 on errors (or warnings with --strict), 2 on usage errors.")
 
@@ -55,6 +56,7 @@ struct Lint: ParsableCommand {
 
 struct Test: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "test",
         abstract: "Run every rule's embedded hit and miss examples.",
         discussion: "Prints each failure with its rule, example and why, then `N passed, N failed`. Exit 0 when all pass, 1 otherwise.")
 
@@ -82,6 +84,7 @@ struct Test: ParsableCommand {
 
 struct Fmt: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "fmt",
         abstract: "Rewrite rule files in the canonical layout (comments are kept).")
 
     @Argument(help: "Rule files or directories to format (required; with --check, the default is the bundled rules).") var paths: [String] = []
@@ -127,6 +130,7 @@ struct Fmt: ParsableCommand {
 
 struct Explain: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "explain",
         abstract: "Show why a text scores what it scores: the evidence highlighted and a table of points per rule.")
 
     @OptionGroup var ruleOptions: RuleOptions

@@ -5,6 +5,7 @@ import Foundation
 
 struct Scan: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "scan",
         abstract: "Screen messages or calls and print a verdict per record (a pipe filter, like grep).",
         discussion: """
         Reads FILEs (standard input when none): one message per line, JSON Lines (messages or calls \

@@ -7,6 +7,7 @@ import Foundation
 /// `fanzha serve`: the screening service (docs/SERVICE.md). The service itself is FanzhaServer.
 struct Serve: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "serve",
         abstract: "Run the screening service: an HTTP API, live calls over HTTP and WebSocket, and a web console.",
         discussion: """
         Loads the rules once and answers until SIGTERM or SIGINT (requests in flight finish; open live \
@@ -29,6 +30,7 @@ struct Serve: ParsableCommand {
     @Option(help: "Live calls: at most this many open calls over HTTP (and per WebSocket stream).") var maxOpenCalls: Int = 100_000
     @Option(help: "Live calls: a call with this many turns is closed when its next turn arrives.") var maxCallTurns: Int = Screener.timelineTurns
     @Option(help: "Live calls: alerts judge a longer call on its last N turns.") var windowTurns: Int = LiveCallScreener.Limits().window
+    @Option(help: "Live calls: a call keeps at most twice this many bytes of text (always its latest turn).") var windowBytes: Int = LiveCallScreener.Limits().windowBytes
     @Option(help: "Referral case database (SQLite; created when missing): the /v1/referrals routes, the console's queue, and POST /v1/scan?refer=1.") var referrals: String?
     @Option(help: "POST /v1/scan?refer=1 opens a case for each record at or above this level: low, medium or high.") var referLevel: String = "medium"
     @Option(help: "Input field naming the person at risk (the case's subject; default: the record's id).") var subjectField: String?
@@ -38,7 +40,8 @@ struct Serve: ParsableCommand {
     func validate() throws {
         if !(0...65535).contains(port) { throw ValidationError("--port must be between 0 and 65535") }
         for (flag, value) in [("--max-body-bytes", maxBodyBytes), ("--max-batch", maxBatch), ("--body-timeout", bodyTimeout), ("--idle-timeout", idleTimeout),
-                              ("--idle-lines", idleLines), ("--max-open-calls", maxOpenCalls), ("--max-call-turns", maxCallTurns), ("--window-turns", windowTurns)] where value < 1 {
+                              ("--idle-lines", idleLines), ("--max-open-calls", maxOpenCalls), ("--max-call-turns", maxCallTurns), ("--window-turns", windowTurns),
+                              ("--window-bytes", windowBytes)] where value < 1 {
             throw ValidationError("\(flag) must be at least 1")
         }
         if !(idleSeconds > 0) { throw ValidationError("--idle-seconds must be more than 0") }
@@ -75,6 +78,7 @@ struct Serve: ParsableCommand {
             config.callLimits.maxOpenCalls = maxOpenCalls
             config.callLimits.maxTurns = maxCallTurns
             config.callLimits.window = windowTurns
+            config.callLimits.windowBytes = windowBytes
             let out = OutputSink.stdout
             config.log = { line in out.line(line); out.flush() }
             let service: FanzhaService

@@ -5,6 +5,7 @@ import Foundation
 /// `fanzha train`: a model file from labelled records (docs/MODEL.md).
 struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "train",
         abstract: "Train the learned evidence the rules' `model` condition reads, from labelled records.",
         discussion: """
         Reads what `eval` reads: CSV with a header row, JSON Lines messages or calls with `turns`. A label in \

@@ -121,6 +121,37 @@ final class ServeProcess {
         #expect(server.process.terminationStatus == 0)
     }
 
+    /// `--window-bytes` reaches the live calls: with a window of 10 bytes a call of three
+    /// 30-byte turns never holds more than two of them at once, so a rule that needs three
+    /// occurrences does not fire on it; with the default window it does. 0 is refused.
+    @Test func windowBytesBoundsTheTextALiveCallHolds() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("fanzha-wb-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let head = "category demo {\n  title \"演示\"\n  description \"d\"\n  advice \"a\"\n  script \"s\"\n}\n"
+        try (head + "rule demo.thrice {\n  title \"t\"\n  category demo\n  score 60\n  match count(\"验证码\") >= 3\n}\n")
+            .write(to: dir.appendingPathComponent("r.fz"), atomically: true, encoding: .utf8)
+        func finalLevel(_ extra: [String]) throws -> String? {
+            let server = try ServeProcess(["--rules", dir.path] + extra)
+            #expect(server.port > 0, "did not start: \(server.stderr)")
+            guard server.port > 0 else { return nil }
+            defer { server.signal(SIGTERM); _ = server.wait() }
+            for _ in 0..<3 {   // 30 bytes of text each
+                let r = try httpBlocking(server.port, "POST", "/v1/calls/c/turns", json: #"{"speaker":"caller","text":"请告诉我验证码好吗"}"#)
+                #expect(r.status == 200)
+            }
+            let end = try httpBlocking(server.port, "POST", "/v1/calls/c/end")
+            return (end.object["final"] as? [String: Any])?["level"] as? String
+        }
+        let whole = try finalLevel([])
+        #expect(whole != nil && whole != "none")
+        #expect(try finalLevel(["--window-bytes", "10"]) == "none")
+        let refused = try ServeProcess(["--rules", dir.path, "--window-bytes", "0"])
+        _ = refused.wait()
+        #expect(refused.process.terminationStatus == 2)
+        #expect(refused.stderr.contains("--window-bytes"))
+    }
+
     @Test func refusesAnOpenAddressWithoutTokens() throws {
         let server = try ServeProcess(["--bind", "0.0.0.0"])
         _ = server.wait()

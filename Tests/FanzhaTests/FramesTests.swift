@@ -119,6 +119,28 @@ private func verdict(_ text: String) throws -> (Verdict, RuleSet) {
         #expect(v.score == 0)
     }
 
+    @Test func aReportThatTurnsToItsReaderIsStillFramedWhole() throws {
+        // 受害人报警。(6, narrated) 谨防诈骗。(5, warning) 谨防诈骗。(5, warning) 你的安全账户里有钱 (9,
+        // vetoed: 你的). Three framed sentences, one narrating: a report, so the vetoed 9 characters
+        // are weighed against all 16 framed ones (not the 6 narrated) and the whole text is framed.
+        let (v, _) = try verdict("受害人报警。谨防诈骗。谨防诈骗。你的安全账户里有钱")
+        #expect(v.frames.contains { $0.start == 0 && $0.end == 25 && $0.kind == .report })
+        #expect(!v.hits.contains { $0.rule == "p.account" })
+        #expect(v.score == -4)
+        #expect(v.level == .none)
+    }
+
+    @Test func aScamThatImitatesAReportStillScores() throws {
+        // The same three framed sentences (16 characters) before a longer appeal in the text's own
+        // voice (你的安全账户已开通，你的钱请马上转入你的安全账户: 26 characters, vetoed): the vetoes
+        // outweigh the frames, so only the framed sentences are framed and 安全账户 counts (+6);
+        // the appeal blinds 谨防 (−4) in the warning frames.
+        let (v, _) = try verdict("受害人报警。谨防诈骗。谨防诈骗。你的安全账户已开通，你的钱请马上转入你的安全账户")
+        #expect(!v.frames.contains { $0.start == 0 && $0.kind == .report && $0.end > 6 })
+        #expect(v.score == 6)
+        #expect(v.level == .medium)
+    }
+
     @Test func aWarningLowersAVerdictOnlyWithoutAnAppeal() throws {
         // The disclaimer attack: 谨防 (−4) appended to an appeal (安全账户, money_request) does not
         // lower it; the same warning alone still scores −4.
@@ -204,8 +226,8 @@ private func verdict(_ text: String) throws -> (Verdict, RuleSet) {
 }
 
 // The project's own reports and warned scams (corpus/reports.jsonl, corpus/warned_scams.jsonl):
-// every scam that carries a warning-like phrase is at medium or above; of the 52 benign reports,
-// PSAs and lecture texts, at most 7 reach medium today (the target is none; README).
+// every scam that carries a warning-like phrase is at medium or above; of the 55 benign reports,
+// PSAs and lecture texts, at most 5 reach medium today (the target is none; README).
 @Test func warnedScamsAreCaughtAndReportsMostlyAreNot() throws {
     let rules = try loadBundledRuleSet()
     let scanner = try Fanzha.Screener(rules: rules)
@@ -223,5 +245,5 @@ private func verdict(_ text: String) throws -> (Verdict, RuleSet) {
     let reports = try records("reports.jsonl")
     #expect(reports.count >= 45 && reports.allSatisfy { $0.label == "benign" })
     let flagged = reports.filter { scanner.screen($0).level >= .medium }.map(\.id)
-    #expect(flagged.count <= 7, "reports at medium: \(flagged)")
+    #expect(flagged.count <= 5, "reports at medium: \(flagged)")
 }

@@ -70,8 +70,11 @@ extension Screener.Evaluation {
         // A message mostly framed is in the frame as a whole (news reports: narration runs
         // through sentences that carry no cue of their own) — unless it also speaks to its
         // reader: then the sentences an `unless` vetoed (outside quotations) must be fewer
-        // characters than the narrated ones. Warnings do not outweigh them: scam messages carry
-        // advice of their own (请注意保护个人隐私), only narration, quotation and teaching do.
+        // characters than the narrated ones. Warnings alone do not outweigh them: scam messages
+        // carry advice of their own (请注意保护个人隐私), only narration, quotation and teaching do.
+        // Once a text narrates and has three framed sentences or more, it is a report, and a
+        // report that turns to its reader (警方提醒…你, 不要轻信…你) is still a report: then the
+        // vetoed sentences are weighed against every framed sentence, warnings included.
         guard !prepared.isCall, turnLimit > 0 else { return }
         let text = turns[0].text
         let total = text.originalScalarCount
@@ -100,9 +103,10 @@ extension Screener.Evaluation {
             // Warnings alone must cover half the message: a scam may end with one (the disclaimer
             // attack), a public-service notice is mostly warnings.
             let share = narrativeSentences.isEmpty ? max(whole, 50) : whole
-            let mostlyFramed = characters(framedSentences) * 100 >= share * total
-                || (!narrativeSentences.isEmpty && framedSentences.count >= 3)
-            if mostlyFramed && (vetoedChars == 0 || vetoedChars < characters(narrativeSentences)) {
+            let isReport = !narrativeSentences.isEmpty && framedSentences.count >= 3
+            let mostlyFramed = characters(framedSentences) * 100 >= share * total || isReport
+            let outweighing = characters(isReport ? framedSentences : narrativeSentences)
+            if mostlyFramed && (vetoedChars == 0 || vetoedChars < outweighing) {
                 ws.frames.append(Screener.FrameSpan(turn: 0, start: 0, end: Int32(text.bytes.count), kind: kind,
                                                    originalStart: 0, originalEnd: Int32(total), rule: f))
             }

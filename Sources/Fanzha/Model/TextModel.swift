@@ -48,8 +48,11 @@ public final class TextModel: @unchecked Sendable {
     /// Buckets with a non-zero weight (what the file stores).
     package let nonZero: Int
 
+    /// `weights`: the non-zero weights by bucket, in bucket order (what the file stores). The
+    /// dense table is zero-filled by the system (calloc), so loading a model touches only the
+    /// pages that hold a weight instead of building, copying and scanning a million-bucket array.
     init(path: String = "", minN: Int, maxN: Int, bucketBits: Int, algorithm: Algorithm, seed: UInt64, scamCount: Int, benignCount: Int,
-         bias: Double, plattA: Double, plattB: Double, info: String, weights dense: [Float]) {
+         bias: Double, plattA: Double, plattB: Double, info: String, weights sparse: [(bucket: Int, weight: Float)]) {
         self.path = path
         self.minN = minN
         self.maxN = maxN
@@ -62,19 +65,35 @@ public final class TextModel: @unchecked Sendable {
         self.plattA = plattA
         self.plattB = plattB
         self.info = info
+        let buckets = 1 << bucketBits
+        let words = max(1, buckets / 64)
+        guard let w = calloc(buckets, MemoryLayout<Float>.stride), let bits = calloc(words, MemoryLayout<UInt64>.stride) else {
+            fatalError("out of memory for a model of \(buckets) buckets")
+        }
+        weights = w.bindMemory(to: Float.self, capacity: buckets)
+        present = bits.bindMemory(to: UInt64.self, capacity: words)
+        var count = 0
+        for (b, x) in sparse where x != 0 {
+            precondition(b >= 0 && b < buckets)
+            if weights[b] == 0 { count += 1 }
+            weights[b] = x
+            present[b >> 6] |= 1 << UInt64(b & 63)
+        }
+        nonZero = count
+    }
+
+    /// The same from one weight per bucket (the trainer's table).
+    convenience init(minN: Int, maxN: Int, bucketBits: Int, algorithm: Algorithm, seed: UInt64, scamCount: Int, benignCount: Int,
+                     bias: Double, plattA: Double, plattB: Double, info: String, weights dense: [Float]) {
         precondition(dense.count == 1 << bucketBits)
-        weights = UnsafeMutablePointer<Float>.allocate(capacity: dense.count)
-        weights.initialize(from: dense, count: dense.count)
-        nonZero = dense.reduce(0) { $0 + ($1 != 0 ? 1 : 0) }
-        let words = max(1, dense.count / 64)
-        present = UnsafeMutablePointer<UInt64>.allocate(capacity: words)
-        present.initialize(repeating: 0, count: words)
-        for b in dense.indices where dense[b] != 0 { present[b >> 6] |= 1 << UInt64(b & 63) }
+        self.init(minN: minN, maxN: maxN, bucketBits: bucketBits, algorithm: algorithm, seed: seed, scamCount: scamCount, benignCount: benignCount,
+                  bias: bias, plattA: plattA, plattB: plattB, info: info,
+                  weights: dense.indices.filter { dense[$0] != 0 }.map { (bucket: $0, weight: dense[$0]) })
     }
 
     deinit {
-        weights.deallocate()
-        present.deallocate()
+        free(weights)
+        free(present)
     }
 
     @inline(__always)
@@ -322,18 +341,19 @@ public final class TextModel: @unchecked Sendable {
         var stored: UInt64 = 0
         for k in 0..<8 { stored |= UInt64(bytes[bytes.count - 8 + k]) << (8 * k) }
         guard stored == checksum(bytes[0..<(bytes.count - 8)]) else { throw bad("checksum mismatch: the file is corrupt") }
-        var dense = [Float](repeating: 0, count: 1 << bits)
+        var sparse: [(bucket: Int, weight: Float)] = []
+        sparse.reserveCapacity(count)
         var last = -1
         for _ in 0..<count {
             let index = Int(u32())
             let w = Float(bitPattern: u32())
-            guard index > last, index < dense.count else { throw bad("weight index \(index) out of order or range") }
+            guard index > last, index < 1 << bits else { throw bad("weight index \(index) out of order or range") }
             guard w.isFinite else { throw bad("weight \(index) is not a finite number") }
-            dense[index] = w
+            sparse.append((index, w))
             last = index
         }
         return TextModel(path: path, minN: minN, maxN: maxN, bucketBits: bits, algorithm: algorithm, seed: seed, scamCount: scam,
-                         benignCount: benign, bias: bias, plattA: a, plattB: b, info: info, weights: dense)
+                         benignCount: benign, bias: bias, plattA: a, plattB: b, info: info, weights: sparse)
     }
 
     /// The model a rules folder carries: `model.fzm` in the first of `paths` that is a directory holding one.

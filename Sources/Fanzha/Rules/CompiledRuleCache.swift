@@ -215,6 +215,12 @@ public enum CompiledRuleCache {
         return try decoded.value!.get()
     }
 
+    /// Result slots filled by other threads, one each, and read after they are done.
+    private struct Slots<Value>: @unchecked Sendable {
+        let buffer: UnsafeMutableBufferPointer<Value>
+        init(_ buffer: UnsafeMutableBufferPointer<Value>) { self.buffer = buffer }
+    }
+
     private final class Box<Value>: @unchecked Sendable {
         var value: Value
         init(_ value: Value) { self.value = value }
@@ -336,27 +342,35 @@ public enum CompiledRuleCache {
             atoms.append(Atom(kind: kind, display: display, words: atomWords, wordIDs: ids, requirement: requirement,
                               patterns: [], literalSources: try r.strings()))
         }
-        // The regexes, compiled (and JIT-compiled) on every core.
+        // The regexes, compiled (and JIT-compiled) on the other cores while this thread decodes
+        // the rest (start-up is wall-clock time: the regexes are a quarter of loading), then put
+        // in their atoms. Every way out of this function waits for them first: they write into
+        // `compiled`.
         let compiled = UnsafeMutableBufferPointer<Result<[Pattern], Error>?>.allocate(capacity: patternSpecs.count)
         compiled.initialize(repeating: nil)
-        defer { _ = compiled.deinitialize(); compiled.deallocate() }
-        let specs = patternSpecs
-        DispatchQueue.concurrentPerform(iterations: specs.count) { k in
-            var patterns: [Pattern] = []
-            do {
-                for (source, options) in specs[k].specs { patterns.append(try Pattern(source, options: options)) }
-                compiled[k] = .success(patterns)
-            } catch {
-                compiled[k] = .failure(error)
+        let regexes = DispatchGroup()
+        defer {
+            regexes.wait()
+            _ = compiled.deinitialize()
+            compiled.deallocate()
+        }
+        let specs = patternSpecs, slots = Slots(compiled)
+        // A thread of its own, not a Dispatch queue: this may itself run on Dispatch's last free
+        // worker, and waiting for a block queued behind it could wait for ever.
+        regexes.enter()
+        Thread {
+            // Each iteration writes its own slot; they are read after `regexes.wait()`.
+            DispatchQueue.concurrentPerform(iterations: specs.count) { k in
+                var patterns: [Pattern] = []
+                do {
+                    for (source, options) in specs[k].specs { patterns.append(try Pattern(source, options: options)) }
+                    slots.buffer[k] = .success(patterns)
+                } catch {
+                    slots.buffer[k] = .failure(error)
+                }
             }
-        }
-        for (k, (a, _)) in patternSpecs.enumerated() {
-            let patterns: [Pattern]
-            do { patterns = try compiled[k]!.get() } catch { throw r.bad("a regex no longer compiles: \(error)") }
-            let atom = atoms[a]
-            atoms[a] = Atom(kind: atom.kind, display: atom.display, words: atom.words, wordIDs: atom.wordIDs, requirement: atom.requirement,
-                            patterns: patterns, literalSources: atom.literalSources)
-        }
+            regexes.leave()
+        }.start()
         var rules: [CompiledRule] = []
         let ruleCount = try r.count()
         rules.reserveCapacity(ruleCount)
@@ -431,6 +445,17 @@ public enum CompiledRuleCache {
         guard r.p == r.base.count else {
             program.deallocate()
             throw r.bad("trailing bytes")
+        }
+        regexes.wait()
+        for (k, (a, _)) in patternSpecs.enumerated() {
+            let patterns: [Pattern]
+            do { patterns = try compiled[k]!.get() } catch {
+                program.deallocate()
+                throw r.bad("a regex no longer compiles: \(error)")
+            }
+            let atom = atoms[a]
+            atoms[a] = Atom(kind: atom.kind, display: atom.display, words: atom.words, wordIDs: atom.wordIDs, requirement: atom.requirement,
+                            patterns: patterns, literalSources: atom.literalSources)
         }
         return RuleSet(levels: levels, categories: categories, atoms: atoms, rules: rules, words: words, sources: sources,
                        wordEdges: wordEdges, variants: VariantDictionary(entries: entries),
