@@ -14,11 +14,13 @@ demo: setup
 	$(SWIFT) build -c release
 	.build/release/fanzha scan corpus/demo.txt; status=$$?; [ $$status -le 1 ]
 
-# The test suite, the Spark job's tests, the service's console and OpenAPI run, then the detection
+# The test suite, the engine's equivalences on the whole corpus (scripts/equivalence.sh: the
+# prefilter and the thread count change no verdict), the Spark job's tests, the service's console and OpenAPI run, then the detection
 # floors on ../shared/datasets (scripts/quality.py --check).
 test: setup
 	$(SWIFT) test
 	$(SWIFT) build -c release
+	./scripts/equivalence.sh
 	$(MAKE) test-spark
 	$(MAKE) test-service
 	./scripts/quality.py --check

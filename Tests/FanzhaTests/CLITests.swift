@@ -366,8 +366,8 @@ private let threeMessages = "请把钱转入安全账户\n今天天气很好\n�
     }
 
     /// `--threads` and `--no-prefilter` reach the engine and keep the output as it was. That the
-    /// prefilter and the worker count change no verdict is checked once, in the library, on the
-    /// whole corpus (ScannerTests); here a few records of our own are enough.
+    /// prefilter and the worker count change no verdict is checked once, on the whole corpus, by
+    /// scripts/equivalence.sh on the release binary; here a few records of our own are enough.
     @Test func threadsAndPrefilterFlagsKeepTheOutput() throws {
         let f = try CLIFixture()
         let lines = [

@@ -617,20 +617,8 @@ category prize {
 
     // MARK: the prefilter and the parallel scanner
 
-    @Test func prefilterOnAndOffGiveIdenticalVerdictsOnTheCorpus() throws {
-        let rules = try loadBundledRuleSet()
-        let records = try loadCorpusRecords()
-        let on = try Engine(rules: rules, usePrefilter: true)
-        let off = try Engine(rules: rules, usePrefilter: false)
-        var differences: [String] = []
-        for r in records {
-            let a = verdictFingerprint(on.screen(r), rules), b = verdictFingerprint(off.screen(r), rules)
-            if a != b { differences.append("with prefilter:    \(a)\nwithout prefilter: \(b)") }
-        }
-        #expect(differences.isEmpty, "\(differences.count) records differ:\n\(differences.prefix(5).joined(separator: "\n"))")
-        // The corpus does exercise the rules.
-        #expect(records.map { on.screen($0) }.filter { $0.level >= .medium }.count > 50)
-    }
+    // That the prefilter and the worker count change no verdict on the whole corpus is checked on
+    // the release binary by scripts/equivalence.sh (`make test`); here, constructs of our own.
 
     @Test func prefilterOnAndOffAgreeOnEvasionsAndRegexes() throws {
         let text = categoriesText + """
@@ -813,7 +801,10 @@ category prize {
 
     @Test func parallelScannerEqualsSequentialAndKeepsOrder() throws {
         let rules = try loadBundledRuleSet()
-        var records = try loadCorpusRecords()
+        // A slice of the corpus is enough for order, reuse and agreement (the whole corpus:
+        // scripts/equivalence.sh on the release binary); calls and messages both.
+        let corpus = try loadCorpusRecords()
+        var records = Array(corpus.prefix(60)) + Array(corpus.filter(\.isCall).prefix(30))
         // Some extra records, unordered ids, duplicates and empties.
         records.append(Record(id: "empty", text: ""))
         records.append(contentsOf: records.prefix(20).enumerated().map { i, r in
