@@ -141,11 +141,11 @@ extension Screener {
         case .unknown:
             var gate: LiteralGate?
             let atom = rules.atoms[a]
-            // A regex atom shows itself as `/source/flags`.
-            if atom.kind == .regex, matcher.programPointer.pointee.atomClauseCount[a] == 0,
-               let open = atom.display.firstIndex(of: "/"), let close = atom.display.lastIndex(of: "/"), open < close {
-                let source = String(atom.display[atom.display.index(after: open)..<close])
-                gate = LiteralGate(source: source, extended: atom.display[atom.display.index(after: close)...].contains("x"))
+            // The regex's own source and options (not `display`: from a compiled rule set that
+            // would decode all the rules' details, which a scan never needs).
+            if atom.kind == .regex, matcher.programPointer.pointee.atomClauseCount[a] == 0, atom.regexes.specs.count == 1 {
+                let spec = atom.regexes.specs[0]
+                gate = LiteralGate(source: spec.source, extended: spec.options.contains(.extended))
             }
             literalGates[a] = gate.map { .gate($0) } ?? .none
             return gate
