@@ -141,9 +141,10 @@ extension Screener {
         case .unknown:
             var gate: LiteralGate?
             let atom = rules.atoms[a]
-            // The regex's own source and options (not `display`: from a compiled rule set that
-            // would decode all the rules' details, which a scan never needs).
-            if atom.kind == .regex, matcher.programPointer.pointee.atomClauseCount[a] == 0, atom.regexes.specs.count == 1 {
+            // A regex atom is one pattern; its source is read from the pattern itself, not from
+            // the atom's display (a compiled rule set decodes displays only when a tool asks).
+            if atom.kind == .regex, matcher.programPointer.pointee.atomClauseCount[a] == 0,
+               atom.regexes.specs.count == 1 {
                 let spec = atom.regexes.specs[0]
                 gate = LiteralGate(source: spec.source, extended: spec.options.contains(.extended))
             }
