@@ -96,8 +96,8 @@ private func admits(_ gate: Screener.LiteralGate, _ text: String) -> Bool {
             guard let gate = screener.literalGate(ofAtom: a) else { continue }
             gated += 1
             for text in texts {
-                let matched = text.bytes.withUnsafeBufferPointer { buf in
-                    screener.rules.atoms[a].patterns.contains { (try? $0.firstMatch(in: buf, using: scratch)) != nil }
+                let matched = try text.bytes.withUnsafeBufferPointer { buf in
+                    try screener.rules.atoms[a].patterns.contains { (try? $0.firstMatch(in: buf, using: scratch)) != nil }
                 }
                 let admitted = text.bytes.withUnsafeBufferPointer { buf in
                     withUnsafeTemporaryAllocation(of: UInt64.self, capacity: ScalarBits.words) { bits in

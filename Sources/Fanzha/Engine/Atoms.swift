@@ -12,7 +12,7 @@ extension Screener {
         if literalPatterns.isEmpty { literalPatterns = Array(repeating: nil, count: rules.atoms.count) }
         if let done = literalPatterns[a] { return done }
         let atom = rules.atoms[a]
-        var compiled = atom.patterns
+        var compiled = try atom.patterns
         for source in atom.literalSources { compiled.append(try Pattern(source, options: [])) }
         literalPatterns[a] = compiled
         return compiled

@@ -98,7 +98,7 @@ extension Screener {
             if wrapped { generation = 1 }   // forget every stamp below
             if wrapped || clauseStamp.count != clauses { clauseStamp.reset(count: clauses, to: 0) }
             if wrapped { scalarBitsStamp.reset(count: scalarBitsStamp.count, to: 0) }
-            if wrapped || wordStamp.count != rules.words.count { wordStamp.reset(count: rules.words.count, to: 0) }
+            if wrapped || wordStamp.count != rules.wordCount { wordStamp.reset(count: rules.wordCount, to: 0) }
             let atoms = rules.atoms.count
             if wrapped || atomStamp.count != atoms {
                 atomStamp.reset(count: atoms, to: 0)
