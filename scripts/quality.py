@@ -49,9 +49,9 @@ SETS = [
 FLOORS = {
     "telecom-fraud-texts": (0.95, 0.02, 0.98, None),
     "fbs-sms": (0.91, 0.02, None, None),
-    "real-texts": (0.54, 0.03, None, None),
-    "fraud-news": (None, 0.025, None, None),
-    "fraud-dialogues": (0.885, None, None, None),
+    "real-texts": (0.77, 0.03, None, None),
+    "fraud-news": (None, 0.022, None, None),
+    "fraud-dialogues": (0.90, None, None, 0.80),
     "teleantifraud-calls": (0.94, 0.01, None, 0.85),
     "corpus": (0.95, None, 0.94, None),
 }

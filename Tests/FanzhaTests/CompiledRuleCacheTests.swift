@@ -49,6 +49,43 @@ import Testing
         #expect(FileManager.default.contents(atPath: again) == FileManager.default.contents(atPath: file))
     }
 
+    /// Loading reads only what a scan needs: a scan of one message decodes none of the details
+    /// (conditions, examples, sources, words) and compiles only the regexes its prefilter selects;
+    /// asking for the details later gives exactly what was written.
+    @Test func aScanReadsNoDetailsAndCompilesOnlyTheRegexesItRuns() throws {
+        let rules = try loadBundledRuleSet()
+        let dir = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let file = dir + "/rules.fzc"
+        try CompiledRuleCache.write(rules, model: nil, to: file)
+        let loaded = try CompiledRuleCache.read(path: file)
+        let details = try #require(loaded.prebuilt?.details)
+        let regexes = loaded.atoms.filter { $0.kind == .regex }
+        #expect(regexes.count > 20)
+        #expect(regexes.allSatisfy { !$0.regexes.isCompiled })
+        let screener = try Fanzha.Screener(matcher: CompiledMatcher(loaded, model: try bundledModel()))
+        let record = Record(id: "1", text: "您好，这里是市公安局，您的账户涉嫌洗钱，请立即转账到安全账户配合调查")
+        let verdict = screener.screen(record)
+        #expect(verdict.level >= .medium)
+        _ = VerdictPrinter(rules: loaded, format: .jsonl, colour: false).json(verdict, record: record)
+        #expect(!details.isDecoded)
+        let compiled = regexes.filter { $0.regexes.isCompiled }.count
+        #expect(compiled > 0 && compiled < regexes.count)
+        #expect(loaded.usesModel == rules.usesModel)
+        // The details, decoded on demand, are the ones written.
+        #expect(loaded.words == rules.words)
+        #expect(details.isDecoded)
+        for (a, b) in zip(loaded.rules, rules.rules) {
+            #expect(a.condition == b.condition && a.requirement == b.requirement && a.unless == b.unless, "\(a.id)")
+            #expect(a.hits.map(\.text) == b.hits.map(\.text) && a.misses.map(\.text) == b.misses.map(\.text), "\(a.id)")
+        }
+        for (a, b) in zip(loaded.atoms, rules.atoms) {
+            #expect(a.display == b.display && a.words == b.words && a.wordIDs == b.wordIDs, "\(a.display)")
+            #expect(a.requirement == b.requirement && a.literalSources == b.literalSources, "\(a.display)")
+            #expect(a.regexes.specs.map(\.source) == b.regexes.specs.map(\.source), "\(a.display)")
+        }
+    }
+
     @Test func damagedFilesAreRejected() throws {
         let rules = try compiledRuleSet(ruleText(match: #""安全账户" and /转(账|帐)/"#))
         let dir = try temporaryFolder()

@@ -98,6 +98,32 @@ private func verdict(_ text: String) throws -> (Verdict, RuleSet) {
         #expect(v.level == .medium)
     }
 
+    @Test func narrationRunsOnThroughSpaceSeparatedPieces() throws {
+        // A chat line written with spaces for commas: 受害人报警了 frames its piece, and the
+        // narration runs on through 后来要转安全账户 (a space, not a stop, before it), so 安全账户
+        // is not the text speaking. It stops at the piece that says 你的 (the text's own voice,
+        // vetoed). Framed: 17 of 37 characters, too few to frame the whole message.
+        let text = "受害人报警了了 后来要转安全账户 你的钱在吗你的钱在吗你的钱在吗你的钱在吗"
+        let (starts, _, breaks) = Screener.sentenceBreaks(text)
+        #expect(starts == [0, 8, 17])
+        #expect(breaks == [8, 17])
+        let (v, _) = try verdict(text)
+        #expect(v.frames.map { [$0.start, $0.end] } == [[0, 8], [8, 17]])
+        #expect(v.score == 0)
+        // After a full stop the same piece is a sentence of its own: 安全账户 counts (6).
+        let (stop, _) = try verdict("受害人报警了了。后来要转安全账户 你的钱在吗你的钱在吗你的钱在吗你的钱在吗")
+        #expect(stop.frames.map { [$0.start, $0.end] } == [[0, 8]])
+        #expect(stop.score == 6)
+    }
+
+    @Test func aWarningDoesNotRunOnThroughSpaces() throws {
+        // 谨防诈骗请注意 is a warning piece (8 of 25 characters); the appeal after the space is
+        // still the text's own: 6, and n.warn reads no warning once the message appeals.
+        let (v, _) = try verdict("谨防诈骗请注意 马上把卡里的钱都转到这个安全账户")
+        #expect(v.frames.map { [$0.start, $0.end] } == [[0, 8]])
+        #expect(v.score == 6)
+    }
+
     @Test func unlessVetoesTheSentence() throws {
         // 民警 would frame it, but the sentence says 你的: a fake policeman, not a report.
         let (v, _) = try verdict("我是民警，你的钱要转到安全账户")
@@ -234,9 +260,9 @@ private func verdict(_ text: String) throws -> (Verdict, RuleSet) {
 }
 
 // The project's own reports and warned scams (corpus/reports.jsonl, corpus/warned_scams.jsonl):
-// every scam that carries a warning-like phrase is at medium or above; of the 55 benign reports,
-// PSAs and lecture texts, at most 5 reach medium today (the target is none; README).
-@Test func warnedScamsAreCaughtAndReportsMostlyAreNot() throws {
+// every scam that carries a warning-like phrase is at medium or above, and none of the benign
+// reports, PSAs and lecture texts reaches medium (issue 17).
+@Test func warnedScamsAreCaughtAndNoReportIs() throws {
     let rules = try loadBundledRuleSet()
     let scanner = try Fanzha.Screener(rules: rules)
     func records(_ name: String) throws -> [Record] {
@@ -253,5 +279,5 @@ private func verdict(_ text: String) throws -> (Verdict, RuleSet) {
     let reports = try records("reports.jsonl")
     #expect(reports.count >= 45 && reports.allSatisfy { $0.label == "benign" })
     let flagged = reports.filter { scanner.screen($0).level >= .medium }.map(\.id)
-    #expect(flagged.count <= 5, "reports at medium: \(flagged)")
+    #expect(flagged.isEmpty, "reports at medium: \(flagged)")
 }

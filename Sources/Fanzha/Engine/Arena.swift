@@ -22,6 +22,13 @@ struct Arena<Element: BitwiseCopyable> {
         }
     }
 
+    /// The address of element `i`: a run of elements read or written in place (a turn's scalar bitmap).
+    @inline(__always)
+    func address(_ i: Int) -> UnsafeMutablePointer<Element> {
+        assert(i >= 0 && i < count, "arena index out of range")
+        return base.unsafelyUnwrapped + i
+    }
+
     @inline(__always)
     mutating func append(_ e: Element) {
         if count == capacity { grow() }

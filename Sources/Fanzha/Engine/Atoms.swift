@@ -12,7 +12,7 @@ extension Screener {
         if literalPatterns.isEmpty { literalPatterns = Array(repeating: nil, count: rules.atoms.count) }
         if let done = literalPatterns[a] { return done }
         let atom = rules.atoms[a]
-        var compiled = atom.patterns
+        var compiled = try atom.patterns
         for source in atom.literalSources { compiled.append(try Pattern(source, options: [])) }
         literalPatterns[a] = compiled
         return compiled
@@ -68,16 +68,26 @@ extension Screener.Evaluation {
                 "rule \(screener.rules.rules[currentRule].id): \(screener.rules.atoms[a].display): \(message)" + (prepared.isCall ? " (turn \(t))" : "")
             }
             let turns = prepared.turns, scratch = screener.scratch
+            // A turn without the characters every match needs is not matched (LiteralGate.swift).
+            let gate = usePrefilter && !patterns.isEmpty ? screener.literalGate(ofAtom: a) : nil
+            func match(_ t: Int) -> (ranges: [Range<Int>], failure: String?) {
+                let text = turns[t].text
+                if let gate {
+                    let scalars = scalarBits(ofTurn: t)
+                    if !text.bytes.withUnsafeBufferPointer({ gate.admits($0, scalars: scalars) }) { return ([], nil) }
+                }
+                return Screener.matches(patterns, in: text, scratch: scratch)
+            }
             if usePrefilter, let memo = prepared.regexMemo, !patterns.isEmpty {
                 // A live call: each turn is matched once, whichever window of the call asks.
                 let base = prepared.firstTurnNumber
                 let failure = memo.occurrences(of: Int32(a), turns: base, base + turnLimit,
-                                               match: { t in Screener.matches(patterns, in: turns[t - base].text, scratch: scratch) },
+                                               match: { t in match(t - base) },
                                                each: { t, s, e in single(t - Int32(base), s, e) })
                 if let failure, failedAtoms.insert(a).inserted { errors.append(failed(failure.turn - base, failure.message)) }
             } else {
                 for t in 0..<turnLimit {
-                    let (ranges, failure) = Screener.matches(patterns, in: turns[t].text, scratch: scratch)
+                    let (ranges, failure) = match(t)
                     if let failure, failedAtoms.insert(a).inserted { errors.append(failed(t, failure)) }
                     for r in ranges { single(Int32(t), Int32(r.lowerBound), Int32(r.upperBound)) }
                 }

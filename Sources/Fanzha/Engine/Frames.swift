@@ -36,14 +36,15 @@ extension Screener.Evaluation {
         guard !marks.isEmpty else { return }
         let turns = prepared.turns
         // Sentences per turn, found once for the turns that hold a mark.
-        var sentenceStarts: [Int32: [Int]] = [:], quotations: [Int32: [Range<Int>]] = [:]
+        var sentenceStarts: [Int32: [Int]] = [:], quotations: [Int32: [Range<Int>]] = [:], spaceBreaks: [Int32: Set<Int>] = [:]
         var framed = Set<SentenceKey>(), vetoed = Set<SentenceKey>()
         for m in marks {
             let text = turns[Int(m.turn)].text
             if sentenceStarts[m.turn] == nil {
-                let (s, q) = Screener.sentences(turns[Int(m.turn)].turn.text)
+                let (s, q, b) = Screener.sentenceBreaks(turns[Int(m.turn)].turn.text)
                 sentenceStarts[m.turn] = s
                 quotations[m.turn] = q
+                spaceBreaks[m.turn] = b
             }
             let starts = sentenceStarts[m.turn]!
             let scalar = Int(m.byte) < text.bytes.count ? Int(text.originStart[Int(m.byte)]) : text.originalScalarCount
@@ -51,6 +52,20 @@ extension Screener.Evaluation {
             if m.veto, quotations[m.turn]!.contains(where: { $0.contains(scalar) }) { continue }
             let key = SentenceKey(frame: m.frame, turn: m.turn, sentence: Int32(Screener.lastIndex(in: starts, atMost: scalar)))
             if m.veto { vetoed.insert(key) } else { framed.insert(key) }
+        }
+        // A space is a weak break (a chat line written with spaces for commas): narration runs on
+        // through the space-separated pieces after it, up to a real stop or a piece in the text's
+        // own voice (its `unless`). Warnings do not run on: a scam may follow a disclaimer.
+        for key in framed.subtracting(vetoed) {
+            let kind = program.pointee.frameKind[Int(key.frame)]
+            guard kind & FrameKinds.warning.rawValue == 0, program.pointee.unlessRoots[Int(key.frame)] >= 0,
+                  let breaks = spaceBreaks[key.turn], !breaks.isEmpty else { continue }
+            let starts = sentenceStarts[key.turn]!
+            var next = SentenceKey(frame: key.frame, turn: key.turn, sentence: key.sentence + 1)
+            while Int(next.sentence) < starts.count, breaks.contains(starts[Int(next.sentence)]), !vetoed.contains(next) {
+                framed.insert(next)
+                next.sentence += 1
+            }
         }
         // The sentences framed (for `whole`): of any kind, and those that narrate (not warnings).
         var framedSentences = Set<Int64>(), narrativeSentences = Set<Int64>()
@@ -165,7 +180,13 @@ extension Screener {
 
     /// The sentence starts, and the quotations (scalar ranges, marks included).
     static func sentences(_ text: String) -> (starts: [Int], quotations: [Range<Int>]) {
-        var starts = [0], quotations: [Range<Int>] = []
+        let (starts, quotations, _) = sentenceBreaks(text)
+        return (starts, quotations)
+    }
+
+    /// The sentence starts, the quotations, and the starts that follow a space rather than a stop.
+    static func sentenceBreaks(_ text: String) -> (starts: [Int], quotations: [Range<Int>], spaceBreaks: Set<Int>) {
+        var starts = [0], quotations: [Range<Int>] = [], spaceBreaks = Set<Int>()
         var depth = 0, ascii = false, opened = 0, i = 0
         var previousIsHan = false, pendingSpace = -1
         var recent: (UnicodeScalar, UnicodeScalar, UnicodeScalar, UnicodeScalar) = (" ", " ", " ", " ")
@@ -175,7 +196,10 @@ extension Screener {
             if u == " " || u == "\u{3000}" {
                 if previousIsHan && pendingSpace < 0 { pendingSpace = i }
             } else {
-                if isHan, pendingSpace >= 0, depth == 0, !ascii, pendingSpace - starts.last! >= 6 { starts.append(pendingSpace + 1) }
+                if isHan, pendingSpace >= 0, depth == 0, !ascii, pendingSpace - starts.last! >= 6 {
+                    starts.append(pendingSpace + 1)
+                    spaceBreaks.insert(pendingSpace + 1)
+                }
                 pendingSpace = -1
                 previousIsHan = isHan
             }
@@ -210,7 +234,7 @@ extension Screener {
             i += 1
         }
         if starts.count > 1 && starts.last! >= i { starts.removeLast() }
-        return (starts, quotations)
+        return (starts, quotations, spaceBreaks)
     }
 
     /// The index of the last element of the sorted `xs` that is at most `x` (0 when none is).

@@ -100,6 +100,8 @@ public final class Screener {
     /// Per atom, its PCRE2 matchers, kept for this worker once asked for: a regex's own; a term
     /// list's compiled on first use (only a scan without the prefilter needs them).
     var literalPatterns: [[Pattern]?] = []
+    /// Per atom, its literal gate for this worker once asked for (LiteralGate.swift).
+    var literalGates: [GateState] = []
     /// Taken by an evaluation while it runs (`Optional.take()`: moved, never copied) and handed back.
     var workspace: Workspace? = Workspace()
 
@@ -173,12 +175,16 @@ public final class Screener {
         // Without a word in this turn, only a regex that needs no word can match in it.
         let program = matcher.programPointer
         return p.turns[t].text.bytes.withUnsafeBufferPointer { buf in
-            program.pointee.regexAtoms.contains { a in
+            withUnsafeTemporaryAllocation(of: UInt64.self, capacity: ScalarBits.words) { bits in
+            ScalarBits.fill(bits.baseAddress!, from: buf)
+            return program.pointee.regexAtoms.contains { a in
                 guard program.pointee.atomClauseCount[Int(a)] == 0 else { return false }
+                if let gate = literalGate(ofAtom: Int(a)), !gate.admits(buf, scalars: bits.baseAddress!) { return false }
                 guard let patterns = try? patterns(ofAtom: Int(a)) else { return true }
                 return patterns.contains { pattern in
                     do { return try pattern.firstMatch(in: buf, using: scratch) != nil } catch { return true }
                 }
+            }
             }
         }
     }

@@ -76,6 +76,10 @@ extension Screener {
         /// evidence text, and which turn of this record that is (-1: none yet).
         var scalarBytes = Arena<Int32>()
         var offsetsTurn = -1
+        /// Per turn, its scalar bitmap for the literal gates (`ScalarBits`), and the generation
+        /// that made it.
+        var scalarBits = Arena<UInt64>()
+        var scalarBitsStamp = Arena<UInt32>()
         var categoryScores: [Int] = []
         var categoryHit: [Bool] = []
         /// A hit's evidence while it is sorted and merged.
@@ -93,7 +97,8 @@ extension Screener {
             let wrapped = generation == 0
             if wrapped { generation = 1 }   // forget every stamp below
             if wrapped || clauseStamp.count != clauses { clauseStamp.reset(count: clauses, to: 0) }
-            if wrapped || wordStamp.count != rules.words.count { wordStamp.reset(count: rules.words.count, to: 0) }
+            if wrapped { scalarBitsStamp.reset(count: scalarBitsStamp.count, to: 0) }
+            if wrapped || wordStamp.count != rules.wordCount { wordStamp.reset(count: rules.wordCount, to: 0) }
             let atoms = rules.atoms.count
             if wrapped || atomStamp.count != atoms {
                 atomStamp.reset(count: atoms, to: 0)
@@ -123,6 +128,7 @@ extension Screener {
             ruleStamp.deallocate(); ruleResult.deallocate(); occ.deallocate(); arena.deallocate(); stack.deallocate()
             ruleSeen.deallocate(); atomHits.deallocate(); atomHitStamp.deallocate(); atomHitFirst.deallocate()
             atomHitCount.deallocate(); atomHitSorted.deallocate(); touchedAtoms.deallocate(); sides.deallocate(); scalarBytes.deallocate()
+            scalarBits.deallocate(); scalarBitsStamp.deallocate()
         }
     }
 }

@@ -336,7 +336,7 @@ extension RuleSet {
             case .near(let a, let b, _, _), .then(let a, let b, _): return reads(a) || reads(b)
             }
         }
-        return rules.contains { reads($0.condition) }
+        return recordedModelUse ?? rules.contains { reads($0.condition) }
     }
 }
 

@@ -27,7 +27,7 @@ public enum CompiledRuleCache {
     public static let fileExtension = "fzc"
     static let magic: [UInt8] = Array("FZCRULES".utf8)
     /// Bumped whenever the layout below changes.
-    static let formatVersion: UInt32 = 4
+    static let formatVersion: UInt32 = 5
     static let headerSize = 48
     /// Environment variable that turns the automatic cache off.
     public static let disableVariable = "FANZHA_NO_CACHE"
@@ -47,7 +47,7 @@ public enum CompiledRuleCache {
     public static func load(paths: [String]) throws -> CompileResult {
         if paths.count == 1, paths[0].hasSuffix(".\(fileExtension)") {
             let set = try read(path: paths[0], expectedKey: nil)
-            return CompileResult(ruleSet: set, diagnostics: [], sources: set.sources)
+            return CompileResult(loaded: set)
         }
         let enabled = ProcessInfo.processInfo.environment[disableVariable].map { $0.isEmpty || $0 == "0" } ?? true
         return try load(paths: paths, cacheFolder: enabled ? cacheFolder() : nil)
@@ -60,7 +60,7 @@ public enum CompiledRuleCache {
         let key = sourceKey(inputs)
         let file = (folder as NSString).appendingPathComponent("rules-\(String(key, radix: 16)).\(fileExtension)")
         if FileManager.default.fileExists(atPath: file), let set = try? read(path: file, expectedKey: key) {
-            return CompileResult(ruleSet: set, diagnostics: [], sources: set.sources)
+            return CompileResult(loaded: set)
         }
         let result = RuleCompiler.compile(files: inputs.rules, variants: inputs.variants)
         if let set = result.ruleSet, result.errors.isEmpty {
@@ -215,12 +215,6 @@ public enum CompiledRuleCache {
         return try decoded.value!.get()
     }
 
-    /// Result slots filled by other threads, one each, and read after they are done.
-    private struct Slots<Value>: @unchecked Sendable {
-        let buffer: UnsafeMutableBufferPointer<Value>
-        init(_ buffer: UnsafeMutableBufferPointer<Value>) { self.buffer = buffer }
-    }
-
     private final class Box<Value>: @unchecked Sendable {
         var value: Value
         init(_ value: Value) { self.value = value }
@@ -234,53 +228,64 @@ public enum CompiledRuleCache {
         for c in set.categories {
             w.string(c.id); w.string(c.title); w.string(c.description); w.string(c.advice); w.string(c.script); w.strings(c.labels)
         }
-        w.strings(set.words)
         w.raw(set.wordEdges, counted: true)
-        var shared = SharedRequirements()
+        w.u8(set.usesModel ? 1 : 0)
+        // What a scan reads: each atom's kind and regexes, each rule's name, score and frame.
         w.count(set.atoms.count)
         for a in set.atoms {
             w.u8(a.kind == .words ? 0 : 1)
-            w.string(a.display)
-            w.ints(a.wordIDs)
-            // The compiler's usual atom: its words are the dictionary's words of its ids, and it
-            // requires any of them. Stored as one flag each, so loading shares the dictionary's
-            // strings instead of making thousands of copies.
-            if a.words == a.wordIDs.map({ set.words[$0] }) { w.u8(1) } else { w.u8(0); w.strings(a.words) }
-            if a.requirement == .anyOf(a.wordIDs.map { .word($0) }) {
-                w.u8(1)
-                shared.register(a.requirement)
-            } else {
-                w.u8(0)
-                shared.encode(a.requirement, &w)
-            }
-            w.count(a.patterns.count)
-            for p in a.patterns { w.string(p.source); w.u32(p.options.rawValue) }
-            w.strings(a.literalSources)
+            w.count(a.regexes.specs.count)
+            for p in a.regexes.specs { w.string(p.source); w.u32(p.options.rawValue) }
         }
         w.count(set.rules.count)
         for r in set.rules {
             w.string(r.id); w.string(r.title); w.i64(r.category ?? -1); w.i64(r.score); w.string(r.status.rawValue)
             w.strings(r.tags); w.u8(r.isPrivate ? 1 : 0)
-            encode(r.condition, &w)
-            shared.encode(r.requirement, &w)
-            for list in [r.hits, r.misses] {
-                w.count(list.count)
-                for e in list { w.string(e.text); w.u8(e.isCall ? 1 : 0); encode(e.range, &w) }
-            }
             encode(r.range, &w)
             w.u8(r.frameKind.rawValue)
-            if let u = r.unless { w.u8(1); encode(u, &w) } else { w.u8(0) }
             w.i64(r.whole ?? Int.min)
             w.u8(r.reads.rawValue)
         }
-        w.count(set.sources.count)
-        for s in set.sources {
-            w.string(s.path)
-            w.int32s(s.scalars.map { Int32(bitPattern: $0.value) })
+        // What only the tools read (`LazyRuleDetails`), as one counted block that loading skips.
+        var d = ByteWriter()
+        d.strings(set.words)
+        var shared = SharedRequirements()
+        for a in set.atoms {
+            d.string(a.display)
+            d.ints(a.wordIDs)
+            // The compiler's usual atom: its words are the dictionary's words of its ids, and it
+            // requires any of them. Stored as one flag each, so loading shares the dictionary's
+            // strings instead of making thousands of copies.
+            if a.words == a.wordIDs.map({ set.words[$0] }) { d.u8(1) } else { d.u8(0); d.strings(a.words) }
+            if a.requirement == .anyOf(a.wordIDs.map { .word($0) }) {
+                d.u8(1)
+                shared.register(a.requirement)
+            } else {
+                d.u8(0)
+                shared.encode(a.requirement, &d)
+            }
+            d.strings(a.literalSources)
         }
-        let keys = set.variants.entries.keys.sorted()
-        w.count(keys.count)
-        for k in keys { w.string(k); w.strings(set.variants.entries[k]!) }
+        for r in set.rules {
+            encode(r.condition, &d)
+            shared.encode(r.requirement, &d)
+            for list in [r.hits, r.misses] {
+                d.count(list.count)
+                for e in list { d.string(e.text); d.u8(e.isCall ? 1 : 0); encode(e.range, &d) }
+            }
+            if let u = r.unless { d.u8(1); encode(u, &d) } else { d.u8(0) }
+        }
+        let sources = set.sources
+        d.count(sources.count)
+        for s in sources {
+            d.string(s.path)
+            d.int32s(s.scalars.map { Int32(bitPattern: $0.value) })
+        }
+        let variants = set.variants
+        let keys = variants.entries.keys.sorted()
+        d.count(keys.count)
+        for k in keys { d.string(k); d.strings(variants.entries[k]!) }
+        w.raw(d.bytes, counted: true)
         if let model { w.u8(1); w.raw(model, counted: true) } else { w.u8(0) }
         // The prefilter's automaton and the evaluation program, as built from these rules.
         let prebuilt = set.prebuilt
@@ -303,6 +308,9 @@ public enum CompiledRuleCache {
         }
     }
 
+    /// The rule set `encode` wrote. Only what a scan reads is decoded here; the details block
+    /// (conditions, requirements, examples, sources, variants) is decoded on first use, and each
+    /// atom's regexes are compiled on first use (`AtomPatterns`).
     static func decode(_ r: inout ByteReader) throws -> RuleSet {
         let levels = Levels(low: try r.int(), medium: try r.int(), high: try r.int())
         var categories: [Category] = []
@@ -311,17 +319,84 @@ public enum CompiledRuleCache {
             categories.append(Category(id: try r.string(), title: try r.string(), description: try r.string(), advice: try r.string(),
                                        script: try r.string(), labels: try r.strings()))
         }
-        let words = try r.strings()
         let wordEdges = try r.bytes()
+        let wordCount = wordEdges.count
+        let usesModel = try r.u8() != 0
+        let atomCount = try r.count()
+        // Read before the atoms and rules that refer to it; filled in once their counts are known.
+        let details = LazyRuleDetails()
+        var atoms: [Atom] = []
+        atoms.reserveCapacity(atomCount)
+        for i in 0..<atomCount {
+            let kind: Atom.Kind = try r.u8() == 0 ? .words : .regex
+            var specs: [(source: String, options: Pattern.Options)] = []
+            let n2 = try r.count()
+            for _ in 0..<n2 { specs.append((try r.string(), Pattern.Options(rawValue: try r.u32()))) }
+            atoms.append(Atom(kind: kind, regexes: specs.isEmpty ? .none : AtomPatterns(specs: specs), details: details, index: i))
+        }
+        var rules: [CompiledRule] = []
+        let ruleCount = try r.count()
+        rules.reserveCapacity(ruleCount)
+        for i in 0..<ruleCount {
+            let id = try r.string(), title = try r.string()
+            let category = try r.int()
+            let score = try r.int()
+            guard let status = RuleStatus(rawValue: try r.string()) else { throw r.bad("unknown rule status") }
+            let tags = try r.strings()
+            let isPrivate = try r.u8() != 0
+            let range = try decodeRange(&r)
+            guard category >= -1 && category < categories.count else { throw r.bad("category out of range") }
+            var rule = CompiledRule(id: id, title: title, category: category < 0 ? nil : category, score: score, status: status, tags: tags,
+                                    isPrivate: isPrivate, range: range, details: details, index: i)
+            rule.frameKind = FrameKinds(rawValue: try r.u8())
+            let whole = try r.int()
+            rule.whole = whole == Int.min ? nil : whole
+            rule.reads = FrameKinds(rawValue: try r.u8())
+            rules.append(rule)
+        }
+        let detailLength = try r.count()
+        details.locate(try r.reader(skipping: detailLength), words: wordCount, atoms: atomCount, rules: ruleCount)
+        let model: [UInt8]? = try r.u8() != 0 ? r.bytes() : nil
+
+        let byteClass = try r.bytes()
+        let classCount = try r.count()
+        try r.align(4)
+        let next = try r.int32Table()
+        let outputStart = try r.int32s(), outputCount = try r.int32s(), outputs = try r.int32s(), wordLength = try r.int32s()
+        let states = outputStart.count
+        var consistent = byteClass.count == 256 && classCount > 0 && next.count == states * classCount
+        consistent = consistent && outputCount.count == states && wordLength.count == wordCount
+        for c in byteClass where Int(c) >= classCount { consistent = false }
+        for w in outputs where w < 0 || Int(w) >= wordCount { consistent = false }
+        if consistent {
+            for s in 0..<states {
+                let a = Int(outputStart[s]), n = Int(outputCount[s])
+                if a < 0 || n < 0 || a + n > outputs.count { consistent = false }
+            }
+        }
+        guard consistent else { throw r.bad("inconsistent automaton tables") }
+        let automaton = AhoCorasick(byteClass: byteClass, classCount: classCount, next: next,
+                                    outputStart: outputStart, outputCount: outputCount, outputs: outputs, wordLength: wordLength)
+        let program = try Program(from: &r, rules: ruleCount, atoms: atomCount, words: wordCount)
+        guard r.p == r.base.count else {
+            program.deallocate()
+            throw r.bad("trailing bytes")
+        }
+        return RuleSet(levels: levels, categories: categories, atoms: atoms, rules: rules, wordEdges: wordEdges,
+                       details: details, usesModel: usesModel, prebuilt: PrebuiltMatcher(automaton: automaton, program: program, details: details),
+                       embeddedModel: model)
+    }
+
+    /// The details block `encode` wrote after the rules (see `LazyRuleDetails`).
+    static func decodeDetails(_ r: inout ByteReader, words wordCount: Int, atoms atomCount: Int, rules ruleCount: Int) throws -> LazyRuleDetails.Decoded {
+        let words = try r.strings()
+        guard words.count == wordCount else { throw r.bad("word count") }
         // One `.word(w)` per word, shared by every requirement that names it (each is a boxed enum).
         let wordRequirement = (0..<words.count).map { WordRequirement.word($0) }
         var shared: [WordRequirement] = []
-        var atoms: [Atom] = []
-        var patternSpecs: [(atom: Int, specs: [(String, Pattern.Options)])] = []
-        let atomCount = try r.count()
+        var atoms: [AtomDetail] = []
         atoms.reserveCapacity(atomCount)
         for _ in 0..<atomCount {
-            let kind: Atom.Kind = try r.u8() == 0 ? .words : .regex
             let display = try r.string()
             let ids = try r.ints(below: words.count)
             let atomWords = try r.u8() == 1 ? ids.map { words[$0] } : r.strings()
@@ -335,53 +410,12 @@ public enum CompiledRuleCache {
             } else {
                 requirement = try decodeRequirement(&r, words: wordRequirement, shared: &shared)
             }
-            var specs: [(String, Pattern.Options)] = []
-            let n2 = try r.count()
-            for _ in 0..<n2 { specs.append((try r.string(), Pattern.Options(rawValue: try r.u32()))) }
-            if !specs.isEmpty { patternSpecs.append((atoms.count, specs)) }
-            atoms.append(Atom(kind: kind, display: display, words: atomWords, wordIDs: ids, requirement: requirement,
-                              patterns: [], literalSources: try r.strings()))
+            atoms.append(AtomDetail(display: display, words: atomWords, wordIDs: ids, requirement: requirement, literalSources: try r.strings()))
         }
-        // The regexes, compiled (and JIT-compiled) on the other cores while this thread decodes
-        // the rest (start-up is wall-clock time: the regexes are a quarter of loading), then put
-        // in their atoms. Every way out of this function waits for them first: they write into
-        // `compiled`.
-        let compiled = UnsafeMutableBufferPointer<Result<[Pattern], Error>?>.allocate(capacity: patternSpecs.count)
-        compiled.initialize(repeating: nil)
-        let regexes = DispatchGroup()
-        defer {
-            regexes.wait()
-            _ = compiled.deinitialize()
-            compiled.deallocate()
-        }
-        let specs = patternSpecs, slots = Slots(compiled)
-        // A thread of its own, not a Dispatch queue: this may itself run on Dispatch's last free
-        // worker, and waiting for a block queued behind it could wait for ever.
-        regexes.enter()
-        Thread {
-            // Each iteration writes its own slot; they are read after `regexes.wait()`.
-            DispatchQueue.concurrentPerform(iterations: specs.count) { k in
-                var patterns: [Pattern] = []
-                do {
-                    for (source, options) in specs[k].specs { patterns.append(try Pattern(source, options: options)) }
-                    slots.buffer[k] = .success(patterns)
-                } catch {
-                    slots.buffer[k] = .failure(error)
-                }
-            }
-            regexes.leave()
-        }.start()
-        var rules: [CompiledRule] = []
-        let ruleCount = try r.count()
+        var rules: [RuleDetail] = []
         rules.reserveCapacity(ruleCount)
         for _ in 0..<ruleCount {
-            let id = try r.string(), title = try r.string()
-            let category = try r.int()
-            let score = try r.int()
-            guard let status = RuleStatus(rawValue: try r.string()) else { throw r.bad("unknown rule status") }
-            let tags = try r.strings()
-            let isPrivate = try r.u8() != 0
-            let condition = try decodeCondition(&r, atoms: atoms.count, rules: ruleCount)
+            let condition = try decodeCondition(&r, atoms: atomCount, rules: ruleCount)
             let requirement = try decodeRequirement(&r, words: wordRequirement, shared: &shared)
             var examples: [[CompiledExample]] = [[], []]
             for k in 0..<2 {
@@ -390,17 +424,8 @@ public enum CompiledRuleCache {
                     examples[k].append(CompiledExample(text: try r.string(), isCall: try r.u8() != 0, range: try decodeRange(&r)))
                 }
             }
-            let range = try decodeRange(&r)
-            guard category >= -1 && category < categories.count else { throw r.bad("category out of range") }
-            var rule = CompiledRule(id: id, title: title, category: category < 0 ? nil : category, score: score, status: status, tags: tags,
-                                    isPrivate: isPrivate, condition: condition, requirement: requirement,
-                                    hits: examples[0], misses: examples[1], range: range)
-            rule.frameKind = FrameKinds(rawValue: try r.u8())
-            rule.unless = try r.u8() != 0 ? decodeCondition(&r, atoms: atoms.count, rules: ruleCount) : nil
-            let whole = try r.int()
-            rule.whole = whole == Int.min ? nil : whole
-            rule.reads = FrameKinds(rawValue: try r.u8())
-            rules.append(rule)
+            let unless = try r.u8() != 0 ? decodeCondition(&r, atoms: atomCount, rules: ruleCount) : nil
+            rules.append(RuleDetail(condition: condition, requirement: requirement, hits: examples[0], misses: examples[1], unless: unless))
         }
         var sources: [SourceFile] = []
         let n4 = try r.count()
@@ -420,46 +445,8 @@ public enum CompiledRuleCache {
         var entries: [String: [String]] = [:]
         let n5 = try r.count()
         for _ in 0..<n5 { entries[try r.string()] = try r.strings() }
-        let model: [UInt8]? = try r.u8() != 0 ? r.bytes() : nil
-
-        let byteClass = try r.bytes()
-        let classCount = try r.count()
-        try r.align(4)
-        let next = try r.int32Table()
-        let outputStart = try r.int32s(), outputCount = try r.int32s(), outputs = try r.int32s(), wordLength = try r.int32s()
-        let states = outputStart.count
-        var consistent = byteClass.count == 256 && classCount > 0 && next.count == states * classCount
-        consistent = consistent && outputCount.count == states && wordLength.count == words.count
-        for c in byteClass where Int(c) >= classCount { consistent = false }
-        for w in outputs where w < 0 || Int(w) >= words.count { consistent = false }
-        if consistent {
-            for s in 0..<states {
-                let a = Int(outputStart[s]), n = Int(outputCount[s])
-                if a < 0 || n < 0 || a + n > outputs.count { consistent = false }
-            }
-        }
-        guard consistent else { throw r.bad("inconsistent automaton tables") }
-        let automaton = AhoCorasick(byteClass: byteClass, classCount: classCount, next: next,
-                                    outputStart: outputStart, outputCount: outputCount, outputs: outputs, wordLength: wordLength)
-        let program = try Program(from: &r, rules: ruleCount, atoms: atoms.count, words: words.count)
-        guard r.p == r.base.count else {
-            program.deallocate()
-            throw r.bad("trailing bytes")
-        }
-        regexes.wait()
-        for (k, (a, _)) in patternSpecs.enumerated() {
-            let patterns: [Pattern]
-            do { patterns = try compiled[k]!.get() } catch {
-                program.deallocate()
-                throw r.bad("a regex no longer compiles: \(error)")
-            }
-            let atom = atoms[a]
-            atoms[a] = Atom(kind: atom.kind, display: atom.display, words: atom.words, wordIDs: atom.wordIDs, requirement: atom.requirement,
-                            patterns: patterns, literalSources: atom.literalSources)
-        }
-        return RuleSet(levels: levels, categories: categories, atoms: atoms, rules: rules, words: words, sources: sources,
-                       wordEdges: wordEdges, variants: VariantDictionary(entries: entries),
-                       prebuilt: PrebuiltMatcher(automaton: automaton, program: program), embeddedModel: model)
+        guard r.p == r.base.count else { throw r.bad("trailing bytes in the details") }
+        return LazyRuleDetails.Decoded(words: words, atoms: atoms, rules: rules, sources: sources, variants: VariantDictionary(entries: entries))
     }
 
     static func encode(_ range: SourceRange, _ w: inout ByteWriter) { w.i64(range.file); w.i64(range.start); w.i64(range.end) }
@@ -610,11 +597,72 @@ public enum CompiledRuleCache {
 final class PrebuiltMatcher: @unchecked Sendable {
     let automaton: AhoCorasick
     let program: Program
-    init(automaton: AhoCorasick, program: Program) {
+    /// The compiled rule set's details, decoded on first use (nil when the details were in hand).
+    let details: LazyRuleDetails?
+    init(automaton: AhoCorasick, program: Program, details: LazyRuleDetails? = nil) {
         self.automaton = automaton
         self.program = program
+        self.details = details
     }
     deinit { program.deallocate() }
+}
+
+/// A compiled rule set's details block: each atom's display text, words, word ids, requirement
+/// and literal sources, each rule's condition, requirement, `unless` and examples, the rule files
+/// and the variant dictionary. Scanning reads none of them (the evaluation program and the
+/// automaton hold what it needs), so loading skips the block; the tools (`fanzha test`, explain's
+/// source lines, writing the set again) decode it all at once, the first time any part is asked
+/// for, on whichever thread asks first.
+final class LazyRuleDetails: @unchecked Sendable {
+    struct Decoded: Sendable {
+        let words: [String]
+        let atoms: [AtomDetail]
+        let rules: [RuleDetail]
+        let sources: [SourceFile]
+        let variants: VariantDictionary
+    }
+
+    private let lock = NSLock()
+    // All guarded by `lock`: the block until decoded, then the decoded details.
+    private var block: ByteReader?
+    private var wordCount = 0, atomCount = 0, ruleCount = 0
+    private var value: Decoded?
+
+    /// Where the block is (in the mapped file the reader keeps alive), and the counts it is checked against.
+    func locate(_ block: ByteReader, words: Int, atoms: Int, rules: Int) {
+        lock.lock()
+        defer { lock.unlock() }
+        self.block = block
+        wordCount = words
+        atomCount = atoms
+        ruleCount = rules
+    }
+
+    /// Whether something asked for the details (tests: a scan must not).
+    var isDecoded: Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return value != nil
+    }
+
+    var decoded: Decoded {
+        lock.lock()
+        defer { lock.unlock() }
+        if let value { return value }
+        guard var r = block else { preconditionFailure("a compiled rule set's details were read before they were located") }
+        do {
+            let d = try CompiledRuleCache.decodeDetails(&r, words: wordCount, atoms: atomCount, rules: ruleCount)
+            value = d
+            block = nil
+            return d
+        } catch {
+            // The whole file, this block included, passed its checksum before the rule set was
+            // handed out, and was written by this very build (`buildIdentity`): only a file forged
+            // with a matching checksum can get here, and a `.fzc` file is trusted input once it
+            // checks out (see `CompiledRuleCache`).
+            fatalError("\(error)")
+        }
+    }
 }
 
 extension Program {
@@ -755,6 +803,12 @@ struct ByteReader {
         guard n >= 0, n <= base.count - p else { throw bad("unexpected end") }
         defer { p += n }
         return p
+    }
+
+    /// A reader of the next `n` bytes (in the same mapped file), which this one skips.
+    mutating func reader(skipping n: Int) throws -> ByteReader {
+        let at = try take(n)
+        return ByteReader(UnsafeRawBufferPointer(rebasing: base[at..<(at + n)]), path: path, owner: owner)
     }
 
     mutating func u8() throws -> UInt8 { base[try take(1)] }

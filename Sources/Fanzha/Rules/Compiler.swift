@@ -9,8 +9,23 @@ import Foundation
 public struct CompileResult: Sendable {
     public let ruleSet: RuleSet?
     public let diagnostics: [Diagnostic]
-    /// The files read, in the order `SourceRange.file` counts them.
-    public let sources: [SourceFile]
+    private let readSources: [SourceFile]?
+    /// The files read, in the order `SourceRange.file` counts them (for a rule set from a compiled
+    /// rule set, its sources, decoded only if asked for: loading without diagnostics never does).
+    public var sources: [SourceFile] { readSources ?? ruleSet?.sources ?? [] }
+
+    init(ruleSet: RuleSet?, diagnostics: [Diagnostic], sources: [SourceFile]) {
+        self.ruleSet = ruleSet
+        self.diagnostics = diagnostics
+        readSources = sources
+    }
+
+    /// A rule set read from a compiled rule set: no diagnostics.
+    init(loaded set: RuleSet) {
+        ruleSet = set
+        diagnostics = []
+        readSources = nil
+    }
     public var errors: [Diagnostic] { diagnostics.filter { $0.severity == .error } }
     public var warnings: [Diagnostic] { diagnostics.filter { $0.severity == .warning } }
 }

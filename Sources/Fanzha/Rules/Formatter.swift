@@ -17,7 +17,7 @@ public enum RuleFormatter {
         let errors = parser.diagnostics.filter { $0.severity == .error }
         guard errors.isEmpty else { return (nil, errors, source) }
         var out: [String] = []
-        var declarations = file.declarations.map(withoutUsesComment)
+        let declarations = file.declarations.map(withoutUsesComment)
         let uses = usesComment(declarations)
         if !uses.isEmpty, !declarations.isEmpty {
             // Above the file's own header: the names this file reads from the others.

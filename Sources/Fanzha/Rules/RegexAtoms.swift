@@ -123,9 +123,11 @@ enum RegexAtoms {
     /// (Han, ASCII letters and digits) outside classes and escapes, combined through groups and
     /// alternations; a part that may repeat zero times, a lookaround and anything not understood
     /// needs nothing. Always sound: it may need less than the regex does, never more.
-    static func requirement(_ pattern: String, extended: Bool = false) -> LiteralRequirement {
+    /// `shortest: 1` keeps runs of one character too (the engine's `LiteralGate`; the prefilter's
+    /// dictionary holds words of two or more).
+    static func requirement(_ pattern: String, extended: Bool = false, shortest: Int = 2) -> LiteralRequirement {
         let s = Array(pattern.unicodeScalars)
-        var parser = RequirementParser(s: s, extended: extended)
+        var parser = RequirementParser(s: s, extended: extended, shortest: shortest)
         let r = parser.alternation()
         // Something not understood, or an unbalanced `)`: need nothing.
         return parser.failed || parser.i < s.count ? .always : r
@@ -138,12 +140,15 @@ private struct RequirementParser {
     /// Extended mode here: the x flag, then `(?x)`/`(?-x)`/`(?^)` as PCRE2 applies them (to the
     /// end of the enclosing group; `(?x:…)` to that group).
     var extended: Bool
+    /// The shortest run of plain characters kept as a literal.
+    let shortest: Int
     var i = 0
     var failed = false
 
-    init(s: [Unicode.Scalar], extended: Bool) {
+    init(s: [Unicode.Scalar], extended: Bool, shortest: Int) {
         self.s = s
         self.extended = extended
+        self.shortest = shortest
     }
 
     static func isPlain(_ c: Unicode.Scalar) -> Bool {
@@ -165,7 +170,7 @@ private struct RequirementParser {
         var parts: [LiteralRequirement] = []
         var run = String.UnicodeScalarView()
         func flush() {
-            if run.count >= 2 { parts.append(.literal(String(run))) }
+            if run.count >= shortest { parts.append(.literal(String(run))) }
             run = String.UnicodeScalarView()
         }
         while !failed, i < s.count {

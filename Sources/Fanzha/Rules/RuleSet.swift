@@ -1,4 +1,5 @@
 import FanzhaPCRE
+import Foundation
 
 /// What the compiler hands the engine: immutable, shared read-only by every worker.
 
@@ -42,26 +43,122 @@ public struct Category: Sendable {
 }
 
 /// One matcher: a literal, a term list (both: a set of normalised words) or a regex.
+///
+/// What scanning needs (the kind, the regexes) is held here; the rest (`AtomDetail`) is either in
+/// hand or, for a rule set read from a compiled rule cache, decoded from it on first use
+/// (`LazyRuleDetails`): a one-message scan never reads it.
 package struct Atom: Sendable {
     package enum Kind: Sendable, Equatable { case words, regex }
     package let kind: Kind
+    /// A regex's PCRE2 matchers (none for words: the prefilter's automaton finds them).
+    package let regexes: AtomPatterns
+    private let detail: Held<AtomDetail>
+
+    package init(kind: Kind, display: String, words: [String], wordIDs: [Int], requirement: WordRequirement,
+                 patterns: [Pattern], literalSources: [String]) {
+        precondition(kind == .words || literalSources.isEmpty, "a regex atom has no literal sources")
+        self.kind = kind
+        regexes = patterns.isEmpty ? .none : AtomPatterns(compiled: patterns)
+        detail = .value(AtomDetail(display: display, words: words, wordIDs: wordIDs, requirement: requirement, literalSources: literalSources))
+    }
+
+    init(kind: Kind, regexes: AtomPatterns, details: LazyRuleDetails, index: Int) {
+        self.kind = kind
+        self.regexes = regexes
+        detail = .lazy(details, index)
+    }
+
+    private var details: AtomDetail {
+        switch detail {
+        case .value(let d): return d
+        case .lazy(let store, let i): return store.decoded.atoms[i]
+        }
+    }
+
     /// What the rule file wrote: the literal, the term list's name, or the regex.
-    package let display: String
+    package var display: String { details.display }
     /// Normalised words, longest first (empty for a regex).
-    package let words: [String]
+    package var words: [String] { details.words }
     /// Ids of `words` in the rule set's word dictionary (the prefilter's automaton).
-    package let wordIDs: [Int]
+    package var wordIDs: [Int] { details.wordIDs }
     /// The dictionary words any match of this atom contains: any of its words; for a regex, what
     /// its literals require (`RegexAtoms.requirement`), `.always` when it has none.
-    package let requirement: WordRequirement
-    /// A regex's PCRE2 matcher, compiled with the rules (its errors are the rule file's).
-    /// Empty for words: the prefilter's automaton finds them.
-    package let patterns: [Pattern]
+    package var requirement: WordRequirement { details.requirement }
+    /// A regex's PCRE2 matchers (`regexes`): compiled with the rules when they come from rule
+    /// files (its errors are the rule file's), else on first use.
+    package var patterns: [Pattern] { get throws(PatternCompileError) { try regexes.patterns() } }
     /// For words, the same as PCRE2 sources, for a scanner that runs without the prefilter: one
     /// alternation, longest word first, so PCRE2 and the automaton agree on leftmost-longest
     /// matches (a very long list is split into several). Compiled only when needed
-    /// (`Screener.patterns(ofAtom:)`), so loading the rules does not pay for them.
-    package let literalSources: [String]
+    /// (`Screener.patterns(ofAtom:)`), so loading the rules does not pay for them. Always empty
+    /// for a regex (answered without the details: a scan asks for every regex it runs).
+    package var literalSources: [String] { kind == .regex ? [] : details.literalSources }
+}
+
+/// The parts of an atom that scanning does not read (see `Atom`).
+struct AtomDetail: Sendable {
+    let display: String
+    let words: [String]
+    let wordIDs: [Int]
+    let requirement: WordRequirement
+    let literalSources: [String]
+}
+
+/// A regex atom's PCRE2 matchers. From rule files they are compiled with the rules (the checker
+/// reports their errors); from a compiled rule set, each atom's are compiled (and JIT-compiled)
+/// the first time a scan needs them, once, by whichever thread asks first: a one-message scan
+/// compiles only the regexes of the rules its prefilter selects, instead of all of them at start-up.
+package final class AtomPatterns: @unchecked Sendable {
+    /// The regexes' sources and options, compiled or not.
+    package let specs: [(source: String, options: Pattern.Options)]
+    private let lock = NSLock()
+    /// Guarded by `lock`.
+    private var compiled: Result<[Pattern], PatternCompileError>?
+
+    init(compiled patterns: [Pattern]) {
+        specs = patterns.map { ($0.source, $0.options) }
+        compiled = .success(patterns)
+    }
+
+    /// No regexes (a word list's atom).
+    package static let none = AtomPatterns(compiled: [])
+
+    init(specs: [(source: String, options: Pattern.Options)]) {
+        self.specs = specs
+        compiled = specs.isEmpty ? .success([]) : nil
+    }
+
+    /// Whether `patterns()` has compiled them (or they came compiled).
+    package var isCompiled: Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return compiled != nil
+    }
+
+    /// The compiled matchers; a regex that does not compile (only possible when the PCRE2 library
+    /// changed since the rule set was compiled) is an error every time it is asked for.
+    package func patterns() throws(PatternCompileError) -> [Pattern] {
+        lock.lock()
+        defer { lock.unlock() }
+        if let compiled { return try compiled.get() }
+        var patterns: [Pattern] = []
+        let result: Result<[Pattern], PatternCompileError>
+        do throws(PatternCompileError) {
+            for (source, options) in specs { patterns.append(try Pattern(source, options: options)) }
+            result = .success(patterns)
+        } catch {
+            result = .failure(error)
+        }
+        compiled = result
+        return try result.get()
+    }
+}
+
+/// A part of a rule set that is either in hand or in a compiled rule set's details, decoded on
+/// first use (`LazyRuleDetails`), at the given index.
+enum Held<Value: Sendable>: Sendable {
+    case value(Value)
+    case lazy(LazyRuleDetails, Int)
 }
 
 /// A compiled match expression; atoms and rules are referred to by index.
@@ -144,20 +241,62 @@ package struct CompiledRule: Sendable {
     package let status: RuleStatus
     package let tags: [String]
     package let isPrivate: Bool
-    package let condition: Condition
-    package let requirement: WordRequirement
-    package let hits: [CompiledExample]
-    package let misses: [CompiledExample]
     package let range: SourceRange
     /// A frame's kind (empty for a rule), the sentences its `unless` vetoes, and the share of a
     /// message (percent) in its kind that makes the whole message that kind.
     package internal(set) var frameKind: FrameKinds = []
-    package internal(set) var unless: Condition? = nil
     package internal(set) var whole: Int? = nil
     /// A rule's `in`: the kinds of frame whose text it still reads.
     package internal(set) var reads: FrameKinds = []
+    /// The condition, prefilter requirement, `unless` and examples: what the evaluation program
+    /// was made from, read again only by the tools (`fanzha test`, building a program). From a
+    /// compiled rule set they are decoded on first use (`LazyRuleDetails`).
+    private var detail: Held<RuleDetail>
+
+    package init(id: String, title: String, category: Int?, score: Int, status: RuleStatus, tags: [String], isPrivate: Bool,
+                 condition: Condition, requirement: WordRequirement, hits: [CompiledExample], misses: [CompiledExample], range: SourceRange) {
+        self.id = id; self.title = title; self.category = category; self.score = score; self.status = status; self.tags = tags
+        self.isPrivate = isPrivate; self.range = range
+        detail = .value(RuleDetail(condition: condition, requirement: requirement, hits: hits, misses: misses, unless: nil))
+    }
+
+    init(id: String, title: String, category: Int?, score: Int, status: RuleStatus, tags: [String], isPrivate: Bool,
+         range: SourceRange, details: LazyRuleDetails, index: Int) {
+        self.id = id; self.title = title; self.category = category; self.score = score; self.status = status; self.tags = tags
+        self.isPrivate = isPrivate; self.range = range
+        detail = .lazy(details, index)
+    }
+
+    private var details: RuleDetail {
+        switch detail {
+        case .value(let d): return d
+        case .lazy(let store, let i): return store.decoded.rules[i]
+        }
+    }
+
+    package var condition: Condition { details.condition }
+    package var requirement: WordRequirement { details.requirement }
+    package var hits: [CompiledExample] { details.hits }
+    package var misses: [CompiledExample] { details.misses }
+    package internal(set) var unless: Condition? {
+        get { details.unless }
+        set {
+            var d = details
+            d.unless = newValue
+            detail = .value(d)
+        }
+    }
     package var isFrame: Bool { !frameKind.isEmpty }
     package func hasTag(_ tag: String) -> Bool { tags.contains(tag) }
+}
+
+/// The parts of a rule that scanning does not read (see `CompiledRule`).
+struct RuleDetail: Sendable {
+    let condition: Condition
+    let requirement: WordRequirement
+    let hits: [CompiledExample]
+    let misses: [CompiledExample]
+    var unless: Condition?
 }
 
 public final class RuleSet: Sendable {
@@ -167,39 +306,84 @@ public final class RuleSet: Sendable {
     public let policy: ReferralPolicy
     package let atoms: [Atom]
     package let rules: [CompiledRule]
-    /// Every distinct normalised word of every literal and term list: the prefilter's dictionary.
-    package let words: [String]
-    /// For each word id, the atoms that contain it.
-    package let atomsForWord: [[Int]]
-    package let sources: [SourceFile]
+    /// How many words the prefilter's dictionary has (`words`).
+    package let wordCount: Int
     /// For each word id, the ends of an occurrence that must not touch another Latin letter
     /// (1: its start, 2: its end): Latin-letter words match whole words unless written `~"…"`,
     /// and short Latin edges of variant spellings (`VariantDictionary`) likewise.
     package let wordEdges: [UInt8]
-    /// The variant dictionary the literals were expanded with.
-    package let variants: VariantDictionary
     /// The automaton and program, when the rules came from a compiled rule cache
     /// (`CompiledRuleCache`): `CompiledMatcher` uses them instead of building its own.
     let prebuilt: PrebuiltMatcher?
     /// The model file a `.fzc` file carries (`fanzha compile`), for rules that read one.
     package let embeddedModel: [UInt8]?
+    /// Whether a rule reads the model, as a compiled rule set recorded it (nil: ask the conditions).
+    let recordedModelUse: Bool?
+    /// The rule files and the variant dictionary, in hand or in a compiled rule set's details.
+    private let held: Held<(words: [String], sources: [SourceFile], variants: VariantDictionary)>
 
     init(levels: Levels, categories: [Category], atoms: [Atom], rules: [CompiledRule], words: [String], sources: [SourceFile],
          wordEdges: [UInt8] = [], variants: VariantDictionary = .empty, prebuilt: PrebuiltMatcher? = nil, embeddedModel: [UInt8]? = nil) {
         self.prebuilt = prebuilt
         self.embeddedModel = embeddedModel
         self.wordEdges = wordEdges.count == words.count ? wordEdges : [UInt8](repeating: 0, count: words.count)
-        self.variants = variants
+        held = .value((words, sources, variants))
+        recordedModelUse = nil
         self.policy = .standard
         self.levels = levels
         self.categories = categories
         self.atoms = atoms
         self.rules = rules
-        self.words = words
-        var afw = [[Int]](repeating: [], count: words.count)
+        wordCount = words.count
+    }
+
+    /// A rule set read from a compiled rule set: its sources, variants and the atoms' and rules'
+    /// details are decoded from `details` when first asked for.
+    init(levels: Levels, categories: [Category], atoms: [Atom], rules: [CompiledRule], wordEdges: [UInt8],
+         details: LazyRuleDetails, usesModel: Bool, prebuilt: PrebuiltMatcher, embeddedModel: [UInt8]?) {
+        self.prebuilt = prebuilt
+        self.embeddedModel = embeddedModel
+        self.wordEdges = wordEdges
+        wordCount = wordEdges.count
+        held = .lazy(details, 0)
+        recordedModelUse = usesModel
+        self.policy = .standard
+        self.levels = levels
+        self.categories = categories
+        self.atoms = atoms
+        self.rules = rules
+    }
+
+    /// Every distinct normalised word of every literal and term list: the prefilter's dictionary
+    /// (from a compiled rule set, decoded when first asked for: a scan needs only `wordCount`).
+    package var words: [String] {
+        switch held {
+        case .value(let v): return v.words
+        case .lazy(let store, _): return store.decoded.words
+        }
+    }
+
+    /// The rule files the rules came from, in the order `SourceRange.file` counts them.
+    package var sources: [SourceFile] {
+        switch held {
+        case .value(let v): return v.sources
+        case .lazy(let store, _): return store.decoded.sources
+        }
+    }
+
+    /// The variant dictionary the literals were expanded with.
+    package var variants: VariantDictionary {
+        switch held {
+        case .value(let v): return v.variants
+        case .lazy(let store, _): return store.decoded.variants
+        }
+    }
+
+    /// For each word id, the atoms that contain it (for building the evaluation program).
+    package var atomsForWord: [[Int]] {
+        var afw = [[Int]](repeating: [], count: wordCount)
         for (i, a) in atoms.enumerated() { for w in a.wordIDs { afw[w].append(i) } }
-        atomsForWord = afw
-        self.sources = sources
+        return afw
     }
 
     package func category(named id: String) -> Int? { categories.firstIndex { $0.id == id } }

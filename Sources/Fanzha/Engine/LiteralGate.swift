@@ -1,0 +1,199 @@
+import Foundation
+
+// A regex's literal gate: for a regex atom whose literals give the prefilter no dictionary word
+// (its requirement is made of single characters, such as 某 or 说|称), the characters and short
+// literals every match must contain, checked before PCRE2 runs on a turn. The prefilter's
+// automaton holds no single characters (的 and 在 would hit in every text), so without this such
+// a regex runs on every turn of every record.
+
+extension Screener {
+    /// The literals (Han characters and digits only) that every match of one regex must contain,
+    /// as an AND/OR tree (`RegexAtoms.requirement` with runs of one character kept). A turn whose
+    /// bytes do not hold them cannot match, so PCRE2 need not run on it: the same promise as the
+    /// word prefilter (and like it, a regex that would only have hit its match limit on such a
+    /// turn is not run there).
+    ///
+    /// A literal is looked for in a turn's scalar bitmap first (`ScalarBits`: one bit per hashed
+    /// scalar, made once per turn), and only when every one of its scalars' bits is set, in the
+    /// bytes. Immutable once made: plain tables, read in place.
+    final class LiteralGate {
+        /// The tree, flat: node `i` is a literal (`kind` 0, `first` its index), all (1) or any (2)
+        /// of `kids[first ..< first + count]`; node 0 is the root.
+        private let kinds: [UInt8], firsts: [Int32], counts: [Int32], kids: [Int32]
+        /// Literal `k`'s bytes are `bytes[byteStart[k] ..< byteStart[k + 1]]`, and its scalars'
+        /// bits `bits[bitStart[k] ..< bitStart[k + 1]]`.
+        private let bytes: [UInt8], byteStart: [Int32], bits: [UInt16], bitStart: [Int32]
+
+        /// The gate of a regex with source `source`, or nil when its literals say nothing.
+        init?(source: String, extended: Bool) {
+            var literals: [String] = []
+            var index: [String: Int] = [:]
+            // Only characters without case: the regex is caseless, and a caseless ASCII letter
+            // also matches characters that are not its own bytes (k and the Kelvin sign).
+            func usable(_ s: String) -> Bool {
+                !s.isEmpty && s.unicodeScalars.allSatisfy { ($0.value >= 0x4E00 && $0.value <= 0x9FFF) || ($0 >= "0" && $0 <= "9") }
+            }
+            indirect enum Node { case literal(Int), all([Node]), any([Node]) }
+            func build(_ r: LiteralRequirement) -> Node? {
+                switch r {
+                case .always: return nil
+                case .literal(let s):
+                    guard usable(s) else { return nil }
+                    if let k = index[s] { return .literal(k) }
+                    index[s] = literals.count
+                    literals.append(s)
+                    return .literal(literals.count - 1)
+                case .all(let xs):
+                    let kept = xs.compactMap(build)
+                    return kept.isEmpty ? nil : kept.count == 1 ? kept[0] : .all(kept)
+                case .any(let xs):
+                    var kept: [Node] = []
+                    for x in xs {
+                        guard let n = build(x) else { return nil }   // one branch needs nothing
+                        kept.append(n)
+                    }
+                    return kept.count == 1 ? kept[0] : .any(kept)
+                }
+            }
+            guard let root = build(RegexAtoms.requirement(source, extended: extended, shortest: 1)) else { return nil }
+            var kinds: [UInt8] = [], firsts: [Int32] = [], counts: [Int32] = [], kids: [Int32] = []
+            // Breadth by level: a node's children are numbered together, after it.
+            func place(_ n: Node) -> Int {
+                let i = kinds.count
+                kinds.append(0); firsts.append(0); counts.append(0)
+                switch n {
+                case .literal(let k): firsts[i] = Int32(k)
+                case .all(let xs), .any(let xs):
+                    if case .all = n { kinds[i] = 1 } else { kinds[i] = 2 }
+                    let children = xs.map(place)
+                    firsts[i] = Int32(kids.count)
+                    counts[i] = Int32(children.count)
+                    kids += children.map(Int32.init)
+                }
+                return i
+            }
+            _ = place(root)
+            (self.kinds, self.firsts, self.counts, self.kids) = (kinds, firsts, counts, kids)
+            var bytes: [UInt8] = [], byteStart: [Int32] = [0], bits: [UInt16] = [], bitStart: [Int32] = [0]
+            for l in literals {
+                bytes += Array(l.utf8)
+                byteStart.append(Int32(bytes.count))
+                for c in l.unicodeScalars { bits.append(ScalarBits.bit(c.value)) }
+                bitStart.append(Int32(bits.count))
+            }
+            (self.bytes, self.byteStart, self.bits, self.bitStart) = (bytes, byteStart, bits, bitStart)
+        }
+
+        /// Whether `text` (with `scalars`, its `ScalarBits`) holds what every match needs: false
+        /// means PCRE2 would find nothing there.
+        func admits(_ text: UnsafeBufferPointer<UInt8>, scalars: UnsafePointer<UInt64>) -> Bool {
+            kinds.withUnsafeBufferPointer { kinds in
+            firsts.withUnsafeBufferPointer { firsts in
+            counts.withUnsafeBufferPointer { counts in
+            kids.withUnsafeBufferPointer { kids in
+            bytes.withUnsafeBufferPointer { bytes in
+            byteStart.withUnsafeBufferPointer { byteStart in
+            bits.withUnsafeBufferPointer { bits in
+            bitStart.withUnsafeBufferPointer { bitStart in
+                func present(_ k: Int) -> Bool {
+                    for b in Int(bitStart[k])..<Int(bitStart[k + 1]) {
+                        let bit = Int(bits[b])
+                        if scalars[bit >> 6] & (1 << UInt64(bit & 63)) == 0 { return false }
+                    }
+                    let s = Int(byteStart[k]), n = Int(byteStart[k + 1]) - s
+                    guard let base = text.baseAddress, n <= text.count else { return false }
+                    // Look for the literal's last byte (for Han, the most varied of a character's
+                    // three), then compare the whole.
+                    let needle = bytes.baseAddress! + s, last = Int32(needle[n - 1])
+                    var from = n - 1
+                    while from < text.count, let hit = memchr(base + from, last, text.count - from) {
+                        let end = base.distance(to: hit.assumingMemoryBound(to: UInt8.self)) + 1
+                        if memcmp(base + (end - n), needle, n) == 0 { return true }
+                        from = end
+                    }
+                    return false
+                }
+                func holds(_ i: Int) -> Bool {
+                    let first = Int(firsts[i])
+                    switch kinds[i] {
+                    case 0: return present(first)
+                    case 1:
+                        for j in first..<(first + Int(counts[i])) where !holds(Int(kids[j])) { return false }
+                        return true
+                    default:
+                        for j in first..<(first + Int(counts[i])) where holds(Int(kids[j])) { return true }
+                        return false
+                    }
+                }
+                return holds(0)
+            }}}}}}}}
+        }
+    }
+
+    /// Atom `a`'s literal gate, made on first use by this worker: only for a regex the
+    /// prefilter's words cannot rule out (its own requirement has no clause), and only when its
+    /// literals need something.
+    func literalGate(ofAtom a: Int) -> LiteralGate? {
+        if literalGates.isEmpty { literalGates = Array(repeating: .unknown, count: rules.atoms.count) }
+        switch literalGates[a] {
+        case .none: return nil
+        case .gate(let g): return g
+        case .unknown:
+            var gate: LiteralGate?
+            let atom = rules.atoms[a]
+            // A regex atom shows itself as `/source/flags`.
+            if atom.kind == .regex, matcher.programPointer.pointee.atomClauseCount[a] == 0,
+               let open = atom.display.firstIndex(of: "/"), let close = atom.display.lastIndex(of: "/"), open < close {
+                let source = String(atom.display[atom.display.index(after: open)..<close])
+                gate = LiteralGate(source: source, extended: atom.display[atom.display.index(after: close)...].contains("x"))
+            }
+            literalGates[a] = gate.map { .gate($0) } ?? .none
+            return gate
+        }
+    }
+
+    enum GateState { case unknown, none, gate(LiteralGate) }
+}
+
+/// A text's scalars as a 4,096-bit set of hashes: a literal none of whose scalars' bits is
+/// missing may be in the text; one with a bit missing is not.
+enum ScalarBits {
+    static let words = 64
+
+    @inline(__always)
+    static func bit(_ scalar: UInt32) -> UInt16 { UInt16(truncatingIfNeeded: (scalar &* 0x9E37_79B1) >> 20) }
+
+    /// Fills `into` (`words` words) from the UTF-8 `text`.
+    static func fill(_ into: UnsafeMutablePointer<UInt64>, from text: UnsafeBufferPointer<UInt8>) {
+        into.initialize(repeating: 0, count: words)
+        var i = 0
+        let n = text.count
+        while i < n {
+            let b0 = UInt32(text[i])
+            var c: UInt32
+            if b0 < 0x80 { c = b0; i &+= 1 }
+            else if b0 < 0xE0, i + 1 < n { c = (b0 & 0x1F) << 6 | (UInt32(text[i + 1]) & 0x3F); i &+= 2 }
+            else if b0 < 0xF0, i + 2 < n { c = (b0 & 0x0F) << 12 | (UInt32(text[i + 1]) & 0x3F) << 6 | (UInt32(text[i + 2]) & 0x3F); i &+= 3 }
+            else if i + 3 < n { c = (b0 & 0x07) << 18 | (UInt32(text[i + 1]) & 0x3F) << 12 | (UInt32(text[i + 2]) & 0x3F) << 6 | (UInt32(text[i + 3]) & 0x3F); i &+= 4 }
+            else { break }
+            let bit = Int(bit(c))
+            into[bit >> 6] |= 1 << UInt64(bit & 63)
+        }
+    }
+}
+
+extension Screener.Evaluation {
+    /// Turn `t`'s `ScalarBits`, made on first use in this evaluation.
+    mutating func scalarBits(ofTurn t: Int) -> UnsafePointer<UInt64> {
+        if ws.scalarBitsStamp.count < turnLimit {
+            ws.scalarBitsStamp.reset(count: turnLimit, to: 0)
+            ws.scalarBits.reset(count: turnLimit * ScalarBits.words, to: 0)
+        }
+        let at = ws.scalarBits.address(t * ScalarBits.words)
+        if ws.scalarBitsStamp[t] != ws.generation {
+            ws.scalarBitsStamp[t] = ws.generation
+            prepared.turns[t].text.bytes.withUnsafeBufferPointer { ScalarBits.fill(at, from: $0) }
+        }
+        return UnsafePointer(at)
+    }
+}

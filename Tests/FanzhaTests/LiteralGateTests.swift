@@ -1,0 +1,115 @@
+import Foundation
+import Testing
+@testable import Fanzha
+import FanzhaPCRE
+import FanzhaText
+
+// The literal gate (Engine/LiteralGate.swift): a regex is not run on a turn without the
+// characters every match needs. It may let a regex run needlessly, never stop one that matches.
+
+private func admits(_ gate: Screener.LiteralGate, _ text: String) -> Bool {
+    let bytes = Array(text.utf8)
+    return bytes.withUnsafeBufferPointer { buf in
+        withUnsafeTemporaryAllocation(of: UInt64.self, capacity: ScalarBits.words) { bits in
+            ScalarBits.fill(bits.baseAddress!, from: buf)
+            return gate.admits(buf, scalars: bits.baseAddress!)
+        }
+    }
+}
+
+@Suite struct LiteralGateTests {
+    @Test func singleCharactersAreRequiredToo() throws {
+        let gate = try #require(Screener.LiteralGate(source: "[王李]某{1,2}(?:在|到)", extended: false))
+        #expect(admits(gate, "后来王某到了银行"))
+        #expect(admits(gate, "某在"))   // the literals alone: a gate is a necessary condition only
+        #expect(!admits(gate, "王某说"), "no 在 or 到")
+        #expect(!admits(gate, "您好，这里是客服中心"))
+        #expect(!admits(gate, ""))
+        // A literal of several characters, digits, and one split across the text.
+        let words = try #require(Screener.LiteralGate(source: "(女士|先生|110)(说|称)", extended: false))
+        #expect(admits(words, "王女士称"))
+        #expect(admits(words, "拨打110后他说"))
+        #expect(!admits(words, "女和士说"))
+        #expect(!admits(words, "11 0说"))
+    }
+
+    @Test func noGateWhenTheLiteralsSayNothing() {
+        #expect(Screener.LiteralGate(source: "\\d{11}", extended: false) == nil)
+        #expect(Screener.LiteralGate(source: "某|[0-9]+", extended: false) == nil, "one branch needs nothing")
+        // Letters are caseless in the regex (k also matches the Kelvin sign): never required.
+        #expect(Screener.LiteralGate(source: "app", extended: false) == nil)
+        #expect(Screener.LiteralGate(source: "app下载", extended: false) == nil, "one run, letters in it")
+        #expect(Screener.LiteralGate(source: "app(下载)", extended: false) != nil)
+    }
+
+    /// Randomised: whatever a regex is, every text it matches passes its gate.
+    @Test func aGateAdmitsEveryTextItsRegexMatches() throws {
+        var rng = SplitMix64(seed: 20261205)
+        let chars = ["某", "王", "说", "称", "安", "全", "k", "K", "\u{212A}", "1", "：", " ", "é"]
+        let quantifiers = ["", "", "", "?", "*", "+", "{0,2}", "{1,2}", "{2}", "+?", "{0}"]
+        func item(_ depth: Int) -> String {
+            switch rng.next() % (depth > 2 ? 4 : 9) {
+            case 0, 1, 2: return chars[Int(rng.next() % UInt64(chars.count))]
+            case 3: return [".", "[王李]", "\\d", "[^某]", "\\x{67d0}"][Int(rng.next() % 5)]
+            case 4, 5: return "(" + alternation(depth + 1) + ")"
+            case 6: return "(?:" + alternation(depth + 1) + ")"
+            case 7: return "(?<!" + alternation(depth + 1) + ")"
+            default: return "(?=" + alternation(depth + 1) + ")"
+            }
+        }
+        func sequence(_ depth: Int) -> String {
+            (0..<(1 + Int(rng.next() % 4))).map { _ in item(depth) + quantifiers[Int(rng.next() % UInt64(quantifiers.count))] }.joined()
+        }
+        func alternation(_ depth: Int) -> String {
+            (0..<(1 + Int(rng.next() % (depth == 0 ? 2 : 3)))).map { _ in sequence(depth) }.joined(separator: "|")
+        }
+        let scratch = MatchScratch()
+        var checked = 0, rejected = 0
+        for _ in 0..<20_000 {
+            let source = alternation(0)
+            guard let pattern = try? Pattern(source, options: [.caseless]),
+                  let gate = Screener.LiteralGate(source: source, extended: false) else { continue }
+            for _ in 0..<40 {
+                let text = (0..<Int(rng.next() % 8)).map { _ in chars[Int(rng.next() % UInt64(chars.count))] }.joined()
+                let matched = Array(text.utf8).withUnsafeBufferPointer { (try? pattern.firstMatch(in: $0, using: scratch)) ?? nil } != nil
+                if matched {
+                    checked += 1
+                    #expect(admits(gate, text), "/\(source)/ matches \(text) but its gate refused it")
+                } else if !admits(gate, text) {
+                    rejected += 1
+                }
+            }
+        }
+        #expect(checked > 2000, "regexes with a gate matched \(checked) texts")
+        #expect(rejected > 2000, "the gate turned away \(rejected) texts")
+    }
+
+    /// With the bundled rules: the gate never refuses a corpus turn its regex matches, and
+    /// spares PCRE2 most of the turns of the regexes it applies to.
+    @Test func bundledRegexGatesAdmitEveryCorpusTurnTheyMatch() throws {
+        let screener = try Screener(rules: loadBundledRuleSet(), usePrefilter: true)
+        let normaliser = try Normaliser()
+        let texts = try loadCorpusRecords().flatMap { $0.turns.map { normaliser.normalise($0.text) } }
+        let scratch = MatchScratch()
+        var gated = 0, checked = 0, spared = 0
+        for a in screener.rules.atoms.indices where screener.rules.atoms[a].kind == .regex {
+            guard let gate = screener.literalGate(ofAtom: a) else { continue }
+            gated += 1
+            for text in texts {
+                let matched = try text.bytes.withUnsafeBufferPointer { buf in
+                    try screener.rules.atoms[a].patterns.contains { (try? $0.firstMatch(in: buf, using: scratch)) != nil }
+                }
+                let admitted = text.bytes.withUnsafeBufferPointer { buf in
+                    withUnsafeTemporaryAllocation(of: UInt64.self, capacity: ScalarBits.words) { bits in
+                        ScalarBits.fill(bits.baseAddress!, from: buf)
+                        return gate.admits(buf, scalars: bits.baseAddress!)
+                    }
+                }
+                if matched { checked += 1; #expect(admitted, "\(screener.rules.atoms[a].display) matches a turn its gate refused") }
+                if !admitted { spared += 1 }
+            }
+        }
+        #expect(gated >= 3, "bundled regexes with a gate: \(gated)")
+        #expect(checked > 0 && spared > texts.count, "matched \(checked), spared \(spared) of \(gated) × \(texts.count)")
+    }
+}
