@@ -54,7 +54,7 @@ def train(binary, datasets):
         if p.returncode != 0:
             sys.exit(f"fanzha train failed: {err}")
         user, system, kb = open(os.path.join(d, "time")).read().split()[-3:]
-        records = err.split(": lr, ")[1].split(" (")[0] if ": lr, " in err else "?"
+        records = err.split(": lr, ")[1].split(" records (")[0] if ": lr, " in err else "?"
         print(f"Model training: {records} records ({len(files)} files) in {wall:.1f} s wall, "
               f"{float(user) + float(system):.1f} s CPU, peak {int(kb) / 1024:.0f} MB")
 
