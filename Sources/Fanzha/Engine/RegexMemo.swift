@@ -36,8 +36,13 @@ extension Screener {
                          match: (Int) -> (ranges: [Range<Int>], failure: String?),
                          each: (Int32, Int32, Int32) -> Void) -> (turn: Int, message: String)? {
             guard lo < hi else { return nil }
-            var e = entries.removeValue(forKey: a) ?? Entry()
-            defer { entries[a] = e }
+            // The entry is changed where it is (one look-up, and its arrays are not copied).
+            return Self.occurrences(in: &entries[a, default: Entry()], turns: lo, hi, match: match, each: each)
+        }
+
+        private static func occurrences(in e: inout Entry, turns lo: Int, _ hi: Int,
+                                        match: (Int) -> (ranges: [Range<Int>], failure: String?),
+                                        each: (Int32, Int32, Int32) -> Void) -> (turn: Int, message: String)? {
             if e.to < lo || e.from > hi || e.from == e.to {
                 // Nothing matched next to these turns: start again from them.
                 e = Entry(from: lo, to: lo)

@@ -22,7 +22,7 @@ extension Screener.Evaluation {
             if usePrefilter, !candidate(i) { continue }
             currentRule = i
             blindness = program.pointee.blind[i]
-            if evaluate(program.pointee.roots[i], scope: []).isEmpty { continue }
+            if !fires(program.pointee.roots[i]) { continue }
             score += ruleScore
             if program.pointee.appeal[i] { appeal = true }
             if isMoney {
@@ -41,10 +41,19 @@ extension Screener.Evaluation {
             if usePrefilter, !candidate(i) { continue }
             currentRule = i
             blindness = strong ? FrameKinds.warning.rawValue : 0
-            if evaluate(program.pointee.roots[i], scope: []).isEmpty { continue }
+            if !fires(program.pointee.roots[i]) { continue }
             score += ruleScore
         }
         return (score, money)
+    }
+
+    /// Whether a rule whose root is node `root` fires: whether its occurrences are not empty,
+    /// without the model's evidence when the root is the `model` condition itself (a rule such
+    /// as `match model >= 0.98`, which runs on every record).
+    private mutating func fires(_ root: Int32) -> Bool {
+        let n = program.pointee.nodes[Int(root)]
+        if n.op == .model { return modelHolds(n, scope: []) }
+        return !evaluate(root, scope: []).isEmpty
     }
 
     mutating func verdict(firstWarningTurn: Int?, firstMoneyRequestTurn: Int?) -> Verdict {

@@ -17,6 +17,12 @@ extension CallEventInput {
     /// One input line, decoded (whitespace-only lines are `.blank`).
     package static func decode(line: ArraySlice<UInt8>) -> DecodedCallEvent {
         if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { return .blank }
+        return decodeFlat(line) ?? decodeAnyObject(line)
+    }
+
+    /// The line read as any JSON object (a dictionary of every member): what `decode` means,
+    /// for every line, and what it does for a line `decodeFlat` leaves to it.
+    package static func decodeAnyObject(_ line: ArraySlice<UInt8>) -> DecodedCallEvent {
         let event: [String: Any]
         switch JSONTypes.object(Data(line)) {
         case .success(let object): event = object
@@ -34,5 +40,97 @@ extension CallEventInput {
         }
         guard let text = event["text"] as? String else { return .turnWithoutText(call: call, time: time) }
         return .event(.turn(call: call, speaker: JSONTypes.scalarString(event["speaker"]) ?? "", text: text, time: time))
+    }
+}
+
+extension CallEventInput {
+    /// A member's value as the decoder needs it.
+    private enum FlatValue {
+        case string(String), number(JSONNumber), bool(Bool), null, other
+
+        /// `JSONTypes.scalarString`.
+        var scalarString: String? {
+            switch self {
+            case .string(let s): return s
+            case .number(let n): return n.text
+            case .bool(let b): return b ? "true" : "false"
+            case .null, .other: return nil
+            }
+        }
+    }
+
+    /// The event of a well-formed line, read in place: the members the decoder uses are kept as
+    /// plain values, the others are checked and skipped, and no dictionary of `Any` is made (that
+    /// was half the cost of an event). Nil for a line that is not valid JSON or not an object:
+    /// `decodeAnyObject` reads it then and says why, so both paths give every line the same result.
+    static func decodeFlat(_ line: ArraySlice<UInt8>) -> DecodedCallEvent? {
+        line.withUnsafeBufferPointer { buffer -> DecodedCallEvent? in
+            var p = JSONLine.Parser(b: buffer)
+            var call: FlatValue?, speaker: FlatValue?, text: FlatValue?, t: FlatValue?, end: FlatValue?, kind: FlatValue?
+            do {
+                // As `JSONLine.Parser.topLevelObject` and `members(depth: 2)` read a line.
+                let b = buffer
+                if b.count >= 3 && b[0] == 0xEF && b[1] == 0xBB && b[2] == 0xBF { p.i = 3 }
+                p.skipSpace()
+                guard p.i < b.count, b[p.i] == 0x7B else { return nil }
+                p.i += 1
+                p.skipSpace()
+                if p.i < b.count && b[p.i] == 0x7D {
+                    p.i += 1
+                } else {
+                    members: while true {
+                        p.skipSpace()
+                        guard p.i < b.count, b[p.i] == 0x22 else { return nil }
+                        let key = try p.string()
+                        p.skipSpace()
+                        guard p.i < b.count, b[p.i] == 0x3A else { return nil }
+                        p.i += 1
+                        p.skipSpace()
+                        guard p.i < b.count else { return nil }
+                        let v: FlatValue
+                        switch b[p.i] {
+                        case 0x22: v = .string(try p.string())
+                        case 0x74: try p.word("true"); v = .bool(true)
+                        case 0x66: try p.word("false"); v = .bool(false)
+                        case 0x6E: try p.word("null"); v = .null
+                        case 0x2D, 0x30...0x39: v = .number(try p.number())
+                        default: _ = try p.value(depth: 2); v = .other
+                        }
+                        // A duplicate key: the last one wins, as in the dictionary.
+                        switch key {
+                        case "call": call = v
+                        case "speaker": speaker = v
+                        case "text": text = v
+                        case "t": t = v
+                        case "end": end = v
+                        case "event": kind = v
+                        default: break
+                        }
+                        p.skipSpace()
+                        guard p.i < b.count else { return nil }
+                        if b[p.i] == 0x2C { p.i += 1; continue }
+                        if b[p.i] == 0x7D { p.i += 1; break members }
+                        return nil
+                    }
+                }
+                p.skipSpace()
+                guard p.i == b.count else { return nil }
+            } catch {
+                return nil
+            }
+            // From here as `decodeAnyObject` reads the dictionary.
+            var id: String?
+            if let call, case .bool = call {} else { id = call?.scalarString }
+            guard let c = id, !c.isEmpty else { return .malformed("an event needs a `call` id (a string or a number)") }
+            var time: Double?
+            if let t {
+                guard case .number(let n) = t, n.double.isFinite else { return .malformed("call \(c): `t` must be a number of seconds") }
+                time = n.double
+            }
+            if case .bool(true)? = end { return .event(.end(call: c, time: time)) }
+            if case .string("end")? = kind { return .event(.end(call: c, time: time)) }
+            guard case .string(let words)? = text else { return .turnWithoutText(call: c, time: time) }
+            return .event(.turn(call: c, speaker: speaker?.scalarString ?? "", text: words, time: time))
+        }
     }
 }

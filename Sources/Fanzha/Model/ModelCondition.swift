@@ -115,14 +115,21 @@ extension Screener.Evaluation {
 
     /// The `model` node: false without a model; else the comparison on the calibrated probability.
     mutating func modelCondition(_ n: Program.Node, scope: Side) -> Screener.Occurrences {
-        guard let model = screener.matcher.model, scope != [.caller, .callee] else { return .none }
-        if !scope.isEmpty && sidesPresent.isDisjoint(with: scope) { return .none }
-        let p = model.probability(margin: modelMargin(model, scope: scope))
-        let cmp = Comparison.allCases[Int(n.arg2)]
-        guard cmp.holds(p, Double(n.arg) / 1_000_000) else { return .none }
+        guard modelHolds(n, scope: scope), let model = screener.matcher.model else { return .none }
         // Evidence: what pushed the probability up (for `>=`, `>`, `==`) or down (`<=`, `<`).
+        let cmp = Comparison.allCases[Int(n.arg2)]
         let up = cmp != .atMost && cmp != .less
         return modelEvidence(model, scope: scope, up: up)
+    }
+
+    /// Whether the `model` node holds: `modelCondition` without its evidence, which is never
+    /// empty when it holds (`.nowhere` at least), so a decision that only asks whether a rule
+    /// fires need not find it (Scoring.swift, `decide`).
+    mutating func modelHolds(_ n: Program.Node, scope: Side) -> Bool {
+        guard let model = screener.matcher.model, scope != [.caller, .callee] else { return false }
+        if !scope.isEmpty && sidesPresent.isDisjoint(with: scope) { return false }
+        let p = model.probability(margin: modelMargin(model, scope: scope))
+        return Comparison.allCases[Int(n.arg2)].holds(p, Double(n.arg) / 1_000_000)
     }
 
     /// The frame kinds the rule being evaluated does not read, when this record has frames:
