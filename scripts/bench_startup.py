@@ -15,8 +15,9 @@ MESSAGE = "【平安银行】您的账户存在异常，请立即转账到安全
 
 
 def wall(cmd, env, runs):
-    """Median, min and max wall milliseconds of `runs` whole processes, and their median CPU (user + system)."""
-    times, cpu = [], []
+    """Median, min and max wall milliseconds of `runs` whole processes, their median CPU (user + system)
+    and median minor page faults."""
+    times, cpu, faults = [], [], []
     for _ in range(runs):
         t = time.perf_counter()
         p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
@@ -24,7 +25,8 @@ def wall(cmd, env, runs):
         _, _, usage = os.wait4(p.pid, 0)
         times.append((time.perf_counter() - t) * 1000)
         cpu.append((usage.ru_utime + usage.ru_stime) * 1000)
-    return statistics.median(times), min(times), max(times), statistics.median(cpu)
+        faults.append(usage.ru_minflt)
+    return statistics.median(times), min(times), max(times), statistics.median(cpu), statistics.median(faults)
 
 
 def startup(binary, runs):
@@ -40,9 +42,10 @@ def startup(binary, runs):
     version = wall([binary, "--version"], env, runs)
     # The machine is shared: wall figures mean little without the load they were taken under.
     print(f"Load average (1 min) before / after the start-up runs: {load_before:.1f} / {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
-    for name, (med, lo, hi, cpu) in [("with the compiled rule cache", warm), ("compiling the rules (FANZHA_NO_CACHE=1)", cold),
+    for name, (med, lo, hi, cpu, faults) in [("with the compiled rule cache", warm), ("compiling the rules (FANZHA_NO_CACHE=1)", cold),
                                      ("fanzha --version (the process alone)", version)]:
-        print(f"Start-up, {name}: median {med:.1f} ms of {runs} runs (min {lo:.1f}, max {hi:.1f}), CPU median {cpu:.1f} ms")
+        print(f"Start-up, {name}: median {med:.1f} ms of {runs} runs (min {lo:.1f}, max {hi:.1f}), CPU median {cpu:.1f} ms, "
+              f"{faults:,.0f} minor page faults")
 
 
 def without_debug_info(binary):

@@ -2,10 +2,12 @@
 """Rules only vs rules + model, measured honestly on the research dev files.
 
 Every dev file in ../shared/datasets/ is split into halves: JSON Lines by md5(id) % 2, CSV by
-data-row parity. ONE model is trained on the even halves of all files (a temporary file, never
-committed: the data's licences are evaluation-only), and rules + model are evaluated on the odd
-halves, which neither the model nor anyone tuning read. For each data set: scam recall at medium
-and benign records flagged at medium, for
+data-row parity. ONE model is trained on the even halves of all files and the project's own
+corpus/ (a temporary file, never committed: the data's licences are evaluation-only), and rules +
+model are evaluated on the odd halves, which neither the model nor anyone tuning read. Small
+sources of short real-world texts count more in training (WEIGHTS below, `fanzha train --weight`):
+13,000 long generated messages and calls would otherwise drown them. For each data set: scam
+recall at medium and benign records flagged at medium, for
   rules      the rules with no model (`--no-model`: every `model` condition is false)
   +shipped   the rules with the model the project ships (rules/model.fzm, trained on corpus/)
   +dev       the rules with the model trained on the even halves of the dev files
@@ -30,6 +32,17 @@ SETS = [
     ("teleantifraud-calls", "teleantifraud-calls/dev.jsonl"),
     ("telecom-fraud-texts", "telecom-fraud-texts/dev.csv"),
 ]
+
+
+# The project's own labelled files, trained on alongside the dev halves (hand-written short
+# messages, calls, reports and warned scams: the closest thing to real-texts in the training data).
+CORPUS = ["messages.jsonl", "calls.jsonl", "reports.jsonl", "warned_scams.jsonl"]
+# `fanzha train --weight`: real-texts' 120 training lines against 13,000 others, and the corpus's
+# 760 records. Chosen on the even halves (model trained on the odd ones): real-texts ×30 and the
+# corpus ×3 raise the AUC on held-out real-texts from 0.82 / 0.88 to 0.93 / 0.95 (model trained
+# on the even / odd halves) and change no other set's figures at medium by more than a record or
+# two (docs/MODEL.md).
+WEIGHTS = {"real-texts": 30, **{c: 3 for c in CORPUS}}
 
 
 def split(datasets, out, held="odd"):
@@ -66,6 +79,12 @@ def split(datasets, out, held="odd"):
         for f in files.values():
             f.close()
     return labels
+
+
+# Issue 24's targets for rules + a model trained on the dev halves, on the held-out halves at
+# medium: (least scam recall, most benign flagged).
+TARGETS = {"fbs-sms": (0.95, 0.01), "real-texts": (0.95, 0.05), "fraud-news": (None, 0.02),
+           "fraud-dialogues": (0.95, None), "teleantifraud-calls": (0.95, 0.01), "telecom-fraud-texts": (0.95, None)}
 
 
 def levels(fanzha, rules, model_args, path):
@@ -105,10 +124,16 @@ def main():
     labels = split(a.datasets, work, held)
     model = os.path.join(work, f"dev-{a.train_half}.fzm")
     train = [os.path.join(work, a.train_half, n + ".jsonl") for n in labels]
-    r = subprocess.run([a.fanzha, "train", *train, "-o", model, *shlex.split(a.train_args)], capture_output=True, text=True)
+    weights = [f"{p}={WEIGHTS[n]}" for p, n in zip(train, labels) if n in WEIGHTS]
+    for c in CORPUS:
+        path = os.path.join(ROOT, "corpus", c)
+        train.append(path)
+        weights.append(f"{path}={WEIGHTS[c]}")
+    r = subprocess.run([a.fanzha, "train", *train, *(x for w in weights for x in ("--weight", w)), "-o", model,
+                        *shlex.split(a.train_args)], capture_output=True, text=True)
     if r.returncode != 0:
         sys.exit(f"fanzha train failed: {r.stderr}")
-    print(r.stderr.strip().replace(work + "/", ""), file=sys.stderr)
+    print(r.stderr.strip().replace(work + "/", "").replace(ROOT + "/", ""), file=sys.stderr)
     shipped = os.path.join(a.rules, "model.fzm")
     configs = [("rules", ["--no-model"])]
     if os.path.exists(shipped):
@@ -127,12 +152,20 @@ def main():
         " | ".join(f"flagged {c}" for c, _ in configs) + " |"
     print(head)
     print("|" + "|".join("---" if i < 1 else "---:" for i in range(head.count("|") - 1)) + "|")
+    missed = []
     for name, labs in labels.items():
         path = os.path.join(work, held, name + ".jsonl")
         res = [figures(labs, levels(a.fanzha, a.rules, args, path)) for _, args in configs]
         fmt = lambda x: "—" if x is None else f"{x:.3f}"
         print(f"| {name:<20} | {res[0][2]:>5} | {res[0][3]:>6} | " + " | ".join(fmt(x[0]) for x in res) + " | " +
               " | ".join(fmt(x[1]) for x in res) + " |")
+        recall, flagged = res[-1][0], res[-1][1]
+        least, most = TARGETS.get(name, (None, None))
+        if least is not None and recall is not None and recall < least:
+            missed.append(f"{name} recall {recall:.3f} < {least}")
+        if most is not None and flagged is not None and flagged > most:
+            missed.append(f"{name} flagged {flagged:.3f} > {most}")
+    print(f"targets ({configs[-1][0]}): " + ("all met" if not missed else "not met: " + "; ".join(missed)))
     if not a.keep:
         shutil.rmtree(work, ignore_errors=True)
 

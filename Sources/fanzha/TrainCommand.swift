@@ -30,6 +30,8 @@ struct Train: ParsableCommand {
     @Option(help: "Share of records held out for calibration and measurement.") var holdout: Double = 0.1
     @Option(help: "Labels that mean benign, comma-separated.") var benign: String = TrainOptions.defaultBenignLabels.sorted().joined(separator: ",")
     @Option(help: "Worker threads for reading the text (the result does not depend on it).") var threads: Int?
+    @Option(help: ArgumentHelp("Count each record of one of the data files N times (repeatable), e.g. `--weight mine.jsonl=20`: a small source of the texts you screen is then not drowned by large ones.",
+                               valueName: "file=N")) var weight: [String] = []
 
     func validate() throws {
         if output == nil && apply == nil { throw ValidationError("give -o MODEL_FILE to train, or --apply MODEL_FILE") }
@@ -58,7 +60,18 @@ struct Train: ParsableCommand {
             options.holdout = holdout
             options.benignLabels = Set(commaSeparatedList(benign))
             if let threads { options.threads = threads }
+            var weightOf: [String: Int] = [:]
+            for w in weight {
+                guard let eq = w.lastIndex(of: "="), let n = Int(w[w.index(after: eq)...]), (1...1000).contains(n) else {
+                    throw Failure("--weight wants FILE=N with N from 1 to 1000, e.g. mine.jsonl=20 (got `\(w)`)")
+                }
+                let file = String(w[..<eq])
+                guard data.contains(file) else { throw Failure("--weight \(w): \(file) is not one of the data files") }
+                weightOf[file] = n
+            }
             var records: [Record] = []
+            var recordWeights: [Int] = []
+            var fileWeights: [Int] = []
             var files: [(name: String, bytes: [UInt8])] = []
             var failed = 0
             for path in data {
@@ -72,6 +85,8 @@ struct Train: ParsableCommand {
                                           maxRecordBytes: inputOptions.maxRecordBytes)
                 let (read, errors) = source.readAll()
                 records += read
+                recordWeights += Array(repeating: weightOf[path] ?? 1, count: read.count)
+                fileWeights.append(weightOf[path] ?? 1)
                 for e in errors { OutputSink.stderr.line("fanzha: \(e.description)") }
                 failed += errors.count
                 if inputOptions.strict && !errors.isEmpty { throw Failure("stopped at the first malformed record (--strict)") }
@@ -87,9 +102,9 @@ struct Train: ParsableCommand {
                 return 0
             }
             guard let output else { return 2 }
-            let info = Trainer.describe(options, files: files)
+            let info = Trainer.describe(options, files: files, weights: fileWeights)
             let (model, report): (TextModel, TrainReport)
-            do { (model, report) = try Trainer.train(records, options: options, info: info) } catch let e as TrainError { throw Failure(e.description) }
+            do { (model, report) = try Trainer.train(records, weights: recordWeights, options: options, info: info) } catch let e as TrainError { throw Failure(e.description) }
             do { try model.write(to: output) } catch let e as ModelError { throw Failure(e.description) }
             let err = OutputSink.stderr
             err.line("fanzha: \(output): \(algo.name), \(report.scam) scam and \(report.benign) benign records (\(report.unlabelled) without a label skipped), "

@@ -109,6 +109,46 @@ import Testing
         #expect(throws: CompiledRuleCache.CacheError.self) { try CompiledRuleCache.read(path: dir + "/missing.fzc") }
     }
 
+    /// The automatic cache's stamp (`CompiledRuleCache.Stamp`): a cache file checked in full
+    /// gets one once it is old enough, a stamped file is loaded without its checksum, and any
+    /// write to the file voids the stamp (the file is checked in full again, and rebuilt if damaged).
+    @Test func aStampSparesTheChecksumUntilTheFileIsWrittenAgain() throws {
+        let dir = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let rulesDir = dir + "/rules", cache = dir + "/cache"
+        try FileManager.default.createDirectory(atPath: rulesDir, withIntermediateDirectories: true)
+        try ruleText("a", match: #""安全账户""#, extra: "  score 5\n").write(toFile: rulesDir + "/a.fz", atomically: true, encoding: .utf8)
+        func load(stampAge: Double = CompiledRuleCache.Stamp.minimumAge) throws -> RuleSet {
+            try #require(try CompiledRuleCache.load(paths: [rulesDir], cacheFolder: cache, stampAge: stampAge).ruleSet)
+        }
+        func entry() throws -> String {
+            let names = try FileManager.default.contentsOfDirectory(atPath: cache).filter { $0.hasSuffix(".fzc") }
+            return cache + "/" + (try #require(names.first))
+        }
+        #expect(try load().prebuilt == nil)                      // compiled and written
+        let file = try entry(), stamp = file + CompiledRuleCache.Stamp.suffix
+        #expect(try load().prebuilt != nil)
+        #expect(!FileManager.default.fileExists(atPath: stamp), "a file written just now is not stamped")
+        #expect(try load(stampAge: 0).prebuilt != nil)
+        #expect(FileManager.default.fileExists(atPath: stamp), "checked in full: stamped")
+
+        // A file with a wrong checksum, stamped as it is: loaded from the stamp, without its checksum.
+        var bytes = try #require(FileManager.default.contents(atPath: file))
+        bytes[44] ^= 0x01   // in the header's checksum
+        try bytes.write(to: URL(fileURLWithPath: file))
+        #expect(throws: CompiledRuleCache.CacheError.self) { try CompiledRuleCache.read(path: file, expectedKey: nil) }
+        CompiledRuleCache.Stamp(path: stamp, minimumAge: 0).record(try MappedFile(path: file).identity)
+        #expect(try load().prebuilt != nil, "the stamp vouches for the file: no checksum")
+
+        // Written again in place, same size and inode, a clock tick later: the stamp no longer
+        // matches, the file is checked in full, fails, and is compiled and written again.
+        Thread.sleep(forTimeInterval: 0.05)
+        try bytes.write(to: URL(fileURLWithPath: file))
+        #expect(try load().prebuilt == nil)
+        #expect(try load().prebuilt != nil)
+        #expect(try Fanzha.Screener(rules: try load()).screen(Record(id: "x", text: "请转到安全账户")).level != .none)
+    }
+
     /// The automatic cache: the first load compiles and writes an entry, the second uses it; an
     /// edited rule file or a damaged entry is compiled again, never loaded from the cache.
     @Test func theAutomaticCacheIsRebuiltWhenStaleOrDamaged() throws {

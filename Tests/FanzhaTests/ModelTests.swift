@@ -167,6 +167,33 @@ private func temporaryFile(_ name: String, _ bytes: [UInt8]) throws -> String {
         #expect(scorer.probability(Record(id: "x", text: "把资金转到安全账户")) > scorer.probability(Record(id: "x", text: "今晚一起吃饭")))
     }
 
+    /// `--weight`: all 1 is the unweighted model, byte for byte; a heavier record pulls the
+    /// model its way; a record is never split between training and calibration.
+    @Test func weightsCountRecordsMoreOften() throws {
+        var options = TrainOptions()
+        options.bucketBits = 16
+        options.minDocumentFrequency = 1
+        options.holdout = 0
+        let records = tinyLabelledSet()
+        let plain = try Trainer.train(records, options: options).0
+        #expect(try Trainer.train(records, weights: Array(repeating: 1, count: records.count), options: options).0.serialised() == plain.serialised())
+        // An everyday message labelled scam (a team's odd label): weighted, the model believes it more.
+        let odd = Record(id: "odd", text: "明天下午去公园散步，顺便买点水果", label: "scam")
+        let one = try Trainer.train(records + [odd], options: options).0
+        let ten = try Trainer.train(records + [odd], weights: Array(repeating: 1, count: records.count) + [10], options: options).0
+        let p1 = try ModelScorer(one).probability(odd), p10 = try ModelScorer(ten).probability(odd)
+        #expect(p10 > p1 + 0.05, "\(p1) → \(p10)")
+        // With a calibration slice, a weighted record is held out once or trained on, never both:
+        // the slice is the same records whatever the weights.
+        var sliced = options
+        sliced.holdout = 0.3
+        let w1 = try Trainer.train(records, options: sliced).1, w5 = try Trainer.train(records, weights: Array(repeating: 5, count: records.count), options: sliced).1
+        #expect(w1.heldOut == w5.heldOut && w1.trained == w5.trained && w1.heldOut > 0)
+        // The model's info names the weight.
+        let info = Trainer.describe(options, files: [("a.jsonl", [1]), ("b.jsonl", [2])], weights: [1, 30])
+        #expect(info.contains("on a.jsonl, b.jsonl ×30;"), "\(info)")
+    }
+
     @Test func labelsMapToScamOrBenign() {
         let benign = TrainOptions.defaultBenignLabels
         #expect(Trainer.target(of: "benign", benign: benign) == 0)
@@ -352,6 +379,11 @@ private func temporaryFile(_ name: String, _ bytes: [UInt8]) throws -> String {
         #expect(first.err.contains("held out"))
         #expect(try ProcessRunner.fanzha(["train", corpus, "-o", b, "--threads", "1"]).status == 0)
         #expect(FileManager.default.contents(atPath: a) == FileManager.default.contents(atPath: b))
+        let weighted = try ProcessRunner.fanzha(["train", corpus, "--weight", corpus + "=3", "-o", b])
+        #expect(weighted.status == 0, "\(weighted.err)")
+        #expect(FileManager.default.contents(atPath: a) != FileManager.default.contents(atPath: b))
+        let wrong = try ProcessRunner.fanzha(["train", corpus, "--weight", "other.jsonl=3", "-o", b])
+        #expect(wrong.status == 2 && wrong.err.contains("other.jsonl is not one of the data files"), "\(wrong.err)")
         let applied = try ProcessRunner.fanzha(["train", "--apply", a, corpus])
         #expect(applied.status == 0)
         #expect(applied.lines.count > 300 && applied.lines.allSatisfy { $0.split(separator: "\t").count == 3 })

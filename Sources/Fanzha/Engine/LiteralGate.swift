@@ -141,11 +141,12 @@ extension Screener {
         case .unknown:
             var gate: LiteralGate?
             let atom = rules.atoms[a]
-            // A regex atom shows itself as `/source/flags`.
+            // A regex atom is one pattern; its source is read from the pattern itself, not from
+            // the atom's display (a compiled rule set decodes displays only when a tool asks).
             if atom.kind == .regex, matcher.programPointer.pointee.atomClauseCount[a] == 0,
-               let open = atom.display.firstIndex(of: "/"), let close = atom.display.lastIndex(of: "/"), open < close {
-                let source = String(atom.display[atom.display.index(after: open)..<close])
-                gate = LiteralGate(source: source, extended: atom.display[atom.display.index(after: close)...].contains("x"))
+               atom.regexes.specs.count == 1 {
+                let spec = atom.regexes.specs[0]
+                gate = LiteralGate(source: spec.source, extended: spec.options.contains(.extended))
             }
             literalGates[a] = gate.map { .gate($0) } ?? .none
             return gate

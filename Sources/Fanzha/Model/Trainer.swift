@@ -49,10 +49,14 @@ package enum Trainer {
     /// The `info` text `fanzha train` writes into a model: the options, the files' names, and a
     /// fingerprint of their bytes, so a model that is older than its training data can be told
     /// (the project's own model against corpus/: docs/MODEL.md, "What ships").
-    package static func describe(_ options: TrainOptions, files: [(name: String, bytes: [UInt8])]) -> String {
+    /// A file trained with a weight other than 1 is named with it (`real-texts.jsonl ×30`).
+    package static func describe(_ options: TrainOptions, files: [(name: String, bytes: [UInt8])], weights: [Int] = []) -> String {
+        let names = files.indices.map { i in
+            i < weights.count && weights[i] != 1 ? "\(files[i].name) ×\(weights[i])" : files[i].name
+        }
         return "fanzha train \(options.algorithm.name) \(options.minN)-\(options.maxN)-grams 2^\(options.bucketBits) buckets seed \(options.seed) "
             + "epochs \(options.epochs) l2 \(options.l2) min-df \(options.minDocumentFrequency) holdout \(options.holdout) on "
-            + files.map(\.name).joined(separator: ", ") + "; " + fingerprintLabel + " " + fingerprint(files.map(\.bytes))
+            + names.joined(separator: ", ") + "; " + fingerprintLabel + " " + fingerprint(files.map(\.bytes))
     }
 
     static let fingerprintLabel = "data fnv1a64"
@@ -111,14 +115,24 @@ package enum Trainer {
 
     /// Trains a model on labelled records. Deterministic: the same records in the same order and
     /// the same options give the same model, byte for byte.
-    package static func train(_ records: [Record], options: TrainOptions, info: String = "") throws -> (TextModel, TrainReport) {
+    ///
+    /// `weights` (one per record, or empty for all 1): a record of weight N is visited N times in
+    /// each epoch of the logistic regression (complement naive Bayes counts it N times), so a small
+    /// source of the kind of text one screens is not drowned by large ones. It is still one record
+    /// for the rest: for the document frequency (`minDocumentFrequency` counts records, so a weight
+    /// never turns a one-off n-gram into a feature) and for the calibration slice, which a record
+    /// is in or out of as a whole (copies of one record on both sides would make the held-out
+    /// figures and the calibration too sure).
+    package static func train(_ records: [Record], weights: [Int] = [], options: TrainOptions, info: String = "") throws -> (TextModel, TrainReport) {
+        precondition(weights.isEmpty || weights.count == records.count, "one weight per record")
         let started = Date()
         var report = TrainReport()
-        var labelled: [Record] = [], ys: [Int] = []
-        for r in records {
+        var labelled: [Record] = [], ys: [Int] = [], ws: [Int] = []
+        for (i, r) in records.enumerated() {
             guard let y = target(of: r.label, benign: options.benignLabels) else { report.unlabelled += 1; continue }
             labelled.append(r)
             ys.append(y)
+            ws.append(weights.isEmpty ? 1 : max(1, weights[i]))
         }
         report.scam = ys.filter { $0 == 1 }.count
         report.benign = ys.count - report.scam
@@ -157,7 +171,9 @@ package enum Trainer {
             // of every weight is one multiplication per step.
             var v = [Double](repeating: 0, count: buckets)
             var scale = 1.0
-            var order = trainIdx
+            var order: [Int] = []
+            order.reserveCapacity(trainIdx.count)
+            for i in trainIdx { for _ in 0..<ws[i] { order.append(i) } }
             var t = 0.0
             for _ in 0..<max(1, options.epochs) {
                 seededShuffle(&order, &rng)
@@ -190,8 +206,8 @@ package enum Trainer {
             for i in trainIdx {
                 let x = xs[i]
                 for k in x.indices.indices where kept[Int(x.indices[k])] {
-                    counts[ys[i]][Int(x.indices[k])] += Double(x.values[k])
-                    totals[ys[i]] += Double(x.values[k])
+                    counts[ys[i]][Int(x.indices[k])] += Double(ws[i]) * Double(x.values[k])
+                    totals[ys[i]] += Double(ws[i]) * Double(x.values[k])
                 }
             }
             let a = options.alpha, vocabulary = Double(max(1, report.features))

@@ -53,13 +53,14 @@ public enum CompiledRuleCache {
         return try load(paths: paths, cacheFolder: enabled ? cacheFolder() : nil)
     }
 
-    /// `load(paths:)` with the cache in `folder` (nil: no cache).
-    static func load(paths: [String], cacheFolder folder: String?) throws -> CompileResult {
+    /// `load(paths:)` with the cache in `folder` (nil: no cache). `stampAge`: see `Stamp`.
+    static func load(paths: [String], cacheFolder folder: String?, stampAge: Double = Stamp.minimumAge) throws -> CompileResult {
         guard let folder else { return try RuleCompiler.compile(paths: paths) }
         let inputs = try RuleCompiler.sourceFiles(paths: paths)
         let key = sourceKey(inputs)
         let file = (folder as NSString).appendingPathComponent("rules-\(String(key, radix: 16)).\(fileExtension)")
-        if FileManager.default.fileExists(atPath: file), let set = try? read(path: file, expectedKey: key) {
+        if FileManager.default.fileExists(atPath: file),
+           let set = try? read(path: file, expectedKey: key, stamp: Stamp(path: file + Stamp.suffix, minimumAge: stampAge)) {
             return CompileResult(loaded: set)
         }
         let result = RuleCompiler.compile(files: inputs.rules, variants: inputs.variants)
@@ -90,7 +91,10 @@ public enum CompiledRuleCache {
             entries.append((p, date))
         }
         guard entries.count > keep else { return }
-        for (p, _) in entries.sorted(by: { $0.1 > $1.1 }).dropFirst(keep) where p != current { try? fm.removeItem(atPath: p) }
+        for (p, _) in entries.sorted(by: { $0.1 > $1.1 }).dropFirst(keep) where p != current {
+            try? fm.removeItem(atPath: p)
+            try? fm.removeItem(atPath: p + Stamp.suffix)
+        }
     }
 
     /// The cache key of a rule set's inputs: every rule file's and variant dictionary's path and
@@ -179,7 +183,8 @@ public enum CompiledRuleCache {
     /// this build; otherwise the automatic cache's key.
     public static func read(path: String) throws -> RuleSet { try read(path: path, expectedKey: nil) }
 
-    static func read(path: String, expectedKey: UInt64?) throws -> RuleSet {
+    /// `stamp`: the automatic cache's record that this very file was checked (see `Stamp`).
+    static func read(path: String, expectedKey: UInt64?, stamp: Stamp? = nil) throws -> RuleSet {
         func bad(_ problem: String) -> CacheError { CacheError(path: path, problem: problem) }
         let file = try MappedFile(path: path)
         let all = file.bytes
@@ -195,6 +200,10 @@ public enum CompiledRuleCache {
         if expectedKey == nil, key != buildIdentity { throw bad("not a file `fanzha compile` wrote") }
         guard UInt64(all.count - headerSize) == length else { throw bad("truncated or damaged (\(all.count) bytes, expected \(UInt64(headerSize) + length))") }
         let payload = UnsafeRawBufferPointer(rebasing: all[headerSize...])
+        if let stamp, stamp.vouches(for: file.identity) {
+            var p = ByteReader(payload, path: path, owner: file)
+            return try decode(&p)
+        }
         // The checksum and the decoding run side by side (start-up is wall-clock time); the
         // decoded rules are used only if the checksum then agrees. Decoding a damaged file is
         // safe: every read is bounds-checked and every table index checked.
@@ -212,7 +221,44 @@ public enum CompiledRuleCache {
             }
         }
         guard sum.value == checksum else { throw bad("damaged (checksum mismatch)") }
-        return try decoded.value!.get()
+        let set = try decoded.value!.get()
+        stamp?.record(file.identity)
+        return set
+    }
+
+    /// The automatic cache's record that a cache file was checked, so that the next runs need not
+    /// read all of it again (its checksum was 12 million instructions and a page fault every 64 KB
+    /// of a 28 MB file on every start-up): `rules-KEY.fzc.ok` beside it holds the file's device,
+    /// inode, size, modification and status-change times as they were when its checksum last
+    /// agreed. A file whose `stat` still gives exactly these has not been written since: any write,
+    /// truncation, replacement or rename gives it a new status-change time (which no program can
+    /// set back) or another inode. A stamp is only written for a file last changed at least
+    /// `minimumAge` seconds before it was checked, so that a write in the same tick of the file
+    /// system's clock cannot go unseen. What a stamp cannot see is the disk itself returning other
+    /// bytes than were written (the file system's own checks are for that). Files given with
+    /// `--rules X.fzc` are always checked in full.
+    struct Stamp {
+        static let suffix = ".ok"
+        static let minimumAge: Double = 2
+        let path: String
+        let minimumAge: Double
+
+        func vouches(for identity: MappedFile.Identity) -> Bool {
+            guard let data = FileManager.default.contents(atPath: path) else { return false }
+            return data.elementsEqual(identity.bytes)
+        }
+
+        /// Writes the stamp when the file is old enough (see above); a stamp that cannot be
+        /// written only costs the next run its checksum.
+        func record(_ identity: MappedFile.Identity) {
+            var now = timespec()
+            clock_gettime(CLOCK_REALTIME, &now)
+            let age = Double(now.tv_sec - identity.changed.tv_sec) + Double(now.tv_nsec - identity.changed.tv_nsec) / 1e9
+            guard age >= minimumAge, !vouches(for: identity) else { return }
+            let temporary = "\(path).\(getpid()).tmp"
+            guard FileManager.default.createFile(atPath: temporary, contents: Data(identity.bytes)) else { return }
+            if rename(temporary, path) != 0 { try? FileManager.default.removeItem(atPath: temporary) }
+        }
     }
 
     private final class Box<Value>: @unchecked Sendable {
@@ -929,6 +975,37 @@ struct ContentHash {
 /// A file mapped read-only into memory (unmapped when released).
 final class MappedFile {
     let bytes: UnsafeRawBufferPointer
+    /// The file's `stat` when it was mapped.
+    let identity: Identity
+
+    /// What `stat` says of a file that changes whenever the file is written (see `Stamp`).
+    struct Identity {
+        let device: UInt64, inode: UInt64, size: UInt64
+        let modified: timespec, changed: timespec
+
+        init(_ st: stat) {
+            device = UInt64(truncatingIfNeeded: st.st_dev)
+            inode = UInt64(truncatingIfNeeded: st.st_ino)
+            size = UInt64(truncatingIfNeeded: st.st_size)
+            #if canImport(Glibc)
+            modified = st.st_mtim; changed = st.st_ctim
+            #else
+            modified = st.st_mtimespec; changed = st.st_ctimespec
+            #endif
+        }
+
+        var bytes: [UInt8] {
+            var w = ByteWriter()
+            w.raw(Array("FZCSTAMP".utf8))
+            w.u32(CompiledRuleCache.formatVersion)
+            for x in [device, inode, size] { w.u64(x) }
+            for t in [modified, changed] {
+                w.u64(UInt64(truncatingIfNeeded: t.tv_sec))
+                w.u64(UInt64(truncatingIfNeeded: t.tv_nsec))
+            }
+            return w.bytes
+        }
+    }
 
     init(path: String) throws {
         let fd = open(path, O_RDONLY)
@@ -942,6 +1019,7 @@ final class MappedFile {
             throw CompiledRuleCache.CacheError(path: path, problem: "cannot map: \(String(cString: strerror(errno)))")
         }
         bytes = UnsafeRawBufferPointer(start: p, count: size)
+        identity = Identity(st)
     }
 
     deinit { munmap(UnsafeMutableRawPointer(mutating: bytes.baseAddress), bytes.count) }
