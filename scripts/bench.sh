@@ -74,9 +74,15 @@ echo "Compile time of the bundled rules (fanzha lint): ${compile} ms"
 if command -v valgrind >/dev/null; then
     head -n 10000 "$CORPUS" > "$OUT/slice-10000.txt"
     python3 scripts/bench_startup.py instructions "$BIN" "$OUT/slice-10000.txt"
+    # The learned model's share of a record's instructions (issue 24: at most +20%).
+    head -n 3000 "$CORPUS" > "$OUT/slice-3000.txt"
+    python3 scripts/bench_model.py scan "$BIN" "$OUT/slice-3000.txt"
 else
     echo "Instructions: valgrind is not installed (apt-get install valgrind), skipped"
 fi
+
+# Training the model on every research dev file and corpus/ (issue 24: under a minute for 30,000 texts).
+[ -d ../shared/datasets ] && python3 scripts/bench_model.py train "$BIN" ../shared/datasets
 
 # Live calls: 10,000 calls open at once, turns interleaved.
 [ -s "$OUT/events-10000.jsonl" ] || python3 scripts/bench_events.py 11 10000 > "$OUT/events-10000.jsonl"
