@@ -14,6 +14,14 @@ import os, re, shutil, statistics, subprocess, sys, tempfile, time
 MESSAGE = "【平安银行】您的账户存在异常，请立即转账到安全账户配合调查，验证码切勿告诉他人。\n"
 
 
+def warm_cache(cmd, env):
+    """Writes the compiled rule cache, then (2 s later, once the file is old enough to be stamped:
+    README, *Compiled rule cache*) checks it in full once, as the second run of a day would."""
+    for _ in range(2):
+        subprocess.run(cmd, input=MESSAGE.encode(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+        time.sleep(2.1)
+
+
 def wall(cmd, env, runs):
     """Median, min and max wall milliseconds of `runs` whole processes, their median CPU (user + system)
     and median minor page faults."""
@@ -34,7 +42,7 @@ def startup(binary, runs):
     cache = tempfile.mkdtemp(prefix="fanzha-bench-cache-")
     env["XDG_CACHE_HOME"] = cache
     cmd = [binary, "scan", "-q", "-"]
-    subprocess.run(cmd, input=MESSAGE.encode(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)  # writes the cache
+    warm_cache(cmd, env)
     load_before = os.getloadavg()[0]
     warm = wall(cmd, env, runs)
     cold_env = dict(env, FANZHA_NO_CACHE="1")
@@ -74,7 +82,7 @@ def instructions(binary, slice_path):
     empty = tempfile.NamedTemporaryFile(suffix=".txt")
     one = tempfile.NamedTemporaryFile(suffix=".txt")
     one.write(MESSAGE.encode()); one.flush()
-    subprocess.run([binary, "scan", "-q", one.name], env=env)  # writes the cache
+    warm_cache([binary, "scan", "-q", one.name], env)
     base = callgrind([binary, "scan", "--format", "jsonl", "--threads", "1"], empty.name, env)
     full = callgrind([binary, "scan", "--format", "jsonl", "--threads", "1"], slice_path, env)
     count = callgrind([binary, "scan", "--count", "--threads", "1"], slice_path, env)

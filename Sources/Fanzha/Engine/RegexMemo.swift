@@ -100,6 +100,19 @@ extension Screener {
             }
         }
 
+        /// The learned model's margins on the stretches of the call judged last, with no frame
+        /// hidden: (first turn, end, scope, margin), the newest last (ModelCondition.swift).
+        private var margins: [(lo: Int, hi: Int, scope: Side, margin: Double)] = []
+
+        func margin(turns lo: Int, _ hi: Int, scope: Side) -> Double? {
+            margins.last { $0.lo == lo && $0.hi == hi && $0.scope == scope }?.margin
+        }
+
+        func keepMargin(_ m: Double, turns lo: Int, _ hi: Int, scope: Side) {
+            if margins.count >= 4 { margins.removeFirst() }
+            margins.append((lo, hi, scope, m))
+        }
+
         /// Atoms with turns matched (for tests: the memo follows the window).
         var entryCount: Int { entries.count }
         /// The earliest turn any atom still holds, or nil.

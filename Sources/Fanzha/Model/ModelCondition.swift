@@ -187,6 +187,15 @@ extension Screener.Evaluation {
 
     mutating func modelMargin(_ model: TextModel, scope: Side) -> Double {
         if let m = modelCache.margin(scope, modelBlindness) { return m }
+        // A live call's margin on a stretch of turns with no frame hidden is the same for every
+        // evaluation of that stretch (the decision, then the alert or the final verdict).
+        let memo = modelBlindness == 0 ? prepared.regexMemo : nil
+        let lo = prepared.firstTurnNumber, hi = lo + turnLimit
+        if let memo, let m = memo.margin(turns: lo, hi, scope: scope) {
+            modelCache.setMargin(scope, 0, m)
+            return m
+        }
+        defer { if let memo, let m = modelCache.margin(scope, 0) { memo.keepMargin(m, turns: lo, hi, scope: scope) } }
         fillModelTable(model, scope: scope)
         let table = screener.modelScratch
         let keys = table.keys, counts = table.counts, used = table.used

@@ -16,13 +16,17 @@ import Darwin
 ///   `~/.cache/fanzha/`) by a hash of every rule file's path and bytes (and `variants.txt`'s) and
 ///   of the fanzha build (the executable's path, size and modification time). A key that does not
 ///   match, a bad checksum, a truncated or unreadable file is never used: the rules are compiled
-///   and the file rewritten. `FANZHA_NO_CACHE=1` turns the cache off.
+///   and the file rewritten. A file checked once is stamped, and not read in full again while
+///   `stat` shows it unwritten (`Stamp`). `FANZHA_NO_CACHE=1` turns the cache off.
 /// - **`fanzha compile rules/ -o rules.fzc`**, then `--rules rules.fzc`: the same file made on
 ///   purpose, carrying the rules folder's model too. A file from another fanzha build, or a damaged
 ///   one, is an error naming it.
 ///
 /// The checksum guards against damage (a truncated write, a flipped bit, another program's file),
 /// not against forgery: like a rule file, a `.fzc` file is trusted input once it checks out.
+///
+/// Loading decodes only what a scan reads; the rest is one block decoded on first use
+/// (`LazyRuleDetails`), and each regex is compiled on first use (`AtomPatterns`).
 public enum CompiledRuleCache {
     public static let fileExtension = "fzc"
     static let magic: [UInt8] = Array("FZCRULES".utf8)
