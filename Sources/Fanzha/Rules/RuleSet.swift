@@ -68,12 +68,7 @@ package struct Atom: Sendable {
         detail = .lazy(details, index)
     }
 
-    private var details: AtomDetail {
-        switch detail {
-        case .value(let d): return d
-        case .lazy(let store, let i): return store.decoded.atoms[i]
-        }
-    }
+    private var details: AtomDetail { detail.resolved(in: \.atoms) }
 
     /// What the rule file wrote: the literal, the term list's name, or the regex.
     package var display: String { details.display }
@@ -159,6 +154,14 @@ package final class AtomPatterns: @unchecked Sendable {
 enum Held<Value: Sendable>: Sendable {
     case value(Value)
     case lazy(LazyRuleDetails, Int)
+
+    /// The value in hand, or entry `i` of the decoded details' `list` (decoding them if not yet).
+    func resolved(in list: KeyPath<LazyRuleDetails.Decoded, [Value]>) -> Value {
+        switch self {
+        case .value(let v): return v
+        case .lazy(let store, let i): return store.decoded[keyPath: list][i]
+        }
+    }
 }
 
 /// A compiled match expression; atoms and rules are referred to by index.
@@ -267,12 +270,7 @@ package struct CompiledRule: Sendable {
         detail = .lazy(details, index)
     }
 
-    private var details: RuleDetail {
-        switch detail {
-        case .value(let d): return d
-        case .lazy(let store, let i): return store.decoded.rules[i]
-        }
-    }
+    private var details: RuleDetail { detail.resolved(in: \.rules) }
 
     package var condition: Condition { details.condition }
     package var requirement: WordRequirement { details.requirement }
