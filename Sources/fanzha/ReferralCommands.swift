@@ -1,5 +1,6 @@
 import ArgumentParser
 import Fanzha
+import FanzhaCommandLine
 import FanzhaReferrals
 import Foundation
 
