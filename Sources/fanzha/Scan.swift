@@ -66,10 +66,11 @@ struct Scan: ParsableCommand {
             let scanner = try ParallelScanner(matcher: CompiledMatcher(rules, model: model), threads: threads ?? ProcessInfo.processInfo.activeProcessorCount,
                                               usePrefilter: !noPrefilter)
             let out = OutputSink.stdout
-            let printer = VerdictPrinter(rules: rules, format: outputFormat, colour: useColour(out))
             let stats = Counts()
             let referrer = try referOptions.referrer(rules: rules)
             let printsRecords = !quiet && !count
+            // Only when records are printed: its set-up writes every rule's and category's JSON once.
+            let printer = printsRecords ? VerdictPrinter(rules: rules, format: outputFormat, colour: useColour(out)) : nil
             let paths = files.isEmpty ? ["-"] : files
             // grep: file names with several files, -H always, --no-filename never (text output).
             let filenames = outputFormat == .text && !noFilename && (withFilename || paths.count > 1)
@@ -82,7 +83,7 @@ struct Scan: ParsableCommand {
             // verdict of the flagged records only. A decision skips evidence, timeline and output.
             let pipeline = ScanPipeline(scanner: scanner, work: { scanner, record -> Screened in
                 if let bad = record.inputError {
-                    return Screened(level: .none, errors: [], rendered: printsRecords ? printer.renderError(bad) : nil, unreadable: bad)
+                    return Screened(level: .none, errors: [], rendered: printer?.renderError(bad), unreadable: bad)
                 }
                 let prepared = scanner.prepare(record)
                 if !printsRecords || onlyFlagged {
@@ -90,7 +91,7 @@ struct Scan: ParsableCommand {
                     if (!printsRecords || d.level < minimum) && !(referrer?.wants(d.level) ?? false) { return Screened(level: d.level, errors: d.errors, rendered: nil) }
                 }
                 let v = scanner.evaluate(prepared, timeline: record.isCall)
-                var rendered = printsRecords && (!onlyFlagged || v.level >= minimum) ? printer.render(v, record: record) : nil
+                var rendered = !onlyFlagged || v.level >= minimum ? printer?.render(v, record: record) : nil
                 if filenames { rendered?.insert(contentsOf: Array((VerdictPrinter.visible(record.originFile) + ":").utf8), at: 0) }
                 return Screened(level: v.level, errors: v.errors, rendered: rendered, warning: referrer?.warning(v, record))
             }, deliver: { batch, results in
