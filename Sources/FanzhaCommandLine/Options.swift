@@ -75,6 +75,6 @@ extension ParsableCommand {
 }
 
 package func useColour(_ sink: OutputSink) -> Bool {
-    sink.isTerminal && (ProcessInfo.processInfo.environment["NO_COLOR"] ?? "").isEmpty   // no-color.org: set and not empty
+    sink.isTerminal && (environmentValue("NO_COLOR") ?? "").isEmpty   // no-color.org: set and not empty
 }
 

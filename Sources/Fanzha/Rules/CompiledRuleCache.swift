@@ -53,7 +53,7 @@ public enum CompiledRuleCache {
             let set = try read(path: paths[0], expectedKey: nil)
             return CompileResult(loaded: set)
         }
-        let enabled = ProcessInfo.processInfo.environment[disableVariable].map { $0.isEmpty || $0 == "0" } ?? true
+        let enabled = environmentValue(disableVariable).map { $0.isEmpty || $0 == "0" } ?? true
         return try load(paths: paths, cacheFolder: enabled ? cacheFolder() : nil)
     }
 
@@ -78,9 +78,8 @@ public enum CompiledRuleCache {
 
     /// `$XDG_CACHE_HOME/fanzha`, else `$HOME/.cache/fanzha`; nil when neither is set.
     static func cacheFolder() -> String? {
-        let env = ProcessInfo.processInfo.environment
-        if let xdg = env["XDG_CACHE_HOME"], xdg.hasPrefix("/") { return (xdg as NSString).appendingPathComponent("fanzha") }
-        if let home = env["HOME"], !home.isEmpty { return ((home as NSString).appendingPathComponent(".cache") as NSString).appendingPathComponent("fanzha") }
+        if let xdg = environmentValue("XDG_CACHE_HOME"), xdg.hasPrefix("/") { return (xdg as NSString).appendingPathComponent("fanzha") }
+        if let home = environmentValue("HOME"), !home.isEmpty { return ((home as NSString).appendingPathComponent(".cache") as NSString).appendingPathComponent("fanzha") }
         return nil
     }
 
