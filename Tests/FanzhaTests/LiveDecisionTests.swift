@@ -23,7 +23,7 @@ import Testing
                 for (k, turn) in call.turns.enumerated() {
                     live.append(turn, to: p)
                     if skip && Int.random(in: 0..<3, using: &rng) == 0 { continue }
-                    let covered = p.regexMemo?.decision.map { $0.hi == k } ?? false
+                    let covered = p.regexMemo?.decision.map { $0.hi <= k } ?? false
                     let record = Record(id: call.id, turns: Array(call.turns.prefix(k + 1)))
                     let expected = fresh.decide(fresh.prepare(record))
                     let got = live.decide(p)
@@ -39,5 +39,31 @@ import Testing
         }
         // Most decisions must come from the last one, or the test tests the fallback only.
         #expect(fromLast * 2 > decisions, "\(fromLast) of \(decisions) decisions made from the last one")
+    }
+}
+
+/// A live call's n-gram counts (Calls/LiveModel.swift): summed in the order first seen they give
+/// the model's margin bit for bit as counting the turns afresh does, and the running sums stay
+/// within the error bound that lets them decide a comparison.
+@Suite struct LiveModelTests {
+    @Test func keptCountsGiveTheFreshMarginExactly() throws {
+        let model = try bundledModel()
+        let screener = try Screener(rules: LiveCallsTests.rules, model: model)
+        var compared = 0
+        for call in try LiveCallsTests.calls() {
+            let p = screener.prepare(call)
+            let counts = Screener.CallNGrams(from: 0)
+            for k in 0..<p.turnCount {
+                counts.add(p.turns[k].text, model: model)
+                var e = Screener.Evaluation(screener: screener, prepared: p, turnLimit: k + 1)
+                let fresh = e.modelMargin(model, scope: [])
+                e.release()
+                #expect(counts.exactMargin(model).bitPattern == fresh.bitPattern, "call \(call.id), turn \(k)")
+                let (approximate, error) = counts.approximateMargin(model)
+                #expect(abs(approximate - fresh) <= error, "call \(call.id), turn \(k): \(approximate) vs \(fresh), bound \(error)")
+                compared += 1
+            }
+        }
+        #expect(compared > 100)
     }
 }

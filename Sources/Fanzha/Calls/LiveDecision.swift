@@ -146,12 +146,12 @@ extension Screener {
 
 extension Screener.Evaluation {
     /// A live call's decision on this stretch (`Screener.decide`): from the call's last decision
-    /// when that judged the same stretch less its newest turn, else every rule, as `decide`.
+    /// when that judged the same stretch less its newest turns, else every rule, as `decide`.
     mutating func decideLive(_ memo: Screener.RegexMemo) -> (score: Int, moneyRequest: Bool) {
         defer { release() }
         let lo = prepared.firstTurnNumber, hi = lo + turnLimit
         var framesFound = false
-        if let s = memo.decision, s.lo == lo, s.hi == hi - 1 {
+        if let s = memo.decision, s.lo == lo, s.hi < hi {
             if let (score, money, strong) = decideChanged(since: s) {
                 memo.decision = Screener.LiveDecisionState(lo: lo, hi: hi, sides: sidesPresent, frames: s.frames, fired: ws.fired, strong: strong)
                 return (score, money)
@@ -166,29 +166,32 @@ extension Screener.Evaluation {
         return (d.score, d.moneyRequest)
     }
 
-    /// The decision from `s`, the decision on these turns less the newest: the rules whose input
-    /// the newest turn does not change fire as they did; the others are evaluated. Nil when the
-    /// frames changed (found again into `ws.frames`): then every rule must be evaluated.
+    /// The decision from `s`, the decision on these turns less the newest (those from `s.hi` on):
+    /// the rules whose input the new turns do not change fire as they did; the others are
+    /// evaluated. Nil when the frames changed (found again into `ws.frames`): then every rule
+    /// must be evaluated.
     private mutating func decideChanged(since s: Screener.LiveDecisionState) -> (score: Int, moneyRequest: Bool, strong: Bool)? {
         let index = screener.liveIndex
         let g = index.nextGeneration()
-        let t = turnLimit - 1
+        let firstNew = s.hi - s.lo
         let sidesChanged = s.sides != sidesPresent
-        // The atoms, and the rules by their own clauses, whose input the new turn's words change.
-        for h in prepared.turns[t].wordHits {
-            let w = Int(h.0)
-            for k in Int(program.pointee.atomsByWordStart[w])..<Int(program.pointee.atomsByWordStart[w + 1]) {
-                index.atomChanged[Int(program.pointee.atomsByWord[k])] = g
-            }
-            for k in Int(program.pointee.clausesByWordStart[w])..<Int(program.pointee.clausesByWordStart[w + 1]) {
-                let owner = index.clauseOwner[Int(program.pointee.clausesByWord[k])]
-                if owner >= 0 { index.ruleChanged[Int(owner)] = g } else { index.atomChanged[Int(-1 - owner)] = g }
+        // The atoms, and the rules by their own clauses, whose input the new turns' words change.
+        for t in firstNew..<turnLimit {
+            for h in prepared.turns[t].wordHits {
+                let w = Int(h.0)
+                for k in Int(program.pointee.atomsByWordStart[w])..<Int(program.pointee.atomsByWordStart[w + 1]) {
+                    index.atomChanged[Int(program.pointee.atomsByWord[k])] = g
+                }
+                for k in Int(program.pointee.clausesByWordStart[w])..<Int(program.pointee.clausesByWordStart[w + 1]) {
+                    let owner = index.clauseOwner[Int(program.pointee.clausesByWord[k])]
+                    if owner >= 0 { index.ruleChanged[Int(owner)] = g } else { index.atomChanged[Int(-1 - owner)] = g }
+                }
             }
         }
-        // The frames: found again when the new turn changes the input of a frame the prefilter
+        // The frames: found again when the new turns change the input of a frame the prefilter
         // lets run. Frames read everything (no blindness), so nothing they find depends on frames.
         var framesChanged = false
-        for f in program.pointee.frameRules where candidate(Int(f)) && changed(Int(f), g, index, sidesChanged) {
+        for f in program.pointee.frameRules where candidate(Int(f)) && changed(Int(f), g, index, sidesChanged, firstNew) {
             framesChanged = true
             break
         }
@@ -204,7 +207,7 @@ extension Screener.Evaluation {
         // the words present only grow); the changed ones that the prefilter lets run are evaluated.
         var score = 0, money = false, appeal = false
         ws.fired.removeAll(keepingCapacity: true)
-        for r in s.fired where program.pointee.scores[Int(r)] >= 0 && !changed(Int(r), g, index, sidesChanged) {
+        for r in s.fired where program.pointee.scores[Int(r)] >= 0 && !changed(Int(r), g, index, sidesChanged, firstNew) {
             let i = Int(r)
             score += Int(program.pointee.scores[i])
             if program.pointee.appeal[i] { appeal = true }
@@ -213,7 +216,7 @@ extension Screener.Evaluation {
         }
         for k in 0..<ws.candidates.count {
             let i = Int(ws.candidates[k])
-            guard program.pointee.scores[i] >= 0, candidate(i), changed(i, g, index, sidesChanged) else { continue }
+            guard program.pointee.scores[i] >= 0, candidate(i), changed(i, g, index, sidesChanged, firstNew) else { continue }
             currentRule = i
             blindness = program.pointee.blind[i]
             guard fires(program.pointee.roots[i]) else { continue }
@@ -226,14 +229,14 @@ extension Screener.Evaluation {
         // changed, every one is evaluated again.
         let strong = appeal || score >= screener.rules.levels.medium
         if strong == s.strong {
-            for r in s.fired where program.pointee.scores[Int(r)] < 0 && !changed(Int(r), g, index, sidesChanged) {
+            for r in s.fired where program.pointee.scores[Int(r)] < 0 && !changed(Int(r), g, index, sidesChanged, firstNew) {
                 score += Int(program.pointee.scores[Int(r)])
                 ws.fired.append(r)
             }
         }
         for k in 0..<ws.candidates.count {
             let i = Int(ws.candidates[k])
-            guard program.pointee.scores[i] < 0, candidate(i), strong != s.strong || changed(i, g, index, sidesChanged) else { continue }
+            guard program.pointee.scores[i] < 0, candidate(i), strong != s.strong || changed(i, g, index, sidesChanged, firstNew) else { continue }
             currentRule = i
             blindness = strong ? FrameKinds.warning.rawValue : 0
             guard fires(program.pointee.roots[i]) else { continue }
@@ -243,10 +246,10 @@ extension Screener.Evaluation {
         return (score, money, strong)
     }
 
-    /// Whether the new turn (the last of this stretch) changes rule `r`'s input, marked with
-    /// generation `g`. A regex that needs no word is matched on the new turn when a rule asks
-    /// (only rules the prefilter lets run ask), once per event.
-    private mutating func changed(_ r: Int, _ g: UInt32, _ index: Screener.LiveIndex, _ sidesChanged: Bool) -> Bool {
+    /// Whether the new turns (from `firstNew` to the end of this stretch) change rule `r`'s
+    /// input, marked with generation `g`. A regex that needs no word is matched on the new turns
+    /// when a rule asks (only rules the prefilter lets run ask), once per event.
+    private mutating func changed(_ r: Int, _ g: UInt32, _ index: Screener.LiveIndex, _ sidesChanged: Bool, _ firstNew: Int) -> Bool {
         if index.ruleChanged[r] == g { return true }
         if index.ruleUnchanged[r] == g { return false }
         let reads = index.reads[r]
@@ -256,7 +259,7 @@ extension Screener.Evaluation {
                 let a = Int(index.atoms[k])
                 if index.atomChanged[a] == g { result = true; break }
                 guard index.wordless[a], index.atomUnchanged[a] != g else { continue }
-                if regexOccurs(a, inTurn: turnLimit - 1) {
+                if (firstNew..<turnLimit).contains(where: { regexOccurs(a, inTurn: $0) }) {
                     index.atomChanged[a] = g
                     result = true
                     break

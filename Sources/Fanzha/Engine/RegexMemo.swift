@@ -98,14 +98,12 @@ extension Screener {
         /// The call's last decision (LiveDecision.swift).
         var decision: LiveDecisionState?
 
-        /// A turn that cannot change any rule (`turnMayChangeTheVerdict`) was added after the
-        /// turns the last decision judged: that decision holds for the turns up to `hi` too.
-        func decisionCovers(turnsUpTo hi: Int) {
-            if decision?.hi == hi - 1 { decision!.hi = hi }
-        }
+        /// The call's n-gram counts for the learned model (LiveModel.swift).
+        var ngrams: CallNGrams?
 
         /// Drops what the call's turns before `turn` hold: they have left the window for good.
         func forget(before turn: Int) {
+            if let counts = ngrams, counts.lo < turn { ngrams = nil }
             for a in Array(entries.keys) {
                 var e = entries[a]!
                 if e.to <= turn {

@@ -128,8 +128,17 @@ extension Screener.Evaluation {
     mutating func modelHolds(_ n: Program.Node, scope: Side) -> Bool {
         guard let model = screener.matcher.model, scope != [.caller, .callee] else { return false }
         if !scope.isEmpty && sidesPresent.isDisjoint(with: scope) { return false }
+        let comparison = Comparison.allCases[Int(n.arg2)], bound = Double(n.arg) / 1_000_000
+        // A live call keeps its n-gram counts from event to event (Calls/LiveModel.swift).
+        if modelCache.margin(scope, modelBlindness) == nil, let counts = liveNGrams(model, scope: scope) {
+            let (margin, error) = counts.approximateMargin(model)
+            let p = model.probability(margin: margin)
+            // The logistic's slope is at most |plattA| / 4: how far the exact probability can be.
+            if abs(p - bound) > abs(model.plattA) / 4 * error + 1e-12 { return comparison.holds(p, bound) }
+            modelCache.setMargin(scope, 0, counts.exactMargin(model))
+        }
         let p = model.probability(margin: modelMargin(model, scope: scope))
-        return Comparison.allCases[Int(n.arg2)].holds(p, Double(n.arg) / 1_000_000)
+        return comparison.holds(p, bound)
     }
 
     /// The frame kinds the rule being evaluated does not read, when this record has frames:
