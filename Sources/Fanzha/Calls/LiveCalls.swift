@@ -158,7 +158,12 @@ public final class LiveCallScreener {
         // is (or the timeline is no longer followed) nothing this turn does can show.
         let atTop = state.level == Level.allCases.last
         let settled = atTop && (!followTimeline || state.moneyTurn != nil)
-        if !settled, last == 0 || screener.turnMayChangeTheVerdict(w.prepared, turn: local) {
+        let mayChange = !settled && (last == 0 || screener.turnMayChangeTheVerdict(w.prepared, turn: local))
+        if !settled && !mayChange, w.prepared.turnCount <= limits.window {
+            // The decision on the call so far is the decision before this turn.
+            w.prepared.regexMemo?.decisionCovers(turnsUpTo: w.prepared.firstTurnNumber + w.prepared.turnCount)
+        }
+        if mayChange {
             // The decision alone (no evidence) on every turn; the full verdict only for an alert.
             let judged = w.prepared.turnCount > limits.window ? w.prepared.lastTurns(limits.window) : w.prepared
             let decision = screener.decide(judged, moneyRequestOnly: atTop && state.warningTurn != nil)

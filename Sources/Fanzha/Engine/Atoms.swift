@@ -59,6 +59,7 @@ extension Screener.Evaluation {
         } else if !usePrefilter || atomCandidate(a) {
             let patterns: [Pattern]
             do { patterns = try screener.patterns(ofAtom: a) } catch {
+                prepared.regexMemo?.sawFailure = true
                 if failedAtoms.insert(a).inserted {
                     errors.append("rule \(screener.rules.rules[currentRule].id): \(screener.rules.atoms[a].display): \(error.message)")
                 }

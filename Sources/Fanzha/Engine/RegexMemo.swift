@@ -37,10 +37,10 @@ extension Screener {
                          each: (Int32, Int32, Int32) -> Void) -> (turn: Int, message: String)? {
             guard lo < hi else { return nil }
             // The entry is changed where it is (one look-up, and its arrays are not copied).
-            return Self.occurrences(in: &entries[a, default: Entry()], turns: lo, hi, match: match, each: each)
+            return occurrences(in: &entries[a, default: Entry()], turns: lo, hi, match: match, each: each)
         }
 
-        private static func occurrences(in e: inout Entry, turns lo: Int, _ hi: Int,
+        private func occurrences(in e: inout Entry, turns lo: Int, _ hi: Int,
                                         match: (Int) -> (ranges: [Range<Int>], failure: String?),
                                         each: (Int32, Int32, Int32) -> Void) -> (turn: Int, message: String)? {
             if e.to < lo || e.from > hi || e.from == e.to {
@@ -50,13 +50,13 @@ extension Screener {
             if lo < e.from {
                 // Earlier turns than matched so far (a slide judges more than the window did).
                 var earlier = Entry(from: lo, to: lo)
-                Self.extend(&earlier, to: e.from, match: match)
+                extend(&earlier, to: e.from, match: match)
                 earlier.found += e.found
                 earlier.failures += e.failures
                 earlier.to = e.to
                 e = earlier
             }
-            if e.to < hi { Self.extend(&e, to: hi, match: match) }
+            if e.to < hi { extend(&e, to: hi, match: match) }
             var i = Self.firstIndex(in: e.found, atOrAfter: lo)
             while i < e.found.count, Int(e.found[i].turn) < hi {
                 let o = e.found[i]
@@ -66,11 +66,11 @@ extension Screener {
             return e.failures.first { $0.turn >= lo && $0.turn < hi }
         }
 
-        private static func extend(_ e: inout Entry, to end: Int, match: (Int) -> (ranges: [Range<Int>], failure: String?)) {
+        private func extend(_ e: inout Entry, to end: Int, match: (Int) -> (ranges: [Range<Int>], failure: String?)) {
             for t in e.to..<end {
                 let (ranges, failure) = match(t)
                 for r in ranges { e.found.append(Evidence(turn: Int32(t), start: Int32(r.lowerBound), end: Int32(r.upperBound))) }
-                if let failure { e.failures.append((t, failure)) }
+                if let failure { e.failures.append((t, failure)); sawFailure = true }
             }
             e.to = end
         }
@@ -82,6 +82,26 @@ extension Screener {
                 if Int(found[mid].turn) < turn { lo = mid + 1 } else { hi = mid }
             }
             return lo
+        }
+
+        /// Adds turn `turn`'s matches of atom `a` (found outside an evaluation) when the atom's
+        /// entry has matched the turns up to it; otherwise leaves the entry as it is.
+        func extend(_ a: Int32, turn: Int, ranges: [Range<Int>], failure: String?) {
+            guard entries[a]?.to == turn else { return }
+            extend(&entries[a]!, to: turn + 1) { _ in (ranges, failure) }
+        }
+
+        /// Whether a regex of the call failed (PCRE2's match limit) or did not compile: then
+        /// every verdict is evaluated in full, so that its errors are every rule's.
+        var sawFailure = false
+
+        /// The call's last decision (LiveDecision.swift).
+        var decision: LiveDecisionState?
+
+        /// A turn that cannot change any rule (`turnMayChangeTheVerdict`) was added after the
+        /// turns the last decision judged: that decision holds for the turns up to `hi` too.
+        func decisionCovers(turnsUpTo hi: Int) {
+            if decision?.hi == hi - 1 { decision!.hi = hi }
         }
 
         /// Drops what the call's turns before `turn` hold: they have left the window for good.

@@ -8,8 +8,18 @@ extension Screener.Evaluation {
     /// `Screener.decide`.
     mutating func decide(moneyRequestOnly: Bool) -> (score: Int, moneyRequest: Bool) {
         defer { release() }
+        let d = decideAll(moneyRequestOnly: moneyRequestOnly, recordFired: false, framesFound: false)
+        return (d.score, d.moneyRequest)
+    }
+
+    /// `decide`'s work. With `recordFired`, the public rules that fire are listed in `ws.fired`
+    /// (a live call's decision state, LiveDecision.swift); with `framesFound`, `ws.frames` already
+    /// holds this record's frames. `strong`: whether the positive rules made the message's own
+    /// appeal (what decides the negative rules' blindness).
+    mutating func decideAll(moneyRequestOnly: Bool, recordFired: Bool, framesFound: Bool) -> (score: Int, moneyRequest: Bool, strong: Bool) {
         collectCandidates()
-        if program.pointee.frameRules.count > 0 && !ws.candidates.isEmpty { findFrames() }
+        if recordFired { ws.fired.removeAll(keepingCapacity: true) }
+        if !framesFound && program.pointee.frameRules.count > 0 && !ws.candidates.isEmpty { findFrames() }
         // Positive rules first: whether the message makes its own appeal decides what the
         // negative rules may read (a warning frame lowers a verdict only without one).
         var score = 0, money = false, appeal = false, negatives = false
@@ -24,16 +34,17 @@ extension Screener.Evaluation {
             blindness = program.pointee.blind[i]
             if !fires(program.pointee.roots[i]) { continue }
             score += ruleScore
+            if recordFired { ws.fired.append(r) }
             if program.pointee.appeal[i] { appeal = true }
             if isMoney {
                 money = true
                 if moneyRequestOnly { break }
             }
         }
-        guard negatives && !moneyRequestOnly else { return (score, money) }
         // Strong evidence in the message's own voice: an appeal, or positive points enough for
         // medium on their own. Then a warning in the same message lowers nothing.
         let strong = appeal || score >= screener.rules.levels.medium
+        guard negatives && !moneyRequestOnly else { return (score, money, strong) }
         for r in ws.candidates {
             let i = Int(r)
             let ruleScore = Int(program.pointee.scores[i])
@@ -43,20 +54,22 @@ extension Screener.Evaluation {
             blindness = strong ? FrameKinds.warning.rawValue : 0
             if !fires(program.pointee.roots[i]) { continue }
             score += ruleScore
+            if recordFired { ws.fired.append(r) }
         }
-        return (score, money)
+        return (score, money, strong)
     }
 
     /// Whether a rule whose root is node `root` fires: whether its occurrences are not empty,
     /// without the model's evidence when the root is the `model` condition itself (a rule such
     /// as `match model >= 0.98`, which runs on every record).
-    private mutating func fires(_ root: Int32) -> Bool {
+    mutating func fires(_ root: Int32) -> Bool {
         let n = program.pointee.nodes[Int(root)]
         if n.op == .model { return modelHolds(n, scope: []) }
         return !evaluate(root, scope: []).isEmpty
     }
 
     mutating func verdict(firstWarningTurn: Int?, firstMoneyRequestTurn: Int?) -> Verdict {
+        if let v = verdictFromLiveDecision(firstWarningTurn: firstWarningTurn, firstMoneyRequestTurn: firstMoneyRequestTurn) { return v }
         let rules = screener.rules
         var hits: [RuleHit] = []
         var score = 0

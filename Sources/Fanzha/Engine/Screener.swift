@@ -104,6 +104,8 @@ public final class Screener {
     var literalGates: [GateState] = []
     /// Taken by an evaluation while it runs (`Optional.take()`: moved, never copied) and handed back.
     var workspace: Workspace? = Workspace()
+    /// What a live call's decision reads, built on the first live call (LiveDecision.swift).
+    var liveIndexStorage: LiveIndex?
 
     deinit {
         workspace?.deallocate()
@@ -158,7 +160,9 @@ public final class Screener {
     /// that fires ends the evaluation.
     package func decide(_ p: Prepared, turnLimit: Int? = nil, moneyRequestOnly: Bool = false) -> Decision {
         var e = Evaluation(screener: self, prepared: p, turnLimit: min(turnLimit ?? p.turns.count, p.turns.count))
-        let d = e.decide(moneyRequestOnly: moneyRequestOnly)
+        // A live call's window, judged at each of its events: from its last decision (LiveDecision.swift).
+        let d = usePrefilter && turnLimit == nil && !moneyRequestOnly && p.regexMemo != nil
+            ? e.decideLive(p.regexMemo!) : e.decide(moneyRequestOnly: moneyRequestOnly)
         return Decision(level: moneyRequestOnly ? .none : rules.levels.level(for: d.score), moneyRequest: d.moneyRequest,
                         errors: e.errors)
     }

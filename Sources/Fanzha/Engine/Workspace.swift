@@ -90,6 +90,8 @@ extension Screener {
         var accepted: [Int32] = []
         /// The frames found in this record (RULES.md, Frames): each a sentence, or a whole message.
         var frames: [FrameSpan] = []
+        /// The public rules that fired, for a live call's decision state (LiveDecision.swift).
+        var fired: [Int32] = []
 
         /// Starts a record: a new generation, tables sized for `rules`, the arenas emptied.
         mutating func begin(_ rules: RuleSet, clauses: Int) {

@@ -1,0 +1,330 @@
+// A live call's decision, event by event, evaluating again only the rules its new turn can change.
+//
+// A rule's outcome on a stretch of turns depends on the record only through the occurrences of
+// the atoms it reads (following rule references), the prefilter's clauses of the words present,
+// the sides that have spoken, the frames found, and the learned model. When a turn is added to
+// the stretch judged at the previous event, an atom gains occurrences only if the new turn holds
+// one of its words, or — for a regex — a word of its requirement (every match contains one of
+// each clause: Requirements.swift), or, for a regex that needs no word, if it matches in the new
+// turn. So a rule none of whose inputs the new turn changes fires exactly as it did at the
+// previous event, and only the others (and the model's rules) are evaluated again. The frames are
+// found again only when the new turn changes a frame's input; if they then differ, every rule is
+// evaluated, as `decide` does. The verdict for an alert or the call's end, on the stretch the
+// last decision judged, evaluates only the rules that decision found firing, for their evidence.
+
+extension Screener {
+    /// The state of a live call's last decision: the stretch of turns it judged (the call's turn
+    /// numbers `lo ..< hi`), what it found, and which public rules fired.
+    struct LiveDecisionState {
+        var lo: Int, hi: Int
+        var sides: Side
+        var frames: [FrameSpan]
+        /// Public rules that fired, positive and negative (a negative one under `strong`'s blindness).
+        var fired: [Int32]
+        /// Whether the positive rules made the message's own appeal (what negative rules may read).
+        var strong: Bool
+    }
+
+    /// What each rule reads, for `LiveDecisionState`: its atoms (following rule references; a
+    /// frame's `unless` with it), whether it reads the model or has a `caller:`/`callee:` scope;
+    /// which prefilter clause belongs to which rule or regex atom; and per-event marks. Built once
+    /// per screener, on its first live call, from the program. Plain memory, like `Program`'s
+    /// tables: the per-event loops touch no array that counts references or checks exclusivity.
+    final class LiveIndex {
+        /// Rule r's atoms: `atoms[atomsStart[r] ..< atomsStart[r + 1]]`.
+        let atomsStart: UnsafeMutableBufferPointer<Int32>, atoms: UnsafeMutableBufferPointer<Int32>
+        /// Per rule: `readsModel` (its input changes with every turn), `hasScope` (its input
+        /// changes when a side speaks first).
+        let reads: UnsafeMutableBufferPointer<UInt8>
+        /// Per prefilter clause, the rule it belongs to, or `-1 - atom` for a regex atom's own.
+        let clauseOwner: UnsafeMutableBufferPointer<Int32>
+        /// Per atom: a regex that needs no word (no clause), which the new turn may match.
+        let wordless: UnsafeMutableBufferPointer<Bool>
+        /// Per-event marks, by generation: an atom or rule whose input the new turn changes, or
+        /// one found unchanged.
+        let atomChanged: UnsafeMutableBufferPointer<UInt32>, atomUnchanged: UnsafeMutableBufferPointer<UInt32>
+        let ruleChanged: UnsafeMutableBufferPointer<UInt32>, ruleUnchanged: UnsafeMutableBufferPointer<UInt32>
+        private(set) var generation: UInt32 = 0
+
+        static let readsModel: UInt8 = 1, hasScope: UInt8 = 2
+
+        init(_ program: Program, ruleCount: Int, atomCount: Int) {
+            var atomsOfRule = [[Int32]?](repeating: nil, count: ruleCount)
+            var readsOfRule = [UInt8](repeating: 0, count: ruleCount)
+            var visiting = Set<Int>()
+            func walk(_ id: Int32, _ atoms: inout Set<Int32>, _ reads: inout UInt8) {
+                let n = program.nodes[Int(id)]
+                switch n.op {
+                case .atom: atoms.insert(n.arg)
+                case .model: reads |= LiveIndex.readsModel
+                case .rule:
+                    let (a, r) = of(Int(n.arg))
+                    atoms.formUnion(a)
+                    reads |= r
+                default:
+                    if n.op == .scope { reads |= LiveIndex.hasScope }
+                    for k in 0..<Int(n.count) { walk(program.kids[Int(n.first) + k], &atoms, &reads) }
+                }
+            }
+            func of(_ r: Int) -> ([Int32], UInt8) {
+                if let done = atomsOfRule[r] { return (done, readsOfRule[r]) }
+                // A cycle is refused when the rules are checked; never loop on one here.
+                guard visiting.insert(r).inserted else { return ([], 0) }
+                var atoms = Set<Int32>(), reads: UInt8 = 0
+                walk(program.roots[r], &atoms, &reads)
+                visiting.remove(r)
+                atomsOfRule[r] = atoms.sorted()
+                readsOfRule[r] = reads
+                return (atomsOfRule[r]!, reads)
+            }
+            var start: [Int32] = [0], flat: [Int32] = [], readsFlat: [UInt8] = []
+            for r in 0..<ruleCount {
+                var (atoms, reads) = of(r)
+                let unless = program.unlessRoots[r]
+                if unless >= 0 {
+                    // A frame's `unless` is read with it.
+                    var all = Set(atoms)
+                    walk(unless, &all, &reads)
+                    atoms = all.sorted()
+                }
+                flat += atoms
+                start.append(Int32(flat.count))
+                readsFlat.append(reads)
+            }
+            var owner = [Int32](repeating: 0, count: program.clauseTotal)
+            for r in 0..<ruleCount {
+                let first = Int(program.clauseFirst[r])
+                for c in first..<(first + Int(program.clauseCount[r])) { owner[c] = Int32(r) }
+            }
+            for a in 0..<atomCount {
+                let first = Int(program.atomClauseFirst[a])
+                for c in first..<(first + Int(program.atomClauseCount[a])) { owner[c] = -1 - Int32(a) }
+            }
+            var wordless = [Bool](repeating: false, count: atomCount)
+            for a in program.regexAtoms where program.atomClauseCount[Int(a)] == 0 { wordless[Int(a)] = true }
+            func buffer<T>(_ values: [T]) -> UnsafeMutableBufferPointer<T> {
+                let b = UnsafeMutableBufferPointer<T>.allocate(capacity: max(1, values.count))
+                _ = b.initialize(from: values)
+                return b
+            }
+            atomsStart = buffer(start)
+            atoms = buffer(flat)
+            reads = buffer(readsFlat)
+            clauseOwner = buffer(owner)
+            self.wordless = buffer(wordless)
+            atomChanged = buffer([UInt32](repeating: 0, count: atomCount))
+            atomUnchanged = buffer([UInt32](repeating: 0, count: atomCount))
+            ruleChanged = buffer([UInt32](repeating: 0, count: ruleCount))
+            ruleUnchanged = buffer([UInt32](repeating: 0, count: ruleCount))
+        }
+
+        deinit {
+            for b in [atomsStart, atoms, clauseOwner] { b.deallocate() }
+            for b in [atomChanged, atomUnchanged, ruleChanged, ruleUnchanged] { b.deallocate() }
+            reads.deallocate()
+            wordless.deallocate()
+        }
+
+        /// Starts an event's marks: the generation that marks what is current.
+        func nextGeneration() -> UInt32 {
+            generation &+= 1
+            if generation == 0 {
+                for b in [atomChanged, atomUnchanged, ruleChanged, ruleUnchanged] { b.update(repeating: 0) }
+                generation = 1
+            }
+            return generation
+        }
+    }
+
+    var liveIndex: LiveIndex {
+        if let index = liveIndexStorage { return index }
+        let index = LiveIndex(matcher.programPointer.pointee, ruleCount: rules.rules.count, atomCount: rules.atoms.count)
+        liveIndexStorage = index
+        return index
+    }
+}
+
+extension Screener.Evaluation {
+    /// A live call's decision on this stretch (`Screener.decide`): from the call's last decision
+    /// when that judged the same stretch less its newest turn, else every rule, as `decide`.
+    mutating func decideLive(_ memo: Screener.RegexMemo) -> (score: Int, moneyRequest: Bool) {
+        defer { release() }
+        let lo = prepared.firstTurnNumber, hi = lo + turnLimit
+        var framesFound = false
+        if let s = memo.decision, s.lo == lo, s.hi == hi - 1 {
+            if let (score, money, strong) = decideChanged(since: s) {
+                memo.decision = Screener.LiveDecisionState(lo: lo, hi: hi, sides: sidesPresent, frames: s.frames, fired: ws.fired, strong: strong)
+                return (score, money)
+            }
+            // The new turn changed the frames, which are in `ws.frames` now.
+            framesFound = true
+        }
+        let d = decideAll(moneyRequestOnly: false, recordFired: true, framesFound: framesFound)
+        // With no candidate the frames were not looked for: the next event starts afresh.
+        memo.decision = ws.candidates.isEmpty ? nil
+            : Screener.LiveDecisionState(lo: lo, hi: hi, sides: sidesPresent, frames: ws.frames, fired: ws.fired, strong: d.strong)
+        return (d.score, d.moneyRequest)
+    }
+
+    /// The decision from `s`, the decision on these turns less the newest: the rules whose input
+    /// the newest turn does not change fire as they did; the others are evaluated. Nil when the
+    /// frames changed (found again into `ws.frames`): then every rule must be evaluated.
+    private mutating func decideChanged(since s: Screener.LiveDecisionState) -> (score: Int, moneyRequest: Bool, strong: Bool)? {
+        let index = screener.liveIndex
+        let g = index.nextGeneration()
+        let t = turnLimit - 1
+        let sidesChanged = s.sides != sidesPresent
+        // The atoms, and the rules by their own clauses, whose input the new turn's words change.
+        for h in prepared.turns[t].wordHits {
+            let w = Int(h.0)
+            for k in Int(program.pointee.atomsByWordStart[w])..<Int(program.pointee.atomsByWordStart[w + 1]) {
+                index.atomChanged[Int(program.pointee.atomsByWord[k])] = g
+            }
+            for k in Int(program.pointee.clausesByWordStart[w])..<Int(program.pointee.clausesByWordStart[w + 1]) {
+                let owner = index.clauseOwner[Int(program.pointee.clausesByWord[k])]
+                if owner >= 0 { index.ruleChanged[Int(owner)] = g } else { index.atomChanged[Int(-1 - owner)] = g }
+            }
+        }
+        // The frames: found again when the new turn changes the input of a frame the prefilter
+        // lets run. Frames read everything (no blindness), so nothing they find depends on frames.
+        var framesChanged = false
+        for f in program.pointee.frameRules where candidate(Int(f)) && changed(Int(f), g, index, sidesChanged) {
+            framesChanged = true
+            break
+        }
+        if framesChanged {
+            findFrames()
+            guard ws.frames == s.frames else { return nil }
+        } else {
+            ws.frames.removeAll(keepingCapacity: true)
+            ws.frames.append(contentsOf: s.frames)
+        }
+        collectCandidates()
+        // Positive rules: those unchanged fire as they did (one that fired is still a candidate:
+        // the words present only grow); the changed ones that the prefilter lets run are evaluated.
+        var score = 0, money = false, appeal = false
+        ws.fired.removeAll(keepingCapacity: true)
+        for r in s.fired where program.pointee.scores[Int(r)] >= 0 && !changed(Int(r), g, index, sidesChanged) {
+            let i = Int(r)
+            score += Int(program.pointee.scores[i])
+            if program.pointee.appeal[i] { appeal = true }
+            if program.pointee.moneyRequest[i] { money = true }
+            ws.fired.append(r)
+        }
+        for k in 0..<ws.candidates.count {
+            let i = Int(ws.candidates[k])
+            guard program.pointee.scores[i] >= 0, candidate(i), changed(i, g, index, sidesChanged) else { continue }
+            currentRule = i
+            blindness = program.pointee.blind[i]
+            guard fires(program.pointee.roots[i]) else { continue }
+            score += Int(program.pointee.scores[i])
+            if program.pointee.appeal[i] { appeal = true }
+            if program.pointee.moneyRequest[i] { money = true }
+            ws.fired.append(Int32(i))
+        }
+        // Negative rules read warning frames only without the message's own appeal: when that
+        // changed, every one is evaluated again.
+        let strong = appeal || score >= screener.rules.levels.medium
+        if strong == s.strong {
+            for r in s.fired where program.pointee.scores[Int(r)] < 0 && !changed(Int(r), g, index, sidesChanged) {
+                score += Int(program.pointee.scores[Int(r)])
+                ws.fired.append(r)
+            }
+        }
+        for k in 0..<ws.candidates.count {
+            let i = Int(ws.candidates[k])
+            guard program.pointee.scores[i] < 0, candidate(i), strong != s.strong || changed(i, g, index, sidesChanged) else { continue }
+            currentRule = i
+            blindness = strong ? FrameKinds.warning.rawValue : 0
+            guard fires(program.pointee.roots[i]) else { continue }
+            score += Int(program.pointee.scores[i])
+            ws.fired.append(Int32(i))
+        }
+        return (score, money, strong)
+    }
+
+    /// Whether the new turn (the last of this stretch) changes rule `r`'s input, marked with
+    /// generation `g`. A regex that needs no word is matched on the new turn when a rule asks
+    /// (only rules the prefilter lets run ask), once per event.
+    private mutating func changed(_ r: Int, _ g: UInt32, _ index: Screener.LiveIndex, _ sidesChanged: Bool) -> Bool {
+        if index.ruleChanged[r] == g { return true }
+        if index.ruleUnchanged[r] == g { return false }
+        let reads = index.reads[r]
+        var result = reads & Screener.LiveIndex.readsModel != 0 || (sidesChanged && reads & Screener.LiveIndex.hasScope != 0)
+        if !result {
+            for k in Int(index.atomsStart[r])..<Int(index.atomsStart[r + 1]) {
+                let a = Int(index.atoms[k])
+                if index.atomChanged[a] == g { result = true; break }
+                guard index.wordless[a], index.atomUnchanged[a] != g else { continue }
+                if regexOccurs(a, inTurn: turnLimit - 1) {
+                    index.atomChanged[a] = g
+                    result = true
+                    break
+                }
+                index.atomUnchanged[a] = g
+            }
+        }
+        if result { index.ruleChanged[r] = g } else { index.ruleUnchanged[r] = g }
+        return result
+    }
+
+    /// A live call's verdict on the stretch its last decision judged (an alert's, or the final
+    /// one): the rules that decision found firing are evaluated for their evidence, the others
+    /// need not run. Nil when there is no such decision, or when a regex of the call failed (a
+    /// match limit: the verdict then lists the errors every rule's evaluation meets).
+    mutating func verdictFromLiveDecision(firstWarningTurn: Int?, firstMoneyRequestTurn: Int?) -> Verdict? {
+        guard usePrefilter, let memo = prepared.regexMemo, !memo.sawFailure, let s = memo.decision,
+              s.lo == prepared.firstTurnNumber, s.hi == s.lo + turnLimit, s.sides == sidesPresent else { return nil }
+        let rules = screener.rules
+        ws.frames.removeAll(keepingCapacity: true)
+        ws.frames.append(contentsOf: s.frames)
+        let categoryCount = rules.categories.count
+        ws.categoryScores.removeAll(keepingCapacity: true)
+        ws.categoryScores.append(contentsOf: repeatElement(0, count: categoryCount))
+        ws.categoryHit.removeAll(keepingCapacity: true)
+        ws.categoryHit.append(contentsOf: repeatElement(false, count: categoryCount))
+        var hits: [RuleHit] = []
+        hits.reserveCapacity(s.fired.count)
+        var score = 0
+        // In rule order, as `verdict` lists them.
+        for r in s.fired.sorted() {
+            let i = Int(r)
+            let ruleScore = Int(program.pointee.scores[i])
+            currentRule = i
+            blindness = ruleScore >= 0 ? program.pointee.blind[i] : s.strong ? FrameKinds.warning.rawValue : 0
+            let occ = evaluate(program.pointee.roots[i], scope: [])
+            // It fired in the decision: it fires here (the same evaluation, with its evidence).
+            guard !occ.isEmpty else { assertionFailure("a rule the live decision fired does not fire"); return nil }
+            let rule = rules.rules[i]
+            hits.append(RuleHit(ruleIndex: i, rule: rule.id, title: rule.title, score: rule.score, tags: rule.tags, spans: spans(of: occ)))
+            score += ruleScore
+            let c = Int(program.pointee.categories[i])
+            if c >= 0 {
+                ws.categoryScores[c] += ruleScore
+                if ruleScore > 0 { ws.categoryHit[c] = true }
+            }
+        }
+        let frames = reportedFrames()
+        defer { release() }
+        return screener.verdict(id: prepared.id, score: score, categoryScores: ws.categoryScores, categoryHit: ws.categoryHit,
+                                hits: hits, errors: errors, frames: frames,
+                                firstWarningTurn: firstWarningTurn, firstMoneyRequestTurn: firstMoneyRequestTurn)
+    }
+
+    /// Whether regex atom `a` (one that needs no word) matches in turn `t`, or fails there (a
+    /// match limit: counted as a change). The turn's matches go to the call's memo when its
+    /// entry for `a` ends just before `t`, so the evaluation does not match the turn again.
+    private mutating func regexOccurs(_ a: Int, inTurn t: Int) -> Bool {
+        let text = prepared.turns[t].text
+        if let gate = screener.literalGate(ofAtom: a) {
+            let scalars = scalarBits(ofTurn: t)
+            if !text.bytes.withUnsafeBufferPointer({ gate.admits($0, scalars: scalars) }) { return false }
+        }
+        guard let patterns = try? screener.patterns(ofAtom: a) else { return true }
+        guard !patterns.isEmpty else { return false }
+        let (ranges, failure) = Screener.matches(patterns, in: text, scratch: screener.scratch)
+        prepared.regexMemo?.extend(Int32(a), turn: prepared.firstTurnNumber + t, ranges: ranges, failure: failure)
+        return !ranges.isEmpty || failure != nil
+    }
+}
+

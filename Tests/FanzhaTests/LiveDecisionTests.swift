@@ -1,0 +1,43 @@
+import Foundation
+import Testing
+@testable import Fanzha
+
+/// A live call's decision is made from its last one, evaluating only the rules the new turn can
+/// change (Calls/LiveDecision.swift), and its verdict only the rules that decision fired: both
+/// must be exactly what a fresh evaluation of the same turns gives.
+@Suite struct LiveDecisionTests {
+    /// Every corpus call turn by turn, with the bundled model and without it, deciding at every
+    /// turn or (with `skip`) leaving turns undecided, which sends the next decision the whole way.
+    @Test("a live call decided from its last decision decides and judges as a fresh record", arguments: [false, true])
+    func incrementalDecisionsEqualFreshOnes(withModel: Bool) throws {
+        let rules = LiveCallsTests.rules
+        let model = withModel ? try bundledModel() : nil
+        let live = try Screener(rules: rules, model: model)
+        let fresh = try Screener(rules: rules, model: model)
+        let printer = VerdictPrinter(rules: rules, format: .jsonl, colour: false)
+        var rng = SystemRandomNumberGenerator()
+        var fromLast = 0, decisions = 0
+        for call in try LiveCallsTests.calls() {
+            for skip in [false, true] {
+                let p = live.prepareLiveCall(id: call.id)
+                for (k, turn) in call.turns.enumerated() {
+                    live.append(turn, to: p)
+                    if skip && Int.random(in: 0..<3, using: &rng) == 0 { continue }
+                    let covered = p.regexMemo?.decision.map { $0.hi == k } ?? false
+                    let record = Record(id: call.id, turns: Array(call.turns.prefix(k + 1)))
+                    let expected = fresh.decide(fresh.prepare(record))
+                    let got = live.decide(p)
+                    decisions += 1
+                    if covered { fromLast += 1 }
+                    #expect(got.level == expected.level && got.moneyRequest == expected.moneyRequest,
+                            "call \(call.id), turn \(k): \(got.level) \(got.moneyRequest), fresh \(expected.level) \(expected.moneyRequest)")
+                    // The verdict on the turns just decided: only the rules that fired are evaluated.
+                    let verdict = printer.json(live.evaluate(p), record: record)
+                    #expect(verdict == printer.json(fresh.evaluate(fresh.prepare(record)), record: record), "call \(call.id), turn \(k)")
+                }
+            }
+        }
+        // Most decisions must come from the last one, or the test tests the fallback only.
+        #expect(fromLast * 2 > decisions, "\(fromLast) of \(decisions) decisions made from the last one")
+    }
+}
