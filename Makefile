@@ -14,10 +14,12 @@ demo: setup
 	$(SWIFT) build -c release
 	.build/release/fanzha scan corpus/demo.txt; status=$$?; [ $$status -le 1 ]
 
-# The test suite, the engine's equivalences on the whole corpus (scripts/equivalence.sh: the
+# The corpus's own checks (corpus/count_labels.py: valid JSON, unique ids, known labels, 2–16 turns a
+# call), the test suite, the engine's equivalences on the whole corpus (scripts/equivalence.sh: the
 # prefilter and the thread count change no verdict), the Spark job's tests, the service's console and OpenAPI run, then the detection
 # floors on ../shared/datasets (scripts/quality.py --check).
 test: setup
+	python3 corpus/count_labels.py > /dev/null
 	$(SWIFT) test
 	$(SWIFT) build -c release
 	./scripts/equivalence.sh

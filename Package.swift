@@ -8,12 +8,27 @@ import PackageDescription
 //   Fanzha             rules language (compiler) and engine (scanner), readers and printers
 //   FanzhaReferrals    the 96110 referral case store (SQLite through GRDB): cases from verdicts, the workflow
 //   FanzhaServer       `fanzha serve`: the HTTP API, live calls over HTTP and WebSocket, the web console
+//   FanzhaCommandLine  what the two executables' commands share (rule and model options, `serve`'s options)
 //   fanzha             the thin command-line shell
+//   fanzha-serve       `fanzha serve` executes it: the service's program, apart so that the command-line
+//                      tool starts without the server's libraries (docs/BENCHMARKS.md, issue 22)
+
+// Start-up (issue 22): a release executable carries the Swift runtime and Foundation instead of
+// loading and relocating their shared libraries on every run.
+let staticRuntime: [LinkerSetting] = [
+    .unsafeFlags(["-static-stdlib", "-Xlinker", "--start-group"]
+                 + ["Foundation", "CoreFoundation", "FoundationInternationalization", "FoundationEssentials", "_FoundationICU", "_FoundationCShims",
+                    "_FoundationCollections", "swiftSynchronization", "swiftDispatch", "dispatch", "BlocksRuntime"].flatMap { ["-Xlinker", "-l\($0)"] }
+                 + ["-Xlinker", "--end-group", "-lstdc++"],
+                 .when(platforms: [.linux], configuration: .release)),
+]
+
 let package = Package(
     name: "Fanzha",
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "fanzha", targets: ["fanzha"]),
+        .executable(name: "fanzha-serve", targets: ["fanzha-serve"]),
         .library(name: "Fanzha", targets: ["Fanzha"]),
         .library(name: "FanzhaReferrals", targets: ["FanzhaReferrals"]),
     ],
@@ -48,20 +63,23 @@ let package = Package(
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
         ], resources: [.copy("Console")]),
+        .target(name: "FanzhaCommandLine", dependencies: [
+            "Fanzha",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
         .executableTarget(name: "fanzha", dependencies: [
             "Fanzha",
+            "FanzhaCommandLine",
+            "FanzhaReferrals",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], linkerSettings: staticRuntime),
+        .executableTarget(name: "fanzha-serve", dependencies: [
+            "Fanzha",
+            "FanzhaCommandLine",
             "FanzhaReferrals",
             "FanzhaServer",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        ], linkerSettings: [
-            // Start-up (issue 22): the release executable carries the Swift runtime and Foundation
-            // instead of loading and relocating their shared libraries on every run.
-            .unsafeFlags(["-static-stdlib", "-Xlinker", "--start-group"]
-                         + ["Foundation", "CoreFoundation", "FoundationInternationalization", "FoundationEssentials", "_FoundationICU", "_FoundationCShims",
-                            "_FoundationCollections", "swiftSynchronization", "swiftDispatch", "dispatch", "BlocksRuntime"].flatMap { ["-Xlinker", "-l\($0)"] }
-                         + ["-Xlinker", "--end-group", "-lstdc++"],
-                         .when(platforms: [.linux], configuration: .release)),
-        ]),
+        ], linkerSettings: staticRuntime),
         // Where the package's files and the built `fanzha` are, for every test target.
         .target(name: "FanzhaTestSupport", path: "Tests/FanzhaTestSupport"),
         .testTarget(name: "FanzhaTests", dependencies: ["Fanzha", "FanzhaPCRE", "FanzhaText", "FanzhaTestSupport"]),

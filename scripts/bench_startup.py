@@ -29,12 +29,26 @@ def wall(cmd, env, runs):
     for _ in range(runs):
         t = time.perf_counter()
         p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
-        p.stdin.write(MESSAGE.encode()); p.stdin.close()
+        try:
+            p.stdin.write(MESSAGE.encode()); p.stdin.close()
+        except BrokenPipeError:   # `--version` may be done before it is fed
+            pass
         _, _, usage = os.wait4(p.pid, 0)
         times.append((time.perf_counter() - t) * 1000)
         cpu.append((usage.ru_utime + usage.ru_stime) * 1000)
         faults.append(usage.ru_minflt)
     return statistics.median(times), min(times), max(times), statistics.median(cpu), statistics.median(faults)
+
+
+def conformance_records(binary):
+    """Protocol conformance records in the executable (its swift5_protocol_conformances section, 4
+    bytes each): the Swift runtime walks all of them on every first dynamic cast of a (type,
+    protocol) pair, so start-up grows with them (docs/BENCHMARKS.md)."""
+    if not shutil.which("readelf"):
+        return None
+    out = subprocess.run(["readelf", "-SW", binary], capture_output=True, text=True).stdout
+    m = re.search(r"swift5_protocol_conformances\s+PROGBITS\s+\S+\s+\S+\s+([0-9a-f]+)", out)
+    return int(m.group(1), 16) // 4 if m else None
 
 
 def startup(binary, runs):
@@ -50,6 +64,9 @@ def startup(binary, runs):
     version = wall([binary, "--version"], env, runs)
     # The machine is shared: wall figures mean little without the load they were taken under.
     print(f"Load average (1 min) before / after the start-up runs: {load_before:.1f} / {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    records = conformance_records(binary)
+    if records is not None:
+        print(f"Protocol conformance records in {os.path.basename(binary)}: {records:,}")
     for name, (med, lo, hi, cpu, faults) in [("with the compiled rule cache", warm), ("compiling the rules (FANZHA_NO_CACHE=1)", cold),
                                      ("fanzha --version (the process alone)", version)]:
         print(f"Start-up, {name}: median {med:.1f} ms of {runs} runs (min {lo:.1f}, max {hi:.1f}), CPU median {cpu:.1f} ms, "

@@ -15,9 +15,20 @@ recall at medium and benign records flagged at medium, for
              scripts/quality_model_dev.fz (thresholds chosen on the even halves)
 
 Usage: scripts/quality_model.py [--fanzha BIN] [--rules DIR] [--datasets DIR] [--train-args "…"] [--train-half odd]
+                                [--misses SET]
 
 --train-half odd turns it round: the dev model is trained on the odd halves and the even halves are
 measured, so every figure can be read on both halves.
+
+After the table: the same recipe trained without corpus/ and run on corpus/messages.jsonl and
+calls.jsonl with the last column's rules, next to the rules alone — the operating point on a source
+the model never read.
+
+--misses SET (e.g. real-texts) then lists, for that set's held-out half, every scam the last column
+leaves below medium and every benign record it flags: the model's probability, the text's length,
+the level and score with rules only and with rules + model, and the rules that fired each way (a
+`model.unlikely` among them is the guard cancelling what the rules found). It prints the records'
+texts: evaluation output for the terminal, never to be copied into the project.
 """
 import argparse, csv, hashlib, json, os, shlex, shutil, subprocess, sys, tempfile
 
@@ -86,7 +97,8 @@ TARGETS = {"fbs-sms": (0.95, 0.01), "real-texts": (0.95, 0.05), "fraud-news": (N
            "fraud-dialogues": (0.95, None), "teleantifraud-calls": (0.95, 0.01), "telecom-fraud-texts": (0.95, None)}
 
 
-def levels(fanzha, rules, model_args, path):
+def verdicts(fanzha, rules, model_args, path):
+    """{id: verdict} of `fanzha scan` on one held-out file."""
     if "--rules" in model_args:   # a rules folder of its own
         rules = model_args[model_args.index("--rules") + 1]
         model_args = [x for x in model_args if x not in ("--rules", rules)]
@@ -94,7 +106,32 @@ def levels(fanzha, rules, model_args, path):
                          capture_output=True, text=True)
     if out.returncode > 1:
         sys.exit(f"fanzha scan failed on {path}: {out.stderr}")
-    return {str(v["id"]): v["level"] for v in map(json.loads, out.stdout.splitlines())}
+    return {str(v["id"]): v for v in map(json.loads, out.stdout.splitlines())}
+
+
+def list_misses(fanzha, model, path, labels, rules_only, with_model):
+    """Prints the held-out records the last configuration gets wrong at medium (--misses)."""
+    out = subprocess.run([fanzha, "train", "--apply", model, path], capture_output=True, text=True)
+    if out.returncode != 0:
+        sys.exit(f"fanzha train --apply failed on {path}: {out.stderr}")
+    prob = {f[0]: float(f[-1]) for f in (l.split("\t") for l in out.stdout.splitlines()) if len(f) >= 3}
+    flagged = lambda v: v["level"] in ("medium", "high")
+    hits = lambda v: ", ".join(f"{h['rule']} {h['score']:+d}" for h in v["hits"]) or "—"
+    with open(path, encoding="utf-8") as f:
+        records = [json.loads(l) for l in f if l.strip()]
+    for want_scam in (True, False):
+        print("\nscams below medium:" if want_scam else "\nbenign records at medium or above:")
+        for rec in records:
+            rid = str(rec["id"])
+            if (labels[rid] not in BENIGN) != want_scam or flagged(with_model[rid]) != (not want_scam):
+                continue
+            text = rec.get("text") or rec.get("content") or " / ".join(t["text"] for t in rec.get("turns", []))
+            w, r = with_model[rid], rules_only[rid]
+            print(f"{rid} {rec.get('kind') or rec.get('category') or ''} {len(text)} chars, model {prob.get(rid, float('nan')):.3f}: "
+                  f"{w['level']} {w['score']} (rules only: {r['level']} {r['score']})")
+            print(f"   rules + model: {hits(w)}")
+            print(f"   rules only:    {hits(r)}")
+            print(f"   {text[:200]}")
 
 
 def figures(labels, lv):
@@ -106,6 +143,28 @@ def figures(labels, lv):
     return recall, fp, len(scam), len(benign)
 
 
+def unseen_source(a, work, train, weights, last):
+    """The dev recipe without corpus/, scored on corpus/ with the last column's rules: its operating
+    point on a source the model never read (hand-written scams and look-alike benign texts)."""
+    corpus_dir = os.path.join(ROOT, "corpus") + os.sep
+    model = os.path.join(work, "dev-without-corpus.fzm")
+    data = [p for p in train if not p.startswith(corpus_dir)]
+    kept = [x for w in weights if not w.startswith(corpus_dir) for x in ("--weight", w)]
+    r = subprocess.run([a.fanzha, "train", *data, *kept, "-o", model, *shlex.split(a.train_args)], capture_output=True, text=True)
+    if r.returncode != 0:
+        sys.exit(f"fanzha train failed: {r.stderr}")
+    name, args = last
+    args = [model if x.endswith(".fzm") else x for x in args]
+    print(f"\nthe same recipe without corpus/, on corpus/ (a source the model never read); at medium: scams found | benign flagged")
+    for c in CORPUS[:2]:   # messages and calls: scams and their look-alikes
+        path = corpus_dir + c
+        with open(path, encoding="utf-8") as f:
+            labs = {str(r["id"]): str(r.get("label", "")) for r in map(json.loads, filter(str.strip, f))}
+        res = [figures(labs, {i: v["level"] for i, v in verdicts(a.fanzha, a.rules, x, path).items()}) for x in (["--no-model"], args)]
+        print(f"  {c}: " + "; ".join(f"{n} {round(x[0] * x[2])}/{x[2]} | {round(x[1] * x[3])}/{x[3]}"
+                                     for n, x in zip(("rules", name), res)))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--fanzha", default=os.path.join(ROOT, ".build/release/fanzha"))
@@ -115,12 +174,14 @@ def main():
     ap.add_argument("--dev-rules", default=os.path.join(HERE, "quality_model_dev.fz"),
                     help="model rules for the '+dev own' column, in place of rules/model.fz")
     ap.add_argument("--keep", help="keep the halves and the dev model in this directory")
+    ap.add_argument("--misses", metavar="SET", help="list the held-out records of SET (e.g. real-texts) the last column gets wrong")
     ap.add_argument("--train-half", choices=["even", "odd"], default="even",
                     help="the half the dev model is trained on; the other half is measured (default: even)")
     a = ap.parse_args()
     held = "odd" if a.train_half == "even" else "even"
     work = a.keep or tempfile.mkdtemp(prefix="fanzha-quality-model-")
     labels = split(a.datasets, work, held)
+    shown = None
     model = os.path.join(work, f"dev-{a.train_half}.fzm")
     train = [os.path.join(work, a.train_half, n + ".jsonl") for n in labels]
     weights = [f"{p}={WEIGHTS[n]}" for p, n in zip(train, labels) if n in WEIGHTS]
@@ -154,7 +215,10 @@ def main():
     missed = []
     for name, labs in labels.items():
         path = os.path.join(work, held, name + ".jsonl")
-        res = [figures(labs, levels(a.fanzha, a.rules, args, path)) for _, args in configs]
+        scans = [verdicts(a.fanzha, a.rules, args, path) for _, args in configs]
+        res = [figures(labs, {i: v["level"] for i, v in sc.items()}) for sc in scans]
+        if name == a.misses:
+            shown = (path, labs, scans[0], scans[-1])
         fmt = lambda x: "—" if x is None else f"{x:.3f}"
         print(f"| {name:<20} | {res[0][2]:>5} | {res[0][3]:>6} | " + " | ".join(fmt(x[0]) for x in res) + " | " +
               " | ".join(fmt(x[1]) for x in res) + " |")
@@ -165,6 +229,12 @@ def main():
         if most is not None and flagged is not None and flagged > most:
             missed.append(f"{name} flagged {flagged:.3f} > {most}")
     print(f"targets ({configs[-1][0]}): " + ("all met" if not missed else "not met: " + "; ".join(missed)))
+    unseen_source(a, work, train, weights, configs[-1])
+    if a.misses:
+        if a.misses not in labels:
+            sys.exit(f"--misses: no data set {a.misses!r} (one of: {', '.join(labels)})")
+        print(f"\n{a.misses}, held-out ({held}) half, {configs[-1][0]} vs rules only:")
+        list_misses(a.fanzha, model, *shown)
     if not a.keep:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -1,77 +1,7 @@
 import ArgumentParser
 import Fanzha
+import FanzhaCommandLine
 import Foundation
-
-/// Options every command that loads rules shares.
-struct RuleOptions: ParsableArguments {
-    @Option(name: .customLong("rules"), help: "Rule file or directory (repeatable). Default: the bundled rules.")
-    var rulePaths: [String] = []
-
-    func resolvedPaths() throws -> [String] { try resolveRulePaths(rulePaths) }
-    func load() throws -> RuleSet { try loadRules(rulePaths) }
-}
-
-/// The given rule paths, or the bundled rules when none are given.
-func resolveRulePaths(_ paths: [String]) throws -> [String] {
-    if !paths.isEmpty { return paths }
-    guard let bundled = BundledRules.path() else {
-        throw Failure("cannot find the bundled rules; pass --rules PATH or set FANZHA_RULES")
-    }
-    return [bundled]
-}
-
-/// Compiles the rules; on any error prints every diagnostic and fails (never half-loaded).
-/// Through the compiled rule cache (`CompiledRuleCache`): a `.fzc` file, or rules compiled once per edit.
-func loadRules(_ paths: [String]) throws -> RuleSet {
-    let result: CompileResult
-    do { result = try CompiledRuleCache.load(paths: try resolveRulePaths(paths)) } catch let e as RuleLoadError {
-        throw Failure(e.description)
-    } catch let e as CompiledRuleCache.CacheError { throw Failure(e.description) }
-    let err = OutputSink.stderr
-    for d in result.errors { err.write(d.rendered(sources: result.sources, colour: useColour(err))) }
-    err.flush()
-    guard let set = result.ruleSet else {
-        throw Failure("\(result.errors.count) error\(result.errors.count == 1 ? "" : "s") in the rules; nothing was loaded")
-    }
-    return set
-}
-
-func compileReporting(_ paths: [String]) throws -> CompileResult {
-    do { return try RuleCompiler.compile(paths: paths) } catch let e as RuleLoadError { throw Failure(e.description) }
-}
-
-/// An error the user caused: printed as `fanzha: message`, exit status 2.
-struct Failure: Error, CustomStringConvertible {
-    let description: String
-    init(_ message: String) { description = message }
-}
-
-extension ParsableCommand {
-    /// Runs `body`, turning failures into a message and exit status 2 (grep's "trouble").
-    func guarded(_ body: () throws -> Int32) throws {
-        let status: Int32
-        do {
-            status = try body()
-        } catch let e as Failure {
-            OutputSink.stdout.close()
-            // After the messages already queued, as they explain what came before the stop.
-            OutputSink.stderr.line("fanzha: \(e.description)")
-            OutputSink.stderr.flush()
-            throw ExitCode(2)
-        } catch {
-            OutputSink.stdout.close()
-            OutputSink.stderr.flush()
-            throw error
-        }
-        OutputSink.stdout.close()   // every write checked, the close too: a lost verdict is exit 2
-        OutputSink.stderr.flush()
-        if status != 0 { throw ExitCode(status) }
-    }
-}
-
-func useColour(_ sink: OutputSink) -> Bool {
-    sink.isTerminal && (ProcessInfo.processInfo.environment["NO_COLOR"] ?? "").isEmpty   // no-color.org: set and not empty
-}
 
 /// Opens an input path ("-" is stdin).
 func openInput(_ path: String) throws -> FileHandle {

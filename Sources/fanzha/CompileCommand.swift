@@ -1,5 +1,6 @@
 import ArgumentParser
 import Fanzha
+import FanzhaCommandLine
 import Foundation
 
 /// `fanzha compile rules/ -o rules.fzc`: the rules (and the model beside them) as one file that

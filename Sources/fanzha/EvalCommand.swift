@@ -1,5 +1,6 @@
 import ArgumentParser
 import Fanzha
+import FanzhaCommandLine
 import Foundation
 
 struct Eval: ParsableCommand {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Fanzha
+import FanzhaCommandLine
 import FanzhaReferrals
 import Foundation
 
@@ -333,14 +334,9 @@ extension Referrals {
 // MARK: - scan --refer
 
 /// `scan --refer DB`: every record at or above --refer-level opens or joins a case.
-struct ReferOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("Open or join a 96110 referral case in this SQLite file for every record at or above --refer-level (created when missing; docs/REFERRALS.md).", valueName: "db"))
-    var refer: String?
-    @Option(help: "The level that opens a case: low, medium or high.") var referLevel: String = "medium"
-    @Option(help: "With --refer: the input field naming the person at risk (the callee's or recipient's number); a record without one is a case of its own.") var subjectField: String?
-    @Option(help: "With --refer: the input field naming the suspected counterparty (calling number, account, link).") var counterpartyField: String?
-
-    func referrer(rules: RuleSet) throws -> Referrer? {
+extension Referrer {
+    /// `scan --refer DB` (with --refer-level, --subject-field, --counterparty-field): nil without --refer.
+    static func forScan(refer: String?, referLevel: String, subjectField: String?, counterpartyField: String?, rules: RuleSet) throws -> Referrer? {
         guard let refer else { return nil }
         guard let level = Level(name: referLevel), level != .none else { throw Failure("unknown --refer-level `\(referLevel)` (low, medium, high)") }
         let store = try referralsGuarded { try ReferralStore(path: refer) }

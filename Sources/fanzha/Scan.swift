@@ -1,5 +1,6 @@
 import ArgumentParser
 import Fanzha
+import FanzhaCommandLine
 import FanzhaReferrals
 import Foundation
 
@@ -17,7 +18,14 @@ struct Scan: ParsableCommand {
     @OptionGroup var ruleOptions: RuleOptions
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var inputOptions: InputOptions
-    @OptionGroup var referOptions: ReferOptions
+    // `--refer` and its options (docs/REFERRALS.md), declared here rather than as an option group:
+    // only scan takes them, and each option group is a type that ArgumentParser reflects on, which
+    // costs every start-up searches of the binary's protocol conformances (issue 22).
+    @Option(help: ArgumentHelp("Open or join a 96110 referral case in this SQLite file for every record at or above --refer-level (created when missing; docs/REFERRALS.md).", valueName: "db"))
+    var refer: String?
+    @Option(help: "The level that opens a case: low, medium or high.") var referLevel: String = "medium"
+    @Option(help: "With --refer: the input field naming the person at risk (the callee's or recipient's number); a record without one is a case of its own.") var subjectField: String?
+    @Option(help: "With --refer: the input field naming the suspected counterparty (calling number, account, link).") var counterpartyField: String?
     @Argument(help: "Files to scan ('-' for standard input).") var files: [String] = []
     @Option(help: "Output: text, jsonl or tsv (default: text; live call events: jsonl).") var format: String?
     @Flag(name: [.customShort("H"), .customLong("with-filename")], help: "Text output: prefix each line with its file name (the default with several files, as grep).") var withFilename = false
@@ -60,15 +68,17 @@ struct Scan: ParsableCommand {
         try guarded {
             guard let outputFormat = OutputFormat(rawValue: format ?? "text") else { throw Failure("unknown --format `\(format ?? "")` (text, jsonl, tsv)") }
             guard let minimum = Level(name: minLevel), minimum != .none else { throw Failure("unknown --min-level `\(minLevel)` (low, medium, high)") }
-            let rules = try ruleOptions.load()
-            let model = try modelOptions.load(for: rules, rulePaths: try ruleOptions.resolvedPaths())
+            let rulePaths = try ruleOptions.resolvedPaths()
+            let rules = try loadRules(rulePaths)
+            let model = try modelOptions.load(for: rules, rulePaths: rulePaths)
             let scanner = try ParallelScanner(matcher: CompiledMatcher(rules, model: model), threads: threads ?? ProcessInfo.processInfo.activeProcessorCount,
                                               usePrefilter: !noPrefilter)
             let out = OutputSink.stdout
-            let printer = VerdictPrinter(rules: rules, format: outputFormat, colour: useColour(out))
             let stats = Counts()
-            let referrer = try referOptions.referrer(rules: rules)
+            let referrer = try Referrer.forScan(refer: refer, referLevel: referLevel, subjectField: subjectField, counterpartyField: counterpartyField, rules: rules)
             let printsRecords = !quiet && !count
+            // Only when records are printed: its set-up writes every rule's and category's JSON once.
+            let printer = printsRecords ? VerdictPrinter(rules: rules, format: outputFormat, colour: useColour(out)) : nil
             let paths = files.isEmpty ? ["-"] : files
             // grep: file names with several files, -H always, --no-filename never (text output).
             let filenames = outputFormat == .text && !noFilename && (withFilename || paths.count > 1)
@@ -81,7 +91,7 @@ struct Scan: ParsableCommand {
             // verdict of the flagged records only. A decision skips evidence, timeline and output.
             let pipeline = ScanPipeline(scanner: scanner, work: { scanner, record -> Screened in
                 if let bad = record.inputError {
-                    return Screened(level: .none, errors: [], rendered: printsRecords ? printer.renderError(bad) : nil, unreadable: bad)
+                    return Screened(level: .none, errors: [], rendered: printer?.renderError(bad), unreadable: bad)
                 }
                 let prepared = scanner.prepare(record)
                 if !printsRecords || onlyFlagged {
@@ -89,7 +99,7 @@ struct Scan: ParsableCommand {
                     if (!printsRecords || d.level < minimum) && !(referrer?.wants(d.level) ?? false) { return Screened(level: d.level, errors: d.errors, rendered: nil) }
                 }
                 let v = scanner.evaluate(prepared, timeline: record.isCall)
-                var rendered = printsRecords && (!onlyFlagged || v.level >= minimum) ? printer.render(v, record: record) : nil
+                var rendered = !onlyFlagged || v.level >= minimum ? printer?.render(v, record: record) : nil
                 if filenames { rendered?.insert(contentsOf: Array((VerdictPrinter.visible(record.originFile) + ":").utf8), at: 0) }
                 return Screened(level: v.level, errors: v.errors, rendered: rendered, warning: referrer?.warning(v, record))
             }, deliver: { batch, results in

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Fanzha
+import FanzhaCommandLine
 import Foundation
 
 /// `fanzha train`: a model file from labelled records (docs/MODEL.md).

@@ -152,6 +152,50 @@ final class ServeProcess {
         #expect(refused.stderr.contains("--window-bytes"))
     }
 
+    /// `fanzha serve` checks its command line, then becomes `fanzha-serve` (Sources/fanzha/Serve.swift):
+    /// the process that answers is the one started, now running the program beside `fanzha`.
+    @Test func serveBecomesTheServiceProgramInTheSameProcess() throws {
+        let server = try ServeProcess(["--rules", Package.rules])
+        #expect(server.port > 0, "did not start: \(server.stderr)")
+        guard server.port > 0 else { return }
+        let running = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(server.process.processIdentifier)/exe")
+        let fanzha = URL(fileURLWithPath: try #require(Package.fanzha)).resolvingSymlinksInPath()
+        #expect(running == fanzha.deletingLastPathComponent().appendingPathComponent("fanzha-serve").path)
+        #expect(try httpBlocking(server.port, "GET", "/healthz").status == 200)
+        server.signal(SIGTERM)
+        _ = server.wait()
+        #expect(server.process.terminationStatus == 0)
+    }
+
+    /// A `fanzha` without `fanzha-serve` beside it names the missing file and exits 2; a bad flag
+    /// is still refused by `fanzha` itself, before it looks for the program.
+    @Test func serveWithoutTheServiceProgramNamesIt() throws {
+        let fanzha = URL(fileURLWithPath: try #require(Package.fanzha)).resolvingSymlinksInPath()
+        let dir = fanzha.deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("fanzha-alone-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let alone = dir.appendingPathComponent("fanzha")
+        do { try FileManager.default.linkItem(at: fanzha, to: alone) } catch { try FileManager.default.copyItem(at: fanzha, to: alone) }
+        func run(_ arguments: [String]) throws -> (status: Int32, stderr: String) {
+            let p = Process()
+            p.executableURL = alone
+            p.arguments = arguments
+            let err = Pipe()
+            p.standardError = err
+            p.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
+            try p.run()
+            let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            p.waitUntilExit()
+            return (p.terminationStatus, text)
+        }
+        let missing = try run(["serve", "--port", "0", "--rules", Package.rules])
+        #expect(missing.status == 2)
+        #expect(missing.stderr.contains(dir.appendingPathComponent("fanzha-serve").path), "\(missing.stderr)")
+        let badFlag = try run(["serve", "--port", "70000"])
+        #expect(badFlag.status == 2)
+        #expect(badFlag.stderr.contains("--port must be between 0 and 65535"), "\(badFlag.stderr)")
+    }
+
     @Test func refusesAnOpenAddressWithoutTokens() throws {
         let server = try ServeProcess(["--bind", "0.0.0.0"])
         _ = server.wait()

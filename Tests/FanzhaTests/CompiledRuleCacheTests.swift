@@ -109,6 +109,56 @@ import Testing
         #expect(throws: CompiledRuleCache.CacheError.self) { try CompiledRuleCache.read(path: dir + "/missing.fzc") }
     }
 
+    /// The evaluation program's Int32 tables are read in place from the mapped file when they are
+    /// aligned there, and copied when not; either way each table equals the one written, and an
+    /// index out of its table's bounds is refused (a stamped cache file is not checksummed again,
+    /// so these checks are what stand between a damaged file and the evaluation's memory).
+    @Test func programTablesAreReadInPlaceAndChecked() throws {
+        let rules = try compiledRuleSet(ruleText("a", match: #""安全账户" and /转(账|帐)/"#) + ruleText("b", match: #"a or "验证码""#))
+        let program = Program(rules)
+        defer { program.deallocate() }
+        var w = ByteWriter()
+        program.encode(into: &w)
+        let words = rules.words.count, atoms = rules.atoms.count, ruleCount = rules.rules.count
+        func tables(_ p: Program) -> [[Int32]] {
+            [p.kids, p.roots, p.clauseFirst, p.clauseCount, p.clausesByWordStart, p.clausesByWord, p.scores, p.categories, p.frameRules,
+             p.unlessRoots, p.frameWhole, p.regexAtoms, p.atomClauseFirst, p.atomClauseCount, p.rulesByWordStart, p.rulesByWord,
+             p.unfiltered, p.atomsByWordStart, p.atomsByWord].map { Array($0) }
+        }
+        final class Keeper {}
+        /// `bytes` placed `offset` bytes into memory of its own (an offset of 1 puts every table off
+        /// its 4-byte boundary): the decoded tables, and whether they were read in place.
+        func decode(_ bytes: [UInt8], offset: Int, owner: AnyObject?) throws -> (tables: [[Int32]], inPlace: Bool) {
+            let memory = UnsafeMutableRawBufferPointer.allocate(byteCount: bytes.count + offset, alignment: 16)
+            defer { memory.deallocate() }
+            memory.copyBytes(from: [UInt8](repeating: 0, count: offset) + bytes)
+            var r = ByteReader(UnsafeRawBufferPointer(rebasing: memory[offset...]), path: "test", owner: owner)
+            let decoded = try Program(from: &r, rules: ruleCount, atoms: atoms, words: words)
+            defer { decoded.deallocate() }
+            let start = UnsafeRawPointer(memory.baseAddress!)
+            let kids = try #require(decoded.kids.buffer.baseAddress)
+            return (tables(decoded), UnsafeRawPointer(kids) >= start && UnsafeRawPointer(kids) < start + memory.count)
+        }
+        let inPlace = try decode(w.bytes, offset: 0, owner: Keeper())
+        #expect(inPlace.inPlace)
+        #expect(inPlace.tables == tables(program))
+        for (offset, owner) in [(1, Keeper() as AnyObject?), (0, nil)] {
+            let copied = try decode(w.bytes, offset: offset, owner: owner)
+            #expect(!copied.inPlace)
+            #expect(copied.tables == tables(program))
+        }
+        // The last entry of the last table (atomsByWord, atom indices) made one past the last atom.
+        // After it: clauseTotal, then counted bytes per rule (5 tables) and per atom (1).
+        let tail = 8 + 5 * (4 + ruleCount) + (4 + atoms)
+        let last = w.bytes.count - tail - 4
+        let lastEntry = try #require(Array(program.atomsByWord).last)
+        #expect(w.bytes[last..<(last + 4)].elementsEqual(withUnsafeBytes(of: lastEntry.littleEndian) { Array($0) }))
+        var bad = w.bytes
+        withUnsafeBytes(of: Int32(atoms).littleEndian) { for (k, b) in $0.enumerated() { bad[last + k] = b } }
+        #expect(throws: CompiledRuleCache.CacheError.self) { _ = try decode(bad, offset: 0, owner: Keeper()) }
+        #expect(throws: CompiledRuleCache.CacheError.self) { _ = try decode(bad, offset: 1, owner: Keeper()) }
+    }
+
     /// The automatic cache's stamp (`CompiledRuleCache.Stamp`): a cache file checked in full
     /// gets one once it is old enough, a stamped file is loaded without its checksum, and any
     /// write to the file voids the stamp (the file is checked in full again, and rebuilt if damaged).

@@ -44,6 +44,29 @@ private func temporaryFile(_ name: String, _ bytes: [UInt8]) throws -> String {
 }
 
 @Suite struct ModelTests {
+    /// The packed weight table answers as a dense one would, for every bucket: random sparse
+    /// weights with zeros and repeated buckets (the later wins), at the edges of 64-bucket words.
+    @Test func packedWeightsAnswerAsADenseTable() {
+        var rng = SystemRandomNumberGenerator()
+        for buckets in [256, 1 << 12] {
+            var dense = [Float](repeating: 0, count: buckets)
+            var sparse: [(bucket: Int, weight: Float)] = [(0, 1.5), (63, -2), (64, 0.25), (buckets - 1, 3)]
+            for _ in 0..<(buckets / 8) {
+                let b = Int.random(in: 0..<buckets, using: &rng)
+                sparse.append((b, Bool.random(using: &rng) ? 0 : Float.random(in: -4...4, using: &rng)))
+            }
+            for (b, x) in sparse where x != 0 { dense[b] = x }
+            let table = WeightTable(buckets: buckets, sparse: sparse)
+            defer { table.deallocate() }
+            #expect(table.count == dense.filter { $0 != 0 }.count)
+            #expect((0..<buckets).allSatisfy { table[$0] == dense[$0] && table.knows($0) == (dense[$0] != 0) })
+            var listed: [(Int, Float)] = []
+            table.forEachNonZero { listed.append(($0, $1)) }
+            #expect(listed.map(\.0) == dense.indices.filter { dense[$0] != 0 })
+            #expect(listed.allSatisfy { dense[$0.0] == $0.1 })
+        }
+    }
+
     @Test func trainingIsDeterministic() throws {
         let a = try tinyModel().serialised(), b = try tinyModel().serialised()
         #expect(a == b)

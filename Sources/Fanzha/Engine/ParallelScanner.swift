@@ -41,24 +41,45 @@ package final class ParallelScanner: @unchecked Sendable {
 }
 
 /// Where the bundled rules are: `$FANZHA_RULES`, else a `rules/` directory beside or above the
-/// executable (the build tree), else `share/fanzha/rules` of an installed prefix.
+/// executable (the build tree), else `share/fanzha/rules` of an installed prefix. With `realpath`
+/// and `readdir`, not URL and FileManager: it runs on every start-up (issue 22).
 package enum BundledRules {
     package static func path() -> String? {
-        let fm = FileManager.default
-        if let env = ProcessInfo.processInfo.environment["FANZHA_RULES"], !env.isEmpty { return env }
-        var dir = URL(fileURLWithPath: (try? fm.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0])
-            .resolvingSymlinksInPath().deletingLastPathComponent()
+        if let env = environmentValue("FANZHA_RULES"), !env.isEmpty { return env }
+        // The executable, every link resolved; then its folder and up to five above it.
+        guard let resolved = realpath("/proc/self/exe", nil) ?? realpath(CommandLine.arguments[0], nil) else { return nil }
+        var dir = String(cString: resolved)
+        free(resolved)
         for _ in 0..<6 {
+            dir = parent(of: dir)
             for candidate in ["rules", "share/fanzha/rules"] {
-                let p = dir.appendingPathComponent(candidate).path
-                var isDir: ObjCBool = false
-                if fm.fileExists(atPath: p, isDirectory: &isDir), isDir.boolValue,
-                   (try? fm.contentsOfDirectory(atPath: p))?.contains(where: { $0.hasSuffix(".fz") }) == true {
-                    return p
-                }
+                let p = (dir == "/" ? "" : dir) + "/" + candidate
+                if holdsRuleFiles(p) { return p }
             }
-            dir.deleteLastPathComponent()
         }
         return nil
     }
+
+    /// The folder holding `path` (absolute, no trailing slash); "/" for "/" and its entries.
+    private static func parent(of path: String) -> String {
+        guard let slash = path.utf8.lastIndex(of: UInt8(ascii: "/")), slash != path.utf8.startIndex else { return "/" }
+        return String(path[..<slash])
+    }
+
+    /// Whether `path` is a directory with a `.fz` entry.
+    private static func holdsRuleFiles(_ path: String) -> Bool {
+        guard let dir = opendir(path) else { return false }
+        defer { closedir(dir) }
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            if name.hasSuffix(".\(RuleCompiler.fileExtension)") { return true }
+        }
+        return false
+    }
+}
+
+/// The value of an environment variable (nil when unset): `getenv`, not
+/// `ProcessInfo.environment`, which builds a dictionary of every variable on each call.
+package func environmentValue(_ name: String) -> String? {
+    getenv(name).map { String(cString: $0) }
 }

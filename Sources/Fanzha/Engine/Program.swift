@@ -133,10 +133,12 @@ struct Program: Sendable {
 
     /// Frees every table; the owner (`CompiledMatcher`) calls it once, when nothing reads the program any more.
     func deallocate() {
-        for t in [nodes.raw, kids.raw, roots.raw, clauseFirst.raw, clauseCount.raw, clausesByWordStart.raw, clausesByWord.raw,
-                  scores.raw, categories.raw, isPrivate.raw, moneyRequest.raw, appeal.raw, blind.raw, frameRules.raw, frameKind.raw,
-                  unlessRoots.raw, frameWhole.raw, atomIsWords.raw, regexAtoms.raw, atomClauseFirst.raw, atomClauseCount.raw,
-                  rulesByWordStart.raw, rulesByWord.raw, unfiltered.raw, atomsByWordStart.raw, atomsByWord.raw] {
+        for t in [nodes.allocation, kids.allocation, roots.allocation, clauseFirst.allocation, clauseCount.allocation,
+                  clausesByWordStart.allocation, clausesByWord.allocation, scores.allocation, categories.allocation,
+                  isPrivate.allocation, moneyRequest.allocation, appeal.allocation, blind.allocation, frameRules.allocation,
+                  frameKind.allocation, unlessRoots.allocation, frameWhole.allocation, atomIsWords.allocation, regexAtoms.allocation,
+                  atomClauseFirst.allocation, atomClauseCount.allocation, rulesByWordStart.allocation, rulesByWord.allocation,
+                  unfiltered.allocation, atomsByWordStart.allocation, atomsByWord.allocation] {
             t?.deallocate()
         }
     }
@@ -228,15 +230,34 @@ struct Program: Sendable {
 struct Table<Element: BitwiseCopyable>: @unchecked Sendable {
     fileprivate let raw: UnsafeMutableRawPointer?
     let count: Int
+    /// False for a table read in place from a mapped compiled rule set, which its owner keeps
+    /// mapped (`PrebuiltMatcher`): `deallocate()` leaves it alone.
+    fileprivate let owned: Bool
 
-    init() { raw = nil; count = 0 }
+    init() { raw = nil; count = 0; owned = true }
 
     init(_ values: [Element]) {
         count = values.count
+        owned = true
         guard !values.isEmpty else { raw = nil; return }
         let p = UnsafeMutablePointer<Element>.allocate(capacity: values.count)
-        _ = UnsafeMutableBufferPointer(start: p, count: values.count).initialize(from: values)
+        values.withUnsafeBufferPointer { p.initialize(from: $0.baseAddress!, count: values.count) }
         raw = UnsafeMutableRawPointer(p)
+    }
+
+    /// `count` values at `start`, not copied: valid while whoever keeps that memory keeps it.
+    init(borrowing start: UnsafeRawPointer, count: Int) {
+        raw = count == 0 ? nil : UnsafeMutableRawPointer(mutating: start)
+        self.count = count
+        owned = false
+    }
+
+    /// The memory to free: nil when borrowed.
+    fileprivate var allocation: UnsafeMutableRawPointer? { owned ? raw : nil }
+
+    /// The values as a buffer (for checking a table whole).
+    var buffer: UnsafeBufferPointer<Element> {
+        UnsafeBufferPointer(start: raw?.assumingMemoryBound(to: Element.self), count: count)
     }
 
     @inline(__always)

@@ -38,19 +38,14 @@ public final class TextModel: @unchecked Sendable {
     package let plattB: Double
     /// Free text: how it was trained (files, options). Never a time stamp, so training is reproducible.
     package let info: String
-    /// Dense weights, one per bucket (zero for buckets the model never saw).
-    let weights: UnsafeMutablePointer<Float>
-    /// One bit per bucket, set where the weight is not zero: 1/32 of the weights' size, so a
-    /// scan checks it in cache and reads the weights only for n-grams the model knows.
-    let present: UnsafeMutablePointer<UInt64>
+    /// The weight of each bucket (zero for buckets the model never saw), stored packed.
+    let weights: WeightTable
     package var buckets: Int { 1 << bucketBits }
     var mask: UInt64 { UInt64(buckets - 1) }
     /// Buckets with a non-zero weight (what the file stores).
     package let nonZero: Int
 
-    /// `weights`: the non-zero weights by bucket, in bucket order (what the file stores). The
-    /// dense table is zero-filled by the system (calloc), so loading a model touches only the
-    /// pages that hold a weight instead of building, copying and scanning a million-bucket array.
+    /// `weights`: the non-zero weights by bucket, in bucket order (what the file stores).
     init(path: String = "", minN: Int, maxN: Int, bucketBits: Int, algorithm: Algorithm, seed: UInt64, scamCount: Int, benignCount: Int,
          bias: Double, plattA: Double, plattB: Double, info: String, weights sparse: [(bucket: Int, weight: Float)]) {
         self.path = path
@@ -65,21 +60,8 @@ public final class TextModel: @unchecked Sendable {
         self.plattA = plattA
         self.plattB = plattB
         self.info = info
-        let buckets = 1 << bucketBits
-        let words = max(1, buckets / 64)
-        guard let w = calloc(buckets, MemoryLayout<Float>.stride), let bits = calloc(words, MemoryLayout<UInt64>.stride) else {
-            fatalError("out of memory for a model of \(buckets) buckets")
-        }
-        weights = w.bindMemory(to: Float.self, capacity: buckets)
-        present = bits.bindMemory(to: UInt64.self, capacity: words)
-        var count = 0
-        for (b, x) in sparse where x != 0 {
-            precondition(b >= 0 && b < buckets)
-            if weights[b] == 0 { count += 1 }
-            weights[b] = x
-            present[b >> 6] |= 1 << UInt64(b & 63)
-        }
-        nonZero = count
+        weights = WeightTable(buckets: 1 << bucketBits, sparse: sparse)
+        nonZero = weights.count
     }
 
     /// The same from one weight per bucket (the trainer's table).
@@ -91,13 +73,10 @@ public final class TextModel: @unchecked Sendable {
                   weights: dense.indices.filter { dense[$0] != 0 }.map { (bucket: $0, weight: dense[$0]) })
     }
 
-    deinit {
-        free(weights)
-        free(present)
-    }
+    deinit { weights.deallocate() }
 
     @inline(__always)
-    func knows(_ b: Int) -> Bool { present[b >> 6] & (1 << UInt64(b & 63)) != 0 }
+    func knows(_ b: Int) -> Bool { weights.knows(b) }
 
     package func weight(ofBucket b: Int) -> Float { weights[b] }
 
@@ -275,9 +254,9 @@ public final class TextModel: @unchecked Sendable {
         u32(UInt32(infoBytes.count))
         out += infoBytes
         u32(UInt32(nonZero))
-        for b in 0..<buckets where weights[b] != 0 {
+        weights.forEachNonZero { b, w in
             u32(UInt32(b))
-            u32(weights[b].bitPattern)
+            u32(w.bitPattern)
         }
         u64(TextModel.checksum(out[...]))
         return out
@@ -385,5 +364,71 @@ package final class ModelScorer {
     }
     package func probability(_ record: Record) -> Double {
         model.probability(normalised: record.turns.map { normaliser.normalise($0.text).bytes })
+    }
+}
+
+/// A model's weights by bucket: the non-zero ones packed in bucket order, found through one bit per
+/// bucket (set where there is a weight) and, per 64 buckets, how many weights come before them.
+/// For 2^20 buckets that is 128 KB of bits and 64 KB of counts beside the weights themselves,
+/// instead of a dense 4 MB table whose ~1,000 pages a one-message scan had to fault in to place
+/// 13,000 weights (start-up, issue 22). A look-up is the bit, then a count and a popcount.
+struct WeightTable {
+    private let present: UnsafeMutablePointer<UInt64>
+    private let before: UnsafeMutablePointer<UInt32>
+    private let packed: UnsafeMutablePointer<Float>
+    private let words: Int
+    /// Buckets with a non-zero weight.
+    let count: Int
+
+    /// `sparse`: (bucket, weight) pairs; zero weights are left out, and of two for one bucket the later wins.
+    init(buckets: Int, sparse: [(bucket: Int, weight: Float)]) {
+        words = max(1, buckets / 64)
+        guard let bits = calloc(words, MemoryLayout<UInt64>.stride) else { fatalError("out of memory for a model of \(buckets) buckets") }
+        present = bits.bindMemory(to: UInt64.self, capacity: words)
+        for (b, x) in sparse where x != 0 {
+            precondition(b >= 0 && b < buckets)
+            present[b >> 6] |= 1 << UInt64(b & 63)
+        }
+        before = .allocate(capacity: words)
+        var total = 0
+        for w in 0..<words {
+            before[w] = UInt32(total)
+            total += present[w].nonzeroBitCount
+        }
+        count = total
+        packed = .allocate(capacity: max(1, total))
+        for (b, x) in sparse where x != 0 { packed[slot(b)] = x }
+    }
+
+    /// Where bucket `b`'s weight is in `packed` (when it has one).
+    @inline(__always)
+    private func slot(_ b: Int) -> Int {
+        Int(before[b >> 6]) + (present[b >> 6] & ((1 << UInt64(b & 63)) &- 1)).nonzeroBitCount
+    }
+
+    @inline(__always)
+    func knows(_ b: Int) -> Bool { present[b >> 6] & (1 << UInt64(b & 63)) != 0 }
+
+    /// The weight of bucket `b`; zero when the model has none.
+    @inline(__always)
+    subscript(b: Int) -> Float { knows(b) ? packed[slot(b)] : 0 }
+
+    /// Each non-zero weight with its bucket, in bucket order.
+    func forEachNonZero(_ body: (Int, Float) -> Void) {
+        var k = 0
+        for w in 0..<words {
+            var bits = present[w]
+            while bits != 0 {
+                body(w * 64 + bits.trailingZeroBitCount, packed[k])
+                k += 1
+                bits &= bits &- 1
+            }
+        }
+    }
+
+    func deallocate() {
+        free(present)
+        before.deallocate()
+        packed.deallocate()
     }
 }

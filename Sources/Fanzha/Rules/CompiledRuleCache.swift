@@ -31,7 +31,7 @@ public enum CompiledRuleCache {
     public static let fileExtension = "fzc"
     static let magic: [UInt8] = Array("FZCRULES".utf8)
     /// Bumped whenever the layout below changes.
-    static let formatVersion: UInt32 = 5
+    static let formatVersion: UInt32 = 6
     static let headerSize = 48
     /// Environment variable that turns the automatic cache off.
     public static let disableVariable = "FANZHA_NO_CACHE"
@@ -53,7 +53,7 @@ public enum CompiledRuleCache {
             let set = try read(path: paths[0], expectedKey: nil)
             return CompileResult(loaded: set)
         }
-        let enabled = ProcessInfo.processInfo.environment[disableVariable].map { $0.isEmpty || $0 == "0" } ?? true
+        let enabled = environmentValue(disableVariable).map { $0.isEmpty || $0 == "0" } ?? true
         return try load(paths: paths, cacheFolder: enabled ? cacheFolder() : nil)
     }
 
@@ -78,9 +78,8 @@ public enum CompiledRuleCache {
 
     /// `$XDG_CACHE_HOME/fanzha`, else `$HOME/.cache/fanzha`; nil when neither is set.
     static func cacheFolder() -> String? {
-        let env = ProcessInfo.processInfo.environment
-        if let xdg = env["XDG_CACHE_HOME"], xdg.hasPrefix("/") { return (xdg as NSString).appendingPathComponent("fanzha") }
-        if let home = env["HOME"], !home.isEmpty { return ((home as NSString).appendingPathComponent(".cache") as NSString).appendingPathComponent("fanzha") }
+        if let xdg = environmentValue("XDG_CACHE_HOME"), xdg.hasPrefix("/") { return (xdg as NSString).appendingPathComponent("fanzha") }
+        if let home = environmentValue("HOME"), !home.isEmpty { return ((home as NSString).appendingPathComponent(".cache") as NSString).appendingPathComponent("fanzha") }
         return nil
     }
 
@@ -433,7 +432,7 @@ public enum CompiledRuleCache {
             throw r.bad("trailing bytes")
         }
         return RuleSet(levels: levels, categories: categories, atoms: atoms, rules: rules, wordEdges: wordEdges,
-                       details: details, usesModel: usesModel, prebuilt: PrebuiltMatcher(automaton: automaton, program: program, details: details),
+                       details: details, usesModel: usesModel, prebuilt: PrebuiltMatcher(automaton: automaton, program: program, details: details, storage: r.owner),
                        embeddedModel: model)
     }
 
@@ -649,10 +648,13 @@ final class PrebuiltMatcher: @unchecked Sendable {
     let program: Program
     /// The compiled rule set's details, decoded on first use (nil when the details were in hand).
     let details: LazyRuleDetails?
-    init(automaton: AhoCorasick, program: Program, details: LazyRuleDetails? = nil) {
+    /// The mapped file the program's tables are read in place from (nil when they were copied).
+    private let storage: AnyObject?
+    init(automaton: AhoCorasick, program: Program, details: LazyRuleDetails? = nil, storage: AnyObject? = nil) {
         self.automaton = automaton
         self.program = program
         self.details = details
+        self.storage = storage
     }
     deinit { program.deallocate() }
 }
@@ -722,7 +724,8 @@ extension Program {
         for t in [kids, roots, clauseFirst, clauseCount, clausesByWordStart, clausesByWord, scores, categories, frameRules,
                   unlessRoots, frameWhole, regexAtoms, atomClauseFirst, atomClauseCount, rulesByWordStart, rulesByWord, unfiltered,
                   atomsByWordStart, atomsByWord] {
-            w.int32s(Array(t))
+            w.align(4)   // so that loading reads the table in place (`ByteReader.programTable`)
+            w.int32s(t.buffer)
         }
         w.i64(clauseTotal)
         for t in [isPrivate, moneyRequest, appeal, atomIsWords] { w.raw(t.map { $0 ? 1 : 0 }, counted: true) }
@@ -732,34 +735,49 @@ extension Program {
     /// The program `encode` wrote; every index a table holds is checked against the table it
     /// points into, so a damaged file cannot send the evaluation outside its memory.
     init(from r: inout ByteReader, rules: Int, atoms: Int, words: Int) throws {
-        var nodes: [Node] = []
+        // Nodes: 17 bytes each (op, then arg, arg2, first, count), bounds-checked once as a whole.
         let n = try r.count()
+        let packed = try r.span(byteCount: n * 17)
+        var nodes: [Node] = []
         nodes.reserveCapacity(n)
-        for _ in 0..<n {
-            guard let op = Op(rawValue: try r.u8()) else { throw r.bad("unknown program node") }
-            nodes.append(Node(op: op, arg: try r.i32(), arg2: try r.i32(), first: try r.i32(), count: try r.i32()))
+        for i in 0..<n {
+            let at = i * 17
+            guard let op = Op(rawValue: packed[at]) else { throw r.bad("unknown program node") }
+            func field(_ k: Int) -> Int32 { Int32(littleEndian: packed.loadUnaligned(fromByteOffset: at + 1 + 4 * k, as: Int32.self)) }
+            nodes.append(Node(op: op, arg: field(0), arg2: field(1), first: field(2), count: field(3)))
         }
-        var t: [[Int32]] = []
-        for _ in 0..<19 { t.append(try r.int32s()) }
+        // The Int32 tables are read in place from the mapped file (the rule set's `PrebuiltMatcher`
+        // keeps it mapped): at start-up, checking them is all the work they cost.
+        var t: [Table<Int32>] = []
+        for _ in 0..<19 { t.append(try r.programTable()) }
         let clauseTotal = try r.int()
         var flags: [[Bool]] = []
         for _ in 0..<4 { flags.append(try r.bytes().map { $0 != 0 }) }
         let blind = try r.bytes(), frameKind = try r.bytes()
-        // Shapes and index bounds.
+        // Shapes and index bounds. Each check is one pass over a table, kept simple enough for the
+        // compiler to vectorise (the lowest and highest entry against the bounds).
         let kids = t[0]
-        func within(_ xs: [Int32], _ bound: Int, allowNegative: Bool = false) -> Bool {
-            for x in xs where !((x >= 0 || (allowNegative && x == -1)) && Int(x) < bound) { return false }
-            return true
+        func within(_ xs: Table<Int32>, _ bound: Int, allowNegative: Bool = false) -> Bool {
+            var lowest = Int32.max, highest = Int32.min
+            for x in xs.buffer {
+                lowest = Swift.min(lowest, x)
+                highest = Swift.max(highest, x)
+            }
+            return xs.count == 0 || (lowest >= (allowNegative ? -1 : 0) && Int(highest) < bound)
         }
-        func starts(_ xs: [Int32], _ entries: Int, _ listCount: Int) -> Bool {
+        func starts(_ xs: Table<Int32>, _ entries: Int, _ listCount: Int) -> Bool {
             guard xs.count == entries + 1, xs[0] == 0, Int(xs[entries]) == listCount else { return false }
-            for i in 0..<entries where xs[i] > xs[i + 1] { return false }
-            return true
+            let b = xs.buffer
+            var rising = true
+            for i in 0..<entries { rising = rising && b[i] <= b[i + 1] }
+            return rising
         }
-        func ranges(_ first: [Int32], _ count: [Int32], _ entries: Int, _ bound: Int) -> Bool {
+        func ranges(_ first: Table<Int32>, _ count: Table<Int32>, _ entries: Int, _ bound: Int) -> Bool {
             guard first.count == entries, count.count == entries else { return false }
-            for i in 0..<entries where !(first[i] >= 0 && count[i] >= 0 && Int(first[i]) + Int(count[i]) <= bound) { return false }
-            return true
+            let f = first.buffer, c = count.buffer
+            var inside = true
+            for i in 0..<entries { inside = inside && f[i] >= 0 && c[i] >= 0 && Int(f[i]) + Int(c[i]) <= bound }
+            return inside
         }
         var ok = true
         for node in nodes {
@@ -778,19 +796,22 @@ extension Program {
         ok = ok && starts(t[17], words, t[18].count) && within(t[18], atoms)
         ok = ok && flags[0].count == rules && flags[1].count == rules && flags[2].count == rules && flags[3].count == atoms
         ok = ok && blind.count == rules && frameKind.count == rules
-        guard ok else { throw r.bad("inconsistent program tables") }
         self.nodes = Table(nodes)
-        self.kids = Table(kids)
-        roots = Table(t[1]); clauseFirst = Table(t[2]); clauseCount = Table(t[3])
-        clausesByWordStart = Table(t[4]); clausesByWord = Table(t[5])
-        scores = Table(t[6]); categories = Table(t[7]); frameRules = Table(t[8])
-        unlessRoots = Table(t[9]); frameWhole = Table(t[10]); regexAtoms = Table(t[11])
-        atomClauseFirst = Table(t[12]); atomClauseCount = Table(t[13])
-        rulesByWordStart = Table(t[14]); rulesByWord = Table(t[15]); unfiltered = Table(t[16])
-        atomsByWordStart = Table(t[17]); atomsByWord = Table(t[18])
+        self.kids = kids
+        roots = t[1]; clauseFirst = t[2]; clauseCount = t[3]
+        clausesByWordStart = t[4]; clausesByWord = t[5]
+        scores = t[6]; categories = t[7]; frameRules = t[8]
+        unlessRoots = t[9]; frameWhole = t[10]; regexAtoms = t[11]
+        atomClauseFirst = t[12]; atomClauseCount = t[13]
+        rulesByWordStart = t[14]; rulesByWord = t[15]; unfiltered = t[16]
+        atomsByWordStart = t[17]; atomsByWord = t[18]
         self.clauseTotal = clauseTotal
         isPrivate = Table(flags[0]); moneyRequest = Table(flags[1]); appeal = Table(flags[2]); atomIsWords = Table(flags[3])
         self.blind = Table(blind); self.frameKind = Table(frameKind)
+        guard ok else {
+            deallocate()   // the tables that were copied
+            throw r.bad("inconsistent program tables")
+        }
     }
 }
 
@@ -903,6 +924,28 @@ struct ByteReader {
         while p % n != 0 {
             guard try u8() == 0 else { throw bad("bad padding") }
         }
+    }
+
+    /// The next `byteCount` bytes, in place, skipped.
+    mutating func span(byteCount: Int) throws -> UnsafeRawBufferPointer {
+        let at = try take(byteCount)
+        return UnsafeRawBufferPointer(rebasing: base[at..<(at + byteCount)])
+    }
+
+    /// A program table of Int32 after its alignment padding: read in place from the mapped file
+    /// (`owner`, which whoever holds the program keeps alive), or copied when not aligned there.
+    mutating func programTable() throws -> Table<Int32> {
+        try align(4)
+        #if _endian(little)
+        let before = p
+        let n = try count()
+        let at = try take(n * 4)
+        if owner != nil, (Int(bitPattern: base.baseAddress!) + at) % 4 == 0 {
+            return Table(borrowing: base.baseAddress! + at, count: n)
+        }
+        p = before
+        #endif
+        return Table(try int32s())
     }
 
     /// A table of Int32 read in place: valid while the mapped file (`owner`) lives.

@@ -4,17 +4,19 @@ import Foundation
 
 /// `--model FILE` / `--no-model`: the learned model the rules' `model` conditions read
 /// (docs/MODEL.md). By default, `model.fzm` in the rules folder.
-struct ModelOptions: ParsableArguments {
-    @Option(name: .customLong("model"), help: "Model file for the rules' `model` conditions (default: model.fzm in the rules folder).")
-    var modelPath: String?
-    @Flag(help: "Load no model: the rules' `model` conditions are false.") var noModel = false
+package struct ModelOptions: ParsableArguments {
+    package init() {}
 
-    func validate() throws {
+    @Option(name: .customLong("model"), help: "Model file for the rules' `model` conditions (default: model.fzm in the rules folder).")
+    package var modelPath: String?
+    @Flag(help: "Load no model: the rules' `model` conditions are false.") package var noModel = false
+
+    package func validate() throws {
         if modelPath != nil && noModel { throw ValidationError("--model and --no-model exclude each other") }
     }
 
     /// The model file to use: --model, else the rules folder's, else none.
-    func path(rulePaths: [String]) -> String? {
+    package func path(rulePaths: [String]) -> String? {
         if noModel { return nil }
         return modelPath ?? TextModel.defaultPath(forRules: rulePaths)
     }
@@ -22,7 +24,7 @@ struct ModelOptions: ParsableArguments {
     /// Loads the model when the rules read it (or one is named with --model). A model file that is
     /// missing, of another version or corrupt is an error naming the file; rules that read a model
     /// when none is found get a note on stderr (their `model` conditions are false).
-    func load(for rules: RuleSet, rulePaths: [String], quiet: Bool = false) throws -> TextModel? {
+    package func load(for rules: RuleSet, rulePaths: [String], quiet: Bool = false) throws -> TextModel? {
         if noModel { return nil }
         guard rules.usesModel || modelPath != nil else { return nil }
         // A `.fzc` file (`fanzha compile`) carries the model its rules were compiled with.
