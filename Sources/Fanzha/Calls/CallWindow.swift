@@ -84,12 +84,6 @@ final class CallWindow {
     /// them are there as empty turns, so that turn numbers stay the call's).
     func final(screener: Screener, firstWarningTurn: Int?, firstMoneyRequestTurn: Int?) -> (Verdict, [Turn]) {
         guard hasSlid else {
-            // Turns after the call's last decision (none was needed at the highest level): the
-            // decision brought up to them costs little, and the verdict then evaluates only the
-            // rules it fired (LiveDecision.swift).
-            if let s = prepared.regexMemo?.decision, s.lo == prepared.firstTurnNumber, s.hi < s.lo + prepared.turnCount {
-                _ = screener.decide(prepared)
-            }
             let v = screener.evaluate(prepared, turnLimit: prepared.turnCount, firstWarningTurn: firstWarningTurn, firstMoneyRequestTurn: firstMoneyRequestTurn)
             return (v, prepared.turns.map(\.turn))
         }

@@ -47,9 +47,11 @@ extension Screener {
 
         /// Counts the n-grams of turn `hi` (its normalised text), which becomes counted.
         func add(_ text: NormalisedText, model: TextModel) {
-            // At most one n-gram per order per byte: room for them all first, so the loop
+            // At most one n-gram per order per scalar: room for them all first, so the loop
             // works on locals and never grows the table.
-            reserve(count + text.bytes.count * (model.maxN - model.minN + 1))
+            var scalars = 0
+            for b in text.bytes where b & 0xC0 != 0x80 { scalars += 1 }
+            reserve(count + scalars * (model.maxN - model.minN + 1))
             let weights = model.weights
             let slots = self.slots, buckets = self.buckets, counts = self.counts
             let mask = capacity - 1, shift = self.shift
