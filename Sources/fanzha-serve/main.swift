@@ -85,17 +85,4 @@ struct ServeCommand: ParsableCommand {
     final class Outcome: @unchecked Sendable { var error: Error? }
 }
 
-signal(SIGPIPE, SIG_IGN)
-do {
-    var command = try ServeCommand.parseAsRoot()
-    try command.run()
-} catch {
-    // As `fanzha` does: a usage error is exit 2, like grep's; --help and --version exit 0.
-    let code = ServeCommand.exitCode(for: error).rawValue
-    if code == 64 {
-        OutputSink.stderr.write(ServeCommand.fullMessage(for: error) + "\n")
-        OutputSink.stderr.flush()
-        exit(2)
-    }
-    ServeCommand.exit(withError: error)
-}
+ServeCommand.runAsRoot()

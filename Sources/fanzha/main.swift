@@ -1,5 +1,6 @@
 import ArgumentParser
 import Fanzha
+import FanzhaCommandLine
 import Foundation
 
 // The thin shell over the Fanzha library: argument parsing, files and exit codes only.
@@ -17,30 +18,10 @@ struct FanzhaCommand: ParsableCommand {
         subcommands: [Scan.self, Explain.self, Eval.self, Cases.self, Referrals.self, Lint.self, Compile.self, Test.self, Fmt.self, Train.self, Serve.self])
 }
 
-signal(SIGPIPE, SIG_IGN)
 // Bare `fanzha`: usage on stderr and exit 2, as grep does with no pattern.
 if CommandLine.arguments.count == 1 {
     OutputSink.stderr.write(FanzhaCommand.helpMessage() + "\n")
     OutputSink.stderr.flush()
     exit(2)
 }
-do {
-    var command = try FanzhaCommand.parseAsRoot()
-    try command.run()
-} catch {
-    let code = FanzhaCommand.exitCode(for: error).rawValue
-    // swift-argument-parser exits 64 (EX_USAGE) on a bad flag or value; like grep, any error is 2.
-    if code == 64 {
-        OutputSink.stderr.write(FanzhaCommand.fullMessage(for: error) + "\n")
-        OutputSink.stderr.flush()
-        exit(2)
-    }
-    // --help and --version: through the checked writer, so `fanzha --help > /dev/full` fails.
-    if code == 0, !(error is ExitCode) {
-        let message = FanzhaCommand.fullMessage(for: error)
-        if !message.isEmpty { OutputSink.stdout.write(message + "\n") }
-        OutputSink.stdout.close()
-        exit(0)
-    }
-    FanzhaCommand.exit(withError: error)
-}
+FanzhaCommand.runAsRoot()

@@ -196,6 +196,38 @@ final class ServeProcess {
         #expect(badFlag.stderr.contains("--port must be between 0 and 65535"), "\(badFlag.stderr)")
     }
 
+    /// `fanzha-serve` run on its own keeps `fanzha`'s exit statuses (FanzhaCommandLine's
+    /// `runAsRoot`): a usage error is 2 with the message on stderr, `--help` and `--version` are 0
+    /// with their text on stdout.
+    @Test func serviceProgramAloneKeepsTheExitStatuses() throws {
+        let fanzha = URL(fileURLWithPath: try #require(Package.fanzha)).resolvingSymlinksInPath()
+        let program = fanzha.deletingLastPathComponent().appendingPathComponent("fanzha-serve")
+        func run(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+            let p = Process()
+            p.executableURL = program
+            p.arguments = arguments
+            let out = Pipe(), err = Pipe()
+            p.standardOutput = out
+            p.standardError = err
+            try p.run()
+            let stdout = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            p.waitUntilExit()
+            return (p.terminationStatus, stdout, stderr)
+        }
+        let bad = try run(["--port", "七十"])
+        #expect(bad.status == 2)
+        #expect(bad.stderr.contains("--port"), "\(bad.stderr)")
+        let unknown = try run(["--no-such-flag"])
+        #expect(unknown.status == 2)
+        let help = try run(["--help"])
+        #expect(help.status == 0)
+        #expect(help.stdout.contains("USAGE: fanzha-serve"), "\(help.stdout)")
+        let version = try run(["--version"])
+        #expect(version.status == 0)
+        #expect(version.stdout == "0.1.0\n")
+    }
+
     @Test func refusesAnOpenAddressWithoutTokens() throws {
         let server = try ServeProcess(["--bind", "0.0.0.0"])
         _ = server.wait()
