@@ -18,8 +18,8 @@ import Testing
             let (call, i) = cursors[k]
             let turn = call.turns[i]
             time += 1
-            // Now and then a time a little earlier than the call's last (a clock skew notice).
-            let t = rng.next() % 23 == 0 ? time - 5 : time
+            // Now and then a time earlier than the call's last (a clock skew notice).
+            let t = rng.next() % 23 == 0 ? time - 1000 : time
             lines.append("{\"call\":\(jsonString(call.id)),\"speaker\":\(jsonString(turn.speaker)),\"text\":\(jsonString(turn.text)),\"t\":\(t)}")
             if rng.next() % 61 == 0 { lines.append("不是事件") }
             if i + 1 == call.turns.count {
@@ -29,6 +29,8 @@ import Testing
                 cursors[k].1 = i + 1
             }
         }
+        // Last, one call speaking alone: it reaches the turn limit, and the others go idle.
+        for i in 0..<80 { lines.append("{\"call\":\"独白\",\"speaker\":\"caller\",\"text\":\"第\(i)句：请把钱转到安全账户\",\"t\":\(time + i)}") }
         return lines
     }
 
@@ -101,7 +103,7 @@ import Testing
         var out: [[String]] = []
         let live = ShardedLiveCalls<String>(screeners: try (0..<2).map { _ in try Screener(rules: LiveCallsTests.rules) },
                                             limits: LiveCallScreener.Limits(), sides: SpeakerSides(), linesPerBatch: 5,
-                                            render: { shown($0, printer) }, deliver: { line in
+                                            render: { Self.shown($0, printer) }, deliver: { line in
                                                 out.append(line.map { $0.rendered ?? "" })
                                                 if line.contains(where: { if case .malformed = $0.event { return true } else { return false } }) { throw Stop() }
                                             })
@@ -149,7 +151,9 @@ import Testing
             box.text = String(decoding: output.fileHandleForReading.availableData, as: UTF8.self)
             got.signal()
         }
-        let inTime = got.wait(timeout: .now() + 30) == .success
+        // Generous: a debug build on a loaded machine takes a while to start; without the flush
+        // the alert never comes before the input closes, however long the wait.
+        let inTime = got.wait(timeout: .now() + 180) == .success
         try input.fileHandleForWriting.close()   // ends the scan either way
         if !inTime { _ = got.wait(timeout: .now() + 30) }
         process.waitUntilExit()
