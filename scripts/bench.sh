@@ -87,11 +87,14 @@ fi
 # Live calls: 10,000 calls open at once, turns interleaved.
 [ -s "$OUT/events-10000.jsonl" ] || python3 scripts/bench_events.py 11 10000 > "$OUT/events-10000.jsonl"
 events=$(wc -l < "$OUT/events-10000.jsonl")
-all=""
-for _ in $(seq "$RUNS"); do
-    /usr/bin/time -f "%e %M" -o "$OUT/time.txt" "$BIN" scan --input events "$OUT/events-10000.jsonl" > /dev/null 2>&1 || true
-    read -r secs kb < <(tail -n 1 "$OUT/time.txt")
-    all="$all $secs"
+# On every core (the default: calls spread over the workers by id), then on one.
+for threads in "" 1; do
+    all=""
+    for _ in $(seq "$RUNS"); do
+        /usr/bin/time -f "%e %M" -o "$OUT/time.txt" "$BIN" scan --input events ${threads:+--threads $threads} "$OUT/events-10000.jsonl" > /dev/null 2>&1 || true
+        read -r secs kb < <(tail -n 1 "$OUT/time.txt")
+        all="$all $secs"
+    done
+    best=$(echo $all | tr ' ' '\n' | sort -n | head -n 1); worst=$(echo $all | tr ' ' '\n' | sort -n | tail -n 1)
+    awk -v e="$events" -v s="$best" -v w="$worst" -v m="$kb" -v t="${threads:-all cores}" 'BEGIN{ printf "Live calls (%s): %d events of 10,000 open calls in %.2fs: %.0f events/s (slowest run %.0f), peak %.0f MB\n", t == "1" ? "one thread" : t, e, s, e/s, e/w, m/1024 }'
 done
-best=$(echo $all | tr ' ' '\n' | sort -n | head -n 1); worst=$(echo $all | tr ' ' '\n' | sort -n | tail -n 1)
-awk -v e="$events" -v s="$best" -v w="$worst" -v m="$kb" 'BEGIN{ printf "Live calls: %d events of 10,000 open calls in %.2fs: %.0f events/s (slowest run %.0f), peak %.0f MB\n", e, s, e/s, e/w, m/1024 }'

@@ -64,9 +64,7 @@ final class HTTPLiveCalls: Sendable {
     }
 
     private func shard(of call: String) -> NIOLockedValueBox<Shard> {
-        var h: UInt64 = 1469598103934665603   // FNV-1a: stable across runs, unlike Hasher
-        for b in call.utf8 { h = (h ^ UInt64(b)) &* 1099511628211 }
-        return shards[Int(h % UInt64(shards.count))]
+        shards[LiveCallScreener.shard(of: call, among: shards.count)]
     }
 
     var openCalls: Int { shards.reduce(0) { $0 + $1.withLockedValue { $0.owner.count } } }

@@ -34,7 +34,7 @@ struct Scan: ParsableCommand {
     @Flag(help: "Print only records at or above --min-level.") var flaggedOnly = false
     @Flag(name: .shortAndLong, help: "Print nothing; the exit status alone says whether anything was flagged.") var quiet = false
     @Flag(name: .shortAndLong, help: "Print only how many records reached --min-level (`FILE:N` per file when there are several), like grep -c.") var count = false
-    @Option(help: "Worker threads (default: all cores).") var threads: Int?
+    @Option(help: "Worker threads (default: all cores). Live call events: the calls are spread over them by id, the output as one thread's (one thread with --refer).") var threads: Int?
     @Flag(help: "Run every rule on every record, without the literal prefilter (for measurements).") var noPrefilter = false
     @Option(help: "Live calls (--input events): close a call after this many input lines without an event.") var idleLines: Int = 100_000
     @Option(help: "Live calls: close a call after this many seconds of event time (`t`) without an event.") var idleSeconds: Double = 1800
@@ -217,29 +217,33 @@ struct Scan: ParsableCommand {
         limits.maxTurns = maxCallTurns
         limits.window = windowTurns
         limits.windowBytes = windowBytes
-        let live = LiveCallScreener(screener: try Screener(matcher: matcher, usePrefilter: !noPrefilter),
-                                    limits: limits, sides: inputOptions.readerOptions.sides)
+        let sides = inputOptions.readerOptions.sides
         let out = OutputSink.stdout
         // JSON Lines unless --format says tsv or text (given explicitly: the default is JSON Lines here).
         let printer = LiveEventPrinter(rules: matcher.rules, format: format.flatMap(OutputFormat.init(rawValue:)) ?? .jsonl)
         if printer.format == .tsv && !quiet && !count { out.line(LiveEventPrinter.tsvHeader) }
-        let prints = !quiet && !count
-        func write(_ events: [LiveCallEvent]) throws {
-            for event in events {
+        let prints = !quiet && !count, onlyFlagged = flaggedOnly
+        // An event's output line, if it is printed (on the worker that screened its call).
+        let render: @Sendable (LiveCallEvent) -> String? = { event in
+            guard prints, !onlyFlagged || event.level.map({ $0 >= minimum }) ?? true else { return nil }
+            return printer.render(event)
+        }
+        func write(_ events: [(event: LiveCallEvent, rendered: String?)]) throws {
+            for (event, line) in events {
                 switch event {
                 case .alert(let a):
                     try referrer?.alert(a, source: name)   // the case is opened at the alert
-                    if prints && (!flaggedOnly || a.level >= minimum), let line = printer.render(event) { out.line(line) }
+                    if let line { out.line(line) }
                 case .final(let f):
                     try referrer?.final(f, source: name)
                     stats.read += 1
                     if f.verdict.level >= minimum { stats.flagged += 1 }
-                    if prints && (!flaggedOnly || f.verdict.level >= minimum), let line = printer.render(event) { out.line(line) }
+                    if let line { out.line(line) }
                 case .malformed(let e):
                     stats.failed += 1
                     OutputSink.stderr.line("fanzha: \(e.description)")
                     // One line for the event that could not be used, in the output's own terms.
-                    if prints, let line = printer.render(event) { out.line(line) }
+                    if let line { out.line(line) }
                     if inputOptions.strict {
                         out.flush()
                         throw Failure("stopped at the first malformed event (--strict)")
@@ -251,6 +255,26 @@ struct Scan: ParsableCommand {
             out.flush()
             OutputSink.stderr.flush()
         }
+        let workers = threads ?? ProcessInfo.processInfo.activeProcessorCount
+        // The referral store sees each event as it is read and its alerts as they are screened,
+        // in one order: with --refer, one thread.
+        if workers > 1 && referrer == nil {
+            let live = ShardedLiveCalls(screeners: try (0..<workers).map { _ in try Screener(matcher: matcher, usePrefilter: !noPrefilter) },
+                                        limits: limits, sides: sides, render: render, deliver: write)
+            while true {
+                // A live stream that pauses gets its alerts now, not when the batch fills.
+                if reader.wouldWait { try live.flush() }
+                guard let next = reader.next() else { break }
+                switch next {
+                case .line(let line): try live.add(line: line, number: reader.lineNumber, source: name)
+                case .tooLong(let bytes): try live.add(ready: .malformed(tooLong(name, reader, bytes)))
+                }
+            }
+            try live.finish()
+            return
+        }
+        let live = LiveCallScreener(screener: try Screener(matcher: matcher, usePrefilter: !noPrefilter), limits: limits, sides: sides)
+        func write(_ events: [LiveCallEvent]) throws { try write(events.map { ($0, render($0)) }) }
         while let next = reader.next() {
             switch next {
             case .line(let line):

@@ -31,7 +31,10 @@ public final class LiveCallScreener {
         public init() {}
     }
 
-    final class CallState {
+    /// A call's screening: its text, level and timeline. Only one thread at a time works on a
+    /// call (`ShardedLiveCalls` keeps each call on one worker), and only through `Step`s.
+    final class LiveCall {
+        let id: String
         /// The call's text: its last turns, and what fired on the turns before them.
         let window: CallWindow
         var level: Level = .none
@@ -40,13 +43,41 @@ public final class LiveCallScreener {
         /// medium, and after which a money-request rule fired (what `scan` finds by replaying).
         var warningTurn: Int?
         var moneyTurn: Int?
+        init(id: String, window: CallWindow) { self.id = id; self.window = window }
+    }
+
+    /// What the screener keeps to know which calls are open, when they go idle and what to say
+    /// about their input: everything but the screening itself (`LiveCall`).
+    final class CallState {
+        let call: LiveCall
+        /// The call's turns so far (the turn limit).
+        var turns = 0
         var lastLine: Int
         var lastTime: Double?
         /// Speaker names on neither side, in order of appearance (warned about once per call).
         var unmapped: [String] = []
         /// Whether an event time earlier than the call's latest was already noted.
         var skewNoted = false
-        init(window: CallWindow, line: Int) { self.window = window; self.lastLine = line }
+        init(call: LiveCall, line: Int) { self.call = call; self.lastLine = line }
+    }
+
+    /// One step of the screening, in output order: an event that is ready (a notice, bad input),
+    /// a call's new turn (which may raise an alert), or a call's end (its final verdict). The
+    /// steps of an input line are planned in order (`plan`), without screening anything, and
+    /// performed later (`perform`), so the calls' screening can run on several threads while the
+    /// open calls, idleness and eviction are kept in one place.
+    enum Step {
+        case ready(LiveCallEvent)
+        case turn(LiveCall, Turn)
+        case end(LiveCall, CallFinal.Reason, unmapped: [String])
+
+        /// The call whose screening the step is; nil for a ready event.
+        var call: LiveCall? {
+            switch self {
+            case .ready: return nil
+            case .turn(let c, _), .end(let c, _, _): return c
+            }
+        }
     }
 
     public let screener: Screener
@@ -72,60 +103,95 @@ public final class LiveCallScreener {
 
     public var openCalls: Int { open.count }
     /// Turns and bytes of text held by the open calls (`CallWindow`): what bounds their memory.
-    var heldTurns: Int { open.values.reduce(0) { $0 + $1.window.prepared.turnCount } }
-    var heldBytes: Int { open.values.reduce(0) { $0 + $1.window.heldBytes } }
+    var heldTurns: Int { open.values.reduce(0) { $0 + $1.call.window.prepared.turnCount } }
+    var heldBytes: Int { open.values.reduce(0) { $0 + $1.call.window.heldBytes } }
 
     /// One input line (`CallEventInput.decode`): line `number` of `source`, which name it in messages.
     public func handle(line: ArraySlice<UInt8>, number: Int, source: String = "<stdin>") -> [LiveCallEvent] {
-        let origin = "\(source):\(number)"
-        switch CallEventInput.decode(line: line) {
-        case .blank: return []
-        case .malformed(let why): return [.malformed(RecordError(origin: origin, message: why))]
-        case .event(let event): return handle(event, number: number, source: source)
-        case .turnWithoutText(let call, let time):
-            return expireIdle(now: number, time: time) + [.malformed(RecordError(origin: origin, message: "call \(call): a turn without `text` (ignored)"))]
-        }
+        plan(line: line, number: number, source: source).compactMap { perform($0, screener: screener) }
     }
 
     /// One event, the `number`th of the input (what idleness in lines counts), from `source`.
     public func handle(_ event: CallEventInput, number: Int, source: String = "<stdin>") -> [LiveCallEvent] {
-        let origin = "\(source):\(number)"
+        plan(event, number: number, source: source).compactMap { perform($0, screener: screener) }
+    }
+
+    /// Closes every open call (end of input), oldest activity first.
+    public func finish() -> [LiveCallEvent] {
+        planFinish().compactMap { perform($0, screener: screener) }
+    }
+
+    /// The steps of one input line, in output order.
+    func plan(line: ArraySlice<UInt8>, number: Int, source: String) -> [Step] {
+        switch CallEventInput.decode(line: line) {
+        case .blank: return []
+        case .malformed(let why): return [.ready(.malformed(RecordError(origin: "\(source):\(number)", message: why)))]
+        case .event(let event): return plan(event, number: number, source: source)
+        case .turnWithoutText(let call, let time):
+            return expireIdle(now: number, time: time)
+                + [.ready(.malformed(RecordError(origin: "\(source):\(number)", message: "call \(call): a turn without `text` (ignored)")))]
+        }
+    }
+
+    /// The steps of one event.
+    func plan(_ event: CallEventInput, number: Int, source: String) -> [Step] {
         switch event {
         case .end(let call, let time):
             var out = expireIdle(now: number, time: time)
             if let state = open.removeValue(forKey: call) {
-                out.append(final(call, state, reason: .end))
+                out.append(end(state, reason: .end))
             } else {
                 // Not bad input: the call may have been closed already (idle, evicted, at its turn limit).
-                out.append(.notice("\(origin): end of call \(call), which is not open"))
+                out.append(.ready(.notice("\(source):\(number): end of call \(call), which is not open")))
             }
             return out
         case .turn(let call, let speaker, let text, let time):
             var out = expireIdle(now: number, time: time)
-            turn(call: call, speaker: speaker, text: text, time: time, number: number, origin: origin, into: &out)
+            turn(call: call, speaker: speaker, text: text, time: time, number: number, origin: "\(source):\(number)", into: &out)
             return out
         }
     }
 
-    private func turn(call: String, speaker: String, text: String, time: Double?, number: Int, origin: String, into out: inout [LiveCallEvent]) {
+    /// The steps that close every open call (end of input), oldest activity first.
+    func planFinish() -> [Step] {
+        let calls = open.values.sorted { $0.lastLine < $1.lastLine }
+        open.removeAll()
+        return calls.map { end($0, reason: .eof) }
+    }
+
+    /// Performs a step with `screener` (the one the call has always been screened with): the
+    /// event it reports, if any.
+    func perform(_ step: Step, screener: Screener) -> LiveCallEvent? {
+        switch step {
+        case .ready(let event): return event
+        case .turn(let call, let turn): return take(turn, of: call, screener: screener).map(LiveCallEvent.alert)
+        case .end(let call, let reason, let unmapped):
+            let (verdict, turns) = call.window.final(screener: screener, firstWarningTurn: call.warningTurn, firstMoneyRequestTurn: call.moneyTurn)
+            var record = Record(id: call.id, turns: turns)
+            record.unmappedSpeakers = unmapped
+            return .final(CallFinal(call: call.id, closed: reason, verdict: verdict, record: record))
+        }
+    }
+
+    private func turn(call: String, speaker: String, text: String, time: Double?, number: Int, origin: String, into out: inout [Step]) {
         let state: CallState
-        if let s = open[call], s.window.turnCount < limits.maxTurns {
+        if let s = open[call], s.turns < limits.maxTurns {
             state = s
         } else {
             if let full = open.removeValue(forKey: call) {
                 // At the turn limit: the call so far ends here, and this turn starts a new one.
-                out.append(.notice("\(origin): call \(call) reached \(limits.maxTurns) turns: closed; this turn starts a new call"))
-                out.append(final(call, full, reason: .turns))
+                out.append(.ready(.notice("\(origin): call \(call) reached \(limits.maxTurns) turns: closed; this turn starts a new call")))
+                out.append(end(full, reason: .turns))
             }
             if open.count >= limits.maxOpenCalls { out += evictOldest() }
-            state = CallState(window: CallWindow(prepared: screener.prepareLiveCall(id: call)), line: number)
+            state = CallState(call: LiveCall(id: call, window: CallWindow(prepared: screener.prepareLiveCall(id: call))), line: number)
             open[call] = state
         }
         if let time, let last = state.lastTime, time < last, !state.skewNoted {
             // The turn is used (in arrival order): worth a word, once per call (two sources whose
             // clocks differ by a few seconds would otherwise say it at every other event).
             state.skewNoted = true
-            out.append(.notice("\(origin): call \(call): event time \(time) is earlier than the previous \(last); events of a call are taken in arrival order (said once per call)"))
+            out.append(.ready(.notice("\(origin): call \(call): event time \(time) is earlier than the previous \(last); events of a call are taken in arrival order (said once per call)")))
         }
         state.lastLine = number
         if let time {
@@ -142,12 +208,18 @@ public final class LiveCallScreener {
         // not grow with its length.
         if state.unmapped.count < Self.unmappedNamesKept && !sides.isMapped(speaker) && !state.unmapped.contains(speaker) {
             if state.unmapped.isEmpty {
-                out.append(.notice("\(origin): call \(call): speaker \(jsonString(speaker)) matches no side; read as the callee's (name the sides with --speakers)"))
+                out.append(.ready(.notice("\(origin): call \(call): speaker \(jsonString(speaker)) matches no side; read as the callee's (name the sides with --speakers)")))
             }
             state.unmapped.append(speaker)
         }
-        let w = state.window
-        w.append(Turn(speaker: speaker, side: sides.side(of: speaker), text: text), screener: screener, limits: limits)
+        state.turns += 1
+        out.append(.turn(state.call, Turn(speaker: speaker, side: sides.side(of: speaker), text: text)))
+    }
+
+    /// A call's new turn: its alert if the level rose.
+    private func take(_ turn: Turn, of call: LiveCall, screener: Screener) -> CallAlert? {
+        let w = call.window
+        w.append(turn, screener: screener, limits: limits)
         // A turn that cannot change any rule cannot raise the level: no evaluation needed.
         let local = w.prepared.turnCount - 1
         let last = w.turnCount - 1   // the call's turn number
@@ -156,54 +228,43 @@ public final class LiveCallScreener {
         // At the highest level no alert can follow: only the timeline's money-request turn can
         // still be found (as `scan`'s replay does once the warning turn is known), and once it
         // is (or the timeline is no longer followed) nothing this turn does can show.
-        let atTop = state.level == Level.allCases.last
-        let settled = atTop && (!followTimeline || state.moneyTurn != nil)
-        if !settled, last == 0 || screener.turnMayChangeTheVerdict(w.prepared, turn: local) {
-            // The decision alone (no evidence) on every turn; the full verdict only for an alert.
-            let judged = w.prepared.turnCount > limits.window ? w.prepared.lastTurns(limits.window) : w.prepared
-            let decision = screener.decide(judged, moneyRequestOnly: atTop && state.warningTurn != nil)
-            if followTimeline, state.warningTurn == nil, decision.level >= .medium { state.warningTurn = last }
-            if followTimeline, state.moneyTurn == nil, decision.moneyRequest { state.moneyTurn = last }
-            if decision.level > state.level {
-                let verdict = screener.evaluate(judged)
-                out.append(.alert(alert(call, turn: last, verdict, state, turnOffset: w.dropped + w.prepared.turnCount - judged.turnCount)))
-                state.level = verdict.level
-            }
-        }
+        let atTop = call.level == Level.allCases.last
+        let settled = atTop && (!followTimeline || call.moneyTurn != nil)
+        guard !settled, last == 0 || screener.turnMayChangeTheVerdict(w.prepared, turn: local) else { return nil }
+        // The decision alone (no evidence) on every turn; the full verdict only for an alert.
+        let judged = w.prepared.turnCount > limits.window ? w.prepared.lastTurns(limits.window) : w.prepared
+        let decision = screener.decide(judged, moneyRequestOnly: atTop && call.warningTurn != nil)
+        if followTimeline, call.warningTurn == nil, decision.level >= .medium { call.warningTurn = last }
+        if followTimeline, call.moneyTurn == nil, decision.moneyRequest { call.moneyTurn = last }
+        guard decision.level > call.level else { return nil }
+        let verdict = screener.evaluate(judged)
+        call.level = verdict.level
+        return alert(call, turn: last, verdict, turnOffset: w.dropped + w.prepared.turnCount - judged.turnCount)
     }
 
-    /// Closes every open call (end of input), oldest activity first.
-    public func finish() -> [LiveCallEvent] {
-        let calls = open.sorted { $0.value.lastLine < $1.value.lastLine }
-        open.removeAll()
-        return calls.map { final($0.key, $0.value, reason: .eof) }
-    }
-
-    private func alert(_ call: String, turn: Int, _ v: Verdict, _ state: CallState, turnOffset: Int = 0) -> CallAlert {
-        var fresh = v.hits.filter { !state.reported.contains($0.ruleIndex) }
+    private func alert(_ call: LiveCall, turn: Int, _ v: Verdict, turnOffset: Int = 0) -> CallAlert {
+        var fresh = v.hits.filter { !call.reported.contains($0.ruleIndex) }
         if turnOffset > 0 {
             // Judged on the window: its turn numbers are the call's, later by the turns before it.
             fresh = fresh.map { h in
                 h.with(spans: h.spans.map { EvidenceSpan(turn: $0.turn.map { $0 + turnOffset }, start: $0.start, end: $0.end, text: $0.text) })
             }
         }
-        for h in fresh { state.reported.insert(h.ruleIndex) }
-        return CallAlert(call: call, turn: turn, level: v.level, score: v.score, category: v.category, newHits: fresh, referral: v.referral)
+        for h in fresh { call.reported.insert(h.ruleIndex) }
+        return CallAlert(call: call.id, turn: turn, level: v.level, score: v.score, category: v.category, newHits: fresh, referral: v.referral)
     }
 
-    private func final(_ call: String, _ state: CallState, reason: CallFinal.Reason) -> LiveCallEvent {
-        let (verdict, turns) = state.window.final(screener: screener, firstWarningTurn: state.warningTurn, firstMoneyRequestTurn: state.moneyTurn)
-        var record = Record(id: call, turns: turns)
-        record.unmappedSpeakers = state.unmapped
-        return .final(CallFinal(call: call, closed: reason, verdict: verdict, record: record))
+    /// The step that ends a call (closed already: no longer in `open`).
+    private func end(_ state: CallState, reason: CallFinal.Reason) -> Step {
+        .end(state.call, reason, unmapped: state.unmapped)
     }
 
-    private func expireIdle(now: Int, time: Double?) -> [LiveCallEvent] {
-        var out: [LiveCallEvent] = []
+    private func expireIdle(now: Int, time: Double?) -> [Step] {
+        var out: [Step] = []
         func close(_ call: String, _ state: CallState) {
             open.removeValue(forKey: call)
-            out.append(.notice("call \(call): closed after being idle (last event at line \(state.lastLine))"))
-            out.append(final(call, state, reason: .idle))
+            out.append(.ready(.notice("call \(call): closed after being idle (last event at line \(state.lastLine))")))
+            out.append(end(state, reason: .idle))
         }
         // Idle by input lines: the activity queue is in line order, so the first busy call ends the search.
         while activityHead < activity.count {
@@ -225,14 +286,14 @@ public final class LiveCallScreener {
         return out
     }
 
-    private func evictOldest() -> [LiveCallEvent] {
+    private func evictOldest() -> [Step] {
         while activityHead < activity.count {
             let (line, call) = activity[activityHead]
             activityHead += 1
             guard let state = open[call], state.lastLine == line else { continue }
             open.removeValue(forKey: call)
             compactActivity()
-            return [.notice("call \(call): closed to stay under \(limits.maxOpenCalls) open calls"), final(call, state, reason: .evicted)]
+            return [.ready(.notice("call \(call): closed to stay under \(limits.maxOpenCalls) open calls")), end(state, reason: .evicted)]
         }
         return []
     }

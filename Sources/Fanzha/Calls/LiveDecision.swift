@@ -298,14 +298,7 @@ extension Screener.Evaluation {
             let occ = evaluate(program.pointee.roots[i], scope: [])
             // It fired in the decision: it fires here (the same evaluation, with its evidence).
             guard !occ.isEmpty else { assertionFailure("a rule the live decision fired does not fire"); return nil }
-            let rule = rules.rules[i]
-            hits.append(RuleHit(ruleIndex: i, rule: rule.id, title: rule.title, score: rule.score, tags: rule.tags, spans: spans(of: occ)))
-            score += ruleScore
-            let c = Int(program.pointee.categories[i])
-            if c >= 0 {
-                ws.categoryScores[c] += ruleScore
-                if ruleScore > 0 { ws.categoryHit[c] = true }
-            }
+            record(firedRule: i, occ, hits: &hits, score: &score)
         }
         let frames = reportedFrames()
         defer { release() }

@@ -100,14 +100,7 @@ extension Screener.Evaluation {
                 let occ = evaluate(program.pointee.roots[i], scope: [])
                 guard !occ.isEmpty else { continue }
                 if program.pointee.appeal[i] { appeal = true }
-                let rule = rules.rules[i]
-                hits.append(RuleHit(ruleIndex: i, rule: rule.id, title: rule.title, score: rule.score, tags: rule.tags, spans: spans(of: occ)))
-                score += ruleScore
-                let c = Int(program.pointee.categories[i])
-                if c >= 0 {
-                    ws.categoryScores[c] += ruleScore
-                    if ruleScore > 0 { ws.categoryHit[c] = true }
-                }
+                record(firedRule: i, occ, hits: &hits, score: &score)
             }
         }
         if negatives { hits.sort { $0.ruleIndex < $1.ruleIndex } }
@@ -116,6 +109,21 @@ extension Screener.Evaluation {
         return screener.verdict(id: prepared.id, score: score, categoryScores: ws.categoryScores, categoryHit: ws.categoryHit,
                                 hits: hits, errors: errors, frames: frames,
                                 firstWarningTurn: firstWarningTurn, firstMoneyRequestTurn: firstMoneyRequestTurn)
+    }
+
+    /// Rule `i` fired with occurrences `occ`: its hit with evidence goes to `hits`, its points to
+    /// `score` and to its category's (which counts only once one of its rules adds points). Both
+    /// verdicts, the whole one and the one from a live decision, record a fired rule here.
+    mutating func record(firedRule i: Int, _ occ: Occurrences, hits: inout [RuleHit], score: inout Int) {
+        let ruleScore = Int(program.pointee.scores[i])
+        let rule = screener.rules.rules[i]
+        hits.append(RuleHit(ruleIndex: i, rule: rule.id, title: rule.title, score: rule.score, tags: rule.tags, spans: spans(of: occ)))
+        score += ruleScore
+        let c = Int(program.pointee.categories[i])
+        if c >= 0 {
+            ws.categoryScores[c] += ruleScore
+            if ruleScore > 0 { ws.categoryHit[c] = true }
+        }
     }
 }
 

@@ -134,6 +134,19 @@ package final class LineReader {
         }
     }
 
+    /// Whether `next` would wait for input: no whole line is in memory and the input has nothing
+    /// to read now (a pipe between a live stream's events). Whoever holds lines back to work on
+    /// them together hands on what it has then, so a live call's alert does not wait for more input.
+    package var wouldWait: Bool {
+        guard let handle, !eof else { return false }
+        let hasLine = buffer.withUnsafeBufferPointer { b in
+            searched < b.count && memchr(b.baseAddress! + searched, 0x0A, b.count - searched) != nil
+        }
+        guard !hasLine else { return false }
+        var ready = pollfd(fd: handle.fileDescriptor, events: Int16(POLLIN), revents: 0)
+        return poll(&ready, 1, 0) == 0
+    }
+
     /// What the input has now, up to a chunk (empty at its end). One read(2): a pipe's lines are
     /// handed on as they arrive — a live call's events must not wait for a megabyte to gather
     /// (FileHandle.readData(ofLength:) reads until it has the whole length).
