@@ -320,15 +320,23 @@ public final class Normaliser {
     }
 
     /// UTF-8 encoding plus the per-byte origin arrays and the scalar rank structure.
+    ///
+    /// Written into temporary memory first, then each array made as a copy of it: an array made
+    /// with `init(repeating:count:)` takes the standard library's unspecialised allocation path
+    /// (about 600 instructions of generic metadata look-up each, four arrays a record), one
+    /// copied from a buffer the specialised one.
     private func encode(_ cb: UnsafeBufferPointer<UInt32>, _ ob: UnsafeBufferPointer<Int32>,
                         totalBytes total: Int, originalCount: Int) -> NormalisedText {
         let words = (total &+ 63) &>> 6
-        var bits = [UInt64](repeating: 0, count: words)
-        var bytes = [UInt8](repeating: 0, count: total)
-        var starts = [Int32](repeating: 0, count: total)
-        bits.withUnsafeMutableBufferPointer { wb in
-        bytes.withUnsafeMutableBufferPointer { bb in
-        starts.withUnsafeMutableBufferPointer { sb in
+        // One temporary block: the start bits and rank bases (`words` each), the origins and the
+        // bytes (`total` each), in order of alignment.
+        let byteCount = words &* 8 &+ words &* 4 &+ total &* 4 &+ total
+        return withUnsafeTemporaryAllocation(byteCount: max(byteCount, 8), alignment: 8) { raw in
+            let wb = raw.baseAddress!.bindMemory(to: UInt64.self, capacity: words)
+            let base = (raw.baseAddress! + (words &* 8)).bindMemory(to: Int32.self, capacity: words)
+            let sb = (raw.baseAddress! + (words &* 12)).bindMemory(to: Int32.self, capacity: total)
+            let bb = (raw.baseAddress! + (words &* 12 &+ total &* 4)).bindMemory(to: UInt8.self, capacity: total)
+            wb.initialize(repeating: 0, count: words)
             var p = 0
             for idx in 0..<cb.count {
                 let c = cb[idx]
@@ -364,16 +372,18 @@ public final class Normaliser {
                     p &+= 4
                 }
             }
-        }}}
-        var base = [Int32](repeating: 0, count: words)
-        var acc: Int32 = 0
-        for x in 0..<words {
-            base[x] = acc
-            acc &+= Int32(bits[x].nonzeroBitCount)
+            precondition(p == total, "normalised byte count")
+            var acc: Int32 = 0
+            for x in 0..<words {
+                base[x] = acc
+                acc &+= Int32(wb[x].nonzeroBitCount)
+            }
+            return NormalisedText(bytes: Array(UnsafeBufferPointer(start: bb, count: total)),
+                                  originStart: Array(UnsafeBufferPointer(start: sb, count: total)),
+                                  originalScalarCount: originalCount, scalarCount: cb.count,
+                                  startBits: Array(UnsafeBufferPointer(start: wb, count: words)),
+                                  rankBase: Array(UnsafeBufferPointer(start: base, count: words)))
         }
-        return NormalisedText(bytes: bytes, originStart: starts,
-                              originalScalarCount: originalCount, scalarCount: cb.count,
-                              startBits: bits, rankBase: base)
     }
 
     /// Step 2 for one non-ASCII, non-ideograph scalar: NFKC via Foundation, cached.

@@ -52,7 +52,10 @@ extension Screener.Evaluation {
         }
     }
 
-    /// Whether the prefilter lets rule `r` run: every clause has a word present.
+    /// Whether the prefilter lets rule `r` run: every clause has a word present. Inlined, as is
+    /// `atomCandidate`: called from a mutating method, an out-of-line call took a copy of the whole
+    /// evaluation (784 bytes) each time, more than the check itself.
+    @inline(__always)
     func candidate(_ r: Int) -> Bool {
         let g = ws.generation
         let first = Int(program.pointee.clauseFirst[r])
@@ -61,6 +64,7 @@ extension Screener.Evaluation {
     }
 
     /// Whether the prefilter lets regex atom `a` run: every clause of its requirement has a word present.
+    @inline(__always)
     func atomCandidate(_ a: Int) -> Bool {
         let g = ws.generation
         let first = Int(program.pointee.atomClauseFirst[a])

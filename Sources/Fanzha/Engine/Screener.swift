@@ -70,7 +70,9 @@ public final class Screener {
         let n = normaliser.normalise(turn.text)
         if turn.side == .caller { p.firstCallerTurn = p.firstCallerTurn ?? p.turns.count } else { p.firstCalleeTurn = p.firstCalleeTurn ?? p.turns.count }
         // Collected in a reused buffer (moved out and back, so never shared and copied), then kept
-        // as a copy of exactly its size: a live call keeps every turn's hits.
+        // as a copy of exactly its size: a live call keeps every turn's hits. (Copied from a buffer
+        // pointer: `Array(unsafeUninitializedCapacity:)` takes the standard library's unspecialised
+        // allocation path, several hundred instructions more.)
         var hits: [(Int32, Int32, Int32)] = []
         swap(&hits, &hitScratch)
         defer { swap(&hits, &hitScratch) }
@@ -88,10 +90,7 @@ public final class Screener {
                 }
             }
         }
-        p.turns.append(PreparedTurn(turn: turn, text: n, wordHits: hits.isEmpty ? [] : Array(unsafeUninitializedCapacity: hits.count) { buffer, count in
-            _ = buffer.initialize(from: hits)
-            count = hits.count
-        }))
+        p.turns.append(PreparedTurn(turn: turn, text: n, wordHits: hits.isEmpty ? [] : hits.withUnsafeBufferPointer { Array($0) }))
     }
     private var hitScratch: [(Int32, Int32, Int32)] = []
     /// The model's per-record counting table (Model/ModelCondition.swift), reused.

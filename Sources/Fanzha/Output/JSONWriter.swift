@@ -8,22 +8,19 @@ package struct JSONObjectWriter {
     private var first = true
     package init() { buffer.reserveCapacity(512) }
 
-    /// `v` in decimal, written digit by digit into place (no String per number: a verdict has dozens).
+    /// `v` in decimal: its digits written backwards into a small stack buffer, then appended at
+    /// once (no String per number: a verdict has dozens).
     private mutating func appendDecimal(_ v: Int) {
-        if v < 0 { buffer.append(0x2D) }
-        var m = v.magnitude
-        var digits = 1
-        var t = m
-        while t >= 10 { t /= 10; digits &+= 1 }
-        let end = buffer.count &+ digits
-        buffer.append(contentsOf: repeatElement(0x30, count: digits))
-        buffer.withUnsafeMutableBufferPointer { b in
-            var i = end
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { t in
+            var m = v.magnitude
+            var i = 20   // Int.min: 19 digits and the sign
             repeat {
                 i &-= 1
-                b[i] = 0x30 &+ UInt8(truncatingIfNeeded: m % 10)
+                t[i] = 0x30 &+ UInt8(truncatingIfNeeded: m % 10)
                 m /= 10
             } while m > 0
+            if v < 0 { i &-= 1; t[i] = 0x2D }
+            buffer.append(contentsOf: UnsafeBufferPointer(rebasing: t[i..<20]))
         }
     }
 
@@ -35,14 +32,23 @@ package struct JSONObjectWriter {
 
     /// A key the program spells out: a static string of plain characters, copied as it is (the
     /// keys of a verdict are dozens per record; scanning each for escapes showed in profiles).
+    /// The comma, quotes and colon go in with the key as one append: each append to the array
+    /// checks its uniqueness and capacity, and the five appends a key took were most of its cost.
     private mutating func key(_ k: StaticString) {
-        separate()
-        buffer.append(0x22)
-        let bytes = UnsafeBufferPointer(start: k.utf8Start, count: k.utf8CodeUnitCount)
-        assert(bytes.allSatisfy { $0 >= 0x20 && $0 != 0x22 && $0 != 0x5C }, "a key that needs escaping: use addRaw(_:_:)")
-        buffer.append(contentsOf: bytes)
-        buffer.append(0x22)
-        buffer.append(0x3A)
+        let n = k.utf8CodeUnitCount
+        assert(UnsafeBufferPointer(start: k.utf8Start, count: n).allSatisfy { $0 >= 0x20 && $0 != 0x22 && $0 != 0x5C },
+               "a key that needs escaping: use addRaw(_:_:)")
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: n &+ 4) { t in
+            let base = t.baseAddress!
+            var w = 0
+            if !first { base[0] = 0x2C; w = 1 }
+            base[w] = 0x22
+            (base + (w &+ 1)).update(from: k.utf8Start, count: n)
+            base[w &+ n &+ 1] = 0x22
+            base[w &+ n &+ 2] = 0x3A
+            buffer.append(contentsOf: UnsafeBufferPointer(start: base, count: w &+ n &+ 3))
+        }
+        first = false
     }
     package mutating func add(_ k: StaticString, _ v: String) { key(k); appendJSONString(v, to: &buffer) }
     package mutating func add(_ k: StaticString, _ v: Int) { key(k); appendDecimal(v) }
