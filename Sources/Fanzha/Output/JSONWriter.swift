@@ -3,114 +3,113 @@ import Foundation
 /// Builds one JSON object as UTF-8 bytes, in field order. Output records are written with this
 /// rather than a generic encoder: it is the hot path of `scan --format jsonl`, and field order is
 /// part of the format.
+///
+/// The bytes are written into plain memory (`JSONBytes`), not an array: an array's append checks
+/// the buffer's uniqueness and capacity on every call, and the dozens of keys, numbers and
+/// punctuation marks of a verdict made that most of its cost. A nested object is written into the
+/// same memory by a writer sharing it. A writer is not meant to be copied and written on twice.
 package struct JSONObjectWriter {
-    private var buffer: [UInt8] = [0x7B]
+    private let out: JSONBytes
     private var first = true
-    package init() { buffer.reserveCapacity(512) }
+    package init() {
+        out = JSONBytes(capacity: 512)
+        out.append(0x7B)
+    }
 
-    /// `v` in decimal: its digits written backwards into a small stack buffer, then appended at
-    /// once (no String per number: a verdict has dozens).
+    /// Writes the fields of an object nested in `outer`'s (its opening brace already written).
+    private init(nestedIn outer: JSONBytes) { out = outer }
+
+    /// `v` in decimal, its digits written backwards into place (no String per number: a verdict
+    /// has dozens).
     private mutating func appendDecimal(_ v: Int) {
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { t in
-            var m = v.magnitude
-            var i = 20   // Int.min: 19 digits and the sign
-            repeat {
-                i &-= 1
-                t[i] = 0x30 &+ UInt8(truncatingIfNeeded: m % 10)
-                m /= 10
-            } while m > 0
-            if v < 0 { i &-= 1; t[i] = 0x2D }
-            buffer.append(contentsOf: UnsafeBufferPointer(rebasing: t[i..<20]))
-        }
+        var m = v.magnitude
+        var digits = 1
+        var t = m
+        while t >= 10 { t /= 10; digits &+= 1 }
+        if v < 0 { out.append(0x2D) }
+        let p = out.reserve(digits)
+        var i = digits
+        repeat {
+            i &-= 1
+            p[i] = 0x30 &+ UInt8(truncatingIfNeeded: m % 10)
+            m /= 10
+        } while m > 0
     }
 
     /// The comma before every field but the first.
     private mutating func separate() {
-        if !first { buffer.append(0x2C) }
+        if !first { out.append(0x2C) }
         first = false
     }
 
     /// A key the program spells out: a static string of plain characters, copied as it is (the
     /// keys of a verdict are dozens per record; scanning each for escapes showed in profiles).
-    /// The comma, quotes and colon go in with the key as one append: each append to the array
-    /// checks its uniqueness and capacity, and the five appends a key took were most of its cost.
     private mutating func key(_ k: StaticString) {
         let n = k.utf8CodeUnitCount
         assert(UnsafeBufferPointer(start: k.utf8Start, count: n).allSatisfy { $0 >= 0x20 && $0 != 0x22 && $0 != 0x5C },
                "a key that needs escaping: use addRaw(_:_:)")
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: n &+ 4) { t in
-            let base = t.baseAddress!
-            var w = 0
-            if !first { base[0] = 0x2C; w = 1 }
-            base[w] = 0x22
-            (base + (w &+ 1)).update(from: k.utf8Start, count: n)
-            base[w &+ n &+ 1] = 0x22
-            base[w &+ n &+ 2] = 0x3A
-            buffer.append(contentsOf: UnsafeBufferPointer(start: base, count: w &+ n &+ 3))
-        }
+        let comma = first ? 0 : 1
         first = false
+        let p = out.reserve(n &+ comma &+ 3)
+        if comma != 0 { p[0] = 0x2C }
+        p[comma] = 0x22
+        (p + (comma &+ 1)).update(from: k.utf8Start, count: n)
+        p[comma &+ n &+ 1] = 0x22
+        p[comma &+ n &+ 2] = 0x3A
     }
-    package mutating func add(_ k: StaticString, _ v: String) { key(k); appendJSONString(v, to: &buffer) }
+    package mutating func add(_ k: StaticString, _ v: String) { key(k); out.appendJSONString(v) }
     package mutating func add(_ k: StaticString, _ v: Int) { key(k); appendDecimal(v) }
     package mutating func add(_ k: StaticString, _ v: Double) {
         key(k)
-        buffer.append(contentsOf: (v.isFinite ? String(format: "%.4f", v) : "null").utf8)
+        out.append(contentsOf: (v.isFinite ? String(format: "%.4f", v) : "null").utf8)
     }
-    package mutating func add(_ k: StaticString, _ v: Bool) { key(k); buffer.append(contentsOf: (v ? "true" : "false").utf8) }
-    package mutating func addNull(_ k: StaticString) { key(k); buffer.append(contentsOf: "null".utf8) }
+    package mutating func add(_ k: StaticString, _ v: Bool) { key(k); out.append(contentsOf: (v ? "true" : "false").utf8) }
+    package mutating func addNull(_ k: StaticString) { key(k); out.append(contentsOf: "null".utf8) }
     /// A value that is already JSON text, under any key (escaped: keys from the input go here).
     package mutating func addRaw(_ k: String, _ json: String) {
         separate()
-        appendJSONString(k, to: &buffer)
-        buffer.append(0x3A)
-        buffer.append(contentsOf: json.utf8)
+        out.appendJSONString(k)
+        out.append(0x3A)
+        out.append(contentsOf: json.utf8)
     }
     /// A value already written as JSON bytes.
-    package mutating func addRaw(_ k: StaticString, bytes json: [UInt8]) { key(k); buffer.append(contentsOf: json) }
+    package mutating func addRaw(_ k: StaticString, bytes json: [UInt8]) { key(k); out.append(contentsOf: json) }
     /// Fields already written as JSON (`"k":v,"k2":v2`), e.g. rendered once and reused per record.
     package mutating func addFields(_ fields: [UInt8]) {
         guard !fields.isEmpty else { return }
         separate()
-        buffer.append(contentsOf: fields)
+        out.append(contentsOf: fields)
     }
     package mutating func add(_ k: StaticString, _ v: [String]) {
         key(k)
-        buffer.append(0x5B)
+        out.append(0x5B)
         for (i, s) in v.enumerated() {
-            if i > 0 { buffer.append(0x2C) }
-            appendJSONString(s, to: &buffer)
+            if i > 0 { out.append(0x2C) }
+            out.appendJSONString(s)
         }
-        buffer.append(0x5D)
+        out.append(0x5D)
     }
-    /// An array of objects, each written straight into this object's buffer (no string per item).
+    /// An array of objects, each written straight into this object's memory (no string per item).
     package mutating func addObjects<T>(_ k: StaticString, _ items: [T], _ each: (inout JSONObjectWriter, T) -> Void) {
         key(k)
-        buffer.append(0x5B)
+        out.append(0x5B)
         for (i, item) in items.enumerated() {
-            if i > 0 { buffer.append(0x2C) }
-            buffer.append(0x7B)
-            var inner = JSONObjectWriter(continuing: &buffer)
+            if i > 0 { out.append(0x2C) }
+            out.append(0x7B)
+            var inner = JSONObjectWriter(nestedIn: out)
             each(&inner, item)
-            swap(&inner.buffer, &buffer)
-            buffer.append(0x7D)
+            out.append(0x7D)
         }
-        buffer.append(0x5D)
+        out.append(0x5D)
     }
 
-    /// One object nested under `k`, written straight into this object's buffer.
+    /// One object nested under `k`, written straight into this object's memory.
     package mutating func addObject(_ k: StaticString, _ body: (inout JSONObjectWriter) -> Void) {
         key(k)
-        buffer.append(0x7B)
-        var inner = JSONObjectWriter(continuing: &buffer)
+        out.append(0x7B)
+        var inner = JSONObjectWriter(nestedIn: out)
         body(&inner)
-        swap(&inner.buffer, &buffer)
-        buffer.append(0x7D)
-    }
-
-    /// Takes over `buffer` (already holding the opening brace) to write an object's fields into it.
-    private init(continuing buffer: inout [UInt8]) {
-        self.buffer = []
-        swap(&self.buffer, &buffer)
+        out.append(0x7D)
     }
 
     package mutating func finish() -> String {
@@ -119,12 +118,116 @@ package struct JSONObjectWriter {
 
     /// The object as UTF-8 bytes (what an output sink writes, without a String in between).
     package mutating func finishBytes() -> [UInt8] {
-        buffer.append(0x7D)
-        return buffer
+        out.append(0x7D)
+        return out.bytes(from: 0)
     }
 
     /// The fields written so far without the braces, to be added elsewhere with `addFields`.
-    package var fields: [UInt8] { Array(buffer.dropFirst()) }
+    package var fields: [UInt8] { out.bytes(from: 1) }
+}
+
+/// A JSON writer's bytes: plain memory, grown by doubling, freed with the last writer using it.
+final class JSONBytes {
+    // The three values in memory of their own, so that writing them is a plain store (a class's
+    // own stored properties are checked for exclusive access at run time).
+    private struct State {
+        var base: UnsafeMutablePointer<UInt8>
+        var count: Int
+        var capacity: Int
+    }
+    private let state: UnsafeMutablePointer<State>
+
+    init(capacity: Int) {
+        state = .allocate(capacity: 1)
+        state.initialize(to: State(base: .allocate(capacity: capacity), count: 0, capacity: capacity))
+    }
+
+    deinit {
+        state.pointee.base.deallocate()
+        state.deallocate()
+    }
+
+    /// Room for `n` more bytes, counted as written: the caller fills them at once.
+    @inline(__always)
+    func reserve(_ n: Int) -> UnsafeMutablePointer<UInt8> {
+        let s = state
+        let count = s.pointee.count
+        if s.pointee.capacity &- count < n { grow(count &+ n) }
+        s.pointee.count = count &+ n
+        return s.pointee.base + count
+    }
+
+    private func grow(_ needed: Int) {
+        let s = state
+        let capacity = Swift.max(needed, s.pointee.capacity &* 2)
+        let base = UnsafeMutablePointer<UInt8>.allocate(capacity: capacity)
+        base.update(from: s.pointee.base, count: s.pointee.count)
+        s.pointee.base.deallocate()
+        s.pointee.base = base
+        s.pointee.capacity = capacity
+    }
+
+    @inline(__always)
+    func append(_ b: UInt8) { reserve(1).pointee = b }
+
+    func append(_ bytes: UnsafeBufferPointer<UInt8>) {
+        guard let from = bytes.baseAddress, bytes.count > 0 else { return }
+        reserve(bytes.count).update(from: from, count: bytes.count)
+    }
+
+    func append(contentsOf a: [UInt8]) { a.withUnsafeBufferPointer { append($0) } }
+
+    func append(contentsOf s: String.UTF8View) {
+        var s = String(s)
+        s.withUTF8 { append($0) }
+    }
+
+    /// `s` as a JSON string. Works on UTF-8 bytes: only ASCII needs escaping, and multi-byte
+    /// characters are copied whole.
+    func appendJSONString(_ s: String) {
+        append(0x22)
+        var s = s
+        s.withUTF8 { bytes in
+            let n = bytes.count
+            var clean = 0   // start of the run not yet copied
+            var i = 0
+            while i < n {
+                let b = bytes[i]
+                // Most text (Chinese, ASCII letters) needs no escape: one comparison per byte.
+                if b >= 0x20 && b != 0x22 && b != 0x5C {
+                    i &+= 1
+                    continue
+                }
+                append(UnsafeBufferPointer(rebasing: bytes[clean..<i]))
+                i &+= 1
+                clean = i
+                let p: UnsafeMutablePointer<UInt8>
+                switch b {
+                case 0x22: p = reserve(2); p[0] = 0x5C; p[1] = 0x22
+                case 0x5C: p = reserve(2); p[0] = 0x5C; p[1] = 0x5C
+                case 0x0A: p = reserve(2); p[0] = 0x5C; p[1] = 0x6E
+                case 0x0D: p = reserve(2); p[0] = 0x5C; p[1] = 0x72
+                case 0x09: p = reserve(2); p[0] = 0x5C; p[1] = 0x74
+                default:
+                    let hex: StaticString = "0123456789abcdef"
+                    p = reserve(6)
+                    p[0] = 0x5C; p[1] = 0x75; p[2] = 0x30; p[3] = 0x30
+                    hex.withUTF8Buffer { h in
+                        p[4] = h[Int(b >> 4)]
+                        p[5] = h[Int(b & 15)]
+                    }
+                }
+            }
+            append(UnsafeBufferPointer(rebasing: bytes[clean..<n]))
+        }
+        append(0x22)
+    }
+
+    /// The bytes from `start` on, as an array.
+    func bytes(from start: Int) -> [UInt8] {
+        let s = state.pointee
+        return Array(UnsafeBufferPointer(start: s.base + start, count: Swift.max(0, s.count &- start)))
+    }
 }
 
 package func jsonString(_ s: String) -> String {
@@ -133,39 +236,9 @@ package func jsonString(_ s: String) -> String {
     return String(decoding: out, as: UTF8.self)
 }
 
-/// Appends `s` as a JSON string. Works on UTF-8 bytes: only ASCII needs escaping, and multi-byte
-/// characters are copied whole.
+/// Appends `s` as a JSON string (escaped as `JSONBytes.appendJSONString` does).
 package func appendJSONString(_ s: String, to out: inout [UInt8]) {
-    out.append(0x22)
-    var s = s
-    s.withUTF8 { bytes in
-        let n = bytes.count
-        var clean = 0   // start of the run not yet copied
-        var i = 0
-        while i < n {
-            let b = bytes[i]
-            // Most text (Chinese, ASCII letters) needs no escape: one comparison per byte.
-            if b >= 0x20 && b != 0x22 && b != 0x5C {
-                i &+= 1
-                continue
-            }
-            out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[clean..<i]))
-            i &+= 1
-            clean = i
-            switch b {
-            case 0x22: out.append(0x5C); out.append(0x22)
-            case 0x5C: out.append(0x5C); out.append(0x5C)
-            case 0x0A: out.append(0x5C); out.append(0x6E)
-            case 0x0D: out.append(0x5C); out.append(0x72)
-            case 0x09: out.append(0x5C); out.append(0x74)
-            default:
-                let hex: StaticString = "0123456789abcdef"
-                hex.withUTF8Buffer { h in
-                    out.append(contentsOf: [0x5C, 0x75, 0x30, 0x30, h[Int(b >> 4)], h[Int(b & 15)]])
-                }
-            }
-        }
-        out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[clean..<n]))
-    }
-    out.append(0x22)
+    let bytes = JSONBytes(capacity: s.utf8.count &+ 2)
+    bytes.appendJSONString(s)
+    out.append(contentsOf: bytes.bytes(from: 0))
 }
