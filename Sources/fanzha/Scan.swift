@@ -224,26 +224,26 @@ struct Scan: ParsableCommand {
         if printer.format == .tsv && !quiet && !count { out.line(LiveEventPrinter.tsvHeader) }
         let prints = !quiet && !count, onlyFlagged = flaggedOnly
         // An event's output line, if it is printed (on the worker that screened its call).
-        let render: @Sendable (LiveCallEvent) -> String? = { event in
+        let render: @Sendable (LiveCallEvent) -> [UInt8]? = { event in
             guard prints, !onlyFlagged || event.level.map({ $0 >= minimum }) ?? true else { return nil }
-            return printer.render(event)
+            return printer.renderBytes(event)
         }
-        func write(_ events: [(event: LiveCallEvent, rendered: String?)]) throws {
+        func write(_ events: [(event: LiveCallEvent, rendered: [UInt8]?)]) throws {
             for (event, line) in events {
                 switch event {
                 case .alert(let a):
                     try referrer?.alert(a, source: name)   // the case is opened at the alert
-                    if let line { out.line(line) }
+                    if let line { out.line(bytes: line) }
                 case .final(let f):
                     try referrer?.final(f, source: name)
                     stats.read += 1
                     if f.verdict.level >= minimum { stats.flagged += 1 }
-                    if let line { out.line(line) }
+                    if let line { out.line(bytes: line) }
                 case .malformed(let e):
                     stats.failed += 1
                     OutputSink.stderr.line("fanzha: \(e.description)")
                     // One line for the event that could not be used, in the output's own terms.
-                    if let line { out.line(line) }
+                    if let line { out.line(bytes: line) }
                     if inputOptions.strict {
                         out.flush()
                         throw Failure("stopped at the first malformed event (--strict)")
@@ -256,38 +256,16 @@ struct Scan: ParsableCommand {
             OutputSink.stderr.flush()
         }
         let workers = threads ?? ProcessInfo.processInfo.activeProcessorCount
-        // The referral store sees each event as it is read and its alerts as they are screened,
-        // in one order: with --refer, one thread.
+        let live: any LiveCallLines
         if workers > 1 && referrer == nil {
-            let live = ShardedLiveCalls(screeners: try (0..<workers).map { _ in try Screener(matcher: matcher, usePrefilter: !noPrefilter) },
-                                        limits: limits, sides: sides, render: render, deliver: write)
-            while true {
-                // A live stream that pauses gets its alerts now, not when the batch fills.
-                if reader.wouldWait { try live.flush() }
-                guard let next = reader.next() else { break }
-                switch next {
-                case .line(let line): try live.add(line: line, number: reader.lineNumber, source: name)
-                case .tooLong(let bytes): try live.add(ready: .malformed(tooLong(name, reader, bytes)))
-                }
-            }
-            try live.finish()
-            return
+            live = ShardedLiveCalls(screeners: try (0..<workers).map { _ in try Screener(matcher: matcher, usePrefilter: !noPrefilter) },
+                                    limits: limits, sides: sides, render: render, deliver: write)
+        } else {
+            // The referral store sees each event as it is read and its alerts as they are
+            // screened, in one order: with --refer, one thread.
+            live = SerialLiveCalls(screener: LiveCallScreener(screener: try Screener(matcher: matcher, usePrefilter: !noPrefilter), limits: limits, sides: sides),
+                                   seeing: referrer.map { referrer in { referrer.see(event: $0) } }, render: render, deliver: write)
         }
-        let live = LiveCallScreener(screener: try Screener(matcher: matcher, usePrefilter: !noPrefilter), limits: limits, sides: sides)
-        func write(_ events: [LiveCallEvent]) throws { try write(events.map { ($0, render($0)) }) }
-        while let next = reader.next() {
-            switch next {
-            case .line(let line):
-                referrer?.see(event: line)
-                try write(live.handle(line: line, number: reader.lineNumber, source: name))
-            case .tooLong(let bytes): try write([.malformed(tooLong(name, reader, bytes))])
-            }
-        }
-        try write(live.finish())
-    }
-
-    private func tooLong(_ name: String, _ reader: LineReader, _ bytes: Int) -> RecordError {
-        RecordError(origin: "\(name):\(reader.lineNumber)",
-                    message: "line of \(bytes) bytes is longer than --max-record-bytes \(reader.maxLineBytes); skipped")
+        try live.read(reader, source: name)
     }
 }

@@ -20,6 +20,9 @@ import Testing
             #"{"call":"c","end":"true"}"#, #"{"call":"c","end":false,"event":"end"}"#, #"{"call":1.0e2,"speaker":12,"text":""}"#,
             #"{"call":"c","extra":"# + String(repeating: "[", count: 70) + String(repeating: "]", count: 70) + "}",
             "{\"call\":\"c\",\"text\":\"\u{1}\"}", "{}",
+            // Keys matched on their bytes: near misses, escapes, a bad key after a good one.
+            #"{"calls":"c","call":"d","Text":"x","tex":"y","text":"z","t ":1,"":2}"#, #"{"\u0063all":"c","te\u0078t":"转账"}"#,
+            "{\"call\":\"c\",\"te\u{1}xt\":\"x\"}", #"{"call":"c","text"#,
         ]
         for line in lines {
             let bytes = ArraySlice(Array(line.utf8))

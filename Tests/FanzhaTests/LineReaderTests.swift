@@ -61,4 +61,30 @@ struct LineReaderTests {
         if !inTime { _ = got.wait(timeout: .now() + 10) }
         #expect(inTime && box.line == "{\"call\":\"c1\"}")
     }
+
+    /// `wouldWait` says whether `next` would wait for the pipe, and the line end it finds is the
+    /// one `next` uses: asked between every two lines, the lines are what they are without it.
+    @Test func wouldWaitSaysWhetherALineIsThereAndChangesNoLine() throws {
+        let pipe = Pipe()
+        let reader = LineReader(handle: pipe.fileHandleForReading)
+        #expect(reader.wouldWait, "nothing written yet")
+        pipe.fileHandleForWriting.write(Data("第一行\n第二行很长很长\n第三".utf8))
+        var got: [String] = []
+        #expect(!reader.wouldWait, "the pipe has bytes to read")
+        for _ in 0..<2 {
+            guard case .line(let l)? = reader.next() else { break }
+            got.append(String(decoding: l, as: UTF8.self))
+            _ = reader.wouldWait
+        }
+        #expect(got == ["第一行", "第二行很长很长"])
+        #expect(reader.wouldWait, "half a line in memory and nothing more to read")
+        pipe.fileHandleForWriting.write(Data("行\n".utf8))
+        #expect(!reader.wouldWait)
+        #expect(!reader.wouldWait, "asked twice")
+        if case .line(let l)? = reader.next() { got.append(String(decoding: l, as: UTF8.self)) }
+        try pipe.fileHandleForWriting.close()
+        #expect(!reader.wouldWait, "at the end of input, next does not wait")
+        #expect(reader.next() == nil)
+        #expect(got == ["第一行", "第二行很长很长", "第三行"])
+    }
 }

@@ -97,6 +97,30 @@ extension LiveCallEvent {
         #expect(records.contains { $0.alert?.level == .high }, "\(records)")
     }
 
+    /// A call keys each speaker name once and then compares names (`CallState.listedSide`):
+    /// whatever order the names come in, with case and spaces changed and one on neither list,
+    /// every turn gets the side `SpeakerSides.side(of:)` gives, and the unlisted name one notice.
+    @Test func eachTurnGetsItsSpeakersSideWhateverTheOrderOfNames() throws {
+        let sides = SpeakerSides()
+        let names = ["客服", "用户", " Caller ", "客服", "路人", "用户", "CALLER", "路人", "caller", "我", "客服", "路人"]
+        let live = LiveCallScreener(screener: try Screener(rules: Self.rules))
+        var notices: [String] = []
+        for (i, name) in names.enumerated() {
+            let line = Self.event("c1", Turn(speaker: name, side: .callee, text: "请把验证码告诉我"))
+            for step in live.plan(line: ArraySlice(Array(line.utf8)), number: i + 1, source: "events") {
+                switch step {
+                case .turn(_, let turn): #expect(turn.side == sides.side(of: name), "turn \(i): \(name)")
+                case .ready(.notice(let n)): notices.append(n)
+                default: break
+                }
+            }
+        }
+        #expect(sides.side(of: " Caller ") == .caller && sides.side(of: "路人") == .callee)
+        #expect(notices.count == 1 && notices[0].contains("\"路人\" matches no side"), "\(notices)")
+        let final = try #require(live.finish().compactMap(\.final).first)
+        #expect(final.record.unmappedSpeakers == ["路人"])
+    }
+
     @Test func alertsRiseAndComeBeforeTheEnd() throws {
         let turns = [
             ("caller", "你好，我是市公安局的张警官"),

@@ -94,6 +94,31 @@ import Testing
         }
     }
 
+    /// `read`, the one loop `scan --input events` runs over its input, gives the same events
+    /// line by line whoever screens them, one screener on this thread (`SerialLiveCalls`) or two
+    /// workers, a line too long to read included (an error in its place).
+    @Test func readingAnInputGivesTheSameEventsOnOneThreadAndOnTwo() throws {
+        var lines = try Self.interleavedLines(seed: 5)
+        let long = lines.count / 2
+        lines.insert("{\"call\":\"长\",\"speaker\":\"caller\",\"text\":\"\(String(repeating: "请转账", count: 200))\"}", at: long)
+        let bytes = Array(lines.joined(separator: "\n").utf8) + [0x0A]
+        let printer = LiveEventPrinter(rules: LiveCallsTests.rules, format: .jsonl)
+        var limits = LiveCallScreener.Limits()
+        limits.idleLines = 60
+        limits.maxOpenCalls = 15
+        var serial: [[String]] = [], sharded: [[String]] = []
+        try SerialLiveCalls<String>(screener: LiveCallScreener(screener: try Screener(rules: LiveCallsTests.rules), limits: limits),
+                                    render: { Self.shown($0, printer) }, deliver: { serial.append($0.map { $0.rendered ?? "" }) })
+            .read(LineReader(bytes: bytes, maxLineBytes: 1000), source: "events")
+        try ShardedLiveCalls<String>(screeners: try (0..<2).map { _ in try Screener(rules: LiveCallsTests.rules) }, limits: limits,
+                                     sides: SpeakerSides(), linesPerBatch: 16,
+                                     render: { Self.shown($0, printer) }, deliver: { sharded.append($0.map { $0.rendered ?? "" }) })
+            .read(LineReader(bytes: bytes, maxLineBytes: 1000), source: "events")
+        #expect(serial == sharded)
+        #expect(serial.count > lines.count / 2)
+        #expect(serial.contains { $0.contains { $0.contains("events:\(long + 1): line of 1843 bytes is longer than --max-record-bytes 1000") } })
+    }
+
     @Test func deliveryStopsWhereItThrowsAndTheRestIsNotDelivered() throws {
         struct Stop: Error {}
         let lines = try Self.interleavedLines(seed: 7)

@@ -58,7 +58,25 @@ public final class LiveCallScreener {
         var unmapped: [String] = []
         /// Whether an event time earlier than the call's latest was already noted.
         var skewNoted = false
+        /// The call's last two speaker names and the side each is listed for: a call alternates
+        /// between two names, and keying a name (`SpeakerSides.listedSide`) costs more than
+        /// comparing it.
+        private var speaker: (name: String, side: Side?)?, otherSpeaker: (name: String, side: Side?)?
         init(call: LiveCall, line: Int) { self.call = call; self.lastLine = line }
+
+        /// The side `name` is listed for in `sides` (nil: neither).
+        func listedSide(of name: String, in sides: SpeakerSides) -> Side? {
+            if let s = speaker, s.name == name { return s.side }
+            if let s = otherSpeaker, s.name == name {
+                otherSpeaker = speaker
+                speaker = s
+                return s.side
+            }
+            let side = sides.listedSide(of: name)
+            otherSpeaker = speaker
+            speaker = (name, side)
+            return side
+        }
     }
 
     /// One step of the screening, in output order: an event that is ready (a notice, bad input),
@@ -206,14 +224,15 @@ public final class LiveCallScreener {
         activity.append((number, call))
         // At most `unmappedNamesKept` names: a call that names a new speaker at every event must
         // not grow with its length.
-        if state.unmapped.count < Self.unmappedNamesKept && !sides.isMapped(speaker) && !state.unmapped.contains(speaker) {
+        let side = state.listedSide(of: speaker, in: sides)
+        if side == nil && state.unmapped.count < Self.unmappedNamesKept && !state.unmapped.contains(speaker) {
             if state.unmapped.isEmpty {
                 out.append(.ready(.notice("\(origin): call \(call): speaker \(jsonString(speaker)) matches no side; read as the callee's (name the sides with --speakers)")))
             }
             state.unmapped.append(speaker)
         }
         state.turns += 1
-        out.append(.turn(state.call, Turn(speaker: speaker, side: sides.side(of: speaker), text: text)))
+        out.append(.turn(state.call, Turn(speaker: speaker, side: side ?? .callee, text: text)))
     }
 
     /// A call's new turn: its alert if the level rose.

@@ -20,7 +20,7 @@ extension LiveCallScreener {
 /// the alert's or the final verdict, and `render`), and each line's events are handed to
 /// `deliver` in input order, together: what `LiveCallScreener.handle` returns for the line.
 /// Lines go to the workers in batches; while the workers screen one, the next is read and planned.
-package final class ShardedLiveCalls<Rendered>: @unchecked Sendable {
+package final class ShardedLiveCalls<Rendered>: LiveCallLines, @unchecked Sendable {
     /// An event and its rendered form.
     package typealias Outcome = (event: LiveCallEvent, rendered: Rendered?)
 

@@ -59,6 +59,34 @@ extension CallEventInput {
         }
     }
 
+    /// The members an event line's decoder reads, by key.
+    private enum Member { case call, speaker, text, t, end, event, other }
+
+    /// The key at `p.i` when it is one of the members the decoder reads, written without an
+    /// escape: matched on its bytes and skipped, with no String made (an event has four or
+    /// five). Nil for any other key, which is then read as a string (and checked as one).
+    private static func plainMember(_ p: inout JSONLine.Parser) -> Member? {
+        let b = p.b
+        let start = p.i + 1
+        var end = start
+        while end < b.count, b[end] != 0x22, b[end] != 0x5C { end += 1 }
+        guard end < b.count, b[end] == 0x22, let base = b.baseAddress else { return nil }
+        let count = end - start
+        func spells(_ name: StaticString) -> Bool {
+            count == name.utf8CodeUnitCount && memcmp(base + start, name.utf8Start, count) == 0
+        }
+        let member: Member
+        if spells("text") { member = .text }
+        else if spells("call") { member = .call }
+        else if spells("speaker") { member = .speaker }
+        else if spells("t") { member = .t }
+        else if spells("end") { member = .end }
+        else if spells("event") { member = .event }
+        else { return nil }
+        p.i = end + 1
+        return member
+    }
+
     /// The event of a well-formed line, read in place: the members the decoder uses are kept as
     /// plain values, the others are checked and skipped, and no dictionary of `Any` is made (that
     /// was half the cost of an event). Nil for a line that is not valid JSON or not an object:
@@ -81,7 +109,20 @@ extension CallEventInput {
                     members: while true {
                         p.skipSpace()
                         guard p.i < b.count, b[p.i] == 0x22 else { return nil }
-                        let key = try p.string()
+                        let member: Member
+                        if let known = plainMember(&p) {
+                            member = known
+                        } else {
+                            switch try p.string() {
+                            case "call": member = .call
+                            case "speaker": member = .speaker
+                            case "text": member = .text
+                            case "t": member = .t
+                            case "end": member = .end
+                            case "event": member = .event
+                            default: member = .other
+                            }
+                        }
                         p.skipSpace()
                         guard p.i < b.count, b[p.i] == 0x3A else { return nil }
                         p.i += 1
@@ -97,14 +138,14 @@ extension CallEventInput {
                         default: _ = try p.value(depth: 2); v = .other
                         }
                         // A duplicate key: the last one wins, as in the dictionary.
-                        switch key {
-                        case "call": call = v
-                        case "speaker": speaker = v
-                        case "text": text = v
-                        case "t": t = v
-                        case "end": end = v
-                        case "event": kind = v
-                        default: break
+                        switch member {
+                        case .call: call = v
+                        case .speaker: speaker = v
+                        case .text: text = v
+                        case .t: t = v
+                        case .end: end = v
+                        case .event: kind = v
+                        case .other: break
                         }
                         p.skipSpace()
                         guard p.i < b.count else { return nil }

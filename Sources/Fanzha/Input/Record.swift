@@ -138,13 +138,19 @@ public struct SpeakerSides: Sendable {
     static func key(_ name: String) -> String { name.trimmingSpaces().lowercased() }
 
     public func side(of speaker: String) -> Side {
-        callerNames.contains(SpeakerSides.key(speaker)) ? .caller : .callee
+        listedSide(of: speaker) ?? .callee
     }
 
     /// Whether the name is on either side's list.
     public func isMapped(_ speaker: String) -> Bool {
+        listedSide(of: speaker) != nil
+    }
+
+    /// The side whose list holds the name, nil when neither does (it is read as the callee's).
+    /// The name is keyed (trimmed, lower-cased) once.
+    public func listedSide(of speaker: String) -> Side? {
         let k = SpeakerSides.key(speaker)
-        return callerNames.contains(k) || calleeNames.contains(k)
+        return callerNames.contains(k) ? .caller : calleeNames.contains(k) ? .callee : nil
     }
 
     /// The speaker names of `turns` on neither list, each once, in order of appearance.

@@ -62,6 +62,8 @@ package final class LineReader {
     private var position = 0
     /// Where the search for the next "\n" resumes: the bytes from `position` up to here hold none.
     private var searched = 0
+    /// The "\n" that ends the next line, when `wouldWait` has found it (`next` does not search again).
+    private var newlineFound: Int?
     private var eof = false
     private let chunkSize: Int
     private var scratch: [UInt8] = []
@@ -95,11 +97,8 @@ package final class LineReader {
     /// The next line, or nil at the end.
     package func next() -> InputLine? {
         while true {
-            let nl: Int? = buffer.withUnsafeBufferPointer { b in
-                guard searched < b.count, let base = b.baseAddress else { return nil }
-                guard let hit = memchr(base + searched, 0x0A, b.count - searched) else { return nil }
-                return base.distance(to: hit.assumingMemoryBound(to: UInt8.self))
-            }
+            let nl = newlineFound ?? nextNewline()
+            newlineFound = nil
             if let nl {
                 lineNumber += 1
                 var line = buffer[position..<nl]
@@ -139,12 +138,26 @@ package final class LineReader {
     /// them together hands on what it has then, so a live call's alert does not wait for more input.
     package var wouldWait: Bool {
         guard let handle, !eof else { return false }
-        let hasLine = buffer.withUnsafeBufferPointer { b in
-            searched < b.count && memchr(b.baseAddress! + searched, 0x0A, b.count - searched) != nil
-        }
-        guard !hasLine else { return false }
+        if newlineFound != nil { return false }
+        newlineFound = nextNewline()
+        if newlineFound != nil { return false }
+        searched = buffer.count
         var ready = pollfd(fd: handle.fileDescriptor, events: Int16(POLLIN), revents: 0)
         return poll(&ready, 1, 0) == 0
+    }
+
+    /// The index of the first "\n" in the buffer from `searched` on.
+    private func nextNewline() -> Int? {
+        buffer.withUnsafeBufferPointer { b in
+            guard searched < b.count, let base = b.baseAddress else { return nil }
+            guard let hit = memchr(base + searched, 0x0A, b.count - searched) else { return nil }
+            return base.distance(to: hit.assumingMemoryBound(to: UInt8.self))
+        }
+    }
+
+    /// What to say of the line just given as `.tooLong(bytes:)`, of input `source`.
+    package func tooLongError(bytes: Int, source: String) -> RecordError {
+        RecordError(origin: "\(source):\(lineNumber)", message: "line of \(bytes) bytes is longer than --max-record-bytes \(maxLineBytes); skipped")
     }
 
     /// What the input has now, up to a chunk (empty at its end). One read(2): a pipe's lines are

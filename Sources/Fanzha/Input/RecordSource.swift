@@ -102,7 +102,6 @@ package final class RecordSource {
     }
 
     private func tooLong(_ bytes: Int) -> RecordError {
-        RecordError(origin: "\(name):\(lines.lineNumber)",
-                    message: "line of \(bytes) bytes is longer than --max-record-bytes \(lines.maxLineBytes); skipped")
+        lines.tooLongError(bytes: bytes, source: name)
     }
 }

@@ -15,15 +15,25 @@ public struct LiveEventPrinter: Sendable {
 
     /// The output line for an event, without its newline; nil for a notice.
     public func render(_ event: LiveCallEvent) -> String? {
+        renderBytes(event).map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// `render`'s line as UTF-8 bytes (what an output sink writes, without a String in between).
+    package func renderBytes(_ event: LiveCallEvent) -> [UInt8]? {
         switch format {
-        case .jsonl: return json(event)
-        case .tsv: return row(event, tsv: true)
-        case .text: return row(event, tsv: false)
+        case .jsonl: return jsonBytes(event)
+        case .tsv: return row(event, tsv: true).map { Array($0.utf8) }
+        case .text: return row(event, tsv: false).map { Array($0.utf8) }
         }
     }
 
     /// The event as one JSON object; nil for a notice.
     public func json(_ event: LiveCallEvent) -> String? {
+        jsonBytes(event).map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// `json`'s object as UTF-8 bytes.
+    package func jsonBytes(_ event: LiveCallEvent) -> [UInt8]? {
         switch event {
         case .alert(let a):
             var o = JSONObjectWriter()
@@ -35,20 +45,19 @@ public struct LiveEventPrinter: Sendable {
             if let c = a.category { o.add("category", c) } else { o.addNull("category") }
             o.addObjects("new_hits", a.newHits) { h, hit in verdicts.writeHit(hit, to: &h) }
             if let r = a.referral { o.addObject("referral") { VerdictPrinter.writeReferral(r, to: &$0) } }
-            return o.finish()
+            return o.finishBytes()
         case .final(let f):
-            let bytes = verdicts.jsonBytes(f.verdict, record: f.record) { o in
+            return verdicts.jsonBytes(f.verdict, record: f.record) { o in
                 o.add("event", "final")
                 o.add("closed", f.closed.rawValue)
                 o.add("turns", f.turns)
             }
-            return String(decoding: bytes, as: UTF8.self)
         case .malformed(let e):
             var o = JSONObjectWriter()
             o.add("event", "error")
             o.add("id", e.id ?? e.origin)
             o.add("error", e.message)
-            return o.finish()
+            return o.finishBytes()
         case .notice:
             return nil
         }
