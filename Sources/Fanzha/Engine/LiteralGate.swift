@@ -155,8 +155,7 @@ extension Screener {
     /// prefilter's words cannot rule out (its own requirement has no clause), and only when its
     /// literals need something.
     func literalGate(ofAtom a: Int) -> LiteralGate? {
-        if literalGates.isEmpty { literalGates = Array(repeating: .unknown, count: rules.atoms.count) }
-        switch literalGates[a] {
+        switch atomMatchers[a].gate {
         case .none: return nil
         case .gate(let g): return g
         case .unknown:
@@ -169,7 +168,7 @@ extension Screener {
                 let spec = atom.regexes.specs[0]
                 gate = LiteralGate(source: spec.source, extended: spec.options.contains(.extended))
             }
-            literalGates[a] = gate.map { .gate($0) } ?? .none
+            atomMatchers[a].gate = gate.map { .gate($0) } ?? .none
             return gate
         }
     }
