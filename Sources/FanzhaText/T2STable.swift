@@ -49,6 +49,16 @@ struct T2STable: Sendable {
         return String(out)
     }
 
+    /// The characters whose conversion can depend on the phrase they stand in
+    /// (`T2SPhraseData`, derived from OpenCC's dictionaries by scripts/t2s_phrase_characters.py):
+    /// OpenCC's value for some key holding one differs from the key converted character by
+    /// character by this table. A line holding none of them converts by OpenCC exactly as by
+    /// the table.
+    static let phraseCharacters = Set(T2SPhraseData.characters.unicodeScalars.map(\.value))
+
+    /// Whether `c` is one of `phraseCharacters`.
+    static func needsPhrases(_ c: UInt32) -> Bool { phraseCharacters.contains(c) }
+
     @inline(__always)
     func lookup(_ c: UInt32) -> UInt32 {
         if c < T2STable.first || c > T2STable.last { return 0 }

@@ -26,4 +26,35 @@ import Testing
         #expect(committed.map == derived.map, "regenerate with FANZHA_WRITE_T2S=1 swift test --filter T2SDataTests")
         #expect(committed.lookup(0x5E33) == 0x5E10)   // 帳 → 帐 (variant folding makes it 账 later)
     }
+
+    /// A line without a phrase character (T2SPhraseData) is converted by the table alone, so
+    /// OpenCC must give the same for it: every traditional character outside the set, in runs
+    /// of neighbours (so that two-character keys of the dictionaries meet), and sentences.
+    @Test func tableAloneAgreesWithOpenCCWithoutPhraseCharacters() throws {
+        let cc = try TraditionalToSimplified()
+        let table = T2STable.shared
+        func byTable(_ s: String) -> String {
+            String(String.UnicodeScalarView(s.unicodeScalars.map { u in
+                let t = table.lookup(u.value)
+                return t == 0 ? u : Unicode.Scalar(t)!
+            }))
+        }
+        let traditional = (T2STable.first...T2STable.last).filter { table.lookup($0) != 0 && !T2STable.needsPhrases($0) }
+        #expect(traditional.count > 3000)
+        var lines: [String] = []
+        for from in stride(from: 0, to: traditional.count, by: 40) {
+            let run = traditional[from..<min(from + 40, traditional.count)]
+            lines.append(String(String.UnicodeScalarView(run.map { Unicode.Scalar($0)! })))
+        }
+        lines += ["您的帳戶存在異常，請立即轉賬到安全賬戶配合調查", "警方提醒：凡是自稱公檢法要求轉賬的，都是詐騙",
+                  "經警方查證，陳姓男子先後匯款三次", "頭髮洗了嗎", "這個軟體的後台發現異常登錄"]
+        for line in lines where !line.unicodeScalars.contains(where: { T2STable.needsPhrases($0.value) }) {
+            #expect(cc.convert(line) == byTable(line), "\(line)")
+        }
+        // A line holding one still takes OpenCC's phrases: 乾隆 keeps its 乾, 乾燥 does not.
+        let n = try Normaliser()
+        #expect(T2STable.needsPhrases(Unicode.Scalar("乾").value))
+        #expect(n.normalise("乾隆年間").string == "乾隆年间")
+        #expect(n.normalise("乾燥").string == "干燥")
+    }
 }

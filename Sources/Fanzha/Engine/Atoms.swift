@@ -6,15 +6,14 @@ import FanzhaText
 // Either way the same leftmost-longest, non-overlapping occurrences, capped per turn.
 
 extension Screener {
-    /// Atom `a`'s PCRE2 matchers for this worker (`literalPatterns`): a regex's own; a term
+    /// Atom `a`'s PCRE2 matchers for this worker (`atomMatchers`): a regex's own; a term
     /// list's alternations compiled on first use (only a scan without the prefilter needs them).
     func patterns(ofAtom a: Int) throws(PatternCompileError) -> [Pattern] {
-        if literalPatterns.isEmpty { literalPatterns = Array(repeating: nil, count: rules.atoms.count) }
-        if let done = literalPatterns[a] { return done }
+        if let done = atomMatchers[a].patterns { return done }
         let atom = rules.atoms[a]
         var compiled = try atom.patterns
         for source in atom.literalSources { compiled.append(try Pattern(source, options: [])) }
-        literalPatterns[a] = compiled
+        atomMatchers[a].patterns = compiled
         return compiled
     }
 }

@@ -17,12 +17,15 @@ extension Screener {
     /// scalar, made once per turn), and only when every one of its scalars' bits is set, in the
     /// bytes. Immutable once made: plain tables, read in place.
     final class LiteralGate {
-        /// The tree, flat: node `i` is a literal (`kind` 0, `first` its index), all (1) or any (2)
-        /// of `kids[first ..< first + count]`; node 0 is the root.
-        private let kinds: [UInt8], firsts: [Int32], counts: [Int32], kids: [Int32]
+        /// The tree, flat, and the literals, in one block read in place (plain pointers: a check
+        /// retains and releases nothing). Node `i` is a literal (`kind` 0, `first` its index), all
+        /// (1) or any (2) of the nodes `kids[first ..< first + count]`; node 0 is the root.
         /// Literal `k`'s bytes are `bytes[byteStart[k] ..< byteStart[k + 1]]`, and its scalars'
         /// bits `bits[bitStart[k] ..< bitStart[k + 1]]`.
-        private let bytes: [UInt8], byteStart: [Int32], bits: [UInt16], bitStart: [Int32]
+        private let kind: UnsafePointer<Int32>, first: UnsafePointer<Int32>, count: UnsafePointer<Int32>, kids: UnsafePointer<Int32>
+        private let byteStart: UnsafePointer<Int32>, bitStart: UnsafePointer<Int32>, bits: UnsafePointer<Int32>
+        private let bytes: UnsafePointer<UInt8>
+        private let block: UnsafeMutablePointer<Int32>
 
         /// The gate of a regex with source `source`, or nil when its literals say nothing.
         init?(source: String, extended: Bool) {
@@ -56,7 +59,7 @@ extension Screener {
                 }
             }
             guard let root = build(RegexAtoms.requirement(source, extended: extended, shortest: 1)) else { return nil }
-            var kinds: [UInt8] = [], firsts: [Int32] = [], counts: [Int32] = [], kids: [Int32] = []
+            var kinds: [Int32] = [], firsts: [Int32] = [], counts: [Int32] = [], kids: [Int32] = []
             // Breadth by level: a node's children are numbered together, after it.
             func place(_ n: Node) -> Int {
                 let i = kinds.count
@@ -73,60 +76,78 @@ extension Screener {
                 return i
             }
             _ = place(root)
-            (self.kinds, self.firsts, self.counts, self.kids) = (kinds, firsts, counts, kids)
-            var bytes: [UInt8] = [], byteStart: [Int32] = [0], bits: [UInt16] = [], bitStart: [Int32] = [0]
+            var bytes: [UInt8] = [], byteStart: [Int32] = [0], bits: [Int32] = [], bitStart: [Int32] = [0]
             for l in literals {
                 bytes += Array(l.utf8)
                 byteStart.append(Int32(bytes.count))
-                for c in l.unicodeScalars { bits.append(ScalarBits.bit(c.value)) }
+                for c in l.unicodeScalars { bits.append(Int32(ScalarBits.bit(c.value))) }
                 bitStart.append(Int32(bits.count))
             }
-            (self.bytes, self.byteStart, self.bits, self.bitStart) = (bytes, byteStart, bits, bitStart)
+            // One block: the Int32 tables one after another, then the bytes.
+            let tables = [kinds, firsts, counts, kids, byteStart, bitStart, bits]
+            let words = tables.reduce(0) { $0 + $1.count }
+            let block = UnsafeMutablePointer<Int32>.allocate(capacity: words + (bytes.count + 3) / 4)
+            var at = 0
+            var starts: [UnsafePointer<Int32>] = []
+            for t in tables {
+                (block + at).initialize(from: t, count: t.count)
+                starts.append(UnsafePointer(block + at))
+                at += t.count
+            }
+            let byteBase = UnsafeMutableRawPointer(block + at).bindMemory(to: UInt8.self, capacity: bytes.count)
+            byteBase.initialize(from: bytes, count: bytes.count)
+            self.block = block
+            (kind, first, count, self.kids, self.byteStart, self.bitStart, self.bits) = (starts[0], starts[1], starts[2], starts[3], starts[4], starts[5], starts[6])
+            self.bytes = UnsafePointer(byteBase)
         }
+
+        deinit { block.deallocate() }
 
         /// Whether `text` (with `scalars`, its `ScalarBits`) holds what every match needs: false
         /// means PCRE2 would find nothing there.
         func admits(_ text: UnsafeBufferPointer<UInt8>, scalars: UnsafePointer<UInt64>) -> Bool {
-            kinds.withUnsafeBufferPointer { kinds in
-            firsts.withUnsafeBufferPointer { firsts in
-            counts.withUnsafeBufferPointer { counts in
-            kids.withUnsafeBufferPointer { kids in
-            bytes.withUnsafeBufferPointer { bytes in
-            byteStart.withUnsafeBufferPointer { byteStart in
-            bits.withUnsafeBufferPointer { bits in
-            bitStart.withUnsafeBufferPointer { bitStart in
-                func present(_ k: Int) -> Bool {
-                    for b in Int(bitStart[k])..<Int(bitStart[k + 1]) {
-                        let bit = Int(bits[b])
-                        if scalars[bit >> 6] & (1 << UInt64(bit & 63)) == 0 { return false }
-                    }
-                    let s = Int(byteStart[k]), n = Int(byteStart[k + 1]) - s
-                    guard let base = text.baseAddress, n <= text.count else { return false }
-                    // Look for the literal's last byte (for Han, the most varied of a character's
-                    // three), then compare the whole.
-                    let needle = bytes.baseAddress! + s, last = Int32(needle[n - 1])
-                    var from = n - 1
-                    while from < text.count, let hit = memchr(base + from, last, text.count - from) {
-                        let end = base.distance(to: hit.assumingMemoryBound(to: UInt8.self)) + 1
-                        if memcmp(base + (end - n), needle, n) == 0 { return true }
-                        from = end
-                    }
-                    return false
+            holds(0, text, scalars)
+        }
+
+        private func holds(_ i: Int, _ text: UnsafeBufferPointer<UInt8>, _ scalars: UnsafePointer<UInt64>) -> Bool {
+            let f = Int(first[i])
+            switch kind[i] {
+            case 0: return present(f, text, scalars)
+            case 1:
+                for j in f..<(f + Int(count[i])) where !holds(Int(kids[j]), text, scalars) { return false }
+                return true
+            default:
+                for j in f..<(f + Int(count[i])) {
+                    let k = Int(kids[j])
+                    // A literal child inline: most children of an `any` are.
+                    if kind[k] == 0 ? present(Int(first[k]), text, scalars) : holds(k, text, scalars) { return true }
                 }
-                func holds(_ i: Int) -> Bool {
-                    let first = Int(firsts[i])
-                    switch kinds[i] {
-                    case 0: return present(first)
-                    case 1:
-                        for j in first..<(first + Int(counts[i])) where !holds(Int(kids[j])) { return false }
-                        return true
-                    default:
-                        for j in first..<(first + Int(counts[i])) where holds(Int(kids[j])) { return true }
-                        return false
-                    }
-                }
-                return holds(0)
-            }}}}}}}}
+                return false
+            }
+        }
+
+        /// Whether literal `k` is in `text`: every one of its scalars' bits set, then its bytes found.
+        @inline(__always)
+        private func present(_ k: Int, _ text: UnsafeBufferPointer<UInt8>, _ scalars: UnsafePointer<UInt64>) -> Bool {
+            var b = Int(bitStart[k])
+            let bitEnd = Int(bitStart[k + 1])
+            while b < bitEnd {
+                let bit = Int(bits[b])
+                if scalars[bit &>> 6] & (1 &<< UInt64(bit & 63)) == 0 { return false }
+                b &+= 1
+            }
+            let s = Int(byteStart[k]), n = Int(byteStart[k + 1]) - s
+            guard let base = text.baseAddress, n <= text.count else { return false }
+            // Look for the literal's last byte (for Han, the most varied of a character's
+            // three), then compare the whole.
+            let needle = bytes + s, last = Int32(needle[n - 1])
+            var from = n - 1
+            while from < text.count, let hit = memchr(base + from, last, text.count - from) {
+                let end = base.distance(to: hit.assumingMemoryBound(to: UInt8.self)) + 1
+                if memcmp(base + (end - n), needle, n) == 0 { return true }
+                from = end
+            }
+            return false
         }
     }
 
@@ -134,8 +155,7 @@ extension Screener {
     /// prefilter's words cannot rule out (its own requirement has no clause), and only when its
     /// literals need something.
     func literalGate(ofAtom a: Int) -> LiteralGate? {
-        if literalGates.isEmpty { literalGates = Array(repeating: .unknown, count: rules.atoms.count) }
-        switch literalGates[a] {
+        switch atomMatchers[a].gate {
         case .none: return nil
         case .gate(let g): return g
         case .unknown:
@@ -148,7 +168,7 @@ extension Screener {
                 let spec = atom.regexes.specs[0]
                 gate = LiteralGate(source: spec.source, extended: spec.options.contains(.extended))
             }
-            literalGates[a] = gate.map { .gate($0) } ?? .none
+            atomMatchers[a].gate = gate.map { .gate($0) } ?? .none
             return gate
         }
     }

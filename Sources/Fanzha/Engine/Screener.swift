@@ -26,6 +26,9 @@ public final class Screener {
         self.usePrefilter = usePrefilter
         self.normaliser = try Normaliser()
         self.scratch = MatchScratch(matchLimit: matchLimit)
+        atomCount = matcher.rules.atoms.count
+        atomMatchers = .allocate(capacity: max(atomCount, 1))
+        atomMatchers.initialize(repeating: AtomMatchers(), count: atomCount)
     }
 
     /// `usePrefilter: false` runs every rule's matchers on every record (for measurements and
@@ -96,11 +99,17 @@ public final class Screener {
     /// The model's per-record counting table (Model/ModelCondition.swift), reused.
     let modelScratch = ModelScratch()
 
-    /// Per atom, its PCRE2 matchers, kept for this worker once asked for: a regex's own; a term
-    /// list's compiled on first use (only a scan without the prefilter needs them).
-    var literalPatterns: [[Pattern]?] = []
-    /// Per atom, its literal gate for this worker once asked for (LiteralGate.swift).
-    var literalGates: [GateState] = []
+    /// Per atom, for this worker, once asked for: its PCRE2 matchers (a regex's own; a term
+    /// list's compiled on first use: only a scan without the prefilter needs them) and its
+    /// literal gate (LiteralGate.swift). In memory of its own, read through a pointer: a class's
+    /// array property is checked for exclusive access at run time on every read (about 60
+    /// instructions), and these are read for every regex an evaluation runs.
+    let atomMatchers: UnsafeMutablePointer<AtomMatchers>
+    let atomCount: Int
+    struct AtomMatchers {
+        var patterns: [Pattern]?
+        var gate: GateState = .unknown
+    }
     /// Taken by an evaluation while it runs (`Optional.take()`: moved, never copied) and handed back.
     var workspace: Workspace? = Workspace()
     /// What a live call's decision reads, built on the first live call (LiveDecision.swift).
@@ -108,6 +117,8 @@ public final class Screener {
 
     deinit {
         workspace?.deallocate()
+        atomMatchers.deinitialize(count: atomCount)
+        atomMatchers.deallocate()
     }
 
     /// The verdict on the first `turnLimit` turns (all by default). With `timeline` (calls), also
