@@ -127,7 +127,11 @@ private let ordinary = "妈，我周末回家吃饭，帮我留两个菜"
             let r = try await http(port, "POST", "/v1/explain", json: #"{"text":"\#(police)"}"#)
             #expect(r.status == 200)
             let marked = try #require(r.object["marked"] as? String)
-            #expect(marked.contains("〖把钱转到安全账户〗"))
+            // The rule's evidence is inside one marked stretch (evidence of other rules, or the
+            // model's n-grams, may run on into it and share the marks).
+            let stretches = marked.split(separator: "〖", omittingEmptySubsequences: false).dropFirst()
+                .compactMap { $0.split(separator: "〗", maxSplits: 1, omittingEmptySubsequences: false).first }
+            #expect(stretches.contains { $0.contains("把钱转到安全账户") })
             let points = try #require(r.object["points"] as? [[String: Any]])
             #expect(points.contains { $0["rule"] as? String == "police.safe_account" })
             #expect((r.object["verdict"] as? [String: Any])?["level"] as? String == "high")
