@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Validate the Fanzha corpus files and print per-label counts as a Markdown table.
 
-Also validates reports.jsonl (benign reports, PSAs, lectures: ids rep-NNN, a `kind`) and
+Also validates reports.jsonl (benign reports, PSAs, lectures: ids rep-NNN, a `kind`),
 warned_scams.jsonl (scams carrying warning-like phrases: warn-<label>-NNN messages and
-warncall-<label>-NNN calls) and prints one line of counts for them after the table.
+warncall-<label>-NNN calls) and lines.jsonl (one line of scam speech each: line-<label>-NNN, no
+benign, no turns), and prints one line of counts for them after the table.
 
 Usage: python3 corpus/count_labels.py   (from the repo root or from corpus/)
 Exits non-zero if a line is not valid JSON, an id repeats, a label is unknown,
@@ -70,3 +71,8 @@ if any(o["label"] == "benign" for o in warned):
 print(f"reports.jsonl: {len(reports)} benign (" + ", ".join(f"{k} {kinds[k]}" for k in sorted(REPORT_KINDS)) + "); "
       f"warned_scams.jsonl: {len(wm)} messages, {len(warned) - len(wm)} calls, "
       f"{len({o['label'] for o in warned})} labels")
+
+lines = load("lines.jsonl")
+if any(o["label"] == "benign" or "turns" in o or not o["id"].startswith("line-") for o in lines):
+    sys.exit("lines.jsonl: holds one-line scams only, ids line-<label>-NNN")
+print(f"lines.jsonl: {len(lines)} one-line scams, {len({o['label'] for o in lines})} labels")

@@ -20,8 +20,8 @@ Usage: scripts/quality_model.py [--fanzha BIN] [--rules DIR] [--datasets DIR] [-
 --train-half odd turns it round: the dev model is trained on the odd halves and the even halves are
 measured, so every figure can be read on both halves.
 
-After the table: the same recipe trained without corpus/ and run on corpus/messages.jsonl and
-calls.jsonl with the last column's rules, next to the rules alone — the operating point on a source
+After the table: the same recipe trained without corpus/ and run on corpus/messages.jsonl,
+calls.jsonl and lines.jsonl with the last column's rules, next to the rules alone — the operating point on a source
 the model never read.
 
 --misses SET (e.g. real-texts) then lists, for that set's held-out half, every scam the last column
@@ -47,7 +47,7 @@ SETS = [
 
 # The project's own labelled files, trained on alongside the dev halves (hand-written short
 # messages, calls, reports and warned scams: the closest thing to real-texts in the training data).
-CORPUS = ["messages.jsonl", "calls.jsonl", "reports.jsonl", "warned_scams.jsonl"]
+CORPUS = ["messages.jsonl", "calls.jsonl", "lines.jsonl", "reports.jsonl", "warned_scams.jsonl"]
 # `fanzha train --weight`: real-texts' 120 training lines against 13,000 others, and the corpus's
 # 770 records. Real-texts ×30 and the corpus ×3 raise the model's AUC on held-out real-texts from
 # 0.82 / 0.88 (the dev halves alone, model trained on the even / odd halves) to 0.93 / 0.94
@@ -156,12 +156,13 @@ def unseen_source(a, work, train, weights, last):
     name, args = last
     args = [model if x.endswith(".fzm") else x for x in args]
     print(f"\nthe same recipe without corpus/, on corpus/ (a source the model never read); at medium: scams found | benign flagged")
-    for c in CORPUS[:2]:   # messages and calls: scams and their look-alikes
+    for c in CORPUS[:3]:   # messages, calls and one-line scam speech: scams and their look-alikes
         path = corpus_dir + c
         with open(path, encoding="utf-8") as f:
             labs = {str(r["id"]): str(r.get("label", "")) for r in map(json.loads, filter(str.strip, f))}
         res = [figures(labs, {i: v["level"] for i, v in verdicts(a.fanzha, a.rules, x, path).items()}) for x in (["--no-model"], args)]
-        print(f"  {c}: " + "; ".join(f"{n} {round(x[0] * x[2])}/{x[2]} | {round(x[1] * x[3])}/{x[3]}"
+        count = lambda share, n: f"{round(share * n)}/{n}" if share is not None else "—"
+        print(f"  {c}: " + "; ".join(f"{n} {count(x[0], x[2])} | {count(x[1], x[3])}"
                                      for n, x in zip(("rules", name), res)))
 
 
