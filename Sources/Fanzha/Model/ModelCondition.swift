@@ -145,8 +145,14 @@ extension Screener.Evaluation {
     /// like its words, the model then reads only the text outside them (RULES.md, Frames).
     var modelBlindness: UInt8 { ws.frames.isEmpty ? 0 : blindness }
 
+    /// The shortest n-gram (in scalars) shown as evidence. Single characters (我, 请) carry weight
+    /// in the model but say little to a reader: the evidence shows n-grams of two characters or
+    /// more when the model has them.
+    static func evidenceMinN(_ model: TextModel) -> Int { max(model.minN, min(2, model.maxN)) }
+
     /// Counts the n-gram buckets of the turns in `scope` in the screener's table (leaving
-    /// out n-grams inside the frames the current rule does not read).
+    /// out n-grams inside the frames the current rule does not read), and keeps each bucket's
+    /// first place of an n-gram long enough to be evidence (`modelEvidence` reads them).
     mutating func fillModelTable(_ model: TextModel, scope: Side) {
         let blind = modelBlindness
         if modelCache.tableScope == scope && modelCache.tableBlind == blind { return }
@@ -160,6 +166,7 @@ extension Screener.Evaluation {
         table.begin(bound * (maxN - minN + 1))
         // The table's memory in locals: the loop then touches no class property.
         let keys = table.keys, counts = table.counts, stamps = table.stamps, used = table.used, lens = table.lens
+        let places = table.places, shortest = UInt8(Screener.Evaluation.evidenceMinN(model))
         let generation = table.generation, shift = table.shift, slotMask = table.capacity - 1
         var usedCount = 0
         for t in 0..<turnLimit where modelSees(t, scope) {
@@ -175,13 +182,20 @@ extension Screener.Evaluation {
                             keys[slot] = b
                             counts[slot] = 1
                             lens[slot] = UInt8(len)
+                            if UInt8(len) >= shortest { places[slot] = ModelScratch.Place(turn: Int32(t), start: Int32(start), end: Int32(end)) }
                             used[usedCount] = Int32(slot)
                             usedCount += 1
                             return
                         }
                         if keys[slot] == b {
                             counts[slot] &+= 1
-                            if lens[slot] < UInt8(len) { lens[slot] = UInt8(len) }
+                            if lens[slot] < UInt8(len) {
+                                // The first n-gram long enough to show in this bucket: its place.
+                                if lens[slot] < shortest && UInt8(len) >= shortest {
+                                    places[slot] = ModelScratch.Place(turn: Int32(t), start: Int32(start), end: Int32(end))
+                                }
+                                lens[slot] = UInt8(len)
+                            }
                             return
                         }
                         slot = (slot + 1) & slotMask
@@ -228,59 +242,39 @@ extension Screener.Evaluation {
     mutating func modelEvidence(_ model: TextModel, scope: Side, up: Bool) -> Screener.Occurrences {
         let slot = Int(scope.rawValue) * 2 + (up ? 1 : 0)
         if let e = modelCache.evidence(slot, modelBlindness) { return e }
-        let turns = prepared.turns
-        // Single characters (我, 请) carry weight in the model but say little to a reader: the
-        // evidence shows n-grams of two characters or more when the model has them.
-        let (minN, maxN, bucketMask) = (max(model.minN, min(2, model.maxN)), model.maxN, model.mask)
+        // The counting table keeps one place per bucket: its first n-gram of `evidenceMinN` scalars or more.
+        assert(Screener.Evaluation.modelEvidencePlaces == 1)
+        let shortest = Screener.Evaluation.evidenceMinN(model)
         let weights = model.weights
         let sign: Float = up ? 1 : -1
         let limit = Screener.Evaluation.modelEvidenceNGrams
         let start = ws.occ.count
-        // The strongest `limit` distinct buckets pushing this way, from the counting table;
-        // then one pass for their first places in text order.
+        // The strongest `limit` distinct buckets pushing this way, from the counting table, each
+        // with its first place (the first n-gram in text order that falls in it and is long enough).
         fillModelTable(model, scope: scope)
-        let blind = modelBlindness, frames = ws.frames
         let table = screener.modelScratch
-        let keys = table.keys, used = table.used, lens = table.lens
-        var top: [(bucket: Int32, weight: Float, places: Int)] = []
+        let keys = table.keys, used = table.used, lens = table.lens, places = table.places
+        var top: [(weight: Float, place: ModelScratch.Place)] = []
         top.reserveCapacity(limit)
         for k in 0..<modelCache.tableUsed {
             let slot = Int(used[k])
             let b = Int(keys[slot])
-            guard Int(lens[slot]) >= minN, model.knows(b) else { continue }
+            guard Int(lens[slot]) >= shortest, model.knows(b) else { continue }
             let w = weights[b] * sign
             guard w > 0 else { continue }
             if top.count < limit {
-                top.append((Int32(b), w, 0))
+                top.append((w, places[slot]))
             } else {
                 var weakest = 0
                 for q in 1..<top.count where top[q].weight < top[weakest].weight { weakest = q }
-                if top[weakest].weight < w { top[weakest] = (Int32(b), w, 0) }
+                if top[weakest].weight < w { top[weakest] = (w, places[slot]) }
             }
         }
-        if !top.isEmpty {
-            var kept: [(turn: Int32, start: Int32, end: Int32)] = []
-            for t in 0..<turnLimit where modelSees(t, scope) {
-                turns[t].text.bytes.withUnsafeBufferPointer { buf in
-                    TextModel.forEachNGram(buf, minN: minN, maxN: maxN, mask: bucketMask) { b, s, e, _ in
-                        if blind != 0 && Screener.Evaluation.inFrame(Screener.Occurrence(turn: Int32(t), start: Int32(s), end: Int32(e), evStart: 0, evCount: 0),
-                                                                    frames, blind) { return }
-                        let key = Int32(truncatingIfNeeded: b)
-                        for q in top.indices where top[q].bucket == key {
-                            if top[q].places < Screener.Evaluation.modelEvidencePlaces {
-                                top[q].places += 1
-                                kept.append((Int32(t), Int32(s), Int32(e)))
-                            }
-                            return
-                        }
-                    }
-                }
-            }
-            kept.sort { ($0.turn, $0.start, $0.end) < ($1.turn, $1.start, $1.end) }
-            for k in kept {
-                ws.arena.append(Screener.Evidence(turn: k.turn, start: k.start, end: k.end))
-                ws.occ.append(Screener.Occurrence(turn: k.turn, start: k.start, end: k.end, evStart: Int32(ws.arena.count - 1), evCount: 1))
-            }
+        top.sort { ($0.place.turn, $0.place.start, $0.place.end) < ($1.place.turn, $1.place.start, $1.place.end) }
+        for k in top {
+            ws.arena.append(Screener.Evidence(turn: k.place.turn, start: k.place.start, end: k.place.end))
+            ws.occ.append(Screener.Occurrence(turn: k.place.turn, start: k.place.start, end: k.place.end,
+                                              evStart: Int32(ws.arena.count - 1), evCount: 1))
         }
         // Nothing pushed that way (an empty text): true, but nowhere.
         let result = ws.occ.count == start ? Screener.Occurrences.nowhere
@@ -377,6 +371,10 @@ final class ModelScratch {
     private(set) var used = UnsafeMutablePointer<Int32>.allocate(capacity: 1)
     /// The longest n-gram (in scalars) counted in each slot: evidence shows n-grams of 2 or more.
     private(set) var lens = UnsafeMutablePointer<UInt8>.allocate(capacity: 1)
+    /// Where a bucket was first counted from an n-gram long enough to be evidence (set once its
+    /// `lens` reaches that length; meaningless before).
+    struct Place { var turn: Int32; var start: Int32; var end: Int32 }
+    private(set) var places = UnsafeMutablePointer<Place>.allocate(capacity: 1)
     private(set) var generation: UInt32 = 0
 
     /// Starts a record of at most `n` n-grams.
@@ -386,9 +384,10 @@ final class ModelScratch {
             var size = 1024
             while size < 2 * n { size *= 2 }
             if size > capacity {
-                keys.deallocate(); counts.deallocate(); stamps.deallocate(); used.deallocate(); lens.deallocate()
+                keys.deallocate(); counts.deallocate(); stamps.deallocate(); used.deallocate(); lens.deallocate(); places.deallocate()
                 keys = .allocate(capacity: size)
                 lens = .allocate(capacity: size)
+                places = .allocate(capacity: size)
                 counts = .allocate(capacity: size)
                 stamps = .allocate(capacity: size)
                 used = .allocate(capacity: size)
@@ -401,6 +400,6 @@ final class ModelScratch {
     }
 
     deinit {
-        keys.deallocate(); counts.deallocate(); stamps.deallocate(); used.deallocate(); lens.deallocate()
+        keys.deallocate(); counts.deallocate(); stamps.deallocate(); used.deallocate(); lens.deallocate(); places.deallocate()
     }
 }
