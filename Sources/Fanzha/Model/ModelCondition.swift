@@ -231,13 +231,13 @@ extension Screener.Evaluation {
         defer { if let memo, let m = modelCache.margin(scope, 0) { memo.keepMargin(m, turns: lo, hi, scope: scope) } }
         fillModelTable(model, scope: scope)
         let table = screener.modelScratch
-        let slots = table.slots, used = table.used
+        let slots = table.slots, used = table.used, logs = table.oneMoreThanLog
         var dot = 0.0, norm = 0.0
         let weights = model.weights
         for k in 0..<modelCache.tableUsed {
             let slot = slots[Int(used[k])]
             let c = Int(slot.count)
-            let v = c == 1 ? 1.0 : 1 + log(Double(c))
+            let v = c == 1 ? 1.0 : c < ModelScratch.logged ? logs[c] : 1 + log(Double(c))
             norm += v * v
             let b = Int(slot.key)
             if model.knows(b) { dot += Double(weights[b]) * v }
@@ -383,6 +383,8 @@ final class ModelScratch {
         var longest: UInt8
         /// Meaningful once `longest` reaches the evidence's shortest length (see `fillModelTable`).
         var place: Place
+        /// Unused: with it a slot is 32 bytes, and the loop finds one by a shift, not a multiply.
+        var padding: UInt32 = 0
     }
     private(set) var capacity = 0
     private(set) var shift: UInt32 = 32
@@ -391,6 +393,13 @@ final class ModelScratch {
     private(set) var used = UnsafeMutablePointer<Int32>.allocate(capacity: 1)
     let usedCount = UnsafeMutablePointer<Int>.allocate(capacity: 1)
     private(set) var generation: UInt32 = 0
+    /// `1 + log(c)` for counts below `logged`, computed once (the same function, so the same bits).
+    static let logged = 64
+    let oneMoreThanLog: UnsafeMutablePointer<Double> = {
+        let p = UnsafeMutablePointer<Double>.allocate(capacity: logged)
+        for c in 0..<logged { p[c] = 1 + log(Double(c)) }
+        return p
+    }()
 
     /// Starts a record of at most `n` n-grams.
     func begin(_ n: Int) {
@@ -411,6 +420,6 @@ final class ModelScratch {
     }
 
     deinit {
-        slots.deallocate(); used.deallocate(); usedCount.deallocate()
+        slots.deallocate(); used.deallocate(); usedCount.deallocate(); oneMoreThanLog.deallocate()
     }
 }
