@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import Fanzha
+import FanzhaText
 
 // Learned evidence: `fanzha train`, the model file, and the rules' `model` condition.
 
@@ -380,6 +381,70 @@ private func temporaryFile(_ name: String, _ bytes: [UInt8]) throws -> String {
                 "\(report.up.map(\.ngram))")
         // No model, no report.
         #expect(try RuleScanner(rules: rules).modelReport(Record(id: "t", text: text)) == nil)
+    }
+
+    /// A model hit's evidence is the first place (n-grams of two characters or more) of each of
+    /// the three buckets that pushed the probability hardest that way, in text order, merged where
+    /// they overlap: what a pass over the text's n-grams finds, though the screener keeps the
+    /// places as it counts. A model of 256 buckets, so that n-grams of different lengths share
+    /// buckets (a bucket first counted from a single character keeps the place of its first
+    /// longer n-gram).
+    @Test func evidenceIsTheFirstPlaceOfTheStrongestNGrams() throws {
+        var options = TrainOptions()
+        options.bucketBits = 8
+        options.minDocumentFrequency = 1
+        options.epochs = 20
+        options.holdout = 0
+        let model = try Trainer.train(tinyLabelledSet(), options: options, info: "test").0
+        let rules = try compiledRuleSet("""
+        rule up {
+          title "模型往上推"
+          score 1
+          allow no_atom
+          match model >= 0
+        }
+        rule down {
+          title "模型往下拉"
+          score 1
+          allow no_atom
+          match model <= 1
+        }
+        """)
+        let scanner = try RuleScanner(matcher: CompiledMatcher(rules, model: model))
+        var collisions = 0
+        for text in ["请马上把钱转到安全账户，配合调查洗钱案", "妈，我周末回家吃饭，帮我留点汤，谢谢", "恭喜中奖！先缴纳手续费，领取奖金后立即返还",
+                     "會議改到下午三點，請準時參加", "快递到了驿站 记得去取 验证码123456"] {
+            let record = Record(id: "t", text: text)
+            let verdict = scanner.screen(record)
+            let normalised = scanner.prepare(record).turns[0].text
+            var first: [Int: Range<Int>] = [:], lengths: [Int: Set<Int>] = [:]
+            normalised.bytes.withUnsafeBufferPointer { buf in
+                TextModel.forEachNGram(buf, minN: model.minN, maxN: model.maxN, mask: model.mask) { b, s, e, len in
+                    lengths[b, default: []].insert(len)
+                    if len >= 2 && first[b] == nil { first[b] = s..<e }
+                }
+            }
+            collisions += lengths.values.filter { $0.count > 1 }.count
+            for (rule, sign) in [("up", Float(1)), ("down", Float(-1))] {
+                let strongest = first.keys.filter { model.weight(ofBucket: $0) * sign > 0 }
+                    .sorted { model.weight(ofBucket: $0) * sign > model.weight(ofBucket: $1) * sign }.prefix(3)
+                var places = strongest.map { first[$0]! }.sorted { ($0.lowerBound, $0.upperBound) < ($1.lowerBound, $1.upperBound) }
+                var merged: [Range<Int>] = []
+                for r in places {
+                    if let last = merged.last, r.lowerBound <= last.upperBound {
+                        merged[merged.count - 1] = last.lowerBound..<max(last.upperBound, r.upperBound)
+                    } else {
+                        merged.append(r)
+                    }
+                }
+                places = merged
+                let expected = places.map { normalised.originalRange(ofBytes: $0) }
+                let hit = try #require(verdict.hits.first { $0.rule == rule }, "\(text) \(rule)")
+                #expect(!expected.isEmpty, "\(text) \(rule)")
+                #expect(hit.spans.map { $0.start..<$0.end } == expected, "\(text) \(rule): \(hit.spans)")
+            }
+        }
+        #expect(collisions > 0, "no bucket shared by n-grams of different lengths: the test does not reach that case")
     }
 
     @Test func bundledModelRulesPassTheirExamples() throws {

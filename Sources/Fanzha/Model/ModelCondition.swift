@@ -145,8 +145,14 @@ extension Screener.Evaluation {
     /// like its words, the model then reads only the text outside them (RULES.md, Frames).
     var modelBlindness: UInt8 { ws.frames.isEmpty ? 0 : blindness }
 
+    /// The shortest n-gram (in scalars) shown as evidence. Single characters (我, 请) carry weight
+    /// in the model but say little to a reader: the evidence shows n-grams of two characters or
+    /// more when the model has them.
+    static func evidenceMinN(_ model: TextModel) -> Int { max(model.minN, min(2, model.maxN)) }
+
     /// Counts the n-gram buckets of the turns in `scope` in the screener's table (leaving
-    /// out n-grams inside the frames the current rule does not read).
+    /// out n-grams inside the frames the current rule does not read), and keeps each bucket's
+    /// first place of an n-gram long enough to be evidence (`modelEvidence` reads them).
     mutating func fillModelTable(_ model: TextModel, scope: Side) {
         let blind = modelBlindness
         if modelCache.tableScope == scope && modelCache.tableBlind == blind { return }
@@ -158,40 +164,58 @@ extension Screener.Evaluation {
         for t in 0..<turnLimit where modelSees(t, scope) { bound += turns[t].text.bytes.count }
         let table = screener.modelScratch
         table.begin(bound * (maxN - minN + 1))
-        // The table's memory in locals: the loop then touches no class property.
-        let keys = table.keys, counts = table.counts, stamps = table.stamps, used = table.used, lens = table.lens
-        let generation = table.generation, shift = table.shift, slotMask = table.capacity - 1
-        var usedCount = 0
+        // The table's memory in locals: the loop then touches no class property. One slot holds
+        // all a bucket's fields, so the loop keeps few pointers (and spills less) and a new bucket,
+        // the usual case, is one store of a whole slot.
+        let slots = table.slots, used = table.used
+        let shortest = UInt8(Screener.Evaluation.evidenceMinN(model))
+        let generation = table.generation, shift = table.shift, slotMask = table.capacity &- 1
+        // The count of slots in use in memory, not in a local: a local the loop's inlined copies
+        // share was kept in a dozen stack slots, each written on every new bucket.
+        let usedCount = table.usedCount
+        usedCount.pointee = 0
+        @inline(__always) func count(_ bucket: Int, _ t: Int32, _ start: Int, _ end: Int, _ len: Int) {
+            let b = Int32(truncatingIfNeeded: bucket), n = UInt8(truncatingIfNeeded: len)
+            var i = Int((UInt32(bitPattern: b) &* 0x9E37_79B1) &>> shift)
+            while true {
+                let slot = slots + i
+                if slot.pointee.stamp != generation {
+                    // Its place is kept even when it is too short to show: the place is read only
+                    // once `longest` reaches `shortest`, and a longer n-gram that brings it there
+                    // writes its own.
+                    slot.pointee = ModelScratch.Slot(stamp: generation, key: b, count: 1, longest: n,
+                                                     place: ModelScratch.Place(turn: t, start: Int32(truncatingIfNeeded: start), end: Int32(truncatingIfNeeded: end)))
+                    used[usedCount.pointee] = Int32(truncatingIfNeeded: i)
+                    usedCount.pointee &+= 1
+                    return
+                }
+                if slot.pointee.key == b {
+                    slot.pointee.count &+= 1
+                    if slot.pointee.longest < n {
+                        // The first n-gram long enough to show in this bucket: its place.
+                        if slot.pointee.longest < shortest && n >= shortest {
+                            slot.pointee.place = ModelScratch.Place(turn: t, start: Int32(truncatingIfNeeded: start), end: Int32(truncatingIfNeeded: end))
+                        }
+                        slot.pointee.longest = n
+                    }
+                    return
+                }
+                i = (i &+ 1) & slotMask
+            }
+        }
         for t in 0..<turnLimit where modelSees(t, scope) {
+            let turn = Int32(truncatingIfNeeded: t)
             turns[t].text.bytes.withUnsafeBufferPointer { buf in
                 TextModel.forEachNGram(buf, minN: minN, maxN: maxN, mask: bucketMask) { bucket, start, end, len in
-                    if blind != 0 && Screener.Evaluation.inFrame(Screener.Occurrence(turn: Int32(t), start: Int32(start), end: Int32(end), evStart: 0, evCount: 0),
+                    if blind != 0 && Screener.Evaluation.inFrame(Screener.Occurrence(turn: turn, start: Int32(start), end: Int32(end), evStart: 0, evCount: 0),
                                                                 frames, blind) { return }
-                    let b = Int32(truncatingIfNeeded: bucket)
-                    var slot = Int((UInt32(bitPattern: b) &* 0x9E37_79B1) >> shift)
-                    while true {
-                        if stamps[slot] != generation {
-                            stamps[slot] = generation
-                            keys[slot] = b
-                            counts[slot] = 1
-                            lens[slot] = UInt8(len)
-                            used[usedCount] = Int32(slot)
-                            usedCount += 1
-                            return
-                        }
-                        if keys[slot] == b {
-                            counts[slot] &+= 1
-                            if lens[slot] < UInt8(len) { lens[slot] = UInt8(len) }
-                            return
-                        }
-                        slot = (slot + 1) & slotMask
-                    }
+                    count(bucket, turn, start, end, len)
                 }
             }
         }
         modelCache.tableScope = scope
         modelCache.tableBlind = blind
-        modelCache.tableUsed = usedCount
+        modelCache.tableUsed = usedCount.pointee
     }
 
     mutating func modelMargin(_ model: TextModel, scope: Side) -> Double {
@@ -207,15 +231,15 @@ extension Screener.Evaluation {
         defer { if let memo, let m = modelCache.margin(scope, 0) { memo.keepMargin(m, turns: lo, hi, scope: scope) } }
         fillModelTable(model, scope: scope)
         let table = screener.modelScratch
-        let keys = table.keys, counts = table.counts, used = table.used
+        let slots = table.slots, used = table.used, logs = table.oneMoreThanLog
         var dot = 0.0, norm = 0.0
         let weights = model.weights
         for k in 0..<modelCache.tableUsed {
-            let slot = Int(used[k])
-            let c = Int(counts[slot])
-            let v = c == 1 ? 1.0 : 1 + log(Double(c))
+            let slot = slots[Int(used[k])]
+            let c = Int(slot.count)
+            let v = c == 1 ? 1.0 : c < ModelScratch.logged ? logs[c] : 1 + log(Double(c))
             norm += v * v
-            let b = Int(keys[slot])
+            let b = Int(slot.key)
             if model.knows(b) { dot += Double(weights[b]) * v }
         }
         let margin = model.bias + (norm > 0 ? dot / norm.squareRoot() : 0)
@@ -228,59 +252,39 @@ extension Screener.Evaluation {
     mutating func modelEvidence(_ model: TextModel, scope: Side, up: Bool) -> Screener.Occurrences {
         let slot = Int(scope.rawValue) * 2 + (up ? 1 : 0)
         if let e = modelCache.evidence(slot, modelBlindness) { return e }
-        let turns = prepared.turns
-        // Single characters (我, 请) carry weight in the model but say little to a reader: the
-        // evidence shows n-grams of two characters or more when the model has them.
-        let (minN, maxN, bucketMask) = (max(model.minN, min(2, model.maxN)), model.maxN, model.mask)
+        // The counting table keeps one place per bucket: its first n-gram of `evidenceMinN` scalars or more.
+        assert(Screener.Evaluation.modelEvidencePlaces == 1)
+        let shortest = Screener.Evaluation.evidenceMinN(model)
         let weights = model.weights
         let sign: Float = up ? 1 : -1
         let limit = Screener.Evaluation.modelEvidenceNGrams
         let start = ws.occ.count
-        // The strongest `limit` distinct buckets pushing this way, from the counting table;
-        // then one pass for their first places in text order.
+        // The strongest `limit` distinct buckets pushing this way, from the counting table, each
+        // with its first place (the first n-gram in text order that falls in it and is long enough).
         fillModelTable(model, scope: scope)
-        let blind = modelBlindness, frames = ws.frames
         let table = screener.modelScratch
-        let keys = table.keys, used = table.used, lens = table.lens
-        var top: [(bucket: Int32, weight: Float, places: Int)] = []
+        let slots = table.slots, used = table.used
+        var top: [(weight: Float, place: ModelScratch.Place)] = []
         top.reserveCapacity(limit)
         for k in 0..<modelCache.tableUsed {
-            let slot = Int(used[k])
-            let b = Int(keys[slot])
-            guard Int(lens[slot]) >= minN, model.knows(b) else { continue }
+            let slot = slots[Int(used[k])]
+            let b = Int(slot.key)
+            guard Int(slot.longest) >= shortest, model.knows(b) else { continue }
             let w = weights[b] * sign
             guard w > 0 else { continue }
             if top.count < limit {
-                top.append((Int32(b), w, 0))
+                top.append((w, slot.place))
             } else {
                 var weakest = 0
                 for q in 1..<top.count where top[q].weight < top[weakest].weight { weakest = q }
-                if top[weakest].weight < w { top[weakest] = (Int32(b), w, 0) }
+                if top[weakest].weight < w { top[weakest] = (w, slot.place) }
             }
         }
-        if !top.isEmpty {
-            var kept: [(turn: Int32, start: Int32, end: Int32)] = []
-            for t in 0..<turnLimit where modelSees(t, scope) {
-                turns[t].text.bytes.withUnsafeBufferPointer { buf in
-                    TextModel.forEachNGram(buf, minN: minN, maxN: maxN, mask: bucketMask) { b, s, e, _ in
-                        if blind != 0 && Screener.Evaluation.inFrame(Screener.Occurrence(turn: Int32(t), start: Int32(s), end: Int32(e), evStart: 0, evCount: 0),
-                                                                    frames, blind) { return }
-                        let key = Int32(truncatingIfNeeded: b)
-                        for q in top.indices where top[q].bucket == key {
-                            if top[q].places < Screener.Evaluation.modelEvidencePlaces {
-                                top[q].places += 1
-                                kept.append((Int32(t), Int32(s), Int32(e)))
-                            }
-                            return
-                        }
-                    }
-                }
-            }
-            kept.sort { ($0.turn, $0.start, $0.end) < ($1.turn, $1.start, $1.end) }
-            for k in kept {
-                ws.arena.append(Screener.Evidence(turn: k.turn, start: k.start, end: k.end))
-                ws.occ.append(Screener.Occurrence(turn: k.turn, start: k.start, end: k.end, evStart: Int32(ws.arena.count - 1), evCount: 1))
-            }
+        top.sort { ($0.place.turn, $0.place.start, $0.place.end) < ($1.place.turn, $1.place.start, $1.place.end) }
+        for k in top {
+            ws.arena.append(Screener.Evidence(turn: k.place.turn, start: k.place.start, end: k.place.end))
+            ws.occ.append(Screener.Occurrence(turn: k.place.turn, start: k.place.start, end: k.place.end,
+                                              evStart: Int32(ws.arena.count - 1), evCount: 1))
         }
         // Nothing pushed that way (an empty text): true, but nowhere.
         let result = ws.occ.count == start ? Screener.Occurrences.nowhere
@@ -368,16 +372,34 @@ extension RuleSet {
 /// A screener's table for counting one record's n-gram buckets: open addressing with generation
 /// stamps, so starting a record clears nothing and counting allocates nothing once it has grown.
 final class ModelScratch {
+    /// Where a bucket was first counted from an n-gram long enough to be evidence.
+    struct Place { var turn: Int32; var start: Int32; var end: Int32 }
+    struct Slot {
+        /// The record (`generation`) that last wrote the slot: an older one is free.
+        var stamp: UInt32
+        var key: Int32
+        var count: Int32
+        /// The longest n-gram (in scalars) counted in it: evidence shows n-grams of 2 or more.
+        var longest: UInt8
+        /// Meaningful once `longest` reaches the evidence's shortest length (see `fillModelTable`).
+        var place: Place
+        /// Unused: with it a slot is 32 bytes, and the loop finds one by a shift, not a multiply.
+        var padding: UInt32 = 0
+    }
     private(set) var capacity = 0
     private(set) var shift: UInt32 = 32
-    private(set) var keys = UnsafeMutablePointer<Int32>.allocate(capacity: 1)
-    private(set) var counts = UnsafeMutablePointer<Int32>.allocate(capacity: 1)
-    private(set) var stamps = UnsafeMutablePointer<UInt32>.allocate(capacity: 1)
-    /// The slots in use, in the order first seen (the caller counts them).
+    private(set) var slots = UnsafeMutablePointer<Slot>.allocate(capacity: 1)
+    /// The slots in use, in the order first seen, and how many there are.
     private(set) var used = UnsafeMutablePointer<Int32>.allocate(capacity: 1)
-    /// The longest n-gram (in scalars) counted in each slot: evidence shows n-grams of 2 or more.
-    private(set) var lens = UnsafeMutablePointer<UInt8>.allocate(capacity: 1)
+    let usedCount = UnsafeMutablePointer<Int>.allocate(capacity: 1)
     private(set) var generation: UInt32 = 0
+    /// `1 + log(c)` for counts below `logged`, computed once (the same function, so the same bits).
+    static let logged = 64
+    let oneMoreThanLog: UnsafeMutablePointer<Double> = {
+        let p = UnsafeMutablePointer<Double>.allocate(capacity: logged)
+        for c in 0..<logged { p[c] = 1 + log(Double(c)) }
+        return p
+    }()
 
     /// Starts a record of at most `n` n-grams.
     func begin(_ n: Int) {
@@ -386,21 +408,18 @@ final class ModelScratch {
             var size = 1024
             while size < 2 * n { size *= 2 }
             if size > capacity {
-                keys.deallocate(); counts.deallocate(); stamps.deallocate(); used.deallocate(); lens.deallocate()
-                keys = .allocate(capacity: size)
-                lens = .allocate(capacity: size)
-                counts = .allocate(capacity: size)
-                stamps = .allocate(capacity: size)
+                slots.deallocate(); used.deallocate()
+                slots = .allocate(capacity: size)
                 used = .allocate(capacity: size)
                 capacity = size
                 shift = UInt32(32 - size.trailingZeroBitCount)
             }
-            stamps.initialize(repeating: 0, count: capacity)
+            slots.initialize(repeating: Slot(stamp: 0, key: 0, count: 0, longest: 0, place: Place(turn: 0, start: 0, end: 0)), count: capacity)
             generation = 1
         }
     }
 
     deinit {
-        keys.deallocate(); counts.deallocate(); stamps.deallocate(); used.deallocate(); lens.deallocate()
+        slots.deallocate(); used.deallocate(); usedCount.deallocate(); oneMoreThanLog.deallocate()
     }
 }
