@@ -18,6 +18,8 @@ public final class Pattern: @unchecked Sendable {
         public static let multiline = Options(rawValue: 0x0000_0400)  // PCRE2_MULTILINE
         public static let extended = Options(rawValue: 0x0000_0080)   // PCRE2_EXTENDED
         public static let literal = Options(rawValue: 0x0200_0000)    // PCRE2_LITERAL
+        /// Matches only at the start offset given (the JIT supports this at compile time only).
+        public static let anchored = Options(rawValue: 0x8000_0000)   // PCRE2_ANCHORED
     }
 
     public let source: String

@@ -70,11 +70,19 @@ extension Screener.Evaluation {
             let turns = prepared.turns, scratch = screener.scratch
             // A turn without the characters every match needs is not matched (LiteralGate.swift).
             let gate = usePrefilter && !patterns.isEmpty ? screener.literalGate(ofAtom: a) : nil
+            // A regex whose matches hold a literal near their start is tried only there
+            // (StartAnchors.swift); without the prefilter, everywhere, as the reference. Looked up
+            // once a turn gets past the gate: a scan of one message reads only the regexes it runs.
+            let mayAnchor = usePrefilter && patterns.count == 1
             func match(_ t: Int) -> (ranges: [Range<Int>], failure: String?) {
                 let text = turns[t].text
                 if let gate {
                     let scalars = scalarBits(ofTurn: t)
                     if !text.bytes.withUnsafeBufferPointer({ gate.admits($0, scalars: scalars) }) { return ([], nil) }
+                }
+                if mayAnchor, let anchored = screener.anchoredSearch(ofAtom: a) {
+                    let scalars = scalarBits(ofTurn: t)
+                    if let found = text.bytes.withUnsafeBufferPointer({ anchored.matches(in: $0, scalars: scalars, scratch: scratch) }) { return found }
                 }
                 return Screener.matches(patterns, in: text, scratch: scratch)
             }

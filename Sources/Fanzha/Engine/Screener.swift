@@ -100,8 +100,8 @@ public final class Screener {
     let modelScratch = ModelScratch()
 
     /// Per atom, for this worker, once asked for: its PCRE2 matchers (a regex's own; a term
-    /// list's compiled on first use: only a scan without the prefilter needs them) and its
-    /// literal gate (LiteralGate.swift). In memory of its own, read through a pointer: a class's
+    /// list's compiled on first use: only a scan without the prefilter needs them), its
+    /// literal gate (LiteralGate.swift) and its anchored search (StartAnchors.swift). In memory of its own, read through a pointer: a class's
     /// array property is checked for exclusive access at run time on every read (about 60
     /// instructions), and these are read for every regex an evaluation runs.
     let atomMatchers: UnsafeMutablePointer<AtomMatchers>
@@ -109,6 +109,7 @@ public final class Screener {
     struct AtomMatchers {
         var patterns: [Pattern]?
         var gate: GateState = .unknown
+        var anchored: AnchoredState = .unknown
     }
     /// Taken by an evaluation while it runs (`Optional.take()`: moved, never copied) and handed back.
     var workspace: Workspace? = Workspace()

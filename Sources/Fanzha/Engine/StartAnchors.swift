@@ -1,0 +1,486 @@
+import Foundation
+import FanzhaPCRE
+
+// Start anchors: for a regex every match of which holds one of a few literals within a bounded
+// number of characters of its start (王女士…: 女士 one character in; X某: 某 one character in),
+// PCRE2 need not try a match at every character of a turn. The literals are found in the bytes
+// (memchr), each occurrence gives the few starts a match could have, and an anchored twin of the
+// pattern is tried at those starts only, left to right. Unanchored, PCRE2's JIT tries the regex
+// at every Han character of the turn (the first character's class of 100 surnames holds no
+// literal it could skip to), which on the bench corpus cost more than the rest of the frames.
+//
+// The same matches, by construction: an unanchored search from a position tries each start from
+// there in order and returns the first start's match; a start not listed cannot match (every
+// match there would hold an anchor literal at a listed distance), and at a listed start the
+// anchored twin returns the match the unanchored search returns there. (The one difference: the
+// match limit counts per start tried, not per search, so a regex that would only have hit its
+// limit across a whole turn may now answer there.)
+
+/// Which literals every match of a regex holds near its start: for each entry, the literal's
+/// first character is `lo ... hi` characters after the match's start. Every match holds some
+/// entry's literal at such a distance. Read from the pattern's syntax, like `RegexAtoms`.
+struct StartAnchors: Equatable {
+    struct Entry: Equatable { var literal: String; var lo: Int; var hi: Int }
+    var entries: [Entry]
+
+    /// The anchors of `pattern`, or nil when its syntax gives none that pays (a branch with no
+    /// literal at a bounded distance, or too many starts to try per occurrence).
+    static func of(_ pattern: String, extended: Bool) -> StartAnchors? {
+        var parser = AnchorParser(s: Array(pattern.unicodeScalars), extended: extended)
+        let r = parser.alternation()
+        guard !parser.failed, parser.i == parser.s.count, let found = r.anchors else { return nil }
+        return StartAnchors(entries: found.entries)
+    }
+}
+
+/// A literal that matches only its own bytes in a caseless regex and is found by memchr in
+/// normalised text: Han characters and digits (as `LiteralGate` uses).
+private func isAnchorCharacter(_ c: Unicode.Scalar) -> Bool {
+    (c.value >= 0x4E00 && c.value <= 0x9FFF) || (c >= "0" && c <= "9")
+}
+
+/// A width in characters: `lo ... hi`, hi nil when unbounded.
+private struct Width: Equatable {
+    var lo: Int, hi: Int?
+    static let zero = Width(lo: 0, hi: 0), one = Width(lo: 1, hi: 1)
+    static let unknown = Width(lo: 0, hi: nil)
+    static func + (a: Width, b: Width) -> Width {
+        Width(lo: a.lo + b.lo, hi: a.hi.flatMap { x in b.hi.map { x + $0 } })
+    }
+    /// `self` repeated `q.lo ... q.hi` times.
+    func times(_ q: Width) -> Width {
+        let upper: Int?
+        if q.hi == 0 || hi == 0 { upper = 0 } else if let h = hi, let m = q.hi { upper = h * m } else { upper = nil }
+        return Width(lo: lo * q.lo, hi: upper)
+    }
+    func union(_ b: Width) -> Width {
+        Width(lo: min(lo, b.lo), hi: hi.flatMap { x in b.hi.map { max(x, $0) } })
+    }
+}
+
+/// Anchor entries relative to some start, and what trying them costs: per occurrence of a
+/// literal, the starts it gives (`hi - lo + 1`), weighted by how common a literal of its length
+/// is (one character: many occurrences).
+private struct Found {
+    var entries: [StartAnchors.Entry]
+    var cost: Double
+    init(_ entries: [StartAnchors.Entry]) {
+        self.entries = entries
+        cost = entries.reduce(0) { sum, e in
+            let n = e.literal.unicodeScalars.count
+            return sum + Double(e.hi - e.lo + 1) * (n == 1 ? 4 : n == 2 ? 1 : 0.5)
+        }
+    }
+    func shifted(by w: Width) -> Found? {
+        guard let h = w.hi else { return nil }
+        return Found(entries.map { StartAnchors.Entry(literal: $0.literal, lo: $0.lo + w.lo, hi: $0.hi + h) })
+    }
+}
+
+/// A recursive-descent reading of PCRE2 syntax that tracks each item's width in characters.
+/// Gives up (`failed`) on anything it does not understand, so what it finds is always sound.
+private struct AnchorParser {
+    let s: [Unicode.Scalar]
+    var extended: Bool
+    var i = 0
+    var failed = false
+    /// Set by an option group such as `(?x)`: the extended mode for the rest of the enclosing group.
+    var pendingExtended: Bool?
+
+    init(s: [Unicode.Scalar], extended: Bool) {
+        self.s = s
+        self.extended = extended
+    }
+
+    /// Branches up to the next `)` (not consumed) or the end: their widths, and anchors when
+    /// every branch has them.
+    mutating func alternation() -> (width: Width, anchors: Found?) {
+        var (width, first) = sequence()
+        var entries = first?.entries
+        while !failed, i < s.count, s[i] == "|" {
+            i += 1
+            let (w, a) = sequence()
+            width = width.union(w)
+            if let a, entries != nil, entries!.count + a.entries.count <= AnchorParser.mostEntries {
+                entries! += a.entries
+            } else {
+                entries = nil
+            }
+        }
+        return (width, entries.map(Found.init))
+    }
+
+    /// More literals than this and a search would look for too many to be quick.
+    static let mostEntries = 64
+
+    /// Items up to `|`, `)` or the end: the width, and the cheapest anchors any item gives.
+    mutating func sequence() -> (width: Width, anchors: Found?) {
+        var offset = Width.zero
+        var best: Found?
+        var run = String.UnicodeScalarView(), runStart = Width.zero
+        func consider(_ f: Found?) {
+            guard let f, f.entries.count <= AnchorParser.mostEntries else { return }
+            if best == nil || f.cost < best!.cost { best = f }
+        }
+        func flush() {
+            if !run.isEmpty { consider(Found([StartAnchors.Entry(literal: String(run), lo: 0, hi: 0)]).shifted(by: runStart)) }
+            run = String.UnicodeScalarView()
+        }
+        while !failed, i < s.count {
+            let c = s[i]
+            if c == "|" || c == ")" { break }
+            if extended {
+                if c == " " || c == "\t" || c == "\n" || c == "\r" { i += 1; continue }
+                if c == "#" { failed = true; break }
+            }
+            if c == "(" {
+                flush()
+                let (w, a) = group()
+                if let x = pendingExtended { extended = x; pendingExtended = nil }
+                guard let q = quantifier() else { break }
+                if q.lo >= 1 { consider(a?.shifted(by: offset)) }
+                offset = offset + w.times(q)
+                continue
+            }
+            if isAnchorCharacter(c) {
+                i += 1
+                guard let q = quantifier() else { break }
+                if q == .one {
+                    if run.isEmpty { runStart = offset }
+                    run.append(c)
+                } else {
+                    if q.lo >= 1 {
+                        if run.isEmpty { runStart = offset }
+                        run.append(c)
+                    }
+                    flush()
+                }
+                offset = offset + Width.one.times(q)
+                continue
+            }
+            flush()
+            let w = item()
+            guard !failed, let q = quantifier() else { break }
+            offset = offset + w.times(q)
+        }
+        flush()
+        return (offset, best)
+    }
+
+    /// A group from its `(` to past its `)` (not its quantifier).
+    mutating func group() -> (width: Width, anchors: Found?) {
+        i += 1
+        var inner: (width: Width, anchors: Found?) = (.zero, nil)
+        guard i < s.count, s[i] != "*" else { failed = true; return inner }   // (*VERB)
+        let saved = extended
+        defer { extended = saved }   // options set inside a group end with it
+        if s[i] == "?" {
+            guard i + 1 < s.count else { failed = true; return inner }
+            let k = s[i + 1]
+            switch k {
+            case ":", ">", "|":
+                i += 2
+                inner = alternation()
+            case "=", "!":
+                i += 2
+                _ = alternation()   // a lookahead consumes nothing
+            case "<" where i + 2 < s.count && (s[i + 2] == "=" || s[i + 2] == "!"):
+                i += 3
+                _ = alternation()   // a lookbehind consumes nothing
+            case "<", "'", "P":
+                guard k != "P" || (i + 2 < s.count && s[i + 2] == "<") else { failed = true; return inner }
+                let close: Unicode.Scalar = k == "'" ? "'" : ">"
+                i += k == "P" ? 3 : 2
+                while i < s.count, s[i] != close { i += 1 }
+                i += 1
+                inner = alternation()
+            case "#":
+                while i < s.count, s[i] != ")" { i += 1 }
+            default:
+                // Option letters only: (?R), (?C…) and the like are not followed.
+                let optionLetters = "imnsxUJ-^".unicodeScalars
+                guard optionLetters.contains(k) else { failed = true; return inner }
+                var j = i + 1
+                while j < s.count, optionLetters.contains(s[j]) { j += 1 }
+                guard j < s.count else { failed = true; return inner }
+                var x = extended, on = true
+                for o in s[(i + 1)..<j] {
+                    switch o {
+                    case "^": x = false
+                    case "-": on = false
+                    case "x": x = on
+                    default: break
+                    }
+                }
+                if s[j] == ")" {
+                    // Options for the rest of the enclosing group: nothing consumed. The caller
+                    // reads on with them (`setExtended`), past this group's restore.
+                    i = j + 1
+                    pendingExtended = x
+                    return (.zero, nil)
+                }
+                guard s[j] == ":" else { failed = true; return inner }
+                i = j + 1
+                extended = x
+                inner = alternation()
+            }
+        } else {
+            inner = alternation()
+        }
+        guard !failed, i < s.count, s[i] == ")" else { failed = true; return inner }
+        i += 1
+        return inner
+    }
+
+    /// The width of one item that is not a group or an anchor character: an escape, a class, or
+    /// another single character. Fails on what may consume a varying or unknown number of
+    /// characters or move the match's start (`\R`, `\X`, back references, `\K`, `\C`).
+    mutating func item() -> Width {
+        let c = s[i]
+        if c == "\\" {
+            guard i + 1 < s.count else { failed = true; return .zero }
+            let e = s[i + 1]
+            i += 2
+            switch e {
+            case "b", "B", "A", "z", "Z", "G", "E":
+                return .zero
+            case "d", "D", "s", "S", "w", "W", "h", "H", "v", "V":
+                return .one
+            case "N":
+                guard i >= s.count || s[i] != "{" else { failed = true; return .zero }
+                return .one
+            case "x":
+                if i < s.count, s[i] == "{" { skip(past: "}") } else {
+                    var k = 0
+                    while k < 2, i < s.count, AnchorParser.isHex(s[i]) { i += 1; k += 1 }
+                }
+                return .one
+            case "o":
+                guard i < s.count, s[i] == "{" else { failed = true; return .zero }
+                skip(past: "}")
+                return .one
+            case "p", "P":
+                if i < s.count, s[i] == "{" { skip(past: "}") } else { i += 1 }
+                return .one
+            case "c":
+                i += 1
+                return .one
+            case "t", "n", "r", "f", "e", "a":
+                return .one
+            default:
+                // An escaped punctuation character is itself; letters and digits not listed
+                // (back references, \K, \R, \X, \Q…) are not followed.
+                if e.isASCII, !(e >= "a" && e <= "z"), !(e >= "A" && e <= "Z"), !(e >= "0" && e <= "9") { return .one }
+                failed = true
+                return .zero
+            }
+        }
+        if c == "[" {
+            // One character of a set. `]` first (after an optional `^`) is a member;
+            // `[:alpha:]` inside does not end it.
+            i += 1
+            if i < s.count, s[i] == "^" { i += 1 }
+            if i < s.count, s[i] == "]" { i += 1 }
+            while i < s.count, s[i] != "]" {
+                if s[i] == "\\", i + 1 < s.count, s[i + 1] == "Q" { failed = true; return .zero }
+                if s[i] == "\\" { i += 2; continue }
+                if s[i] == "[", i + 1 < s.count, s[i + 1] == ":" || s[i + 1] == "." || s[i + 1] == "=" {
+                    let end = s[i + 1]
+                    i += 2
+                    while i + 1 < s.count, !(s[i] == end && s[i + 1] == "]") { i += 1 }
+                    i += 2
+                    continue
+                }
+                i += 1
+            }
+            guard i < s.count else { failed = true; return .zero }
+            i += 1
+            return .one
+        }
+        i += 1
+        if c == "^" || c == "$" { return .zero }
+        return .one   // `.` or a plain character
+    }
+
+    /// The quantifier at `i` as a count range (`.one` when there is none), consumed with a lazy
+    /// or possessive mark; nil (and `failed`) for a brace this reading is not sure of.
+    mutating func quantifier() -> Width? {
+        skipIgnored()
+        guard i < s.count else { return .one }
+        var q: Width
+        switch s[i] {
+        case "?": q = Width(lo: 0, hi: 1); i += 1
+        case "*": q = Width(lo: 0, hi: nil); i += 1
+        case "+": q = Width(lo: 1, hi: nil); i += 1
+        case "{":
+            // Only {n}, {n,} and {n,m}: any other brace (a literal in older PCRE2, a count in
+            // newer) is not guessed at.
+            var j = i + 1
+            var first = 0, second: Int?, comma = false, digits = 0
+            while j < s.count, (s[j] >= "0" && s[j] <= "9") || s[j] == "," {
+                if s[j] == "," {
+                    if comma { failed = true; return nil }
+                    comma = true
+                    second = nil
+                } else if comma {
+                    second = (second ?? 0) * 10 + Int(s[j].value - 48)
+                } else {
+                    first = first * 10 + Int(s[j].value - 48)
+                    digits += 1
+                }
+                j += 1
+            }
+            guard j < s.count, s[j] == "}", digits > 0 else { failed = true; return nil }
+            q = Width(lo: first, hi: comma ? second : first)
+            i = j + 1
+        default:
+            return .one
+        }
+        if i < s.count, s[i] == "?" || s[i] == "+" { i += 1 }
+        skipIgnored()
+        if i < s.count, s[i] == "?" || s[i] == "*" || s[i] == "+" || s[i] == "{" { failed = true; return nil }
+        return q
+    }
+
+    /// Steps over what PCRE2 ignores between an item and its quantifier: `\E`, a `(?#…)`
+    /// comment, and in extended mode white space.
+    mutating func skipIgnored() {
+        while i < s.count {
+            if extended, s[i] == " " || s[i] == "\t" || s[i] == "\n" || s[i] == "\r" { i += 1; continue }
+            if s[i] == "\\", i + 1 < s.count, s[i + 1] == "E" { i += 2; continue }
+            if s[i] == "(", i + 2 < s.count, s[i + 1] == "?", s[i + 2] == "#" {
+                while i < s.count, s[i] != ")" { i += 1 }
+                i = min(i + 1, s.count)
+                continue
+            }
+            return
+        }
+    }
+
+    mutating func skip(past close: Unicode.Scalar) {
+        while i < s.count, s[i] != close { i += 1 }
+        i = min(i + 1, s.count)
+    }
+
+    static func isHex(_ c: Unicode.Scalar) -> Bool { (c >= "0" && c <= "9") || (c >= "a" && c <= "f") || (c >= "A" && c <= "F") }
+}
+
+extension Screener {
+    /// A regex searched from its start anchors: an anchored twin of its pattern and, per anchor,
+    /// the literal's bytes and the distances (in characters) back to where a match may start.
+    /// Immutable once made; per worker (it holds a compiled pattern).
+    final class AnchoredSearch {
+        private let source: String, options: Pattern.Options
+        /// The anchored twin, compiled when a turn first holds an anchor (a scan of one message
+        /// compiles only the twins it uses); `.none` if PCRE2 cannot JIT it.
+        private var twin: Twin = .unknown
+        private enum Twin { case unknown, none, pattern(Pattern) }
+        private let literals: [[UInt8]]
+        /// Per literal, its scalars' `ScalarBits` bits: a literal with one missing is not looked for.
+        private let literalBits: [[Int]]
+        private let lo: [Int], hi: [Int]
+
+        init?(source: String, options: Pattern.Options) {
+            guard let anchors = StartAnchors.of(source, extended: options.contains(.extended)),
+                  anchors.entries.allSatisfy({ $0.hi - $0.lo < AnchoredSearch.widestSpan }) else { return nil }
+            self.source = source
+            self.options = options
+            literals = anchors.entries.map { Array($0.literal.utf8) }
+            literalBits = anchors.entries.map { $0.literal.unicodeScalars.map { Int(ScalarBits.bit($0.value)) } }
+            lo = anchors.entries.map(\.lo)
+            hi = anchors.entries.map(\.hi)
+        }
+
+        /// At most this many starts are tried per occurrence of a literal.
+        static let widestSpan = 4
+
+        /// The matches in `text`, as `Screener.matches` gives them for the unanchored pattern
+        /// (leftmost, non-overlapping, at most `matchesPerTurn`), and the first failure; nil
+        /// when the twin cannot be JIT-compiled (then search as usual).
+        func matches(in text: UnsafeBufferPointer<UInt8>, scalars: UnsafePointer<UInt64>, scratch: MatchScratch) -> (ranges: [Range<Int>], failure: String?)? {
+            guard let base = text.baseAddress, !text.isEmpty else { return ([], nil) }
+            var starts: [Int] = []
+            for k in 0..<literals.count {
+                guard literalBits[k].allSatisfy({ scalars[$0 &>> 6] & (1 &<< UInt64($0 & 63)) != 0 }) else { continue }
+                literals[k].withUnsafeBufferPointer { needle in
+                    let n = needle.count
+                    guard n <= text.count else { return }
+                    let last = Int32(needle[n - 1])
+                    var from = n - 1
+                    while from < text.count, let hit = memchr(base + from, last, text.count - from) {
+                        let end = base.distance(to: hit.assumingMemoryBound(to: UInt8.self)) + 1
+                        from = end
+                        guard memcmp(base + (end - n), needle.baseAddress!, n) == 0 else { continue }
+                        // Back `lo` characters, then each start up to `hi` back.
+                        var at = end - n, back = 0
+                        while back < lo[k], at > 0 { at = AnchoredSearch.previous(text, at); back += 1 }
+                        guard back == lo[k] else { continue }
+                        starts.append(at)
+                        while back < hi[k], at > 0 {
+                            at = AnchoredSearch.previous(text, at)
+                            back += 1
+                            starts.append(at)
+                        }
+                    }
+                }
+            }
+            guard !starts.isEmpty else { return ([], nil) }
+            let pattern: Pattern
+            switch twin {
+            case .pattern(let p): pattern = p
+            case .none: return nil
+            case .unknown:
+                guard let p = try? Pattern(source, options: options.union(.anchored)), p.isJIT else { twin = .none; return nil }
+                twin = .pattern(p)
+                pattern = p
+            }
+            starts.sort()
+            var ranges: [Range<Int>] = []
+            var position = 0, previousStart = -1
+            for s in starts where s >= position && s != previousStart {
+                previousStart = s
+                do {
+                    guard let r = try pattern.firstMatch(in: text, from: s, using: scratch) else { continue }
+                    // Never empty: every match holds a literal.
+                    ranges.append(r)
+                    if ranges.count >= Screener.matchesPerTurn { break }
+                    position = r.upperBound
+                } catch {
+                    return (ranges, "\(error)")
+                }
+            }
+            return (ranges, nil)
+        }
+
+        /// The start of the character before byte `i` of valid UTF-8 `text` (`i > 0`).
+        @inline(__always)
+        static func previous(_ text: UnsafeBufferPointer<UInt8>, _ i: Int) -> Int {
+            var j = i - 1
+            while j > 0, text[j] & 0xC0 == 0x80 { j -= 1 }
+            return j
+        }
+    }
+
+    /// Atom `a`'s anchored search, made on first use by this worker: for a regex atom of one
+    /// pattern whose start anchors are few and near, and which no prefilter word rules out (it
+    /// has a literal gate instead, or runs on every turn). A regex with words runs only on the
+    /// records that hold them, where PCRE2's own search is as quick as finding the anchors, and
+    /// compiling a twin for each would cost more than it saves.
+    func anchoredSearch(ofAtom a: Int) -> AnchoredSearch? {
+        switch atomMatchers[a].anchored {
+        case .none: return nil
+        case .search(let s): return s
+        case .unknown:
+            var search: AnchoredSearch?
+            let atom = rules.atoms[a]
+            if atom.kind == .regex, matcher.programPointer.pointee.atomClauseCount[a] == 0, atom.regexes.specs.count == 1 {
+                let spec = atom.regexes.specs[0]
+                search = AnchoredSearch(source: spec.source, options: spec.options)
+            }
+            atomMatchers[a].anchored = search.map { .search($0) } ?? .none
+            return search
+        }
+    }
+
+    enum AnchoredState { case unknown, none, search(AnchoredSearch) }
+}
