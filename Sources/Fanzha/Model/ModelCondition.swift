@@ -104,9 +104,9 @@ extension Comparison {
 }
 
 extension Screener.Evaluation {
-    /// How many n-grams a model hit shows as evidence, and how many places of each.
+    /// How many n-grams a model hit shows as evidence (one place each: the counting table keeps
+    /// one per bucket).
     static let modelEvidenceNGrams = 3
-    static let modelEvidencePlaces = 1
 
     /// Whether turn `t` is in `scope` (`[]`: every turn).
     private func modelSees(_ t: Int, _ scope: Side) -> Bool {
@@ -248,12 +248,11 @@ extension Screener.Evaluation {
     }
 
     /// The places of the n-grams with the largest weights in the pushing direction (at most
-    /// `modelEvidenceNGrams` n-grams, `modelEvidencePlaces` places each), in text order.
+    /// `modelEvidenceNGrams` n-grams, one place each), in text order.
     mutating func modelEvidence(_ model: TextModel, scope: Side, up: Bool) -> Screener.Occurrences {
         let slot = Int(scope.rawValue) * 2 + (up ? 1 : 0)
         if let e = modelCache.evidence(slot, modelBlindness) { return e }
         // The counting table keeps one place per bucket: its first n-gram of `evidenceMinN` scalars or more.
-        assert(Screener.Evaluation.modelEvidencePlaces == 1)
         let shortest = Screener.Evaluation.evidenceMinN(model)
         let weights = model.weights
         let sign: Float = up ? 1 : -1
