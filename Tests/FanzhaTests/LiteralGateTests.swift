@@ -44,33 +44,18 @@ private func admits(_ gate: Screener.LiteralGate, _ text: String) -> Bool {
 
     /// Randomised: whatever a regex is, every text it matches passes its gate.
     @Test func aGateAdmitsEveryTextItsRegexMatches() throws {
-        var rng = SplitMix64(seed: 20261205)
-        let chars = ["某", "王", "说", "称", "安", "全", "k", "K", "\u{212A}", "1", "：", " ", "é"]
-        let quantifiers = ["", "", "", "?", "*", "+", "{0,2}", "{1,2}", "{2}", "+?", "{0}"]
-        func item(_ depth: Int) -> String {
-            switch rng.next() % (depth > 2 ? 4 : 9) {
-            case 0, 1, 2: return chars[Int(rng.next() % UInt64(chars.count))]
-            case 3: return [".", "[王李]", "\\d", "[^某]", "\\x{67d0}"][Int(rng.next() % 5)]
-            case 4, 5: return "(" + alternation(depth + 1) + ")"
-            case 6: return "(?:" + alternation(depth + 1) + ")"
-            case 7: return "(?<!" + alternation(depth + 1) + ")"
-            default: return "(?=" + alternation(depth + 1) + ")"
-            }
-        }
-        func sequence(_ depth: Int) -> String {
-            (0..<(1 + Int(rng.next() % 4))).map { _ in item(depth) + quantifiers[Int(rng.next() % UInt64(quantifiers.count))] }.joined()
-        }
-        func alternation(_ depth: Int) -> String {
-            (0..<(1 + Int(rng.next() % (depth == 0 ? 2 : 3)))).map { _ in sequence(depth) }.joined(separator: "|")
-        }
+        var random = RandomRegexes(seed: 20261205, chars: ["某", "王", "说", "称", "安", "全", "k", "K", "\u{212A}", "1", "：", " ", "é"],
+                                   items: [".", "[王李]", "\\d", "[^某]", "\\x{67d0}"],
+                                   groups: ["(", "(", "(?:", "(?<!", "(?="],
+                                   quantifiers: ["", "", "", "?", "*", "+", "{0,2}", "{1,2}", "{2}", "+?", "{0}"])
         let scratch = MatchScratch()
         var checked = 0, rejected = 0
         for _ in 0..<20_000 {
-            let source = alternation(0)
+            let source = random.regex()
             guard let pattern = try? Pattern(source, options: [.caseless]),
                   let gate = Screener.LiteralGate(source: source, extended: false) else { continue }
             for _ in 0..<40 {
-                let text = (0..<Int(rng.next() % 8)).map { _ in chars[Int(rng.next() % UInt64(chars.count))] }.joined()
+                let text = random.text(maxLength: 8)
                 let matched = Array(text.utf8).withUnsafeBufferPointer { (try? pattern.firstMatch(in: $0, using: scratch)) ?? nil } != nil
                 if matched {
                     checked += 1

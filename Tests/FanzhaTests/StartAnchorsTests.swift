@@ -56,36 +56,20 @@ private func plainMatches(_ pattern: Pattern, _ text: String, _ scratch: MatchSc
 
     /// Randomised: whatever a regex is, the anchored search finds exactly the unanchored matches.
     @Test func anchoredSearchFindsExactlyTheUnanchoredMatches() throws {
-        var rng = SplitMix64(seed: 20261205)
-        let chars = ["某", "王", "说", "称", "安", "全", "k", "K", "\u{212A}", "1", "：", " ", "é", "\n"]
-        let quantifiers = ["", "", "", "?", "*", "+", "{0,2}", "{1,2}", "{2}", "+?", "{0}", "{1,3}"]
-        func item(_ depth: Int) -> String {
-            switch rng.next() % (depth > 2 ? 4 : 10) {
-            case 0, 1, 2: return chars[Int(rng.next() % UInt64(chars.count))]
-            case 3: return [".", "[王李]", "\\d", "[^某]", "\\x{67d0}", "^", "$", "\\b", "\\s"][Int(rng.next() % 9)]
-            case 4, 5: return "(" + alternation(depth + 1) + ")"
-            case 6: return "(?:" + alternation(depth + 1) + ")"
-            case 7: return "(?<!" + alternation(depth + 1) + ")"
-            case 8: return "(?>" + alternation(depth + 1) + ")"
-            default: return "(?=" + alternation(depth + 1) + ")"
-            }
-        }
-        func sequence(_ depth: Int) -> String {
-            (0..<(1 + Int(rng.next() % 4))).map { _ in item(depth) + quantifiers[Int(rng.next() % UInt64(quantifiers.count))] }.joined()
-        }
-        func alternation(_ depth: Int) -> String {
-            (0..<(1 + Int(rng.next() % (depth == 0 ? 2 : 3)))).map { _ in sequence(depth) }.joined(separator: "|")
-        }
+        var random = RandomRegexes(seed: 20261205, chars: ["某", "王", "说", "称", "安", "全", "k", "K", "\u{212A}", "1", "：", " ", "é", "\n"],
+                                   items: [".", "[王李]", "\\d", "[^某]", "\\x{67d0}", "^", "$", "\\b", "\\s"],
+                                   groups: ["(", "(", "(?:", "(?<!", "(?>", "(?="],
+                                   quantifiers: ["", "", "", "?", "*", "+", "{0,2}", "{1,2}", "{2}", "+?", "{0}", "{1,3}"])
         let scratch = MatchScratch()
         var searches = 0, matched = 0
         for _ in 0..<20_000 {
-            let source = alternation(0)
-            let options: Pattern.Options = rng.next() % 4 == 0 ? [.caseless, .multiline] : [.caseless]
+            let source = random.regex()
+            let options: Pattern.Options = random.next() % 4 == 0 ? [.caseless, .multiline] : [.caseless]
             guard let pattern = try? Pattern(source, options: options),
                   let search = Screener.AnchoredSearch(source: source, options: options) else { continue }
             searches += 1
             for _ in 0..<30 {
-                let text = (0..<Int(rng.next() % 12)).map { _ in chars[Int(rng.next() % UInt64(chars.count))] }.joined()
+                let text = random.text(maxLength: 12)
                 let expected = plainMatches(pattern, text, scratch)
                 if !expected.isEmpty { matched += 1 }
                 #expect(anchoredMatches(search, Array(text.utf8), scratch) == expected, "/\(source)/ on \(text.debugDescription)")
