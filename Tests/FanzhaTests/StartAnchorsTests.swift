@@ -35,6 +35,10 @@ private func plainMatches(_ pattern: Pattern, _ text: String, _ scratch: MatchSc
         #expect(spread.entries == [.init(literal: "男子", lo: 2, hi: 5), .init(literal: "女子", lo: 2, hi: 5)])
         #expect(StartAnchors.of("\\d{1,3}岁", extended: false)?.entries == [.init(literal: "岁", lo: 1, hi: 3)])
         #expect(StartAnchors.of("市民(?:在|到)", extended: false)?.entries == [.init(literal: "市民", lo: 0, hi: 0)])
+        // What PCRE2 ignores (an empty quote, a comment) does not split a literal; a quoted class
+        // is one character.
+        #expect(StartAnchors.of("王\\Q\\E(?#注)某", extended: false)?.entries == [.init(literal: "王某", lo: 0, hi: 0)])
+        #expect(StartAnchors.of("[\\Q]\\E]某", extended: false)?.entries == [.init(literal: "某", lo: 1, hi: 1)])
     }
 
     @Test func noAnchorsWhereSomeMatchNeedsNone() {
@@ -57,7 +61,7 @@ private func plainMatches(_ pattern: Pattern, _ text: String, _ scratch: MatchSc
     /// Randomised: whatever a regex is, the anchored search finds exactly the unanchored matches.
     @Test func anchoredSearchFindsExactlyTheUnanchoredMatches() throws {
         var random = RandomRegexes(seed: 20261205, chars: ["某", "王", "说", "称", "安", "全", "k", "K", "\u{212A}", "1", "：", " ", "é", "\n"],
-                                   items: [".", "[王李]", "\\d", "[^某]", "\\x{67d0}", "^", "$", "\\b", "\\s"],
+                                   items: [".", "[王李]", "\\d", "[^某]", "\\x{67d0}", "^", "$", "\\b", "\\s", "\\Q\\E", "[\\Q]\\E]"],
                                    groups: ["(", "(", "(?:", "(?<!", "(?>", "(?="],
                                    quantifiers: ["", "", "", "?", "*", "+", "{0,2}", "{1,2}", "{2}", "+?", "{0}", "{1,3}"])
         let scratch = MatchScratch()

@@ -26,9 +26,9 @@ struct StartAnchors: Equatable {
     /// The anchors of `pattern`, or nil when its syntax gives none that pays (a branch with no
     /// literal at a bounded distance, or too many starts to try per occurrence).
     static func of(_ pattern: String, extended: Bool) -> StartAnchors? {
-        var parser = AnchorParser(s: Array(pattern.unicodeScalars), extended: extended)
+        var parser = AnchorParser(cur: RegexCursor(pattern, extended: extended))
         let r = parser.alternation()
-        guard !parser.failed, parser.i == parser.s.count, let found = r.anchors else { return nil }
+        guard !parser.failed, parser.cur.atEnd, let found = r.anchors else { return nil }
         return StartAnchors(entries: found.entries)
     }
 }
@@ -80,25 +80,20 @@ private struct Found {
 /// A recursive-descent reading of PCRE2 syntax that tracks each item's width in characters.
 /// Gives up (`failed`) on anything it does not understand, so what it finds is always sound.
 private struct AnchorParser {
-    let s: [Unicode.Scalar]
-    var extended: Bool
-    var i = 0
+    var cur: RegexCursor
     var failed = false
     /// Set by an option group such as `(?x)`: the extended mode for the rest of the enclosing group.
     var pendingExtended: Bool?
 
-    init(s: [Unicode.Scalar], extended: Bool) {
-        self.s = s
-        self.extended = extended
-    }
+    init(cur: RegexCursor) { self.cur = cur }
 
     /// Branches up to the next `)` (not consumed) or the end: their widths, and anchors when
     /// every branch has them.
     mutating func alternation() -> (width: Width, anchors: Found?) {
         var (width, first) = sequence()
         var entries = first?.entries
-        while !failed, i < s.count, s[i] == "|" {
-            i += 1
+        while !failed, cur.peek() == "|" {
+            cur.i += 1
             let (w, a) = sequence()
             width = width.union(w)
             if let a, entries != nil, entries!.count + a.entries.count <= AnchorParser.mostEntries {
@@ -126,24 +121,22 @@ private struct AnchorParser {
             if !run.isEmpty { consider(Found([StartAnchors.Entry(literal: String(run), lo: 0, hi: 0)]).shifted(by: runStart)) }
             run = String.UnicodeScalarView()
         }
-        while !failed, i < s.count {
-            let c = s[i]
+        while !failed, cur.i < cur.s.count {
+            let c = cur.s[cur.i]
             if c == "|" || c == ")" { break }
-            if extended {
-                if c == " " || c == "\t" || c == "\n" || c == "\r" { i += 1; continue }
-                if c == "#" { failed = true; break }
-            }
+            if cur.isIgnoredSpace(c) { cur.i += 1; continue }
+            if cur.extended, c == "#" { failed = true; break }
             if c == "(" {
                 flush()
                 let (w, a) = group()
-                if let x = pendingExtended { extended = x; pendingExtended = nil }
+                if let x = pendingExtended { cur.extended = x; pendingExtended = nil }
                 guard let q = quantifier() else { break }
                 if q.lo >= 1 { consider(a?.shifted(by: offset)) }
                 offset = offset + w.times(q)
                 continue
             }
             if isAnchorCharacter(c) {
-                i += 1
+                cur.i += 1
                 guard let q = quantifier() else { break }
                 if q == .one {
                     if run.isEmpty { runStart = offset }
@@ -169,66 +162,58 @@ private struct AnchorParser {
 
     /// A group from its `(` to past its `)` (not its quantifier).
     mutating func group() -> (width: Width, anchors: Found?) {
-        i += 1
+        cur.i += 1
         var inner: (width: Width, anchors: Found?) = (.zero, nil)
-        guard i < s.count, s[i] != "*" else { failed = true; return inner }   // (*VERB)
-        let saved = extended
-        defer { extended = saved }   // options set inside a group end with it
-        if s[i] == "?" {
-            guard i + 1 < s.count else { failed = true; return inner }
-            let k = s[i + 1]
+        guard cur.i < cur.s.count, cur.s[cur.i] != "*" else { failed = true; return inner }   // (*VERB)
+        let saved = cur.extended
+        defer { cur.extended = saved }   // options set inside a group end with it
+        if cur.s[cur.i] == "?" {
+            guard cur.i + 1 < cur.s.count else { failed = true; return inner }
+            let k = cur.s[cur.i + 1]
             switch k {
             case ":", ">", "|":
-                i += 2
+                cur.i += 2
                 inner = alternation()
             case "=", "!":
-                i += 2
+                cur.i += 2
                 _ = alternation()   // a lookahead consumes nothing
-            case "<" where i + 2 < s.count && (s[i + 2] == "=" || s[i + 2] == "!"):
-                i += 3
+            case "<" where cur.i + 2 < cur.s.count && (cur.s[cur.i + 2] == "=" || cur.s[cur.i + 2] == "!"):
+                cur.i += 3
                 _ = alternation()   // a lookbehind consumes nothing
             case "<", "'", "P":
-                guard k != "P" || (i + 2 < s.count && s[i + 2] == "<") else { failed = true; return inner }
+                guard k != "P" || (cur.i + 2 < cur.s.count && cur.s[cur.i + 2] == "<") else { failed = true; return inner }
                 let close: Unicode.Scalar = k == "'" ? "'" : ">"
-                i += k == "P" ? 3 : 2
-                while i < s.count, s[i] != close { i += 1 }
-                i += 1
+                cur.i += k == "P" ? 3 : 2
+                while cur.i < cur.s.count, cur.s[cur.i] != close { cur.i += 1 }
+                cur.i += 1
                 inner = alternation()
             case "#":
-                while i < s.count, s[i] != ")" { i += 1 }
+                while cur.i < cur.s.count, cur.s[cur.i] != ")" { cur.i += 1 }
             default:
                 // Option letters only: (?R), (?C…) and the like are not followed.
                 let optionLetters = "imnsxUJ-^".unicodeScalars
                 guard optionLetters.contains(k) else { failed = true; return inner }
-                var j = i + 1
-                while j < s.count, optionLetters.contains(s[j]) { j += 1 }
-                guard j < s.count else { failed = true; return inner }
-                var x = extended, on = true
-                for o in s[(i + 1)..<j] {
-                    switch o {
-                    case "^": x = false
-                    case "-": on = false
-                    case "x": x = on
-                    default: break
-                    }
-                }
-                if s[j] == ")" {
+                var j = cur.i + 1
+                while j < cur.s.count, optionLetters.contains(cur.s[j]) { j += 1 }
+                guard j < cur.s.count else { failed = true; return inner }
+                let x = cur.extendedAfter(options: cur.s[(cur.i + 1)..<j])
+                if cur.s[j] == ")" {
                     // Options for the rest of the enclosing group: nothing consumed. The caller
-                    // reads on with them (`setExtended`), past this group's restore.
-                    i = j + 1
+                    // reads on with them (`pendingExtended`), past this group's restore.
+                    cur.i = j + 1
                     pendingExtended = x
                     return (.zero, nil)
                 }
-                guard s[j] == ":" else { failed = true; return inner }
-                i = j + 1
-                extended = x
+                guard cur.s[j] == ":" else { failed = true; return inner }
+                cur.i = j + 1
+                cur.extended = x
                 inner = alternation()
             }
         } else {
             inner = alternation()
         }
-        guard !failed, i < s.count, s[i] == ")" else { failed = true; return inner }
-        i += 1
+        guard !failed, cur.peek() == ")" else { failed = true; return inner }
+        cur.i += 1
         return inner
     }
 
@@ -236,34 +221,31 @@ private struct AnchorParser {
     /// another single character. Fails on what may consume a varying or unknown number of
     /// characters or move the match's start (`\R`, `\X`, back references, `\K`, `\C`).
     mutating func item() -> Width {
-        let c = s[i]
+        let c = cur.s[cur.i]
         if c == "\\" {
-            guard i + 1 < s.count else { failed = true; return .zero }
-            let e = s[i + 1]
-            i += 2
+            guard cur.i + 1 < cur.s.count else { failed = true; return .zero }
+            let e = cur.s[cur.i + 1]
+            cur.i += 2
             switch e {
             case "b", "B", "A", "z", "Z", "G", "E":
                 return .zero
             case "d", "D", "s", "S", "w", "W", "h", "H", "v", "V":
                 return .one
             case "N":
-                guard i >= s.count || s[i] != "{" else { failed = true; return .zero }
+                guard cur.i >= cur.s.count || cur.s[cur.i] != "{" else { failed = true; return .zero }
                 return .one
             case "x":
-                if i < s.count, s[i] == "{" { skip(past: "}") } else {
-                    var k = 0
-                    while k < 2, i < s.count, AnchorParser.isHex(s[i]) { i += 1; k += 1 }
-                }
+                cur.skipHexCode()
                 return .one
             case "o":
-                guard i < s.count, s[i] == "{" else { failed = true; return .zero }
-                skip(past: "}")
+                guard cur.peek() == "{" else { failed = true; return .zero }
+                cur.skip(past: "}")
                 return .one
             case "p", "P":
-                if i < s.count, s[i] == "{" { skip(past: "}") } else { i += 1 }
+                if cur.peek() == "{" { cur.skip(past: "}") } else { cur.i += 1 }
                 return .one
             case "c":
-                i += 1
+                cur.i += 1
                 return .one
             case "t", "n", "r", "f", "e", "a":
                 return .one
@@ -276,93 +258,53 @@ private struct AnchorParser {
             }
         }
         if c == "[" {
-            // One character of a set. `]` first (after an optional `^`) is a member;
-            // `[:alpha:]` inside does not end it.
-            i += 1
-            if i < s.count, s[i] == "^" { i += 1 }
-            if i < s.count, s[i] == "]" { i += 1 }
-            while i < s.count, s[i] != "]" {
-                if s[i] == "\\", i + 1 < s.count, s[i + 1] == "Q" { failed = true; return .zero }
-                if s[i] == "\\" { i += 2; continue }
-                if s[i] == "[", i + 1 < s.count, s[i + 1] == ":" || s[i + 1] == "." || s[i + 1] == "=" {
-                    let end = s[i + 1]
-                    i += 2
-                    while i + 1 < s.count, !(s[i] == end && s[i + 1] == "]") { i += 1 }
-                    i += 2
-                    continue
-                }
-                i += 1
-            }
-            guard i < s.count else { failed = true; return .zero }
-            i += 1
+            guard cur.skipClass() else { failed = true; return .zero }
             return .one
         }
-        i += 1
+        cur.i += 1
         if c == "^" || c == "$" { return .zero }
         return .one   // `.` or a plain character
     }
 
-    /// The quantifier at `i` as a count range (`.one` when there is none), consumed with a lazy
+    /// The quantifier here as a count range (`.one` when there is none), consumed with a lazy
     /// or possessive mark; nil (and `failed`) for a brace this reading is not sure of.
     mutating func quantifier() -> Width? {
-        skipIgnored()
-        guard i < s.count else { return .one }
+        cur.skipIgnored()
+        guard cur.i < cur.s.count else { return .one }
         var q: Width
-        switch s[i] {
-        case "?": q = Width(lo: 0, hi: 1); i += 1
-        case "*": q = Width(lo: 0, hi: nil); i += 1
-        case "+": q = Width(lo: 1, hi: nil); i += 1
+        switch cur.s[cur.i] {
+        case "?": q = Width(lo: 0, hi: 1); cur.i += 1
+        case "*": q = Width(lo: 0, hi: nil); cur.i += 1
+        case "+": q = Width(lo: 1, hi: nil); cur.i += 1
         case "{":
             // Only {n}, {n,} and {n,m}: any other brace (a literal in older PCRE2, a count in
             // newer) is not guessed at.
-            var j = i + 1
+            var j = cur.i + 1
             var first = 0, second: Int?, comma = false, digits = 0
-            while j < s.count, (s[j] >= "0" && s[j] <= "9") || s[j] == "," {
-                if s[j] == "," {
+            while j < cur.s.count, (cur.s[j] >= "0" && cur.s[j] <= "9") || cur.s[j] == "," {
+                if cur.s[j] == "," {
                     if comma { failed = true; return nil }
                     comma = true
                     second = nil
                 } else if comma {
-                    second = (second ?? 0) * 10 + Int(s[j].value - 48)
+                    second = (second ?? 0) * 10 + Int(cur.s[j].value - 48)
                 } else {
-                    first = first * 10 + Int(s[j].value - 48)
+                    first = first * 10 + Int(cur.s[j].value - 48)
                     digits += 1
                 }
                 j += 1
             }
-            guard j < s.count, s[j] == "}", digits > 0 else { failed = true; return nil }
+            guard j < cur.s.count, cur.s[j] == "}", digits > 0 else { failed = true; return nil }
             q = Width(lo: first, hi: comma ? second : first)
-            i = j + 1
+            cur.i = j + 1
         default:
             return .one
         }
-        if i < s.count, s[i] == "?" || s[i] == "+" { i += 1 }
-        skipIgnored()
-        if i < s.count, s[i] == "?" || s[i] == "*" || s[i] == "+" || s[i] == "{" { failed = true; return nil }
+        if cur.i < cur.s.count, cur.s[cur.i] == "?" || cur.s[cur.i] == "+" { cur.i += 1 }
+        cur.skipIgnored()
+        if cur.i < cur.s.count, cur.s[cur.i] == "?" || cur.s[cur.i] == "*" || cur.s[cur.i] == "+" || cur.s[cur.i] == "{" { failed = true; return nil }
         return q
     }
-
-    /// Steps over what PCRE2 ignores between an item and its quantifier: `\E`, a `(?#…)`
-    /// comment, and in extended mode white space.
-    mutating func skipIgnored() {
-        while i < s.count {
-            if extended, s[i] == " " || s[i] == "\t" || s[i] == "\n" || s[i] == "\r" { i += 1; continue }
-            if s[i] == "\\", i + 1 < s.count, s[i + 1] == "E" { i += 2; continue }
-            if s[i] == "(", i + 2 < s.count, s[i + 1] == "?", s[i + 2] == "#" {
-                while i < s.count, s[i] != ")" { i += 1 }
-                i = min(i + 1, s.count)
-                continue
-            }
-            return
-        }
-    }
-
-    mutating func skip(past close: Unicode.Scalar) {
-        while i < s.count, s[i] != close { i += 1 }
-        i = min(i + 1, s.count)
-    }
-
-    static func isHex(_ c: Unicode.Scalar) -> Bool { (c >= "0" && c <= "9") || (c >= "a" && c <= "f") || (c >= "A" && c <= "F") }
 }
 
 extension Screener {

@@ -126,30 +126,19 @@ enum RegexAtoms {
     /// `shortest: 1` keeps runs of one character too (the engine's `LiteralGate`; the prefilter's
     /// dictionary holds words of two or more).
     static func requirement(_ pattern: String, extended: Bool = false, shortest: Int = 2) -> LiteralRequirement {
-        let s = Array(pattern.unicodeScalars)
-        var parser = RequirementParser(s: s, extended: extended, shortest: shortest)
+        var parser = RequirementParser(cur: RegexCursor(pattern, extended: extended), shortest: shortest)
         let r = parser.alternation()
         // Something not understood, or an unbalanced `)`: need nothing.
-        return parser.failed || parser.i < s.count ? .always : r
+        return parser.failed || !parser.cur.atEnd ? .always : r
     }
 }
 
 /// A recursive-descent reading of PCRE2 syntax, just deep enough to find required literals.
 private struct RequirementParser {
-    let s: [Unicode.Scalar]
-    /// Extended mode here: the x flag, then `(?x)`/`(?-x)`/`(?^)` as PCRE2 applies them (to the
-    /// end of the enclosing group; `(?x:…)` to that group).
-    var extended: Bool
+    var cur: RegexCursor
     /// The shortest run of plain characters kept as a literal.
     let shortest: Int
-    var i = 0
     var failed = false
-
-    init(s: [Unicode.Scalar], extended: Bool, shortest: Int) {
-        self.s = s
-        self.extended = extended
-        self.shortest = shortest
-    }
 
     static func isPlain(_ c: Unicode.Scalar) -> Bool {
         (c.value >= 0x4E00 && c.value <= 0x9FFF) || (c >= "a" && c <= "z") || (c >= "A" && c <= "Z") || (c >= "0" && c <= "9")
@@ -158,8 +147,8 @@ private struct RequirementParser {
     /// Branches up to the next `)` (not consumed) or the end: any of them.
     mutating func alternation() -> LiteralRequirement {
         var branches = [sequence()]
-        while !failed, i < s.count, s[i] == "|" {
-            i += 1
+        while !failed, cur.peek() == "|" {
+            cur.i += 1
             branches.append(sequence())
         }
         return .anyOf(branches)
@@ -173,16 +162,14 @@ private struct RequirementParser {
             if run.count >= shortest { parts.append(.literal(String(run))) }
             run = String.UnicodeScalarView()
         }
-        while !failed, i < s.count {
-            let c = s[i]
+        while !failed, cur.i < cur.s.count {
+            let c = cur.s[cur.i]
             if c == "|" || c == ")" { break }
-            if extended {
-                if c == " " || c == "\t" || c == "\n" || c == "\r" { i += 1; continue }   // not part of the pattern
-                if c == "#" { failed = true; break }   // a comment to the end: give up rather than guess
-            }
+            if cur.isIgnoredSpace(c) { cur.i += 1; continue }   // not part of the pattern
+            if cur.extended, c == "#" { failed = true; break }   // a comment to the end: give up rather than guess
             if c == "{", quantifier() != nil { continue }   // a count after a count: the item was flushed already
             if RequirementParser.isPlain(c) {
-                i += 1
+                cur.i += 1
                 switch quantifier() {
                 case nil: run.append(c)
                 case let n? where n >= 1: run.append(c); flush()   // once for certain, then maybe again
@@ -204,60 +191,60 @@ private struct RequirementParser {
 
     /// A group from its `(` to past its `)` and quantifier.
     mutating func group() -> LiteralRequirement {
-        i += 1
+        cur.i += 1
         var inner = LiteralRequirement.always
-        if i < s.count, s[i] == "*" { failed = true; return .always }   // (*VERB)
-        if i < s.count, s[i] == "?" {
-            guard i + 1 < s.count else { failed = true; return .always }
-            let k = s[i + 1]
+        if cur.peek() == "*" { failed = true; return .always }   // (*VERB)
+        if cur.peek() == "?" {
+            guard cur.i + 1 < cur.s.count else { failed = true; return .always }
+            let k = cur.s[cur.i + 1]
             switch k {
             case ":", ">", "|":
-                i += 2
-                let saved = extended
+                cur.i += 2
+                let saved = cur.extended
                 inner = alternation()
-                extended = saved
+                cur.extended = saved
             case "=", "!":
-                i += 2
-                let saved = extended
+                cur.i += 2
+                let saved = cur.extended
                 _ = alternation()
-                extended = saved   // lookahead: what it sees may lie outside the match; need nothing
-            case "<" where i + 2 < s.count && (s[i + 2] == "=" || s[i + 2] == "!"):
-                i += 3
-                let saved = extended
+                cur.extended = saved   // lookahead: what it sees may lie outside the match; need nothing
+            case "<" where cur.i + 2 < cur.s.count && (cur.s[cur.i + 2] == "=" || cur.s[cur.i + 2] == "!"):
+                cur.i += 3
+                let saved = cur.extended
                 _ = alternation()   // lookbehind
-                extended = saved
+                cur.extended = saved
             case "<", "'":
                 // A named group: (?<name>…), (?'name'…) — lookbehind, (?<=…) and (?<!…), was matched above —
                 fallthrough
-            case "P" where i + 2 < s.count && s[i + 2] == "<":
+            case "P" where cur.i + 2 < cur.s.count && cur.s[cur.i + 2] == "<":
                 // … or (?P<name>…).
                 let close: Unicode.Scalar = k == "'" ? "'" : ">"
-                i += k == "P" ? 3 : 2   // past `?<`, `?'`, `?P<`
-                while i < s.count, s[i] != close { i += 1 }
-                i += 1
-                let saved = extended
+                cur.i += k == "P" ? 3 : 2   // past `?<`, `?'`, `?P<`
+                while cur.i < cur.s.count, cur.s[cur.i] != close { cur.i += 1 }
+                cur.i += 1
+                let saved = cur.extended
                 inner = alternation()
-                extended = saved
+                cur.extended = saved
             case "#":
-                while i < s.count, s[i] != ")" { i += 1 }   // a comment
+                while cur.i < cur.s.count, cur.s[cur.i] != ")" { cur.i += 1 }   // a comment (its `)` is read below)
             default:
                 if (k >= "a" && k <= "z") || (k >= "A" && k <= "Z") || k == "-" || k == "^" {
                     // Options: (?i) sets them for the rest, (?i:…) for a group.
-                    var j = i + 1
-                    while j < s.count, (s[j] >= "a" && s[j] <= "z") || (s[j] >= "A" && s[j] <= "Z") || s[j] == "-" || s[j] == "^" { j += 1 }
-                    guard j < s.count else { failed = true; return .always }
-                    let x = extendedAfter(options: s[(i + 1)..<j])
-                    if s[j] == ")" {
-                        extended = x   // to the end of the enclosing group
-                        i = j + 1
+                    var j = cur.i + 1
+                    while j < cur.s.count, (cur.s[j] >= "a" && cur.s[j] <= "z") || (cur.s[j] >= "A" && cur.s[j] <= "Z") || cur.s[j] == "-" || cur.s[j] == "^" { j += 1 }
+                    guard j < cur.s.count else { failed = true; return .always }
+                    let x = cur.extendedAfter(options: cur.s[(cur.i + 1)..<j])
+                    if cur.s[j] == ")" {
+                        cur.extended = x   // to the end of the enclosing group
+                        cur.i = j + 1
                         return .always
                     }
-                    guard s[j] == ":" else { failed = true; return .always }
-                    i = j + 1
-                    let saved = extended
-                    extended = x
+                    guard cur.s[j] == ":" else { failed = true; return .always }
+                    cur.i = j + 1
+                    let saved = cur.extended
+                    cur.extended = x
                     inner = alternation()
-                    extended = saved
+                    cur.extended = saved
                 } else {
                     // Recursion, subroutine calls, conditionals, callouts: not followed.
                     failed = true
@@ -265,12 +252,12 @@ private struct RequirementParser {
                 }
             }
         } else {
-            let saved = extended
+            let saved = cur.extended
             inner = alternation()
-            extended = saved
+            cur.extended = saved
         }
-        guard !failed, i < s.count, s[i] == ")" else { failed = true; return .always }
-        i += 1
+        guard !failed, cur.peek() == ")" else { failed = true; return .always }
+        cur.i += 1
         if let n = quantifier(), n == 0 { return .always }
         return inner
     }
@@ -279,131 +266,69 @@ private struct RequirementParser {
     /// consumes: hex and octal codes, property names, group references, a control letter), a
     /// class, or a single other character (`.`, `^`, `$`, punctuation).
     mutating func skipItem() {
-        let c = s[i]
+        let c = cur.s[cur.i]
         if c == "\\" {
-            guard i + 1 < s.count else { i += 1; return }
-            let e = s[i + 1]
-            i += 2
+            guard cur.i + 1 < cur.s.count else { cur.i += 1; return }
+            let e = cur.s[cur.i + 1]
+            cur.i += 2
             switch e {
             case "x":
-                if i < s.count, s[i] == "{" { skip(past: "}") } else {
-                    var k = 0
-                    while k < 2, i < s.count, RequirementParser.isHex(s[i]) { i += 1; k += 1 }
-                }
+                cur.skipHexCode()
             case "o", "N", "p", "P":
-                if i < s.count, s[i] == "{" { skip(past: "}") } else if e == "p" || e == "P" { i += 1 }
+                if cur.peek() == "{" { cur.skip(past: "}") } else if e == "p" || e == "P" { cur.i += 1 }
             case "k", "g":
-                if i < s.count, let close: Unicode.Scalar = (s[i] == "<" ? ">" : s[i] == "'" ? "'" : s[i] == "{" ? "}" : nil) {
-                    i += 1
-                    skip(past: close)
+                if cur.i < cur.s.count, let close: Unicode.Scalar = (cur.s[cur.i] == "<" ? ">" : cur.s[cur.i] == "'" ? "'" : cur.s[cur.i] == "{" ? "}" : nil) {
+                    cur.i += 1
+                    cur.skip(past: close)
                 } else {
-                    if i < s.count, s[i] == "-" || s[i] == "+" { i += 1 }
-                    while i < s.count, s[i] >= "0" && s[i] <= "9" { i += 1 }
+                    if cur.i < cur.s.count, cur.s[cur.i] == "-" || cur.s[cur.i] == "+" { cur.i += 1 }
+                    while cur.i < cur.s.count, cur.s[cur.i] >= "0" && cur.s[cur.i] <= "9" { cur.i += 1 }
                 }
             case "c":
-                i += 1
+                cur.i += 1
             case "0"..."9":
-                while i < s.count, s[i] >= "0" && s[i] <= "9" { i += 1 }
+                while cur.i < cur.s.count, cur.s[cur.i] >= "0" && cur.s[cur.i] <= "9" { cur.i += 1 }
             case "Q":
-                while i + 1 < s.count, !(s[i] == "\\" && s[i + 1] == "E") { i += 1 }
-                i = min(i + 2, s.count)
+                while cur.i + 1 < cur.s.count, !(cur.s[cur.i] == "\\" && cur.s[cur.i + 1] == "E") { cur.i += 1 }
+                cur.i = min(cur.i + 2, cur.s.count)
             default:
                 break
             }
             return
         }
         if c == "[" {
-            // One character of a set. `]` first (after an optional `^`) is a member;
-            // `[:alpha:]` inside does not end it.
-            i += 1
-            if i < s.count, s[i] == "^" { i += 1 }
-            if i < s.count, s[i] == "]" { i += 1 }
-            while i < s.count, s[i] != "]" {
-                if s[i] == "\\", i + 1 < s.count, s[i + 1] == "Q" {   // quoted: `]` in it is a member
-                    i += 2
-                    while i + 1 < s.count, !(s[i] == "\\" && s[i + 1] == "E") { i += 1 }
-                    i += 2
-                    continue
-                }
-                if s[i] == "\\" { i += 2; continue }
-                if s[i] == "[", i + 1 < s.count, s[i + 1] == ":" || s[i + 1] == "." || s[i + 1] == "=" {
-                    let end = s[i + 1]
-                    i += 2
-                    while i + 1 < s.count, !(s[i] == end && s[i + 1] == "]") { i += 1 }
-                    i += 2
-                    continue
-                }
-                i += 1
-            }
-            i = min(i + 1, s.count)
+            _ = cur.skipClass()   // PCRE2 compiled the pattern: the class is closed
             return
         }
-        i += 1
+        cur.i += 1
     }
 
-    /// The quantifier at `i`, if any: its least count (consumed with a lazy or possessive mark).
+    /// The quantifier here, if any: its least count (consumed with a lazy or possessive mark).
     /// A brace that might be a count is taken for one that allows zero unless it reads clearly.
     mutating func quantifier() -> Int? {
-        skipIgnored()
-        guard i < s.count else { return nil }
+        cur.skipIgnored()
+        guard cur.i < cur.s.count else { return nil }
         var least: Int
-        switch s[i] {
+        switch cur.s[cur.i] {
         case "?", "*":
             least = 0
-            i += 1
+            cur.i += 1
         case "+":
             least = 1
-            i += 1
+            cur.i += 1
         case "{":
             // {n}, {n,}, {n,m}, {,m} (spaces allowed in newer PCRE2); anything else is a literal brace.
-            var j = i + 1
-            while j < s.count, (s[j] >= "0" && s[j] <= "9") || s[j] == "," || s[j] == " " { j += 1 }
-            guard j < s.count, s[j] == "}", j > i + 1 else { return nil }
+            var j = cur.i + 1
+            while j < cur.s.count, (cur.s[j] >= "0" && cur.s[j] <= "9") || cur.s[j] == "," || cur.s[j] == " " { j += 1 }
+            guard j < cur.s.count, cur.s[j] == "}", j > cur.i + 1 else { return nil }
             var first = String.UnicodeScalarView()
-            for c in s[(i + 1)..<j] { if c == "," { break }; if c != " " { first.append(c) } }
+            for c in cur.s[(cur.i + 1)..<j] { if c == "," { break }; if c != " " { first.append(c) } }
             least = Int(String(first)) ?? 0
-            i = j + 1
+            cur.i = j + 1
         default:
             return nil
         }
-        if i < s.count, s[i] == "?" || s[i] == "+" { i += 1 }
+        if cur.i < cur.s.count, cur.s[cur.i] == "?" || cur.s[cur.i] == "+" { cur.i += 1 }
         return least
     }
-
-    /// Extended mode after an option setting such as `i-x` or `^x`.
-    func extendedAfter(options o: ArraySlice<Unicode.Scalar>) -> Bool {
-        var x = extended, on = true
-        for c in o {
-            switch c {
-            case "^": x = false
-            case "-": on = false
-            case "x": x = on
-            default: break
-            }
-        }
-        return x
-    }
-
-    /// Steps over what PCRE2 ignores between an item and its quantifier: `\E`, an empty
-    /// `\Q\E`, a `(?#…)` comment, and in extended mode white space.
-    mutating func skipIgnored() {
-        while i < s.count {
-            if extended, s[i] == " " || s[i] == "\t" || s[i] == "\n" || s[i] == "\r" { i += 1; continue }
-            if s[i] == "\\", i + 1 < s.count, s[i + 1] == "E" { i += 2; continue }
-            if s[i] == "\\", i + 3 < s.count, s[i + 1] == "Q", s[i + 2] == "\\", s[i + 3] == "E" { i += 4; continue }
-            if s[i] == "(", i + 2 < s.count, s[i + 1] == "?", s[i + 2] == "#" {
-                while i < s.count, s[i] != ")" { i += 1 }
-                i = min(i + 1, s.count)
-                continue
-            }
-            return
-        }
-    }
-
-    mutating func skip(past close: Unicode.Scalar) {
-        while i < s.count, s[i] != close { i += 1 }
-        i = min(i + 1, s.count)
-    }
-
-    static func isHex(_ c: Unicode.Scalar) -> Bool { (c >= "0" && c <= "9") || (c >= "a" && c <= "f") || (c >= "A" && c <= "F") }
 }
