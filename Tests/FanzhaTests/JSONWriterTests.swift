@@ -25,6 +25,43 @@ import Testing
         #expect(text.contains("\\u0007"), "control characters as \\u escapes")
     }
 
+    @Test func bytesAreEscapedAsTheirString() throws {
+        for text in ["安全账户", "引号\"反斜杠\\换行\n回车\r制表\t响铃\u{07}结束", "", "😀\u{2028}尾"] {
+            var fromString = JSONObjectWriter()
+            fromString.add("text", text)
+            var fromBytes = JSONObjectWriter()
+            Array(text.utf8).withUnsafeBufferPointer { fromBytes.add("text", utf8: $0) }
+            #expect(fromBytes.finish() == fromString.finish(), "\(text.debugDescription)")
+        }
+    }
+
+    /// A verdict's evidence is printed straight from its evidence table: the same bytes as its
+    /// spans given one by one (as a hit whose spans were renumbered or redacted is printed).
+    @Test func evidenceFromTheTablePrintsAsItsSpans() throws {
+        let s = try makeScanner(ruleText("r", match: "/安全.{0,3}账户/") + ruleText("q", match: "\"验证码\""))
+        let printer = VerdictPrinter(rules: s.rules, format: .jsonl)
+        let message = Record(id: "1", text: "😀请转到安全\"\t\\账户，验证码给我，安全的账户")
+        let records = [message, call("caller: 我是安全账户的客服\ncallee: 验证码？\ncaller: 对，验证码")]
+        var found = 0
+        for record in records {
+            let v = s.screen(record)
+            #expect(v.hits.count == 2)
+            for hit in v.hits {
+                guard case .found = hit.evidence else { continue }
+                found += 1
+                var fromTable = JSONObjectWriter()
+                printer.writeHit(hit, to: &fromTable)
+                var fromSpans = JSONObjectWriter()
+                printer.writeHit(hit.with(spans: hit.spans), to: &fromSpans)
+                #expect(fromTable.finish() == fromSpans.finish())
+            }
+        }
+        #expect(found == 4, "every hit's evidence is in its verdict's table")
+        let line = printer.json(s.screen(message), record: message)
+        #expect(line.contains(#"{"start":4,"end":11,"text":"安全\"\t\\账户"}"#), "\(line)")
+        #expect(line.contains(#"{"start":18,"end":23,"text":"安全的账户"}"#), "\(line)")
+    }
+
     @Test func nestedObjectsAndPrewrittenFields() throws {
         var inner = JSONObjectWriter()
         inner.add("rule", "police.safe_account")

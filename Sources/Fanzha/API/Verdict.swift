@@ -35,17 +35,71 @@ public struct RuleHit: Sendable {
     public let score: Int
     public let tags: [String]
     /// Where the evidence is, in the original text, merged and in order.
-    public let spans: [EvidenceSpan]
+    public var spans: [EvidenceSpan] {
+        switch evidence {
+        case .given(let spans): return spans
+        case .found(let table, let places): return places.map(table.span)
+        }
+    }
     /// The rule's index in the rule set (for tables kept per rule: evaluation, printing).
     package let ruleIndex: Int
+    /// The spans: places in the verdict's evidence table as the engine found them (no array or
+    /// string per hit: the JSON printer copies their text from the table), or given as spans.
+    package let evidence: HitEvidence
 
     package init(ruleIndex: Int, rule: String = "", title: String = "", score: Int = 0, tags: [String] = [], spans: [EvidenceSpan]) {
-        self.ruleIndex = ruleIndex; self.rule = rule; self.title = title; self.score = score; self.tags = tags; self.spans = spans
+        self.init(ruleIndex: ruleIndex, rule: rule, title: title, score: score, tags: tags, evidence: .given(spans))
+    }
+
+    package init(ruleIndex: Int, rule: String, title: String, score: Int, tags: [String], evidence: HitEvidence) {
+        self.ruleIndex = ruleIndex; self.rule = rule; self.title = title; self.score = score; self.tags = tags; self.evidence = evidence
     }
 
     /// The same hit with other evidence (turns renumbered, text redacted).
     package func with(spans: [EvidenceSpan]) -> RuleHit {
         RuleHit(ruleIndex: ruleIndex, rule: rule, title: title, score: score, tags: tags, spans: spans)
+    }
+}
+
+package enum HitEvidence: Sendable {
+    case given([EvidenceSpan])
+    case found(EvidenceTable, Range<Int>)
+}
+
+/// The evidence of one record's hits as the engine found it: every span in one table, its text
+/// copied once from the record's original bytes. A verdict has one (made at its first hit), not an
+/// array and a string per hit and span; `RuleHit.spans` makes those when a reader asks.
+/// Written only while its record is evaluated, on that thread; read-only once the verdict is made.
+package final class EvidenceTable: @unchecked Sendable {
+    package struct Place {
+        /// The turn (a call's; 0 in a message) and its scalars `start ..< end` in the original text.
+        package var turn: Int32, start: Int32, end: Int32
+        /// The span's text: `bytes[from ..< to]`.
+        package var from: Int32, to: Int32
+    }
+    /// Whether the record is a call: its spans name their turn.
+    package let isCall: Bool
+    // Unchecked: written by one evaluation, then only read (a class's stored arrays are
+    // otherwise checked for exclusive access at every read and append).
+    @exclusivity(unchecked) package private(set) var places: [Place] = []
+    @exclusivity(unchecked) package private(set) var bytes: [UInt8] = []
+
+    init(isCall: Bool) {
+        self.isCall = isCall
+        places.reserveCapacity(16)
+        bytes.reserveCapacity(256)
+    }
+
+    func append(turn: Int, start: Int, end: Int, text: UnsafeBufferPointer<UInt8>) {
+        let from = bytes.count
+        bytes.append(contentsOf: text)
+        places.append(Place(turn: Int32(turn), start: Int32(start), end: Int32(end), from: Int32(from), to: Int32(bytes.count)))
+    }
+
+    package func span(_ k: Int) -> EvidenceSpan {
+        let p = places[k]
+        return EvidenceSpan(turn: isCall ? Int(p.turn) : nil, start: Int(p.start), end: Int(p.end),
+                            text: String(decoding: bytes[Int(p.from)..<Int(p.to)], as: UTF8.self))
     }
 }
 

@@ -35,6 +35,8 @@ extension Screener {
         var sidesPresent: Side = []
         /// The model's margin and evidence on this record, per scope mask, once asked for (Model/ModelCondition.swift).
         var modelCache = ModelCache()
+        /// The evidence of this record's hits, made at the first (Evidence.swift).
+        var evidenceTable: EvidenceTable?
 
         init(screener: Screener, prepared: Prepared, turnLimit: Int) {
             self.screener = screener

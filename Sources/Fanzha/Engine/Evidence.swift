@@ -2,8 +2,25 @@
 // (Unicode scalar offsets, end exclusive), merged and in order, with their text.
 
 extension Screener.Evaluation {
+    /// A fired rule's evidence, placed in this record's evidence table (made at its first hit).
+    mutating func hitEvidence(_ occ: Occurrences) -> HitEvidence {
+        let table: EvidenceTable
+        if let t = evidenceTable { table = t } else {
+            table = EvidenceTable(isCall: prepared.isCall)
+            evidenceTable = table
+        }
+        return .found(table, place(occ, in: table))
+    }
+
     /// Evidence spans in the original text, merged and in order.
     mutating func spans(of occ: Occurrences) -> [EvidenceSpan] {
+        let table = EvidenceTable(isCall: prepared.isCall)
+        return place(occ, in: table).map(table.span)
+    }
+
+    /// Places `occ`'s evidence in `table`, merged and in order (original text's scalars, and its
+    /// text copied from the record's bytes); the range of places it took.
+    mutating func place(_ occ: Occurrences, in table: EvidenceTable) -> Range<Int> {
         // Gathered, sorted and merged in a reused buffer.
         var merged: [Evidence] = []
         swap(&merged, &ws.evidence)
@@ -25,14 +42,11 @@ extension Screener.Evaluation {
                 kept += 1
             }
         }
-        merged.removeLast(merged.count - kept)
-        // Evidence text: the turn's scalar → byte offsets, found in one walk over its UTF-8
-        // per record (kept for the record's other hits), then each span is two lookups.
-        var out: [EvidenceSpan] = []
-        out.reserveCapacity(merged.count)
+        // Each span's text: the turn's scalar → byte offsets, found in one walk over its UTF-8
+        // per record (kept for the record's other hits), then each span is two lookups and a copy.
+        let first = table.places.count
         var k = 0
-        let isCall = prepared.isCall
-        while k < merged.count {
+        while k < kept {
             let t = Int(merged[k].turn)
             var text = prepared.turns[t].turn.text
             let normalised = prepared.turns[t].text
@@ -44,17 +58,16 @@ extension Screener.Evaluation {
                     ws.scalarBytes.append(Int32(u.count))
                 }
                 let last = ws.scalarBytes.count - 1
-                while k < merged.count && Int(merged[k].turn) == t {
+                while k < kept && Int(merged[k].turn) == t {
                     let e = merged[k]
                     k += 1
                     let r = normalised.originalRange(ofBytes: Int(e.start)..<Int(e.end))
                     let from = Int(ws.scalarBytes[min(r.lowerBound, last)]), to = Int(ws.scalarBytes[min(r.upperBound, last)])
-                    out.append(EvidenceSpan(turn: isCall ? t : nil, start: r.lowerBound, end: r.upperBound,
-                                            text: String(decoding: UnsafeBufferPointer(rebasing: u[from..<to]), as: UTF8.self)))
+                    table.append(turn: t, start: r.lowerBound, end: r.upperBound, text: UnsafeBufferPointer(rebasing: u[from..<to]))
                 }
             }
         }
-        return out
+        return first..<table.places.count
     }
 }
 

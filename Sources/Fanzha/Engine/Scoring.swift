@@ -117,7 +117,7 @@ extension Screener.Evaluation {
     mutating func record(firedRule i: Int, _ occ: Occurrences, hits: inout [RuleHit], score: inout Int) {
         let ruleScore = Int(program.pointee.scores[i])
         let rule = screener.rules.rules[i]
-        hits.append(RuleHit(ruleIndex: i, rule: rule.id, title: rule.title, score: rule.score, tags: rule.tags, spans: spans(of: occ)))
+        hits.append(RuleHit(ruleIndex: i, rule: rule.id, title: rule.title, score: rule.score, tags: rule.tags, evidence: hitEvidence(occ)))
         score += ruleScore
         let c = Int(program.pointee.categories[i])
         if c >= 0 {

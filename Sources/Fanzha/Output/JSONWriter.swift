@@ -58,13 +58,15 @@ package struct JSONObjectWriter {
         p[comma &+ n &+ 2] = 0x3A
     }
     package mutating func add(_ k: StaticString, _ v: String) { key(k); out.appendJSONString(v) }
+    /// A string given as its UTF-8 bytes.
+    package mutating func add(_ k: StaticString, utf8 v: UnsafeBufferPointer<UInt8>) { key(k); out.appendJSONString(utf8: v) }
     package mutating func add(_ k: StaticString, _ v: Int) { key(k); appendDecimal(v) }
     package mutating func add(_ k: StaticString, _ v: Double) {
         key(k)
         out.append(contentsOf: (v.isFinite ? String(format: "%.4f", v) : "null").utf8)
     }
-    package mutating func add(_ k: StaticString, _ v: Bool) { key(k); out.append(contentsOf: (v ? "true" : "false").utf8) }
-    package mutating func addNull(_ k: StaticString) { key(k); out.append(contentsOf: "null".utf8) }
+    package mutating func add(_ k: StaticString, _ v: Bool) { key(k); out.append(v ? "true" : "false") }
+    package mutating func addNull(_ k: StaticString) { key(k); out.append("null") }
     /// A value that is already JSON text, under any key (escaped: keys from the input go here).
     package mutating func addRaw(_ k: String, _ json: String) {
         separate()
@@ -80,21 +82,25 @@ package struct JSONObjectWriter {
         separate()
         out.append(contentsOf: fields)
     }
-    package mutating func add(_ k: StaticString, _ v: [String]) {
+    package mutating func add<S: Sequence<String>>(_ k: StaticString, _ v: S) {
         key(k)
         out.append(0x5B)
-        for (i, s) in v.enumerated() {
-            if i > 0 { out.append(0x2C) }
+        var first = true
+        for s in v {
+            if !first { out.append(0x2C) }
+            first = false
             out.appendJSONString(s)
         }
         out.append(0x5D)
     }
     /// An array of objects, each written straight into this object's memory (no string per item).
-    package mutating func addObjects<T>(_ k: StaticString, _ items: [T], _ each: (inout JSONObjectWriter, T) -> Void) {
+    package mutating func addObjects<C: Collection>(_ k: StaticString, _ items: C, _ each: (inout JSONObjectWriter, C.Element) -> Void) {
         key(k)
         out.append(0x5B)
-        for (i, item) in items.enumerated() {
-            if i > 0 { out.append(0x2C) }
+        var first = true
+        for item in items {
+            if !first { out.append(0x2C) }
+            first = false
             out.append(0x7B)
             var inner = JSONObjectWriter(nestedIn: out)
             each(&inner, item)
@@ -177,6 +183,9 @@ final class JSONBytes {
 
     func append(contentsOf a: [UInt8]) { a.withUnsafeBufferPointer { append($0) } }
 
+    /// Text the program spells out (`null`, `true`), copied as it is.
+    func append(_ s: StaticString) { append(UnsafeBufferPointer(start: s.utf8Start, count: s.utf8CodeUnitCount)) }
+
     func append(contentsOf s: String.UTF8View) {
         var s = String(s)
         s.withUTF8 { append($0) }
@@ -185,41 +194,44 @@ final class JSONBytes {
     /// `s` as a JSON string. Works on UTF-8 bytes: only ASCII needs escaping, and multi-byte
     /// characters are copied whole.
     func appendJSONString(_ s: String) {
-        append(0x22)
         var s = s
-        s.withUTF8 { bytes in
-            let n = bytes.count
-            var clean = 0   // start of the run not yet copied
-            var i = 0
-            while i < n {
-                let b = bytes[i]
-                // Most text (Chinese, ASCII letters) needs no escape: one comparison per byte.
-                if b >= 0x20 && b != 0x22 && b != 0x5C {
-                    i &+= 1
-                    continue
-                }
-                append(UnsafeBufferPointer(rebasing: bytes[clean..<i]))
+        s.withUTF8 { appendJSONString(utf8: $0) }
+    }
+
+    /// UTF-8 `bytes` as a JSON string.
+    func appendJSONString(utf8 bytes: UnsafeBufferPointer<UInt8>) {
+        append(0x22)
+        let n = bytes.count
+        var clean = 0   // start of the run not yet copied
+        var i = 0
+        while i < n {
+            let b = bytes[i]
+            // Most text (Chinese, ASCII letters) needs no escape: one comparison per byte.
+            if b >= 0x20 && b != 0x22 && b != 0x5C {
                 i &+= 1
-                clean = i
-                let p: UnsafeMutablePointer<UInt8>
-                switch b {
-                case 0x22: p = reserve(2); p[0] = 0x5C; p[1] = 0x22
-                case 0x5C: p = reserve(2); p[0] = 0x5C; p[1] = 0x5C
-                case 0x0A: p = reserve(2); p[0] = 0x5C; p[1] = 0x6E
-                case 0x0D: p = reserve(2); p[0] = 0x5C; p[1] = 0x72
-                case 0x09: p = reserve(2); p[0] = 0x5C; p[1] = 0x74
-                default:
-                    let hex: StaticString = "0123456789abcdef"
-                    p = reserve(6)
-                    p[0] = 0x5C; p[1] = 0x75; p[2] = 0x30; p[3] = 0x30
-                    hex.withUTF8Buffer { h in
-                        p[4] = h[Int(b >> 4)]
-                        p[5] = h[Int(b & 15)]
-                    }
+                continue
+            }
+            append(UnsafeBufferPointer(rebasing: bytes[clean..<i]))
+            i &+= 1
+            clean = i
+            let p: UnsafeMutablePointer<UInt8>
+            switch b {
+            case 0x22: p = reserve(2); p[0] = 0x5C; p[1] = 0x22
+            case 0x5C: p = reserve(2); p[0] = 0x5C; p[1] = 0x5C
+            case 0x0A: p = reserve(2); p[0] = 0x5C; p[1] = 0x6E
+            case 0x0D: p = reserve(2); p[0] = 0x5C; p[1] = 0x72
+            case 0x09: p = reserve(2); p[0] = 0x5C; p[1] = 0x74
+            default:
+                let hex: StaticString = "0123456789abcdef"
+                p = reserve(6)
+                p[0] = 0x5C; p[1] = 0x75; p[2] = 0x30; p[3] = 0x30
+                hex.withUTF8Buffer { h in
+                    p[4] = h[Int(b >> 4)]
+                    p[5] = h[Int(b & 15)]
                 }
             }
-            append(UnsafeBufferPointer(rebasing: bytes[clean..<n]))
         }
+        append(UnsafeBufferPointer(rebasing: bytes[clean..<n]))
         append(0x22)
     }
 

@@ -103,7 +103,7 @@ public struct VerdictPrinter: Sendable {
         o.add("level", v.level.description)
         o.add("score", v.score)
         if let c = v.category { o.add("category", c) } else { o.addNull("category") }
-        o.add("categories", v.categories.map(\.category))
+        o.add("categories", v.categories.lazy.map(\.category))
         o.addObjects("hits", v.hits) { h, hit in writeHit(hit, to: &h) }
         if let advice = v.advice {
             if let written = writtenAdvice(advice, category: v.categoryIndex) { o.addRaw("advice", bytes: written) } else { o.add("advice", advice) }
@@ -141,9 +141,23 @@ public struct VerdictPrinter: Sendable {
     /// One hit: rule, title, score, tags and evidence spans.
     package func writeHit(_ hit: RuleHit, to h: inout JSONObjectWriter) {
         h.addFields(ruleFields[hit.ruleIndex])
-        h.addObjects("spans", hit.spans) { j, s in
-            j.add("start", s.start); j.add("end", s.end); j.add("text", s.text)
-            if let t = s.turn { j.add("turn", t) }
+        switch hit.evidence {
+        case .found(let table, let places):
+            // Straight from the evidence table: no span, array or string made.
+            let isCall = table.isCall, all = table.places
+            table.bytes.withUnsafeBufferPointer { text in
+                h.addObjects("spans", places) { j, k in
+                    let p = all[k]
+                    j.add("start", Int(p.start)); j.add("end", Int(p.end))
+                    j.add("text", utf8: UnsafeBufferPointer(rebasing: text[Int(p.from)..<Int(p.to)]))
+                    if isCall { j.add("turn", Int(p.turn)) }
+                }
+            }
+        case .given(let spans):
+            h.addObjects("spans", spans) { j, s in
+                j.add("start", s.start); j.add("end", s.end); j.add("text", s.text)
+                if let t = s.turn { j.add("turn", t) }
+            }
         }
     }
 
