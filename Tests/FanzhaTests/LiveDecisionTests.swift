@@ -54,7 +54,7 @@ import Testing
             let p = screener.prepare(call)
             let counts = Screener.CallNGrams(from: 0)
             for k in 0..<p.turnCount {
-                counts.add(p.turns[k].text, model: model)
+                counts.add(p.turns[k].text, model: model, logs: screener.modelScratch.oneMoreThanLog)
                 var e = Screener.Evaluation(screener: screener, prepared: p, turnLimit: k + 1)
                 let fresh = e.modelMargin(model, scope: [])
                 e.release()

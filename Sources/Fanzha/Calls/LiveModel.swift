@@ -25,8 +25,10 @@ extension Screener {
         /// Open addressing over `capacity` slots: the position in `buckets` of each bucket
         /// counted, -1 for empty. At most half full.
         private var slots: UnsafeMutablePointer<Int32>
-        private var capacity = 64
-        private var shift: UInt32 = 26
+        /// Room from the start for the n-grams of a call's first few turns (4 KB): growing the
+        /// table rehashes every bucket counted, which cost more than counting a turn.
+        private var capacity = 512
+        private var shift: UInt32 = 23
         /// Running sums, and what bounds their rounding error: the largest magnitude `dot`'s
         /// terms add up to, and how many updates were made.
         private(set) var dot = 0.0, norm = 0.0, absDot = 0.0
@@ -46,7 +48,7 @@ extension Screener {
         }
 
         /// Counts the n-grams of turn `hi` (its normalised text), which becomes counted.
-        func add(_ text: NormalisedText, model: TextModel) {
+        func add(_ text: NormalisedText, model: TextModel, logs: UnsafeMutablePointer<Double>) {
             // At most one n-gram per order per scalar: room for them all first, so the loop
             // works on locals and never grows the table.
             var scalars = 0
@@ -78,8 +80,10 @@ extension Screener {
                         s = (s + 1) & mask
                     }
                     // The count's value in the model's vector before and after (`modelMargin`).
-                    let before = old == 0 ? 0 : (old == 1 ? 1.0 : 1 + log(Double(old)))
-                    let after = old == 0 ? 1.0 : 1 + log(Double(old + 1))
+                    // `1 + log(c)` from the screener's table below `ModelScratch.logged`: the
+                    // same function, so the same bits.
+                    let before = old == 0 ? 0 : (old == 1 ? 1.0 : old < ModelScratch.logged ? logs[Int(old)] : 1 + log(Double(old)))
+                    let after = old == 0 ? 1.0 : old + 1 < ModelScratch.logged ? logs[Int(old + 1)] : 1 + log(Double(old + 1))
                     norm += after * after - before * before
                     if model.knows(Int(b)) {
                         let w = Double(weights[Int(b)])
@@ -153,7 +157,8 @@ extension Screener.Evaluation {
         if memo.ngrams == nil { memo.ngrams = Screener.CallNGrams(from: lo) }
         // A window that moved on (a call longer than the window) counts afresh, as a record does.
         guard let counts = memo.ngrams, counts.lo == lo, counts.hi <= hi else { return nil }
-        while counts.hi < hi { counts.add(prepared.turns[counts.hi - lo].text, model: model) }
+        let logs = screener.modelScratch.oneMoreThanLog
+        while counts.hi < hi { counts.add(prepared.turns[counts.hi - lo].text, model: model, logs: logs) }
         return counts
     }
 }

@@ -77,21 +77,28 @@ extension Screener.Evaluation {
     mutating func collectCandidates() {
         ws.candidates.removeAll(keepingCapacity: true)
         if usePrefilter {
-            let g = ws.generation
+            // Marked in a bitmap by rule and read back word by word: the list comes out in rule
+            // order with no sort (sorting it cost a live call's decision more than collecting it).
+            let bits = ws.ruleBits
+            for r in program.pointee.unfiltered { bits[Int(r) >> 6] |= 1 << UInt64(r & 63) }
             let turns = prepared.turns
-            for r in program.pointee.unfiltered where ws.ruleSeen[Int(r)] != g { ws.ruleSeen[Int(r)] = g; ws.candidates.append(r) }
             for t in 0..<turnLimit {
                 for h in turns[t].wordHits {
                     let w = Int(h.0)
                     for k in Int(program.pointee.rulesByWordStart[w])..<Int(program.pointee.rulesByWordStart[w + 1]) {
                         let r = program.pointee.rulesByWord[k]
-                        guard ws.ruleSeen[Int(r)] != g else { continue }
-                        ws.ruleSeen[Int(r)] = g
-                        ws.candidates.append(r)
+                        bits[Int(r) >> 6] |= 1 << UInt64(r & 63)
                     }
                 }
             }
-            ws.candidates.sort()
+            for i in 0..<bits.count where bits[i] != 0 {
+                var word = bits[i]
+                bits[i] = 0   // left clear for the next record
+                while word != 0 {
+                    ws.candidates.append(Int32(i << 6 | word.trailingZeroBitCount))
+                    word &= word &- 1
+                }
+            }
         } else {
             for r in 0..<program.pointee.roots.count where !program.pointee.isPrivate[r] { ws.candidates.append(Int32(r)) }
         }

@@ -58,7 +58,8 @@ extension Screener {
         var arena = Arena<Evidence>()
         /// Results of a node's children while it combines them (a stack: nodes nest).
         var stack = Arena<Occurrences>()
-        var ruleSeen = Arena<UInt32>()
+        /// The candidate rules being collected, one bit per rule (all clear between records).
+        var ruleBits = Arena<UInt64>()
         var candidates: [Int32] = []
         /// The automaton's hits per atom, `atomHits[atomHitFirst[a] ..< atomHitFirst[a] +
         /// atomHitCount[a]]` (placed by counting, not by sorting: an atom's run is in turn order,
@@ -111,7 +112,7 @@ extension Screener {
                 atomHitSorted.reset(count: atoms, to: false)
             }
             let count = rules.rules.count
-            if wrapped || ruleSeen.count != count { ruleSeen.reset(count: count, to: 0) }
+            if ruleBits.count != (count + 63) >> 6 { ruleBits.reset(count: (count + 63) >> 6, to: 0) }
             // A rule's result per scope (4 sets of sides) and per kinds of frame it cannot read (16).
             if wrapped || ruleStamp.count != count * 64 {
                 ruleStamp.reset(count: count * 64, to: 0)
@@ -128,7 +129,7 @@ extension Screener {
         func deallocate() {
             wordStamp.deallocate(); clauseStamp.deallocate(); atomStamp.deallocate(); atomResult.deallocate()
             ruleStamp.deallocate(); ruleResult.deallocate(); occ.deallocate(); arena.deallocate(); stack.deallocate()
-            ruleSeen.deallocate(); atomHits.deallocate(); atomHitStamp.deallocate(); atomHitFirst.deallocate()
+            ruleBits.deallocate(); atomHits.deallocate(); atomHitStamp.deallocate(); atomHitFirst.deallocate()
             atomHitCount.deallocate(); atomHitSorted.deallocate(); touchedAtoms.deallocate(); sides.deallocate(); scalarBytes.deallocate()
             scalarBits.deallocate(); scalarBitsStamp.deallocate()
         }
