@@ -80,10 +80,7 @@ extension Screener {
                         s = (s + 1) & mask
                     }
                     // The count's value in the model's vector before and after (`modelMargin`).
-                    // `1 + log(c)` from the screener's table below `ModelScratch.logged`: the
-                    // same function, so the same bits.
-                    let before = old == 0 ? 0 : (old == 1 ? 1.0 : old < ModelScratch.logged ? logs[Int(old)] : 1 + log(Double(old)))
-                    let after = old == 0 ? 1.0 : old + 1 < ModelScratch.logged ? logs[Int(old + 1)] : 1 + log(Double(old + 1))
+                    let before = ModelScratch.countValue(Int(old), logs), after = ModelScratch.countValue(Int(old) + 1, logs)
                     norm += after * after - before * before
                     if model.knows(Int(b)) {
                         let w = Double(weights[Int(b)])

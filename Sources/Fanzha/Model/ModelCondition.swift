@@ -237,7 +237,7 @@ extension Screener.Evaluation {
         for k in 0..<modelCache.tableUsed {
             let slot = slots[Int(used[k])]
             let c = Int(slot.count)
-            let v = c == 1 ? 1.0 : c < ModelScratch.logged ? logs[c] : 1 + log(Double(c))
+            let v = ModelScratch.countValue(c, logs)
             norm += v * v
             let b = Int(slot.key)
             if model.knows(b) { dot += Double(weights[b]) * v }
@@ -394,6 +394,11 @@ final class ModelScratch {
     private(set) var generation: UInt32 = 0
     /// `1 + log(c)` for counts below `logged`, computed once (the same function, so the same bits).
     static let logged = 64
+    /// A count's value in the model's vector: `1 + log(c)`, from `logs` (`oneMoreThanLog`) below
+    /// `logged`; 0 for no count. The record's pass and a live call's running counts both read it.
+    @inline(__always) static func countValue(_ c: Int, _ logs: UnsafeMutablePointer<Double>) -> Double {
+        c == 0 ? 0 : c < logged ? logs[c] : 1 + log(Double(c))
+    }
     let oneMoreThanLog: UnsafeMutablePointer<Double> = {
         let p = UnsafeMutablePointer<Double>.allocate(capacity: logged)
         for c in 0..<logged { p[c] = 1 + log(Double(c)) }
