@@ -29,6 +29,7 @@ struct Train: ParsableCommand {
     @Option(help: "L2 regularisation (lr).") var l2: Double = 1e-6
     @Option(help: "Drop n-grams seen in fewer training records than this.") var minDf: Int = 2
     @Option(help: "Share of records held out for calibration and measurement.") var holdout: Double = 0.1
+    @Option(help: "Calibrate out of fold instead: K models, each trained without one K-th of the records, give every record's margin for the calibration (2–20; 0 = the --holdout slice).") var folds: Int = 0
     @Option(help: "Labels that mean benign, comma-separated.") var benign: String = TrainOptions.defaultBenignLabels.sorted().joined(separator: ",")
     @Option(help: "Worker threads for reading the text (the result does not depend on it).") var threads: Int?
     @Option(help: ArgumentHelp("Count each record of one of the data files N times (repeatable), e.g. `--weight mine.jsonl=20`: a small source of the texts you screen is then not drowned by large ones.",
@@ -39,6 +40,7 @@ struct Train: ParsableCommand {
         if !(8...26).contains(bucketBits) { throw ValidationError("--bucket-bits must be between 8 and 26") }
         if epochs < 1 || epochs > 1000 { throw ValidationError("--epochs must be between 1 and 1000") }
         if !(0..<1).contains(holdout) { throw ValidationError("--holdout must be at least 0 and below 1") }
+        if folds != 0 && !(2...20).contains(folds) { throw ValidationError("--folds must be 0 (a held-out slice) or between 2 and 20") }
         if let threads, !(1...256).contains(threads) { throw ValidationError("--threads must be between 1 and 256") }
     }
 
@@ -59,6 +61,7 @@ struct Train: ParsableCommand {
             options.l2 = l2
             options.minDocumentFrequency = minDf
             options.holdout = holdout
+            options.folds = folds
             options.benignLabels = Set(commaSeparatedList(benign))
             if let threads { options.threads = threads }
             var weightOf: [String: Int] = [:]
@@ -109,10 +112,11 @@ struct Train: ParsableCommand {
             do { try model.write(to: output) } catch let e as ModelError { throw Failure(e.description) }
             let err = OutputSink.stderr
             err.line("fanzha: \(output): \(algo.name), \(report.scam) scam and \(report.benign) benign records (\(report.unlabelled) without a label skipped), "
-                     + "\(report.trained) trained, \(report.heldOut) held out; \(report.features) n-gram buckets kept, \(model.nonZero) weights; "
+                     + (report.folds >= 2 ? "\(report.trained) trained, calibrated out of \(report.folds) folds; " : "\(report.trained) trained, \(report.heldOut) held out; ")
+                     + "\(report.features) n-gram buckets kept, \(model.nonZero) weights; "
                      + String(format: "%.1f s", report.seconds))
             if let loss = report.logLoss, let acc = report.accuracy {
-                err.line("fanzha: held out: log loss \(String(format: "%.4f", loss)), accuracy \(String(format: "%.4f", acc))"
+                err.line("fanzha: \(report.folds >= 2 ? "out of fold" : "held out"): log loss \(String(format: "%.4f", loss)), accuracy \(String(format: "%.4f", acc))"
                          + (report.auc.map { ", AUC " + String(format: "%.4f", $0) } ?? ""))
             }
             return 0

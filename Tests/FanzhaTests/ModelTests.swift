@@ -84,6 +84,43 @@ private func temporaryFile(_ name: String, _ bytes: [UInt8]) throws -> String {
         #expect(try Trainer.train(records, options: other).0.serialised() != Trainer.train(records, options: one).0.serialised())
     }
 
+    /// `--folds`: every record calibrates from a model that did not train on it; the final model
+    /// trains on every record; the parts train in parallel and the result does not depend on it.
+    @Test func outOfFoldCalibration() throws {
+        let records = tinyLabelledSet()
+        var options = TrainOptions()
+        options.bucketBits = 16
+        options.minDocumentFrequency = 1
+        options.folds = 4
+        options.threads = 1
+        let (model, report) = try Trainer.train(records, options: options)
+        #expect(report.folds == 4 && report.trained == records.count && report.heldOut == 0)
+        #expect(report.logLoss != nil && report.auc != nil)
+        var many = options
+        many.threads = 4
+        #expect(try Trainer.train(records, options: many).0.serialised() == model.serialised())
+        // The model on every record is the one `holdout 0` trains (the same seed, the same
+        // shuffle); only its calibration differs.
+        var inSample = options
+        inSample.folds = 0
+        inSample.holdout = 0
+        #expect(try Trainer.train(records, options: inSample).0.bias == model.bias)
+        // Each record is measured by a model that never read it. Two everyday messages labelled
+        // scam: the model trained on them learns them, but out of fold at least one reads as the
+        // everyday message it is, a miss the clean set does not have.
+        let odd = [Record(id: "odd1", text: "周六下午去公园散步，顺便买点水果", label: "scam"),
+                   Record(id: "odd2", text: "阳台的花开了，拍张照片给奶奶看", label: "scam")]
+        let (learned, withOdd) = try Trainer.train(records + odd, options: options)
+        let scorer = try ModelScorer(learned)
+        #expect(odd.allSatisfy { scorer.probability($0) >= 0.5 })
+        #expect(withOdd.accuracy! <= Double(records.count + 1) / Double(records.count + 2), "\(withOdd.accuracy!)")
+        #expect(report.accuracy == 1, "\(report.accuracy!)")
+        #expect(Trainer.describe(options, files: [("a.jsonl", [1])]).contains("folds 4 on a.jsonl"))
+        // Below 40 records there are too few to hold any out: calibrated on the training records.
+        let few = try Trainer.train(Array(records.prefix(30)), options: options).1
+        #expect(few.folds == 0 && few.trained == 30 && few.logLoss == nil)
+    }
+
     /// `make model` is reproducible: the corpus trained twice gives the same bytes, and the model
     /// the project ships loads.
     @Test func corpusModelIsReproducible() throws {

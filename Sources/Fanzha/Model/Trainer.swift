@@ -19,6 +19,10 @@ package struct TrainOptions: Sendable {
     package var minDocumentFrequency = 2
     /// The share of records held out to calibrate the probabilities (Platt scaling) and measure.
     package var holdout = 0.1
+    /// With 2 or more: calibrate out of fold instead of on a held-out slice — that many models,
+    /// each trained without one seeded part of the records, give every record's margin, Platt
+    /// scaling is fitted on all of them, and the model is then trained on every record.
+    package var folds = 0
     /// Labels that mean benign; any other label means scam (category ids, `scam`, `fraud`,
     /// referral outcomes `dissuaded` and `already_paid`).
     package var benignLabels: Set<String> = TrainOptions.defaultBenignLabels
@@ -31,6 +35,8 @@ package struct TrainOptions: Sendable {
 package struct TrainReport: Sendable {
     package var scam = 0, benign = 0, unlabelled = 0
     package var trained = 0, heldOut = 0
+    /// Parts the records were calibrated out of fold in (0: on a held-out slice).
+    package var folds = 0
     package var features = 0
     package var logLoss: Double?
     package var accuracy: Double?
@@ -55,7 +61,8 @@ package enum Trainer {
             i < weights.count && weights[i] != 1 ? "\(files[i].name) ×\(weights[i])" : files[i].name
         }
         return "fanzha train \(options.algorithm.name) \(options.minN)-\(options.maxN)-grams 2^\(options.bucketBits) buckets seed \(options.seed) "
-            + "epochs \(options.epochs) l2 \(options.l2) min-df \(options.minDocumentFrequency) holdout \(options.holdout) on "
+            + "epochs \(options.epochs) l2 \(options.l2) min-df \(options.minDocumentFrequency) "
+            + (options.folds >= 2 ? "folds \(options.folds) on " : "holdout \(options.holdout) on ")
             + names.joined(separator: ", ") + "; " + fingerprintLabel + " " + fingerprint(files.map(\.bytes))
     }
 
@@ -140,28 +147,106 @@ package enum Trainer {
             throw TrainError.tooFew("training needs scam and benign records (found \(report.scam) scam, \(report.benign) benign)")
         }
         let xs = try vectors(labelled, options: options)
-        // The calibration slice: a seeded choice of records, about `holdout` of them, when there
-        // are enough of both kinds to hold some out.
         var rng = SplitMix64(seed: options.seed)
-        var held = [Bool](repeating: false, count: xs.count)
-        if options.holdout > 0 && xs.count >= 40 {
-            for i in xs.indices { held[i] = Double(rng.next() % 1_000_000) / 1_000_000 < options.holdout }
+        let folds = options.folds >= 2 && xs.count >= 40 ? options.folds : 0
+        let fitted: Fit
+        // The margins Platt's sigmoid is fitted on, each from a model that did not train on its record.
+        var calibration: [(margin: Double, target: Int)]
+        var measured = true
+        if folds >= 2 {
+            // Out of fold: every record is in one of `folds` seeded parts; the model trained
+            // without a part gives that part's margins, so every record calibrates and no one
+            // slice decides where the thresholds fall. The parts train in parallel, each from its
+            // own seed, so the result does not depend on the number of cores. The parts are drawn
+            // from a stream of their own: the model trained on every record is then the one
+            // `holdout 0` trains, with the same seed, only calibrated on margins it never saw.
+            var partRng = SplitMix64(seed: options.seed ^ SplitMix64.hash("folds"))
+            let part = xs.indices.map { _ in Int(partRng.next() % UInt64(folds)) }
+            let seeds = (0..<folds).map { _ in partRng.next() }
+            var margins = [Double](repeating: 0, count: xs.count)
+            margins.withUnsafeMutableBufferPointer { out in
+                let base = out.baseAddress!
+                DispatchQueue.concurrentPerform(iterations: folds) { f in
+                    var foldRng = SplitMix64(seed: seeds[f])
+                    let fit = Self.fit(xs, ys, ws, on: xs.indices.filter { part[$0] != f }, options: options, rng: &foldRng)
+                    for i in xs.indices where part[i] == f { (base + i).pointee = fit.margin(xs[i]) }
+                }
+            }
+            calibration = xs.indices.map { (margins[$0], ys[$0]) }
+            fitted = fit(xs, ys, ws, on: Array(xs.indices), options: options, rng: &rng)
+            report.trained = xs.count
+            report.folds = folds
+        } else {
+            // The calibration slice: a seeded choice of records, about `holdout` of them, when
+            // there are enough of both kinds to hold some out.
+            var held = [Bool](repeating: false, count: xs.count)
+            if options.holdout > 0 && xs.count >= 40 {
+                for i in xs.indices { held[i] = Double(rng.next() % 1_000_000) / 1_000_000 < options.holdout }
+            }
+            let heldIdx = xs.indices.filter { held[$0] }
+            if Set(heldIdx.map { ys[$0] }).count < 2 { for i in heldIdx { held[i] = false } }
+            let trainIdx = xs.indices.filter { !held[$0] }
+            let calIdx = xs.indices.filter { held[$0] }
+            report.trained = trainIdx.count
+            report.heldOut = calIdx.count
+            fitted = fit(xs, ys, ws, on: trainIdx, options: options, rng: &rng)
+            // Calibrated on the held-out slice (on the training records when there is none).
+            if calIdx.isEmpty {
+                calibration = trainIdx.map { (fitted.margin(xs[$0]), ys[$0]) }
+                measured = false
+            } else {
+                calibration = calIdx.map { (fitted.margin(xs[$0]), ys[$0]) }
+            }
         }
-        let heldIdx = xs.indices.filter { held[$0] }
-        if Set(heldIdx.map { ys[$0] }).count < 2 { for i in heldIdx { held[i] = false } }
-        let trainIdx = xs.indices.filter { !held[$0] }
-        let calIdx = xs.indices.filter { held[$0] }
-        report.trained = trainIdx.count
-        report.heldOut = calIdx.count
+        report.features = fitted.features
+        let (a, b) = plattFit(margins: calibration.map(\.margin), targets: calibration.map(\.target))
+        let model = TextModel(minN: options.minN, maxN: options.maxN, bucketBits: options.bucketBits, algorithm: options.algorithm,
+                              seed: options.seed, scamCount: report.scam, benignCount: report.benign, bias: fitted.bias, plattA: a, plattB: b,
+                              info: info, weights: fitted.weights)
+        guard measured else {
+            report.seconds = Date().timeIntervalSince(started)
+            return (model, report)
+        }
+        // Measured on the calibration records: held out, or each out of fold.
+        let probs = calibration.map { model.probability(margin: $0.margin) }
+        let targets = calibration.map(\.target)
+        var loss = 0.0, right = 0
+        for (p, y) in zip(probs, targets) {
+            let q = min(max(p, 1e-12), 1 - 1e-12)
+            loss -= y == 1 ? log(q) : log(1 - q)
+            if (p >= 0.5) == (y == 1) { right += 1 }
+        }
+        report.logLoss = loss / Double(calibration.count)
+        report.accuracy = Double(right) / Double(calibration.count)
+        report.auc = auc(probs, targets)
+        report.seconds = Date().timeIntervalSince(started)
+        return (model, report)
+    }
 
+    /// A trained linear model before calibration.
+    struct Fit {
+        var weights: [Float]
+        var bias: Double
+        /// Buckets kept (seen in at least `minDocumentFrequency` of the training records).
+        var features: Int
+        func margin(_ x: (indices: [Int32], values: [Float])) -> Double {
+            var m = bias
+            for k in x.indices.indices { m += Double(weights[Int(x.indices[k])]) * Double(x.values[k]) }
+            return m
+        }
+    }
+
+    /// Fits the linear model on the records `idx` (document frequency, then SGD or naive Bayes).
+    static func fit(_ xs: [(indices: [Int32], values: [Float])], _ ys: [Int], _ ws: [Int], on idx: [Int],
+                    options: TrainOptions, rng: inout SplitMix64) -> Fit {
         let buckets = 1 << options.bucketBits
         // Document frequency on the training part: rare buckets are dropped.
         var df = [Int32](repeating: 0, count: buckets)
-        for i in trainIdx { for b in xs[i].indices { df[Int(b)] &+= 1 } }
+        for i in idx { for b in xs[i].indices { df[Int(b)] &+= 1 } }
         let minDF = Int32(max(1, options.minDocumentFrequency))
         var kept = [Bool](repeating: false, count: buckets)
         for b in 0..<buckets where df[b] >= minDF { kept[b] = true }
-        report.features = kept.reduce(0) { $0 + ($1 ? 1 : 0) }
+        let features = kept.reduce(0) { $0 + ($1 ? 1 : 0) }
 
         var weights = [Double](repeating: 0, count: buckets)
         var bias = 0.0
@@ -172,8 +257,8 @@ package enum Trainer {
             var v = [Double](repeating: 0, count: buckets)
             var scale = 1.0
             var order: [Int] = []
-            order.reserveCapacity(trainIdx.count)
-            for i in trainIdx { for _ in 0..<ws[i] { order.append(i) } }
+            order.reserveCapacity(idx.count)
+            for i in idx { for _ in 0..<ws[i] { order.append(i) } }
             var t = 0.0
             for _ in 0..<max(1, options.epochs) {
                 seededShuffle(&order, &rng)
@@ -203,47 +288,21 @@ package enum Trainer {
             // margin is log θ(scam) − log θ(benign) summed over the text's features.
             var counts = [[Double]](repeating: [Double](repeating: 0, count: buckets), count: 2)
             var totals = [0.0, 0.0]
-            for i in trainIdx {
+            for i in idx {
                 let x = xs[i]
                 for k in x.indices.indices where kept[Int(x.indices[k])] {
                     counts[ys[i]][Int(x.indices[k])] += Double(ws[i]) * Double(x.values[k])
                     totals[ys[i]] += Double(ws[i]) * Double(x.values[k])
                 }
             }
-            let a = options.alpha, vocabulary = Double(max(1, report.features))
+            let a = options.alpha, vocabulary = Double(max(1, features))
             for b in 0..<buckets where kept[b] {
                 let scam = log((a + counts[1][b]) / (a * vocabulary + totals[1]))
                 let benign = log((a + counts[0][b]) / (a * vocabulary + totals[0]))
                 weights[b] = scam - benign
             }
         }
-        let dense = weights.map { Float($0) }
-        func margin(_ i: Int) -> Double {
-            var m = bias
-            for k in xs[i].indices.indices { m += Double(dense[Int(xs[i].indices[k])]) * Double(xs[i].values[k]) }
-            return m
-        }
-        // Calibration: Platt scaling on the held-out slice (on the training records when there is none).
-        let calibrationSet = calIdx.isEmpty ? trainIdx : calIdx
-        let (a, b) = plattFit(margins: calibrationSet.map(margin), targets: calibrationSet.map { ys[$0] })
-        let model = TextModel(minN: options.minN, maxN: options.maxN, bucketBits: options.bucketBits, algorithm: options.algorithm,
-                              seed: options.seed, scamCount: report.scam, benignCount: report.benign, bias: bias, plattA: a, plattB: b,
-                              info: info, weights: dense)
-        if !calIdx.isEmpty {
-            let probs = calIdx.map { model.probability(margin: margin($0)) }
-            let targets = calIdx.map { ys[$0] }
-            var loss = 0.0, right = 0
-            for (p, y) in zip(probs, targets) {
-                let q = min(max(p, 1e-12), 1 - 1e-12)
-                loss -= y == 1 ? log(q) : log(1 - q)
-                if (p >= 0.5) == (y == 1) { right += 1 }
-            }
-            report.logLoss = loss / Double(calIdx.count)
-            report.accuracy = Double(right) / Double(calIdx.count)
-            report.auc = auc(probs, targets)
-        }
-        report.seconds = Date().timeIntervalSince(started)
-        return (model, report)
+        return Fit(weights: weights.map { Float($0) }, bias: bias, features: features)
     }
 
     /// Area under the ROC curve: the chance a random scam scores above a random benign record.
