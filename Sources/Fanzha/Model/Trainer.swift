@@ -154,26 +154,36 @@ package enum Trainer {
         var calibration: [(margin: Double, target: Int)]
         var measured = true
         if folds >= 2 {
-            // Out of fold: every record is in one of `folds` seeded parts; the model trained
+            // Out of fold: every record is in one of `folds` seeded parts, and the model trained
             // without a part gives that part's margins, so every record calibrates and no one
-            // slice decides where the thresholds fall. The parts train in parallel, each from its
-            // own seed, so the result does not depend on the number of cores. The parts are drawn
-            // from a stream of their own: the model trained on every record is then the one
-            // `holdout 0` trains, with the same seed, only calibrated on margins it never saw.
-            var partRng = SplitMix64(seed: options.seed ^ SplitMix64.hash("folds"))
-            let part = xs.indices.map { _ in Int(partRng.next() % UInt64(folds)) }
-            let seeds = (0..<folds).map { _ in partRng.next() }
+            // slice decides where the thresholds fall. The model is the mean of the parts' models
+            // (linear, so one model of the same form): the margins Platt's sigmoid was fitted on
+            // come from the models it is made of, on the same scale, and no one shuffle decides
+            // it either. The parts train in parallel, each from its own seed, so the result does
+            // not depend on the number of cores.
+            let part = xs.indices.map { _ in Int(rng.next() % UInt64(folds)) }
+            let seeds = (0..<folds).map { _ in rng.next() }
             var margins = [Double](repeating: 0, count: xs.count)
+            var fits = [Fit?](repeating: nil, count: folds)
+            let lock = NSLock()
             margins.withUnsafeMutableBufferPointer { out in
                 let base = out.baseAddress!
                 DispatchQueue.concurrentPerform(iterations: folds) { f in
                     var foldRng = SplitMix64(seed: seeds[f])
                     let fit = Self.fit(xs, ys, ws, on: xs.indices.filter { part[$0] != f }, options: options, rng: &foldRng)
                     for i in xs.indices where part[i] == f { (base + i).pointee = fit.margin(xs[i]) }
+                    lock.lock(); fits[f] = fit; lock.unlock()
                 }
             }
             calibration = xs.indices.map { (margins[$0], ys[$0]) }
-            fitted = fit(xs, ys, ws, on: Array(xs.indices), options: options, rng: &rng)
+            // Summed in the parts' order, in Double, then rounded once: the same bytes every run.
+            var sum = [Double](repeating: 0, count: 1 << options.bucketBits), bias = 0.0
+            for fit in fits.map({ $0! }) {
+                for b in sum.indices where fit.weights[b] != 0 { sum[b] += Double(fit.weights[b]) }
+                bias += fit.bias
+            }
+            let mean = sum.map { Float($0 / Double(folds)) }
+            fitted = Fit(weights: mean, bias: bias / Double(folds), features: mean.reduce(0) { $0 + ($1 != 0 ? 1 : 0) })
             report.trained = xs.count
             report.folds = folds
         } else {
