@@ -67,3 +67,36 @@ import Testing
         #expect(compared > 100)
     }
 }
+
+/// A live call's word hits stay placed under their atoms from event to event
+/// (Calls/LiveWordHits.swift): every evaluation of the call — its whole stretch turn by turn, a
+/// shorter stretch than the hits kept, a window of its last turns — judges as a fresh record.
+@Suite struct LiveWordHitsTests {
+    @Test func keptPlacementJudgesAsAFreshRecord() throws {
+        let rules = LiveCallsTests.rules
+        let live = try Screener(rules: rules, usePrefilter: true)
+        let fresh = try Screener(rules: rules, usePrefilter: true)
+        let printer = VerdictPrinter(rules: rules, format: .jsonl, colour: false)
+        var kept = 0
+        for call in try LiveCallsTests.calls() {
+            let p = live.prepareLiveCall(id: call.id)
+            for (k, turn) in call.turns.enumerated() {
+                live.append(turn, to: p)
+                let record = Record(id: call.id, turns: Array(call.turns.prefix(k + 1)))
+                #expect(printer.json(live.evaluate(p), record: record) == printer.json(fresh.evaluate(fresh.prepare(record)), record: record),
+                        "call \(call.id), turn \(k)")
+                if p.regexMemo?.wordHits?.hi == k + 1 { kept += 1 }
+            }
+            // Fewer turns than the call keeps placed: placed afresh, as a record.
+            let first = Record(id: call.id, turns: Array(call.turns.prefix(2)))
+            #expect(printer.json(live.evaluate(p, turnLimit: 2), record: first) == printer.json(fresh.evaluate(fresh.prepare(first)), record: first),
+                    "call \(call.id), its first two turns")
+            // A window of its last turns, as a call longer than the window is judged.
+            let window = p.lastTurns(3), last = Record(id: call.id, turns: Array(call.turns.suffix(3)))
+            #expect(printer.json(live.evaluate(window), record: last) == printer.json(fresh.evaluate(fresh.prepare(last)), record: last),
+                    "call \(call.id), its last three turns")
+        }
+        // The kept placement, not the fallback, made the turn-by-turn verdicts.
+        #expect(kept > 500, "\(kept) verdicts from the kept placement")
+    }
+}

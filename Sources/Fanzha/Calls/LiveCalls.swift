@@ -165,7 +165,7 @@ public final class LiveCallScreener {
             return out
         case .turn(let call, let speaker, let text, let time):
             var out = expireIdle(now: number, time: time)
-            turn(call: call, speaker: speaker, text: text, time: time, number: number, origin: "\(source):\(number)", into: &out)
+            turn(call: call, speaker: speaker, text: text, time: time, number: number, source: source, into: &out)
             return out
         }
     }
@@ -191,7 +191,9 @@ public final class LiveCallScreener {
         }
     }
 
-    private func turn(call: String, speaker: String, text: String, time: Double?, number: Int, origin: String, into out: inout [Step]) {
+    private func turn(call: String, speaker: String, text: String, time: Double?, number: Int, source: String, into out: inout [Step]) {
+        // Where the line is, for a notice: made only when one is said (most turns say none).
+        var origin: String { "\(source):\(number)" }
         let state: CallState
         if let s = open[call], s.turns < limits.maxTurns {
             state = s

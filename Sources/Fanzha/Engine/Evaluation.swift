@@ -37,6 +37,9 @@ extension Screener {
         var modelCache = ModelCache()
         /// The evidence of this record's hits, made at the first (Evidence.swift).
         var evidenceTable: EvidenceTable?
+        /// A live call's words present, once each, when its hits were placed from those it keeps
+        /// (Calls/LiveWordHits.swift); nil otherwise.
+        var liveWords: Arena<Int32>?
 
         init(screener: Screener, prepared: Prepared, turnLimit: Int) {
             self.screener = screener

@@ -8,6 +8,8 @@ extension Screener.Evaluation {
     /// (and the clauses they satisfy) and count each atom's hits, one to place them.
     mutating func placeWordHits() {
         guard usePrefilter else { return }
+        // A live call keeps its turns' hits placed from event to event (Calls/LiveWordHits.swift).
+        if placeLiveWordHits() { return }
         let turns = prepared.turns
         let g = ws.generation
         ws.touchedAtoms.removeAll()
@@ -81,14 +83,20 @@ extension Screener.Evaluation {
             // order with no sort (sorting it cost a live call's decision more than collecting it).
             let bits = ws.ruleBits
             for r in program.pointee.unfiltered { bits[Int(r) >> 6] |= 1 << UInt64(r & 63) }
-            let turns = prepared.turns
-            for t in 0..<turnLimit {
-                for h in turns[t].wordHits {
-                    let w = Int(h.0)
-                    for k in Int(program.pointee.rulesByWordStart[w])..<Int(program.pointee.rulesByWordStart[w + 1]) {
-                        let r = program.pointee.rulesByWord[k]
-                        bits[Int(r) >> 6] |= 1 << UInt64(r & 63)
-                    }
+            let start = program.pointee.rulesByWordStart, rules = program.pointee.rulesByWord
+            func mark(_ w: Int) {
+                for k in Int(start[w])..<Int(start[w + 1]) {
+                    let r = rules[k]
+                    bits[Int(r) >> 6] |= 1 << UInt64(r & 63)
+                }
+            }
+            if let words = liveWords {
+                // A live call's words, once each.
+                for i in 0..<words.count { mark(Int(words[i])) }
+            } else {
+                let turns = prepared.turns
+                for t in 0..<turnLimit {
+                    for h in turns[t].wordHits { mark(Int(h.0)) }
                 }
             }
             for i in 0..<bits.count where bits[i] != 0 {

@@ -101,9 +101,13 @@ extension Screener {
         /// The call's n-gram counts for the learned model (LiveModel.swift).
         var ngrams: CallNGrams?
 
+        /// The call's word hits, placed under their atoms (Calls/LiveWordHits.swift).
+        var wordHits: CallWordHits?
+
         /// Drops what the call's turns before `turn` hold: they have left the window for good.
         func forget(before turn: Int) {
             if let counts = ngrams, counts.lo < turn { ngrams = nil }
+            if let kept = wordHits, kept.lo < turn { wordHits = nil }
             for a in Array(entries.keys) {
                 var e = entries[a]!
                 if e.to <= turn {

@@ -165,8 +165,8 @@ extension CallEventInput {
             guard let c = id, !c.isEmpty else { return .malformed("an event needs a `call` id (a string or a number)") }
             var time: Double?
             if let t {
-                guard case .number(let n) = t, n.double.isFinite else { return .malformed("call \(c): `t` must be a number of seconds") }
-                time = n.double
+                guard case .number(let n) = t, case let seconds = n.double, seconds.isFinite else { return .malformed("call \(c): `t` must be a number of seconds") }
+                time = seconds
             }
             if case .bool(true)? = end { return .event(.end(call: c, time: time)) }
             if case .string("end")? = kind { return .event(.end(call: c, time: time)) }

@@ -1,0 +1,101 @@
+// A live call's dictionary-word hits, kept placed under their atoms from event to event.
+//
+// Every evaluation starts by listing the automaton's hits under the atoms they belong to
+// (`placeWordHits`: each hit's word looked up in the program's word → atom and word → clause
+// indexes, twice). A live call is evaluated at each of its events on the same turns plus a new
+// one, so it keeps that work: the words present (once each), the atoms with hits, and each hit
+// with its atom, in turn order. An evaluation of the call then looks up only its new turns'
+// words, stamps the call's distinct words' clauses, and copies each hit to its atom's run: the
+// same runs, in the same order, as placing every turn afresh.
+
+extension Screener {
+    /// A live call's word hits in its turns `lo ..< hi` (the call's turn numbers), kept with its
+    /// `RegexMemo` while the evaluations start at `lo`.
+    final class CallWordHits {
+        struct Hit { var atom: Int32, turn: Int32, start: Int32, end: Int32 }
+        let lo: Int
+        fileprivate(set) var hi: Int
+        /// The words present, once each, in order first seen.
+        fileprivate var words = Arena<Int32>()
+        /// The atoms with hits, in order first touched, and how many hits each has.
+        fileprivate var atoms = Arena<Int32>()
+        fileprivate var counts = Arena<Int32>()
+        /// Every hit under every atom of its word, in turn order (turns counted from `lo`).
+        fileprivate var hits = Arena<Hit>()
+
+        init(from turn: Int) { lo = turn; hi = turn }
+
+        deinit {
+            words.deallocate(); atoms.deallocate(); counts.deallocate(); hits.deallocate()
+        }
+    }
+}
+
+extension Screener.Evaluation {
+    /// `placeWordHits` for a live call's stretch from the turn its kept hits start at: the new
+    /// turns' hits are added to the call's, then the call's are placed. False (nothing done) for
+    /// any other record or stretch.
+    mutating func placeLiveWordHits() -> Bool {
+        guard let memo = prepared.regexMemo else { return false }
+        let lo = prepared.firstTurnNumber
+        if memo.wordHits == nil { memo.wordHits = Screener.CallWordHits(from: lo) }
+        // A window that moved on (a call longer than the window), or fewer turns than kept: as a record.
+        guard let kept = memo.wordHits, kept.lo == lo, kept.hi <= lo + turnLimit else { return false }
+        let g = ws.generation
+        var words = kept.words, atoms = kept.atoms, counts = kept.counts, hits = kept.hits
+        let clausesStart = program.pointee.clausesByWordStart, clauses = program.pointee.clausesByWord
+        let atomsStart = program.pointee.atomsByWordStart, atomsOfWord = program.pointee.atomsByWord
+        for i in 0..<words.count {
+            let w = Int(words[i])
+            ws.wordStamp[w] = g
+            for k in Int(clausesStart[w])..<Int(clausesStart[w + 1]) { ws.clauseStamp[Int(clauses[k])] = g }
+        }
+        // While the new turns are added, an atom's `atomHitFirst` is its place in `atoms`.
+        for s in 0..<atoms.count {
+            let a = Int(atoms[s])
+            ws.atomHitStamp[a] = g
+            ws.atomHitFirst[a] = Int32(s)
+        }
+        let turns = prepared.turns
+        for t in (kept.hi - lo)..<turnLimit {
+            for h in turns[t].wordHits {
+                let w = Int(h.0)
+                if ws.wordStamp[w] != g {
+                    ws.wordStamp[w] = g
+                    words.append(h.0)
+                    for k in Int(clausesStart[w])..<Int(clausesStart[w + 1]) { ws.clauseStamp[Int(clauses[k])] = g }
+                }
+                for k in Int(atomsStart[w])..<Int(atomsStart[w + 1]) {
+                    let a = Int(atomsOfWord[k])
+                    if ws.atomHitStamp[a] != g {
+                        ws.atomHitStamp[a] = g
+                        ws.atomHitFirst[a] = Int32(atoms.count)
+                        atoms.append(Int32(a))
+                        counts.append(0)
+                    }
+                    counts[Int(ws.atomHitFirst[a])] &+= 1
+                    hits.append(Screener.CallWordHits.Hit(atom: Int32(a), turn: Int32(t), start: h.1, end: h.2))
+                }
+            }
+        }
+        kept.words = words; kept.atoms = atoms; kept.counts = counts; kept.hits = hits
+        kept.hi = lo + turnLimit
+        // Placed by counting, as `placeWordHits` places them.
+        var total = 0
+        for s in 0..<atoms.count {
+            let a = Int(atoms[s])
+            ws.atomHitFirst[a] = Int32(total)
+            ws.atomHitCount[a] = 0
+            ws.atomHitSorted[a] = false
+            total += Int(counts[s])
+        }
+        ws.atomHits.reset(count: total, to: Evidence(turn: 0, start: 0, end: 0))
+        for i in 0..<hits.count {
+            let h = hits[i], a = Int(h.atom)
+            ws.atomHits[Int(ws.atomHitFirst[a] &+ ws.atomHitCount[a])] = Evidence(turn: h.turn, start: h.start, end: h.end)
+            ws.atomHitCount[a] &+= 1
+        }
+        liveWords = words
+        return true
+    }
+}
