@@ -56,9 +56,12 @@ extension Screener.Evaluation {
     /// Whether node `id` is a word list none of whose words the automaton found in this record:
     /// empty in every scope and frame, known without evaluating it. Most atoms a candidate rule
     /// names are such lists (the alternatives of an `or`), and a call to `evaluate` and
-    /// `atomOccurrences` for each cost about a hundred instructions.
+    /// `atomOccurrences` for each cost about a hundred instructions. Mutating, though it writes
+    /// nothing: a plain method called from `evaluate` took a copy of the whole evaluation in a
+    /// debug build (inlining is not guaranteed there), four such copies in `evaluate`'s frame, and
+    /// the deep recursion of a long condition then ran out of a worker thread's stack.
     @inline(__always)
-    private func absentWords(_ id: Int32) -> Bool {
+    private mutating func absentWords(_ id: Int32) -> Bool {
         let n = program.pointee.nodes[Int(id)]
         return n.op == .atom && usePrefilter && program.pointee.atomIsWords[Int(n.arg)]
             && ws.atomHitStamp[Int(n.arg)] != ws.generation
