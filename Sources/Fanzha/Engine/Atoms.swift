@@ -56,6 +56,18 @@ extension Screener.Evaluation {
                 }
             }
         } else if !usePrefilter || atomCandidate(a) {
+            // A one-turn record (a message) whose text the regex's literal gate, once built, does
+            // not admit: no match, found before fetching the matchers (about 20 reference counts).
+            var admitted = false
+            if usePrefilter, turnLimit == 1, case .gate(let gate) = screener.atomMatchers[a].gate {
+                let scalars = scalarBits(ofTurn: 0)
+                if !prepared.turns[0].text.bytes.withUnsafeBufferPointer({ gate.admits($0, scalars: scalars) }) {
+                    ws.atomStamp[a] = g
+                    ws.atomResult[a] = since(start)
+                    return since(start)
+                }
+                admitted = true
+            }
             let patterns: [Pattern]
             do { patterns = try screener.patterns(ofAtom: a) } catch {
                 prepared.regexMemo?.sawFailure = true
@@ -69,7 +81,7 @@ extension Screener.Evaluation {
             }
             let turns = prepared.turns, scratch = screener.scratch
             // A turn without the characters every match needs is not matched (LiteralGate.swift).
-            let gate = usePrefilter && !patterns.isEmpty ? screener.literalGate(ofAtom: a) : nil
+            let gate = usePrefilter && !patterns.isEmpty && !admitted ? screener.literalGate(ofAtom: a) : nil
             // A regex whose matches hold a literal near their start is tried only there
             // (StartAnchors.swift); without the prefilter, everywhere, as the reference. Looked up
             // once a turn gets past the gate: a scan of one message reads only the regexes it runs.

@@ -53,17 +53,34 @@ extension Screener.Evaluation {
 
     private func kid(_ n: Program.Node, _ k: Int) -> Int32 { program.pointee.kids[Int(n.first) + k] }
 
+    /// Whether node `id` is a word list none of whose words the automaton found in this record:
+    /// empty in every scope and frame, known without evaluating it. Most atoms a candidate rule
+    /// names are such lists (the alternatives of an `or`), and a call to `evaluate` and
+    /// `atomOccurrences` for each cost about a hundred instructions. Mutating, though it writes
+    /// nothing: a plain method called from `evaluate` took a copy of the whole evaluation in a
+    /// debug build (inlining is not guaranteed there), four such copies in `evaluate`'s frame, and
+    /// the deep recursion of a long condition then ran out of a worker thread's stack.
+    @inline(__always)
+    private mutating func absentWords(_ id: Int32) -> Bool {
+        let n = program.pointee.nodes[Int(id)]
+        return n.op == .atom && usePrefilter && program.pointee.atomIsWords[Int(n.arg)]
+            && ws.atomHitStamp[Int(n.arg)] != ws.generation
+    }
+
     /// The occurrences of node `id` in the turns of `scope` (`[]`: every turn).
     mutating func evaluate(_ id: Int32, scope: Side) -> Occurrences {
         let n = program.pointee.nodes[Int(id)]
         switch n.op {
         case .atom:
-            var all = atomOccurrences(Int(n.arg))
+            let a = Int(n.arg)
+            if usePrefilter && program.pointee.atomIsWords[a] && ws.atomHitStamp[a] != ws.generation { return .none }
+            var all = ws.atomStamp[a] == ws.generation ? ws.atomResult[a] : atomOccurrences(a)
             if blindness != 0 && !ws.frames.isEmpty && !all.isEmpty {
                 let frames = ws.frames, hidden = blindness
                 all = filter(all) { o in !Self.inFrame(o, frames, hidden) }
             }
-            if scope.isEmpty { return all }
+            // A record whose turns are all on one side (every message) keeps them all.
+            if scope.isEmpty || sidesPresent == scope { return all }
             return filterSide(all, scope)
         case .rule:
             let key = (Int(n.arg) * 16 + Int(blindness & 15)) * 4 + Int(scope.rawValue)
@@ -77,7 +94,9 @@ extension Screener.Evaluation {
         case .and:
             let base = ws.stack.count
             for k in 0..<Int(n.count) {
-                let o = evaluate(kid(n, k), scope: scope)
+                let id = kid(n, k)
+                if absentWords(id) { ws.stack.removeLast(ws.stack.count - base); return .none }
+                let o = evaluate(id, scope: scope)
                 if o.isEmpty { ws.stack.removeLast(ws.stack.count - base); return .none }
                 ws.stack.append(o)
             }
@@ -85,16 +104,21 @@ extension Screener.Evaluation {
         case .or:
             let base = ws.stack.count
             for k in 0..<Int(n.count) {
-                let o = evaluate(kid(n, k), scope: scope)
+                let id = kid(n, k)
+                if absentWords(id) { continue }
+                let o = evaluate(id, scope: scope)
                 if !o.isEmpty { ws.stack.append(o) }
             }
             return ws.stack.count == base ? .none : concatenate(from: base)
         case .not:
-            return evaluate(kid(n, 0), scope: scope).isEmpty ? .nowhere : .none
+            let id = kid(n, 0)
+            return absentWords(id) || evaluate(id, scope: scope).isEmpty ? .nowhere : .none
         case .atLeast:
             let base = ws.stack.count
             for k in 0..<Int(n.count) {
-                let o = evaluate(kid(n, k), scope: scope)
+                let id = kid(n, k)
+                if absentWords(id) { continue }
+                let o = evaluate(id, scope: scope)
                 if !o.isEmpty { ws.stack.append(o) }
             }
             // None satisfied is false even for at_least(0, …): there is no evidence to show.
