@@ -93,10 +93,6 @@ public final class TextModel: @unchecked Sendable {
     @inline(__always)
     static func forEachNGram(_ bytes: UnsafeBufferPointer<UInt8>, minN: Int, maxN: Int, mask: UInt64,
                              _ body: (Int, Int, Int, Int) -> Void) {
-        if maxN <= 3 {
-            forEachNGramUpTo3(bytes, minN: minN, maxN: maxN, mask: mask, body)
-            return
-        }
         if maxN <= 4 {
             forEachShortNGram(bytes, minN: minN, maxN: maxN, mask: mask, body)
             return
@@ -191,40 +187,6 @@ public final class TextModel: @unchecked Sendable {
             if top < 4 { continue }
             h = (h ^ v3) &* 0x0000_0100_0000_01B3
             emit(h, 4, s3, i)
-        }
-    }
-
-    /// `forEachShortNGram` for n-grams of at most 3 scalars (the bundled model's 1–3-grams): one
-    /// scalar and one start fewer to carry from scalar to scalar, and one inlined copy of `body`
-    /// fewer, so the counting loop keeps its values in registers. The same buckets, in the same order.
-    @inline(__always)
-    static func forEachNGramUpTo3(_ bytes: UnsafeBufferPointer<UInt8>, minN: Int, maxN: Int, mask: UInt64,
-                                  _ body: (Int, Int, Int, Int) -> Void) {
-        var v0: UInt64 = 0, v1: UInt64 = 0, v2: UInt64 = 0
-        var s0 = 0, s1 = 0, s2 = 0
-        var seen = 0
-        var i = 0
-        let n = bytes.count
-        @inline(__always) func emit(_ h: UInt64, _ len: Int, _ start: Int, _ end: Int) {
-            body(Int(truncatingIfNeeded: finalMix(h, len) & mask), start, end, len)
-        }
-        while i < n {
-            let start = i
-            let v = decodeScalar(bytes, &i)
-            v2 = v1; v1 = v0; v0 = UInt64(v)
-            s2 = s1; s1 = s0; s0 = start
-            seen &+= 1
-            let top = min(maxN, seen)
-            if top < minN { continue }
-            var h: UInt64 = 0xcbf2_9ce4_8422_2325
-            h = (h ^ v0) &* 0x0000_0100_0000_01B3
-            if minN <= 1 { emit(h, 1, s0, i) }
-            if top < 2 { continue }
-            h = (h ^ v1) &* 0x0000_0100_0000_01B3
-            if minN <= 2 { emit(h, 2, s1, i) }
-            if top < 3 { continue }
-            h = (h ^ v2) &* 0x0000_0100_0000_01B3
-            emit(h, 3, s2, i)
         }
     }
 
