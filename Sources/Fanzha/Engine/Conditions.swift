@@ -63,8 +63,13 @@ extension Screener.Evaluation {
     @inline(__always)
     private mutating func absentWords(_ id: Int32) -> Bool {
         let n = program.pointee.nodes[Int(id)]
-        return n.op == .atom && usePrefilter && program.pointee.atomIsWords[Int(n.arg)]
-            && ws.atomHitStamp[Int(n.arg)] != ws.generation
+        return n.op == .atom && absentWords(atom: Int(n.arg))
+    }
+
+    /// Whether atom `a` is a word list none of whose words the automaton found in this record.
+    @inline(__always)
+    private mutating func absentWords(atom a: Int) -> Bool {
+        usePrefilter && program.pointee.atomIsWords[a] && ws.atomHitStamp[a] != ws.generation
     }
 
     /// The occurrences of node `id` in the turns of `scope` (`[]`: every turn).
@@ -73,7 +78,7 @@ extension Screener.Evaluation {
         switch n.op {
         case .atom:
             let a = Int(n.arg)
-            if usePrefilter && program.pointee.atomIsWords[a] && ws.atomHitStamp[a] != ws.generation { return .none }
+            if absentWords(atom: a) { return .none }
             var all = ws.atomStamp[a] == ws.generation ? ws.atomResult[a] : atomOccurrences(a)
             if blindness != 0 && !ws.frames.isEmpty && !all.isEmpty {
                 let frames = ws.frames, hidden = blindness

@@ -21,7 +21,7 @@ package struct TrainOptions: Sendable {
     package var holdout = 0.1
     /// With 2 or more: calibrate out of fold instead of on a held-out slice — that many models,
     /// each trained without one seeded part of the records, give every record's margin, Platt
-    /// scaling is fitted on all of them, and the model is then trained on every record.
+    /// scaling is fitted on all of them, and the model written is the mean of those models.
     package var folds = 0
     /// Labels that mean benign; any other label means scam (category ids, `scam`, `fraud`,
     /// referral outcomes `dissuaded` and `already_paid`).
