@@ -167,7 +167,7 @@ struct Explain: ParsableCommand {
             let verdict = scanner.screen(record)
             let out = OutputSink.stdout
             out.write(Explanation.render(verdict, record: record, rules: rules, colour: useColour(out)))
-            if let report = scanner.modelReport(record) { out.write(ModelExplanation.render(report, model: model!)) }
+            if let report = scanner.modelReport(record, frames: verdict.frames) { out.write(ModelExplanation.render(report, model: model!)) }
             return verdict.level > .none ? 0 : 1
         }
     }

@@ -414,6 +414,46 @@ private func temporaryFile(_ name: String, _ bytes: [UInt8]) throws -> String {
         #expect(try RuleScanner(rules: rules).modelReport(Record(id: "t", text: text)) == nil)
     }
 
+    /// `explain` gives, beside the probability on the whole text, the one a rule that reads no
+    /// frame compares: on the text outside the frames. A rule whose bound lies just below that
+    /// figure fires and one just above does not, whatever the whole text's probability is.
+    @Test func reportGivesTheProbabilityOutsideTheFrames() throws {
+        let model = try tinyModel()
+        let text = "反诈提醒：今晚七点一起吃饭吧，妈，我周末回家，帮我留点汤。请马上把钱转到安全账户，配合调查洗钱案"
+        func rules(_ bound: Double?) throws -> RuleSet {
+            try compiledRuleSet("""
+            frame warn {
+              title "提醒"
+              kind  warning
+              match "反诈提醒"
+            }
+            rule word {
+              title "词"
+              score 1
+              match "安全账户"
+            }
+            \(bound.map { "rule learned {\n  title \"模型\"\n  score 6\n  allow no_atom\n  match model >= \(String(format: "%.6f", $0))\n}" } ?? "")
+            """)
+        }
+        let scanner = try RuleScanner(matcher: CompiledMatcher(try rules(nil), model: model))
+        let verdict = scanner.screen(Record(id: "t", text: text))
+        let frame = try #require(verdict.frames.first)
+        #expect(frame.start == 0 && frame.kind == .warning, "\(verdict.frames)")
+        let report = try #require(scanner.modelReport(Record(id: "t", text: text), frames: verdict.frames))
+        let outside = try #require(report.outsideFrames)
+        // The framed everyday sentence pulled the whole text's probability down.
+        #expect(outside > report.probability + 0.01, "\(outside) vs \(report.probability)")
+        for (bound, fires) in [(outside - 0.0005, true), (outside + 0.0005, false)] {
+            let s = try RuleScanner(matcher: CompiledMatcher(try rules(bound), model: model))
+            #expect(s.screen(Record(id: "t", text: text)).hits.contains { $0.rule == "learned" } == fires, "bound \(bound)")
+        }
+        // Without frames there is no second figure, and the rendering says nothing of frames.
+        let plain = try #require(scanner.modelReport(Record(id: "t", text: text)))
+        #expect(plain.outsideFrames == nil && plain.probability == report.probability)
+        #expect(ModelExplanation.render(report, model: model).contains("outside the frames: "))
+        #expect(!ModelExplanation.render(plain, model: model).contains("outside the frames"))
+    }
+
     /// A model hit's evidence is the first place (n-grams of two characters or more) of each of
     /// the three buckets that pushed the probability hardest that way, in text order, merged where
     /// they overlap: what a pass over the text's n-grams finds, though the screener keeps the

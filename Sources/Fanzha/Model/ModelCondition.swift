@@ -305,6 +305,9 @@ package struct ModelReport: Sendable {
     }
     package let probability: Double
     package let margin: Double
+    /// The probability on the text outside the record's frames — what a `model` condition in a
+    /// rule that reads no frame compares (RULES.md, Frames); nil when no frame was given.
+    package let outsideFrames: Double?
     package let up: [Contribution]
     package let down: [Contribution]
 }
@@ -312,21 +315,34 @@ package struct ModelReport: Sendable {
 extension Screener {
     /// The model's report on a record (nil without a model): the probability and the `count`
     /// n-grams that raised it most and lowered it most, with their places in the original text.
-    package func modelReport(_ record: Record, count: Int = 5) -> ModelReport? {
+    /// With the record's `frames` (its verdict's), also the probability on the text outside them:
+    /// an n-gram wholly inside a frame is left out, as the screener leaves it out for a rule that
+    /// reads no frame, so a warning's benign half cannot hide what the rules' model saw.
+    package func modelReport(_ record: Record, frames: [Frame] = [], count: Int = 5) -> ModelReport? {
         guard let model = matcher.model else { return nil }
         let p = prepare(record)
-        var all: [Int32] = []
+        var all: [Int32] = [], outside: [Int32] = []
         struct Place { let turn: Int; let start: Int; let end: Int }
         var places: [Int: [Place]] = [:]
         for (t, turn) in p.turns.enumerated() {
+            let turnFrames = frames.filter { ($0.turn ?? 0) == t }
             turn.text.bytes.withUnsafeBufferPointer { buf in
                 TextModel.forEachNGram(buf, minN: model.minN, maxN: model.maxN, mask: model.mask) { b, s, e, _ in
                     all.append(Int32(b))
                     if places[b, default: []].count < 3 { places[b, default: []].append(Place(turn: t, start: s, end: e)) }
+                    if !turnFrames.isEmpty {
+                        let r = turn.text.originalRange(ofBytes: s..<e)
+                        if !turnFrames.contains(where: { $0.start <= r.lowerBound && r.upperBound <= $0.end }) { outside.append(Int32(b)) }
+                    }
                 }
             }
         }
         var indices: [Int32] = [], values: [Float] = []
+        var outsideFrames: Double?
+        if !frames.isEmpty {
+            TextModel.vectorise(&outside, indices: &indices, values: &values)
+            outsideFrames = model.probability(margin: model.margin(indices: indices, values: values))
+        }
         TextModel.vectorise(&all, indices: &indices, values: &values)
         let margin = model.margin(indices: indices, values: values)
         var contributions: [(bucket: Int, c: Double)] = []
@@ -348,7 +364,7 @@ extension Screener {
         }
         let up = contributions.filter { $0.c > 0 }.sorted { $0.c != $1.c ? $0.c > $1.c : $0.bucket < $1.bucket }.prefix(count).map(describe)
         let down = contributions.filter { $0.c < 0 }.sorted { $0.c != $1.c ? $0.c < $1.c : $0.bucket < $1.bucket }.prefix(count).map(describe)
-        return ModelReport(probability: model.probability(margin: margin), margin: margin, up: up, down: down)
+        return ModelReport(probability: model.probability(margin: margin), margin: margin, outsideFrames: outsideFrames, up: up, down: down)
     }
 }
 
