@@ -306,7 +306,8 @@ package struct ModelReport: Sendable {
     package let probability: Double
     package let margin: Double
     /// The probability on the text outside the record's frames — what a `model` condition in a
-    /// rule that reads no frame compares (RULES.md, Frames); nil when no frame was given.
+    /// positive rule that reads no frame compares (a negative rule reads the whole text unless the
+    /// message makes its own appeal: RULES.md, Frames); nil when no frame was given.
     package let outsideFrames: Double?
     package let up: [Contribution]
     package let down: [Contribution]

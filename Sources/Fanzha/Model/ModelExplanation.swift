@@ -4,7 +4,7 @@ package enum ModelExplanation {
     package static func render(_ r: ModelReport, model: TextModel) -> String {
         var out = "\nmodel: probability \(fixed(r.probability, 3)) (\(model.path.isEmpty ? "in memory" : model.path))\n"
         if let outside = r.outsideFrames {
-            out += " outside the frames: \(fixed(outside, 3)) (what a rule that reads no frame compares)\n"
+            out += " outside the frames: \(fixed(outside, 3)) (what a positive rule compares; a negative one, the whole text)\n"
         }
         func line(_ c: ModelReport.Contribution) -> String {
             let places = c.spans.map { "「\(VerdictPrinter.terminalSafe($0.text))」\($0.turn.map { "@\($0)" } ?? "")[\($0.start),\($0.end))" }
