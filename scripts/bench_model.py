@@ -5,9 +5,11 @@ most +20% on scan's time per record and under a minute to train on 30,000 texts 
   bench_model.py scan BIN SLICE        callgrind instructions per record of `scan --format jsonl
                                        --threads 1` and `scan --count` on SLICE, with the bundled
                                        model and with --no-model (each minus a run on an empty input)
-  bench_model.py train BIN DATASETS    wall and CPU seconds and peak memory of `fanzha train` on
+  bench_model.py train BIN DATASETS [TRAIN OPTION ...]
+                                       wall and CPU seconds and peak memory of `fanzha train` on
                                        every research dev file and corpus/ (the weights of
-                                       scripts/quality_model.py); the model goes to a temporary file
+                                       scripts/quality_model.py; more options for `train`, such as
+                                       --folds 5, after them); the model goes to a temporary file
 """
 import os, subprocess, sys, tempfile, time
 
@@ -35,7 +37,7 @@ def scan(binary, slice_path):
               f"({records} records)")
 
 
-def train(binary, datasets):
+def train(binary, datasets, *options):
     files, weights = [], []
     for name, rel in SETS:
         path = os.path.join(datasets, rel)
@@ -49,7 +51,7 @@ def train(binary, datasets):
         weights += ["--weight", f"{path}={WEIGHTS[c]}"]
     with tempfile.TemporaryDirectory(prefix="fanzha-bench-model-") as d:
         start = time.perf_counter()
-        p = subprocess.Popen(["/usr/bin/time", "-f", "%U %S %M", "-o", os.path.join(d, "time"), binary, "train", *files, *weights,
+        p = subprocess.Popen(["/usr/bin/time", "-f", "%U %S %M", "-o", os.path.join(d, "time"), binary, "train", *files, *weights, *options,
                               "-o", os.path.join(d, "m.fzm")], stderr=subprocess.PIPE, text=True)
         _, err = p.communicate()
         wall = time.perf_counter() - start
@@ -57,11 +59,11 @@ def train(binary, datasets):
             sys.exit(f"fanzha train failed: {err}")
         user, system, kb = open(os.path.join(d, "time")).read().split()[-3:]
         records = err.split(": lr, ")[1].split(" records (")[0] if ": lr, " in err else "?"
-        print(f"Model training: {records} records ({len(files)} files) in {wall:.1f} s wall, "
+        print(f"Model training{' (' + ' '.join(options) + ')' if options else ''}: {records} records ({len(files)} files) in {wall:.1f} s wall, "
               f"{float(user) + float(system):.1f} s CPU, peak {int(kb) / 1024:.0f} MB")
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 4 or sys.argv[1] not in ("scan", "train"):
+    if len(sys.argv) < 4 or sys.argv[1] not in ("scan", "train") or (sys.argv[1] == "scan" and len(sys.argv) != 4):
         sys.exit(__doc__)
-    {"scan": scan, "train": train}[sys.argv[1]](sys.argv[2], sys.argv[3])
+    {"scan": scan, "train": train}[sys.argv[1]](*sys.argv[2:])
