@@ -121,7 +121,29 @@ package final class ScreeningEngine: @unchecked Sendable {
             j.add("title", h.title)
             j.add("evidence", h.spans.map(\.text))
         }
-        o.add("report", Explanation.render(s.verdict, record: s.record, rules: rules, colour: false))
+        var report = Explanation.render(s.verdict, record: s.record, rules: rules, colour: false)
+        // The model's part, as `fanzha explain` gives it: its probability (and outside the
+        // frames, when there are frames) and the n-grams that pushed it most, with their places.
+        if let model = matcher.model, let m = withScreener({ $0.modelReport(s.record, frames: s.verdict.frames) }) {
+            report += ModelExplanation.render(m, model: model)
+            o.addObject("model") { j in
+                j.add("probability", m.probability)
+                if let outside = m.outsideFrames { j.add("outside_frames", outside) }
+                let contribution: (inout JSONObjectWriter, ModelReport.Contribution) -> Void = { c, x in
+                    c.add("ngram", x.ngram)
+                    c.add("contribution", x.contribution)
+                    c.addObjects("spans", x.spans) { sp, span in
+                        if let t = span.turn { sp.add("turn", t) }
+                        sp.add("start", span.start)
+                        sp.add("end", span.end)
+                        sp.add("text", span.text)
+                    }
+                }
+                j.addObjects("up", m.up, contribution)
+                j.addObjects("down", m.down, contribution)
+            }
+        }
+        o.add("report", report)
         return o.finishBytes()
     }
 

@@ -136,6 +136,23 @@ private let ordinary = "妈，我周末回家吃饭，帮我留两个菜"
             #expect(points.contains { $0["rule"] as? String == "police.safe_account" })
             #expect((r.object["verdict"] as? [String: Any])?["level"] as? String == "high")
             #expect((r.object["report"] as? String)?.contains("total: level high") == true)
+            // The bundled model's part, as `fanzha explain` prints it, and as fields: the
+            // n-grams' places are offsets into the text sent.
+            let model = try #require(r.object["model"] as? [String: Any])
+            let p = try #require(model["probability"] as? Double)
+            #expect(p >= 0 && p <= 1)
+            #expect((r.object["report"] as? String)?.contains("model: probability") == true)
+            let up = try #require(model["up"] as? [[String: Any]])
+            let scalars = Array(police.unicodeScalars)
+            for c in up {
+                for span in try #require(c["spans"] as? [[String: Any]]) {
+                    let start = try #require(span["start"] as? Int), end = try #require(span["end"] as? Int)
+                    #expect(0 <= start && start < end && end <= scalars.count)
+                    guard 0 <= start, start < end, end <= scalars.count else { continue }
+                    #expect(String(String.UnicodeScalarView(scalars[start..<end])) == span["text"] as? String)
+                }
+            }
+            #expect(model["outside_frames"] == nil)   // the text has no frame
         }
     }
 

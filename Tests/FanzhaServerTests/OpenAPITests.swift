@@ -91,6 +91,7 @@ struct OpenAPIDocument {
             let explained = try await http(port, "POST", "/v1/explain", json: #"{"text":"请把钱转到安全账户"}"#).object
             check(explained["verdict"] as? [String: Any], "Verdict")
             check((explained["verdict"] as? [String: Any])?["hits"].flatMap { ($0 as? [[String: Any]])?.first }, "Hit")
+            check((explained["model"] as? [String: Any])?["up"].flatMap { ($0 as? [[String: Any]])?.first }, "ModelContribution")
             check(try await http(port, "GET", "/v1/rules").object, "RulesSummary")
             let turn = try await http(port, "POST", "/v1/calls/r1/turns", json: #"{"speaker":"caller","text":"我是公安局的，你涉嫌洗钱，把钱转到安全账户"}"#).object
             check(turn, "CallAnswer")
