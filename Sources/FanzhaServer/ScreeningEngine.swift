@@ -132,12 +132,7 @@ package final class ScreeningEngine: @unchecked Sendable {
                 let contribution: (inout JSONObjectWriter, ModelReport.Contribution) -> Void = { c, x in
                     c.add("ngram", x.ngram)
                     c.add("contribution", x.contribution)
-                    c.addObjects("spans", x.spans) { sp, span in
-                        if let t = span.turn { sp.add("turn", t) }
-                        sp.add("start", span.start)
-                        sp.add("end", span.end)
-                        sp.add("text", span.text)
-                    }
+                    c.addSpans("spans", x.spans)
                 }
                 j.addObjects("up", m.up, contribution)
                 j.addObjects("down", m.down, contribution)

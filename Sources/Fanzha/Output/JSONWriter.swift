@@ -109,6 +109,14 @@ package struct JSONObjectWriter {
         out.append(0x5D)
     }
 
+    /// Evidence spans as a verdict gives them: `start`, `end`, `text`, and `turn` in a call.
+    package mutating func addSpans(_ k: StaticString, _ spans: [EvidenceSpan]) {
+        addObjects(k, spans) { j, s in
+            j.add("start", s.start); j.add("end", s.end); j.add("text", s.text)
+            if let t = s.turn { j.add("turn", t) }
+        }
+    }
+
     /// One object nested under `k`, written straight into this object's memory.
     package mutating func addObject(_ k: StaticString, _ body: (inout JSONObjectWriter) -> Void) {
         key(k)

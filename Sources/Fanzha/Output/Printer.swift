@@ -154,10 +154,7 @@ public struct VerdictPrinter: Sendable {
                 }
             }
         case .given(let spans):
-            h.addObjects("spans", spans) { j, s in
-                j.add("start", s.start); j.add("end", s.end); j.add("text", s.text)
-                if let t = s.turn { j.add("turn", t) }
-            }
+            h.addSpans("spans", spans)
         }
     }
 
