@@ -73,11 +73,7 @@ extension Screener.Evaluation {
         let rules = screener.rules
         var hits: [RuleHit] = []
         var score = 0
-        let categoryCount = rules.categories.count
-        ws.categoryScores.removeAll(keepingCapacity: true)
-        ws.categoryScores.append(contentsOf: repeatElement(0, count: categoryCount))
-        ws.categoryHit.removeAll(keepingCapacity: true)
-        ws.categoryHit.append(contentsOf: repeatElement(false, count: categoryCount))
+        ws.clearCategories(rules.categories.count)
         collectCandidates()
         // Frames matter only to a rule that may fire: a record without a candidate has none.
         if program.pointee.frameRules.count > 0 && !ws.candidates.isEmpty { findFrames() }
