@@ -59,9 +59,8 @@ extension Screener.Evaluation {
             // A one-turn record (a message) whose text the regex's literal gate, once built, does
             // not admit: no match, found before fetching the matchers (about 20 reference counts).
             var admitted = false
-            if usePrefilter, turnLimit == 1, case .gate(let gate) = screener.atomMatchers[a].gate {
-                let scalars = scalarBits(ofTurn: 0)
-                if !prepared.turns[0].text.bytes.withUnsafeBufferPointer({ gate.admits($0, scalars: scalars) }) {
+            if usePrefilter, let text = oneTurnBytes, screener.atomMatchers[a].hasGate {
+                if !screener.atomMatchers[a].gateAdmits(text, scalars: scalarBits(ofTurn: 0)) {
                     ws.atomStamp[a] = g
                     ws.atomResult[a] = since(start)
                     return since(start)

@@ -35,43 +35,51 @@ extension Screener.Evaluation {
         }
         guard !marks.isEmpty else { return }
         let turns = prepared.turns
-        // Sentences per turn, found once for the turns that hold a mark.
-        var sentenceStarts: [Int32: [Int]] = [:], quotations: [Int32: [Range<Int>]] = [:], spaceBreaks: [Int32: Set<Int>] = [:]
-        var framed = Set<SentenceKey>(), vetoed = Set<SentenceKey>()
+        // Sentences per turn, found once for the turns that hold a mark: turn t's are
+        // `breaks[Int(breaksOfTurn[t])]`. The sentences framed and vetoed are sorted arrays, each
+        // key once (`SentenceKey.sortOnce`), not sets: a record has few, and hashing them cost
+        // more than sorting.
+        var breaksOfTurn = [Int32](repeating: -1, count: turnLimit)
+        var breaks: [(starts: [Int], quotations: [Range<Int>], spaceBreaks: Set<Int>)] = []
+        var framed: [SentenceKey] = [], vetoed: [SentenceKey] = []
         for m in marks {
             let text = turns[Int(m.turn)].text
-            if sentenceStarts[m.turn] == nil {
-                let (s, q, b) = Screener.sentenceBreaks(turns[Int(m.turn)].turn.text)
-                sentenceStarts[m.turn] = s
-                quotations[m.turn] = q
-                spaceBreaks[m.turn] = b
+            if breaksOfTurn[Int(m.turn)] < 0 {
+                breaksOfTurn[Int(m.turn)] = Int32(breaks.count)
+                breaks.append(Screener.sentenceBreaks(turns[Int(m.turn)].turn.text))
             }
-            let starts = sentenceStarts[m.turn]!
+            let b = Int(breaksOfTurn[Int(m.turn)])
             let scalar = Int(m.byte) < text.bytes.count ? Int(text.originStart[Int(m.byte)]) : text.originalScalarCount
             // Words inside a quotation are someone else's: a quoted "you" vetoes nothing.
-            if m.veto, quotations[m.turn]!.contains(where: { $0.contains(scalar) }) { continue }
-            let key = SentenceKey(frame: m.frame, turn: m.turn, sentence: Int32(Screener.lastIndex(in: starts, atMost: scalar)))
-            if m.veto { vetoed.insert(key) } else { framed.insert(key) }
+            if m.veto, breaks[b].quotations.contains(where: { $0.contains(scalar) }) { continue }
+            let key = SentenceKey(frame: m.frame, turn: m.turn, sentence: Int32(Screener.lastIndex(in: breaks[b].starts, atMost: scalar)))
+            if m.veto { vetoed.append(key) } else { framed.append(key) }
         }
+        SentenceKey.sortOnce(&framed)
+        SentenceKey.sortOnce(&vetoed)
         // A space is a weak break (a chat line written with spaces for commas): narration runs on
         // through the space-separated pieces after it, up to a real stop or a piece in the text's
         // own voice (its `unless`). Warnings do not run on: a scam may follow a disclaimer.
-        for key in framed.subtracting(vetoed) {
+        let ranOn = framed.count
+        for key in framed[..<ranOn] where !SentenceKey.sorted(vetoed, contains: key) {
             let kind = program.pointee.frameKind[Int(key.frame)]
+            let b = Int(breaksOfTurn[Int(key.turn)])
             guard kind & FrameKinds.warning.rawValue == 0, program.pointee.unlessRoots[Int(key.frame)] >= 0,
-                  let breaks = spaceBreaks[key.turn], !breaks.isEmpty else { continue }
-            let starts = sentenceStarts[key.turn]!
+                  !breaks[b].spaceBreaks.isEmpty else { continue }
+            let starts = breaks[b].starts, spaceBreaks = breaks[b].spaceBreaks
             var next = SentenceKey(frame: key.frame, turn: key.turn, sentence: key.sentence + 1)
-            while Int(next.sentence) < starts.count, breaks.contains(starts[Int(next.sentence)]), !vetoed.contains(next) {
-                framed.insert(next)
+            while Int(next.sentence) < starts.count, spaceBreaks.contains(starts[Int(next.sentence)]), !SentenceKey.sorted(vetoed, contains: next) {
+                framed.append(next)
                 next.sentence += 1
             }
         }
-        // The sentences framed (for `whole`): of any kind, and those that narrate (not warnings).
-        var framedSentences = Set<Int64>(), narrativeSentences = Set<Int64>()
-        for key in framed.subtracting(vetoed).sorted(by: { ($0.turn, $0.sentence, $0.frame) < ($1.turn, $1.sentence, $1.frame) }) {
+        if framed.count > ranOn { SentenceKey.sortOnce(&framed) }
+        // The sentences framed (for `whole`): of any kind, and those that narrate (not warnings),
+        // each once (the keys come in sentence order, so a sentence's keys are together).
+        var framedSentences: [Int64] = [], narrativeSentences: [Int64] = []
+        for key in framed where !SentenceKey.sorted(vetoed, contains: key) {
             let text = turns[Int(key.turn)].text
-            let starts = sentenceStarts[key.turn]!
+            let starts = breaks[Int(breaksOfTurn[Int(key.turn)])].starts
             let s0 = starts[Int(key.sentence)]
             let s1 = Int(key.sentence) + 1 < starts.count ? starts[Int(key.sentence) + 1] : text.originalScalarCount
             let kind = program.pointee.frameKind[Int(key.frame)]
@@ -79,8 +87,8 @@ extension Screener.Evaluation {
                                                end: Int32(Screener.firstByte(text, atOrAfter: s1)), kind: kind,
                                                originalStart: Int32(s0), originalEnd: Int32(s1), rule: key.frame))
             let sentence = Int64(key.turn) << 32 | Int64(key.sentence)
-            framedSentences.insert(sentence)
-            if kind & FrameKinds.warning.rawValue == 0 { narrativeSentences.insert(sentence) }
+            if framedSentences.last != sentence { framedSentences.append(sentence) }
+            if kind & FrameKinds.warning.rawValue == 0 && narrativeSentences.last != sentence { narrativeSentences.append(sentence) }
         }
         // A message mostly framed is in the frame as a whole (news reports: narration runs
         // through sentences that carry no cue of their own) — unless it also speaks to its
@@ -95,9 +103,13 @@ extension Screener.Evaluation {
         let total = text.originalScalarCount
         guard total > 0 else { return }
         var vetoedChars = 0
-        if let starts = sentenceStarts[0] {
-            for s in Set(vetoed.filter { $0.turn == 0 }.map(\.sentence)) {
-                let i = Int(s)
+        if breaksOfTurn[0] >= 0 {
+            let starts = breaks[Int(breaksOfTurn[0])].starts
+            // Each vetoed sentence once: sorted, turn 0's come first, a sentence's keys together.
+            var previous: Int32 = -1
+            for key in vetoed where key.turn == 0 && key.sentence != previous {
+                previous = key.sentence
+                let i = Int(key.sentence)
                 vetoedChars += (i + 1 < starts.count ? starts[i + 1] : total) - starts[i]
             }
         }
@@ -107,8 +119,8 @@ extension Screener.Evaluation {
             guard whole > 0 else { continue }
             let kind = program.pointee.frameKind[fi]
             guard !framedSentences.isEmpty, !ws.frames.contains(where: { $0.kind == kind && $0.originalStart == 0 && $0.originalEnd == Int32(total) }) else { continue }
-            let starts = sentenceStarts[0] ?? Screener.sentences(turns[0].turn.text).starts
-            func characters(_ sentences: Set<Int64>) -> Int {
+            let starts = breaksOfTurn[0] >= 0 ? breaks[Int(breaksOfTurn[0])].starts : Screener.sentences(turns[0].turn.text).starts
+            func characters(_ sentences: [Int64]) -> Int {
                 sentences.reduce(0) { sum, s in
                     let i = Int(s & 0xFFFF_FFFF)
                     return sum + (i + 1 < starts.count ? starts[i + 1] : total) - starts[i]
@@ -128,7 +140,32 @@ extension Screener.Evaluation {
         }
     }
 
-    private struct SentenceKey: Hashable { var frame: Int32, turn: Int32, sentence: Int32 }
+    /// A sentence in a frame's kind, ordered by turn, sentence, then frame (the frames' order in a verdict).
+    private struct SentenceKey: Equatable, Comparable {
+        var frame: Int32, turn: Int32, sentence: Int32
+        static func < (a: SentenceKey, b: SentenceKey) -> Bool { (a.turn, a.sentence, a.frame) < (b.turn, b.sentence, b.frame) }
+
+        /// `keys` sorted, each once.
+        static func sortOnce(_ keys: inout [SentenceKey]) {
+            keys.sort()
+            var kept = 0
+            for k in keys.indices where kept == 0 || keys[kept - 1] != keys[k] {
+                keys[kept] = keys[k]
+                kept += 1
+            }
+            keys.removeLast(keys.count - kept)
+        }
+
+        /// Whether the sorted `keys` hold `key`.
+        static func sorted(_ keys: [SentenceKey], contains key: SentenceKey) -> Bool {
+            var lo = 0, hi = keys.count
+            while lo < hi {
+                let mid = (lo + hi) / 2
+                if keys[mid] < key { lo = mid + 1 } else { hi = mid }
+            }
+            return lo < keys.count && keys[lo] == key
+        }
+    }
 
 
     /// Calls `body(turn, byte)` with the start of each piece of evidence of `occ`.

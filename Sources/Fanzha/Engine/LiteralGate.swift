@@ -176,6 +176,22 @@ extension Screener {
     enum GateState { case unknown, none, gate(LiteralGate) }
 }
 
+extension Screener.AtomMatchers {
+    /// Whether the atom's literal gate has been built (and the regex has one).
+    var hasGate: Bool {
+        if case .gate = gate { return true }
+        return false
+    }
+
+    /// Whether the atom's literal gate admits `text` (with `scalars`, its `ScalarBits`); true
+    /// when it has none. A method, so the gate is read where it is kept: copying it out of
+    /// `gate` retained and released it on every check.
+    func gateAdmits(_ text: UnsafeBufferPointer<UInt8>, scalars: UnsafePointer<UInt64>) -> Bool {
+        guard case .gate(let gate) = gate else { return true }
+        return gate.admits(text, scalars: scalars)
+    }
+}
+
 /// A text's scalars as a 4,096-bit set of hashes: a literal none of whose scalars' bits is
 /// missing may be in the text; one with a bit missing is not.
 enum ScalarBits {

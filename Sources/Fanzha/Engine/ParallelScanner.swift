@@ -20,7 +20,16 @@ package final class ParallelScanner: @unchecked Sendable {
 
     /// `body` on every record, on every core (each worker with its own scanner); results in input order.
     func map<T>(_ records: [Record], _ body: (Screener, Record) -> T) -> [T] {
-        if scanners.count == 1 || records.count < 2 { return records.map { body(scanners[0], $0) } }
+        if scanners.count == 1 || records.count < 2 {
+            // A loop, not `records.map`: `map` is generic here (over `T`, which the caller
+            // names), and its unspecialised form copied and destroyed each record through the
+            // type's value witnesses (about 500 instructions a record).
+            let scanner = scanners[0]
+            var out: [T] = []
+            out.reserveCapacity(records.count)
+            for i in records.indices { out.append(body(scanner, records[i])) }
+            return out
+        }
         let results = UnsafeMutableBufferPointer<T?>.allocate(capacity: records.count)
         results.initialize(repeating: nil)
         defer {

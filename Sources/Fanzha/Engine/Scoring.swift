@@ -73,11 +73,7 @@ extension Screener.Evaluation {
         let rules = screener.rules
         var hits: [RuleHit] = []
         var score = 0
-        let categoryCount = rules.categories.count
-        ws.categoryScores.removeAll(keepingCapacity: true)
-        ws.categoryScores.append(contentsOf: repeatElement(0, count: categoryCount))
-        ws.categoryHit.removeAll(keepingCapacity: true)
-        ws.categoryHit.append(contentsOf: repeatElement(false, count: categoryCount))
+        ws.clearCategories(rules.categories.count)
         collectCandidates()
         // Frames matter only to a rule that may fire: a record without a candidate has none.
         if program.pointee.frameRules.count > 0 && !ws.candidates.isEmpty { findFrames() }
@@ -116,8 +112,11 @@ extension Screener.Evaluation {
     /// verdicts, the whole one and the one from a live decision, record a fired rule here.
     mutating func record(firedRule i: Int, _ occ: Occurrences, hits: inout [RuleHit], score: inout Int) {
         let ruleScore = Int(program.pointee.scores[i])
-        let rule = screener.rules.rules[i]
-        hits.append(RuleHit(ruleIndex: i, rule: rule.id, title: rule.title, score: rule.score, tags: rule.tags, evidence: hitEvidence(occ)))
+        // The rule's fields read one by one in place: `let rule = rules[i]` copied the whole
+        // rule (and retained all its fields) for each hit.
+        let rules = screener.rules
+        hits.append(RuleHit(ruleIndex: i, rule: rules.rules[i].id, title: rules.rules[i].title, score: rules.rules[i].score,
+                            tags: rules.rules[i].tags, evidence: hitEvidence(occ)))
         score += ruleScore
         let c = Int(program.pointee.categories[i])
         if c >= 0 {
@@ -140,12 +139,33 @@ extension Screener {
         ranked.sort { $0.score != $1.score ? $0.score > $1.score : $0.category < $1.category }
         // No risk, no main category (the per-category scores stay in `categories`).
         let main = level > .none ? ranked.first?.category : nil
-        let category = main.map { rules.categories[$0] }
-        return Verdict(id: id, level: level, score: score, category: category?.id,
+        let outcome = outcomes[Screener.outcomeIndex(level: level, category: main, categoryCount: rules.categories.count)]
+        return Verdict(id: id, level: level, score: score, category: main.map { rules.categories[$0].id },
                        categories: ranked.map { (rules.categories[$0.category].id, $0.score) }, hits: hits, errors: errors,
                        firstWarningTurn: firstWarningTurn, firstMoneyRequestTurn: firstMoneyRequestTurn,
-                       advice: rules.policy.advice(level: level, category: category),
-                       referral: rules.policy.referral(level: level, category: category),
+                       advice: outcome.advice, referral: outcome.referral,
                        frames: frames, categoryIndex: main)
+    }
+
+    /// A verdict's advice and referral, which depend only on its level and main category.
+    struct Outcome { let advice: String?; let referral: Referral? }
+
+    /// The policy's advice and referral for every level and main category (none last), asked of
+    /// the policy once per screener: asking per verdict copied the policy and the category.
+    static func outcomes(_ rules: RuleSet) -> [Outcome] {
+        var all: [Outcome] = []
+        for level in Level.allCases {
+            for c in 0...rules.categories.count {
+                let category = c < rules.categories.count ? rules.categories[c] : nil
+                all.append(Outcome(advice: rules.policy.advice(level: level, category: category),
+                                   referral: rules.policy.referral(level: level, category: category)))
+            }
+        }
+        return all
+    }
+
+    /// Where `outcomes` keeps the outcome of `level` and main `category`.
+    static func outcomeIndex(level: Level, category: Int?, categoryCount: Int) -> Int {
+        level.rawValue * (categoryCount + 1) + (category ?? categoryCount)
     }
 }

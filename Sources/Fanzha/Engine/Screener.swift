@@ -26,6 +26,7 @@ public final class Screener {
         self.usePrefilter = usePrefilter
         self.normaliser = try Normaliser()
         self.scratch = MatchScratch(matchLimit: matchLimit)
+        outcomes = Screener.outcomes(matcher.rules)
         atomCount = matcher.rules.atoms.count
         atomMatchers = .allocate(capacity: max(atomCount, 1))
         atomMatchers.initialize(repeating: AtomMatchers(), count: atomCount)
@@ -96,6 +97,8 @@ public final class Screener {
         p.turns.append(PreparedTurn(turn: turn, text: n, wordHits: hits.isEmpty ? [] : hits.withUnsafeBufferPointer { Array($0) }))
     }
     private var hitScratch: [(Int32, Int32, Int32)] = []
+    /// Each level's and main category's advice and referral (Scoring.swift, `outcomes`).
+    let outcomes: [Outcome]
     /// The model's per-record counting table (Model/ModelCondition.swift), reused.
     let modelScratch = ModelScratch()
 

@@ -126,6 +126,19 @@ extension Screener {
             stack.removeAll()
         }
 
+        /// Every category's score 0 and not hit, for `count` categories: cleared in place
+        /// (emptying the arrays and appending a repeated value took about 450 instructions a
+        /// verdict, through the generic `append(contentsOf:)`).
+        mutating func clearCategories(_ count: Int) {
+            guard categoryScores.count == count && categoryHit.count == count else {
+                categoryScores = Array(repeating: 0, count: count)
+                categoryHit = Array(repeating: false, count: count)
+                return
+            }
+            categoryScores.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
+            categoryHit.withUnsafeMutableBufferPointer { $0.update(repeating: false) }
+        }
+
         func deallocate() {
             wordStamp.deallocate(); clauseStamp.deallocate(); atomStamp.deallocate(); atomResult.deallocate()
             ruleStamp.deallocate(); ruleResult.deallocate(); occ.deallocate(); arena.deallocate(); stack.deallocate()
