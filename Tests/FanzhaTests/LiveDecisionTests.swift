@@ -100,3 +100,34 @@ import Testing
         #expect(kept > 500, "\(kept) verdicts from the kept placement")
     }
 }
+
+/// A live call matches a regex only on turns whose own words its requirement needs
+/// (Calls/LiveTurnClauses.swift): words spread over several turns let it run on none of them.
+@Suite struct LiveTurnClausesTests {
+    @Test func aRegexRunsOnlyOnTurnsHoldingEveryWordItNeeds() throws {
+        let rules = try compiledRuleSet(ruleText("transfer", match: "/安全账户.{0,6}转账/"))
+        let screener = try Screener(rules: rules, usePrefilter: true)
+        let a = try #require(rules.atoms.firstIndex { $0.kind == .regex })
+        let turns = ["请把钱转到安全账户，马上转账", "好的我知道了", "安全账户在哪里", "现在就转账", "安全账户里的钱不用转账"]
+        let p = screener.prepareLiveCall(id: "c")
+        for (k, text) in turns.enumerated() { screener.append(Turn(speaker: "caller", side: k % 2 == 0 ? .caller : .callee, text: text), to: p) }
+        let listed = Screener.CallTurnClauses(from: 0)
+        let program = UnsafePointer(screener.matcher.programPointer)
+        let may = turns.indices.map { listed.mayMatch(atom: a, inTurn: $0, of: p, program) }
+        // Both words in the turn; neither; one of the two; the other; both again.
+        #expect(may == [true, false, false, false, true])
+        // Judged turn by turn as it grows, the call gives a fresh record's verdicts.
+        let fresh = try Screener(rules: rules, usePrefilter: true)
+        let printer = VerdictPrinter(rules: rules, format: .jsonl, colour: false)
+        let live = screener.prepareLiveCall(id: "c")
+        var fired = 0
+        for k in turns.indices {
+            screener.append(p.turns[k].turn, to: live)
+            let record = Record(id: "c", turns: Array(p.turns.prefix(k + 1).map(\.turn)))
+            let v = screener.evaluate(live)
+            #expect(printer.json(v, record: record) == printer.json(fresh.evaluate(fresh.prepare(record)), record: record), "turn \(k)")
+            fired += v.hits.count
+        }
+        #expect(fired == turns.count)
+    }
+}

@@ -104,10 +104,14 @@ extension Screener {
         /// The call's word hits, placed under their atoms (Calls/LiveWordHits.swift).
         var wordHits: CallWordHits?
 
+        /// The prefilter clauses of the call's turns, listed as regexes ask (Calls/LiveTurnClauses.swift).
+        var turnClauses: CallTurnClauses?
+
         /// Drops what the call's turns before `turn` hold: they have left the window for good.
         func forget(before turn: Int) {
             if let counts = ngrams, counts.lo < turn { ngrams = nil }
             if let kept = wordHits, kept.lo < turn { wordHits = nil }
+            if let listed = turnClauses, listed.from < turn { turnClauses = nil }
             for a in Array(entries.keys) {
                 var e = entries[a]!
                 if e.to <= turn {
