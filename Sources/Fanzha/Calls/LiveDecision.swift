@@ -52,28 +52,39 @@ extension Screener {
             var atomsOfRule = [[Int32]?](repeating: nil, count: ruleCount)
             var readsOfRule = [UInt8](repeating: 0, count: ruleCount)
             var visiting = Set<Int>()
-            func walk(_ id: Int32, _ atoms: inout Set<Int32>, _ reads: inout UInt8) {
+            // Atoms are collected with repeats (a rule's referenced rules' lists appended whole),
+            // then sorted once each: sets cost more than the lists' repeats.
+            func walk(_ id: Int32, _ atoms: inout [Int32], _ reads: inout UInt8) {
                 let n = program.nodes[Int(id)]
                 switch n.op {
-                case .atom: atoms.insert(n.arg)
+                case .atom: atoms.append(n.arg)
                 case .model: reads |= LiveIndex.readsModel
                 case .rule:
                     let (a, r) = of(Int(n.arg))
-                    atoms.formUnion(a)
+                    atoms += a
                     reads |= r
                 default:
                     if n.op == .scope { reads |= LiveIndex.hasScope }
                     for k in 0..<Int(n.count) { walk(program.kids[Int(n.first) + k], &atoms, &reads) }
                 }
             }
+            func distinct(_ atoms: [Int32]) -> [Int32] {
+                var sorted = atoms.sorted(), kept = 0
+                for x in sorted where kept == 0 || sorted[kept - 1] != x {
+                    sorted[kept] = x
+                    kept += 1
+                }
+                sorted.removeLast(sorted.count - kept)
+                return sorted
+            }
             func of(_ r: Int) -> ([Int32], UInt8) {
                 if let done = atomsOfRule[r] { return (done, readsOfRule[r]) }
                 // A cycle is refused when the rules are checked; never loop on one here.
                 guard visiting.insert(r).inserted else { return ([], 0) }
-                var atoms = Set<Int32>(), reads: UInt8 = 0
+                var atoms: [Int32] = [], reads: UInt8 = 0
                 walk(program.roots[r], &atoms, &reads)
                 visiting.remove(r)
-                atomsOfRule[r] = atoms.sorted()
+                atomsOfRule[r] = distinct(atoms)
                 readsOfRule[r] = reads
                 return (atomsOfRule[r]!, reads)
             }
@@ -83,9 +94,8 @@ extension Screener {
                 let unless = program.unlessRoots[r]
                 if unless >= 0 {
                     // A frame's `unless` is read with it.
-                    var all = Set(atoms)
-                    walk(unless, &all, &reads)
-                    atoms = all.sorted()
+                    walk(unless, &atoms, &reads)
+                    atoms = distinct(atoms)
                 }
                 flat += atoms
                 start.append(Int32(flat.count))
