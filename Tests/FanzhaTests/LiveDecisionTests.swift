@@ -42,6 +42,40 @@ import Testing
     }
 }
 
+/// A live call at the top level decides the money-request rules alone, from its last such
+/// decision or its last whole one (Calls/LiveDecision.swift, `decideMoneyRequestLive`): whether
+/// one fires must be what a fresh record's decision of them says.
+@Suite struct LiveMoneyRequestDecisionTests {
+    @Test("the money-request rules decided from the last decision decide as on a fresh record", arguments: [false, true])
+    func moneyRequestDecisionsEqualFreshOnes(withModel: Bool) throws {
+        let rules = LiveCallsTests.rules
+        let model = withModel ? try bundledModel() : nil
+        let live = try Screener(rules: rules, model: model)
+        let fresh = try Screener(rules: rules, model: model)
+        var fromLast = 0, decisions = 0, fired = 0
+        for call in try LiveCallsTests.calls() {
+            let p = live.prepareLiveCall(id: call.id)
+            // Whole decisions on the first turns, then the money-request rules alone, as a call
+            // that reached the top level is decided.
+            let whole = max(1, call.turns.count / 3)
+            for (k, turn) in call.turns.enumerated() {
+                live.append(turn, to: p)
+                if k < whole { _ = live.decide(p); continue }
+                let memo = try #require(p.regexMemo)
+                if (memo.money.map { $0.hi <= k } ?? false) || (memo.decision.map { $0.hi <= k } ?? false) { fromLast += 1 }
+                let record = Record(id: call.id, turns: Array(call.turns.prefix(k + 1)))
+                let expected = fresh.decide(fresh.prepare(record), moneyRequestOnly: true).moneyRequest
+                let got = live.decide(p, moneyRequestOnly: true).moneyRequest
+                decisions += 1
+                if got { fired += 1 }
+                #expect(got == expected, "call \(call.id), turn \(k): \(got), fresh \(expected)")
+            }
+        }
+        #expect(fromLast * 2 > decisions, "\(fromLast) of \(decisions) decisions made from the last one")
+        #expect(fired > 10, "\(fired) decisions found a money request")
+    }
+}
+
 /// A live call's n-gram counts (Calls/LiveModel.swift): summed in the order first seen they give
 /// the model's margin bit for bit as counting the turns afresh does, and the running sums stay
 /// within the error bound that lets them decide a comparison.

@@ -95,8 +95,9 @@ extension Screener {
         /// every verdict is evaluated in full, so that its errors are every rule's.
         var sawFailure = false
 
-        /// The call's last decision (LiveDecision.swift).
+        /// The call's last decision, and its last of the money-request rules alone (LiveDecision.swift).
         var decision: LiveDecisionState?
+        var money: LiveMoneyState?
 
         /// The call's n-gram counts for the learned model (LiveModel.swift).
         var ngrams: CallNGrams?
