@@ -42,6 +42,40 @@ import Testing
     }
 }
 
+/// A live call at the top level decides the money-request rules alone, from its last such
+/// decision or its last whole one (Calls/LiveDecision.swift, `decideMoneyRequestLive`): whether
+/// one fires must be what a fresh record's decision of them says.
+@Suite struct LiveMoneyRequestDecisionTests {
+    @Test("the money-request rules decided from the last decision decide as on a fresh record", arguments: [false, true])
+    func moneyRequestDecisionsEqualFreshOnes(withModel: Bool) throws {
+        let rules = LiveCallsTests.rules
+        let model = withModel ? try bundledModel() : nil
+        let live = try Screener(rules: rules, model: model)
+        let fresh = try Screener(rules: rules, model: model)
+        var fromLast = 0, decisions = 0, fired = 0
+        for call in try LiveCallsTests.calls() {
+            let p = live.prepareLiveCall(id: call.id)
+            // Whole decisions on the first turns, then the money-request rules alone, as a call
+            // that reached the top level is decided.
+            let whole = max(1, call.turns.count / 3)
+            for (k, turn) in call.turns.enumerated() {
+                live.append(turn, to: p)
+                if k < whole { _ = live.decide(p); continue }
+                let memo = try #require(p.regexMemo)
+                if (memo.money.map { $0.hi <= k } ?? false) || (memo.decision.map { $0.hi <= k } ?? false) { fromLast += 1 }
+                let record = Record(id: call.id, turns: Array(call.turns.prefix(k + 1)))
+                let expected = fresh.decide(fresh.prepare(record), moneyRequestOnly: true).moneyRequest
+                let got = live.decide(p, moneyRequestOnly: true).moneyRequest
+                decisions += 1
+                if got { fired += 1 }
+                #expect(got == expected, "call \(call.id), turn \(k): \(got), fresh \(expected)")
+            }
+        }
+        #expect(fromLast * 2 > decisions, "\(fromLast) of \(decisions) decisions made from the last one")
+        #expect(fired > 10, "\(fired) decisions found a money request")
+    }
+}
+
 /// A live call's n-gram counts (Calls/LiveModel.swift): summed in the order first seen they give
 /// the model's margin bit for bit as counting the turns afresh does, and the running sums stay
 /// within the error bound that lets them decide a comparison.
@@ -98,5 +132,36 @@ import Testing
         }
         // The kept placement, not the fallback, made the turn-by-turn verdicts.
         #expect(kept > 500, "\(kept) verdicts from the kept placement")
+    }
+}
+
+/// A live call matches a regex only on turns whose own words its requirement needs
+/// (Calls/LiveTurnClauses.swift): words spread over several turns let it run on none of them.
+@Suite struct LiveTurnClausesTests {
+    @Test func aRegexRunsOnlyOnTurnsHoldingEveryWordItNeeds() throws {
+        let rules = try compiledRuleSet(ruleText("transfer", match: "/安全账户.{0,6}转账/"))
+        let screener = try Screener(rules: rules, usePrefilter: true)
+        let a = try #require(rules.atoms.firstIndex { $0.kind == .regex })
+        let turns = ["请把钱转到安全账户，马上转账", "好的我知道了", "安全账户在哪里", "现在就转账", "安全账户里的钱不用转账"]
+        let p = screener.prepareLiveCall(id: "c")
+        for (k, text) in turns.enumerated() { screener.append(Turn(speaker: "caller", side: k % 2 == 0 ? .caller : .callee, text: text), to: p) }
+        let listed = Screener.CallTurnClauses(from: 0)
+        let program = UnsafePointer(screener.matcher.programPointer)
+        let may = turns.indices.map { listed.mayMatch(atom: a, inTurn: $0, of: p, program) }
+        // Both words in the turn; neither; one of the two; the other; both again.
+        #expect(may == [true, false, false, false, true])
+        // Judged turn by turn as it grows, the call gives a fresh record's verdicts.
+        let fresh = try Screener(rules: rules, usePrefilter: true)
+        let printer = VerdictPrinter(rules: rules, format: .jsonl, colour: false)
+        let live = screener.prepareLiveCall(id: "c")
+        var fired = 0
+        for k in turns.indices {
+            screener.append(p.turns[k].turn, to: live)
+            let record = Record(id: "c", turns: Array(p.turns.prefix(k + 1).map(\.turn)))
+            let v = screener.evaluate(live)
+            #expect(printer.json(v, record: record) == printer.json(fresh.evaluate(fresh.prepare(record)), record: record), "turn \(k)")
+            fired += v.hits.count
+        }
+        #expect(fired == turns.count)
     }
 }

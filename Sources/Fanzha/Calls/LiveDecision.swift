@@ -25,6 +25,14 @@ extension Screener {
         var strong: Bool
     }
 
+    /// The state of a live call's last decision of the money-request rules alone, made when none
+    /// of them fired (`decideMoneyRequestLive`): the stretch it judged and the frames it found.
+    struct LiveMoneyState {
+        var lo: Int, hi: Int
+        var sides: Side
+        var frames: [FrameSpan]
+    }
+
     /// What each rule reads, for `LiveDecisionState`: its atoms (following rule references; a
     /// frame's `unless` with it), whether it reads the model or has a `caller:`/`callee:` scope;
     /// which prefilter clause belongs to which rule or regex atom; and per-event marks. Built once
@@ -52,28 +60,39 @@ extension Screener {
             var atomsOfRule = [[Int32]?](repeating: nil, count: ruleCount)
             var readsOfRule = [UInt8](repeating: 0, count: ruleCount)
             var visiting = Set<Int>()
-            func walk(_ id: Int32, _ atoms: inout Set<Int32>, _ reads: inout UInt8) {
+            // Atoms are collected with repeats (a rule's referenced rules' lists appended whole),
+            // then sorted once each: sets cost more than the lists' repeats.
+            func walk(_ id: Int32, _ atoms: inout [Int32], _ reads: inout UInt8) {
                 let n = program.nodes[Int(id)]
                 switch n.op {
-                case .atom: atoms.insert(n.arg)
+                case .atom: atoms.append(n.arg)
                 case .model: reads |= LiveIndex.readsModel
                 case .rule:
                     let (a, r) = of(Int(n.arg))
-                    atoms.formUnion(a)
+                    atoms += a
                     reads |= r
                 default:
                     if n.op == .scope { reads |= LiveIndex.hasScope }
                     for k in 0..<Int(n.count) { walk(program.kids[Int(n.first) + k], &atoms, &reads) }
                 }
             }
+            func distinct(_ atoms: [Int32]) -> [Int32] {
+                var sorted = atoms.sorted(), kept = 0
+                for x in sorted where kept == 0 || sorted[kept - 1] != x {
+                    sorted[kept] = x
+                    kept += 1
+                }
+                sorted.removeLast(sorted.count - kept)
+                return sorted
+            }
             func of(_ r: Int) -> ([Int32], UInt8) {
                 if let done = atomsOfRule[r] { return (done, readsOfRule[r]) }
                 // A cycle is refused when the rules are checked; never loop on one here.
                 guard visiting.insert(r).inserted else { return ([], 0) }
-                var atoms = Set<Int32>(), reads: UInt8 = 0
+                var atoms: [Int32] = [], reads: UInt8 = 0
                 walk(program.roots[r], &atoms, &reads)
                 visiting.remove(r)
-                atomsOfRule[r] = atoms.sorted()
+                atomsOfRule[r] = distinct(atoms)
                 readsOfRule[r] = reads
                 return (atomsOfRule[r]!, reads)
             }
@@ -83,9 +102,8 @@ extension Screener {
                 let unless = program.unlessRoots[r]
                 if unless >= 0 {
                     // A frame's `unless` is read with it.
-                    var all = Set(atoms)
-                    walk(unless, &all, &reads)
-                    atoms = all.sorted()
+                    walk(unless, &atoms, &reads)
+                    atoms = distinct(atoms)
                 }
                 flat += atoms
                 start.append(Int32(flat.count))
@@ -172,36 +190,10 @@ extension Screener.Evaluation {
     /// must be evaluated.
     private mutating func decideChanged(since s: Screener.LiveDecisionState) -> (score: Int, moneyRequest: Bool, strong: Bool)? {
         let index = screener.liveIndex
-        let g = index.nextGeneration()
         let firstNew = s.hi - s.lo
         let sidesChanged = s.sides != sidesPresent
-        // The atoms, and the rules by their own clauses, whose input the new turns' words change.
-        for t in firstNew..<turnLimit {
-            for h in prepared.turns[t].wordHits {
-                let w = Int(h.0)
-                for k in Int(program.pointee.atomsByWordStart[w])..<Int(program.pointee.atomsByWordStart[w + 1]) {
-                    index.atomChanged[Int(program.pointee.atomsByWord[k])] = g
-                }
-                for k in Int(program.pointee.clausesByWordStart[w])..<Int(program.pointee.clausesByWordStart[w + 1]) {
-                    let owner = index.clauseOwner[Int(program.pointee.clausesByWord[k])]
-                    if owner >= 0 { index.ruleChanged[Int(owner)] = g } else { index.atomChanged[Int(-1 - owner)] = g }
-                }
-            }
-        }
-        // The frames: found again when the new turns change the input of a frame the prefilter
-        // lets run. Frames read everything (no blindness), so nothing they find depends on frames.
-        var framesChanged = false
-        for f in program.pointee.frameRules where candidate(Int(f)) && changed(Int(f), g, index, sidesChanged, firstNew) {
-            framesChanged = true
-            break
-        }
-        if framesChanged {
-            findFrames()
-            guard ws.frames == s.frames else { return nil }
-        } else {
-            ws.frames.removeAll(keepingCapacity: true)
-            ws.frames.append(contentsOf: s.frames)
-        }
+        let g = markChanges(from: firstNew, index)
+        guard framesAsBefore(s.frames, g, index, sidesChanged, firstNew) else { return nil }
         collectCandidates()
         // Positive rules: those unchanged fire as they did (one that fired is still a candidate:
         // the words present only grow); the changed ones that the prefilter lets run are evaluated.
@@ -244,6 +236,83 @@ extension Screener.Evaluation {
             ws.fired.append(Int32(i))
         }
         return (score, money, strong)
+    }
+
+    /// Marks, with a new generation (returned), the atoms, and the rules by their own clauses,
+    /// whose input the words of the new turns (from `firstNew` on) change.
+    private mutating func markChanges(from firstNew: Int, _ index: Screener.LiveIndex) -> UInt32 {
+        let g = index.nextGeneration()
+        for t in firstNew..<turnLimit {
+            for h in prepared.turns[t].wordHits {
+                let w = Int(h.0)
+                for k in Int(program.pointee.atomsByWordStart[w])..<Int(program.pointee.atomsByWordStart[w + 1]) {
+                    index.atomChanged[Int(program.pointee.atomsByWord[k])] = g
+                }
+                for k in Int(program.pointee.clausesByWordStart[w])..<Int(program.pointee.clausesByWordStart[w + 1]) {
+                    let owner = index.clauseOwner[Int(program.pointee.clausesByWord[k])]
+                    if owner >= 0 { index.ruleChanged[Int(owner)] = g } else { index.atomChanged[Int(-1 - owner)] = g }
+                }
+            }
+        }
+        return g
+    }
+
+    /// Puts this stretch's frames in `ws.frames`: `frames` (the last decision's) when the new
+    /// turns change the input of no frame the prefilter lets run, else found again. Frames read
+    /// everything (no blindness), so nothing they find depends on frames. Whether they are
+    /// `frames`.
+    private mutating func framesAsBefore(_ frames: [Screener.FrameSpan], _ g: UInt32, _ index: Screener.LiveIndex,
+                                         _ sidesChanged: Bool, _ firstNew: Int) -> Bool {
+        for f in program.pointee.frameRules where candidate(Int(f)) && changed(Int(f), g, index, sidesChanged, firstNew) {
+            findFrames()
+            return ws.frames == frames
+        }
+        ws.frames.removeAll(keepingCapacity: true)
+        ws.frames.append(contentsOf: frames)
+        return true
+    }
+
+    /// A live call's decision of the money-request rules alone (`Screener.decide` with
+    /// `moneyRequestOnly`, once the call is at the top level): whether one fires. From the call's
+    /// last such decision, or its last whole decision, when none fired there on the same stretch
+    /// less its newest turns: then only the money-request rules whose input the new turns change
+    /// can fire now (all of them when the frames changed). Otherwise as `decide` does.
+    mutating func decideMoneyRequestLive(_ memo: Screener.RegexMemo) -> Bool {
+        defer { release() }
+        let lo = prepared.firstTurnNumber, hi = lo + turnLimit
+        var base: Screener.LiveMoneyState?
+        if let m = memo.money, m.lo == lo, m.hi < hi {
+            base = m
+        } else if let s = memo.decision, s.lo == lo, s.hi < hi,
+                  !s.fired.contains(where: { program.pointee.scores[Int($0)] >= 0 && program.pointee.moneyRequest[Int($0)] }) {
+            base = Screener.LiveMoneyState(lo: s.lo, hi: s.hi, sides: s.sides, frames: s.frames)
+        }
+        guard let base else {
+            let money = decideAll(moneyRequestOnly: true, recordFired: false, framesFound: false).moneyRequest
+            // Without a candidate the frames were not looked for: the next decision starts afresh.
+            memo.money = money || ws.candidates.isEmpty ? nil : Screener.LiveMoneyState(lo: lo, hi: hi, sides: sidesPresent, frames: ws.frames)
+            return money
+        }
+        let index = screener.liveIndex
+        let firstNew = base.hi - base.lo
+        let sidesChanged = base.sides != sidesPresent
+        let g = markChanges(from: firstNew, index)
+        let sameFrames = framesAsBefore(base.frames, g, index, sidesChanged, firstNew)
+        collectCandidates()
+        var money = false
+        for k in 0..<ws.candidates.count {
+            let i = Int(ws.candidates[k])
+            guard program.pointee.scores[i] >= 0, program.pointee.moneyRequest[i], candidate(i),
+                  !sameFrames || changed(i, g, index, sidesChanged, firstNew) else { continue }
+            currentRule = i
+            blindness = program.pointee.blind[i]
+            if fires(program.pointee.roots[i]) {
+                money = true
+                break
+            }
+        }
+        memo.money = money ? nil : Screener.LiveMoneyState(lo: lo, hi: hi, sides: sidesPresent, frames: ws.frames)
+        return money
     }
 
     /// Whether the new turns (from `firstNew` to the end of this stretch) change rule `r`'s

@@ -98,10 +98,11 @@ extension Screener.Evaluation {
                 return Screener.matches(patterns, in: text, scratch: scratch)
             }
             if usePrefilter, let memo = prepared.regexMemo, !patterns.isEmpty {
-                // A live call: each turn is matched once, whichever window of the call asks.
+                // A live call: each turn is matched once, whichever window of the call asks, and
+                // only a turn whose own words the regex's requirement needs (Calls/LiveTurnClauses.swift).
                 let base = prepared.firstTurnNumber
                 let failure = memo.occurrences(of: Int32(a), turns: base, base + turnLimit,
-                                               match: { t in match(t - base) },
+                                               match: { t in liveTurnMayMatch(a, turn: t) ? match(t - base) : ([], nil) },
                                                each: { t, s, e in single(t - Int32(base), s, e) })
                 if let failure, failedAtoms.insert(a).inserted { errors.append(failed(failure.turn - base, failure.message)) }
             } else {

@@ -95,8 +95,9 @@ extension Screener {
         /// every verdict is evaluated in full, so that its errors are every rule's.
         var sawFailure = false
 
-        /// The call's last decision (LiveDecision.swift).
+        /// The call's last decision, and its last of the money-request rules alone (LiveDecision.swift).
         var decision: LiveDecisionState?
+        var money: LiveMoneyState?
 
         /// The call's n-gram counts for the learned model (LiveModel.swift).
         var ngrams: CallNGrams?
@@ -104,10 +105,14 @@ extension Screener {
         /// The call's word hits, placed under their atoms (Calls/LiveWordHits.swift).
         var wordHits: CallWordHits?
 
+        /// The prefilter clauses of the call's turns, listed as regexes ask (Calls/LiveTurnClauses.swift).
+        var turnClauses: CallTurnClauses?
+
         /// Drops what the call's turns before `turn` hold: they have left the window for good.
         func forget(before turn: Int) {
             if let counts = ngrams, counts.lo < turn { ngrams = nil }
             if let kept = wordHits, kept.lo < turn { wordHits = nil }
+            if let listed = turnClauses, listed.from < turn { turnClauses = nil }
             for a in Array(entries.keys) {
                 var e = entries[a]!
                 if e.to <= turn {

@@ -175,8 +175,12 @@ public final class Screener {
     package func decide(_ p: Prepared, turnLimit: Int? = nil, moneyRequestOnly: Bool = false) -> Decision {
         var e = Evaluation(screener: self, prepared: p, turnLimit: min(turnLimit ?? p.turns.count, p.turns.count))
         // A live call's window, judged at each of its events: from its last decision (LiveDecision.swift).
-        let d = usePrefilter && turnLimit == nil && !moneyRequestOnly && p.regexMemo != nil
-            ? e.decideLive(p.regexMemo!) : e.decide(moneyRequestOnly: moneyRequestOnly)
+        if usePrefilter && turnLimit == nil, let memo = p.regexMemo {
+            if moneyRequestOnly { return Decision(level: .none, moneyRequest: e.decideMoneyRequestLive(memo), errors: e.errors) }
+            let d = e.decideLive(memo)
+            return Decision(level: rules.levels.level(for: d.score), moneyRequest: d.moneyRequest, errors: e.errors)
+        }
+        let d = e.decide(moneyRequestOnly: moneyRequestOnly)
         return Decision(level: moneyRequestOnly ? .none : rules.levels.level(for: d.score), moneyRequest: d.moneyRequest,
                         errors: e.errors)
     }
