@@ -45,11 +45,14 @@ extension Screener.Evaluation {
         // Each span's text: the turn's scalar → byte offsets, found in one walk over its UTF-8
         // per record (kept for the record's other hits), then each span is two lookups and a copy.
         let first = table.places.count
+        // The record's turns read once (a class's property: each read is checked for exclusive
+        // access at run time and copies the turn out).
+        let turns = prepared.turns
         var k = 0
         while k < kept {
             let t = Int(merged[k].turn)
-            var text = prepared.turns[t].turn.text
-            let normalised = prepared.turns[t].text
+            var text = turns[t].turn.text
+            let normalised = turns[t].text
             text.withUTF8 { u in
                 if ws.offsetsTurn != t {
                     ws.offsetsTurn = t

@@ -44,6 +44,9 @@ package struct JSONObjectWriter {
 
     /// A key the program spells out: a static string of plain characters, copied as it is (the
     /// keys of a verdict are dozens per record; scanning each for escapes showed in profiles).
+    /// Inlined, with the `add`s that call it: at each call site the key's length is then known,
+    /// and the copy is a few moves, not a call (each evidence span alone writes three keys).
+    @inline(__always)
     private mutating func key(_ k: StaticString) {
         let n = k.utf8CodeUnitCount
         assert(UnsafeBufferPointer(start: k.utf8Start, count: n).allSatisfy { $0 >= 0x20 && $0 != 0x22 && $0 != 0x5C },
@@ -57,15 +60,19 @@ package struct JSONObjectWriter {
         p[comma &+ n &+ 1] = 0x22
         p[comma &+ n &+ 2] = 0x3A
     }
+    @inline(__always)
     package mutating func add(_ k: StaticString, _ v: String) { key(k); out.appendJSONString(v) }
     /// A string given as its UTF-8 bytes.
+    @inline(__always)
     package mutating func add(_ k: StaticString, utf8 v: UnsafeBufferPointer<UInt8>) { key(k); out.appendJSONString(utf8: v) }
+    @inline(__always)
     package mutating func add(_ k: StaticString, _ v: Int) { key(k); appendDecimal(v) }
     package mutating func add(_ k: StaticString, _ v: Double) {
         key(k)
         out.append(contentsOf: (v.isFinite ? String(format: "%.4f", v) : "null").utf8)
     }
     package mutating func add(_ k: StaticString, _ v: Bool) { key(k); out.append(v ? "true" : "false") }
+    @inline(__always)
     package mutating func addNull(_ k: StaticString) { key(k); out.append("null") }
     /// A value that is already JSON text, under any key (escaped: keys from the input go here).
     package mutating func addRaw(_ k: String, _ json: String) {
