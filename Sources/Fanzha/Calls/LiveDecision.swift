@@ -76,15 +76,6 @@ extension Screener {
                     for k in 0..<Int(n.count) { walk(program.kids[Int(n.first) + k], &atoms, &reads) }
                 }
             }
-            func distinct(_ atoms: [Int32]) -> [Int32] {
-                var sorted = atoms.sorted(), kept = 0
-                for x in sorted where kept == 0 || sorted[kept - 1] != x {
-                    sorted[kept] = x
-                    kept += 1
-                }
-                sorted.removeLast(sorted.count - kept)
-                return sorted
-            }
             func of(_ r: Int) -> ([Int32], UInt8) {
                 if let done = atomsOfRule[r] { return (done, readsOfRule[r]) }
                 // A cycle is refused when the rules are checked; never loop on one here.
@@ -92,7 +83,7 @@ extension Screener {
                 var atoms: [Int32] = [], reads: UInt8 = 0
                 walk(program.roots[r], &atoms, &reads)
                 visiting.remove(r)
-                atomsOfRule[r] = distinct(atoms)
+                atomsOfRule[r] = atoms.sortedUnique()
                 readsOfRule[r] = reads
                 return (atomsOfRule[r]!, reads)
             }
@@ -103,7 +94,7 @@ extension Screener {
                 if unless >= 0 {
                     // A frame's `unless` is read with it.
                     walk(unless, &atoms, &reads)
-                    atoms = distinct(atoms)
+                    atoms.sortUnique()
                 }
                 flat += atoms
                 start.append(Int32(flat.count))
@@ -350,11 +341,7 @@ extension Screener.Evaluation {
         let rules = screener.rules
         ws.frames.removeAll(keepingCapacity: true)
         ws.frames.append(contentsOf: s.frames)
-        let categoryCount = rules.categories.count
-        ws.categoryScores.removeAll(keepingCapacity: true)
-        ws.categoryScores.append(contentsOf: repeatElement(0, count: categoryCount))
-        ws.categoryHit.removeAll(keepingCapacity: true)
-        ws.categoryHit.append(contentsOf: repeatElement(false, count: categoryCount))
+        ws.clearCategories(rules.categories.count)
         var hits: [RuleHit] = []
         hits.reserveCapacity(s.fired.count)
         var score = 0

@@ -37,7 +37,7 @@ extension Screener.Evaluation {
         let turns = prepared.turns
         // Sentences per turn, found once for the turns that hold a mark: turn t's are
         // `breaks[Int(breaksOfTurn[t])]`. The sentences framed and vetoed are sorted arrays, each
-        // key once (`SentenceKey.sortOnce`), not sets: a record has few, and hashing them cost
+        // key once (`sortUnique`), not sets: a record has few, and hashing them cost
         // more than sorting.
         var breaksOfTurn = [Int32](repeating: -1, count: turnLimit)
         var breaks: [(starts: [Int], quotations: [Range<Int>], spaceBreaks: Set<Int>)] = []
@@ -55,8 +55,8 @@ extension Screener.Evaluation {
             let key = SentenceKey(frame: m.frame, turn: m.turn, sentence: Int32(Screener.lastIndex(in: breaks[b].starts, atMost: scalar)))
             if m.veto { vetoed.append(key) } else { framed.append(key) }
         }
-        SentenceKey.sortOnce(&framed)
-        SentenceKey.sortOnce(&vetoed)
+        framed.sortUnique()
+        vetoed.sortUnique()
         // A space is a weak break (a chat line written with spaces for commas): narration runs on
         // through the space-separated pieces after it, up to a real stop or a piece in the text's
         // own voice (its `unless`). Warnings do not run on: a scam may follow a disclaimer.
@@ -73,7 +73,7 @@ extension Screener.Evaluation {
                 next.sentence += 1
             }
         }
-        if framed.count > ranOn { SentenceKey.sortOnce(&framed) }
+        if framed.count > ranOn { framed.sortUnique() }
         // The sentences framed (for `whole`): of any kind, and those that narrate (not warnings),
         // each once (the keys come in sentence order, so a sentence's keys are together).
         var framedSentences: [Int64] = [], narrativeSentences: [Int64] = []
@@ -144,17 +144,6 @@ extension Screener.Evaluation {
     private struct SentenceKey: Equatable, Comparable {
         var frame: Int32, turn: Int32, sentence: Int32
         static func < (a: SentenceKey, b: SentenceKey) -> Bool { (a.turn, a.sentence, a.frame) < (b.turn, b.sentence, b.frame) }
-
-        /// `keys` sorted, each once.
-        static func sortOnce(_ keys: inout [SentenceKey]) {
-            keys.sort()
-            var kept = 0
-            for k in keys.indices where kept == 0 || keys[kept - 1] != keys[k] {
-                keys[kept] = keys[k]
-                kept += 1
-            }
-            keys.removeLast(keys.count - kept)
-        }
 
         /// Whether the sorted `keys` hold `key`.
         static func sorted(_ keys: [SentenceKey], contains key: SentenceKey) -> Bool {

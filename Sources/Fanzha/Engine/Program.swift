@@ -193,14 +193,14 @@ struct Program: Sendable {
             }
             if each.allSatisfy({ $0.count == 1 }) {
                 // The usual case (a term list, any(…) of words): one clause, the union.
-                return [sortedUnique(each.flatMap { $0[0] })]
+                return [each.flatMap { $0[0] }.sortedUnique()]
             }
             guard var acc = each.first else { return [] }
             for cs in each.dropFirst() {
                 var product: [[Int]] = []
                 outer: for p in acc {
                     for q in cs {
-                        product.append(sortedUnique(p + q))
+                        product.append((p + q).sortedUnique())
                         if product.count >= maxClauses { break outer }
                     }
                 }
@@ -210,14 +210,25 @@ struct Program: Sendable {
         }
     }
 
-    private static func sortedUnique(_ words: [Int]) -> [Int] {
-        var out = words.sorted()
+}
+
+extension Array where Element: Comparable {
+    /// Sorts the array and keeps each element once: the set of a few values, in order, without
+    /// hashing them (the prefilter's word lists, a rule's atoms, a record's framed sentences).
+    mutating func sortUnique() {
+        sort()
         var kept = 0
-        for i in out.indices where i == 0 || out[i] != out[kept - 1] {
-            out[kept] = out[i]
+        for i in indices where kept == 0 || self[kept - 1] != self[i] {
+            self[kept] = self[i]
             kept += 1
         }
-        out.removeLast(out.count - kept)
+        removeLast(count - kept)
+    }
+
+    /// The array sorted, each element once.
+    func sortedUnique() -> [Element] {
+        var out = self
+        out.sortUnique()
         return out
     }
 }
