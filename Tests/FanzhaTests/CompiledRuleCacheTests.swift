@@ -26,6 +26,7 @@ import Testing
         #expect(loaded.rules.map(\.id) == rules.rules.map(\.id))
         #expect(loaded.wordEdges == rules.wordEdges)
         #expect(loaded.variants.entries == rules.variants.entries)
+        #expect(loaded.variants.falseFriends == rules.variants.falseFriends && !rules.variants.falseFriends.isEmpty)
         #expect(loaded.sources.map(\.path) == rules.sources.map(\.path))
         #expect(loaded.sources.map { $0.scalars.count } == rules.sources.map { $0.scalars.count })
         let model = try bundledModel()
@@ -35,7 +36,8 @@ import Testing
         let cachedPrinter = VerdictPrinter(rules: loaded, format: .jsonl, colour: false)
         var texts = rules.rules.flatMap { $0.hits.map(\.text) + $0.misses.map(\.text) }
         texts += ["您好，这里是市公安局，您的账户涉嫌洗钱，请立即转账到安全账户配合调查", "今晚一起吃饭吗？", "刷単返利，日赚三百",
-                  "ＡＰＰ下载链接：http://example.com 验证码123456", "你好\n我是客服\n退款需要先交保证金"]
+                  "ＡＰＰ下载链接：http://example.com 验证码123456", "你好\n我是客服\n退款需要先交保证金",
+                  "学校兼职摄影需要自备相机和SD卡", "买了张SD卡，顺便接个sd兼职"]
         #expect(texts.count > 100)
         for (i, text) in texts.enumerated() {
             let record = Record(id: "r\(i)", text: text)

@@ -7,6 +7,7 @@ import Testing
 private let dictionary = """
 # test dictionary
 刷单 = sd, 刷蛋, shua dan
+刷单 != sd卡, sd card
 公安 = ga, 攻安
 微信 = vx, v信，威信
 """
@@ -51,6 +52,26 @@ struct VariantTests {
         }
     }
 
+    @Test("a false friend is not its variant: an SD card is not 刷单, with or without the prefilter", arguments: [true, false])
+    func falseFriends(_ prefilter: Bool) throws {
+        let s = try variantScanner(Self.rules, usePrefilter: prefilter)
+        for text in ["学校兼职摄影需要自备相机和SD卡", "相机的sd card满了", "行车记录仪提示SD卡已满"] {
+            #expect(spanTexts(s, "brush", text) == nil, "\(text)")
+        }
+        // The variant elsewhere in the same text is still evidence, and so is the word itself.
+        #expect(spanTexts(s, "brush", "买了张SD卡，顺便接个sd兼职") == ["sd"])
+        #expect(spanTexts(s, "brush", "SD卡坏了，刷单的钱还没到") == ["刷单"])
+    }
+
+    @Test("a false friend that does not begin with one of its word's variants is an error at its line")
+    func badFalseFriend() {
+        let r = RuleCompiler.compile(files: [(path: "t.fz", data: Data(Self.rules.utf8))],
+                                     variants: [(path: "variants.txt", data: Data("刷单 = sd\n刷单 != 存储卡\n".utf8))])
+        #expect(r.ruleSet == nil)
+        #expect(r.errors.map(\.id.rawValue) == ["syntax"])
+        #expect(r.errors.map { r.sources[$0.range.file].lineColumn($0.range.start).line } == [2])
+    }
+
     @Test("exact(\"…\") opts out of the variants")
     func exactOptsOut() throws {
         let s = try variantScanner(Self.rules)
@@ -89,6 +110,7 @@ struct VariantTests {
         let rules = try #require(result.ruleSet)
         #expect(rules.variants.count >= 150)
         #expect(rules.variants.entries["刷单"]?.contains("sd") == true)
+        #expect(rules.variants.falseFriends["sd卡"] == "sd")
         #expect(result.warnings.isEmpty && result.errors.isEmpty)
     }
 }

@@ -88,8 +88,16 @@ public final class Screener {
                     // A Latin-letter word is a whole word unless written `~"…"`, and so is a variant
                     // spelling's short Latin edge (`sd` is 刷单, not the `sd` of `usd`; RULES.md).
                     let edge = edges[w]
-                    if edge != 0 && ((edge & 1 != 0 && s > 0 && Literal.isLatinLetter(buf[s - 1]))
-                                     || (edge & 2 != 0 && e < buf.count && Literal.isLatinLetter(buf[e]))) { return }
+                    if edge != 0 {
+                        if (edge & 1 != 0 && s > 0 && Literal.isLatinLetter(buf[s - 1]))
+                            || (edge & 2 != 0 && e < buf.count && Literal.isLatinLetter(buf[e])) { return }
+                        // A false friend (`sd卡`) takes back the hits that are a prefix of it (`sd`, 刷单's
+                        // variant): they were reported before it, since hits come in order of their end.
+                        if edge & Checker.falseFriendEdge != 0 {
+                            Screener.takeBackPrefixes(of: Int32(s), Int32(e), from: &hits)
+                            return
+                        }
+                    }
                     hits.append((Int32(w), Int32(s), Int32(e)))
                 }
             }
@@ -97,6 +105,16 @@ public final class Screener {
         p.turns.append(PreparedTurn(turn: turn, text: n, wordHits: hits.isEmpty ? [] : hits.withUnsafeBufferPointer { Array($0) }))
     }
     private var hitScratch: [(Int32, Int32, Int32)] = []
+
+    /// Removes the hits that start at `s` and end before `e` (only the latest hits can: they are
+    /// in order of their end).
+    static func takeBackPrefixes(of s: Int32, _ e: Int32, from hits: inout [(Int32, Int32, Int32)]) {
+        var k = hits.count - 1
+        while k >= 0 && hits[k].2 > s {
+            if hits[k].1 == s && hits[k].2 < e { hits.remove(at: k) }
+            k -= 1
+        }
+    }
     /// Each level's and main category's advice and referral (Scoring.swift, `outcomes`).
     let outcomes: [Outcome]
     /// The model's per-record counting table (Model/ModelCondition.swift), reused.

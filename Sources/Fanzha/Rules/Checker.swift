@@ -30,6 +30,9 @@ struct Checker {
     /// Per word: which ends must not touch another Latin letter (1 start, 2 end; 0: anywhere):
     /// whole-word Latin literals, and the short Latin edges of variant spellings.
     var wordEdges: [UInt8] = []
+    /// A word's edge bit for a false friend (`VariantDictionary.falseFriends`): not evidence itself;
+    /// a hit of it takes back the hits that start where it starts and end before it ends.
+    static let falseFriendEdge: UInt8 = 4
     var variants = VariantDictionary.empty
     /// Set by `checkCycles` when rules refer to each other in a circle or too deep a chain: the
     /// requirements then do not follow references.
@@ -46,12 +49,14 @@ struct Checker {
     /// Reads the variant dictionaries (merged, in order).
     mutating func loadVariants() {
         var merged: [String: [String]] = [:]
+        var falseFriends: [String: String] = [:]
         for (k, source) in variantSources.enumerated() {
             let (dict, ds) = VariantDictionary.parse(source, file: sources.count - variantSources.count + k) { normalisedLiteral($0) }
             diagnostics += ds
             for (w, vs) in dict.entries { merged[w, default: []] += vs.filter { !(merged[w]?.contains($0) ?? false) } }
+            falseFriends.merge(dict.falseFriends) { a, _ in a }
         }
-        variants = VariantDictionary(entries: merged)
+        variants = VariantDictionary(entries: merged, falseFriends: falseFriends)
     }
 
     mutating func run() -> RuleSet? {
@@ -102,6 +107,12 @@ struct Checker {
             result.append(rule)
         }
         guard result.count == ruleDecls.count else { return nil }
+        // False friends join the prefilter's dictionary under no atom: their hits only take back the
+        // variant hit at their start (`Screener.append`). Sorted, so word ids do not depend on
+        // the dictionary's order.
+        for l in variants.falseFriends.keys.sorted() {
+            _ = wordID(l, edges: Checker.falseFriendEdge | (Literal.latinEdges(l) & 1))
+        }
         return RuleSet(levels: levelValues, categories: categoryList, atoms: atoms, rules: result, words: words, sources: sources,
                        wordEdges: wordEdges, variants: variants)
     }

@@ -31,7 +31,7 @@ public enum CompiledRuleCache {
     public static let fileExtension = "fzc"
     static let magic: [UInt8] = Array("FZCRULES".utf8)
     /// Bumped whenever the layout below changes.
-    static let formatVersion: UInt32 = 6
+    static let formatVersion: UInt32 = 7
     static let headerSize = 48
     /// Environment variable that turns the automatic cache off.
     public static let disableVariable = "FANZHA_NO_CACHE"
@@ -334,6 +334,9 @@ public enum CompiledRuleCache {
         let keys = variants.entries.keys.sorted()
         d.count(keys.count)
         for k in keys { d.string(k); d.strings(variants.entries[k]!) }
+        let falseFriends = variants.falseFriends.keys.sorted()
+        d.count(falseFriends.count)
+        for l in falseFriends { d.string(l); d.string(variants.falseFriends[l]!) }
         w.raw(d.bytes, counted: true)
         if let model { w.u8(1); w.raw(model, counted: true) } else { w.u8(0) }
         // The prefilter's automaton and the evaluation program, as built from these rules.
@@ -494,8 +497,12 @@ public enum CompiledRuleCache {
         var entries: [String: [String]] = [:]
         let n5 = try r.count()
         for _ in 0..<n5 { entries[try r.string()] = try r.strings() }
+        var falseFriends: [String: String] = [:]
+        let n6 = try r.count()
+        for _ in 0..<n6 { falseFriends[try r.string()] = try r.string() }
         guard r.p == r.base.count else { throw r.bad("trailing bytes in the details") }
-        return LazyRuleDetails.Decoded(words: words, atoms: atoms, rules: rules, sources: sources, variants: VariantDictionary(entries: entries))
+        return LazyRuleDetails.Decoded(words: words, atoms: atoms, rules: rules, sources: sources,
+                                       variants: VariantDictionary(entries: entries, falseFriends: falseFriends))
     }
 
     static func encode(_ range: SourceRange, _ w: inout ByteWriter) { w.i64(range.file); w.i64(range.start); w.i64(range.end) }

@@ -78,9 +78,13 @@ extension Checker {
         var chunk: [String] = [], chunkBytes = 0
         // A whole Latin word, or a variant that needs word boundaries: no Latin letter just before or
         // after it, as lookarounds (as the scanner filters the automaton's hits).
+        // Not where a false friend it begins (`sd卡` for `sd`) occurs, as the scanner takes such hits back.
         func source(_ w: String) -> String {
             let b = (edges[w] ?? 0) | (boundary[w] ?? 0)
-            return (b & 1 != 0 ? "(?<![a-z])" : "") + pcre2Escape(w) + (b & 2 != 0 ? "(?![a-z])" : "")
+            let falseFriends = variants.falseFriends.keys.filter { $0.utf8.count > w.utf8.count && $0.utf8.starts(with: w.utf8) }.sorted()
+                .map { (Literal.latinEdges($0) & 1 != 0 ? "(?<![a-z])" : "") + pcre2Escape($0) }
+            return (falseFriends.isEmpty ? "" : "(?!" + falseFriends.joined(separator: "|") + ")")
+                + (b & 1 != 0 ? "(?<![a-z])" : "") + pcre2Escape(w) + (b & 2 != 0 ? "(?![a-z])" : "")
         }
         func flushChunk() {
             guard !chunk.isEmpty else { return }

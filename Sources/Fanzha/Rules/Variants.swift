@@ -11,9 +11,16 @@ import FanzhaText
 /// Both sides are normalised like rule literals. Inside a literal every occurrence of a listed
 /// word may be replaced (`公安局` → `ga局`, `攻安局`), at most two replacements at once and at most
 /// `maxVariantsPerWord` spellings per literal.
+///
+/// `WORD != false friend, …` lists words that begin with one of WORD's variants but mean something
+/// else (`刷单 != sd卡`: an SD card is not 刷单). Where a false friend occurs, the variant at its start
+/// is not evidence: the prefilter drops that hit (`Screener.append`), and a scan without the
+/// prefilter matches the variant only where the rest of the false friend does not follow it.
 package struct VariantDictionary: Sendable {
     /// Normalised word → its normalised variants, in file order.
     package let entries: [String: [String]]
+    /// Normalised false friend → the variant it begins with (the longest of its word's variants).
+    package let falseFriends: [String: String]
     /// The listed words by their first scalar, longest first.
     private let byFirst: [Unicode.Scalar: [(key: [Unicode.Scalar], variants: [String])]]
     package static let fileName = "variants.txt"
@@ -22,8 +29,9 @@ package struct VariantDictionary: Sendable {
 
     package static let empty = VariantDictionary(entries: [:])
 
-    init(entries: [String: [String]]) {
+    init(entries: [String: [String]], falseFriends: [String: String] = [:]) {
         self.entries = entries
+        self.falseFriends = falseFriends
         var by: [Unicode.Scalar: [(key: [Unicode.Scalar], variants: [String])]] = [:]
         for (k, vs) in entries.sorted(by: { $0.key < $1.key }) {
             let s = Array(k.unicodeScalars)
@@ -34,6 +42,7 @@ package struct VariantDictionary: Sendable {
     }
 
     package var isEmpty: Bool { entries.isEmpty }
+
     /// How many variant spellings the dictionary lists.
     package var count: Int { entries.values.reduce(0) { $0 + $1.count } }
 
@@ -41,6 +50,7 @@ package struct VariantDictionary: Sendable {
     /// errors (a side that normalisation leaves empty), at the line in `file`.
     static func parse(_ source: SourceFile, file index: Int, normalise: (String) -> String) -> (VariantDictionary, [Diagnostic]) {
         var entries: [String: [String]] = [:]
+        var falseFriendLines: [(word: String, falseFriends: [String], range: SourceRange)] = []
         var diagnostics: [Diagnostic] = []
         let text = String(String.UnicodeScalarView(source.scalars))
         var offset = 0
@@ -56,18 +66,37 @@ package struct VariantDictionary: Sendable {
                                               help: "comments start with #"))
                 continue
             }
-            let word = normalise(line[..<eq].trimmingCharacters(in: .whitespaces))
+            let negated = eq > line.startIndex && line[line.index(before: eq)] == "!"
+            let word = normalise(line[..<(negated ? line.index(before: eq) : eq)].trimmingCharacters(in: .whitespaces))
             let variants = line[line.index(after: eq)...].split(whereSeparator: { $0 == "," || $0 == "，" })
                 .map { normalise($0.trimmingCharacters(in: .whitespaces)) }
             guard !word.isEmpty, !variants.contains(where: \.isEmpty) else {
                 diagnostics.append(Diagnostic(.emptyLiteral, "a word or variant on this line is empty after normalisation", at: range))
                 continue
             }
+            if negated {
+                falseFriendLines.append((word, variants, range))
+                continue
+            }
             for v in variants where v != word && !(entries[word]?.contains(v) ?? false) {
                 entries[word, default: []].append(v)
             }
         }
-        return (VariantDictionary(entries: entries), diagnostics)
+        // A false friend must begin with one of its word's variants (the longest), and be longer.
+        var falseFriends: [String: String] = [:]
+        for (word, list, range) in falseFriendLines {
+            for l in list {
+                let variant = (entries[word] ?? []).filter { l.utf8.count > $0.utf8.count && l.utf8.starts(with: $0.utf8) }
+                    .max { $0.utf8.count < $1.utf8.count }
+                guard let variant else {
+                    diagnostics.append(Diagnostic(.syntax, "false friend `\(l)` does not begin with a variant of `\(word)` in this file", at: range,
+                                                  help: "`WORD != false friend` names words that begin with one of WORD's variants but mean something else"))
+                    continue
+                }
+                falseFriends[l] = variant
+            }
+        }
+        return (VariantDictionary(entries: entries, falseFriends: falseFriends), diagnostics)
     }
 
     /// The variant spellings of a normalised word (not the word itself), each with the word
