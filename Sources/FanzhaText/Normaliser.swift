@@ -284,11 +284,13 @@ public final class Normaliser {
 
     /// Step 3 for one line `r` of `sc`: OpenCC on the line, taken position by position when
     /// it keeps the scalar count (and changes only Han characters); otherwise the table. A line
-    /// with no character whose conversion depends on its phrase (`T2STable.needsPhrases`) is
-    /// converted by the table alone: OpenCC would give the same, at about 270,000 instructions
-    /// a line.
+    /// with no character whose conversion depends on its phrase (`T2STable.needsPhrases`), or
+    /// with such characters but none of the dictionary keys that make them depend on it
+    /// (`T2STable.holdsPhraseKey`), is converted by the table alone: OpenCC would give the
+    /// same, at about 270,000 instructions a line, and opening it costs ten million.
     private func simplify(_ sc: UnsafeMutablePointer<UInt32>, _ r: Range<Int>, _ tmap: UnsafeBufferPointer<UInt32>) {
-        if r.contains(where: { T2STable.needsPhrases(sc[$0]) }), simplifyByPhrases(sc, r) { return }
+        if r.contains(where: { T2STable.needsPhrases(sc[$0]) }), T2STable.holdsPhraseKey(sc, r),
+           simplifyByPhrases(sc, r) { return }
         for x in r {
             let c = sc[x]
             if c >= 0x3400 && c <= 0x9FFF {
