@@ -1,13 +1,17 @@
 #!/usr/bin/env python3
 """Writes Sources/FanzhaText/T2SPhraseData.swift: the characters whose Traditional → Simplified
-conversion can depend on the phrase they stand in (FanzhaText/T2STable.swift, `needsPhrases`).
+conversion can depend on the phrase they stand in (FanzhaText/T2STable.swift, `needsPhrases`),
+and the dictionary keys behind them (`holdsPhraseKey`).
 
 OpenCC's t2s converts a line as a sequence of pieces: each a key of TSPhrases or TSCharacters
 (longest match), turned into that key's first value, or a character of neither, kept as it is.
 A key whose value differs from its characters converted one by one (by the committed table,
 T2SData.swift) marks the characters where they differ (all of the key's when the lengths
 differ). A line holding none of the marked characters converts piece by piece exactly as the
-table converts it character by character, so the normaliser can skip OpenCC on it.
+table converts it character by character, so the normaliser can skip OpenCC on it. Nor can a
+line holding none of those differing keys: each of its pieces is then a key whose value is its
+table conversion, or a character of neither dictionary, which the table keeps too. So the keys
+are written as well, and OpenCC is opened only for a line that holds one.
 
 Reads the installed dictionaries (/usr/share/opencc/*.ocd2) with a small C++ program against
 libopencc-dev (OpenCC's C API cannot list a dictionary). Run after an OpenCC upgrade, after
@@ -48,23 +52,31 @@ def main():
         subprocess.run(["c++", "-std=c++17", "-O1", cpp, "-o", tool, "-lopencc"], check=True)
         keys = entries(tool, "TSPhrases") + entries(tool, "TSCharacters")
     marked = set()
+    differing = set()
     for key, value in keys:
         by_table = "".join(table.get(c, c) for c in key)
         if value == by_table:
             continue
+        differing.add(key)
         if len(value) != len(key):
             marked |= set(key)
         else:
             marked |= {k for k, v, t in zip(key, value, by_table) if v != t}
     chars = "".join(sorted(marked))
+    assert all(k and " " not in k and '"' not in k and "\\" not in k for k in differing)
+    phrase_keys = " ".join(sorted(differing))
     path = os.path.join(ROOT, "Sources/FanzhaText/T2SPhraseData.swift")
     with open(path, "w", encoding="utf-8") as f:
         f.write("// Generated from OpenCC's t2s dictionaries by scripts/t2s_phrase_characters.py; do not edit by hand.\n"
-                "// The characters whose conversion can depend on their phrase (T2STable.needsPhrases).\n"
                 "enum T2SPhraseData {\n"
+                "    /// The characters whose conversion can depend on their phrase (T2STable.needsPhrases).\n"
                 f'    static let characters = "{chars}"\n'
+                "    /// The keys whose value differs from the key converted character by character by the\n"
+                "    /// table, separated by spaces (T2STable.holdsPhraseKey).\n"
+                f'    static let keys = "{phrase_keys}"\n'
                 "}\n")
-    print(f"{len(marked)} characters ({sum(1 for c in marked if ord(c) <= 0xFFFF)} in the BMP) from {len(keys)} keys -> {path}")
+    print(f"{len(marked)} characters ({sum(1 for c in marked if ord(c) <= 0xFFFF)} in the BMP) and {len(differing)} keys "
+          f"from {len(keys)} keys -> {path}")
 
 
 if __name__ == "__main__":

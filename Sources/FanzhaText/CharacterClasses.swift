@@ -82,6 +82,17 @@ func chineseDigitValue(_ c: UInt32) -> UInt32? {
     }
 }
 
+/// A quick filter before `chineseDigitValue`: false for most scalars, true for every Chinese
+/// digit (by the low six bits of its value: one shift and test instead of a dozen comparisons
+/// for each ideograph of a text).
+@inline(__always)
+func mayBeChineseDigit(_ c: UInt32) -> Bool {
+    // Low six bits of 零 〇 一 幺 二 三 四 五 六 七 八 九: 54 7 0 58 12 9 27 20 45 3 43 29.
+    let mask: UInt64 = (1 << 54) | (1 << 7) | (1 << 0) | (1 << 58) | (1 << 12) | (1 << 9)
+        | (1 << 27) | (1 << 20) | (1 << 45) | (1 << 3) | (1 << 43) | (1 << 29)
+    return (mask &>> UInt64(c & 63)) & 1 != 0
+}
+
 /// Step 4: variant folding, applied after Traditional → Simplified. Kept deliberately short:
 ///
 /// | from | to | why |

@@ -16,19 +16,18 @@ public final class NormalisedText: Sendable {
     /// Number of unicode scalars in the normalised text.
     public let scalarCount: Int
 
-    /// Rank structure for `normalisedScalarOffset(ofByte:)`: bit `b & 63` of word `b >> 6`
-    /// is set when byte `b` starts a scalar; `rankBase[w]` counts the starts before word `w`.
-    let startBits: [UInt64]
-    let rankBase: [Int32]
+    /// Rank structure for `normalisedScalarOffset(ofByte:)`, two words for each 64 bytes `w`:
+    /// `rank[2w]` has bit `b & 63` set when byte `b` starts a scalar, `rank[2w + 1]` counts the
+    /// starts before byte `64w`. (One array, not two: one allocation less a text.)
+    let rank: [UInt64]
 
     init(bytes: [UInt8], originStart: [Int32], originalScalarCount: Int,
-         scalarCount: Int, startBits: [UInt64], rankBase: [Int32]) {
+         scalarCount: Int, rank: [UInt64]) {
         self.bytes = bytes
         self.originStart = originStart
         self.originalScalarCount = originalScalarCount
         self.scalarCount = scalarCount
-        self.startBits = startBits
-        self.rankBase = rankBase
+        self.rank = rank
     }
 
     /// Map a byte range of `bytes` (must lie on scalar boundaries, non-empty) to a scalar range of the ORIGINAL text.
@@ -58,7 +57,7 @@ public final class NormalisedText: Sendable {
         if b <= 0 { return 0 }
         let w = b &>> 6
         let mask = (UInt64(1) &<< UInt64(b & 63)) &- 1
-        return Int(rankBase[w]) + (startBits[w] & mask).nonzeroBitCount
+        return Int(rank[w &* 2 &+ 1]) + (rank[w &* 2] & mask).nonzeroBitCount
     }
 
     /// The normalised text as a String.

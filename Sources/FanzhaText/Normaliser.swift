@@ -25,17 +25,19 @@ public final class Normaliser {
     /// OpenCC, opened on the first line that needs it: opening it reads its phrase dictionaries
     /// (about 29 million instructions), which a run on Simplified text never needs. Nil until
     /// then, and for good if it cannot be opened (the per-character table then converts alone).
-    private var converter: TraditionalToSimplified?
-    private var converterOpened = false
+    @exclusivity(unchecked) private var converter: TraditionalToSimplified?
+    @exclusivity(unchecked) private var converterOpened = false
     private let table: T2STable
 
     /// NFKC cache for BMP scalars, indexed by scalar value. Encoding: 0 = not computed yet,
     /// low two bits 1 = identity, 2 = one scalar (`v >> 2`), 3 = several (`v >> 2` indexes
     /// `multiFold`).
-    private var foldBMP: [UInt32]
+    /// (The class's state is unchecked for exclusive access: a `Normaliser` is used by one thread
+    /// and never re-entered, and each check was a runtime call, several a text.)
+    @exclusivity(unchecked) private var foldBMP: [UInt32]
     /// The same for scalars outside the BMP.
-    private var foldAstral: [UInt32: UInt32] = [:]
-    private var multiFold: [[UInt32]] = []
+    @exclusivity(unchecked) private var foldAstral: [UInt32: UInt32] = [:]
+    @exclusivity(unchecked) private var multiFold: [[UInt32]] = []
 
     /// Step 5's filler class for BMP scalars (1 bit each): not a letter or digit.
     private let fillerBMP: FillerTable
@@ -62,22 +64,32 @@ public final class Normaliser {
 
     deinit {
         scratch.free()
+        output.free()
     }
 
     // MARK: - Implementation
 
     /// Scalars after steps 1–2 and their origins; reused between calls.
-    private var scratch = ScalarBuffer()
+    @exclusivity(unchecked) private var scratch = ScalarBuffer()
+    /// The UTF-8 bytes, their origins and the scalar-start bits written by the steps 4–6 pass;
+    /// reused between calls.
+    @exclusivity(unchecked) private var output = ByteBuffer()
 
     private func normalise(utf8 u: UnsafeBufferPointer<UInt8>) -> NormalisedText {
         let n = u.count
         precondition(n < Int(Int32.max), "text too large for 32-bit offsets")
         var buf = scratch
+        var bytesOut = output
         defer {
             // Keep the scratch space for the next text unless it is unusually large.
             if buf.capacity > 1 << 20 { buf.free() }
+            if bytesOut.capacity > 1 << 22 {
+                bytesOut.free()
+                bytesOut = ByteBuffer()
+            }
             buf.count = 0
             scratch = buf
+            output = bytesOut
         }
         buf.count = 0
         buf.reserve(n)
@@ -173,9 +185,11 @@ public final class Normaliser {
         let sc = buf.sc
         let org = buf.org
 
-        // Steps 4, 5 and 6 in one compacting pass (writes never overtake reads).
+        // Steps 4, 5 and 6 in one compacting pass (writes never overtake reads), which also
+        // writes the UTF-8 bytes: at most 4 a scalar.
         let fillerBMP = self.fillerBMP
-        var out = Compactor(sc: sc, org: org)
+        bytesOut.reserve(bytes: buf.count &* 4)
+        var out = Compactor(sc: sc, org: org, output: bytesOut)
         // Step 5's bracket state: whether the last opening quote or bracket was kept (it encloses
         // a word: 下载“会议”app, 【网信通知】), so its closing one is kept too.
         var openKept: UInt16 = 0
@@ -262,21 +276,21 @@ public final class Normaliser {
             out.emit(c < 0x3000 ? c : variantFold(c), org[r])
             r &+= 1
         }
-        out.finishDigitRun()
+        if out.runStart >= 0 { out.finishDigitRun() }
         buf.count = out.w
 
-        return encode(UnsafeBufferPointer(start: sc, count: out.w),
-                      UnsafeBufferPointer(start: org, count: out.w),
-                      totalBytes: out.totalBytes, originalCount: originalCount)
+        return finish(out, originalCount: originalCount)
     }
 
     /// Step 3 for one line `r` of `sc`: OpenCC on the line, taken position by position when
     /// it keeps the scalar count (and changes only Han characters); otherwise the table. A line
-    /// with no character whose conversion depends on its phrase (`T2STable.needsPhrases`) is
-    /// converted by the table alone: OpenCC would give the same, at about 270,000 instructions
-    /// a line.
+    /// with no character whose conversion depends on its phrase (`T2STable.needsPhrases`), or
+    /// with such characters but none of the dictionary keys that make them depend on it
+    /// (`T2STable.holdsPhraseKey`), is converted by the table alone: OpenCC would give the
+    /// same, at about 270,000 instructions a line, and opening it costs ten million.
     private func simplify(_ sc: UnsafeMutablePointer<UInt32>, _ r: Range<Int>, _ tmap: UnsafeBufferPointer<UInt32>) {
-        if r.contains(where: { T2STable.needsPhrases(sc[$0]) }), simplifyByPhrases(sc, r) { return }
+        if r.contains(where: { T2STable.needsPhrases(sc[$0]) }), T2STable.holdsPhraseKey(sc, r),
+           simplifyByPhrases(sc, r) { return }
         for x in r {
             let c = sc[x]
             if c >= 0x3400 && c <= 0x9FFF {
@@ -321,71 +335,27 @@ public final class Normaliser {
         return true
     }
 
-    /// UTF-8 encoding plus the per-byte origin arrays and the scalar rank structure.
+    /// The normalised text from what the compacting pass wrote: its bytes, their origins, and
+    /// the rank structure (each 64 bytes' start bits, already set, and the count of starts
+    /// before them).
     ///
-    /// Written into temporary memory first, then each array made as a copy of it: an array made
-    /// with `init(repeating:count:)` takes the standard library's unspecialised allocation path
-    /// (about 600 instructions of generic metadata look-up each, four arrays a record), one
-    /// copied from a buffer the specialised one.
-    private func encode(_ cb: UnsafeBufferPointer<UInt32>, _ ob: UnsafeBufferPointer<Int32>,
-                        totalBytes total: Int, originalCount: Int) -> NormalisedText {
+    /// Each array is made as a copy of the scratch memory: an array made with
+    /// `init(repeating:count:)` or `init(unsafeUninitializedCapacity:)` takes the standard
+    /// library's unspecialised allocation path (about 600 instructions of generic metadata
+    /// look-up each), one copied from a buffer the specialised one.
+    private func finish(_ out: Compactor, originalCount: Int) -> NormalisedText {
+        let total = out.p
         let words = (total &+ 63) &>> 6
-        // One temporary block: the start bits and rank bases (`words` each), the origins and the
-        // bytes (`total` each), in order of alignment.
-        let byteCount = words &* 8 &+ words &* 4 &+ total &* 4 &+ total
-        return withUnsafeTemporaryAllocation(byteCount: max(byteCount, 8), alignment: 8) { raw in
-            let wb = raw.baseAddress!.bindMemory(to: UInt64.self, capacity: words)
-            let base = (raw.baseAddress! + (words &* 8)).bindMemory(to: Int32.self, capacity: words)
-            let sb = (raw.baseAddress! + (words &* 12)).bindMemory(to: Int32.self, capacity: total)
-            let bb = (raw.baseAddress! + (words &* 12 &+ total &* 4)).bindMemory(to: UInt8.self, capacity: total)
-            wb.initialize(repeating: 0, count: words)
-            var p = 0
-            for idx in 0..<cb.count {
-                let c = cb[idx]
-                let s = ob[idx]
-                wb[p &>> 6] |= UInt64(1) &<< UInt64(p & 63)
-                if c < 0x80 {
-                    bb[p] = UInt8(truncatingIfNeeded: c)
-                    sb[p] = s
-                    p &+= 1
-                } else if c < 0x800 {
-                    bb[p] = UInt8(truncatingIfNeeded: 0xC0 | (c >> 6))
-                    bb[p &+ 1] = UInt8(truncatingIfNeeded: 0x80 | (c & 0x3F))
-                    sb[p] = s
-                    sb[p &+ 1] = s
-                    p &+= 2
-                } else if c < 0x10000 {
-                    bb[p] = UInt8(truncatingIfNeeded: 0xE0 | (c >> 12))
-                    bb[p &+ 1] = UInt8(truncatingIfNeeded: 0x80 | ((c >> 6) & 0x3F))
-                    bb[p &+ 2] = UInt8(truncatingIfNeeded: 0x80 | (c & 0x3F))
-                    sb[p] = s
-                    sb[p &+ 1] = s
-                    sb[p &+ 2] = s
-                    p &+= 3
-                } else {
-                    bb[p] = UInt8(truncatingIfNeeded: 0xF0 | (c >> 18))
-                    bb[p &+ 1] = UInt8(truncatingIfNeeded: 0x80 | ((c >> 12) & 0x3F))
-                    bb[p &+ 2] = UInt8(truncatingIfNeeded: 0x80 | ((c >> 6) & 0x3F))
-                    bb[p &+ 3] = UInt8(truncatingIfNeeded: 0x80 | (c & 0x3F))
-                    sb[p] = s
-                    sb[p &+ 1] = s
-                    sb[p &+ 2] = s
-                    sb[p &+ 3] = s
-                    p &+= 4
-                }
-            }
-            precondition(p == total, "normalised byte count")
-            var acc: Int32 = 0
-            for x in 0..<words {
-                base[x] = acc
-                acc &+= Int32(wb[x].nonzeroBitCount)
-            }
-            return NormalisedText(bytes: Array(UnsafeBufferPointer(start: bb, count: total)),
-                                  originStart: Array(UnsafeBufferPointer(start: sb, count: total)),
-                                  originalScalarCount: originalCount, scalarCount: cb.count,
-                                  startBits: Array(UnsafeBufferPointer(start: wb, count: words)),
-                                  rankBase: Array(UnsafeBufferPointer(start: base, count: words)))
+        let rank = out.rank
+        var acc: UInt64 = 0
+        for x in 0..<words {
+            rank[x &* 2 &+ 1] = acc
+            acc &+= UInt64(rank[x &* 2].nonzeroBitCount)
         }
+        return NormalisedText(bytes: Array(UnsafeBufferPointer(start: out.bytes, count: total)),
+                              originStart: Array(UnsafeBufferPointer(start: out.origins, count: total)),
+                              originalScalarCount: originalCount, scalarCount: out.w,
+                              rank: Array(UnsafeBufferPointer(start: rank, count: words &* 2)))
     }
 
     /// Step 2 for one non-ASCII, non-ideograph scalar: NFKC via Foundation, cached.
@@ -492,53 +462,138 @@ struct ScalarBuffer {
     }
 }
 
+/// The output memory of the steps 4–6 pass, reused between texts: the UTF-8 bytes, each byte's
+/// origin, and the rank words (`NormalisedText.rank`: start bits at even indices, the count
+/// of starts before them at odd ones).
+struct ByteBuffer {
+    var bytes: UnsafeMutablePointer<UInt8>
+    var origins: UnsafeMutablePointer<Int32>
+    var rank: UnsafeMutablePointer<UInt64>
+    /// Bytes there is room for.
+    var capacity: Int
+
+    init() {
+        capacity = 256
+        bytes = .allocate(capacity: capacity)
+        origins = .allocate(capacity: capacity)
+        rank = .allocate(capacity: ByteBuffer.rankWords(capacity))
+    }
+
+    static func rankWords(_ bytes: Int) -> Int { ((bytes &+ 63) &>> 6) &* 2 }
+
+    /// Room for `n` bytes, with the start bits for them cleared.
+    mutating func reserve(bytes n: Int) {
+        if n > capacity {
+            free()
+            capacity = Swift.max(n, 256)
+            bytes = .allocate(capacity: capacity)
+            origins = .allocate(capacity: capacity)
+            rank = .allocate(capacity: ByteBuffer.rankWords(capacity))
+        }
+        rank.update(repeating: 0, count: ByteBuffer.rankWords(n))
+    }
+
+    /// Frees the memory (the buffer is not used again).
+    func free() {
+        bytes.deallocate()
+        origins.deallocate()
+        rank.deallocate()
+    }
+}
+
 /// The writing side of the steps 4–6 pass: appends kept scalars in place, converts digit
-/// runs (step 6) as soon as they end, and counts the UTF-8 length of the result.
+/// runs (step 6) as soon as they end, and writes each kept scalar's UTF-8 bytes, their
+/// origins and start bit (a digit run's once it has ended, since step 6 may change it).
 struct Compactor {
     let sc: UnsafeMutablePointer<UInt32>
     let org: UnsafeMutablePointer<Int32>
+    let bytes: UnsafeMutablePointer<UInt8>
+    let origins: UnsafeMutablePointer<Int32>
+    let rank: UnsafeMutablePointer<UInt64>
+    /// Scalars kept.
     var w = 0
-    var totalBytes = 0
+    /// Bytes written.
+    var p = 0
     /// Start (in output positions) of the current run of digit characters, or -1.
     var runStart = -1
     var runHasChinese = false
 
-    init(sc: UnsafeMutablePointer<UInt32>, org: UnsafeMutablePointer<Int32>) {
+    init(sc: UnsafeMutablePointer<UInt32>, org: UnsafeMutablePointer<Int32>, output: ByteBuffer) {
         self.sc = sc
         self.org = org
+        bytes = output.bytes
+        origins = output.origins
+        rank = output.rank
     }
 
     var last: UInt32 { sc[w &- 1] }
 
     @inline(__always)
     mutating func emit(_ c: UInt32, _ o: Int32) {
-        let digit = isASCIIDigit(c)
-        if digit || (c >= 0x4E00 && chineseDigitValue(c) != nil) {
+        if c &- 0x30 < 10 || (c >= 0x4E00 && mayBeChineseDigit(c) && chineseDigitValue(c) != nil) {
             if runStart < 0 {
                 runStart = w
                 runHasChinese = false
             }
-            if !digit { runHasChinese = true }
-        } else if runStart >= 0 {
-            finishDigitRun()
+            if c > 0x39 { runHasChinese = true }
+            sc[w] = c
+            org[w] = o  // read when the run ends
+            w &+= 1
+            return
         }
+        if runStart >= 0 { finishDigitRun() }
         sc[w] = c
-        org[w] = o
         w &+= 1
-        totalBytes &+= c < 0x80 ? 1 : c < 0x800 ? 2 : c < 0x10000 ? 3 : 4
+        write(c, o)
     }
 
     /// Step 6 for the run that just ended: 3+ characters with at least one Chinese digit
-    /// become ASCII digits (each 3-byte character becomes 1 byte).
+    /// become ASCII digits. Then the run's bytes are written.
     mutating func finishDigitRun() {
-        if runStart >= 0 && runHasChinese && w &- runStart >= 3 {
-            for x in runStart..<w {
-                if let d = chineseDigitValue(sc[x]) {
-                    sc[x] = d
-                    totalBytes &-= 2
-                }
+        let convert = runHasChinese && w &- runStart >= 3
+        for x in runStart..<w {
+            var c = sc[x]
+            if convert, let d = chineseDigitValue(c) {
+                c = d
+                sc[x] = d
             }
+            write(c, org[x])
         }
         runStart = -1
+    }
+
+    /// Writes scalar `c`'s UTF-8 bytes, each with origin `o`, and marks its first byte.
+    @inline(__always)
+    mutating func write(_ c: UInt32, _ o: Int32) {
+        rank[(p &>> 6) &<< 1] |= UInt64(1) &<< UInt64(p & 63)
+        if c < 0x80 {
+            bytes[p] = UInt8(truncatingIfNeeded: c)
+            origins[p] = o
+            p &+= 1
+        } else if c < 0x800 {
+            bytes[p] = UInt8(truncatingIfNeeded: 0xC0 | (c >> 6))
+            bytes[p &+ 1] = UInt8(truncatingIfNeeded: 0x80 | (c & 0x3F))
+            origins[p] = o
+            origins[p &+ 1] = o
+            p &+= 2
+        } else if c < 0x10000 {
+            bytes[p] = UInt8(truncatingIfNeeded: 0xE0 | (c >> 12))
+            bytes[p &+ 1] = UInt8(truncatingIfNeeded: 0x80 | ((c >> 6) & 0x3F))
+            bytes[p &+ 2] = UInt8(truncatingIfNeeded: 0x80 | (c & 0x3F))
+            origins[p] = o
+            origins[p &+ 1] = o
+            origins[p &+ 2] = o
+            p &+= 3
+        } else {
+            bytes[p] = UInt8(truncatingIfNeeded: 0xF0 | (c >> 18))
+            bytes[p &+ 1] = UInt8(truncatingIfNeeded: 0x80 | ((c >> 12) & 0x3F))
+            bytes[p &+ 2] = UInt8(truncatingIfNeeded: 0x80 | ((c >> 6) & 0x3F))
+            bytes[p &+ 3] = UInt8(truncatingIfNeeded: 0x80 | (c & 0x3F))
+            origins[p] = o
+            origins[p &+ 1] = o
+            origins[p &+ 2] = o
+            origins[p &+ 3] = o
+            p &+= 4
+        }
     }
 }

@@ -288,6 +288,67 @@ struct FanzhaTextTests {
             }
         }
 
+        @Test("bytes, origins and scalar ranks written in the compacting pass agree with a plain encoding")
+        func fusedEncoding() {
+            // Each kind of text the one-pass writer handles differently: Han, ASCII, full-width,
+            // traditional (per character and by phrase), digit runs (converted or kept, ending
+            // the text or not, across a 64-byte rank word), emoji and other astral scalars,
+            // combining marks, invisible characters, a replaced invalid UTF-8 sequence, two-byte
+            // and multi-scalar NFKC folds.
+            let digits = "联系一三八零零一三八零零零客服"
+            let texts = [
+                "您的账户存在异常，请立即转账到安全账户",
+                "ＶＩＰ会员请拨打４００－８８８－９９９９咨询",
+                "請立即轉帳到安全賬戶，乾淨的錢不怕查",
+                "乾隆年間衣服很乾淨",
+                digits, "幺三八", "一二", "号码是一三八零零一三八零零零", "三个人在二楼",
+                String(repeating: "安全账户", count: 5) + digits + String(repeating: "转账", count: 30) + "一三八",
+                "点击🔥领取🎁红包💰，刷\u{1F600}单返利",
+                "安\u{301}全\u{20DD}账户 café naïve",
+                "转\u{200B}账\u{FEFF}到\u{2060}安全账户",
+                String(decoding: [0xE9, 0xAA, 0x8C, 0xFF, 0xE8, 0xAF, 0x81, 0xC3, 0xE7, 0xA0, 0x81], as: UTF8.self),
+                "Ⅻ号㈱①ﬁ ㍻ é ß ø ω",
+                "\u{20000}\u{2A6D6}\u{F900}中文",
+                "刷#x#单，返 利，【网信通知】下载“会议”app",
+                "",
+            ]
+            for text in texts {
+                let t = n.normalise(text)
+                checkInvariants(t, text)
+                // The plain encoding: each scalar's UTF-8 bytes, all with the origin of its first.
+                var bytes: [UInt8] = [], origins: [Int32] = []
+                for s in t.string.unicodeScalars {
+                    let origin = t.originStart[bytes.count]
+                    let utf8 = Array(String(s).utf8)
+                    bytes += utf8
+                    origins += Array(repeating: origin, count: utf8.count)
+                }
+                #expect(t.bytes == bytes, "\(text)")
+                #expect(t.originStart == origins, "\(text)")
+                #expect(t.scalarCount == t.string.unicodeScalars.count)
+                var starts = 0
+                for i in 0...t.bytes.count {
+                    // A byte inside a scalar gives the offset of the scalar after it.
+                    #expect(t.normalisedScalarOffset(ofByte: i) == starts, "\(text) byte \(i)")
+                    if i < t.bytes.count && t.bytes[i] & 0xC0 != 0x80 { starts += 1 }
+                }
+            }
+            #expect(n.normalise(digits).string == "联系13800138000客服")
+            #expect(n.normalise("一二").string == "一二")
+            #expect(n.normalise(String(decoding: [0xE9, 0xAA, 0x8C, 0xFF, 0xE8, 0xAF, 0x81], as: UTF8.self)).string == "验证")  // U+FFFD is a filler between Han
+        }
+
+        @Test("the Chinese digits pass the quick filter")
+        func chineseDigitFilter() {
+            for d in "零〇一幺二三四五六七八九".unicodeScalars {
+                #expect(chineseDigitValue(d.value) != nil)
+                #expect(mayBeChineseDigit(d.value))
+            }
+            // A filter: most ideographs do not pass it.
+            let passed = (UInt32(0x4E00)...0x9FFF).filter(mayBeChineseDigit).count
+            #expect(passed < (0x9FFF - 0x4E00) / 4)
+        }
+
         @Test("literals and texts normalise the same way")
         func literalsAgree() {
             let text = "請立即轉帳到安全賬戶"

@@ -57,4 +57,50 @@ import Testing
         #expect(n.normalise("乾隆年間").string == "乾隆年间")
         #expect(n.normalise("乾燥").string == "干燥")
     }
+
+    /// OpenCC is opened only for a line holding one of the dictionary keys behind the phrase
+    /// characters (`T2STable.holdsPhraseKey`). Each committed key must still convert otherwise
+    /// than by the table, and a line with phrase characters but none of the keys must convert by
+    /// OpenCC exactly as by the table.
+    @Test func phraseKeysDecideWhereOpenCCIsNeeded() throws {
+        let cc = try TraditionalToSimplified()
+        let table = T2STable.shared
+        func byTable(_ s: String) -> String {
+            String(String.UnicodeScalarView(s.unicodeScalars.map { u in
+                let t = table.lookup(u.value)
+                return t == 0 ? u : Unicode.Scalar(t)!
+            }))
+        }
+        func holds(_ s: String) -> Bool {
+            let v = s.unicodeScalars.map(\.value)
+            return v.withUnsafeBufferPointer { T2STable.holdsPhraseKey($0.baseAddress!, 0..<v.count) }
+        }
+        let keys = T2SPhraseData.keys.split(separator: " ").map(String.init)
+        #expect(keys.count > 500)
+        for key in keys {
+            #expect(cc.convert(key) != byTable(key), "\(key)")
+            #expect(holds(key) && holds("請將" + key + "轉帳"), "\(key)")
+        }
+        // Every phrase character of the BMP among traditional neighbours, and in the sentences
+        // of a traditional scam text: where no key is held, OpenCC agrees with the table.
+        let phrase = T2SPhraseData.characters.unicodeScalars.filter { $0.value <= 0xFFFF }.map { String($0) }
+        #expect(phrase.count > 20)
+        var lines: [String] = []
+        for c in phrase {
+            lines += [c + "帳戶", "轉" + c + "賬", "請立即" + c + "匯款", c, "經警方查證" + c + "係詐騙", "這" + c + "個", c + c]
+        }
+        lines += ["瞭解一下您的帳戶", "於是轉賬", "畫面顯示異常", "覆蓋範圍", "沈先生請聯繫客服", "乾隆年間", "乾淨的錢"]
+        var checked = 0
+        for line in lines where !holds(line) {
+            #expect(cc.convert(line) == byTable(line), "\(line)")
+            checked += 1
+        }
+        #expect(checked > 100)
+        // 乾淨 converts by the table (干净); 乾隆 is a key that keeps its 乾.
+        #expect(!holds("乾淨的錢") && holds("乾隆年間"))
+        // Through the normaliser: the table alone, and OpenCC's phrases where a key is held.
+        let n = try Normaliser()
+        #expect(n.normalise("於是轉賬到安全帳戶").string == "于是转账到安全账户")
+        #expect(n.normalise("衣服很乾淨，乾隆年間").string == "衣服很干净乾隆年间")
+    }
 }
