@@ -102,6 +102,41 @@ import Testing
     }
 }
 
+/// The model's margin outside the frames hidden from a rule, from a live call's counts less the
+/// n-grams in those frames (Calls/LiveModel.swift, `liveApproximateMargin`): within its error
+/// bound of the margin a fresh count outside the frames gives, on every corpus call turn by turn.
+@Suite struct LiveModelOutsideFramesTests {
+    @Test func countsLessTheFramedNGramsBoundTheFreshMargin() throws {
+        let model = try bundledModel()
+        let screener = try Screener(rules: LiveCallsTests.rules, model: model)
+        var compared = 0, hiding = 0
+        for call in try LiveCallsTests.calls() {
+            let p = screener.prepare(call)
+            let counts = Screener.CallNGrams(from: 0)
+            for k in 0..<p.turnCount {
+                counts.add(p.turns[k].text, model: model, logs: screener.modelScratch.oneMoreThanLog)
+                var e = Screener.Evaluation(screener: screener, prepared: p, turnLimit: k + 1)
+                e.collectCandidates()
+                e.findFrames()
+                // Every kind of frame hidden (a positive rule's usual blindness), then warnings only.
+                for blind in [UInt8(0xFF), FrameKinds.warning.rawValue] {
+                    e.blindness = blind
+                    let fresh = e.modelMargin(model, scope: [])
+                    let (approximate, error, hidden) = e.liveApproximateMargin(counts, model)
+                    #expect(abs(approximate - fresh) <= error, "call \(call.id), turn \(k): \(approximate) vs \(fresh), bound \(error)")
+                    if hidden == 0 { #expect(counts.exactMargin(model).bitPattern == fresh.bitPattern, "call \(call.id), turn \(k)") }
+                    if hidden > 0 && error.isFinite { hiding += 1 }
+                    compared += 1
+                }
+                e.release()
+            }
+        }
+        #expect(compared > 100)
+        // Frames hid n-grams often enough that the subtraction itself is tested.
+        #expect(hiding > 20, "\(hiding) of \(compared) margins had n-grams hidden")
+    }
+}
+
 /// A live call's word hits stay placed under their atoms from event to event
 /// (Calls/LiveWordHits.swift): every evaluation of the call — its whole stretch turn by turn, a
 /// shorter stretch than the hits kept, a window of its last turns — judges as a fresh record.

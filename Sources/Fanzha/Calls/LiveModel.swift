@@ -117,6 +117,52 @@ extension Screener {
             }
         }
 
+        /// Where bucket `b` is in `buckets` (-1 when not counted).
+        private func position(ofBucket b: Int32) -> Int {
+            var s = Int((UInt32(bitPattern: b) &* 0x9E37_79B1) >> shift)
+            while true {
+                let at = slots[s]
+                if at < 0 || buckets[Int(at)] == b { return Int(at) }
+                s = (s + 1) & (capacity - 1)
+            }
+        }
+
+        /// The last margin outside hidden frames (`liveApproximateMargin`): the counts it was
+        /// for (up to `hi`), the frames hidden, how many n-grams they hid, and the result. The
+        /// three `model` rules of a decision ask for the same one.
+        var lastHidden: (hi: Int, frames: [FrameSpan], hiddenNGrams: Int, margin: Double, error: Double)?
+
+        /// The margin from the running sums less the n-grams of buckets `hidden` (one entry per
+        /// n-gram, counted here), and how far from it the exact margin can be.
+        func approximateMargin(_ model: TextModel, hiding hidden: [Int32], logs: UnsafeMutablePointer<Double>) -> (margin: Double, error: Double) {
+            guard !hidden.isEmpty else { return approximateMargin(model) }
+            var dot = self.dot, norm = self.norm
+            let weights = model.weights
+            // Each hidden n-gram taken off its bucket's count in place (so a bucket hidden twice
+            // steps down twice, as counting without them would count), then the counts put back.
+            var taken: [Int32] = []
+            taken.reserveCapacity(hidden.count)
+            for b in hidden {
+                let at = position(ofBucket: b)
+                guard at >= 0, counts[at] > 0 else { continue }   // every hidden n-gram was counted
+                let c = Int(counts[at])
+                let before = ModelScratch.countValue(c, logs), after = ModelScratch.countValue(c - 1, logs)
+                norm += after * after - before * before
+                if model.knows(Int(b)) { dot += Double(weights[Int(b)]) * (after - before) }
+                counts[at] = Int32(c - 1)
+                taken.append(Int32(at))
+            }
+            for at in taken { counts[Int(at)] += 1 }
+            // Every n-gram hidden, or so nearly that the subtraction leaves mostly rounding: no
+            // bound worth having (the caller sums exactly).
+            guard hidden.count < updates, norm > self.norm * 1e-6 else { return (0, .infinity) }
+            let root = norm.squareRoot()
+            // As `approximateMargin(_:)`, with the hidden n-grams' updates, and `norm`'s error
+            // relative to the sum before the subtraction (`self.norm`, the largest it was).
+            let slack = 1000 * Double(updates + count + hidden.count + 4) * Double.ulpOfOne
+            return (model.bias + dot / root, slack * (absDot / root + abs(dot) / root * (self.norm / norm) + 1))
+        }
+
         /// The margin from the running sums, and how far from it the exact margin can be.
         func approximateMargin(_ model: TextModel) -> (margin: Double, error: Double) {
             guard norm > 0 else { return (model.bias, 0) }
@@ -146,10 +192,11 @@ extension Screener {
 
 extension Screener.Evaluation {
     /// The call's n-gram counts for the `model` condition on this stretch, counted up to its
-    /// last turn: when this is a live call's stretch from the turn its counts start at, the
-    /// condition reads every turn (no side's scope) and no frame is hidden from it.
+    /// last turn: when this is a live call's stretch from the turn its counts start at and the
+    /// condition reads every turn (no side's scope). Frames hidden from the rule are left out
+    /// by `liveApproximateMargin`.
     mutating func liveNGrams(_ model: TextModel, scope: Side) -> Screener.CallNGrams? {
-        guard let memo = prepared.regexMemo, modelBlindness == 0, scope.isEmpty || sidesPresent == scope else { return nil }
+        guard let memo = prepared.regexMemo, scope.isEmpty || sidesPresent == scope else { return nil }
         let lo = prepared.firstTurnNumber, hi = lo + turnLimit
         if memo.ngrams == nil { memo.ngrams = Screener.CallNGrams(from: lo) }
         // A window that moved on (a call longer than the window) counts afresh, as a record does.
@@ -157,5 +204,46 @@ extension Screener.Evaluation {
         let logs = screener.modelScratch.oneMoreThanLog
         while counts.hi < hi { counts.add(prepared.turns[counts.hi - lo].text, model: model, logs: logs) }
         return counts
+    }
+}
+
+extension Screener.Evaluation {
+    /// The margin on this stretch from the call's counts (`liveNGrams`), and how far from it
+    /// the exact margin can be, for the rule being evaluated: the n-grams wholly inside a frame
+    /// hidden from it are left out, as `fillModelTable` leaves them out of a record's count.
+    /// `hidden`: how many n-grams that left out; with none, the call's counts are the stretch's
+    /// as a record counts them, and `exactMargin` is its margin to the bit.
+    mutating func liveApproximateMargin(_ counts: Screener.CallNGrams, _ model: TextModel) -> (margin: Double, error: Double, hidden: Int) {
+        let blind = modelBlindness
+        guard blind != 0, ws.frames.contains(where: { $0.kind & blind != 0 }) else {
+            let (margin, error) = counts.approximateMargin(model)
+            return (margin, error, 0)
+        }
+        let frames = ws.frames.filter { $0.kind & blind != 0 }
+        if let h = counts.lastHidden, h.hi == counts.hi, h.frames == frames { return (h.margin, h.error, h.hiddenNGrams) }
+        // The buckets of the n-grams wholly inside a hidden frame: those of each frame's own bytes
+        // (an n-gram's bucket depends on its scalars alone), less those inside an earlier frame.
+        var framed: [Int32] = []
+        let (minN, maxN, mask) = (model.minN, model.maxN, model.mask)
+        for (i, f) in frames.enumerated() {
+            prepared.turns[Int(f.turn)].text.bytes.withUnsafeBufferPointer { all in
+                let lo = Int(f.start), hi = Int(f.end)
+                // A frame starts and ends at scalars (the sentence starts' bytes); were it not to,
+                // its bytes would not decode as the turn's do: every n-gram of the turn is then
+                // looked at.
+                let whole = lo > hi || hi > all.count || (lo < all.count && all[lo] & 0xC0 == 0x80) || (hi < all.count && all[hi] & 0xC0 == 0x80)
+                let from = whole ? 0 : lo
+                let bytes = whole ? all : UnsafeBufferPointer(rebasing: all[lo..<hi])
+                TextModel.forEachNGram(bytes, minN: minN, maxN: maxN, mask: mask) { bucket, start, end, _ in
+                    let o = Screener.Occurrence(turn: f.turn, start: Int32(from + start), end: Int32(from + end), evStart: 0, evCount: 0)
+                    if whole && !(f.start <= o.start && o.end <= f.end) { return }
+                    for j in 0..<i where frames[j].turn == f.turn && frames[j].start <= o.start && o.end <= frames[j].end { return }
+                    framed.append(Int32(truncatingIfNeeded: bucket))
+                }
+            }
+        }
+        let (margin, error) = counts.approximateMargin(model, hiding: framed, logs: screener.modelScratch.oneMoreThanLog)
+        counts.lastHidden = (counts.hi, frames, framed.count, margin, error)
+        return (margin, error, framed.count)
     }
 }

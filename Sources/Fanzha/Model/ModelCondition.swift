@@ -131,11 +131,11 @@ extension Screener.Evaluation {
         let comparison = Comparison.allCases[Int(n.arg2)], bound = Double(n.arg) / 1_000_000
         // A live call keeps its n-gram counts from event to event (Calls/LiveModel.swift).
         if modelCache.margin(scope, modelBlindness) == nil, let counts = liveNGrams(model, scope: scope) {
-            let (margin, error) = counts.approximateMargin(model)
+            let (margin, error, hidden) = liveApproximateMargin(counts, model)
             let p = model.probability(margin: margin)
             // The logistic's slope is at most |plattA| / 4: how far the exact probability can be.
             if abs(p - bound) > abs(model.plattA) / 4 * error + 1e-12 { return comparison.holds(p, bound) }
-            modelCache.setMargin(scope, 0, counts.exactMargin(model))
+            if hidden == 0 { modelCache.setMargin(scope, modelBlindness, counts.exactMargin(model)) }
         }
         let p = model.probability(margin: modelMargin(model, scope: scope))
         return comparison.holds(p, bound)
