@@ -53,17 +53,21 @@ extension Screener.Evaluation {
 
     private func kid(_ n: Program.Node, _ k: Int) -> Int32 { program.pointee.kids[Int(n.first) + k] }
 
-    /// Whether node `id` is a word list none of whose words the automaton found in this record:
-    /// empty in every scope and frame, known without evaluating it. Most atoms a candidate rule
-    /// names are such lists (the alternatives of an `or`), and a call to `evaluate` and
-    /// `atomOccurrences` for each cost about a hundred instructions. Mutating, though it writes
-    /// nothing: a plain method called from `evaluate` took a copy of the whole evaluation in a
-    /// debug build (inlining is not guaranteed there), four such copies in `evaluate`'s frame, and
-    /// the deep recursion of a long condition then ran out of a worker thread's stack.
+    /// Whether node `id` is an atom the prefilter rules out in this record: a word list none of
+    /// whose words the automaton found, or a regex one of whose requirement's clauses has no word
+    /// present (`atomCandidate`). Empty in every scope and frame, known without evaluating it.
+    /// Most atoms a candidate rule names are such (the alternatives of an `or`; a frame's
+    /// regexes, tried on every record), and a call to `evaluate` and `atomOccurrences` for each
+    /// cost about a hundred instructions. Mutating, though it writes nothing: a plain method
+    /// called from `evaluate` took a copy of the whole evaluation in a debug build (inlining is
+    /// not guaranteed there), four such copies in `evaluate`'s frame, and the deep recursion of a
+    /// long condition then ran out of a worker thread's stack.
     @inline(__always)
     private mutating func absentWords(_ id: Int32) -> Bool {
         let n = program.pointee.nodes[Int(id)]
-        return n.op == .atom && absentWords(atom: Int(n.arg))
+        guard n.op == .atom, usePrefilter else { return false }
+        let a = Int(n.arg)
+        return program.pointee.atomIsWords[a] ? ws.atomHitStamp[a] != ws.generation : !atomCandidate(a)
     }
 
     /// Whether atom `a` is a word list none of whose words the automaton found in this record.

@@ -169,14 +169,16 @@ extension Screener.Evaluation {
         // the usual case, is one store of a whole slot.
         let slots = table.slots, used = table.used
         let shortest = UInt8(Screener.Evaluation.evidenceMinN(model))
-        let generation = table.generation, shift = table.shift, slotMask = table.capacity &- 1
+        let generation = table.generation, slotMask = table.capacity &- 1
         // The count of slots in use in memory, not in a local: a local the loop's inlined copies
         // share was kept in a dozen stack slots, each written on every new bucket.
         let usedCount = table.usedCount
         usedCount.pointee = 0
         @inline(__always) func count(_ bucket: Int, _ t: Int32, _ start: Int, _ end: Int, _ len: Int) {
             let b = Int32(truncatingIfNeeded: bucket), n = UInt8(truncatingIfNeeded: len)
-            var i = Int((UInt32(bitPattern: b) &* 0x9E37_79B1) &>> shift)
+            // A bucket is already the low bits of a mixed hash (`TextModel.finalMix`): its own
+            // low bits place it, with no hashing again.
+            var i = bucket & slotMask
             while true {
                 let slot = slots + i
                 if slot.pointee.stamp != generation {
@@ -206,6 +208,15 @@ extension Screener.Evaluation {
         for t in 0..<turnLimit where modelSees(t, scope) {
             let turn = Int32(truncatingIfNeeded: t)
             turns[t].text.bytes.withUnsafeBufferPointer { buf in
+                if blind == 0 && minN == 1 && maxN == 3 {
+                    // The usual case (the bundled model's sizes, no frame hidden): the same
+                    // n-grams, in the same order, through a copy of the loop with the sizes known
+                    // to the compiler and no frame test, so no n-gram tests either.
+                    TextModel.forEachNGram(buf, minN: 1, maxN: 3, mask: bucketMask) { bucket, start, end, len in
+                        count(bucket, turn, start, end, len)
+                    }
+                    return
+                }
                 TextModel.forEachNGram(buf, minN: minN, maxN: maxN, mask: bucketMask) { bucket, start, end, len in
                     if blind != 0 && Screener.Evaluation.inFrame(Screener.Occurrence(turn: turn, start: Int32(start), end: Int32(end), evStart: 0, evCount: 0),
                                                                 frames, blind) { return }
@@ -237,7 +248,8 @@ extension Screener.Evaluation {
         for k in 0..<modelCache.tableUsed {
             let slot = slots[Int(used[k])]
             let c = Int(slot.count)
-            let v = ModelScratch.countValue(c, logs)
+            // A slot in use has counted one n-gram at least: no test for none.
+            let v = c < ModelScratch.logged ? logs[c] : 1 + log(Double(c))
             norm += v * v
             let b = Int(slot.key)
             if model.knows(b) { dot += Double(weights[b]) * v }
@@ -402,8 +414,8 @@ final class ModelScratch {
         /// Unused: with it a slot is 32 bytes, and the loop finds one by a shift, not a multiply.
         var padding: UInt32 = 0
     }
+    /// A power of two: a bucket's low bits are its first slot.
     private(set) var capacity = 0
-    private(set) var shift: UInt32 = 32
     private(set) var slots = UnsafeMutablePointer<Slot>.allocate(capacity: 1)
     /// The slots in use, in the order first seen, and how many there are.
     private(set) var used = UnsafeMutablePointer<Int32>.allocate(capacity: 1)
@@ -433,7 +445,6 @@ final class ModelScratch {
                 slots = .allocate(capacity: size)
                 used = .allocate(capacity: size)
                 capacity = size
-                shift = UInt32(32 - size.trailingZeroBitCount)
             }
             slots.initialize(repeating: Slot(stamp: 0, key: 0, count: 0, longest: 0, place: Place(turn: 0, start: 0, end: 0)), count: capacity)
             generation = 1
