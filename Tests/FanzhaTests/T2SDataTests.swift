@@ -2,6 +2,14 @@ import Foundation
 import Testing
 @testable import FanzhaText
 
+/// A line converted by the per-character table alone (what a line without OpenCC's phrases gets).
+private func byTable(_ s: String) -> String {
+    String(String.UnicodeScalarView(s.unicodeScalars.map { u in
+        let t = T2STable.shared.lookup(u.value)
+        return t == 0 ? u : Unicode.Scalar(t)!
+    }))
+}
+
 /// The committed Traditional → Simplified table must be exactly what the installed OpenCC gives.
 /// To regenerate it after an OpenCC upgrade: `FANZHA_WRITE_T2S=1 swift test --filter T2SDataTests`.
 @Suite struct T2SDataTests {
@@ -33,12 +41,6 @@ import Testing
     @Test func tableAloneAgreesWithOpenCCWithoutPhraseCharacters() throws {
         let cc = try TraditionalToSimplified()
         let table = T2STable.shared
-        func byTable(_ s: String) -> String {
-            String(String.UnicodeScalarView(s.unicodeScalars.map { u in
-                let t = table.lookup(u.value)
-                return t == 0 ? u : Unicode.Scalar(t)!
-            }))
-        }
         let traditional = (T2STable.first...T2STable.last).filter { table.lookup($0) != 0 && !T2STable.needsPhrases($0) }
         #expect(traditional.count > 3000)
         var lines: [String] = []
@@ -64,13 +66,6 @@ import Testing
     /// OpenCC exactly as by the table.
     @Test func phraseKeysDecideWhereOpenCCIsNeeded() throws {
         let cc = try TraditionalToSimplified()
-        let table = T2STable.shared
-        func byTable(_ s: String) -> String {
-            String(String.UnicodeScalarView(s.unicodeScalars.map { u in
-                let t = table.lookup(u.value)
-                return t == 0 ? u : Unicode.Scalar(t)!
-            }))
-        }
         func holds(_ s: String) -> Bool {
             let v = s.unicodeScalars.map(\.value)
             return v.withUnsafeBufferPointer { T2STable.holdsPhraseKey($0.baseAddress!, 0..<v.count) }
