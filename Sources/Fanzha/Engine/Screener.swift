@@ -93,7 +93,7 @@ public final class Screener {
                             || (edge & 2 != 0 && e < buf.count && Literal.isLatinLetter(buf[e])) { return }
                         // A false friend (`sd卡`) takes back the hits that are a prefix of it (`sd`, 刷单's
                         // variant): they were reported before it, since hits come in order of their end.
-                        if edge & Checker.falseFriendEdge != 0 {
+                        if edge & RuleSet.falseFriendEdge != 0 {
                             Screener.takeBackPrefixes(of: Int32(s), Int32(e), from: &hits)
                             return
                         }

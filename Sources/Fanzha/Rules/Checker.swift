@@ -28,11 +28,9 @@ struct Checker {
     var words: [String] = []
     var wordIDs: [String: Int] = [:]
     /// Per word: which ends must not touch another Latin letter (1 start, 2 end; 0: anywhere):
-    /// whole-word Latin literals, and the short Latin edges of variant spellings.
+    /// whole-word Latin literals, and the short Latin edges of variant spellings; false friends
+    /// (`RuleSet.falseFriendEdge`).
     var wordEdges: [UInt8] = []
-    /// A word's edge bit for a false friend (`VariantDictionary.falseFriends`): not evidence itself;
-    /// a hit of it takes back the hits that start where it starts and end before it ends.
-    static let falseFriendEdge: UInt8 = 4
     var variants = VariantDictionary.empty
     /// Set by `checkCycles` when rules refer to each other in a circle or too deep a chain: the
     /// requirements then do not follow references.
@@ -111,7 +109,7 @@ struct Checker {
         // variant hit at their start (`Screener.append`). Sorted, so word ids do not depend on
         // the dictionary's order.
         for l in variants.falseFriends.keys.sorted() {
-            _ = wordID(l, edges: Checker.falseFriendEdge | (Literal.latinEdges(l) & 1))
+            _ = wordID(l, edges: RuleSet.falseFriendEdge | (Literal.latinEdges(l) & 1))
         }
         return RuleSet(levels: levelValues, categories: categoryList, atoms: atoms, rules: result, words: words, sources: sources,
                        wordEdges: wordEdges, variants: variants)

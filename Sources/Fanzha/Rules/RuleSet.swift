@@ -308,8 +308,12 @@ public final class RuleSet: Sendable {
     package let wordCount: Int
     /// For each word id, the ends of an occurrence that must not touch another Latin letter
     /// (1: its start, 2: its end): Latin-letter words match whole words unless written `~"…"`,
-    /// and short Latin edges of variant spellings (`VariantDictionary`) likewise.
+    /// and short Latin edges of variant spellings (`VariantDictionary`) likewise. A word with
+    /// `falseFriendEdge` is a false friend, not evidence: `Screener.append` takes back its prefixes.
     package let wordEdges: [UInt8]
+    /// `wordEdges`' bit for a false friend (`VariantDictionary.falseFriends`): a hit of it takes
+    /// back the hits that start where it starts and end before it ends.
+    package static let falseFriendEdge: UInt8 = 4
     /// The automaton and program, when the rules came from a compiled rule cache
     /// (`CompiledRuleCache`): `CompiledMatcher` uses them instead of building its own.
     let prebuilt: PrebuiltMatcher?
