@@ -2,10 +2,14 @@ import CPCRE2
 
 /// A compiled PCRE2 pattern over UTF-8 subjects.
 ///
-/// Always compiled with UTF, UCP, MATCH_INVALID_UTF and NEVER_BACKSLASH_C, then JIT-compiled.
+/// Always compiled with UTF, UCP and NEVER_BACKSLASH_C, then JIT-compiled; and with
+/// MATCH_INVALID_UTF unless every subject is known to be valid UTF-8 (`validSubjects`).
 /// MATCH_INVALID_UTF lets a subject with broken UTF-8 be searched without a validity pass per
 /// call (which, in a loop over one large subject, made throughput collapse) and without an error:
-/// invalid bytes simply never match.
+/// invalid bytes simply never match. It has a price: the JIT's code then checks every character
+/// it reads, which made matching and JIT compilation about a tenth dearer on the engine's
+/// short texts (docs/BENCHMARKS.md, issue 22, twelfth round). The engine searches only
+/// normalised text, valid UTF-8 by construction, so its patterns go without it.
 ///
 /// A `Pattern` is immutable after init and may be shared between threads; everything a match
 /// mutates lives in a per-thread `MatchScratch`.
@@ -28,17 +32,25 @@ public final class Pattern: @unchecked Sendable {
     public let isJIT: Bool
     private let code: OpaquePointer
 
-    private static let baseOptions: UInt32 = 0x0008_0000 /* UTF */ | 0x0002_0000 /* UCP */
-        | 0x0400_0000 /* MATCH_INVALID_UTF */ | 0x0010_0000 /* NEVER_BACKSLASH_C */
+    /// Match options: for a pattern whose subjects are valid UTF-8, NO_UTF_CHECK spares the
+    /// interpreter (a pattern the JIT could not compile) its validity pass over the subject.
+    private let matchOptions: UInt32
 
-    public init(_ source: String, options: Options = []) throws(PatternCompileError) {
+    private static let baseOptions: UInt32 = 0x0008_0000 /* UTF */ | 0x0002_0000 /* UCP */ | 0x0010_0000 /* NEVER_BACKSLASH_C */
+
+    /// - Parameter validSubjects: every subject this pattern will search is valid UTF-8, each
+    ///   search starting at a character's first byte. PCRE2's behaviour on any other subject is
+    ///   then undefined; false (the default) makes broken UTF-8 simply not match.
+    public init(_ source: String, options: Options = [], validSubjects: Bool = false) throws(PatternCompileError) {
         self.source = source
         self.options = options
         var errorCode: Int32 = 0
         var errorOffset: Int = 0
         let utf8 = Array(source.utf8)
         // PCRE2 refuses UCP and NEVER_BACKSLASH_C together with LITERAL (they mean nothing there).
-        let base = options.contains(.literal) ? Pattern.baseOptions & ~(0x0002_0000 | 0x0010_0000) : Pattern.baseOptions
+        var base = options.contains(.literal) ? Pattern.baseOptions & ~(0x0002_0000 | 0x0010_0000) : Pattern.baseOptions
+        if !validSubjects { base |= 0x0400_0000 /* MATCH_INVALID_UTF */ }
+        matchOptions = validSubjects ? 0x4000_0000 /* NO_UTF_CHECK */ : 0
         let compiled = utf8.withUnsafeBufferPointer { buf in
             pcre2_compile_8(buf.baseAddress ?? UnsafePointer(bitPattern: 1), buf.count,
                             base | options.rawValue, &errorCode, &errorOffset, nil)
@@ -67,7 +79,7 @@ public final class Pattern: @unchecked Sendable {
         if isJIT {
             rc = pcre2_jit_match_8(code, base, subject.count, start, 0, scratch.matchData, scratch.context)
         } else {
-            rc = pcre2_match_8(code, base, subject.count, start, 0, scratch.matchData, scratch.context)
+            rc = pcre2_match_8(code, base, subject.count, start, matchOptions, scratch.matchData, scratch.context)
         }
         if rc == -1 /* PCRE2_ERROR_NOMATCH */ { return nil }
         if rc < 0 { throw MatchFailure(code: rc) }

@@ -8,6 +8,8 @@
 /// (`originEnd(ofByte:)`), and the origins never go backwards along `bytes`.
 public final class NormalisedText: Sendable {
     /// UTF-8 bytes of the normalised text (what PCRE2 and the Aho–Corasick prefilter scan).
+    /// Always valid UTF-8, written scalar by scalar: the engine's regexes rely on it (they are
+    /// compiled without PCRE2's checks for broken UTF-8, `Pattern`'s `validSubjects`).
     public let bytes: [UInt8]
     /// For each normalised byte, the original scalar offset where the scalar that produced it starts.
     public let originStart: [Int32]

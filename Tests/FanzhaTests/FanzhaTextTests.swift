@@ -97,6 +97,26 @@ struct FanzhaTextTests {
         let n: Normaliser
         init() throws { n = try Normaliser() }
 
+        /// The engine's regexes are compiled for valid UTF-8 subjects only (`Pattern`'s
+        /// `validSubjects`: PCRE2's JIT code does not check what it reads), so every normalised
+        /// text must be valid UTF-8: every scalar, alone, between Han characters and as digits' neighbour.
+        @Test("every scalar normalises to valid UTF-8")
+        func everyScalarNormalisesToValidUTF8() {
+            var invalid = 0
+            var block = String.UnicodeScalarView()
+            for v in UInt32(0)...0x10FFFF {
+                guard let c = Unicode.Scalar(v) else { continue }
+                block.append(c)
+                block.append(v % 3 == 0 ? "汉" : v % 3 == 1 ? "\u{3000}" : "七")
+                if block.count >= 1024 || v == 0x10FFFF {
+                    let bytes = n.normalise(String(block)).bytes
+                    if !String(decoding: bytes, as: UTF8.self).utf8.elementsEqual(bytes) { invalid += 1 }
+                    block = String.UnicodeScalarView()
+                }
+            }
+            #expect(invalid == 0)
+        }
+
         @Test("traditional text is simplified with a 1:1 offset map")
         func traditional() {
             let text = "請將資金轉入安全帳戶"

@@ -12,7 +12,7 @@ extension Screener {
         if let done = atomMatchers[a].patterns { return done }
         let atom = rules.atoms[a]
         var compiled = try atom.patterns
-        for source in atom.literalSources { compiled.append(try Pattern(source, options: [])) }
+        for source in atom.literalSources { compiled.append(try Pattern(source, options: [], validSubjects: true)) }
         atomMatchers[a].patterns = compiled
         return compiled
     }

@@ -372,7 +372,7 @@ extension Screener {
             case .pattern(let p): pattern = p
             case .none: return nil
             case .unknown:
-                guard let p = try? Pattern(source, options: options.union(.anchored)), p.isJIT else { twin = .none; return nil }
+                guard let p = try? Pattern(source, options: options.union(.anchored), validSubjects: true), p.isJIT else { twin = .none; return nil }
                 twin = .pattern(p)
                 pattern = p
             }

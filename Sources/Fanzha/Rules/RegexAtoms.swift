@@ -22,7 +22,7 @@ extension Checker {
         if let i = atomKeys[k] { return i }
         let pattern: Pattern
         do {
-            pattern = try Pattern(source, options: options)
+            pattern = try Pattern(source, options: options, validSubjects: true)
         } catch {
             // Point into the rule file: past the opening slash, at PCRE2's offset. The lexer turned
             // each `\/` (two characters in the file) into `/`, so step over the file's escapes.

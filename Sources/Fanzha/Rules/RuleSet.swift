@@ -103,6 +103,7 @@ struct AtomDetail: Sendable {
 /// reports their errors); from a compiled rule set, each atom's are compiled (and JIT-compiled)
 /// the first time a scan needs them, once, by whichever thread asks first: a one-message scan
 /// compiles only the regexes of the rules its prefilter selects, instead of all of them at start-up.
+/// They search only normalised text, which is valid UTF-8 (`Pattern`'s `validSubjects`).
 package final class AtomPatterns: @unchecked Sendable {
     /// The regexes' sources and options, compiled or not.
     package let specs: [(source: String, options: Pattern.Options)]
@@ -139,7 +140,7 @@ package final class AtomPatterns: @unchecked Sendable {
         var patterns: [Pattern] = []
         let result: Result<[Pattern], PatternCompileError>
         do throws(PatternCompileError) {
-            for (source, options) in specs { patterns.append(try Pattern(source, options: options)) }
+            for (source, options) in specs { patterns.append(try Pattern(source, options: options, validSubjects: true)) }
             result = .success(patterns)
         } catch {
             result = .failure(error)
