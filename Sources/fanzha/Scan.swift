@@ -105,25 +105,31 @@ struct Scan: ParsableCommand {
             }, deliver: { batch, results in
                 // The batch's cases are committed before its verdicts are written.
                 referrer?.refer(results.compactMap(\.warning))
-                for (record, screened) in zip(batch, results) {
-                    if let bad = screened.unreadable {
+                // By index, each record and result read in place: `zip` copied both out for every
+                // record (a record's strings and arrays retained and released again).
+                for k in batch.indices {
+                    if let bad = results[k].unreadable {
                         // In input order: the message on stderr, and its line in JSON Lines or TSV.
                         stats.failed += 1
                         out.flush()
                         OutputSink.stderr.line("fanzha: \(bad.description)")
                         OutputSink.stderr.flush()
-                        if let rendered = screened.rendered { out.line(bytes: rendered) }
+                        if let rendered = results[k].rendered { out.line(bytes: rendered) }
                         continue
                     }
                     stats.read += 1
-                    if screened.level >= minimum { stats.flagged += 1 }
-                    if record.isCall && !record.unmappedSpeakers.isEmpty {
+                    if results[k].level >= minimum { stats.flagged += 1 }
+                    if batch[k].isCall && !batch[k].unmappedSpeakers.isEmpty {
                         // Once per call: `caller:` rules see nothing of a side they cannot name.
+                        let record = batch[k]
                         let names = record.unmappedSpeakers.map(jsonString).joined(separator: ", ")
                         OutputSink.stderr.line("fanzha: \(record.origin): call \(record.id): speaker\(record.unmappedSpeakers.count == 1 ? "" : "s") \(names) match\(record.unmappedSpeakers.count == 1 ? "es" : "") no side; read as the callee's (name the sides with --speakers)")
                     }
-                    for e in screened.errors { OutputSink.stderr.line("fanzha: \(record.origin): \(e)") }
-                    if let rendered = screened.rendered { out.line(bytes: rendered) }
+                    if !results[k].errors.isEmpty {
+                        let origin = batch[k].origin
+                        for e in results[k].errors { OutputSink.stderr.line("fanzha: \(origin): \(e)") }
+                    }
+                    if let rendered = results[k].rendered { out.line(bytes: rendered) }
                 }
                 out.flush()
                 OutputSink.stderr.flush()

@@ -35,6 +35,36 @@ import Testing
         }
     }
 
+    /// The eight-byte test that lets a run of plain bytes be skipped: true exactly when one of the
+    /// bytes is a control character, a quote or a backslash, wherever it is and whatever (UTF-8
+    /// lead and continuation bytes included) surrounds it.
+    @Test func wordEscapeTestIsExact() throws {
+        let edges: [UInt8] = [0x00, 0x01, 0x1F, 0x20, 0x21, 0x22, 0x23, 0x5B, 0x5C, 0x5D, 0x7F, 0x80, 0x9F, 0xA0, 0xA2, 0xDC, 0xE4, 0xFF]
+        var random = SystemRandomNumberGenerator()
+        for _ in 0..<100_000 {
+            let word = (0..<8).map { _ in Bool.random(using: &random) ? edges.randomElement(using: &random)! : UInt8.random(in: 0...255, using: &random) }
+            let x = word.withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }
+            let expected = word.contains { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C }
+            #expect(JSONBytes.mayNeedEscape(x) == expected, "\(word)")
+        }
+    }
+
+    /// Strings long enough for the eight-byte skip, an escape at every offset: they read back as written.
+    @Test func longStringsReadBackWithEscapesAnywhere() throws {
+        let base = "请把验证码发给安全账户的客服abc😀"
+        for special in ["\"", "\\", "\n", "\u{01}", "\t"] {
+            for cut in 0...base.unicodeScalars.count {
+                var scalars = Array(base.unicodeScalars)
+                scalars.insert(contentsOf: special.unicodeScalars, at: cut)
+                let text = String(String.UnicodeScalarView(scalars)) + base
+                var o = JSONObjectWriter()
+                o.add("text", text)
+                let parsed = try #require(try JSONSerialization.jsonObject(with: Data(o.finish().utf8)) as? [String: String])
+                #expect(parsed["text"] == text, "\(text.debugDescription)")
+            }
+        }
+    }
+
     /// A verdict's evidence is printed straight from its evidence table: the same bytes as its
     /// spans given one by one (as a hit whose spans were renumbered or redacted is printed).
     @Test func evidenceFromTheTablePrintsAsItsSpans() throws {

@@ -21,15 +21,16 @@ extension Screener.Evaluation {
     /// Places `occ`'s evidence in `table`, merged and in order (original text's scalars, and its
     /// text copied from the record's bytes); the range of places it took.
     mutating func place(_ occ: Occurrences, in table: EvidenceTable) -> Range<Int> {
-        // Gathered, sorted and merged in a reused buffer.
-        var merged: [Evidence] = []
-        swap(&merged, &ws.evidence)
-        defer { swap(&merged, &ws.evidence) }
-        merged.removeAll(keepingCapacity: true)
+        // Gathered, sorted and merged in the workspace's plain memory (an array checked its
+        // uniqueness and capacity at every append, and was swapped in and out of the workspace).
+        ws.evidence.removeAll()
         for i in Int(occ.start)..<Int(occ.start + occ.count) {
             let o = ws.occ[i]
-            for e in Int(o.evStart)..<Int(o.evStart + o.evCount) { merged.append(ws.arena[e]) }
+            for e in Int(o.evStart)..<Int(o.evStart + o.evCount) { ws.evidence.append(ws.arena[e]) }
         }
+        let first = table.places.count
+        guard ws.evidence.count > 0 else { return first..<first }
+        var merged = UnsafeMutableBufferPointer(start: ws.evidence.address(0), count: ws.evidence.count)
         merged.sort { ($0.turn, $0.start, $0.end) < ($1.turn, $1.start, $1.end) }
         // Merge overlapping evidence within a turn, in place.
         var kept = 0
@@ -44,7 +45,6 @@ extension Screener.Evaluation {
         }
         // Each span's text: the turn's scalar → byte offsets, found in one walk over its UTF-8
         // per record (kept for the record's other hits), then each span is two lookups and a copy.
-        let first = table.places.count
         // The record's turns read once (a class's property: each read is checked for exclusive
         // access at run time and copies the turn out).
         let turns = prepared.turns

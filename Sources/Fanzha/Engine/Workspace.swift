@@ -84,7 +84,7 @@ extension Screener {
         var categoryScores: [Int] = []
         var categoryHit: [Bool] = []
         /// A hit's evidence while it is sorted and merged.
-        var evidence: [Evidence] = []
+        var evidence = Arena<Evidence>()
         /// The right-hand occurrences of a `near`/`then` pair search, in text order, and those
         /// one left-hand occurrence pairs with.
         var order: [Int32] = []
@@ -144,7 +144,7 @@ extension Screener {
             ruleStamp.deallocate(); ruleResult.deallocate(); occ.deallocate(); arena.deallocate(); stack.deallocate()
             ruleBits.deallocate(); atomHits.deallocate(); atomHitStamp.deallocate(); atomHitFirst.deallocate()
             atomHitCount.deallocate(); atomHitSorted.deallocate(); touchedAtoms.deallocate(); sides.deallocate(); scalarBytes.deallocate()
-            scalarBits.deallocate(); scalarBitsStamp.deallocate()
+            scalarBits.deallocate(); scalarBitsStamp.deallocate(); evidence.deallocate()
         }
     }
 }

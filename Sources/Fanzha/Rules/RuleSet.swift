@@ -228,7 +228,11 @@ public struct FrameKinds: OptionSet, Sendable, Hashable {
         self = k
     }
     /// The name of a single kind ("report"), or the names joined by commas.
-    public var name: String { FrameKinds.names.filter { contains($0.1) }.map(\.0).joined(separator: ",") }
+    public var name: String {
+        // One kind (every frame a verdict reports): its name, with no array filtered and joined.
+        if let one = FrameKinds.names.first(where: { $0.1 == self }) { return one.0 }
+        return FrameKinds.names.filter { contains($0.1) }.map(\.0).joined(separator: ",")
+    }
 }
 
 package struct CompiledExample: Sendable {
