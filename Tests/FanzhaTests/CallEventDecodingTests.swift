@@ -66,3 +66,38 @@ import Testing
         #expect(fast > 2_000, "lines the flat reading decided: \(fast)")
     }
 }
+
+/// A JSON string is read eight bytes at a time up to the first word holding a quote, a backslash
+/// or a control character (`JSONLine.Parser.string`): each of those, and a non-ASCII byte, at
+/// every position of a word, reads as the byte-by-byte reading would.
+@Suite struct JSONLineStringTests {
+    @Test func anyByteAtAnyPositionOfAWordReadsAsItsOwn() {
+        // A piece of a string's JSON, and the text it reads as (nil: the string is refused).
+        let pieces: [([UInt8], String?)] = [
+            (Array("a".utf8), "a"), (Array("é".utf8), "é"), (Array("转".utf8), "转"), (Array("😀".utf8), "😀"),
+            (Array(#"\""#.utf8), "\""), (Array(#"\\"#.utf8), "\\"), (Array(#"\n"#.utf8), "\n"), (Array(#"\u00e9"#.utf8), "é"),
+            ([0x7F], "\u{7F}"), ([0x20], " "), ([0x1F], nil), ([0x01], nil), ([0xFF], nil), ([0x80], nil),
+        ]
+        var rng = SplitMix64(seed: 20261206)
+        var refused = 0, read = 0
+        for _ in 0..<20_000 {
+            var json: [UInt8] = [0x22], expected: String? = ""
+            for _ in 0..<Int(rng.next() % 24) {
+                // Mostly letters, so that the others fall at every position of a word.
+                let (bytes, text) = rng.next() % 4 == 0 ? pieces[Int(rng.next() % UInt64(pieces.count))] : pieces[0]
+                json += bytes
+                expected = expected.flatMap { e in text.map { e + $0 } }
+            }
+            json.append(0x22)
+            // What follows the string on its line (read past by a word, never taken into it).
+            json += Array(#","t":1}"#.utf8).prefix(Int(rng.next() % 7))
+            let got: String? = json.withUnsafeBufferPointer { buffer in
+                var parser = JSONLine.Parser(b: buffer)
+                return try? parser.string()
+            }
+            #expect(got == expected, "\(json)")
+            if expected == nil { refused += 1 } else { read += 1 }
+        }
+        #expect(refused > 1_000 && read > 1_000, "\(read) read, \(refused) refused")
+    }
+}

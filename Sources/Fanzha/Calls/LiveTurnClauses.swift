@@ -15,9 +15,11 @@ extension Screener {
     /// own, which no turn-by-turn question needs. Kept with the call's `RegexMemo`; plain memory,
     /// like the evaluation's tables.
     final class CallTurnClauses {
-        private(set) var from: Int
-        private var clauses = Arena<Int32>()
-        private var starts = Arena<Int32>()
+        // Unchecked for exclusive access: a call is evaluated on one thread at a time, and
+        // `mayMatch` is never re-entered (each checked access was a runtime call).
+        @exclusivity(unchecked) private(set) var from: Int
+        @exclusivity(unchecked) private var clauses = Arena<Int32>()
+        @exclusivity(unchecked) private var starts = Arena<Int32>()
 
         init(from turn: Int) {
             from = turn
@@ -33,14 +35,9 @@ extension Screener {
             guard count > 0 else { return true }
             let base = p.firstTurnNumber
             guard t >= base, t < base + p.turnCount else { return true }
-            var from = self.from, clauses = self.clauses, starts = self.starts
-            defer { self.from = from; self.clauses = clauses; self.starts = starts }
             if t < from || from + starts.count - 1 < base {
                 // Turns not listed and no longer (or not yet) in reach: start again from this stretch.
-                from = base
-                clauses.removeAll()
-                starts.removeAll()
-                starts.append(0)
+                restart(from: base)
             }
             while from + starts.count - 1 <= t {
                 Self.list(p.turns[from + starts.count - 1 - base].wordHits, into: &clauses, program)
@@ -59,6 +56,14 @@ extension Screener {
                 if l == hi || clauses[l] != c { return false }
             }
             return true
+        }
+
+        /// Drops the turns listed, so that listing starts again at `turn`.
+        func restart(from turn: Int) {
+            from = turn
+            clauses.removeAll()
+            starts.removeAll()
+            starts.append(0)
         }
 
         /// Appends one turn's regex clauses, from its word hits, sorted and once each.
@@ -95,8 +100,8 @@ extension Screener.Evaluation {
     /// Whether regex atom `a` can match in the call's turn `t` (a live call's, `CallTurnClauses`);
     /// true for any other record.
     mutating func liveTurnMayMatch(_ a: Int, turn t: Int) -> Bool {
-        guard let memo = prepared.regexMemo else { return true }
-        if memo.turnClauses == nil { memo.turnClauses = Screener.CallTurnClauses(from: prepared.firstTurnNumber) }
-        return memo.turnClauses!.mayMatch(atom: a, inTurn: t, of: prepared, program)
+        // An atom that needs no word asks nothing of the call (and costs no look-up of its memo).
+        guard program.pointee.atomClauseCount[a] > 0, let memo = prepared.regexMemo else { return true }
+        return memo.turnClauses.mayMatch(atom: a, inTurn: t, of: prepared, program)
     }
 }
