@@ -184,21 +184,17 @@ package enum JSONLine {
             let start = i
             var ascii = true
             // Fast path: no escapes. Eight bytes at a time while none of them is a quote, a
-            // backslash or a control character (the bulk of a text), then byte by byte.
+            // backslash or a control character (the bulk of a text; the writer's own word test),
+            // then byte by byte.
             if let base = b.baseAddress {
-                let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
-                let quotes = ones &* 0x22, backslashes = ones &* 0x5C, controls = ones &* 0x20
                 var seen: UInt64 = 0
                 while i + 8 <= b.count {
                     let w = UnsafeRawPointer(base).loadUnaligned(fromByteOffset: i, as: UInt64.self)
-                    // A byte's high bit is set here if the word has a zero byte (a quote or a
-                    // backslash, after the xor) or one below 0x20: whether any does is exact.
-                    let q = w ^ quotes, s = w ^ backslashes
-                    if ((q &- ones) & ~q | (s &- ones) & ~s | (w &- controls) & ~w) & highs != 0 { break }
+                    if JSONBytes.mayNeedEscape(w) { break }
                     seen |= w
                     i += 8
                 }
-                if seen & highs != 0 { ascii = false }
+                if seen & 0x8080_8080_8080_8080 != 0 { ascii = false }
             }
             while i < b.count {
                 let c = b[i]

@@ -256,7 +256,8 @@ final class JSONBytes {
         append(0x22)
     }
 
-    /// Whether any of the eight bytes of `x` is below 0x20, a quote or a backslash: exact, by the
+    /// Whether any of the eight bytes of `x` is below 0x20, a quote or a backslash (a byte a JSON
+    /// string cannot hold as it is; `JSONLine`'s reader stops at the same): exact, by the
     /// usual word tests for a byte below a bound and a zero byte (a borrow reaches a higher byte's
     /// test only from a byte that already passed it).
     @inline(__always)
