@@ -8,11 +8,30 @@ package struct ModelOptions: ParsableArguments {
     package init() {}
 
     @Option(name: .customLong("model"), help: "Model file for the rules' `model` conditions (default: model.fzm in the rules folder).")
-    package var modelPath: String?
-    @Flag(help: "Load no model: the rules' `model` conditions are false.") package var noModel = false
+    var modelPath: String?
+    @Flag(help: "Load no model: the rules' `model` conditions are false.") var noModel = false
 
     package func validate() throws {
-        if modelPath != nil && noModel { throw ValidationError("--model and --no-model exclude each other") }
+        if let message = settings.validationError { throw ValidationError(message) }
+    }
+
+    package var settings: ModelSettings { ModelSettings(modelPath: modelPath, noModel: noModel) }
+}
+
+/// The model options' values, and what they choose (`ModelOptions` parses them; so does
+/// `ScanCommandLine` for `scan`).
+package struct ModelSettings: Equatable, Sendable {
+    package var modelPath: String? = nil
+    package var noModel = false
+
+    package init(modelPath: String? = nil, noModel: Bool = false) {
+        self.modelPath = modelPath
+        self.noModel = noModel
+    }
+
+    /// Why these values cannot be used together, if they cannot.
+    package var validationError: String? {
+        modelPath != nil && noModel ? "--model and --no-model exclude each other" : nil
     }
 
     /// The model file to use: --model, else the rules folder's, else none.

@@ -51,27 +51,25 @@ package struct Failure: Error, CustomStringConvertible {
     package init(_ message: String) { description = message }
 }
 
-extension ParsableCommand {
-    /// Runs `body`, turning failures into a message and exit status 2 (grep's "trouble").
-    package func guarded(_ body: () throws -> Int32) throws {
-        let status: Int32
-        do {
-            status = try body()
-        } catch let e as Failure {
-            OutputSink.stdout.close()
-            // After the messages already queued, as they explain what came before the stop.
-            OutputSink.stderr.line("fanzha: \(e.description)")
-            OutputSink.stderr.flush()
-            throw ExitCode(2)
-        } catch {
-            OutputSink.stdout.close()
-            OutputSink.stderr.flush()
-            throw error
-        }
-        OutputSink.stdout.close()   // every write checked, the close too: a lost verdict is exit 2
+/// Runs `body`, turning failures into a message and exit status 2 (grep's "trouble").
+package func guarded(_ body: () throws -> Int32) throws {
+    let status: Int32
+    do {
+        status = try body()
+    } catch let e as Failure {
+        OutputSink.stdout.close()
+        // After the messages already queued, as they explain what came before the stop.
+        OutputSink.stderr.line("fanzha: \(e.description)")
         OutputSink.stderr.flush()
-        if status != 0 { throw ExitCode(status) }
+        throw ExitCode(2)
+    } catch {
+        OutputSink.stdout.close()
+        OutputSink.stderr.flush()
+        throw error
     }
+    OutputSink.stdout.close()   // every write checked, the close too: a lost verdict is exit 2
+    OutputSink.stderr.flush()
+    if status != 0 { throw ExitCode(status) }
 }
 
 package func useColour(_ sink: OutputSink) -> Bool {

@@ -26,7 +26,7 @@ struct ServeCommand: ParsableCommand {
         let o = options
         try guarded {
             let paths = try o.ruleOptions.resolvedPaths()
-            var config = ServeConfiguration(rules: .init(paths: paths, modelPath: o.modelOptions.modelPath, noModel: o.modelOptions.noModel))
+            var config = ServeConfiguration(rules: .init(paths: paths, modelPath: o.modelOptions.settings.modelPath, noModel: o.modelOptions.settings.noModel))
             config.host = o.bind
             config.port = o.port
             if let tokens = o.tokens {

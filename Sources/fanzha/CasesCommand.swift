@@ -48,7 +48,7 @@ struct Cases: ParsableCommand {
             }
             guard perCategory >= 1 else { throw Failure("--per-category must be at least 1") }
             let rules = try ruleOptions.load()
-            let model = try modelOptions.load(for: rules, rulePaths: try ruleOptions.resolvedPaths())
+            let model = try modelOptions.settings.load(for: rules, rulePaths: try ruleOptions.resolvedPaths())
             var options = CaseOptions()
             options.perCategory = perCategory
             options.seed = seed
@@ -63,9 +63,9 @@ struct Cases: ParsableCommand {
             // Only records at the handout's level can be cases: the rest are counted, not kept.
             let scanner = try ParallelScanner(matcher: CompiledMatcher(rules, model: model), threads: ProcessInfo.processInfo.activeProcessorCount)
             var candidates: [Record] = [], verdicts: [Verdict] = []
-            let tally = try inputOptions.readRecords(data, command: "cases", labelField: labelOptions.labelField) { path, batch in
+            let tally = try inputOptions.settings.readRecords(data, command: "cases", labelField: labelOptions.labelField) { path, batch in
                 // A handout quotes cases from several files: a text line's number alone would not say where it is.
-                let lineFile = try inputOptions.format(for: path) == .text ? (path == "-" ? "<stdin>" : (path as NSString).lastPathComponent) : nil
+                let lineFile = try inputOptions.settings.format(for: path) == .text ? (path == "-" ? "<stdin>" : (path as NSString).lastPathComponent) : nil
                 for (record, verdict) in zip(batch, scanner.screen(batch)) where verdict.level >= options.minLevel {
                     var record = record
                     if let lineFile { record.id = "\(lineFile):\(record.id)" }
@@ -88,7 +88,7 @@ struct Cases: ParsableCommand {
             let n = handout.caseCount
             OutputSink.stderr.line("fanzha: \(tally.read) record\(tally.read == 1 ? "" : "s") read, \(n) case\(n == 1 ? "" : "s") in \(handout.sections.count) categor\(handout.sections.count == 1 ? "y" : "ies")"
                                    + (output.map { $0 == "-" ? "" : " written to \($0)" } ?? ""))
-            if tally.troubled && !inputOptions.skipBad { return 2 }
+            if tally.troubled && !inputOptions.settings.skipBad { return 2 }
             return n > 0 ? 0 : 1
         }
     }

@@ -26,7 +26,7 @@ struct Compile: ParsableCommand {
                 throw Failure("\(result.errors.count) error\(result.errors.count == 1 ? "" : "s") in the rules; nothing was written")
             }
             var model: [UInt8]? = nil
-            if set.usesModel || modelOptions.modelPath != nil, let path = modelOptions.path(rulePaths: resolved) {
+            if set.usesModel || modelOptions.settings.modelPath != nil, let path = modelOptions.settings.path(rulePaths: resolved) {
                 do { _ = try TextModel.load(path: path) } catch let e as ModelError { throw Failure(e.description) }
                 model = FileManager.default.contents(atPath: path).map { [UInt8]($0) }
             }

@@ -38,7 +38,7 @@ struct Eval: ParsableCommand {
         try guarded {
             guard let fmt = EvalFormat(rawValue: format) else { throw Failure("unknown --format `\(format)` (text, json, markdown)") }
             let rules = try ruleOptions.load()
-            let model = try modelOptions.load(for: rules, rulePaths: try ruleOptions.resolvedPaths())
+            let model = try modelOptions.settings.load(for: rules, rulePaths: try ruleOptions.resolvedPaths())
             let scanner = try ParallelScanner(matcher: CompiledMatcher(rules, model: model), threads: threads ?? ProcessInfo.processInfo.activeProcessorCount)
             var options = EvalOptions()
             options.benignLabels = Set(commaSeparatedList(benign))
@@ -50,7 +50,7 @@ struct Eval: ParsableCommand {
             let evaluator = Evaluator(scanner: scanner, options: options)
             let progress = OutputSink.stderr.isTerminal
             var done = 0
-            let tally = try inputOptions.readRecords(data, command: "eval", labelField: labelOptions.labelField) { path, batch in
+            let tally = try inputOptions.settings.readRecords(data, command: "eval", labelField: labelOptions.labelField) { path, batch in
                 evaluator.add(batch)
                 done += batch.count
                 if progress {
@@ -60,7 +60,7 @@ struct Eval: ParsableCommand {
             }
             if progress { OutputSink.stderr.write("\r\u{1B}[K"); OutputSink.stderr.flush() }
             OutputSink.stdout.write(EvalRenderer.render(evaluator.report, rules: rules, format: fmt))
-            return tally.troubled && !inputOptions.skipBad ? 2 : 0
+            return tally.troubled && !inputOptions.settings.skipBad ? 2 : 0
         }
     }
 }

@@ -34,13 +34,13 @@ struct Lint: ParsableCommand {
             }
             var e = result.errors.count, w = result.warnings.count
             // The model the rules read: a bad file is an error, no file a warning (`model` is then false).
-            if let set = result.ruleSet, set.usesModel || modelOptions.modelPath != nil {
-                if let path = modelOptions.path(rulePaths: resolved) {
+            if let set = result.ruleSet, set.usesModel || modelOptions.settings.modelPath != nil {
+                if let path = modelOptions.settings.path(rulePaths: resolved) {
                     do { _ = try TextModel.load(path: path) } catch {
                         out.line("error[model]: \(error)")
                         e += 1
                     }
-                } else if !modelOptions.noModel {
+                } else if !modelOptions.settings.noModel {
                     out.line("warning[no-model]: the rules use `model` but no model is loaded (no \(TextModel.defaultFileName) beside them, "
                              + "no --model): every `model` condition is false")
                     w += 1
@@ -67,7 +67,7 @@ struct Test: ParsableCommand {
     func run() throws {
         try guarded {
             let rules = try loadRules(paths)
-            let model = try modelOptions.load(for: rules, rulePaths: try resolveRulePaths(paths))
+            let model = try modelOptions.settings.load(for: rules, rulePaths: try resolveRulePaths(paths))
             let report = ExampleRunner.run(rules, screener: try Screener(matcher: CompiledMatcher(rules, model: model)))
             let out = OutputSink.stdout
             for f in report.failures {
@@ -162,7 +162,7 @@ struct Explain: ParsableCommand {
                 case .failure(let e): throw Failure(e.description)
                 }
             }
-            let model = try modelOptions.load(for: rules, rulePaths: try ruleOptions.resolvedPaths())
+            let model = try modelOptions.settings.load(for: rules, rulePaths: try ruleOptions.resolvedPaths())
             let scanner = try Screener(matcher: CompiledMatcher(rules, model: model))
             let verdict = scanner.screen(record)
             let out = OutputSink.stdout

@@ -15,175 +15,147 @@ struct Scan: ParsableCommand {
         Exit status: 0 when some record reached --min-level, 1 when none did, 2 on error.
         """)
 
-    @OptionGroup var ruleOptions: RuleOptions
-    @OptionGroup var modelOptions: ModelOptions
-    @OptionGroup var inputOptions: InputOptions
-    // `--refer` and its options (docs/REFERRALS.md), declared here rather than as an option group:
-    // only scan takes them, and each option group is a type that ArgumentParser reflects on, which
-    // costs every start-up searches of the binary's protocol conformances (issue 22).
-    @Option(help: ArgumentHelp("Open or join a 96110 referral case in this SQLite file for every record at or above --refer-level (created when missing; docs/REFERRALS.md).", valueName: "db"))
-    var refer: String?
-    @Option(help: "The level that opens a case: low, medium or high.") var referLevel: String = "medium"
-    @Option(help: "With --refer: the input field naming the person at risk (the callee's or recipient's number); a record without one is a case of its own.") var subjectField: String?
-    @Option(help: "With --refer: the input field naming the suspected counterparty (calling number, account, link).") var counterpartyField: String?
-    @Argument(help: "Files to scan ('-' for standard input).") var files: [String] = []
-    @Option(help: "Output: text, jsonl or tsv (default: text; live call events: jsonl).") var format: String?
-    @Flag(name: [.customShort("H"), .customLong("with-filename")], help: "Text output: prefix each line with its file name (the default with several files, as grep).") var withFilename = false
-    @Flag(help: "Text output: never prefix lines with the file name.") var noFilename = false
-    @Option(help: "The level that counts as flagged: low, medium or high.") var minLevel: String = "low"
-    @Flag(help: "Print only records at or above --min-level.") var flaggedOnly = false
-    @Flag(name: .shortAndLong, help: "Print nothing; the exit status alone says whether anything was flagged.") var quiet = false
-    @Flag(name: .shortAndLong, help: "Print only how many records reached --min-level (`FILE:N` per file when there are several), like grep -c.") var count = false
-    @Option(help: "Worker threads (default: all cores). Live call events: the calls are spread over them by id, the output as one thread's (one thread with --refer).") var threads: Int?
-    @Flag(help: "Run every rule on every record, without the literal prefilter (for measurements).") var noPrefilter = false
-    @Option(help: "Live calls (--input events): close a call after this many input lines without an event.") var idleLines: Int = 100_000
-    @Option(help: "Live calls: close a call after this many seconds of event time (`t`) without an event.") var idleSeconds: Double = 1800
-    @Option(help: "Live calls: at most this many open calls; the least recently active is closed first.") var maxOpenCalls: Int = 100_000
-    @Option(help: "Live calls: a call with this many turns is closed when its next turn arrives, which starts a new call.") var maxCallTurns: Int = LiveCallScreener.Limits().maxTurns
-    @Option(help: "Live calls: alerts judge a longer call on its last N turns, so an event's cost does not grow with the call; a call keeps the text of at most 2N turns (the final verdict adds what fired on the turns it let go).") var windowTurns: Int = LiveCallScreener.Limits().window
-    @Option(help: "Live calls: a call keeps at most twice this many bytes of text (always its latest turn).") var windowBytes: Int = LiveCallScreener.Limits().windowBytes
-
-    func validate() throws {
-        if let threads, !(1...256).contains(threads) { throw ValidationError("--threads must be between 1 and 256") }
-        for (flag, value) in [("--idle-lines", idleLines),
-                              ("--max-open-calls", maxOpenCalls), ("--max-call-turns", maxCallTurns), ("--window-turns", windowTurns), ("--window-bytes", windowBytes)] where value < 1 {
-            throw ValidationError("\(flag) must be at least 1")
-        }
-        if !(idleSeconds > 0) { throw ValidationError("--idle-seconds must be more than 0") }
-    }
-
-    /// Counts for the summary: `read` and `flagged` where verdicts are delivered, `failed` where input is read.
-    final class Counts: @unchecked Sendable { var read = 0, flagged = 0, failed = 0 }
-
-    /// One record's outcome as the output needs it: its level, errors, and its printed form if printed.
-    struct Screened {
-        let level: Level
-        let errors: [String]
-        let rendered: [UInt8]?
-        var unreadable: RecordError? = nil
-        var warning: Warning? = nil   // --refer
-    }
+    @OptionGroup var arguments: ScanArguments
 
     func run() throws {
-        try guarded {
-            guard let outputFormat = OutputFormat(rawValue: format ?? "text") else { throw Failure("unknown --format `\(format ?? "")` (text, jsonl, tsv)") }
-            guard let minimum = Level(name: minLevel), minimum != .none else { throw Failure("unknown --min-level `\(minLevel)` (low, medium, high)") }
-            let rulePaths = try ruleOptions.resolvedPaths()
-            let rules = try loadRules(rulePaths)
-            let model = try modelOptions.load(for: rules, rulePaths: rulePaths)
-            let scanner = try ParallelScanner(matcher: CompiledMatcher(rules, model: model), threads: threads ?? ProcessInfo.processInfo.activeProcessorCount,
-                                              usePrefilter: !noPrefilter)
-            let out = OutputSink.stdout
-            let stats = Counts()
-            let referrer = try Referrer.forScan(refer: refer, referLevel: referLevel, subjectField: subjectField, counterpartyField: counterpartyField, rules: rules)
-            let printsRecords = !quiet && !count
-            // Only when records are printed: its set-up writes every rule's and category's JSON once.
-            let printer = printsRecords ? VerdictPrinter(rules: rules, format: outputFormat, colour: useColour(out)) : nil
-            let paths = files.isEmpty ? ["-"] : files
-            // grep: file names with several files, -H always, --no-filename never (text output).
-            let filenames = outputFormat == .text && !noFilename && (withFilename || paths.count > 1)
-            // Live call events are always JSON Lines: no TSV header unless some input gives records.
-            let givesRecords = try paths.contains { try inputOptions.format(for: $0) != .events }
-            if outputFormat == .tsv && printsRecords && givesRecords { out.line(VerdictPrinter.tsvHeader) }
+        let settings = arguments.settings
+        try guarded { try settings.run() }
+    }
+}
 
-            let quiet = quiet, onlyFlagged = flaggedOnly
-            // Counting (and -q) needs only each record's level; --flagged-only needs the full
-            // verdict of the flagged records only. A decision skips evidence, timeline and output.
-            let pipeline = ScanPipeline(scanner: scanner, work: { scanner, record -> Screened in
-                if let bad = record.inputError {
-                    return Screened(level: .none, errors: [], rendered: printer?.renderError(bad), unreadable: bad)
-                }
-                let prepared = scanner.prepare(record)
-                if !printsRecords || onlyFlagged {
-                    let d = scanner.decide(prepared)
-                    if (!printsRecords || d.level < minimum) && !(referrer?.wants(d.level) ?? false) { return Screened(level: d.level, errors: d.errors, rendered: nil) }
-                }
-                let v = scanner.evaluate(prepared, timeline: record.isCall)
-                var rendered = !onlyFlagged || v.level >= minimum ? printer?.render(v, record: record) : nil
-                if filenames { rendered?.insert(contentsOf: Array((VerdictPrinter.visible(record.originFile) + ":").utf8), at: 0) }
-                return Screened(level: v.level, errors: v.errors, rendered: rendered, warning: referrer?.warning(v, record))
-            }, deliver: { batch, results in
-                // The batch's cases are committed before its verdicts are written.
-                referrer?.refer(results.compactMap(\.warning))
-                // By index, each record and result read in place: `zip` copied both out for every
-                // record (a record's strings and arrays retained and released again).
-                for k in batch.indices {
-                    if let bad = results[k].unreadable {
-                        // In input order: the message on stderr, and its line in JSON Lines or TSV.
-                        stats.failed += 1
-                        out.flush()
-                        OutputSink.stderr.line("fanzha: \(bad.description)")
-                        OutputSink.stderr.flush()
-                        if let rendered = results[k].rendered { out.line(bytes: rendered) }
-                        continue
-                    }
-                    stats.read += 1
-                    if results[k].level >= minimum { stats.flagged += 1 }
-                    if batch[k].isCall && !batch[k].unmappedSpeakers.isEmpty {
-                        // Once per call: `caller:` rules see nothing of a side they cannot name.
-                        let record = batch[k]
-                        let names = record.unmappedSpeakers.map(jsonString).joined(separator: ", ")
-                        OutputSink.stderr.line("fanzha: \(record.origin): call \(record.id): speaker\(record.unmappedSpeakers.count == 1 ? "" : "s") \(names) match\(record.unmappedSpeakers.count == 1 ? "es" : "") no side; read as the callee's (name the sides with --speakers)")
-                    }
-                    if !results[k].errors.isEmpty {
-                        let origin = batch[k].origin
-                        for e in results[k].errors { OutputSink.stderr.line("fanzha: \(origin): \(e)") }
-                    }
+/// Counts for the summary: `read` and `flagged` where verdicts are delivered, `failed` where input is read.
+private final class Counts: @unchecked Sendable { var read = 0, flagged = 0, failed = 0 }
+
+/// One record's outcome as the output needs it: its level, errors, and its printed form if printed.
+private struct Screened {
+    let level: Level
+    let errors: [String]
+    let rendered: [UInt8]?
+    var unreadable: RecordError? = nil
+    var warning: Warning? = nil   // --refer
+}
+
+/// The scan itself, from its settings: `Scan` (swift-argument-parser) and `ScanCommandLine` (the
+/// ordinary command lines, at start-up) both run it.
+extension ScanSettings {
+    func run() throws -> Int32 {
+        guard let outputFormat = OutputFormat(rawValue: format ?? "text") else { throw Failure("unknown --format `\(format ?? "")` (text, jsonl, tsv)") }
+        guard let minimum = Level(name: minLevel), minimum != .none else { throw Failure("unknown --min-level `\(minLevel)` (low, medium, high)") }
+        let rulePaths = try resolveRulePaths(self.rulePaths)
+        let rules = try loadRules(rulePaths)
+        let model = try self.model.load(for: rules, rulePaths: rulePaths)
+        let scanner = try ParallelScanner(matcher: CompiledMatcher(rules, model: model), threads: threads ?? ProcessInfo.processInfo.activeProcessorCount,
+                                          usePrefilter: !noPrefilter)
+        let out = OutputSink.stdout
+        let stats = Counts()
+        let referrer = try Referrer.forScan(refer: refer, referLevel: referLevel, subjectField: subjectField, counterpartyField: counterpartyField, rules: rules)
+        let printsRecords = !quiet && !count
+        // Only when records are printed: its set-up writes every rule's and category's JSON once.
+        let printer = printsRecords ? VerdictPrinter(rules: rules, format: outputFormat, colour: useColour(out)) : nil
+        let paths = files.isEmpty ? ["-"] : files
+        // grep: file names with several files, -H always, --no-filename never (text output).
+        let filenames = outputFormat == .text && !noFilename && (withFilename || paths.count > 1)
+        // Live call events are always JSON Lines: no TSV header unless some input gives records.
+        let givesRecords = try paths.contains { try input.format(for: $0) != .events }
+        if outputFormat == .tsv && printsRecords && givesRecords { out.line(VerdictPrinter.tsvHeader) }
+
+        let quiet = quiet, onlyFlagged = flaggedOnly
+        // Counting (and -q) needs only each record's level; --flagged-only needs the full
+        // verdict of the flagged records only. A decision skips evidence, timeline and output.
+        let pipeline = ScanPipeline(scanner: scanner, work: { scanner, record -> Screened in
+            if let bad = record.inputError {
+                return Screened(level: .none, errors: [], rendered: printer?.renderError(bad), unreadable: bad)
+            }
+            let prepared = scanner.prepare(record)
+            if !printsRecords || onlyFlagged {
+                let d = scanner.decide(prepared)
+                if (!printsRecords || d.level < minimum) && !(referrer?.wants(d.level) ?? false) { return Screened(level: d.level, errors: d.errors, rendered: nil) }
+            }
+            let v = scanner.evaluate(prepared, timeline: record.isCall)
+            var rendered = !onlyFlagged || v.level >= minimum ? printer?.render(v, record: record) : nil
+            if filenames { rendered?.insert(contentsOf: Array((VerdictPrinter.visible(record.originFile) + ":").utf8), at: 0) }
+            return Screened(level: v.level, errors: v.errors, rendered: rendered, warning: referrer?.warning(v, record))
+        }, deliver: { batch, results in
+            // The batch's cases are committed before its verdicts are written.
+            referrer?.refer(results.compactMap(\.warning))
+            // By index, each record and result read in place: `zip` copied both out for every
+            // record (a record's strings and arrays retained and released again).
+            for k in batch.indices {
+                if let bad = results[k].unreadable {
+                    // In input order: the message on stderr, and its line in JSON Lines or TSV.
+                    stats.failed += 1
+                    out.flush()
+                    OutputSink.stderr.line("fanzha: \(bad.description)")
+                    OutputSink.stderr.flush()
                     if let rendered = results[k].rendered { out.line(bytes: rendered) }
+                    continue
                 }
-                out.flush()
-                OutputSink.stderr.flush()
-                if quiet && stats.flagged > 0 && referrer == nil { Foundation.exit(0) }
-            })
-
-            var flaggedBefore = 0
-            var unreadable = 0
-            do {
-                for path in paths {
-                    let name = path == "-" ? "<stdin>" : path
-                    let handle: FileHandle
-                    do { handle = try openInput(path) } catch let e as Failure {
-                        // Like grep: say so, and go on with the other files (exit 2 at the end).
-                        pipeline.finish()
-                        out.flush()
-                        OutputSink.stderr.line("fanzha: \(e.description)")
-                        unreadable += 1
-                        continue
-                    }
-                    let format = try inputOptions.format(for: path)
-                    if format == .events {
-                        pipeline.finish()   // earlier files first
-                        try scanEvents(LineReader(handle: handle, maxLineBytes: inputOptions.maxRecordBytes), name: name,
-                                       matcher: scanner.matcher, minimum: minimum, stats: stats, referrer: referrer)
-                    } else {
-                        try scanRecords(RecordSource(handle: handle, name: name, format: format, options: inputOptions.readerOptions,
-                                                     maxRecordBytes: inputOptions.maxRecordBytes,
-                                                     hintJSON: inputOptions.input == nil ? { OutputSink.stderr.line("fanzha: \($0)") } : nil),
-                                        pipeline: pipeline)
-                    }
-                    if count && !quiet && paths.count > 1 {
-                        pipeline.finish()   // every record of this file is counted
-                        out.line("\(name):\(stats.flagged - flaggedBefore)")
-                        flaggedBefore = stats.flagged
-                    }
+                stats.read += 1
+                if results[k].level >= minimum { stats.flagged += 1 }
+                if batch[k].isCall && !batch[k].unmappedSpeakers.isEmpty {
+                    // Once per call: `caller:` rules see nothing of a side they cannot name.
+                    let record = batch[k]
+                    let names = record.unmappedSpeakers.map(jsonString).joined(separator: ", ")
+                    OutputSink.stderr.line("fanzha: \(record.origin): call \(record.id): speaker\(record.unmappedSpeakers.count == 1 ? "" : "s") \(names) match\(record.unmappedSpeakers.count == 1 ? "es" : "") no side; read as the callee's (name the sides with --speakers)")
                 }
-            } catch {
-                // Whatever stops the scan, the records already read are delivered first.
-                pipeline.finish()
-                throw error
+                if !results[k].errors.isEmpty {
+                    let origin = batch[k].origin
+                    for e in results[k].errors { OutputSink.stderr.line("fanzha: \(origin): \(e)") }
+                }
+                if let rendered = results[k].rendered { out.line(bytes: rendered) }
             }
-            pipeline.finish()
-            try referrer?.finish()
-            if count && !quiet && paths.count == 1 { out.line("\(stats.flagged)") }
             out.flush()
-            if !quiet {
-                OutputSink.stderr.line("fanzha: \(stats.read) record\(stats.read == 1 ? "" : "s") read, \(stats.flagged) flagged (≥ \(minimum)), \(stats.failed) failed")
+            OutputSink.stderr.flush()
+            if quiet && stats.flagged > 0 && referrer == nil { Foundation.exit(0) }
+        })
+
+        var flaggedBefore = 0
+        var unreadable = 0
+        do {
+            for path in paths {
+                let name = path == "-" ? "<stdin>" : path
+                let handle: FileHandle
+                do { handle = try openInput(path) } catch let e as Failure {
+                    // Like grep: say so, and go on with the other files (exit 2 at the end).
+                    pipeline.finish()
+                    out.flush()
+                    OutputSink.stderr.line("fanzha: \(e.description)")
+                    unreadable += 1
+                    continue
+                }
+                let format = try input.format(for: path)
+                if format == .events {
+                    pipeline.finish()   // earlier files first
+                    try scanEvents(LineReader(handle: handle, maxLineBytes: input.maxRecordBytes), name: name,
+                                   matcher: scanner.matcher, minimum: minimum, stats: stats, referrer: referrer)
+                } else {
+                    try scanRecords(RecordSource(handle: handle, name: name, format: format, options: input.readerOptions,
+                                                 maxRecordBytes: input.maxRecordBytes,
+                                                 hintJSON: input.input == nil ? { OutputSink.stderr.line("fanzha: \($0)") } : nil),
+                                    pipeline: pipeline)
+                }
+                if count && !quiet && paths.count > 1 {
+                    pipeline.finish()   // every record of this file is counted
+                    out.line("\(name):\(stats.flagged - flaggedBefore)")
+                    flaggedBefore = stats.flagged
+                }
             }
-            if unreadable > 0 { return 2 }
-            // Every good record was scanned; a record that could not be read still makes it trouble.
-            if stats.failed > 0 && !inputOptions.skipBad { return 2 }
-            return stats.flagged > 0 ? 0 : 1
+        } catch {
+            // Whatever stops the scan, the records already read are delivered first.
+            pipeline.finish()
+            throw error
         }
+        pipeline.finish()
+        try referrer?.finish()
+        if count && !quiet && paths.count == 1 { out.line("\(stats.flagged)") }
+        out.flush()
+        if !quiet {
+            OutputSink.stderr.line("fanzha: \(stats.read) record\(stats.read == 1 ? "" : "s") read, \(stats.flagged) flagged (≥ \(minimum)), \(stats.failed) failed")
+        }
+        if unreadable > 0 { return 2 }
+        // Every good record was scanned; a record that could not be read still makes it trouble.
+        if stats.failed > 0 && !input.skipBad { return 2 }
+        return stats.flagged > 0 ? 0 : 1
     }
 
     /// The records of one input, in batches: they bound memory and let all cores work.
@@ -203,7 +175,7 @@ struct Scan: ParsableCommand {
             case .failure(let e):
                 // A stand-in keeps its place in the output: reported when its batch is delivered.
                 batch.append(Record(unreadable: e))
-                if inputOptions.strict {
+                if input.strict {
                     submit()
                     pipeline.finish()
                     throw Failure("stopped at the first malformed record (--strict)")
@@ -219,11 +191,11 @@ struct Scan: ParsableCommand {
         var limits = LiveCallScreener.Limits()
         limits.idleLines = idleLines
         limits.idleSeconds = idleSeconds
-        limits.maxOpenCalls = maxOpenCalls   // all checked in validate()
+        limits.maxOpenCalls = maxOpenCalls   // all checked in validationError
         limits.maxTurns = maxCallTurns
         limits.window = windowTurns
         limits.windowBytes = windowBytes
-        let sides = inputOptions.readerOptions.sides
+        let sides = input.readerOptions.sides
         let out = OutputSink.stdout
         // JSON Lines unless --format says tsv or text (given explicitly: the default is JSON Lines here).
         let printer = LiveEventPrinter(rules: matcher.rules, format: format.flatMap(OutputFormat.init(rawValue:)) ?? .jsonl)
@@ -250,7 +222,7 @@ struct Scan: ParsableCommand {
                     OutputSink.stderr.line("fanzha: \(e.description)")
                     // One line for the event that could not be used, in the output's own terms.
                     if let line { out.line(bytes: line) }
-                    if inputOptions.strict {
+                    if input.strict {
                         out.flush()
                         throw Failure("stopped at the first malformed event (--strict)")
                     }

@@ -78,22 +78,23 @@ struct Train: ParsableCommand {
             var fileWeights: [Int] = []
             var files: [(name: String, bytes: [UInt8])] = []
             var failed = 0
+            let input = inputOptions.settings
             for path in data {
-                let format = try inputOptions.format(for: path)
+                let format = try input.format(for: path)
                 if format == .events { throw Failure("train reads records, not live call events (--input events is for scan)") }
                 guard let bytes = FileManager.default.contents(atPath: path) else { throw Failure("\(path): cannot read") }
                 files.append(((path as NSString).lastPathComponent, [UInt8](bytes)))
                 // The bytes are read whole for the model's data fingerprint; the records come from the input layer.
                 let source = RecordSource(bytes: bytes, name: path, format: format,
-                                          options: inputOptions.readerOptions(labelField: labelOptions.labelField),
-                                          maxRecordBytes: inputOptions.maxRecordBytes)
+                                          options: input.readerOptions(labelField: labelOptions.labelField),
+                                          maxRecordBytes: input.maxRecordBytes)
                 let (read, errors) = source.readAll()
                 records += read
                 recordWeights += Array(repeating: weightOf[path] ?? 1, count: read.count)
                 fileWeights.append(weightOf[path] ?? 1)
                 for e in errors { OutputSink.stderr.line("fanzha: \(e.description)") }
                 failed += errors.count
-                if inputOptions.strict && !errors.isEmpty { throw Failure("stopped at the first malformed record (--strict)") }
+                if input.strict && !errors.isEmpty { throw Failure("stopped at the first malformed record (--strict)") }
             }
             if let apply {
                 let model: TextModel

@@ -24,4 +24,9 @@ if CommandLine.arguments.count == 1 {
     OutputSink.stderr.flush()
     exit(2)
 }
+// An ordinary `fanzha scan` command line is read directly, without swift-argument-parser's
+// reflection (start-up, issue 22: ScanCommandLine); any other, as every other command, is its.
+if let settings = ScanCommandLine.read(CommandLine.arguments.dropFirst()) {
+    FanzhaCommand.runExiting { try guarded { try settings.run() } }
+}
 FanzhaCommand.runAsRoot()
