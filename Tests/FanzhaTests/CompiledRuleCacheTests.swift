@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import Fanzha
+import FanzhaPCRE
 
 // The compiled rule cache (issue 22): a `.fzc` file gives the same verdicts as the rules it was
 // compiled from, and a damaged or stale file is never used.
@@ -86,6 +87,68 @@ import Testing
             #expect(a.requirement == b.requirement && a.literalSources == b.literalSources, "\(a.display)")
             #expect(a.regexes.specs.map(\.source) == b.regexes.specs.map(\.source), "\(a.display)")
         }
+    }
+
+    /// Each regex atom's PCRE2 code is stored in the file (`SerializedPatterns`) and decoded on
+    /// first use instead of compiling its source, with the same matches. Code that fails its
+    /// checksum is not decoded; a file written with another PCRE2 library has its code ignored
+    /// (the sources are compiled, the verdicts the same, and writing the set again stores this
+    /// library's code).
+    @Test func regexesAreDecodedFromStoredCodeUnlessItCannotBeUsed() throws {
+        let rules = try loadBundledRuleSet()
+        let dir = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let file = dir + "/rules.fzc"
+        try CompiledRuleCache.write(rules, model: nil, to: file)
+        let loaded = try CompiledRuleCache.read(path: file)
+        let regexes = zip(loaded.atoms, rules.atoms).filter { $0.0.kind == .regex }
+        #expect(regexes.count > 20 && regexes.allSatisfy { $0.0.regexes.code != nil })
+        let scratch = MatchScratch()
+        let texts = ["您好，这里是市公安局，您的账户涉嫌洗钱，请立即转账到安全账户配合调查", "刷単返利，日赚三百，先垫付298元",
+                     "ＡＰＰ下载链接：http://example.com 验证码123456", "我是你领导，明天来我办公室，先转两万给这个账户"]
+            .map { Array($0.utf8) }
+        for (a, b) in regexes {
+            let code = try #require(a.regexes.code)
+            let decoded = try #require(code.patterns(of: a.regexes.specs), "\(b.display)")
+            let fresh = try b.regexes.patterns()
+            #expect(decoded.map(\.isJIT) == fresh.map(\.isJIT), "\(b.display)")
+            for text in texts {
+                for (x, y) in zip(decoded, fresh) {
+                    #expect(try x.matches(inBytes: text, using: scratch) == y.matches(inBytes: text, using: scratch), "\(b.display)")
+                }
+            }
+            var damaged = Array(code.bytes)
+            damaged[damaged.count / 2] ^= 0x01
+            damaged.withUnsafeBytes { bytes in
+                let bad = SerializedPatterns(bytes: bytes, checksum: code.checksum, storage: code.storage)
+                #expect(bad.patterns(of: a.regexes.specs) == nil, "\(b.display)")
+            }
+        }
+
+        // The same file as another PCRE2 library's: its name changed in place, checksum made good.
+        var bytes = try #require(FileManager.default.contents(atPath: file))
+        let name = Array(Pattern.library.utf8)
+        let at = try #require(bytes.indices.first { bytes[$0..<min($0 + name.count, bytes.count)].elementsEqual(name) })
+        bytes[at + 6] ^= 0x01   // "PCRE2 1" → "PCRE2 0"
+        var h = ContentHash()
+        bytes[CompiledRuleCache.headerSize...].withUnsafeBytes { h.add($0) }
+        withUnsafeBytes(of: h.value.littleEndian) { for (k, b) in $0.enumerated() { bytes[40 + k] = b } }
+        let foreign = dir + "/foreign.fzc"
+        try bytes.write(to: URL(fileURLWithPath: foreign))
+        let other = try CompiledRuleCache.read(path: foreign)
+        #expect(other.atoms.allSatisfy { $0.regexes.code == nil })
+        let model = try bundledModel()
+        let fresh = try Fanzha.Screener(matcher: CompiledMatcher(rules, model: model))
+        let compiled = try Fanzha.Screener(matcher: CompiledMatcher(other, model: model))
+        let freshPrinter = VerdictPrinter(rules: rules, format: .jsonl, colour: false)
+        let otherPrinter = VerdictPrinter(rules: other, format: .jsonl, colour: false)
+        for (i, text) in rules.rules.flatMap({ $0.hits.map(\.text) }).enumerated() {
+            let record = Record(id: "r\(i)", text: text)
+            #expect(freshPrinter.json(fresh.screen(record), record: record) == otherPrinter.json(compiled.screen(record), record: record), "\(text)")
+        }
+        let again = dir + "/again.fzc"
+        try CompiledRuleCache.write(other, model: nil, to: again)
+        #expect(FileManager.default.contents(atPath: again) == FileManager.default.contents(atPath: file))
     }
 
     @Test func damagedFilesAreRejected() throws {

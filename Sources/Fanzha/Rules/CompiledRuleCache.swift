@@ -26,12 +26,13 @@ import Darwin
 /// not against forgery: like a rule file, a `.fzc` file is trusted input once it checks out.
 ///
 /// Loading decodes only what a scan reads; the rest is one block decoded on first use
-/// (`LazyRuleDetails`), and each regex is compiled on first use (`AtomPatterns`).
+/// (`LazyRuleDetails`), and each regex is decoded from PCRE2's stored code and JIT-compiled on
+/// first use (`AtomPatterns`).
 public enum CompiledRuleCache {
     public static let fileExtension = "fzc"
     static let magic: [UInt8] = Array("FZCRULES".utf8)
     /// Bumped whenever the layout below changes.
-    static let formatVersion: UInt32 = 7
+    static let formatVersion: UInt32 = 8
     static let headerSize = 48
     /// Environment variable that turns the automatic cache off.
     public static let disableVariable = "FANZHA_NO_CACHE"
@@ -280,11 +281,22 @@ public enum CompiledRuleCache {
         w.raw(set.wordEdges, counted: true)
         w.u8(set.usesModel ? 1 : 0)
         // What a scan reads: each atom's kind and regexes, each rule's name, score and frame.
+        // Each regex atom's PCRE2 code too (`SerializedPatterns`), checksummed and aligned, for
+        // the PCRE2 library named first (another one compiles the sources).
+        w.string(Pattern.library)
         w.count(set.atoms.count)
         for a in set.atoms {
             w.u8(a.kind == .words ? 0 : 1)
             w.count(a.regexes.specs.count)
             for p in a.regexes.specs { w.string(p.source); w.u32(p.options.rawValue) }
+            guard !a.regexes.specs.isEmpty else { continue }
+            let code = a.regexes.serializedCode ?? []
+            w.count(code.count)
+            if !code.isEmpty {
+                w.u64(code.withUnsafeBytes(SerializedPatterns.checksum))
+                w.align(8)
+                w.raw(code)
+            }
         }
         w.count(set.rules.count)
         for r in set.rules {
@@ -374,6 +386,7 @@ public enum CompiledRuleCache {
         let wordEdges = try r.bytes()
         let wordCount = wordEdges.count
         let usesModel = try r.u8() != 0
+        let sameLibrary = try r.string() == Pattern.library
         let atomCount = try r.count()
         // Read before the atoms and rules that refer to it; filled in once their counts are known.
         let details = LazyRuleDetails()
@@ -384,7 +397,18 @@ public enum CompiledRuleCache {
             var specs: [(source: String, options: Pattern.Options)] = []
             let n2 = try r.count()
             for _ in 0..<n2 { specs.append((try r.string(), Pattern.Options(rawValue: try r.u32()))) }
-            atoms.append(Atom(kind: kind, regexes: specs.isEmpty ? .none : AtomPatterns(specs: specs), details: details, index: i))
+            var code: SerializedPatterns?
+            let codeLength = n2 > 0 ? try r.count() : 0
+            if codeLength > 0 {
+                let checksum = try r.u64()
+                try r.align(8)
+                let bytes = try r.span(byteCount: codeLength)
+                // In place only: a reader with no mapping to keep (or code off its alignment) compiles.
+                if sameLibrary, let owner = r.owner, Int(bitPattern: bytes.baseAddress) % 8 == 0 {
+                    code = SerializedPatterns(bytes: bytes, checksum: checksum, storage: owner)
+                }
+            }
+            atoms.append(Atom(kind: kind, regexes: specs.isEmpty ? .none : AtomPatterns(specs: specs, code: code), details: details, index: i))
         }
         var rules: [CompiledRule] = []
         let ruleCount = try r.count()
