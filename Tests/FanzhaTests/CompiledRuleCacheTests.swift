@@ -151,6 +151,73 @@ import FanzhaPCRE
         #expect(FileManager.default.contents(atPath: again) == FileManager.default.contents(atPath: file))
     }
 
+    /// A regex that gets a literal gate has it stored in the file (`StoredGate`): the layout its
+    /// source makes, or none when its literals say nothing. A stored layout that could not have
+    /// been made (an index outside its table, a child before its parent, an empty literal, a bit
+    /// outside `ScalarBits`, trailing or missing bytes) is refused, and the gate made afresh.
+    @Test func literalGatesAreStoredAndDamagedOnesRefused() throws {
+        let rules = try loadBundledRuleSet()
+        let dir = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let file = dir + "/rules.fzc"
+        try CompiledRuleCache.write(rules, model: nil, to: file)
+        let loaded = try CompiledRuleCache.read(path: file)
+        let program = try #require(loaded.prebuilt?.program)
+        var stored = 0, none = 0
+        var layouts: [Screener.LiteralGate.Layout] = []
+        for (i, atom) in loaded.atoms.enumerated() {
+            guard let spec = Screener.gatedRegex(atom, clauseCount: program.atomClauseCount[i]) else {
+                #expect(atom.regexes.storedGate == nil)
+                continue
+            }
+            let made = Screener.LiteralGate.layout(source: spec.source, extended: spec.options.contains(.extended))
+            switch atom.regexes.storedGate {
+            case .noGate?:
+                #expect(made == nil, "\(spec.source)")
+                none += 1
+            case .layout(let bytes, _)?:
+                let layout = try #require(Screener.LiteralGate.Layout(stored: bytes), "\(spec.source)")
+                #expect(layout == made, "\(spec.source)")
+                layouts.append(layout)
+                stored += 1
+            case nil:
+                Issue.record("no gate stored for \(spec.source)")
+            }
+        }
+        #expect(stored > 5 && none > 0)
+
+        func storedForm(_ layout: Screener.LiteralGate.Layout) -> [UInt8] {
+            var w = ByteWriter()
+            layout.encode(into: &w)
+            return w.bytes
+        }
+        func refused(_ bytes: [UInt8]) -> Bool { bytes.withUnsafeBytes { Screener.LiteralGate.Layout(stored: $0) } == nil }
+        let layout = try #require(layouts.first { $0.tables[3].count >= 2 })   // a node with children
+        #expect(!refused(storedForm(layout)))
+        let good = storedForm(layout)
+        #expect(refused(Array(good.dropLast())) && refused(good + [0]) && refused([]))
+        var damaged: [(String, Screener.LiteralGate.Layout)] = []
+        func with(_ name: String, _ change: (inout Screener.LiteralGate.Layout) -> Void) {
+            var l = layout
+            change(&l)
+            damaged.append((name, l))
+        }
+        with("a child before its parent") { $0.tables[3][0] = 0 }
+        with("a child past the last node") { $0.tables[3][0] = Int32($0.tables[0].count) }
+        with("an unknown kind") { $0.tables[0][0] = 3 }
+        with("children past the kids table") { $0.tables[2][0] = Int32($0.tables[3].count + 1) }
+        with("a literal past the last") { l in
+            let leaf = l.tables[0].firstIndex(of: 0)!
+            l.tables[1][leaf] = Int32(l.tables[4].count - 1)
+        }
+        with("an empty literal") { $0.tables[4][1] = 0 }
+        with("a bit outside ScalarBits") { $0.tables[6][0] = 4096 }
+        with("a negative bit") { $0.tables[6][0] = -1 }
+        with("bytes past the table") { $0.bytes.removeLast() }
+        with("a table missing") { $0.tables.removeLast() }
+        for (name, l) in damaged { #expect(refused(storedForm(l)), "\(name)") }
+    }
+
     @Test func damagedFilesAreRejected() throws {
         let rules = try compiledRuleSet(ruleText(match: #""安全账户" and /转(账|帐)/"#))
         let dir = try temporaryFolder()

@@ -280,12 +280,18 @@ public enum CompiledRuleCache {
         }
         w.raw(set.wordEdges, counted: true)
         w.u8(set.usesModel ? 1 : 0)
+        // The evaluation program, as built from these rules (written last): its clause counts
+        // say which regexes get a literal gate.
+        let made = set.prebuilt == nil ? Program(set) : nil
+        defer { made?.deallocate() }
+        let program = made ?? set.prebuilt!.program
         // What a scan reads: each atom's kind and regexes, each rule's name, score and frame.
         // Each regex atom's PCRE2 code too (`SerializedPatterns`), checksummed and aligned, for
-        // the PCRE2 library named first (another one compiles the sources).
+        // the PCRE2 library named first (another one compiles the sources), and for a regex that
+        // gets a literal gate, the gate: 0 not stored, 1 none, 2 its layout (`StoredGate`).
         w.string(Pattern.library)
         w.count(set.atoms.count)
-        for a in set.atoms {
+        for (i, a) in set.atoms.enumerated() {
             w.u8(a.kind == .words ? 0 : 1)
             w.count(a.regexes.specs.count)
             for p in a.regexes.specs { w.string(p.source); w.u32(p.options.rawValue) }
@@ -296,6 +302,18 @@ public enum CompiledRuleCache {
                 w.u64(code.withUnsafeBytes(SerializedPatterns.checksum))
                 w.align(8)
                 w.raw(code)
+            }
+            if let spec = Screener.gatedRegex(a, clauseCount: program.atomClauseCount[i]) {
+                if let layout = Screener.LiteralGate.layout(source: spec.source, extended: spec.options.contains(.extended)) {
+                    var g = ByteWriter()
+                    layout.encode(into: &g)
+                    w.u8(2)
+                    w.raw(g.bytes, counted: true)
+                } else {
+                    w.u8(1)
+                }
+            } else {
+                w.u8(0)
             }
         }
         w.count(set.rules.count)
@@ -363,13 +381,7 @@ public enum CompiledRuleCache {
         w.int32s(automaton.outputCount)
         w.int32s(automaton.outputs)
         w.int32s(automaton.wordLength)
-        if let prebuilt {
-            prebuilt.program.encode(into: &w)
-        } else {
-            let program = Program(set)
-            program.encode(into: &w)
-            program.deallocate()
-        }
+        program.encode(into: &w)
     }
 
     /// The rule set `encode` wrote. Only what a scan reads is decoded here; the details block
@@ -398,17 +410,29 @@ public enum CompiledRuleCache {
             let n2 = try r.count()
             for _ in 0..<n2 { specs.append((try r.string(), Pattern.Options(rawValue: try r.u32()))) }
             var code: SerializedPatterns?
-            let codeLength = n2 > 0 ? try r.count() : 0
-            if codeLength > 0 {
-                let checksum = try r.u64()
-                try r.align(8)
-                let bytes = try r.span(byteCount: codeLength)
-                // In place only: a reader with no mapping to keep (or code off its alignment) compiles.
-                if sameLibrary, let owner = r.owner, Int(bitPattern: bytes.baseAddress) % 8 == 0 {
-                    code = SerializedPatterns(bytes: bytes, checksum: checksum, storage: owner)
+            var storedGate: StoredGate?
+            if n2 > 0 {
+                let codeLength = try r.count()
+                if codeLength > 0 {
+                    let checksum = try r.u64()
+                    try r.align(8)
+                    let bytes = try r.span(byteCount: codeLength)
+                    // In place only: a reader with no mapping to keep (or code off its alignment) compiles.
+                    if sameLibrary, let owner = r.owner, Int(bitPattern: bytes.baseAddress) % 8 == 0 {
+                        code = SerializedPatterns(bytes: bytes, checksum: checksum, storage: owner)
+                    }
+                }
+                switch try r.u8() {
+                case 0: break
+                case 1: storedGate = .noGate
+                case 2:
+                    let bytes = try r.span(byteCount: try r.count())
+                    if let owner = r.owner { storedGate = .layout(bytes, storage: owner) }   // else made from the source
+                default: throw r.bad("unknown literal gate")
                 }
             }
-            atoms.append(Atom(kind: kind, regexes: specs.isEmpty ? .none : AtomPatterns(specs: specs, code: code), details: details, index: i))
+            atoms.append(Atom(kind: kind, regexes: specs.isEmpty ? .none : AtomPatterns(specs: specs, code: code, storedGate: storedGate),
+                              details: details, index: i))
         }
         var rules: [CompiledRule] = []
         let ruleCount = try r.count()
@@ -843,6 +867,42 @@ extension Program {
             deallocate()   // the tables that were copied
             throw r.bad("inconsistent program tables")
         }
+    }
+}
+
+extension Screener.LiteralGate.Layout {
+    func encode(into w: inout ByteWriter) {
+        w.count(tables.count)
+        for t in tables { w.int32s(t) }
+        w.raw(bytes, counted: true)
+    }
+
+    /// The layout `encode` wrote, if it is one `LiteralGate.layout` could have made (nil: make
+    /// the gate from its source instead). A stamped cache file is not checksummed again, so these
+    /// checks are what keep a damaged gate from reading outside its tables: every index inside
+    /// its table, a node's children after it (so a check ends), every literal at least one byte
+    /// and every scalar bit inside `ScalarBits`.
+    init?(stored: UnsafeRawBufferPointer) {
+        var r = ByteReader(stored, path: "literal gate")
+        guard let n = try? r.count(), n == 7,
+              let tables = try? (0..<n).map({ _ in try r.int32s() }), let bytes = try? r.bytes(), r.p == stored.count else { return nil }
+        let (kind, first, count, kids, byteStart, bitStart, bits) = (tables[0], tables[1], tables[2], tables[3], tables[4], tables[5], tables[6])
+        let nodes = kind.count, literals = byteStart.count - 1
+        guard nodes > 0, first.count == nodes, count.count == nodes, literals >= 0, bitStart.count == literals + 1,
+              byteStart[0] == 0, Int(byteStart[literals]) == bytes.count, bitStart[0] == 0, Int(bitStart[literals]) == bits.count,
+              (0..<literals).allSatisfy({ byteStart[$0] < byteStart[$0 + 1] && bitStart[$0] <= bitStart[$0 + 1] }),
+              bits.allSatisfy({ $0 >= 0 && Int($0) < ScalarBits.words * 64 }) else { return nil }
+        for i in 0..<nodes {
+            let f = Int(first[i]), c = Int(count[i])
+            switch kind[i] {
+            case 0: guard f >= 0 && f < literals else { return nil }
+            case 1, 2:
+                guard f >= 0 && c >= 1 && f + c <= kids.count,
+                      kids[f..<(f + c)].allSatisfy({ Int($0) > i && Int($0) < nodes }) else { return nil }
+            default: return nil
+            }
+        }
+        self.init(tables: tables, bytes: bytes)
     }
 }
 

@@ -119,17 +119,21 @@ package final class AtomPatterns: @unchecked Sendable {
 
     /// From a compiled rule set: PCRE2's code of `specs`, if it holds code this PCRE2 can decode.
     let code: SerializedPatterns?
+    /// From a compiled rule set: the regex's literal gate, for a regex that gets one (LiteralGate.swift).
+    let storedGate: StoredGate?
 
     init(compiled patterns: [Pattern]) {
         specs = patterns.map { ($0.source, $0.options) }
         compiled = .success(patterns)
         code = nil
+        storedGate = nil
     }
 
-    init(specs: [(source: String, options: Pattern.Options)], code: SerializedPatterns?) {
+    init(specs: [(source: String, options: Pattern.Options)], code: SerializedPatterns?, storedGate: StoredGate?) {
         self.specs = specs
         compiled = specs.isEmpty ? .success([]) : nil
         self.code = code
+        self.storedGate = storedGate
     }
 
     /// PCRE2's compiled code of the regexes, as a compiled rule set stores it: the bytes it was
@@ -190,6 +194,14 @@ struct SerializedPatterns: @unchecked Sendable {
         guard SerializedPatterns.checksum(bytes) == checksum else { return nil }
         return withExtendedLifetime(storage) { Pattern.deserialized(bytes, specs: specs, validSubjects: true) }
     }
+}
+
+/// A regex's literal gate as a compiled rule set stores it: none (its literals say nothing), or
+/// its layout (`Screener.LiteralGate.Layout`, stored form) in place in the mapped file that
+/// `storage` keeps mapped, checked when first read.
+enum StoredGate: @unchecked Sendable {
+    case noGate
+    case layout(UnsafeRawBufferPointer, storage: AnyObject)
 }
 
 /// A part of a rule set that is either in hand or in a compiled rule set's details, decoded on
