@@ -25,6 +25,7 @@ import FanzhaPCRE
         #expect(loaded.prebuilt != nil)
         #expect(loaded.words == rules.words)
         #expect(loaded.rules.map(\.id) == rules.rules.map(\.id))
+        #expect(loaded.rules.map(\.status) == rules.rules.map(\.status))
         #expect(loaded.wordEdges == rules.wordEdges)
         #expect(loaded.variants.entries == rules.variants.entries)
         #expect(loaded.variants.falseFriends == rules.variants.falseFriends && !rules.variants.falseFriends.isEmpty)
@@ -219,13 +220,14 @@ import FanzhaPCRE
     }
 
     @Test func damagedFilesAreRejected() throws {
-        let rules = try compiledRuleSet(ruleText(match: #""安全账户" and /转(账|帐)/"#))
+        let rules = try compiledRuleSet(ruleText(match: #""安全账户" and /转(账|帐)/"#) + ruleText("e", match: #""验证码""#, extra: "  status experimental\n"))
         let dir = try temporaryFolder()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let file = dir + "/r.fzc"
         try CompiledRuleCache.write(rules, model: [1, 2, 3], to: file)
         let good = try #require(FileManager.default.contents(atPath: file))
         #expect(try CompiledRuleCache.read(path: file).embeddedModel == [1, 2, 3])
+        #expect(try CompiledRuleCache.read(path: file).rules.map(\.status) == [.stable, .experimental])
         var damaged: [(String, Data)] = [("empty", Data()), ("truncated", good.dropLast(7)), ("header only", good.prefix(48)),
                                          ("longer", good + Data([0])), ("not one", Data("rule x { }".utf8))]
         for at in [0, 9, 20, 47, 48, good.count / 2, good.count - 1] {
