@@ -113,7 +113,6 @@ package final class AtomPatterns: @unchecked Sendable {
     /// Guarded by `lock`.
     private var compiled: Result<[Pattern], PatternCompileError>?
 
-
     /// No regexes (a word list's atom).
     package static let none = AtomPatterns(compiled: [])
 
@@ -137,9 +136,10 @@ package final class AtomPatterns: @unchecked Sendable {
     }
 
     /// PCRE2's compiled code of the regexes, as a compiled rule set stores it: the bytes it was
-    /// loaded with, else the patterns serialised (nil when they do not compile).
+    /// loaded with (when they pass their checksum), else the patterns serialised (nil when they
+    /// do not compile).
     var serializedCode: [UInt8]? {
-        if let code { return Array(code.bytes) }
+        if let code, SerializedPatterns.checksum(code.bytes) == code.checksum { return Array(code.bytes) }
         return (try? patterns()).flatMap(Pattern.serialized)
     }
 
