@@ -41,29 +41,89 @@ public final class Pattern: @unchecked Sendable {
     /// - Parameter validSubjects: every subject this pattern will search is valid UTF-8, each
     ///   search starting at a character's first byte. PCRE2's behaviour on any other subject is
     ///   then undefined; false (the default) makes broken UTF-8 simply not match.
-    public init(_ source: String, options: Options = [], validSubjects: Bool = false) throws(PatternCompileError) {
-        self.source = source
-        self.options = options
+    public convenience init(_ source: String, options: Options = [], validSubjects: Bool = false) throws(PatternCompileError) {
         var errorCode: Int32 = 0
         var errorOffset: Int = 0
         let utf8 = Array(source.utf8)
-        // PCRE2 refuses UCP and NEVER_BACKSLASH_C together with LITERAL (they mean nothing there).
-        var base = options.contains(.literal) ? Pattern.baseOptions & ~(0x0002_0000 | 0x0010_0000) : Pattern.baseOptions
-        if !validSubjects { base |= 0x0400_0000 /* MATCH_INVALID_UTF */ }
-        matchOptions = validSubjects ? 0x4000_0000 /* NO_UTF_CHECK */ : 0
         let compiled = utf8.withUnsafeBufferPointer { buf in
             pcre2_compile_8(buf.baseAddress ?? UnsafePointer(bitPattern: 1), buf.count,
-                            base | options.rawValue, &errorCode, &errorOffset, nil)
+                            Pattern.compileOptions(options, validSubjects: validSubjects), &errorCode, &errorOffset, nil)
         }
         guard let compiled else {
             throw PatternCompileError(message: Pattern.message(for: errorCode), byteOffset: errorOffset,
                                       scalarOffset: Pattern.scalarOffset(in: utf8, byte: errorOffset))
         }
-        code = compiled
+        self.init(adopting: compiled, source: source, options: options, validSubjects: validSubjects)
+    }
+
+    /// A pattern around `code`, PCRE2's compiled code of `source` (freed with the pattern), JIT-compiled here.
+    private init(adopting code: OpaquePointer, source: String, options: Options, validSubjects: Bool) {
+        self.source = source
+        self.options = options
+        self.code = code
+        matchOptions = validSubjects ? 0x4000_0000 /* NO_UTF_CHECK */ : 0
         // `(*NO_JIT)` makes pcre2_jit_compile succeed without generating code: ask for the code's size.
         var jitSize = 0
-        isJIT = pcre2_jit_compile_8(compiled, 0x1 /* PCRE2_JIT_COMPLETE */) == 0
-            && pcre2_pattern_info_8(compiled, 10 /* PCRE2_INFO_JITSIZE */, &jitSize) == 0 && jitSize > 0
+        isJIT = pcre2_jit_compile_8(code, 0x1 /* PCRE2_JIT_COMPLETE */) == 0
+            && pcre2_pattern_info_8(code, 10 /* PCRE2_INFO_JITSIZE */, &jitSize) == 0 && jitSize > 0
+    }
+
+    /// What `pcre2_compile` is given for a pattern with `options`.
+    private static func compileOptions(_ options: Options, validSubjects: Bool) -> UInt32 {
+        // PCRE2 refuses UCP and NEVER_BACKSLASH_C together with LITERAL (they mean nothing there).
+        var base = options.contains(.literal) ? Pattern.baseOptions & ~(0x0002_0000 | 0x0010_0000) : Pattern.baseOptions
+        if !validSubjects { base |= 0x0400_0000 /* MATCH_INVALID_UTF */ }
+        return base | options.rawValue
+    }
+
+    // MARK: - Compiled code kept between runs
+
+    /// The PCRE2 library's version and code unit width: serialised code (`serialized`) is only
+    /// ever decoded by the same (PCRE2 itself refuses another major or minor version or width).
+    public static let library: String = {
+        var buffer = [UInt8](repeating: 0, count: 64)
+        let n = pcre2_config_8(11 /* PCRE2_CONFIG_VERSION */, &buffer)
+        return "PCRE2 \(String(decoding: buffer.prefix(max(0, Int(n) - 1)), as: UTF8.self)), 8-bit"
+    }()
+
+    /// PCRE2's compiled code of `patterns` (without their JIT code, which PCRE2 cannot serialise),
+    /// as one byte string `deserialized` turns back into the same patterns without compiling
+    /// their sources; nil if PCRE2 refuses.
+    public static func serialized(_ patterns: [Pattern]) -> [UInt8]? {
+        var codes: [OpaquePointer?] = patterns.map(\.code)
+        var bytes: UnsafeMutablePointer<UInt8>?
+        var size = 0
+        guard !patterns.isEmpty, pcre2_serialize_encode_8(&codes, Int32(codes.count), &bytes, &size, nil) == Int32(codes.count),
+              let bytes else { return nil }
+        defer { pcre2_serialize_free_8(bytes) }
+        return Array(UnsafeBufferPointer(start: bytes, count: size))
+    }
+
+    /// The patterns of `specs` (sources and options, in order) from `bytes`, which `serialized`
+    /// wrote for them with this library and the same `validSubjects`, JIT-compiled as `init`
+    /// does; nil when the bytes are not that (another PCRE2 version or width, another number of
+    /// patterns, or code compiled with other options): compile the sources instead.
+    ///
+    /// PCRE2 checks the code's header, not its body, and takes no length: `bytes` must be the
+    /// very bytes `serialized` gave (a caller that stores them checks them first).
+    public static func deserialized(_ bytes: UnsafeRawBufferPointer, specs: [(source: String, options: Options)],
+                                    validSubjects: Bool) -> [Pattern]? {
+        // The header: magic, version, configuration, number of codes.
+        guard !specs.isEmpty, bytes.count >= 16, let base = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self),
+              pcre2_serialize_get_number_of_codes_8(base) == Int32(specs.count) else { return nil }
+        var codes = [OpaquePointer?](repeating: nil, count: specs.count)
+        guard pcre2_serialize_decode_8(&codes, Int32(specs.count), base, nil) == Int32(specs.count) else { return nil }
+        let decoded = codes.compactMap { $0 }
+        let asCompiled = decoded.count == specs.count && zip(decoded, specs).allSatisfy { code, spec in
+            var given: UInt32 = 0
+            return pcre2_pattern_info_8(code, 1 /* PCRE2_INFO_ARGOPTIONS */, &given) == 0
+                && given == compileOptions(spec.options, validSubjects: validSubjects)
+        }
+        guard asCompiled else {
+            for code in decoded { pcre2_code_free_8(code) }
+            return nil
+        }
+        return zip(decoded, specs).map { Pattern(adopting: $0, source: $1.source, options: $1.options, validSubjects: validSubjects) }
     }
 
     deinit { pcre2_code_free_8(code) }

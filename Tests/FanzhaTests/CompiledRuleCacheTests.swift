@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import Fanzha
+import FanzhaPCRE
 
 // The compiled rule cache (issue 22): a `.fzc` file gives the same verdicts as the rules it was
 // compiled from, and a damaged or stale file is never used.
@@ -24,6 +25,7 @@ import Testing
         #expect(loaded.prebuilt != nil)
         #expect(loaded.words == rules.words)
         #expect(loaded.rules.map(\.id) == rules.rules.map(\.id))
+        #expect(loaded.rules.map(\.status) == rules.rules.map(\.status))
         #expect(loaded.wordEdges == rules.wordEdges)
         #expect(loaded.variants.entries == rules.variants.entries)
         #expect(loaded.variants.falseFriends == rules.variants.falseFriends && !rules.variants.falseFriends.isEmpty)
@@ -88,14 +90,144 @@ import Testing
         }
     }
 
+    /// Each regex atom's PCRE2 code is stored in the file (`SerializedPatterns`) and decoded on
+    /// first use instead of compiling its source, with the same matches. Code that fails its
+    /// checksum is not decoded; a file written with another PCRE2 library has its code ignored
+    /// (the sources are compiled, the verdicts the same, and writing the set again stores this
+    /// library's code).
+    @Test func regexesAreDecodedFromStoredCodeUnlessItCannotBeUsed() throws {
+        let rules = try loadBundledRuleSet()
+        let dir = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let file = dir + "/rules.fzc"
+        try CompiledRuleCache.write(rules, model: nil, to: file)
+        let loaded = try CompiledRuleCache.read(path: file)
+        let regexes = zip(loaded.atoms, rules.atoms).filter { $0.0.kind == .regex }
+        #expect(regexes.count > 20 && regexes.allSatisfy { $0.0.regexes.code != nil })
+        let scratch = MatchScratch()
+        let texts = ["您好，这里是市公安局，您的账户涉嫌洗钱，请立即转账到安全账户配合调查", "刷単返利，日赚三百，先垫付298元",
+                     "ＡＰＰ下载链接：http://example.com 验证码123456", "我是你领导，明天来我办公室，先转两万给这个账户"]
+            .map { Array($0.utf8) }
+        for (a, b) in regexes {
+            let code = try #require(a.regexes.code)
+            let decoded = try #require(code.patterns(of: a.regexes.specs), "\(b.display)")
+            let fresh = try b.regexes.patterns()
+            #expect(decoded.map(\.isJIT) == fresh.map(\.isJIT), "\(b.display)")
+            for text in texts {
+                for (x, y) in zip(decoded, fresh) {
+                    #expect(try x.matches(inBytes: text, using: scratch) == y.matches(inBytes: text, using: scratch), "\(b.display)")
+                }
+            }
+            var damaged = Array(code.bytes)
+            damaged[damaged.count / 2] ^= 0x01
+            damaged.withUnsafeBytes { bytes in
+                let bad = SerializedPatterns(bytes: bytes, checksum: code.checksum, storage: code.storage)
+                #expect(bad.patterns(of: a.regexes.specs) == nil, "\(b.display)")
+            }
+        }
+
+        // The same file as another PCRE2 library's: its name changed in place, checksum made good.
+        var bytes = try #require(FileManager.default.contents(atPath: file))
+        let name = Array(Pattern.library.utf8)
+        let at = try #require(bytes.indices.first { bytes[$0..<min($0 + name.count, bytes.count)].elementsEqual(name) })
+        bytes[at + 6] ^= 0x01   // "PCRE2 1" → "PCRE2 0"
+        var h = ContentHash()
+        bytes[CompiledRuleCache.headerSize...].withUnsafeBytes { h.add($0) }
+        withUnsafeBytes(of: h.value.littleEndian) { for (k, b) in $0.enumerated() { bytes[40 + k] = b } }
+        let foreign = dir + "/foreign.fzc"
+        try bytes.write(to: URL(fileURLWithPath: foreign))
+        let other = try CompiledRuleCache.read(path: foreign)
+        #expect(other.atoms.allSatisfy { $0.regexes.code == nil })
+        let model = try bundledModel()
+        let fresh = try Fanzha.Screener(matcher: CompiledMatcher(rules, model: model))
+        let compiled = try Fanzha.Screener(matcher: CompiledMatcher(other, model: model))
+        let freshPrinter = VerdictPrinter(rules: rules, format: .jsonl, colour: false)
+        let otherPrinter = VerdictPrinter(rules: other, format: .jsonl, colour: false)
+        for (i, text) in rules.rules.flatMap({ $0.hits.map(\.text) }).enumerated() {
+            let record = Record(id: "r\(i)", text: text)
+            #expect(freshPrinter.json(fresh.screen(record), record: record) == otherPrinter.json(compiled.screen(record), record: record), "\(text)")
+        }
+        let again = dir + "/again.fzc"
+        try CompiledRuleCache.write(other, model: nil, to: again)
+        #expect(FileManager.default.contents(atPath: again) == FileManager.default.contents(atPath: file))
+    }
+
+    /// A regex that gets a literal gate has it stored in the file (`StoredGate`): the layout its
+    /// source makes, or none when its literals say nothing. A stored layout that could not have
+    /// been made (an index outside its table, a child before its parent, an empty literal, a bit
+    /// outside `ScalarBits`, trailing or missing bytes) is refused, and the gate made afresh.
+    @Test func literalGatesAreStoredAndDamagedOnesRefused() throws {
+        let rules = try loadBundledRuleSet()
+        let dir = try temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let file = dir + "/rules.fzc"
+        try CompiledRuleCache.write(rules, model: nil, to: file)
+        let loaded = try CompiledRuleCache.read(path: file)
+        let program = try #require(loaded.prebuilt?.program)
+        var stored = 0, none = 0
+        var layouts: [Screener.LiteralGate.Layout] = []
+        for (i, atom) in loaded.atoms.enumerated() {
+            guard let spec = Screener.gatedRegex(atom, clauseCount: program.atomClauseCount[i]) else {
+                #expect(atom.regexes.storedGate == nil)
+                continue
+            }
+            let made = Screener.LiteralGate.layout(source: spec.source, extended: spec.options.contains(.extended))
+            switch atom.regexes.storedGate {
+            case .noGate?:
+                #expect(made == nil, "\(spec.source)")
+                none += 1
+            case .layout(let bytes, _)?:
+                let layout = try #require(Screener.LiteralGate.Layout(stored: bytes), "\(spec.source)")
+                #expect(layout == made, "\(spec.source)")
+                layouts.append(layout)
+                stored += 1
+            case nil:
+                Issue.record("no gate stored for \(spec.source)")
+            }
+        }
+        #expect(stored > 5 && none > 0)
+
+        func storedForm(_ layout: Screener.LiteralGate.Layout) -> [UInt8] {
+            var w = ByteWriter()
+            layout.encode(into: &w)
+            return w.bytes
+        }
+        func refused(_ bytes: [UInt8]) -> Bool { bytes.withUnsafeBytes { Screener.LiteralGate.Layout(stored: $0) } == nil }
+        let layout = try #require(layouts.first { $0.tables[3].count >= 2 })   // a node with children
+        #expect(!refused(storedForm(layout)))
+        let good = storedForm(layout)
+        #expect(refused(Array(good.dropLast())) && refused(good + [0]) && refused([]))
+        var damaged: [(String, Screener.LiteralGate.Layout)] = []
+        func with(_ name: String, _ change: (inout Screener.LiteralGate.Layout) -> Void) {
+            var l = layout
+            change(&l)
+            damaged.append((name, l))
+        }
+        with("a child before its parent") { $0.tables[3][0] = 0 }
+        with("a child past the last node") { $0.tables[3][0] = Int32($0.tables[0].count) }
+        with("an unknown kind") { $0.tables[0][0] = 3 }
+        with("children past the kids table") { $0.tables[2][0] = Int32($0.tables[3].count + 1) }
+        with("a literal past the last") { l in
+            let leaf = l.tables[0].firstIndex(of: 0)!
+            l.tables[1][leaf] = Int32(l.tables[4].count - 1)
+        }
+        with("an empty literal") { $0.tables[4][1] = 0 }
+        with("a bit outside ScalarBits") { $0.tables[6][0] = 4096 }
+        with("a negative bit") { $0.tables[6][0] = -1 }
+        with("bytes past the table") { $0.bytes.removeLast() }
+        with("a table missing") { $0.tables.removeLast() }
+        for (name, l) in damaged { #expect(refused(storedForm(l)), "\(name)") }
+    }
+
     @Test func damagedFilesAreRejected() throws {
-        let rules = try compiledRuleSet(ruleText(match: #""安全账户" and /转(账|帐)/"#))
+        let rules = try compiledRuleSet(ruleText(match: #""安全账户" and /转(账|帐)/"#) + ruleText("e", match: #""验证码""#, extra: "  status experimental\n"))
         let dir = try temporaryFolder()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let file = dir + "/r.fzc"
         try CompiledRuleCache.write(rules, model: [1, 2, 3], to: file)
         let good = try #require(FileManager.default.contents(atPath: file))
         #expect(try CompiledRuleCache.read(path: file).embeddedModel == [1, 2, 3])
+        #expect(try CompiledRuleCache.read(path: file).rules.map(\.status) == [.stable, .experimental])
         var damaged: [(String, Data)] = [("empty", Data()), ("truncated", good.dropLast(7)), ("header only", good.prefix(48)),
                                          ("longer", good + Data([0])), ("not one", Data("rule x { }".utf8))]
         for at in [0, 9, 20, 47, 48, good.count / 2, good.count - 1] {

@@ -213,6 +213,43 @@ private func text(_ subject: [UInt8], _ r: Range<Int>) -> String {
         }
     }
 
+    /// PCRE2's compiled code kept between runs (a compiled rule set's regexes): decoded, a
+    /// pattern matches exactly as the one compiled from its source; bytes that are not this
+    /// library's code of exactly these sources' options are refused, never decoded into a pattern.
+    @Test func serialisedPatternsMatchAsCompiledOnesAndForeignBytesAreRefused() throws {
+        let specs: [(source: String, options: Pattern.Options)] = [
+            ("安全(账|帐)户", []), ("(?<![\\p{Han}])[a-z]{2,4}\\d+", .caseless), ("转 账 # 空白", .extended), ("(账户)*", .literal),
+            ("(*NO_JIT)验证码\\d{4,6}", [])]
+        for validSubjects in [true, false] {
+            let compiled = try specs.map { try Pattern($0.source, options: $0.options, validSubjects: validSubjects) }
+            let bytes = try #require(Pattern.serialized(compiled))
+            let decoded = try #require(bytes.withUnsafeBytes { Pattern.deserialized($0, specs: specs, validSubjects: validSubjects) })
+            #expect(decoded.map(\.source) == specs.map(\.source) && decoded.map(\.options) == specs.map(\.options))
+            #expect(decoded.map(\.isJIT) == compiled.map(\.isJIT) && decoded.map(\.isJIT) == [true, true, true, true, false])
+            let scratch = MatchScratch()
+            for subject in ["请转入安全账户，安全帐户", "abc123 和ab1，中文xyz99", "转账空白", "(账户)*", "验证码123456", "ABCD12"] {
+                for (a, b) in zip(compiled, decoded) {
+                    #expect(try a.matches(in: subject, using: scratch) == b.matches(in: subject, using: scratch), "\(a.source) on \(subject)")
+                }
+            }
+            // The same patterns from the other `validSubjects` (other options given to PCRE2), fewer
+            // or more specs, other options, other sources' code, a damaged header: refused.
+            #expect(bytes.withUnsafeBytes { Pattern.deserialized($0, specs: specs, validSubjects: !validSubjects) } == nil)
+            #expect(bytes.withUnsafeBytes { Pattern.deserialized($0, specs: Array(specs.dropLast()), validSubjects: validSubjects) } == nil)
+            #expect(bytes.withUnsafeBytes { Pattern.deserialized($0, specs: specs + specs.prefix(1), validSubjects: validSubjects) } == nil)
+            var otherOptions = specs
+            otherOptions[1].options = []
+            #expect(bytes.withUnsafeBytes { Pattern.deserialized($0, specs: otherOptions, validSubjects: validSubjects) } == nil)
+            for at in [0, 4, 8, 12] {   // magic, version, configuration, number of codes
+                var damaged = bytes
+                damaged[at] ^= 0x40
+                #expect(damaged.withUnsafeBytes { Pattern.deserialized($0, specs: specs, validSubjects: validSubjects) } == nil, "byte \(at)")
+            }
+            #expect(Array(bytes.prefix(15)).withUnsafeBytes { Pattern.deserialized($0, specs: specs, validSubjects: validSubjects) } == nil)
+        }
+        #expect(Pattern.library.hasPrefix("PCRE2 10.") && Pattern.library.hasSuffix(", 8-bit"))
+    }
+
     @Test func compileErrorMessageComesFromPCRE2() {
         #expect(Pattern.message(for: 114).contains("missing closing parenthesis"))
         #expect(Pattern.message(for: -47).contains("match limit"))

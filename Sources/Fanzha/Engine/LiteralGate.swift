@@ -1,4 +1,5 @@
 import Foundation
+import FanzhaPCRE
 
 // A regex's literal gate: for a regex atom whose literals give the prefilter no dictionary word
 // (its requirement is made of single characters, such as 某 or 说|称), the characters and short
@@ -28,7 +29,22 @@ extension Screener {
         private let block: UnsafeMutablePointer<Int32>
 
         /// The gate of a regex with source `source`, or nil when its literals say nothing.
-        init?(source: String, extended: Bool) {
+        convenience init?(source: String, extended: Bool) {
+            guard let layout = LiteralGate.layout(source: source, extended: extended) else { return nil }
+            self.init(layout)
+        }
+
+        /// The tables and literal bytes of a gate, as `init(_:)` lays them out in one block. A
+        /// compiled rule set stores them (CompiledRuleCache.swift), so that a gate is not made
+        /// from its regex's source again at every start-up.
+        struct Layout: Equatable {
+            /// kind, first, count, kids, byteStart, bitStart, bits (see the properties above).
+            var tables: [[Int32]]
+            var bytes: [UInt8]
+        }
+
+        /// The layout of the gate of a regex with source `source`, or nil when its literals say nothing.
+        static func layout(source: String, extended: Bool) -> Layout? {
             var literals: [String] = []
             var index: [String: Int] = [:]
             // Only characters without case: the regex is caseless, and a caseless ASCII letter
@@ -83,8 +99,12 @@ extension Screener {
                 for c in l.unicodeScalars { bits.append(Int32(ScalarBits.bit(c.value))) }
                 bitStart.append(Int32(bits.count))
             }
+            return Layout(tables: [kinds, firsts, counts, kids, byteStart, bitStart, bits], bytes: bytes)
+        }
+
+        init(_ layout: Layout) {
             // One block: the Int32 tables one after another, then the bytes.
-            let tables = [kinds, firsts, counts, kids, byteStart, bitStart, bits]
+            let tables = layout.tables, bytes = layout.bytes
             let words = tables.reduce(0) { $0 + $1.count }
             let block = UnsafeMutablePointer<Int32>.allocate(capacity: words + (bytes.count + 3) / 4)
             var at = 0
@@ -163,10 +183,14 @@ extension Screener {
             let atom = rules.atoms[a]
             // A regex atom is one pattern; its source is read from the pattern itself, not from
             // the atom's display (a compiled rule set decodes displays only when a tool asks).
-            if atom.kind == .regex, matcher.programPointer.pointee.atomClauseCount[a] == 0,
-               atom.regexes.specs.count == 1 {
-                let spec = atom.regexes.specs[0]
-                gate = LiteralGate(source: spec.source, extended: spec.options.contains(.extended))
+            if let spec = Screener.gatedRegex(atom, clauseCount: matcher.programPointer.pointee.atomClauseCount[a]) {
+                // A compiled rule set's stored gate, unless it fails its checks (then made afresh).
+                switch atom.regexes.storedGate {
+                case .noGate?: gate = nil
+                case .layout(let bytes, _)?:
+                    gate = LiteralGate.Layout(stored: bytes).map(LiteralGate.init) ?? LiteralGate(source: spec.source, extended: spec.options.contains(.extended))
+                case nil: gate = LiteralGate(source: spec.source, extended: spec.options.contains(.extended))
+                }
             }
             atomMatchers[a].gate = gate.map { .gate($0) } ?? .none
             return gate
@@ -174,6 +198,12 @@ extension Screener {
     }
 
     enum GateState { case unknown, none, gate(LiteralGate) }
+
+    /// The regex of atom `atom` (with `clauseCount` word clauses of its own) that may have a
+    /// literal gate: a regex atom's one pattern, when the prefilter's words cannot rule it out.
+    static func gatedRegex(_ atom: Atom, clauseCount: Int32) -> (source: String, options: Pattern.Options)? {
+        atom.kind == .regex && clauseCount == 0 && atom.regexes.specs.count == 1 ? atom.regexes.specs[0] : nil
+    }
 }
 
 extension Screener.AtomMatchers {

@@ -26,12 +26,13 @@ import Darwin
 /// not against forgery: like a rule file, a `.fzc` file is trusted input once it checks out.
 ///
 /// Loading decodes only what a scan reads; the rest is one block decoded on first use
-/// (`LazyRuleDetails`), and each regex is compiled on first use (`AtomPatterns`).
+/// (`LazyRuleDetails`), and each regex is decoded from PCRE2's stored code and JIT-compiled on
+/// first use (`AtomPatterns`).
 public enum CompiledRuleCache {
     public static let fileExtension = "fzc"
     static let magic: [UInt8] = Array("FZCRULES".utf8)
     /// Bumped whenever the layout below changes.
-    static let formatVersion: UInt32 = 7
+    static let formatVersion: UInt32 = 8
     static let headerSize = 48
     /// Environment variable that turns the automatic cache off.
     public static let disableVariable = "FANZHA_NO_CACHE"
@@ -279,16 +280,45 @@ public enum CompiledRuleCache {
         }
         w.raw(set.wordEdges, counted: true)
         w.u8(set.usesModel ? 1 : 0)
+        // The evaluation program, as built from these rules (written last): its clause counts
+        // say which regexes get a literal gate.
+        let made = set.prebuilt == nil ? Program(set) : nil
+        defer { made?.deallocate() }
+        let program = made ?? set.prebuilt!.program
         // What a scan reads: each atom's kind and regexes, each rule's name, score and frame.
+        // Each regex atom's PCRE2 code too (`SerializedPatterns`), checksummed and aligned, for
+        // the PCRE2 library named first (another one compiles the sources), and for a regex that
+        // gets a literal gate, the gate: 0 not stored, 1 none, 2 its layout (`StoredGate`).
+        w.string(Pattern.library)
         w.count(set.atoms.count)
-        for a in set.atoms {
+        for (i, a) in set.atoms.enumerated() {
             w.u8(a.kind == .words ? 0 : 1)
             w.count(a.regexes.specs.count)
             for p in a.regexes.specs { w.string(p.source); w.u32(p.options.rawValue) }
+            guard !a.regexes.specs.isEmpty else { continue }
+            let code = a.regexes.serializedCode ?? []
+            w.count(code.count)
+            if !code.isEmpty {
+                w.u64(code.withUnsafeBytes(SerializedPatterns.checksum))
+                w.align(8)
+                w.raw(code)
+            }
+            if let spec = Screener.gatedRegex(a, clauseCount: program.atomClauseCount[i]) {
+                if let layout = Screener.LiteralGate.layout(source: spec.source, extended: spec.options.contains(.extended)) {
+                    var g = ByteWriter()
+                    layout.encode(into: &g)
+                    w.u8(2)
+                    w.raw(g.bytes, counted: true)
+                } else {
+                    w.u8(1)
+                }
+            } else {
+                w.u8(0)
+            }
         }
         w.count(set.rules.count)
         for r in set.rules {
-            w.string(r.id); w.string(r.title); w.i64(r.category ?? -1); w.i64(r.score); w.string(r.status.rawValue)
+            w.string(r.id); w.string(r.title); w.i64(r.category ?? -1); w.i64(r.score); w.u8(r.status == .stable ? 0 : 1)
             w.strings(r.tags); w.u8(r.isPrivate ? 1 : 0)
             encode(r.range, &w)
             w.u8(r.frameKind.rawValue)
@@ -351,13 +381,7 @@ public enum CompiledRuleCache {
         w.int32s(automaton.outputCount)
         w.int32s(automaton.outputs)
         w.int32s(automaton.wordLength)
-        if let prebuilt {
-            prebuilt.program.encode(into: &w)
-        } else {
-            let program = Program(set)
-            program.encode(into: &w)
-            program.deallocate()
-        }
+        program.encode(into: &w)
     }
 
     /// The rule set `encode` wrote. Only what a scan reads is decoded here; the details block
@@ -374,6 +398,7 @@ public enum CompiledRuleCache {
         let wordEdges = try r.bytes()
         let wordCount = wordEdges.count
         let usesModel = try r.u8() != 0
+        let sameLibrary = try r.string() == Pattern.library
         let atomCount = try r.count()
         // Read before the atoms and rules that refer to it; filled in once their counts are known.
         let details = LazyRuleDetails()
@@ -384,7 +409,30 @@ public enum CompiledRuleCache {
             var specs: [(source: String, options: Pattern.Options)] = []
             let n2 = try r.count()
             for _ in 0..<n2 { specs.append((try r.string(), Pattern.Options(rawValue: try r.u32()))) }
-            atoms.append(Atom(kind: kind, regexes: specs.isEmpty ? .none : AtomPatterns(specs: specs), details: details, index: i))
+            var code: SerializedPatterns?
+            var storedGate: StoredGate?
+            if n2 > 0 {
+                let codeLength = try r.count()
+                if codeLength > 0 {
+                    let checksum = try r.u64()
+                    try r.align(8)
+                    let bytes = try r.span(byteCount: codeLength)
+                    // In place only: a reader with no mapping to keep (or code off its alignment) compiles.
+                    if sameLibrary, let owner = r.owner, Int(bitPattern: bytes.baseAddress) % 8 == 0 {
+                        code = SerializedPatterns(bytes: bytes, checksum: checksum, storage: owner)
+                    }
+                }
+                switch try r.u8() {
+                case 0: break
+                case 1: storedGate = .noGate
+                case 2:
+                    let bytes = try r.span(byteCount: try r.count())
+                    if let owner = r.owner { storedGate = .layout(bytes, storage: owner) }   // else made from the source
+                default: throw r.bad("unknown literal gate")
+                }
+            }
+            atoms.append(Atom(kind: kind, regexes: specs.isEmpty ? .none : AtomPatterns(specs: specs, code: code, storedGate: storedGate),
+                              details: details, index: i))
         }
         var rules: [CompiledRule] = []
         let ruleCount = try r.count()
@@ -393,7 +441,13 @@ public enum CompiledRuleCache {
             let id = try r.string(), title = try r.string()
             let category = try r.int()
             let score = try r.int()
-            guard let status = RuleStatus(rawValue: try r.string()) else { throw r.bad("unknown rule status") }
+            // A byte, not the name: 633 strings fewer to decode at every start-up.
+            let status: RuleStatus
+            switch try r.u8() {
+            case 0: status = .stable
+            case 1: status = .experimental
+            default: throw r.bad("unknown rule status")
+            }
             let tags = try r.strings()
             let isPrivate = try r.u8() != 0
             let range = try decodeRange(&r)
@@ -819,6 +873,42 @@ extension Program {
             deallocate()   // the tables that were copied
             throw r.bad("inconsistent program tables")
         }
+    }
+}
+
+extension Screener.LiteralGate.Layout {
+    func encode(into w: inout ByteWriter) {
+        w.count(tables.count)
+        for t in tables { w.int32s(t) }
+        w.raw(bytes, counted: true)
+    }
+
+    /// The layout `encode` wrote, if it is one `LiteralGate.layout` could have made (nil: make
+    /// the gate from its source instead). A stamped cache file is not checksummed again, so these
+    /// checks are what keep a damaged gate from reading outside its tables: every index inside
+    /// its table, a node's children after it (so a check ends), every literal at least one byte
+    /// and every scalar bit inside `ScalarBits`.
+    init?(stored: UnsafeRawBufferPointer) {
+        var r = ByteReader(stored, path: "literal gate")
+        guard let n = try? r.count(), n == 7,
+              let tables = try? (0..<n).map({ _ in try r.int32s() }), let bytes = try? r.bytes(), r.p == stored.count else { return nil }
+        let (kind, first, count, kids, byteStart, bitStart, bits) = (tables[0], tables[1], tables[2], tables[3], tables[4], tables[5], tables[6])
+        let nodes = kind.count, literals = byteStart.count - 1
+        guard nodes > 0, first.count == nodes, count.count == nodes, literals >= 0, bitStart.count == literals + 1,
+              byteStart[0] == 0, Int(byteStart[literals]) == bytes.count, bitStart[0] == 0, Int(bitStart[literals]) == bits.count,
+              (0..<literals).allSatisfy({ byteStart[$0] < byteStart[$0 + 1] && bitStart[$0] <= bitStart[$0 + 1] }),
+              bits.allSatisfy({ $0 >= 0 && Int($0) < ScalarBits.words * 64 }) else { return nil }
+        for i in 0..<nodes {
+            let f = Int(first[i]), c = Int(count[i])
+            switch kind[i] {
+            case 0: guard f >= 0 && f < literals else { return nil }
+            case 1, 2:
+                guard f >= 0 && c >= 1 && f + c <= kids.count,
+                      kids[f..<(f + c)].allSatisfy({ Int($0) > i && Int($0) < nodes }) else { return nil }
+            default: return nil
+            }
+        }
+        self.init(tables: tables, bytes: bytes)
     }
 }
 

@@ -100,9 +100,11 @@ struct AtomDetail: Sendable {
 }
 
 /// A regex atom's PCRE2 matchers. From rule files they are compiled with the rules (the checker
-/// reports their errors); from a compiled rule set, each atom's are compiled (and JIT-compiled)
-/// the first time a scan needs them, once, by whichever thread asks first: a one-message scan
-/// compiles only the regexes of the rules its prefilter selects, instead of all of them at start-up.
+/// reports their errors); from a compiled rule set, each atom's are made (and JIT-compiled) the
+/// first time a scan needs them, once, by whichever thread asks first: a one-message scan makes
+/// only the regexes of the rules its prefilter selects, instead of all of them at start-up. A
+/// compiled rule set holds PCRE2's compiled code of each atom's regexes (`SerializedPatterns`),
+/// so they are decoded rather than compiled (only the JIT's code is made again).
 /// They search only normalised text, which is valid UTF-8 (`Pattern`'s `validSubjects`).
 package final class AtomPatterns: @unchecked Sendable {
     /// The regexes' sources and options, compiled or not.
@@ -111,17 +113,34 @@ package final class AtomPatterns: @unchecked Sendable {
     /// Guarded by `lock`.
     private var compiled: Result<[Pattern], PatternCompileError>?
 
-    init(compiled patterns: [Pattern]) {
-        specs = patterns.map { ($0.source, $0.options) }
-        compiled = .success(patterns)
-    }
-
     /// No regexes (a word list's atom).
     package static let none = AtomPatterns(compiled: [])
 
-    init(specs: [(source: String, options: Pattern.Options)]) {
+    /// From a compiled rule set: PCRE2's code of `specs`, if it holds code this PCRE2 can decode.
+    let code: SerializedPatterns?
+    /// From a compiled rule set: the regex's literal gate, for a regex that gets one (LiteralGate.swift).
+    let storedGate: StoredGate?
+
+    init(compiled patterns: [Pattern]) {
+        specs = patterns.map { ($0.source, $0.options) }
+        compiled = .success(patterns)
+        code = nil
+        storedGate = nil
+    }
+
+    init(specs: [(source: String, options: Pattern.Options)], code: SerializedPatterns?, storedGate: StoredGate?) {
         self.specs = specs
         compiled = specs.isEmpty ? .success([]) : nil
+        self.code = code
+        self.storedGate = storedGate
+    }
+
+    /// PCRE2's compiled code of the regexes, as a compiled rule set stores it: the bytes it was
+    /// loaded with (when they pass their checksum), else the patterns serialised (nil when they
+    /// do not compile).
+    var serializedCode: [UInt8]? {
+        if let code, SerializedPatterns.checksum(code.bytes) == code.checksum { return Array(code.bytes) }
+        return (try? patterns()).flatMap(Pattern.serialized)
     }
 
     /// Whether `patterns()` has compiled them (or they came compiled).
@@ -139,6 +158,10 @@ package final class AtomPatterns: @unchecked Sendable {
         if let compiled { return try compiled.get() }
         var patterns: [Pattern] = []
         let result: Result<[Pattern], PatternCompileError>
+        if let decoded = code?.patterns(of: specs) {
+            compiled = .success(decoded)
+            return decoded
+        }
         do throws(PatternCompileError) {
             for (source, options) in specs { patterns.append(try Pattern(source, options: options, validSubjects: true)) }
             result = .success(patterns)
@@ -148,6 +171,37 @@ package final class AtomPatterns: @unchecked Sendable {
         compiled = result
         return try result.get()
     }
+}
+
+/// A regex atom's PCRE2 code in a compiled rule set (`Pattern.serialized`), read in place from
+/// the mapped file (`storage` keeps it mapped), with the checksum it was written with. PCRE2
+/// decodes code without bounds or sanity checks of its body, and a stamped cache file is not
+/// checksummed again at load, so the bytes are checked here before PCRE2 reads them; bytes that
+/// fail, or that PCRE2 refuses, are not used: the sources are compiled instead.
+struct SerializedPatterns: @unchecked Sendable {
+    let bytes: UnsafeRawBufferPointer
+    let checksum: UInt64
+    let storage: AnyObject
+
+    static func checksum(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
+        var h = ContentHash()
+        h.add(bytes)
+        return h.value
+    }
+
+    /// The patterns of `specs`, decoded and JIT-compiled; nil when the code cannot be used.
+    func patterns(of specs: [(source: String, options: Pattern.Options)]) -> [Pattern]? {
+        guard SerializedPatterns.checksum(bytes) == checksum else { return nil }
+        return withExtendedLifetime(storage) { Pattern.deserialized(bytes, specs: specs, validSubjects: true) }
+    }
+}
+
+/// A regex's literal gate as a compiled rule set stores it: none (its literals say nothing), or
+/// its layout (`Screener.LiteralGate.Layout`, stored form) in place in the mapped file that
+/// `storage` keeps mapped, checked when first read.
+enum StoredGate: @unchecked Sendable {
+    case noGate
+    case layout(UnsafeRawBufferPointer, storage: AnyObject)
 }
 
 /// A part of a rule set that is either in hand or in a compiled rule set's details, decoded on
