@@ -7,7 +7,7 @@ import Foundation
 // a regex runs on every turn of every record.
 
 extension Screener {
-    /// The literals (Han characters and digits only) that every match of one regex must contain,
+    /// The literals (of characters that match only themselves) that every match of one regex must contain,
     /// as an AND/OR tree (`RegexAtoms.requirement` with runs of one character kept). A turn whose
     /// bytes do not hold them cannot match, so PCRE2 need not run on it: the same promise as the
     /// word prefilter (and like it, a regex that would only have hit its match limit on such a
@@ -27,14 +27,15 @@ extension Screener {
         private let bytes: UnsafePointer<UInt8>
         private let block: UnsafeMutablePointer<Int32>
 
-        /// The gate of a regex with source `source`, or nil when its literals say nothing.
-        init?(source: String, extended: Bool) {
+        /// The gate of a regex with source `source`, or nil when its literals say nothing — or,
+        /// with `beyondWords`, no single character (only what its prefilter words may say).
+        init?(source: String, extended: Bool, beyondWords: Bool = false) {
             var literals: [String] = []
             var index: [String: Int] = [:]
             // Only characters without case: the regex is caseless, and a caseless ASCII letter
             // also matches characters that are not its own bytes (k and the Kelvin sign).
             func usable(_ s: String) -> Bool {
-                !s.isEmpty && s.unicodeScalars.allSatisfy { ($0.value >= 0x4E00 && $0.value <= 0x9FFF) || ($0 >= "0" && $0 <= "9") }
+                !s.isEmpty && s.unicodeScalars.allSatisfy(RegexAtoms.matchesOnlyItself)
             }
             indirect enum Node { case literal(Int), all([Node]), any([Node]) }
             func build(_ r: LiteralRequirement) -> Node? {
@@ -59,6 +60,10 @@ extension Screener {
                 }
             }
             guard let root = build(RegexAtoms.requirement(source, extended: extended, shortest: 1)) else { return nil }
+            // The prefilter has found the words before the regex is tried: a gate whose literals
+            // are all of two characters or more would mostly test them again. One of a single
+            // character (类, ：) the dictionary never holds.
+            if beyondWords, !literals.contains(where: { $0.unicodeScalars.count == 1 }) { return nil }
             var kinds: [Int32] = [], firsts: [Int32] = [], counts: [Int32] = [], kids: [Int32] = []
             // Breadth by level: a node's children are numbered together, after it.
             func place(_ n: Node) -> Int {
@@ -151,29 +156,44 @@ extension Screener {
         }
     }
 
-    /// Atom `a`'s literal gate, made on first use by this worker: only for a regex the
-    /// prefilter's words cannot rule out (its own requirement has no clause), and only when its
-    /// literals need something.
+    /// Atom `a`'s literal gate, made by this worker when its literals need something: for a
+    /// regex the prefilter's words cannot rule out (its own requirement has no clause), on first
+    /// use; for one they can, when it needs a character beside its words (`(刷单|返利)(类|型)`:
+    /// the words are common, 类 and 型 rare beside them, and PCRE2 tries every position), once it
+    /// has been searched `searchesBeforeGate` times. Reading a regex's syntax for its gate costs
+    /// about as much as fifty searches, and most regexes with words are searched rarely.
     func literalGate(ofAtom a: Int) -> LiteralGate? {
         switch atomMatchers[a].gate {
         case .none: return nil
         case .gate(let g): return g
         case .unknown:
-            var gate: LiteralGate?
-            let atom = rules.atoms[a]
-            // A regex atom is one pattern; its source is read from the pattern itself, not from
-            // the atom's display (a compiled rule set decodes displays only when a tool asks).
-            if atom.kind == .regex, matcher.programPointer.pointee.atomClauseCount[a] == 0,
-               atom.regexes.specs.count == 1 {
-                let spec = atom.regexes.specs[0]
-                gate = LiteralGate(source: spec.source, extended: spec.options.contains(.extended))
+            let hasWords = matcher.programPointer.pointee.atomClauseCount[a] > 0
+            if hasWords {
+                atomMatchers[a].searches += 1
+                if atomMatchers[a].searches < Screener.searchesBeforeGate { return nil }
             }
+            let gate = makeLiteralGate(ofAtom: a)
             atomMatchers[a].gate = gate.map { .gate($0) } ?? .none
             return gate
         }
     }
 
+    /// Atom `a`'s literal gate made now, whether or not it has been searched: nil when it is
+    /// not a regex of one pattern or its literals need nothing (with words: no single character).
+    func makeLiteralGate(ofAtom a: Int) -> LiteralGate? {
+        let atom = rules.atoms[a]
+        // A regex atom is one pattern; its source is read from the pattern itself, not from
+        // the atom's display (a compiled rule set decodes displays only when a tool asks).
+        guard atom.kind == .regex, atom.regexes.specs.count == 1 else { return nil }
+        let spec = atom.regexes.specs[0]
+        return LiteralGate(source: spec.source, extended: spec.options.contains(.extended),
+                           beyondWords: matcher.programPointer.pointee.atomClauseCount[a] > 0)
+    }
+
     enum GateState { case unknown, none, gate(LiteralGate) }
+
+    /// Searches of a regex with words before its literal gate is made (`literalGate(ofAtom:)`).
+    static let searchesBeforeGate: Int32 = 64
 }
 
 extension Screener.AtomMatchers {
