@@ -26,6 +26,12 @@ extension Screener {
         private let byteStart: UnsafePointer<Int32>, bitStart: UnsafePointer<Int32>, bits: UnsafePointer<Int32>
         private let bytes: UnsafePointer<UInt8>
         private let block: UnsafeMutablePointer<Int32>
+        /// An `any` of literals only (`[王李]`, 80 verbs) is first tested as a whole: the bitmap's
+        /// words `firstWord[p]` masked with `firstMask[p]`, for `p` in `firstPairs[i] ..<
+        /// firstPairs[i + 1]`, hold the bits of its literals' first scalars; none set, none is
+        /// present. A few word tests instead of one loop per literal, most of them failing.
+        private let firstPairs: UnsafePointer<Int32>, firstWord: UnsafePointer<Int32>
+        private let firstMask: UnsafeMutablePointer<UInt64>
 
         /// The gate of a regex with source `source`, or nil when its literals say nothing — or,
         /// with `beyondWords`, no single character (only what its prefilter words may say).
@@ -88,8 +94,24 @@ extension Screener {
                 for c in l.unicodeScalars { bits.append(Int32(ScalarBits.bit(c.value))) }
                 bitStart.append(Int32(bits.count))
             }
+            var firstPairs: [Int32] = [0], firstWord: [Int32] = [], firstMask: [UInt64] = []
+            for i in kinds.indices {
+                let children = kinds[i] == 2 ? kids[Int(firsts[i]) ..< Int(firsts[i] + counts[i])] : []
+                if kinds[i] == 2, children.allSatisfy({ kinds[Int($0)] == 0 }) {
+                    var masks: [Int32: UInt64] = [:]
+                    for c in children {
+                        let bit = bits[Int(bitStart[Int(firsts[Int(c)])])]
+                        masks[bit >> 6, default: 0] |= 1 << UInt64(bit & 63)
+                    }
+                    for (word, mask) in masks.sorted(by: { $0.key < $1.key }) {
+                        firstWord.append(word)
+                        firstMask.append(mask)
+                    }
+                }
+                firstPairs.append(Int32(firstWord.count))
+            }
             // One block: the Int32 tables one after another, then the bytes.
-            let tables = [kinds, firsts, counts, kids, byteStart, bitStart, bits]
+            let tables = [kinds, firsts, counts, kids, byteStart, bitStart, bits, firstPairs, firstWord]
             let words = tables.reduce(0) { $0 + $1.count }
             let block = UnsafeMutablePointer<Int32>.allocate(capacity: words + (bytes.count + 3) / 4)
             var at = 0
@@ -103,10 +125,16 @@ extension Screener {
             byteBase.initialize(from: bytes, count: bytes.count)
             self.block = block
             (kind, first, count, self.kids, self.byteStart, self.bitStart, self.bits) = (starts[0], starts[1], starts[2], starts[3], starts[4], starts[5], starts[6])
+            (self.firstPairs, self.firstWord) = (starts[7], starts[8])
             self.bytes = UnsafePointer(byteBase)
+            self.firstMask = UnsafeMutablePointer<UInt64>.allocate(capacity: max(1, firstMask.count))
+            self.firstMask.initialize(from: firstMask, count: firstMask.count)
         }
 
-        deinit { block.deallocate() }
+        deinit {
+            block.deallocate()
+            firstMask.deallocate()
+        }
 
         /// Whether `text` (with `scalars`, its `ScalarBits`) holds what every match needs: false
         /// means PCRE2 would find nothing there.
@@ -122,6 +150,12 @@ extension Screener {
                 for j in f..<(f + Int(count[i])) where !holds(Int(kids[j]), text, scalars) { return false }
                 return true
             default:
+                var p = Int(firstPairs[i])
+                let end = Int(firstPairs[i + 1])
+                if p < end {
+                    while p < end, scalars[Int(firstWord[p])] & firstMask[p] == 0 { p &+= 1 }
+                    if p == end { return false }
+                }
                 for j in f..<(f + Int(count[i])) {
                     let k = Int(kids[j])
                     // A literal child inline: most children of an `any` are.
