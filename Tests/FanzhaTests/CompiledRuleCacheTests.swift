@@ -171,7 +171,7 @@ import FanzhaPCRE
                 #expect(atom.regexes.storedGate == nil)
                 continue
             }
-            let made = Screener.LiteralGate.layout(source: spec.source, extended: spec.options.contains(.extended))
+            let made = Screener.LiteralGate.layout(source: spec.source, extended: spec.options.contains(.extended), beyondWords: spec.beyondWords)
             switch atom.regexes.storedGate {
             case .noGate?:
                 #expect(made == nil, "\(spec.source)")

@@ -21,7 +21,8 @@ private func admits(_ gate: Screener.LiteralGate, _ text: String) -> Bool {
     @Test func singleCharactersAreRequiredToo() throws {
         let gate = try #require(Screener.LiteralGate(source: "[王李]某{1,2}(?:在|到)", extended: false))
         #expect(admits(gate, "后来王某到了银行"))
-        #expect(admits(gate, "某在"))   // the literals alone: a gate is a necessary condition only
+        #expect(admits(gate, "某在李"))   // the literals alone, out of order: a gate is a necessary condition only
+        #expect(!admits(gate, "某在"), "no 王 or 李")
         #expect(!admits(gate, "王某说"), "no 在 or 到")
         #expect(!admits(gate, "您好，这里是客服中心"))
         #expect(!admits(gate, ""))
@@ -42,10 +43,36 @@ private func admits(_ gate: Screener.LiteralGate, _ text: String) -> Bool {
         #expect(Screener.LiteralGate(source: "app(下载)", extended: false) != nil)
     }
 
+    @Test func punctuationAndShortClassesAreRequired() throws {
+        let quoted = try #require(Screener.LiteralGate(source: "(说|称)[:：]\\s*[\"“「]", extended: false))
+        #expect(admits(quoted, "他说：“明天来”"))
+        #expect(admits(quoted, "称:\"好\""))
+        #expect(!admits(quoted, "他说明天来"), "no colon")
+        #expect(!admits(quoted, "他说：明天来"), "no quotation mark")
+        let kin = try #require(Screener.LiteralGate(source: "表[哥姐]被骗", extended: false))
+        #expect(admits(kin, "我表姐被骗了"))
+        #expect(!admits(kin, "我表妹被骗了"))
+        // A class with a letter, a range, a negation or an escape, a long class, or one that
+        // may be absent: nothing required of it.
+        for source in ["说[a：]", "说[0-9]", "说[^：]", "说[\\s：]", "说[：]?", "说[一二三四五六七八九]"] {
+            let gate = try #require(Screener.LiteralGate(source: source, extended: false))
+            #expect(admits(gate, "说"), "/\(source)/ needs only 说")
+        }
+        #expect(Screener.LiteralGate(source: "(?:a|[:：])", extended: false) == nil)
+    }
+
+    @Test func aRegexWithWordsIsGatedOnlyForWhatItsWordsDoNotSay() throws {
+        let gate = try #require(Screener.LiteralGate(source: "(刷单|返利)(类|型)", extended: false, beyondWords: true))
+        #expect(admits(gate, "刷单类诈骗"))
+        #expect(!admits(gate, "刷单返利"))
+        #expect(Screener.LiteralGate(source: "(刷单|返利)[^。]{0,8}诈骗", extended: false, beyondWords: true) == nil)
+        #expect(Screener.LiteralGate(source: "(刷单|返利)[^。]{0,8}诈骗", extended: false) != nil)
+    }
+
     /// Randomised: whatever a regex is, every text it matches passes its gate.
     @Test func aGateAdmitsEveryTextItsRegexMatches() throws {
-        var random = RandomRegexes(seed: 20261205, chars: ["某", "王", "说", "称", "安", "全", "k", "K", "\u{212A}", "1", "：", " ", "é"],
-                                   items: [".", "[王李]", "\\d", "[^某]", "\\x{67d0}"],
+        var random = RandomRegexes(seed: 20261205, chars: ["某", "王", "说", "称", "安", "全", "k", "K", "\u{212A}", "1", "：", ":", "“", " ", "é"],
+                                   items: [".", "[王李]", "\\d", "[^某]", "\\x{67d0}", "[:：]", "[“k]", "[：-；]", "\\:"],
                                    groups: ["(", "(", "(?:", "(?<!", "(?="],
                                    quantifiers: ["", "", "", "?", "*", "+", "{0,2}", "{1,2}", "{2}", "+?", "{0}"])
         let scratch = MatchScratch()
@@ -78,7 +105,7 @@ private func admits(_ gate: Screener.LiteralGate, _ text: String) -> Bool {
         let scratch = MatchScratch()
         var gated = 0, checked = 0, spared = 0
         for a in screener.rules.atoms.indices where screener.rules.atoms[a].kind == .regex {
-            guard let gate = screener.literalGate(ofAtom: a) else { continue }
+            guard let gate = screener.makeLiteralGate(ofAtom: a) else { continue }
             gated += 1
             for text in texts {
                 let matched = try text.bytes.withUnsafeBufferPointer { buf in

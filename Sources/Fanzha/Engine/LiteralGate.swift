@@ -8,7 +8,7 @@ import FanzhaPCRE
 // a regex runs on every turn of every record.
 
 extension Screener {
-    /// The literals (Han characters and digits only) that every match of one regex must contain,
+    /// The literals (of characters that match only themselves) that every match of one regex must contain,
     /// as an AND/OR tree (`RegexAtoms.requirement` with runs of one character kept). A turn whose
     /// bytes do not hold them cannot match, so PCRE2 need not run on it: the same promise as the
     /// word prefilter (and like it, a regex that would only have hit its match limit on such a
@@ -27,30 +27,38 @@ extension Screener {
         private let byteStart: UnsafePointer<Int32>, bitStart: UnsafePointer<Int32>, bits: UnsafePointer<Int32>
         private let bytes: UnsafePointer<UInt8>
         private let block: UnsafeMutablePointer<Int32>
+        /// An `any` of literals only (`[王李]`, 80 verbs) is first tested as a whole: the bitmap's
+        /// words `firstWord[p]` masked with `firstMask[p]`, for `p` in `firstPairs[i] ..<
+        /// firstPairs[i + 1]`, hold the bits of its literals' first scalars; none set, none is
+        /// present. A few word tests instead of one loop per literal, most of them failing.
+        private let firstPairs: UnsafePointer<Int32>, firstWord: UnsafePointer<Int32>
+        private let firstMask: UnsafeMutablePointer<UInt64>
 
-        /// The gate of a regex with source `source`, or nil when its literals say nothing.
-        convenience init?(source: String, extended: Bool) {
-            guard let layout = LiteralGate.layout(source: source, extended: extended) else { return nil }
+        /// The gate of a regex with source `source`, or nil when its literals say nothing — or,
+        /// with `beyondWords`, no single character (only what its prefilter words may say).
+        convenience init?(source: String, extended: Bool, beyondWords: Bool = false) {
+            guard let layout = LiteralGate.layout(source: source, extended: extended, beyondWords: beyondWords) else { return nil }
             self.init(layout)
         }
 
-        /// The tables and literal bytes of a gate, as `init(_:)` lays them out in one block. A
-        /// compiled rule set stores them (CompiledRuleCache.swift), so that a gate is not made
-        /// from its regex's source again at every start-up.
+        /// The tables and literal bytes of a gate, from which `init(_:)` lays it out. A compiled
+        /// rule set stores them (CompiledRuleCache.swift), so that a gate is not made from its
+        /// regex's source again at every start-up.
         struct Layout: Equatable {
             /// kind, first, count, kids, byteStart, bitStart, bits (see the properties above).
             var tables: [[Int32]]
             var bytes: [UInt8]
         }
 
-        /// The layout of the gate of a regex with source `source`, or nil when its literals say nothing.
-        static func layout(source: String, extended: Bool) -> Layout? {
+        /// The layout of the gate of a regex with source `source`, or nil when its literals say
+        /// nothing — or, with `beyondWords`, no single character.
+        static func layout(source: String, extended: Bool, beyondWords: Bool = false) -> Layout? {
             var literals: [String] = []
             var index: [String: Int] = [:]
             // Only characters without case: the regex is caseless, and a caseless ASCII letter
             // also matches characters that are not its own bytes (k and the Kelvin sign).
             func usable(_ s: String) -> Bool {
-                !s.isEmpty && s.unicodeScalars.allSatisfy { ($0.value >= 0x4E00 && $0.value <= 0x9FFF) || ($0 >= "0" && $0 <= "9") }
+                !s.isEmpty && s.unicodeScalars.allSatisfy(RegexAtoms.matchesOnlyItself)
             }
             indirect enum Node { case literal(Int), all([Node]), any([Node]) }
             func build(_ r: LiteralRequirement) -> Node? {
@@ -75,6 +83,10 @@ extension Screener {
                 }
             }
             guard let root = build(RegexAtoms.requirement(source, extended: extended, shortest: 1)) else { return nil }
+            // The prefilter has found the words before the regex is tried: a gate whose literals
+            // are all of two characters or more would mostly test them again. One of a single
+            // character (类, ：) the dictionary never holds.
+            if beyondWords, !literals.contains(where: { $0.unicodeScalars.count == 1 }) { return nil }
             var kinds: [Int32] = [], firsts: [Int32] = [], counts: [Int32] = [], kids: [Int32] = []
             // Breadth by level: a node's children are numbered together, after it.
             func place(_ n: Node) -> Int {
@@ -103,8 +115,27 @@ extension Screener {
         }
 
         init(_ layout: Layout) {
+            let (kinds, firsts, counts, kids, bitStart, bits) =
+                (layout.tables[0], layout.tables[1], layout.tables[2], layout.tables[3], layout.tables[5], layout.tables[6])
+            let byteStart = layout.tables[4], bytes = layout.bytes
+            var firstPairs: [Int32] = [0], firstWord: [Int32] = [], firstMask: [UInt64] = []
+            for i in kinds.indices {
+                let children = kinds[i] == 2 ? kids[Int(firsts[i]) ..< Int(firsts[i] + counts[i])] : []
+                if kinds[i] == 2, children.allSatisfy({ kinds[Int($0)] == 0 }) {
+                    var masks: [Int32: UInt64] = [:]
+                    for c in children {
+                        let bit = bits[Int(bitStart[Int(firsts[Int(c)])])]
+                        masks[bit >> 6, default: 0] |= 1 << UInt64(bit & 63)
+                    }
+                    for (word, mask) in masks.sorted(by: { $0.key < $1.key }) {
+                        firstWord.append(word)
+                        firstMask.append(mask)
+                    }
+                }
+                firstPairs.append(Int32(firstWord.count))
+            }
             // One block: the Int32 tables one after another, then the bytes.
-            let tables = layout.tables, bytes = layout.bytes
+            let tables = [kinds, firsts, counts, kids, byteStart, bitStart, bits, firstPairs, firstWord]
             let words = tables.reduce(0) { $0 + $1.count }
             let block = UnsafeMutablePointer<Int32>.allocate(capacity: words + (bytes.count + 3) / 4)
             var at = 0
@@ -118,10 +149,16 @@ extension Screener {
             byteBase.initialize(from: bytes, count: bytes.count)
             self.block = block
             (kind, first, count, self.kids, self.byteStart, self.bitStart, self.bits) = (starts[0], starts[1], starts[2], starts[3], starts[4], starts[5], starts[6])
+            (self.firstPairs, self.firstWord) = (starts[7], starts[8])
             self.bytes = UnsafePointer(byteBase)
+            self.firstMask = UnsafeMutablePointer<UInt64>.allocate(capacity: max(1, firstMask.count))
+            self.firstMask.initialize(from: firstMask, count: firstMask.count)
         }
 
-        deinit { block.deallocate() }
+        deinit {
+            block.deallocate()
+            firstMask.deallocate()
+        }
 
         /// Whether `text` (with `scalars`, its `ScalarBits`) holds what every match needs: false
         /// means PCRE2 would find nothing there.
@@ -137,6 +174,12 @@ extension Screener {
                 for j in f..<(f + Int(count[i])) where !holds(Int(kids[j]), text, scalars) { return false }
                 return true
             default:
+                var p = Int(firstPairs[i])
+                let end = Int(firstPairs[i + 1])
+                if p < end {
+                    while p < end, scalars[Int(firstWord[p])] & firstMask[p] == 0 { p &+= 1 }
+                    if p == end { return false }
+                }
                 for j in f..<(f + Int(count[i])) {
                     let k = Int(kids[j])
                     // A literal child inline: most children of an `any` are.
@@ -171,39 +214,59 @@ extension Screener {
         }
     }
 
-    /// Atom `a`'s literal gate, made on first use by this worker: only for a regex the
-    /// prefilter's words cannot rule out (its own requirement has no clause), and only when its
-    /// literals need something.
+    /// Atom `a`'s literal gate, made by this worker when its literals need something: for a
+    /// regex the prefilter's words cannot rule out (its own requirement has no clause), on first
+    /// use; for one they can, when it needs a character beside its words (`(刷单|返利)(类|型)`:
+    /// the words are common, 类 and 型 rare beside them, and PCRE2 tries every position), once it
+    /// has been searched `searchesBeforeGate` times. Reading a regex's syntax for its gate costs
+    /// about as much as fifty searches, and most regexes with words are searched rarely.
     func literalGate(ofAtom a: Int) -> LiteralGate? {
         switch atomMatchers[a].gate {
         case .none: return nil
         case .gate(let g): return g
         case .unknown:
-            var gate: LiteralGate?
-            let atom = rules.atoms[a]
-            // A regex atom is one pattern; its source is read from the pattern itself, not from
-            // the atom's display (a compiled rule set decodes displays only when a tool asks).
-            if let spec = Screener.gatedRegex(atom, clauseCount: matcher.programPointer.pointee.atomClauseCount[a]) {
-                // A compiled rule set's stored gate, unless it fails its checks (then made afresh).
-                switch atom.regexes.storedGate {
-                case .noGate?: gate = nil
-                case .layout(let bytes, _)?:
-                    gate = LiteralGate.Layout(stored: bytes).map(LiteralGate.init) ?? LiteralGate(source: spec.source, extended: spec.options.contains(.extended))
-                case nil: gate = LiteralGate(source: spec.source, extended: spec.options.contains(.extended))
-                }
+            let hasWords = matcher.programPointer.pointee.atomClauseCount[a] > 0
+            if hasWords {
+                atomMatchers[a].searches += 1
+                if atomMatchers[a].searches < Screener.searchesBeforeGate { return nil }
             }
+            let gate = makeLiteralGate(ofAtom: a)
             atomMatchers[a].gate = gate.map { .gate($0) } ?? .none
             return gate
         }
     }
 
-    enum GateState { case unknown, none, gate(LiteralGate) }
+    /// Atom `a`'s literal gate made now, whether or not it has been searched: nil when it is
+    /// not a regex of one pattern or its literals need nothing (with words: no single character).
+    /// A compiled rule set's stored gate is taken unless it fails its checks; then, as without
+    /// one, the gate is made from the regex's source.
+    func makeLiteralGate(ofAtom a: Int) -> LiteralGate? {
+        let atom = rules.atoms[a]
+        guard let spec = Screener.gatedRegex(atom, clauseCount: matcher.programPointer.pointee.atomClauseCount[a]) else { return nil }
+        switch atom.regexes.storedGate {
+        case .noGate?: return nil
+        case .layout(let bytes, _)?:
+            if let layout = LiteralGate.Layout(stored: bytes) { return LiteralGate(layout) }
+        case nil: break
+        }
+        return LiteralGate(source: spec.source, extended: spec.options.contains(.extended), beyondWords: spec.beyondWords)
+    }
 
     /// The regex of atom `atom` (with `clauseCount` word clauses of its own) that may have a
-    /// literal gate: a regex atom's one pattern, when the prefilter's words cannot rule it out.
-    static func gatedRegex(_ atom: Atom, clauseCount: Int32) -> (source: String, options: Pattern.Options)? {
-        atom.kind == .regex && clauseCount == 0 && atom.regexes.specs.count == 1 ? atom.regexes.specs[0] : nil
+    /// literal gate: a regex atom's one pattern. Its source is read from the pattern itself, not
+    /// from the atom's display (a compiled rule set decodes displays only when a tool asks).
+    /// `beyondWords` when the prefilter's words can rule it out: then only a single character
+    /// beside them is worth a gate.
+    static func gatedRegex(_ atom: Atom, clauseCount: Int32) -> (source: String, options: Pattern.Options, beyondWords: Bool)? {
+        guard atom.kind == .regex, atom.regexes.specs.count == 1 else { return nil }
+        let spec = atom.regexes.specs[0]
+        return (spec.source, spec.options, clauseCount > 0)
     }
+
+    enum GateState { case unknown, none, gate(LiteralGate) }
+
+    /// Searches of a regex with words before its literal gate is made (`literalGate(ofAtom:)`).
+    static let searchesBeforeGate: Int32 = 64
 }
 
 extension Screener.AtomMatchers {

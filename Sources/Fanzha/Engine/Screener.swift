@@ -130,6 +130,8 @@ public final class Screener {
     struct AtomMatchers {
         var patterns: [Pattern]?
         var gate: GateState = .unknown
+        /// Searches so far of a regex with words and no gate yet (`searchesBeforeGate`).
+        var searches: Int32 = 0
         var anchored: AnchoredState = .unknown
     }
     /// Taken by an evaluation while it runs (`Optional.take()`: moved, never copied) and handed back.

@@ -317,18 +317,28 @@ extension Screener {
         /// compiles only the twins it uses); `.none` if PCRE2 cannot JIT it.
         private var twin: Twin = .unknown
         private enum Twin { case unknown, none, pattern(Pattern) }
-        private let literals: [[UInt8]]
-        /// Per literal, its scalars' `ScalarBits` bits: a literal with one missing is not looked for.
-        private let literalBits: [[Int]]
+        /// Literal `k`'s bytes are `bytes[byteStart[k] ..< byteStart[k + 1]]` and its scalars'
+        /// `ScalarBits` bits `bits[bitStart[k] ..< bitStart[k + 1]]` (a literal with one missing is
+        /// not looked for); a match may start `lo[k] ... hi[k]` characters before it. Flat, so a
+        /// search reads them without retaining an array per literal.
+        private let bytes: [UInt8], byteStart: [Int], bits: [Int], bitStart: [Int]
         private let lo: [Int], hi: [Int]
+        /// The starts of the last search, kept for their memory (a search is one worker's).
+        private var startsBuffer: [Int] = []
 
         init?(source: String, options: Pattern.Options) {
             guard let anchors = StartAnchors.of(source, extended: options.contains(.extended)),
                   anchors.entries.allSatisfy({ $0.hi - $0.lo < AnchoredSearch.widestSpan }) else { return nil }
             self.source = source
             self.options = options
-            literals = anchors.entries.map { Array($0.literal.utf8) }
-            literalBits = anchors.entries.map { $0.literal.unicodeScalars.map { Int(ScalarBits.bit($0.value)) } }
+            var bytes: [UInt8] = [], byteStart = [0], bits: [Int] = [], bitStart = [0]
+            for e in anchors.entries {
+                bytes += e.literal.utf8
+                byteStart.append(bytes.count)
+                bits += e.literal.unicodeScalars.map { Int(ScalarBits.bit($0.value)) }
+                bitStart.append(bits.count)
+            }
+            (self.bytes, self.byteStart, self.bits, self.bitStart) = (bytes, byteStart, bits, bitStart)
             lo = anchors.entries.map(\.lo)
             hi = anchors.entries.map(\.hi)
         }
@@ -342,17 +352,22 @@ extension Screener {
         func matches(in text: UnsafeBufferPointer<UInt8>, scalars: UnsafePointer<UInt64>, scratch: MatchScratch) -> (ranges: [Range<Int>], failure: String?)? {
             guard let base = text.baseAddress, !text.isEmpty else { return ([], nil) }
             var starts: [Int] = []
-            for k in 0..<literals.count {
-                guard literalBits[k].allSatisfy({ scalars[$0 &>> 6] & (1 &<< UInt64($0 & 63)) != 0 }) else { continue }
-                literals[k].withUnsafeBufferPointer { needle in
-                    let n = needle.count
-                    guard n <= text.count else { return }
+            swap(&starts, &startsBuffer)
+            starts.removeAll(keepingCapacity: true)
+            defer { swap(&starts, &startsBuffer) }
+            bytes.withUnsafeBufferPointer { bytes in
+                for k in 0..<(bitStart.count - 1) {
+                    var b = bitStart[k]
+                    while b < bitStart[k + 1], scalars[bits[b] &>> 6] & (1 &<< UInt64(bits[b] & 63)) != 0 { b += 1 }
+                    guard b == bitStart[k + 1] else { continue }
+                    let needle = bytes.baseAddress! + byteStart[k], n = byteStart[k + 1] - byteStart[k]
+                    guard n <= text.count else { continue }
                     let last = Int32(needle[n - 1])
                     var from = n - 1
                     while from < text.count, let hit = memchr(base + from, last, text.count - from) {
                         let end = base.distance(to: hit.assumingMemoryBound(to: UInt8.self)) + 1
                         from = end
-                        guard memcmp(base + (end - n), needle.baseAddress!, n) == 0 else { continue }
+                        guard memcmp(base + (end - n), needle, n) == 0 else { continue }
                         // Back `lo` characters, then each start up to `hi` back.
                         var at = end - n, back = 0
                         while back < lo[k], at > 0 { at = AnchoredSearch.previous(text, at); back += 1 }

@@ -304,7 +304,7 @@ public enum CompiledRuleCache {
                 w.raw(code)
             }
             if let spec = Screener.gatedRegex(a, clauseCount: program.atomClauseCount[i]) {
-                if let layout = Screener.LiteralGate.layout(source: spec.source, extended: spec.options.contains(.extended)) {
+                if let layout = Screener.LiteralGate.layout(source: spec.source, extended: spec.options.contains(.extended), beyondWords: spec.beyondWords) {
                     var g = ByteWriter()
                     layout.encode(into: &g)
                     w.u8(2)
@@ -887,7 +887,8 @@ extension Screener.LiteralGate.Layout {
     /// the gate from its source instead). A stamped cache file is not checksummed again, so these
     /// checks are what keep a damaged gate from reading outside its tables: every index inside
     /// its table, a node's children after it (so a check ends), every literal at least one byte
-    /// and every scalar bit inside `ScalarBits`.
+    /// and every scalar bit inside `ScalarBits`
+    /// (at least one a literal: `init(_:)` reads each literal's first).
     init?(stored: UnsafeRawBufferPointer) {
         var r = ByteReader(stored, path: "literal gate")
         guard let n = try? r.count(), n == 7,
@@ -896,7 +897,7 @@ extension Screener.LiteralGate.Layout {
         let nodes = kind.count, literals = byteStart.count - 1
         guard nodes > 0, first.count == nodes, count.count == nodes, literals >= 0, bitStart.count == literals + 1,
               byteStart[0] == 0, Int(byteStart[literals]) == bytes.count, bitStart[0] == 0, Int(bitStart[literals]) == bits.count,
-              (0..<literals).allSatisfy({ byteStart[$0] < byteStart[$0 + 1] && bitStart[$0] <= bitStart[$0 + 1] }),
+              (0..<literals).allSatisfy({ byteStart[$0] < byteStart[$0 + 1] && bitStart[$0] < bitStart[$0 + 1] }),
               bits.allSatisfy({ $0 >= 0 && Int($0) < ScalarBits.words * 64 }) else { return nil }
         for i in 0..<nodes {
             let f = Int(first[i]), c = Int(count[i])

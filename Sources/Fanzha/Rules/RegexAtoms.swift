@@ -123,13 +123,30 @@ enum RegexAtoms {
     /// (Han, ASCII letters and digits) outside classes and escapes, combined through groups and
     /// alternations; a part that may repeat zero times, a lookaround and anything not understood
     /// needs nothing. Always sound: it may need less than the regex does, never more.
-    /// `shortest: 1` keeps runs of one character too (the engine's `LiteralGate`; the prefilter's
-    /// dictionary holds words of two or more).
+    /// `shortest: 1` keeps runs of one character too, and also reads as single-character
+    /// literals punctuation outside classes (`：`, `（`) and a short class of characters that
+    /// match only themselves (`[:：]`, `[哥姐]`: any of them) — the engine's `LiteralGate`; the
+    /// prefilter's dictionary holds words of two or more, and never punctuation.
     static func requirement(_ pattern: String, extended: Bool = false, shortest: Int = 2) -> LiteralRequirement {
         var parser = RequirementParser(cur: RegexCursor(pattern, extended: extended), shortest: shortest)
         let r = parser.alternation()
         // Something not understood, or an unbalanced `)`: need nothing.
         return parser.failed || !parser.cur.atEnd ? .always : r
+    }
+
+    /// Whether a caseless regex matches `c` only as `c` itself: Han characters, digits, and
+    /// punctuation that has no case (ASCII, general punctuation such as “ ” — …, CJK
+    /// punctuation, full-width forms other than letters). A letter also matches its other case
+    /// and characters that fold to it (k and the Kelvin sign), so a literal with one is never
+    /// certain to be in a matching text's bytes.
+    static func matchesOnlyItself(_ c: Unicode.Scalar) -> Bool {
+        switch c.value {
+        case 0x4E00...0x9FFF, 0x30...0x39: return true
+        case 0x21...0x2F, 0x3A...0x40, 0x5B...0x60, 0x7B...0x7E: return true
+        case 0x2010...0x2027, 0x3000...0x303F: return true
+        case 0xFF01...0xFF0F, 0xFF1A...0xFF20, 0xFF3B...0xFF40, 0xFF5B...0xFF65: return true
+        default: return false
+        }
     }
 }
 
@@ -178,6 +195,12 @@ private struct RequirementParser {
                 continue
             }
             flush()
+            if shortest == 1, let members = singleCharacters() {
+                // A lone punctuation mark, or a short class: one of these characters, unless
+                // the item may be absent. Not part of a run: `表[哥姐]` needs 表 and one of 哥, 姐.
+                if (quantifier() ?? 1) >= 1 { parts.append(.anyOf(members.map { .literal(String($0)) })) }
+                continue
+            }
             if c == "(" {
                 parts.append(group())
             } else {
@@ -188,6 +211,33 @@ private struct RequirementParser {
         flush()
         return .allOf(parts)
     }
+
+    /// The characters of the item here when it is one of a few characters that each match only
+    /// themselves (`RegexAtoms.matchesOnlyItself`), consumed: a punctuation mark that is not
+    /// syntax, or a class of at most `mostClassMembers` such characters with no range, negation,
+    /// escape or nested class. Nil, consuming nothing, for anything else.
+    mutating func singleCharacters() -> [Unicode.Scalar]? {
+        let c = cur.s[cur.i]
+        if c != "[" {
+            guard RegexAtoms.matchesOnlyItself(c), !"\\^$.[]|()?*+{}".unicodeScalars.contains(c) else { return nil }
+            cur.i += 1
+            return [c]
+        }
+        var j = cur.i + 1, members: [Unicode.Scalar] = []
+        while j < cur.s.count, cur.s[j] != "]" || members.isEmpty {
+            let m = cur.s[j]
+            guard RegexAtoms.matchesOnlyItself(m), !"\\^-[]".unicodeScalars.contains(m), !cur.isIgnoredSpace(m),
+                  members.count < RequirementParser.mostClassMembers else { return nil }
+            if !members.contains(m) { members.append(m) }
+            j += 1
+        }
+        guard j < cur.s.count else { return nil }
+        cur.i = j + 1
+        return members
+    }
+
+    /// A longer class (100 surnames) would make the gate test more than it saves.
+    static let mostClassMembers = 8
 
     /// A group from its `(` to past its `)` and quantifier.
     mutating func group() -> LiteralRequirement {
