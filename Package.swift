@@ -85,7 +85,7 @@ let package = Package(
         .testTarget(name: "FanzhaTests", dependencies: ["Fanzha", "FanzhaPCRE", "FanzhaText", "FanzhaTestSupport"]),
         .testTarget(name: "FanzhaReferralsTests", dependencies: ["FanzhaReferrals", "Fanzha", "FanzhaTestSupport"]),
         .testTarget(name: "FanzhaServerTests", dependencies: ["Fanzha", "FanzhaReferrals", "FanzhaServer", "FanzhaTestSupport"]),
-        .testTarget(name: "FanzhaCommandLineTests", dependencies: ["FanzhaCommandLine", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        .testTarget(name: "FanzhaCommandLineTests", dependencies: ["FanzhaCommandLine", "Fanzha", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
     ],
     swiftLanguageModes: [.v5]
 )

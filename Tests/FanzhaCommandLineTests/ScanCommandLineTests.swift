@@ -1,4 +1,5 @@
 import ArgumentParser
+import Fanzha
 import FanzhaCommandLine
 import Foundation
 import Testing
@@ -26,17 +27,6 @@ private func parsed(_ args: [String]) -> ScanSettings? {
 
 private func read(_ args: [String]) -> ScanSettings? { ScanCommandLine.read(ArraySlice(["scan"] + args)) }
 
-/// A fixed-seed generator (SplitMix64): the same command lines on every run.
-private struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 @Suite struct ScanCommandLineTests {
     @Test func tableIsTheDeclaration() throws {
@@ -128,7 +118,7 @@ private struct SeededGenerator: RandomNumberGenerator {
     /// accepts it too with the same settings; so whenever swift-argument-parser refuses one, the
     /// reader has handed it back.
     @Test func agreesWithArgumentParser() {
-        var rng = SeededGenerator(state: 22)
+        var rng = SplitMix64(seed: 22)
         let values = ["7", "0", "300", "2.5", "-1", "", "x", "jsonl", "tsv", "text", "high", "nan", "1e3", "inf",
                       "caller=agent", "a.txt", "-", "--quiet", "=", "help", "+5", "07", " 7", "１"]
         let loose = ["a.txt", "b.jsonl", "-", "help", "--", "-x", "-qc", "-cq", "--bogus", "--help", "-h", "--version",

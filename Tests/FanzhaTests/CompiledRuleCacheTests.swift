@@ -13,6 +13,27 @@ import FanzhaPCRE
         return dir
     }
 
+    /// Each text screened with `rules` and with `loaded` (with the bundled model) gives the same
+    /// JSON verdict, byte for byte.
+    private func expectSameVerdicts(_ rules: RuleSet, _ loaded: RuleSet, on texts: [String]) throws {
+        let model = try bundledModel()
+        let fresh = try Fanzha.Screener(matcher: CompiledMatcher(rules, model: model))
+        let cached = try Fanzha.Screener(matcher: CompiledMatcher(loaded, model: model))
+        let freshPrinter = VerdictPrinter(rules: rules, format: .jsonl, colour: false)
+        let cachedPrinter = VerdictPrinter(rules: loaded, format: .jsonl, colour: false)
+        for (i, text) in texts.enumerated() {
+            let record = Record(id: "r\(i)", text: text)
+            #expect(freshPrinter.json(fresh.screen(record), record: record) == cachedPrinter.json(cached.screen(record), record: record), "\(text)")
+        }
+    }
+
+    /// A file made from `loaded` (read from `file`) is `file` again, byte for byte.
+    private func expectWritesTheSameFile(_ loaded: RuleSet, as file: String) throws {
+        let again = file + ".again.fzc"
+        try CompiledRuleCache.write(loaded, model: nil, to: again)
+        #expect(FileManager.default.contents(atPath: again) == FileManager.default.contents(atPath: file))
+    }
+
     /// Every embedded example of the bundled rules, and a few texts of our own, through both
     /// scanners: the JSON verdicts must be byte-identical.
     @Test func aCompiledFileGivesTheSameVerdictsAsTheRules() throws {
@@ -31,26 +52,13 @@ import FanzhaPCRE
         #expect(loaded.variants.falseFriends == rules.variants.falseFriends && !rules.variants.falseFriends.isEmpty)
         #expect(loaded.sources.map(\.path) == rules.sources.map(\.path))
         #expect(loaded.sources.map { $0.scalars.count } == rules.sources.map { $0.scalars.count })
-        let model = try bundledModel()
-        let fresh = try Fanzha.Screener(matcher: CompiledMatcher(rules, model: model))
-        let cached = try Fanzha.Screener(matcher: CompiledMatcher(loaded, model: model))
-        let freshPrinter = VerdictPrinter(rules: rules, format: .jsonl, colour: false)
-        let cachedPrinter = VerdictPrinter(rules: loaded, format: .jsonl, colour: false)
         var texts = rules.rules.flatMap { $0.hits.map(\.text) + $0.misses.map(\.text) }
         texts += ["您好，这里是市公安局，您的账户涉嫌洗钱，请立即转账到安全账户配合调查", "今晚一起吃饭吗？", "刷単返利，日赚三百",
                   "ＡＰＰ下载链接：http://example.com 验证码123456", "你好\n我是客服\n退款需要先交保证金",
                   "学校兼职摄影需要自备相机和SD卡", "买了张SD卡，顺便接个sd兼职"]
         #expect(texts.count > 100)
-        for (i, text) in texts.enumerated() {
-            let record = Record(id: "r\(i)", text: text)
-            let a = freshPrinter.json(fresh.screen(record), record: record)
-            let b = cachedPrinter.json(cached.screen(record), record: record)
-            #expect(a == b, "\(text)")
-        }
-        // A file made from a loaded file is the same file.
-        let again = dir + "/again.fzc"
-        try CompiledRuleCache.write(loaded, model: nil, to: again)
-        #expect(FileManager.default.contents(atPath: again) == FileManager.default.contents(atPath: file))
+        try expectSameVerdicts(rules, loaded, on: texts)
+        try expectWritesTheSameFile(loaded, as: file)
     }
 
     /// Loading reads only what a scan needs: a scan of one message decodes none of the details
@@ -138,18 +146,8 @@ import FanzhaPCRE
         try bytes.write(to: URL(fileURLWithPath: foreign))
         let other = try CompiledRuleCache.read(path: foreign)
         #expect(other.atoms.allSatisfy { $0.regexes.code == nil })
-        let model = try bundledModel()
-        let fresh = try Fanzha.Screener(matcher: CompiledMatcher(rules, model: model))
-        let compiled = try Fanzha.Screener(matcher: CompiledMatcher(other, model: model))
-        let freshPrinter = VerdictPrinter(rules: rules, format: .jsonl, colour: false)
-        let otherPrinter = VerdictPrinter(rules: other, format: .jsonl, colour: false)
-        for (i, text) in rules.rules.flatMap({ $0.hits.map(\.text) }).enumerated() {
-            let record = Record(id: "r\(i)", text: text)
-            #expect(freshPrinter.json(fresh.screen(record), record: record) == otherPrinter.json(compiled.screen(record), record: record), "\(text)")
-        }
-        let again = dir + "/again.fzc"
-        try CompiledRuleCache.write(other, model: nil, to: again)
-        #expect(FileManager.default.contents(atPath: again) == FileManager.default.contents(atPath: file))
+        try expectSameVerdicts(rules, other, on: rules.rules.flatMap { $0.hits.map(\.text) })
+        try expectWritesTheSameFile(other, as: file)
     }
 
     /// A regex that gets a literal gate has it stored in the file (`StoredGate`): the layout its

@@ -12,27 +12,15 @@ import Testing
 // writes it (the test prints it as well) and, with FANZHA_EVASION_DUMP, the rewritten records as
 // JSON Lines, one file per transformation, which scripts/evasion_compare.py scores with any build.
 
-/// A small deterministic generator (SplitMix64): the suite's rewrites are the same on every run.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 struct Evasion: Sendable {
     let name: String
-    let rewrite: @Sendable (String, inout SeededGenerator) -> String
+    let rewrite: @Sendable (String, inout SplitMix64) -> String
 
     static func isHan(_ s: Unicode.Scalar) -> Bool { (0x4E00...0x9FFF).contains(s.value) || (0x3400...0x4DBF).contains(s.value) }
 
     /// Inserts `filler()` between every two adjacent Han characters.
-    static func between(_ name: String, _ filler: @escaping @Sendable (inout SeededGenerator) -> String) -> Evasion {
+    static func between(_ name: String, _ filler: @escaping @Sendable (inout SplitMix64) -> String) -> Evasion {
         Evasion(name: name) { text, rng in
             let s = Array(text.unicodeScalars)
             var out = ""
@@ -66,8 +54,8 @@ struct Evasion: Sendable {
     ]
 
     static func all(_ dictionary: VariantDictionary) -> [Evasion] {
-        func pick(_ xs: [String]) -> @Sendable (inout SeededGenerator) -> String { { rng in xs[Int(rng.next() % UInt64(xs.count))] } }
-        func fixed(_ x: String) -> @Sendable (inout SeededGenerator) -> String { { _ in x } }
+        func pick(_ xs: [String]) -> @Sendable (inout SplitMix64) -> String { { rng in xs[Int(rng.next() % UInt64(xs.count))] } }
+        func fixed(_ x: String) -> @Sendable (inout SplitMix64) -> String { { _ in x } }
         let basic: [Evasion] = [
             between("emoji and hearts", pick(["❤", "❤️", "♥", "🔥", "👍🏻", "⭐", "👨‍👩‍👧", "✨"])),
             between("口 between characters", fixed("口")),
@@ -149,7 +137,7 @@ struct Evasion: Sendable {
         }
         return basic + [combined, combined, combined].enumerated().map { i, e in
             Evasion(name: e.name) { text, rng in
-                var r = SeededGenerator(seed: rng.next() &+ UInt64(i))
+                var r = SplitMix64(seed: rng.next() &+ UInt64(i))
                 return e.rewrite(text, &r)
             }
         }
@@ -160,7 +148,7 @@ struct Evasion: Sendable {
     static let minimumKeptRate = 0.95
 
     func rewrite(_ r: Record, _ e: Evasion, seed: UInt64) -> Record {
-        var rng = SeededGenerator(seed: seed)
+        var rng = SplitMix64(seed: seed)
         var out = r
         out.turns = r.turns.map { t in
             var t = t
