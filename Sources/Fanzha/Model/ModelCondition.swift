@@ -251,8 +251,8 @@ extension Screener.Evaluation {
             // A slot in use has counted one n-gram at least: no test for none.
             let v = c < ModelScratch.logged ? logs[c] : 1 + log(Double(c))
             norm += v * v
-            let b = Int(slot.key)
-            if model.knows(b) { dot += Double(weights[b]) * v }
+            let w = weights[Int(slot.key)]
+            if w != 0 { dot += Double(w) * v }
         }
         let margin = model.bias + (norm > 0 ? dot / norm.squareRoot() : 0)
         modelCache.setMargin(scope, modelBlindness, margin)
@@ -279,9 +279,9 @@ extension Screener.Evaluation {
         top.reserveCapacity(limit)
         for k in 0..<modelCache.tableUsed {
             let slot = slots[Int(used[k])]
-            let b = Int(slot.key)
-            guard Int(slot.longest) >= shortest, model.knows(b) else { continue }
-            let w = weights[b] * sign
+            guard Int(slot.longest) >= shortest else { continue }
+            // No weight reads as zero, which pushes neither way.
+            let w = weights[Int(slot.key)] * sign
             guard w > 0 else { continue }
             if top.count < limit {
                 top.append((w, slot.place))
