@@ -53,7 +53,9 @@ private func temporaryFile(_ name: String, _ bytes: [UInt8]) throws -> String {
         for buckets in [256, 1 << 12] {
             var dense = [Float](repeating: 0, count: buckets)
             var sparse: [(bucket: Int, weight: Float)] = [(0, 1.5), (63, -2), (64, 0.25), (buckets - 1, 3), (buckets - 1 - 64, -1), (buckets / 2 - 1, 0.5)]
-            for _ in 0..<(buckets / 8) {
+            // A sixteenth of the buckets drawn: the table (a power of two, four pairs a weight or
+            // more) is then half the bucket range, so buckets share their low bits.
+            for _ in 0..<(buckets / 16) {
                 let b = Int.random(in: 0..<buckets, using: &rng)
                 sparse.append((b, Bool.random(using: &rng) ? 0 : Float.random(in: -4...4, using: &rng)))
             }

@@ -366,10 +366,10 @@ package final class ModelScorer {
 }
 
 /// A model's non-zero weights by bucket, in an open-addressed table of (bucket, weight) pairs at
-/// most half full, placed by the bucket's own low bits (a bucket is already the low bits of a
+/// most a quarter full, placed by the bucket's own low bits (a bucket is already the low bits of a
 /// mixed hash, `TextModel.finalMix`). A look-up reads one pair, rarely two or three: cheaper than
 /// a bit, a rank and a load in a bit-indexed packed table, for the margin's every distinct bucket.
-/// For the bundled model (14,681 weights) that is 256 KB, instead of a dense 4 MB table whose
+/// For the bundled model (14,681 weights) that is 512 KB, instead of a dense 4 MB table whose
 /// ~1,000 pages a one-message scan had to fault in to place them (start-up, issue 22).
 struct WeightTable {
     struct Entry {
@@ -385,9 +385,10 @@ struct WeightTable {
 
     /// `sparse`: (bucket, weight) pairs; zero weights are left out, and of two for one bucket the later wins.
     init(buckets: Int, sparse: [(bucket: Int, weight: Float)]) {
-        // At most half full: a look-up of a bucket with no weight then reads about two pairs.
+        // At most a quarter full: a look-up then reads about 1.2 pairs (half full, 1.65 on the
+        // benchmark's records, most of them for buckets with no weight).
         var capacity = 16
-        while capacity < 2 * sparse.count { capacity *= 2 }
+        while capacity < 4 * sparse.count { capacity *= 2 }
         entries = .allocate(capacity: capacity)
         entries.initialize(repeating: Entry(bucket: WeightTable.free, weight: 0), count: capacity)
         mask = capacity - 1
