@@ -255,14 +255,27 @@ extension Screener.Evaluation {
         let slots = table.slots, used = table.used, logs = table.oneMoreThanLog
         var dot = 0.0, norm = 0.0
         let weights = model.weights
-        for k in 0..<modelCache.tableUsed {
-            let slot = slots[Int(used[k])]
-            let c = Int(slot.count)
-            // A slot in use has counted one n-gram at least: no test for none.
-            let v = c < ModelScratch.logged ? logs[c] : 1 + log(Double(c))
+        let usedCount = modelCache.tableUsed
+        @inline(__always) func add(_ slot: ModelScratch.Slot, _ v: Double) {
             norm += v * v
             let w = weights[Int(slot.key)]
             if w != 0 { dot += Double(w) * v }
+        }
+        // Two loops, the same sums in the same order: the first, up to the first count of
+        // `logged` or more (rare), with no call in it, so its sums and pointers stay in registers
+        // (a call keeps no floating-point register); the second, from there, calls `log`. A slot
+        // in use has counted one n-gram at least: no test for none.
+        var k = 0
+        while k < usedCount {
+            let slot = slots[Int(used[k])]
+            guard slot.count < ModelScratch.logged else { break }
+            add(slot, logs[slot.count])
+            k += 1
+        }
+        while k < usedCount {
+            let slot = slots[Int(used[k])]
+            add(slot, slot.count < ModelScratch.logged ? logs[slot.count] : 1 + log(Double(slot.count)))
+            k += 1
         }
         let margin = model.bias + (norm > 0 ? dot / norm.squareRoot() : 0)
         modelCache.setMargin(scope, modelBlindness, margin)
