@@ -82,8 +82,9 @@ extension Screener {
                     // The count's value in the model's vector before and after (`modelMargin`).
                     let before = ModelScratch.countValue(Int(old), logs), after = ModelScratch.countValue(Int(old) + 1, logs)
                     norm += after * after - before * before
-                    if model.knows(Int(b)) {
-                        let w = Double(weights[Int(b)])
+                    let weight = weights[Int(b)]
+                    if weight != 0 {
+                        let w = Double(weight)
                         dot += w * (after - before)
                         absDot += abs(w) * (after - before)
                     }
@@ -148,7 +149,8 @@ extension Screener {
                 let c = Int(counts[at])
                 let before = ModelScratch.countValue(c, logs), after = ModelScratch.countValue(c - 1, logs)
                 norm += after * after - before * before
-                if model.knows(Int(b)) { dot += Double(weights[Int(b)]) * (after - before) }
+                let w = weights[Int(b)]
+                if w != 0 { dot += Double(w) * (after - before) }
                 counts[at] = Int32(c - 1)
                 taken.append(Int32(at))
             }
@@ -182,8 +184,8 @@ extension Screener {
                 let c = Int(counts[k])
                 let v = c == 1 ? 1.0 : 1 + log(Double(c))
                 norm += v * v
-                let b = Int(buckets[k])
-                if model.knows(b) { dot += Double(weights[b]) * v }
+                let w = weights[Int(buckets[k])]
+                if w != 0 { dot += Double(w) * v }
             }
             return model.bias + (norm > 0 ? dot / norm.squareRoot() : 0)
         }

@@ -148,7 +148,7 @@ extension Screener.Evaluation {
     /// The shortest n-gram (in scalars) shown as evidence. Single characters (我, 请) carry weight
     /// in the model but say little to a reader: the evidence shows n-grams of two characters or
     /// more when the model has them.
-    static func evidenceMinN(_ model: TextModel) -> Int { max(model.minN, min(2, model.maxN)) }
+    static func evidenceMinN(minN: Int, maxN: Int) -> Int { max(minN, min(2, maxN)) }
 
     /// Counts the n-gram buckets of the turns in `scope` in the screener's table (leaving
     /// out n-grams inside the frames the current rule does not read), and keeps each bucket's
@@ -168,13 +168,14 @@ extension Screener.Evaluation {
         // all a bucket's fields, so the loop keeps few pointers (and spills less) and a new bucket,
         // the usual case, is one store of a whole slot.
         let slots = table.slots, used = table.used
-        let shortest = UInt8(Screener.Evaluation.evidenceMinN(model))
+        let shortest = UInt8(Screener.Evaluation.evidenceMinN(minN: minN, maxN: maxN))
         let generation = table.generation, slotMask = table.capacity &- 1
         // The count of slots in use in memory, not in a local: a local the loop's inlined copies
         // share was kept in a dozen stack slots, each written on every new bucket.
         let usedCount = table.usedCount
         usedCount.pointee = 0
-        @inline(__always) func count(_ bucket: Int, _ t: Int32, _ start: Int, _ end: Int, _ len: Int) {
+        // `shortest` is a parameter so that the usual case's copy of the loop, below, knows it.
+        @inline(__always) func count(_ bucket: Int, _ t: Int32, _ start: Int, _ end: Int, _ len: Int, _ shortest: UInt8) {
             let b = Int32(truncatingIfNeeded: bucket), n = UInt8(truncatingIfNeeded: len)
             // A bucket is already the low bits of a mixed hash (`TextModel.finalMix`): its own
             // low bits place it, with no hashing again.
@@ -182,11 +183,18 @@ extension Screener.Evaluation {
             while true {
                 let slot = slots + i
                 if slot.pointee.stamp != generation {
-                    // Its place is kept even when it is too short to show: the place is read only
-                    // once `longest` reaches `shortest`, and a longer n-gram that brings it there
-                    // writes its own.
-                    slot.pointee = ModelScratch.Slot(stamp: generation, key: b, count: 1, longest: n,
-                                                     place: ModelScratch.Place(turn: t, start: Int32(truncatingIfNeeded: start), end: Int32(truncatingIfNeeded: end)))
+                    if n >= shortest {
+                        slot.pointee = ModelScratch.Slot(stamp: generation, key: b, count: 1, longest: n,
+                                                         place: ModelScratch.Place(turn: t, start: Int32(truncatingIfNeeded: start), end: Int32(truncatingIfNeeded: end)))
+                    } else {
+                        // Too short to show: no place written. The place is read only once
+                        // `longest` reaches `shortest`, and a longer n-gram that brings it there
+                        // writes its own.
+                        slot.pointee.stamp = generation
+                        slot.pointee.key = b
+                        slot.pointee.count = 1
+                        slot.pointee.longest = n
+                    }
                     used[usedCount.pointee] = Int32(truncatingIfNeeded: i)
                     usedCount.pointee &+= 1
                     return
@@ -211,16 +219,18 @@ extension Screener.Evaluation {
                 if blind == 0 && minN == 1 && maxN == 3 {
                     // The usual case (the bundled model's sizes, no frame hidden): the same
                     // n-grams, in the same order, through a copy of the loop with the sizes known
-                    // to the compiler and no frame test, so no n-gram tests either.
+                    // to the compiler and no frame test, so no n-gram tests either, and no place
+                    // written for an n-gram too short to show.
+                    let shown = UInt8(Screener.Evaluation.evidenceMinN(minN: 1, maxN: 3))
                     TextModel.forEachNGram(buf, minN: 1, maxN: 3, mask: bucketMask) { bucket, start, end, len in
-                        count(bucket, turn, start, end, len)
+                        count(bucket, turn, start, end, len, shown)
                     }
                     return
                 }
                 TextModel.forEachNGram(buf, minN: minN, maxN: maxN, mask: bucketMask) { bucket, start, end, len in
                     if blind != 0 && Screener.Evaluation.inFrame(Screener.Occurrence(turn: turn, start: Int32(start), end: Int32(end), evStart: 0, evCount: 0),
                                                                 frames, blind) { return }
-                    count(bucket, turn, start, end, len)
+                    count(bucket, turn, start, end, len, shortest)
                 }
             }
         }
@@ -245,14 +255,27 @@ extension Screener.Evaluation {
         let slots = table.slots, used = table.used, logs = table.oneMoreThanLog
         var dot = 0.0, norm = 0.0
         let weights = model.weights
-        for k in 0..<modelCache.tableUsed {
-            let slot = slots[Int(used[k])]
-            let c = Int(slot.count)
-            // A slot in use has counted one n-gram at least: no test for none.
-            let v = c < ModelScratch.logged ? logs[c] : 1 + log(Double(c))
+        let usedCount = modelCache.tableUsed
+        @inline(__always) func add(_ slot: ModelScratch.Slot, _ v: Double) {
             norm += v * v
-            let b = Int(slot.key)
-            if model.knows(b) { dot += Double(weights[b]) * v }
+            let w = weights[Int(slot.key)]
+            if w != 0 { dot += Double(w) * v }
+        }
+        // Two loops, the same sums in the same order: the first, up to the first count of
+        // `logged` or more (rare), with no call in it, so its sums and pointers stay in registers
+        // (a call keeps no floating-point register); the second, from there, calls `log`. A slot
+        // in use has counted one n-gram at least: no test for none.
+        var k = 0
+        while k < usedCount {
+            let slot = slots[Int(used[k])]
+            guard slot.count < ModelScratch.logged else { break }
+            add(slot, logs[slot.count])
+            k += 1
+        }
+        while k < usedCount {
+            let slot = slots[Int(used[k])]
+            add(slot, slot.count < ModelScratch.logged ? logs[slot.count] : 1 + log(Double(slot.count)))
+            k += 1
         }
         let margin = model.bias + (norm > 0 ? dot / norm.squareRoot() : 0)
         modelCache.setMargin(scope, modelBlindness, margin)
@@ -265,7 +288,7 @@ extension Screener.Evaluation {
         let slot = Int(scope.rawValue) * 2 + (up ? 1 : 0)
         if let e = modelCache.evidence(slot, modelBlindness) { return e }
         // The counting table keeps one place per bucket: its first n-gram of `evidenceMinN` scalars or more.
-        let shortest = Screener.Evaluation.evidenceMinN(model)
+        let shortest = Screener.Evaluation.evidenceMinN(minN: model.minN, maxN: model.maxN)
         let weights = model.weights
         let sign: Float = up ? 1 : -1
         let limit = Screener.Evaluation.modelEvidenceNGrams
@@ -274,28 +297,44 @@ extension Screener.Evaluation {
         // with its first place (the first n-gram in text order that falls in it and is long enough).
         fillModelTable(model, scope: scope)
         let table = screener.modelScratch
-        let slots = table.slots, used = table.used
-        var top: [(weight: Float, place: ModelScratch.Place)] = []
-        top.reserveCapacity(limit)
-        for k in 0..<modelCache.tableUsed {
-            let slot = slots[Int(used[k])]
-            let b = Int(slot.key)
-            guard Int(slot.longest) >= shortest, model.knows(b) else { continue }
-            let w = weights[b] * sign
-            guard w > 0 else { continue }
-            if top.count < limit {
-                top.append((w, slot.place))
-            } else {
-                var weakest = 0
-                for q in 1..<top.count where top[q].weight < top[weakest].weight { weakest = q }
-                if top[weakest].weight < w { top[weakest] = (w, slot.place) }
+        let slots = table.slots, used = table.used, usedCount = modelCache.tableUsed
+        // The candidates in a buffer on the stack, not an array allocated for every hit; the
+        // weakest one's index kept, not searched for at every bucket.
+        withUnsafeTemporaryAllocation(of: ModelScratch.Candidate.self, capacity: limit) { top in
+            var n = 0, weakest = 0
+            @inline(__always) func findWeakest() {
+                weakest = 0
+                for q in 1..<n where top[q].weight < top[weakest].weight { weakest = q }
             }
-        }
-        top.sort { ($0.place.turn, $0.place.start, $0.place.end) < ($1.place.turn, $1.place.start, $1.place.end) }
-        for k in top {
-            ws.arena.append(Screener.Evidence(turn: k.place.turn, start: k.place.start, end: k.place.end))
-            ws.occ.append(Screener.Occurrence(turn: k.place.turn, start: k.place.start, end: k.place.end,
-                                              evStart: Int32(ws.arena.count - 1), evCount: 1))
+            for k in 0..<usedCount {
+                let slot = slots[Int(used[k])]
+                guard Int(slot.longest) >= shortest else { continue }
+                // No weight reads as zero, which pushes neither way.
+                let w = weights[Int(slot.key)] * sign
+                guard w > 0 else { continue }
+                if n < limit {
+                    top[n] = ModelScratch.Candidate(weight: w, place: slot.place)
+                    n += 1
+                    if n == limit { findWeakest() }
+                } else if top[weakest].weight < w {
+                    top[weakest] = ModelScratch.Candidate(weight: w, place: slot.place)
+                    findWeakest()
+                }
+            }
+            // In text order (places of distinct buckets are distinct n-grams, so never equal).
+            var i = 1
+            while i < n {
+                let c = top[i]
+                var j = i
+                while j > 0 && c.place.isBefore(top[j - 1].place) { top[j] = top[j - 1]; j -= 1 }
+                top[j] = c
+                i += 1
+            }
+            for c in top[0..<n] {
+                ws.arena.append(Screener.Evidence(turn: c.place.turn, start: c.place.start, end: c.place.end))
+                ws.occ.append(Screener.Occurrence(turn: c.place.turn, start: c.place.start, end: c.place.end,
+                                                  evStart: Int32(ws.arena.count - 1), evCount: 1))
+            }
         }
         // Nothing pushed that way (an empty text): true, but nowhere.
         let result = ws.occ.count == start ? Screener.Occurrences.nowhere
@@ -401,18 +440,23 @@ extension RuleSet {
 /// stamps, so starting a record clears nothing and counting allocates nothing once it has grown.
 final class ModelScratch {
     /// Where a bucket was first counted from an n-gram long enough to be evidence.
-    struct Place { var turn: Int32; var start: Int32; var end: Int32 }
+    struct Place {
+        var turn: Int32; var start: Int32; var end: Int32
+        func isBefore(_ o: Place) -> Bool { (turn, start, end) < (o.turn, o.start, o.end) }
+    }
+    /// A bucket in the running for a model hit's evidence: its weight in the pushing direction.
+    struct Candidate { var weight: Float; var place: Place }
     struct Slot {
         /// The record (`generation`) that last wrote the slot: an older one is free.
         var stamp: UInt32
         var key: Int32
-        var count: Int32
+        /// A whole word: with it a slot is 32 bytes (the loop finds one by a shift, not a
+        /// multiply) and has no padding to write.
+        var count: Int
         /// The longest n-gram (in scalars) counted in it: evidence shows n-grams of 2 or more.
         var longest: UInt8
         /// Meaningful once `longest` reaches the evidence's shortest length (see `fillModelTable`).
         var place: Place
-        /// Unused: with it a slot is 32 bytes, and the loop finds one by a shift, not a multiply.
-        var padding: UInt32 = 0
     }
     /// A power of two: a bucket's low bits are its first slot.
     private(set) var capacity = 0

@@ -75,9 +75,6 @@ public final class TextModel: @unchecked Sendable {
 
     deinit { weights.deallocate() }
 
-    @inline(__always)
-    func knows(_ b: Int) -> Bool { weights.knows(b) }
-
     package func weight(ofBucket b: Int) -> Float { weights[b] }
 
     /// The calibrated probability for a raw margin.
@@ -368,73 +365,65 @@ package final class ModelScorer {
     }
 }
 
-/// A model's weights by bucket: the non-zero ones packed in bucket order, found through one bit per
-/// bucket (set where there is a weight) and, per 64 buckets, how many weights come before them.
-/// For 2^20 buckets that is 128 KB of bits and 64 KB of counts beside the weights themselves,
-/// instead of a dense 4 MB table whose ~1,000 pages a one-message scan had to fault in to place
-/// 13,000 weights (start-up, issue 22). A look-up is the bit, then a count and a popcount.
+/// A model's non-zero weights by bucket, in an open-addressed table of (bucket, weight) pairs at
+/// most a quarter full, placed by the bucket's own low bits (a bucket is already the low bits of a
+/// mixed hash, `TextModel.finalMix`). A look-up reads one pair, rarely two or three: cheaper than
+/// a bit, a rank and a load in a bit-indexed packed table, for the margin's every distinct bucket.
+/// For the bundled model (14,681 weights) that is 512 KB, instead of a dense 4 MB table whose
+/// ~1,000 pages a one-message scan had to fault in to place them (start-up, issue 22).
 struct WeightTable {
-    private let present: UnsafeMutablePointer<UInt64>
-    private let before: UnsafeMutablePointer<UInt32>
-    private let packed: UnsafeMutablePointer<Float>
-    private let words: Int
+    struct Entry {
+        var bucket: UInt32
+        var weight: Float
+    }
+    /// Marks a free entry: no bucket is this large (at most 2^26 buckets).
+    private static let free = UInt32.max
+    private let entries: UnsafeMutablePointer<Entry>
+    private let mask: Int
     /// Buckets with a non-zero weight.
     let count: Int
 
     /// `sparse`: (bucket, weight) pairs; zero weights are left out, and of two for one bucket the later wins.
     init(buckets: Int, sparse: [(bucket: Int, weight: Float)]) {
-        words = max(1, buckets / 64)
-        guard let bits = calloc(words, MemoryLayout<UInt64>.stride) else { fatalError("out of memory for a model of \(buckets) buckets") }
-        present = bits.bindMemory(to: UInt64.self, capacity: words)
+        // At most a quarter full: a look-up then reads about 1.2 pairs (half full, 1.65 on the
+        // benchmark's records, most of them for buckets with no weight).
+        var capacity = 16
+        while capacity < 4 * sparse.count { capacity *= 2 }
+        entries = .allocate(capacity: capacity)
+        entries.initialize(repeating: Entry(bucket: WeightTable.free, weight: 0), count: capacity)
+        mask = capacity - 1
+        var total = 0
         for (b, x) in sparse where x != 0 {
             precondition(b >= 0 && b < buckets)
-            present[b >> 6] |= 1 << UInt64(b & 63)
-        }
-        before = .allocate(capacity: words)
-        var total = 0
-        for w in 0..<words {
-            before[w] = UInt32(total)
-            total += present[w].nonzeroBitCount
+            var i = b & mask
+            while entries[i].bucket != WeightTable.free && entries[i].bucket != UInt32(b) { i = (i + 1) & mask }
+            if entries[i].bucket == WeightTable.free { total += 1 }
+            entries[i] = Entry(bucket: UInt32(b), weight: x)
         }
         count = total
-        packed = .allocate(capacity: max(1, total))
-        for (b, x) in sparse where x != 0 { packed[slot(b)] = x }
     }
 
-    /// Where bucket `b`'s weight is in `packed` (when it has one).
+    /// The weight of bucket `b`; zero when the model has none (a stored weight is never zero).
     @inline(__always)
-    private func slot(_ b: Int) -> Int {
-        let below = present[b >> 6] & ((1 << UInt64(b & 63)) &- 1)
-        // A model's words are sparse (the bundled one: 14,681 weights in 16,384 words), so the
-        // buckets below `b` in its word are mostly none or one: counted without the generic
-        // popcount, which x86-64's baseline does in about fifteen instructions.
-        let n = below & (below &- 1) == 0 ? (below == 0 ? 0 : 1) : below.nonzeroBitCount
-        return Int(before[b >> 6]) &+ n
+    subscript(b: Int) -> Float {
+        let key = UInt32(truncatingIfNeeded: b)
+        var i = b & mask
+        while true {
+            let e = entries[i]
+            if e.bucket == key { return e.weight }
+            if e.bucket == WeightTable.free { return 0 }
+            i = (i &+ 1) & mask
+        }
     }
-
-    @inline(__always)
-    func knows(_ b: Int) -> Bool { present[b >> 6] & (1 << UInt64(b & 63)) != 0 }
-
-    /// The weight of bucket `b`; zero when the model has none.
-    @inline(__always)
-    subscript(b: Int) -> Float { knows(b) ? packed[slot(b)] : 0 }
 
     /// Each non-zero weight with its bucket, in bucket order.
     func forEachNonZero(_ body: (Int, Float) -> Void) {
-        var k = 0
-        for w in 0..<words {
-            var bits = present[w]
-            while bits != 0 {
-                body(w * 64 + bits.trailingZeroBitCount, packed[k])
-                k += 1
-                bits &= bits &- 1
-            }
-        }
+        var stored: [Entry] = []
+        stored.reserveCapacity(count)
+        for i in 0...mask where entries[i].bucket != WeightTable.free { stored.append(entries[i]) }
+        stored.sort { $0.bucket < $1.bucket }
+        for e in stored { body(Int(e.bucket), e.weight) }
     }
 
-    func deallocate() {
-        free(present)
-        before.deallocate()
-        packed.deallocate()
-    }
+    func deallocate() { entries.deallocate() }
 }
