@@ -16,7 +16,10 @@ import FanzhaText
 public final class Screener {
     public let rules: RuleSet
     package let matcher: CompiledMatcher
-    package var usePrefilter: Bool
+    // A screener's and its prepared records' state is unchecked for exclusive access: each is
+    // used by one thread at a time and never re-entered, and the run-time check (about 60
+    // instructions) ran about twenty times a record (`prepared.turns` alone in every stage).
+    @exclusivity(unchecked) package var usePrefilter: Bool
     private let normaliser: Normaliser
     let scratch: MatchScratch
 
@@ -44,15 +47,15 @@ public final class Screener {
         package let isCall: Bool
         /// Per turn: the turn, its normalised text and the dictionary words in it. One array of
         /// one struct, not an array each: a record costs one allocation here, not three.
-        var turns: [PreparedTurn] = []
+        @exclusivity(unchecked) var turns: [PreparedTurn] = []
         /// The first turn of each side: from it on, `caller:`/`callee:` conditions have text to
         /// look at (`callee: not "不"` holds once the callee has said anything else).
-        var firstCallerTurn: Int?, firstCalleeTurn: Int?
+        @exclusivity(unchecked) var firstCallerTurn: Int?, firstCalleeTurn: Int?
         /// The call's turn number of `turns[0]`: a live call's window starts later in the call.
-        var firstTurnNumber = 0
+        @exclusivity(unchecked) var firstTurnNumber = 0
         /// A live call's regex occurrences, each turn matched once and shared by every window of
         /// the call (`RegexMemo`); nil for a record evaluated once.
-        var regexMemo: RegexMemo?
+        @exclusivity(unchecked) var regexMemo: RegexMemo?
         init(id: String, isCall: Bool) { self.id = id; self.isCall = isCall }
         package var turnCount: Int { turns.count }
     }
@@ -104,7 +107,7 @@ public final class Screener {
         }
         p.turns.append(PreparedTurn(turn: turn, text: n, wordHits: hits.isEmpty ? [] : hits.withUnsafeBufferPointer { Array($0) }))
     }
-    private var hitScratch: [(Int32, Int32, Int32)] = []
+    @exclusivity(unchecked) private var hitScratch: [(Int32, Int32, Int32)] = []
 
     /// Removes the hits that start at `s` and end before `e` (only the latest hits can: they are
     /// in order of their end).
@@ -135,9 +138,9 @@ public final class Screener {
         var anchored: AnchoredState = .unknown
     }
     /// Taken by an evaluation while it runs (`Optional.take()`: moved, never copied) and handed back.
-    var workspace: Workspace? = Workspace()
+    @exclusivity(unchecked) var workspace: Workspace? = Workspace()
     /// What a live call's decision reads, built on the first live call (LiveDecision.swift).
-    var liveIndexStorage: LiveIndex?
+    @exclusivity(unchecked) var liveIndexStorage: LiveIndex?
 
     deinit {
         workspace?.deallocate()
