@@ -10,8 +10,9 @@ import FanzhaText
 
 /// Applies a compiled rule set to records: normalise → prefilter → match → score → decide.
 ///
-/// One `Screener` per worker thread: it owns the normaliser (OpenCC handle) and the PCRE2 match
-/// scratch. The rule set and the automaton are shared read-only. Its public face (compile, screen)
+/// One `Screener` per worker thread: it owns the normaliser (OpenCC handle), the PCRE2 match
+/// scratch and the memory its verdicts are written in as JSON. The rule set and the automaton are
+/// shared read-only. Its public face (compile, screen)
 /// is in API/Screening.swift.
 public final class Screener {
     public let rules: RuleSet
@@ -122,6 +123,9 @@ public final class Screener {
     let outcomes: [Outcome]
     /// The model's per-record counting table (Model/ModelCondition.swift), reused.
     let modelScratch = ModelScratch()
+    /// The memory this worker's verdicts are written in as JSON (`VerdictPrinter.render`), reused
+    /// from record to record: a verdict's JSON costs one allocation (its finished bytes), not four.
+    package let jsonMemory = JSONBytes(capacity: 1024)
 
     /// Per atom, for this worker, once asked for: its PCRE2 matchers (a regex's own; a term
     /// list's compiled on first use: only a scan without the prefilter needs them), its
