@@ -44,8 +44,8 @@ public final class Screener {
 
     /// A record's normalised turns and literal hits, kept so a live call can grow turn by turn.
     package final class Prepared {
-        package let id: String
-        package let isCall: Bool
+        @exclusivity(unchecked) package private(set) var id: String
+        @exclusivity(unchecked) package private(set) var isCall: Bool
         /// Per turn: the turn, its normalised text and the dictionary words in it. One array of
         /// one struct, not an array each: a record costs one allocation here, not three.
         @exclusivity(unchecked) var turns: [PreparedTurn] = []
@@ -59,6 +59,17 @@ public final class Screener {
         @exclusivity(unchecked) var regexMemo: RegexMemo?
         init(id: String, isCall: Bool) { self.id = id; self.isCall = isCall }
         package var turnCount: Int { turns.count }
+
+        /// Empty again, for another record; the array of turns keeps its memory.
+        func reset(id: String, isCall: Bool) {
+            self.id = id
+            self.isCall = isCall
+            turns.removeAll(keepingCapacity: true)
+            firstCallerTurn = nil
+            firstCalleeTurn = nil
+            firstTurnNumber = 0
+            regexMemo = nil
+        }
     }
 
     struct PreparedTurn {
@@ -68,11 +79,22 @@ public final class Screener {
         let wordHits: [(Int32, Int32, Int32)]
     }
 
+    /// The record normalised and its words found. The screener keeps the last record it prepared
+    /// and prepares the next one in it when nothing else holds it any more (its verdict does not):
+    /// the object and its array of turns are reused, not allocated and freed again per record.
     package func prepare(_ record: Record) -> Prepared {
-        let p = Prepared(id: record.id, isCall: record.isCall)
+        let p: Prepared
+        if isKnownUniquelyReferenced(&lastPrepared), let last = lastPrepared {
+            p = last
+            p.reset(id: record.id, isCall: record.isCall)
+        } else {
+            p = Prepared(id: record.id, isCall: record.isCall)
+            lastPrepared = p
+        }
         for t in record.turns { append(t, to: p) }
         return p
     }
+    @exclusivity(unchecked) private var lastPrepared: Prepared?
 
     package func append(_ turn: Turn, to p: Prepared) {
         let n = normaliser.normalise(turn.text)
