@@ -125,6 +125,21 @@ category prize {
         }
     }
 
+    /// A screener writes a record's evidence in the last record's table only when no verdict
+    /// holds that any more: a verdict kept keeps its spans, whatever is screened after it.
+    @Test func aVerdictKeptKeepsItsEvidence() throws {
+        let s = try scannerEngine(Self.evasionRules)
+        let kept = s.screen(message("请转入安全账户"))
+        let spans = kept.hits.map(\.spans)
+        #expect(spans.map(\.count) == [1])
+        for text in ["请拨打96110核实", "请转入安 全 账 户里，再拨打９６１１０", "安全账户安全账户"] {
+            let v = s.screen(message(text))
+            #expect(!v.hits.isEmpty, "\(text)")
+        }
+        #expect(kept.hits.map(\.spans) == spans)
+        #expect(kept.hits.first?.spans.first?.text == "安全账户")
+    }
+
     @Test func brokenUpWordsThatAreNotEvasionsDoNotMatch() throws {
         let s = try scannerEngine(Self.evasionRules)
         // A line break between Han characters is dropped (text split across lines, issue 18), so

@@ -12,8 +12,7 @@ import FanzhaText
 ///
 /// One `Screener` per worker thread: it owns the normaliser (OpenCC handle), the PCRE2 match
 /// scratch and the memory its verdicts are written in as JSON. The rule set and the automaton are
-/// shared read-only. Its public face (compile, screen)
-/// is in API/Screening.swift.
+/// shared read-only. Its public face (compile, screen) is in API/Screening.swift.
 public final class Screener {
     public let rules: RuleSet
     package let matcher: CompiledMatcher
@@ -95,6 +94,8 @@ public final class Screener {
         return p
     }
     @exclusivity(unchecked) private var lastPrepared: Prepared?
+    /// The last evidence table made (`emptyEvidenceTable`, Evidence.swift).
+    @exclusivity(unchecked) var lastEvidenceTable: EvidenceTable?
 
     package func append(_ turn: Turn, to p: Prepared) {
         let n = normaliser.normalise(turn.text)
