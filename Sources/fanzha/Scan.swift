@@ -72,7 +72,7 @@ extension ScanSettings {
                 if (!printsRecords || d.level < minimum) && !(referrer?.wants(d.level) ?? false) { return Screened(level: d.level, errors: d.errors, rendered: nil) }
             }
             let v = scanner.evaluate(prepared, timeline: record.isCall)
-            var rendered = !onlyFlagged || v.level >= minimum ? printer?.render(v, record: record) : nil
+            var rendered = !onlyFlagged || v.level >= minimum ? printer?.render(v, record: record, writingIn: scanner.jsonMemory) : nil
             if filenames { rendered?.insert(contentsOf: Array((VerdictPrinter.visible(record.originFile) + ":").utf8), at: 0) }
             return Screened(level: v.level, errors: v.errors, rendered: rendered, warning: referrer?.warning(v, record))
         }, deliver: { batch, results in

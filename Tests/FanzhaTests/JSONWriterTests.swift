@@ -25,6 +25,32 @@ import Testing
         #expect(text.contains("\\u0007"), "control characters as \\u escapes")
     }
 
+    /// Memory kept from object to object (a worker's, for every verdict it writes): each object is
+    /// what a fresh writer writes, however long the one before it was (past a megabyte included).
+    @Test func aWriterInReusedMemoryWritesWhatAFreshOneWrites() throws {
+        let memory = JSONBytes(capacity: 16)
+        for text in [String(repeating: "安全账户", count: 100_000), "短", "", String(repeating: "a\"b", count: 50), "安全账户"] {
+            var fresh = JSONObjectWriter()
+            fresh.add("text", text)
+            fresh.add("n", text.count)
+            var reused = JSONObjectWriter(writingIn: memory)
+            reused.add("text", text)
+            reused.add("n", text.count)
+            #expect(reused.finishBytes() == fresh.finishBytes())
+        }
+    }
+
+    /// `scan` writes each worker's verdicts in that worker's memory: the same bytes.
+    @Test func verdictsWrittenInReusedMemoryAreTheSame() throws {
+        let rules = try loadBundledRuleSet()
+        let screener = try Screener(rules: rules)
+        let printer = VerdictPrinter(rules: rules, format: .jsonl)
+        for r in try loadCorpusRecords().prefix(60) {
+            let v = screener.screen(r)
+            #expect(printer.render(v, record: r, writingIn: screener.jsonMemory) == printer.render(v, record: r), "\(r.id)")
+        }
+    }
+
     @Test func bytesAreEscapedAsTheirString() throws {
         for text in ["安全账户", "引号\"反斜杠\\换行\n回车\r制表\t响铃\u{07}结束", "", "😀\u{2028}尾"] {
             var fromString = JSONObjectWriter()

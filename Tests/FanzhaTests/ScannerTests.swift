@@ -125,6 +125,21 @@ category prize {
         }
     }
 
+    /// A screener writes a record's evidence in the last record's table only when no verdict
+    /// holds that any more: a verdict kept keeps its spans, whatever is screened after it.
+    @Test func aVerdictKeptKeepsItsEvidence() throws {
+        let s = try scannerEngine(Self.evasionRules)
+        let kept = s.screen(message("请转入安全账户"))
+        let spans = kept.hits.map(\.spans)
+        #expect(spans.map(\.count) == [1])
+        for text in ["请拨打96110核实", "请转入安 全 账 户里，再拨打９６１１０", "安全账户安全账户"] {
+            let v = s.screen(message(text))
+            #expect(!v.hits.isEmpty, "\(text)")
+        }
+        #expect(kept.hits.map(\.spans) == spans)
+        #expect(kept.hits.first?.spans.first?.text == "安全账户")
+    }
+
     @Test func brokenUpWordsThatAreNotEvasionsDoNotMatch() throws {
         let s = try scannerEngine(Self.evasionRules)
         // A line break between Han characters is dropped (text split across lines, issue 18), so
@@ -826,5 +841,30 @@ category prize {
         let p = try ParallelScanner(matcher: CompiledMatcher(rules), threads: 3)
         #expect(p.screen([]).isEmpty)
         #expect(p.screen([records[0]]).map { verdictFingerprint($0, rules) } == [expected[0]])
+    }
+
+    /// A screener prepares each record in the memory of the last one when nothing holds that any
+    /// more: the verdicts are a fresh screener's, and a prepared record still held is never touched.
+    @Test func aPreparedRecordIsReusedOnlyWhenNothingHoldsIt() throws {
+        let rules = try loadBundledRuleSet()
+        let corpus = try loadCorpusRecords()
+        // Calls and messages interleaved: a call's turns and sides must not reach the next record.
+        let records = zip(corpus.filter(\.isCall).prefix(15), corpus.filter { !$0.isCall }.prefix(15)).flatMap { [$0, $1] }
+        #expect(records.count == 30)
+        let reused = try Engine(rules: rules)
+        for r in records {
+            let fresh = try reused.sibling()
+            #expect(verdictFingerprint(reused.screen(r), rules) == verdictFingerprint(fresh.screen(r), rules), "\(r.id)")
+        }
+        weak var first: Engine.Prepared?
+        first = reused.prepare(records[0])
+        let second = reused.prepare(records[1])
+        #expect(first === second)
+        #expect(second.id == records[1].id && second.isCall == records[1].isCall && second.turnCount == records[1].turns.count)
+        // `second` is held: the next record gets a new one, and `second` stays as it was.
+        let third = reused.prepare(records[2])
+        #expect(third !== second)
+        #expect(second.id == records[1].id && second.isCall == records[1].isCall && second.turnCount == records[1].turns.count)
+        #expect(third.id == records[2].id && third.turnCount == records[2].turns.count)
     }
 }

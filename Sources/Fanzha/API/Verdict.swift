@@ -69,7 +69,8 @@ package enum HitEvidence: Sendable {
 /// The evidence of one record's hits as the engine found it: every span in one table, its text
 /// copied once from the record's original bytes. A verdict has one (made at its first hit), not an
 /// array and a string per hit and span; `RuleHit.spans` makes those when a reader asks.
-/// Written only while its record is evaluated, on that thread; read-only once the verdict is made.
+/// Written only while its record is evaluated, on that thread; read-only once the verdict is made
+/// (its screener writes it again for a later record only when no verdict holds it any more).
 package final class EvidenceTable: @unchecked Sendable {
     package struct Place {
         /// The turn (a call's; 0 in a message) and its scalars `start ..< end` in the original text.
@@ -78,7 +79,7 @@ package final class EvidenceTable: @unchecked Sendable {
         package var from: Int32, to: Int32
     }
     /// Whether the record is a call: its spans name their turn.
-    package let isCall: Bool
+    @exclusivity(unchecked) package private(set) var isCall: Bool
     // Unchecked: written by one evaluation, then only read (a class's stored arrays are
     // otherwise checked for exclusive access at every read and append).
     @exclusivity(unchecked) package private(set) var places: [Place] = []
@@ -88,6 +89,13 @@ package final class EvidenceTable: @unchecked Sendable {
         self.isCall = isCall
         places.reserveCapacity(16)
         bytes.reserveCapacity(256)
+    }
+
+    /// Empty again, for another record's evidence; its memory kept.
+    func reset(isCall: Bool) {
+        self.isCall = isCall
+        places.removeAll(keepingCapacity: true)
+        bytes.removeAll(keepingCapacity: true)
     }
 
     func append(turn: Int, start: Int, end: Int, text: UnsafeBufferPointer<UInt8>) {

@@ -6,7 +6,7 @@ extension Screener.Evaluation {
     mutating func hitEvidence(_ occ: Occurrences) -> HitEvidence {
         let table: EvidenceTable
         if let t = evidenceTable { table = t } else {
-            table = EvidenceTable(isCall: prepared.isCall)
+            table = screener.emptyEvidenceTable(isCall: prepared.isCall)
             evidenceTable = table
         }
         return .found(table, place(occ, in: table))
@@ -75,6 +75,19 @@ extension Screener.Evaluation {
 }
 
 extension Screener {
+    /// An empty evidence table for a record: the last record's, emptied, when no verdict holds it
+    /// any more (`scan` prints each verdict and lets it go before the next record), else a new one.
+    /// Reused, a verdict's evidence costs no allocation: a new table cost three, and three frees.
+    func emptyEvidenceTable(isCall: Bool) -> EvidenceTable {
+        if isKnownUniquelyReferenced(&lastEvidenceTable), let table = lastEvidenceTable {
+            table.reset(isCall: isCall)
+            return table
+        }
+        let table = EvidenceTable(isCall: isCall)
+        lastEvidenceTable = table
+        return table
+    }
+
     /// The scalars `range` of `text`.
     static func substring(_ text: String, _ range: Range<Int>) -> String {
         let scalars = text.unicodeScalars

@@ -10,13 +10,16 @@ import FanzhaText
 
 /// Applies a compiled rule set to records: normalise → prefilter → match → score → decide.
 ///
-/// One `Screener` per worker thread: it owns the normaliser (OpenCC handle) and the PCRE2 match
-/// scratch. The rule set and the automaton are shared read-only. Its public face (compile, screen)
-/// is in API/Screening.swift.
+/// One `Screener` per worker thread: it owns the normaliser (OpenCC handle), the PCRE2 match
+/// scratch and the memory its verdicts are written in as JSON. The rule set and the automaton are
+/// shared read-only. Its public face (compile, screen) is in API/Screening.swift.
 public final class Screener {
     public let rules: RuleSet
     package let matcher: CompiledMatcher
-    package var usePrefilter: Bool
+    // A screener's and its prepared records' state is unchecked for exclusive access: each is
+    // used by one thread at a time and never re-entered, and the run-time check (about 60
+    // instructions) ran about twenty times a record (`prepared.turns` alone in every stage).
+    @exclusivity(unchecked) package var usePrefilter: Bool
     private let normaliser: Normaliser
     let scratch: MatchScratch
 
@@ -40,21 +43,32 @@ public final class Screener {
 
     /// A record's normalised turns and literal hits, kept so a live call can grow turn by turn.
     package final class Prepared {
-        package let id: String
-        package let isCall: Bool
+        @exclusivity(unchecked) package private(set) var id: String
+        @exclusivity(unchecked) package private(set) var isCall: Bool
         /// Per turn: the turn, its normalised text and the dictionary words in it. One array of
         /// one struct, not an array each: a record costs one allocation here, not three.
-        var turns: [PreparedTurn] = []
+        @exclusivity(unchecked) var turns: [PreparedTurn] = []
         /// The first turn of each side: from it on, `caller:`/`callee:` conditions have text to
         /// look at (`callee: not "不"` holds once the callee has said anything else).
-        var firstCallerTurn: Int?, firstCalleeTurn: Int?
+        @exclusivity(unchecked) var firstCallerTurn: Int?, firstCalleeTurn: Int?
         /// The call's turn number of `turns[0]`: a live call's window starts later in the call.
-        var firstTurnNumber = 0
+        @exclusivity(unchecked) var firstTurnNumber = 0
         /// A live call's regex occurrences, each turn matched once and shared by every window of
         /// the call (`RegexMemo`); nil for a record evaluated once.
-        var regexMemo: RegexMemo?
+        @exclusivity(unchecked) var regexMemo: RegexMemo?
         init(id: String, isCall: Bool) { self.id = id; self.isCall = isCall }
         package var turnCount: Int { turns.count }
+
+        /// Empty again, for another record; the array of turns keeps its memory.
+        func reset(id: String, isCall: Bool) {
+            self.id = id
+            self.isCall = isCall
+            turns.removeAll(keepingCapacity: true)
+            firstCallerTurn = nil
+            firstCalleeTurn = nil
+            firstTurnNumber = 0
+            regexMemo = nil
+        }
     }
 
     struct PreparedTurn {
@@ -64,11 +78,24 @@ public final class Screener {
         let wordHits: [(Int32, Int32, Int32)]
     }
 
+    /// The record normalised and its words found. The screener keeps the last record it prepared
+    /// and prepares the next one in it when nothing else holds it any more (its verdict does not):
+    /// the object and its array of turns are reused, not allocated and freed again per record.
     package func prepare(_ record: Record) -> Prepared {
-        let p = Prepared(id: record.id, isCall: record.isCall)
+        let p: Prepared
+        if isKnownUniquelyReferenced(&lastPrepared), let last = lastPrepared {
+            p = last
+            p.reset(id: record.id, isCall: record.isCall)
+        } else {
+            p = Prepared(id: record.id, isCall: record.isCall)
+            lastPrepared = p
+        }
         for t in record.turns { append(t, to: p) }
         return p
     }
+    @exclusivity(unchecked) private var lastPrepared: Prepared?
+    /// The last evidence table made (`emptyEvidenceTable`, Evidence.swift).
+    @exclusivity(unchecked) var lastEvidenceTable: EvidenceTable?
 
     package func append(_ turn: Turn, to p: Prepared) {
         let n = normaliser.normalise(turn.text)
@@ -104,7 +131,7 @@ public final class Screener {
         }
         p.turns.append(PreparedTurn(turn: turn, text: n, wordHits: hits.isEmpty ? [] : hits.withUnsafeBufferPointer { Array($0) }))
     }
-    private var hitScratch: [(Int32, Int32, Int32)] = []
+    @exclusivity(unchecked) private var hitScratch: [(Int32, Int32, Int32)] = []
 
     /// Removes the hits that start at `s` and end before `e` (only the latest hits can: they are
     /// in order of their end).
@@ -119,6 +146,9 @@ public final class Screener {
     let outcomes: [Outcome]
     /// The model's per-record counting table (Model/ModelCondition.swift), reused.
     let modelScratch = ModelScratch()
+    /// The memory this worker's verdicts are written in as JSON (`VerdictPrinter.render`), reused
+    /// from record to record: a verdict's JSON costs one allocation (its finished bytes), not four.
+    package let jsonMemory = JSONBytes(capacity: 1024)
 
     /// Per atom, for this worker, once asked for: its PCRE2 matchers (a regex's own; a term
     /// list's compiled on first use: only a scan without the prefilter needs them), its
@@ -135,9 +165,9 @@ public final class Screener {
         var anchored: AnchoredState = .unknown
     }
     /// Taken by an evaluation while it runs (`Optional.take()`: moved, never copied) and handed back.
-    var workspace: Workspace? = Workspace()
+    @exclusivity(unchecked) var workspace: Workspace? = Workspace()
     /// What a live call's decision reads, built on the first live call (LiveDecision.swift).
-    var liveIndexStorage: LiveIndex?
+    @exclusivity(unchecked) var liveIndexStorage: LiveIndex?
 
     deinit {
         workspace?.deallocate()

@@ -58,19 +58,21 @@ package enum InputLine {
 /// past and reported as `.tooLong`, so a file without newlines cannot exhaust memory.
 package final class LineReader {
     private let handle: FileHandle?
-    private var buffer: [UInt8] = []
-    private var position = 0
+    // Its state unchecked for exclusive access: a reader is read by one thread and never
+    // re-entered, and the run-time check (about 60 instructions) ran at every line.
+    @exclusivity(unchecked) private var buffer: [UInt8] = []
+    @exclusivity(unchecked) private var position = 0
     /// Where the search for the next "\n" resumes: the bytes from `position` up to here hold none.
-    private var searched = 0
+    @exclusivity(unchecked) private var searched = 0
     /// The "\n" that ends the next line, when `wouldWait` has found it (`next` does not search again).
-    private var newlineFound: Int?
-    private var eof = false
+    @exclusivity(unchecked) private var newlineFound: Int?
+    @exclusivity(unchecked) private var eof = false
     private let chunkSize: Int
-    private var scratch: [UInt8] = []
+    @exclusivity(unchecked) private var scratch: [UInt8] = []
     package let maxLineBytes: Int
     /// Whether a line keeps its "\r" before the "\n" (CSV: inside a quoted field it is data).
     package let keepsCarriageReturns: Bool
-    package private(set) var lineNumber = 0
+    @exclusivity(unchecked) package private(set) var lineNumber = 0
 
     /// The default limit on one line (one record): far above any message or call turn (a
     /// five-hour call is about 200 KB), and low enough that a hostile line cannot take the

@@ -12,10 +12,12 @@ package final class RecordSource {
     package let format: InputFormat
     private let lines: LineReader
     private let decoder: RecordDecoder
-    private var csv: CSVRecords?
-    private var transcriptRead = false
+    // Unchecked for exclusive access: a source is read by one thread, and the run-time check
+    // ran at every record.
+    @exclusivity(unchecked) private var csv: CSVRecords?
+    @exclusivity(unchecked) private var transcriptRead = false
     /// Said once when text input starts with `{`: JSON Lines read as plain text by mistake.
-    private var jsonHint: ((String) -> Void)?
+    @exclusivity(unchecked) private var jsonHint: ((String) -> Void)?
 
     /// - Parameters:
     ///   - name: the input's name in messages and origins (`<stdin>` for standard input).

@@ -62,9 +62,12 @@ public struct VerdictPrinter: Sendable {
     }
 
     /// One output record as UTF-8 bytes, without its newline.
-    public func render(_ v: Verdict, record: Record) -> [UInt8] {
+    public func render(_ v: Verdict, record: Record) -> [UInt8] { render(v, record: record, writingIn: nil) }
+
+    /// The same; JSON is written in `memory` when given (a worker's, reused from record to record).
+    package func render(_ v: Verdict, record: Record, writingIn memory: JSONBytes?) -> [UInt8] {
         switch format {
-        case .jsonl: return jsonBytes(v, record: record)
+        case .jsonl: return jsonBytes(v, record: record, writingIn: memory)
         case .tsv: return Array(tsv(v, record: record).utf8)
         case .text: return Array(text(v, record: record).utf8)
         }
@@ -92,10 +95,11 @@ public struct VerdictPrinter: Sendable {
         String(decoding: jsonBytes(v, record: record), as: UTF8.self)
     }
 
-    /// The verdict as one JSON object; `leading` writes fields before its own (a live call's
-    /// `event`, `closed` and `turns`).
-    package func jsonBytes(_ v: Verdict, record: Record, leading: (inout JSONObjectWriter) -> Void = { _ in }) -> [UInt8] {
-        var o = JSONObjectWriter()
+    /// The verdict as one JSON object, written in `memory` when given; `leading` writes fields
+    /// before its own (a live call's `event`, `closed` and `turns`).
+    package func jsonBytes(_ v: Verdict, record: Record, writingIn memory: JSONBytes? = nil,
+                           leading: (inout JSONObjectWriter) -> Void = { _ in }) -> [UInt8] {
+        var o = memory.map(JSONObjectWriter.init(writingIn:)) ?? JSONObjectWriter()
         leading(&o)
         o.add("id", v.id)
         if let label = record.label { o.add("label", label) }
