@@ -124,4 +124,36 @@ private func admits(_ gate: Screener.LiteralGate, _ text: String) -> Bool {
         #expect(gated >= 3, "bundled regexes with a gate: \(gated)")
         #expect(checked > 0 && spared > texts.count, "matched \(checked), spared \(spared) of \(gated) × \(texts.count)")
     }
+
+    /// A worker's gate is held by its screener (unmanaged: retained once when made), checked in
+    /// place as the gate itself checks, and released when the screener goes.
+    @Test func screenerHoldsItsGatesUntilItGoes() throws {
+        let rules = try loadBundledRuleSet()
+        var screener: Screener? = try Screener(rules: rules, usePrefilter: true)
+        // A regex without words: its gate is made on first use.
+        let a = try #require(rules.atoms.indices.first { a in
+            screener!.matcher.programPointer.pointee.atomClauseCount[a] == 0 && screener!.makeLiteralGate(ofAtom: a) != nil
+        })
+        weak var held: Screener.LiteralGate?
+        do {
+            #expect(!screener!.atomMatchers[a].hasGate)
+            let gate = try #require(screener!.literalGate(ofAtom: a))
+            held = gate
+            #expect(screener!.atomMatchers[a].hasGate)
+            #expect(screener!.literalGate(ofAtom: a) === gate)
+            let normaliser = try Normaliser()
+            for record in try loadCorpusRecords().prefix(200) {
+                let text = normaliser.normalise(record.turns[0].text)
+                text.bytes.withUnsafeBufferPointer { buf in
+                    withUnsafeTemporaryAllocation(of: UInt64.self, capacity: ScalarBits.words) { bits in
+                        ScalarBits.fill(bits.baseAddress!, from: buf)
+                        #expect(screener!.atomMatchers[a].gateAdmits(buf, scalars: bits.baseAddress!) == gate.admits(buf, scalars: bits.baseAddress!))
+                    }
+                }
+            }
+        }
+        #expect(held != nil, "the screener keeps its gate")
+        screener = nil
+        #expect(held == nil, "the gate goes with its screener")
+    }
 }

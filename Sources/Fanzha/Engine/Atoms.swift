@@ -60,7 +60,9 @@ extension Screener.Evaluation {
             // not admit: no match, found before fetching the matchers (about 20 reference counts).
             var admitted = false
             if usePrefilter, let text = oneTurnBytes, screener.atomMatchers[a].hasGate {
-                if !screener.atomMatchers[a].gateAdmits(text, scalars: scalarBits(ofTurn: 0)) {
+                let scalars: UnsafePointer<UInt64>
+                if let made = oneTurnScalars { scalars = made } else { scalars = scalarBits(ofTurn: 0); oneTurnScalars = scalars }
+                if !screener.atomMatchers[a].gateAdmits(text, scalars: scalars) {
                     ws.atomStamp[a] = g
                     ws.atomResult[a] = since(start)
                     return since(start)
