@@ -92,7 +92,7 @@ private func plainMatches(_ pattern: Pattern, _ text: String, _ scratch: MatchSc
         let scratch = MatchScratch()
         var anchored: [String] = [], matched = 0
         for a in screener.rules.atoms.indices where screener.rules.atoms[a].kind == .regex {
-            guard let search = screener.anchoredSearch(ofAtom: a) else { continue }
+            guard let search = screener.anchoredSearch(ofAtom: a)?.takeUnretainedValue() else { continue }
             let patterns = try screener.rules.atoms[a].patterns
             anchored.append(screener.rules.atoms[a].display)
             for text in texts {

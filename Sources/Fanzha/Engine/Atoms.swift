@@ -95,7 +95,9 @@ extension Screener.Evaluation {
                 }
                 if mayAnchor, let anchored = screener.anchoredSearch(ofAtom: a) {
                     let scalars = scalarBits(ofTurn: t)
-                    if let found = text.bytes.withUnsafeBufferPointer({ anchored.matches(in: $0, scalars: scalars, scratch: scratch) }) { return found }
+                    if let found = text.bytes.withUnsafeBufferPointer({ buf in
+                        anchored._withUnsafeGuaranteedRef { $0.matches(in: buf, scalars: scalars, scratch: scratch) }
+                    }) { return found }
                 }
                 return Screener.matches(patterns, in: text, scratch: scratch)
             }

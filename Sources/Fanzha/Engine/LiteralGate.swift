@@ -264,7 +264,7 @@ extension Screener {
     }
 
     /// An atom's literal gate, once asked for. The gate is held unmanaged, retained once when it
-    /// is made and released with the screener (`AtomMatchers.releaseGate`): with the object
+    /// is made and released with the screener (`AtomMatchers.releaseHeld`): with the object
     /// itself as the payload, every read of the state copied it out, retained and released it,
     /// twice for each check of a gate that keeps a regex from running (about 100 instructions,
     /// on 40,000 such checks per 10,000 records in the frames alone).
@@ -289,9 +289,10 @@ extension Screener.AtomMatchers {
         return gate._withUnsafeGuaranteedRef { $0.admits(text, scalars: scalars) }
     }
 
-    /// Releases the gate the state holds, if any (once, when the screener goes).
-    func releaseGate() {
+    /// Releases the gate and the anchored search it holds, if any (once, when the screener goes).
+    func releaseHeld() {
         if case .gate(let gate) = gate { gate.release() }
+        if case .search(let search) = anchored { search.release() }
     }
 }
 

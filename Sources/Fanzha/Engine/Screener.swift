@@ -171,7 +171,7 @@ public final class Screener {
 
     deinit {
         workspace?.deallocate()
-        for a in 0..<atomCount { atomMatchers[a].releaseGate() }
+        for a in 0..<atomCount { atomMatchers[a].releaseHeld() }
         atomMatchers.deinitialize(count: atomCount)
         atomMatchers.deallocate()
     }

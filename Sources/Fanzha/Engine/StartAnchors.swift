@@ -423,7 +423,8 @@ extension Screener {
     /// has a literal gate instead, or runs on every turn). A regex with words runs only on the
     /// records that hold them, where PCRE2's own search is as quick as finding the anchors, and
     /// compiling a twin for each would cost more than it saves.
-    func anchoredSearch(ofAtom a: Int) -> AnchoredSearch? {
+    /// Unmanaged, as the literal gate is (`GateState`): the screener holds it, a search uses it in place.
+    func anchoredSearch(ofAtom a: Int) -> Unmanaged<AnchoredSearch>? {
         switch atomMatchers[a].anchored {
         case .none: return nil
         case .search(let s): return s
@@ -434,10 +435,11 @@ extension Screener {
                 let spec = atom.regexes.specs[0]
                 search = AnchoredSearch(source: spec.source, options: spec.options)
             }
-            atomMatchers[a].anchored = search.map { .search($0) } ?? .none
-            return search
+            let held = search.map { Unmanaged.passRetained($0) }
+            atomMatchers[a].anchored = held.map { .search($0) } ?? .none
+            return held
         }
     }
 
-    enum AnchoredState { case unknown, none, search(AnchoredSearch) }
+    enum AnchoredState { case unknown, none, search(Unmanaged<AnchoredSearch>) }
 }
