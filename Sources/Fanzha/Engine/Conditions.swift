@@ -53,6 +53,27 @@ extension Screener.Evaluation {
 
     private func kid(_ n: Program.Node, _ k: Int) -> Int32 { program.pointee.kids[Int(n.first) + k] }
 
+    /// Whether a rule whose root is node `root` fires: whether its occurrences are not empty,
+    /// without the model's evidence when the root is the `model` condition, or an `and` of it
+    /// and other conditions (`match model >= 0.98`, `match model < 0.02 and not …`: rules that
+    /// run on every record). An `and` fires when every part does, so its parts are asked the
+    /// same way, in order, stopping at the first that does not.
+    mutating func fires(_ root: Int32) -> Bool {
+        let n = program.pointee.nodes[Int(root)]
+        switch n.op {
+        case .model:
+            return modelHolds(n, scope: [])
+        case .and:
+            for k in 0..<Int(n.count) {
+                let id = kid(n, k)
+                if absentWords(id) || !fires(id) { return false }
+            }
+            return true
+        default:
+            return !evaluate(root, scope: []).isEmpty
+        }
+    }
+
     /// Whether node `id` is an atom the prefilter rules out in this record: a word list none of
     /// whose words the automaton found, or a regex one of whose requirement's clauses has no word
     /// present (`atomCandidate`). Empty in every scope and frame, known without evaluating it.

@@ -59,15 +59,6 @@ extension Screener.Evaluation {
         return (score, money, strong)
     }
 
-    /// Whether a rule whose root is node `root` fires: whether its occurrences are not empty,
-    /// without the model's evidence when the root is the `model` condition itself (a rule such
-    /// as `match model >= 0.98`, which runs on every record).
-    mutating func fires(_ root: Int32) -> Bool {
-        let n = program.pointee.nodes[Int(root)]
-        if n.op == .model { return modelHolds(n, scope: []) }
-        return !evaluate(root, scope: []).isEmpty
-    }
-
     mutating func verdict(firstWarningTurn: Int?, firstMoneyRequestTurn: Int?) -> Verdict {
         if let v = verdictFromLiveDecision(firstWarningTurn: firstWarningTurn, firstMoneyRequestTurn: firstMoneyRequestTurn) { return v }
         let rules = screener.rules
