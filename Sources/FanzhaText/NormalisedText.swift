@@ -2,26 +2,31 @@
 /// A class: the engine reads it many times per record (evidence, distances, regexes), and a
 /// struct of four arrays cost four reference counts at every read.
 ///
+/// A text is refilled for another one (`Normaliser.normalise(_:into:)`) only by whoever holds
+/// its only reference, so no other thread ever sees it change: hence `@unchecked Sendable`.
+///
 /// Offsets into the original text are Unicode scalar offsets, end exclusive. Every byte of
 /// `bytes` comes from exactly one original scalar (the normaliser never merges two original
 /// scalars into one output scalar), so a byte's origin ends one scalar after it starts
 /// (`originEnd(ofByte:)`), and the origins never go backwards along `bytes`.
-public final class NormalisedText: Sendable {
+public final class NormalisedText: @unchecked Sendable {
     /// UTF-8 bytes of the normalised text (what PCRE2 and the Aho–Corasick prefilter scan).
     /// Always valid UTF-8, written scalar by scalar: the engine's regexes rely on it (they are
     /// compiled without PCRE2's checks for broken UTF-8, `Pattern`'s `validSubjects`).
-    public let bytes: [UInt8]
+    /// (Its fields are unchecked for exclusive access: each check was a runtime call at every
+    /// read, and a text is only written while nothing else holds it.)
+    @exclusivity(unchecked) public internal(set) var bytes: [UInt8]
     /// For each normalised byte, the original scalar offset where the scalar that produced it starts.
-    public let originStart: [Int32]
+    @exclusivity(unchecked) public internal(set) var originStart: [Int32]
     /// Number of unicode scalars in the original text.
-    public let originalScalarCount: Int
+    @exclusivity(unchecked) public internal(set) var originalScalarCount: Int
     /// Number of unicode scalars in the normalised text.
-    public let scalarCount: Int
+    @exclusivity(unchecked) public internal(set) var scalarCount: Int
 
     /// Rank structure for `normalisedScalarOffset(ofByte:)`, two words for each 64 bytes `w`:
     /// `rank[2w]` has bit `b & 63` set when byte `b` starts a scalar, `rank[2w + 1]` counts the
     /// starts before byte `64w`. (One array, not two: one allocation less a text.)
-    let rank: [UInt64]
+    @exclusivity(unchecked) var rank: [UInt64]
 
     init(bytes: [UInt8], originStart: [Int32], originalScalarCount: Int,
          scalarCount: Int, rank: [UInt64]) {

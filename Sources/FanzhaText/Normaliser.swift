@@ -59,7 +59,16 @@ public final class Normaliser {
 
     public func normalise(_ text: String) -> NormalisedText {
         var text = text
-        return text.withUTF8 { normalise(utf8: $0) }
+        return text.withUTF8 { normalise(utf8: $0, into: nil) }
+    }
+
+    /// The normalised form of `text`, written into `spare` (an earlier text, which it replaces) and
+    /// returned: its arrays are refilled in place, so a text costs no allocation once its memory
+    /// has grown to fit (a new one costs four, and four frees). The caller must hold the only
+    /// reference to `spare`.
+    public func normalise(_ text: String, into spare: NormalisedText) -> NormalisedText {
+        var text = text
+        return text.withUTF8 { normalise(utf8: $0, into: spare) }
     }
 
     deinit {
@@ -75,7 +84,7 @@ public final class Normaliser {
     /// reused between calls.
     @exclusivity(unchecked) private var output = ByteBuffer()
 
-    private func normalise(utf8 u: UnsafeBufferPointer<UInt8>) -> NormalisedText {
+    private func normalise(utf8 u: UnsafeBufferPointer<UInt8>, into spare: NormalisedText?) -> NormalisedText {
         let n = u.count
         precondition(n < Int(Int32.max), "text too large for 32-bit offsets")
         var buf = scratch
@@ -279,7 +288,7 @@ public final class Normaliser {
         if out.runStart >= 0 { out.finishDigitRun() }
         buf.count = out.w
 
-        return finish(out, originalCount: originalCount)
+        return finish(out, originalCount: originalCount, into: spare)
     }
 
     /// Step 3 for one line `r` of `sc`: OpenCC on the line, taken position by position when
@@ -342,8 +351,9 @@ public final class Normaliser {
     /// Each array is made as a copy of the scratch memory: an array made with
     /// `init(repeating:count:)` or `init(unsafeUninitializedCapacity:)` takes the standard
     /// library's unspecialised allocation path (about 600 instructions of generic metadata
-    /// look-up each), one copied from a buffer the specialised one.
-    private func finish(_ out: Compactor, originalCount: Int) -> NormalisedText {
+    /// look-up each), one copied from a buffer the specialised one. Into a `spare` text, each
+    /// array is emptied and refilled, keeping its memory.
+    private func finish(_ out: Compactor, originalCount: Int, into spare: NormalisedText?) -> NormalisedText {
         let total = out.p
         let words = (total &+ 63) &>> 6
         let rank = out.rank
@@ -352,10 +362,22 @@ public final class Normaliser {
             rank[x &* 2 &+ 1] = acc
             acc &+= UInt64(rank[x &* 2].nonzeroBitCount)
         }
-        return NormalisedText(bytes: Array(UnsafeBufferPointer(start: out.bytes, count: total)),
-                              originStart: Array(UnsafeBufferPointer(start: out.origins, count: total)),
-                              originalScalarCount: originalCount, scalarCount: out.w,
-                              rank: Array(UnsafeBufferPointer(start: rank, count: words &* 2)))
+        let bytes = UnsafeBufferPointer(start: out.bytes, count: total)
+        let origins = UnsafeBufferPointer(start: out.origins, count: total)
+        let rankWords = UnsafeBufferPointer(start: UnsafePointer(rank), count: words &* 2)
+        guard let t = spare else {
+            return NormalisedText(bytes: Array(bytes), originStart: Array(origins),
+                                  originalScalarCount: originalCount, scalarCount: out.w, rank: Array(rankWords))
+        }
+        t.bytes.removeAll(keepingCapacity: true)
+        t.bytes.append(contentsOf: bytes)
+        t.originStart.removeAll(keepingCapacity: true)
+        t.originStart.append(contentsOf: origins)
+        t.rank.removeAll(keepingCapacity: true)
+        t.rank.append(contentsOf: rankWords)
+        t.originalScalarCount = originalCount
+        t.scalarCount = out.w
+        return t
     }
 
     /// Step 2 for one non-ASCII, non-ideograph scalar: NFKC via Foundation, cached.

@@ -202,6 +202,27 @@ struct FanzhaTextTests {
             #expect(n.normaliseLiteral("v1.2.3") == "v1.2.3")
         }
 
+        @Test("a text refilled in place is what a fresh one would be, and a copy taken out stays")
+        func refilledText() {
+            // Long then short then long again (the arrays shrink and grow in place), with
+            // Traditional text, digit runs, separators and a text outside the BMP.
+            let texts = [String(repeating: "請將資金轉入安全帳戶，客服电话一三八-1234-5678；", count: 40),
+                         "短", "", "ＡＰＰ下载 𠀀 三十一", String(repeating: "於是轉賬 x2\n", count: 90)]
+            var spare = n.normalise("seed")
+            for text in texts {
+                let kept = spare.bytes
+                let before = spare.string
+                let t = n.normalise(text, into: spare)
+                #expect(t === spare)
+                checkInvariants(t, text)
+                let fresh = n.normalise(text)
+                #expect(t.bytes == fresh.bytes && t.originStart == fresh.originStart && t.rank == fresh.rank)
+                #expect(t.scalarCount == fresh.scalarCount && t.originalScalarCount == fresh.originalScalarCount)
+                #expect(String(decoding: kept, as: UTF8.self) == before)
+                spare = t
+            }
+        }
+
         @Test("short digit-character runs stay text", arguments: ["一起", "统一", "十一", "万一", "一二", "三十一", "幺"])
         func shortRunsUnchanged(_ word: String) {
             #expect(n.normaliseLiteral(word) == word)

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 @testable import Fanzha
 import FanzhaPCRE
+import FanzhaText
 
 // The engine on small in-memory rule sets: evasions with original offsets, scoring, calls,
 // the prefilter and the parallel scanner.
@@ -866,5 +867,32 @@ category prize {
         #expect(third !== second)
         #expect(second.id == records[1].id && second.isCall == records[1].isCall && second.turnCount == records[1].turns.count)
         #expect(third.id == records[2].id && third.turnCount == records[2].turns.count)
+    }
+
+    @Test func aReusedRecordRefillsItsTextsUnlessSomethingHoldsThem() throws {
+        let rules = try loadBundledRuleSet()
+        let calls = try loadCorpusRecords().filter(\.isCall).prefix(3)
+        let engine = try Engine(rules: rules)
+        let fresh = try engine.sibling()
+        let texts: [ObjectIdentifier], held: NormalisedText
+        do {
+            let first = engine.prepare(calls[calls.startIndex])
+            texts = first.turns.map { ObjectIdentifier($0.text) }
+            held = first.turns[0].text
+        }
+        let heldBytes = held.bytes
+        let p = engine.prepare(calls[calls.startIndex + 1])
+        // Every text but the held one was refilled for the next record's turns (up to its count).
+        let reused = Set(p.turns.map { ObjectIdentifier($0.text) }).intersection(texts)
+        #expect(reused.count == min(texts.count - 1, p.turns.count))
+        #expect(!reused.contains(ObjectIdentifier(held)))
+        #expect(held.bytes == heldBytes)
+        // The refilled texts are what a fresh screener makes.
+        let other = fresh.prepare(calls[calls.startIndex + 1])
+        for (a, b) in zip(p.turns, other.turns) {
+            #expect(a.text.bytes == b.text.bytes && a.text.originStart == b.text.originStart)
+            #expect((0...a.text.bytes.count).allSatisfy { a.text.normalisedScalarOffset(ofByte: $0) == b.text.normalisedScalarOffset(ofByte: $0) })
+            #expect(a.text.scalarCount == b.text.scalarCount && a.text.originalScalarCount == b.text.originalScalarCount)
+        }
     }
 }

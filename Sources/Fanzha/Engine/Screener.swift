@@ -56,14 +56,20 @@ public final class Screener {
         /// A live call's regex occurrences, each turn matched once and shared by every window of
         /// the call (`RegexMemo`); nil for a record evaluated once.
         @exclusivity(unchecked) var regexMemo: RegexMemo?
+        /// The last record's normalised texts that nothing else held when it was emptied (`reset`),
+        /// refilled for this record's turns (`Screener.append`): no text allocated and freed per turn.
+        @exclusivity(unchecked) var spareTexts: [NormalisedText] = []
         init(id: String, isCall: Bool) { self.id = id; self.isCall = isCall }
         package var turnCount: Int { turns.count }
 
-        /// Empty again, for another record; the array of turns keeps its memory.
+        /// Empty again, for another record; the array of turns keeps its memory, and the texts
+        /// no one else holds (a live call's window, a caller's copy) are kept for the next turns.
         func reset(id: String, isCall: Bool) {
             self.id = id
             self.isCall = isCall
-            turns.removeAll(keepingCapacity: true)
+            while var last = turns.popLast() {
+                if isKnownUniquelyReferenced(&last.text) { spareTexts.append(last.text) }
+            }
             firstCallerTurn = nil
             firstCalleeTurn = nil
             firstTurnNumber = 0
@@ -73,7 +79,8 @@ public final class Screener {
 
     struct PreparedTurn {
         let turn: Turn
-        let text: NormalisedText
+        /// A `var` only so that `Prepared.reset` can ask whether anything else holds it.
+        var text: NormalisedText
         /// (word id, start, end) byte offsets of every dictionary word found.
         let wordHits: [(Int32, Int32, Int32)]
     }
@@ -98,7 +105,7 @@ public final class Screener {
     @exclusivity(unchecked) var lastEvidenceTable: EvidenceTable?
 
     package func append(_ turn: Turn, to p: Prepared) {
-        let n = normaliser.normalise(turn.text)
+        let n = p.spareTexts.popLast().map { normaliser.normalise(turn.text, into: $0) } ?? normaliser.normalise(turn.text)
         if turn.side == .caller { p.firstCallerTurn = p.firstCallerTurn ?? p.turns.count } else { p.firstCalleeTurn = p.firstCalleeTurn ?? p.turns.count }
         // Collected in a reused buffer (moved out and back, so never shared and copied), then kept
         // as a copy of exactly its size: a live call keeps every turn's hits. (Copied from a buffer
