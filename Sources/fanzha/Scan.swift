@@ -30,9 +30,25 @@ private final class Counts: @unchecked Sendable { var read = 0, flagged = 0, fai
 private struct Screened {
     let level: Level
     let errors: [String]
-    let rendered: [UInt8]?
+    let line: WrittenLine?
     var unreadable: RecordError? = nil
     var warning: Warning? = nil   // --refer
+}
+
+/// A record's output line where its worker wrote it, in that worker's lines for the batch.
+private struct WrittenLine {
+    let lines: JSONBytes
+    let range: Range<Int>
+
+    /// `write` appends the line to the worker's lines.
+    init(in lines: JSONBytes, _ write: (JSONBytes) -> Void) {
+        let start = lines.count
+        write(lines)
+        self.lines = lines
+        range = start..<lines.count
+    }
+
+    var bytes: UnsafeBufferPointer<UInt8> { lines.written(range) }
 }
 
 /// The scan itself, from its settings: `Scan` (swift-argument-parser) and `ScanCommandLine` (the
@@ -64,17 +80,23 @@ extension ScanSettings {
         // verdict of the flagged records only. A decision skips evidence, timeline and output.
         let pipeline = ScanPipeline(scanner: scanner, work: { scanner, record -> Screened in
             if let bad = record.inputError {
-                return Screened(level: .none, errors: [], rendered: printer?.renderError(bad), unreadable: bad)
+                let line = printer?.renderError(bad).map { error in WrittenLine(in: scanner.batchLines) { $0.append(contentsOf: error) } }
+                return Screened(level: .none, errors: [], line: line, unreadable: bad)
             }
             let prepared = scanner.prepare(record)
             if !printsRecords || onlyFlagged {
                 let d = scanner.decide(prepared)
-                if (!printsRecords || d.level < minimum) && !(referrer?.wants(d.level) ?? false) { return Screened(level: d.level, errors: d.errors, rendered: nil) }
+                if (!printsRecords || d.level < minimum) && !(referrer?.wants(d.level) ?? false) { return Screened(level: d.level, errors: d.errors, line: nil) }
             }
             let v = scanner.evaluate(prepared, timeline: record.isCall)
-            var rendered = !onlyFlagged || v.level >= minimum ? printer?.render(v, record: record, writingIn: scanner.jsonMemory) : nil
-            if filenames { rendered?.insert(contentsOf: Array((VerdictPrinter.visible(record.originFile) + ":").utf8), at: 0) }
-            return Screened(level: v.level, errors: v.errors, rendered: rendered, warning: referrer?.warning(v, record))
+            var line: WrittenLine? = nil
+            if let printer, !onlyFlagged || v.level >= minimum {
+                line = WrittenLine(in: scanner.batchLines) { lines in
+                    if filenames { lines.append(contentsOf: (VerdictPrinter.visible(record.originFile) + ":").utf8) }
+                    printer.render(v, record: record, appendingTo: lines)
+                }
+            }
+            return Screened(level: v.level, errors: v.errors, line: line, warning: referrer?.warning(v, record))
         }, deliver: { batch, results in
             // The batch's cases are committed before its verdicts are written.
             referrer?.refer(results.compactMap(\.warning))
@@ -87,7 +109,7 @@ extension ScanSettings {
                     out.flush()
                     OutputSink.stderr.line("fanzha: \(bad.description)")
                     OutputSink.stderr.flush()
-                    if let rendered = results[k].rendered { out.line(bytes: rendered) }
+                    if let line = results[k].line { out.line(bytes: line.bytes) }
                     continue
                 }
                 stats.read += 1
@@ -102,7 +124,7 @@ extension ScanSettings {
                     let origin = batch[k].origin
                     for e in results[k].errors { OutputSink.stderr.line("fanzha: \(origin): \(e)") }
                 }
-                if let rendered = results[k].rendered { out.line(bytes: rendered) }
+                if let line = results[k].line { out.line(bytes: line.bytes) }
             }
             out.flush()
             OutputSink.stderr.flush()

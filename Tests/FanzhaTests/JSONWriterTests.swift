@@ -25,30 +25,72 @@ import Testing
         #expect(text.contains("\\u0007"), "control characters as \\u escapes")
     }
 
-    /// Memory kept from object to object (a worker's, for every verdict it writes): each object is
-    /// what a fresh writer writes, however long the one before it was (past a megabyte included).
-    @Test func aWriterInReusedMemoryWritesWhatAFreshOneWrites() throws {
-        let memory = JSONBytes(capacity: 16)
-        for text in [String(repeating: "安全账户", count: 100_000), "短", "", String(repeating: "a\"b", count: 50), "安全账户"] {
-            var fresh = JSONObjectWriter()
-            fresh.add("text", text)
-            fresh.add("n", text.count)
-            var reused = JSONObjectWriter(writingIn: memory)
-            reused.add("text", text)
-            reused.add("n", text.count)
-            #expect(reused.finishBytes() == fresh.finishBytes())
+    /// Objects written one after another in the same memory (a worker's lines for a batch): each
+    /// is what a fresh writer writes, however long the one before it was; emptied (and given back
+    /// past what it keeps), the memory writes them the same again.
+    @Test func aWriterAppendingToMemoryWritesWhatAFreshOneWrites() throws {
+        let memory = JSONBytes(capacity: 16, keeping: 1 << 10)
+        let texts = [String(repeating: "安全账户", count: 100_000), "短", "", String(repeating: "a\"b", count: 50), "安全账户"]
+        for _ in 0..<2 {
+            for text in texts {
+                var fresh = JSONObjectWriter()
+                fresh.add("text", text)
+                fresh.add("n", text.count)
+                let start = memory.count
+                var appended = JSONObjectWriter(appendingTo: memory)
+                appended.add("text", text)
+                appended.add("n", text.count)
+                appended.end()
+                #expect(Array(memory.written(start..<memory.count)) == fresh.finishBytes())
+            }
+            memory.removeAll()
+            #expect(memory.count == 0)
         }
     }
 
-    /// `scan` writes each worker's verdicts in that worker's memory: the same bytes.
-    @Test func verdictsWrittenInReusedMemoryAreTheSame() throws {
+    /// `scan` writes a batch's lines one after another in its worker's memory: each the bytes of
+    /// the verdict's own line, in every format.
+    @Test func verdictsAppendedToABatchsLinesAreTheirOwnLines() throws {
         let rules = try loadBundledRuleSet()
         let screener = try Screener(rules: rules)
-        let printer = VerdictPrinter(rules: rules, format: .jsonl)
-        for r in try loadCorpusRecords().prefix(60) {
-            let v = screener.screen(r)
-            #expect(printer.render(v, record: r, writingIn: screener.jsonMemory) == printer.render(v, record: r), "\(r.id)")
+        let records = Array(try loadCorpusRecords().prefix(60))
+        for format in OutputFormat.allCases {
+            let printer = VerdictPrinter(rules: rules, format: format)
+            var written: [(range: Range<Int>, own: [UInt8])] = []
+            for r in records {
+                let v = screener.screen(r)
+                let start = screener.batchLines.count
+                printer.render(v, record: r, appendingTo: screener.batchLines)
+                written.append((start..<screener.batchLines.count, printer.render(v, record: r)))
+            }
+            for (range, own) in written { #expect(Array(screener.batchLines.written(range)) == own, "\(format)") }
+            screener.batchLines.removeAll()
         }
+    }
+
+    /// The workers' lines of a batch are read in input order at its delivery, and emptied before
+    /// the next batch is worked on (each worker's first line of a batch starts at zero).
+    @Test func aPipelineDeliversEachBatchsLinesThenEmptiesThem() throws {
+        let rules = try loadBundledRuleSet()
+        let scanner = try ParallelScanner(matcher: CompiledMatcher(rules), threads: 2)
+        let printer = VerdictPrinter(rules: rules, format: .jsonl)
+        let records = Array(try loadCorpusRecords().prefix(40))
+        var delivered: [[UInt8]] = []
+        var firstStarts: [Int] = []
+        let pipeline = ScanPipeline(scanner: scanner, work: { screener, record -> (lines: JSONBytes, range: Range<Int>) in
+            let start = screener.batchLines.count
+            printer.render(screener.screen(record), record: record, appendingTo: screener.batchLines)
+            return (screener.batchLines, start..<screener.batchLines.count)
+        }, deliver: { _, lines in
+            delivered += lines.map { Array($0.lines.written($0.range)) }
+            firstStarts += lines.prefix(2).map(\.range.lowerBound)
+        })
+        pipeline.submit(Array(records[..<20]))
+        pipeline.submit(Array(records[20...]))
+        pipeline.finish()
+        let alone = try Screener(rules: rules)
+        #expect(delivered == records.map { printer.render(alone.screen($0), record: $0) })
+        #expect(firstStarts == [0, 0, 0, 0])
     }
 
     @Test func bytesAreEscapedAsTheirString() throws {

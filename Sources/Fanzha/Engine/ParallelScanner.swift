@@ -14,6 +14,11 @@ package final class ParallelScanner: @unchecked Sendable {
 
     package var rules: RuleSet { matcher.rules }
 
+    /// Every worker's `batchLines` emptied, for the next batch.
+    package func emptyBatchLines() {
+        for scanner in scanners { scanner.batchLines.removeAll() }
+    }
+
     package func screen(_ records: [Record]) -> [Verdict] {
         map(records) { $0.screen($1) }
     }

@@ -153,9 +153,12 @@ public final class Screener {
     let outcomes: [Outcome]
     /// The model's per-record counting table (Model/ModelCondition.swift), reused.
     let modelScratch = ModelScratch()
-    /// The memory this worker's verdicts are written in as JSON (`VerdictPrinter.render`), reused
-    /// from record to record: a verdict's JSON costs one allocation (its finished bytes), not four.
-    package let jsonMemory = JSONBytes(capacity: 1024)
+    /// The output lines this worker has written for the batch in hand (`scan`: each verdict by
+    /// `VerdictPrinter.render(_:record:appendingTo:)`, one after the other), copied to the output
+    /// in input order and emptied once the batch is delivered (`ScanPipeline`): a line costs no
+    /// array of its own, allocated, copied and freed. Four megabytes are kept (a batch of 1,024
+    /// verdicts is under one); more, grown for long calls, is given back.
+    package let batchLines = JSONBytes(capacity: 1 << 16, keeping: 1 << 22)
 
     /// Per atom, for this worker, once asked for: its PCRE2 matchers (a regex's own; a term
     /// list's compiled on first use: only a scan without the prefilter needs them), its

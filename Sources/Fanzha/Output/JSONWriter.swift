@@ -10,19 +10,21 @@ import Foundation
 /// same memory by a writer sharing it. A writer is not meant to be copied and written on twice.
 package struct JSONObjectWriter {
     private let out: JSONBytes
+    /// Where this object's opening brace is in `out`.
+    private let start: Int
     private var first = true
-    package init() { self.init(writingIn: JSONBytes(capacity: 512)) }
+    package init() { self.init(appendingTo: JSONBytes(capacity: 512)) }
 
-    /// A writer of a new object in `memory`, whatever it held before: memory kept from object to
-    /// object (a worker's, for every verdict it writes) spares each object its three allocations.
-    package init(writingIn memory: JSONBytes) {
+    /// A writer of a new object after whatever `memory` holds: a worker writes each of a batch's
+    /// output lines after the one before (`Screener.batchLines`), with no allocation of its own.
+    package init(appendingTo memory: JSONBytes) {
         out = memory
-        out.removeAll()
+        start = memory.count
         out.append(0x7B)
     }
 
     /// Writes the fields of an object nested in `outer`'s (its opening brace already written).
-    private init(nestedIn outer: JSONBytes) { out = outer }
+    private init(nestedIn outer: JSONBytes) { out = outer; start = outer.count }
 
     /// `v` in decimal, its digits written backwards into place (no String per number: a verdict
     /// has dozens).
@@ -144,12 +146,15 @@ package struct JSONObjectWriter {
 
     /// The object as UTF-8 bytes (what an output sink writes, without a String in between).
     package mutating func finishBytes() -> [UInt8] {
-        out.append(0x7D)
-        return out.bytes(from: 0)
+        end()
+        return out.bytes(from: start)
     }
 
+    /// Closes the object where it was written, in the memory it was given (no copy made).
+    package mutating func end() { out.append(0x7D) }
+
     /// The fields written so far without the braces, to be added elsewhere with `addFields`.
-    package var fields: [UInt8] { out.bytes(from: 1) }
+    package var fields: [UInt8] { out.bytes(from: start &+ 1) }
 }
 
 /// A JSON writer's bytes: plain memory, grown by doubling, freed with the last writer using it.
@@ -162,22 +167,35 @@ package final class JSONBytes {
         var capacity: Int
     }
     private let state: UnsafeMutablePointer<State>
+    /// The most memory `removeAll` keeps for the next use.
+    private let kept: Int
 
-    package init(capacity: Int) {
+    /// `keeping`: how much memory emptying keeps (what a batch of ordinary records needs); more,
+    /// grown for a long call, is given back rather than held for every later use.
+    package init(capacity: Int, keeping: Int = 1 << 20) {
         state = .allocate(capacity: 1)
         state.initialize(to: State(base: .allocate(capacity: capacity), count: 0, capacity: capacity))
+        kept = keeping
     }
 
-    /// Empty again, for the next object. Memory grown past a megabyte (a long call's verdict) is
-    /// given back rather than kept for every later one.
-    func removeAll() {
+    /// How many bytes are written.
+    package var count: Int { state.pointee.count }
+
+    /// Empty again, for the next use.
+    package func removeAll() {
         let s = state
         s.pointee.count = 0
-        if s.pointee.capacity > 1 << 20 {
+        if s.pointee.capacity > kept {
             s.pointee.base.deallocate()
             s.pointee.base = .allocate(capacity: 512)
             s.pointee.capacity = 512
         }
+    }
+
+    /// The bytes written in `range`, in place: valid until the next write or `removeAll`.
+    package func written(_ range: Range<Int>) -> UnsafeBufferPointer<UInt8> {
+        precondition(range.lowerBound >= 0 && range.upperBound <= count)
+        return UnsafeBufferPointer(start: state.pointee.base + range.lowerBound, count: range.count)
     }
 
     deinit {
@@ -213,12 +231,12 @@ package final class JSONBytes {
         reserve(bytes.count).update(from: from, count: bytes.count)
     }
 
-    func append(contentsOf a: [UInt8]) { a.withUnsafeBufferPointer { append($0) } }
+    package func append(contentsOf a: [UInt8]) { a.withUnsafeBufferPointer { append($0) } }
 
     /// Text the program spells out (`null`, `true`), copied as it is.
     func append(_ s: StaticString) { append(UnsafeBufferPointer(start: s.utf8Start, count: s.utf8CodeUnitCount)) }
 
-    func append(contentsOf s: String.UTF8View) {
+    package func append(contentsOf s: String.UTF8View) {
         var s = String(s)
         s.withUTF8 { append($0) }
     }

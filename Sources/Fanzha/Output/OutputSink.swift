@@ -50,6 +50,9 @@ package final class OutputSink: @unchecked Sendable {
     /// One line given as UTF-8 bytes (without its newline).
     package func line(bytes: [UInt8]) { appendLine(bytes) }
 
+    /// One line given as UTF-8 bytes in place (a worker's batch of lines, `Screener.batchLines`).
+    package func line(bytes: UnsafeBufferPointer<UInt8>) { appendLine(bytes) }
+
     private func appendLine<Bytes: Collection<UInt8>>(_ bytes: Bytes) {
         lock.lock(); defer { lock.unlock() }
         buffer.append(contentsOf: bytes)

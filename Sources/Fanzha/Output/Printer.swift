@@ -62,14 +62,21 @@ public struct VerdictPrinter: Sendable {
     }
 
     /// One output record as UTF-8 bytes, without its newline.
-    public func render(_ v: Verdict, record: Record) -> [UInt8] { render(v, record: record, writingIn: nil) }
+    public func render(_ v: Verdict, record: Record) -> [UInt8] {
+        let line = JSONBytes(capacity: 512)
+        render(v, record: record, appendingTo: line)
+        return line.bytes(from: 0)
+    }
 
-    /// The same; JSON is written in `memory` when given (a worker's, reused from record to record).
-    package func render(_ v: Verdict, record: Record, writingIn memory: JSONBytes?) -> [UInt8] {
+    /// The same, written after whatever `lines` holds (a worker's batch of output lines, `scan`).
+    package func render(_ v: Verdict, record: Record, appendingTo lines: JSONBytes) {
         switch format {
-        case .jsonl: return jsonBytes(v, record: record, writingIn: memory)
-        case .tsv: return Array(tsv(v, record: record).utf8)
-        case .text: return Array(text(v, record: record).utf8)
+        case .jsonl:
+            var o = JSONObjectWriter(appendingTo: lines)
+            writeJSON(v, record: record, to: &o)
+            o.end()
+        case .tsv: lines.append(contentsOf: tsv(v, record: record).utf8)
+        case .text: lines.append(contentsOf: text(v, record: record).utf8)
         }
     }
 
@@ -95,12 +102,17 @@ public struct VerdictPrinter: Sendable {
         String(decoding: jsonBytes(v, record: record), as: UTF8.self)
     }
 
-    /// The verdict as one JSON object, written in `memory` when given; `leading` writes fields
-    /// before its own (a live call's `event`, `closed` and `turns`).
-    package func jsonBytes(_ v: Verdict, record: Record, writingIn memory: JSONBytes? = nil,
-                           leading: (inout JSONObjectWriter) -> Void = { _ in }) -> [UInt8] {
-        var o = memory.map(JSONObjectWriter.init(writingIn:)) ?? JSONObjectWriter()
+    /// The verdict as one JSON object; `leading` writes fields before its own (a live call's
+    /// `event`, `closed` and `turns`).
+    package func jsonBytes(_ v: Verdict, record: Record, leading: (inout JSONObjectWriter) -> Void = { _ in }) -> [UInt8] {
+        var o = JSONObjectWriter()
         leading(&o)
+        writeJSON(v, record: record, to: &o)
+        return o.finishBytes()
+    }
+
+    /// The verdict's fields, in the format's order.
+    private func writeJSON(_ v: Verdict, record: Record, to o: inout JSONObjectWriter) {
         o.add("id", v.id)
         if let label = record.label { o.add("label", label) }
         for (k, json) in record.passthrough where !VerdictPrinter.ownKeys.contains(k) { o.addRaw(k, json) }
@@ -139,7 +151,6 @@ public struct VerdictPrinter: Sendable {
             if let t = v.firstWarningTurn { o.add("first_warning_turn", t) } else { o.addNull("first_warning_turn") }
             if let t = v.firstMoneyRequestTurn { o.add("first_money_request_turn", t) } else { o.addNull("first_money_request_turn") }
         }
-        return o.finishBytes()
     }
 
     /// One hit: rule, title, score, tags and evidence spans.
