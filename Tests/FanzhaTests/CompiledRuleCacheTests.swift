@@ -15,6 +15,21 @@ import FanzhaPCRE
 
     /// Each text screened with `rules` and with `loaded` (with the bundled model) gives the same
     /// JSON verdict, byte for byte.
+    /// The bundled rules written to `rules.fzc` in a fresh folder (the caller removes it) and
+    /// read back from that file.
+    private func writeAndReadBundledRules() throws -> (rules: RuleSet, loaded: RuleSet, dir: String, file: String) {
+        let rules = try loadBundledRuleSet()
+        let dir = try temporaryFolder()
+        let file = dir + "/rules.fzc"
+        do {
+            try CompiledRuleCache.write(rules, model: nil, to: file)
+            return (rules, try CompiledRuleCache.read(path: file), dir, file)
+        } catch {
+            try? FileManager.default.removeItem(atPath: dir)
+            throw error
+        }
+    }
+
     private func expectSameVerdicts(_ rules: RuleSet, _ loaded: RuleSet, on texts: [String]) throws {
         let model = try bundledModel()
         let fresh = try Fanzha.Screener(matcher: CompiledMatcher(rules, model: model))
@@ -37,12 +52,8 @@ import FanzhaPCRE
     /// Every embedded example of the bundled rules, and a few texts of our own, through both
     /// scanners: the JSON verdicts must be byte-identical.
     @Test func aCompiledFileGivesTheSameVerdictsAsTheRules() throws {
-        let rules = try loadBundledRuleSet()
-        let dir = try temporaryFolder()
+        let (rules, loaded, dir, file) = try writeAndReadBundledRules()
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let file = dir + "/rules.fzc"
-        try CompiledRuleCache.write(rules, model: nil, to: file)
-        let loaded = try CompiledRuleCache.read(path: file)
         #expect(loaded.prebuilt != nil)
         #expect(loaded.words == rules.words)
         #expect(loaded.rules.map(\.id) == rules.rules.map(\.id))
@@ -65,12 +76,8 @@ import FanzhaPCRE
     /// (conditions, examples, sources, words) and compiles only the regexes its prefilter selects;
     /// asking for the details later gives exactly what was written.
     @Test func aScanReadsNoDetailsAndCompilesOnlyTheRegexesItRuns() throws {
-        let rules = try loadBundledRuleSet()
-        let dir = try temporaryFolder()
+        let (rules, loaded, dir, file) = try writeAndReadBundledRules()
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let file = dir + "/rules.fzc"
-        try CompiledRuleCache.write(rules, model: nil, to: file)
-        let loaded = try CompiledRuleCache.read(path: file)
         let details = try #require(loaded.prebuilt?.details)
         let regexes = loaded.atoms.filter { $0.kind == .regex }
         #expect(regexes.count > 20)
@@ -104,12 +111,8 @@ import FanzhaPCRE
     /// (the sources are compiled, the verdicts the same, and writing the set again stores this
     /// library's code).
     @Test func regexesAreDecodedFromStoredCodeUnlessItCannotBeUsed() throws {
-        let rules = try loadBundledRuleSet()
-        let dir = try temporaryFolder()
+        let (rules, loaded, dir, file) = try writeAndReadBundledRules()
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let file = dir + "/rules.fzc"
-        try CompiledRuleCache.write(rules, model: nil, to: file)
-        let loaded = try CompiledRuleCache.read(path: file)
         let regexes = zip(loaded.atoms, rules.atoms).filter { $0.0.kind == .regex }
         #expect(regexes.count > 20 && regexes.allSatisfy { $0.0.regexes.code != nil })
         let scratch = MatchScratch()
@@ -155,12 +158,8 @@ import FanzhaPCRE
     /// been made (an index outside its table, a child before its parent, an empty literal, a bit
     /// outside `ScalarBits`, trailing or missing bytes) is refused, and the gate made afresh.
     @Test func literalGatesAreStoredAndDamagedOnesRefused() throws {
-        let rules = try loadBundledRuleSet()
-        let dir = try temporaryFolder()
+        let (rules, loaded, dir, file) = try writeAndReadBundledRules()
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let file = dir + "/rules.fzc"
-        try CompiledRuleCache.write(rules, model: nil, to: file)
-        let loaded = try CompiledRuleCache.read(path: file)
         let program = try #require(loaded.prebuilt?.program)
         var stored = 0, none = 0
         var layouts: [Screener.LiteralGate.Layout] = []
