@@ -16,7 +16,7 @@ import collections, json, os, sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 LABELS = ["police", "brushing", "investment", "shopping", "customer_service", "loan",
           "credit", "boss", "romance", "game", "deepfake", "phishing", "prize",
-          "relative", "school", "subsidy", "malware", "kidnap", "crypto", "gambling", "mlm", "wechat_agent", "secondhand", "overseas_job", "benign"]
+          "relative", "school", "subsidy", "malware", "kidnap", "crypto", "gambling", "mlm", "wechat_agent", "secondhand", "overseas_job", "mule", "extortion", "other", "benign"]
 SPEAKER_PAIRS = [("caller", "callee"), ("来电", "本人"), ("A", "B")]
 
 REPORT_KINDS = {"news", "psa", "lecture", "notice", "chat"}
@@ -76,3 +76,10 @@ lines = load("lines.jsonl")
 if any(o["label"] == "benign" or "turns" in o or not o["id"].startswith("line-") for o in lines):
     sys.exit("lines.jsonl: holds one-line scams only, ids line-<label>-NNN")
 print(f"lines.jsonl: {len(lines)} one-line scams, {len({o['label'] for o in lines})} labels")
+
+probes = load("probes.jsonl")
+if any(o.get("set") not in ("a", "b") for o in probes):
+    sys.exit("probes.jsonl: every probe names its set, a or b")
+pc = collections.Counter("benign" if o["label"] == "benign" else "scam" for o in probes)
+print(f"probes.jsonl: {len(probes)} probes ({pc['scam']} scams, {pc['benign']} benign; "
+      f"{sum('turns' in o for o in probes)} of them calls)")

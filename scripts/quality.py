@@ -30,7 +30,7 @@ DATA = os.environ.get("FANZHA_DATASETS", os.path.join(ROOT, "..", "shared", "dat
 # Minimum precision at medium where a target sets one.
 PRECISION = {"telecom-fraud-texts": 0.98, "corpus": 0.94}
 # Labels that mean fraud of a kind the rules may name differently (eval's --fraud).
-FRAUD_LABELS = {"teleantifraud-calls": "scam,绑架诈骗,银行诈骗,钓鱼诈骗,客服诈骗,投资诈骗,邮件诈骗,身份盗窃,彩票诈骗"}
+FRAUD_LABELS = {"teleantifraud-calls": "scam,绑架诈骗,银行诈骗,钓鱼诈骗,客服诈骗,投资诈骗,邮件诈骗,身份盗窃,彩票诈骗", "probes": "other"}
 SETS = [
     ("telecom-fraud-texts", "telecom-fraud-texts/dev.csv", "label", (0.95, 0.02, None)),
     ("fbs-sms", "fbs-sms/dev.jsonl", "category", (0.90, 0.02, None)),
@@ -39,6 +39,8 @@ SETS = [
     ("fraud-dialogues", "fraud-dialogues/dev.jsonl", "category", (0.90, None, 0.80)),
     ("teleantifraud-calls", "teleantifraud-calls/dev.jsonl", "scene", (0.92, 0.01, 0.85)),
     ("corpus", None, "label", (0.95, None, None)),
+    # Texts written from general knowledge to see how the rules generalise (corpus/README.md, Probes).
+    ("probes", "corpus:probes.jsonl", "label", (None, None, None)),
 ]
 
 
@@ -54,6 +56,7 @@ FLOORS = {
     "fraud-dialogues": (0.90, None, None, 0.80),
     "teleantifraud-calls": (0.94, 0.01, None, 0.85),
     "corpus": (0.95, None, 0.94, None),
+    "probes": (0.82, 0.025, None, None),
 }
 
 
@@ -183,12 +186,14 @@ def main():
                 continue
             if rel is None:
                 paths = [os.path.join(ROOT, "corpus", "messages.jsonl"), os.path.join(ROOT, "corpus", "calls.jsonl")]
+            elif rel.startswith("corpus:"):
+                paths = [os.path.join(ROOT, "corpus", rel[len("corpus:"):])]
             else:
                 paths = [os.path.join(DATA, rel)]
                 if not os.path.exists(paths[0]):
                     print(f"quality: {paths[0]} not found, skipped", file=sys.stderr)
                     continue
-            if args.half and rel is not None:
+            if args.half and rel is not None and not rel.startswith("corpus:"):
                 paths = [split_file(p, args.half, tmp) for p in paths]
             extra = args.extra + (["--fraud", FRAUD_LABELS[name]] if name in FRAUD_LABELS else [])
             report = evaluate(args.fanzha, paths, group_by, extra)
