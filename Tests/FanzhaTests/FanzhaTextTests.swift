@@ -223,6 +223,26 @@ struct FanzhaTextTests {
             }
         }
 
+        @Test("the scalar bits written with a text are those of its bytes")
+        func scalarBitsWithTheText() {
+            // Digit runs (step 6 rewrites them once they end), Traditional text, fillers, a
+            // dropped `x`, letters folded, text outside the BMP, and an empty text.
+            let texts = ["请将资金转入安全帐戶，客服电话一三八-1234-5678；验证码幺九三七零八", "刷x单 ＡＰＰ下载 𠀀 三十一",
+                         "", String(repeating: "於是轉賬 x2\n", count: 90), "【通知】验​证​码"]
+            let bits = UnsafeMutablePointer<UInt64>.allocate(capacity: ScalarBits.words)
+            let expected = UnsafeMutablePointer<UInt64>.allocate(capacity: ScalarBits.words)
+            defer { bits.deallocate(); expected.deallocate() }
+            bits.initialize(repeating: ~0, count: ScalarBits.words)  // written over, not added to
+            var spare: NormalisedText? = nil
+            for text in texts {
+                let t = n.normalise(text, into: spare, scalarBits: bits)
+                #expect(t.bytes == n.normalise(text).bytes)
+                t.bytes.withUnsafeBufferPointer { ScalarBits.fill(expected, from: $0) }
+                #expect((0..<ScalarBits.words).allSatisfy { bits[$0] == expected[$0] })
+                spare = t
+            }
+        }
+
         @Test("short digit-character runs stay text", arguments: ["一起", "统一", "十一", "万一", "一二", "三十一", "幺"])
         func shortRunsUnchanged(_ word: String) {
             #expect(n.normaliseLiteral(word) == word)

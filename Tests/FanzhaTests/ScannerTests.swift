@@ -895,4 +895,41 @@ category prize {
             #expect(a.text.scalarCount == b.text.scalarCount && a.text.originalScalarCount == b.text.originalScalarCount)
         }
     }
+
+    @Test func aReusedRecordWritesItsWordHitsInTheLastOnesArrays() throws {
+        let rules = try loadBundledRuleSet()
+        let records = try loadCorpusRecords()
+        let calls = records.filter(\.isCall).prefix(2), messages = records.filter { !$0.isCall }.prefix(2)
+        let engine = try Engine(rules: rules)
+        let fresh = try engine.sibling()
+        func buffers(_ p: Engine.Prepared) -> [UnsafeRawPointer?] {
+            p.turns.filter { $0.wordHits.capacity > 0 }.map { $0.wordHits.withUnsafeBufferPointer { UnsafeRawPointer($0.baseAddress) } }
+        }
+        for (first, next) in [(calls[calls.startIndex], calls[calls.startIndex + 1]), (messages[messages.startIndex], messages[messages.startIndex + 1]),
+                              (calls[calls.startIndex], messages[messages.startIndex])] {
+            _ = engine.prepare(first)
+            // The hits are what a fresh screener finds.
+            let p = engine.prepare(next), other = fresh.prepare(next)
+            for (a, b) in zip(p.turns, other.turns) { #expect(a.wordHits.elementsEqual(b.wordHits) { $0 == $1 }) }
+        }
+        // A message with words prepared again: its hits fit in the array it had, which is refilled.
+        let message = try #require(records.first { !$0.isCall && !engine.prepare($0).turns[0].wordHits.isEmpty })
+        let kept = buffers(engine.prepare(message))
+        #expect(kept.count == 1 && buffers(engine.prepare(message)) == kept)
+    }
+
+    @Test func aMessagesScalarBitsAreWrittenWithItsText() throws {
+        let rules = try loadBundledRuleSet()
+        let records = try loadCorpusRecords()
+        let engine = try Engine(rules: rules)
+        let message = try #require(records.first { !$0.isCall }), call = try #require(records.first { $0.isCall && $0.turns.count > 1 })
+        let expected = UnsafeMutablePointer<UInt64>.allocate(capacity: ScalarBits.words)
+        defer { expected.deallocate() }
+        let p = engine.prepare(message)
+        let bits = try #require(p.messageScalarBits)
+        p.turns[0].text.bytes.withUnsafeBufferPointer { ScalarBits.fill(expected, from: $0) }
+        #expect((0..<ScalarBits.words).allSatisfy { bits[$0] == expected[$0] })
+        // A call's turns have none: an evaluation makes a turn's when it asks.
+        #expect(engine.prepare(call).messageScalarBits == nil)
+    }
 }

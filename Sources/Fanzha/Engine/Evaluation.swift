@@ -45,10 +45,10 @@ extension Screener {
         /// which the record keeps unchanged for the evaluation's life: read here once, it spares
         /// each gate check the reads of `prepared.turns` and of the turn (about 20 reference counts).
         let oneTurnBytes: UnsafeBufferPointer<UInt8>?
-        /// That record's `ScalarBits` once made (`scalarBits(ofTurn: 0)`), for the gates it checks
-        /// next: the workspace's bitmap does not move during an evaluation once made, and asking
-        /// `scalarBits` again cost about 75 instructions a gate (tens of thousands of gates turn
-        /// a regex away per 10,000 records).
+        /// That record's `ScalarBits`: the message's, written with its text (`Prepared.messageScalarBits`),
+        /// or else once made (`scalarBits(ofTurn: 0)`), for the gates it checks next: neither
+        /// moves during an evaluation, and asking `scalarBits` again cost about 75 instructions a
+        /// gate (tens of thousands of gates turn a regex away per 10,000 records).
         var oneTurnScalars: UnsafePointer<UInt64>?
 
         init(screener: Screener, prepared: Prepared, turnLimit: Int) {
@@ -64,6 +64,7 @@ extension Screener {
             // exclusive access at run time).
             let turns = prepared.turns
             oneTurnBytes = turnLimit == 1 ? turns[0].text.bytes.withUnsafeBufferPointer { $0 } : nil
+            oneTurnScalars = turnLimit == 1 ? prepared.messageScalarBits : nil
             for t in 0..<turnLimit {
                 let side = turns[t].turn.side
                 ws.sides[t] = side

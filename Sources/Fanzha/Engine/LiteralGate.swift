@@ -1,5 +1,6 @@
 import Foundation
 import FanzhaPCRE
+import FanzhaText
 
 // A regex's literal gate: for a regex atom whose literals give the prefilter no dictionary word
 // (its requirement is made of single characters, such as 某 or 说|称), the characters and short
@@ -296,36 +297,12 @@ extension Screener.AtomMatchers {
     }
 }
 
-/// A text's scalars as a 4,096-bit set of hashes: a literal none of whose scalars' bits is
-/// missing may be in the text; one with a bit missing is not.
-enum ScalarBits {
-    static let words = 64
-
-    @inline(__always)
-    static func bit(_ scalar: UInt32) -> UInt16 { UInt16(truncatingIfNeeded: (scalar &* 0x9E37_79B1) >> 20) }
-
-    /// Fills `into` (`words` words) from the UTF-8 `text`.
-    static func fill(_ into: UnsafeMutablePointer<UInt64>, from text: UnsafeBufferPointer<UInt8>) {
-        into.initialize(repeating: 0, count: words)
-        var i = 0
-        let n = text.count
-        while i < n {
-            let b0 = UInt32(text[i])
-            var c: UInt32
-            if b0 < 0x80 { c = b0; i &+= 1 }
-            else if b0 < 0xE0, i + 1 < n { c = (b0 & 0x1F) << 6 | (UInt32(text[i + 1]) & 0x3F); i &+= 2 }
-            else if b0 < 0xF0, i + 2 < n { c = (b0 & 0x0F) << 12 | (UInt32(text[i + 1]) & 0x3F) << 6 | (UInt32(text[i + 2]) & 0x3F); i &+= 3 }
-            else if i + 3 < n { c = (b0 & 0x07) << 18 | (UInt32(text[i + 1]) & 0x3F) << 12 | (UInt32(text[i + 2]) & 0x3F) << 6 | (UInt32(text[i + 3]) & 0x3F); i &+= 4 }
-            else { break }
-            let bit = Int(bit(c))
-            into[bit >> 6] |= 1 << UInt64(bit & 63)
-        }
-    }
-}
-
 extension Screener.Evaluation {
-    /// Turn `t`'s `ScalarBits`, made on first use in this evaluation.
+    /// Turn `t`'s `ScalarBits`: a message's as the normaliser wrote it, else made on first use in
+    /// this evaluation.
     mutating func scalarBits(ofTurn t: Int) -> UnsafePointer<UInt64> {
+        // Set only for a one-turn evaluation, whose only turn is 0.
+        if let made = oneTurnScalars { return made }
         if ws.scalarBitsStamp.count < turnLimit {
             ws.scalarBitsStamp.reset(count: turnLimit, to: 0)
             ws.scalarBits.reset(count: turnLimit * ScalarBits.words, to: 0)

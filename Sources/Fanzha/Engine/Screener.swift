@@ -59,21 +59,42 @@ public final class Screener {
         /// The last record's normalised texts that nothing else held when it was emptied (`reset`),
         /// refilled for this record's turns (`Screener.append`): no text allocated and freed per turn.
         @exclusivity(unchecked) var spareTexts: [NormalisedText] = []
+        /// The same for the last record's word-hit arrays: this record's turns' hits are written in them.
+        @exclusivity(unchecked) var spareHits: [[(Int32, Int32, Int32)]] = []
+        /// A message's (a one-turn record's) `ScalarBits`, written by the normaliser as it writes
+        /// the text (`Screener.prepare`), for the regexes' literal gates; nil for more turns. A
+        /// call's turns get theirs from an evaluation that asks (`scalarBits(ofTurn:)`): a set is
+        /// 512 bytes, and a call's turns can be many and short (a live call keeps hundreds).
+        @exclusivity(unchecked) private(set) var messageScalarBits: UnsafePointer<UInt64>?
+        /// Its memory, made for the first message prepared in this object and kept.
+        @exclusivity(unchecked) private var messageScalarMemory: UnsafeMutablePointer<UInt64>?
         init(id: String, isCall: Bool) { self.id = id; self.isCall = isCall }
+        deinit { messageScalarMemory?.deallocate() }
         package var turnCount: Int { turns.count }
 
         /// Empty again, for another record; the array of turns keeps its memory, and the texts
-        /// no one else holds (a live call's window, a caller's copy) are kept for the next turns.
+        /// no one else holds (a live call's window, a caller's copy) and the word-hit arrays are
+        /// kept for the next turns (an array something else still holds is copied when written).
         func reset(id: String, isCall: Bool) {
             self.id = id
             self.isCall = isCall
             while var last = turns.popLast() {
                 if isKnownUniquelyReferenced(&last.text) { spareTexts.append(last.text) }
+                if last.wordHits.capacity > 0 { spareHits.append(last.wordHits) }
             }
             firstCallerTurn = nil
             firstCalleeTurn = nil
             firstTurnNumber = 0
             regexMemo = nil
+            messageScalarBits = nil
+        }
+
+        /// Memory for a message's `ScalarBits`, which it then has (`messageScalarBits`).
+        func takeMessageScalarBits() -> UnsafeMutablePointer<UInt64> {
+            let bits = messageScalarMemory ?? UnsafeMutablePointer<UInt64>.allocate(capacity: ScalarBits.words)
+            messageScalarMemory = bits
+            messageScalarBits = UnsafePointer(bits)
+            return bits
         }
     }
 
@@ -97,46 +118,65 @@ public final class Screener {
             p = Prepared(id: record.id, isCall: record.isCall)
             lastPrepared = p
         }
-        for t in record.turns { append(t, to: p) }
+        if record.turns.count == 1 {
+            append(record.turns[0], to: p, scalarBits: p.takeMessageScalarBits())
+        } else {
+            for t in record.turns { append(t, to: p) }
+        }
         return p
     }
     @exclusivity(unchecked) private var lastPrepared: Prepared?
     /// The last evidence table made (`emptyEvidenceTable`, Evidence.swift).
     @exclusivity(unchecked) var lastEvidenceTable: EvidenceTable?
 
-    package func append(_ turn: Turn, to p: Prepared) {
-        let n = p.spareTexts.popLast().map { normaliser.normalise(turn.text, into: $0) } ?? normaliser.normalise(turn.text)
+    /// Turn `turn` normalised and its words found, as `p`'s next turn; with `scalarBits`, its
+    /// `ScalarBits` written there too.
+    package func append(_ turn: Turn, to p: Prepared, scalarBits: UnsafeMutablePointer<UInt64>? = nil) {
+        let n = normaliser.normalise(turn.text, into: p.spareTexts.popLast(), scalarBits: scalarBits)
         if turn.side == .caller { p.firstCallerTurn = p.firstCallerTurn ?? p.turns.count } else { p.firstCalleeTurn = p.firstCalleeTurn ?? p.turns.count }
-        // Collected in a reused buffer (moved out and back, so never shared and copied), then kept
-        // as a copy of exactly its size: a live call keeps every turn's hits. (Copied from a buffer
-        // pointer: `Array(unsafeUninitializedCapacity:)` takes the standard library's unspecialised
+        // Into the last record's array for this turn when there is one (`Prepared.reset` keeps
+        // them), emptied keeping its memory: no array allocated and freed per turn with words.
+        if var spare = p.spareHits.popLast() {
+            spare.removeAll(keepingCapacity: true)
+            findWords(in: n, into: &spare)
+            p.turns.append(PreparedTurn(turn: turn, text: n, wordHits: spare))
+            return
+        }
+        // Otherwise (the first records, a live call's turns) collected in a reused buffer (moved
+        // out and back, so never shared and copied), then kept as a copy of exactly its size: a
+        // live call keeps every turn's hits. (Copied from a buffer pointer:
+        // `Array(unsafeUninitializedCapacity:)` takes the standard library's unspecialised
         // allocation path, several hundred instructions more.)
         var hits: [(Int32, Int32, Int32)] = []
         swap(&hits, &hitScratch)
         defer { swap(&hits, &hitScratch) }
         hits.removeAll(keepingCapacity: true)
-        if usePrefilter {
-            let edges = matcher.rules.wordEdges
-            n.bytes.withUnsafeBufferPointer { buf in
-                matcher.automaton.forEachMatch(in: buf) { w, s, e in
-                    // A Latin-letter word is a whole word unless written `~"…"`, and so is a variant
-                    // spelling's short Latin edge (`sd` is 刷单, not the `sd` of `usd`; RULES.md).
-                    let edge = edges[w]
-                    if edge != 0 {
-                        if (edge & 1 != 0 && s > 0 && Literal.isLatinLetter(buf[s - 1]))
-                            || (edge & 2 != 0 && e < buf.count && Literal.isLatinLetter(buf[e])) { return }
-                        // A false friend (`sd卡`) takes back the hits that are a prefix of it (`sd`, 刷单's
-                        // variant): they were reported before it, since hits come in order of their end.
-                        if edge & RuleSet.falseFriendEdge != 0 {
-                            Screener.takeBackPrefixes(of: Int32(s), Int32(e), from: &hits)
-                            return
-                        }
+        findWords(in: n, into: &hits)
+        p.turns.append(PreparedTurn(turn: turn, text: n, wordHits: hits.isEmpty ? [] : hits.withUnsafeBufferPointer { Array($0) }))
+    }
+
+    /// Appends to `hits` the dictionary words in `n` (none without the prefilter).
+    private func findWords(in n: NormalisedText, into hits: inout [(Int32, Int32, Int32)]) {
+        guard usePrefilter else { return }
+        let edges = matcher.rules.wordEdges
+        n.bytes.withUnsafeBufferPointer { buf in
+            matcher.automaton.forEachMatch(in: buf) { w, s, e in
+                // A Latin-letter word is a whole word unless written `~"…"`, and so is a variant
+                // spelling's short Latin edge (`sd` is 刷单, not the `sd` of `usd`; RULES.md).
+                let edge = edges[w]
+                if edge != 0 {
+                    if (edge & 1 != 0 && s > 0 && Literal.isLatinLetter(buf[s - 1]))
+                        || (edge & 2 != 0 && e < buf.count && Literal.isLatinLetter(buf[e])) { return }
+                    // A false friend (`sd卡`) takes back the hits that are a prefix of it (`sd`, 刷单's
+                    // variant): they were reported before it, since hits come in order of their end.
+                    if edge & RuleSet.falseFriendEdge != 0 {
+                        Screener.takeBackPrefixes(of: Int32(s), Int32(e), from: &hits)
+                        return
                     }
-                    hits.append((Int32(w), Int32(s), Int32(e)))
                 }
+                hits.append((Int32(w), Int32(s), Int32(e)))
             }
         }
-        p.turns.append(PreparedTurn(turn: turn, text: n, wordHits: hits.isEmpty ? [] : hits.withUnsafeBufferPointer { Array($0) }))
     }
     @exclusivity(unchecked) private var hitScratch: [(Int32, Int32, Int32)] = []
 

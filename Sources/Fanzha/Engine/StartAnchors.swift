@@ -1,5 +1,6 @@
 import Foundation
 import FanzhaPCRE
+import FanzhaText
 
 // Start anchors: for a regex every match of which holds one of a few literals within a bounded
 // number of characters of its start (王女士…: 女士 one character in; X某: 某 one character in),

@@ -1,5 +1,6 @@
 import Foundation
 import FanzhaPCRE
+import FanzhaText
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
