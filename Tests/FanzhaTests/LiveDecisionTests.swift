@@ -135,6 +135,35 @@ import Testing
         // Frames hid n-grams often enough that the subtraction itself is tested.
         #expect(hiding > 20, "\(hiding) of \(compared) margins had n-grams hidden")
     }
+
+    /// The next turn's margin with the same frames hidden reuses the n-grams they hid
+    /// (`lastHidden`): the same margin and bound, to the bit, as finding them again.
+    @Test func theSameFramesOnMoreTurnsHideWhatTheyHid() throws {
+        let model = try bundledModel()
+        let screener = try Screener(rules: LiveCallsTests.rules, model: model)
+        var reused = 0
+        for call in try LiveCallsTests.calls() {
+            let p = screener.prepare(call)
+            let counts = Screener.CallNGrams(from: 0)
+            for k in 0..<p.turnCount {
+                counts.add(p.turns[k].text, model: model, logs: screener.modelScratch.oneMoreThanLog)
+                var e = Screener.Evaluation(screener: screener, prepared: p, turnLimit: k + 1)
+                e.collectCandidates()
+                e.findFrames()
+                e.blindness = 0xFF
+                let blind = e.modelBlindness
+                let hiddenFrames = e.ws.frames.filter { $0.kind & blind != 0 }
+                if let h = counts.lastHidden, h.hi < counts.hi, h.frames == hiddenFrames, !hiddenFrames.isEmpty { reused += 1 }
+                let kept = e.liveApproximateMargin(counts, model)
+                counts.lastHidden = nil
+                let afresh = e.liveApproximateMargin(counts, model)
+                e.release()
+                #expect(kept.margin.bitPattern == afresh.margin.bitPattern && kept.error.bitPattern == afresh.error.bitPattern
+                        && kept.hidden == afresh.hidden, "call \(call.id), turn \(k)")
+            }
+        }
+        #expect(reused > 20, "\(reused) margins reused the last turn's hidden n-grams")
+    }
 }
 
 /// A live call's word hits stay placed under their atoms from event to event

@@ -129,9 +129,10 @@ extension Screener {
         }
 
         /// The last margin outside hidden frames (`liveApproximateMargin`): the counts it was
-        /// for (up to `hi`), the frames hidden, how many n-grams they hid, and the result. The
-        /// three `model` rules of a decision ask for the same one.
-        var lastHidden: (hi: Int, frames: [FrameSpan], hiddenNGrams: Int, margin: Double, error: Double)?
+        /// for (up to `hi`), the frames hidden, the buckets of the n-grams they hid (one entry
+        /// per n-gram), and the result. The three `model` rules of a decision ask for the same
+        /// one, and the next event's decision usually hides the same frames.
+        var lastHidden: (hi: Int, frames: [FrameSpan], hidden: [Int32], margin: Double, error: Double)?
 
         /// The margin from the running sums less the n-grams of buckets `hidden` (one entry per
         /// n-gram, counted here), and how far from it the exact margin can be.
@@ -222,7 +223,14 @@ extension Screener.Evaluation {
             return (margin, error, 0)
         }
         let frames = ws.frames.filter { $0.kind & blind != 0 }
-        if let h = counts.lastHidden, h.hi == counts.hi, h.frames == frames { return (h.margin, h.error, h.hiddenNGrams) }
+        if let h = counts.lastHidden, h.frames == frames {
+            if h.hi == counts.hi { return (h.margin, h.error, h.hidden.count) }
+            // The same frames on more turns: they hide the same n-grams (a frame's are its own
+            // bytes' in its turn, which a new turn does not change); only the counts moved.
+            let (margin, error) = counts.approximateMargin(model, hiding: h.hidden, logs: screener.modelScratch.oneMoreThanLog)
+            counts.lastHidden = (counts.hi, frames, h.hidden, margin, error)
+            return (margin, error, h.hidden.count)
+        }
         // The buckets of the n-grams wholly inside a hidden frame: those of each frame's own bytes
         // (an n-gram's bucket depends on its scalars alone), less those inside an earlier frame.
         var framed: [Int32] = []
@@ -245,7 +253,7 @@ extension Screener.Evaluation {
             }
         }
         let (margin, error) = counts.approximateMargin(model, hiding: framed, logs: screener.modelScratch.oneMoreThanLog)
-        counts.lastHidden = (counts.hi, frames, framed.count, margin, error)
+        counts.lastHidden = (counts.hi, frames, framed, margin, error)
         return (margin, error, framed.count)
     }
 }
