@@ -631,6 +631,39 @@ category prize {
         #expect(levels == [.none, .low, .medium, .high])
     }
 
+    /// An `or` or `at_least` passes over the parts the prefilter rules out (`nextKid`) and
+    /// evaluates the others, in order; a rule fires in a decision exactly when its condition
+    /// has occurrences. Every subset of four cues, words and regexes, with and without the
+    /// prefilter: each rule fires on some, and no text tells `fires` and `evaluate` apart.
+    @Test func aRuleFiresExactlyWhenItsConditionHasOccurrences() throws {
+        let text = categoriesText + """
+        rule a { title "a" score 1 match /乙+/ or "甲" or "丙" }
+        rule b { title "b" score 1 match 2 of ("甲", /乙/, "丙", /丁/) }
+        rule c { title "c" score 1 match ("甲" or /丙/) and not (/乙/ or "丁") }
+        rule d { title "d" score 1 match 3 of ("甲", "乙", /丙|丁/) and "甲" near(4) /丁/ }
+        rule e { title "e" score 1 match not (/甲/ and "乙") }
+        rule f { title "f" score 1 match 3 of ("甲", /乙/, "丙", "丁") or /甲.*丁/ }
+        """
+        for usePrefilter in [true, false] {
+            let s = try scannerEngine(text, usePrefilter: usePrefilter)
+            var fired = Set<String>()
+            for mask in 0..<16 {
+                let cues = ["甲", "乙", "丙", "丁"].enumerated().filter { mask & (1 << $0.offset) != 0 }.map(\.element)
+                let t = cues.joined(separator: "和")
+                let p = s.prepare(message(t))
+                var e = Engine.Evaluation(screener: s, prepared: p, turnLimit: p.turnCount)
+                for r in s.rules.rules.indices {
+                    let root = e.program.pointee.roots[r]
+                    let fires = e.fires(root)
+                    #expect(fires == !e.evaluate(root, scope: []).isEmpty, "\(s.rules.rules[r].id) on \(t)")
+                    if fires { fired.insert(s.rules.rules[r].id) }
+                }
+                e.release()
+            }
+            #expect(fired == ["a", "b", "c", "d", "e", "f"], "each rule fires on some text")
+        }
+    }
+
     // MARK: the prefilter and the parallel scanner
 
     // That the prefilter and the worker count change no verdict on the whole corpus is checked on

@@ -91,6 +91,27 @@ extension Screener.Evaluation {
         return program.pointee.atomIsWords[a] ? ws.atomHitStamp[a] != ws.generation : !atomCandidate(a)
     }
 
+    /// The first child of `n` from `k` on that the prefilter does not rule out (`absentWords`),
+    /// or `n.count` when there is none. A loop of its own, with no call and no write, so the
+    /// tables' addresses are read once, not again for each child after every `evaluate` (`or`
+    /// and `at_least` lists pass over about 70 ruled-out children a record: 15 instructions
+    /// each instead of 24).
+    @inline(__always)
+    private mutating func nextKid(of n: Program.Node, from k: Int) -> Int {
+        guard usePrefilter else { return k }
+        let nodes = program.pointee.nodes, kids = program.pointee.kids, isWords = program.pointee.atomIsWords
+        let hitStamp = ws.atomHitStamp, g = ws.generation, end = Int(n.count)
+        var k = k
+        while k < end {
+            let c = nodes[Int(kids[Int(n.first) + k])]
+            guard c.op == .atom else { return k }
+            let a = Int(c.arg)
+            if isWords[a] ? hitStamp[a] == g : atomCandidate(a) { return k }
+            k += 1
+        }
+        return end
+    }
+
     /// Whether atom `a` is a word list none of whose words the automaton found in this record.
     @inline(__always)
     private mutating func absentWords(atom a: Int) -> Bool {
@@ -133,11 +154,11 @@ extension Screener.Evaluation {
             return concatenate(from: base)
         case .or:
             let base = ws.stack.count
-            for k in 0..<Int(n.count) {
-                let id = kid(n, k)
-                if absentWords(id) { continue }
-                let o = evaluate(id, scope: scope)
+            var k = nextKid(of: n, from: 0)
+            while k < Int(n.count) {
+                let o = evaluate(kid(n, k), scope: scope)
                 if !o.isEmpty { ws.stack.append(o) }
+                k = nextKid(of: n, from: k + 1)
             }
             return ws.stack.count == base ? .none : concatenate(from: base)
         case .not:
@@ -145,11 +166,11 @@ extension Screener.Evaluation {
             return absentWords(id) || evaluate(id, scope: scope).isEmpty ? .nowhere : .none
         case .atLeast:
             let base = ws.stack.count
-            for k in 0..<Int(n.count) {
-                let id = kid(n, k)
-                if absentWords(id) { continue }
-                let o = evaluate(id, scope: scope)
+            var k = nextKid(of: n, from: 0)
+            while k < Int(n.count) {
+                let o = evaluate(kid(n, k), scope: scope)
                 if !o.isEmpty { ws.stack.append(o) }
+                k = nextKid(of: n, from: k + 1)
             }
             // None satisfied is false even for at_least(0, …): there is no evidence to show.
             if ws.stack.count - base >= Int(n.arg) && ws.stack.count > base { return concatenate(from: base) }

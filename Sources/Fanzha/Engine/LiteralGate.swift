@@ -19,21 +19,31 @@ extension Screener {
     /// scalar, made once per turn), and only when every one of its scalars' bits is set, in the
     /// bytes. Immutable once made: plain tables, read in place.
     final class LiteralGate {
-        /// The tree, flat, and the literals, in one block read in place (plain pointers: a check
-        /// retains and releases nothing). Node `i` is a literal (`kind` 0, `first` its index), all
-        /// (1) or any (2) of the nodes `kids[first ..< first + count]`; node 0 is the root.
-        /// Literal `k`'s bytes are `bytes[byteStart[k] ..< byteStart[k + 1]]`, and its scalars'
-        /// bits `bits[bitStart[k] ..< bitStart[k + 1]]`.
-        private let kind: UnsafePointer<Int32>, first: UnsafePointer<Int32>, count: UnsafePointer<Int32>, kids: UnsafePointer<Int32>
-        private let byteStart: UnsafePointer<Int32>, bitStart: UnsafePointer<Int32>, bits: UnsafePointer<Int32>
-        private let bytes: UnsafePointer<UInt8>
+        /// The gate's tables, which the check reads; the gate owns their memory (`block`,
+        /// `firstMask`) and frees it when it goes.
+        let tables: Tables
         private let block: UnsafeMutablePointer<Int32>
-        /// An `any` of literals only (`[王李]`, 80 verbs) is first tested as a whole: the bitmap's
-        /// words `firstWord[p]` masked with `firstMask[p]`, for `p` in `firstPairs[i] ..<
-        /// firstPairs[i + 1]`, hold the bits of its literals' first scalars; none set, none is
-        /// present. A few word tests instead of one loop per literal, most of them failing.
-        private let firstPairs: UnsafePointer<Int32>, firstWord: UnsafePointer<Int32>
         private let firstMask: UnsafeMutablePointer<UInt64>
+
+        /// The tree, flat, and the literals, in one block read in place. The check is the
+        /// struct's: plain pointers copied out of the gate, so it retains and releases nothing (a
+        /// method of the class was called with the gate retained around it, even through
+        /// `Unmanaged`: a retain and a release for each of 50,000 checks per 10,000 records).
+        /// Node `i` is a literal (`kind` 0, `first` its index), all (1) or any (2) of the nodes
+        /// `kids[first ..< first + count]`; node 0 is the root. Literal `k`'s bytes are
+        /// `bytes[byteStart[k] ..< byteStart[k + 1]]`, and its scalars' bits
+        /// `bits[bitStart[k] ..< bitStart[k + 1]]`.
+        struct Tables {
+            fileprivate let kind: UnsafePointer<Int32>, first: UnsafePointer<Int32>, count: UnsafePointer<Int32>, kids: UnsafePointer<Int32>
+            fileprivate let byteStart: UnsafePointer<Int32>, bitStart: UnsafePointer<Int32>, bits: UnsafePointer<Int32>
+            fileprivate let bytes: UnsafePointer<UInt8>
+            /// An `any` of literals only (`[王李]`, 80 verbs) is first tested as a whole: the
+            /// bitmap's words `firstWord[p]` masked with `firstMask[p]`, for `p` in `firstPairs[i]
+            /// ..< firstPairs[i + 1]`, hold the bits of its literals' first scalars; none set, none
+            /// is present. A few word tests instead of one loop per literal, most of them failing.
+            fileprivate let firstPairs: UnsafePointer<Int32>, firstWord: UnsafePointer<Int32>
+            fileprivate let firstMask: UnsafePointer<UInt64>
+        }
 
         /// The gate of a regex with source `source`, or nil when its literals say nothing — or,
         /// with `beyondWords`, no single character (only what its prefilter words may say).
@@ -148,12 +158,13 @@ extension Screener {
             }
             let byteBase = UnsafeMutableRawPointer(block + at).bindMemory(to: UInt8.self, capacity: bytes.count)
             byteBase.initialize(from: bytes, count: bytes.count)
+            let masks = UnsafeMutablePointer<UInt64>.allocate(capacity: max(1, firstMask.count))
+            masks.initialize(from: firstMask, count: firstMask.count)
             self.block = block
-            (kind, first, count, self.kids, self.byteStart, self.bitStart, self.bits) = (starts[0], starts[1], starts[2], starts[3], starts[4], starts[5], starts[6])
-            (self.firstPairs, self.firstWord) = (starts[7], starts[8])
-            self.bytes = UnsafePointer(byteBase)
-            self.firstMask = UnsafeMutablePointer<UInt64>.allocate(capacity: max(1, firstMask.count))
-            self.firstMask.initialize(from: firstMask, count: firstMask.count)
+            self.firstMask = masks
+            self.tables = Tables(kind: starts[0], first: starts[1], count: starts[2], kids: starts[3],
+                            byteStart: starts[4], bitStart: starts[5], bits: starts[6], bytes: UnsafePointer(byteBase),
+                            firstPairs: starts[7], firstWord: starts[8], firstMask: UnsafePointer(masks))
         }
 
         deinit {
@@ -164,54 +175,7 @@ extension Screener {
         /// Whether `text` (with `scalars`, its `ScalarBits`) holds what every match needs: false
         /// means PCRE2 would find nothing there.
         func admits(_ text: UnsafeBufferPointer<UInt8>, scalars: UnsafePointer<UInt64>) -> Bool {
-            holds(0, text, scalars)
-        }
-
-        private func holds(_ i: Int, _ text: UnsafeBufferPointer<UInt8>, _ scalars: UnsafePointer<UInt64>) -> Bool {
-            let f = Int(first[i])
-            switch kind[i] {
-            case 0: return present(f, text, scalars)
-            case 1:
-                for j in f..<(f + Int(count[i])) where !holds(Int(kids[j]), text, scalars) { return false }
-                return true
-            default:
-                var p = Int(firstPairs[i])
-                let end = Int(firstPairs[i + 1])
-                if p < end {
-                    while p < end, scalars[Int(firstWord[p])] & firstMask[p] == 0 { p &+= 1 }
-                    if p == end { return false }
-                }
-                for j in f..<(f + Int(count[i])) {
-                    let k = Int(kids[j])
-                    // A literal child inline: most children of an `any` are.
-                    if kind[k] == 0 ? present(Int(first[k]), text, scalars) : holds(k, text, scalars) { return true }
-                }
-                return false
-            }
-        }
-
-        /// Whether literal `k` is in `text`: every one of its scalars' bits set, then its bytes found.
-        @inline(__always)
-        private func present(_ k: Int, _ text: UnsafeBufferPointer<UInt8>, _ scalars: UnsafePointer<UInt64>) -> Bool {
-            var b = Int(bitStart[k])
-            let bitEnd = Int(bitStart[k + 1])
-            while b < bitEnd {
-                let bit = Int(bits[b])
-                if scalars[bit &>> 6] & (1 &<< UInt64(bit & 63)) == 0 { return false }
-                b &+= 1
-            }
-            let s = Int(byteStart[k]), n = Int(byteStart[k + 1]) - s
-            guard let base = text.baseAddress, n <= text.count else { return false }
-            // Look for the literal's last byte (for Han, the most varied of a character's
-            // three), then compare the whole.
-            let needle = bytes + s, last = Int32(needle[n - 1])
-            var from = n - 1
-            while from < text.count, let hit = memchr(base + from, last, text.count - from) {
-                let end = base.distance(to: hit.assumingMemoryBound(to: UInt8.self)) + 1
-                if memcmp(base + (end - n), needle, n) == 0 { return true }
-                from = end
-            }
-            return false
+            tables.admits(text, scalars: scalars)
         }
     }
 
@@ -287,13 +251,68 @@ extension Screener.AtomMatchers {
     /// keeps it alive.
     func gateAdmits(_ text: UnsafeBufferPointer<UInt8>, scalars: UnsafePointer<UInt64>) -> Bool {
         guard case .gate(let gate) = gate else { return true }
-        return gate._withUnsafeGuaranteedRef { $0.admits(text, scalars: scalars) }
+        return gate._withUnsafeGuaranteedRef { $0.tables }.admits(text, scalars: scalars)
     }
 
     /// Releases the gate and the anchored search it holds, if any (once, when the screener goes).
     func releaseHeld() {
         if case .gate(let gate) = gate { gate.release() }
         if case .search(let search) = anchored { search.release() }
+    }
+}
+
+extension Screener.LiteralGate.Tables {
+    /// Whether `text` (with `scalars`, its `ScalarBits`) holds what every match needs: false
+    /// means PCRE2 would find nothing there.
+    func admits(_ text: UnsafeBufferPointer<UInt8>, scalars: UnsafePointer<UInt64>) -> Bool {
+        holds(0, text, scalars)
+    }
+
+    private func holds(_ i: Int, _ text: UnsafeBufferPointer<UInt8>, _ scalars: UnsafePointer<UInt64>) -> Bool {
+        let f = Int(first[i])
+        switch kind[i] {
+        case 0: return present(f, text, scalars)
+        case 1:
+            for j in f..<(f + Int(count[i])) where !holds(Int(kids[j]), text, scalars) { return false }
+            return true
+        default:
+            var p = Int(firstPairs[i])
+            let end = Int(firstPairs[i + 1])
+            if p < end {
+                while p < end, scalars[Int(firstWord[p])] & firstMask[p] == 0 { p &+= 1 }
+                if p == end { return false }
+            }
+            for j in f..<(f + Int(count[i])) {
+                let k = Int(kids[j])
+                // A literal child inline: most children of an `any` are.
+                if kind[k] == 0 ? present(Int(first[k]), text, scalars) : holds(k, text, scalars) { return true }
+            }
+            return false
+        }
+    }
+
+    /// Whether literal `k` is in `text`: every one of its scalars' bits set, then its bytes found.
+    @inline(__always)
+    private func present(_ k: Int, _ text: UnsafeBufferPointer<UInt8>, _ scalars: UnsafePointer<UInt64>) -> Bool {
+        var b = Int(bitStart[k])
+        let bitEnd = Int(bitStart[k + 1])
+        while b < bitEnd {
+            let bit = Int(bits[b])
+            if scalars[bit &>> 6] & (1 &<< UInt64(bit & 63)) == 0 { return false }
+            b &+= 1
+        }
+        let s = Int(byteStart[k]), n = Int(byteStart[k + 1]) - s
+        guard let base = text.baseAddress, n <= text.count else { return false }
+        // Look for the literal's last byte (for Han, the most varied of a character's
+        // three), then compare the whole.
+        let needle = bytes + s, last = Int32(needle[n - 1])
+        var from = n - 1
+        while from < text.count, let hit = memchr(base + from, last, text.count - from) {
+            let end = base.distance(to: hit.assumingMemoryBound(to: UInt8.self)) + 1
+            if memcmp(base + (end - n), needle, n) == 0 { return true }
+            from = end
+        }
+        return false
     }
 }
 
