@@ -130,9 +130,9 @@ public struct Verdict: Sendable {
     public let score: Int
     /// The name of the category with the highest score, if the level is above none and some
     /// category scored above zero.
-    public let category: String?
+    public var category: String? { categoryIndex.map { outcome.categoryNames[$0] } }
     /// Categories that scored above zero, highest first.
-    public let categories: [(category: String, score: Int)]
+    public var categories: [(category: String, score: Int)] { ranked.map { (outcome.categoryNames[$0.category], $0.score) } }
     /// The rules that fired, in rule order.
     public let hits: [RuleHit]
     /// Rules that hit a PCRE2 limit on this record; the rest of the verdict still stands.
@@ -142,12 +142,19 @@ public struct Verdict: Sendable {
     /// For calls: the first turn (0-based) after which a rule tagged `money_request` had fired.
     public let firstMoneyRequestTurn: Int?
     /// What to tell the person (`ReferralPolicy`); nil at level none.
-    public let advice: String?
-    public let referral: Referral?
+    public var advice: String? { outcome.advice }
+    public var referral: Referral? { outcome.referral }
     /// The frames found, in text order; empty when the rule set declares none or none applied.
     public internal(set) var frames: [Frame] = []
     /// The main category's index in the rule set.
     package let categoryIndex: Int?
+    /// `categories` as indexes in the rule set: a verdict makes no array of names, and the
+    /// names are not retained and released again with every verdict.
+    package let ranked: [(category: Int, score: Int)]
+    /// The advice and referral of the verdict's level and main category, and the rule set's
+    /// category names: one object shared by every verdict of that outcome (`Screener.outcomes`),
+    /// not four strings retained and released per verdict.
+    package let outcome: Screener.Outcome
 }
 
 /// A verdict's decision without its evidence: enough to count, filter or watch a call's level.

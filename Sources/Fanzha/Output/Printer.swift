@@ -119,8 +119,10 @@ public struct VerdictPrinter: Sendable {
         o.add("level", v.level.description)
         o.add("score", v.score)
         if let c = v.category { o.add("category", c) } else { o.addNull("category") }
-        o.add("categories", v.categories.lazy.map(\.category))
-        o.addObjects("hits", v.hits) { h, hit in writeHit(hit, to: &h) }
+        // By index, in the names the verdict ranks them by (`categories` would make an array).
+        let names = v.outcome.categoryNames
+        o.add("categories", v.ranked.lazy.map { names[$0.category] })
+        writeHits(v.hits, to: &o)
         if let advice = v.advice {
             if let written = writtenAdvice(advice, category: v.categoryIndex) { o.addRaw("advice", bytes: written) } else { o.add("advice", advice) }
         } else {
@@ -153,10 +155,22 @@ public struct VerdictPrinter: Sendable {
         }
     }
 
+    /// A verdict's hits, each read where the array keeps it: a `for` over the hits copied each one
+    /// out (its name, title, tags and evidence table retained, then released again).
+    private func writeHits(_ hits: [RuleHit], to o: inout JSONObjectWriter) {
+        hits.withUnsafeBufferPointer { hits in
+            o.addObjects("hits", hits.indices) { h, k in writeHit(ruleIndex: hits[k].ruleIndex, evidence: hits[k].evidence, to: &h) }
+        }
+    }
+
     /// One hit: rule, title, score, tags and evidence spans.
     package func writeHit(_ hit: RuleHit, to h: inout JSONObjectWriter) {
-        h.addFields(ruleFields[hit.ruleIndex])
-        switch hit.evidence {
+        writeHit(ruleIndex: hit.ruleIndex, evidence: hit.evidence, to: &h)
+    }
+
+    private func writeHit(ruleIndex: Int, evidence: HitEvidence, to h: inout JSONObjectWriter) {
+        h.addFields(ruleFields[ruleIndex])
+        switch evidence {
         case .found(let table, let places):
             // Straight from the evidence table: no span, array or string made.
             let isCall = table.isCall, all = table.places
