@@ -106,11 +106,7 @@ extension Screener.Evaluation {
         // Room for a few at the first: grown one by one, a verdict's second and third hits each
         // moved the array (14,438 growths for 18,649 hits on the bench slice).
         if hits.isEmpty { hits.reserveCapacity(4) }
-        // The rule's fields read one by one in place: `let rule = rules[i]` copied the whole
-        // rule (and retained all its fields) for each hit.
-        let rules = screener.rules
-        hits.append(RuleHit(ruleIndex: i, rule: rules.rules[i].id, title: rules.rules[i].title, score: rules.rules[i].score,
-                            tags: rules.rules[i].tags, evidence: hitEvidence(occ)))
+        hits.append(RuleHit(ruleIndex: i, identity: screener.ruleIdentity(i), evidence: hitEvidence(occ)))
         score += ruleScore
         let c = Int(program.pointee.categories[i])
         if c >= 0 {
