@@ -31,8 +31,24 @@ private struct Screened {
     let level: Level
     let errors: [String]
     let line: WrittenLine?
-    var unreadable: RecordError? = nil
-    var warning: Warning? = nil   // --refer
+    /// What only some records have, apart: each result is destroyed after its batch, and with
+    /// the two inline that went through their optionals' generic value witnesses (about 240
+    /// instructions a record, and 130 more for a verdict's result as it was made).
+    let aside: Aside?
+
+    init(level: Level, errors: [String], line: WrittenLine?, aside: Aside? = nil) {
+        self.level = level; self.errors = errors; self.line = line; self.aside = aside
+    }
+
+    var unreadable: RecordError? { aside?.unreadable }
+    var warning: Warning? { aside?.warning }   // --refer
+}
+
+/// A record that could not be read, or the warning `--refer` files for a verdict.
+private final class Aside: Sendable {
+    let unreadable: RecordError?
+    let warning: Warning?
+    init(unreadable: RecordError? = nil, warning: Warning? = nil) { self.unreadable = unreadable; self.warning = warning }
 }
 
 /// A record's output line where its worker wrote it, in that worker's lines for the batch.
@@ -81,7 +97,7 @@ extension ScanSettings {
         let pipeline = ScanPipeline(scanner: scanner, work: { scanner, record -> Screened in
             if let bad = record.inputError {
                 let line = printer?.renderError(bad).map { error in WrittenLine(in: scanner.batchLines) { $0.append(contentsOf: error) } }
-                return Screened(level: .none, errors: [], line: line, unreadable: bad)
+                return Screened(level: .none, errors: [], line: line, aside: Aside(unreadable: bad))
             }
             let prepared = scanner.prepare(record)
             if !printsRecords || onlyFlagged {
@@ -96,7 +112,8 @@ extension ScanSettings {
                     printer.render(v, record: record, appendingTo: lines)
                 }
             }
-            return Screened(level: v.level, errors: v.errors, line: line, warning: referrer?.warning(v, record))
+            return Screened(level: v.level, errors: v.errors, line: line,
+                            aside: referrer.flatMap { $0.warning(v, record).map { Aside(warning: $0) } })
         }, deliver: { batch, results in
             // The batch's cases are committed before its verdicts are written.
             referrer?.refer(results.compactMap(\.warning))

@@ -160,6 +160,40 @@ import Testing
         #expect(line.contains(#"{"start":18,"end":23,"text":"安全的账户"}"#), "\(line)")
     }
 
+    /// A verdict's line says what the verdict's public fields say: its categories, main category,
+    /// advice and referral (kept as indexes and a shared outcome), and each hit's rule, title,
+    /// score, tags and spans (written from the hits where the verdict keeps them).
+    @Test func aVerdictsLineSaysWhatTheVerdictSays() throws {
+        let rules = try loadBundledRuleSet()
+        let screener = try Screener(rules: rules)
+        let printer = VerdictPrinter(rules: rules, format: .jsonl)
+        var flagged = 0, spans = 0
+        for r in try loadCorpusRecords().prefix(300) {
+            let v = screener.screen(r)
+            let line = try #require(try JSONSerialization.jsonObject(with: Data(printer.render(v, record: r))) as? [String: Any])
+            #expect(line["categories"] as? [String] == v.categories.map(\.category))
+            #expect(line["category"] as? String == v.category)
+            #expect(v.category == (v.level > .none ? v.categories.first?.category : nil))
+            let category = v.category.flatMap { name in rules.categories.first { $0.id == name } }
+            #expect(v.advice == rules.policy.advice(level: v.level, category: category))
+            #expect(v.referral == rules.policy.referral(level: v.level, category: category))
+            #expect(line["advice"] as? String == v.advice)
+            #expect((line["referral"] as? [String: Any])?["script"] as? String == v.referral?.script)
+            let hits = try #require(line["hits"] as? [[String: Any]])
+            #expect(hits.count == v.hits.count)
+            for (json, hit) in zip(hits, v.hits) {
+                #expect(json["rule"] as? String == hit.rule && json["title"] as? String == hit.title)
+                #expect(json["score"] as? Int == hit.score && json["tags"] as? [String] == hit.tags)
+                let written = try #require(json["spans"] as? [[String: Any]])
+                #expect(written.map { [$0["start"] as? Int, $0["end"] as? Int] } == hit.spans.map { [$0.start, $0.end] })
+                #expect(written.map { $0["text"] as? String } == hit.spans.map(\.text))
+                spans += written.count
+            }
+            if v.level > .none { flagged += 1 }
+        }
+        #expect(flagged > 20 && spans > 50)
+    }
+
     @Test func nestedObjectsAndPrewrittenFields() throws {
         var inner = JSONObjectWriter()
         inner.add("rule", "police.safe_account")
@@ -167,7 +201,7 @@ import Testing
         let fields = inner.fields
         var o = JSONObjectWriter()
         o.addObjects("hits", [1, 2]) { h, i in
-            h.addFields(fields)
+            fields.withUnsafeBufferPointer { h.addFields($0) }
             h.add("i", i)
         }
         o.addRaw("raw", bytes: Array("[1,2]".utf8))

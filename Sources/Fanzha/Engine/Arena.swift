@@ -36,6 +36,14 @@ struct Arena<Element: BitwiseCopyable> {
         count &+= 1
     }
 
+    /// `elements` appended, copied at once (a span's text into an evidence table).
+    mutating func append(contentsOf elements: UnsafeBufferPointer<Element>) {
+        guard let from = elements.baseAddress, elements.count > 0 else { return }
+        while capacity &- count < elements.count { grow() }
+        (base.unsafelyUnwrapped + count).initialize(from: from, count: elements.count)
+        count &+= elements.count
+    }
+
     private mutating func grow() {
         let newCapacity = Swift.max(64, capacity &* 2)
         let grown = UnsafeMutablePointer<Element>.allocate(capacity: newCapacity)

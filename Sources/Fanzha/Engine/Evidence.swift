@@ -28,7 +28,7 @@ extension Screener.Evaluation {
             let o = ws.occ[i]
             for e in Int(o.evStart)..<Int(o.evStart + o.evCount) { ws.evidence.append(ws.arena[e]) }
         }
-        let first = table.places.count
+        let first = table.count
         guard ws.evidence.count > 0 else { return first..<first }
         var merged = UnsafeMutableBufferPointer(start: ws.evidence.address(0), count: ws.evidence.count)
         merged.sort { ($0.turn, $0.start, $0.end) < ($1.turn, $1.start, $1.end) }
@@ -70,7 +70,7 @@ extension Screener.Evaluation {
                 }
             }
         }
-        return first..<table.places.count
+        return first..<table.count
     }
 }
 

@@ -106,11 +106,7 @@ extension Screener.Evaluation {
         // Room for a few at the first: grown one by one, a verdict's second and third hits each
         // moved the array (14,438 growths for 18,649 hits on the bench slice).
         if hits.isEmpty { hits.reserveCapacity(4) }
-        // The rule's fields read one by one in place: `let rule = rules[i]` copied the whole
-        // rule (and retained all its fields) for each hit.
-        let rules = screener.rules
-        hits.append(RuleHit(ruleIndex: i, rule: rules.rules[i].id, title: rules.rules[i].title, score: rules.rules[i].score,
-                            tags: rules.rules[i].tags, evidence: hitEvidence(occ)))
+        hits.append(RuleHit(ruleIndex: i, identity: screener.ruleIdentity(i), evidence: hitEvidence(occ)))
         score += ruleScore
         let c = Int(program.pointee.categories[i])
         if c >= 0 {
@@ -128,31 +124,47 @@ extension Screener {
     func verdict(id: String, score: Int, categoryScores: [Int], categoryHit: [Bool], hits: [RuleHit], errors: [String],
                  frames: [Frame], firstWarningTurn: Int?, firstMoneyRequestTurn: Int?) -> Verdict {
         let level = rules.levels.level(for: score)
+        // Counted first, so that the verdict's array is made at its size (none when no category
+        // scored), not grown.
+        var scored = 0
+        for c in categoryScores.indices where categoryHit[c] && categoryScores[c] > 0 { scored += 1 }
         var ranked: [(category: Int, score: Int)] = []
-        for c in categoryScores.indices where categoryHit[c] && categoryScores[c] > 0 { ranked.append((c, categoryScores[c])) }
-        ranked.sort { $0.score != $1.score ? $0.score > $1.score : $0.category < $1.category }
+        if scored > 0 {
+            ranked.reserveCapacity(scored)
+            for c in categoryScores.indices where categoryHit[c] && categoryScores[c] > 0 { ranked.append((c, categoryScores[c])) }
+            ranked.sort { $0.score != $1.score ? $0.score > $1.score : $0.category < $1.category }
+        }
         // No risk, no main category (the per-category scores stay in `categories`).
         let main = level > .none ? ranked.first?.category : nil
-        let outcome = outcomes[Screener.outcomeIndex(level: level, category: main, categoryCount: rules.categories.count)]
-        return Verdict(id: id, level: level, score: score, category: main.map { rules.categories[$0].id },
-                       categories: ranked.map { (rules.categories[$0.category].id, $0.score) }, hits: hits, errors: errors,
+        return Verdict(id: id, level: level, score: score, hits: hits, errors: errors,
                        firstWarningTurn: firstWarningTurn, firstMoneyRequestTurn: firstMoneyRequestTurn,
-                       advice: outcome.advice, referral: outcome.referral,
-                       frames: frames, categoryIndex: main)
+                       frames: frames, categoryIndex: main, ranked: ranked,
+                       outcome: outcomes[Screener.outcomeIndex(level: level, category: main, categoryCount: rules.categories.count)])
     }
 
-    /// A verdict's advice and referral, which depend only on its level and main category.
-    struct Outcome { let advice: String?; let referral: Referral? }
+    /// A verdict's advice and referral, which depend only on its level and main category, and the
+    /// names its categories are ranked by. Shared by the verdicts of that outcome, read-only.
+    package final class Outcome: Sendable {
+        let advice: String?
+        let referral: Referral?
+        /// The rule set's category names, by index (one array, shared by every outcome).
+        let categoryNames: [String]
+
+        init(advice: String?, referral: Referral?, categoryNames: [String]) {
+            self.advice = advice; self.referral = referral; self.categoryNames = categoryNames
+        }
+    }
 
     /// The policy's advice and referral for every level and main category (none last), asked of
     /// the policy once per screener: asking per verdict copied the policy and the category.
     static func outcomes(_ rules: RuleSet) -> [Outcome] {
         var all: [Outcome] = []
+        let names = rules.categories.map(\.id)
         for level in Level.allCases {
             for c in 0...rules.categories.count {
                 let category = c < rules.categories.count ? rules.categories[c] : nil
                 all.append(Outcome(advice: rules.policy.advice(level: level, category: category),
-                                   referral: rules.policy.referral(level: level, category: category)))
+                                   referral: rules.policy.referral(level: level, category: category), categoryNames: names))
             }
         }
         return all

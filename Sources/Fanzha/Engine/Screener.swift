@@ -33,6 +33,8 @@ public final class Screener {
         atomCount = matcher.rules.atoms.count
         atomMatchers = .allocate(capacity: max(atomCount, 1))
         atomMatchers.initialize(repeating: AtomMatchers(), count: atomCount)
+        ruleIdentities = .allocate(capacity: max(matcher.rules.rules.count, 1))
+        ruleIdentities.initialize(repeating: nil, count: matcher.rules.rules.count)
     }
 
     /// `usePrefilter: false` runs every rule's matchers on every record (for measurements and
@@ -214,6 +216,19 @@ public final class Screener {
         var searches: Int32 = 0
         var anchored: AnchoredState = .unknown
     }
+    /// Per rule, the identity its hits share (`ruleIdentity`), made at its first hit. In memory of
+    /// its own, read through a pointer, as `atomMatchers`.
+    private let ruleIdentities: UnsafeMutablePointer<RuleIdentity?>
+
+    /// Rule `i`'s name, title, score and tags, as every hit of it on this screener carries them.
+    func ruleIdentity(_ i: Int) -> RuleIdentity {
+        if let made = ruleIdentities[i] { return made }
+        let rule = rules.rules[i]
+        let made = RuleIdentity(rule: rule.id, title: rule.title, score: rule.score, tags: rule.tags)
+        ruleIdentities[i] = made
+        return made
+    }
+
     /// Taken by an evaluation while it runs (`Optional.take()`: moved, never copied) and handed back.
     @exclusivity(unchecked) var workspace: Workspace? = Workspace()
     /// What a live call's decision reads, built on the first live call (LiveDecision.swift).
@@ -224,6 +239,8 @@ public final class Screener {
         for a in 0..<atomCount { atomMatchers[a].releaseHeld() }
         atomMatchers.deinitialize(count: atomCount)
         atomMatchers.deallocate()
+        ruleIdentities.deinitialize(count: rules.rules.count)
+        ruleIdentities.deallocate()
     }
 
     /// The verdict on the first `turnLimit` turns (all by default). With `timeline` (calls), also

@@ -91,10 +91,10 @@ package struct JSONObjectWriter {
     /// A value already written as JSON bytes.
     package mutating func addRaw(_ k: StaticString, bytes json: [UInt8]) { key(k); out.append(contentsOf: json) }
     /// Fields already written as JSON (`"k":v,"k2":v2`), e.g. rendered once and reused per record.
-    package mutating func addFields(_ fields: [UInt8]) {
+    package mutating func addFields(_ fields: UnsafeBufferPointer<UInt8>) {
         guard !fields.isEmpty else { return }
         separate()
-        out.append(contentsOf: fields)
+        out.append(fields)
     }
     package mutating func add<S: Sequence<String>>(_ k: StaticString, _ v: S) {
         key(k)

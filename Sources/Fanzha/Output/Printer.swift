@@ -8,8 +8,11 @@ public struct VerdictPrinter: Sendable {
     public let format: OutputFormat
     public let colour: Bool
 
-    /// Per rule, its hit's fixed fields (rule, title, score, tags) as JSON, written once.
-    private let ruleFields: [[UInt8]]
+    /// Per rule, its hit's fixed fields (rule, title, score, tags) as JSON, written once: rule
+    /// `i`'s are `ruleFieldBytes[ruleFields[i]]` (one array: an array per rule was retained and
+    /// released for every hit printed).
+    private let ruleFields: [Range<Int>]
+    private let ruleFieldBytes: [UInt8]
     /// The advice and referral of each category (and the generic ones, last) as JSON, written
     /// once: they are the longest texts of a verdict and the same for every record of a category.
     private let adviceJSON: [(text: String, json: [UInt8])]
@@ -19,14 +22,18 @@ public struct VerdictPrinter: Sendable {
         self.rules = rules
         self.format = format
         self.colour = colour
+        var fieldBytes: [UInt8] = []
         ruleFields = rules.rules.map { rule in
             var h = JSONObjectWriter()
             h.add("rule", rule.id)
             h.add("title", rule.title)
             h.add("score", rule.score)
             h.add("tags", rule.tags)
-            return h.fields
+            let start = fieldBytes.count
+            fieldBytes += h.fields
+            return start..<fieldBytes.count
         }
+        ruleFieldBytes = fieldBytes
         func json(_ s: String) -> [UInt8] {
             var out: [UInt8] = []
             appendJSONString(s, to: &out)
@@ -119,8 +126,10 @@ public struct VerdictPrinter: Sendable {
         o.add("level", v.level.description)
         o.add("score", v.score)
         if let c = v.category { o.add("category", c) } else { o.addNull("category") }
-        o.add("categories", v.categories.lazy.map(\.category))
-        o.addObjects("hits", v.hits) { h, hit in writeHit(hit, to: &h) }
+        // By index, in the names the verdict ranks them by (`categories` would make an array).
+        let names = v.outcome.categoryNames
+        o.add("categories", v.ranked.lazy.map { names[$0.category] })
+        writeHits(v.hits, to: &o)
         if let advice = v.advice {
             if let written = writtenAdvice(advice, category: v.categoryIndex) { o.addRaw("advice", bytes: written) } else { o.add("advice", advice) }
         } else {
@@ -153,20 +162,30 @@ public struct VerdictPrinter: Sendable {
         }
     }
 
+    /// A verdict's hits, each read where the array keeps it: a `for` over the hits copied each one
+    /// out (its name, title, tags and evidence table retained, then released again).
+    private func writeHits(_ hits: [RuleHit], to o: inout JSONObjectWriter) {
+        hits.withUnsafeBufferPointer { hits in
+            o.addObjects("hits", hits.indices) { h, k in writeHit(ruleIndex: hits[k].ruleIndex, evidence: hits[k].evidence, to: &h) }
+        }
+    }
+
     /// One hit: rule, title, score, tags and evidence spans.
     package func writeHit(_ hit: RuleHit, to h: inout JSONObjectWriter) {
-        h.addFields(ruleFields[hit.ruleIndex])
-        switch hit.evidence {
+        writeHit(ruleIndex: hit.ruleIndex, evidence: hit.evidence, to: &h)
+    }
+
+    private func writeHit(ruleIndex: Int, evidence: HitEvidence, to h: inout JSONObjectWriter) {
+        ruleFieldBytes.withUnsafeBufferPointer { h.addFields(UnsafeBufferPointer(rebasing: $0[ruleFields[ruleIndex]])) }
+        switch evidence {
         case .found(let table, let places):
-            // Straight from the evidence table: no span, array or string made.
-            let isCall = table.isCall, all = table.places
-            table.bytes.withUnsafeBufferPointer { text in
-                h.addObjects("spans", places) { j, k in
-                    let p = all[k]
-                    j.add("start", Int(p.start)); j.add("end", Int(p.end))
-                    j.add("text", utf8: UnsafeBufferPointer(rebasing: text[Int(p.from)..<Int(p.to)]))
-                    if isCall { j.add("turn", Int(p.turn)) }
-                }
+            // Straight from the evidence table's memory: no span, array or string made.
+            let isCall = table.isCall
+            h.addObjects("spans", places) { j, k in
+                let p = table.place(k)
+                j.add("start", Int(p.start)); j.add("end", Int(p.end))
+                j.add("text", utf8: table.text(of: p))
+                if isCall { j.add("turn", Int(p.turn)) }
             }
         case .given(let spans):
             h.addSpans("spans", spans)
