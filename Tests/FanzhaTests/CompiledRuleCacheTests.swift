@@ -76,7 +76,7 @@ import FanzhaPCRE
     /// (conditions, examples, sources, words) and compiles only the regexes its prefilter selects;
     /// asking for the details later gives exactly what was written.
     @Test func aScanReadsNoDetailsAndCompilesOnlyTheRegexesItRuns() throws {
-        let (rules, loaded, dir, file) = try writeAndReadBundledRules()
+        let (rules, loaded, dir, _) = try writeAndReadBundledRules()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let details = try #require(loaded.prebuilt?.details)
         let regexes = loaded.atoms.filter { $0.kind == .regex }
@@ -158,7 +158,7 @@ import FanzhaPCRE
     /// been made (an index outside its table, a child before its parent, an empty literal, a bit
     /// outside `ScalarBits`, trailing or missing bytes) is refused, and the gate made afresh.
     @Test func literalGatesAreStoredAndDamagedOnesRefused() throws {
-        let (rules, loaded, dir, file) = try writeAndReadBundledRules()
+        let (_, loaded, dir, _) = try writeAndReadBundledRules()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let program = try #require(loaded.prebuilt?.program)
         var stored = 0, none = 0

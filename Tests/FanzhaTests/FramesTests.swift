@@ -80,7 +80,7 @@ private func verdict(_ text: String) throws -> (Verdict, RuleSet) {
     @Test func aScamWordInANarratedSentenceDoesNotCount() throws {
         // Sentence 1 is narration (受害人): 安全账户 there is not the scam speaking. It is 13 of the
         // message's 19 characters (≥ 50%), so the whole message is a report too.
-        let (v, rules) = try verdict("受害人被要求转到安全账户。后来他报警了")
+        let (v, _) = try verdict("受害人被要求转到安全账户。后来他报警了")
         #expect(v.score == 0)
         #expect(v.level == .none)
         #expect(v.frames.map(\.kind) == [.report, .report])
@@ -140,7 +140,7 @@ private func verdict(_ text: String) throws -> (Verdict, RuleSet) {
 
     @Test func aRuleThatReadsReportsStillCounts() throws {
         // p.quoted says `in report`: its word counts inside the narrated sentence.
-        let (v, rules) = try verdict("民警说骗子发来了通缉令")
+        let (v, _) = try verdict("民警说骗子发来了通缉令")
         #expect(v.hits.map { $0.rule } == ["p.quoted"])
         #expect(v.score == 2)
     }
@@ -178,7 +178,7 @@ private func verdict(_ text: String) throws -> (Verdict, RuleSet) {
     @Test func aWarningLowersAVerdictOnlyWithoutAnAppeal() throws {
         // The disclaimer attack: 谨防 (−4) appended to an appeal (安全账户, money_request) does not
         // lower it; the same warning alone still scores −4.
-        let (scam, rules) = try verdict("请马上转到安全账户。谨防诈骗")
+        let (scam, _) = try verdict("请马上转到安全账户。谨防诈骗")
         #expect(scam.score == 6)
         #expect(scam.level == .medium)
         #expect(!scam.hits.contains { $0.rule == "n.warn" })

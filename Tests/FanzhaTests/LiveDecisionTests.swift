@@ -106,10 +106,13 @@ import Testing
 /// n-grams in those frames (Calls/LiveModel.swift, `liveApproximateMargin`): within its error
 /// bound of the margin a fresh count outside the frames gives, on every corpus call turn by turn.
 @Suite struct LiveModelOutsideFramesTests {
-    @Test func countsLessTheFramedNGramsBoundTheFreshMargin() throws {
+    /// Every corpus call, turn by turn: the call's n-gram counts up to turn `k` and an evaluation
+    /// of the call up to it with its candidates and frames found (released after `body`).
+    static func eachTurnWithFrames(
+        _ body: (inout Screener.Evaluation, Screener.CallNGrams, TextModel, _ call: String, _ k: Int) throws -> Void
+    ) throws {
         let model = try bundledModel()
         let screener = try Screener(rules: LiveCallsTests.rules, model: model)
-        var compared = 0, hiding = 0
         for call in try LiveCallsTests.calls() {
             let p = screener.prepare(call)
             let counts = Screener.CallNGrams(from: 0)
@@ -118,17 +121,24 @@ import Testing
                 var e = Screener.Evaluation(screener: screener, prepared: p, turnLimit: k + 1)
                 e.collectCandidates()
                 e.findFrames()
-                // Every kind of frame hidden (a positive rule's usual blindness), then warnings only.
-                for blind in [UInt8(0xFF), FrameKinds.warning.rawValue] {
-                    e.blindness = blind
-                    let fresh = e.modelMargin(model, scope: [])
-                    let (approximate, error, hidden) = e.liveApproximateMargin(counts, model)
-                    #expect(abs(approximate - fresh) <= error, "call \(call.id), turn \(k): \(approximate) vs \(fresh), bound \(error)")
-                    if hidden == 0 { #expect(counts.exactMargin(model).bitPattern == fresh.bitPattern, "call \(call.id), turn \(k)") }
-                    if hidden > 0 && error.isFinite { hiding += 1 }
-                    compared += 1
-                }
+                try body(&e, counts, model, call.id, k)
                 e.release()
+            }
+        }
+    }
+
+    @Test func countsLessTheFramedNGramsBoundTheFreshMargin() throws {
+        var compared = 0, hiding = 0
+        try Self.eachTurnWithFrames { e, counts, model, call, k in
+            // Every kind of frame hidden (a positive rule's usual blindness), then warnings only.
+            for blind in [UInt8(0xFF), FrameKinds.warning.rawValue] {
+                e.blindness = blind
+                let fresh = e.modelMargin(model, scope: [])
+                let (approximate, error, hidden) = e.liveApproximateMargin(counts, model)
+                #expect(abs(approximate - fresh) <= error, "call \(call), turn \(k): \(approximate) vs \(fresh), bound \(error)")
+                if hidden == 0 { #expect(counts.exactMargin(model).bitPattern == fresh.bitPattern, "call \(call), turn \(k)") }
+                if hidden > 0 && error.isFinite { hiding += 1 }
+                compared += 1
             }
         }
         #expect(compared > 100)
@@ -139,28 +149,17 @@ import Testing
     /// The next turn's margin with the same frames hidden reuses the n-grams they hid
     /// (`lastHidden`): the same margin and bound, to the bit, as finding them again.
     @Test func theSameFramesOnMoreTurnsHideWhatTheyHid() throws {
-        let model = try bundledModel()
-        let screener = try Screener(rules: LiveCallsTests.rules, model: model)
         var reused = 0
-        for call in try LiveCallsTests.calls() {
-            let p = screener.prepare(call)
-            let counts = Screener.CallNGrams(from: 0)
-            for k in 0..<p.turnCount {
-                counts.add(p.turns[k].text, model: model, logs: screener.modelScratch.oneMoreThanLog)
-                var e = Screener.Evaluation(screener: screener, prepared: p, turnLimit: k + 1)
-                e.collectCandidates()
-                e.findFrames()
-                e.blindness = 0xFF
-                let blind = e.modelBlindness
-                let hiddenFrames = e.ws.frames.filter { $0.kind & blind != 0 }
-                if let h = counts.lastHidden, h.hi < counts.hi, h.frames == hiddenFrames, !hiddenFrames.isEmpty { reused += 1 }
-                let kept = e.liveApproximateMargin(counts, model)
-                counts.lastHidden = nil
-                let afresh = e.liveApproximateMargin(counts, model)
-                e.release()
-                #expect(kept.margin.bitPattern == afresh.margin.bitPattern && kept.error.bitPattern == afresh.error.bitPattern
-                        && kept.hidden == afresh.hidden, "call \(call.id), turn \(k)")
-            }
+        try Self.eachTurnWithFrames { e, counts, model, call, k in
+            e.blindness = 0xFF
+            let blind = e.modelBlindness
+            let hiddenFrames = e.ws.frames.filter { $0.kind & blind != 0 }
+            if let h = counts.lastHidden, h.hi < counts.hi, h.frames == hiddenFrames, !hiddenFrames.isEmpty { reused += 1 }
+            let kept = e.liveApproximateMargin(counts, model)
+            counts.lastHidden = nil
+            let afresh = e.liveApproximateMargin(counts, model)
+            #expect(kept.margin.bitPattern == afresh.margin.bitPattern && kept.error.bitPattern == afresh.error.bitPattern
+                    && kept.hidden == afresh.hidden, "call \(call), turn \(k)")
         }
         #expect(reused > 20, "\(reused) margins reused the last turn's hidden n-grams")
     }

@@ -133,7 +133,7 @@ struct WriteErrorTests {
         defer { _ = try? ProcessRunner.run("/bin/umount", [mountPoint]) }
         let big = try f.dir.write("big.txt", manyMessages(1000))   // about 300 KB of verdicts
         let path = mountPoint + "/out.jsonl"
-        FileManager.default.createFile(atPath: path, contents: nil)
+        _ = FileManager.default.createFile(atPath: path, contents: nil)
         let handle = try #require(FileHandle(forWritingAtPath: path))
         let r = try fanzha(["scan", "--format", "jsonl"] + f.rulesArgs + [big], stdout: handle)
         try? handle.close()
@@ -145,7 +145,7 @@ struct WriteErrorTests {
     func regularFile() throws {
         let (f, data) = try fixture()
         let path = f.dir.path("out.txt")
-        FileManager.default.createFile(atPath: path, contents: nil)
+        _ = FileManager.default.createFile(atPath: path, contents: nil)
         let handle = try #require(FileHandle(forWritingAtPath: path))
         let r = try fanzha(["scan", "--format", "jsonl"] + f.rulesArgs + [data], stdout: handle)
         try? handle.close()
