@@ -138,4 +138,27 @@ private func describe(_ units: [String], _ words: [[UInt8]], _ text: [UInt8]) ->
         for w in words { for k in 1...w.count { prefixes.insert(Array(w[..<k])) } }
         #expect(ac.stateCount == prefixes.count + 1)
     }
+
+    /// An automaton made from another's tables, as a compiled rule cache makes it (here copied
+    /// into tables of its own), holds the same tables and finds the same hits.
+    @Test func anAutomatonMadeFromTablesIsTheSame() {
+        var rng = SplitMix64(seed: 7)
+        let units = ["安", "全", "账", "户", "a", "b"]
+        let words: [[UInt8]] = (0..<40).map { _ in
+            (0..<Int.random(in: 1...4, using: &rng)).flatMap { _ in Array(units.randomElement(using: &rng)!.utf8) }
+        }
+        let built = AhoCorasick(byteWords: words)
+        let made = AhoCorasick(byteClass: Table(Array(built.byteClass.buffer)), classCount: built.classCount,
+                               next: TransitionTable(copying: Array(built.next.buffer)), outputStart: Table(Array(built.outputStart.buffer)),
+                               outputCount: Table(Array(built.outputCount.buffer)), outputs: Table(Array(built.outputs.buffer)),
+                               wordLength: Table(Array(built.wordLength.buffer)))
+        #expect(Array(made.byteClass.buffer) == Array(built.byteClass.buffer) && Array(made.next.buffer) == Array(built.next.buffer))
+        #expect(Array(made.outputStart.buffer) == Array(built.outputStart.buffer) && Array(made.outputCount.buffer) == Array(built.outputCount.buffer))
+        #expect(Array(made.outputs.buffer) == Array(built.outputs.buffer) && Array(made.wordLength.buffer) == Array(built.wordLength.buffer))
+        for round in 0..<50 {
+            let text: [UInt8] = (0..<Int.random(in: 0...40, using: &rng)).flatMap { _ in Array(units.randomElement(using: &rng)!.utf8) }
+            #expect(automatonHits(made, text) == automatonHits(built, text), "round \(round)")
+            check(words, text, "round \(round)")
+        }
+    }
 }

@@ -76,6 +76,25 @@ struct FanzhaTextTests {
         }
     }
 
+    @Suite("ideograph classes")
+    struct IdeographClassTests {
+        @Test("an ideograph the compacting pass writes as it is is no digit, filler box or variant")
+        func plainIdeographsAreLeftAlone() {
+            var special = 0
+            for c in UInt32(0x4E00)...0x9FFF {
+                if mayBeSpecialIdeograph(c) { special += 1; continue }
+                #expect(chineseDigitValue(c) == nil && variantFold(c) == c && c != 0x53E3 && c != 0x56D7, "U+\(String(c, radix: 16))")
+            }
+            // Most are left alone.
+            #expect(special < (0x9FFF - 0x4E00) / 3)
+            // Each special one is flagged.
+            for c: UInt32 in [0x96F6, 0x4E00, 0x5E7A, 0x4E8C, 0x4E09, 0x56DB, 0x4E94, 0x516D, 0x4E03, 0x516B, 0x4E5D,
+                              0x53E3, 0x56D7, 0x5E10, 0x8CEC, 0x56EF, 0x6238] {
+                #expect(mayBeSpecialIdeograph(c))
+            }
+        }
+    }
+
     @Suite("T2S table")
     struct T2STableTests {
         @Test("table maps single characters and leaves simplified ones alone")

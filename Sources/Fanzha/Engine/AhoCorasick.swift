@@ -3,20 +3,30 @@
 /// Layout for the hot loop: bytes are first mapped to equivalence classes (every byte that occurs
 /// in no word shares class 0), then `next[state * classCount + class]` is a flat Int32 table: no
 /// object per state, no dictionary, no branch on failure links while scanning.
-package struct AhoCorasick: Sendable {
-    let byteClass: [UInt8]
+///
+/// An object whose tables are plain memory (`Table`: its own, or read in place from a compiled
+/// rule cache's mapped file, as the transition table is): the scan loop reads them through
+/// pointers that retain nothing. As a struct of arrays, a scan retained and released each of its
+/// arrays, and the loop kept its row and table on the stack because those references held its
+/// registers. Immutable once made, so `@unchecked Sendable`: every thread only reads it.
+package final class AhoCorasick: @unchecked Sendable {
+    /// The class of each of the 256 bytes.
+    let byteClass: Table<UInt8>
     let classCount: Int
     let next: TransitionTable
     /// Word ids reported at each state (its own word and those of its suffix states):
     /// `outputs[outputStart[s] ..< outputStart[s] + outputCount[s]]`.
-    let outputStart: [Int32]
-    let outputCount: [Int32]
-    let outputs: [Int32]
-    let wordLength: [Int32]
+    let outputStart: Table<Int32>
+    let outputCount: Table<Int32>
+    let outputs: Table<Int32>
+    let wordLength: Table<Int32>
+    /// What keeps tables read in place alive (the mapped file); nil when they are all its own.
+    private let storage: AnyObject?
 
-    /// The automaton from its tables, as `CompiledRuleCache` stored them.
-    init(byteClass: [UInt8], classCount: Int, next: TransitionTable,
-         outputStart: [Int32], outputCount: [Int32], outputs: [Int32], wordLength: [Int32]) {
+    /// The automaton from its tables (as `CompiledRuleCache` reads them, with the file that holds
+    /// them as `storage`), which it then owns or borrows as each `Table` says.
+    init(byteClass: Table<UInt8>, classCount: Int, next: TransitionTable, outputStart: Table<Int32>,
+         outputCount: Table<Int32>, outputs: Table<Int32>, wordLength: Table<Int32>, storage: AnyObject? = nil) {
         self.byteClass = byteClass
         self.classCount = classCount
         self.next = next
@@ -24,21 +34,25 @@ package struct AhoCorasick: Sendable {
         self.outputCount = outputCount
         self.outputs = outputs
         self.wordLength = wordLength
+        self.storage = storage
     }
 
-    package init(words: [String]) {
+    deinit {
+        byteClass.deallocate()
+        for t in [outputStart, outputCount, outputs, wordLength] { t.deallocate() }
+    }
+
+    package convenience init(words: [String]) {
         self.init(byteWords: words.map { Array($0.utf8) })
     }
 
-    package init(byteWords: [[UInt8]]) {
+    package convenience init(byteWords: [[UInt8]]) {
         // Byte classes.
         var used = [Bool](repeating: false, count: 256)
         for w in byteWords { for b in w { used[Int(b)] = true } }
         var cls = [UInt8](repeating: 0, count: 256)
         var n = 1
         for b in 0..<256 where used[b] { cls[b] = UInt8(n); n += 1 }
-        byteClass = cls
-        classCount = n
         // The trie, built straight into the flat table (one row of `n` entries per state; -1 = none).
         let maxStates = 1 + byteWords.reduce(0) { $0 + $1.count }
         var table = [Int32](repeating: -1, count: n)
@@ -112,43 +126,36 @@ package struct AhoCorasick: Sendable {
                 }
             }
         }
-        next = TransitionTable(copying: table)
-        outputStart = outStart
-        outputCount = outCount
-        outputs = flat
-        wordLength = byteWords.map { Int32($0.count) }
+        self.init(byteClass: Table(cls), classCount: n, next: TransitionTable(copying: table), outputStart: Table(outStart),
+                  outputCount: Table(outCount), outputs: Table(flat), wordLength: Table(byteWords.map { Int32($0.count) }))
     }
 
     package var stateCount: Int { outputStart.count }
 
     /// Calls `found(wordID, start, end)` for every occurrence of every word (overlaps included),
     /// in order of end position. Offsets are byte offsets in `text`.
-    @inlinable
+    @inline(__always)
     package func forEachMatch(in text: UnsafeBufferPointer<UInt8>, _ found: (Int, Int, Int) -> Void) {
-        scan(text, found)
-    }
-
-    @usableFromInline
-    func scan(_ text: UnsafeBufferPointer<UInt8>, _ found: (Int, Int, Int) -> Void) {
-        let next = self.next.base
-        do {
-            byteClass.withUnsafeBufferPointer { cls in
-                var row = 0   // current state × classCount
-                let n = classCount
-                for i in 0..<text.count {
-                    let entry = Int(next[row &+ Int(cls[Int(text[i])])])
-                    if entry >= 0 {
-                        row = entry
-                        continue
-                    }
-                    row = -(entry &+ 1)
-                    let s = row / n
-                    let a = Int(outputStart[s])
-                    for k in a..<(a + Int(outputCount[s])) {
-                        let w = Int(outputs[k])
-                        found(w, i + 1 - Int(wordLength[w]), i + 1)
-                    }
-                }
+        guard let first = text.baseAddress else { return }
+        // Plain pointers in locals: the loop holds its byte, class table, transition table and
+        // row in registers, with nothing to retain or release around it.
+        let classOf = byteClass, next = self.next.base, n = classCount
+        let end = first + text.count
+        var p = first
+        var row = 0   // current state × classCount
+        while p < end {
+            let entry = Int(next[row &+ Int(classOf[Int(p.pointee)])])
+            p += 1
+            if entry >= 0 {
+                row = entry
+                continue
+            }
+            row = ~entry   // -(entry + 1)
+            let s = row / n, i = p - first
+            let a = Int(outputStart[s])
+            for k in a..<(a &+ Int(outputCount[s])) {
+                let w = Int(outputs[k])
+                found(w, i &- Int(wordLength[w]), i)
             }
         }
     }

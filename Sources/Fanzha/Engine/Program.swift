@@ -266,6 +266,9 @@ struct Table<Element: BitwiseCopyable>: @unchecked Sendable {
     /// The memory to free: nil when borrowed.
     fileprivate var allocation: UnsafeMutableRawPointer? { owned ? raw : nil }
 
+    /// Frees the table's memory when it is its own (a borrowed table's belongs to its owner).
+    func deallocate() { allocation?.deallocate() }
+
     /// The values as a buffer (for checking a table whole).
     var buffer: UnsafeBufferPointer<Element> {
         UnsafeBufferPointer(start: raw?.assumingMemoryBound(to: Element.self), count: count)

@@ -160,9 +160,12 @@ public final class Screener {
     /// Appends to `hits` the dictionary words in `n` (none without the prefilter).
     private func findWords(in n: NormalisedText, into hits: inout [(Int32, Int32, Int32)]) {
         guard usePrefilter else { return }
-        let edges = matcher.rules.wordEdges
+        // The edges through a buffer pointer, as the automaton's tables: nothing is retained
+        // around the automaton's loop, which then keeps its state in registers.
+        let automaton = matcher.automaton
+        matcher.rules.wordEdges.withUnsafeBufferPointer { edges in
         n.bytes.withUnsafeBufferPointer { buf in
-            matcher.automaton.forEachMatch(in: buf) { w, s, e in
+            automaton.forEachMatch(in: buf) { w, s, e in
                 // A Latin-letter word is a whole word unless written `~"…"`, and so is a variant
                 // spelling's short Latin edge (`sd` is 刷单, not the `sd` of `usd`; RULES.md).
                 let edge = edges[w]
@@ -178,6 +181,7 @@ public final class Screener {
                 }
                 hits.append((Int32(w), Int32(s), Int32(e)))
             }
+        }
         }
     }
     @exclusivity(unchecked) private var hitScratch: [(Int32, Int32, Int32)] = []

@@ -373,15 +373,15 @@ public enum CompiledRuleCache {
         // The prefilter's automaton and the evaluation program, as built from these rules.
         let prebuilt = set.prebuilt
         let automaton = prebuilt?.automaton ?? AhoCorasick(words: set.words)
-        w.raw(automaton.byteClass, counted: true)
+        w.raw(Array(automaton.byteClass.buffer), counted: true)
         w.count(automaton.classCount)
         // Aligned, so that loading reads it in place from the mapped file.
         w.align(4)
         w.int32s(automaton.next.buffer)
-        w.int32s(automaton.outputStart)
-        w.int32s(automaton.outputCount)
-        w.int32s(automaton.outputs)
-        w.int32s(automaton.wordLength)
+        w.int32s(automaton.outputStart.buffer)
+        w.int32s(automaton.outputCount.buffer)
+        w.int32s(automaton.outputs.buffer)
+        w.int32s(automaton.wordLength.buffer)
         program.encode(into: &w)
     }
 
@@ -469,7 +469,9 @@ public enum CompiledRuleCache {
         let classCount = try r.count()
         try r.align(4)
         let next = try r.int32Table()
-        let outputStart = try r.int32s(), outputCount = try r.int32s(), outputs = try r.int32s(), wordLength = try r.int32s()
+        // Read in place, as the transition table (copied where the file is not aligned).
+        let outputStart = try r.programTable(), outputCount = try r.programTable(), outputs = try r.programTable(),
+            wordLength = try r.programTable()
         let states = outputStart.count
         var consistent = byteClass.count == 256 && classCount > 0 && next.count == states * classCount
         consistent = consistent && outputCount.count == states && wordLength.count == wordCount
@@ -481,9 +483,12 @@ public enum CompiledRuleCache {
                 if a < 0 || n < 0 || a + n > outputs.count { consistent = false }
             }
         }
-        guard consistent else { throw r.bad("inconsistent automaton tables") }
-        let automaton = AhoCorasick(byteClass: byteClass, classCount: classCount, next: next,
-                                    outputStart: outputStart, outputCount: outputCount, outputs: outputs, wordLength: wordLength)
+        guard consistent else {
+            for t in [outputStart, outputCount, outputs, wordLength] { t.deallocate() }
+            throw r.bad("inconsistent automaton tables")
+        }
+        let automaton = AhoCorasick(byteClass: Table(byteClass), classCount: classCount, next: next, outputStart: outputStart,
+                                    outputCount: outputCount, outputs: outputs, wordLength: wordLength, storage: r.owner)
         let program = try Program(from: &r, rules: ruleCount, atoms: atomCount, words: wordCount)
         guard r.p == r.base.count else {
             program.deallocate()
