@@ -119,7 +119,7 @@ extension Screener {
                 ruleResult.reset(count: count * 64, to: .none)
             }
             offsetsTurn = -1
-            frames.removeAll(keepingCapacity: true)
+            if !frames.isEmpty { frames.removeAll(keepingCapacity: true) }   // as `findFrames` does
             occ.removeAll()
             occ.append(.nowhere)
             arena.removeAll()
