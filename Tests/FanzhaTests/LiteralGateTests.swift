@@ -69,6 +69,32 @@ private func admits(_ gate: Screener.LiteralGate, _ text: String) -> Bool {
         #expect(Screener.LiteralGate(source: "(刷单|返利)[^。]{0,8}诈骗", extended: false) != nil)
     }
 
+    /// An escaped mark is the mark itself (`\.` in a domain); an escaped digit or letter (a
+    /// back-reference, a class) requires nothing.
+    @Test func escapedMarksAreRequired() throws {
+        let domain = try #require(Screener.LiteralGate(source: "[a-z0-9-]{1,40}\\.(?:top|cc)(?![a-z])", extended: false))
+        #expect(admits(domain, "请至 jf-dh.top 兑换"))
+        #expect(!admits(domain, "请至 jf-dh点top 兑换"), "no full stop")
+        #expect(Screener.LiteralGate(source: "(a)\\1", extended: false) == nil)
+        #expect(Screener.LiteralGate(source: "\\d\\w", extended: false) == nil)
+    }
+
+    /// An `any` within an `any` is one list, without the literals that hold another of it
+    /// (named_third_person: 一男子 beside 男子), so that it is tested as masked words of the bitmap.
+    @Test func nestedAlternativesAreOneList() throws {
+        // A class of more than 8 surnames requires nothing, so its branch is its titles alone.
+        let source = "(?:[王李张刘陈杨黄赵吴](?:女士|先生)|一男子|男子|老人)(?:的|在)"
+        let layout = try #require(Screener.LiteralGate.layout(source: source, extended: false))
+        let (kinds, byteStart) = (layout.tables[0], layout.tables[4])
+        let literals = (0..<(byteStart.count - 1)).map { String(decoding: layout.bytes[Int(byteStart[$0])..<Int(byteStart[$0 + 1])], as: UTF8.self) }
+        #expect(Set(literals) == ["女士", "先生", "男子", "老人", "的", "在"] && literals.count == 6)
+        #expect(kinds.filter { $0 == 1 }.count == 1 && kinds.filter { $0 == 2 }.count == 2, "all(any(4 titles), any(的, 在)): \(kinds)")
+        let gate = Screener.LiteralGate(layout)
+        for (text, admitted) in [("王女士在家", true), ("一男子的", true), ("老人在", true), ("一男在", false), ("男子说", false), ("女士", false)] {
+            #expect(admits(gate, text) == admitted, "\(text)")
+        }
+    }
+
     /// Randomised: whatever a regex is, every text it matches passes its gate.
     @Test func aGateAdmitsEveryTextItsRegexMatches() throws {
         var random = RandomRegexes(seed: 20261205, chars: ["某", "王", "说", "称", "安", "全", "k", "K", "\u{212A}", "1", "：", ":", "“", " ", "é"],

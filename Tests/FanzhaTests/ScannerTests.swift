@@ -664,6 +664,49 @@ category prize {
         }
     }
 
+    /// `Program.kidAtoms`, what `nextKid` reads for each child of an `or` or `at_least`: its atom
+    /// when it is a word list, -2 - its atom when it is a regex, -1 when it is not an atom; the
+    /// same in a program read back from a compiled rule set as in one lowered from the rules.
+    @Test func eachChildsPrefilterEntryNamesItsAtom() throws {
+        let rules = try loadBundledRuleSet()
+        let dir = NSTemporaryDirectory() + "fanzha-kid-atoms-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try CompiledRuleCache.write(rules, model: nil, to: dir + "/rules.fzc")
+        let loaded = try CompiledRuleCache.read(path: dir + "/rules.fzc")
+        for set in [rules, loaded] {
+            let matcher = CompiledMatcher(set)
+            let p = matcher.programPointer.pointee
+            #expect(p.kidAtoms.count == p.kids.count)
+            var words = 0, regexes = 0, others = 0
+            for j in 0..<p.kids.count {
+                let n = p.nodes[Int(p.kids[j])]
+                let expected: Int32 = n.op != .atom ? -1 : p.atomIsWords[Int(n.arg)] ? n.arg : -2 - n.arg
+                #expect(p.kidAtoms[j] == expected)
+                if expected >= 0 { words += 1 } else if expected == -1 { others += 1 } else { regexes += 1 }
+            }
+            #expect(words > 100 && regexes > 100 && others > 100, "children: \(words) word lists, \(regexes) regexes, \(others) others")
+        }
+    }
+
+    /// A regex searched from its start anchors searches with its anchored twin: the worker does
+    /// not fetch (and so JIT-compile) its own pattern, and finds the same matches as without
+    /// the prefilter, which searches with the pattern itself.
+    @Test func aRegexSearchedFromItsAnchorsIsNotFetched() throws {
+        let text = categoriesText + """
+        rule a { title "a" score 3 match /[王李]某{1,2}(?:在|到)/ }
+        """
+        let anchored = try scannerEngine(text, usePrefilter: true), reference = try scannerEngine(text, usePrefilter: false)
+        let a = try #require(anchored.rules.atoms.indices.first { anchored.rules.atoms[$0].kind == .regex })
+        for t in ["后来王某到了银行，李某某在家", "王某说", "您好，这里是客服中心"] {
+            let v = anchored.evaluate(anchored.prepare(message(t))), expected = reference.evaluate(reference.prepare(message(t)))
+            #expect(v.hits.map(\.spans) == expected.hits.map(\.spans) && !(t.hasPrefix("后来") && v.hits.isEmpty), "\(t)")
+        }
+        #expect(anchored.anchoredSearch(ofAtom: a) != nil)
+        #expect(anchored.atomMatchers[a].patterns == nil, "searched by its twin only")
+        #expect(reference.atomMatchers[a].patterns != nil)
+    }
+
     // MARK: the prefilter and the parallel scanner
 
     // That the prefilter and the worker count change no verdict on the whole corpus is checked on

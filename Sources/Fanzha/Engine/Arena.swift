@@ -29,6 +29,9 @@ struct Arena<Element: BitwiseCopyable> {
         return base.unsafelyUnwrapped + i
     }
 
+    /// The elements in place, to sort them (no copy).
+    var buffer: UnsafeMutableBufferPointer<Element> { UnsafeMutableBufferPointer(start: base, count: count) }
+
     @inline(__always)
     mutating func append(_ e: Element) {
         if count == capacity { grow() }

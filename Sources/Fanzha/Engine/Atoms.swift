@@ -56,52 +56,76 @@ extension Screener.Evaluation {
                 }
             }
         } else if !usePrefilter || atomCandidate(a) {
+            // The worker's matchers of the atom, read in place: through the screener's methods
+            // each read ran with the screener retained and released around it.
+            let matchers = screener.atomMatchers
             // A one-turn record (a message) whose text the regex's literal gate, once built, does
             // not admit: no match, found before fetching the matchers (about 20 reference counts).
             var admitted = false
-            if usePrefilter, let text = oneTurnBytes, screener.atomMatchers[a].hasGate {
+            if usePrefilter, let text = oneTurnBytes, matchers[a].hasGate {
                 let scalars: UnsafePointer<UInt64>
                 if let made = oneTurnScalars { scalars = made } else { scalars = scalarBits(ofTurn: 0); oneTurnScalars = scalars }
-                if !screener.atomMatchers[a].gateAdmits(text, scalars: scalars) {
+                if !matchers[a].gateAdmits(text, scalars: scalars) {
                     ws.atomStamp[a] = g
                     ws.atomResult[a] = since(start)
                     return since(start)
                 }
                 admitted = true
             }
-            let patterns: [Pattern]
-            do { patterns = try screener.patterns(ofAtom: a) } catch {
-                prepared.regexMemo?.sawFailure = true
-                if failedAtoms.insert(a).inserted {
-                    errors.append("rule \(screener.rules.rules[currentRule].id): \(screener.rules.atoms[a].display): \(error.message)")
+            // The matchers are fetched when a turn is first searched with them, not before: a
+            // regex searched from its start anchors (StartAnchors.swift) searches with its
+            // anchored twin, and a call's turns may all be turned away by the gate. Fetching them
+            // JIT-compiles them (on this worker's first use), about 120,000 instructions for a
+            // pattern that then never ran: 39 of the 219 a 10,000-record slice compiled. (The
+            // nested functions capture no `var`: one they change is boxed on the heap per call.)
+            func patterns() -> [Pattern] {
+                if let held = matchers[a].patterns { return held }
+                do { return try screener.patterns(ofAtom: a) } catch {
+                    prepared.regexMemo?.sawFailure = true
+                    if failedAtoms.insert(a).inserted {
+                        errors.append("rule \(screener.rules.rules[currentRule].id): \(screener.rules.atoms[a].display): \(error.message)")
+                    }
+                    return []
                 }
-                patterns = []
             }
             func failed(_ t: Int, _ message: String) -> String {
                 "rule \(screener.rules.rules[currentRule].id): \(screener.rules.atoms[a].display): \(message)" + (prepared.isCall ? " (turn \(t))" : "")
             }
-            let turns = prepared.turns, scratch = screener.scratch
-            // A turn without the characters every match needs is not matched (LiteralGate.swift).
-            let gate = usePrefilter && !patterns.isEmpty && !admitted ? screener.literalGate(ofAtom: a) : nil
+            let scratch = screener.scratch
+            // A turn without the characters every match needs is not matched (LiteralGate.swift):
+            // the gate's tables, which the screener keeps once it has made the gate.
+            let gate: Screener.LiteralGate.Tables?
+            switch usePrefilter && !admitted ? matchers[a].gate : .none {
+            case .gate(let made): gate = made._withUnsafeGuaranteedRef { $0.tables }
+            case .none: gate = nil
+            case .unknown: gate = screener.literalGate(ofAtom: a)?.tables
+            }
             // A regex whose matches hold a literal near their start is tried only there
             // (StartAnchors.swift); without the prefilter, everywhere, as the reference. Looked up
             // once a turn gets past the gate: a scan of one message reads only the regexes it runs.
-            let mayAnchor = usePrefilter && patterns.count == 1
+            // (Only a regex atom of one pattern has one.)
+            func anchoredSearch() -> Unmanaged<Screener.AnchoredSearch>? {
+                switch matchers[a].anchored {
+                case .search(let made): return made
+                case .none: return nil
+                case .unknown: return screener.anchoredSearch(ofAtom: a)
+                }
+            }
             func match(_ t: Int) -> (ranges: [Range<Int>], failure: String?) {
-                let text = turns[t].text
+                // A message's bytes as the evaluation read them; a call's turn's, which the
+                // record keeps unchanged while it is evaluated.
+                let text = oneTurnBytes ?? prepared.turns[t].text.bytes.withUnsafeBufferPointer { $0 }
                 if let gate {
                     let scalars = scalarBits(ofTurn: t)
-                    if !text.bytes.withUnsafeBufferPointer({ gate.admits($0, scalars: scalars) }) { return ([], nil) }
+                    if !gate.admits(text, scalars: scalars) { return ([], nil) }
                 }
-                if mayAnchor, let anchored = screener.anchoredSearch(ofAtom: a) {
+                if usePrefilter, let anchored = anchoredSearch() {
                     let scalars = scalarBits(ofTurn: t)
-                    if let found = text.bytes.withUnsafeBufferPointer({ buf in
-                        anchored._withUnsafeGuaranteedRef { $0.matches(in: buf, scalars: scalars, scratch: scratch) }
-                    }) { return found }
+                    if let found = anchored._withUnsafeGuaranteedRef({ $0.matches(in: text, scalars: scalars, scratch: scratch) }) { return found }
                 }
-                return Screener.matches(patterns, in: text, scratch: scratch)
+                return Screener.matches(patterns(), inBytes: text, scratch: scratch)
             }
-            if usePrefilter, let memo = prepared.regexMemo, !patterns.isEmpty {
+            if usePrefilter, let memo = prepared.regexMemo {
                 // A live call: each turn is matched once, whichever window of the call asks, and
                 // only a turn whose own words the regex's requirement needs (Calls/LiveTurnClauses.swift).
                 let base = prepared.firstTurnNumber
@@ -128,15 +152,18 @@ extension Screener {
     /// An atom's occurrences in one turn's text by its PCRE2 matchers: leftmost-longest,
     /// non-overlapping, at most `matchesPerTurn`; and the first failure (a match limit), if any.
     static func matches(_ patterns: [Pattern], in text: NormalisedText, scratch: MatchScratch) -> (ranges: [Range<Int>], failure: String?) {
+        text.bytes.withUnsafeBufferPointer { matches(patterns, inBytes: $0, scratch: scratch) }
+    }
+
+    /// The same in a turn's normalised bytes.
+    static func matches(_ patterns: [Pattern], inBytes text: UnsafeBufferPointer<UInt8>, scratch: MatchScratch) -> (ranges: [Range<Int>], failure: String?) {
         var ranges: [Range<Int>] = []
         var failure: String?
         for pattern in patterns {
             do {
-                try text.bytes.withUnsafeBufferPointer { buf throws(MatchFailure) in
-                    try pattern.forEachMatch(in: buf, using: scratch) { r in
-                        if r.upperBound > r.lowerBound { ranges.append(r) }
-                        return ranges.count < Screener.matchesPerTurn
-                    }
+                try pattern.forEachMatch(in: text, using: scratch) { r in
+                    if r.upperBound > r.lowerBound { ranges.append(r) }
+                    return ranges.count < Screener.matchesPerTurn
                 }
             } catch {
                 if failure == nil { failure = "\(error)" }

@@ -10,7 +10,9 @@ import FanzhaText
 extension Screener.Evaluation {
     /// Finds this record's frames into `ws.frames`. Runs before the rules are scored.
     mutating func findFrames() {
-        ws.frames.removeAll(keepingCapacity: true)
+        // Emptied only when it holds frames (most records have none): emptying an array is a call
+        // of the generic `replaceSubrange`, about 50 instructions, even when it is empty already.
+        if !ws.frames.isEmpty { ws.frames.removeAll(keepingCapacity: true) }
         let frameRules = program.pointee.frameRules
         guard frameRules.count > 0 else { return }
         let savedBlindness = blindness, savedRule = currentRule

@@ -64,23 +64,16 @@ extension Screener {
         /// The layout of the gate of a regex with source `source`, or nil when its literals say
         /// nothing — or, with `beyondWords`, no single character.
         static func layout(source: String, extended: Bool, beyondWords: Bool = false) -> Layout? {
-            var literals: [String] = []
-            var index: [String: Int] = [:]
             // Only characters without case: the regex is caseless, and a caseless ASCII letter
             // also matches characters that are not its own bytes (k and the Kelvin sign).
             func usable(_ s: String) -> Bool {
                 !s.isEmpty && s.unicodeScalars.allSatisfy(RegexAtoms.matchesOnlyItself)
             }
-            indirect enum Node { case literal(Int), all([Node]), any([Node]) }
+            indirect enum Node { case literal(String), all([Node]), any([Node]) }
             func build(_ r: LiteralRequirement) -> Node? {
                 switch r {
                 case .always: return nil
-                case .literal(let s):
-                    guard usable(s) else { return nil }
-                    if let k = index[s] { return .literal(k) }
-                    index[s] = literals.count
-                    literals.append(s)
-                    return .literal(literals.count - 1)
+                case .literal(let s): return usable(s) ? .literal(s) : nil
                 case .all(let xs):
                     let kept = xs.compactMap(build)
                     return kept.isEmpty ? nil : kept.count == 1 ? kept[0] : .all(kept)
@@ -88,12 +81,36 @@ extension Screener {
                     var kept: [Node] = []
                     for x in xs {
                         guard let n = build(x) else { return nil }   // one branch needs nothing
-                        kept.append(n)
+                        // An `any` within an `any` is one `any` (`(?:[王李](?:女士|先生)|一男子)`):
+                        // a flat `any` of literals is tested as a few masked words (`firstMask`).
+                        if case .any(let inner) = n { kept += inner } else { kept.append(n) }
+                    }
+                    // A literal whose bytes hold another's of the same `any` adds nothing to it
+                    // (一男子 beside 男子: wherever the first is, the second is), nor does one
+                    // seen before.
+                    let literalBytes = kept.compactMap { n -> [UInt8]? in if case .literal(let s) = n { return Array(s.utf8) } else { return nil } }
+                    var seen = Set<String>()
+                    kept = kept.filter { n in
+                        guard case .literal(let s) = n else { return true }
+                        let own = Array(s.utf8)
+                        return seen.insert(s).inserted
+                            && !literalBytes.contains { other in other.count < own.count && own.indices.contains { own[$0...].starts(with: other) } }
                     }
                     return kept.count == 1 ? kept[0] : .any(kept)
                 }
             }
             guard let root = build(RegexAtoms.requirement(source, extended: extended, shortest: 1)) else { return nil }
+            // The literals the tree holds, each once, numbered in order of first appearance.
+            var literals: [String] = []
+            var index: [String: Int] = [:]
+            func collect(_ n: Node) {
+                switch n {
+                case .literal(let s):
+                    if index[s] == nil { index[s] = literals.count; literals.append(s) }
+                case .all(let xs), .any(let xs): xs.forEach(collect)
+                }
+            }
+            collect(root)
             // The prefilter has found the words before the regex is tried: a gate whose literals
             // are all of two characters or more would mostly test them again. One of a single
             // character (类, ：) the dictionary never holds.
@@ -104,7 +121,7 @@ extension Screener {
                 let i = kinds.count
                 kinds.append(0); firsts.append(0); counts.append(0)
                 switch n {
-                case .literal(let k): firsts[i] = Int32(k)
+                case .literal(let s): firsts[i] = Int32(index[s]!)
                 case .all(let xs), .any(let xs):
                     if case .all = n { kinds[i] = 1 } else { kinds[i] = 2 }
                     let children = xs.map(place)
@@ -133,14 +150,18 @@ extension Screener {
             for i in kinds.indices {
                 let children = kinds[i] == 2 ? kids[Int(firsts[i]) ..< Int(firsts[i] + counts[i])] : []
                 if kinds[i] == 2, children.allSatisfy({ kinds[Int($0)] == 0 }) {
-                    var masks: [Int32: UInt64] = [:]
-                    for c in children {
-                        let bit = bits[Int(bitStart[Int(firsts[Int(c)])])]
-                        masks[bit >> 6, default: 0] |= 1 << UInt64(bit & 63)
-                    }
-                    for (word, mask) in masks.sorted(by: { $0.key < $1.key }) {
-                        firstWord.append(word)
-                        firstMask.append(mask)
+                    // The first scalars' bits in order, each bitmap word's masked together (sorted,
+                    // not hashed by word: a gate is made at a regex's first use, on the record's time).
+                    let firstBits = children.map { bits[Int(bitStart[Int(firsts[Int($0)])])] }.sorted()
+                    let pairsStart = firstWord.count
+                    for bit in firstBits {
+                        let word = bit >> 6, mask = UInt64(1) << UInt64(bit & 63)
+                        if firstWord.count > pairsStart, firstWord[firstWord.count - 1] == word {
+                            firstMask[firstMask.count - 1] |= mask
+                        } else {
+                            firstWord.append(word)
+                            firstMask.append(mask)
+                        }
                     }
                 }
                 firstPairs.append(Int32(firstWord.count))

@@ -50,6 +50,11 @@ struct Program: Sendable {
     var frameWhole = Table<Int32>()
     /// Per atom: a literal or term list, whose occurrences the automaton finds (not a regex).
     var atomIsWords = Table<Bool>()
+    /// Per entry of `kids`, what the prefilter can say of that child (`Program.kidAtoms`): its
+    /// atom `a` when it is a word list, `-2 - a` when it is a regex atom, -1 when it is not an
+    /// atom. An `or` or `at_least` passes over the children the prefilter rules out reading this
+    /// one table, not the child's node and then the atom's kind (`nextKid`).
+    var kidAtoms = Table<Int32>()
     /// The regex atoms.
     var regexAtoms = Table<Int32>()
     /// Per atom, the clauses of its own requirement (numbered after the rules' clauses; none
@@ -129,6 +134,16 @@ struct Program: Sendable {
         let words = rules.atoms.map { $0.kind == .words }
         atomIsWords = Table(words)
         regexAtoms = Table(words.indices.filter { !words[$0] }.map(Int32.init))
+        kidAtoms = Program.kidAtoms(nodes: self.nodes, kids: self.kids, atomIsWords: atomIsWords)
+    }
+
+    /// The `kidAtoms` table of a program's nodes, children and atoms (every index inside its table).
+    static func kidAtoms(nodes: Table<Node>, kids: Table<Int32>, atomIsWords: Table<Bool>) -> Table<Int32> {
+        Table(kids.map { id -> Int32 in
+            let n = nodes[Int(id)]
+            guard n.op == .atom else { return -1 }
+            return atomIsWords[Int(n.arg)] ? n.arg : -2 - n.arg
+        })
     }
 
     /// Frees every table; the owner (`CompiledMatcher`) calls it once, when nothing reads the program any more.
@@ -138,7 +153,7 @@ struct Program: Sendable {
                   isPrivate.allocation, moneyRequest.allocation, appeal.allocation, blind.allocation, frameRules.allocation,
                   frameKind.allocation, unlessRoots.allocation, frameWhole.allocation, atomIsWords.allocation, regexAtoms.allocation,
                   atomClauseFirst.allocation, atomClauseCount.allocation, rulesByWordStart.allocation, rulesByWord.allocation,
-                  unfiltered.allocation, atomsByWordStart.allocation, atomsByWord.allocation] {
+                  unfiltered.allocation, atomsByWordStart.allocation, atomsByWord.allocation, kidAtoms.allocation] {
             t?.deallocate()
         }
     }

@@ -87,8 +87,8 @@ extension Screener {
         var evidence = Arena<Evidence>()
         /// The right-hand occurrences of a `near`/`then` pair search, in text order, and those
         /// one left-hand occurrence pairs with.
-        var order: [Int32] = []
-        var accepted: [Int32] = []
+        var order = Arena<Int32>()
+        var accepted = Arena<Int32>()
         /// The frames found in this record (RULES.md, Frames): each a sentence, or a whole message.
         var frames: [FrameSpan] = []
         /// The public rules that fired, for a live call's decision state (LiveDecision.swift).
@@ -119,7 +119,7 @@ extension Screener {
                 ruleResult.reset(count: count * 64, to: .none)
             }
             offsetsTurn = -1
-            frames.removeAll(keepingCapacity: true)
+            if !frames.isEmpty { frames.removeAll(keepingCapacity: true) }   // as `findFrames` does
             occ.removeAll()
             occ.append(.nowhere)
             arena.removeAll()
@@ -144,7 +144,7 @@ extension Screener {
             ruleStamp.deallocate(); ruleResult.deallocate(); occ.deallocate(); arena.deallocate(); stack.deallocate()
             ruleBits.deallocate(); atomHits.deallocate(); atomHitStamp.deallocate(); atomHitFirst.deallocate()
             atomHitCount.deallocate(); atomHitSorted.deallocate(); touchedAtoms.deallocate(); sides.deallocate(); scalarBytes.deallocate()
-            scalarBits.deallocate(); scalarBitsStamp.deallocate(); evidence.deallocate()
+            scalarBits.deallocate(); scalarBitsStamp.deallocate(); evidence.deallocate(); order.deallocate(); accepted.deallocate()
         }
     }
 }

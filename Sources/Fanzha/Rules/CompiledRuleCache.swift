@@ -879,6 +879,7 @@ extension Program {
             deallocate()   // the tables that were copied
             throw r.bad("inconsistent program tables")
         }
+        kidAtoms = Program.kidAtoms(nodes: self.nodes, kids: kids, atomIsWords: atomIsWords)
     }
 }
 

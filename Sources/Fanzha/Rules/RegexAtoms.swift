@@ -124,7 +124,7 @@ enum RegexAtoms {
     /// alternations; a part that may repeat zero times, a lookaround and anything not understood
     /// needs nothing. Always sound: it may need less than the regex does, never more.
     /// `shortest: 1` keeps runs of one character too, and also reads as single-character
-    /// literals punctuation outside classes (`：`, `（`) and a short class of characters that
+    /// literals punctuation outside classes (`：`, `（`, `\.`) and a short class of characters that
     /// match only themselves (`[:：]`, `[哥姐]`: any of them) — the engine's `LiteralGate`; the
     /// prefilter's dictionary holds words of two or more, and never punctuation.
     static func requirement(_ pattern: String, extended: Bool = false, shortest: Int = 2) -> LiteralRequirement {
@@ -214,10 +214,19 @@ private struct RequirementParser {
 
     /// The characters of the item here when it is one of a few characters that each match only
     /// themselves (`RegexAtoms.matchesOnlyItself`), consumed: a punctuation mark that is not
-    /// syntax, or a class of at most `mostClassMembers` such characters with no range, negation,
-    /// escape or nested class. Nil, consuming nothing, for anything else.
+    /// syntax or is escaped (`\.`), or a class of at most `mostClassMembers` such characters with
+    /// no range, negation, escape or nested class. Nil, consuming nothing, for anything else.
     mutating func singleCharacters() -> [Unicode.Scalar]? {
         let c = cur.s[cur.i]
+        if c == "\\" {
+            // PCRE2 reads a backslash before a character that is not a letter or a digit as that
+            // character itself: `\.` in a domain (`[a-z0-9-]+\.(?:top|cc)`) needs a full stop.
+            guard cur.i + 1 < cur.s.count else { return nil }
+            let e = cur.s[cur.i + 1]
+            guard e.isASCII, RegexAtoms.matchesOnlyItself(e), !(e >= "0" && e <= "9") else { return nil }
+            cur.i += 2
+            return [e]
+        }
         if c != "[" {
             guard RegexAtoms.matchesOnlyItself(c), !"\\^$.[]|()?*+{}".unicodeScalars.contains(c) else { return nil }
             cur.i += 1
