@@ -40,6 +40,34 @@ import Testing
         // Most decisions must come from the last one, or the test tests the fallback only.
         #expect(fromLast * 2 > decisions, "\(fromLast) of \(decisions) decisions made from the last one")
     }
+
+    /// A decision from the last one keeps its frames when the new turn changes no frame rule's
+    /// input, and finds them again when it does (`framesAsBefore`): the decision and the verdict
+    /// that read them must be a fresh record's at every turn. Turns with frames of several
+    /// kinds, one new kind or none at a time (the corpus calls have few frames).
+    @Test func framesKeptOrFoundAgainTurnByTurn() throws {
+        let rules = LiveCallsTests.rules
+        let live = try Screener(rules: rules, model: nil)
+        let fresh = try Screener(rules: rules, model: nil)
+        let printer = VerdictPrinter(rules: rules, format: .jsonl, colour: false)
+        let texts = ["警方提醒：凡是自称公检法要求转账到安全账户的，都是诈骗", "对方称“你的包裹丢了，可以双倍理赔”，随后发来一个链接",
+                     "典型案例：冒充电商客服以退款为由实施诈骗", "您好，请先添加客服微信，把验证码发给我", "只要提到安全账户的电话，一律挂断"]
+        let turns = texts.enumerated().map { k, text in
+            Turn(speaker: k % 2 == 0 ? "caller" : "callee", side: k % 2 == 0 ? .caller : .callee, text: text)
+        }
+        let p = live.prepareLiveCall(id: "frames")
+        var kinds = Set<UInt8>()
+        for k in turns.indices {
+            live.append(turns[k], to: p)
+            let record = Record(id: "frames", turns: Array(turns.prefix(k + 1)))
+            let expected = fresh.decide(fresh.prepare(record))
+            let got = live.decide(p)
+            #expect(got.level == expected.level && got.moneyRequest == expected.moneyRequest, "turn \(k)")
+            #expect(printer.json(live.evaluate(p), record: record) == printer.json(fresh.evaluate(fresh.prepare(record)), record: record), "turn \(k)")
+            for f in p.regexMemo?.decision?.frames ?? [] { kinds.insert(f.kind) }
+        }
+        #expect(kinds.count >= 2, "frames of \(kinds.count) kinds")
+    }
 }
 
 /// A live call at the top level decides the money-request rules alone, from its last such

@@ -47,21 +47,24 @@ public final class LiveCallScreener {
     }
 
     /// What the screener keeps to know which calls are open, when they go idle and what to say
-    /// about their input: everything but the screening itself (`LiveCall`).
+    /// about their input: everything but the screening itself (`LiveCall`). Read and written by
+    /// the planning alone, as the open calls (below): its fields are not checked for exclusive
+    /// access at run time.
     final class CallState {
         let call: LiveCall
         /// The call's turns so far (the turn limit).
-        var turns = 0
-        var lastLine: Int
-        var lastTime: Double?
+        @exclusivity(unchecked) var turns = 0
+        @exclusivity(unchecked) var lastLine: Int
+        @exclusivity(unchecked) var lastTime: Double?
         /// Speaker names on neither side, in order of appearance (warned about once per call).
-        var unmapped: [String] = []
+        @exclusivity(unchecked) var unmapped: [String] = []
         /// Whether an event time earlier than the call's latest was already noted.
-        var skewNoted = false
+        @exclusivity(unchecked) var skewNoted = false
         /// The call's last two speaker names and the side each is listed for: a call alternates
         /// between two names, and keying a name (`SpeakerSides.listedSide`) costs more than
         /// comparing it.
-        private var speaker: (name: String, side: Side?)?, otherSpeaker: (name: String, side: Side?)?
+        @exclusivity(unchecked) private var speaker: (name: String, side: Side?)?
+        @exclusivity(unchecked) private var otherSpeaker: (name: String, side: Side?)?
         init(call: LiveCall, line: Int) { self.call = call; self.lastLine = line }
 
         /// The side `name` is listed for in `sides` (nil: neither).
@@ -101,13 +104,17 @@ public final class LiveCallScreener {
     public let screener: Screener
     public let limits: Limits
     public let sides: SpeakerSides
-    private var open: [String: CallState] = [:]
+    // The open calls and their queues are the planning's alone, which one thread at a time does
+    // (`ShardedLiveCalls`' planner; a server's shard under its lock); `perform`, which workers
+    // call at once, never reads them. Not checked for exclusive access at run time: each check
+    // cost about 90 instructions, several per event.
+    @exclusivity(unchecked) private var open: [String: CallState] = [:]
     /// Calls by last activity, for idle checks and eviction (lazy: stale entries are skipped).
-    private var activity: [(line: Int, call: String)] = []
-    private var activityHead = 0
+    @exclusivity(unchecked) private var activity: [(line: Int, call: String)] = []
+    @exclusivity(unchecked) private var activityHead = 0
     /// Calls by the event time (`t`) of their last event, earliest first, for idle-by-time checks:
     /// event times need not follow line order (several sources, clock skew). Lazy like `activity`.
-    private var byTime = EarliestFirst()
+    @exclusivity(unchecked) private var byTime = EarliestFirst()
 
     /// `screener` is this live screener's own (not shared with another thread).
     public init(screener: Screener, limits: Limits = Limits(), sides: SpeakerSides = SpeakerSides()) {
