@@ -58,6 +58,8 @@ struct Arena<Element: BitwiseCopyable> {
         capacity = newCapacity
     }
 
+    var isEmpty: Bool { count == 0 }
+
     mutating func removeAll() { count = 0 }
 
     /// `n` elements, each `value` (the workspace's per-rule and per-atom tables).

@@ -77,7 +77,7 @@ extension Screener.Evaluation {
     /// The rules to try, in rule order: from the prefilter's index (rules indexed under the
     /// words present, and those no word can rule out), or every public rule without it.
     mutating func collectCandidates() {
-        ws.candidates.removeAll(keepingCapacity: true)
+        ws.candidates.removeAll()
         if usePrefilter {
             // Marked in a bitmap by rule and read back word by word: the list comes out in rule
             // order with no sort (sorting it cost a live call's decision more than collecting it).

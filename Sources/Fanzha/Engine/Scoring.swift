@@ -23,8 +23,8 @@ extension Screener.Evaluation {
         // Positive rules first: whether the message makes its own appeal decides what the
         // negative rules may read (a warning frame lowers a verdict only without one).
         var score = 0, money = false, appeal = false, negatives = false
-        for r in ws.candidates {
-            let i = Int(r)
+        for k in 0..<ws.candidates.count {
+            let r = ws.candidates[k], i = Int(r)
             let ruleScore = Int(program.pointee.scores[i])
             if ruleScore < 0 { negatives = true; continue }
             let isMoney = program.pointee.moneyRequest[i]
@@ -45,8 +45,8 @@ extension Screener.Evaluation {
         // medium on their own. Then a warning in the same message lowers nothing.
         let strong = appeal || score >= screener.rules.levels.medium
         guard negatives && !moneyRequestOnly else { return (score, money, strong) }
-        for r in ws.candidates {
-            let i = Int(r)
+        for k in 0..<ws.candidates.count {
+            let r = ws.candidates[k], i = Int(r)
             let ruleScore = Int(program.pointee.scores[i])
             guard ruleScore < 0 else { continue }
             if usePrefilter, !candidate(i) { continue }

@@ -60,7 +60,9 @@ extension Screener {
         var stack = Arena<Occurrences>()
         /// The candidate rules being collected, one bit per rule (all clear between records).
         var ruleBits = Arena<UInt64>()
-        var candidates: [Int32] = []
+        /// The candidate rules, in rule order (an arena: emptying an array cost about 120
+        /// instructions a record).
+        var candidates = Arena<Int32>()
         /// The automaton's hits per atom, `atomHits[atomHitFirst[a] ..< atomHitFirst[a] +
         /// atomHitCount[a]]` (placed by counting, not by sorting: an atom's run is in turn order,
         /// sorted within a turn when the atom is first asked for, `atomHitSorted`).
@@ -145,6 +147,7 @@ extension Screener {
             ruleBits.deallocate(); atomHits.deallocate(); atomHitStamp.deallocate(); atomHitFirst.deallocate()
             atomHitCount.deallocate(); atomHitSorted.deallocate(); touchedAtoms.deallocate(); sides.deallocate(); scalarBytes.deallocate()
             scalarBits.deallocate(); scalarBitsStamp.deallocate(); evidence.deallocate(); order.deallocate(); accepted.deallocate()
+            candidates.deallocate()
         }
     }
 }
