@@ -254,7 +254,7 @@ import FanzhaPCRE
         func tables(_ p: Program) -> [[Int32]] {
             [p.kids, p.roots, p.clauseFirst, p.clauseCount, p.clausesByWordStart, p.clausesByWord, p.scores, p.categories, p.frameRules,
              p.unlessRoots, p.frameWhole, p.regexAtoms, p.atomClauseFirst, p.atomClauseCount, p.rulesByWordStart, p.rulesByWord,
-             p.unfiltered, p.atomsByWordStart, p.atomsByWord].map { Array($0) }
+             p.unfiltered, p.atomsByWordStart, p.atomsByWord, p.ruledOutBy].map { Array($0) }
         }
         final class Keeper {}
         /// `bytes` placed `offset` bytes into memory of its own (an offset of 1 puts every table off
@@ -278,16 +278,20 @@ import FanzhaPCRE
             #expect(!copied.inPlace)
             #expect(copied.tables == tables(program))
         }
-        // The last entry of the last table (atomsByWord, atom indices) made one past the last atom.
+        // The last entry of the last table (ruledOutBy, node indices) made one past the last node,
+        // and made a node that `Evaluation.ruledOut` cannot check (one that names no node).
         // After it: clauseTotal, then counted bytes per rule (5 tables) and per atom (1).
         let tail = 8 + 5 * (4 + ruleCount) + (4 + atoms)
         let last = w.bytes.count - tail - 4
-        let lastEntry = try #require(Array(program.atomsByWord).last)
+        let lastEntry = try #require(Array(program.ruledOutBy).last)
         #expect(w.bytes[last..<(last + 4)].elementsEqual(withUnsafeBytes(of: lastEntry.littleEndian) { Array($0) }))
-        var bad = w.bytes
-        withUnsafeBytes(of: Int32(atoms).littleEndian) { for (k, b) in $0.enumerated() { bad[last + k] = b } }
-        #expect(throws: CompiledRuleCache.CacheError.self) { _ = try decode(bad, offset: 0, owner: Keeper()) }
-        #expect(throws: CompiledRuleCache.CacheError.self) { _ = try decode(bad, offset: 1, owner: Keeper()) }
+        let unchecked = try #require(Array(program.ruledOutBy).firstIndex(of: -1))
+        for entry in [Int32(program.nodes.count), Int32(unchecked)] {
+            var bad = w.bytes
+            withUnsafeBytes(of: entry.littleEndian) { for (k, b) in $0.enumerated() { bad[last + k] = b } }
+            #expect(throws: CompiledRuleCache.CacheError.self) { _ = try decode(bad, offset: 0, owner: Keeper()) }
+            #expect(throws: CompiledRuleCache.CacheError.self) { _ = try decode(bad, offset: 1, owner: Keeper()) }
+        }
     }
 
     /// The automatic cache's stamp (`CompiledRuleCache.Stamp`): a cache file checked in full

@@ -33,7 +33,7 @@ public enum CompiledRuleCache {
     public static let fileExtension = "fzc"
     static let magic: [UInt8] = Array("FZCRULES".utf8)
     /// Bumped whenever the layout below changes.
-    static let formatVersion: UInt32 = 8
+    static let formatVersion: UInt32 = 9
     static let headerSize = 48
     /// Environment variable that turns the automatic cache off.
     public static let disableVariable = "FANZHA_NO_CACHE"
@@ -790,7 +790,7 @@ extension Program {
         for n in nodes { w.u8(n.op.rawValue); w.i32(n.arg); w.i32(n.arg2); w.i32(n.first); w.i32(n.count) }
         for t in [kids, roots, clauseFirst, clauseCount, clausesByWordStart, clausesByWord, scores, categories, frameRules,
                   unlessRoots, frameWhole, regexAtoms, atomClauseFirst, atomClauseCount, rulesByWordStart, rulesByWord, unfiltered,
-                  atomsByWordStart, atomsByWord] {
+                  atomsByWordStart, atomsByWord, ruledOutBy] {
             w.align(4)   // so that loading reads the table in place (`ByteReader.programTable`)
             w.int32s(t.buffer)
         }
@@ -816,7 +816,7 @@ extension Program {
         // The Int32 tables are read in place from the mapped file (the rule set's `PrebuiltMatcher`
         // keeps it mapped): at start-up, checking them is all the work they cost.
         var t: [Table<Int32>] = []
-        for _ in 0..<19 { t.append(try r.programTable()) }
+        for _ in 0..<20 { t.append(try r.programTable()) }
         let clauseTotal = try r.int()
         var flags: [[Bool]] = []
         for _ in 0..<4 { flags.append(try r.bytes().map { $0 != 0 }) }
@@ -861,6 +861,7 @@ extension Program {
         ok = ok && within(t[11], atoms) && ranges(t[12], t[13], atoms, clauseTotal)
         ok = ok && starts(t[14], words, t[15].count) && within(t[15], rules) && within(t[16], rules)
         ok = ok && starts(t[17], words, t[18].count) && within(t[18], atoms)
+        ok = ok && t[19].count == nodes.count && within(t[19], nodes.count, allowNegative: true)
         ok = ok && flags[0].count == rules && flags[1].count == rules && flags[2].count == rules && flags[3].count == atoms
         ok = ok && blind.count == rules && frameKind.count == rules
         self.nodes = Table(nodes)
@@ -871,7 +872,7 @@ extension Program {
         unlessRoots = t[9]; frameWhole = t[10]; regexAtoms = t[11]
         atomClauseFirst = t[12]; atomClauseCount = t[13]
         rulesByWordStart = t[14]; rulesByWord = t[15]; unfiltered = t[16]
-        atomsByWordStart = t[17]; atomsByWord = t[18]
+        atomsByWordStart = t[17]; atomsByWord = t[18]; ruledOutBy = t[19]
         self.clauseTotal = clauseTotal
         isPrivate = Table(flags[0]); moneyRequest = Table(flags[1]); appeal = Table(flags[2]); atomIsWords = Table(flags[3])
         self.blind = Table(blind); self.frameKind = Table(frameKind)
@@ -880,6 +881,25 @@ extension Program {
             throw r.bad("inconsistent program tables")
         }
         kidAtoms = Program.kidAtoms(nodes: self.nodes, kids: kids, atomIsWords: atomIsWords)
+        // `ruledOutBy` is stored, not made again (made, it cost a start-up about 1.2 million
+        // instructions). What `Evaluation.ruledOut` reads through it must stay inside its tables:
+        // each node named names itself, and is an atom or an `or`/`at_least` of word lists.
+        let named = ruledOutBy
+        for id in 0..<nodes.count where named[id] >= 0 {
+            let at = Int(named[id])
+            guard at == id else {
+                if named[at] != Int32(at) { ok = false }
+                continue
+            }
+            let n = self.nodes[id]
+            if n.op == .atom { continue }
+            if n.op != .or && n.op != .atLeast { ok = false }
+            for k in Int(n.first)..<(Int(n.first) + Int(n.count)) where kidAtoms[k] < 0 { ok = false }
+        }
+        guard ok else {
+            deallocate()
+            throw r.bad("inconsistent program tables")
+        }
     }
 }
 
