@@ -182,8 +182,8 @@ struct Program: Sendable {
         table.reserveCapacity(nodes.count)
         for id in 0..<nodes.count {
             var at = id, steps = 0
-            // Rules cannot refer to themselves (the compiler's cycle check); the bound keeps a
-            // damaged compiled rule set from looping here all the same.
+            // Rules cannot refer to themselves (the compiler reports a cycle); the bound keeps
+            // this walk finite whatever the rules are. (A compiled rule set stores the table.)
             while !checkable(nodes[at]), steps < 64, let next = firstPart(nodes[at]) {
                 at = next
                 steps += 1
