@@ -2,6 +2,7 @@ import Foundation
 import Testing
 @testable import Fanzha
 import FanzhaPCRE
+import FanzhaText
 
 // The compiled rule cache (issue 22): a `.fzc` file gives the same verdicts as the rules it was
 // compiled from, and a damaged or stale file is never used.
@@ -216,6 +217,75 @@ import FanzhaPCRE
         for (name, l) in damaged { #expect(refused(storedForm(l)), "\(name)") }
     }
 
+    /// A regex that may be searched from its start anchors has them stored (`StoredAnchors`), with
+    /// its anchored twin's code: the anchors its source gives, or none when it gives none; the
+    /// twin decodes and runs under JIT, and a search made from them finds what the regex finds.
+    /// Stored anchors that a search could not use (an empty literal, a negative distance, a span
+    /// of `widestSpan` or more, trailing or missing bytes) are refused, and read from the source.
+    @Test func startAnchorsAreStoredWithTheirTwinAndDamagedOnesRefused() throws {
+        let (_, loaded, dir, _) = try writeAndReadBundledRules()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let program = try #require(loaded.prebuilt?.program)
+        var stored = 0, none = 0
+        var good: [UInt8] = []
+        for (i, atom) in loaded.atoms.enumerated() {
+            guard let spec = Screener.anchoredRegex(atom, clauseCount: program.atomClauseCount[i]) else {
+                #expect(atom.regexes.storedAnchors == nil)
+                continue
+            }
+            let made = Screener.AnchoredSearch.anchors(source: spec.source, options: spec.options)
+            switch atom.regexes.storedAnchors {
+            case .noAnchors?:
+                #expect(made == nil, "\(spec.source)")
+                none += 1
+            case .stored(let bytes, let twin, _)?:
+                #expect(StartAnchors(stored: bytes) == made, "\(spec.source)")
+                let decoded = try #require(twin?.patterns(of: [(spec.source, spec.options.union(.anchored))])?.first, "\(spec.source)")
+                #expect(decoded.isJIT)
+                if good.isEmpty { good = Array(bytes) }
+                stored += 1
+            case nil:
+                Issue.record("no anchors stored for \(spec.source)")
+            }
+        }
+        #expect(stored > 5 && none > 0)
+
+        // A search from stored anchors and twin finds what the pattern finds.
+        let source = "[王李]某{1,2}(?:在|到)"
+        let anchors = try #require(Screener.AnchoredSearch.anchors(source: source, options: []))
+        let twin = try #require(Screener.AnchoredSearch.twin(source: source, options: []).flatMap { Pattern.serialized([$0]) })
+        try twin.withUnsafeBytes { code in
+            let owner = NSObject()
+            let search = Screener.AnchoredSearch(source: source, options: [], anchors: anchors,
+                                                 storedTwin: SerializedPatterns(bytes: code, checksum: SerializedPatterns.checksum(code), storage: owner))
+            let pattern = try Pattern(source, options: [], validSubjects: true)
+            let scratch = MatchScratch()
+            for t in ["后来王某到了银行，李某某在家", "王某说", "您好"] {
+                let text = Array(t.utf8)
+                var bits = [UInt64](repeating: 0, count: ScalarBits.words)
+                bits.withUnsafeMutableBufferPointer { b in text.withUnsafeBufferPointer { ScalarBits.fill(b.baseAddress!, from: $0) } }
+                let found = text.withUnsafeBufferPointer { b in bits.withUnsafeBufferPointer { search.matches(in: b, scalars: $0.baseAddress!, scratch: scratch) } }
+                let expected = text.withUnsafeBufferPointer { Screener.matches([pattern], inBytes: $0, scratch: scratch) }
+                #expect(found?.ranges == expected.ranges, "\(t)")
+            }
+        }
+
+        func refused(_ bytes: [UInt8]) -> Bool { bytes.withUnsafeBytes { StartAnchors(stored: $0) } == nil }
+        #expect(!refused(good))
+        #expect(refused(Array(good.dropLast())) && refused(good + [0]) && refused([]))
+        func storedForm(_ entries: [StartAnchors.Entry]) -> [UInt8] {
+            var w = ByteWriter()
+            StartAnchors(entries: entries).encode(into: &w)
+            return w.bytes
+        }
+        #expect(!refused(storedForm([.init(literal: "某", lo: 1, hi: 2)])))
+        #expect(refused(storedForm([])), "no entry")
+        #expect(refused(storedForm([.init(literal: "", lo: 0, hi: 0)])), "an empty literal")
+        #expect(refused(storedForm([.init(literal: "某", lo: -1, hi: 0)])), "a negative distance")
+        #expect(refused(storedForm([.init(literal: "某", lo: 2, hi: 1)])), "a span backwards")
+        #expect(refused(storedForm([.init(literal: "某", lo: 0, hi: Screener.AnchoredSearch.widestSpan)])), "a span too wide")
+    }
+
     @Test func damagedFilesAreRejected() throws {
         let rules = try compiledRuleSet(ruleText(match: #""安全账户" and /转(账|帐)/"#) + ruleText("e", match: #""验证码""#, extra: "  status experimental\n"))
         let dir = try temporaryFolder()
@@ -254,7 +324,7 @@ import FanzhaPCRE
         func tables(_ p: Program) -> [[Int32]] {
             [p.kids, p.roots, p.clauseFirst, p.clauseCount, p.clausesByWordStart, p.clausesByWord, p.scores, p.categories, p.frameRules,
              p.unlessRoots, p.frameWhole, p.regexAtoms, p.atomClauseFirst, p.atomClauseCount, p.rulesByWordStart, p.rulesByWord,
-             p.unfiltered, p.atomsByWordStart, p.atomsByWord].map { Array($0) }
+             p.unfiltered, p.atomsByWordStart, p.atomsByWord, p.ruledOutBy].map { Array($0) }
         }
         final class Keeper {}
         /// `bytes` placed `offset` bytes into memory of its own (an offset of 1 puts every table off
@@ -278,16 +348,20 @@ import FanzhaPCRE
             #expect(!copied.inPlace)
             #expect(copied.tables == tables(program))
         }
-        // The last entry of the last table (atomsByWord, atom indices) made one past the last atom.
+        // The last entry of the last table (ruledOutBy, node indices) made one past the last node,
+        // and made a node that `Evaluation.ruledOut` cannot check (one that names no node).
         // After it: clauseTotal, then counted bytes per rule (5 tables) and per atom (1).
         let tail = 8 + 5 * (4 + ruleCount) + (4 + atoms)
         let last = w.bytes.count - tail - 4
-        let lastEntry = try #require(Array(program.atomsByWord).last)
+        let lastEntry = try #require(Array(program.ruledOutBy).last)
         #expect(w.bytes[last..<(last + 4)].elementsEqual(withUnsafeBytes(of: lastEntry.littleEndian) { Array($0) }))
-        var bad = w.bytes
-        withUnsafeBytes(of: Int32(atoms).littleEndian) { for (k, b) in $0.enumerated() { bad[last + k] = b } }
-        #expect(throws: CompiledRuleCache.CacheError.self) { _ = try decode(bad, offset: 0, owner: Keeper()) }
-        #expect(throws: CompiledRuleCache.CacheError.self) { _ = try decode(bad, offset: 1, owner: Keeper()) }
+        let unchecked = try #require(Array(program.ruledOutBy).firstIndex(of: -1))
+        for entry in [Int32(program.nodes.count), Int32(unchecked)] {
+            var bad = w.bytes
+            withUnsafeBytes(of: entry.littleEndian) { for (k, b) in $0.enumerated() { bad[last + k] = b } }
+            #expect(throws: CompiledRuleCache.CacheError.self) { _ = try decode(bad, offset: 0, owner: Keeper()) }
+            #expect(throws: CompiledRuleCache.CacheError.self) { _ = try decode(bad, offset: 1, owner: Keeper()) }
+        }
     }
 
     /// The automatic cache's stamp (`CompiledRuleCache.Stamp`): a cache file checked in full

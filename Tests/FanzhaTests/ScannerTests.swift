@@ -689,6 +689,57 @@ category prize {
         }
     }
 
+    /// `Program.ruledOutBy`: an atom names itself, an `or`/`at_least` of word lists names itself,
+    /// and a rule, a scope, an `and` and a `near`/`then` name what their first part names (an
+    /// `at_least` of other parts, a `not` and a `count` name nothing); the same in a program read
+    /// back from a compiled rule set. A node the prefilter rules out through it is empty: every
+    /// subset of four cues, with and without the prefilter, gives every rule the same occurrences.
+    @Test func aNodeIsRuledOutThroughItsFirstPart() throws {
+        let text = categoriesText + """
+        private rule h { title "h" match any("甲", "乙") near(6) /丙|丁/ }
+        rule a { title "a" score 1 match h and "丁" }
+        rule b { title "b" score 1 match caller: (2 of ("甲", "乙", "丙") then "丁") }
+        rule c { title "c" score 1 match not any("甲", "丁") and ("乙" or /丙/) }
+        rule d { title "d" score 1 match all("甲", /乙/) or count("丙") >= 1 }
+        rule e { title "e" score 1 match 3 of ("甲", "乙", "丙") near(8) h }
+        """
+        let reference = try scannerEngine(text, usePrefilter: false)
+        for usePrefilter in [true, false] {
+            let s = try scannerEngine(text, usePrefilter: usePrefilter)
+            let p = s.matcher.programPointer.pointee
+            func named(_ r: String) -> Int32 { p.roots[s.rules.rules.firstIndex { $0.id == r }!] }
+            func kid(_ id: Int32, _ k: Int) -> Int32 { p.kids[Int(p.nodes[Int(id)].first) + k] }
+            let h = named("h"), hAny = kid(h, 0)
+            #expect(p.nodes[Int(hAny)].op == .atLeast && p.ruledOutBy[Int(hAny)] == hAny)
+            #expect(p.ruledOutBy[Int(h)] == hAny)
+            #expect(p.ruledOutBy[Int(named("a"))] == hAny, "a rule reference names its condition's")
+            let b = named("b")
+            #expect(p.ruledOutBy[Int(b)] == kid(kid(b, 0), 0), "a scope, then a `then`: its 2 of (…)")
+            #expect(p.ruledOutBy[Int(named("c"))] == -1, "a `not` first: nothing")
+            let d = named("d")
+            #expect(p.ruledOutBy[Int(d)] == -1 && p.ruledOutBy[Int(kid(d, 0))] == -1, "an `or` of other parts, `all` of a regex")
+            #expect(p.ruledOutBy[Int(kid(kid(d, 0), 0))] == kid(kid(d, 0), 0), "an atom names itself")
+            for mask in 0..<16 {
+                let cues = ["甲", "乙", "丙", "丁"].enumerated().filter { mask & (1 << $0.offset) != 0 }.map(\.element)
+                let t = cues.joined(separator: "和")
+                let v = s.evaluate(s.prepare(message(t))), expected = reference.evaluate(reference.prepare(message(t)))
+                #expect(v.hits.map(\.spans) == expected.hits.map(\.spans) && v.hits.map(\.ruleIndex) == expected.hits.map(\.ruleIndex), "\(t)")
+            }
+        }
+        let rules = try loadBundledRuleSet()
+        let dir = NSTemporaryDirectory() + "fanzha-ruled-out-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try CompiledRuleCache.write(rules, model: nil, to: dir + "/rules.fzc")
+        let loweredMatcher = CompiledMatcher(rules)
+        let loadedMatcher = CompiledMatcher(try CompiledRuleCache.read(path: dir + "/rules.fzc"))
+        withExtendedLifetime((loweredMatcher, loadedMatcher)) {   // they own the tables read here
+            let lowered = loweredMatcher.programPointer.pointee, loaded = loadedMatcher.programPointer.pointee
+            #expect(Array(lowered.ruledOutBy.buffer) == Array(loaded.ruledOutBy.buffer))
+            #expect(lowered.ruledOutBy.count == lowered.nodes.count && lowered.ruledOutBy.buffer.filter { $0 >= 0 }.count > lowered.nodes.count / 2)
+        }
+    }
+
     /// A regex searched from its start anchors searches with its anchored twin: the worker does
     /// not fetch (and so JIT-compile) its own pattern, and finds the same matches as without
     /// the prefilter, which searches with the pattern itself.

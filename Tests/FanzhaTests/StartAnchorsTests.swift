@@ -70,7 +70,8 @@ private func plainMatches(_ pattern: Pattern, _ text: String, _ scratch: MatchSc
             let source = random.regex()
             let options: Pattern.Options = random.next() % 4 == 0 ? [.caseless, .multiline] : [.caseless]
             guard let pattern = try? Pattern(source, options: options),
-                  let search = Screener.AnchoredSearch(source: source, options: options) else { continue }
+                  let anchors = Screener.AnchoredSearch.anchors(source: source, options: options) else { continue }
+            let search = Screener.AnchoredSearch(source: source, options: options, anchors: anchors, storedTwin: nil)
             searches += 1
             for _ in 0..<30 {
                 let text = random.text(maxLength: 12)

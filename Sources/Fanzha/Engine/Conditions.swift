@@ -66,7 +66,7 @@ extension Screener.Evaluation {
         case .and:
             for k in 0..<Int(n.count) {
                 let id = kid(n, k)
-                if absentWords(id) || !fires(id) { return false }
+                if ruledOut(id) || !fires(id) { return false }
             }
             return true
         default:
@@ -74,28 +74,44 @@ extension Screener.Evaluation {
         }
     }
 
-    /// Whether node `id` is an atom the prefilter rules out in this record: a word list none of
-    /// whose words the automaton found, or a regex one of whose requirement's clauses has no word
-    /// present (`atomCandidate`). Empty in every scope and frame, known without evaluating it.
-    /// Most atoms a candidate rule names are such (the alternatives of an `or`; a frame's
-    /// regexes, tried on every record), and a call to `evaluate` and `atomOccurrences` for each
-    /// cost about a hundred instructions. Mutating, though it writes nothing: a plain method
+    /// Whether the prefilter rules node `id` out in this record, through the node its
+    /// `Program.ruledOutBy` entry names: a word list none of whose words the automaton found, a
+    /// regex one of whose requirement's clauses has no word present (`atomCandidate`), or an
+    /// `or`/`at_least` of word lists with fewer of them present than it needs. Empty in every
+    /// scope and frame, known without evaluating it. Most nodes a candidate rule evaluates are
+    /// such (the alternatives of an `or`; a frame's regexes, tried on every record; the `any(…)`
+    /// lists that start a `near`), and a call to `evaluate` for each cost about forty
+    /// instructions before it found that out. Mutating, though it writes nothing: a plain method
     /// called from `evaluate` took a copy of the whole evaluation in a debug build (inlining is
     /// not guaranteed there), four such copies in `evaluate`'s frame, and the deep recursion of a
     /// long condition then ran out of a worker thread's stack.
     @inline(__always)
-    private mutating func absentWords(_ id: Int32) -> Bool {
-        let n = program.pointee.nodes[Int(id)]
-        guard n.op == .atom, usePrefilter else { return false }
-        let a = Int(n.arg)
-        return program.pointee.atomIsWords[a] ? ws.atomHitStamp[a] != ws.generation : !atomCandidate(a)
+    private mutating func ruledOut(_ id: Int32) -> Bool {
+        guard usePrefilter else { return false }
+        let at = Int(program.pointee.ruledOutBy[Int(id)])
+        if at < 0 { return false }
+        let n = program.pointee.nodes[at]
+        let g = ws.generation
+        if n.op == .atom {
+            let a = Int(n.arg)
+            return program.pointee.atomIsWords[a] ? ws.atomHitStamp[a] != g : !atomCandidate(a)
+        }
+        // An `or` (one present word list is enough) or an `at_least(N, …)` (N; none is never enough).
+        let need = n.op == .or ? 1 : max(1, Int(n.arg))
+        let kidAtoms = program.pointee.kidAtoms, hitStamp = ws.atomHitStamp
+        var present = 0
+        for k in Int(n.first)..<Int(n.first &+ n.count) where hitStamp[Int(kidAtoms[k])] == g {
+            present &+= 1
+            if present == need { return false }
+        }
+        return true
     }
 
-    /// The first child of `n` from `k` on that the prefilter does not rule out (`absentWords`),
-    /// or `n.count` when there is none. A loop of its own, with no call and no write, so the
-    /// tables' addresses are read once, not again for each child after every `evaluate` (`or`
-    /// and `at_least` lists pass over about 70 ruled-out children a record: 15 instructions
-    /// each instead of 24).
+    /// The first child of `n` from `k` on that the prefilter does not rule out (`ruledOut`), or
+    /// `n.count` when there is none: the caller evaluates it with `evaluateNode`. A loop of its
+    /// own, with no call and no write, so the tables' addresses are read once, not again for each
+    /// child after every evaluation (`or` and `at_least` lists pass over about 70 ruled-out
+    /// children a record: 15 instructions each instead of 24).
     @inline(__always)
     private mutating func nextKid(of n: Program.Node, from k: Int) -> Int {
         guard usePrefilter else { return k }
@@ -108,7 +124,7 @@ extension Screener.Evaluation {
             let x = Int(kidAtoms[first &+ k])
             if x >= 0 {
                 if hitStamp[x] == g { return k }
-            } else if x == -1 || atomCandidate(-2 - x) {
+            } else if x == -1 ? !ruledOut(kid(n, k)) : atomCandidate(-2 - x) {
                 return k
             }
             k &+= 1
@@ -116,19 +132,19 @@ extension Screener.Evaluation {
         return end
     }
 
-    /// Whether atom `a` is a word list none of whose words the automaton found in this record.
+    /// The occurrences of node `id` in the turns of `scope` (`[]`: every turn). Inlined where it
+    /// is asked, so that a node the prefilter rules out (`ruledOut`) costs no call.
     @inline(__always)
-    private mutating func absentWords(atom a: Int) -> Bool {
-        usePrefilter && program.pointee.atomIsWords[a] && ws.atomHitStamp[a] != ws.generation
+    mutating func evaluate(_ id: Int32, scope: Side) -> Occurrences {
+        ruledOut(id) ? .none : evaluateNode(id, scope: scope)
     }
 
-    /// The occurrences of node `id` in the turns of `scope` (`[]`: every turn).
-    mutating func evaluate(_ id: Int32, scope: Side) -> Occurrences {
+    /// `evaluate`'s work, for a node the prefilter does not rule out (so a word list here has words present).
+    private mutating func evaluateNode(_ id: Int32, scope: Side) -> Occurrences {
         let n = program.pointee.nodes[Int(id)]
         switch n.op {
         case .atom:
             let a = Int(n.arg)
-            if absentWords(atom: a) { return .none }
             var all = ws.atomStamp[a] == ws.generation ? ws.atomResult[a] : atomOccurrences(a)
             if blindness != 0 && !ws.frames.isEmpty && !all.isEmpty {
                 let frames = ws.frames, hidden = blindness
@@ -149,9 +165,7 @@ extension Screener.Evaluation {
         case .and:
             let base = ws.stack.count
             for k in 0..<Int(n.count) {
-                let id = kid(n, k)
-                if absentWords(id) { ws.stack.removeLast(ws.stack.count - base); return .none }
-                let o = evaluate(id, scope: scope)
+                let o = evaluate(kid(n, k), scope: scope)
                 if o.isEmpty { ws.stack.removeLast(ws.stack.count - base); return .none }
                 ws.stack.append(o)
             }
@@ -160,19 +174,18 @@ extension Screener.Evaluation {
             let base = ws.stack.count
             var k = nextKid(of: n, from: 0)
             while k < Int(n.count) {
-                let o = evaluate(kid(n, k), scope: scope)
+                let o = evaluateNode(kid(n, k), scope: scope)
                 if !o.isEmpty { ws.stack.append(o) }
                 k = nextKid(of: n, from: k + 1)
             }
             return ws.stack.count == base ? .none : concatenate(from: base)
         case .not:
-            let id = kid(n, 0)
-            return absentWords(id) || evaluate(id, scope: scope).isEmpty ? .nowhere : .none
+            return evaluate(kid(n, 0), scope: scope).isEmpty ? .nowhere : .none
         case .atLeast:
             let base = ws.stack.count
             var k = nextKid(of: n, from: 0)
             while k < Int(n.count) {
-                let o = evaluate(kid(n, k), scope: scope)
+                let o = evaluateNode(kid(n, k), scope: scope)
                 if !o.isEmpty { ws.stack.append(o) }
                 k = nextKid(of: n, from: k + 1)
             }

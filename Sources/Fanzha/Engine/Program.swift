@@ -55,6 +55,14 @@ struct Program: Sendable {
     /// atom. An `or` or `at_least` passes over the children the prefilter rules out reading this
     /// one table, not the child's node and then the atom's kind (`nextKid`).
     var kidAtoms = Table<Int32>()
+    /// Per node, the node through which the prefilter can rule it out before it is evaluated
+    /// (`Evaluation.ruledOut`), or -1: the node itself when it is an atom, or an `or`/`at_least`
+    /// of word lists only (too few of them present); else the part it cannot hold without — a
+    /// rule's condition, a scope's content, the first part of an `and` (or of an `at_least`
+    /// needing all) or of a `near`/`then` — followed down to such a node. An evaluation then asks
+    /// no call of `evaluate` for the nodes the record's words rule out (most of a record's
+    /// `any(…)` lists, and the `near`s and rules they start).
+    var ruledOutBy = Table<Int32>()
     /// The regex atoms.
     var regexAtoms = Table<Int32>()
     /// Per atom, the clauses of its own requirement (numbered after the rules' clauses; none
@@ -135,6 +143,7 @@ struct Program: Sendable {
         atomIsWords = Table(words)
         regexAtoms = Table(words.indices.filter { !words[$0] }.map(Int32.init))
         kidAtoms = Program.kidAtoms(nodes: self.nodes, kids: self.kids, atomIsWords: atomIsWords)
+        ruledOutBy = Program.ruledOutBy(nodes: self.nodes, kids: self.kids, roots: self.roots, kidAtoms: kidAtoms)
     }
 
     /// The `kidAtoms` table of a program's nodes, children and atoms (every index inside its table).
@@ -146,6 +155,44 @@ struct Program: Sendable {
         })
     }
 
+    /// The `ruledOutBy` table of a program's nodes, children, rule roots and `kidAtoms` (every index
+    /// inside its table). Each step goes from a node to the part it evaluates first and is empty
+    /// without, so a node whose chain ends in a node the prefilter rules out is empty in every
+    /// scope and frame, and evaluating it would have evaluated nothing else first (no regex run,
+    /// so no error left unreported). An `at_least` that needs all its parts is not followed: it
+    /// evaluates every part before it counts them.
+    static func ruledOutBy(nodes: Table<Node>, kids: Table<Int32>, roots: Table<Int32>, kidAtoms: Table<Int32>) -> Table<Int32> {
+        func checkable(_ n: Node) -> Bool {
+            switch n.op {
+            case .atom: return true
+            case .or, .atLeast:
+                let first = Int(n.first)
+                return n.count > 0 && (first..<(first + Int(n.count))).allSatisfy { kidAtoms[$0] >= 0 }
+            default: return false
+            }
+        }
+        func firstPart(_ n: Node) -> Int? {
+            switch n.op {
+            case .rule: return Int(roots[Int(n.arg)])
+            case .scope, .and, .near, .nearTurns, .then, .thenGap: return n.count > 0 ? Int(kids[Int(n.first)]) : nil
+            default: return nil
+            }
+        }
+        var table: [Int32] = []
+        table.reserveCapacity(nodes.count)
+        for id in 0..<nodes.count {
+            var at = id, steps = 0
+            // Rules cannot refer to themselves (the compiler reports a cycle); the bound keeps
+            // this walk finite whatever the rules are. (A compiled rule set stores the table.)
+            while !checkable(nodes[at]), steps < 64, let next = firstPart(nodes[at]) {
+                at = next
+                steps += 1
+            }
+            table.append(checkable(nodes[at]) ? Int32(at) : -1)
+        }
+        return Table(table)
+    }
+
     /// Frees every table; the owner (`CompiledMatcher`) calls it once, when nothing reads the program any more.
     func deallocate() {
         for t in [nodes.allocation, kids.allocation, roots.allocation, clauseFirst.allocation, clauseCount.allocation,
@@ -153,7 +200,8 @@ struct Program: Sendable {
                   isPrivate.allocation, moneyRequest.allocation, appeal.allocation, blind.allocation, frameRules.allocation,
                   frameKind.allocation, unlessRoots.allocation, frameWhole.allocation, atomIsWords.allocation, regexAtoms.allocation,
                   atomClauseFirst.allocation, atomClauseCount.allocation, rulesByWordStart.allocation, rulesByWord.allocation,
-                  unfiltered.allocation, atomsByWordStart.allocation, atomsByWord.allocation, kidAtoms.allocation] {
+                  unfiltered.allocation, atomsByWordStart.allocation, atomsByWord.allocation, kidAtoms.allocation,
+                  ruledOutBy.allocation] {
             t?.deallocate()
         }
     }

@@ -318,6 +318,7 @@ extension Screener {
         /// compiles only the twins it uses); `.none` if PCRE2 cannot JIT it.
         private var twin: Twin = .unknown
         private enum Twin { case unknown, none, pattern(Pattern) }
+        private let storedTwin: SerializedPatterns?
         /// Literal `k`'s bytes are `bytes[byteStart[k] ..< byteStart[k + 1]]` and its scalars'
         /// `ScalarBits` bits `bits[bitStart[k] ..< bitStart[k + 1]]` (a literal with one missing is
         /// not looked for); a match may start `lo[k] ... hi[k]` characters before it. Flat, so a
@@ -327,11 +328,12 @@ extension Screener {
         /// The starts of the last search, kept for their memory (a search is one worker's).
         private var startsBuffer: [Int] = []
 
-        init?(source: String, options: Pattern.Options) {
-            guard let anchors = StartAnchors.of(source, extended: options.contains(.extended)),
-                  anchors.entries.allSatisfy({ $0.hi - $0.lo < AnchoredSearch.widestSpan }) else { return nil }
+        /// The regex's anchors (nil: it is searched as usual) and, from a compiled rule set, its
+        /// anchored twin's stored code (`storedTwin`), decoded instead of compiled at first use.
+        init(source: String, options: Pattern.Options, anchors: StartAnchors, storedTwin: SerializedPatterns?) {
             self.source = source
             self.options = options
+            self.storedTwin = storedTwin
             var bytes: [UInt8] = [], byteStart = [0], bits: [Int] = [], bitStart = [0]
             for e in anchors.entries {
                 bytes += e.literal.utf8
@@ -346,6 +348,20 @@ extension Screener {
 
         /// At most this many starts are tried per occurrence of a literal.
         static let widestSpan = 4
+
+        /// The start anchors a regex is searched from, if any: those its syntax gives, when each
+        /// gives at most `widestSpan` starts.
+        static func anchors(source: String, options: Pattern.Options) -> StartAnchors? {
+            guard let anchors = StartAnchors.of(source, extended: options.contains(.extended)),
+                  anchors.entries.allSatisfy({ $0.hi - $0.lo < widestSpan }) else { return nil }
+            return anchors
+        }
+
+        /// The anchored twin of a pattern: what a compiled rule set stores (serialised) and what
+        /// a search compiles at first use without it.
+        static func twin(source: String, options: Pattern.Options) -> Pattern? {
+            try? Pattern(source, options: options.union(.anchored), validSubjects: true)
+        }
 
         /// The matches in `text`, as `Screener.matches` gives them for the unanchored pattern
         /// (leftmost, non-overlapping, at most `matchesPerTurn`), and the first failure; nil
@@ -388,7 +404,8 @@ extension Screener {
             case .pattern(let p): pattern = p
             case .none: return nil
             case .unknown:
-                guard let p = try? Pattern(source, options: options.union(.anchored), validSubjects: true), p.isJIT else { twin = .none; return nil }
+                let stored = storedTwin?.patterns(of: [(source, options.union(.anchored))])?.first
+                guard let p = stored ?? AnchoredSearch.twin(source: source, options: options), p.isJIT else { twin = .none; return nil }
                 twin = .pattern(p)
                 pattern = p
             }
@@ -431,10 +448,17 @@ extension Screener {
         case .search(let s): return s
         case .unknown:
             var search: AnchoredSearch?
-            let atom = rules.atoms[a]
-            if atom.kind == .regex, matcher.programPointer.pointee.atomClauseCount[a] == 0, atom.regexes.specs.count == 1 {
-                let spec = atom.regexes.specs[0]
-                search = AnchoredSearch(source: spec.source, options: spec.options)
+            if let spec = Screener.anchoredRegex(rules.atoms[a], clauseCount: matcher.programPointer.pointee.atomClauseCount[a]) {
+                // A compiled rule set's stored anchors and twin, unless they fail their checks.
+                var anchors: StartAnchors?, twin: SerializedPatterns?
+                switch rules.atoms[a].regexes.storedAnchors {
+                case .noAnchors?: break
+                case .stored(let bytes, let code, _)?:
+                    anchors = StartAnchors(stored: bytes) ?? AnchoredSearch.anchors(source: spec.source, options: spec.options)
+                    twin = code
+                case nil: anchors = AnchoredSearch.anchors(source: spec.source, options: spec.options)
+                }
+                search = anchors.map { AnchoredSearch(source: spec.source, options: spec.options, anchors: $0, storedTwin: twin) }
             }
             let held = search.map { Unmanaged.passRetained($0) }
             atomMatchers[a].anchored = held.map { .search($0) } ?? .none
@@ -443,4 +467,41 @@ extension Screener {
     }
 
     enum AnchoredState { case unknown, none, search(Unmanaged<AnchoredSearch>) }
+
+    /// The regex of atom `atom` (with `clauseCount` word clauses of its own) that may be searched
+    /// from its start anchors: the one pattern of a regex atom no prefilter word rules out.
+    static func anchoredRegex(_ atom: Atom, clauseCount: Int32) -> (source: String, options: Pattern.Options)? {
+        guard atom.kind == .regex, clauseCount == 0, atom.regexes.specs.count == 1 else { return nil }
+        return atom.regexes.specs[0]
+    }
+}
+
+extension StartAnchors {
+    /// The stored form (a compiled rule set's): the entries' count, then each one's literal and distances.
+    func encode(into w: inout ByteWriter) {
+        w.count(entries.count)
+        for e in entries { w.string(e.literal); w.i64(e.lo); w.i64(e.hi) }
+    }
+
+    /// The anchors `encode` wrote, if they are ones a search can use (nil: read the regex's
+    /// syntax instead). A stamped cache file is not checksummed again, so these checks keep a
+    /// damaged entry from sending a search outside its text: every literal at least one
+    /// character, every distance at least 0 and each span under `AnchoredSearch.widestSpan`.
+    init?(stored: UnsafeRawBufferPointer) {
+        var r = ByteReader(stored, path: "start anchors")
+        var entries: [Entry] = []
+        do {
+            let n = try r.count()
+            guard n > 0 else { return nil }
+            for _ in 0..<n {
+                let e = Entry(literal: try r.string(), lo: try r.int(), hi: try r.int())
+                guard !e.literal.isEmpty, e.lo >= 0, e.hi >= e.lo, e.hi - e.lo < Screener.AnchoredSearch.widestSpan else { return nil }
+                entries.append(e)
+            }
+        } catch {
+            return nil
+        }
+        guard r.p == stored.count else { return nil }
+        self.init(entries: entries)
+    }
 }

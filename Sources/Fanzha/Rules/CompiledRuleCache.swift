@@ -33,7 +33,7 @@ public enum CompiledRuleCache {
     public static let fileExtension = "fzc"
     static let magic: [UInt8] = Array("FZCRULES".utf8)
     /// Bumped whenever the layout below changes.
-    static let formatVersion: UInt32 = 8
+    static let formatVersion: UInt32 = 10
     static let headerSize = 48
     /// Environment variable that turns the automatic cache off.
     public static let disableVariable = "FANZHA_NO_CACHE"
@@ -289,7 +289,9 @@ public enum CompiledRuleCache {
         // What a scan reads: each atom's kind and regexes, each rule's name, score and frame.
         // Each regex atom's PCRE2 code too (`SerializedPatterns`), checksummed and aligned, for
         // the PCRE2 library named first (another one compiles the sources), and for a regex that
-        // gets a literal gate, the gate: 0 not stored, 1 none, 2 its layout (`StoredGate`).
+        // gets a literal gate, the gate: 0 not stored, 1 none, 2 its layout (`StoredGate`); for one
+        // that may be searched from its start anchors, they and its anchored twin's code: 0 not
+        // stored, 1 none, 2 the anchors, then the code as above (`StoredAnchors`).
         w.string(Pattern.library)
         w.count(set.atoms.count)
         for (i, a) in set.atoms.enumerated() {
@@ -310,6 +312,25 @@ public enum CompiledRuleCache {
                     layout.encode(into: &g)
                     w.u8(2)
                     w.raw(g.bytes, counted: true)
+                } else {
+                    w.u8(1)
+                }
+            } else {
+                w.u8(0)
+            }
+            if let spec = Screener.anchoredRegex(a, clauseCount: program.atomClauseCount[i]) {
+                if let anchors = Screener.AnchoredSearch.anchors(source: spec.source, options: spec.options) {
+                    var g = ByteWriter()
+                    anchors.encode(into: &g)
+                    w.u8(2)
+                    w.raw(g.bytes, counted: true)
+                    let twin = Screener.AnchoredSearch.twin(source: spec.source, options: spec.options).flatMap { Pattern.serialized([$0]) } ?? []
+                    w.count(twin.count)
+                    if !twin.isEmpty {
+                        w.u64(twin.withUnsafeBytes(SerializedPatterns.checksum))
+                        w.align(8)
+                        w.raw(twin)
+                    }
                 } else {
                     w.u8(1)
                 }
@@ -412,17 +433,19 @@ public enum CompiledRuleCache {
             for _ in 0..<n2 { specs.append((try r.string(), Pattern.Options(rawValue: try r.u32()))) }
             var code: SerializedPatterns?
             var storedGate: StoredGate?
-            if n2 > 0 {
+            var storedAnchors: StoredAnchors?
+            /// PCRE2's stored code, in place only: a reader with no mapping to keep (or code off its alignment) compiles.
+            func storedCode() throws -> SerializedPatterns? {
                 let codeLength = try r.count()
-                if codeLength > 0 {
-                    let checksum = try r.u64()
-                    try r.align(8)
-                    let bytes = try r.span(byteCount: codeLength)
-                    // In place only: a reader with no mapping to keep (or code off its alignment) compiles.
-                    if sameLibrary, let owner = r.owner, Int(bitPattern: bytes.baseAddress) % 8 == 0 {
-                        code = SerializedPatterns(bytes: bytes, checksum: checksum, storage: owner)
-                    }
-                }
+                guard codeLength > 0 else { return nil }
+                let checksum = try r.u64()
+                try r.align(8)
+                let bytes = try r.span(byteCount: codeLength)
+                guard sameLibrary, let owner = r.owner, Int(bitPattern: bytes.baseAddress) % 8 == 0 else { return nil }
+                return SerializedPatterns(bytes: bytes, checksum: checksum, storage: owner)
+            }
+            if n2 > 0 {
+                code = try storedCode()
                 switch try r.u8() {
                 case 0: break
                 case 1: storedGate = .noGate
@@ -431,8 +454,18 @@ public enum CompiledRuleCache {
                     if let owner = r.owner { storedGate = .layout(bytes, storage: owner) }   // else made from the source
                 default: throw r.bad("unknown literal gate")
                 }
+                switch try r.u8() {
+                case 0: break
+                case 1: storedAnchors = .noAnchors
+                case 2:
+                    let bytes = try r.span(byteCount: try r.count())
+                    let twin = try storedCode()
+                    if let owner = r.owner { storedAnchors = .stored(bytes, twin: twin, storage: owner) }   // else read from the source
+                default: throw r.bad("unknown start anchors")
+                }
             }
-            atoms.append(Atom(kind: kind, regexes: specs.isEmpty ? .none : AtomPatterns(specs: specs, code: code, storedGate: storedGate),
+            atoms.append(Atom(kind: kind, regexes: specs.isEmpty ? .none : AtomPatterns(specs: specs, code: code, storedGate: storedGate,
+                                                                                        storedAnchors: storedAnchors),
                               details: details, index: i))
         }
         var rules: [CompiledRule] = []
@@ -790,7 +823,7 @@ extension Program {
         for n in nodes { w.u8(n.op.rawValue); w.i32(n.arg); w.i32(n.arg2); w.i32(n.first); w.i32(n.count) }
         for t in [kids, roots, clauseFirst, clauseCount, clausesByWordStart, clausesByWord, scores, categories, frameRules,
                   unlessRoots, frameWhole, regexAtoms, atomClauseFirst, atomClauseCount, rulesByWordStart, rulesByWord, unfiltered,
-                  atomsByWordStart, atomsByWord] {
+                  atomsByWordStart, atomsByWord, ruledOutBy] {
             w.align(4)   // so that loading reads the table in place (`ByteReader.programTable`)
             w.int32s(t.buffer)
         }
@@ -816,7 +849,7 @@ extension Program {
         // The Int32 tables are read in place from the mapped file (the rule set's `PrebuiltMatcher`
         // keeps it mapped): at start-up, checking them is all the work they cost.
         var t: [Table<Int32>] = []
-        for _ in 0..<19 { t.append(try r.programTable()) }
+        for _ in 0..<20 { t.append(try r.programTable()) }
         let clauseTotal = try r.int()
         var flags: [[Bool]] = []
         for _ in 0..<4 { flags.append(try r.bytes().map { $0 != 0 }) }
@@ -861,6 +894,7 @@ extension Program {
         ok = ok && within(t[11], atoms) && ranges(t[12], t[13], atoms, clauseTotal)
         ok = ok && starts(t[14], words, t[15].count) && within(t[15], rules) && within(t[16], rules)
         ok = ok && starts(t[17], words, t[18].count) && within(t[18], atoms)
+        ok = ok && t[19].count == nodes.count && within(t[19], nodes.count, allowNegative: true)
         ok = ok && flags[0].count == rules && flags[1].count == rules && flags[2].count == rules && flags[3].count == atoms
         ok = ok && blind.count == rules && frameKind.count == rules
         self.nodes = Table(nodes)
@@ -871,7 +905,7 @@ extension Program {
         unlessRoots = t[9]; frameWhole = t[10]; regexAtoms = t[11]
         atomClauseFirst = t[12]; atomClauseCount = t[13]
         rulesByWordStart = t[14]; rulesByWord = t[15]; unfiltered = t[16]
-        atomsByWordStart = t[17]; atomsByWord = t[18]
+        atomsByWordStart = t[17]; atomsByWord = t[18]; ruledOutBy = t[19]
         self.clauseTotal = clauseTotal
         isPrivate = Table(flags[0]); moneyRequest = Table(flags[1]); appeal = Table(flags[2]); atomIsWords = Table(flags[3])
         self.blind = Table(blind); self.frameKind = Table(frameKind)
@@ -880,6 +914,25 @@ extension Program {
             throw r.bad("inconsistent program tables")
         }
         kidAtoms = Program.kidAtoms(nodes: self.nodes, kids: kids, atomIsWords: atomIsWords)
+        // `ruledOutBy` is stored, not made again (made, it cost a start-up about 1.2 million
+        // instructions). What `Evaluation.ruledOut` reads through it must stay inside its tables:
+        // each node named names itself, and is an atom or an `or`/`at_least` of word lists.
+        let named = ruledOutBy
+        for id in 0..<nodes.count where named[id] >= 0 {
+            let at = Int(named[id])
+            guard at == id else {
+                if named[at] != Int32(at) { ok = false }
+                continue
+            }
+            let n = self.nodes[id]
+            if n.op == .atom { continue }
+            if n.op != .or && n.op != .atLeast { ok = false }
+            for k in Int(n.first)..<(Int(n.first) + Int(n.count)) where kidAtoms[k] < 0 { ok = false }
+        }
+        guard ok else {
+            deallocate()
+            throw r.bad("inconsistent program tables")
+        }
     }
 }
 

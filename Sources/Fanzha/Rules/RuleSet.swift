@@ -120,19 +120,24 @@ package final class AtomPatterns: @unchecked Sendable {
     let code: SerializedPatterns?
     /// From a compiled rule set: the regex's literal gate, for a regex that gets one (LiteralGate.swift).
     let storedGate: StoredGate?
+    /// From a compiled rule set: the regex's start anchors and anchored twin, for a regex searched
+    /// from its anchors (StartAnchors.swift).
+    let storedAnchors: StoredAnchors?
 
     init(compiled patterns: [Pattern]) {
         specs = patterns.map { ($0.source, $0.options) }
         compiled = .success(patterns)
         code = nil
         storedGate = nil
+        storedAnchors = nil
     }
 
-    init(specs: [(source: String, options: Pattern.Options)], code: SerializedPatterns?, storedGate: StoredGate?) {
+    init(specs: [(source: String, options: Pattern.Options)], code: SerializedPatterns?, storedGate: StoredGate?, storedAnchors: StoredAnchors?) {
         self.specs = specs
         compiled = specs.isEmpty ? .success([]) : nil
         self.code = code
         self.storedGate = storedGate
+        self.storedAnchors = storedAnchors
     }
 
     /// PCRE2's compiled code of the regexes, as a compiled rule set stores it: the bytes it was
@@ -202,6 +207,16 @@ struct SerializedPatterns: @unchecked Sendable {
 enum StoredGate: @unchecked Sendable {
     case noGate
     case layout(UnsafeRawBufferPointer, storage: AnyObject)
+}
+
+/// A regex's start anchors as a compiled rule set stores them: none (its syntax gives none that
+/// pays), or the anchors (`StartAnchors`, stored form) and PCRE2's code of its anchored twin (nil
+/// when this PCRE2 cannot use it), in place in the mapped file that `storage` keeps mapped.
+/// Reading the regex's syntax for them and compiling the twin at first use cost a scan about
+/// 600 instructions a record on the bench slice (33 twins, 186 regexes read).
+enum StoredAnchors: @unchecked Sendable {
+    case noAnchors
+    case stored(UnsafeRawBufferPointer, twin: SerializedPatterns?, storage: AnyObject)
 }
 
 /// A part of a rule set that is either in hand or in a compiled rule set's details, decoded on
