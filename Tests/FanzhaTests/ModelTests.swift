@@ -526,6 +526,90 @@ private func temporaryFile(_ name: String, _ bytes: [UInt8]) throws -> String {
         #expect(collisions > 0, "no bucket shared by n-grams of different lengths: the test does not reach that case")
     }
 
+    /// The 1-grams' kept buckets (`ModelScratch.oneGramBuckets`) are the buckets mixed: the same
+    /// n-grams, buckets and places with them as without, when the table is empty and once filled,
+    /// for ideographs, Latin letters, digits and scalars above U+FFFF (never kept).
+    @Test func keptOneGramBucketsAreTheMixedOnes() throws {
+        let model = try bundledModel()
+        let scratch = ModelScratch()
+        let texts = ["请马上把钱转到安全账户，配合调查洗钱案", "abc123 加v信 x", "𠀀𠀁好😀好𠀀", "", "的的的的", "请马上把钱转到安全账户"]
+        for pass in 0..<2 {
+            for text in texts {
+                var plain: [[Int]] = [], kept: [[Int]] = []
+                Array(text.utf8).withUnsafeBufferPointer { buf in
+                    TextModel.forEachNGram(buf, minN: model.minN, maxN: model.maxN, mask: model.mask) { b, s, e, len in plain.append([b, s, e, len]) }
+                    TextModel.forEachNGram(buf, minN: model.minN, maxN: model.maxN, mask: model.mask,
+                                           oneGramBuckets: scratch.oneGramBuckets) { b, s, e, len in kept.append([b, s, e, len]) }
+                }
+                #expect(kept == plain, "pass \(pass): \(text)")
+            }
+        }
+        #expect(scratch.oneGramBuckets[Int(("好" as Unicode.Scalar).value)] != 0, "the table was not filled")
+    }
+
+    /// In a call the counting table holds the n-grams of every turn the scope reads (an empty
+    /// one too) in order, and a hit's evidence is found again in the turns that hold it: the
+    /// first place of each of the strongest buckets, over the scope's turns, in text order.
+    @Test func aCallsEvidenceIsTheFirstPlaceOverItsTurns() throws {
+        var options = TrainOptions()
+        options.bucketBits = 8
+        options.minDocumentFrequency = 1
+        options.epochs = 20
+        options.holdout = 0
+        let model = try Trainer.train(tinyLabelledSet(), options: options, info: "test").0
+        let rules = try compiledRuleSet("""
+        rule up {
+          title "模型往上推"
+          score 1
+          allow no_atom
+          match model >= 0
+        }
+        rule callee_down {
+          title "被叫一方往下拉"
+          score 1
+          allow no_atom
+          match callee: model <= 1
+        }
+        """)
+        let scanner = try RuleScanner(matcher: CompiledMatcher(rules, model: model))
+        let call = Record(id: "c", turns: [Turn(speaker: "caller", side: .caller, text: "恭喜中奖！先缴纳手续费"),
+                                           Turn(speaker: "callee", side: .callee, text: ""),
+                                           Turn(speaker: "callee", side: .callee, text: "妈，我周末回家吃饭，帮我留点汤"),
+                                           Turn(speaker: "caller", side: .caller, text: "领取奖金后立即返还，请把资金转到安全账户"),
+                                           Turn(speaker: "callee", side: .callee, text: "会议改到下午三点，请准时参加，谢谢")])
+        let verdict = scanner.screen(call)
+        let prepared = scanner.prepare(call)
+        for (rule, sign, sides) in [("up", Float(1), [Side.caller, Side.callee]), ("callee_down", Float(-1), [Side.callee])] {
+            var first: [Int: (turn: Int, bytes: Range<Int>)] = [:]
+            for t in prepared.turns.indices where sides.contains(call.turns[t].side) {
+                prepared.turns[t].text.bytes.withUnsafeBufferPointer { buf in
+                    TextModel.forEachNGram(buf, minN: model.minN, maxN: model.maxN, mask: model.mask) { b, s, e, len in
+                        if len >= 2 && first[b] == nil { first[b] = (t, s..<e) }
+                    }
+                }
+            }
+            let strongest = first.keys.filter { model.weight(ofBucket: $0) * sign > 0 }
+                .sorted { model.weight(ofBucket: $0) * sign > model.weight(ofBucket: $1) * sign }.prefix(3)
+            let places = strongest.map { first[$0]! }
+                .sorted { ($0.turn, $0.bytes.lowerBound, $0.bytes.upperBound) < ($1.turn, $1.bytes.lowerBound, $1.bytes.upperBound) }
+            var merged: [(turn: Int, bytes: Range<Int>)] = []
+            for p in places {
+                if let last = merged.last, last.turn == p.turn, p.bytes.lowerBound <= last.bytes.upperBound {
+                    merged[merged.count - 1].bytes = last.bytes.lowerBound..<max(last.bytes.upperBound, p.bytes.upperBound)
+                } else {
+                    merged.append(p)
+                }
+            }
+            let expected = merged.map { p -> String in
+                let r = prepared.turns[p.turn].text.originalRange(ofBytes: p.bytes)
+                return "\(p.turn):\(r.lowerBound)..<\(r.upperBound)"
+            }
+            let hit = try #require(verdict.hits.first { $0.rule == rule }, "\(rule)")
+            #expect(Set(places.map(\.turn)).count > 1, "\(rule): the evidence should come from more than one turn")
+            #expect(hit.spans.map { "\($0.turn ?? -1):\($0.start)..<\($0.end)" } == expected, "\(rule): \(hit.spans)")
+        }
+    }
+
     @Test func bundledModelRulesPassTheirExamples() throws {
         let rules = try loadBundledRuleSet()
         #expect(rules.usesModel)

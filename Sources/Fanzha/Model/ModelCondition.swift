@@ -174,6 +174,7 @@ extension Screener.Evaluation {
         // share was kept in a dozen stack slots, each written on every new bucket.
         let usedCount = table.usedCount
         usedCount.pointee = 0
+        let oneGrams = table.oneGramBuckets
         // `shortest` is a parameter so that the usual case's copy of the loop, below, knows it.
         @inline(__always) func count(_ bucket: Int, _ t: Int32, _ start: Int, _ end: Int, _ len: Int, _ shortest: UInt8) {
             let b = Int32(truncatingIfNeeded: bucket), n = UInt8(truncatingIfNeeded: len)
@@ -219,10 +220,11 @@ extension Screener.Evaluation {
                 if blind == 0 && minN == 1 && maxN == 3 {
                     // The usual case (the bundled model's sizes, no frame hidden): the same
                     // n-grams, in the same order, through a copy of the loop with the sizes known
-                    // to the compiler and no frame test, so no n-gram tests either, and no place
-                    // written for an n-gram too short to show.
+                    // to the compiler and no frame test, so no n-gram tests either, no place
+                    // written for an n-gram too short to show, and each 1-gram's bucket read from
+                    // the screener's table of them (`ModelScratch.oneGramBuckets`).
                     let shown = UInt8(Screener.Evaluation.evidenceMinN(minN: 1, maxN: 3))
-                    TextModel.forEachNGram(buf, minN: 1, maxN: 3, mask: bucketMask) { bucket, start, end, len in
+                    TextModel.forEachNGram(buf, minN: 1, maxN: 3, mask: bucketMask, oneGramBuckets: oneGrams) { bucket, start, end, len in
                         count(bucket, turn, start, end, len, shown)
                     }
                     return
@@ -465,6 +467,16 @@ final class ModelScratch {
     private(set) var used = UnsafeMutablePointer<Int32>.allocate(capacity: 1)
     let usedCount = UnsafeMutablePointer<Int>.allocate(capacity: 1)
     private(set) var generation: UInt32 = 0
+    /// The bucket of each scalar below U+10000 as a 1-gram, plus one (0: not yet met), filled as
+    /// records meet them (`TextModel.forEachNGram`): a screener has one model, so a scalar's
+    /// bucket never changes. 256 KB of the kernel's zero pages (`mmap`), each touched only once
+    /// a scalar on it is met: `calloc` cleared them at start-up (400,000 instructions).
+    let oneGramBuckets: UnsafeMutablePointer<UInt32> = {
+        let memory = mmap(nil, ModelScratch.oneGramBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
+        guard let memory, memory != UnsafeMutableRawPointer(bitPattern: -1) else { fatalError("cannot map \(ModelScratch.oneGramBytes) bytes for the model's 1-grams") }
+        return memory.bindMemory(to: UInt32.self, capacity: 1 << 16)
+    }()
+    private static let oneGramBytes = (1 << 16) * MemoryLayout<UInt32>.stride
     /// `1 + log(c)` for counts below `logged`, computed once (the same function, so the same bits).
     static let logged = 64
     /// A count's value in the model's vector: `1 + log(c)`, from `logs` (`oneMoreThanLog`) below
@@ -497,5 +509,6 @@ final class ModelScratch {
 
     deinit {
         slots.deallocate(); used.deallocate(); usedCount.deallocate(); oneMoreThanLog.deallocate()
+        munmap(oneGramBuckets, ModelScratch.oneGramBytes)
     }
 }

@@ -86,12 +86,13 @@ public final class TextModel: @unchecked Sendable {
     // MARK: - Features
 
     /// Calls `body(bucket, startByte, endByte, length)` for every n-gram (minN…maxN scalars) of one
-    /// normalised text, in order of their last scalar.
+    /// normalised text, in order of their last scalar. `oneGramBuckets` (see `ModelScratch`), when
+    /// given, keeps the buckets of the 1-grams of scalars below U+10000 from call to call.
     @inline(__always)
     static func forEachNGram(_ bytes: UnsafeBufferPointer<UInt8>, minN: Int, maxN: Int, mask: UInt64,
-                             _ body: (Int, Int, Int, Int) -> Void) {
+                             oneGramBuckets: UnsafeMutablePointer<UInt32>? = nil, _ body: (Int, Int, Int, Int) -> Void) {
         if maxN <= 4 {
-            forEachShortNGram(bytes, minN: minN, maxN: maxN, mask: mask, body)
+            forEachShortNGram(bytes, minN: minN, maxN: maxN, mask: mask, oneGramBuckets: oneGramBuckets, body)
             return
         }
         // The last 8 scalars and where they start (maxN ≤ 8).
@@ -155,7 +156,7 @@ public final class TextModel: @unchecked Sendable {
     /// and their starts kept in locals rather than memory. The same buckets, in the same order.
     @inline(__always)
     static func forEachShortNGram(_ bytes: UnsafeBufferPointer<UInt8>, minN: Int, maxN: Int, mask: UInt64,
-                                  _ body: (Int, Int, Int, Int) -> Void) {
+                                  oneGramBuckets: UnsafeMutablePointer<UInt32>?, _ body: (Int, Int, Int, Int) -> Void) {
         var v0: UInt64 = 0, v1: UInt64 = 0, v2: UInt64 = 0, v3: UInt64 = 0
         var s0 = 0, s1 = 0, s2 = 0, s3 = 0
         var seen = 0
@@ -174,7 +175,20 @@ public final class TextModel: @unchecked Sendable {
             if top < minN { continue }
             var h: UInt64 = 0xcbf2_9ce4_8422_2325
             h = (h ^ v0) &* 0x0000_0100_0000_01B3
-            if minN <= 1 { emit(h, 1, s0, i) }
+            if minN <= 1 {
+                if let known = oneGramBuckets, v0 < 1 << 16 {
+                    // A 1-gram's bucket is its scalar's alone: mixed once, then read (kept plus
+                    // one, so 0 is "not yet"). Most of a text's scalars are common ideographs.
+                    var b = known[Int(v0)]
+                    if b == 0 {
+                        b = UInt32(truncatingIfNeeded: finalMix(h, 1) & mask) &+ 1
+                        known[Int(v0)] = b
+                    }
+                    body(Int(b) &- 1, s0, i, 1)
+                } else {
+                    emit(h, 1, s0, i)
+                }
+            }
             if top < 2 { continue }
             h = (h ^ v1) &* 0x0000_0100_0000_01B3
             if minN <= 2 { emit(h, 2, s1, i) }
