@@ -121,6 +121,25 @@ extension LiveCallEvent {
         #expect(final.record.unmappedSpeakers == ["路人"])
     }
 
+    /// The screener keys each speaker name once for every call (`LiveCallScreener.speakerSides`):
+    /// the same names in other calls, and again once the names kept were let go, give each turn
+    /// the side `SpeakerSides.side(of:)` gives.
+    @Test func speakerNamesKeyedOnceServeEveryCall() throws {
+        let sides = SpeakerSides()
+        let live = LiveCallScreener(screener: try Screener(rules: Self.rules))
+        let known = ["客服", "用户", " Caller ", "路人", "CALLER", "我", "callee"]
+        let names = known + (0...LiveCallScreener.speakerNamesKept).map { "听众\($0)" } + known
+        var turns = 0
+        for (i, name) in names.enumerated() {
+            let line = Self.event("c\(i % 3)", Turn(speaker: name, side: .callee, text: "你好"))
+            for case .turn(_, let turn) in live.plan(line: ArraySlice(Array(line.utf8)), number: i + 1, source: "events") {
+                #expect(turn.side == sides.side(of: name), "turn \(i): \(name)")
+                turns += 1
+            }
+        }
+        #expect(turns == names.count)
+    }
+
     @Test func alertsRiseAndComeBeforeTheEnd() throws {
         let turns = [
             ("caller", "你好，我是市公安局的张警官"),

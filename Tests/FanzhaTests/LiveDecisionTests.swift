@@ -68,6 +68,34 @@ import Testing
         }
         #expect(kinds.count >= 2, "frames of \(kinds.count) kinds")
     }
+
+    /// A rule is evaluated again when the new turn holds a word it reads (its own or a rule's it
+    /// refers to) or matches a regex of it that needs no word (`LiveIndex.markAtom`, `changed`):
+    /// with words and matches coming in every order, each decision is a fresh record's.
+    @Test func rulesChangeWithTheirWordsAndWordlessRegexes() throws {
+        let rules = try compiledRuleSet(
+            "private rule account {\n  title \"账户\"\n  match any(\"安全账户\", \"公检法\")\n}\n\n"
+            + ruleText("code", match: #"account and /\d{6}/"#, extra: "  score 6\n")
+            + ruleText("digits", match: #"/\d{4}/ and "验证码""#, extra: "  score 3\n")
+            + ruleText("both", match: #"/\d{6}/ and /[A-Z]{3}/"#, extra: "  score 2\n"))
+        let texts = ["你好", "号码是1234", "请转到安全账户", "好的", "验证码是123456", "ABC", "公检法通知", "收到验证码了", "再见"]
+        let live = try Screener(rules: rules, model: nil)
+        let fresh = try Screener(rules: rules, model: nil)
+        let printer = VerdictPrinter(rules: rules, format: .jsonl, colour: false)
+        for order in [texts, texts.reversed(), texts.shuffled(), texts.shuffled()] {
+            let turns = order.enumerated().map { k, text in Turn(speaker: "caller", side: k % 2 == 0 ? .caller : .callee, text: text) }
+            let p = live.prepareLiveCall(id: "c")
+            for k in turns.indices {
+                live.append(turns[k], to: p)
+                let record = Record(id: "c", turns: Array(turns.prefix(k + 1)))
+                let expected = fresh.decide(fresh.prepare(record))
+                let got = live.decide(p)
+                #expect(got.level == expected.level && got.moneyRequest == expected.moneyRequest, "\(order), turn \(k)")
+                #expect(printer.json(live.evaluate(p), record: record) == printer.json(fresh.evaluate(fresh.prepare(record)), record: record),
+                        "\(order), turn \(k)")
+            }
+        }
+    }
 }
 
 /// A live call at the top level decides the money-request rules alone, from its last such
@@ -127,6 +155,40 @@ import Testing
             }
         }
         #expect(compared > 100)
+    }
+
+    /// A model hit's evidence on a live call, from the call's kept counts (`liveModelEvidence`):
+    /// the same n-grams in the same places, both ways, as counting the turns afresh picks.
+    @Test func keptCountsPickTheFreshEvidence() throws {
+        let model = try bundledModel()
+        let live = try Screener(rules: LiveCallsTests.rules, model: model)
+        let fresh = try Screener(rules: LiveCallsTests.rules, model: model)
+        func places(_ o: Screener.Occurrences, _ e: Screener.Evaluation) -> [[Int32]] {
+            (Int(o.start)..<Int(o.start + o.count)).map { [e.ws.occ[$0].turn, e.ws.occ[$0].start, e.ws.occ[$0].end] }
+        }
+        var compared = 0, shown = 0
+        for call in try LiveCallsTests.calls() {
+            let p = live.prepareLiveCall(id: call.id)
+            for (k, turn) in call.turns.enumerated() {
+                live.append(turn, to: p)
+                let q = fresh.prepare(Record(id: call.id, turns: Array(call.turns.prefix(k + 1))))
+                for up in [true, false] {
+                    var e = Screener.Evaluation(screener: live, prepared: p, turnLimit: k + 1)
+                    let evidence = e.liveModelEvidence(model, scope: [], up: up)
+                    let kept = try #require(evidence, "call \(call.id), turn \(k)")
+                    let got = places(kept, e)
+                    e.release()
+                    var f = Screener.Evaluation(screener: fresh, prepared: q, turnLimit: k + 1)
+                    let expected = places(f.modelEvidence(model, scope: [], up: up), f)
+                    f.release()
+                    #expect(got == expected, "call \(call.id), turn \(k), up \(up)")
+                    compared += 1
+                    if got.count == Screener.Evaluation.modelEvidenceNGrams { shown += 1 }
+                }
+            }
+        }
+        #expect(compared > 100)
+        #expect(shown * 2 > compared, "\(shown) of \(compared) showed every n-gram they may")
     }
 }
 

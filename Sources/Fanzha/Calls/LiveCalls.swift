@@ -67,15 +67,15 @@ public final class LiveCallScreener {
         @exclusivity(unchecked) private var otherSpeaker: (name: String, side: Side?)?
         init(call: LiveCall, line: Int) { self.call = call; self.lastLine = line }
 
-        /// The side `name` is listed for in `sides` (nil: neither).
-        func listedSide(of name: String, in sides: SpeakerSides) -> Side? {
+        /// The side `name` is listed for (nil: neither), by `listedSide` for a name not among the last two.
+        func listedSide(of name: String, by listedSide: (String) -> Side?) -> Side? {
             if let s = speaker, s.name == name { return s.side }
             if let s = otherSpeaker, s.name == name {
                 otherSpeaker = speaker
                 speaker = s
                 return s.side
             }
-            let side = sides.listedSide(of: name)
+            let side = listedSide(name)
             otherSpeaker = speaker
             speaker = (name, side)
             return side
@@ -115,6 +115,13 @@ public final class LiveCallScreener {
     /// Calls by the event time (`t`) of their last event, earliest first, for idle-by-time checks:
     /// event times need not follow line order (several sources, clock skew). Lazy like `activity`.
     @exclusivity(unchecked) private var byTime = EarliestFirst()
+    /// The side each speaker name seen is listed for (nil: neither). Keying a name
+    /// (`SpeakerSides.listedSide`: trimmed, lower-cased, looked up) cost about 3,500
+    /// instructions, and every new call names its speakers again — mostly the same few names.
+    /// The planning's alone, like the open calls; emptied when it holds `speakerNamesKept`, so
+    /// an input that names a new speaker at every event does not grow it without bound.
+    @exclusivity(unchecked) private var speakerSides: [String: Side?] = [:]
+    static let speakerNamesKept = 4096
 
     /// `screener` is this live screener's own (not shared with another thread).
     public init(screener: Screener, limits: Limits = Limits(), sides: SpeakerSides = SpeakerSides()) {
@@ -233,7 +240,7 @@ public final class LiveCallScreener {
         activity.append((number, call))
         // At most `unmappedNamesKept` names: a call that names a new speaker at every event must
         // not grow with its length.
-        let side = state.listedSide(of: speaker, in: sides)
+        let side = state.listedSide(of: speaker, by: listedSide(of:))
         if side == nil && state.unmapped.count < Self.unmappedNamesKept && !state.unmapped.contains(speaker) {
             if state.unmapped.isEmpty {
                 out.append(.ready(.notice("\(origin): call \(call): speaker \(jsonString(speaker)) matches no side; read as the callee's (name the sides with --speakers)")))
@@ -242,6 +249,15 @@ public final class LiveCallScreener {
         }
         state.turns += 1
         out.append(.turn(state.call, Turn(speaker: speaker, side: side ?? .callee, text: text)))
+    }
+
+    /// The side `name` is listed for in `sides` (nil: neither), keyed once per name (`speakerSides`).
+    private func listedSide(of name: String) -> Side? {
+        if let side = speakerSides[name] { return side }
+        let side = sides.listedSide(of: name)
+        if speakerSides.count >= Self.speakerNamesKept { speakerSides.removeAll(keepingCapacity: true) }
+        speakerSides[name] = side
+        return side
     }
 
     /// A call's new turn: its alert if the level rose.

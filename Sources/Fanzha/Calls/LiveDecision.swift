@@ -33,25 +33,29 @@ extension Screener {
         var frames: [FrameSpan]
     }
 
-    /// What each rule reads, for `LiveDecisionState`: its atoms (following rule references; a
-    /// frame's `unless` with it), whether it reads the model or has a `caller:`/`callee:` scope;
-    /// which prefilter clause belongs to which rule or regex atom; and per-event marks. Built once
-    /// per screener, on its first live call, from the program. Plain memory, like `Program`'s
-    /// tables: the per-event loops touch no array that counts references or checks exclusivity.
+    /// What each rule reads, for `LiveDecisionState`: the rules that read each atom (following
+    /// rule references; a frame's `unless` with it), each rule's regexes that need no word,
+    /// whether it reads the model or has a `caller:`/`callee:` scope; which prefilter clause
+    /// belongs to which rule or regex atom; and per-event marks. Built once per screener, on its
+    /// first live call, from the program. Plain memory, like `Program`'s tables: the per-event
+    /// loops touch no array that counts references or checks exclusivity.
     final class LiveIndex {
-        /// Rule r's atoms: `atoms[atomsStart[r] ..< atomsStart[r + 1]]`.
-        let atomsStart: UnsafeMutableBufferPointer<Int32>, atoms: UnsafeMutableBufferPointer<Int32>
+        /// The rules that read atom a: `rules[rulesStart[a] ..< rulesStart[a + 1]]`.
+        let rulesStart: UnsafeMutableBufferPointer<Int32>, rules: UnsafeMutableBufferPointer<Int32>
+        /// Rule r's atoms that are regexes needing no word, in atom order:
+        /// `wordlessAtoms[wordlessStart[r] ..< wordlessStart[r + 1]]`.
+        let wordlessStart: UnsafeMutableBufferPointer<Int32>, wordlessAtoms: UnsafeMutableBufferPointer<Int32>
         /// Per rule: `readsModel` (its input changes with every turn), `hasScope` (its input
         /// changes when a side speaks first).
         let reads: UnsafeMutableBufferPointer<UInt8>
         /// Per prefilter clause, the rule it belongs to, or `-1 - atom` for a regex atom's own.
         let clauseOwner: UnsafeMutableBufferPointer<Int32>
-        /// Per atom: a regex that needs no word (no clause), which the new turn may match.
-        let wordless: UnsafeMutableBufferPointer<Bool>
         /// Per-event marks, by generation: an atom or rule whose input the new turn changes, or
-        /// one found unchanged.
+        /// one found unchanged; and per rule, the lowest of its atoms the new turn's words change
+        /// (`ruleFirstAtom`, meaningful where `ruleAtomMarked` is the generation).
         let atomChanged: UnsafeMutableBufferPointer<UInt32>, atomUnchanged: UnsafeMutableBufferPointer<UInt32>
         let ruleChanged: UnsafeMutableBufferPointer<UInt32>, ruleUnchanged: UnsafeMutableBufferPointer<UInt32>
+        let ruleAtomMarked: UnsafeMutableBufferPointer<UInt32>, ruleFirstAtom: UnsafeMutableBufferPointer<Int32>
         private(set) var generation: UInt32 = 0
 
         static let readsModel: UInt8 = 1, hasScope: UInt8 = 2
@@ -87,7 +91,13 @@ extension Screener {
                 readsOfRule[r] = reads
                 return (atomsOfRule[r]!, reads)
             }
-            var start: [Int32] = [0], flat: [Int32] = [], readsFlat: [UInt8] = []
+            var wordless = [Bool](repeating: false, count: atomCount)
+            for a in program.regexAtoms where program.atomClauseCount[Int(a)] == 0 { wordless[Int(a)] = true }
+            var atomsRead: [[Int32]] = [], readsFlat: [UInt8] = []
+            var wordlessStart: [Int32] = [0], wordlessFlat: [Int32] = []
+            // How many rules read each atom, then each atom's rules in rule order (the lists laid
+            // out by counting: one array, not one per atom).
+            var rulesStart = [Int32](repeating: 0, count: atomCount + 1)
             for r in 0..<ruleCount {
                 var (atoms, reads) = of(r)
                 let unless = program.unlessRoots[r]
@@ -96,9 +106,22 @@ extension Screener {
                     walk(unless, &atoms, &reads)
                     atoms.sortUnique()
                 }
-                flat += atoms
-                start.append(Int32(flat.count))
+                for a in atoms {
+                    rulesStart[Int(a) + 1] += 1
+                    if wordless[Int(a)] { wordlessFlat.append(a) }
+                }
+                wordlessStart.append(Int32(wordlessFlat.count))
+                atomsRead.append(atoms)
                 readsFlat.append(reads)
+            }
+            for a in 0..<atomCount { rulesStart[a + 1] += rulesStart[a] }
+            var rulesFlat = [Int32](repeating: 0, count: Int(rulesStart[atomCount]))
+            var filled = rulesStart
+            for (r, atoms) in atomsRead.enumerated() {
+                for a in atoms {
+                    rulesFlat[Int(filled[Int(a)])] = Int32(r)
+                    filled[Int(a)] += 1
+                }
             }
             var owner = [Int32](repeating: 0, count: program.clauseTotal)
             for r in 0..<ruleCount {
@@ -109,39 +132,56 @@ extension Screener {
                 let first = Int(program.atomClauseFirst[a])
                 for c in first..<(first + Int(program.atomClauseCount[a])) { owner[c] = -1 - Int32(a) }
             }
-            var wordless = [Bool](repeating: false, count: atomCount)
-            for a in program.regexAtoms where program.atomClauseCount[Int(a)] == 0 { wordless[Int(a)] = true }
             func buffer<T>(_ values: [T]) -> UnsafeMutableBufferPointer<T> {
                 let b = UnsafeMutableBufferPointer<T>.allocate(capacity: max(1, values.count))
                 _ = b.initialize(from: values)
                 return b
             }
-            atomsStart = buffer(start)
-            atoms = buffer(flat)
+            self.rulesStart = buffer(rulesStart)
+            rules = buffer(rulesFlat)
+            self.wordlessStart = buffer(wordlessStart)
+            wordlessAtoms = buffer(wordlessFlat)
             reads = buffer(readsFlat)
             clauseOwner = buffer(owner)
-            self.wordless = buffer(wordless)
             atomChanged = buffer([UInt32](repeating: 0, count: atomCount))
             atomUnchanged = buffer([UInt32](repeating: 0, count: atomCount))
             ruleChanged = buffer([UInt32](repeating: 0, count: ruleCount))
             ruleUnchanged = buffer([UInt32](repeating: 0, count: ruleCount))
+            ruleAtomMarked = buffer([UInt32](repeating: 0, count: ruleCount))
+            ruleFirstAtom = buffer([Int32](repeating: 0, count: ruleCount))
         }
 
         deinit {
-            for b in [atomsStart, atoms, clauseOwner] { b.deallocate() }
-            for b in [atomChanged, atomUnchanged, ruleChanged, ruleUnchanged] { b.deallocate() }
+            for b in [self.rulesStart, rules, self.wordlessStart, wordlessAtoms, clauseOwner, ruleFirstAtom] { b.deallocate() }
+            for b in [atomChanged, atomUnchanged, ruleChanged, ruleUnchanged, ruleAtomMarked] { b.deallocate() }
             reads.deallocate()
-            wordless.deallocate()
         }
 
         /// Starts an event's marks: the generation that marks what is current.
         func nextGeneration() -> UInt32 {
             generation &+= 1
             if generation == 0 {
-                for b in [atomChanged, atomUnchanged, ruleChanged, ruleUnchanged] { b.update(repeating: 0) }
+                for b in [atomChanged, atomUnchanged, ruleChanged, ruleUnchanged, ruleAtomMarked] { b.update(repeating: 0) }
                 generation = 1
             }
             return generation
+        }
+
+        /// Marks atom `a` as changed by the new turn's words (generation `g`), and each rule
+        /// that reads it with the lowest such atom of its own.
+        @inline(__always)
+        func markAtom(_ a: Int, _ g: UInt32) {
+            guard atomChanged[a] != g else { return }
+            atomChanged[a] = g
+            for k in Int(rulesStart[a])..<Int(rulesStart[a + 1]) {
+                let r = Int(rules[k])
+                if ruleAtomMarked[r] != g {
+                    ruleAtomMarked[r] = g
+                    ruleFirstAtom[r] = Int32(a)
+                } else if Int32(a) < ruleFirstAtom[r] {
+                    ruleFirstAtom[r] = Int32(a)
+                }
+            }
         }
     }
 
@@ -230,21 +270,22 @@ extension Screener.Evaluation {
     }
 
     /// Marks, with a new generation (returned), the atoms, and the rules by their own clauses,
-    /// whose input the words of the new turns (from `firstNew` on) change.
+    /// whose input the words of the new turns (from `firstNew` on) change; and each rule that
+    /// reads a marked atom with the lowest it reads (`LiveIndex.markAtom`).
     private mutating func markChanges(from firstNew: Int, _ index: Screener.LiveIndex) -> UInt32 {
         let g = index.nextGeneration()
-        // The tables in locals (as in `changed`): the stores through the index's buffers may, for
+        // The tables in locals: the stores through the index's buffers may, for
         // all the compiler knows, change the program and the index, which were read again at every word.
         let atomsStart = program.pointee.atomsByWordStart, atomsOfWord = program.pointee.atomsByWord
         let clausesStart = program.pointee.clausesByWordStart, clauses = program.pointee.clausesByWord
-        let clauseOwner = index.clauseOwner, atomChanged = index.atomChanged, ruleChanged = index.ruleChanged
+        let clauseOwner = index.clauseOwner, ruleChanged = index.ruleChanged
         for t in firstNew..<turnLimit {
             for h in prepared.turns[t].wordHits {
                 let w = Int(h.0)
-                for k in Int(atomsStart[w])..<Int(atomsStart[w + 1]) { atomChanged[Int(atomsOfWord[k])] = g }
+                for k in Int(atomsStart[w])..<Int(atomsStart[w + 1]) { index.markAtom(Int(atomsOfWord[k]), g) }
                 for k in Int(clausesStart[w])..<Int(clausesStart[w + 1]) {
                     let owner = clauseOwner[Int(clauses[k])]
-                    if owner >= 0 { ruleChanged[Int(owner)] = g } else { atomChanged[Int(-1 - owner)] = g }
+                    if owner >= 0 { ruleChanged[Int(owner)] = g } else { index.markAtom(Int(-1 - owner), g) }
                 }
             }
         }
@@ -312,20 +353,27 @@ extension Screener.Evaluation {
     /// Whether the new turns (from `firstNew` to the end of this stretch) change rule `r`'s
     /// input, marked with generation `g`. A regex that needs no word is matched on the new turns
     /// when a rule asks (only rules the prefilter lets run ask), once per event.
+    ///
+    /// As if the rule's atoms were looked at in order up to the first one changed: the regexes
+    /// that need no word before it are matched (a match limit met there marks the call, so
+    /// exactly those), then the rule is changed. `markChanges` noted the lowest atom the words
+    /// change (`ruleFirstAtom`), so only the rule's wordless regexes are looked at, not every
+    /// atom (200 a decision on the bench).
     private mutating func changed(_ r: Int, _ g: UInt32, _ index: Screener.LiveIndex, _ sidesChanged: Bool, _ firstNew: Int) -> Bool {
         if index.ruleChanged[r] == g { return true }
         if index.ruleUnchanged[r] == g { return false }
         let reads = index.reads[r]
         var result = reads & Screener.LiveIndex.readsModel != 0 || (sidesChanged && reads & Screener.LiveIndex.hasScope != 0)
         if !result {
-            // The index's buffers in locals: read through the index at every atom, they were
-            // loaded again (and spilled) each time round, 23 instructions an atom (1.4 million
-            // atoms for the bench's 8,564 decisions from the last one).
-            let atoms = index.atoms, atomChanged = index.atomChanged, atomUnchanged = index.atomUnchanged, wordless = index.wordless
-            for k in Int(index.atomsStart[r])..<Int(index.atomsStart[r + 1]) {
-                let a = Int(atoms[k])
+            let marked = index.ruleAtomMarked[r] == g
+            let first = marked ? Int(index.ruleFirstAtom[r]) : Int.max
+            let wordless = index.wordlessAtoms, atomChanged = index.atomChanged, atomUnchanged = index.atomUnchanged
+            for k in Int(index.wordlessStart[r])..<Int(index.wordlessStart[r + 1]) {
+                let a = Int(wordless[k])
+                guard a < first else { break }
+                // Changed already: found matching when another rule asked.
                 if atomChanged[a] == g { result = true; break }
-                guard wordless[a], atomUnchanged[a] != g else { continue }
+                guard atomUnchanged[a] != g else { continue }
                 if (firstNew..<turnLimit).contains(where: { regexOccurs(a, inTurn: $0) }) {
                     atomChanged[a] = g
                     result = true
@@ -333,6 +381,7 @@ extension Screener.Evaluation {
                 }
                 atomUnchanged[a] = g
             }
+            if !result { result = marked }
         }
         if result { index.ruleChanged[r] = g } else { index.ruleUnchanged[r] = g }
         return result

@@ -21,6 +21,13 @@ extension Screener {
         /// over a turn's n-grams neither counts references nor checks exclusivity).
         private(set) var buckets: UnsafeMutablePointer<Int32>
         private(set) var counts: UnsafeMutablePointer<Int32>
+        /// Per bucket, the turn (counted from `lo`) of the first n-gram long enough to be
+        /// evidence counted in it, `noLong` for none yet: `liveModelEvidence` picks among the
+        /// buckets with one, as `modelEvidence` does, and finds its place in that turn alone.
+        /// Two bytes (10,000 open calls: 4 bytes a bucket took 25 MB): a call counted past
+        /// `noLong` turns from `lo` leaves its evidence to the table.
+        private(set) var firstLong: UnsafeMutablePointer<UInt16>
+        static let noLong = UInt16.max
         private(set) var count = 0
         /// Open addressing over `capacity` slots: the position in `buckets` of each bucket
         /// counted, -1 for empty. At most half full.
@@ -39,12 +46,13 @@ extension Screener {
             hi = turn
             buckets = .allocate(capacity: capacity / 2)
             counts = .allocate(capacity: capacity / 2)
+            firstLong = .allocate(capacity: capacity / 2)
             slots = .allocate(capacity: capacity)
             slots.initialize(repeating: -1, count: capacity)
         }
 
         deinit {
-            buckets.deallocate(); counts.deallocate(); slots.deallocate()
+            buckets.deallocate(); counts.deallocate(); firstLong.deallocate(); slots.deallocate()
         }
 
         /// Counts the n-grams of turn `hi` (its normalised text), which becomes counted.
@@ -55,11 +63,13 @@ extension Screener {
             for b in text.bytes where b & 0xC0 != 0x80 { scalars += 1 }
             reserve(count + scalars * (model.maxN - model.minN + 1))
             let weights = model.weights
-            let slots = self.slots, buckets = self.buckets, counts = self.counts
+            let slots = self.slots, buckets = self.buckets, counts = self.counts, firstLong = self.firstLong
             let mask = capacity - 1, shift = self.shift
+            let shortest = Screener.Evaluation.evidenceMinN(minN: model.minN, maxN: model.maxN)
+            let turn = UInt16(min(hi - lo, Int(CallNGrams.noLong) - 1)), noLong = CallNGrams.noLong
             var count = self.count, dot = self.dot, norm = self.norm, absDot = self.absDot, updates = self.updates
             text.bytes.withUnsafeBufferPointer { buf in
-                TextModel.forEachNGram(buf, minN: model.minN, maxN: model.maxN, mask: model.mask) { bucket, _, _, _ in
+                TextModel.forEachNGram(buf, minN: model.minN, maxN: model.maxN, mask: model.mask) { bucket, _, _, len in
                     let b = Int32(truncatingIfNeeded: bucket)
                     var s = Int((UInt32(bitPattern: b) &* 0x9E37_79B1) >> shift)
                     var old: Int32 = 0
@@ -68,6 +78,7 @@ extension Screener {
                         if at < 0 {
                             buckets[count] = b
                             counts[count] = 1
+                            firstLong[count] = len >= shortest ? turn : noLong
                             slots[s] = Int32(count)
                             count += 1
                             break
@@ -75,6 +86,7 @@ extension Screener {
                         if buckets[Int(at)] == b {
                             old = counts[Int(at)]
                             counts[Int(at)] = old &+ 1
+                            if len >= shortest && firstLong[Int(at)] == noLong { firstLong[Int(at)] = turn }
                             break
                         }
                         s = (s + 1) & mask
@@ -103,11 +115,14 @@ extension Screener {
             while 2 * n > grown { grown *= 2; shift -= 1 }
             let newBuckets = UnsafeMutablePointer<Int32>.allocate(capacity: grown / 2)
             let newCounts = UnsafeMutablePointer<Int32>.allocate(capacity: grown / 2)
+            let newFirstLong = UnsafeMutablePointer<UInt16>.allocate(capacity: grown / 2)
             newBuckets.moveInitialize(from: buckets, count: count)
             newCounts.moveInitialize(from: counts, count: count)
-            buckets.deallocate(); counts.deallocate(); slots.deallocate()
+            newFirstLong.moveInitialize(from: firstLong, count: count)
+            buckets.deallocate(); counts.deallocate(); firstLong.deallocate(); slots.deallocate()
             buckets = newBuckets
             counts = newCounts
+            firstLong = newFirstLong
             capacity = grown
             slots = .allocate(capacity: capacity)
             slots.initialize(repeating: -1, count: capacity)
@@ -255,5 +270,78 @@ extension Screener.Evaluation {
         let (margin, error) = counts.approximateMargin(model, hiding: framed, logs: screener.modelScratch.oneMoreThanLog)
         counts.lastHidden = (counts.hi, frames, framed, margin, error)
         return (margin, error, framed.count)
+    }
+}
+
+extension Screener.Evaluation {
+    /// `modelEvidence` on a live call's stretch, from the call's counts (`liveNGrams`) rather
+    /// than counting every turn again in the screener's table: when the rule being evaluated
+    /// hides no frame, the call's counts are the table's — the same buckets, first seen in the
+    /// same order, each with an n-gram long enough to show or not — so the same buckets are
+    /// picked, ties broken alike. Their places (each bucket's first n-gram long enough to show,
+    /// the one the table keeps) are found in the turns the counts noted for them. Nil (nothing
+    /// done) for any other record, stretch or rule.
+    mutating func liveModelEvidence(_ model: TextModel, scope: Side, up: Bool) -> Screener.Occurrences? {
+        guard modelBlindness == 0, let counts = liveNGrams(model, scope: scope), counts.hi - counts.lo < Int(Screener.CallNGrams.noLong) else { return nil }
+        let shortest = Screener.Evaluation.evidenceMinN(minN: model.minN, maxN: model.maxN)
+        let weights = model.weights
+        let sign: Float = up ? 1 : -1
+        let limit = Screener.Evaluation.modelEvidenceNGrams
+        let start = ws.occ.count
+        let buckets = counts.buckets, firstLong = counts.firstLong
+        withUnsafeTemporaryAllocation(of: (weight: Float, bucket: Int32, place: ModelScratch.Place).self, capacity: limit) { top in
+            // The strongest `limit` buckets pushing this way, as `modelEvidence` picks them from
+            // the table's buckets in the order first seen.
+            var n = 0, weakest = 0
+            @inline(__always) func findWeakest() {
+                weakest = 0
+                for q in 1..<n where top[q].weight < top[weakest].weight { weakest = q }
+            }
+            for k in 0..<counts.count where firstLong[k] != Screener.CallNGrams.noLong {
+                let w = weights[Int(buckets[k])] * sign
+                guard w > 0 else { continue }
+                // The turn for now; the place once the buckets are picked.
+                let turn = ModelScratch.Place(turn: Int32(firstLong[k]), start: -1, end: -1)
+                if n < limit {
+                    top[n] = (w, buckets[k], turn)
+                    n += 1
+                    if n == limit { findWeakest() }
+                } else if top[weakest].weight < w {
+                    top[weakest] = (w, buckets[k], turn)
+                    findWeakest()
+                }
+            }
+            // Their places: each one's first n-gram of `shortest` scalars or more in its turn
+            // (n-grams of `shortest` scalars and more only: the same buckets, as each longer
+            // n-gram's hash extends the shorter one's). The buckets are distinct, so each
+            // n-gram places one at most.
+            for q in 0..<n where top[q].place.start < 0 {
+                let t = Int(top[q].place.turn)
+                prepared.turns[t].text.bytes.withUnsafeBufferPointer { buf in
+                    TextModel.forEachNGram(buf, minN: shortest, maxN: model.maxN, mask: model.mask) { bucket, from, to, _ in
+                        let b = Int32(truncatingIfNeeded: bucket)
+                        for p in q..<n where top[p].bucket == b && top[p].place.start < 0 && Int(top[p].place.turn) == t {
+                            top[p].place = ModelScratch.Place(turn: Int32(t), start: Int32(truncatingIfNeeded: from), end: Int32(truncatingIfNeeded: to))
+                        }
+                    }
+                }
+            }
+            // In text order, as `modelEvidence` lists them.
+            var i = 1
+            while i < n {
+                let c = top[i]
+                var j = i
+                while j > 0 && c.place.isBefore(top[j - 1].place) { top[j] = top[j - 1]; j -= 1 }
+                top[j] = c
+                i += 1
+            }
+            for c in top[0..<n] {
+                ws.arena.append(Screener.Evidence(turn: c.place.turn, start: c.place.start, end: c.place.end))
+                ws.occ.append(Screener.Occurrence(turn: c.place.turn, start: c.place.start, end: c.place.end,
+                                                  evStart: Int32(ws.arena.count - 1), evCount: 1))
+            }
+        }
+        return ws.occ.count == start ? Screener.Occurrences.nowhere
+            : Screener.Occurrences(start: Int32(start), count: Int32(ws.occ.count - start))
     }
 }

@@ -289,6 +289,12 @@ extension Screener.Evaluation {
     mutating func modelEvidence(_ model: TextModel, scope: Side, up: Bool) -> Screener.Occurrences {
         let slot = Int(scope.rawValue) * 2 + (up ? 1 : 0)
         if let e = modelCache.evidence(slot, modelBlindness) { return e }
+        // A live call's kept counts pick the same n-grams without counting the call again
+        // (Calls/LiveModel.swift); a record has none, and asks no further.
+        if prepared.regexMemo != nil, let e = liveModelEvidence(model, scope: scope, up: up) {
+            modelCache.setEvidence(slot, modelBlindness, e)
+            return e
+        }
         // The counting table keeps one place per bucket: its first n-gram of `evidenceMinN` scalars or more.
         let shortest = Screener.Evaluation.evidenceMinN(minN: model.minN, maxN: model.maxN)
         let weights = model.weights
