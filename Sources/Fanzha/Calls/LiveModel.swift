@@ -326,20 +326,7 @@ extension Screener.Evaluation {
                     }
                 }
             }
-            // In text order, as `modelEvidence` lists them.
-            var i = 1
-            while i < n {
-                let c = top[i]
-                var j = i
-                while j > 0 && c.place.isBefore(top[j - 1].place) { top[j] = top[j - 1]; j -= 1 }
-                top[j] = c
-                i += 1
-            }
-            for c in top[0..<n] {
-                ws.arena.append(Screener.Evidence(turn: c.place.turn, start: c.place.start, end: c.place.end))
-                ws.occ.append(Screener.Occurrence(turn: c.place.turn, start: c.place.start, end: c.place.end,
-                                                  evStart: Int32(ws.arena.count - 1), evCount: 1))
-            }
+            appendModelEvidence(top, count: n) { $0.place }
         }
         return ws.occ.count == start ? Screener.Occurrences.nowhere
             : Screener.Occurrences(start: Int32(start), count: Int32(ws.occ.count - start))

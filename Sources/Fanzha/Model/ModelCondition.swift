@@ -284,6 +284,28 @@ extension Screener.Evaluation {
         return margin
     }
 
+    /// A model hit's chosen n-grams (`n` of `top`, each with its place) as the hit's
+    /// occurrences, one evidence each, in text order: places of distinct buckets are distinct
+    /// n-grams, so never equal. Shared by a record's evidence and a live call's (Calls/LiveModel.swift).
+    @inline(__always)
+    mutating func appendModelEvidence<Candidate>(_ top: UnsafeMutableBufferPointer<Candidate>, count n: Int,
+                                                 place: (Candidate) -> ModelScratch.Place) {
+        var i = 1
+        while i < n {
+            let c = top[i]
+            var j = i
+            while j > 0 && place(c).isBefore(place(top[j - 1])) { top[j] = top[j - 1]; j -= 1 }
+            top[j] = c
+            i += 1
+        }
+        for c in top[0..<n] {
+            let p = place(c)
+            ws.arena.append(Screener.Evidence(turn: p.turn, start: p.start, end: p.end))
+            ws.occ.append(Screener.Occurrence(turn: p.turn, start: p.start, end: p.end,
+                                              evStart: Int32(ws.arena.count - 1), evCount: 1))
+        }
+    }
+
     /// The places of the n-grams with the largest weights in the pushing direction (at most
     /// `modelEvidenceNGrams` n-grams, one place each), in text order.
     mutating func modelEvidence(_ model: TextModel, scope: Side, up: Bool) -> Screener.Occurrences {
@@ -329,20 +351,7 @@ extension Screener.Evaluation {
                     findWeakest()
                 }
             }
-            // In text order (places of distinct buckets are distinct n-grams, so never equal).
-            var i = 1
-            while i < n {
-                let c = top[i]
-                var j = i
-                while j > 0 && c.place.isBefore(top[j - 1].place) { top[j] = top[j - 1]; j -= 1 }
-                top[j] = c
-                i += 1
-            }
-            for c in top[0..<n] {
-                ws.arena.append(Screener.Evidence(turn: c.place.turn, start: c.place.start, end: c.place.end))
-                ws.occ.append(Screener.Occurrence(turn: c.place.turn, start: c.place.start, end: c.place.end,
-                                                  evStart: Int32(ws.arena.count - 1), evCount: 1))
-            }
+            appendModelEvidence(top, count: n) { $0.place }
         }
         // Nothing pushed that way (an empty text): true, but nowhere.
         let result = ws.occ.count == start ? Screener.Occurrences.nowhere
