@@ -469,12 +469,7 @@ private func temporaryFile(_ name: String, _ bytes: [UInt8]) throws -> String {
     /// buckets (a bucket first counted from a single character keeps the place of its first
     /// longer n-gram).
     @Test func evidenceIsTheFirstPlaceOfTheStrongestNGrams() throws {
-        var options = TrainOptions()
-        options.bucketBits = 8
-        options.minDocumentFrequency = 1
-        options.epochs = 20
-        options.holdout = 0
-        let model = try Trainer.train(tinyLabelledSet(), options: options, info: "test").0
+        let model = try tinySharedBucketModel()
         let rules = try compiledRuleSet("""
         rule up {
           title "模型往上推"
@@ -551,12 +546,7 @@ private func temporaryFile(_ name: String, _ bytes: [UInt8]) throws -> String {
     /// one too) in order, and a hit's evidence is found again in the turns that hold it: the
     /// first place of each of the strongest buckets, over the scope's turns, in text order.
     @Test func aCallsEvidenceIsTheFirstPlaceOverItsTurns() throws {
-        var options = TrainOptions()
-        options.bucketBits = 8
-        options.minDocumentFrequency = 1
-        options.epochs = 20
-        options.holdout = 0
-        let model = try Trainer.train(tinyLabelledSet(), options: options, info: "test").0
+        let model = try tinySharedBucketModel()
         let rules = try compiledRuleSet("""
         rule up {
           title "模型往上推"
@@ -671,4 +661,15 @@ private func temporaryFile(_ name: String, _ bytes: [UInt8]) throws -> String {
         #expect(failed.err.contains(bad) && failed.err.contains("corrupt"), "\(failed.err)")
         #expect(failed.out.isEmpty)
     }
+}
+
+/// A model of 256 buckets trained on `tinyLabelledSet()`, so that n-grams of different lengths
+/// share buckets: what the evidence tests need.
+private func tinySharedBucketModel() throws -> TextModel {
+    var options = TrainOptions()
+    options.bucketBits = 8
+    options.minDocumentFrequency = 1
+    options.epochs = 20
+    options.holdout = 0
+    return try Trainer.train(tinyLabelledSet(), options: options, info: "test").0
 }
