@@ -13,7 +13,8 @@ import Foundation
 /// 4. variant folding (帐→账 …, `variantFold`);
 /// 5. separator runs between two Han ideographs are dropped; spaces/dashes between two
 ///    ASCII digits are dropped;
-/// 6. runs of 3+ characters from [0-9零〇一二三四五六七八九幺] become ASCII digits;
+/// 6. runs of 3+ characters from [0-9零〇一二三四五六七八九幺] become ASCII digits (not a lone
+///    一 after ASCII digits: 800一张 is a price);
 /// 7. newlines are kept.
 ///
 /// Every output scalar comes from exactly one original scalar, and output order follows
@@ -588,9 +589,17 @@ struct Compactor {
     }
 
     /// Step 6 for the run that just ended: 3+ characters with at least one Chinese digit
-    /// become ASCII digits. Then the run's bytes are written.
+    /// become ASCII digits. Then the run's bytes are written. A lone 一 after ASCII digits is
+    /// a price and its unit (800一张, 300一天, 50一单), not a spelt-out number: it stays text.
     mutating func finishDigitRun() {
-        let convert = runHasChinese && w &- runStart >= 3
+        var convert = runHasChinese && w &- runStart >= 3
+        if convert && sc[w &- 1] == 0x4E00 && sc[w &- 2] &- 0x30 < 10 {
+            convert = false
+            for x in runStart..<(w &- 1) where sc[x] > 0x39 {
+                convert = true
+                break
+            }
+        }
         for x in runStart..<w {
             var c = sc[x]
             if convert, let d = chineseDigitValue(c) {

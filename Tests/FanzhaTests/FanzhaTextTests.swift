@@ -262,6 +262,17 @@ struct FanzhaTextTests {
             }
         }
 
+        @Test("a price's 一 before its unit stays text; a spelt-out number with it converts",
+              arguments: [
+                  ("一类卡800一张", "一类卡800一张"), ("日结300一天", "日结300一天"), ("12一单", "12一单"),
+                  ("1三8一", "1381"), ("138幺2345678", "13812345678"), ("一三八一", "1381"),
+              ])
+        func priceBeforeItsUnit(_ text: String, _ expected: String) {
+            let t = n.normalise(text)
+            checkInvariants(t, text)
+            #expect(t.string == expected)
+        }
+
         @Test("short digit-character runs stay text", arguments: ["一起", "统一", "十一", "万一", "一二", "三十一", "幺"])
         func shortRunsUnchanged(_ word: String) {
             #expect(n.normaliseLiteral(word) == word)
