@@ -521,6 +521,41 @@ private func temporaryFile(_ name: String, _ bytes: [UInt8]) throws -> String {
         #expect(collisions > 0, "no bucket shared by n-grams of different lengths: the test does not reach that case")
     }
 
+    /// Every n-gram of `minN`…`maxN` scalars, in order of its last scalar, shorter first, with its
+    /// bucket (FNV-1a over its scalars from the newest back, then `finalMix`) and its bytes: for
+    /// every size the format allows (the window in locals up to 4 scalars, in memory above), on
+    /// texts shorter than, as long as and longer than the longest n-gram, with 1- to 4-byte scalars.
+    @Test func nGramsAreEveryRunOfScalarsWithItsBucket() {
+        let mask: UInt64 = (1 << 20) - 1
+        let texts = ["", "a", "请", "a请", "请马上", "请马上转账", "ab 加v信𠀀😀好的", "一二三四五六七八九十", "é的ü"]
+        for text in texts {
+            let bytes = Array(text.utf8)
+            var starts: [Int] = [], values: [UInt32] = []
+            for (k, s) in zip(text.unicodeScalars.indices, text.unicodeScalars) {
+                starts.append(text.utf8.distance(from: text.startIndex, to: k))
+                values.append(s.value)
+            }
+            starts.append(bytes.count)
+            for minN in 1...4 {
+                for maxN in minN...8 {
+                    var expected: [[Int]] = []
+                    for last in values.indices {
+                        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+                        for len in 1...min(maxN, last + 1) {
+                            h = (h ^ UInt64(values[last - len + 1])) &* 0x0000_0100_0000_01B3
+                            if len >= minN { expected.append([Int(TextModel.finalMix(h, len) & mask), starts[last - len + 1], starts[last + 1], len]) }
+                        }
+                    }
+                    var found: [[Int]] = []
+                    bytes.withUnsafeBufferPointer { buf in
+                        TextModel.forEachNGram(buf, minN: minN, maxN: maxN, mask: mask) { b, s, e, len in found.append([b, s, e, len]) }
+                    }
+                    #expect(found == expected, "\(text) \(minN)…\(maxN)")
+                }
+            }
+        }
+    }
+
     /// The 1-grams' kept buckets (`ModelScratch.oneGramBuckets`) are the buckets mixed: the same
     /// n-grams, buckets and places with them as without, when the table is empty and once filled,
     /// for ideographs, Latin letters, digits and scalars above U+FFFF (never kept).

@@ -170,10 +170,11 @@ extension Screener.Evaluation {
         let slots = table.slots, used = table.used
         let shortest = UInt8(Screener.Evaluation.evidenceMinN(minN: minN, maxN: maxN))
         let generation = table.generation, slotMask = table.capacity &- 1
-        // The count of slots in use in memory, not in a local: a local the loop's inlined copies
-        // share was kept in a dozen stack slots, each written on every new bucket.
-        let usedCount = table.usedCount
-        usedCount.pointee = 0
+        // Where the next slot in use is listed, in memory, not in a local: a local the loop's
+        // inlined copies share was kept in a dozen stack slots, each written on every new bucket.
+        // A pointer, not a count, so listing a slot needs no load of the list's start.
+        let nextUsed = table.nextUsed
+        nextUsed.pointee = used
         let oneGrams = table.oneGramBuckets
         // `shortest` is a parameter so that the usual case's copy of the loop, below, knows it.
         @inline(__always) func count(_ bucket: Int, _ t: Int32, _ start: Int, _ end: Int, _ len: Int, _ shortest: UInt8) {
@@ -196,8 +197,8 @@ extension Screener.Evaluation {
                         slot.pointee.count = 1
                         slot.pointee.longest = n
                     }
-                    used[usedCount.pointee] = Int32(truncatingIfNeeded: i)
-                    usedCount.pointee &+= 1
+                    nextUsed.pointee.pointee = Int32(truncatingIfNeeded: i)
+                    nextUsed.pointee += 1
                     return
                 }
                 if slot.pointee.key == b {
@@ -238,7 +239,7 @@ extension Screener.Evaluation {
         }
         modelCache.tableScope = scope
         modelCache.tableBlind = blind
-        modelCache.tableUsed = usedCount.pointee
+        modelCache.tableUsed = nextUsed.pointee - used
     }
 
     mutating func modelMargin(_ model: TextModel, scope: Side) -> Double {
@@ -478,9 +479,9 @@ final class ModelScratch {
     /// A power of two: a bucket's low bits are its first slot.
     private(set) var capacity = 0
     private(set) var slots = UnsafeMutablePointer<Slot>.allocate(capacity: 1)
-    /// The slots in use, in the order first seen, and how many there are.
+    /// The slots in use, in the order first seen, and where the next one goes.
     private(set) var used = UnsafeMutablePointer<Int32>.allocate(capacity: 1)
-    let usedCount = UnsafeMutablePointer<Int>.allocate(capacity: 1)
+    let nextUsed = UnsafeMutablePointer<UnsafeMutablePointer<Int32>>.allocate(capacity: 1)
     private(set) var generation: UInt32 = 0
     /// The bucket of each scalar below U+10000 as a 1-gram, plus one (0: not yet met), filled as
     /// records meet them (`TextModel.forEachNGram`): a screener has one model, so a scalar's
@@ -523,7 +524,7 @@ final class ModelScratch {
     }
 
     deinit {
-        slots.deallocate(); used.deallocate(); usedCount.deallocate(); oneMoreThanLog.deallocate()
+        slots.deallocate(); used.deallocate(); nextUsed.deallocate(); oneMoreThanLog.deallocate()
         munmap(oneGramBuckets, ModelScratch.oneGramBytes)
     }
 }

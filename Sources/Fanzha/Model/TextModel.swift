@@ -159,20 +159,19 @@ public final class TextModel: @unchecked Sendable {
                                   oneGramBuckets: UnsafeMutablePointer<UInt32>?, _ body: (Int, Int, Int, Int) -> Void) {
         var v0: UInt64 = 0, v1: UInt64 = 0, v2: UInt64 = 0, v3: UInt64 = 0
         var s0 = 0, s1 = 0, s2 = 0, s3 = 0
-        var seen = 0
         var i = 0
         let n = bytes.count
         @inline(__always) func emit(_ h: UInt64, _ len: Int, _ start: Int, _ end: Int) {
             body(Int(truncatingIfNeeded: finalMix(h, len) & mask), start, end, len)
         }
-        while i < n {
+        /// Reads the next scalar into the window, then reports the n-grams of `minN`…`top`
+        /// scalars that end with it.
+        @inline(__always) func step(top: Int) {
             let start = i
             let v = decodeScalar(bytes, &i)
             v3 = v2; v2 = v1; v1 = v0; v0 = UInt64(v)
             s3 = s2; s2 = s1; s1 = s0; s0 = start
-            seen &+= 1
-            let top = min(maxN, seen)
-            if top < minN { continue }
+            if top < minN { return }
             var h: UInt64 = 0xcbf2_9ce4_8422_2325
             h = (h ^ v0) &* 0x0000_0100_0000_01B3
             if minN <= 1 {
@@ -189,16 +188,25 @@ public final class TextModel: @unchecked Sendable {
                     emit(h, 1, s0, i)
                 }
             }
-            if top < 2 { continue }
+            if top < 2 { return }
             h = (h ^ v1) &* 0x0000_0100_0000_01B3
             if minN <= 2 { emit(h, 2, s1, i) }
-            if top < 3 { continue }
+            if top < 3 { return }
             h = (h ^ v2) &* 0x0000_0100_0000_01B3
             if minN <= 3 { emit(h, 3, s2, i) }
-            if top < 4 { continue }
+            if top < 4 { return }
             h = (h ^ v3) &* 0x0000_0100_0000_01B3
             emit(h, 4, s3, i)
         }
+        // The first `maxN - 1` scalars of the text end fewer n-grams than the rest; from the
+        // `maxN`th on, every length ends at each scalar, and a loop that knows it (the usual
+        // case's sizes are constants) tests no count of scalars seen.
+        var seen = 0
+        while i < n && seen < maxN - 1 {
+            seen &+= 1
+            step(top: seen)
+        }
+        while i < n { step(top: maxN) }
     }
 
     /// A record's feature vector: sorted distinct buckets with values (1 + ln count), scaled to
