@@ -99,13 +99,14 @@ private func admits(_ gate: Screener.LiteralGate, _ text: String) -> Bool {
     /// before its nested parts: the outcome is still its tree's, read plainly (each literal's bytes
     /// looked for in the text), on texts made of some of its literals and near misses.
     @Test func aGateHoldsExactlyWhenItsTreeDoes() throws {
-        let sources = ["我(?:的)?[儿女孩][^。]{0,13}被[^。]{0,8}骗(?:了|走|去)",
-                       "(?:[王李](?:女士|先生)|男子|老人)(?:的|在|称)",
-                       "(说|称|告诉(?:她|他))[:：]\\s*[\"“]",
-                       "(?:先(?:给你|让你)|再(?:让你|要你))骗"]
-        let pieces = ["我", "女", "孩", "被", "骗", "了", "王", "女士", "先生", "男子", "老人", "在", "说", "：", "“",
-                      "告诉她", "告诉", "先给你", "再要", "让你", "士", "骗走"]
-        for source in sources {
+        // Each regex with its literals and near misses (士 without 女, 告诉 without 她).
+        let cases: [(source: String, pieces: [String])] = [
+            ("我(?:的)?[儿女孩][^。]{0,13}被[^。]{0,8}骗(?:了|走|去)", ["我", "女", "孩", "被", "骗", "了", "走", "说"]),
+            ("(?:[王李](?:女士|先生)|男子|老人)(?:的|在|称)", ["王", "女士", "先生", "男子", "老人", "在", "的", "士", "男"]),
+            ("(说|称|告诉(?:她|他))[:：]\\s*[\"“]", ["说", "称", "：", ":", "“", "\"", "告诉她", "告诉", "他"]),
+            ("(?:先(?:给你|让你)|再(?:让你|要你))骗", ["先给你", "先让", "再要你", "让你", "骗", "再"]),
+        ]
+        for (source, pieces) in cases {
             let layout = try #require(Screener.LiteralGate.layout(source: source, extended: false))
             let gate = Screener.LiteralGate(layout)
             let (kind, first, count, kids, byteStart) = (layout.tables[0], layout.tables[1], layout.tables[2], layout.tables[3], layout.tables[4])
@@ -127,7 +128,7 @@ private func admits(_ gate: Screener.LiteralGate, _ text: String) -> Bool {
                 #expect(admits(gate, text) == expected, "/\(source)/ on \(text)")
                 if expected { admitted += 1 } else { refused += 1 }
             }
-            #expect(admitted > 50 && refused > 50, "/\(source)/: \(admitted) admitted, \(refused) refused")
+            #expect(admitted > 20 && refused > 20, "/\(source)/: \(admitted) admitted, \(refused) refused")
         }
     }
 
