@@ -690,6 +690,40 @@ category prize {
         #expect(fired.count == 2, "both rules fire on some text")
     }
 
+    /// A public rule's first clause is the one the prefilter's index holds it under, its
+    /// shortest: a candidate from the index holds it, and `indexedCandidate` asks only the
+    /// others. The same in a program read back from a compiled rule set.
+    @Test func aRulesIndexClauseIsItsFirst() throws {
+        let rules = try loadBundledRuleSet()
+        let dir = NSTemporaryDirectory() + "fanzha-index-clause-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try CompiledRuleCache.write(rules, model: nil, to: dir + "/rules.fzc")
+        let loweredMatcher = CompiledMatcher(rules)
+        let loadedMatcher = CompiledMatcher(try CompiledRuleCache.read(path: dir + "/rules.fzc"))
+        withExtendedLifetime((loweredMatcher, loadedMatcher)) {   // they own the tables read here
+            for p in [loweredMatcher.programPointer.pointee, loadedMatcher.programPointer.pointee] {
+                // Per clause, its words; per public rule, the words it is indexed under.
+                var wordsOfClause = [Set<Int>](repeating: [], count: p.clauseTotal)
+                var indexedUnder = [Set<Int>](repeating: [], count: p.roots.count)
+                for w in 0..<(p.clausesByWordStart.count - 1) {
+                    for k in Int(p.clausesByWordStart[w])..<Int(p.clausesByWordStart[w + 1]) { wordsOfClause[Int(p.clausesByWord[k])].insert(w) }
+                    for k in Int(p.rulesByWordStart[w])..<Int(p.rulesByWordStart[w + 1]) { indexedUnder[Int(p.rulesByWord[k])].insert(w) }
+                }
+                var checked = 0, several = 0
+                for r in 0..<p.roots.count where !p.isPrivate[r] && p.clauseCount[r] > 0 {
+                    let first = Int(p.clauseFirst[r])
+                    let clauses = (first..<(first + Int(p.clauseCount[r]))).map { wordsOfClause[$0] }
+                    #expect(indexedUnder[r] == clauses[0], "rule \(rules.rules[r].id) is indexed under its first clause")
+                    #expect(clauses.allSatisfy { $0.count >= clauses[0].count }, "rule \(rules.rules[r].id): the first clause is the shortest")
+                    checked += 1
+                    if clauses.count > 1 { several += 1 }
+                }
+                #expect(checked > 300 && several > 30, "\(checked) indexed rules, \(several) of several clauses")
+            }
+        }
+    }
+
     /// `Program.kidPrefilter`, what `nextKid` reads for each child of an `or` or `at_least`: its atom
     /// when it is a word list, -2 - its clause when it is a regex whose requirement is one clause,
     /// -1 for the rest; the same in a program read back from a compiled rule set as in one

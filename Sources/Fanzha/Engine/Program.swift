@@ -22,7 +22,8 @@ struct Program: Sendable {
     /// Root node of each rule's condition.
     var roots = Table<Int32>()
     /// Per rule, the prefilter: every clause must have at least one word present. Rule r's
-    /// clauses are numbers `clauseFirst[r] ..< clauseFirst[r] + clauseCount[r]`; the words of a
+    /// clauses are numbers `clauseFirst[r] ..< clauseFirst[r] + clauseCount[r]`, a public rule's
+    /// first being the one it is indexed under (`rulesByWord`); the words of a
     /// clause are not listed per clause but inverted, `clausesByWord[clausesByWordStart[w] ..<
     /// clausesByWordStart[w + 1]]` being the clauses word w satisfies: a record marks the clauses
     /// of the words it holds, so checking a rule never walks a long term list.
@@ -73,7 +74,7 @@ struct Program: Sendable {
     /// not all satisfy cannot match it, and PCRE2 does not run.
     var atomClauseFirst = Table<Int32>()
     var atomClauseCount = Table<Int32>()
-    /// The prefilter's index: for each word, the public rules whose first clause contains it.
+    /// The prefilter's index: for each word, the public rules whose first clause (their shortest) contains it.
     /// A record's candidates are the rules indexed under the words it contains, plus
     /// `unfiltered` (rules no word can rule out); so the cost per record follows the words it
     /// holds, not the number of rules.
@@ -96,10 +97,13 @@ struct Program: Sendable {
         for (r, rule) in rules.rules.enumerated() {
             roots.append(Program.lower(rule.condition, &nodes, &kids))
             unlessRoots.append(rule.unless.map { Program.lower($0, &nodes, &kids) } ?? -1)
-            let clauses = Program.clauses(rule.requirement)
+            var clauses = Program.clauses(rule.requirement)
             if !rule.isPrivate {
-                if let key = clauses.min(by: { $0.count < $1.count }) {
-                    for w in key { byWord[w].append(Int32(r)) }
+                // Indexed under the words of its shortest clause, which comes first: a candidate
+                // from the index holds it already (`Evaluation.indexedCandidate`).
+                if let k = clauses.indices.min(by: { clauses[$0].count < clauses[$1].count }) {
+                    for w in clauses[k] { byWord[w].append(Int32(r)) }
+                    clauses.insert(clauses.remove(at: k), at: 0)
                 } else {
                     unfiltered.append(Int32(r))
                 }
