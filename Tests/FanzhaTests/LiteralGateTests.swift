@@ -95,6 +95,43 @@ private func admits(_ gate: Screener.LiteralGate, _ text: String) -> Bool {
         }
     }
 
+    /// A gate asks an `all`'s parts' bitmap tests before their bytes, and an `any`'s literals
+    /// before its nested parts: the outcome is still its tree's, read plainly (each literal's bytes
+    /// looked for in the text), on texts made of some of its literals and near misses.
+    @Test func aGateHoldsExactlyWhenItsTreeDoes() throws {
+        // Each regex with its literals and near misses (士 without 女, 告诉 without 她).
+        let cases: [(source: String, pieces: [String])] = [
+            ("我(?:的)?[儿女孩][^。]{0,13}被[^。]{0,8}骗(?:了|走|去)", ["我", "女", "孩", "被", "骗", "了", "走", "说"]),
+            ("(?:[王李](?:女士|先生)|男子|老人)(?:的|在|称)", ["王", "女士", "先生", "男子", "老人", "在", "的", "士", "男"]),
+            ("(说|称|告诉(?:她|他))[:：]\\s*[\"“]", ["说", "称", "：", ":", "“", "\"", "告诉她", "告诉", "他"]),
+            ("(?:先(?:给你|让你)|再(?:让你|要你))骗", ["先给你", "先让", "再要你", "让你", "骗", "再"]),
+        ]
+        for (source, pieces) in cases {
+            let layout = try #require(Screener.LiteralGate.layout(source: source, extended: false))
+            let gate = Screener.LiteralGate(layout)
+            let (kind, first, count, kids, byteStart) = (layout.tables[0], layout.tables[1], layout.tables[2], layout.tables[3], layout.tables[4])
+            func holds(_ i: Int, _ text: [UInt8]) -> Bool {
+                let f = Int(first[i]), parts = (f..<(f + Int(count[i]))).map { Int(kids[$0]) }
+                switch kind[i] {
+                case 0:
+                    let literal = Array(layout.bytes[Int(byteStart[f])..<Int(byteStart[f + 1])])
+                    return text.count >= literal.count && (0...(text.count - literal.count)).contains { Array(text[$0..<($0 + literal.count)]) == literal }
+                case 1: return parts.allSatisfy { holds($0, text) }
+                default: return parts.contains { holds($0, text) }
+                }
+            }
+            var random = SplitMix64(seed: 20261207)
+            var admitted = 0, refused = 0
+            for _ in 0..<3_000 {
+                let text = (0..<Int(random.next() % 7)).map { _ in pieces[Int(random.next() % UInt64(pieces.count))] }.joined(separator: "，")
+                let expected = holds(0, Array(text.utf8))
+                #expect(admits(gate, text) == expected, "/\(source)/ on \(text)")
+                if expected { admitted += 1 } else { refused += 1 }
+            }
+            #expect(admitted > 20 && refused > 20, "/\(source)/: \(admitted) admitted, \(refused) refused")
+        }
+    }
+
     /// Randomised: whatever a regex is, every text it matches passes its gate.
     @Test func aGateAdmitsEveryTextItsRegexMatches() throws {
         var random = RandomRegexes(seed: 20261205, chars: ["某", "王", "说", "称", "安", "全", "k", "K", "\u{212A}", "1", "：", ":", "“", " ", "é"],

@@ -664,10 +664,72 @@ category prize {
         }
     }
 
-    /// `Program.kidAtoms`, what `nextKid` reads for each child of an `or` or `at_least`: its atom
-    /// when it is a word list, -2 - its atom when it is a regex, -1 when it is not an atom; the
-    /// same in a program read back from a compiled rule set as in one lowered from the rules.
-    @Test func eachChildsPrefilterEntryNamesItsAtom() throws {
+    /// An `or`'s or `at_least`'s regex child whose requirement is one clause is passed over on
+    /// that clause's stamp (`Program.kidPrefilter`); one of several clauses or of none, through
+    /// `ruledOut`. Every subset of their cues gives the same hits and spans with the prefilter
+    /// as without it.
+    @Test func regexChildrenArePassedOverOnTheirClauses() throws {
+        let text = categoriesText + """
+        rule a { title "a" score 1 match /甲乙.?/ or /(丙丁|戊己)/ or /庚辛.*壬癸/ or /子/ }
+        rule b { title "b" score 1 match 2 of (/甲乙/, /(丙丁|戊己)/, /庚辛.*壬癸/, "子丑") }
+        """
+        let reference = try scannerEngine(text, usePrefilter: false), s = try scannerEngine(text, usePrefilter: true)
+        let p = s.matcher.programPointer.pointee
+        let a = p.nodes[Int(p.roots[s.rules.rules.firstIndex { $0.id == "a" }!])]
+        let entries = (0..<Int(a.count)).map { p.kidPrefilter[Int(a.first) + $0] }
+        #expect(entries[0] <= -2 && entries[1] <= -2 && entries[2] == -1 && entries[3] == -1,
+                "one clause (甲乙), one clause of two words, two clauses, none: \(entries)")
+        let cues = ["甲乙", "丙丁", "戊己", "庚辛", "壬癸", "子丑"]
+        var fired = Set<Int>()
+        for mask in 0..<(1 << cues.count) {
+            let t = cues.enumerated().filter { mask & (1 << $0.offset) != 0 }.map(\.element).joined(separator: "和")
+            let v = s.evaluate(s.prepare(message(t))), expected = reference.evaluate(reference.prepare(message(t)))
+            #expect(v.hits.map(\.spans) == expected.hits.map(\.spans) && v.hits.map(\.ruleIndex) == expected.hits.map(\.ruleIndex), "\(t)")
+            fired.formUnion(v.hits.map(\.ruleIndex))
+        }
+        #expect(fired.count == 2, "both rules fire on some text")
+    }
+
+    /// A public rule's first clause is the one the prefilter's index holds it under, its
+    /// shortest: a candidate from the index holds it, and `indexedCandidate` asks only the
+    /// others. The same in a program read back from a compiled rule set.
+    @Test func aRulesIndexClauseIsItsFirst() throws {
+        let rules = try loadBundledRuleSet()
+        let dir = NSTemporaryDirectory() + "fanzha-index-clause-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try CompiledRuleCache.write(rules, model: nil, to: dir + "/rules.fzc")
+        let loweredMatcher = CompiledMatcher(rules)
+        let loadedMatcher = CompiledMatcher(try CompiledRuleCache.read(path: dir + "/rules.fzc"))
+        withExtendedLifetime((loweredMatcher, loadedMatcher)) {   // they own the tables read here
+            for p in [loweredMatcher.programPointer.pointee, loadedMatcher.programPointer.pointee] {
+                // Per clause, its words; per public rule, the words it is indexed under.
+                var wordsOfClause = [Set<Int>](repeating: [], count: p.clauseTotal)
+                var indexedUnder = [Set<Int>](repeating: [], count: p.roots.count)
+                for w in 0..<(p.clausesByWordStart.count - 1) {
+                    for k in Int(p.clausesByWordStart[w])..<Int(p.clausesByWordStart[w + 1]) { wordsOfClause[Int(p.clausesByWord[k])].insert(w) }
+                    for k in Int(p.rulesByWordStart[w])..<Int(p.rulesByWordStart[w + 1]) { indexedUnder[Int(p.rulesByWord[k])].insert(w) }
+                }
+                var checked = 0, several = 0
+                for r in 0..<p.roots.count where !p.isPrivate[r] && p.clauseCount[r] > 0 {
+                    let first = Int(p.clauseFirst[r])
+                    let clauses = (first..<(first + Int(p.clauseCount[r]))).map { wordsOfClause[$0] }
+                    #expect(indexedUnder[r] == clauses[0], "rule \(rules.rules[r].id) is indexed under its first clause")
+                    #expect(clauses.allSatisfy { $0.count >= clauses[0].count }, "rule \(rules.rules[r].id): the first clause is the shortest")
+                    checked += 1
+                    if clauses.count > 1 { several += 1 }
+                }
+                #expect(checked > 300 && several > 30, "\(checked) indexed rules, \(several) of several clauses")
+            }
+        }
+    }
+
+    /// `Program.kidPrefilter`, what `nextKid` reads for each child of an `or` or `at_least`: its atom
+    /// when it is a word list, -2 - its clause when it is a regex whose requirement is one clause,
+    /// -1 for the rest; the same in a program read back from a compiled rule set as in one
+    /// lowered from the rules. (`aRuleFiresExactlyWhenItsConditionHasOccurrences` checks that
+    /// passing over children by it changes no outcome.)
+    @Test func eachChildsPrefilterEntryNamesItsAtomOrClause() throws {
         let rules = try loadBundledRuleSet()
         let dir = NSTemporaryDirectory() + "fanzha-kid-atoms-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
@@ -677,15 +739,17 @@ category prize {
         for set in [rules, loaded] {
             let matcher = CompiledMatcher(set)
             let p = matcher.programPointer.pointee
-            #expect(p.kidAtoms.count == p.kids.count)
+            #expect(p.kidPrefilter.count == p.kids.count)
             var words = 0, regexes = 0, others = 0
             for j in 0..<p.kids.count {
                 let n = p.nodes[Int(p.kids[j])]
-                let expected: Int32 = n.op != .atom ? -1 : p.atomIsWords[Int(n.arg)] ? n.arg : -2 - n.arg
-                #expect(p.kidAtoms[j] == expected)
+                let a = Int(n.arg)
+                let expected: Int32 = n.op != .atom ? -1 : p.atomIsWords[a] ? n.arg
+                    : p.atomClauseCount[a] == 1 ? -2 - p.atomClauseFirst[a] : -1
+                #expect(p.kidPrefilter[j] == expected)
                 if expected >= 0 { words += 1 } else if expected == -1 { others += 1 } else { regexes += 1 }
             }
-            #expect(words > 100 && regexes > 100 && others > 100, "children: \(words) word lists, \(regexes) regexes, \(others) others")
+            #expect(words > 100 && regexes > 100 && others > 100, "children: \(words) word lists, \(regexes) one-clause regexes, \(others) others")
         }
     }
 

@@ -239,7 +239,7 @@ extension Screener.Evaluation {
         }
         for k in 0..<ws.candidates.count {
             let i = Int(ws.candidates[k])
-            guard program.pointee.scores[i] >= 0, candidate(i), changed(i, g, index, sidesChanged, firstNew) else { continue }
+            guard program.pointee.scores[i] >= 0, indexedCandidate(i), changed(i, g, index, sidesChanged, firstNew) else { continue }
             currentRule = i
             blindness = program.pointee.blind[i]
             guard fires(program.pointee.roots[i]) else { continue }
@@ -259,7 +259,7 @@ extension Screener.Evaluation {
         }
         for k in 0..<ws.candidates.count {
             let i = Int(ws.candidates[k])
-            guard program.pointee.scores[i] < 0, candidate(i), strong != s.strong || changed(i, g, index, sidesChanged, firstNew) else { continue }
+            guard program.pointee.scores[i] < 0, indexedCandidate(i), strong != s.strong || changed(i, g, index, sidesChanged, firstNew) else { continue }
             currentRule = i
             blindness = strong ? FrameKinds.warning.rawValue : 0
             guard fires(program.pointee.roots[i]) else { continue }
@@ -337,7 +337,7 @@ extension Screener.Evaluation {
         var money = false
         for k in 0..<ws.candidates.count {
             let i = Int(ws.candidates[k])
-            guard program.pointee.scores[i] >= 0, program.pointee.moneyRequest[i], candidate(i),
+            guard program.pointee.scores[i] >= 0, program.pointee.moneyRequest[i], indexedCandidate(i),
                   !sameFrames || changed(i, g, index, sidesChanged, firstNew) else { continue }
             currentRule = i
             blindness = program.pointee.blind[i]

@@ -98,9 +98,9 @@ extension Screener.Evaluation {
         }
         // An `or` (one present word list is enough) or an `at_least(N, …)` (N; none is never enough).
         let need = n.op == .or ? 1 : max(1, Int(n.arg))
-        let kidAtoms = program.pointee.kidAtoms, hitStamp = ws.atomHitStamp
+        let kidPrefilter = program.pointee.kidPrefilter, hitStamp = ws.atomHitStamp
         var present = 0
-        for k in Int(n.first)..<Int(n.first &+ n.count) where hitStamp[Int(kidAtoms[k])] == g {
+        for k in Int(n.first)..<Int(n.first &+ n.count) where hitStamp[Int(kidPrefilter[k])] == g {
             present &+= 1
             if present == need { return false }
         }
@@ -115,16 +115,18 @@ extension Screener.Evaluation {
     @inline(__always)
     private mutating func nextKid(of n: Program.Node, from k: Int) -> Int {
         guard usePrefilter else { return k }
-        // One table read per child (`Program.kidAtoms`): a word list's atom, -2 - a regex's, -1 for
-        // the rest. About 130 children a record pass here, most of them word lists not found.
-        let kidAtoms = program.pointee.kidAtoms, hitStamp = ws.atomHitStamp, g = ws.generation
+        // One table read per child (`Program.kidPrefilter`): a word list's atom, -2 - the one clause
+        // of a regex's requirement, -1 for the rest. About 130 children a record pass here, most
+        // of them word lists not found and the frames' regexes.
+        let kidPrefilter = program.pointee.kidPrefilter, hitStamp = ws.atomHitStamp, clauseStamp = ws.clauseStamp
+        let g = ws.generation
         let first = Int(n.first), end = Int(n.count)
         var k = k
         while k < end {
-            let x = Int(kidAtoms[first &+ k])
+            let x = Int(kidPrefilter[first &+ k])
             if x >= 0 {
                 if hitStamp[x] == g { return k }
-            } else if x == -1 ? !ruledOut(kid(n, k)) : atomCandidate(-2 - x) {
+            } else if x == -1 ? !ruledOut(kid(n, k)) : clauseStamp[-2 - x] == g {
                 return k
             }
             k &+= 1

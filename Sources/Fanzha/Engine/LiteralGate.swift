@@ -289,32 +289,66 @@ extension Screener.LiteralGate.Tables {
         holds(0, text, scalars)
     }
 
+    /// Node `i` holds in `text`. An `all` asks every part's bitmap test (`mayHold`) before any
+    /// part's bytes or nested parts, and an `any` its literals before its nested parts: on the
+    /// frames' gates, tried on every record, most checks end at a bitmap word (被 or 骗 absent)
+    /// that the parts in the regex's order reached only after searching the bytes of a common
+    /// character (我) or walking a long `any`. Each node's outcome is the same whatever the order.
     private func holds(_ i: Int, _ text: UnsafeBufferPointer<UInt8>, _ scalars: UnsafePointer<UInt64>) -> Bool {
         let f = Int(first[i])
         switch kind[i] {
         case 0: return present(f, text, scalars)
         case 1:
-            for j in f..<(f + Int(count[i])) where !holds(Int(kids[j]), text, scalars) { return false }
+            let end = f + Int(count[i])
+            for j in f..<end where !mayHold(Int(kids[j]), scalars) { return false }
+            for j in f..<end {
+                let k = Int(kids[j])
+                // A literal's scalars were found in the bitmap above: its bytes are left.
+                if !(kind[k] == 0 ? bytesPresent(Int(first[k]), text) : holds(k, text, scalars)) { return false }
+            }
             return true
         default:
-            var p = Int(firstPairs[i])
-            let end = Int(firstPairs[i + 1])
-            if p < end {
-                while p < end, scalars[Int(firstWord[p])] & firstMask[p] == 0 { p &+= 1 }
-                if p == end { return false }
-            }
-            for j in f..<(f + Int(count[i])) {
+            guard mayHold(i, scalars) else { return false }
+            let end = f + Int(count[i])
+            var nested = false
+            for j in f..<end {
                 let k = Int(kids[j])
-                // A literal child inline: most children of an `any` are.
-                if kind[k] == 0 ? present(Int(first[k]), text, scalars) : holds(k, text, scalars) { return true }
+                if kind[k] != 0 { nested = true } else if present(Int(first[k]), text, scalars) { return true }
+            }
+            guard nested else { return false }
+            for j in f..<end {
+                let k = Int(kids[j])
+                if kind[k] != 0, holds(k, text, scalars) { return true }
             }
             return false
         }
     }
 
+    /// Whether node `k` may hold, from the bitmap alone: a literal's scalars' bits all set, or,
+    /// for an `any` of literals, one of their first scalars' bits (`firstPairs`); true for the rest.
+    /// False means the node does not hold.
+    @inline(__always)
+    private func mayHold(_ k: Int, _ scalars: UnsafePointer<UInt64>) -> Bool {
+        if kind[k] == 0 { return scalarsPresent(Int(first[k]), scalars) }
+        var p = Int(firstPairs[k])
+        let end = Int(firstPairs[k + 1])
+        if p == end { return true }
+        while p < end {
+            if scalars[Int(firstWord[p])] & firstMask[p] != 0 { return true }
+            p &+= 1
+        }
+        return false
+    }
+
     /// Whether literal `k` is in `text`: every one of its scalars' bits set, then its bytes found.
     @inline(__always)
     private func present(_ k: Int, _ text: UnsafeBufferPointer<UInt8>, _ scalars: UnsafePointer<UInt64>) -> Bool {
+        scalarsPresent(k, scalars) && bytesPresent(k, text)
+    }
+
+    /// Whether every scalar of literal `k` has its bit set in `scalars`.
+    @inline(__always)
+    private func scalarsPresent(_ k: Int, _ scalars: UnsafePointer<UInt64>) -> Bool {
         var b = Int(bitStart[k])
         let bitEnd = Int(bitStart[k + 1])
         while b < bitEnd {
@@ -322,6 +356,12 @@ extension Screener.LiteralGate.Tables {
             if scalars[bit &>> 6] & (1 &<< UInt64(bit & 63)) == 0 { return false }
             b &+= 1
         }
+        return true
+    }
+
+    /// Whether literal `k`'s bytes are in `text`.
+    @inline(__always)
+    private func bytesPresent(_ k: Int, _ text: UnsafeBufferPointer<UInt8>) -> Bool {
         let s = Int(byteStart[k]), n = Int(byteStart[k + 1]) - s
         guard let base = text.baseAddress, n <= text.count else { return false }
         // Look for the literal's last byte (for Han, the most varied of a character's

@@ -65,6 +65,22 @@ extension Screener.Evaluation {
         return true
     }
 
+    /// `candidate(r)` for a rule of `ws.candidates`: its clauses after the first. The first is
+    /// the clause the index holds it under (`Program.rulesByWord`), so a word present put it there
+    /// and it holds (a rule no word can rule out has no clause): asking it again was most of the
+    /// check for the many rules of one clause.
+    @inline(__always)
+    func indexedCandidate(_ r: Int) -> Bool {
+        let g = ws.generation
+        let first = Int(program.pointee.clauseFirst[r]), end = first + Int(program.pointee.clauseCount[r])
+        var k = first &+ 1
+        while k < end {
+            if ws.clauseStamp[k] != g { return false }
+            k &+= 1
+        }
+        return true
+    }
+
     /// Whether the prefilter lets regex atom `a` run: every clause of its requirement has a word present.
     @inline(__always)
     func atomCandidate(_ a: Int) -> Bool {

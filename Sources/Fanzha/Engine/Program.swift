@@ -22,7 +22,8 @@ struct Program: Sendable {
     /// Root node of each rule's condition.
     var roots = Table<Int32>()
     /// Per rule, the prefilter: every clause must have at least one word present. Rule r's
-    /// clauses are numbers `clauseFirst[r] ..< clauseFirst[r] + clauseCount[r]`; the words of a
+    /// clauses are numbers `clauseFirst[r] ..< clauseFirst[r] + clauseCount[r]`, a public rule's
+    /// first being the one it is indexed under (`rulesByWord`); the words of a
     /// clause are not listed per clause but inverted, `clausesByWord[clausesByWordStart[w] ..<
     /// clausesByWordStart[w + 1]]` being the clauses word w satisfies: a record marks the clauses
     /// of the words it holds, so checking a rule never walks a long term list.
@@ -50,11 +51,14 @@ struct Program: Sendable {
     var frameWhole = Table<Int32>()
     /// Per atom: a literal or term list, whose occurrences the automaton finds (not a regex).
     var atomIsWords = Table<Bool>()
-    /// Per entry of `kids`, what the prefilter can say of that child (`Program.kidAtoms`): its
-    /// atom `a` when it is a word list, `-2 - a` when it is a regex atom, -1 when it is not an
-    /// atom. An `or` or `at_least` passes over the children the prefilter rules out reading this
-    /// one table, not the child's node and then the atom's kind (`nextKid`).
-    var kidAtoms = Table<Int32>()
+    /// Per entry of `kids`, what the prefilter can say of that child (`Program.kidPrefilter`): its
+    /// atom `a` when it is a word list, `-2 - c` when it is a regex atom whose requirement is the
+    /// one clause `c`, -1 for the rest (a regex of no clause or of several, a node that is not an
+    /// atom: `ruledOut` asks those). An `or` or `at_least` passes over the children the prefilter
+    /// rules out reading this one table and one stamp, not the child's node, then the atom's kind
+    /// and its clauses (`nextKid`): a frame tries some forty regexes on every record, most of them
+    /// needing one word the record does not hold.
+    var kidPrefilter = Table<Int32>()
     /// Per node, the node through which the prefilter can rule it out before it is evaluated
     /// (`Evaluation.ruledOut`), or -1: the node itself when it is an atom, or an `or`/`at_least`
     /// of word lists only (too few of them present); else the part it cannot hold without — a
@@ -70,7 +74,7 @@ struct Program: Sendable {
     /// not all satisfy cannot match it, and PCRE2 does not run.
     var atomClauseFirst = Table<Int32>()
     var atomClauseCount = Table<Int32>()
-    /// The prefilter's index: for each word, the public rules whose first clause contains it.
+    /// The prefilter's index: for each word, the public rules whose first clause (their shortest) contains it.
     /// A record's candidates are the rules indexed under the words it contains, plus
     /// `unfiltered` (rules no word can rule out); so the cost per record follows the words it
     /// holds, not the number of rules.
@@ -93,10 +97,13 @@ struct Program: Sendable {
         for (r, rule) in rules.rules.enumerated() {
             roots.append(Program.lower(rule.condition, &nodes, &kids))
             unlessRoots.append(rule.unless.map { Program.lower($0, &nodes, &kids) } ?? -1)
-            let clauses = Program.clauses(rule.requirement)
+            var clauses = Program.clauses(rule.requirement)
             if !rule.isPrivate {
-                if let key = clauses.min(by: { $0.count < $1.count }) {
-                    for w in key { byWord[w].append(Int32(r)) }
+                // Indexed under the words of its shortest clause, which comes first: a candidate
+                // from the index holds it already (`Evaluation.indexedCandidate`).
+                if let k = clauses.indices.min(by: { clauses[$0].count < clauses[$1].count }) {
+                    for w in clauses[k] { byWord[w].append(Int32(r)) }
+                    clauses.insert(clauses.remove(at: k), at: 0)
                 } else {
                     unfiltered.append(Int32(r))
                 }
@@ -142,32 +149,37 @@ struct Program: Sendable {
         let words = rules.atoms.map { $0.kind == .words }
         atomIsWords = Table(words)
         regexAtoms = Table(words.indices.filter { !words[$0] }.map(Int32.init))
-        kidAtoms = Program.kidAtoms(nodes: self.nodes, kids: self.kids, atomIsWords: atomIsWords)
-        ruledOutBy = Program.ruledOutBy(nodes: self.nodes, kids: self.kids, roots: self.roots, kidAtoms: kidAtoms)
+        kidPrefilter = Program.kidPrefilter(nodes: self.nodes, kids: self.kids, atomIsWords: atomIsWords,
+                                            atomClauseFirst: self.atomClauseFirst, atomClauseCount: self.atomClauseCount)
+        ruledOutBy = Program.ruledOutBy(nodes: self.nodes, kids: self.kids, roots: self.roots, kidPrefilter: kidPrefilter)
     }
 
-    /// The `kidAtoms` table of a program's nodes, children and atoms (every index inside its table).
-    static func kidAtoms(nodes: Table<Node>, kids: Table<Int32>, atomIsWords: Table<Bool>) -> Table<Int32> {
+    /// The `kidPrefilter` table of a program's nodes, children, atoms and atoms' clauses (every
+    /// index inside its table).
+    static func kidPrefilter(nodes: Table<Node>, kids: Table<Int32>, atomIsWords: Table<Bool>,
+                             atomClauseFirst: Table<Int32>, atomClauseCount: Table<Int32>) -> Table<Int32> {
         Table(kids.map { id -> Int32 in
             let n = nodes[Int(id)]
             guard n.op == .atom else { return -1 }
-            return atomIsWords[Int(n.arg)] ? n.arg : -2 - n.arg
+            let a = Int(n.arg)
+            if atomIsWords[a] { return n.arg }
+            return atomClauseCount[a] == 1 ? -2 - atomClauseFirst[a] : -1
         })
     }
 
-    /// The `ruledOutBy` table of a program's nodes, children, rule roots and `kidAtoms` (every index
+    /// The `ruledOutBy` table of a program's nodes, children, rule roots and `kidPrefilter` (every index
     /// inside its table). Each step goes from a node to the part it evaluates first and is empty
     /// without, so a node whose chain ends in a node the prefilter rules out is empty in every
     /// scope and frame, and evaluating it would have evaluated nothing else first (no regex run,
     /// so no error left unreported). An `at_least` that needs all its parts is not followed: it
     /// evaluates every part before it counts them.
-    static func ruledOutBy(nodes: Table<Node>, kids: Table<Int32>, roots: Table<Int32>, kidAtoms: Table<Int32>) -> Table<Int32> {
+    static func ruledOutBy(nodes: Table<Node>, kids: Table<Int32>, roots: Table<Int32>, kidPrefilter: Table<Int32>) -> Table<Int32> {
         func checkable(_ n: Node) -> Bool {
             switch n.op {
             case .atom: return true
             case .or, .atLeast:
                 let first = Int(n.first)
-                return n.count > 0 && (first..<(first + Int(n.count))).allSatisfy { kidAtoms[$0] >= 0 }
+                return n.count > 0 && (first..<(first + Int(n.count))).allSatisfy { kidPrefilter[$0] >= 0 }
             default: return false
             }
         }
@@ -200,7 +212,7 @@ struct Program: Sendable {
                   isPrivate.allocation, moneyRequest.allocation, appeal.allocation, blind.allocation, frameRules.allocation,
                   frameKind.allocation, unlessRoots.allocation, frameWhole.allocation, atomIsWords.allocation, regexAtoms.allocation,
                   atomClauseFirst.allocation, atomClauseCount.allocation, rulesByWordStart.allocation, rulesByWord.allocation,
-                  unfiltered.allocation, atomsByWordStart.allocation, atomsByWord.allocation, kidAtoms.allocation,
+                  unfiltered.allocation, atomsByWordStart.allocation, atomsByWord.allocation, kidPrefilter.allocation,
                   ruledOutBy.allocation] {
             t?.deallocate()
         }

@@ -29,7 +29,7 @@ extension Screener.Evaluation {
             if ruleScore < 0 { negatives = true; continue }
             let isMoney = program.pointee.moneyRequest[i]
             if moneyRequestOnly && !isMoney { continue }
-            if usePrefilter, !candidate(i) { continue }
+            if usePrefilter, !indexedCandidate(i) { continue }
             currentRule = i
             blindness = program.pointee.blind[i]
             if !fires(program.pointee.roots[i]) { continue }
@@ -49,7 +49,7 @@ extension Screener.Evaluation {
             let r = ws.candidates[k], i = Int(r)
             let ruleScore = Int(program.pointee.scores[i])
             guard ruleScore < 0 else { continue }
-            if usePrefilter, !candidate(i) { continue }
+            if usePrefilter, !indexedCandidate(i) { continue }
             currentRule = i
             blindness = strong ? FrameKinds.warning.rawValue : 0
             if !fires(program.pointee.roots[i]) { continue }
@@ -81,7 +81,7 @@ extension Screener.Evaluation {
                 let ruleScore = Int(program.pointee.scores[i])
                 if pass == 0 && ruleScore < 0 { negatives = true; continue }
                 if pass == 1 && ruleScore >= 0 { continue }
-                if usePrefilter, !candidate(i) { continue }
+                if usePrefilter, !indexedCandidate(i) { continue }
                 currentRule = i
                 blindness = pass == 0 ? program.pointee.blind[i] : strong ? FrameKinds.warning.rawValue : 0
                 let occ = evaluate(program.pointee.roots[i], scope: [])

@@ -33,7 +33,7 @@ public enum CompiledRuleCache {
     public static let fileExtension = "fzc"
     static let magic: [UInt8] = Array("FZCRULES".utf8)
     /// Bumped whenever the layout below changes.
-    static let formatVersion: UInt32 = 10
+    static let formatVersion: UInt32 = 11
     static let headerSize = 48
     /// Environment variable that turns the automatic cache off.
     public static let disableVariable = "FANZHA_NO_CACHE"
@@ -913,7 +913,8 @@ extension Program {
             deallocate()   // the tables that were copied
             throw r.bad("inconsistent program tables")
         }
-        kidAtoms = Program.kidAtoms(nodes: self.nodes, kids: kids, atomIsWords: atomIsWords)
+        kidPrefilter = Program.kidPrefilter(nodes: self.nodes, kids: kids, atomIsWords: atomIsWords,
+                                            atomClauseFirst: atomClauseFirst, atomClauseCount: atomClauseCount)
         // `ruledOutBy` is stored, not made again (made, it cost a start-up about 1.2 million
         // instructions). What `Evaluation.ruledOut` reads through it must stay inside its tables:
         // each node named names itself, and is an atom or an `or`/`at_least` of word lists.
@@ -927,7 +928,7 @@ extension Program {
             let n = self.nodes[id]
             if n.op == .atom { continue }
             if n.op != .or && n.op != .atLeast { ok = false }
-            for k in Int(n.first)..<(Int(n.first) + Int(n.count)) where kidAtoms[k] < 0 { ok = false }
+            for k in Int(n.first)..<(Int(n.first) + Int(n.count)) where kidPrefilter[k] < 0 { ok = false }
         }
         guard ok else {
             deallocate()
