@@ -71,6 +71,18 @@ func loadBundledRuleSet(sourceLocation: SourceLocation = #_sourceLocation) throw
     return try #require(result.ruleSet, sourceLocation: sourceLocation)
 }
 
+/// The bundled rules, and the same rules written as a compiled rule set and read back: the tables a
+/// test compares between a program lowered from the rules and one loaded from a cache. The
+/// temporary file is removed on return; what was read from it stays mapped.
+func bundledRulesAndTheirCompiledCopy(_ label: String) throws -> (lowered: RuleSet, loaded: RuleSet) {
+    let rules = try loadBundledRuleSet()
+    let dir = NSTemporaryDirectory() + "fanzha-\(label)-\(UUID().uuidString)"
+    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    try CompiledRuleCache.write(rules, model: nil, to: dir + "/rules.fzc")
+    return (rules, try CompiledRuleCache.read(path: dir + "/rules.fzc"))
+}
+
 private let categoriesText = """
 levels low 3, medium 6, high 10
 
@@ -694,13 +706,9 @@ category prize {
     /// shortest: a candidate from the index holds it, and `indexedCandidate` asks only the
     /// others. The same in a program read back from a compiled rule set.
     @Test func aRulesIndexClauseIsItsFirst() throws {
-        let rules = try loadBundledRuleSet()
-        let dir = NSTemporaryDirectory() + "fanzha-index-clause-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        try CompiledRuleCache.write(rules, model: nil, to: dir + "/rules.fzc")
+        let (rules, loaded) = try bundledRulesAndTheirCompiledCopy("index-clause")
         let loweredMatcher = CompiledMatcher(rules)
-        let loadedMatcher = CompiledMatcher(try CompiledRuleCache.read(path: dir + "/rules.fzc"))
+        let loadedMatcher = CompiledMatcher(loaded)
         withExtendedLifetime((loweredMatcher, loadedMatcher)) {   // they own the tables read here
             for p in [loweredMatcher.programPointer.pointee, loadedMatcher.programPointer.pointee] {
                 // Per clause, its words; per public rule, the words it is indexed under.
@@ -730,12 +738,7 @@ category prize {
     /// lowered from the rules. (`aRuleFiresExactlyWhenItsConditionHasOccurrences` checks that
     /// passing over children by it changes no outcome.)
     @Test func eachChildsPrefilterEntryNamesItsAtomOrClause() throws {
-        let rules = try loadBundledRuleSet()
-        let dir = NSTemporaryDirectory() + "fanzha-kid-atoms-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        try CompiledRuleCache.write(rules, model: nil, to: dir + "/rules.fzc")
-        let loaded = try CompiledRuleCache.read(path: dir + "/rules.fzc")
+        let (rules, loaded) = try bundledRulesAndTheirCompiledCopy("kid-atoms")
         for set in [rules, loaded] {
             let matcher = CompiledMatcher(set)
             let p = matcher.programPointer.pointee
@@ -790,13 +793,9 @@ category prize {
                 #expect(v.hits.map(\.spans) == expected.hits.map(\.spans) && v.hits.map(\.ruleIndex) == expected.hits.map(\.ruleIndex), "\(t)")
             }
         }
-        let rules = try loadBundledRuleSet()
-        let dir = NSTemporaryDirectory() + "fanzha-ruled-out-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        try CompiledRuleCache.write(rules, model: nil, to: dir + "/rules.fzc")
+        let (rules, loaded) = try bundledRulesAndTheirCompiledCopy("ruled-out")
         let loweredMatcher = CompiledMatcher(rules)
-        let loadedMatcher = CompiledMatcher(try CompiledRuleCache.read(path: dir + "/rules.fzc"))
+        let loadedMatcher = CompiledMatcher(loaded)
         withExtendedLifetime((loweredMatcher, loadedMatcher)) {   // they own the tables read here
             let lowered = loweredMatcher.programPointer.pointee, loaded = loadedMatcher.programPointer.pointee
             #expect(Array(lowered.ruledOutBy.buffer) == Array(loaded.ruledOutBy.buffer))
