@@ -25,15 +25,9 @@ import Testing
                     if skip && Int.random(in: 0..<3, using: &rng) == 0 { continue }
                     let covered = p.regexMemo?.decision.map { $0.hi <= k } ?? false
                     let record = Record(id: call.id, turns: Array(call.turns.prefix(k + 1)))
-                    let expected = fresh.decide(fresh.prepare(record))
-                    let got = live.decide(p)
                     decisions += 1
                     if covered { fromLast += 1 }
-                    #expect(got.level == expected.level && got.moneyRequest == expected.moneyRequest,
-                            "call \(call.id), turn \(k): \(got.level) \(got.moneyRequest), fresh \(expected.level) \(expected.moneyRequest)")
-                    // The verdict on the turns just decided: only the rules that fired are evaluated.
-                    let verdict = printer.json(live.evaluate(p), record: record)
-                    #expect(verdict == printer.json(fresh.evaluate(fresh.prepare(record)), record: record), "call \(call.id), turn \(k)")
+                    expectDecidedAsFresh(p, record, live: live, fresh: fresh, printer: printer, "call \(call.id), turn \(k)")
                 }
             }
         }
@@ -60,10 +54,7 @@ import Testing
         for k in turns.indices {
             live.append(turns[k], to: p)
             let record = Record(id: "frames", turns: Array(turns.prefix(k + 1)))
-            let expected = fresh.decide(fresh.prepare(record))
-            let got = live.decide(p)
-            #expect(got.level == expected.level && got.moneyRequest == expected.moneyRequest, "turn \(k)")
-            #expect(printer.json(live.evaluate(p), record: record) == printer.json(fresh.evaluate(fresh.prepare(record)), record: record), "turn \(k)")
+            expectDecidedAsFresh(p, record, live: live, fresh: fresh, printer: printer, "turn \(k)")
             for f in p.regexMemo?.decision?.frames ?? [] { kinds.insert(f.kind) }
         }
         #expect(kinds.count >= 2, "frames of \(kinds.count) kinds")
@@ -88,14 +79,23 @@ import Testing
             for k in turns.indices {
                 live.append(turns[k], to: p)
                 let record = Record(id: "c", turns: Array(turns.prefix(k + 1)))
-                let expected = fresh.decide(fresh.prepare(record))
-                let got = live.decide(p)
-                #expect(got.level == expected.level && got.moneyRequest == expected.moneyRequest, "\(order), turn \(k)")
-                #expect(printer.json(live.evaluate(p), record: record) == printer.json(fresh.evaluate(fresh.prepare(record)), record: record),
-                        "\(order), turn \(k)")
+                expectDecidedAsFresh(p, record, live: live, fresh: fresh, printer: printer, "\(order), turn \(k)")
             }
         }
     }
+}
+
+/// The live call `p`, its turns so far being `record`'s, decides as a fresh evaluation of `record`
+/// does (level and money request), and its verdict, which evaluates only the rules that decision
+/// fired, prints as the fresh one's.
+func expectDecidedAsFresh(_ p: Screener.Prepared, _ record: Record, live: Screener, fresh: Screener, printer: VerdictPrinter,
+                          _ label: String, sourceLocation: SourceLocation = #_sourceLocation) {
+    let expected = fresh.decide(fresh.prepare(record))
+    let got = live.decide(p)
+    #expect(got.level == expected.level && got.moneyRequest == expected.moneyRequest,
+            "\(label): \(got.level) \(got.moneyRequest), fresh \(expected.level) \(expected.moneyRequest)", sourceLocation: sourceLocation)
+    #expect(printer.json(live.evaluate(p), record: record) == printer.json(fresh.evaluate(fresh.prepare(record)), record: record),
+            "\(label)", sourceLocation: sourceLocation)
 }
 
 /// A live call at the top level decides the money-request rules alone, from its last such
