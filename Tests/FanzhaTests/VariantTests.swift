@@ -113,4 +113,25 @@ struct VariantTests {
         #expect(rules.variants.falseFriends["sd卡"] == "sd")
         #expect(result.warnings.isEmpty && result.errors.isEmpty)
     }
+
+    /// The bundled dictionary's English words (variants.txt, section 5): a mixed Chinese-English
+    /// message reads as its Chinese twin, and a short English word matches only as a whole word.
+    @Test("the bundled dictionary reads a mixed English message like its Chinese twin")
+    func bundledEnglishWords() throws {
+        let result = try RuleCompiler.compile(paths: [PackageFiles.rulesDirectory])
+        let rules = try #require(result.ruleSet)
+        let screener = try Screener(rules: rules)
+        let english = screener.screen(Record(id: "en", text: "I'm in a meeting，有一笔 urgent payment 今天要处理，账户信息我发你，please process ASAP，don't call me"))
+        let chinese = screener.screen(Record(id: "zh", text: "我在开会，有一笔紧急付款今天要处理，账户信息我发你，请尽快处理，别给我打电话"))
+        #expect(english.level >= .medium && english.category == "boss")
+        #expect(chinese.level >= .medium && chinese.category == "boss")
+        #expect(Set(english.hits.map(\.rule)) == Set(chinese.hits.map(\.rule)))
+        // The evidence is the English as written.
+        let busy = try #require(english.hits.first { $0.rule == "boss.busy" })
+        #expect(busy.spans.map(\.text).contains("in a meeting"))
+        // `pay` (支付) is a whole word: not the start of PayPal.
+        #expect(rules.variants.entries["支付"]?.contains("pay") == true)
+        let paypal = screener.screen(Record(id: "pp", text: "PayPal账户余额"))
+        #expect(!paypal.hits.flatMap(\.spans).contains { $0.text.lowercased() == "pay" })
+    }
 }
