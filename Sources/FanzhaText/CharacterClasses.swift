@@ -63,6 +63,14 @@ func isDigitGlue(_ c: UInt32) -> Bool {
 @inline(__always)
 func isASCIIDigit(_ c: UInt32) -> Bool { c >= 0x30 && c <= 0x39 }
 
+/// Step 5: a Han ideograph on one side and an ASCII letter or digit on the other, the Han one not
+/// a Chinese digit (周三 100元 stays apart: joined, step 6 would read 三100 as 3100).
+@inline(__always)
+func hanMeetsASCII(_ a: UInt32, _ b: UInt32) -> Bool {
+    (isHan(a) && chineseDigitValue(a) == nil && isASCIILetterOrDigit(b))
+        || (isASCIILetterOrDigit(a) && isHan(b) && chineseDigitValue(b) == nil)
+}
+
 /// Step 6: the ASCII value of a Chinese/spoken digit (零〇一二三四五六七八九幺), or nil.
 @inline(__always)
 func chineseDigitValue(_ c: UInt32) -> UInt32? {

@@ -12,7 +12,8 @@ import Foundation
 ///    position when OpenCC keeps the line's length;
 /// 4. variant folding (帐→账 …, `variantFold`);
 /// 5. separator runs between two Han ideographs are dropped; spaces/dashes between two
-///    ASCII digits are dropped;
+///    ASCII digits are dropped; spaces between a Han ideograph and an ASCII letter or digit
+///    are dropped (not next to a Chinese digit, which step 6 would join to the number);
 /// 6. runs of 3+ characters from [0-9零〇一二三四五六七八九幺] become ASCII digits (not a lone
 ///    一 after ASCII digits: 800一张 is a price);
 /// 7. newlines are kept.
@@ -242,10 +243,12 @@ public final class Normaliser {
             if isSeparator(c) || isFiller(c, fillerBMP) {
                 var j = r &+ 1
                 var glueOnly = isDigitGlue(c)
+                var spacesOnly = c == 0x20 || c == 0x09
                 while j < m {
                     let d = sc[j]
                     if isSeparator(d) || isFiller(d, fillerBMP) {
                         if !isDigitGlue(d) { glueOnly = false }
+                        if d != 0x20 && d != 0x09 { spacesOnly = false }
                     } else if d == 0x78 && (j &+ 1 >= m || !isASCIILetterOrDigit(sc[j &+ 1])) && !isASCIILetterOrDigit(sc[j &- 1]) {
                         glueOnly = false  // a lone `x` inside a filler run (刷#x#单)
                     } else {
@@ -267,6 +270,12 @@ public final class Normaliser {
                             continue
                         }
                     } else if glueOnly && isASCIIDigit(prev) && isASCIIDigit(next) {
+                        r = j
+                        continue
+                    } else if spacesOnly && hanMeetsASCII(prev, next) {
+                        // Step 5: spaces between a Han ideograph and an ASCII letter or digit
+                        // (客 服 V, 充 100 送 50, 报 jing): a spaced-out message's words run on
+                        // across them, as a Latin word does in 加vx or 安全account.
                         r = j
                         continue
                     }

@@ -112,6 +112,32 @@ struct EvasionNormaliserTests {
         #expect(range.map { slice(text, $0) } == "АРР")
     }
 
+    /// A message spaced out character by character keeps its Latin and digit parts apart from
+    /// the Han ones too: the spaces between a Han ideograph and an ASCII letter or digit go, so
+    /// 客服v, 报jing and 充100送50 read as written without the spaces.
+    @Test("spaces between Han and ASCII are dropped", arguments: [
+        ("领 奖 请 添 加 客 服 V：zj88", "客服v", "客 服 V"),
+        ("别 报 jing ，等 我 通 知", "报jing", "报 jing"),
+        ("充 100 送 50 ，提 款 秒 到", "充100送50", "充 100 送 50"),
+        ("月 入 3W+，包 机 票", "月入3w", "月 入 3W"),
+        ("加 vx 详聊", "加vx", "加 vx"),
+    ])
+    func spacesBetweenHanAndASCII(_ text: String, _ words: String, _ original: String) {
+        let (normalised, range) = find(n, text, words)
+        #expect(range != nil, "\(text) → \(normalised)")
+        if let range { #expect(slice(text, range) == original) }
+    }
+
+    @Test("a Chinese digit keeps its space from an ASCII number, and Latin words keep theirs")
+    func spacesKeptBesideChineseDigitsAndBetweenWords() {
+        // Joined, step 6 would read 三100 as the number 3100.
+        #expect(n.normalise("周三 100元").string == "周三 100元")
+        #expect(n.normalise("800 一张").string == "800 一张")
+        #expect(n.normalise("in a meeting").string == "in a meeting")
+        // Punctuation between them is not a space.
+        #expect(n.normalise("客服, v").string == "客服, v")
+    }
+
     @Test("fillers outside Han text are kept")
     func keptOutsideHan() {
         #expect(n.normalise("a❤b").string == "a❤b")
