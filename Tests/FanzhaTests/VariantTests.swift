@@ -114,6 +114,19 @@ struct VariantTests {
         #expect(result.warnings.isEmpty && result.errors.isEmpty)
     }
 
+    @Test("a whole word's own variant is kept when its parts' products exceed the cap")
+    func wholeWordVariantBeforeProducts() {
+        // 8 × 8 spellings of the two parts alone exceed the 48 a literal may take.
+        let parts = (1...8).map { "a\($0)" }, others = (1...8).map { "b\($0)" }
+        let d = VariantDictionary(entries: ["安全": parts, "账户": others, "安全账户": ["aqzh"]])
+        let spellings = d.expand("安全账户").map(\.text)
+        #expect(spellings.count == VariantDictionary.maxVariantsPerWord)
+        #expect(spellings.contains("aqzh"))
+        // Every single replacement comes before any pair.
+        #expect(spellings.contains("a1账户") && spellings.contains("安全b8"))
+        #expect(spellings.firstIndex(of: "aqzh")! < spellings.firstIndex(of: "a1b1")!)
+    }
+
     /// The bundled dictionary's English words (variants.txt, section 5): a mixed Chinese-English
     /// message reads as its Chinese twin, and a short English word matches only as a whole word.
     @Test("the bundled dictionary reads a mixed English message like its Chinese twin")

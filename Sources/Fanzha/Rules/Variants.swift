@@ -116,23 +116,26 @@ package struct VariantDictionary: Sendable {
         guard !occ.isEmpty else { return [] }
         var out: [String] = []
         var seen: Set<String> = [word]
-        // Depth-first: each occurrence kept or replaced, replacements never overlapping.
-        func visit(_ o: Int, _ pos: Int, _ prefix: String, _ replaced: Int) {
+        // Depth-first: each occurrence kept or replaced, replacements never overlapping, with
+        // exactly `target` replacements. One replacement first, then two: when the spellings
+        // exceed the cap, a whole word's own variants (安全账户 = aqzh, safe account) are kept
+        // before the products of its parts' (安全 × 账户) use it up.
+        func visit(_ o: Int, _ pos: Int, _ prefix: String, _ replaced: Int, _ target: Int) {
             if out.count >= VariantDictionary.maxVariantsPerWord { return }
             if o == occ.count {
-                guard replaced > 0 else { return }
+                guard replaced == target else { return }
                 let s = prefix + String(String.UnicodeScalarView(w[pos...]))
                 if seen.insert(s).inserted { out.append(s) }
                 return
             }
             let (start, end, variants) = occ[o]
             // Keep this occurrence's text.
-            visit(o + 1, pos, prefix, replaced)
-            guard start >= pos, replaced < VariantDictionary.maxReplacements else { return }
+            visit(o + 1, pos, prefix, replaced, target)
+            guard start >= pos, replaced < target else { return }
             let head = prefix + String(String.UnicodeScalarView(w[pos..<start]))
-            for v in variants { visit(o + 1, end, head + v, replaced + 1) }
+            for v in variants { visit(o + 1, end, head + v, replaced + 1, target) }
         }
-        visit(0, 0, "", 0)
+        for target in 1...VariantDictionary.maxReplacements { visit(0, 0, "", 0, target) }
         func latin(_ s: Unicode.Scalar?) -> Bool { s.map { ($0.value >= 0x61 && $0.value <= 0x7A) } ?? false }
         // Only a short Latin edge (initials, one syllable: up to four letters) needs the boundary;
         // full pinyin (`zhanghu`, `caipiao`) may run into the next word, as senders write it.
