@@ -55,9 +55,14 @@ struct EvasionNormaliserTests {
         ("安全账\r\n户", "安全账户", "安全账\r\n户"),
     ])
     func fillers(_ text: String, _ words: String, _ original: String) {
+        expectWords(text, words, hiddenBy: original)
+    }
+
+    /// The normalised `text` holds `words`, and their span maps back to `original` in `text`.
+    private func expectWords(_ text: String, _ words: String, hiddenBy original: String, sourceLocation: SourceLocation = #_sourceLocation) {
         let (normalised, range) = find(n, text, words)
-        #expect(range != nil, "\(text) → \(normalised)")
-        if let range { #expect(slice(text, range) == original) }
+        #expect(range != nil, "\(text) → \(normalised)", sourceLocation: sourceLocation)
+        if let range { #expect(slice(text, range) == original, sourceLocation: sourceLocation) }
     }
 
     @Test("vertical text: one character a line")
@@ -123,9 +128,7 @@ struct EvasionNormaliserTests {
         ("加 vx 详聊", "加vx", "加 vx"),
     ])
     func spacesBetweenHanAndASCII(_ text: String, _ words: String, _ original: String) {
-        let (normalised, range) = find(n, text, words)
-        #expect(range != nil, "\(text) → \(normalised)")
-        if let range { #expect(slice(text, range) == original) }
+        expectWords(text, words, hiddenBy: original)
     }
 
     @Test("a Chinese digit keeps its space from an ASCII number, and Latin words keep theirs")
