@@ -125,7 +125,7 @@ extension Screener.Evaluation {
                 }
                 return Screener.matches(patterns(), inBytes: text, scratch: scratch)
             }
-            if usePrefilter, let memo = prepared.regexMemo {
+            if usePrefilter, let memo = liveMemo {
                 // A live call: each turn is matched once, whichever window of the call asks, and
                 // only a turn whose own words the regex's requirement needs (Calls/LiveTurnClauses.swift).
                 let base = prepared.firstTurnNumber

@@ -53,6 +53,11 @@ extension Screener {
         /// A live call's turns' `ScalarBits`, kept with the call (Calls/LiveScalarBits.swift):
         /// turn `t`'s at `t * ScalarBits.words`; nil when the call does not hold them all.
         let liveScalars: UnsafePointer<UInt64>?
+        /// A live call's memo (`prepared.regexMemo`) and its turns' clauses, read once: the record
+        /// keeps them for the evaluation's life, and each read through `prepared` counted
+        /// references (two a turn a regex asks about, Calls/LiveTurnClauses.swift).
+        unowned(unsafe) let liveMemo: RegexMemo?
+        unowned(unsafe) let liveTurnClauses: CallTurnClauses?
 
         init(screener: Screener, prepared: Prepared, turnLimit: Int) {
             self.screener = screener
@@ -68,7 +73,10 @@ extension Screener {
             let turns = prepared.turns
             oneTurnBytes = turnLimit == 1 ? turns[0].text.bytes.withUnsafeBufferPointer { $0 } : nil
             oneTurnScalars = turnLimit == 1 ? prepared.messageScalarBits : nil
-            liveScalars = prepared.regexMemo?.scalarBits.sets(ofTurns: prepared.firstTurnNumber, prepared.firstTurnNumber + turnLimit)
+            let memo = prepared.regexMemo
+            liveMemo = memo
+            liveTurnClauses = memo?.turnClauses
+            liveScalars = memo?.scalarBits.sets(ofTurns: prepared.firstTurnNumber, prepared.firstTurnNumber + turnLimit)
             for t in 0..<turnLimit {
                 let side = turns[t].turn.side
                 ws.sides[t] = side
