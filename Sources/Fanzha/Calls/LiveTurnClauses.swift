@@ -102,6 +102,6 @@ extension Screener.Evaluation {
     mutating func liveTurnMayMatch(_ a: Int, turn t: Int) -> Bool {
         // An atom that needs no word asks nothing of the call (and costs no look-up of its memo).
         guard program.pointee.atomClauseCount[a] > 0, let clauses = liveTurnClauses else { return true }
-        return clauses.mayMatch(atom: a, inTurn: t, of: prepared, program)
+        return clauses._withUnsafeGuaranteedRef { $0.mayMatch(atom: a, inTurn: t, of: prepared, program) }
     }
 }

@@ -114,7 +114,7 @@ extension Screener.Evaluation {
             func match(_ t: Int) -> (ranges: [Range<Int>], failure: String?) {
                 // A message's bytes as the evaluation read them; a call's turn's, which the
                 // record keeps unchanged while it is evaluated.
-                let text = oneTurnBytes ?? prepared.turns[t].text.bytes.withUnsafeBufferPointer { $0 }
+                let text = oneTurnBytes ?? turnBytes(t)
                 if let gate {
                     let scalars = scalarBits(ofTurn: t)
                     if !gate.admits(text, scalars: scalars) { return ([], nil) }
@@ -145,6 +145,20 @@ extension Screener.Evaluation {
         ws.atomStamp[a] = g
         ws.atomResult[a] = result
         return result
+    }
+}
+
+extension Screener.Evaluation {
+    /// Turn `t`'s normalised bytes, which the record keeps unchanged for the evaluation's life.
+    /// The last turn asked about is kept: an evaluation's regexes mostly ask about one turn in a
+    /// row (a live call's new turn), and each read through `prepared.turns` counted about six
+    /// references.
+    mutating func turnBytes(_ t: Int) -> UnsafeBufferPointer<UInt8> {
+        if t != bytesTurn {
+            bytesOfTurn = prepared.turns[t].text.bytes.withUnsafeBufferPointer { $0 }
+            bytesTurn = t
+        }
+        return bytesOfTurn
     }
 }
 

@@ -55,9 +55,13 @@ extension Screener {
         let liveScalars: UnsafePointer<UInt64>?
         /// A live call's memo (`prepared.regexMemo`) and its turns' clauses, read once: the record
         /// keeps them for the evaluation's life, and each read through `prepared` counted
-        /// references (two a turn a regex asks about, Calls/LiveTurnClauses.swift).
+        /// references (two a turn a regex asks about, Calls/LiveTurnClauses.swift; `Unmanaged`,
+        /// as `unowned(unsafe)` still retained the clauses around each question).
         unowned(unsafe) let liveMemo: RegexMemo?
-        unowned(unsafe) let liveTurnClauses: CallTurnClauses?
+        let liveTurnClauses: Unmanaged<CallTurnClauses>?
+        /// The last turn of several whose bytes a regex read (`turnBytes`), and those bytes.
+        var bytesTurn = -1
+        var bytesOfTurn = UnsafeBufferPointer<UInt8>(start: nil, count: 0)
 
         init(screener: Screener, prepared: Prepared, turnLimit: Int) {
             self.screener = screener
@@ -75,7 +79,7 @@ extension Screener {
             oneTurnScalars = turnLimit == 1 ? prepared.messageScalarBits : nil
             let memo = prepared.regexMemo
             liveMemo = memo
-            liveTurnClauses = memo?.turnClauses
+            liveTurnClauses = memo.map { Unmanaged.passUnretained($0.turnClauses) }
             liveScalars = memo?.scalarBits.sets(ofTurns: prepared.firstTurnNumber, prepared.firstTurnNumber + turnLimit)
             for t in 0..<turnLimit {
                 let side = turns[t].turn.side
