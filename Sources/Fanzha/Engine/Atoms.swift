@@ -149,16 +149,19 @@ extension Screener.Evaluation {
 }
 
 extension Screener.Evaluation {
-    /// Turn `t`'s normalised bytes, which the record keeps unchanged for the evaluation's life.
-    /// The last turn asked about is kept: an evaluation's regexes mostly ask about one turn in a
-    /// row (a live call's new turn), and each read through `prepared.turns` counted about six
-    /// references.
+    /// Turn `t`'s normalised bytes, which the record keeps unchanged for the evaluation's life:
+    /// read through `prepared.turns` once per evaluation (each read counted about six
+    /// references, and an evaluation's regexes ask about a turn many times).
     mutating func turnBytes(_ t: Int) -> UnsafeBufferPointer<UInt8> {
-        if t != bytesTurn {
-            bytesOfTurn = prepared.turns[t].text.bytes.withUnsafeBufferPointer { $0 }
-            bytesTurn = t
+        if ws.turnBytesStamp.count < turnLimit {
+            ws.turnBytesStamp.reset(count: turnLimit, to: 0)
+            ws.turnBytes.reset(count: turnLimit, to: UnsafeBufferPointer(start: nil, count: 0))
         }
-        return bytesOfTurn
+        if ws.turnBytesStamp[t] != ws.generation {
+            ws.turnBytesStamp[t] = ws.generation
+            ws.turnBytes[t] = prepared.turns[t].text.bytes.withUnsafeBufferPointer { $0 }
+        }
+        return ws.turnBytes[t]
     }
 }
 

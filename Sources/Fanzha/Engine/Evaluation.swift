@@ -59,9 +59,6 @@ extension Screener {
         /// as `unowned(unsafe)` still retained the clauses around each question).
         unowned(unsafe) let liveMemo: RegexMemo?
         let liveTurnClauses: Unmanaged<CallTurnClauses>?
-        /// The last turn of several whose bytes a regex read (`turnBytes`), and those bytes.
-        var bytesTurn = -1
-        var bytesOfTurn = UnsafeBufferPointer<UInt8>(start: nil, count: 0)
 
         init(screener: Screener, prepared: Prepared, turnLimit: Int) {
             self.screener = screener
