@@ -1,4 +1,5 @@
 import Foundation
+import FanzhaText
 import Testing
 @testable import Fanzha
 
@@ -131,6 +132,25 @@ import Testing
         let record = Record(id: "c", turns: Self.longCall())
         let printer = VerdictPrinter(rules: rules, format: .jsonl)
         #expect(printer.json(final.verdict, record: final.record) == printer.json(try Screener(rules: rules).screen(record), record: record))
+    }
+
+    @Test("a sliding call keeps each turn it holds with the ScalarBits its text makes (CallScalarBits)")
+    func keptScalarBitsAreTheTexts() throws {
+        let screener = try Screener(rules: try compiledRuleSet(Self.rules))
+        var limits = LiveCallScreener.Limits()
+        limits.window = 4
+        let w = CallWindow(prepared: screener.prepareLiveCall(id: "c"))
+        var made = [UInt64](repeating: 0, count: ScalarBits.words)
+        for (i, t) in Self.longCall().enumerated() {
+            w.append(t, screener: screener, limits: limits)
+            let p = w.prepared
+            let kept = try #require(p.regexMemo?.scalarBits.sets(ofTurns: p.firstTurnNumber, p.firstTurnNumber + p.turnCount), "after turn \(i)")
+            for k in 0..<p.turnCount {
+                made.withUnsafeMutableBufferPointer { m in p.turns[k].text.bytes.withUnsafeBufferPointer { ScalarBits.fill(m.baseAddress!, from: $0) } }
+                #expect(Array(UnsafeBufferPointer(start: kept + k * ScalarBits.words, count: ScalarBits.words)) == made, "after turn \(i), held turn \(k)")
+            }
+        }
+        #expect(w.hasSlid)
     }
 }
 

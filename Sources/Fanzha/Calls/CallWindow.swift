@@ -39,7 +39,8 @@ final class CallWindow {
     var hasSlid: Bool { dropped > 0 }
 
     func append(_ turn: Turn, screener: Screener, limits: LiveCallScreener.Limits) {
-        screener.append(turn, to: prepared)
+        // Its `ScalarBits` written with its text, kept for the call's evaluations (LiveScalarBits.swift).
+        screener.append(turn, to: prepared, scalarBits: prepared.regexMemo?.scalarBits.room(forTurn: turnCount))
         bytes += turn.text.utf8.count
         if prepared.turnCount > 2 * limits.window || (bytes > 2 * limits.windowBytes && prepared.turnCount > 1) {
             slide(screener: screener, limits: limits)

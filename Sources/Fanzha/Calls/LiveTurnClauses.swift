@@ -101,7 +101,7 @@ extension Screener.Evaluation {
     /// true for any other record.
     mutating func liveTurnMayMatch(_ a: Int, turn t: Int) -> Bool {
         // An atom that needs no word asks nothing of the call (and costs no look-up of its memo).
-        guard program.pointee.atomClauseCount[a] > 0, let memo = prepared.regexMemo else { return true }
-        return memo.turnClauses.mayMatch(atom: a, inTurn: t, of: prepared, program)
+        guard program.pointee.atomClauseCount[a] > 0, let clauses = liveTurnClauses else { return true }
+        return clauses._withUnsafeGuaranteedRef { $0.mayMatch(atom: a, inTurn: t, of: prepared, program) }
     }
 }

@@ -1,3 +1,5 @@
+import Foundation
+
 /// A growable array of plain values for the evaluation's hot loop: appends and reads with no
 /// copy-on-write check and no reference counting (a Swift array checks uniqueness on every
 /// append, and those checks were a tenth of a record's instructions). Copies share storage, so
@@ -71,6 +73,24 @@ struct Arena<Element: BitwiseCopyable> {
     }
 
     mutating func removeLast(_ k: Int) { count &-= k }
+
+    /// `n` more elements, each `value`; the address of the first (a live call's turn's
+    /// `ScalarBits`, written in place).
+    mutating func append(repeating value: Element, count n: Int) -> UnsafeMutablePointer<Element> {
+        while capacity &- count < n { grow() }
+        let at = base.unsafelyUnwrapped + count
+        at.initialize(repeating: value, count: n)
+        count &+= n
+        return at
+    }
+
+    /// The first `k` elements dropped, the rest moved down.
+    mutating func removeFirst(_ k: Int) {
+        guard k > 0 else { return }
+        let b = base.unsafelyUnwrapped
+        memmove(b, b + k, (count &- k) &* MemoryLayout<Element>.stride)
+        count &-= k
+    }
 
     func deallocate() { base?.deallocate() }
 }

@@ -114,7 +114,7 @@ extension Screener.Evaluation {
             func match(_ t: Int) -> (ranges: [Range<Int>], failure: String?) {
                 // A message's bytes as the evaluation read them; a call's turn's, which the
                 // record keeps unchanged while it is evaluated.
-                let text = oneTurnBytes ?? prepared.turns[t].text.bytes.withUnsafeBufferPointer { $0 }
+                let text = oneTurnBytes ?? turnBytes(t)
                 if let gate {
                     let scalars = scalarBits(ofTurn: t)
                     if !gate.admits(text, scalars: scalars) { return ([], nil) }
@@ -125,7 +125,7 @@ extension Screener.Evaluation {
                 }
                 return Screener.matches(patterns(), inBytes: text, scratch: scratch)
             }
-            if usePrefilter, let memo = prepared.regexMemo {
+            if usePrefilter, let memo = liveMemo {
                 // A live call: each turn is matched once, whichever window of the call asks, and
                 // only a turn whose own words the regex's requirement needs (Calls/LiveTurnClauses.swift).
                 let base = prepared.firstTurnNumber
@@ -145,6 +145,23 @@ extension Screener.Evaluation {
         ws.atomStamp[a] = g
         ws.atomResult[a] = result
         return result
+    }
+}
+
+extension Screener.Evaluation {
+    /// Turn `t`'s normalised bytes, which the record keeps unchanged for the evaluation's life:
+    /// read through `prepared.turns` once per evaluation (each read counted about six
+    /// references, and an evaluation's regexes ask about a turn many times).
+    mutating func turnBytes(_ t: Int) -> UnsafeBufferPointer<UInt8> {
+        if ws.turnBytesStamp.count < turnLimit {
+            ws.turnBytesStamp.reset(count: turnLimit, to: 0)
+            ws.turnBytes.reset(count: turnLimit, to: UnsafeBufferPointer(start: nil, count: 0))
+        }
+        if ws.turnBytesStamp[t] != ws.generation {
+            ws.turnBytesStamp[t] = ws.generation
+            ws.turnBytes[t] = prepared.turns[t].text.bytes.withUnsafeBufferPointer { $0 }
+        }
+        return ws.turnBytes[t]
     }
 }
 

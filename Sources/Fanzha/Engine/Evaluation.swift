@@ -50,6 +50,15 @@ extension Screener {
         /// moves during an evaluation, and asking `scalarBits` again cost about 75 instructions a
         /// gate (tens of thousands of gates turn a regex away per 10,000 records).
         var oneTurnScalars: UnsafePointer<UInt64>?
+        /// A live call's turns' `ScalarBits`, kept with the call (Calls/LiveScalarBits.swift):
+        /// turn `t`'s at `t * ScalarBits.words`; nil when the call does not hold them all.
+        let liveScalars: UnsafePointer<UInt64>?
+        /// A live call's memo (`prepared.regexMemo`) and its turns' clauses, read once: the record
+        /// keeps them for the evaluation's life, and each read through `prepared` counted
+        /// references (two a turn a regex asks about, Calls/LiveTurnClauses.swift; `Unmanaged`,
+        /// as `unowned(unsafe)` still retained the clauses around each question).
+        unowned(unsafe) let liveMemo: RegexMemo?
+        let liveTurnClauses: Unmanaged<CallTurnClauses>?
 
         init(screener: Screener, prepared: Prepared, turnLimit: Int) {
             self.screener = screener
@@ -65,6 +74,10 @@ extension Screener {
             let turns = prepared.turns
             oneTurnBytes = turnLimit == 1 ? turns[0].text.bytes.withUnsafeBufferPointer { $0 } : nil
             oneTurnScalars = turnLimit == 1 ? prepared.messageScalarBits : nil
+            let memo = prepared.regexMemo
+            liveMemo = memo
+            liveTurnClauses = memo.map { Unmanaged.passUnretained($0.turnClauses) }
+            liveScalars = memo?.scalarBits.sets(ofTurns: prepared.firstTurnNumber, prepared.firstTurnNumber + turnLimit)
             for t in 0..<turnLimit {
                 let side = turns[t].turn.side
                 ws.sides[t] = side

@@ -378,11 +378,12 @@ extension Screener.LiteralGate.Tables {
 }
 
 extension Screener.Evaluation {
-    /// Turn `t`'s `ScalarBits`: a message's as the normaliser wrote it, else made on first use in
-    /// this evaluation.
+    /// Turn `t`'s `ScalarBits`: a message's or a live call's as the normaliser wrote them, else
+    /// made on first use in this evaluation.
     mutating func scalarBits(ofTurn t: Int) -> UnsafePointer<UInt64> {
         // Set only for a one-turn evaluation, whose only turn is 0.
         if let made = oneTurnScalars { return made }
+        if let kept = liveScalars { return kept + t * ScalarBits.words }
         if ws.scalarBitsStamp.count < turnLimit {
             ws.scalarBitsStamp.reset(count: turnLimit, to: 0)
             ws.scalarBits.reset(count: turnLimit * ScalarBits.words, to: 0)

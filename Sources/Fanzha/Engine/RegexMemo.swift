@@ -111,11 +111,15 @@ extension Screener {
         /// one for the call's life, so that asking reads a `let` (no reference counted).
         let turnClauses = CallTurnClauses(from: 0)
 
+        /// The `ScalarBits` of the call's turns, written as each is added (Calls/LiveScalarBits.swift).
+        let scalarBits = CallScalarBits()
+
         /// Drops what the call's turns before `turn` hold: they have left the window for good.
         func forget(before turn: Int) {
             if let counts = ngrams, counts.lo < turn { ngrams = nil }
             if let kept = wordHits, kept.lo < turn { wordHits = nil }
             if turnClauses.from < turn { turnClauses.restart(from: turn) }
+            scalarBits.forget(before: turn)
             for a in Array(entries.keys) {
                 var e = entries[a]!
                 if e.to <= turn {

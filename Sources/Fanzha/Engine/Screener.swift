@@ -66,7 +66,8 @@ public final class Screener {
         /// A message's (a one-turn record's) `ScalarBits`, written by the normaliser as it writes
         /// the text (`Screener.prepare`), for the regexes' literal gates; nil for more turns. A
         /// call's turns get theirs from an evaluation that asks (`scalarBits(ofTurn:)`): a set is
-        /// 512 bytes, and a call's turns can be many and short (a live call keeps hundreds).
+        /// 512 bytes, and a call's turns can be many and short. (A live call, evaluated again at
+        /// its events, keeps its window's: Calls/LiveScalarBits.swift.)
         @exclusivity(unchecked) private(set) var messageScalarBits: UnsafePointer<UInt64>?
         /// Its memory, made for the first message prepared in this object and kept.
         @exclusivity(unchecked) private var messageScalarMemory: UnsafeMutablePointer<UInt64>?

@@ -83,6 +83,10 @@ extension Screener {
         /// that made it.
         var scalarBits = Arena<UInt64>()
         var scalarBitsStamp = Arena<UInt32>()
+        /// Per turn, its normalised bytes once a regex has read them (`turnBytes`), and the
+        /// generation that read them.
+        var turnBytes = Arena<UnsafeBufferPointer<UInt8>>()
+        var turnBytesStamp = Arena<UInt32>()
         var categoryScores: [Int] = []
         var categoryHit: [Bool] = []
         /// A hit's evidence while it is sorted and merged.
@@ -102,7 +106,10 @@ extension Screener {
             let wrapped = generation == 0
             if wrapped { generation = 1 }   // forget every stamp below
             if wrapped || clauseStamp.count != clauses { clauseStamp.reset(count: clauses, to: 0) }
-            if wrapped { scalarBitsStamp.reset(count: scalarBitsStamp.count, to: 0) }
+            if wrapped {
+                scalarBitsStamp.reset(count: scalarBitsStamp.count, to: 0)
+                turnBytesStamp.reset(count: turnBytesStamp.count, to: 0)
+            }
             if wrapped || wordStamp.count != rules.wordCount { wordStamp.reset(count: rules.wordCount, to: 0) }
             let atoms = rules.atoms.count
             if wrapped || atomStamp.count != atoms {
@@ -147,7 +154,7 @@ extension Screener {
             ruleBits.deallocate(); atomHits.deallocate(); atomHitStamp.deallocate(); atomHitFirst.deallocate()
             atomHitCount.deallocate(); atomHitSorted.deallocate(); touchedAtoms.deallocate(); sides.deallocate(); scalarBytes.deallocate()
             scalarBits.deallocate(); scalarBitsStamp.deallocate(); evidence.deallocate(); order.deallocate(); accepted.deallocate()
-            candidates.deallocate()
+            candidates.deallocate(); turnBytes.deallocate(); turnBytesStamp.deallocate()
         }
     }
 }
