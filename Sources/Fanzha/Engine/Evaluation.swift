@@ -57,7 +57,10 @@ extension Screener {
             self.turnLimit = turnLimit
             self.program = UnsafePointer(screener.matcher.programPointer)
             self.usePrefilter = screener.usePrefilter
-            ws = screener.workspace.take()!
+            precondition(!screener.workspaceTaken, "one evaluation at a time per screener")
+            screener.workspaceTaken = true
+            ws = Workspace()   // allocates nothing; replaced by the screener's, moved in
+            withUnsafeMutablePointer(to: &ws) { $0.moveUpdate(from: screener.workspaceStore, count: 1) }
             ws.begin(screener.rules, clauses: program.pointee.clauseTotal)
             ws.sides.reset(count: turnLimit, to: [])
             // The record's arrays read once (each read of a class's property is checked for
@@ -75,12 +78,15 @@ extension Screener {
 
         /// Hands the workspace back to the screener for the next record: moved, as it was taken
         /// (assigning `ws` itself would retain its arrays for the screener's copy and release them
-        /// again with the evaluation's, about 500 instructions a record). An empty `Workspace()`
-        /// allocates nothing; the evaluation does not read `ws` after this.
+        /// again with the evaluation's, about 500 instructions a record), and an empty
+        /// `Workspace()`, which allocates nothing, left in its place; the evaluation does not read
+        /// `ws` after this.
         mutating func release() {
-            var handed = Workspace()
-            swap(&handed, &ws)
-            screener.workspace = consume handed
+            withUnsafeMutablePointer(to: &ws) { mine in
+                screener.workspaceStore.moveInitialize(from: mine, count: 1)
+                mine.initialize(to: Workspace())
+            }
+            screener.workspaceTaken = false
         }
     }
 }
