@@ -51,6 +51,9 @@ extension Screener {
         /// gate (tens of thousands of gates turn a regex away per 10,000 records).
         var oneTurnScalars: UnsafePointer<UInt64>?
 
+        /// Inlined: made out of line, the evaluation (920 bytes) was built in the initialiser's
+        /// frame and copied to the caller's, then again into its variable.
+        @inline(__always)
         init(screener: Screener, prepared: Prepared, turnLimit: Int) {
             self.screener = screener
             self.prepared = prepared
