@@ -62,8 +62,7 @@ extension Screener {
             self.usePrefilter = screener.usePrefilter
             precondition(!screener.workspaceTaken, "one evaluation at a time per screener")
             screener.workspaceTaken = true
-            ws = Workspace()   // allocates nothing; replaced by the screener's, moved in
-            withUnsafeMutablePointer(to: &ws) { $0.moveUpdate(from: screener.workspaceStore, count: 1) }
+            ws = screener.workspaceStore.move()
             ws.begin(screener.rules, clauses: program.pointee.clauseTotal)
             ws.sides.reset(count: turnLimit, to: [])
             // The record's arrays read once (each read of a class's property is checked for
