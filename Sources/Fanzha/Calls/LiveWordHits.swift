@@ -89,7 +89,7 @@ extension Screener.Evaluation {
             ws.atomHitSorted[a] = false
             total += Int(counts[s])
         }
-        ws.atomHits.reset(count: total, to: Evidence(turn: 0, start: 0, end: 0))
+        ws.atomHits.resize(count: total)   // each written below
         for i in 0..<hits.count {
             let h = hits[i], a = Int(h.atom)
             ws.atomHits[Int(ws.atomHitFirst[a] &+ ws.atomHitCount[a])] = Evidence(turn: h.turn, start: h.start, end: h.end)

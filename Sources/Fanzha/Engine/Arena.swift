@@ -72,6 +72,14 @@ struct Arena<Element: BitwiseCopyable> {
         count = n
     }
 
+    /// `n` elements, not set: for a table whose every element is written next (a record's word
+    /// hits, placed by counting). Filling it first with `reset` cost about 120 instructions a record.
+    mutating func resize(count n: Int) {
+        count = 0
+        while capacity < n { grow() }
+        count = n
+    }
+
     mutating func removeLast(_ k: Int) { count &-= k }
 
     /// `n` more elements, each `value`; the address of the first (a live call's turn's

@@ -60,13 +60,18 @@ extension Screener {
         unowned(unsafe) let liveMemo: RegexMemo?
         let liveTurnClauses: Unmanaged<CallTurnClauses>?
 
+        /// Inlined: made out of line, the evaluation (920 bytes) was built in the initialiser's
+        /// frame and copied to the caller's, then again into its variable.
+        @inline(__always)
         init(screener: Screener, prepared: Prepared, turnLimit: Int) {
             self.screener = screener
             self.prepared = prepared
             self.turnLimit = turnLimit
             self.program = UnsafePointer(screener.matcher.programPointer)
             self.usePrefilter = screener.usePrefilter
-            ws = screener.workspace.take()!
+            precondition(!screener.workspaceTaken, "one evaluation at a time per screener")
+            screener.workspaceTaken = true
+            ws = screener.workspaceStore.move()
             ws.begin(screener.rules, clauses: program.pointee.clauseTotal)
             ws.sides.reset(count: turnLimit, to: [])
             // The record's arrays read once (each read of a class's property is checked for
@@ -88,12 +93,15 @@ extension Screener {
 
         /// Hands the workspace back to the screener for the next record: moved, as it was taken
         /// (assigning `ws` itself would retain its arrays for the screener's copy and release them
-        /// again with the evaluation's, about 500 instructions a record). An empty `Workspace()`
-        /// allocates nothing; the evaluation does not read `ws` after this.
+        /// again with the evaluation's, about 500 instructions a record), and an empty
+        /// `Workspace()`, which allocates nothing, left in its place; the evaluation does not read
+        /// `ws` after this.
         mutating func release() {
-            var handed = Workspace()
-            swap(&handed, &ws)
-            screener.workspace = consume handed
+            withUnsafeMutablePointer(to: &ws) { mine in
+                screener.workspaceStore.moveInitialize(from: mine, count: 1)
+                mine.initialize(to: Workspace())
+            }
+            screener.workspaceTaken = false
         }
     }
 }

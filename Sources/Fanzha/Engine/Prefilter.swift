@@ -41,7 +41,7 @@ extension Screener.Evaluation {
             total += Int(ws.atomHitCount[a])
             ws.atomHitCount[a] = 0   // counts again while placing
         }
-        ws.atomHits.reset(count: total, to: Evidence(turn: 0, start: 0, end: 0))
+        ws.atomHits.resize(count: total)   // each written below
         for t in 0..<turnLimit {
             for h in turns[t].wordHits {
                 let w = Int(h.0)

@@ -234,13 +234,23 @@ public final class Screener {
         return made
     }
 
-    /// Taken by an evaluation while it runs (`Optional.take()`: moved, never copied) and handed back.
-    @exclusivity(unchecked) var workspace: Workspace? = Workspace()
+    /// The workspace, moved into an evaluation while it runs and moved back (`Evaluation.init`,
+    /// `release()`): in memory of its own, so that each move is one copy of its 624 bytes. Taken
+    /// out of an optional (`Optional.take()`) and assigned back, it was copied seven times a
+    /// record, about 650 instructions. Uninitialised while `workspaceTaken`.
+    let workspaceStore: UnsafeMutablePointer<Workspace> = {
+        let p = UnsafeMutablePointer<Workspace>.allocate(capacity: 1)
+        p.initialize(to: Workspace())
+        return p
+    }()
+    @exclusivity(unchecked) var workspaceTaken = false
     /// What a live call's decision reads, built on the first live call (LiveDecision.swift).
     @exclusivity(unchecked) var liveIndexStorage: LiveIndex?
 
     deinit {
-        workspace?.deallocate()
+        workspaceStore.pointee.deallocate()
+        workspaceStore.deinitialize(count: 1)
+        workspaceStore.deallocate()
         for a in 0..<atomCount { atomMatchers[a].releaseHeld() }
         atomMatchers.deinitialize(count: atomCount)
         atomMatchers.deallocate()

@@ -1,6 +1,6 @@
 // The evaluation's memory: the plain values it works with (occurrences, their evidence, frame
 // spans) and the per-worker tables reused from record to record, so that screening a record
-// allocates next to nothing. The tables live in `Screener.workspace`; an `Evaluation` owns them
+// allocates next to nothing. The tables live in `Screener.workspaceStore`; an `Evaluation` owns them
 // while it runs.
 
 extension Screener {
