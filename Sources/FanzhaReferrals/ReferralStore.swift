@@ -25,12 +25,27 @@ public final class ReferralStore: Sendable {
         var config = Configuration()
         config.busyMode = .timeout(busyTimeout)
         config.label = "referrals"
-        do {
-            pool = try DatabasePool(path: path, configuration: config)
-        } catch {
-            throw ReferralError.badValue("\(path): cannot open the referral database: \(ReferralStore.message(error))")
-        }
+        pool = try ReferralStore.open(path: path, configuration: config, busyTimeout: busyTimeout)
         try ReferralStore.migrate(pool, path: path)
+    }
+
+    /// Opens the pool, waiting out another process's lock. Opening switches a new file to WAL,
+    /// and SQLite answers that switch with SQLITE_BUSY at once, without calling the busy
+    /// handler, while another connection is doing the same: two scans started together on a
+    /// new file raced here and one failed with "database is locked".
+    static func open(path: String, configuration: Configuration, busyTimeout: TimeInterval) throws -> DatabasePool {
+        let deadline = Date().addingTimeInterval(busyTimeout)
+        var pause: useconds_t = 2_000
+        while true {
+            do {
+                return try DatabasePool(path: path, configuration: configuration)
+            } catch let error as DatabaseError where error.resultCode == .SQLITE_BUSY && Date() < deadline {
+                usleep(pause)
+                pause = min(pause * 2, 100_000)
+            } catch {
+                throw ReferralError.badValue("\(path): cannot open the referral database: \(ReferralStore.message(error))")
+            }
+        }
     }
 
     /// Brings the schema up to date. The migrator reads which migrations are applied before it

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import Synchronization
 import Testing
 @testable import FanzhaReferrals
 #if canImport(Glibc)
@@ -120,4 +121,20 @@ private func checkWhole(_ path: String) throws -> (cases: Int, evidence: [String
     #expect(rest.status == 0, "\(rest.err)")
     #expect(rest.err.contains("\(n - cases) opened"), "\(rest.err)")
     #expect(try checkWhole(db).cases == n)
+}
+
+/// Opening a new file switches it to WAL, which SQLite refuses with SQLITE_BUSY (without the
+/// busy handler) while another connection does the same. Several stores opened at once on one
+/// new file must all open it: two scans started together once lost one of them this way.
+@Test func storesOpenedAtOnceOnANewFileAllOpenIt() throws {
+    let dir = try ScratchDirectory()
+    for round in 0..<20 {
+        let db = dir.path("new-\(round).db")
+        let failures = Mutex<[String]>([])
+        DispatchQueue.concurrentPerform(iterations: 6) { _ in
+            do { _ = try ReferralStore(path: db) } catch { failures.withLock { $0.append("\(error)") } }
+        }
+        #expect(failures.withLock { $0 } == [], "round \(round)")
+        #expect(try ReferralStore(path: db).appliedMigrations().last == Schema.latest)
+    }
 }
