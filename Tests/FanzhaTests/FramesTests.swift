@@ -116,6 +116,22 @@ private func verdict(_ text: String) throws -> (Verdict, RuleSet) {
         #expect(stop.score == 6)
     }
 
+    @Test func textSpacedOutCharacterByCharacterHasNoSpaceBreaks() throws {
+        // 受 害 人 报 警 了 … (an evasion, every character spaced) is one sentence: cut at every
+        // sixth character it would be arbitrary pieces, and narration would run on from one
+        // of them through the rest. Pieces of two characters or more still break.
+        let spaced = "你 的 身 份 证 被 人 冒 用 涉 嫌 洗 钱，请 加 Q Q 联 系 办 案 民 警"
+        #expect(Screener.sentenceBreaks(spaced).starts == [0])
+        #expect(Screener.sentenceBreaks(spaced).spaceBreaks.isEmpty)
+        let mixed = "受害人报警了了 后 来 要 转 安 全 账 户 你的钱在吗"
+        #expect(Screener.sentenceBreaks(mixed).starts == [0, 24])
+        // One sentence, so its 你的 (the text's own voice) vetoes the frame for all of it. Cut
+        // into pieces, narration ran on from 受害人 through 安全账户 and stopped only at 你的.
+        let (v, _) = try verdict("受 害 人 说 ， 把 钱 转 到 安 全 账 户 ， 你 的 钱 就 安 全 了")
+        #expect(v.frames.isEmpty)
+        #expect(v.score == 6)
+    }
+
     @Test func aWarningDoesNotRunOnThroughSpaces() throws {
         // 谨防诈骗请注意 is a warning piece (8 of 25 characters); the appeal after the space is
         // still the text's own: 6, and n.warn reads no warning once the message appeals.

@@ -197,7 +197,8 @@ extension Screener.Evaluation {
 extension Screener {
     /// The scalar offset where each sentence of `text` starts (the first is 0). A sentence ends
     /// after 。！？!?；; … or a line break, or at a space between Chinese characters once it is six
-    /// characters long (posts written with spaces for full stops; 安 全 账 户 stays one piece); a quotation (“…”, 「…」, 『…』, "…") stays in the
+    /// characters long and the piece after the space is two characters or more (posts written
+    /// with spaces for full stops; 安 全 账 户 stays one piece); a quotation (“…”, 「…」, 『…』, "…") stays in the
     /// sentence that quotes it, so a scammer's quoted words belong to the narration around them
     /// (a quotation left open ends at its line's end —
     /// a speech of several paragraphs opens its mark again on each — or after 300 characters). A bracketed tag (【反诈提醒】, 【某某银行】)
@@ -216,17 +217,26 @@ extension Screener {
     static func sentenceBreaks(_ text: String) -> (starts: [Int], quotations: [Range<Int>], spaceBreaks: Set<Int>) {
         var starts = [0], quotations: [Range<Int>] = [], spaceBreaks = Set<Int>()
         var depth = 0, ascii = false, opened = 0, i = 0
-        var previousIsHan = false, pendingSpace = -1
+        var previousIsHan = false, pendingSpace = -1, spaceBreak = -1
         var recent: (UnicodeScalar, UnicodeScalar, UnicodeScalar, UnicodeScalar) = (" ", " ", " ", " ")
         func startSentence(at s: Int) { if s > starts.last! { starts.append(s) } }
         for u in text.unicodeScalars {
             let isHan = (0x4E00...0x9FFF).contains(u.value) || (0x3400...0x4DBF).contains(u.value)
+            if spaceBreak >= 0 {
+                // Only before a piece of two characters or more: text spaced out character by
+                // character (安 全 账 户, 涉 嫌 洗 钱，请 加 Q Q, an evasion) has no break, or
+                // it would be cut into arbitrary six-character sentences.
+                if isHan {
+                    starts.append(spaceBreak)
+                    spaceBreaks.insert(spaceBreak)
+                }
+                spaceBreak = -1
+            }
             if u == " " || u == "\u{3000}" {
                 if previousIsHan && pendingSpace < 0 { pendingSpace = i }
             } else {
                 if isHan, pendingSpace >= 0, depth == 0, !ascii, pendingSpace - starts.last! >= 6 {
-                    starts.append(pendingSpace + 1)
-                    spaceBreaks.insert(pendingSpace + 1)
+                    spaceBreak = pendingSpace + 1
                 }
                 pendingSpace = -1
                 previousIsHan = isHan
