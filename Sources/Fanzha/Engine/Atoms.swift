@@ -94,12 +94,7 @@ extension Screener.Evaluation {
             let scratch = screener.scratch
             // A turn without the characters every match needs is not matched (LiteralGate.swift):
             // the gate's tables, which the screener keeps once it has made the gate.
-            let gate: Screener.LiteralGate.Tables?
-            switch usePrefilter && !admitted ? matchers[a].gate : .none {
-            case .gate(let made): gate = made._withUnsafeGuaranteedRef { $0.tables }
-            case .none: gate = nil
-            case .unknown: gate = screener.literalGate(ofAtom: a)?.tables
-            }
+            let gate = usePrefilter && !admitted ? gateTables(ofAtom: a) : nil
             // A regex whose matches hold a literal near their start is tried only there
             // (StartAnchors.swift); without the prefilter, everywhere, as the reference. Looked up
             // once a turn gets past the gate: a scan of one message reads only the regexes it runs.
