@@ -432,7 +432,7 @@ extension Screener.Evaluation {
         guard let patterns = try? screener.patterns(ofAtom: a) else { return true }
         guard !patterns.isEmpty else { return false }
         let (ranges, failure) = Screener.matches(patterns, inBytes: text, scratch: screener.scratch)
-        liveMemo?.extend(Int32(a), turn: prepared.firstTurnNumber + t, ranges: ranges, failure: failure)
+        liveMemo?._withUnsafeGuaranteedRef { $0.extend(Int32(a), turn: prepared.firstTurnNumber + t, ranges: ranges, failure: failure) }
         return !ranges.isEmpty || failure != nil
     }
 }

@@ -91,7 +91,6 @@ extension Screener.Evaluation {
             func failed(_ t: Int, _ message: String) -> String {
                 "rule \(screener.rules.rules[currentRule].id): \(screener.rules.atoms[a].display): \(message)" + (prepared.isCall ? " (turn \(t))" : "")
             }
-            let scratch = screener.scratch
             // A turn without the characters every match needs is not matched (LiteralGate.swift):
             // the gate's tables, which the screener keeps once it has made the gate.
             let gate = usePrefilter && !admitted ? gateTables(ofAtom: a) : nil
@@ -114,6 +113,9 @@ extension Screener.Evaluation {
                     let scalars = scalarBits(ofTurn: t)
                     if !gate.admits(text, scalars: scalars) { return ([], nil) }
                 }
+                // Read here, not once per atom: held for the call, it was retained and released
+                // for every regex asked about, most of which match no turn (their gate, their memo).
+                let scratch = screener.scratch
                 if usePrefilter, let anchored = anchoredSearch() {
                     let scalars = scalarBits(ofTurn: t)
                     if let found = anchored._withUnsafeGuaranteedRef({ $0.matches(in: text, scalars: scalars, scratch: scratch) }) { return found }
@@ -124,9 +126,11 @@ extension Screener.Evaluation {
                 // A live call: each turn is matched once, whichever window of the call asks, and
                 // only a turn whose own words the regex's requirement needs (Calls/LiveTurnClauses.swift).
                 let base = prepared.firstTurnNumber
-                let failure = memo.occurrences(of: Int32(a), turns: base, base + turnLimit,
-                                               match: { t in liveTurnMayMatch(a, turn: t) ? match(t - base) : ([], nil) },
-                                               each: { t, s, e in single(t - Int32(base), s, e) })
+                let failure = memo._withUnsafeGuaranteedRef {
+                    $0.occurrences(of: Int32(a), turns: base, base + turnLimit,
+                                   match: { t in liveTurnMayMatch(a, turn: t) ? match(t - base) : ([], nil) },
+                                   each: { t, s, e in single(t - Int32(base), s, e) })
+                }
                 if let failure, failedAtoms.insert(a).inserted { errors.append(failed(failure.turn - base, failure.message)) }
             } else {
                 for t in 0..<turnLimit {
