@@ -381,6 +381,7 @@ extension Screener.Evaluation {
     /// Atom `a`'s literal gate's tables, which the screener keeps once it has made the gate (made
     /// here on first use; nil when the atom has none): plain pointers, read with no reference
     /// to the gate counted.
+    @inline(__always)
     func gateTables(ofAtom a: Int) -> Screener.LiteralGate.Tables? {
         switch screener.atomMatchers[a].gate {
         case .gate(let made): return made._withUnsafeGuaranteedRef { $0.tables }
