@@ -91,6 +91,10 @@ extension Screener.Evaluation {
             func failed(_ t: Int, _ message: String) -> String {
                 "rule \(screener.rules.rules[currentRule].id): \(screener.rules.atoms[a].display): \(message)" + (prepared.isCall ? " (turn \(t))" : "")
             }
+            // The worker's match scratch, not retained: the screener holds it for the evaluation's
+            // life. (Held as a reference, it was retained and released for every regex asked
+            // about, most of which match no turn: their gate or their memo answers.)
+            let scratch = Unmanaged.passUnretained(screener.scratch)
             // A turn without the characters every match needs is not matched (LiteralGate.swift):
             // the gate's tables, which the screener keeps once it has made the gate.
             let gate = usePrefilter && !admitted ? gateTables(ofAtom: a) : nil
@@ -113,14 +117,14 @@ extension Screener.Evaluation {
                     let scalars = scalarBits(ofTurn: t)
                     if !gate.admits(text, scalars: scalars) { return ([], nil) }
                 }
-                // Read here, not once per atom: held for the call, it was retained and released
-                // for every regex asked about, most of which match no turn (their gate, their memo).
-                let scratch = screener.scratch
                 if usePrefilter, let anchored = anchoredSearch() {
                     let scalars = scalarBits(ofTurn: t)
-                    if let found = anchored._withUnsafeGuaranteedRef({ $0.matches(in: text, scalars: scalars, scratch: scratch) }) { return found }
+                    if let found = anchored._withUnsafeGuaranteedRef({ search in
+                        scratch._withUnsafeGuaranteedRef { search.matches(in: text, scalars: scalars, scratch: $0) }
+                    }) { return found }
                 }
-                return Screener.matches(patterns(), inBytes: text, scratch: scratch)
+                let all = patterns()
+                return scratch._withUnsafeGuaranteedRef { Screener.matches(all, inBytes: text, scratch: $0) }
             }
             if usePrefilter, let memo = liveMemo {
                 // A live call: each turn is matched once, whichever window of the call asks, and
