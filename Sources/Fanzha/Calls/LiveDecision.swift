@@ -422,16 +422,17 @@ extension Screener.Evaluation {
     /// Whether regex atom `a` (one that needs no word) matches in turn `t`, or fails there (a
     /// match limit: counted as a change). The turn's matches go to the call's memo when its
     /// entry for `a` ends just before `t`, so the evaluation does not match the turn again.
+    ///
+    /// The turn's bytes and the gate's tables are read as the evaluation's regexes read them
+    /// (`turnBytes`, `gateTables`): through `prepared.turns` and `literalGate(ofAtom:)` each
+    /// question counted about ten references, and most questions end at the gate.
     private mutating func regexOccurs(_ a: Int, inTurn t: Int) -> Bool {
-        let text = prepared.turns[t].text
-        if let gate = screener.literalGate(ofAtom: a) {
-            let scalars = scalarBits(ofTurn: t)
-            if !text.bytes.withUnsafeBufferPointer({ gate.admits($0, scalars: scalars) }) { return false }
-        }
+        let text = turnBytes(t)
+        if let gate = gateTables(ofAtom: a), !gate.admits(text, scalars: scalarBits(ofTurn: t)) { return false }
         guard let patterns = try? screener.patterns(ofAtom: a) else { return true }
         guard !patterns.isEmpty else { return false }
-        let (ranges, failure) = Screener.matches(patterns, in: text, scratch: screener.scratch)
-        prepared.regexMemo?.extend(Int32(a), turn: prepared.firstTurnNumber + t, ranges: ranges, failure: failure)
+        let (ranges, failure) = Screener.matches(patterns, inBytes: text, scratch: screener.scratch)
+        liveMemo?._withUnsafeGuaranteedRef { $0.extend(Int32(a), turn: prepared.firstTurnNumber + t, ranges: ranges, failure: failure) }
         return !ranges.isEmpty || failure != nil
     }
 }

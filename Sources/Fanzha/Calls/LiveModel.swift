@@ -213,15 +213,22 @@ extension Screener.Evaluation {
     /// last turn: when this is a live call's stretch from the turn its counts start at and the
     /// condition reads every turn (no side's scope). Frames hidden from the rule are left out
     /// by `liveApproximateMargin`.
+    ///
+    /// The memo is read as the regexes read it (`liveMemo`, not counted), and the screener's log
+    /// table only when a turn is counted: asked by every `model` rule of every decision, the
+    /// reads through `prepared` and `screener` each counted references.
     mutating func liveNGrams(_ model: TextModel, scope: Side) -> Screener.CallNGrams? {
-        guard let memo = prepared.regexMemo, scope.isEmpty || sidesPresent == scope else { return nil }
+        guard let held = liveMemo, scope.isEmpty || sidesPresent == scope else { return nil }
         let lo = prepared.firstTurnNumber, hi = lo + turnLimit
-        if memo.ngrams == nil { memo.ngrams = Screener.CallNGrams(from: lo) }
-        // A window that moved on (a call longer than the window) counts afresh, as a record does.
-        guard let counts = memo.ngrams, counts.lo == lo, counts.hi <= hi else { return nil }
-        let logs = screener.modelScratch.oneMoreThanLog
-        while counts.hi < hi { counts.add(prepared.turns[counts.hi - lo].text, model: model, logs: logs) }
-        return counts
+        return held._withUnsafeGuaranteedRef { memo in
+            if memo.ngrams == nil { memo.ngrams = Screener.CallNGrams(from: lo) }
+            // A window that moved on (a call longer than the window) counts afresh, as a record does.
+            guard let counts = memo.ngrams, counts.lo == lo, counts.hi <= hi else { return nil }
+            while counts.hi < hi {
+                counts.add(prepared.turns[counts.hi - lo].text, model: model, logs: screener.modelScratch.oneMoreThanLog)
+            }
+            return counts
+        }
     }
 }
 

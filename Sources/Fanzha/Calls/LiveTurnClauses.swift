@@ -102,6 +102,9 @@ extension Screener.Evaluation {
     mutating func liveTurnMayMatch(_ a: Int, turn t: Int) -> Bool {
         // An atom that needs no word asks nothing of the call (and costs no look-up of its memo).
         guard program.pointee.atomClauseCount[a] > 0, let clauses = liveTurnClauses else { return true }
-        return clauses._withUnsafeGuaranteedRef { $0.mayMatch(atom: a, inTurn: t, of: prepared, program) }
+        // The record passed as the clauses are, guaranteed, not counted: `prepared` as an
+        // argument was retained and released around each question (130,000 a run).
+        let record = Unmanaged.passUnretained(prepared)
+        return clauses._withUnsafeGuaranteedRef { listed in record._withUnsafeGuaranteedRef { listed.mayMatch(atom: a, inTurn: t, of: $0, program) } }
     }
 }

@@ -91,15 +91,13 @@ extension Screener.Evaluation {
             func failed(_ t: Int, _ message: String) -> String {
                 "rule \(screener.rules.rules[currentRule].id): \(screener.rules.atoms[a].display): \(message)" + (prepared.isCall ? " (turn \(t))" : "")
             }
-            let scratch = screener.scratch
+            // The worker's match scratch, not retained: the screener holds it for the evaluation's
+            // life. (Held as a reference, it was retained and released for every regex asked
+            // about, most of which match no turn: their gate or their memo answers.)
+            let scratch = Unmanaged.passUnretained(screener.scratch)
             // A turn without the characters every match needs is not matched (LiteralGate.swift):
             // the gate's tables, which the screener keeps once it has made the gate.
-            let gate: Screener.LiteralGate.Tables?
-            switch usePrefilter && !admitted ? matchers[a].gate : .none {
-            case .gate(let made): gate = made._withUnsafeGuaranteedRef { $0.tables }
-            case .none: gate = nil
-            case .unknown: gate = screener.literalGate(ofAtom: a)?.tables
-            }
+            let gate = usePrefilter && !admitted ? gateTables(ofAtom: a) : nil
             // A regex whose matches hold a literal near their start is tried only there
             // (StartAnchors.swift); without the prefilter, everywhere, as the reference. Looked up
             // once a turn gets past the gate: a scan of one message reads only the regexes it runs.
@@ -121,17 +119,22 @@ extension Screener.Evaluation {
                 }
                 if usePrefilter, let anchored = anchoredSearch() {
                     let scalars = scalarBits(ofTurn: t)
-                    if let found = anchored._withUnsafeGuaranteedRef({ $0.matches(in: text, scalars: scalars, scratch: scratch) }) { return found }
+                    if let found = anchored._withUnsafeGuaranteedRef({ search in
+                        scratch._withUnsafeGuaranteedRef { search.matches(in: text, scalars: scalars, scratch: $0) }
+                    }) { return found }
                 }
-                return Screener.matches(patterns(), inBytes: text, scratch: scratch)
+                let all = patterns()
+                return scratch._withUnsafeGuaranteedRef { Screener.matches(all, inBytes: text, scratch: $0) }
             }
             if usePrefilter, let memo = liveMemo {
                 // A live call: each turn is matched once, whichever window of the call asks, and
                 // only a turn whose own words the regex's requirement needs (Calls/LiveTurnClauses.swift).
                 let base = prepared.firstTurnNumber
-                let failure = memo.occurrences(of: Int32(a), turns: base, base + turnLimit,
-                                               match: { t in liveTurnMayMatch(a, turn: t) ? match(t - base) : ([], nil) },
-                                               each: { t, s, e in single(t - Int32(base), s, e) })
+                let failure = memo._withUnsafeGuaranteedRef {
+                    $0.occurrences(of: Int32(a), turns: base, base + turnLimit,
+                                   match: { t in liveTurnMayMatch(a, turn: t) ? match(t - base) : ([], nil) },
+                                   each: { t, s, e in single(t - Int32(base), s, e) })
+                }
                 if let failure, failedAtoms.insert(a).inserted { errors.append(failed(failure.turn - base, failure.message)) }
             } else {
                 for t in 0..<turnLimit {

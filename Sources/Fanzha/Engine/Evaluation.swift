@@ -55,9 +55,10 @@ extension Screener {
         let liveScalars: UnsafePointer<UInt64>?
         /// A live call's memo (`prepared.regexMemo`) and its turns' clauses, read once: the record
         /// keeps them for the evaluation's life, and each read through `prepared` counted
-        /// references (two a turn a regex asks about, Calls/LiveTurnClauses.swift; `Unmanaged`,
-        /// as `unowned(unsafe)` still retained the clauses around each question).
-        unowned(unsafe) let liveMemo: RegexMemo?
+        /// references (two a turn a regex asks about, Calls/LiveTurnClauses.swift). `Unmanaged`,
+        /// as `unowned(unsafe)` still retained the clauses around each question, and the memo
+        /// around each regex's look-up in it.
+        let liveMemo: Unmanaged<RegexMemo>?
         let liveTurnClauses: Unmanaged<CallTurnClauses>?
 
         /// Inlined: made out of line, the evaluation (920 bytes) was built in the initialiser's
@@ -80,7 +81,7 @@ extension Screener {
             oneTurnBytes = turnLimit == 1 ? turns[0].text.bytes.withUnsafeBufferPointer { $0 } : nil
             oneTurnScalars = turnLimit == 1 ? prepared.messageScalarBits : nil
             let memo = prepared.regexMemo
-            liveMemo = memo
+            liveMemo = memo.map { Unmanaged.passUnretained($0) }
             liveTurnClauses = memo.map { Unmanaged.passUnretained($0.turnClauses) }
             liveScalars = memo?.scalarBits.sets(ofTurns: prepared.firstTurnNumber, prepared.firstTurnNumber + turnLimit)
             for t in 0..<turnLimit {

@@ -378,6 +378,18 @@ extension Screener.LiteralGate.Tables {
 }
 
 extension Screener.Evaluation {
+    /// Atom `a`'s literal gate's tables, which the screener keeps once it has made the gate (made
+    /// here on first use; nil when the atom has none): plain pointers, read with no reference
+    /// to the gate counted.
+    @inline(__always)
+    func gateTables(ofAtom a: Int) -> Screener.LiteralGate.Tables? {
+        switch screener.atomMatchers[a].gate {
+        case .gate(let made): return made._withUnsafeGuaranteedRef { $0.tables }
+        case .none: return nil
+        case .unknown: return screener.literalGate(ofAtom: a)?.tables
+        }
+    }
+
     /// Turn `t`'s `ScalarBits`: a message's or a live call's as the normaliser wrote them, else
     /// made on first use in this evaluation.
     mutating func scalarBits(ofTurn t: Int) -> UnsafePointer<UInt64> {
