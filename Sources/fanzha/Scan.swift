@@ -207,10 +207,12 @@ extension ScanSettings {
             turnsInBatch = 0
         }
         while let next = source.next() {
-            switch next {
+            // Consumed, and the record moved into the batch: switched on as it was, the result
+            // was copied (its record's strings and arrays retained) and then destroyed.
+            switch consume next {
             case .success(let r):
-                batch.append(r)
                 turnsInBatch += r.turns.count
+                batch.append(consume r)
             case .failure(let e):
                 // A stand-in keeps its place in the output: reported when its batch is delivered.
                 batch.append(Record(unreadable: e))

@@ -643,6 +643,28 @@ category prize {
         #expect(levels == [.none, .low, .medium, .high])
     }
 
+    /// A decision of the level alone leaves the negative rules out when the positive ones score
+    /// below the lowest level (`decideAll`): on every subset of five cues, it is the verdict's level.
+    @Test func aDecisionBelowTheLowestLevelNeedsNoNegativeRule() throws {
+        let text = categoriesText + """
+        rule p { title "p" score 12 match "甲" }
+        rule q { title "q" score 4 match "乙" }
+        rule n { title "n" score -1 match "丙" }
+        rule m { title "m" score -3 match "丁" }
+        rule g { title "g" score -40 match "戊" }
+        """
+        let s = try scannerEngine(text)
+        var levels = Set<Level>()
+        for mask in 0..<32 {
+            let t = ["甲", "乙", "丙", "丁", "戊"].enumerated().filter { mask & (1 << $0.offset) != 0 }.map(\.element).joined(separator: "和")
+            let p = s.prepare(message(t))
+            let d = s.decide(p)
+            #expect(d.level == s.evaluate(p).level, "\(t)")
+            levels.insert(d.level)
+        }
+        #expect(levels == [.none, .low, .medium, .high])
+    }
+
     /// An `or` or `at_least` passes over the parts the prefilter rules out (`nextKid`) and
     /// evaluates the others, in order; a rule fires in a decision exactly when its condition
     /// has occurrences. Every subset of four cues, words and regexes, with and without the

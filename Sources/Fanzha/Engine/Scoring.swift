@@ -5,7 +5,8 @@
 
 extension Screener.Evaluation {
     /// The total score and whether a money-request rule fired, without evidence; see
-    /// `Screener.decide`.
+    /// `Screener.decide`, which reads only the level: a score below the lowest level may leave
+    /// out the negative rules' points (`decideAll`).
     mutating func decide(moneyRequestOnly: Bool) -> (score: Int, moneyRequest: Bool) {
         defer { release() }
         let d = decideAll(moneyRequestOnly: moneyRequestOnly, recordFired: false, framesFound: false)
@@ -15,7 +16,9 @@ extension Screener.Evaluation {
     /// `decide`'s work. With `recordFired`, the public rules that fire are listed in `ws.fired`
     /// (a live call's decision state, LiveDecision.swift); with `framesFound`, `ws.frames` already
     /// holds this record's frames. `strong`: whether the positive rules made the message's own
-    /// appeal (what decides the negative rules' blindness).
+    /// appeal (what decides the negative rules' blindness). Without `recordFired` only the level
+    /// is asked for: when the positive rules score below the lowest level, the negative rules,
+    /// which only take points away, are not evaluated, and the score is the positive rules'.
     mutating func decideAll(moneyRequestOnly: Bool, recordFired: Bool, framesFound: Bool) -> (score: Int, moneyRequest: Bool, strong: Bool) {
         collectCandidates()
         if recordFired { ws.fired.removeAll(keepingCapacity: true) }
@@ -44,7 +47,9 @@ extension Screener.Evaluation {
         // Strong evidence in the message's own voice: an appeal, or positive points enough for
         // medium on their own. Then a warning in the same message lowers nothing.
         let strong = appeal || score >= screener.rules.levels.medium
-        guard negatives && !moneyRequestOnly else { return (score, money, strong) }
+        // Most records (two in three of the bench slice) end here below the lowest level: the
+        // negative rules (the model's guard among them, on every record) cannot change that.
+        guard negatives && !moneyRequestOnly && (recordFired || score >= screener.rules.levels.low) else { return (score, money, strong) }
         for k in 0..<ws.candidates.count {
             let r = ws.candidates[k], i = Int(r)
             let ruleScore = Int(program.pointee.scores[i])
