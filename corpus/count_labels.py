@@ -16,7 +16,7 @@ import collections, json, os, sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 LABELS = ["police", "brushing", "investment", "shopping", "customer_service", "loan",
           "credit", "boss", "romance", "game", "deepfake", "phishing", "prize",
-          "relative", "school", "subsidy", "malware", "kidnap", "crypto", "gambling", "mlm", "wechat_agent", "secondhand", "overseas_job", "mule", "extortion", "other", "benign"]
+          "relative", "school", "subsidy", "malware", "kidnap", "crypto", "gambling", "mlm", "wechat_agent", "secondhand", "overseas_job", "mule", "extortion", "charity", "other", "benign"]
 SPEAKER_PAIRS = [("caller", "callee"), ("来电", "本人"), ("A", "B")]
 
 REPORT_KINDS = {"news", "psa", "lecture", "notice", "chat"}
