@@ -9,19 +9,27 @@ import FanzhaText
 /// read framed text (an atom's occurrence inside a frame is left out), unless they say `in KIND`.
 extension Screener.Evaluation {
     /// Finds this record's frames into `ws.frames`. Runs before the rules are scored.
-    mutating func findFrames() {
+    ///
+    /// A call's frames of one frame rule depend on that rule's evidence and `unless` alone (the
+    /// sentences it frames and vetoes are its own; `whole` is for messages). So a live call whose
+    /// new turns leave some frame rules' input unchanged passes them as `kept` (bit k for
+    /// `frameRules[k]`) with its last decision's frames, `previous`: those rules are not
+    /// evaluated, their spans are taken from `previous`.
+    mutating func findFrames(keeping kept: UInt64 = 0, of previous: [Screener.FrameSpan] = []) {
         // Emptied only when it holds frames (most records have none): emptying an array is a call
         // of the generic `replaceSubrange`, about 50 instructions, even when it is empty already.
         if !ws.frames.isEmpty { ws.frames.removeAll(keepingCapacity: true) }
         let frameRules = program.pointee.frameRules
         guard frameRules.count > 0 else { return }
+        assert(kept == 0 || prepared.isCall, "frames are kept for calls only")
+        defer { if kept != 0 { insertFrames(of: previous, kept: kept) } }
         let savedBlindness = blindness, savedRule = currentRule
         blindness = 0   // frames read everything
         defer { blindness = savedBlindness; currentRule = savedRule }
         // (frame, turn, normalised byte, veto)
         var marks: [(frame: Int32, turn: Int32, byte: Int32, veto: Bool)] = []
-        for f in frameRules {
-            let fi = Int(f)
+        for k in 0..<frameRules.count where kept & (1 << k) == 0 {
+            let f = frameRules[k], fi = Int(f)
             if usePrefilter, !candidate(fi) { continue }
             currentRule = fi
             let found = evaluate(program.pointee.roots[fi], scope: [])
@@ -158,6 +166,20 @@ extension Screener.Evaluation {
         }
     }
 
+
+    /// Puts the spans of `previous` whose frame rule is `kept` (`findFrames`) among those found,
+    /// in the frames' order: by turn, sentence (its start), then frame rule.
+    private mutating func insertFrames(of previous: [Screener.FrameSpan], kept: UInt64) {
+        let frameRules = program.pointee.frameRules
+        var at = 0
+        for span in previous {
+            guard let k = (0..<frameRules.count).first(where: { frameRules[$0] == span.rule }), kept & (1 << k) != 0 else { continue }
+            while at < ws.frames.count,
+                  (ws.frames[at].turn, ws.frames[at].originalStart, ws.frames[at].rule) < (span.turn, span.originalStart, span.rule) { at += 1 }
+            ws.frames.insert(span, at: at)
+            at += 1
+        }
+    }
 
     /// Turn `t`'s sentence breaks. A live call keeps each turn's in its memo, found the first
     /// time a frame marks the turn: its frames are found again at most events, and finding a
