@@ -293,18 +293,28 @@ extension Screener.Evaluation {
     }
 
     /// Puts this stretch's frames in `ws.frames`: `frames` (the last decision's) when the new
-    /// turns change the input of no frame the prefilter lets run, else found again. Frames read
-    /// everything (no blindness), so nothing they find depends on frames. Whether they are
-    /// `frames`.
+    /// turns change the input of no frame the prefilter lets run, else found again — by the
+    /// frame rules whose input changed alone, the others' spans kept from `frames`
+    /// (`findFrames(keeping:of:)`; most events that find frames change one or two of the four).
+    /// Frames read everything (no blindness), so nothing they find depends on frames. Whether
+    /// they are `frames`.
     private mutating func framesAsBefore(_ frames: [Screener.FrameSpan], _ g: UInt32, _ index: Screener.LiveIndex,
                                          _ sidesChanged: Bool, _ firstNew: Int) -> Bool {
-        for f in program.pointee.frameRules where candidate(Int(f)) && changed(Int(f), g, index, sidesChanged, firstNew) {
-            findFrames()
-            return ws.frames == frames
+        let frameRules = program.pointee.frameRules
+        // Bit k: `frameRules[k]` unchanged (or not a candidate, which it was not before either:
+        // the words present only grow). Past the 64th, a frame rule is found again.
+        var kept: UInt64 = 0, anyChanged = false
+        for k in 0..<frameRules.count {
+            let f = Int(frameRules[k])
+            if candidate(f) && changed(f, g, index, sidesChanged, firstNew) { anyChanged = true } else { kept |= 1 << k }
         }
-        ws.frames.removeAll(keepingCapacity: true)
-        ws.frames.append(contentsOf: frames)
-        return true
+        guard anyChanged else {
+            ws.frames.removeAll(keepingCapacity: true)
+            ws.frames.append(contentsOf: frames)
+            return true
+        }
+        findFrames(keeping: kept, of: frames)
+        return ws.frames == frames
     }
 
     /// A live call's decision of the money-request rules alone (`Screener.decide` with

@@ -9,19 +9,27 @@ import FanzhaText
 /// read framed text (an atom's occurrence inside a frame is left out), unless they say `in KIND`.
 extension Screener.Evaluation {
     /// Finds this record's frames into `ws.frames`. Runs before the rules are scored.
-    mutating func findFrames() {
+    ///
+    /// A call's frames of one frame rule depend on that rule's evidence and `unless` alone (the
+    /// sentences it frames and vetoes are its own; `whole` is for messages). So a live call whose
+    /// new turns leave some frame rules' input unchanged passes them as `kept` (bit k for
+    /// `frameRules[k]`) with its last decision's frames, `previous`: those rules are not
+    /// evaluated, their spans are taken from `previous`.
+    mutating func findFrames(keeping kept: UInt64 = 0, of previous: [Screener.FrameSpan] = []) {
         // Emptied only when it holds frames (most records have none): emptying an array is a call
         // of the generic `replaceSubrange`, about 50 instructions, even when it is empty already.
         if !ws.frames.isEmpty { ws.frames.removeAll(keepingCapacity: true) }
         let frameRules = program.pointee.frameRules
         guard frameRules.count > 0 else { return }
+        assert(kept == 0 || prepared.isCall, "frames are kept for calls only")
+        defer { if kept != 0 { insertFrames(of: previous, kept: kept) } }
         let savedBlindness = blindness, savedRule = currentRule
         blindness = 0   // frames read everything
         defer { blindness = savedBlindness; currentRule = savedRule }
         // (frame, turn, normalised byte, veto)
         var marks: [(frame: Int32, turn: Int32, byte: Int32, veto: Bool)] = []
-        for f in frameRules {
-            let fi = Int(f)
+        for k in 0..<frameRules.count where kept & (1 << k) == 0 {
+            let f = frameRules[k], fi = Int(f)
             if usePrefilter, !candidate(fi) { continue }
             currentRule = fi
             let found = evaluate(program.pointee.roots[fi], scope: [])
@@ -42,13 +50,13 @@ extension Screener.Evaluation {
         // key once (`sortUnique`), not sets: a record has few, and hashing them cost
         // more than sorting.
         var breaksOfTurn = [Int32](repeating: -1, count: turnLimit)
-        var breaks: [(starts: [Int], quotations: [Range<Int>], spaceBreaks: Set<Int>)] = []
+        var breaks: [Screener.SentenceBreaks] = []
         var framed: [SentenceKey] = [], vetoed: [SentenceKey] = []
         for m in marks {
             let text = turns[Int(m.turn)].text
             if breaksOfTurn[Int(m.turn)] < 0 {
                 breaksOfTurn[Int(m.turn)] = Int32(breaks.count)
-                breaks.append(Screener.sentenceBreaks(turns[Int(m.turn)].turn.text))
+                breaks.append(sentenceBreaks(ofTurn: Int(m.turn)))
             }
             let b = Int(breaksOfTurn[Int(m.turn)])
             let scalar = Int(m.byte) < text.bytes.count ? Int(text.originStart[Int(m.byte)]) : text.originalScalarCount
@@ -159,6 +167,34 @@ extension Screener.Evaluation {
     }
 
 
+    /// Puts the spans of `previous` whose frame rule is `kept` (`findFrames`) among those found,
+    /// in the frames' order: by turn, sentence (its start), then frame rule.
+    private mutating func insertFrames(of previous: [Screener.FrameSpan], kept: UInt64) {
+        let frameRules = program.pointee.frameRules
+        var at = 0
+        for span in previous {
+            guard let k = (0..<frameRules.count).first(where: { frameRules[$0] == span.rule }), kept & (1 << k) != 0 else { continue }
+            while at < ws.frames.count,
+                  (ws.frames[at].turn, ws.frames[at].originalStart, ws.frames[at].rule) < (span.turn, span.originalStart, span.rule) { at += 1 }
+            ws.frames.insert(span, at: at)
+            at += 1
+        }
+    }
+
+    /// Turn `t`'s sentence breaks. A live call keeps each turn's in its memo, found the first
+    /// time a frame marks the turn: its frames are found again at most events, and finding a
+    /// turn's breaks walks its scalars (about 3,900 instructions a turn on the bench).
+    private func sentenceBreaks(ofTurn t: Int) -> Screener.SentenceBreaks {
+        guard let memo = liveMemo else { return Screener.sentenceBreaks(prepared.turns[t].turn.text) }
+        return memo._withUnsafeGuaranteedRef { memo in
+            let number = prepared.firstTurnNumber + t
+            if let kept = memo.sentenceBreaks[number] { return kept }
+            let found = Screener.sentenceBreaks(prepared.turns[t].turn.text)
+            memo.sentenceBreaks[number] = found
+            return found
+        }
+    }
+
     /// Calls `body(turn, byte)` with the start of each piece of evidence of `occ`.
     private func forEachEvidence(of occ: Screener.Occurrences, _ body: (Int32, Int32) -> Void) {
         guard !occ.isEmpty else { return }
@@ -213,8 +249,11 @@ extension Screener {
         return (starts, quotations)
     }
 
+    /// A text's sentence starts, its quotations, and the starts that follow a space rather than a stop.
+    typealias SentenceBreaks = (starts: [Int], quotations: [Range<Int>], spaceBreaks: Set<Int>)
+
     /// The sentence starts, the quotations, and the starts that follow a space rather than a stop.
-    static func sentenceBreaks(_ text: String) -> (starts: [Int], quotations: [Range<Int>], spaceBreaks: Set<Int>) {
+    static func sentenceBreaks(_ text: String) -> SentenceBreaks {
         var starts = [0], quotations: [Range<Int>] = [], spaceBreaks = Set<Int>()
         var depth = 0, ascii = false, opened = 0, i = 0
         var previousIsHan = false, pendingSpace = -1, spaceBreak = -1

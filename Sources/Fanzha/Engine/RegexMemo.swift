@@ -114,8 +114,13 @@ extension Screener {
         /// The `ScalarBits` of the call's turns, written as each is added (Calls/LiveScalarBits.swift).
         let scalarBits = CallScalarBits()
 
+        /// The sentence breaks of the call's turns that a frame has marked, by the call's turn
+        /// number (Frames.swift).
+        var sentenceBreaks: [Int: SentenceBreaks] = [:]
+
         /// Drops what the call's turns before `turn` hold: they have left the window for good.
         func forget(before turn: Int) {
+            sentenceBreaks = sentenceBreaks.filter { $0.key >= turn }
             if let counts = ngrams, counts.lo < turn { ngrams = nil }
             if let kept = wordHits, kept.lo < turn { wordHits = nil }
             if turnClauses.from < turn { turnClauses.restart(from: turn) }
