@@ -202,8 +202,12 @@ extension ScanSettings {
         var batch: [Record] = []
         var turnsInBatch = 0
         func submit() {
-            pipeline.submit(batch)
-            batch.removeAll(keepingCapacity: true)
+            // Handed over, not shared: the workers read its records in place, and a batch still
+            // held here would be copied first (`ScanPipeline`). The next one starts as roomy.
+            var full: [Record] = []
+            full.reserveCapacity(batch.capacity)
+            swap(&full, &batch)
+            pipeline.submit(consume full)
             turnsInBatch = 0
         }
         while let next = source.next() {

@@ -20,37 +20,44 @@ package final class ParallelScanner: @unchecked Sendable {
     }
 
     package func screen(_ records: [Record]) -> [Verdict] {
-        map(records) { $0.screen($1) }
+        var records = records
+        return map(&records) { $0.screen($1) }
     }
 
     /// `body` on every record, on every core (each worker with its own scanner); results in input order.
-    func map<T>(_ records: [Record], _ body: (Screener, Record) -> T) -> [T] {
-        if scanners.count == 1 || records.count < 2 {
-            // A loop, not `records.map`: `map` is generic here (over `T`, which the caller
-            // names), and its unspecialised form copied and destroyed each record through the
-            // type's value witnesses (about 500 instructions a record).
-            let scanner = scanners[0]
-            var out: [T] = []
-            out.reserveCapacity(records.count)
-            for i in records.indices { out.append(body(scanner, records[i])) }
-            return out
-        }
-        let results = UnsafeMutableBufferPointer<T?>.allocate(capacity: records.count)
-        results.initialize(repeating: nil)
-        defer {
-            _ = results.deinitialize()
-            results.deallocate()
-        }
-        let n = scanners.count
-        // Interleaved assignment keeps the workers balanced without a shared counter.
-        DispatchQueue.concurrentPerform(iterations: n) { w in
-            var i = w
-            while i < records.count {
-                results[i] = body(scanners[w], records[i])
-                i += n
+    /// Each record is lent in place (`inout`, though `body` changes nothing): passed by value, it
+    /// was copied for every call (its strings and arrays retained, then released: about 350
+    /// instructions a record), as `body` might, for all the optimiser knew, change the array
+    /// meanwhile. `records` is made unique first if it is not (the scan's batches are).
+    func map<T>(_ records: inout [Record], _ body: (Screener, inout Record) -> T) -> [T] {
+        records.withUnsafeMutableBufferPointer { records in
+            if scanners.count == 1 || records.count < 2 {
+                // A loop, not `records.map`: `map` is generic here (over `T`, which the caller
+                // names), and its unspecialised form copied and destroyed each record through the
+                // type's value witnesses (about 500 instructions a record).
+                let scanner = scanners[0]
+                var out: [T] = []
+                out.reserveCapacity(records.count)
+                for i in records.indices { out.append(body(scanner, &records[i])) }
+                return out
             }
+            let results = UnsafeMutableBufferPointer<T?>.allocate(capacity: records.count)
+            results.initialize(repeating: nil)
+            defer {
+                _ = results.deinitialize()
+                results.deallocate()
+            }
+            let n = scanners.count, shared = records
+            // Interleaved assignment keeps the workers balanced without a shared counter.
+            DispatchQueue.concurrentPerform(iterations: n) { w in
+                var i = w
+                while i < shared.count {
+                    results[i] = body(scanners[w], &shared[i])
+                    i += n
+                }
+            }
+            return results.map { $0! }
         }
-        return results.map { $0! }
     }
 }
 

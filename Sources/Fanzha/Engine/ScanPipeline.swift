@@ -3,17 +3,19 @@ import Foundation
 /// Overlaps reading with scanning: the caller submits batches in input order and goes on reading;
 /// a background queue runs `work` on each batch on every core (verdicts and their rendering, or
 /// just decisions) and hands the results to `deliver`, in order. At most `depth` batches are in
-/// flight, so memory stays bounded however long the input is. The lines the workers write for a
-/// batch (`Screener.batchLines`) are theirs until it is delivered: the next batch is worked on
-/// only then (the queue is serial), and they are emptied for it.
+/// flight, so memory stays bounded however long the input is. `work` reads each record where its
+/// batch holds it (`inout`, `ParallelScanner.map`): a batch should be handed over, not shared, or
+/// it is copied first. The lines the workers write for a batch (`Screener.batchLines`) are theirs
+/// until it is delivered: the next batch is worked on only then (the queue is serial), and they
+/// are emptied for it.
 package final class ScanPipeline<Result>: @unchecked Sendable {
     private let scanner: ParallelScanner
-    private let work: (Screener, Record) -> Result
+    private let work: (Screener, inout Record) -> Result
     private let deliver: ([Record], [Result]) -> Void
     private let queue = DispatchQueue(label: "fanzha.scan-pipeline")   // serial: keeps batch order
     private let slots: DispatchSemaphore
 
-    package init(scanner: ParallelScanner, depth: Int = 2, work: @escaping (Screener, Record) -> Result,
+    package init(scanner: ParallelScanner, depth: Int = 2, work: @escaping (Screener, inout Record) -> Result,
                 deliver: @escaping ([Record], [Result]) -> Void) {
         self.scanner = scanner
         self.work = work
@@ -21,11 +23,13 @@ package final class ScanPipeline<Result>: @unchecked Sendable {
         slots = DispatchSemaphore(value: max(1, depth))
     }
 
-    package func submit(_ batch: [Record]) {
-        guard !batch.isEmpty else { return }
+    package func submit(_ records: consuming [Record]) {
+        guard !records.isEmpty else { return }
         slots.wait()
+        let batch = Batch(records)
         queue.async { [self] in
-            deliver(batch, scanner.map(batch, work))
+            let results = scanner.map(&batch.records, work)
+            deliver(batch.records, results)
             scanner.emptyBatchLines()
             slots.signal()
         }
@@ -35,4 +39,11 @@ package final class ScanPipeline<Result>: @unchecked Sendable {
     package func finish() {
         queue.sync {}
     }
+}
+
+/// A batch in flight, held by its work alone: its records are lent to `work` in place, which a
+/// batch shared with anything else could not do without copying it.
+private final class Batch: @unchecked Sendable {
+    var records: [Record]
+    init(_ records: consuming [Record]) { self.records = records }
 }

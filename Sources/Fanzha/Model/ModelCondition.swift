@@ -22,6 +22,9 @@ struct ModelCache {
     var tableBlind: UInt8 = 0
     var tableUsed = 0
 
+    /// Inlined, as is `setMargin`: every record asks twice per `model` rule (`modelHolds`, then
+    /// `modelMargin`), and a call cost more than the look-up.
+    @inline(__always)
     func margin(_ scope: Side, _ blind: UInt8) -> Double? {
         let m: Double, b: UInt8
         switch scope.rawValue {
@@ -33,6 +36,7 @@ struct ModelCache {
         return m.isNaN || b != blind ? nil : m
     }
 
+    @inline(__always)
     mutating func setMargin(_ scope: Side, _ blind: UInt8, _ m: Double) {
         switch scope.rawValue {
         case 0: margins.0 = m; marginBlind.0 = blind

@@ -164,19 +164,25 @@ public struct VerdictPrinter: Sendable {
 
     /// A verdict's hits, each read where the array keeps it: a `for` over the hits copied each one
     /// out (its name, title, tags and evidence table retained, then released again).
+    /// The closure reads the rules' written fields through locals: capturing `self`, it copied
+    /// the whole printer for every verdict (its arrays and rule set retained, then released).
     private func writeHits(_ hits: [RuleHit], to o: inout JSONObjectWriter) {
+        let fields = ruleFields, fieldBytes = ruleFieldBytes
         hits.withUnsafeBufferPointer { hits in
-            o.addObjects("hits", hits.indices) { h, k in writeHit(ruleIndex: hits[k].ruleIndex, evidence: hits[k].evidence, to: &h) }
+            o.addObjects("hits", hits.indices) { h, k in
+                VerdictPrinter.writeHit(ruleIndex: hits[k].ruleIndex, evidence: hits[k].evidence, fields: fields, fieldBytes: fieldBytes, to: &h)
+            }
         }
     }
 
     /// One hit: rule, title, score, tags and evidence spans.
     package func writeHit(_ hit: RuleHit, to h: inout JSONObjectWriter) {
-        writeHit(ruleIndex: hit.ruleIndex, evidence: hit.evidence, to: &h)
+        VerdictPrinter.writeHit(ruleIndex: hit.ruleIndex, evidence: hit.evidence, fields: ruleFields, fieldBytes: ruleFieldBytes, to: &h)
     }
 
-    private func writeHit(ruleIndex: Int, evidence: HitEvidence, to h: inout JSONObjectWriter) {
-        ruleFieldBytes.withUnsafeBufferPointer { h.addFields(UnsafeBufferPointer(rebasing: $0[ruleFields[ruleIndex]])) }
+    /// `fields`, `fieldBytes`: the printer's `ruleFields` and `ruleFieldBytes`.
+    private static func writeHit(ruleIndex: Int, evidence: HitEvidence, fields: [Range<Int>], fieldBytes: [UInt8], to h: inout JSONObjectWriter) {
+        fieldBytes.withUnsafeBufferPointer { h.addFields(UnsafeBufferPointer(rebasing: $0[fields[ruleIndex]])) }
         switch evidence {
         case .found(let table, let places):
             // Straight from the evidence table's memory: no span, array or string made.
