@@ -193,11 +193,34 @@ extension Screener {
     }
 }
 
+extension Screener {
+    /// A live call's decision on its window (`decide`), and, when the level it finds is above
+    /// `level`, the alert's verdict on the same turns from the same evaluation
+    /// (`verdictFromLiveDecision`). A verdict evaluated apart from the decision placed the
+    /// call's word hits again and found again the occurrences the decision had just found (its
+    /// changed rules' atoms, the model's margin). The verdict is nil when the level is not above
+    /// `level`, or when it is not taken from the decision (no decision kept, a regex failed):
+    /// `evaluate` then gives it.
+    func decideLive(_ p: Prepared, alertAbove level: Level) -> (decision: Decision, alert: Verdict?) {
+        guard usePrefilter, let memo = p.regexMemo else { return (decide(p), nil) }
+        var e = Evaluation(screener: self, prepared: p, turnLimit: p.turns.count)
+        let d = e.decideLive(memo)
+        let decision = Decision(level: rules.levels.level(for: d.score), moneyRequest: d.moneyRequest, errors: e.errors)
+        // The verdict releases the evaluation when it answers.
+        guard decision.level > level, e.errors.isEmpty,
+              let verdict = e.verdictFromLiveDecision(firstWarningTurn: nil, firstMoneyRequestTurn: nil) else {
+            e.release()
+            return (decision, nil)
+        }
+        return (decision, verdict)
+    }
+}
+
 extension Screener.Evaluation {
     /// A live call's decision on this stretch (`Screener.decide`): from the call's last decision
     /// when that judged the same stretch less its newest turns, else every rule, as `decide`.
+    /// The evaluation is not released: the caller may take the verdict from it.
     mutating func decideLive(_ memo: Screener.RegexMemo) -> (score: Int, moneyRequest: Bool) {
-        defer { release() }
         let lo = prepared.firstTurnNumber, hi = lo + turnLimit
         var framesFound = false
         if let s = memo.decision, s.lo == lo, s.hi < hi {
