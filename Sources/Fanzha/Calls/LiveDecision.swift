@@ -204,7 +204,7 @@ extension Screener {
     func decideLive(_ p: Prepared, alertAbove level: Level) -> (decision: Decision, alert: Verdict?) {
         guard usePrefilter, let memo = p.regexMemo else { return (decide(p), nil) }
         var e = Evaluation(screener: self, prepared: p, turnLimit: p.turns.count)
-        let d = e.decideLive(memo)
+        let d = e.decideLiveHeld(memo)
         let decision = Decision(level: rules.levels.level(for: d.score), moneyRequest: d.moneyRequest, errors: e.errors)
         // The verdict releases the evaluation when it answers.
         guard decision.level > level, e.errors.isEmpty,
@@ -219,8 +219,14 @@ extension Screener {
 extension Screener.Evaluation {
     /// A live call's decision on this stretch (`Screener.decide`): from the call's last decision
     /// when that judged the same stretch less its newest turns, else every rule, as `decide`.
-    /// The evaluation is not released: the caller may take the verdict from it.
     mutating func decideLive(_ memo: Screener.RegexMemo) -> (score: Int, moneyRequest: Bool) {
+        defer { release() }
+        return decideLiveHeld(memo)
+    }
+
+    /// `decideLive` without releasing the evaluation: the caller may take the alert's verdict
+    /// from it (`Screener.decideLive(_:alertAbove:)`).
+    mutating func decideLiveHeld(_ memo: Screener.RegexMemo) -> (score: Int, moneyRequest: Bool) {
         let lo = prepared.firstTurnNumber, hi = lo + turnLimit
         var framesFound = false
         if let s = memo.decision, s.lo == lo, s.hi < hi {

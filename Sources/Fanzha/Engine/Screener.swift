@@ -310,7 +310,6 @@ public final class Screener {
         // A live call's window, judged at each of its events: from its last decision (LiveDecision.swift).
         if usePrefilter && turnLimit == nil, let memo = p.regexMemo {
             if moneyRequestOnly { return Decision(level: .none, moneyRequest: e.decideMoneyRequestLive(memo), errors: e.errors) }
-            defer { e.release() }
             let d = e.decideLive(memo)
             return Decision(level: rules.levels.level(for: d.score), moneyRequest: d.moneyRequest, errors: e.errors)
         }
