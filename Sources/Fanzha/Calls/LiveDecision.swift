@@ -10,7 +10,8 @@
 // previous event, and only the others (and the model's rules) are evaluated again. The frames are
 // found again only when the new turn changes a frame's input; if they then differ, every rule is
 // evaluated, as `decide` does. The verdict for an alert or the call's end, on the stretch the
-// last decision judged, evaluates only the rules that decision found firing, for their evidence.
+// last decision judged, evaluates only the rules that decision found firing, for their evidence;
+// an alert's, in the decision's own evaluation (`decideLive(_:alertAbove:)`).
 
 extension Screener {
     /// The state of a live call's last decision: the stretch of turns it judged (the call's turn
