@@ -87,15 +87,18 @@ import Testing
 
 /// The live call `p`, its turns so far being `record`'s, decides as a fresh evaluation of `record`
 /// does (level and money request), and its verdict, which evaluates only the rules that decision
-/// fired, prints as the fresh one's.
+/// fired, prints as the fresh one's: both the alert's, taken from the decision's own evaluation
+/// (`decideLive(_:alertAbove:)`, above no risk), and one evaluated afterwards.
 func expectDecidedAsFresh(_ p: Screener.Prepared, _ record: Record, live: Screener, fresh: Screener, printer: VerdictPrinter,
                           _ label: String, sourceLocation: SourceLocation = #_sourceLocation) {
     let expected = fresh.decide(fresh.prepare(record))
-    let got = live.decide(p)
+    let expectedVerdict = printer.json(fresh.evaluate(fresh.prepare(record)), record: record)
+    let (got, alert) = live.decideLive(p, alertAbove: .none)
     #expect(got.level == expected.level && got.moneyRequest == expected.moneyRequest,
             "\(label): \(got.level) \(got.moneyRequest), fresh \(expected.level) \(expected.moneyRequest)", sourceLocation: sourceLocation)
-    #expect(printer.json(live.evaluate(p), record: record) == printer.json(fresh.evaluate(fresh.prepare(record)), record: record),
-            "\(label)", sourceLocation: sourceLocation)
+    #expect((alert != nil) == (got.level > .none), "\(label): an alert's verdict with the decision", sourceLocation: sourceLocation)
+    if let alert { #expect(printer.json(alert, record: record) == expectedVerdict, "\(label): the alert's verdict", sourceLocation: sourceLocation) }
+    #expect(printer.json(live.evaluate(p), record: record) == expectedVerdict, "\(label)", sourceLocation: sourceLocation)
 }
 
 /// A live call at the top level decides the money-request rules alone, from its last such

@@ -277,11 +277,13 @@ public final class LiveCallScreener {
         guard !settled, last == 0 || screener.turnMayChangeTheVerdict(w.prepared, turn: local) else { return nil }
         // The decision alone (no evidence) on every turn; the full verdict only for an alert.
         let judged = w.prepared.turnCount > limits.window ? w.prepared.lastTurns(limits.window) : w.prepared
-        let decision = screener.decide(judged, moneyRequestOnly: atTop && call.warningTurn != nil)
+        // An alert's verdict comes with the decision when it can (`decideLive(_:alertAbove:)`).
+        let (decision, alertVerdict) = atTop && call.warningTurn != nil
+            ? (screener.decide(judged, moneyRequestOnly: true), nil) : screener.decideLive(judged, alertAbove: call.level)
         if followTimeline, call.warningTurn == nil, decision.level >= .medium { call.warningTurn = last }
         if followTimeline, call.moneyTurn == nil, decision.moneyRequest { call.moneyTurn = last }
         guard decision.level > call.level else { return nil }
-        let verdict = screener.evaluate(judged)
+        let verdict = alertVerdict ?? screener.evaluate(judged)
         call.level = verdict.level
         return alert(call, turn: last, verdict, turnOffset: w.dropped + w.prepared.turnCount - judged.turnCount)
     }

@@ -10,7 +10,8 @@
 // previous event, and only the others (and the model's rules) are evaluated again. The frames are
 // found again only when the new turn changes a frame's input; if they then differ, every rule is
 // evaluated, as `decide` does. The verdict for an alert or the call's end, on the stretch the
-// last decision judged, evaluates only the rules that decision found firing, for their evidence.
+// last decision judged, evaluates only the rules that decision found firing, for their evidence;
+// an alert's, in the decision's own evaluation (`decideLive(_:alertAbove:)`).
 
 extension Screener {
     /// The state of a live call's last decision: the stretch of turns it judged (the call's turn
@@ -193,11 +194,40 @@ extension Screener {
     }
 }
 
+extension Screener {
+    /// A live call's decision on its window (`decide`), and, when the level it finds is above
+    /// `level`, the alert's verdict on the same turns from the same evaluation
+    /// (`verdictFromLiveDecision`). A verdict evaluated apart from the decision placed the
+    /// call's word hits again and found again the occurrences the decision had just found (its
+    /// changed rules' atoms, the model's margin). The verdict is nil when the level is not above
+    /// `level`, or when it is not taken from the decision (no decision kept, a regex failed):
+    /// `evaluate` then gives it.
+    func decideLive(_ p: Prepared, alertAbove level: Level) -> (decision: Decision, alert: Verdict?) {
+        guard usePrefilter, let memo = p.regexMemo else { return (decide(p), nil) }
+        var e = Evaluation(screener: self, prepared: p, turnLimit: p.turns.count)
+        let d = e.decideLiveHeld(memo)
+        let decision = Decision(level: rules.levels.level(for: d.score), moneyRequest: d.moneyRequest, errors: e.errors)
+        // The verdict releases the evaluation when it answers.
+        guard decision.level > level, e.errors.isEmpty,
+              let verdict = e.verdictFromLiveDecision(firstWarningTurn: nil, firstMoneyRequestTurn: nil) else {
+            e.release()
+            return (decision, nil)
+        }
+        return (decision, verdict)
+    }
+}
+
 extension Screener.Evaluation {
     /// A live call's decision on this stretch (`Screener.decide`): from the call's last decision
     /// when that judged the same stretch less its newest turns, else every rule, as `decide`.
     mutating func decideLive(_ memo: Screener.RegexMemo) -> (score: Int, moneyRequest: Bool) {
         defer { release() }
+        return decideLiveHeld(memo)
+    }
+
+    /// `decideLive` without releasing the evaluation: the caller may take the alert's verdict
+    /// from it (`Screener.decideLive(_:alertAbove:)`).
+    mutating func decideLiveHeld(_ memo: Screener.RegexMemo) -> (score: Int, moneyRequest: Bool) {
         let lo = prepared.firstTurnNumber, hi = lo + turnLimit
         var framesFound = false
         if let s = memo.decision, s.lo == lo, s.hi < hi {

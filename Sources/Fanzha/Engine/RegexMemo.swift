@@ -27,9 +27,12 @@ extension Screener {
             /// The first failure of each turn that had one (PCRE2's match limit): the turn and why.
             var failures: [(turn: Int, message: String)] = []
         }
-        /// Room from the start for the regexes a call's windows ask about: growing from empty,
-        /// the bench's 2,000 calls rehashed 31,555 entries on the way (about 16 a call).
-        private var entries = [Int32: Entry](minimumCapacity: 24)
+        /// Each regex's entry, by atom (`AtomEntries`). Not checked for exclusive access at run
+        /// time: only the call's worker reads or writes a call's memo, one evaluation at a time,
+        /// and neither closure `occurrences` calls while it changes an entry touches the entries.
+        /// Each regex asked about (111,000 a run of the bench's live events) paid about 90
+        /// instructions for the check.
+        @exclusivity(unchecked) private var entries = AtomEntries()
 
         /// The occurrences of atom `a` in the call's turns `lo ..< hi`, matching (by `match`)
         /// the turns not matched yet; `each` gets them in turn order, and the result is the
@@ -39,7 +42,8 @@ extension Screener {
                          each: (Int32, Int32, Int32) -> Void) -> (turn: Int, message: String)? {
             guard lo < hi else { return nil }
             // The entry is changed where it is (one look-up, and its arrays are not copied).
-            return occurrences(in: &entries[a, default: Entry()], turns: lo, hi, match: match, each: each)
+            let i = entries.slot(making: a)
+            return occurrences(in: &entries.entries[i], turns: lo, hi, match: match, each: each)
         }
 
         private func occurrences(in e: inout Entry, turns lo: Int, _ hi: Int,
@@ -89,8 +93,9 @@ extension Screener {
         /// Adds turn `turn`'s matches of atom `a` (found outside an evaluation) when the atom's
         /// entry has matched the turns up to it; otherwise leaves the entry as it is.
         func extend(_ a: Int32, turn: Int, ranges: [Range<Int>], failure: String?) {
-            guard entries[a]?.to == turn else { return }
-            extend(&entries[a]!, to: turn + 1) { _ in (ranges, failure) }
+            let i = entries.slot(of: a)
+            guard entries.atoms[i] == a, entries.entries[i].to == turn else { return }
+            extend(&entries.entries[i], to: turn + 1) { _ in (ranges, failure) }
         }
 
         /// Whether a regex of the call failed (PCRE2's match limit) or did not compile: then
@@ -125,17 +130,14 @@ extension Screener {
             if let kept = wordHits, kept.lo < turn { wordHits = nil }
             if turnClauses.from < turn { turnClauses.restart(from: turn) }
             scalarBits.forget(before: turn)
-            for a in Array(entries.keys) {
-                var e = entries[a]!
-                if e.to <= turn {
-                    entries[a] = nil
-                    continue
+            entries.keep { e in
+                guard e.to > turn else { return false }
+                if e.from < turn {
+                    e.found.removeFirst(Self.firstIndex(in: e.found, atOrAfter: turn))
+                    e.failures.removeAll { $0.turn < turn }
+                    e.from = turn
                 }
-                guard e.from < turn else { continue }
-                e.found.removeFirst(Self.firstIndex(in: e.found, atOrAfter: turn))
-                e.failures.removeAll { $0.turn < turn }
-                e.from = turn
-                entries[a] = e
+                return true
             }
         }
 
@@ -155,6 +157,69 @@ extension Screener {
         /// Atoms with turns matched (for tests: the memo follows the window).
         var entryCount: Int { entries.count }
         /// The earliest turn any atom still holds, or nil.
-        var firstTurnHeld: Int? { entries.values.map(\.from).min() }
+        var firstTurnHeld: Int? { entries.held.map(\.from).min() }
+    }
+}
+
+extension Screener.RegexMemo {
+    /// The memo's entries by atom: open addressing over the atoms a call's windows ask about (a
+    /// power of two slots, at most half full), each slot's atom (-1: none) beside its entry. Read
+    /// at every regex an evaluation asks about: a `Dictionary` hashed each atom with `Hasher`,
+    /// which cost more than the rest of the look-up.
+    struct AtomEntries {
+        private(set) var atoms: [Int32]
+        var entries: [Entry]
+        /// Atoms with a slot.
+        private(set) var count = 0
+
+        /// Room from the start for the regexes a call's windows ask about (growing from empty, the
+        /// bench's 2,000 calls grew their tables about 16 times a call).
+        init(capacity: Int = 64) {
+            atoms = Array(repeating: -1, count: capacity)
+            entries = Array(repeating: Entry(), count: capacity)
+        }
+
+        /// The slot of atom `a`: its own, or the empty one where it would go.
+        func slot(of a: Int32) -> Int {
+            let mask = atoms.count - 1
+            // Atoms are small numbers: a multiplication spreads neighbours over the slots.
+            var i = Int(truncatingIfNeeded: (UInt32(bitPattern: a) &* 0x9E37_79B1) >> 16) & mask
+            while atoms[i] != a && atoms[i] >= 0 { i = (i + 1) & mask }
+            return i
+        }
+
+        /// The slot of atom `a`, given it (with an empty entry) if it has none.
+        mutating func slot(making a: Int32) -> Int {
+            let i = slot(of: a)
+            if atoms[i] == a { return i }
+            guard 2 * (count + 1) > atoms.count else {
+                atoms[i] = a
+                count += 1
+                return i
+            }
+            rebuild(capacity: 2 * atoms.count, keeping: { _ in true })
+            return slot(making: a)
+        }
+
+        /// The entries held, in slot order.
+        var held: [Entry] { atoms.indices.filter { atoms[$0] >= 0 }.map { entries[$0] } }
+
+        /// Keeps the entries for which `keep` (which may change them) says true; drops the others.
+        mutating func keep(_ keep: (inout Entry) -> Bool) {
+            rebuild(capacity: atoms.count, keeping: keep)
+        }
+
+        private mutating func rebuild(capacity: Int, keeping keep: (inout Entry) -> Bool) {
+            let old = (atoms, entries)
+            self = AtomEntries(capacity: capacity)
+            for k in old.0.indices where old.0[k] >= 0 {
+                var e = old.1[k]
+                guard keep(&e) else { continue }
+                let i = slot(of: old.0[k])
+                atoms[i] = old.0[k]
+                entries[i] = e
+                count += 1
+            }
+        }
     }
 }
