@@ -105,6 +105,8 @@ private func admits(_ gate: Screener.LiteralGate, _ text: String) -> Bool {
             ("(?:[王李](?:女士|先生)|男子|老人)(?:的|在|称)", ["王", "女士", "先生", "男子", "老人", "在", "的", "士", "男"]),
             ("(说|称|告诉(?:她|他))[:：]\\s*[\"“]", ["说", "称", "：", ":", "“", "\"", "告诉她", "告诉", "他"]),
             ("(?:先(?:给你|让你)|再(?:让你|要你))骗", ["先给你", "先让", "再要你", "让你", "骗", "再"]),
+            // A long `any` of literals, looked for by their first scalars' bitmap words.
+            ("[王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑]某(?:在|到)", ["王", "李", "周", "郑", "林", "某", "在", "到", "说", "黄某"]),
         ]
         for (source, pieces) in cases {
             let layout = try #require(Screener.LiteralGate.layout(source: source, extended: false))

@@ -45,6 +45,11 @@ extension Screener {
             /// is present. A few word tests instead of one loop per literal, most of them failing.
             fileprivate let firstPairs: UnsafePointer<Int32>, firstWord: UnsafePointer<Int32>
             fileprivate let firstMask: UnsafePointer<UInt64>
+            /// Such an `any`'s literals are in the order of their first scalars' bits (the
+            /// outcome of an `any` is the same in any order): those whose first scalar's bit is in
+            /// `firstWord[p]` end at `kids[pairKidsEnd[p]]`, so only the literals of a word with a
+            /// bit set are looked for (`[王李张…]`, a hundred surnames, read a dozen).
+            fileprivate let pairKidsEnd: UnsafePointer<Int32>
         }
 
         /// One word of a text's `ScalarBits` and the bits of it that every text the gate admits
@@ -159,31 +164,38 @@ extension Screener {
         }
 
         init(_ layout: Layout) {
-            let (kinds, firsts, counts, kids, bitStart, bits) =
-                (layout.tables[0], layout.tables[1], layout.tables[2], layout.tables[3], layout.tables[5], layout.tables[6])
+            let (kinds, firsts, counts, bitStart, bits) =
+                (layout.tables[0], layout.tables[1], layout.tables[2], layout.tables[5], layout.tables[6])
             let byteStart = layout.tables[4], bytes = layout.bytes
-            var firstPairs: [Int32] = [0], firstWord: [Int32] = [], firstMask: [UInt64] = []
+            var kids = layout.tables[3]
+            var firstPairs: [Int32] = [0], firstWord: [Int32] = [], firstMask: [UInt64] = [], pairKidsEnd: [Int32] = []
             for i in kinds.indices {
-                let children = kinds[i] == 2 ? kids[Int(firsts[i]) ..< Int(firsts[i] + counts[i])] : []
-                if kinds[i] == 2, children.allSatisfy({ kinds[Int($0)] == 0 }) {
-                    // The first scalars' bits in order, each bitmap word's masked together (sorted,
-                    // not hashed by word: a gate is made at a regex's first use, on the record's time).
-                    let firstBits = children.map { bits[Int(bitStart[Int(firsts[Int($0)])])] }.sorted()
+                let range = kinds[i] == 2 ? Int(firsts[i]) ..< Int(firsts[i] + counts[i]) : 0 ..< 0
+                if kinds[i] == 2, kids[range].allSatisfy({ kinds[Int($0)] == 0 }) {
+                    // The literals in the order of their first scalars' bits (sorted, not hashed
+                    // by word: a gate is made at a regex's first use, on the record's time), so
+                    // that each bitmap word's are together; each word's bits masked together.
+                    func firstBit(_ kid: Int32) -> Int32 { bits[Int(bitStart[Int(firsts[Int(kid)])])] }
+                    let ordered = kids[range].map { (firstBit($0), $0) }.sorted { $0 < $1 }.map(\.1)
+                    kids.replaceSubrange(range, with: ordered)
                     let pairsStart = firstWord.count
-                    for bit in firstBits {
+                    for (offset, kid) in ordered.enumerated() {
+                        let bit = firstBit(kid)
                         let word = bit >> 6, mask = UInt64(1) << UInt64(bit & 63)
                         if firstWord.count > pairsStart, firstWord[firstWord.count - 1] == word {
                             firstMask[firstMask.count - 1] |= mask
                         } else {
                             firstWord.append(word)
                             firstMask.append(mask)
+                            pairKidsEnd.append(0)
                         }
+                        pairKidsEnd[pairKidsEnd.count - 1] = Int32(range.lowerBound + offset + 1)
                     }
                 }
                 firstPairs.append(Int32(firstWord.count))
             }
             // One block: the Int32 tables one after another, then the bytes.
-            let tables = [kinds, firsts, counts, kids, byteStart, bitStart, bits, firstPairs, firstWord]
+            let tables = [kinds, firsts, counts, kids, byteStart, bitStart, bits, firstPairs, firstWord, pairKidsEnd]
             let words = tables.reduce(0) { $0 + $1.count }
             let block = UnsafeMutablePointer<Int32>.allocate(capacity: words + (bytes.count + 3) / 4)
             var at = 0
@@ -202,7 +214,7 @@ extension Screener {
             self.pretest = LiteralGate.pretest(kinds: kinds, firsts: firsts, counts: counts, kids: kids, bitStart: bitStart, bits: bits)
             self.tables = Tables(kind: starts[0], first: starts[1], count: starts[2], kids: starts[3],
                             byteStart: starts[4], bitStart: starts[5], bits: starts[6], bytes: UnsafePointer(byteBase),
-                            firstPairs: starts[7], firstWord: starts[8], firstMask: UnsafePointer(masks))
+                            firstPairs: starts[7], firstWord: starts[8], firstMask: UnsafePointer(masks), pairKidsEnd: starts[9])
         }
 
         deinit {
@@ -219,18 +231,24 @@ extension Screener {
             case 1: needed = kids[Int(firsts[0]) ..< Int(firsts[0] + counts[0])].map { Int($0) }.filter { kinds[$0] == 0 }
             default: needed = []
             }
-            var masks: [Int32: UInt64] = [:]
+            var needs: [Int32] = []
             for node in needed {
                 let literal = Int(firsts[node])
-                for b in Int(bitStart[literal]) ..< Int(bitStart[literal + 1]) {
-                    masks[bits[b] >> 6, default: 0] |= 1 << UInt64(bits[b] & 63)
-                }
+                needs += bits[Int(bitStart[literal]) ..< Int(bitStart[literal + 1])]
             }
-            // The word with the most bits; of those, the lowest.
-            guard let best = masks.min(by: { a, b in
-                (-a.value.nonzeroBitCount, a.key) < (-b.value.nonzeroBitCount, b.key)
-            }) else { return Pretest() }
-            return Pretest(word: best.key, mask: best.value)
+            // The word with the most bits; of those, the lowest (made once a gate: sorted, not hashed).
+            needs.sort()
+            var best = Pretest(), at = 0
+            while at < needs.count {
+                let word = needs[at] >> 6
+                var mask: UInt64 = 0
+                while at < needs.count, needs[at] >> 6 == word {
+                    mask |= 1 << UInt64(needs[at] & 63)
+                    at += 1
+                }
+                if mask.nonzeroBitCount > best.mask.nonzeroBitCount { (best.word, best.mask) = (word, mask) }
+            }
+            return best
         }
 
         /// Whether `text` (with `scalars`, its `ScalarBits`) holds what every match needs: false
@@ -349,7 +367,25 @@ extension Screener.LiteralGate.Tables {
             }
             return true
         default:
-            guard mayHold(i, scalars) else { return false }
+            var p = Int(firstPairs[i])
+            let pairsEnd = Int(firstPairs[i + 1])
+            if p < pairsEnd {
+                // Literals only, a bitmap word's together: each word with one of its literals'
+                // first bits set, then those literals.
+                var j = f
+                while p < pairsEnd {
+                    let kidsEnd = Int(pairKidsEnd[p])
+                    if scalars[Int(firstWord[p])] & firstMask[p] != 0 {
+                        while j < kidsEnd {
+                            if present(Int(first[Int(kids[j])]), text, scalars) { return true }
+                            j &+= 1
+                        }
+                    }
+                    j = kidsEnd
+                    p &+= 1
+                }
+                return false
+            }
             let end = f + Int(count[i])
             var nested = false
             for j in f..<end {
