@@ -22,7 +22,7 @@ extension Screener {
         /// The gate's tables, which the check reads; the gate owns their memory (`block`,
         /// `firstMask`) and frees it when it goes.
         let tables: Tables
-        /// The gate's first test, from one bitmap word (`Evaluation.gateTurnsAway`).
+        /// The gate's first test, from a few bitmap words (`Evaluation.gateTurnsAway`).
         let pretest: Pretest
         private let block: UnsafeMutablePointer<Int32>
         private let firstMask: UnsafeMutablePointer<UInt64>
@@ -52,18 +52,32 @@ extension Screener {
             fileprivate let pairKidsEnd: UnsafePointer<Int32>
         }
 
-        /// One word of a text's `ScalarBits` and the bits of it that every text the gate admits
-        /// has set: the scalars of the literals every match needs alone (the root's, or an `all`
-        /// root's literal parts), those in the word that holds most of them. A text without them
-        /// is turned away from one load, before the gate's tables are read; `mask` 0 when the
-        /// root needs no literal alone (an `any`), and then it turns nothing away.
+        /// The gate's first test, from a word or three of a text's `ScalarBits`, read with no
+        /// reference to the gate: `mask`, bits of `word` that every text the gate admits has set
+        /// (the scalars of the literals every match needs alone, the root's or an `all` root's
+        /// literal parts, in the word that holds most of them; 0 when there are none); and
+        /// `anyMasks`. A text that fails it is turned away before the gate's tables are read.
         struct Pretest: Equatable {
             var word: Int32 = 0
             var mask: UInt64 = 0
+            /// And an `any` of literals every match needs (the root, or a part of an `all` root)
+            /// whose first scalars' bits lie in two bitmap words or one (`[:：]`): one of these
+            /// bits set. Masks 0: none.
+            var anyWords: (Int32, Int32) = (0, 0)
+            var anyMasks: (UInt64, UInt64) = (0, 0)
 
-            /// Whether the text with `scalars`, its `ScalarBits`, has every bit of `mask` set.
+            /// Whether the text with `scalars`, its `ScalarBits`, has every bit of `mask` set, and
+            /// one of `anyMasks`' when they have any.
             @inline(__always)
-            func passes(_ scalars: UnsafePointer<UInt64>) -> Bool { scalars[Int(word)] & mask == mask }
+            func passes(_ scalars: UnsafePointer<UInt64>) -> Bool {
+                guard scalars[Int(word)] & mask == mask else { return false }
+                return anyMasks.0 == 0 || scalars[Int(anyWords.0)] & anyMasks.0 | scalars[Int(anyWords.1)] & anyMasks.1 != 0
+            }
+
+            static func == (a: Pretest, b: Pretest) -> Bool {
+                (a.word, a.mask, a.anyWords.0, a.anyWords.1, a.anyMasks.0, a.anyMasks.1)
+                    == (b.word, b.mask, b.anyWords.0, b.anyWords.1, b.anyMasks.0, b.anyMasks.1)
+            }
         }
 
         /// The gate of a regex with source `source`, or nil when its literals say nothing — or,
@@ -247,6 +261,20 @@ extension Screener {
                     at += 1
                 }
                 if mask.nonzeroBitCount > best.mask.nonzeroBitCount { (best.word, best.mask) = (word, mask) }
+            }
+            // The `any` of literals with the fewest first bits, in at most two words.
+            let anys = kinds[0] == 2 ? [0] : kinds[0] == 1 ? kids[Int(firsts[0]) ..< Int(firsts[0] + counts[0])].map { Int($0) } : []
+            var fewest = Int.max
+            for node in anys where kinds[node] == 2 {
+                let parts = kids[Int(firsts[node]) ..< Int(firsts[node] + counts[node])].map { Int($0) }
+                guard parts.allSatisfy({ kinds[$0] == 0 }) else { continue }
+                let firstBits = Set(parts.map { bits[Int(bitStart[Int(firsts[$0])])] }).sorted()
+                let words = Set(firstBits.map { $0 >> 6 }).sorted()
+                guard words.count <= 2, firstBits.count < fewest else { continue }
+                fewest = firstBits.count
+                func mask(_ w: Int32) -> UInt64 { firstBits.filter { $0 >> 6 == w }.reduce(0) { $0 | 1 << UInt64($1 & 63) } }
+                best.anyWords = (words[0], words.count > 1 ? words[1] : words[0])
+                best.anyMasks = (mask(words[0]), words.count > 1 ? mask(words[1]) : 0)
             }
             return best
         }
@@ -472,7 +500,7 @@ extension Screener.Evaluation {
     /// `evaluateNode` nor `atomOccurrences`, whose gate would turn the record away too, is called.
     /// Most of the frames' regexes, tried on every record, end at their gate, and those calls and
     /// the gate's tables cost about 150 instructions a regex (about 8 regexes a record on the
-    /// bench, half of them turned away here). False without a gate yet (its pretest passes every
+    /// bench, most of them turned away here). False without a gate yet (its pretest passes every
     /// text), for a word list (it has none) and for a record of several turns (each turn has its
     /// own `ScalarBits`). Mutating, though it writes nothing, as `ruledOut`, which asks it.
     @inline(__always)
