@@ -105,6 +105,8 @@ private func admits(_ gate: Screener.LiteralGate, _ text: String) -> Bool {
             ("(?:[王李](?:女士|先生)|男子|老人)(?:的|在|称)", ["王", "女士", "先生", "男子", "老人", "在", "的", "士", "男"]),
             ("(说|称|告诉(?:她|他))[:：]\\s*[\"“]", ["说", "称", "：", ":", "“", "\"", "告诉她", "告诉", "他"]),
             ("(?:先(?:给你|让你)|再(?:让你|要你))骗", ["先给你", "先让", "再要你", "让你", "骗", "再"]),
+            // A long `any` of literals, looked for by their first scalars' bitmap words.
+            ("[王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑]某(?:在|到)", ["王", "李", "周", "郑", "林", "某", "在", "到", "说", "黄某"]),
         ]
         for (source, pieces) in cases {
             let layout = try #require(Screener.LiteralGate.layout(source: source, extended: false))
@@ -188,6 +190,32 @@ private func admits(_ gate: Screener.LiteralGate, _ text: String) -> Bool {
         #expect(checked > 0 && spared > texts.count, "matched \(checked), spared \(spared) of \(gated) × \(texts.count)")
     }
 
+    /// A gate's pretest (a bitmap word, and an `any`'s bits in one or two: `gateTurnsAway`) turns
+    /// away only texts the gate refuses, and some: with the bundled rules, on every corpus turn.
+    @Test func aGatesPretestTurnsAwayOnlyWhatItRefuses() throws {
+        let screener = try Screener(rules: loadBundledRuleSet(), usePrefilter: true)
+        let normaliser = try Normaliser()
+        let texts = try loadCorpusRecords().flatMap { $0.turns.map { normaliser.normalise($0.text) } }
+        var pretested = 0, anyPretested = 0, turnedAway = 0
+        for a in screener.rules.atoms.indices where screener.rules.atoms[a].kind == .regex {
+            guard let gate = screener.makeLiteralGate(ofAtom: a) else { continue }
+            if gate.pretest.mask != 0 { pretested += 1 }
+            if gate.pretest.anyMasks.0 != 0 { anyPretested += 1 }
+            for text in texts {
+                text.bytes.withUnsafeBufferPointer { buf in
+                    withUnsafeTemporaryAllocation(of: UInt64.self, capacity: ScalarBits.words) { bits in
+                        ScalarBits.fill(bits.baseAddress!, from: buf)
+                        guard !gate.pretest.passes(UnsafePointer(bits.baseAddress!)) else { return }
+                        turnedAway += 1
+                        #expect(!gate.admits(buf, scalars: bits.baseAddress!), "\(screener.rules.atoms[a].display): its pretest turned away a turn its gate admits")
+                    }
+                }
+            }
+        }
+        #expect(pretested >= 3 && anyPretested >= 3 && turnedAway > texts.count,
+                "gates with a pretest: \(pretested), of an any: \(anyPretested), turns turned away: \(turnedAway)")
+    }
+
     /// A worker's gate is held by its screener (unmanaged: retained once when made), checked in
     /// place as the gate itself checks, and released when the screener goes.
     @Test func screenerHoldsItsGatesUntilItGoes() throws {
@@ -204,6 +232,7 @@ private func admits(_ gate: Screener.LiteralGate, _ text: String) -> Bool {
             held = gate
             #expect(screener!.atomMatchers[a].hasGate)
             #expect(screener!.literalGate(ofAtom: a) === gate)
+            #expect(screener!.atomMatchers[a].pretest == gate.pretest, "the screener reads the gate's pretest without the gate")
             let normaliser = try Normaliser()
             for record in try loadCorpusRecords().prefix(200) {
                 let text = normaliser.normalise(record.turns[0].text)

@@ -724,6 +724,35 @@ category prize {
         #expect(fired.count == 2, "both rules fire on some text")
     }
 
+    /// A regex without words is gated on first use; from then on a message its gate's pretest
+    /// turns away rules it out (`gateTurnsAway`), alone, in an `or`, as the first part of a
+    /// `near` and under `not`. Every subset of the cues, asked twice (before and after the gates
+    /// are made), gives the same hits and spans with the prefilter as without it.
+    @Test func aRegexTurnedAwayByItsGatesPretestIsRuledOut() throws {
+        let text = categoriesText + """
+        private rule named { title "n" match /[王李]某.{0,4}(?:在|到)/ }
+        rule a { title "a" score 1 match /被.{0,6}骗/ or "甲乙" }
+        rule b { title "b" score 1 match named near(10) "报警" }
+        rule c { title "c" score 1 match "报警" and not /某.{0,2}说/ }
+        """
+        let reference = try scannerEngine(text, usePrefilter: false), s = try scannerEngine(text, usePrefilter: true)
+        let cues = ["王某", "在", "被", "骗", "报警", "甲乙", "说"]
+        var fired = Set<Int>()
+        for pass in 0..<2 {
+            for mask in 0..<(1 << cues.count) {
+                let t = cues.enumerated().filter { mask & (1 << $0.offset) != 0 }.map(\.element).joined(separator: "，")
+                let v = s.evaluate(s.prepare(message(t))), expected = reference.evaluate(reference.prepare(message(t)))
+                #expect(v.hits.map(\.spans) == expected.hits.map(\.spans) && v.hits.map(\.ruleIndex) == expected.hits.map(\.ruleIndex), "pass \(pass): \(t)")
+                #expect(s.decide(s.prepare(message(t))).level == reference.decide(reference.prepare(message(t))).level, "pass \(pass): \(t)")
+                fired.formUnion(v.hits.map(\.ruleIndex))
+            }
+        }
+        #expect(fired.count == 3, "every rule fires on some text")
+        // Each regex's gate was made, with a first test that turns messages away.
+        let regexes = s.rules.atoms.indices.filter { s.rules.atoms[$0].kind == .regex }
+        #expect(regexes.count == 3 && regexes.allSatisfy { s.atomMatchers[$0].hasGate && s.atomMatchers[$0].pretest.mask != 0 })
+    }
+
     /// A public rule's first clause is the one the prefilter's index holds it under, its
     /// shortest: a candidate from the index holds it, and `indexedCandidate` asks only the
     /// others. The same in a program read back from a compiled rule set.

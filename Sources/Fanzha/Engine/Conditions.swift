@@ -76,7 +76,8 @@ extension Screener.Evaluation {
 
     /// Whether the prefilter rules node `id` out in this record, through the node its
     /// `Program.ruledOutBy` entry names: a word list none of whose words the automaton found, a
-    /// regex one of whose requirement's clauses has no word present (`atomCandidate`), or an
+    /// regex one of whose requirement's clauses has no word present (`atomCandidate`) or whose
+    /// literal gate's first test turns this message away (`gateTurnsAway`), or an
     /// `or`/`at_least` of word lists with fewer of them present than it needs. Empty in every
     /// scope and frame, known without evaluating it. Most nodes a candidate rule evaluates are
     /// such (the alternatives of an `or`; a frame's regexes, tried on every record; the `any(…)`
@@ -94,7 +95,7 @@ extension Screener.Evaluation {
         let g = ws.generation
         if n.op == .atom {
             let a = Int(n.arg)
-            return program.pointee.atomIsWords[a] ? ws.atomHitStamp[a] != g : !atomCandidate(a)
+            return program.pointee.atomIsWords[a] ? ws.atomHitStamp[a] != g : !atomCandidate(a) || gateTurnsAway(a)
         }
         // An `or` (one present word list is enough) or an `at_least(N, …)` (N; none is never enough).
         let need = n.op == .or ? 1 : max(1, Int(n.arg))

@@ -220,6 +220,9 @@ public final class Screener {
         /// Searches so far of a regex with words and no gate yet (`searchesBeforeGate`).
         var searches: Int32 = 0
         var anchored: AnchoredState = .unknown
+        /// The literal gate's `pretest`, once the gate is made (till then one that passes every text),
+        /// read with no switch on `gate` nor reference to it (`Evaluation.gateTurnsAway`).
+        var pretest = LiteralGate.Pretest()
     }
     /// Per rule, the identity its hits share (`ruleIdentity`), made at its first hit. In memory of
     /// its own, read through a pointer, as `atomMatchers`.
