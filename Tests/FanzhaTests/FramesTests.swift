@@ -202,6 +202,22 @@ private func verdict(_ text: String) throws -> (Verdict, RuleSet) {
         #expect(warning.score == -4)
     }
 
+    @Test func aNegativeRuleInWarningReadsWarningsDespiteAnAppeal() throws {
+        // n.stop says `in warning`: it still reads 谨防 after the appeal (−3, so 6 − 3 = 3: low),
+        // where n.warn does not; alone, both read it (−4 − 3). `decide` agrees with the verdict.
+        let rules = try compiledRuleSet(frameRules + "\nrule n.stop { title \"劝阻\" score -3 in warning match \"谨防\" }\n")
+        let scanner = try Screener(rules: rules)
+        let scam = scanner.screen(Record(id: "x", text: "请马上转到安全账户。谨防诈骗"))
+        #expect(scam.hits.map(\.rule) == ["p.account", "n.stop"])
+        #expect(scam.score == 3)
+        #expect(scam.level == .low)
+        let warning = scanner.screen(Record(id: "x", text: "谨防诈骗"))
+        #expect(warning.score == -7)
+        for text in ["请马上转到安全账户。谨防诈骗", "谨防诈骗"] {
+            #expect(scanner.decide(scanner.prepare(Record(id: "x", text: text))).level == scanner.screen(Record(id: "x", text: text)).level)
+        }
+    }
+
     @Test func decideAgreesWithTheVerdict() throws {
         let rules = try compiledRuleSet(frameRules)
         let scanner = try Screener(rules: rules)

@@ -291,7 +291,7 @@ extension Screener.Evaluation {
             let i = Int(ws.candidates[k])
             guard program.pointee.scores[i] < 0, indexedCandidate(i), strong != s.strong || changed(i, g, index, sidesChanged, firstNew) else { continue }
             currentRule = i
-            blindness = strong ? FrameKinds.warning.rawValue : 0
+            blindness = program.pointee.blindness(ofRule: i, strong: strong)
             guard fires(program.pointee.roots[i]) else { continue }
             score += Int(program.pointee.scores[i])
             ws.fired.append(Int32(i))
@@ -444,9 +444,8 @@ extension Screener.Evaluation {
         // In rule order, as `verdict` lists them.
         for r in s.fired.sorted() {
             let i = Int(r)
-            let ruleScore = Int(program.pointee.scores[i])
             currentRule = i
-            blindness = ruleScore >= 0 ? program.pointee.blind[i] : s.strong ? FrameKinds.warning.rawValue : 0
+            blindness = program.pointee.blindness(ofRule: i, strong: s.strong)
             let occ = evaluate(program.pointee.roots[i], scope: [])
             // It fired in the decision: it fires here (the same evaluation, with its evidence).
             guard !occ.isEmpty else { assertionFailure("a rule the live decision fired does not fire"); return nil }

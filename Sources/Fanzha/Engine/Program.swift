@@ -40,8 +40,9 @@ struct Program: Sendable {
     /// Per rule: a positive rule tagged `money_request` or `appeal` — the message's own appeal,
     /// which keeps warning frames from lowering the verdict (RULES.md, Frames).
     var appeal = Table<Bool>()
-    /// Per rule, the kinds of frame whose text it does not read by default: every kind for a
-    /// positive public rule (less its `in`), none for negative rules and helpers.
+    /// Per rule, the kinds of frame whose text it does not read: every kind for a positive public
+    /// rule (less its `in`); for a negative rule, warnings (less its `in`), which it does not read
+    /// only when the message makes its own appeal (`blindness(ofRule:strong:)`); none for helpers.
     var blind = Table<UInt8>()
     /// The frames (rule indices), and per rule: its frame kind (0 for rules), its `unless` root
     /// (-1 for none) and its `whole` share (0 for none).
@@ -138,7 +139,10 @@ struct Program: Sendable {
         isPrivate = Table(rules.rules.map(\.isPrivate))
         moneyRequest = Table(rules.rules.map { $0.hasTag("money_request") })
         appeal = Table(rules.rules.map { $0.score > 0 && ($0.hasTag("money_request") || $0.hasTag("appeal")) })
-        blind = Table(rules.rules.map { $0.isPrivate || $0.score < 0 ? 0 : FrameKinds.all.subtracting($0.reads).rawValue })
+        blind = Table(rules.rules.map { rule in
+            if rule.isPrivate { return 0 }
+            return (rule.score < 0 ? FrameKinds.warning : FrameKinds.all).subtracting(rule.reads).rawValue
+        })
         frameRules = Table(rules.rules.indices.filter { rules.rules[$0].isFrame }.map(Int32.init))
         frameKind = Table(rules.rules.map(\.frameKind.rawValue))
         self.unlessRoots = Table(unlessRoots)
@@ -203,6 +207,14 @@ struct Program: Sendable {
             table.append(checkable(nodes[at]) ? Int32(at) : -1)
         }
         return Table(table)
+    }
+
+    /// What rule `i` does not read in an evaluation. A negative rule reads everything, except that
+    /// when the message makes its own appeal (`strong`) a warning lowers nothing — a scam's own
+    /// disclaimer (谨防诈骗) must not cancel its request — unless the rule says `in warning` (a
+    /// caller talking someone out of a payment warns in the same breath as it recounts the scam).
+    @inline(__always) func blindness(ofRule i: Int, strong: Bool) -> UInt8 {
+        scores[i] < 0 && !strong ? 0 : blind[i]
     }
 
     /// Frees every table; the owner (`CompiledMatcher`) calls it once, when nothing reads the program any more.

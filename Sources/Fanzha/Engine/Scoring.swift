@@ -56,7 +56,7 @@ extension Screener.Evaluation {
             guard ruleScore < 0 else { continue }
             if usePrefilter, !indexedCandidate(i) { continue }
             currentRule = i
-            blindness = strong ? FrameKinds.warning.rawValue : 0
+            blindness = program.pointee.blindness(ofRule: i, strong: strong)
             if !fires(program.pointee.roots[i]) { continue }
             score += ruleScore
             if recordFired { ws.fired.append(r) }
@@ -88,7 +88,7 @@ extension Screener.Evaluation {
                 if pass == 1 && ruleScore >= 0 { continue }
                 if usePrefilter, !indexedCandidate(i) { continue }
                 currentRule = i
-                blindness = pass == 0 ? program.pointee.blind[i] : strong ? FrameKinds.warning.rawValue : 0
+                blindness = program.pointee.blindness(ofRule: i, strong: strong)
                 let occ = evaluate(program.pointee.roots[i], scope: [])
                 guard !occ.isEmpty else { continue }
                 if program.pointee.appeal[i] { appeal = true }

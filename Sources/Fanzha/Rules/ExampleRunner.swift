@@ -63,7 +63,8 @@ extension Screener {
                 return EvidenceSpan(turn: f.turn, start: f.start, end: f.end, text: String(s))
             }
         }
-        e.blindness = matcher.program.blind[r]
+        // A negative rule's examples are read as in a message without an appeal of its own.
+        e.blindness = matcher.program.blindness(ofRule: r, strong: false)
         let occ = e.evaluate(matcher.program.roots[r], scope: [])
         let spans = withExtendedLifetime(p) { occ.isEmpty ? nil : e.spans(of: occ) }
         e.release()
