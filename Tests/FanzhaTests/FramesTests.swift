@@ -90,9 +90,10 @@ private func verdict(_ text: String) throws -> (Verdict, RuleSet) {
     }
 
     @Test func theSameWordOutsideTheFrameCounts() throws {
-        // Sentence 2 speaks to the reader (安全账户 outside any frame): 6 points, medium. The
-        // narrated sentence is 6 of 24 characters, too little to frame the whole message.
-        let (v, _) = try verdict("受害人被骗。请你马上把钱转到这个安全账户里面")
+        // Sentence 2 speaks to the reader (你的…, vetoed; 安全账户 outside any frame): 6 points,
+        // medium. The narrated sentence is 6 of 23 characters, too little to frame the whole
+        // message that speaks in its own voice.
+        let (v, _) = try verdict("受害人被骗。请把你的钱马上转到这个安全账户里面")
         #expect(v.frames.map { [$0.start, $0.end] } == [[0, 6]])
         #expect(v.score == 6)
         #expect(v.level == .medium)
@@ -200,6 +201,19 @@ private func verdict(_ text: String) throws -> (Verdict, RuleSet) {
         #expect(!scam.hits.contains { $0.rule == "n.warn" })
         let (warning, _) = try verdict("谨防诈骗")
         #expect(warning.score == -4)
+    }
+
+    @Test func aTextThatNeverSpeaksToItsReaderNeedsHalfTheShare() throws {
+        // f.report says `whole 50`. 受害人报警。 is 6 of 18 characters (33%): a text with no
+        // sentence in its own voice needs half the share (25%), so it is framed whole and 安全账户
+        // is not read; the same case followed by 你的… (vetoed) needs the whole share and scores.
+        let story = "受害人报警。后来他把钱转到安全账户了"
+        let (v, _) = try verdict(story)
+        #expect(v.frames.contains { $0.kind == .report && $0.start == 0 && $0.end == story.unicodeScalars.count })
+        #expect(v.score == 0)
+        let (appeal, _) = try verdict("受害人报警。你的钱要转到安全账户了")
+        #expect(!appeal.frames.contains { $0.start == 0 && $0.end > 6 })
+        #expect(appeal.score == 6)
     }
 
     @Test func aNegativeRuleInWarningReadsWarningsDespiteAnAppeal() throws {

@@ -138,8 +138,10 @@ extension Screener.Evaluation {
             }
             // Three framed sentences make a narrative too, in a long text whose sentences are long.
             // Warnings alone must cover half the message: a scam may end with one (the disclaimer
-            // attack), a public-service notice is mostly warnings.
-            let share = narrativeSentences.isEmpty ? max(whole, 50) : whole
+            // attack), a public-service notice is mostly warnings. A narrating text that never
+            // speaks to its reader (no sentence vetoed) needs half the share: a victim's post or a
+            // question about a message tells its case in a sentence or two and asks the rest.
+            let share = narrativeSentences.isEmpty ? max(whole, 50) : vetoedChars == 0 ? whole / 2 : whole
             let isReport = !narrativeSentences.isEmpty && framedSentences.count >= 3
             let mostlyFramed = characters(framedSentences) * 100 >= share * total || isReport
             let outweighing = characters(isReport ? framedSentences : narrativeSentences)
