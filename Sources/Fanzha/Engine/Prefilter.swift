@@ -5,13 +5,18 @@
 
 extension Screener.Evaluation {
     /// Lists the automaton's hits under their atoms, by counting: one pass to mark the words
-    /// (and the clauses they satisfy) and count each atom's hits, one to place them.
+    /// (the clauses they satisfy, and the rules the prefilter's index holds under them) and
+    /// count each atom's hits, one to place them.
     mutating func placeWordHits() {
         guard usePrefilter else { return }
+        // The candidate rules' bitmap (`collectCandidates`) starts empty for each evaluation.
+        let ruleBits = ws.ruleBits
+        for i in 0..<ruleBits.count { ruleBits[i] = 0 }
         // A live call keeps its turns' hits placed from event to event (Calls/LiveWordHits.swift).
         if placeLiveWordHits() { return }
         let turns = prepared.turns
         let g = ws.generation
+        let rulesStart = program.pointee.rulesByWordStart, rulesOfWord = program.pointee.rulesByWord
         ws.touchedAtoms.removeAll()
         for t in 0..<turnLimit {
             for h in turns[t].wordHits {
@@ -20,6 +25,12 @@ extension Screener.Evaluation {
                     ws.wordStamp[w] = g
                     for k in Int(program.pointee.clausesByWordStart[w])..<Int(program.pointee.clausesByWordStart[w + 1]) {
                         ws.clauseStamp[Int(program.pointee.clausesByWord[k])] = g
+                    }
+                    // Marked here, once per word present, not by `collectCandidates` in a pass of
+                    // its own over every hit again.
+                    for k in Int(rulesStart[w])..<Int(rulesStart[w + 1]) {
+                        let r = rulesOfWord[k]
+                        ruleBits[Int(r) >> 6] |= 1 << UInt64(r & 63)
                     }
                 }
                 for k in Int(program.pointee.atomsByWordStart[w])..<Int(program.pointee.atomsByWordStart[w + 1]) {
@@ -97,27 +108,22 @@ extension Screener.Evaluation {
         if usePrefilter {
             // Marked in a bitmap by rule and read back word by word: the list comes out in rule
             // order with no sort (sorting it cost a live call's decision more than collecting it).
+            // A record's words marked theirs as `placeWordHits` met them; a live call's words,
+            // placed from those it keeps, mark theirs here.
             let bits = ws.ruleBits
             for r in program.pointee.unfiltered { bits[Int(r) >> 6] |= 1 << UInt64(r & 63) }
-            let start = program.pointee.rulesByWordStart, rules = program.pointee.rulesByWord
-            func mark(_ w: Int) {
-                for k in Int(start[w])..<Int(start[w + 1]) {
-                    let r = rules[k]
-                    bits[Int(r) >> 6] |= 1 << UInt64(r & 63)
-                }
-            }
             if let words = liveWords {
-                // A live call's words, once each.
-                for i in 0..<words.count { mark(Int(words[i])) }
-            } else {
-                let turns = prepared.turns
-                for t in 0..<turnLimit {
-                    for h in turns[t].wordHits { mark(Int(h.0)) }
+                let start = program.pointee.rulesByWordStart, rules = program.pointee.rulesByWord
+                for i in 0..<words.count {
+                    let w = Int(words[i])
+                    for k in Int(start[w])..<Int(start[w + 1]) {
+                        let r = rules[k]
+                        bits[Int(r) >> 6] |= 1 << UInt64(r & 63)
+                    }
                 }
             }
             for i in 0..<bits.count where bits[i] != 0 {
                 var word = bits[i]
-                bits[i] = 0   // left clear for the next record
                 while word != 0 {
                     ws.candidates.append(Int32(i << 6 | word.trailingZeroBitCount))
                     word &= word &- 1
