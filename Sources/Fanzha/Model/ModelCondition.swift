@@ -253,15 +253,28 @@ extension Screener.Evaluation {
         }
         for t in 0..<turnLimit where modelSees(t, scope) {
             let turn = Int32(truncatingIfNeeded: t)
+            // Whether a frame this rule does not read lies in this turn (most turns: none).
+            let hides = blind != 0 && frames.contains { $0.kind & blind != 0 && $0.turn == turn }
             turns[t].text.bytes.withUnsafeBufferPointer { buf in
-                if blind == 0 && minN == 1 && maxN == 3 {
-                    // The usual case (the bundled model's sizes, no frame hidden): the same
-                    // n-grams, in the same order, through a copy of the loop with the sizes known
-                    // to the compiler and no frame test, so no n-gram tests either, no place
-                    // written for an n-gram too short to show, and each 1-gram's bucket read from
-                    // the screener's table of them (`ModelScratch.oneGramBuckets`).
+                if minN == 1 && maxN == 3 {
+                    // The usual case (the bundled model's sizes): the same n-grams, in the same
+                    // order, through a copy of the loop with the sizes known to the compiler, so
+                    // no n-gram tests, no place written for an n-gram too short to show, and each
+                    // 1-gram's bucket read from the screener's table of them
+                    // (`ModelScratch.oneGramBuckets`).
                     let shown = UInt8(Screener.Evaluation.evidenceMinN(minN: 1, maxN: 3))
+                    if !hides {
+                        TextModel.forEachNGram(buf, minN: 1, maxN: 3, mask: bucketMask, oneGramBuckets: oneGrams) { bucket, start, end, len in
+                            count(bucket, turn, start, end, len, shown)
+                        }
+                        return
+                    }
+                    // A turn with text hidden (a record with frames, the model read by a rule
+                    // blind to them): each n-gram inside such a frame left out, as `inFrame`
+                    // leaves it out, tested here with no call (a record's few frames).
                     TextModel.forEachNGram(buf, minN: 1, maxN: 3, mask: bucketMask, oneGramBuckets: oneGrams) { bucket, start, end, len in
+                        let s = Int32(truncatingIfNeeded: start), e = Int32(truncatingIfNeeded: end)
+                        for f in frames where f.kind & blind != 0 && f.turn == turn && f.start <= s && e <= f.end { return }
                         count(bucket, turn, start, end, len, shown)
                     }
                     return
