@@ -76,10 +76,10 @@ extension Screener.Evaluation {
         return true
     }
 
-    /// `candidate(r)` for a rule of `ws.candidates`: its clauses after the first. The first is
-    /// the clause the index holds it under (`Program.rulesByWord`), so a word present put it there
-    /// and it holds (a rule no word can rule out has no clause): asking it again was most of the
-    /// check for the many rules of one clause.
+    /// `candidate(r)` for a rule the index named (`collectCandidates`): its clauses after the
+    /// first. The first is the clause the index holds it under (`Program.rulesByWord`), so a word
+    /// present put it there and it holds (a rule no word can rule out has no clause): asking it
+    /// again was most of the check for the many rules of one clause.
     @inline(__always)
     func indexedCandidate(_ r: Int) -> Bool {
         let g = ws.generation
@@ -102,7 +102,8 @@ extension Screener.Evaluation {
     }
 
     /// The rules to try, in rule order: from the prefilter's index (rules indexed under the
-    /// words present, and those no word can rule out), or every public rule without it.
+    /// words present whose other clauses hold too, and those no word can rule out), or every
+    /// public rule without it. `ws.indexedAny` says whether the index named any.
     mutating func collectCandidates() {
         ws.candidates.removeAll()
         if usePrefilter {
@@ -122,15 +123,23 @@ extension Screener.Evaluation {
                     }
                 }
             }
+            // Each rule's other clauses checked here, once: two in three of the rules a record's
+            // words name lack one (about 14 a record on the bench slice), and each cost the loops
+            // that read the list (the decision, the verdict, a live call's) a pass of their own.
+            var any = false
             for i in 0..<bits.count where bits[i] != 0 {
+                any = true
                 var word = bits[i]
                 while word != 0 {
-                    ws.candidates.append(Int32(i << 6 | word.trailingZeroBitCount))
+                    let r = i << 6 | word.trailingZeroBitCount
+                    if indexedCandidate(r) { ws.candidates.append(Int32(r)) }
                     word &= word &- 1
                 }
             }
+            ws.indexedAny = any
         } else {
             for r in 0..<program.pointee.roots.count where !program.pointee.isPrivate[r] { ws.candidates.append(Int32(r)) }
+            ws.indexedAny = !ws.candidates.isEmpty
         }
     }
 }

@@ -64,6 +64,10 @@ extension Screener {
         /// The candidate rules, in rule order (an arena: emptying an array cost about 120
         /// instructions a record).
         var candidates = Arena<Int32>()
+        /// Whether the prefilter's index (or a rule no word can rule out) named any rule, before
+        /// each was checked against its other clauses: frames are found only then (a record no
+        /// rule can be tried on has none), whether or not one passed that check.
+        var indexedAny = false
         /// The automaton's hits per atom, `atomHits[atomHitFirst[a] ..< atomHitFirst[a] +
         /// atomHitCount[a]]` (placed by counting, not by sorting: an atom's run is in turn order,
         /// sorted within a turn when the atom is first asked for, `atomHitSorted`).
