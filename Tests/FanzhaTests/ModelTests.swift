@@ -577,6 +577,63 @@ private func temporaryFile(_ name: String, _ bytes: [UInt8]) throws -> String {
         #expect(scratch.oneGramBuckets[Int(("好" as Unicode.Scalar).value)] != 0, "the table was not filled")
     }
 
+    /// The margin with frames hidden from the rule asking (a positive rule's every kind, a
+    /// negative rule's warnings), as the bundled sizes' copy of the counting loop finds it, is
+    /// the margin of the n-grams outside those frames counted plainly — every n-gram enumerated
+    /// without the 1-grams' table, the framed ones left out by `inFrame` — and summed over the
+    /// buckets in the order first seen: the same bits, on every corpus report, warned scam and
+    /// message (many with frames).
+    @Test func aMarginWithFramesHiddenIsThePlainCountOutsideThem() throws {
+        let model = try bundledModel()
+        #expect(model.minN == 1 && model.maxN == 3, "the bundled sizes take the loop under test")
+        let screener = try Screener(rules: LiveCallsTests.rules, model: model)
+        let logs = screener.modelScratch.oneMoreThanLog
+        func plainMargin(_ e: Screener.Evaluation, _ blind: UInt8) -> Double {
+            var order: [Int] = [], counts: [Int: Int] = [:]
+            for t in 0..<e.turnLimit {
+                e.prepared.turns[t].text.bytes.withUnsafeBufferPointer { buf in
+                    TextModel.forEachNGram(buf, minN: model.minN, maxN: model.maxN, mask: model.mask) { b, s, end, _ in
+                        let o = Screener.Occurrence(turn: Int32(t), start: Int32(s), end: Int32(end), evStart: 0, evCount: 0)
+                        if blind != 0 && !e.ws.frames.isEmpty && Screener.Evaluation.inFrame(o, e.ws.frames, blind) { return }
+                        if counts[b] == nil { order.append(b) }
+                        counts[b, default: 0] += 1
+                    }
+                }
+            }
+            var dot = 0.0, norm = 0.0
+            for b in order {
+                let v = ModelScratch.countValue(counts[b]!, logs)
+                norm += v * v
+                let w = model.weights[b]
+                if w != 0 { dot += Double(w) * v }
+            }
+            return model.bias + (norm > 0 ? dot / norm.squareRoot() : 0)
+        }
+        var compared = 0, framed = 0
+        for name in ["reports.jsonl", "warned_scams.jsonl", "messages.jsonl"] {
+            let path = PackageFiles.corpus(name)
+            let (records, errors) = RecordSource(bytes: try #require(FileManager.default.contents(atPath: path)), name: path,
+                                                 format: .jsonl, options: ReaderOptions()).readAll()
+            #expect(errors.isEmpty, "\(errors)")
+            for record in records {
+                let p = screener.prepare(record)
+                var e = Screener.Evaluation(screener: screener, prepared: p, turnLimit: p.turnCount)
+                e.collectCandidates()
+                e.findFrames()
+                if !e.ws.frames.isEmpty { framed += 1 }
+                for blind in [FrameKinds.all.rawValue, FrameKinds.warning.rawValue, 0] {
+                    e.blindness = blind
+                    let margin = e.modelMargin(model, scope: [])
+                    #expect(margin.bitPattern == plainMargin(e, e.modelBlindness).bitPattern, "\(name) \(record.id), blind \(blind)")
+                    compared += 1
+                }
+                e.release()
+            }
+        }
+        #expect(compared > 300)
+        #expect(framed > 30, "\(framed) records with frames")
+    }
+
     /// In a call the counting table holds the n-grams of every turn the scope reads (an empty
     /// one too) in order, and a hit's evidence is found again in the turns that hold it: the
     /// first place of each of the strongest buckets, over the scope's turns, in text order.

@@ -239,8 +239,8 @@ extension Screener.Evaluation {
             framesFound = true
         }
         let d = decideAll(moneyRequestOnly: false, recordFired: true, framesFound: framesFound)
-        // With no candidate the frames were not looked for: the next event starts afresh.
-        memo.decision = ws.candidates.isEmpty ? nil
+        // With no rule named by the index the frames were not looked for: the next event starts afresh.
+        memo.decision = !ws.indexedAny ? nil
             : Screener.LiveDecisionState(lo: lo, hi: hi, sides: sidesPresent, frames: ws.frames, fired: ws.fired, strong: d.strong)
         return (d.score, d.moneyRequest)
     }
@@ -269,7 +269,7 @@ extension Screener.Evaluation {
         }
         for k in 0..<ws.candidates.count {
             let i = Int(ws.candidates[k])
-            guard program.pointee.scores[i] >= 0, indexedCandidate(i), changed(i, g, index, sidesChanged, firstNew) else { continue }
+            guard program.pointee.scores[i] >= 0, changed(i, g, index, sidesChanged, firstNew) else { continue }
             currentRule = i
             blindness = program.pointee.blind[i]
             guard fires(program.pointee.roots[i]) else { continue }
@@ -289,7 +289,7 @@ extension Screener.Evaluation {
         }
         for k in 0..<ws.candidates.count {
             let i = Int(ws.candidates[k])
-            guard program.pointee.scores[i] < 0, indexedCandidate(i), strong != s.strong || changed(i, g, index, sidesChanged, firstNew) else { continue }
+            guard program.pointee.scores[i] < 0, strong != s.strong || changed(i, g, index, sidesChanged, firstNew) else { continue }
             currentRule = i
             blindness = program.pointee.blindness(ofRule: i, strong: strong)
             guard fires(program.pointee.roots[i]) else { continue }
@@ -364,8 +364,8 @@ extension Screener.Evaluation {
         }
         guard let base else {
             let money = decideAll(moneyRequestOnly: true, recordFired: false, framesFound: false).moneyRequest
-            // Without a candidate the frames were not looked for: the next decision starts afresh.
-            memo.money = money || ws.candidates.isEmpty ? nil : Screener.LiveMoneyState(lo: lo, hi: hi, sides: sidesPresent, frames: ws.frames)
+            // With no rule named by the index the frames were not looked for: the next decision starts afresh.
+            memo.money = money || !ws.indexedAny ? nil : Screener.LiveMoneyState(lo: lo, hi: hi, sides: sidesPresent, frames: ws.frames)
             return money
         }
         let index = screener.liveIndex
@@ -377,7 +377,7 @@ extension Screener.Evaluation {
         var money = false
         for k in 0..<ws.candidates.count {
             let i = Int(ws.candidates[k])
-            guard program.pointee.scores[i] >= 0, program.pointee.moneyRequest[i], indexedCandidate(i),
+            guard program.pointee.scores[i] >= 0, program.pointee.moneyRequest[i],
                   !sameFrames || changed(i, g, index, sidesChanged, firstNew) else { continue }
             currentRule = i
             blindness = program.pointee.blind[i]

@@ -5,13 +5,18 @@
 
 extension Screener.Evaluation {
     /// Lists the automaton's hits under their atoms, by counting: one pass to mark the words
-    /// (and the clauses they satisfy) and count each atom's hits, one to place them.
+    /// (the clauses they satisfy, and the rules the prefilter's index holds under them) and
+    /// count each atom's hits, one to place them.
     mutating func placeWordHits() {
         guard usePrefilter else { return }
+        // The candidate rules' bitmap (`collectCandidates`) starts empty for each evaluation.
+        let ruleBits = ws.ruleBits
+        for i in 0..<ruleBits.count { ruleBits[i] = 0 }
         // A live call keeps its turns' hits placed from event to event (Calls/LiveWordHits.swift).
         if placeLiveWordHits() { return }
         let turns = prepared.turns
         let g = ws.generation
+        let rulesStart = program.pointee.rulesByWordStart, rulesOfWord = program.pointee.rulesByWord
         ws.touchedAtoms.removeAll()
         for t in 0..<turnLimit {
             for h in turns[t].wordHits {
@@ -20,6 +25,12 @@ extension Screener.Evaluation {
                     ws.wordStamp[w] = g
                     for k in Int(program.pointee.clausesByWordStart[w])..<Int(program.pointee.clausesByWordStart[w + 1]) {
                         ws.clauseStamp[Int(program.pointee.clausesByWord[k])] = g
+                    }
+                    // Marked here, once per word present, not by `collectCandidates` in a pass of
+                    // its own over every hit again.
+                    for k in Int(rulesStart[w])..<Int(rulesStart[w + 1]) {
+                        let r = rulesOfWord[k]
+                        ruleBits[Int(r) >> 6] |= 1 << UInt64(r & 63)
                     }
                 }
                 for k in Int(program.pointee.atomsByWordStart[w])..<Int(program.pointee.atomsByWordStart[w + 1]) {
@@ -65,10 +76,10 @@ extension Screener.Evaluation {
         return true
     }
 
-    /// `candidate(r)` for a rule of `ws.candidates`: its clauses after the first. The first is
-    /// the clause the index holds it under (`Program.rulesByWord`), so a word present put it there
-    /// and it holds (a rule no word can rule out has no clause): asking it again was most of the
-    /// check for the many rules of one clause.
+    /// `candidate(r)` for a rule the index named (`collectCandidates`): its clauses after the
+    /// first. The first is the clause the index holds it under (`Program.rulesByWord`), so a word
+    /// present put it there and it holds (a rule no word can rule out has no clause): asking it
+    /// again was most of the check for the many rules of one clause.
     @inline(__always)
     func indexedCandidate(_ r: Int) -> Bool {
         let g = ws.generation
@@ -91,40 +102,44 @@ extension Screener.Evaluation {
     }
 
     /// The rules to try, in rule order: from the prefilter's index (rules indexed under the
-    /// words present, and those no word can rule out), or every public rule without it.
+    /// words present whose other clauses hold too, and those no word can rule out), or every
+    /// public rule without it. `ws.indexedAny` says whether the index named any.
     mutating func collectCandidates() {
         ws.candidates.removeAll()
         if usePrefilter {
             // Marked in a bitmap by rule and read back word by word: the list comes out in rule
             // order with no sort (sorting it cost a live call's decision more than collecting it).
+            // A record's words marked theirs as `placeWordHits` met them; a live call's words,
+            // placed from those it keeps, mark theirs here.
             let bits = ws.ruleBits
             for r in program.pointee.unfiltered { bits[Int(r) >> 6] |= 1 << UInt64(r & 63) }
-            let start = program.pointee.rulesByWordStart, rules = program.pointee.rulesByWord
-            func mark(_ w: Int) {
-                for k in Int(start[w])..<Int(start[w + 1]) {
-                    let r = rules[k]
-                    bits[Int(r) >> 6] |= 1 << UInt64(r & 63)
-                }
-            }
             if let words = liveWords {
-                // A live call's words, once each.
-                for i in 0..<words.count { mark(Int(words[i])) }
-            } else {
-                let turns = prepared.turns
-                for t in 0..<turnLimit {
-                    for h in turns[t].wordHits { mark(Int(h.0)) }
+                let start = program.pointee.rulesByWordStart, rules = program.pointee.rulesByWord
+                for i in 0..<words.count {
+                    let w = Int(words[i])
+                    for k in Int(start[w])..<Int(start[w + 1]) {
+                        let r = rules[k]
+                        bits[Int(r) >> 6] |= 1 << UInt64(r & 63)
+                    }
                 }
             }
+            // Each rule's other clauses checked here, once: two in three of the rules a record's
+            // words name lack one (about 14 a record on the bench slice), and each cost the loops
+            // that read the list (the decision, the verdict, a live call's) a pass of their own.
+            var any = false
             for i in 0..<bits.count where bits[i] != 0 {
+                any = true
                 var word = bits[i]
-                bits[i] = 0   // left clear for the next record
                 while word != 0 {
-                    ws.candidates.append(Int32(i << 6 | word.trailingZeroBitCount))
+                    let r = i << 6 | word.trailingZeroBitCount
+                    if indexedCandidate(r) { ws.candidates.append(Int32(r)) }
                     word &= word &- 1
                 }
             }
+            ws.indexedAny = any
         } else {
             for r in 0..<program.pointee.roots.count where !program.pointee.isPrivate[r] { ws.candidates.append(Int32(r)) }
+            ws.indexedAny = !ws.candidates.isEmpty
         }
     }
 }

@@ -22,7 +22,7 @@ extension Screener.Evaluation {
     mutating func decideAll(moneyRequestOnly: Bool, recordFired: Bool, framesFound: Bool) -> (score: Int, moneyRequest: Bool, strong: Bool) {
         collectCandidates()
         if recordFired { ws.fired.removeAll(keepingCapacity: true) }
-        if !framesFound && program.pointee.frameRules.count > 0 && !ws.candidates.isEmpty { findFrames() }
+        if !framesFound && program.pointee.frameRules.count > 0 && ws.indexedAny { findFrames() }
         // Positive rules first: whether the message makes its own appeal decides what the
         // negative rules may read (a warning frame lowers a verdict only without one).
         var score = 0, money = false, appeal = false, negatives = false
@@ -32,7 +32,6 @@ extension Screener.Evaluation {
             if ruleScore < 0 { negatives = true; continue }
             let isMoney = program.pointee.moneyRequest[i]
             if moneyRequestOnly && !isMoney { continue }
-            if usePrefilter, !indexedCandidate(i) { continue }
             currentRule = i
             blindness = program.pointee.blind[i]
             if !fires(program.pointee.roots[i]) { continue }
@@ -54,7 +53,6 @@ extension Screener.Evaluation {
             let r = ws.candidates[k], i = Int(r)
             let ruleScore = Int(program.pointee.scores[i])
             guard ruleScore < 0 else { continue }
-            if usePrefilter, !indexedCandidate(i) { continue }
             currentRule = i
             blindness = program.pointee.blindness(ofRule: i, strong: strong)
             if !fires(program.pointee.roots[i]) { continue }
@@ -71,8 +69,8 @@ extension Screener.Evaluation {
         var score = 0
         ws.clearCategories(rules.categories.count)
         collectCandidates()
-        // Frames matter only to a rule that may fire: a record without a candidate has none.
-        if program.pointee.frameRules.count > 0 && !ws.candidates.isEmpty { findFrames() }
+        // Frames matter only to a rule that may fire: a record the index names no rule for has none.
+        if program.pointee.frameRules.count > 0 && ws.indexedAny { findFrames() }
         // As in `decide`: positive rules, then negative ones, which read warning frames only
         // when the message makes no appeal of its own.
         var appeal = false, negatives = false, strong = false
@@ -86,7 +84,6 @@ extension Screener.Evaluation {
                 let ruleScore = Int(program.pointee.scores[i])
                 if pass == 0 && ruleScore < 0 { negatives = true; continue }
                 if pass == 1 && ruleScore >= 0 { continue }
-                if usePrefilter, !indexedCandidate(i) { continue }
                 currentRule = i
                 blindness = program.pointee.blindness(ofRule: i, strong: strong)
                 let occ = evaluate(program.pointee.roots[i], scope: [])

@@ -58,11 +58,16 @@ extension Screener {
         var arena = Arena<Evidence>()
         /// Results of a node's children while it combines them (a stack: nodes nest).
         var stack = Arena<Occurrences>()
-        /// The candidate rules being collected, one bit per rule (all clear between records).
+        /// The candidate rules being collected, one bit per rule: cleared and marked from the
+        /// record's words by `placeWordHits`, read by `collectCandidates`.
         var ruleBits = Arena<UInt64>()
         /// The candidate rules, in rule order (an arena: emptying an array cost about 120
         /// instructions a record).
         var candidates = Arena<Int32>()
+        /// Whether the prefilter's index (or a rule no word can rule out) named any rule, before
+        /// each was checked against its other clauses: frames are found only then (a record no
+        /// rule can be tried on has none), whether or not one passed that check.
+        var indexedAny = false
         /// The automaton's hits per atom, `atomHits[atomHitFirst[a] ..< atomHitFirst[a] +
         /// atomHitCount[a]]` (placed by counting, not by sorting: an atom's run is in turn order,
         /// sorted within a turn when the atom is first asked for, `atomHitSorted`).

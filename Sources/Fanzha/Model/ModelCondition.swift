@@ -13,6 +13,10 @@ struct ModelCache {
     /// The frame kinds hidden when each scope's margin and evidence were computed (see
     /// `modelBlindness`): another rule that reads other frames computes them again.
     var marginBlind: (UInt8, UInt8, UInt8, UInt8) = (0, 0, 0, 0)
+    /// The calibrated probability of each scope's margin, once asked for (NaN: not yet): the three
+    /// `model` rules compare the same probability, and computing it (`exp`) cost about 70
+    /// instructions a question. Forgotten whenever its scope's margin is set (`setMargin`).
+    var probabilities: (Double, Double, Double, Double) = (.nan, .nan, .nan, .nan)
     var evidenceBlind: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) = (0, 0, 0, 0, 0, 0, 0, 0)
     typealias Slot = Screener.Occurrences?
     var evidence: (Slot, Slot, Slot, Slot, Slot, Slot, Slot, Slot) = (nil, nil, nil, nil, nil, nil, nil, nil)
@@ -39,10 +43,35 @@ struct ModelCache {
     @inline(__always)
     mutating func setMargin(_ scope: Side, _ blind: UInt8, _ m: Double) {
         switch scope.rawValue {
-        case 0: margins.0 = m; marginBlind.0 = blind
-        case 1: margins.1 = m; marginBlind.1 = blind
-        case 2: margins.2 = m; marginBlind.2 = blind
-        default: margins.3 = m; marginBlind.3 = blind
+        case 0: margins.0 = m; marginBlind.0 = blind; probabilities.0 = .nan
+        case 1: margins.1 = m; marginBlind.1 = blind; probabilities.1 = .nan
+        case 2: margins.2 = m; marginBlind.2 = blind; probabilities.2 = .nan
+        default: margins.3 = m; marginBlind.3 = blind; probabilities.3 = .nan
+        }
+    }
+
+    /// The probability of the margin held for `scope` with `blind`, when it has been computed.
+    @inline(__always)
+    func probability(_ scope: Side, _ blind: UInt8) -> Double? {
+        guard margin(scope, blind) != nil else { return nil }
+        let p: Double
+        switch scope.rawValue {
+        case 0: p = probabilities.0
+        case 1: p = probabilities.1
+        case 2: p = probabilities.2
+        default: p = probabilities.3
+        }
+        return p.isNaN ? nil : p
+    }
+
+    /// `p`, the probability of the margin just set for `scope`.
+    @inline(__always)
+    mutating func setProbability(_ scope: Side, _ p: Double) {
+        switch scope.rawValue {
+        case 0: probabilities.0 = p
+        case 1: probabilities.1 = p
+        case 2: probabilities.2 = p
+        default: probabilities.3 = p
         }
     }
 
@@ -141,7 +170,10 @@ extension Screener.Evaluation {
             if abs(p - bound) > abs(model.plattA) / 4 * error + 1e-12 { return comparison.holds(p, bound) }
             if hidden == 0 { modelCache.setMargin(scope, modelBlindness, counts.exactMargin(model)) }
         }
+        if let p = modelCache.probability(scope, modelBlindness) { return comparison.holds(p, bound) }
+        // `modelMargin` leaves the margin it returns held for this scope and blindness.
         let p = model.probability(margin: modelMargin(model, scope: scope))
+        modelCache.setProbability(scope, p)
         return comparison.holds(p, bound)
     }
 
@@ -221,15 +253,28 @@ extension Screener.Evaluation {
         }
         for t in 0..<turnLimit where modelSees(t, scope) {
             let turn = Int32(truncatingIfNeeded: t)
+            // Whether a frame this rule does not read lies in this turn (most turns: none).
+            let hides = blind != 0 && frames.contains { $0.kind & blind != 0 && $0.turn == turn }
             turns[t].text.bytes.withUnsafeBufferPointer { buf in
-                if blind == 0 && minN == 1 && maxN == 3 {
-                    // The usual case (the bundled model's sizes, no frame hidden): the same
-                    // n-grams, in the same order, through a copy of the loop with the sizes known
-                    // to the compiler and no frame test, so no n-gram tests either, no place
-                    // written for an n-gram too short to show, and each 1-gram's bucket read from
-                    // the screener's table of them (`ModelScratch.oneGramBuckets`).
+                if minN == 1 && maxN == 3 {
+                    // The usual case (the bundled model's sizes): the same n-grams, in the same
+                    // order, through a copy of the loop with the sizes known to the compiler, so
+                    // no n-gram tests, no place written for an n-gram too short to show, and each
+                    // 1-gram's bucket read from the screener's table of them
+                    // (`ModelScratch.oneGramBuckets`).
                     let shown = UInt8(Screener.Evaluation.evidenceMinN(minN: 1, maxN: 3))
+                    if !hides {
+                        TextModel.forEachNGram(buf, minN: 1, maxN: 3, mask: bucketMask, oneGramBuckets: oneGrams) { bucket, start, end, len in
+                            count(bucket, turn, start, end, len, shown)
+                        }
+                        return
+                    }
+                    // A turn with text hidden (a record with frames, the model read by a rule
+                    // blind to them): each n-gram inside such a frame left out, as `inFrame`
+                    // leaves it out, tested here with no call (a record's few frames).
                     TextModel.forEachNGram(buf, minN: 1, maxN: 3, mask: bucketMask, oneGramBuckets: oneGrams) { bucket, start, end, len in
+                        let s = Int32(truncatingIfNeeded: start), e = Int32(truncatingIfNeeded: end)
+                        for f in frames where f.kind & blind != 0 && f.turn == turn && f.start <= s && e <= f.end { return }
                         count(bucket, turn, start, end, len, shown)
                     }
                     return
