@@ -78,7 +78,7 @@ if any(o["label"] == "benign" or "turns" in o or not o["id"].startswith("line-")
 print(f"lines.jsonl: {len(lines)} one-line scams, {len({o['label'] for o in lines})} labels")
 
 probes = load("probes.jsonl")
-if any(o.get("set") not in ("a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k", "l", "m", "n", "o", "p", "r") for o in probes):
+if any(o.get("set") not in ("a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k", "l", "m", "n", "o", "p", "q", "r") for o in probes):
     sys.exit("probes.jsonl: every probe names its set, a to n")
 pc = collections.Counter("benign" if o["label"] == "benign" else "scam" for o in probes)
 print(f"probes.jsonl: {len(probes)} probes ({pc['scam']} scams, {pc['benign']} benign; "
