@@ -77,6 +77,10 @@ import Testing
             (Array("a".utf8), "a"), (Array("é".utf8), "é"), (Array("转".utf8), "转"), (Array("😀".utf8), "😀"),
             (Array(#"\""#.utf8), "\""), (Array(#"\\"#.utf8), "\\"), (Array(#"\n"#.utf8), "\n"), (Array(#"\u00e9"#.utf8), "é"),
             ([0x7F], "\u{7F}"), ([0x20], " "), ([0x1F], nil), ([0x01], nil), ([0xFF], nil), ([0x80], nil),
+            // Read by decoding with repairs and comparing (`text`): U+FFFD written as such is
+            // valid; a cut sequence, an overlong one and a surrogate are not, whatever follows.
+            (Array("\u{FFFD}".utf8), "\u{FFFD}"), ([0xE8, 0xBD, 0x61], nil), ([0xF0, 0x9F, 0x98, 0x61], nil),
+            ([0xC0, 0xAF], nil), ([0xED, 0xA0, 0x80], nil),
         ]
         var rng = SplitMix64(seed: 20261206)
         var refused = 0, read = 0
