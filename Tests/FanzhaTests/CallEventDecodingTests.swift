@@ -67,6 +67,22 @@ import Testing
     }
 }
 
+/// A number's value (`JSONNumber.double`: a whole number within ±2^53 through its integer) is
+/// the one `Double(text)` reads, to the bit: `-0` keeps its sign, and larger or fractional
+/// numbers are left to it.
+@Suite struct JSONNumberTests {
+    @Test func aNumbersValueIsTheDoubleItsTextReadsAs() {
+        let texts = ["0", "-0", "1", "-1", "7", "12", "3600", "-42", "1700000000", "9007199254740991", "9007199254740992",
+                     "-9007199254740992", "9007199254740993", "-9007199254740993", "9223372036854775807", "9223372036854775808",
+                     "12345678901234567890", "0.0", "-0.0", "3.25", "0.1", "-1e3", "1e400", "-1E-400", "1E2"]
+        for text in texts {
+            let value = JSONNumber(text: text).double
+            let expected = Double(text)!
+            #expect(value.bitPattern == expected.bitPattern, "\(text): \(value) against \(expected)")
+        }
+    }
+}
+
 /// A JSON string is read eight bytes at a time up to the first word holding a quote, a backslash
 /// or a control character (`JSONLine.Parser.string`): each of those, and a non-ASCII byte, at
 /// every position of a word, reads as the byte-by-byte reading would.

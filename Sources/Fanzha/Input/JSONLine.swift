@@ -6,7 +6,13 @@ package struct JSONNumber: Sendable, Equatable, CustomStringConvertible {
     package let text: String
     package var description: String { text }
     /// Its value as a Double (infinite when out of range, as `1e400`).
-    package var double: Double { Double(text) ?? .nan }
+    package var double: Double {
+        // A whole number within ±2^53 (an event's `t`, mostly) is its integer's Double exactly,
+        // as `Double(text)` reads it, which costs about 500 instructions more; `-0` keeps its
+        // sign there, so it is left to it.
+        if let whole = Int(text), whole.magnitude <= 1 << 53, whole != 0 || !text.hasPrefix("-") { return Double(whole) }
+        return Double(text) ?? .nan
+    }
 }
 
 /// The JSON parser for one input line (JSON Lines records and call events).
