@@ -94,7 +94,16 @@ extension Screener.Evaluation {
     /// words present, and those no word can rule out), or every public rule without it.
     mutating func collectCandidates() {
         ws.candidates.removeAll()
-        if usePrefilter {
+        if usePrefilter, let bits = liveCandidateRules {
+            // A live call's, kept marked from event to event: read, and left as they are.
+            for i in 0..<bits.count where bits[i] != 0 {
+                var word = bits[i]
+                while word != 0 {
+                    ws.candidates.append(Int32(i << 6 | word.trailingZeroBitCount))
+                    word &= word &- 1
+                }
+            }
+        } else if usePrefilter {
             // Marked in a bitmap by rule and read back word by word: the list comes out in rule
             // order with no sort (sorting it cost a live call's decision more than collecting it).
             let bits = ws.ruleBits
@@ -106,14 +115,9 @@ extension Screener.Evaluation {
                     bits[Int(r) >> 6] |= 1 << UInt64(r & 63)
                 }
             }
-            if let words = liveWords {
-                // A live call's words, once each.
-                for i in 0..<words.count { mark(Int(words[i])) }
-            } else {
-                let turns = prepared.turns
-                for t in 0..<turnLimit {
-                    for h in turns[t].wordHits { mark(Int(h.0)) }
-                }
+            let turns = prepared.turns
+            for t in 0..<turnLimit {
+                for h in turns[t].wordHits { mark(Int(h.0)) }
             }
             for i in 0..<bits.count where bits[i] != 0 {
                 var word = bits[i]
