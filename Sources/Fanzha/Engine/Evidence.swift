@@ -72,6 +72,8 @@ extension Screener.Evaluation {
     /// evaluation's other hits. Kept per turn: a call's hits go back and forth between its turns,
     /// and with one turn's kept at a time they were found again at each change (21,884 walks a
     /// run of the bench's live events). Read before the next turn's are made (which may move them).
+    /// Inlined: called out of line, it cost a JSON verdict about 40 instructions a record.
+    @inline(__always)
     private mutating func scalarOffsets(ofTurn t: Int, _ u: UnsafeBufferPointer<UInt8>) -> UnsafeBufferPointer<Int32> {
         if ws.scalarBytesStamp.count < turnLimit {
             ws.scalarBytesStamp.reset(count: turnLimit, to: 0)
