@@ -156,13 +156,29 @@ public final class LiveCallScreener {
 
     /// One input line (`CallEventInput.decode`): line `number` of `source`, which name it in messages.
     public func handle(line: ArraySlice<UInt8>, number: Int, source: String = "<stdin>") -> [LiveCallEvent] {
-        plan(line: line, number: number, source: source).compactMap { perform($0, screener: screener) }
+        performed { plan(line: line, number: number, source: source, into: &$0) }
     }
 
     /// One event, the `number`th of the input (what idleness in lines counts), from `source`.
     public func handle(_ event: CallEventInput, number: Int, source: String = "<stdin>") -> [LiveCallEvent] {
-        plan(event, number: number, source: source).compactMap { perform($0, screener: screener) }
+        performed { plan(event, number: number, source: source, into: &$0) }
     }
+
+    /// The events of the steps `planSteps` appends, performed in order. The steps go into
+    /// `stepsKept`, taken for the line and handed back empty: planned into a new array, every
+    /// event's turn step allocated one (and freed it).
+    private func performed(_ planSteps: (inout [Step]) -> Void) -> [LiveCallEvent] {
+        var steps: [Step] = []
+        swap(&steps, &stepsKept)
+        planSteps(&steps)
+        let events = steps.compactMap { perform($0, screener: screener) }
+        steps.removeAll(keepingCapacity: true)
+        swap(&steps, &stepsKept)
+        return events
+    }
+
+    /// The room for a line's steps, kept from line to line (`performed`): the planning's alone.
+    @exclusivity(unchecked) private var stepsKept: [Step] = []
 
     /// Closes every open call (end of input), oldest activity first.
     public func finish() -> [LiveCallEvent] {
@@ -171,32 +187,44 @@ public final class LiveCallScreener {
 
     /// The steps of one input line, in output order.
     func plan(line: ArraySlice<UInt8>, number: Int, source: String) -> [Step] {
+        var out: [Step] = []
+        plan(line: line, number: number, source: source, into: &out)
+        return out
+    }
+
+    /// The steps of one input line, appended to `out`.
+    func plan(line: ArraySlice<UInt8>, number: Int, source: String, into out: inout [Step]) {
         switch CallEventInput.decode(line: line) {
-        case .blank: return []
-        case .malformed(let why): return [.ready(.malformed(RecordError(origin: "\(source):\(number)", message: why)))]
-        case .event(let event): return plan(event, number: number, source: source)
+        case .blank: return
+        case .malformed(let why): out.append(.ready(.malformed(RecordError(origin: "\(source):\(number)", message: why))))
+        case .event(let event): plan(event, number: number, source: source, into: &out)
         case .turnWithoutText(let call, let time):
-            return expireIdle(now: number, time: time)
-                + [.ready(.malformed(RecordError(origin: "\(source):\(number)", message: "call \(call): a turn without `text` (ignored)")))]
+            expireIdle(now: number, time: time, into: &out)
+            out.append(.ready(.malformed(RecordError(origin: "\(source):\(number)", message: "call \(call): a turn without `text` (ignored)"))))
         }
     }
 
     /// The steps of one event.
     func plan(_ event: CallEventInput, number: Int, source: String) -> [Step] {
+        var out: [Step] = []
+        plan(event, number: number, source: source, into: &out)
+        return out
+    }
+
+    /// The steps of one event, appended to `out`.
+    func plan(_ event: CallEventInput, number: Int, source: String, into out: inout [Step]) {
         switch event {
         case .end(let call, let time):
-            var out = expireIdle(now: number, time: time)
+            expireIdle(now: number, time: time, into: &out)
             if let state = removeOpen(call) {
                 out.append(end(state, reason: .end))
             } else {
                 // Not bad input: the call may have been closed already (idle, evicted, at its turn limit).
                 out.append(.ready(.notice("\(source):\(number): end of call \(call), which is not open")))
             }
-            return out
         case .turn(let call, let speaker, let text, let time):
-            var out = expireIdle(now: number, time: time)
+            expireIdle(now: number, time: time, into: &out)
             turn(call: call, speaker: speaker, text: text, time: time, number: number, source: source, into: &out)
-            return out
         }
     }
 
@@ -329,8 +357,8 @@ public final class LiveCallScreener {
         return state
     }
 
-    private func expireIdle(now: Int, time: Double?) -> [Step] {
-        var out: [Step] = []
+    /// Closes the calls idle at line `now` (and event time `time`): their steps appended to `out`.
+    private func expireIdle(now: Int, time: Double?, into out: inout [Step]) {
         func close(_ call: String) {
             guard let state = removeOpen(call) else { return }
             out.append(.ready(.notice("call \(call): closed after being idle (last event at line \(state.lastLine))")))
@@ -353,7 +381,6 @@ public final class LiveCallScreener {
                 close(earliest.call)
             }
         }
-        return out
     }
 
     private func evictOldest() -> [Step] {
