@@ -26,13 +26,14 @@ extension Screener {
         /// The candidate rules (`collectCandidates`), one bit per rule: those no word can rule
         /// out, and those the prefilter's index holds under a word present, marked as each word
         /// is first seen. Marked again from every word of the call at each evaluation, they cost
-        /// more than placing the hits (a bitmap of 13 words for the bundled rules).
-        fileprivate(set) var candidateRules = Arena<UInt64>()
+        /// more than placing the hits. Its exact size (13 words for the bundled rules), made at
+        /// the first evaluation: an arena's least room is 64 words, 512 bytes in every open call.
+        fileprivate(set) var candidateRules = UnsafeMutableBufferPointer<UInt64>(start: nil, count: 0)
 
         init(from turn: Int) { lo = turn; hi = turn }
 
         deinit {
-            words.deallocate(); atoms.deallocate(); counts.deallocate(); hits.deallocate(); candidateRules.deallocate()
+            words.deallocate(); atoms.deallocate(); counts.deallocate(); hits.deallocate(); candidateRules.baseAddress?.deallocate()
         }
     }
 }
@@ -52,9 +53,10 @@ extension Screener.Evaluation {
         let clausesStart = program.pointee.clausesByWordStart, clauses = program.pointee.clausesByWord
         let atomsStart = program.pointee.atomsByWordStart, atomsOfWord = program.pointee.atomsByWord
         let rulesStart = program.pointee.rulesByWordStart, rulesOfWord = program.pointee.rulesByWord
-        if candidateRules.isEmpty {
+        if candidateRules.baseAddress == nil {
             // One bit per rule (the size `begin` gives the workspace's own), and the rules no word rules out.
-            candidateRules.reset(count: ws.ruleBits.count, to: 0)
+            candidateRules = .allocate(capacity: max(1, ws.ruleBits.count))
+            candidateRules.initialize(repeating: 0)
             for r in program.pointee.unfiltered { candidateRules[Int(r) >> 6] |= 1 << UInt64(r & 63) }
         }
         for i in 0..<words.count {

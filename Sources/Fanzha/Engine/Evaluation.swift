@@ -40,7 +40,7 @@ extension Screener {
         /// A live call's candidate rules, one bit per rule, when its hits were placed from those it
         /// keeps (Calls/LiveWordHits.swift); nil otherwise. The call's memory, which the
         /// evaluation only reads.
-        var liveCandidateRules: Arena<UInt64>?
+        var liveCandidateRules: UnsafeMutableBufferPointer<UInt64>?
         /// A one-turn record's (a message's) normalised bytes, for the regexes' literal gates
         /// (Atoms.swift); nil for more turns. The buffer of a `let` array of the record's text,
         /// which the record keeps unchanged for the evaluation's life: read here once, it spares
