@@ -52,12 +52,11 @@ extension Screener.Evaluation {
         var words = kept.words, atoms = kept.atoms, counts = kept.counts, hits = kept.hits, candidateRules = kept.candidateRules
         let clausesStart = program.pointee.clausesByWordStart, clauses = program.pointee.clausesByWord
         let atomsStart = program.pointee.atomsByWordStart, atomsOfWord = program.pointee.atomsByWord
-        let rulesStart = program.pointee.rulesByWordStart, rulesOfWord = program.pointee.rulesByWord
         if candidateRules.baseAddress == nil {
             // One bit per rule (the size `begin` gives the workspace's own), and the rules no word rules out.
             candidateRules = .allocate(capacity: max(1, ws.ruleBits.count))
             candidateRules.initialize(repeating: 0)
-            for r in program.pointee.unfiltered { candidateRules[Int(r) >> 6] |= 1 << UInt64(r & 63) }
+            markUnfilteredRules(in: candidateRules)
         }
         for i in 0..<words.count {
             let w = Int(words[i])
@@ -78,10 +77,7 @@ extension Screener.Evaluation {
                     ws.wordStamp[w] = g
                     words.append(h.0)
                     for k in Int(clausesStart[w])..<Int(clausesStart[w + 1]) { ws.clauseStamp[Int(clauses[k])] = g }
-                    for k in Int(rulesStart[w])..<Int(rulesStart[w + 1]) {
-                        let r = rulesOfWord[k]
-                        candidateRules[Int(r) >> 6] |= 1 << UInt64(r & 63)
-                    }
+                    markRules(ofWord: w, in: candidateRules)
                 }
                 for k in Int(atomsStart[w])..<Int(atomsStart[w + 1]) {
                     let a = Int(atomsOfWord[k])

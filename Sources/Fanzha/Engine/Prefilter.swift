@@ -90,43 +90,49 @@ extension Screener.Evaluation {
         return true
     }
 
+    /// Sets the bits (one per rule) of the rules the prefilter's index holds under word `w`.
+    @inline(__always)
+    func markRules(ofWord w: Int, in bits: UnsafeMutableBufferPointer<UInt64>) {
+        let start = program.pointee.rulesByWordStart, rules = program.pointee.rulesByWord
+        for k in Int(start[w])..<Int(start[w + 1]) {
+            let r = rules[k]
+            bits[Int(r) >> 6] |= 1 << UInt64(r & 63)
+        }
+    }
+
+    /// Sets the bits of the rules no word can rule out (`Program.unfiltered`).
+    @inline(__always)
+    func markUnfilteredRules(in bits: UnsafeMutableBufferPointer<UInt64>) {
+        for r in program.pointee.unfiltered { bits[Int(r) >> 6] |= 1 << UInt64(r & 63) }
+    }
+
     /// The rules to try, in rule order: from the prefilter's index (rules indexed under the
     /// words present, and those no word can rule out), or every public rule without it.
     mutating func collectCandidates() {
         ws.candidates.removeAll()
+        // Marked in a bitmap by rule and read back word by word: the list comes out in rule
+        // order with no sort (sorting it cost a live call's decision more than collecting it).
+        func read(_ bits: UnsafeMutableBufferPointer<UInt64>, clearing: Bool) {
+            for i in 0..<bits.count where bits[i] != 0 {
+                var word = bits[i]
+                if clearing { bits[i] = 0 }
+                while word != 0 {
+                    ws.candidates.append(Int32(i << 6 | word.trailingZeroBitCount))
+                    word &= word &- 1
+                }
+            }
+        }
         if usePrefilter, let bits = liveCandidateRules {
             // A live call's, kept marked from event to event: read, and left as they are.
-            for i in 0..<bits.count where bits[i] != 0 {
-                var word = bits[i]
-                while word != 0 {
-                    ws.candidates.append(Int32(i << 6 | word.trailingZeroBitCount))
-                    word &= word &- 1
-                }
-            }
+            read(bits, clearing: false)
         } else if usePrefilter {
-            // Marked in a bitmap by rule and read back word by word: the list comes out in rule
-            // order with no sort (sorting it cost a live call's decision more than collecting it).
-            let bits = ws.ruleBits
-            for r in program.pointee.unfiltered { bits[Int(r) >> 6] |= 1 << UInt64(r & 63) }
-            let start = program.pointee.rulesByWordStart, rules = program.pointee.rulesByWord
-            func mark(_ w: Int) {
-                for k in Int(start[w])..<Int(start[w + 1]) {
-                    let r = rules[k]
-                    bits[Int(r) >> 6] |= 1 << UInt64(r & 63)
-                }
-            }
+            let bits = ws.ruleBits.buffer
+            markUnfilteredRules(in: bits)
             let turns = prepared.turns
             for t in 0..<turnLimit {
-                for h in turns[t].wordHits { mark(Int(h.0)) }
+                for h in turns[t].wordHits { markRules(ofWord: Int(h.0), in: bits) }
             }
-            for i in 0..<bits.count where bits[i] != 0 {
-                var word = bits[i]
-                bits[i] = 0   // left clear for the next record
-                while word != 0 {
-                    ws.candidates.append(Int32(i << 6 | word.trailingZeroBitCount))
-                    word &= word &- 1
-                }
-            }
+            read(bits, clearing: true)   // left clear for the next record
         } else {
             for r in 0..<program.pointee.roots.count where !program.pointee.isPrivate[r] { ws.candidates.append(Int32(r)) }
         }
