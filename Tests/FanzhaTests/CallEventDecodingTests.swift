@@ -67,6 +67,22 @@ import Testing
     }
 }
 
+/// A number's value (`JSONNumber.double`: a whole number within ±2^53 through its integer) is
+/// the one `Double(text)` reads, to the bit: `-0` keeps its sign, and larger or fractional
+/// numbers are left to it.
+@Suite struct JSONNumberTests {
+    @Test func aNumbersValueIsTheDoubleItsTextReadsAs() {
+        let texts = ["0", "-0", "1", "-1", "7", "12", "3600", "-42", "1700000000", "9007199254740991", "9007199254740992",
+                     "-9007199254740992", "9007199254740993", "-9007199254740993", "9223372036854775807", "9223372036854775808",
+                     "12345678901234567890", "0.0", "-0.0", "3.25", "0.1", "-1e3", "1e400", "-1E-400", "1E2"]
+        for text in texts {
+            let value = JSONNumber(text: text).double
+            let expected = Double(text)!
+            #expect(value.bitPattern == expected.bitPattern, "\(text): \(value) against \(expected)")
+        }
+    }
+}
+
 /// A JSON string is read eight bytes at a time up to the first word holding a quote, a backslash
 /// or a control character (`JSONLine.Parser.string`): each of those, and a non-ASCII byte, at
 /// every position of a word, reads as the byte-by-byte reading would.
@@ -77,6 +93,10 @@ import Testing
             (Array("a".utf8), "a"), (Array("é".utf8), "é"), (Array("转".utf8), "转"), (Array("😀".utf8), "😀"),
             (Array(#"\""#.utf8), "\""), (Array(#"\\"#.utf8), "\\"), (Array(#"\n"#.utf8), "\n"), (Array(#"\u00e9"#.utf8), "é"),
             ([0x7F], "\u{7F}"), ([0x20], " "), ([0x1F], nil), ([0x01], nil), ([0xFF], nil), ([0x80], nil),
+            // Read by decoding with repairs and comparing (`text`): U+FFFD written as such is
+            // valid; a cut sequence, an overlong one and a surrogate are not, whatever follows.
+            (Array("\u{FFFD}".utf8), "\u{FFFD}"), ([0xE8, 0xBD, 0x61], nil), ([0xF0, 0x9F, 0x98, 0x61], nil),
+            ([0xC0, 0xAF], nil), ([0xED, 0xA0, 0x80], nil),
         ]
         var rng = SplitMix64(seed: 20261206)
         var refused = 0, read = 0

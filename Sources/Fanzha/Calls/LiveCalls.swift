@@ -54,7 +54,12 @@ public final class LiveCallScreener {
         let call: LiveCall
         /// The call's turns so far (the turn limit).
         @exclusivity(unchecked) var turns = 0
-        @exclusivity(unchecked) var lastLine: Int
+        /// Its last input line, and whether it is open, for its activity entries.
+        let presence: Presence
+        var lastLine: Int {
+            get { presence.lastLine }
+            set { presence.lastLine = newValue }
+        }
         @exclusivity(unchecked) var lastTime: Double?
         /// Speaker names on neither side, in order of appearance (warned about once per call).
         @exclusivity(unchecked) var unmapped: [String] = []
@@ -65,7 +70,7 @@ public final class LiveCallScreener {
         /// comparing it.
         @exclusivity(unchecked) private var speaker: (name: String, side: Side?)?
         @exclusivity(unchecked) private var otherSpeaker: (name: String, side: Side?)?
-        init(call: LiveCall, line: Int) { self.call = call; self.lastLine = line }
+        init(call: LiveCall, line: Int) { self.call = call; self.presence = Presence(line: line) }
 
         /// The side `name` is listed for (nil: neither), by `listedSide` for a name not among the last two.
         func listedSide(of name: String, by listedSide: (String) -> Side?) -> Side? {
@@ -80,6 +85,17 @@ public final class LiveCallScreener {
             speaker = (name, side)
             return side
         }
+    }
+
+    /// What an entry of the activity queue reads to know whether it is its call's latest: the
+    /// call's last input line, and whether the call is still open (`open` holds it: see
+    /// `removeOpen`). With this in the entry, telling a stale entry needs no look-up of the
+    /// call's id in `open` (hashing the id: two look-ups an event, about 600 instructions); and
+    /// an entry left in the queue after its call closed holds no more than this, not the call's text.
+    final class Presence {
+        @exclusivity(unchecked) var lastLine: Int
+        @exclusivity(unchecked) var isOpen = true
+        init(line: Int) { lastLine = line }
     }
 
     /// One step of the screening, in output order: an event that is ready (a notice, bad input),
@@ -110,7 +126,7 @@ public final class LiveCallScreener {
     // cost about 90 instructions, several per event.
     @exclusivity(unchecked) private var open: [String: CallState] = [:]
     /// Calls by last activity, for idle checks and eviction (lazy: stale entries are skipped).
-    @exclusivity(unchecked) private var activity: [(line: Int, call: String)] = []
+    @exclusivity(unchecked) private var activity: [(line: Int, call: String, presence: Presence)] = []
     @exclusivity(unchecked) private var activityHead = 0
     /// Calls by the event time (`t`) of their last event, earliest first, for idle-by-time checks:
     /// event times need not follow line order (several sources, clock skew). Lazy like `activity`.
@@ -140,13 +156,29 @@ public final class LiveCallScreener {
 
     /// One input line (`CallEventInput.decode`): line `number` of `source`, which name it in messages.
     public func handle(line: ArraySlice<UInt8>, number: Int, source: String = "<stdin>") -> [LiveCallEvent] {
-        plan(line: line, number: number, source: source).compactMap { perform($0, screener: screener) }
+        performed { plan(line: line, number: number, source: source, into: &$0) }
     }
 
     /// One event, the `number`th of the input (what idleness in lines counts), from `source`.
     public func handle(_ event: CallEventInput, number: Int, source: String = "<stdin>") -> [LiveCallEvent] {
-        plan(event, number: number, source: source).compactMap { perform($0, screener: screener) }
+        performed { plan(event, number: number, source: source, into: &$0) }
     }
+
+    /// The events of the steps `planSteps` appends, performed in order. The steps go into
+    /// `stepsKept`, taken for the line and handed back empty: planned into a new array, every
+    /// event's turn step allocated one (and freed it).
+    private func performed(_ planSteps: (inout [Step]) -> Void) -> [LiveCallEvent] {
+        var steps: [Step] = []
+        swap(&steps, &stepsKept)
+        planSteps(&steps)
+        let events = steps.compactMap { perform($0, screener: screener) }
+        steps.removeAll(keepingCapacity: true)
+        swap(&steps, &stepsKept)
+        return events
+    }
+
+    /// The room for a line's steps, kept from line to line (`performed`): the planning's alone.
+    @exclusivity(unchecked) private var stepsKept: [Step] = []
 
     /// Closes every open call (end of input), oldest activity first.
     public func finish() -> [LiveCallEvent] {
@@ -155,32 +187,44 @@ public final class LiveCallScreener {
 
     /// The steps of one input line, in output order.
     func plan(line: ArraySlice<UInt8>, number: Int, source: String) -> [Step] {
+        var out: [Step] = []
+        plan(line: line, number: number, source: source, into: &out)
+        return out
+    }
+
+    /// The steps of one input line, appended to `out`.
+    func plan(line: ArraySlice<UInt8>, number: Int, source: String, into out: inout [Step]) {
         switch CallEventInput.decode(line: line) {
-        case .blank: return []
-        case .malformed(let why): return [.ready(.malformed(RecordError(origin: "\(source):\(number)", message: why)))]
-        case .event(let event): return plan(event, number: number, source: source)
+        case .blank: return
+        case .malformed(let why): out.append(.ready(.malformed(RecordError(origin: "\(source):\(number)", message: why))))
+        case .event(let event): plan(event, number: number, source: source, into: &out)
         case .turnWithoutText(let call, let time):
-            return expireIdle(now: number, time: time)
-                + [.ready(.malformed(RecordError(origin: "\(source):\(number)", message: "call \(call): a turn without `text` (ignored)")))]
+            expireIdle(now: number, time: time, into: &out)
+            out.append(.ready(.malformed(RecordError(origin: "\(source):\(number)", message: "call \(call): a turn without `text` (ignored)"))))
         }
     }
 
     /// The steps of one event.
     func plan(_ event: CallEventInput, number: Int, source: String) -> [Step] {
+        var out: [Step] = []
+        plan(event, number: number, source: source, into: &out)
+        return out
+    }
+
+    /// The steps of one event, appended to `out`.
+    func plan(_ event: CallEventInput, number: Int, source: String, into out: inout [Step]) {
         switch event {
         case .end(let call, let time):
-            var out = expireIdle(now: number, time: time)
-            if let state = open.removeValue(forKey: call) {
+            expireIdle(now: number, time: time, into: &out)
+            if let state = removeOpen(call) {
                 out.append(end(state, reason: .end))
             } else {
                 // Not bad input: the call may have been closed already (idle, evicted, at its turn limit).
                 out.append(.ready(.notice("\(source):\(number): end of call \(call), which is not open")))
             }
-            return out
         case .turn(let call, let speaker, let text, let time):
-            var out = expireIdle(now: number, time: time)
+            expireIdle(now: number, time: time, into: &out)
             turn(call: call, speaker: speaker, text: text, time: time, number: number, source: source, into: &out)
-            return out
         }
     }
 
@@ -188,6 +232,7 @@ public final class LiveCallScreener {
     func planFinish() -> [Step] {
         let calls = open.values.sorted { $0.lastLine < $1.lastLine }
         open.removeAll()
+        for state in calls { state.presence.isOpen = false }
         return calls.map { end($0, reason: .eof) }
     }
 
@@ -212,7 +257,7 @@ public final class LiveCallScreener {
         if let s = open[call], s.turns < limits.maxTurns {
             state = s
         } else {
-            if let full = open.removeValue(forKey: call) {
+            if let full = removeOpen(call) {
                 // At the turn limit: the call so far ends here, and this turn starts a new one.
                 out.append(.ready(.notice("\(origin): call \(call) reached \(limits.maxTurns) turns: closed; this turn starts a new call")))
                 out.append(end(full, reason: .turns))
@@ -237,7 +282,7 @@ public final class LiveCallScreener {
                 for (id, s) in open { if let t = s.lastTime { byTime.push(time: t, call: id, line: s.lastLine) } }
             }
         }
-        activity.append((number, call))
+        activity.append((number, call, state.presence))
         // At most `unmappedNamesKept` names: a call that names a new speaker at every event must
         // not grow with its length.
         let side = state.listedSide(of: speaker, by: listedSide(of:))
@@ -305,20 +350,27 @@ public final class LiveCallScreener {
         .end(state.call, reason, unmapped: state.unmapped)
     }
 
-    private func expireIdle(now: Int, time: Double?) -> [Step] {
-        var out: [Step] = []
-        func close(_ call: String, _ state: CallState) {
-            open.removeValue(forKey: call)
+    /// Takes call `id` out of the open calls; its activity entries are stale from now on.
+    private func removeOpen(_ id: String) -> CallState? {
+        guard let state = open.removeValue(forKey: id) else { return nil }
+        state.presence.isOpen = false
+        return state
+    }
+
+    /// Closes the calls idle at line `now` (and event time `time`): their steps appended to `out`.
+    private func expireIdle(now: Int, time: Double?, into out: inout [Step]) {
+        func close(_ call: String) {
+            guard let state = removeOpen(call) else { return }
             out.append(.ready(.notice("call \(call): closed after being idle (last event at line \(state.lastLine))")))
             out.append(end(state, reason: .idle))
         }
         // Idle by input lines: the activity queue is in line order, so the first busy call ends the search.
         while activityHead < activity.count {
-            let (line, call) = activity[activityHead]
-            guard let state = open[call], state.lastLine == line else { activityHead += 1; continue }  // stale entry
+            let (line, call, presence) = activity[activityHead]
+            guard presence.isOpen, presence.lastLine == line else { activityHead += 1; continue }  // stale entry
             guard now - line > limits.idleLines else { break }
             activityHead += 1
-            close(call, state)
+            close(call)
         }
         compactActivity()
         // Idle by event time: earliest last event first, whatever line it came on.
@@ -326,18 +378,16 @@ public final class LiveCallScreener {
             while let earliest = byTime.earliest, time - earliest.time > limits.idleSeconds {
                 byTime.pop()
                 guard let state = open[earliest.call], state.lastLine == earliest.line else { continue }  // stale entry
-                close(earliest.call, state)
+                close(earliest.call)
             }
         }
-        return out
     }
 
     private func evictOldest() -> [Step] {
         while activityHead < activity.count {
-            let (line, call) = activity[activityHead]
+            let (line, call, presence) = activity[activityHead]
             activityHead += 1
-            guard let state = open[call], state.lastLine == line else { continue }
-            open.removeValue(forKey: call)
+            guard presence.isOpen, presence.lastLine == line, let state = removeOpen(call) else { continue }
             compactActivity()
             return [.ready(.notice("call \(call): closed to stay under \(limits.maxOpenCalls) open calls")), end(state, reason: .evicted)]
         }

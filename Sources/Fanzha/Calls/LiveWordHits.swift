@@ -6,7 +6,8 @@
 // one, so it keeps that work: the words present (once each), the atoms with hits, and each hit
 // with its atom, in turn order. An evaluation of the call then looks up only its new turns'
 // words, stamps the call's distinct words' clauses, and copies each hit to its atom's run: the
-// same runs, in the same order, as placing every turn afresh.
+// same runs, in the same order, as placing every turn afresh. The rules the prefilter's index
+// holds under the call's words are kept too, as the candidates' bitmap (`collectCandidates`).
 
 extension Screener {
     /// A live call's word hits in its turns `lo ..< hi` (the call's turn numbers), kept with its
@@ -22,11 +23,17 @@ extension Screener {
         fileprivate var counts = Arena<Int32>()
         /// Every hit under every atom of its word, in turn order (turns counted from `lo`).
         fileprivate var hits = Arena<Hit>()
+        /// The candidate rules (`collectCandidates`), one bit per rule: those no word can rule
+        /// out, and those the prefilter's index holds under a word present, marked as each word
+        /// is first seen. Marked again from every word of the call at each evaluation, they cost
+        /// more than placing the hits. Its exact size (13 words for the bundled rules), made at
+        /// the first evaluation: an arena's least room is 64 words, 512 bytes in every open call.
+        fileprivate(set) var candidateRules = UnsafeMutableBufferPointer<UInt64>(start: nil, count: 0)
 
         init(from turn: Int) { lo = turn; hi = turn }
 
         deinit {
-            words.deallocate(); atoms.deallocate(); counts.deallocate(); hits.deallocate()
+            words.deallocate(); atoms.deallocate(); counts.deallocate(); hits.deallocate(); candidateRules.baseAddress?.deallocate()
         }
     }
 }
@@ -42,9 +49,15 @@ extension Screener.Evaluation {
         // A window that moved on (a call longer than the window), or fewer turns than kept: as a record.
         guard let kept = memo.wordHits, kept.lo == lo, kept.hi <= lo + turnLimit else { return false }
         let g = ws.generation
-        var words = kept.words, atoms = kept.atoms, counts = kept.counts, hits = kept.hits
+        var words = kept.words, atoms = kept.atoms, counts = kept.counts, hits = kept.hits, candidateRules = kept.candidateRules
         let clausesStart = program.pointee.clausesByWordStart, clauses = program.pointee.clausesByWord
         let atomsStart = program.pointee.atomsByWordStart, atomsOfWord = program.pointee.atomsByWord
+        if candidateRules.baseAddress == nil {
+            // One bit per rule (the size `begin` gives the workspace's own), and the rules no word rules out.
+            candidateRules = .allocate(capacity: max(1, ws.ruleBits.count))
+            candidateRules.initialize(repeating: 0)
+            markUnfilteredRules(in: candidateRules)
+        }
         for i in 0..<words.count {
             let w = Int(words[i])
             ws.wordStamp[w] = g
@@ -64,6 +77,7 @@ extension Screener.Evaluation {
                     ws.wordStamp[w] = g
                     words.append(h.0)
                     for k in Int(clausesStart[w])..<Int(clausesStart[w + 1]) { ws.clauseStamp[Int(clauses[k])] = g }
+                    markRules(ofWord: w, in: candidateRules)
                 }
                 for k in Int(atomsStart[w])..<Int(atomsStart[w + 1]) {
                     let a = Int(atomsOfWord[k])
@@ -78,7 +92,7 @@ extension Screener.Evaluation {
                 }
             }
         }
-        kept.words = words; kept.atoms = atoms; kept.counts = counts; kept.hits = hits
+        kept.words = words; kept.atoms = atoms; kept.counts = counts; kept.hits = hits; kept.candidateRules = candidateRules
         kept.hi = lo + turnLimit
         // Placed by counting, as `placeWordHits` places them.
         var total = 0
@@ -95,7 +109,7 @@ extension Screener.Evaluation {
             ws.atomHits[Int(ws.atomHitFirst[a] &+ ws.atomHitCount[a])] = Evidence(turn: h.turn, start: h.start, end: h.end)
             ws.atomHitCount[a] &+= 1
         }
-        liveWords = words
+        liveCandidateRules = candidateRules
         return true
     }
 }

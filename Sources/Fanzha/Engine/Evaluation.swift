@@ -37,9 +37,10 @@ extension Screener {
         var modelCache = ModelCache()
         /// The evidence of this record's hits, made at the first (Evidence.swift).
         var evidenceTable: EvidenceTable?
-        /// A live call's words present, once each, when its hits were placed from those it keeps
-        /// (Calls/LiveWordHits.swift); nil otherwise.
-        var liveWords: Arena<Int32>?
+        /// A live call's candidate rules, one bit per rule, when its hits were placed from those it
+        /// keeps (Calls/LiveWordHits.swift); nil otherwise. The call's memory, which the
+        /// evaluation only reads.
+        var liveCandidateRules: UnsafeMutableBufferPointer<UInt64>?
         /// A one-turn record's (a message's) normalised bytes, for the regexes' literal gates
         /// (Atoms.swift); nil for more turns. The buffer of a `let` array of the record's text,
         /// which the record keeps unchanged for the evaluation's life: read here once, it spares

@@ -43,10 +43,9 @@ extension Screener.Evaluation {
                 kept += 1
             }
         }
-        // Each span's text: the turn's scalar → byte offsets, found in one walk over its UTF-8
-        // per record (kept for the record's other hits), then each span is two lookups and a copy.
-        // The record's turns read once (a class's property: each read is checked for exclusive
-        // access at run time and copies the turn out).
+        // Each span's text: the turn's scalar → byte offsets (`scalarOffsets`), then each span
+        // is two lookups and a copy. The record's turns read once (a class's property: each read
+        // is checked for exclusive access at run time and copies the turn out).
         let turns = prepared.turns
         var k = 0
         while k < kept {
@@ -54,33 +53,50 @@ extension Screener.Evaluation {
             var text = turns[t].turn.text
             let normalised = turns[t].text
             text.withUTF8 { u in
-                if ws.offsetsTurn != t {
-                    ws.offsetsTurn = t
-                    // Sized for the most there can be (one a byte, and the end), then written in
-                    // place and cut to what was written: appended one by one, each scalar
-                    // checked the capacity and stored the count (about 9 instructions a scalar,
-                    // 640 a JSON verdict on the bench slice).
-                    ws.scalarBytes.reset(count: u.count + 1, to: 0)
-                    let starts = ws.scalarBytes.address(0)
-                    var n = 0
-                    for b in 0..<u.count where u[b] & 0xC0 != 0x80 {
-                        starts[n] = Int32(b)
-                        n &+= 1
-                    }
-                    starts[n] = Int32(u.count)
-                    ws.scalarBytes.removeLast(u.count - n)
-                }
-                let last = ws.scalarBytes.count - 1
+                let offsets = scalarOffsets(ofTurn: t, u)
+                let last = offsets.count - 1
                 while k < kept && Int(merged[k].turn) == t {
                     let e = merged[k]
                     k += 1
                     let r = normalised.originalRange(ofBytes: Int(e.start)..<Int(e.end))
-                    let from = Int(ws.scalarBytes[min(r.lowerBound, last)]), to = Int(ws.scalarBytes[min(r.upperBound, last)])
+                    let from = Int(offsets[min(r.lowerBound, last)]), to = Int(offsets[min(r.upperBound, last)])
                     table.append(turn: t, start: r.lowerBound, end: r.upperBound, text: UnsafeBufferPointer(rebasing: u[from..<to]))
                 }
             }
         }
         return first..<table.count
+    }
+
+    /// The byte offset of each scalar of turn `t`'s original text `u`, and its length last: found
+    /// in one walk over its UTF-8 the first time evidence in the turn is placed, and kept for the
+    /// evaluation's other hits. Kept per turn: a call's hits go back and forth between its turns,
+    /// and with one turn's kept at a time they were found again at each change (21,884 walks a
+    /// run of the bench's live events). Read before the next turn's are made (which may move them).
+    /// Inlined: called out of line, it cost a JSON verdict about 40 instructions a record.
+    @inline(__always)
+    private mutating func scalarOffsets(ofTurn t: Int, _ u: UnsafeBufferPointer<UInt8>) -> UnsafeBufferPointer<Int32> {
+        if ws.scalarBytesStamp.count < turnLimit {
+            ws.scalarBytesStamp.reset(count: turnLimit, to: 0)
+            ws.scalarBytesFirst.reset(count: turnLimit, to: 0)
+            ws.scalarBytesCount.reset(count: turnLimit, to: 0)
+        }
+        if ws.scalarBytesStamp[t] != ws.generation {
+            ws.scalarBytesStamp[t] = ws.generation
+            ws.scalarBytesFirst[t] = Int32(ws.scalarBytes.count)
+            // Room for the most there can be (one a byte, and the end), then written in place and
+            // cut to what was written: appended one by one, each scalar checked the capacity and
+            // stored the count (about 9 instructions a scalar, 640 a JSON verdict on the bench slice).
+            let starts = ws.scalarBytes.append(repeating: 0, count: u.count + 1)
+            var n = 0
+            for b in 0..<u.count where u[b] & 0xC0 != 0x80 {
+                starts[n] = Int32(b)
+                n &+= 1
+            }
+            starts[n] = Int32(u.count)
+            ws.scalarBytes.removeLast(u.count - n)
+            ws.scalarBytesCount[t] = Int32(n + 1)
+        }
+        return UnsafeBufferPointer(start: ws.scalarBytes.address(Int(ws.scalarBytesFirst[t])), count: Int(ws.scalarBytesCount[t]))
     }
 }
 

@@ -16,7 +16,6 @@ extension Screener.Evaluation {
         if placeLiveWordHits() { return }
         let turns = prepared.turns
         let g = ws.generation
-        let rulesStart = program.pointee.rulesByWordStart, rulesOfWord = program.pointee.rulesByWord
         ws.touchedAtoms.removeAll()
         for t in 0..<turnLimit {
             for h in turns[t].wordHits {
@@ -28,10 +27,7 @@ extension Screener.Evaluation {
                     }
                     // Marked here, once per word present, not by `collectCandidates` in a pass of
                     // its own over every hit again.
-                    for k in Int(rulesStart[w])..<Int(rulesStart[w + 1]) {
-                        let r = rulesOfWord[k]
-                        ruleBits[Int(r) >> 6] |= 1 << UInt64(r & 63)
-                    }
+                    markRules(ofWord: w, in: ruleBits.buffer)
                 }
                 for k in Int(program.pointee.atomsByWordStart[w])..<Int(program.pointee.atomsByWordStart[w + 1]) {
                     let a = Int(program.pointee.atomsByWord[k])
@@ -101,45 +97,57 @@ extension Screener.Evaluation {
         return true
     }
 
+    /// Sets the bits (one per rule) of the rules the prefilter's index holds under word `w`.
+    @inline(__always)
+    func markRules(ofWord w: Int, in bits: UnsafeMutableBufferPointer<UInt64>) {
+        let start = program.pointee.rulesByWordStart, rules = program.pointee.rulesByWord
+        for k in Int(start[w])..<Int(start[w + 1]) {
+            let r = rules[k]
+            bits[Int(r) >> 6] |= 1 << UInt64(r & 63)
+        }
+    }
+
+    /// Sets the bits of the rules no word can rule out (`Program.unfiltered`).
+    @inline(__always)
+    func markUnfilteredRules(in bits: UnsafeMutableBufferPointer<UInt64>) {
+        for r in program.pointee.unfiltered { bits[Int(r) >> 6] |= 1 << UInt64(r & 63) }
+    }
+
     /// The rules to try, in rule order: from the prefilter's index (rules indexed under the
     /// words present whose other clauses hold too, and those no word can rule out), or every
     /// public rule without it. `ws.indexedAny` says whether the index named any.
     mutating func collectCandidates() {
         ws.candidates.removeAll()
-        if usePrefilter {
-            // Marked in a bitmap by rule and read back word by word: the list comes out in rule
-            // order with no sort (sorting it cost a live call's decision more than collecting it).
-            // A record's words marked theirs as `placeWordHits` met them; a live call's words,
-            // placed from those it keeps, mark theirs here.
-            let bits = ws.ruleBits
-            for r in program.pointee.unfiltered { bits[Int(r) >> 6] |= 1 << UInt64(r & 63) }
-            if let words = liveWords {
-                let start = program.pointee.rulesByWordStart, rules = program.pointee.rulesByWord
-                for i in 0..<words.count {
-                    let w = Int(words[i])
-                    for k in Int(start[w])..<Int(start[w + 1]) {
-                        let r = rules[k]
-                        bits[Int(r) >> 6] |= 1 << UInt64(r & 63)
-                    }
-                }
-            }
-            // Each rule's other clauses checked here, once: two in three of the rules a record's
-            // words name lack one (about 14 a record on the bench slice), and each cost the loops
-            // that read the list (the decision, the verdict, a live call's) a pass of their own.
-            var any = false
-            for i in 0..<bits.count where bits[i] != 0 {
-                any = true
-                var word = bits[i]
-                while word != 0 {
-                    let r = i << 6 | word.trailingZeroBitCount
-                    if indexedCandidate(r) { ws.candidates.append(Int32(r)) }
-                    word &= word &- 1
-                }
-            }
-            ws.indexedAny = any
-        } else {
+        guard usePrefilter else {
             for r in 0..<program.pointee.roots.count where !program.pointee.isPrivate[r] { ws.candidates.append(Int32(r)) }
             ws.indexedAny = !ws.candidates.isEmpty
+            return
         }
+        // Marked in a bitmap by rule and read back word by word: the list comes out in rule
+        // order with no sort (sorting it cost a live call's decision more than collecting it).
+        // A record's words marked theirs as `placeWordHits` met them; a live call keeps its own,
+        // marked as each word was first seen (with the rules no word rules out), and it is read
+        // and left as it is.
+        let bits: UnsafeMutableBufferPointer<UInt64>
+        if let kept = liveCandidateRules {
+            bits = kept
+        } else {
+            bits = ws.ruleBits.buffer
+            markUnfilteredRules(in: bits)
+        }
+        // Each rule's other clauses checked here, once: two in three of the rules a record's
+        // words name lack one (about 14 a record on the bench slice), and each cost the loops
+        // that read the list (the decision, the verdict, a live call's) a pass of their own.
+        var any = false
+        for i in 0..<bits.count where bits[i] != 0 {
+            any = true
+            var word = bits[i]
+            while word != 0 {
+                let r = i << 6 | word.trailingZeroBitCount
+                if indexedCandidate(r) { ws.candidates.append(Int32(r)) }
+                word &= word &- 1
+            }
+        }
+        ws.indexedAny = any
     }
 }

@@ -80,10 +80,12 @@ extension Screener {
         var touchedAtoms = Arena<Int32>()
         /// Per turn, its side.
         var sides = Arena<Side>()
-        /// The byte offset of each scalar of one turn's original text (and its length last), for
-        /// evidence text, and which turn of this record that is (-1: none yet).
+        /// The byte offset of each scalar of a turn's original text (and its length last), for
+        /// evidence text: per turn that holds evidence, the generation that found them, where they
+        /// start in `scalarBytes` and how many there are (Evidence.swift, `scalarOffsets`).
         var scalarBytes = Arena<Int32>()
-        var offsetsTurn = -1
+        var scalarBytesStamp = Arena<UInt32>()
+        var scalarBytesFirst = Arena<Int32>(), scalarBytesCount = Arena<Int32>()
         /// Per turn, its scalar bitmap for the literal gates (`ScalarBits`), and the generation
         /// that made it.
         var scalarBits = Arena<UInt64>()
@@ -114,6 +116,7 @@ extension Screener {
             if wrapped {
                 scalarBitsStamp.reset(count: scalarBitsStamp.count, to: 0)
                 turnBytesStamp.reset(count: turnBytesStamp.count, to: 0)
+                scalarBytesStamp.reset(count: scalarBytesStamp.count, to: 0)
             }
             if wrapped || wordStamp.count != rules.wordCount { wordStamp.reset(count: rules.wordCount, to: 0) }
             let atoms = rules.atoms.count
@@ -132,7 +135,7 @@ extension Screener {
                 ruleStamp.reset(count: count * 64, to: 0)
                 ruleResult.reset(count: count * 64, to: .none)
             }
-            offsetsTurn = -1
+            scalarBytes.removeAll()
             if !frames.isEmpty { frames.removeAll(keepingCapacity: true) }   // as `findFrames` does
             occ.removeAll()
             occ.append(.nowhere)
@@ -158,6 +161,7 @@ extension Screener {
             ruleStamp.deallocate(); ruleResult.deallocate(); occ.deallocate(); arena.deallocate(); stack.deallocate()
             ruleBits.deallocate(); atomHits.deallocate(); atomHitStamp.deallocate(); atomHitFirst.deallocate()
             atomHitCount.deallocate(); atomHitSorted.deallocate(); touchedAtoms.deallocate(); sides.deallocate(); scalarBytes.deallocate()
+            scalarBytesStamp.deallocate(); scalarBytesFirst.deallocate(); scalarBytesCount.deallocate()
             scalarBits.deallocate(); scalarBitsStamp.deallocate(); evidence.deallocate(); order.deallocate(); accepted.deallocate()
             candidates.deallocate(); turnBytes.deallocate(); turnBytesStamp.deallocate()
         }
