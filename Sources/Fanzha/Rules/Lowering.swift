@@ -32,7 +32,12 @@ extension Checker {
             let cs = xs.map { lower($0, rule: rule) }
             return cs.contains { $0 == nil } ? nil : .or(cs.map { $0! })
         case .not(let x):
-            return lower(x, rule: rule).map { .not($0) }
+            guard let c = lower(x, rule: rule) else { return nil }
+            // `not not not X` is `not X` exactly (a `not` gives the same result whatever its
+            // operand's evidence), so a chain of `not`s stays at most two deep: evaluation recurses
+            // once per level, and 401 of them ran a debug build's worker thread out of stack.
+            if case .not(let inner) = c, case .not = inner { return inner }
+            return .not(c)
         case .atLeast(let n, let xs, let spelling):
             if spelling == .of, n < 1 || n > xs.count {
                 error(.ofTooLarge, "`\(n) of` needs between 1 and \(xs.count) (the list has \(xs.count) item\(xs.count == 1 ? "" : "s"))", e.range,
