@@ -212,8 +212,14 @@ extension Screener.Evaluation {
 
     /// Whether an occurrence lies inside a frame of one of the kinds `hidden`.
     static func inFrame(_ o: Screener.Occurrence, _ frames: [Screener.FrameSpan], _ hidden: UInt8) -> Bool {
-        guard o.turn >= 0 else { return false }
-        for f in frames where f.kind & hidden != 0 && f.turn == o.turn && f.start <= o.start && o.end <= f.end { return true }
+        o.turn >= 0 && inFrame(turn: o.turn, start: o.start, end: o.end, frames, hidden)
+    }
+
+    /// Whether the bytes `start..<end` of turn `turn` lie inside a frame of one of the kinds
+    /// `hidden`. Inlined: the model asks it of every n-gram of a turn with text hidden.
+    @inline(__always)
+    static func inFrame(turn: Int32, start: Int32, end: Int32, _ frames: [Screener.FrameSpan], _ hidden: UInt8) -> Bool {
+        for f in frames where f.kind & hidden != 0 && f.turn == turn && f.start <= start && end <= f.end { return true }
         return false
     }
 

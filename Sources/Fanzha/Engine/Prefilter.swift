@@ -9,11 +9,12 @@ extension Screener.Evaluation {
     /// count each atom's hits, one to place them.
     mutating func placeWordHits() {
         guard usePrefilter else { return }
-        // The candidate rules' bitmap (`collectCandidates`) starts empty for each evaluation.
+        // A live call keeps its turns' hits placed from event to event, and its candidate rules'
+        // bitmap with them (Calls/LiveWordHits.swift).
+        if placeLiveWordHits() { return }
+        // A record's candidate rules' bitmap (`collectCandidates`) starts empty.
         let ruleBits = ws.ruleBits
         for i in 0..<ruleBits.count { ruleBits[i] = 0 }
-        // A live call keeps its turns' hits placed from event to event (Calls/LiveWordHits.swift).
-        if placeLiveWordHits() { return }
         let turns = prepared.turns
         let g = ws.generation
         ws.touchedAtoms.removeAll()

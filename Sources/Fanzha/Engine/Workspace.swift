@@ -59,7 +59,7 @@ extension Screener {
         /// Results of a node's children while it combines them (a stack: nodes nest).
         var stack = Arena<Occurrences>()
         /// The candidate rules being collected, one bit per rule: cleared and marked from the
-        /// record's words by `placeWordHits`, read by `collectCandidates`.
+        /// record's words by `placeWordHits`, read by `collectCandidates` (a live call keeps its own).
         var ruleBits = Arena<UInt64>()
         /// The candidate rules, in rule order (an arena: emptying an array cost about 120
         /// instructions a record).

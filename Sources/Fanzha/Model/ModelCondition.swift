@@ -270,18 +270,16 @@ extension Screener.Evaluation {
                         return
                     }
                     // A turn with text hidden (a record with frames, the model read by a rule
-                    // blind to them): each n-gram inside such a frame left out, as `inFrame`
-                    // leaves it out, tested here with no call (a record's few frames).
+                    // blind to them): each n-gram inside such a frame left out.
                     TextModel.forEachNGram(buf, minN: 1, maxN: 3, mask: bucketMask, oneGramBuckets: oneGrams) { bucket, start, end, len in
-                        let s = Int32(truncatingIfNeeded: start), e = Int32(truncatingIfNeeded: end)
-                        for f in frames where f.kind & blind != 0 && f.turn == turn && f.start <= s && e <= f.end { return }
+                        if Screener.Evaluation.inFrame(turn: turn, start: Int32(truncatingIfNeeded: start), end: Int32(truncatingIfNeeded: end),
+                                                       frames, blind) { return }
                         count(bucket, turn, start, end, len, shown)
                     }
                     return
                 }
                 TextModel.forEachNGram(buf, minN: minN, maxN: maxN, mask: bucketMask) { bucket, start, end, len in
-                    if blind != 0 && Screener.Evaluation.inFrame(Screener.Occurrence(turn: turn, start: Int32(start), end: Int32(end), evStart: 0, evCount: 0),
-                                                                frames, blind) { return }
+                    if blind != 0 && Screener.Evaluation.inFrame(turn: turn, start: Int32(start), end: Int32(end), frames, blind) { return }
                     count(bucket, turn, start, end, len, shortest)
                 }
             }
