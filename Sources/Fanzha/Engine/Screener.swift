@@ -84,6 +84,12 @@ public final class Screener {
             turns.withUnsafeBufferPointer { $0[t].text }
         }
 
+        /// Turn `t`'s word hits, read in place (as `normalisedText(ofTurn:)`).
+        @inline(__always)
+        func wordHits(ofTurn t: Int) -> [(Int32, Int32, Int32)] {
+            turns.withUnsafeBufferPointer { $0[t].wordHits }
+        }
+
         /// Empty again, for another record; the array of turns keeps its memory, and the texts
         /// no one else holds (a live call's window, a caller's copy) and the word-hit arrays are
         /// kept for the next turns (an array something else still holds is copied when written).
