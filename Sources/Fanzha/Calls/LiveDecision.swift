@@ -310,7 +310,7 @@ extension Screener.Evaluation {
         let clausesStart = program.pointee.clausesByWordStart, clauses = program.pointee.clausesByWord
         let clauseOwner = index.clauseOwner, ruleChanged = index.ruleChanged
         for t in firstNew..<turnLimit {
-            for h in prepared.turns[t].wordHits {
+            for h in prepared.wordHits(ofTurn: t) {
                 let w = Int(h.0)
                 for k in Int(atomsStart[w])..<Int(atomsStart[w + 1]) { index.markAtom(Int(atomsOfWord[k]), g) }
                 for k in Int(clausesStart[w])..<Int(clausesStart[w + 1]) {

@@ -225,7 +225,7 @@ extension Screener.Evaluation {
             // A window that moved on (a call longer than the window) counts afresh, as a record does.
             guard let counts = memo.ngrams, counts.lo == lo, counts.hi <= hi else { return nil }
             while counts.hi < hi {
-                counts.add(prepared.turns[counts.hi - lo].text, model: model, logs: screener.modelScratch.oneMoreThanLog)
+                counts.add(prepared.normalisedText(ofTurn: counts.hi - lo), model: model, logs: screener.modelScratch.oneMoreThanLog)
             }
             return counts
         }
@@ -258,7 +258,7 @@ extension Screener.Evaluation {
         var framed: [Int32] = []
         let (minN, maxN, mask) = (model.minN, model.maxN, model.mask)
         for (i, f) in frames.enumerated() {
-            prepared.turns[Int(f.turn)].text.bytes.withUnsafeBufferPointer { all in
+            prepared.normalisedText(ofTurn: Int(f.turn)).bytes.withUnsafeBufferPointer { all in
                 let lo = Int(f.start), hi = Int(f.end)
                 // A frame starts and ends at scalars (the sentence starts' bytes); were it not to,
                 // its bytes would not decode as the turn's do: every n-gram of the turn is then
@@ -324,7 +324,7 @@ extension Screener.Evaluation {
             // n-gram places one at most.
             for q in 0..<n where top[q].place.start < 0 {
                 let t = Int(top[q].place.turn)
-                prepared.turns[t].text.bytes.withUnsafeBufferPointer { buf in
+                prepared.normalisedText(ofTurn: t).bytes.withUnsafeBufferPointer { buf in
                     TextModel.forEachNGram(buf, minN: shortest, maxN: model.maxN, mask: model.mask) { bucket, from, to, _ in
                         let b = Int32(truncatingIfNeeded: bucket)
                         for p in q..<n where top[p].bucket == b && top[p].place.start < 0 && Int(top[p].place.turn) == t {

@@ -162,7 +162,7 @@ extension Screener.Evaluation {
         }
         if ws.turnBytesStamp[t] != ws.generation {
             ws.turnBytesStamp[t] = ws.generation
-            ws.turnBytes[t] = prepared.turns[t].text.bytes.withUnsafeBufferPointer { $0 }
+            ws.turnBytes[t] = prepared.normalisedText(ofTurn: t).bytes.withUnsafeBufferPointer { $0 }
         }
         return ws.turnBytes[t]
     }

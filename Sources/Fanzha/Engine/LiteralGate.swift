@@ -522,7 +522,7 @@ extension Screener.Evaluation {
         let at = ws.scalarBits.address(t * ScalarBits.words)
         if ws.scalarBitsStamp[t] != ws.generation {
             ws.scalarBitsStamp[t] = ws.generation
-            prepared.turns[t].text.bytes.withUnsafeBufferPointer { ScalarBits.fill(at, from: $0) }
+            prepared.normalisedText(ofTurn: t).bytes.withUnsafeBufferPointer { ScalarBits.fill(at, from: $0) }
         }
         return UnsafePointer(at)
     }

@@ -75,6 +75,21 @@ public final class Screener {
         deinit { messageScalarMemory?.deallocate() }
         package var turnCount: Int { turns.count }
 
+        /// Turn `t`'s normalised text, read in place. `turns[t].text` copies the whole turn first,
+        /// retaining and releasing its original speaker and text strings too: on a live call the
+        /// reader thread made those, long before, so each copy brought their cold line to the
+        /// worker for a count it did not need.
+        @inline(__always)
+        func normalisedText(ofTurn t: Int) -> NormalisedText {
+            turns.withUnsafeBufferPointer { $0[t].text }
+        }
+
+        /// Turn `t`'s word hits, read in place (as `normalisedText(ofTurn:)`).
+        @inline(__always)
+        func wordHits(ofTurn t: Int) -> [(Int32, Int32, Int32)] {
+            turns.withUnsafeBufferPointer { $0[t].wordHits }
+        }
+
         /// Empty again, for another record; the array of turns keeps its memory, and the texts
         /// no one else holds (a live call's window, a caller's copy) and the word-hit arrays are
         /// kept for the next turns (an array something else still holds is copied when written).

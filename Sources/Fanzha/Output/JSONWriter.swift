@@ -13,7 +13,8 @@ package struct JSONObjectWriter {
     /// Where this object's opening brace is in `out`.
     private let start: Int
     private var first = true
-    package init() { self.init(appendingTo: JSONBytes(capacity: 512)) }
+    /// A writer of a new object in memory of its own, with room for `capacity` bytes before it grows.
+    package init(capacity: Int = 512) { self.init(appendingTo: JSONBytes(capacity: capacity)) }
 
     /// A writer of a new object after whatever `memory` holds: a worker writes each of a batch's
     /// output lines after the one before (`Screener.batchLines`), with no allocation of its own.

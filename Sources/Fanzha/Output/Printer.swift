@@ -110,9 +110,9 @@ public struct VerdictPrinter: Sendable {
     }
 
     /// The verdict as one JSON object; `leading` writes fields before its own (a live call's
-    /// `event`, `closed` and `turns`).
-    package func jsonBytes(_ v: Verdict, record: Record, leading: (inout JSONObjectWriter) -> Void = { _ in }) -> [UInt8] {
-        var o = JSONObjectWriter()
+    /// `event`, `closed` and `turns`); `capacity`: the room it starts with.
+    package func jsonBytes(_ v: Verdict, record: Record, capacity: Int = 512, leading: (inout JSONObjectWriter) -> Void = { _ in }) -> [UInt8] {
+        var o = JSONObjectWriter(capacity: capacity)
         leading(&o)
         writeJSON(v, record: record, to: &o)
         return o.finishBytes()
