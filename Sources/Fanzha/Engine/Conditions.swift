@@ -51,7 +51,7 @@ extension Screener.Evaluation {
         return since(start)
     }
 
-    private func kid(_ n: Program.Node, _ k: Int) -> Int32 { program.pointee.kids[Int(n.first) + k] }
+    private func kid(_ n: Program.Node, _ k: Int) -> Int32 { program.pointee.kids[Int(n.first) &+ k] }
 
     /// Whether a rule whose root is node `root` fires: whether its occurrences are not empty,
     /// without the model's evidence when the root is the `model` condition, or an `and` of it
@@ -119,12 +119,15 @@ extension Screener.Evaluation {
         // One table read per child (`Program.kidPrefilter`): a word list's atom; for a regex with
         // clauses, -2 - (its first clause << 1 | whether it has more); -1 for the rest. About 130
         // children a record pass here, most of them word lists not found and the frames' regexes.
-        let kidPrefilter = program.pointee.kidPrefilter, hitStamp = ws.atomHitStamp, clauseStamp = ws.clauseStamp
+        let end = Int(n.count)
+        guard k < end else { return end }
+        let hitStamp = ws.atomHitStamp, clauseStamp = ws.clauseStamp
         let g = ws.generation
-        let first = Int(n.first), end = Int(n.count)
+        // This node's entries, indexed by the child: the loop's index is its only counter.
+        let entries = program.pointee.kidPrefilter.address(Int(n.first))
         var k = k
         while k < end {
-            let x = Int(kidPrefilter[first &+ k])
+            let x = Int(entries[k])
             if x >= 0 {
                 if hitStamp[x] == g { return k }
             } else {

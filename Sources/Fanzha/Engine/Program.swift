@@ -373,6 +373,14 @@ struct Table<Element: BitwiseCopyable>: @unchecked Sendable {
         assert(i >= 0 && i < count, "program table index out of range")
         return raw.unsafelyUnwrapped.assumingMemoryBound(to: Element.self)[i]
     }
+
+    /// Where entry `i` is, for a loop that reads the entries from `i` on by their offset from it
+    /// (a node's children): no addition of `i` to each index, no register kept for it.
+    @inline(__always)
+    func address(_ i: Int) -> UnsafePointer<Element> {
+        assert(i >= 0 && i < count, "program table index out of range")
+        return UnsafePointer(raw.unsafelyUnwrapped.assumingMemoryBound(to: Element.self)) + i
+    }
 }
 
 extension Table: Sequence {
