@@ -175,8 +175,13 @@ struct Program: Sendable {
     }
 
     /// A regex child's `kidPrefilter` entry: the clause `nextKid` tests first, and whether the
-    /// regex has other clauses (then `ruledOut` is asked too once that one holds).
-    static func kidClauseEntry(clause: Int32, more: Bool) -> Int32 { -2 - (clause << 1 | (more ? 1 : 0)) }
+    /// regex has other clauses (then `ruledOut` is asked too once that one holds). The entry fits
+    /// an `Int32` for a clause below 2^30 (a rule set has thousands); past that it is -1, and
+    /// `ruledOut` asks all the regex's clauses itself.
+    static func kidClauseEntry(clause: Int32, more: Bool) -> Int32 {
+        guard clause < 1 << 30 else { return -1 }
+        return -2 - (clause << 1 | (more ? 1 : 0))
+    }
 
     /// The `ruledOutBy` table of a program's nodes, children, rule roots and `kidPrefilter` (every index
     /// inside its table). Each step goes from a node to the part it evaluates first and is empty
