@@ -153,20 +153,30 @@ extension Screener.Evaluation {
         ruledOut(id) ? .none : evaluateNode(id, scope: scope)
     }
 
+    /// An `atom` node's occurrences: atom `a`'s, less those inside the frames the current rule
+    /// does not read, in the turns of `scope`. Inlined into `evaluateNode`'s `atom` case; the `or`
+    /// and `at_least` loops ask it of an atom child themselves, and the compiler keeps those as
+    /// calls of this small function — cheaper than a call of `evaluateNode`, whose prologue saves
+    /// six registers and sets up its large frame, and its dispatch on the node's kind (about
+    /// 80,000 atom children a slice: −60 a record, −200 a live event).
+    @inline(__always)
+    private mutating func atomNode(_ a: Int, scope: Side) -> Occurrences {
+        var all = ws.atomStamp[a] == ws.generation ? ws.atomResult[a] : atomOccurrences(a)
+        if blindness != 0 && !ws.frames.isEmpty && !all.isEmpty {
+            let frames = ws.frames, hidden = blindness
+            all = filter(all) { o in !Self.inFrame(o, frames, hidden) }
+        }
+        // A record whose turns are all on one side (every message) keeps them all.
+        if scope.isEmpty || sidesPresent == scope { return all }
+        return filterSide(all, scope)
+    }
+
     /// `evaluate`'s work, for a node the prefilter does not rule out (so a word list here has words present).
     private mutating func evaluateNode(_ id: Int32, scope: Side) -> Occurrences {
         let n = program.pointee.nodes[Int(id)]
         switch n.op {
         case .atom:
-            let a = Int(n.arg)
-            var all = ws.atomStamp[a] == ws.generation ? ws.atomResult[a] : atomOccurrences(a)
-            if blindness != 0 && !ws.frames.isEmpty && !all.isEmpty {
-                let frames = ws.frames, hidden = blindness
-                all = filter(all) { o in !Self.inFrame(o, frames, hidden) }
-            }
-            // A record whose turns are all on one side (every message) keeps them all.
-            if scope.isEmpty || sidesPresent == scope { return all }
-            return filterSide(all, scope)
+            return atomNode(Int(n.arg), scope: scope)
         case .rule:
             let key = (Int(n.arg) * 16 + Int(blindness & 15)) * 4 + Int(scope.rawValue)
             if ws.ruleStamp[key] == ws.generation { return ws.ruleResult[key] }
@@ -188,7 +198,8 @@ extension Screener.Evaluation {
             let base = ws.stack.count
             var k = nextKid(of: n, from: 0)
             while k < Int(n.count) {
-                let o = evaluateNode(kid(n, k), scope: scope)
+                let id = kid(n, k), child = program.pointee.nodes[Int(id)]
+                let o = child.op == .atom ? atomNode(Int(child.arg), scope: scope) : evaluateNode(id, scope: scope)
                 if !o.isEmpty { ws.stack.append(o) }
                 k = nextKid(of: n, from: k + 1)
             }
@@ -199,7 +210,8 @@ extension Screener.Evaluation {
             let base = ws.stack.count
             var k = nextKid(of: n, from: 0)
             while k < Int(n.count) {
-                let o = evaluateNode(kid(n, k), scope: scope)
+                let id = kid(n, k), child = program.pointee.nodes[Int(id)]
+                let o = child.op == .atom ? atomNode(Int(child.arg), scope: scope) : evaluateNode(id, scope: scope)
                 if !o.isEmpty { ws.stack.append(o) }
                 k = nextKid(of: n, from: k + 1)
             }
