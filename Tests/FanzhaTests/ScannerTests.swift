@@ -699,9 +699,9 @@ category prize {
     }
 
     /// An `or`'s or `at_least`'s regex child whose requirement is one clause is passed over on
-    /// that clause's stamp (`Program.kidPrefilter`); one of several clauses or of none, through
-    /// `ruledOut`. Every subset of their cues gives the same hits and spans with the prefilter
-    /// as without it.
+    /// that clause's stamp (`Program.kidPrefilter`); one of several clauses, on its first
+    /// clause's stamp and then through `ruledOut`; one of none, through `ruledOut`. Every subset
+    /// of their cues gives the same hits and spans with the prefilter as without it.
     @Test func regexChildrenArePassedOverOnTheirClauses() throws {
         let text = categoriesText + """
         rule a { title "a" score 1 match /甲乙.?/ or /(丙丁|戊己)/ or /庚辛.*壬癸/ or /子/ }
@@ -711,7 +711,10 @@ category prize {
         let p = s.matcher.programPointer.pointee
         let a = p.nodes[Int(p.roots[s.rules.rules.firstIndex { $0.id == "a" }!])]
         let entries = (0..<Int(a.count)).map { p.kidPrefilter[Int(a.first) + $0] }
-        #expect(entries[0] <= -2 && entries[1] <= -2 && entries[2] == -1 && entries[3] == -1,
+        let first = { (k: Int) in p.atomClauseFirst[Int(p.nodes[Int(p.kids[Int(a.first) + k])].arg)] }
+        #expect(entries[0] == Program.kidClauseEntry(clause: first(0), more: false)
+                && entries[1] == Program.kidClauseEntry(clause: first(1), more: false)
+                && entries[2] == Program.kidClauseEntry(clause: first(2), more: true) && entries[3] == -1,
                 "one clause (甲乙), one clause of two words, two clauses, none: \(entries)")
         let cues = ["甲乙", "丙丁", "戊己", "庚辛", "壬癸", "子丑"]
         var fired = Set<Int>()
@@ -784,8 +787,8 @@ category prize {
     }
 
     /// `Program.kidPrefilter`, what `nextKid` reads for each child of an `or` or `at_least`: its atom
-    /// when it is a word list, -2 - its clause when it is a regex whose requirement is one clause,
-    /// -1 for the rest; the same in a program read back from a compiled rule set as in one
+    /// when it is a word list, its first clause (and whether it has more) when it is a regex with
+    /// clauses, -1 for the rest; the same in a program read back from a compiled rule set as in one
     /// lowered from the rules. (`aRuleFiresExactlyWhenItsConditionHasOccurrences` checks that
     /// passing over children by it changes no outcome.)
     @Test func eachChildsPrefilterEntryNamesItsAtomOrClause() throws {
@@ -794,16 +797,17 @@ category prize {
             let matcher = CompiledMatcher(set)
             let p = matcher.programPointer.pointee
             #expect(p.kidPrefilter.count == p.kids.count)
-            var words = 0, regexes = 0, others = 0
+            var words = 0, regexes = 0, severalClauses = 0, others = 0
             for j in 0..<p.kids.count {
                 let n = p.nodes[Int(p.kids[j])]
                 let a = Int(n.arg)
                 let expected: Int32 = n.op != .atom ? -1 : p.atomIsWords[a] ? n.arg
-                    : p.atomClauseCount[a] == 1 ? -2 - p.atomClauseFirst[a] : -1
+                    : p.atomClauseCount[a] == 0 ? -1 : -2 - (p.atomClauseFirst[a] << 1 | (p.atomClauseCount[a] > 1 ? 1 : 0))
                 #expect(p.kidPrefilter[j] == expected)
-                if expected >= 0 { words += 1 } else if expected == -1 { others += 1 } else { regexes += 1 }
+                if expected >= 0 { words += 1 } else if expected == -1 { others += 1 } else if (-2 - expected) & 1 == 0 { regexes += 1 } else { severalClauses += 1 }
             }
-            #expect(words > 100 && regexes > 100 && others > 100, "children: \(words) word lists, \(regexes) one-clause regexes, \(others) others")
+            #expect(words > 100 && regexes > 100 && severalClauses > 30 && others > 100,
+                    "children: \(words) word lists, \(regexes) one-clause regexes, \(severalClauses) of several, \(others) others")
         }
     }
 

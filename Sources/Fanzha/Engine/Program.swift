@@ -53,12 +53,14 @@ struct Program: Sendable {
     /// Per atom: a literal or term list, whose occurrences the automaton finds (not a regex).
     var atomIsWords = Table<Bool>()
     /// Per entry of `kids`, what the prefilter can say of that child (`Program.kidPrefilter`): its
-    /// atom `a` when it is a word list, `-2 - c` when it is a regex atom whose requirement is the
-    /// one clause `c`, -1 for the rest (a regex of no clause or of several, a node that is not an
-    /// atom: `ruledOut` asks those). An `or` or `at_least` passes over the children the prefilter
-    /// rules out reading this one table and one stamp, not the child's node, then the atom's kind
-    /// and its clauses (`nextKid`): a frame tries some forty regexes on every record, most of them
-    /// needing one word the record does not hold.
+    /// atom `a` when it is a word list; for a regex atom with clauses, `-2 - (c << 1 | more)`,
+    /// where `c` is the first clause of its requirement and `more` says it has others
+    /// (`ruledOut` then asks them, and the regex's literal gate, once `c` holds); -1 for the
+    /// rest (a regex of no clause, a node that is not an atom: `ruledOut` asks those). An `or` or
+    /// `at_least` passes over the children the prefilter rules out reading this one table and one
+    /// stamp, not the child's node, then the atom's kind and its clauses (`nextKid`): a frame
+    /// tries some forty regexes on every record, most of them needing a word the record does not
+    /// hold — of those with several clauses, nine in ten lack a word of their first.
     var kidPrefilter = Table<Int32>()
     /// Per node, the node through which the prefilter can rule it out before it is evaluated
     /// (`Evaluation.ruledOut`), or -1: the node itself when it is an atom, or an `or`/`at_least`
@@ -167,8 +169,18 @@ struct Program: Sendable {
             guard n.op == .atom else { return -1 }
             let a = Int(n.arg)
             if atomIsWords[a] { return n.arg }
-            return atomClauseCount[a] == 1 ? -2 - atomClauseFirst[a] : -1
+            let count = atomClauseCount[a]
+            return count == 0 ? -1 : kidClauseEntry(clause: atomClauseFirst[a], more: count > 1)
         })
+    }
+
+    /// A regex child's `kidPrefilter` entry: the clause `nextKid` tests first, and whether the
+    /// regex has other clauses (then `ruledOut` is asked too once that one holds). The entry fits
+    /// an `Int32` for a clause below 2^30 (a rule set has thousands); past that it is -1, and
+    /// `ruledOut` asks all the regex's clauses itself.
+    static func kidClauseEntry(clause: Int32, more: Bool) -> Int32 {
+        guard clause < 1 << 30 else { return -1 }
+        return -2 - (clause << 1 | (more ? 1 : 0))
     }
 
     /// The `ruledOutBy` table of a program's nodes, children, rule roots and `kidPrefilter` (every index
@@ -365,6 +377,14 @@ struct Table<Element: BitwiseCopyable>: @unchecked Sendable {
     subscript(i: Int) -> Element {
         assert(i >= 0 && i < count, "program table index out of range")
         return raw.unsafelyUnwrapped.assumingMemoryBound(to: Element.self)[i]
+    }
+
+    /// Where entry `i` is, for a loop that reads the entries from `i` on by their offset from it
+    /// (a node's children): no addition of `i` to each index, no register kept for it.
+    @inline(__always)
+    func address(_ i: Int) -> UnsafePointer<Element> {
+        assert(i >= 0 && i < count, "program table index out of range")
+        return UnsafePointer(raw.unsafelyUnwrapped.assumingMemoryBound(to: Element.self)) + i
     }
 }
 
