@@ -133,7 +133,7 @@ private func describe(_ units: [String], _ words: [[UInt8]], _ text: [UInt8]) ->
         let want = naiveHits(words, text)
         #expect(got.count == want.count)
         #expect(got.sorted() == want.sorted())
-        // The dense table has one state per distinct prefix (plus the root).
+        // One state per distinct prefix (plus the root).
         var prefixes = Set<[UInt8]>()
         for w in words { for k in 1...w.count { prefixes.insert(Array(w[..<k])) } }
         #expect(ac.stateCount == prefixes.count + 1)
@@ -149,16 +149,54 @@ private func describe(_ units: [String], _ words: [[UInt8]], _ text: [UInt8]) ->
         }
         let built = AhoCorasick(byteWords: words)
         let made = AhoCorasick(byteClass: Table(Array(built.byteClass.buffer)), classCount: built.classCount,
-                               next: TransitionTable(copying: Array(built.next.buffer)), outputStart: Table(Array(built.outputStart.buffer)),
-                               outputCount: Table(Array(built.outputCount.buffer)), outputs: Table(Array(built.outputs.buffer)),
-                               wordLength: Table(Array(built.wordLength.buffer)))
-        #expect(Array(made.byteClass.buffer) == Array(built.byteClass.buffer) && Array(made.next.buffer) == Array(built.next.buffer))
-        #expect(Array(made.outputStart.buffer) == Array(built.outputStart.buffer) && Array(made.outputCount.buffer) == Array(built.outputCount.buffer))
+                               nodes: Table(Array(built.nodes.buffer)), outputs: Table(Array(built.outputs.buffer)),
+                               wordLength: Table(Array(built.wordLength.buffer)), stateCount: built.stateCount)
+        #expect(Array(made.byteClass.buffer) == Array(built.byteClass.buffer) && Array(made.nodes.buffer) == Array(built.nodes.buffer))
         #expect(Array(made.outputs.buffer) == Array(built.outputs.buffer) && Array(made.wordLength.buffer) == Array(built.wordLength.buffer))
+        #expect(AhoCorasick.tablesAreConsistent(byteClass: made.byteClass, classCount: made.classCount, nodes: made.nodes,
+                                                outputs: made.outputs, wordLength: made.wordLength, stateCount: made.stateCount,
+                                                wordCount: words.count))
         for round in 0..<50 {
             let text: [UInt8] = (0..<Int.random(in: 0...40, using: &rng)).flatMap { _ in Array(units.randomElement(using: &rng)!.utf8) }
             #expect(automatonHits(made, text) == automatonHits(built, text), "round \(round)")
             check(words, text, "round \(round)")
         }
+    }
+
+    /// The check that lets the scan walk tables read from a file without bounds checks: tables
+    /// damaged one entry at a time are refused, or else still walk inside their memory and end
+    /// (a damaged target may send the walk to another state, which only changes the hits).
+    @Test func damagedTablesAreRefusedOrStillSafeToWalk() {
+        var rng = SplitMix64(seed: 5)
+        let units = ["安", "全", "账", "户", "a"]
+        let words: [[UInt8]] = (0..<30).map { _ in
+            (0..<Int.random(in: 1...4, using: &rng)).flatMap { _ in Array(units.randomElement(using: &rng)!.utf8) }
+        }
+        let built = AhoCorasick(byteWords: words)
+        let nodes = Array(built.nodes.buffer), outputs = Array(built.outputs.buffer)
+        var refused = 0, kept = 0
+        for round in 0..<600 {
+            var damagedNodes = nodes, damagedOutputs = outputs
+            if round % 4 == 3 {
+                let i = Int.random(in: 0..<outputs.count, using: &rng)
+                damagedOutputs[i] = [Int32.random(in: -2...Int32(words.count + 2), using: &rng), damagedOutputs[i] + 1].randomElement(using: &rng)!
+            } else {
+                let i = Int.random(in: 0..<nodes.count, using: &rng)
+                damagedNodes[i] = [Int32.random(in: -3...Int32(nodes.count + 3), using: &rng), nodes[i] ^ 1, nodes[i] ^ (1 << 16), ~nodes[i], 0]
+                    .randomElement(using: &rng)!
+            }
+            guard damagedNodes != nodes || damagedOutputs != outputs else { continue }
+            let consistent = AhoCorasick.tablesAreConsistent(
+                byteClass: built.byteClass, classCount: built.classCount, nodes: Table(damagedNodes), outputs: Table(damagedOutputs),
+                wordLength: built.wordLength, stateCount: built.stateCount, wordCount: words.count)
+            guard consistent else { refused += 1; continue }
+            kept += 1
+            let made = AhoCorasick(byteClass: Table(Array(built.byteClass.buffer)), classCount: built.classCount,
+                                   nodes: Table(damagedNodes), outputs: Table(damagedOutputs),
+                                   wordLength: Table(Array(built.wordLength.buffer)), stateCount: built.stateCount)
+            let text: [UInt8] = (0..<200).flatMap { _ in Array(units.randomElement(using: &rng)!.utf8) }
+            #expect(automatonHits(made, text).allSatisfy { $0.word >= 0 && $0.word < words.count }, "round \(round)")
+        }
+        #expect(refused > 300, "refused \(refused), kept \(kept)")
     }
 }

@@ -33,7 +33,7 @@ public enum CompiledRuleCache {
     public static let fileExtension = "fzc"
     static let magic: [UInt8] = Array("FZCRULES".utf8)
     /// Bumped whenever the layout below changes.
-    static let formatVersion: UInt32 = 12
+    static let formatVersion: UInt32 = 13
     static let headerSize = 48
     /// Environment variable that turns the automatic cache off.
     public static let disableVariable = "FANZHA_NO_CACHE"
@@ -207,7 +207,7 @@ public enum CompiledRuleCache {
         let payload = UnsafeRawBufferPointer(rebasing: all[headerSize...])
         if let stamp, stamp.vouches(for: file.identity) {
             var p = ByteReader(payload, path: path, owner: file)
-            return try decode(&p)
+            return try decode(&p, walkingAutomaton: false)
         }
         // The checksum and the decoding run side by side (start-up is wall-clock time); the
         // decoded rules are used only if the checksum then agrees. Decoding a damaged file is
@@ -396,12 +396,13 @@ public enum CompiledRuleCache {
         let automaton = prebuilt?.automaton ?? AhoCorasick(words: set.words)
         w.raw(Array(automaton.byteClass.buffer), counted: true)
         w.count(automaton.classCount)
-        // Aligned, so that loading reads it in place from the mapped file.
+        w.count(automaton.stateCount)
+        // Aligned, so that loading reads them in place from the mapped file.
         w.align(4)
-        w.int32s(automaton.next.buffer)
-        w.int32s(automaton.outputStart.buffer)
-        w.int32s(automaton.outputCount.buffer)
+        w.int32s(automaton.nodes.buffer)
+        w.align(4)
         w.int32s(automaton.outputs.buffer)
+        w.align(4)
         w.int32s(automaton.wordLength.buffer)
         program.encode(into: &w)
     }
@@ -409,7 +410,12 @@ public enum CompiledRuleCache {
     /// The rule set `encode` wrote. Only what a scan reads is decoded here; the details block
     /// (conditions, requirements, examples, sources, variants) is decoded on first use, and each
     /// atom's regexes are compiled on first use (`AtomPatterns`).
-    static func decode(_ r: inout ByteReader) throws -> RuleSet {
+    ///
+    /// `walkingAutomaton`: whether to check the automaton's tables record by record (a few million
+    /// instructions: about 3 ms of a start-up). The scan walks them without bounds checks, so a file
+    /// is walked whenever its checksum is checked (that is, before its first use, and every use of a
+    /// `fanzha compile` file); a stamped cache file is the same bytes as when it was walked.
+    static func decode(_ r: inout ByteReader, walkingAutomaton: Bool = true) throws -> RuleSet {
         let levels = Levels(low: try r.int(), medium: try r.int(), high: try r.int())
         var categories: [Category] = []
         let n1 = try r.count()
@@ -499,29 +505,20 @@ public enum CompiledRuleCache {
         let model: [UInt8]? = try r.u8() != 0 ? r.bytes() : nil
 
         let byteClass = try r.bytes()
-        let classCount = try r.count()
-        try r.align(4)
-        let next = try r.int32Table()
-        // Read in place, as the transition table (copied where the file is not aligned).
-        let outputStart = try r.programTable(), outputCount = try r.programTable(), outputs = try r.programTable(),
-            wordLength = try r.programTable()
-        let states = outputStart.count
-        var consistent = byteClass.count == 256 && classCount > 0 && next.count == states * classCount
-        consistent = consistent && outputCount.count == states && wordLength.count == wordCount
-        for c in byteClass where Int(c) >= classCount { consistent = false }
-        for w in outputs where w < 0 || Int(w) >= wordCount { consistent = false }
-        if consistent {
-            for s in 0..<states {
-                let a = Int(outputStart[s]), n = Int(outputCount[s])
-                if a < 0 || n < 0 || a + n > outputs.count { consistent = false }
-            }
-        }
-        guard consistent else {
-            for t in [outputStart, outputCount, outputs, wordLength] { t.deallocate() }
+        let classCount = try r.count(), stateCount = try r.count()
+        // Read in place from the mapped file (copied where it is not aligned), and checked: the
+        // scan walks these tables without bounds checks.
+        let nodes = try r.programTable(), outputs = try r.programTable(), wordLength = try r.programTable()
+        let classes = Table(byteClass)
+        guard AhoCorasick.tablesAreConsistent(byteClass: classes, classCount: classCount, nodes: nodes, outputs: outputs,
+                                              wordLength: wordLength, stateCount: stateCount, wordCount: wordCount,
+                                              walkingRecords: walkingAutomaton) else {
+            for t in [nodes, outputs, wordLength] { t.deallocate() }
+            classes.deallocate()
             throw r.bad("inconsistent automaton tables")
         }
-        let automaton = AhoCorasick(byteClass: Table(byteClass), classCount: classCount, next: next, outputStart: outputStart,
-                                    outputCount: outputCount, outputs: outputs, wordLength: wordLength, storage: r.owner)
+        let automaton = AhoCorasick(byteClass: classes, classCount: classCount, nodes: nodes, outputs: outputs,
+                                    wordLength: wordLength, stateCount: stateCount, storage: r.owner)
         let program = try Program(from: &r, rules: ruleCount, atoms: atomCount, words: wordCount)
         guard r.p == r.base.count else {
             program.deallocate()
@@ -1105,20 +1102,6 @@ struct ByteReader {
         p = before
         #endif
         return Table(try int32s())
-    }
-
-    /// A table of Int32 read in place: valid while the mapped file (`owner`) lives.
-    mutating func int32Table() throws -> TransitionTable {
-        #if _endian(little)
-        let before = p
-        let n = try count()
-        let at = try take(n * 4)
-        if let owner, (Int(bitPattern: base.baseAddress!) + at) % 4 == 0 {
-            return TransitionTable(borrowing: (base.baseAddress! + at).assumingMemoryBound(to: Int32.self), count: n, owner: owner)
-        }
-        p = before
-        #endif
-        return TransitionTable(copying: try int32s())
     }
 
     mutating func int32s() throws -> [Int32] {
