@@ -211,7 +211,10 @@ package final class AhoCorasick: @unchecked Sendable {
                 // `bytes ^ c·0x01…01` that are zero are its children on `c` (the lowest set bit
                 // of `zeroBytes` is exact; the load's bytes past `k` are masked off).
                 let k = Int(shape & AhoCorasick.transitionCountMask)
-                if k != 0 {
+                if k == 1 {
+                    // Most sparse states have one child (a word's bytes running on alone).
+                    if Int(UnsafeRawPointer(body).load(as: UInt8.self)) == c { t = body[1]; break }
+                } else if k != 0 {
                     let bytes = UInt64(littleEndian: UnsafeRawPointer(body).loadUnaligned(as: UInt64.self))
                     let x = bytes ^ (UInt64(truncatingIfNeeded: c) &* 0x0101_0101_0101_0101)
                     let zeroBytes = (x &- 0x0101_0101_0101_0101) & ~x & 0x8080_8080_8080_8080 & (UInt64.max &>> (64 &- 8 &* k))
