@@ -42,6 +42,10 @@ package final class AhoCorasick: @unchecked Sendable {
     package let stateCount: Int
     /// What keeps tables read in place alive (the mapped file); nil when they are all its own.
     private let storage: AnyObject?
+    /// `nodes` when it is a huge-page copy (of a table of at least `hugePageCopyFrom` bytes).
+    private let nodesCopy: HugePageCopy?
+    /// Smaller tables (the tests' automata) are read where they are.
+    static let hugePageCopyFrom = 1 << 20
 
     static let denseShape: Int32 = 1 << 16
     static let reportsShape: Int32 = 1 << 17
@@ -58,7 +62,16 @@ package final class AhoCorasick: @unchecked Sendable {
          stateCount: Int, storage: AnyObject? = nil) {
         self.byteClass = byteClass
         self.classCount = classCount
-        self.nodes = nodes
+        // Each step of a scan reads a state at random in `nodes`: in 4 KB pages a large table
+        // costs a TLB miss on most steps (`HugePageCopy`).
+        if nodes.count * 4 >= Self.hugePageCopyFrom, let copy = HugePageCopy(copying: nodes.address(0), byteCount: nodes.count * 4) {
+            nodes.deallocate()   // its own memory; a borrowed table's stays with its owner
+            self.nodes = Table(borrowing: copy.base, count: nodes.count)
+            nodesCopy = copy
+        } else {
+            self.nodes = nodes
+            nodesCopy = nil
+        }
         self.outputs = outputs
         self.wordLength = wordLength
         self.stateCount = stateCount
