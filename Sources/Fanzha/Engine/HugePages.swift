@@ -6,8 +6,8 @@ import Glibc
 /// transparent huge pages, `MADV_HUGEPAGE`), for tables a scan reads at random on every record.
 ///
 /// Why: on this project's machine (a virtual machine, where every TLB miss is a two-level page
-/// walk) the prefilter automaton's 1.6 MB in 4 KB pages cost about 8% of a record's seconds in
-/// address translation alone; in one huge page it costs none. Where the kernel gives no huge
+/// walk) the prefilter automaton's table, 1.6 MB in 4 KB pages as it then was, cost about 8% of a
+/// record's seconds in address translation alone; in one huge page it costs none. Where the kernel gives no huge
 /// page (THP off, another system) the copy is ordinary memory and costs only the copying.
 final class HugePageCopy: @unchecked Sendable {
     /// The copy: valid while this object lives.

@@ -33,7 +33,7 @@ public enum CompiledRuleCache {
     public static let fileExtension = "fzc"
     static let magic: [UInt8] = Array("FZCRULES".utf8)
     /// Bumped whenever the layout below changes.
-    static let formatVersion: UInt32 = 13
+    static let formatVersion: UInt32 = 14
     static let headerSize = 48
     /// Environment variable that turns the automatic cache off.
     public static let disableVariable = "FANZHA_NO_CACHE"
@@ -394,10 +394,13 @@ public enum CompiledRuleCache {
         // The prefilter's automaton and the evaluation program, as built from these rules.
         let prebuilt = set.prebuilt
         let automaton = prebuilt?.automaton ?? AhoCorasick(words: set.words)
-        w.raw(Array(automaton.byteClass.buffer), counted: true)
         w.count(automaton.classCount)
         w.count(automaton.stateCount)
         // Aligned, so that loading reads them in place from the mapped file.
+        w.align(4)
+        w.uint16s(automaton.classBlocks.buffer)
+        w.align(4)
+        w.uint16s(automaton.classes.buffer)
         w.align(4)
         w.int32s(automaton.nodes.buffer)
         w.align(4)
@@ -504,20 +507,20 @@ public enum CompiledRuleCache {
         details.locate(try r.reader(skipping: detailLength), words: wordCount, atoms: atomCount, rules: ruleCount)
         let model: [UInt8]? = try r.u8() != 0 ? r.bytes() : nil
 
-        let byteClass = try r.bytes()
         let classCount = try r.count(), stateCount = try r.count()
         // Read in place from the mapped file (copied where it is not aligned), and checked: the
         // scan walks these tables without bounds checks.
+        let classBlocks = try r.uint16Table(), classes = try r.uint16Table()
         let nodes = try r.programTable(), outputs = try r.programTable(), wordLength = try r.programTable()
-        let classes = Table(byteClass)
-        guard AhoCorasick.tablesAreConsistent(byteClass: classes, classCount: classCount, nodes: nodes, outputs: outputs,
-                                              wordLength: wordLength, stateCount: stateCount, wordCount: wordCount,
+        guard AhoCorasick.tablesAreConsistent(classBlocks: classBlocks, classes: classes, classCount: classCount, nodes: nodes,
+                                              outputs: outputs, wordLength: wordLength, stateCount: stateCount, wordCount: wordCount,
                                               walkingRecords: walkingAutomaton) else {
             for t in [nodes, outputs, wordLength] { t.deallocate() }
+            classBlocks.deallocate()
             classes.deallocate()
             throw r.bad("inconsistent automaton tables")
         }
-        let automaton = AhoCorasick(byteClass: classes, classCount: classCount, nodes: nodes, outputs: outputs,
+        let automaton = AhoCorasick(classBlocks: classBlocks, classes: classes, classCount: classCount, nodes: nodes, outputs: outputs,
                                     wordLength: wordLength, stateCount: stateCount, storage: r.owner)
         let program = try Program(from: &r, rules: ruleCount, atoms: atomCount, words: wordCount)
         guard r.p == r.base.count else {
@@ -996,6 +999,15 @@ struct ByteWriter {
 
     mutating func int32s(_ xs: [Int32]) { xs.withUnsafeBufferPointer { int32s($0) } }
 
+    mutating func uint16s(_ xs: UnsafeBufferPointer<UInt16>) {
+        count(xs.count)
+        #if _endian(little)
+        bytes.append(contentsOf: UnsafeRawBufferPointer(xs))
+        #else
+        for x in xs { withUnsafeBytes(of: x.littleEndian) { bytes.append(contentsOf: $0) } }
+        #endif
+    }
+
     mutating func int32s(_ xs: UnsafeBufferPointer<Int32>) {
         count(xs.count)
         #if _endian(little)
@@ -1102,6 +1114,20 @@ struct ByteReader {
         p = before
         #endif
         return Table(try int32s())
+    }
+
+    /// A table of UInt16 after its alignment padding, read in place as `programTable` reads Int32s.
+    mutating func uint16Table() throws -> Table<UInt16> {
+        try align(4)
+        let n = try count()
+        let at = try take(n * 2)
+        #if _endian(little)
+        if owner != nil, (Int(bitPattern: base.baseAddress!) + at) % 2 == 0 {
+            return Table(borrowing: base.baseAddress! + at, count: n)
+        }
+        #endif
+        let values = (0..<n).map { UInt16(littleEndian: base.loadUnaligned(fromByteOffset: at + 2 * $0, as: UInt16.self)) }
+        return Table(values)
     }
 
     mutating func int32s() throws -> [Int32] {
