@@ -7,17 +7,18 @@
 /// about 2.2 times shorter (1.4 steps a character against 3.2 on the bench slice), and the
 /// bundled rules' ~20,000 words make ~48,000 states instead of ~98,000. Most states have one child
 /// (a word's characters running on alone), so each state stores only its own transitions, with
-/// its failure link: about 0.9 MB, where the first byte-level automaton's dense table was 46 MB.
+/// its failure link and the words it reports: about 1.3 MB, where the first byte-level
+/// automaton's dense table was 46 MB.
 ///
-/// Characters are first mapped to classes (`classOf`); every character that occurs in no word is
+/// Characters are first mapped to classes (`classBlocks`, `classes`); every character that occurs in no word is
 /// class 0 and leads straight back to the root from any state. The text must be valid UTF-8 (the
 /// normaliser's output always is): other bytes are read safely but are not matched as bytes.
 ///
 /// Layout: one flat table of Int32, `nodes`; a state is the offset of its record there:
-/// - `nodes[s - 1]`, only when words end at it: where its words are in `outputs` (a count, then
-///   the word ids: its own words, then its failure state's), as `~index` (negative, so that the
-///   records can be walked in order). Before the record, so that the transitions are always at
-///   `s + 2` and the scan never reads this word unless it reports.
+/// - before the record, only when words end at it, its words: for each (its own words, then its
+///   failure state's) `~id, ~length` (the length in UTF-8 bytes), then `~count` at `nodes[s - 1]`;
+///   all negative, so that the records can be walked in order. Before the record, so that the
+///   transitions are always at `s + 2`; beside it, so that reporting reads the state's own lines.
 /// - `nodes[s]`: its failure state (the longest proper suffix of its string that is a state);
 ///   the root's (offset 0) is itself.
 /// - `nodes[s + 1]`, its shape: the number of transitions `k` (a sparse state, fewer than
@@ -42,10 +43,6 @@ package final class AhoCorasick: @unchecked Sendable {
     let classes: Table<UInt16>
     let classCount: Int
     let nodes: Table<Int32>
-    /// Each reporting state's words: a count, then the word ids.
-    let outputs: Table<Int32>
-    /// Each word's length in UTF-8 bytes (the hits are byte offsets).
-    let wordLength: Table<Int32>
     /// How many states (for tests and diagnostics: the scan needs only offsets).
     package let stateCount: Int
     /// What keeps tables read in place alive (the mapped file); nil when they are all its own.
@@ -73,8 +70,8 @@ package final class AhoCorasick: @unchecked Sendable {
     /// The automaton from its tables (as `CompiledRuleCache` reads them, with the file that holds
     /// them as `storage`), which it then owns or borrows as each `Table` says. The tables must be
     /// consistent (`tablesAreConsistent`): the scan reads them without bounds checks.
-    init(classBlocks: Table<UInt16>, classes: Table<UInt16>, classCount: Int, nodes: Table<Int32>, outputs: Table<Int32>,
-         wordLength: Table<Int32>, stateCount: Int, storage: AnyObject? = nil) {
+    init(classBlocks: Table<UInt16>, classes: Table<UInt16>, classCount: Int, nodes: Table<Int32>, stateCount: Int,
+         storage: AnyObject? = nil) {
         self.classBlocks = classBlocks
         self.classes = classes
         self.classCount = classCount
@@ -88,8 +85,6 @@ package final class AhoCorasick: @unchecked Sendable {
             self.nodes = nodes
             nodesCopy = nil
         }
-        self.outputs = outputs
-        self.wordLength = wordLength
         self.stateCount = stateCount
         self.storage = storage
     }
@@ -97,7 +92,7 @@ package final class AhoCorasick: @unchecked Sendable {
     deinit {
         classBlocks.deallocate()
         classes.deallocate()
-        for t in [nodes, outputs, wordLength] { t.deallocate() }
+        nodes.deallocate()
     }
 
     /// Empty words are never reported. At most 65,535 distinct characters.
@@ -184,7 +179,7 @@ package final class AhoCorasick: @unchecked Sendable {
         var size = 0
         for s in order {
             let k = childCount[s]
-            size += found[s].isEmpty ? 0 : 1
+            size += found[s].isEmpty ? 0 : 2 * found[s].count + 1
             offset[s] = size
             size += 2 + (isDense(s) ? n : Self.keyWords(k) + k)
         }
@@ -198,14 +193,13 @@ package final class AhoCorasick: @unchecked Sendable {
                 f = fail[f]
             }
         }
+        let byteLength = words.map { Int32($0.utf8.count) }
         var nodes = [Int32](); nodes.reserveCapacity(size)
-        var outputs = [Int32]()
         for s in order {
             let dense = isDense(s), k = childCount[s]
             if !found[s].isEmpty {
-                nodes.append(~Int32(outputs.count))
-                outputs.append(Int32(found[s].count))
-                outputs += found[s]
+                for w in found[s] { nodes += [~w, ~byteLength[Int(w)]] }
+                nodes.append(~Int32(found[s].count))
             }
             nodes.append(Int32(offset[fail[s]]))
             nodes.append((dense ? Self.denseShape : Int32(k)) | (found[s].isEmpty ? 0 : Self.reportsShape))
@@ -224,8 +218,7 @@ package final class AhoCorasick: @unchecked Sendable {
             }
         }
         assert(nodes.count == size)
-        self.init(classBlocks: Table(blocks), classes: Table(classTable), classCount: n, nodes: Table(nodes), outputs: Table(outputs),
-                  wordLength: Table(words.map { Int32($0.utf8.count) }), stateCount: stateCount)
+        self.init(classBlocks: Table(blocks), classes: Table(classTable), classCount: n, nodes: Table(nodes), stateCount: stateCount)
     }
 
     /// Calls `found(wordID, start, end)` for every occurrence of every word (overlaps included),
@@ -236,7 +229,6 @@ package final class AhoCorasick: @unchecked Sendable {
         // Plain pointers in locals: the loop holds its place, tables and state in registers, with
         // nothing to retain or release around it.
         let blocks = classBlocks.address(0), classes = self.classes.address(0), nodes = self.nodes.address(0)
-        let outputs = self.outputs, wordLength = self.wordLength
         let end = first + text.count
         var p = first
         var s = 0   // the current state's offset
@@ -288,10 +280,10 @@ package final class AhoCorasick: @unchecked Sendable {
             }
             s = Int(~t)
             let i = p - first
-            let a = Int(~nodes[s &- 1])
-            for k in (a &+ 1)..<(a &+ 1 &+ Int(outputs[a])) {
-                let w = Int(outputs[k])
-                found(w, i &- Int(wordLength[w]), i)
+            var q = s &- 1 &- 2 &* Int(~nodes[s &- 1])
+            while q < s &- 1 {
+                found(Int(~nodes[q]), i &- Int(~nodes[q &+ 1]), i)
+                q &+= 2
             }
         }
     }
@@ -320,14 +312,12 @@ package final class AhoCorasick: @unchecked Sendable {
     /// and without looping: every class inside the class table, every state's record inside
     /// `nodes`, every target and failure link the offset of a state, every failure link shallower
     /// (earlier) than its state so a chain ends at the root, the root and every dense row complete,
-    /// every word list inside `outputs` and every word id below `wordCount`. Linear in the tables'
-    /// size; `walkingRecords` false checks only the class map, the shapes and the root (for
-    /// tables walked before, `CompiledRuleCache.decode`).
+    /// every word id below `wordCount`. Linear in the tables' size; `walkingRecords` false checks only the class map, the shapes
+    /// and the root (for tables walked before, `CompiledRuleCache.decode`).
     static func tablesAreConsistent(classBlocks: Table<UInt16>, classes: Table<UInt16>, classCount: Int, nodes: Table<Int32>,
-                                    outputs: Table<Int32>, wordLength: Table<Int32>, stateCount: Int, wordCount: Int,
-                                    walkingRecords: Bool = true) -> Bool {
+                                    stateCount: Int, wordCount: Int, walkingRecords: Bool = true) -> Bool {
         guard classBlocks.count == blockCount, classes.count >= blockSize, classes.count % blockSize == 0,
-              classCount > 0, classCount <= 0xFFFF, wordLength.count == wordCount,
+              classCount > 0, classCount <= 0xFFFF,
               nodes.count >= 2 + classCount, stateCount > 0, nodes[0] == 0, nodes[1] == denseShape else { return false }
         let places = classes.count / blockSize
         var highestBlock: UInt16 = 0, highestClass: UInt16 = 0
@@ -343,26 +333,27 @@ package final class AhoCorasick: @unchecked Sendable {
         var o = 0
         // First pass: each record's extent, its failure link and its words.
         while o < count {
-            var wordsAt: Int?
-            if nodes[o] < 0 {
-                wordsAt = Int(~nodes[o])
-                o += 1
+            // The words before a reporting state: `~id, ~length` pairs, then `~count`.
+            var wordRun = o
+            while wordRun < count && nodes[wordRun] < 0 { wordRun += 1 }
+            let words = wordRun - o
+            if words > 0 {
+                guard words % 2 == 1, Int(~nodes[wordRun - 1]) == words / 2 else { return false }
+                for q in stride(from: o, to: wordRun - 1, by: 2) {
+                    let id = Int(~nodes[q]), length = Int(~nodes[q + 1])
+                    guard id < wordCount, length >= 1 else { return false }
+                }
+                o = wordRun
             }
             guard o + 2 <= count else { return false }
             let shape = nodes[o + 1]
             guard shape >= 0, shape & ~(denseShape | reportsShape | transitionCountMask) == 0 else { return false }
             let dense = shape & denseShape != 0, k = Int(shape & transitionCountMask)
             let reporting = shape & reportsShape != 0
-            guard reporting == (wordsAt != nil), (dense && k == 0) || (!dense && k < denseFrom),
+            guard reporting == (words > 0), (dense && k == 0) || (!dense && k < denseFrom),
                   o != 0 || (dense && !reporting) else { return false }
             let fail = Int(nodes[o])
             guard o == 0 ? fail == 0 : (fail >= 0 && fail < o) else { return false }
-            if let a = wordsAt {
-                guard a < outputs.count else { return false }
-                let n = Int(outputs[a])
-                guard n >= 1, n <= outputs.count - a - 1 else { return false }
-                for i in (a + 1)...(a + n) where outputs[i] < 0 || Int(outputs[i]) >= wordCount { return false }
-            }
             let body = o + 2, end = body + (dense ? classCount : keyWords(k) + k)
             guard end <= count else { return false }
             if !dense && k > 0 {
@@ -386,7 +377,7 @@ package final class AhoCorasick: @unchecked Sendable {
         }
         o = 0
         while o < count {
-            if nodes[o] < 0 { o += 1 }
+            while nodes[o] < 0 { o += 1 }   // words before a state: checked above
             let shape = nodes[o + 1], dense = shape & denseShape != 0, k = Int(shape & transitionCountMask)
             guard isState[Int(nodes[o])] else { return false }
             let body = o + 2

@@ -33,7 +33,7 @@ public enum CompiledRuleCache {
     public static let fileExtension = "fzc"
     static let magic: [UInt8] = Array("FZCRULES".utf8)
     /// Bumped whenever the layout below changes.
-    static let formatVersion: UInt32 = 14
+    static let formatVersion: UInt32 = 15
     static let headerSize = 48
     /// Environment variable that turns the automatic cache off.
     public static let disableVariable = "FANZHA_NO_CACHE"
@@ -403,10 +403,6 @@ public enum CompiledRuleCache {
         w.uint16s(automaton.classes.buffer)
         w.align(4)
         w.int32s(automaton.nodes.buffer)
-        w.align(4)
-        w.int32s(automaton.outputs.buffer)
-        w.align(4)
-        w.int32s(automaton.wordLength.buffer)
         program.encode(into: &w)
     }
 
@@ -511,17 +507,15 @@ public enum CompiledRuleCache {
         // Read in place from the mapped file (copied where it is not aligned), and checked: the
         // scan walks these tables without bounds checks.
         let classBlocks = try r.uint16Table(), classes = try r.uint16Table()
-        let nodes = try r.programTable(), outputs = try r.programTable(), wordLength = try r.programTable()
+        let nodes = try r.programTable()
         guard AhoCorasick.tablesAreConsistent(classBlocks: classBlocks, classes: classes, classCount: classCount, nodes: nodes,
-                                              outputs: outputs, wordLength: wordLength, stateCount: stateCount, wordCount: wordCount,
-                                              walkingRecords: walkingAutomaton) else {
-            for t in [nodes, outputs, wordLength] { t.deallocate() }
-            classBlocks.deallocate()
-            classes.deallocate()
+                                              stateCount: stateCount, wordCount: wordCount, walkingRecords: walkingAutomaton) else {
+            for t in [classBlocks, classes] { t.deallocate() }
+            nodes.deallocate()
             throw r.bad("inconsistent automaton tables")
         }
-        let automaton = AhoCorasick(classBlocks: classBlocks, classes: classes, classCount: classCount, nodes: nodes, outputs: outputs,
-                                    wordLength: wordLength, stateCount: stateCount, storage: r.owner)
+        let automaton = AhoCorasick(classBlocks: classBlocks, classes: classes, classCount: classCount, nodes: nodes,
+                                    stateCount: stateCount, storage: r.owner)
         let program = try Program(from: &r, rules: ruleCount, atoms: atomCount, words: wordCount)
         guard r.p == r.base.count else {
             program.deallocate()
