@@ -309,8 +309,10 @@ extension Screener.Evaluation {
         let usedCount = modelCache.tableUsed
         @inline(__always) func add(_ slot: ModelScratch.Slot, _ v: Double) {
             norm += v * v
-            let w = weights[Int(slot.key)]
-            if w != 0 { dot += Double(w) * v }
+            // A bucket with no weight adds +0: the same sum, since `dot` starts at +0 and so is
+            // never −0 (x + +0 is x for every other x). Added without a test, the weight table's
+            // look-up ends in a select, not in branches on whether it found the bucket.
+            dot += Double(weights[Int(slot.key)]) * v
         }
         // Two loops, the same sums in the same order: the first, up to the first count of
         // `logged` or more (rare), with no call in it, so its sums and pointers stay in registers
