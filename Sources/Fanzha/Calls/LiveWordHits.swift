@@ -48,7 +48,7 @@ extension Screener.Evaluation {
         if memo.wordHits == nil { memo.wordHits = Screener.CallWordHits(from: lo) }
         // A window that moved on (a call longer than the window), or fewer turns than kept: as a record.
         guard let kept = memo.wordHits, kept.lo == lo, kept.hi <= lo + turnLimit else { return false }
-        let g = ws.generation
+        let g = ws.generation, mark = ws.markGeneration
         var words = kept.words, atoms = kept.atoms, counts = kept.counts, hits = kept.hits, candidateRules = kept.candidateRules
         let clausesStart = program.pointee.clausesByWordStart, clauses = program.pointee.clausesByWord
         let atomsStart = program.pointee.atomsByWordStart, atomsOfWord = program.pointee.atomsByWord
@@ -60,8 +60,8 @@ extension Screener.Evaluation {
         }
         for i in 0..<words.count {
             let w = Int(words[i])
-            ws.wordStamp[w] = g
-            for k in Int(clausesStart[w])..<Int(clausesStart[w + 1]) { ws.clauseStamp[Int(clauses[k])] = g }
+            ws.wordStamp[w] = mark
+            for k in Int(clausesStart[w])..<Int(clausesStart[w + 1]) { ws.clauseStamp[Int(clauses[k])] = mark }
         }
         // While the new turns are added, an atom's `atomHitFirst` is its place in `atoms`.
         for s in 0..<atoms.count {
@@ -73,10 +73,10 @@ extension Screener.Evaluation {
         for t in (kept.hi - lo)..<turnLimit {
             for h in turns[t].wordHits {
                 let w = Int(h.0)
-                if ws.wordStamp[w] != g {
-                    ws.wordStamp[w] = g
+                if ws.wordStamp[w] != mark {
+                    ws.wordStamp[w] = mark
                     words.append(h.0)
-                    for k in Int(clausesStart[w])..<Int(clausesStart[w + 1]) { ws.clauseStamp[Int(clauses[k])] = g }
+                    for k in Int(clausesStart[w])..<Int(clausesStart[w + 1]) { ws.clauseStamp[Int(clauses[k])] = mark }
                     markRules(ofWord: w, in: candidateRules)
                 }
                 for k in Int(atomsStart[w])..<Int(atomsStart[w + 1]) {

@@ -122,7 +122,7 @@ extension Screener.Evaluation {
         let end = Int(n.count)
         guard k < end else { return end }
         let hitStamp = ws.atomHitStamp, clauseStamp = ws.clauseStamp
-        let g = ws.generation
+        let g = ws.generation, mark = ws.markGeneration
         // This node's entries, indexed by the child: the loop's index is its only counter.
         let entries = program.pointee.kidPrefilter.address(Int(n.first))
         var k = k
@@ -135,7 +135,7 @@ extension Screener.Evaluation {
                     // A regex's first clause: passed over without it; with it, a regex of one
                     // clause runs, and one of more asks `ruledOut` (its other clauses, its gate).
                     let entry = -2 - x
-                    if clauseStamp[entry >> 1] != g { k &+= 1; continue }
+                    if clauseStamp[entry >> 1] != mark { k &+= 1; continue }
                     if entry & 1 == 0 { return k }
                 }
                 // Asked from one place: with two, `nextKid` was no longer inlined.

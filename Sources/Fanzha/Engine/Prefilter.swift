@@ -16,15 +16,15 @@ extension Screener.Evaluation {
         let ruleBits = ws.ruleBits
         for i in 0..<ruleBits.count { ruleBits[i] = 0 }
         let turns = prepared.turns
-        let g = ws.generation
+        let g = ws.generation, mark = ws.markGeneration
         ws.touchedAtoms.removeAll()
         for t in 0..<turnLimit {
             for h in turns[t].wordHits {
                 let w = Int(h.0)
-                if ws.wordStamp[w] != g {
-                    ws.wordStamp[w] = g
+                if ws.wordStamp[w] != mark {
+                    ws.wordStamp[w] = mark
                     for k in Int(program.pointee.clausesByWordStart[w])..<Int(program.pointee.clausesByWordStart[w + 1]) {
-                        ws.clauseStamp[Int(program.pointee.clausesByWord[k])] = g
+                        ws.clauseStamp[Int(program.pointee.clausesByWord[k])] = mark
                     }
                     // Marked here, once per word present, not by `collectCandidates` in a pass of
                     // its own over every hit again.
@@ -67,7 +67,7 @@ extension Screener.Evaluation {
     /// evaluation (784 bytes) each time, more than the check itself.
     @inline(__always)
     func candidate(_ r: Int) -> Bool {
-        let g = ws.generation
+        let g = ws.markGeneration
         let first = Int(program.pointee.clauseFirst[r])
         for k in first..<(first + Int(program.pointee.clauseCount[r])) where ws.clauseStamp[k] != g { return false }
         return true
@@ -79,7 +79,7 @@ extension Screener.Evaluation {
     /// again was most of the check for the many rules of one clause.
     @inline(__always)
     func indexedCandidate(_ r: Int) -> Bool {
-        let g = ws.generation
+        let g = ws.markGeneration
         let first = Int(program.pointee.clauseFirst[r]), end = first + Int(program.pointee.clauseCount[r])
         var k = first &+ 1
         while k < end {
@@ -92,7 +92,7 @@ extension Screener.Evaluation {
     /// Whether the prefilter lets regex atom `a` run: every clause of its requirement has a word present.
     @inline(__always)
     func atomCandidate(_ a: Int) -> Bool {
-        let g = ws.generation
+        let g = ws.markGeneration
         let first = Int(program.pointee.atomClauseFirst[a])
         for k in first..<(first + Int(program.pointee.atomClauseCount[a])) where ws.clauseStamp[k] != g { return false }
         return true

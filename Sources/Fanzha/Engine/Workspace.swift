@@ -44,11 +44,19 @@ extension Screener {
     /// hot loop touches plain arrays, not properties of a shared object.
     struct Workspace {
         var generation: UInt32 = 0
-        /// Per word, clause, atom and rule (×4 scopes): the generation that last wrote the entry.
+        /// Per atom and rule (×4 scopes): the generation that last wrote the entry.
         /// Plain buffers (`Arena`), like every table here: no copy-on-write check per write.
-        var wordStamp = Arena<UInt32>()
-        /// Clauses of the prefilter that a word of this record satisfies.
-        var clauseStamp = Arena<UInt32>()
+        /// Per word present and per clause of the prefilter that a word of this record satisfies:
+        /// `markGeneration` when it holds for this record. A byte each, not the generation's four:
+        /// a record's ~11 distinct words stamp about 300 clauses at random over every clause of
+        /// the rule set, and the words are read at random over the whole vocabulary, each
+        /// stamp a cache line of its own; a quarter of the memory keeps more of them in the
+        /// caches from record to record.
+        var wordStamp = Arena<UInt8>()
+        var clauseStamp = Arena<UInt8>()
+        /// The generation `wordStamp` and `clauseStamp` are marked with: counts with `generation`
+        /// but wraps after 255 records, when both are cleared (`begin`).
+        var markGeneration: UInt8 = 0
         var atomStamp = Arena<UInt32>()
         var atomResult = Arena<Occurrences>()
         var ruleStamp = Arena<UInt32>()
@@ -112,13 +120,16 @@ extension Screener {
             generation &+= 1
             let wrapped = generation == 0
             if wrapped { generation = 1 }   // forget every stamp below
-            if wrapped || clauseStamp.count != clauses { clauseStamp.reset(count: clauses, to: 0) }
+            markGeneration &+= 1
+            let marksWrapped = markGeneration == 0
+            if marksWrapped { markGeneration = 1 }   // forget every mark below
+            if marksWrapped || clauseStamp.count != clauses { clauseStamp.reset(count: clauses, to: 0) }
             if wrapped {
                 scalarBitsStamp.reset(count: scalarBitsStamp.count, to: 0)
                 turnBytesStamp.reset(count: turnBytesStamp.count, to: 0)
                 scalarBytesStamp.reset(count: scalarBytesStamp.count, to: 0)
             }
-            if wrapped || wordStamp.count != rules.wordCount { wordStamp.reset(count: rules.wordCount, to: 0) }
+            if marksWrapped || wordStamp.count != rules.wordCount { wordStamp.reset(count: rules.wordCount, to: 0) }
             let atoms = rules.atoms.count
             if wrapped || atomStamp.count != atoms {
                 atomStamp.reset(count: atoms, to: 0)
