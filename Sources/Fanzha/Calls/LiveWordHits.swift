@@ -50,8 +50,7 @@ extension Screener.Evaluation {
         guard let kept = memo.wordHits, kept.lo == lo, kept.hi <= lo + turnLimit else { return false }
         let g = ws.generation, mark = ws.markGeneration
         var words = kept.words, atoms = kept.atoms, counts = kept.counts, hits = kept.hits, candidateRules = kept.candidateRules
-        let clausesStart = program.pointee.clausesByWordStart, clauses = program.pointee.clausesByWord
-        let atomsStart = program.pointee.atomsByWordStart, atomsOfWord = program.pointee.atomsByWord
+        let wordLists = program.pointee.wordLists, clauses = program.pointee.clausesByWord, atomsOfWord = program.pointee.atomsByWord
         if candidateRules.baseAddress == nil {
             // One bit per rule (the size `begin` gives the workspace's own), and the rules no word rules out.
             candidateRules = .allocate(capacity: max(1, ws.ruleBits.count))
@@ -59,9 +58,9 @@ extension Screener.Evaluation {
             markUnfilteredRules(in: candidateRules)
         }
         for i in 0..<words.count {
-            let w = Int(words[i])
+            let w = Int(words[i]), lists = wordLists.address(w)
             ws.wordStamp[w] = mark
-            for k in Int(clausesStart[w])..<Int(clausesStart[w + 1]) { ws.clauseStamp[Int(clauses[k])] = mark }
+            for k in Int(lists[0].clauses)..<Int(lists[1].clauses) { ws.clauseStamp[Int(clauses[k])] = mark }
         }
         // While the new turns are added, an atom's `atomHitFirst` is its place in `atoms`.
         for s in 0..<atoms.count {
@@ -72,14 +71,14 @@ extension Screener.Evaluation {
         let turns = prepared.turns
         for t in (kept.hi - lo)..<turnLimit {
             for h in turns[t].wordHits {
-                let w = Int(h.0)
+                let w = Int(h.0), lists = wordLists.address(w)
                 if ws.wordStamp[w] != mark {
                     ws.wordStamp[w] = mark
                     words.append(h.0)
-                    for k in Int(clausesStart[w])..<Int(clausesStart[w + 1]) { ws.clauseStamp[Int(clauses[k])] = mark }
+                    for k in Int(lists[0].clauses)..<Int(lists[1].clauses) { ws.clauseStamp[Int(clauses[k])] = mark }
                     markRules(ofWord: w, in: candidateRules)
                 }
-                for k in Int(atomsStart[w])..<Int(atomsStart[w + 1]) {
+                for k in Int(lists[0].atoms)..<Int(lists[1].atoms) {
                     let a = Int(atomsOfWord[k])
                     if ws.atomHitStamp[a] != g {
                         ws.atomHitStamp[a] = g

@@ -21,16 +21,18 @@ extension Screener.Evaluation {
         for t in 0..<turnLimit {
             for h in turns[t].wordHits {
                 let w = Int(h.0)
+                // The word's lists' starts, and the next word's: where they end.
+                let lists = program.pointee.wordLists.address(w)
                 if ws.wordStamp[w] != mark {
                     ws.wordStamp[w] = mark
-                    for k in Int(program.pointee.clausesByWordStart[w])..<Int(program.pointee.clausesByWordStart[w + 1]) {
+                    for k in Int(lists[0].clauses)..<Int(lists[1].clauses) {
                         ws.clauseStamp[Int(program.pointee.clausesByWord[k])] = mark
                     }
                     // Marked here, once per word present, not by `collectCandidates` in a pass of
                     // its own over every hit again.
                     markRules(ofWord: w, in: ruleBits.buffer)
                 }
-                for k in Int(program.pointee.atomsByWordStart[w])..<Int(program.pointee.atomsByWordStart[w + 1]) {
+                for k in Int(lists[0].atoms)..<Int(lists[1].atoms) {
                     let a = Int(program.pointee.atomsByWord[k])
                     if ws.atomHitStamp[a] != g {
                         ws.atomHitStamp[a] = g
@@ -52,8 +54,8 @@ extension Screener.Evaluation {
         ws.atomHits.resize(count: total)   // each written below
         for t in 0..<turnLimit {
             for h in turns[t].wordHits {
-                let w = Int(h.0)
-                for k in Int(program.pointee.atomsByWordStart[w])..<Int(program.pointee.atomsByWordStart[w + 1]) {
+                let lists = program.pointee.wordLists.address(Int(h.0))
+                for k in Int(lists[0].atoms)..<Int(lists[1].atoms) {
                     let a = Int(program.pointee.atomsByWord[k])
                     ws.atomHits[Int(ws.atomHitFirst[a] &+ ws.atomHitCount[a])] = Evidence(turn: Int32(t), start: h.1, end: h.2)
                     ws.atomHitCount[a] &+= 1
@@ -101,8 +103,8 @@ extension Screener.Evaluation {
     /// Sets the bits (one per rule) of the rules the prefilter's index holds under word `w`.
     @inline(__always)
     func markRules(ofWord w: Int, in bits: UnsafeMutableBufferPointer<UInt64>) {
-        let start = program.pointee.rulesByWordStart, rules = program.pointee.rulesByWord
-        for k in Int(start[w])..<Int(start[w + 1]) {
+        let lists = program.pointee.wordLists.address(w), rules = program.pointee.rulesByWord
+        for k in Int(lists[0].rules)..<Int(lists[1].rules) {
             let r = rules[k]
             bits[Int(r) >> 6] |= 1 << UInt64(r & 63)
         }
