@@ -62,11 +62,11 @@ extension Screener.Evaluation {
             ws.wordStamp[w] = mark
             for k in Int(lists[0].clauses)..<Int(lists[1].clauses) { ws.clauseStamp[Int(clauses[k])] = mark }
         }
-        // While the new turns are added, an atom's `atomHitFirst` is its place in `atoms`.
+        // While the new turns are added, an atom's run's `first` is its place in `atoms`.
         for s in 0..<atoms.count {
             let a = Int(atoms[s])
             ws.atomHitStamp[a] = g
-            ws.atomHitFirst[a] = Int32(s)
+            ws.atomHitRuns[a].first = Int32(s)
         }
         let turns = prepared.turns
         for t in (kept.hi - lo)..<turnLimit {
@@ -82,11 +82,11 @@ extension Screener.Evaluation {
                     let a = Int(atomsOfWord[k])
                     if ws.atomHitStamp[a] != g {
                         ws.atomHitStamp[a] = g
-                        ws.atomHitFirst[a] = Int32(atoms.count)
+                        ws.atomHitRuns[a].first = Int32(atoms.count)
                         atoms.append(Int32(a))
                         counts.append(0)
                     }
-                    counts[Int(ws.atomHitFirst[a])] &+= 1
+                    counts[Int(ws.atomHitRuns[a].first)] &+= 1
                     hits.append(Screener.CallWordHits.Hit(atom: Int32(a), turn: Int32(t), start: h.1, end: h.2))
                 }
             }
@@ -97,16 +97,15 @@ extension Screener.Evaluation {
         var total = 0
         for s in 0..<atoms.count {
             let a = Int(atoms[s])
-            ws.atomHitFirst[a] = Int32(total)
-            ws.atomHitCount[a] = 0
-            ws.atomHitSorted[a] = false
+            ws.atomHitRuns[a] = Screener.AtomHitRun(first: Int32(total), count: 0, sorted: false)
             total += Int(counts[s])
         }
         ws.atomHits.resize(count: total)   // each written below
         for i in 0..<hits.count {
             let h = hits[i], a = Int(h.atom)
-            ws.atomHits[Int(ws.atomHitFirst[a] &+ ws.atomHitCount[a])] = Evidence(turn: h.turn, start: h.start, end: h.end)
-            ws.atomHitCount[a] &+= 1
+            let run = ws.atomHitRuns.address(a)
+            ws.atomHits[Int(run.pointee.first &+ run.pointee.count)] = Evidence(turn: h.turn, start: h.start, end: h.end)
+            run.pointee.count &+= 1
         }
         liveCandidateRules = candidateRules
         return true

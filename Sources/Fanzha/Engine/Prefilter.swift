@@ -36,20 +36,21 @@ extension Screener.Evaluation {
                     let a = Int(program.pointee.atomsByWord[k])
                     if ws.atomHitStamp[a] != g {
                         ws.atomHitStamp[a] = g
-                        ws.atomHitCount[a] = 0
-                        ws.atomHitSorted[a] = false
+                        ws.atomHitRuns[a] = Screener.AtomHitRun(first: 0, count: 0, sorted: false)
                         ws.touchedAtoms.append(Int32(a))
                     }
-                    ws.atomHitCount[a] += 1
+                    ws.atomHitRuns.address(a).pointee.count += 1
                 }
             }
         }
         var total = 0
         for i in 0..<ws.touchedAtoms.count {
             let a = Int(ws.touchedAtoms[i])
-            ws.atomHitFirst[a] = Int32(total)   // traps, never wraps, past 2^31 hits (over 25 GB of them)
-            total += Int(ws.atomHitCount[a])
-            ws.atomHitCount[a] = 0   // counts again while placing
+            let run = ws.atomHitRuns.address(a)
+            let count = Int(run.pointee.count)
+            run.pointee.first = Int32(total)   // traps, never wraps, past 2^31 hits (over 25 GB of them)
+            run.pointee.count = 0   // counts again while placing
+            total += count
         }
         ws.atomHits.resize(count: total)   // each written below
         for t in 0..<turnLimit {
@@ -57,8 +58,9 @@ extension Screener.Evaluation {
                 let lists = program.pointee.wordLists.address(Int(h.0))
                 for k in Int(lists[0].atoms)..<Int(lists[1].atoms) {
                     let a = Int(program.pointee.atomsByWord[k])
-                    ws.atomHits[Int(ws.atomHitFirst[a] &+ ws.atomHitCount[a])] = Evidence(turn: Int32(t), start: h.1, end: h.2)
-                    ws.atomHitCount[a] &+= 1
+                    let run = ws.atomHitRuns.address(a)
+                    ws.atomHits[Int(run.pointee.first &+ run.pointee.count)] = Evidence(turn: Int32(t), start: h.1, end: h.2)
+                    run.pointee.count &+= 1
                 }
             }
         }

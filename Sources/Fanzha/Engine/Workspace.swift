@@ -39,6 +39,15 @@ extension Screener {
     /// and with PCRE2 (so the prefilter never changes a verdict), however many a hostile text holds.
     static let matchesPerTurn = 4096
 
+    /// Where an atom's word hits are in the workspace's `atomHits`, and whether they are sorted
+    /// yet. One entry, not three tables: placing a record's hits writes all three fields of
+    /// each atom it touches (about 12 a record, at random over every atom), a cache line each.
+    struct AtomHitRun {
+        var first: Int32
+        var count: Int32
+        var sorted: Bool
+    }
+
     /// Per-worker memory reused from record to record; a generation number marks what is current.
     /// A struct the evaluation owns while it runs (moved out of the screener and back), so the
     /// hot loop touches plain arrays, not properties of a shared object.
@@ -76,14 +85,13 @@ extension Screener {
         /// each was checked against its other clauses: frames are found only then (a record no
         /// rule can be tried on has none), whether or not one passed that check.
         var indexedAny = false
-        /// The automaton's hits per atom, `atomHits[atomHitFirst[a] ..< atomHitFirst[a] +
-        /// atomHitCount[a]]` (placed by counting, not by sorting: an atom's run is in turn order,
-        /// sorted within a turn when the atom is first asked for, `atomHitSorted`).
+        /// The automaton's hits per atom, `atomHits[atomHitRuns[a].first ..< atomHitRuns[a].first +
+        /// atomHitRuns[a].count]` (placed by counting, not by sorting: an atom's run is in turn
+        /// order, sorted within a turn when the atom is first asked for, `AtomHitRun.sorted`), for
+        /// the atoms stamped with this generation in `atomHitStamp`.
         var atomHits = Arena<Evidence>()
         var atomHitStamp = Arena<UInt32>()
-        var atomHitFirst = Arena<Int32>()
-        var atomHitCount = Arena<Int32>()
-        var atomHitSorted = Arena<Bool>()
+        var atomHitRuns = Arena<AtomHitRun>()
         /// The atoms with hits in this record.
         var touchedAtoms = Arena<Int32>()
         /// Per turn, its side.
@@ -135,9 +143,7 @@ extension Screener {
                 atomStamp.reset(count: atoms, to: 0)
                 atomResult.reset(count: atoms, to: .none)
                 atomHitStamp.reset(count: atoms, to: 0)
-                atomHitFirst.reset(count: atoms, to: 0)
-                atomHitCount.reset(count: atoms, to: 0)
-                atomHitSorted.reset(count: atoms, to: false)
+                atomHitRuns.reset(count: atoms, to: AtomHitRun(first: 0, count: 0, sorted: false))
             }
             let count = rules.rules.count
             if ruleBits.count != (count + 63) >> 6 { ruleBits.reset(count: (count + 63) >> 6, to: 0) }
@@ -170,8 +176,8 @@ extension Screener {
         func deallocate() {
             wordStamp.deallocate(); clauseStamp.deallocate(); atomStamp.deallocate(); atomResult.deallocate()
             ruleStamp.deallocate(); ruleResult.deallocate(); occ.deallocate(); arena.deallocate(); stack.deallocate()
-            ruleBits.deallocate(); atomHits.deallocate(); atomHitStamp.deallocate(); atomHitFirst.deallocate()
-            atomHitCount.deallocate(); atomHitSorted.deallocate(); touchedAtoms.deallocate(); sides.deallocate(); scalarBytes.deallocate()
+            ruleBits.deallocate(); atomHits.deallocate(); atomHitStamp.deallocate(); atomHitRuns.deallocate()
+            touchedAtoms.deallocate(); sides.deallocate(); scalarBytes.deallocate()
             scalarBytesStamp.deallocate(); scalarBytesFirst.deallocate(); scalarBytesCount.deallocate()
             scalarBits.deallocate(); scalarBitsStamp.deallocate(); evidence.deallocate(); order.deallocate(); accepted.deallocate()
             candidates.deallocate(); turnBytes.deallocate(); turnBytesStamp.deallocate()
