@@ -51,22 +51,25 @@ extension Screener.Evaluation {
         let g = ws.generation, mark = ws.markGeneration
         var words = kept.words, atoms = kept.atoms, counts = kept.counts, hits = kept.hits, candidateRules = kept.candidateRules
         let wordLists = program.pointee.wordLists, clauses = program.pointee.clausesByWord, atomsOfWord = program.pointee.atomsByWord
+        let clausesStart = program.pointee.clausesByWordStart
         if candidateRules.baseAddress == nil {
             // One bit per rule (the size `begin` gives the workspace's own), and the rules no word rules out.
             candidateRules = .allocate(capacity: max(1, ws.ruleBits.count))
             candidateRules.initialize(repeating: 0)
             markUnfilteredRules(in: candidateRules)
         }
+        // The call's words seen before need only their clauses: read from their own table (a
+        // quarter of `wordLists`' memory), not beside the rules' and atoms' starts.
         for i in 0..<words.count {
-            let w = Int(words[i]), lists = wordLists.address(w)
+            let w = Int(words[i])
             ws.wordStamp[w] = mark
-            for k in Int(lists[0].clauses)..<Int(lists[1].clauses) { ws.clauseStamp[Int(clauses[k])] = mark }
+            for k in Int(clausesStart[w])..<Int(clausesStart[w + 1]) { ws.clauseStamp[Int(clauses[k])] = mark }
         }
         // While the new turns are added, an atom's run's `first` is its place in `atoms`.
         for s in 0..<atoms.count {
             let a = Int(atoms[s])
             ws.atomHitStamp[a] = g
-            ws.atomHitRuns[a].first = Int32(s)
+            ws.atomHitRuns.address(a).pointee.first = Int32(s)
         }
         let turns = prepared.turns
         for t in (kept.hi - lo)..<turnLimit {
@@ -82,7 +85,7 @@ extension Screener.Evaluation {
                     let a = Int(atomsOfWord[k])
                     if ws.atomHitStamp[a] != g {
                         ws.atomHitStamp[a] = g
-                        ws.atomHitRuns[a].first = Int32(atoms.count)
+                        ws.atomHitRuns.address(a).pointee.first = Int32(atoms.count)
                         atoms.append(Int32(a))
                         counts.append(0)
                     }
