@@ -48,7 +48,7 @@ extension Screener.Evaluation {
         if memo.wordHits == nil { memo.wordHits = Screener.CallWordHits(from: lo) }
         // A window that moved on (a call longer than the window), or fewer turns than kept: as a record.
         guard let kept = memo.wordHits, kept.lo == lo, kept.hi <= lo + turnLimit else { return false }
-        let g = ws.generation, mark = ws.markGeneration
+        let mark = ws.markGeneration
         var words = kept.words, atoms = kept.atoms, counts = kept.counts, hits = kept.hits, candidateRules = kept.candidateRules
         let wordLists = program.pointee.wordLists, clauses = program.pointee.clausesByWord, atomsOfWord = program.pointee.atomsByWord
         let clausesStart = program.pointee.clausesByWordStart
@@ -68,7 +68,7 @@ extension Screener.Evaluation {
         // While the new turns are added, an atom's run's `first` is its place in `atoms`.
         for s in 0..<atoms.count {
             let a = Int(atoms[s])
-            ws.atomHitStamp[a] = g
+            ws.atomHitStamp[a] = mark
             ws.atomHitRuns.address(a).pointee.first = Int32(s)
         }
         let turns = prepared.turns
@@ -83,8 +83,8 @@ extension Screener.Evaluation {
                 }
                 for k in Int(lists[0].atoms)..<Int(lists[1].atoms) {
                     let a = Int(atomsOfWord[k])
-                    if ws.atomHitStamp[a] != g {
-                        ws.atomHitStamp[a] = g
+                    if ws.atomHitStamp[a] != mark {
+                        ws.atomHitStamp[a] = mark
                         ws.atomHitRuns.address(a).pointee.first = Int32(atoms.count)
                         atoms.append(Int32(a))
                         counts.append(0)

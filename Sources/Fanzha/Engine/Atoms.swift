@@ -25,7 +25,7 @@ extension Screener.Evaluation {
         let start = ws.occ.count
         if program.pointee.atomIsWords[a] && usePrefilter {
             // The automaton already found every word: keep this atom's, leftmost-longest, non-overlapping.
-            if ws.atomHitStamp[a] == g {
+            if ws.atomHitStamp[a] == ws.markGeneration {
                 let run = ws.atomHitRuns[a]
                 let first = Int(run.first), end = first + Int(run.count)
                 if !run.sorted {

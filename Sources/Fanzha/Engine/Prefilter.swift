@@ -16,7 +16,7 @@ extension Screener.Evaluation {
         let ruleBits = ws.ruleBits
         for i in 0..<ruleBits.count { ruleBits[i] = 0 }
         let turns = prepared.turns
-        let g = ws.generation, mark = ws.markGeneration
+        let mark = ws.markGeneration
         ws.touchedAtoms.removeAll()
         for t in 0..<turnLimit {
             for h in turns[t].wordHits {
@@ -34,8 +34,8 @@ extension Screener.Evaluation {
                 }
                 for k in Int(lists[0].atoms)..<Int(lists[1].atoms) {
                     let a = Int(program.pointee.atomsByWord[k])
-                    if ws.atomHitStamp[a] != g {
-                        ws.atomHitStamp[a] = g
+                    if ws.atomHitStamp[a] != mark {
+                        ws.atomHitStamp[a] = mark
                         ws.atomHitRuns[a] = Screener.AtomHitRun(first: 0, count: 0, sorted: false)
                         ws.touchedAtoms.append(Int32(a))
                     }

@@ -63,8 +63,8 @@ extension Screener {
         /// caches from record to record.
         var wordStamp = Arena<UInt8>()
         var clauseStamp = Arena<UInt8>()
-        /// The generation `wordStamp` and `clauseStamp` are marked with: counts with `generation`
-        /// but wraps after 255 records, when both are cleared (`begin`).
+        /// The generation `wordStamp`, `clauseStamp` and `atomHitStamp` are marked with: counts
+        /// with `generation` but wraps after 255 records, when all three are cleared (`begin`).
         var markGeneration: UInt8 = 0
         var atomStamp = Arena<UInt32>()
         var atomResult = Arena<Occurrences>()
@@ -88,9 +88,10 @@ extension Screener {
         /// The automaton's hits per atom, `atomHits[atomHitRuns[a].first ..< atomHitRuns[a].first +
         /// atomHitRuns[a].count]` (placed by counting, not by sorting: an atom's run is in turn
         /// order, sorted within a turn when the atom is first asked for, `AtomHitRun.sorted`), for
-        /// the atoms stamped with this generation in `atomHitStamp`.
+        /// the atoms marked with `markGeneration` in `atomHitStamp` (a byte each, as the words'
+        /// and clauses': the conditions' word-list children read it at random over every atom).
         var atomHits = Arena<Evidence>()
-        var atomHitStamp = Arena<UInt32>()
+        var atomHitStamp = Arena<UInt8>()
         var atomHitRuns = Arena<AtomHitRun>()
         /// The atoms with hits in this record.
         var touchedAtoms = Arena<Int32>()
@@ -139,10 +140,10 @@ extension Screener {
             }
             if marksWrapped || wordStamp.count != rules.wordCount { wordStamp.reset(count: rules.wordCount, to: 0) }
             let atoms = rules.atoms.count
+            if marksWrapped || atomHitStamp.count != atoms { atomHitStamp.reset(count: atoms, to: 0) }
             if wrapped || atomStamp.count != atoms {
                 atomStamp.reset(count: atoms, to: 0)
                 atomResult.reset(count: atoms, to: .none)
-                atomHitStamp.reset(count: atoms, to: 0)
                 atomHitRuns.reset(count: atoms, to: AtomHitRun(first: 0, count: 0, sorted: false))
             }
             let count = rules.rules.count
