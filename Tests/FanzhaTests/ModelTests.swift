@@ -47,33 +47,41 @@ private func temporaryFile(_ name: String, _ bytes: [UInt8]) throws -> String {
 @Suite struct ModelTests {
     /// The weight table answers as a dense one would, for every bucket: random sparse weights
     /// with zeros and repeated buckets (the later wins), buckets that share their low bits (so
-    /// collide and probe on), and probes that wrap round the end of the table.
+    /// collide and probe on), and probes that wrap round the end of the table; both from pairs in
+    /// any order (a model being trained) and in rising bucket order (a model file's, read
+    /// backwards to place the largest bucket first), at several densities up to half full.
     @Test func packedWeightsAnswerAsADenseTable() {
         var rng = SystemRandomNumberGenerator()
         for buckets in [256, 1 << 12] {
-            var dense = [Float](repeating: 0, count: buckets)
-            var sparse: [(bucket: Int, weight: Float)] = [(0, 1.5), (63, -2), (64, 0.25), (buckets - 1, 3), (buckets - 1 - 64, -1), (buckets / 2 - 1, 0.5)]
-            // A sixteenth of the buckets drawn: the table (a power of two, four pairs a weight or
-            // more) is then half the bucket range, so buckets share their low bits.
-            for _ in 0..<(buckets / 16) {
-                let b = Int.random(in: 0..<buckets, using: &rng)
-                sparse.append((b, Bool.random(using: &rng) ? 0 : Float.random(in: -4...4, using: &rng)))
+            for share in [64, 16, 4] {
+                var dense = [Float](repeating: 0, count: buckets)
+                var sparse: [(bucket: Int, weight: Float)] = [(0, 1.5), (63, -2), (64, 0.25), (buckets - 1, 3), (buckets - 1 - 64, -1), (buckets / 2 - 1, 0.5)]
+                // A `share`th of the buckets drawn: the table (a power of two, two pairs a weight
+                // or more) is then smaller than the bucket range, so buckets share their low bits.
+                for _ in 0..<(buckets / share) {
+                    let b = Int.random(in: 0..<buckets, using: &rng)
+                    sparse.append((b, Bool.random(using: &rng) ? 0 : Float.random(in: -4...4, using: &rng)))
+                }
+                for (b, x) in sparse { dense[b] = x }
+                let rising = dense.indices.map { (bucket: $0, weight: dense[$0]) }.filter { $0.weight != 0 || Bool.random(using: &rng) }
+                for pairs in [sparse, rising] {
+                    let table = WeightTable(buckets: buckets, sparse: pairs)
+                    defer { table.deallocate() }
+                    #expect(table.count == dense.filter { $0 != 0 }.count)
+                    #expect((0..<buckets).allSatisfy { table[$0] == dense[$0] })
+                    var listed: [(Int, Float)] = []
+                    table.forEachNonZero { listed.append(($0, $1)) }
+                    #expect(listed.map(\.0) == dense.indices.filter { dense[$0] != 0 })
+                    #expect(listed.allSatisfy { dense[$0.0] == $0.1 })
+                }
             }
-            for (b, x) in sparse where x != 0 { dense[b] = x }
-            let table = WeightTable(buckets: buckets, sparse: sparse)
-            defer { table.deallocate() }
-            #expect(table.count == dense.filter { $0 != 0 }.count)
-            #expect((0..<buckets).allSatisfy { table[$0] == dense[$0] })
-            var listed: [(Int, Float)] = []
-            table.forEachNonZero { listed.append(($0, $1)) }
-            #expect(listed.map(\.0) == dense.indices.filter { dense[$0] != 0 })
-            #expect(listed.allSatisfy { dense[$0.0] == $0.1 })
         }
-        // Three weights in a table of 16 pairs, all placed from its last pair: 31 and 47 wrap to
-        // its first two, and 63 (none) is found absent only after them.
+        // Three weights in a table of 16 pairs, all placed from its last pair, the largest bucket
+        // first: 47 there, 31 and 15 wrap to its first two; 63 (none, larger than all three) is
+        // found absent at the first pair it reads, 0 (smaller) only after 31 and 15.
         let wrapped = WeightTable(buckets: 256, sparse: [(15, 1), (31, 2), (47, 3)])
         defer { wrapped.deallocate() }
-        #expect([15, 31, 47, 63, 0, 1].map { wrapped[$0] } == [1, 2, 3, 0, 0, 0])
+        #expect([15, 31, 47, 63, 0, 1, 14].map { wrapped[$0] } == [1, 2, 3, 0, 0, 0, 0])
     }
 
     @Test func trainingIsDeterministic() throws {

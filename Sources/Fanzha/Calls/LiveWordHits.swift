@@ -48,46 +48,48 @@ extension Screener.Evaluation {
         if memo.wordHits == nil { memo.wordHits = Screener.CallWordHits(from: lo) }
         // A window that moved on (a call longer than the window), or fewer turns than kept: as a record.
         guard let kept = memo.wordHits, kept.lo == lo, kept.hi <= lo + turnLimit else { return false }
-        let g = ws.generation
+        let mark = ws.markGeneration
         var words = kept.words, atoms = kept.atoms, counts = kept.counts, hits = kept.hits, candidateRules = kept.candidateRules
-        let clausesStart = program.pointee.clausesByWordStart, clauses = program.pointee.clausesByWord
-        let atomsStart = program.pointee.atomsByWordStart, atomsOfWord = program.pointee.atomsByWord
+        let wordLists = program.pointee.wordLists, clauses = program.pointee.clausesByWord, atomsOfWord = program.pointee.atomsByWord
+        let clausesStart = program.pointee.clausesByWordStart
         if candidateRules.baseAddress == nil {
             // One bit per rule (the size `begin` gives the workspace's own), and the rules no word rules out.
             candidateRules = .allocate(capacity: max(1, ws.ruleBits.count))
             candidateRules.initialize(repeating: 0)
             markUnfilteredRules(in: candidateRules)
         }
+        // The call's words seen before need only their clauses: read from their own table (a
+        // quarter of `wordLists`' memory), not beside the rules' and atoms' starts.
         for i in 0..<words.count {
             let w = Int(words[i])
-            ws.wordStamp[w] = g
-            for k in Int(clausesStart[w])..<Int(clausesStart[w + 1]) { ws.clauseStamp[Int(clauses[k])] = g }
+            ws.wordStamp[w] = mark
+            for k in Int(clausesStart[w])..<Int(clausesStart[w + 1]) { ws.clauseStamp[Int(clauses[k])] = mark }
         }
-        // While the new turns are added, an atom's `atomHitFirst` is its place in `atoms`.
+        // While the new turns are added, an atom's run's `first` is its place in `atoms`.
         for s in 0..<atoms.count {
             let a = Int(atoms[s])
-            ws.atomHitStamp[a] = g
-            ws.atomHitFirst[a] = Int32(s)
+            ws.atomHitStamp[a] = mark
+            ws.atomHitRuns.address(a).pointee.first = Int32(s)
         }
         let turns = prepared.turns
         for t in (kept.hi - lo)..<turnLimit {
             for h in turns[t].wordHits {
-                let w = Int(h.0)
-                if ws.wordStamp[w] != g {
-                    ws.wordStamp[w] = g
+                let w = Int(h.0), lists = wordLists.address(w)
+                if ws.wordStamp[w] != mark {
+                    ws.wordStamp[w] = mark
                     words.append(h.0)
-                    for k in Int(clausesStart[w])..<Int(clausesStart[w + 1]) { ws.clauseStamp[Int(clauses[k])] = g }
+                    for k in Int(lists[0].clauses)..<Int(lists[1].clauses) { ws.clauseStamp[Int(clauses[k])] = mark }
                     markRules(ofWord: w, in: candidateRules)
                 }
-                for k in Int(atomsStart[w])..<Int(atomsStart[w + 1]) {
+                for k in Int(lists[0].atoms)..<Int(lists[1].atoms) {
                     let a = Int(atomsOfWord[k])
-                    if ws.atomHitStamp[a] != g {
-                        ws.atomHitStamp[a] = g
-                        ws.atomHitFirst[a] = Int32(atoms.count)
+                    if ws.atomHitStamp[a] != mark {
+                        ws.atomHitStamp[a] = mark
+                        ws.atomHitRuns.address(a).pointee.first = Int32(atoms.count)
                         atoms.append(Int32(a))
                         counts.append(0)
                     }
-                    counts[Int(ws.atomHitFirst[a])] &+= 1
+                    counts[Int(ws.atomHitRuns[a].first)] &+= 1
                     hits.append(Screener.CallWordHits.Hit(atom: Int32(a), turn: Int32(t), start: h.1, end: h.2))
                 }
             }
@@ -98,16 +100,15 @@ extension Screener.Evaluation {
         var total = 0
         for s in 0..<atoms.count {
             let a = Int(atoms[s])
-            ws.atomHitFirst[a] = Int32(total)
-            ws.atomHitCount[a] = 0
-            ws.atomHitSorted[a] = false
+            ws.atomHitRuns[a] = Screener.AtomHitRun(first: Int32(total), count: 0, sorted: false)
             total += Int(counts[s])
         }
         ws.atomHits.resize(count: total)   // each written below
         for i in 0..<hits.count {
             let h = hits[i], a = Int(h.atom)
-            ws.atomHits[Int(ws.atomHitFirst[a] &+ ws.atomHitCount[a])] = Evidence(turn: h.turn, start: h.start, end: h.end)
-            ws.atomHitCount[a] &+= 1
+            let run = ws.atomHitRuns.address(a)
+            ws.atomHits[Int(run.pointee.first &+ run.pointee.count)] = Evidence(turn: h.turn, start: h.start, end: h.end)
+            run.pointee.count &+= 1
         }
         liveCandidateRules = candidateRules
         return true

@@ -25,12 +25,13 @@ extension Screener.Evaluation {
         let start = ws.occ.count
         if program.pointee.atomIsWords[a] && usePrefilter {
             // The automaton already found every word: keep this atom's, leftmost-longest, non-overlapping.
-            if ws.atomHitStamp[a] == g {
-                let first = Int(ws.atomHitFirst[a]), end = first + Int(ws.atomHitCount[a])
-                if !ws.atomHitSorted[a] {
+            if ws.atomHitStamp[a] == ws.markGeneration {
+                let run = ws.atomHitRuns[a]
+                let first = Int(run.first), end = first + Int(run.count)
+                if !run.sorted {
                     // In turn order already; within a turn, by start, the longest first where
                     // two start together. Few per atom: insertion sort.
-                    ws.atomHitSorted[a] = true
+                    ws.atomHitRuns[a].sorted = true
                     var i = first + 1
                     while i < end {
                         let h = ws.atomHits[i]

@@ -92,16 +92,16 @@ extension Screener.Evaluation {
         let at = Int(program.pointee.ruledOutBy[Int(id)])
         if at < 0 { return false }
         let n = program.pointee.nodes[at]
-        let g = ws.generation
+        let mark = ws.markGeneration
         if n.op == .atom {
             let a = Int(n.arg)
-            return program.pointee.atomIsWords[a] ? ws.atomHitStamp[a] != g : !atomCandidate(a) || gateTurnsAway(a)
+            return program.pointee.atomIsWords[a] ? ws.atomHitStamp[a] != mark : !atomCandidate(a) || gateTurnsAway(a)
         }
         // An `or` (one present word list is enough) or an `at_least(N, …)` (N; none is never enough).
         let need = n.op == .or ? 1 : max(1, Int(n.arg))
         let kidPrefilter = program.pointee.kidPrefilter, hitStamp = ws.atomHitStamp
         var present = 0
-        for k in Int(n.first)..<Int(n.first &+ n.count) where hitStamp[Int(kidPrefilter[k])] == g {
+        for k in Int(n.first)..<Int(n.first &+ n.count) where hitStamp[Int(kidPrefilter[k])] == mark {
             present &+= 1
             if present == need { return false }
         }
@@ -122,20 +122,20 @@ extension Screener.Evaluation {
         let end = Int(n.count)
         guard k < end else { return end }
         let hitStamp = ws.atomHitStamp, clauseStamp = ws.clauseStamp
-        let g = ws.generation
+        let mark = ws.markGeneration
         // This node's entries, indexed by the child: the loop's index is its only counter.
         let entries = program.pointee.kidPrefilter.address(Int(n.first))
         var k = k
         while k < end {
             let x = Int(entries[k])
             if x >= 0 {
-                if hitStamp[x] == g { return k }
+                if hitStamp[x] == mark { return k }
             } else {
                 if x != -1 {
                     // A regex's first clause: passed over without it; with it, a regex of one
                     // clause runs, and one of more asks `ruledOut` (its other clauses, its gate).
                     let entry = -2 - x
-                    if clauseStamp[entry >> 1] != g { k &+= 1; continue }
+                    if clauseStamp[entry >> 1] != mark { k &+= 1; continue }
                     if entry & 1 == 0 { return k }
                 }
                 // Asked from one place: with two, `nextKid` was no longer inlined.

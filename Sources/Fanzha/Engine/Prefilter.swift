@@ -16,47 +16,51 @@ extension Screener.Evaluation {
         let ruleBits = ws.ruleBits
         for i in 0..<ruleBits.count { ruleBits[i] = 0 }
         let turns = prepared.turns
-        let g = ws.generation
+        let mark = ws.markGeneration
         ws.touchedAtoms.removeAll()
         for t in 0..<turnLimit {
             for h in turns[t].wordHits {
                 let w = Int(h.0)
-                if ws.wordStamp[w] != g {
-                    ws.wordStamp[w] = g
-                    for k in Int(program.pointee.clausesByWordStart[w])..<Int(program.pointee.clausesByWordStart[w + 1]) {
-                        ws.clauseStamp[Int(program.pointee.clausesByWord[k])] = g
+                // The word's lists' starts, and the next word's: where they end.
+                let lists = program.pointee.wordLists.address(w)
+                if ws.wordStamp[w] != mark {
+                    ws.wordStamp[w] = mark
+                    for k in Int(lists[0].clauses)..<Int(lists[1].clauses) {
+                        ws.clauseStamp[Int(program.pointee.clausesByWord[k])] = mark
                     }
                     // Marked here, once per word present, not by `collectCandidates` in a pass of
                     // its own over every hit again.
                     markRules(ofWord: w, in: ruleBits.buffer)
                 }
-                for k in Int(program.pointee.atomsByWordStart[w])..<Int(program.pointee.atomsByWordStart[w + 1]) {
+                for k in Int(lists[0].atoms)..<Int(lists[1].atoms) {
                     let a = Int(program.pointee.atomsByWord[k])
-                    if ws.atomHitStamp[a] != g {
-                        ws.atomHitStamp[a] = g
-                        ws.atomHitCount[a] = 0
-                        ws.atomHitSorted[a] = false
+                    if ws.atomHitStamp[a] != mark {
+                        ws.atomHitStamp[a] = mark
+                        ws.atomHitRuns[a] = Screener.AtomHitRun(first: 0, count: 0, sorted: false)
                         ws.touchedAtoms.append(Int32(a))
                     }
-                    ws.atomHitCount[a] += 1
+                    ws.atomHitRuns.address(a).pointee.count += 1
                 }
             }
         }
         var total = 0
         for i in 0..<ws.touchedAtoms.count {
             let a = Int(ws.touchedAtoms[i])
-            ws.atomHitFirst[a] = Int32(total)   // traps, never wraps, past 2^31 hits (over 25 GB of them)
-            total += Int(ws.atomHitCount[a])
-            ws.atomHitCount[a] = 0   // counts again while placing
+            let run = ws.atomHitRuns.address(a)
+            let count = Int(run.pointee.count)
+            run.pointee.first = Int32(total)   // traps, never wraps, past 2^31 hits (over 25 GB of them)
+            run.pointee.count = 0   // counts again while placing
+            total += count
         }
         ws.atomHits.resize(count: total)   // each written below
         for t in 0..<turnLimit {
             for h in turns[t].wordHits {
-                let w = Int(h.0)
-                for k in Int(program.pointee.atomsByWordStart[w])..<Int(program.pointee.atomsByWordStart[w + 1]) {
+                let lists = program.pointee.wordLists.address(Int(h.0))
+                for k in Int(lists[0].atoms)..<Int(lists[1].atoms) {
                     let a = Int(program.pointee.atomsByWord[k])
-                    ws.atomHits[Int(ws.atomHitFirst[a] &+ ws.atomHitCount[a])] = Evidence(turn: Int32(t), start: h.1, end: h.2)
-                    ws.atomHitCount[a] &+= 1
+                    let run = ws.atomHitRuns.address(a)
+                    ws.atomHits[Int(run.pointee.first &+ run.pointee.count)] = Evidence(turn: Int32(t), start: h.1, end: h.2)
+                    run.pointee.count &+= 1
                 }
             }
         }
@@ -67,7 +71,7 @@ extension Screener.Evaluation {
     /// evaluation (784 bytes) each time, more than the check itself.
     @inline(__always)
     func candidate(_ r: Int) -> Bool {
-        let g = ws.generation
+        let g = ws.markGeneration
         let first = Int(program.pointee.clauseFirst[r])
         for k in first..<(first + Int(program.pointee.clauseCount[r])) where ws.clauseStamp[k] != g { return false }
         return true
@@ -79,7 +83,7 @@ extension Screener.Evaluation {
     /// again was most of the check for the many rules of one clause.
     @inline(__always)
     func indexedCandidate(_ r: Int) -> Bool {
-        let g = ws.generation
+        let g = ws.markGeneration
         let first = Int(program.pointee.clauseFirst[r]), end = first + Int(program.pointee.clauseCount[r])
         var k = first &+ 1
         while k < end {
@@ -92,7 +96,7 @@ extension Screener.Evaluation {
     /// Whether the prefilter lets regex atom `a` run: every clause of its requirement has a word present.
     @inline(__always)
     func atomCandidate(_ a: Int) -> Bool {
-        let g = ws.generation
+        let g = ws.markGeneration
         let first = Int(program.pointee.atomClauseFirst[a])
         for k in first..<(first + Int(program.pointee.atomClauseCount[a])) where ws.clauseStamp[k] != g { return false }
         return true
@@ -101,8 +105,8 @@ extension Screener.Evaluation {
     /// Sets the bits (one per rule) of the rules the prefilter's index holds under word `w`.
     @inline(__always)
     func markRules(ofWord w: Int, in bits: UnsafeMutableBufferPointer<UInt64>) {
-        let start = program.pointee.rulesByWordStart, rules = program.pointee.rulesByWord
-        for k in Int(start[w])..<Int(start[w + 1]) {
+        let lists = program.pointee.wordLists.address(w), rules = program.pointee.rulesByWord
+        for k in Int(lists[0].rules)..<Int(lists[1].rules) {
             let r = rules[k]
             bits[Int(r) >> 6] |= 1 << UInt64(r & 63)
         }

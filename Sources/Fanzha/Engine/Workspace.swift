@@ -39,16 +39,33 @@ extension Screener {
     /// and with PCRE2 (so the prefilter never changes a verdict), however many a hostile text holds.
     static let matchesPerTurn = 4096
 
+    /// Where an atom's word hits are in the workspace's `atomHits`, and whether they are sorted
+    /// yet. One entry, not three tables: placing a record's hits writes all three fields of
+    /// each atom it touches (about 12 a record, at random over every atom), a cache line each.
+    struct AtomHitRun {
+        var first: Int32
+        var count: Int32
+        var sorted: Bool
+    }
+
     /// Per-worker memory reused from record to record; a generation number marks what is current.
     /// A struct the evaluation owns while it runs (moved out of the screener and back), so the
     /// hot loop touches plain arrays, not properties of a shared object.
     struct Workspace {
         var generation: UInt32 = 0
-        /// Per word, clause, atom and rule (×4 scopes): the generation that last wrote the entry.
+        /// Per atom and rule (×4 scopes): the generation that last wrote the entry.
         /// Plain buffers (`Arena`), like every table here: no copy-on-write check per write.
-        var wordStamp = Arena<UInt32>()
-        /// Clauses of the prefilter that a word of this record satisfies.
-        var clauseStamp = Arena<UInt32>()
+        /// Per word present and per clause of the prefilter that a word of this record satisfies:
+        /// `markGeneration` when it holds for this record. A byte each, not the generation's four:
+        /// a record's ~11 distinct words stamp about 300 clauses at random over every clause of
+        /// the rule set, and the words are read at random over the whole vocabulary, each
+        /// stamp a cache line of its own; a quarter of the memory keeps more of them in the
+        /// caches from record to record.
+        var wordStamp = Arena<UInt8>()
+        var clauseStamp = Arena<UInt8>()
+        /// The generation `wordStamp`, `clauseStamp` and `atomHitStamp` are marked with: counts
+        /// with `generation` but wraps after 255 records, when all three are cleared (`begin`).
+        var markGeneration: UInt8 = 0
         var atomStamp = Arena<UInt32>()
         var atomResult = Arena<Occurrences>()
         var ruleStamp = Arena<UInt32>()
@@ -68,14 +85,14 @@ extension Screener {
         /// each was checked against its other clauses: frames are found only then (a record no
         /// rule can be tried on has none), whether or not one passed that check.
         var indexedAny = false
-        /// The automaton's hits per atom, `atomHits[atomHitFirst[a] ..< atomHitFirst[a] +
-        /// atomHitCount[a]]` (placed by counting, not by sorting: an atom's run is in turn order,
-        /// sorted within a turn when the atom is first asked for, `atomHitSorted`).
+        /// The automaton's hits per atom, `atomHits[atomHitRuns[a].first ..< atomHitRuns[a].first +
+        /// atomHitRuns[a].count]` (placed by counting, not by sorting: an atom's run is in turn
+        /// order, sorted within a turn when the atom is first asked for, `AtomHitRun.sorted`), for
+        /// the atoms marked with `markGeneration` in `atomHitStamp` (a byte each, as the words'
+        /// and clauses': the conditions' word-list children read it at random over every atom).
         var atomHits = Arena<Evidence>()
-        var atomHitStamp = Arena<UInt32>()
-        var atomHitFirst = Arena<Int32>()
-        var atomHitCount = Arena<Int32>()
-        var atomHitSorted = Arena<Bool>()
+        var atomHitStamp = Arena<UInt8>()
+        var atomHitRuns = Arena<AtomHitRun>()
         /// The atoms with hits in this record.
         var touchedAtoms = Arena<Int32>()
         /// Per turn, its side.
@@ -112,21 +129,22 @@ extension Screener {
             generation &+= 1
             let wrapped = generation == 0
             if wrapped { generation = 1 }   // forget every stamp below
-            if wrapped || clauseStamp.count != clauses { clauseStamp.reset(count: clauses, to: 0) }
+            markGeneration &+= 1
+            let marksWrapped = markGeneration == 0
+            if marksWrapped { markGeneration = 1 }   // forget every mark below
+            if marksWrapped || clauseStamp.count != clauses { clauseStamp.reset(count: clauses, to: 0) }
             if wrapped {
                 scalarBitsStamp.reset(count: scalarBitsStamp.count, to: 0)
                 turnBytesStamp.reset(count: turnBytesStamp.count, to: 0)
                 scalarBytesStamp.reset(count: scalarBytesStamp.count, to: 0)
             }
-            if wrapped || wordStamp.count != rules.wordCount { wordStamp.reset(count: rules.wordCount, to: 0) }
+            if marksWrapped || wordStamp.count != rules.wordCount { wordStamp.reset(count: rules.wordCount, to: 0) }
             let atoms = rules.atoms.count
+            if marksWrapped || atomHitStamp.count != atoms { atomHitStamp.reset(count: atoms, to: 0) }
             if wrapped || atomStamp.count != atoms {
                 atomStamp.reset(count: atoms, to: 0)
                 atomResult.reset(count: atoms, to: .none)
-                atomHitStamp.reset(count: atoms, to: 0)
-                atomHitFirst.reset(count: atoms, to: 0)
-                atomHitCount.reset(count: atoms, to: 0)
-                atomHitSorted.reset(count: atoms, to: false)
+                atomHitRuns.reset(count: atoms, to: AtomHitRun(first: 0, count: 0, sorted: false))
             }
             let count = rules.rules.count
             if ruleBits.count != (count + 63) >> 6 { ruleBits.reset(count: (count + 63) >> 6, to: 0) }
@@ -159,8 +177,8 @@ extension Screener {
         func deallocate() {
             wordStamp.deallocate(); clauseStamp.deallocate(); atomStamp.deallocate(); atomResult.deallocate()
             ruleStamp.deallocate(); ruleResult.deallocate(); occ.deallocate(); arena.deallocate(); stack.deallocate()
-            ruleBits.deallocate(); atomHits.deallocate(); atomHitStamp.deallocate(); atomHitFirst.deallocate()
-            atomHitCount.deallocate(); atomHitSorted.deallocate(); touchedAtoms.deallocate(); sides.deallocate(); scalarBytes.deallocate()
+            ruleBits.deallocate(); atomHits.deallocate(); atomHitStamp.deallocate(); atomHitRuns.deallocate()
+            touchedAtoms.deallocate(); sides.deallocate(); scalarBytes.deallocate()
             scalarBytesStamp.deallocate(); scalarBytesFirst.deallocate(); scalarBytesCount.deallocate()
             scalarBits.deallocate(); scalarBitsStamp.deallocate(); evidence.deallocate(); order.deallocate(); accepted.deallocate()
             candidates.deallocate(); turnBytes.deallocate(); turnBytesStamp.deallocate()

@@ -195,9 +195,10 @@ extension Screener.Evaluation {
         let frames = ws.frames
         let turns = prepared.turns
         let (minN, maxN, bucketMask) = (model.minN, model.maxN, model.mask)
-        // At most one n-gram per order per byte.
+        // At most one n-gram per order per scalar: a bound by scalars, not bytes (a third of
+        // them in Chinese), so the slots the record uses (`ModelScratch.begin`) are few.
         var bound = 0
-        for t in 0..<turnLimit where modelSees(t, scope) { bound += turns[t].text.bytes.count }
+        for t in 0..<turnLimit where modelSees(t, scope) { bound += turns[t].text.scalarCount }
         let table = screener.modelScratch
         table.begin(bound * (maxN - minN + 1))
         // The table's memory in locals: the loop then touches no class property. One slot holds
@@ -205,7 +206,7 @@ extension Screener.Evaluation {
         // the usual case, is one store of a whole slot.
         let slots = table.slots, used = table.used
         let shortest = UInt8(Screener.Evaluation.evidenceMinN(minN: minN, maxN: maxN))
-        let generation = table.generation, slotMask = table.capacity &- 1
+        let generation = table.generation, slotMask = table.mask
         // Where the next slot in use is listed, in memory, not in a local: a local the loop's
         // inlined copies share was kept in a dozen stack slots, each written on every new bucket.
         // A pointer, not a count, so listing a slot needs no load of the list's start.
@@ -308,8 +309,10 @@ extension Screener.Evaluation {
         let usedCount = modelCache.tableUsed
         @inline(__always) func add(_ slot: ModelScratch.Slot, _ v: Double) {
             norm += v * v
-            let w = weights[Int(slot.key)]
-            if w != 0 { dot += Double(w) * v }
+            // A bucket with no weight adds +0: the same sum, since `dot` starts at +0 and so is
+            // never −0 (x + +0 is x for every other x). Added without a test, the weight table's
+            // look-up ends in a select, not in branches on whether it found the bucket.
+            dot += Double(weights[Int(slot.key)]) * v
         }
         // Two loops, the same sums in the same order: the first, up to the first count of
         // `logged` or more (rare), with no call in it, so its sums and pointers stay in registers
@@ -523,9 +526,24 @@ final class ModelScratch {
         /// Meaningful once `longest` reaches the evidence's shortest length (see `fillModelTable`).
         var place: Place
     }
-    /// A power of two: a bucket's low bits are its first slot.
+    /// A power of two: the most slots a record has needed.
     private(set) var capacity = 0
-    private(set) var slots = UnsafeMutablePointer<Slot>.allocate(capacity: 1)
+    /// The slots this record uses, `slots[0 ... mask]`: a power of two at least four times its
+    /// n-grams, so at most a quarter full (half full cost more probes than it saved misses); a
+    /// bucket's low bits are its first slot. Sized by the
+    /// record, not by `capacity`: one long record grows the table, and the short ones after it
+    /// then spread their few n-grams over a few kilobytes, not all of it (a new bucket's slot
+    /// is a cache miss when the table is larger than the L1 cache: 32 bytes a slot, 1,024
+    /// slots at least, filled the whole 32 KB).
+    private(set) var mask = 0
+    /// The fewest slots a record uses.
+    private static let fewestSlots = 64
+    private(set) var slots = ModelScratch.allocateSlots(1)
+    /// `n` slots on a cache line's boundary, so that no slot (32 bytes) straddles two lines: a
+    /// new bucket's slot is then one line, read by its stamp's test and written whole.
+    private static func allocateSlots(_ n: Int) -> UnsafeMutablePointer<Slot> {
+        UnsafeMutableRawPointer.allocate(byteCount: n * MemoryLayout<Slot>.stride, alignment: 64).bindMemory(to: Slot.self, capacity: n)
+    }
     /// The slots in use, in the order first seen, and where the next one goes.
     private(set) var used = UnsafeMutablePointer<Int32>.allocate(capacity: 1)
     let nextUsed = UnsafeMutablePointer<UnsafeMutablePointer<Int32>>.allocate(capacity: 1)
@@ -553,21 +571,23 @@ final class ModelScratch {
         return p
     }()
 
-    /// Starts a record of at most `n` n-grams.
+    /// Starts a record of at most `n` n-grams. The slots past `mask` are left as they are: the
+    /// stamps of slots an earlier record used are older than this record's generation.
     func begin(_ n: Int) {
         generation &+= 1
-        if 2 * n > capacity || generation == 0 {
-            var size = 1024
-            while size < 2 * n { size *= 2 }
+        var size = ModelScratch.fewestSlots
+        while size < 4 * n { size *= 2 }
+        if size > capacity || generation == 0 {
             if size > capacity {
                 slots.deallocate(); used.deallocate()
-                slots = .allocate(capacity: size)
+                slots = ModelScratch.allocateSlots(size)
                 used = .allocate(capacity: size)
                 capacity = size
             }
             slots.initialize(repeating: Slot(stamp: 0, key: 0, count: 0, longest: 0, place: Place(turn: 0, start: 0, end: 0)), count: capacity)
             generation = 1
         }
+        mask = size - 1
     }
 
     deinit {

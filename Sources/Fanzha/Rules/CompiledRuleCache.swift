@@ -909,6 +909,7 @@ extension Program {
         }
         kidPrefilter = Program.kidPrefilter(nodes: self.nodes, kids: kids, atomIsWords: atomIsWords,
                                             atomClauseFirst: atomClauseFirst, atomClauseCount: atomClauseCount)
+        wordLists = Program.wordLists(clauses: clausesByWordStart, rules: rulesByWordStart, atoms: atomsByWordStart)
         // `ruledOutBy` is stored, not made again (made, it cost a start-up about 1.2 million
         // instructions). What `Evaluation.ruledOut` reads through it must stay inside its tables:
         // each node named names itself, and is an atom or an `or`/`at_least` of word lists.
