@@ -65,7 +65,10 @@ package final class AhoCorasick: @unchecked Sendable {
 
     /// How many Int32s a sparse state's `k` classes take: one for one class, else groups of four
     /// (eight bytes, the scan's one load) padded with class 0.
-    static func keyWords(_ k: Int) -> Int { k <= 1 ? k : (k + 3) / 4 * 2 }
+    static func keyWords(_ k: Int) -> Int { k <= 1 ? k : groupedKeyWords(k) }
+    /// `keyWords` of two classes or more.
+    @inline(__always)
+    static func groupedKeyWords(_ k: Int) -> Int { ((k &+ 3) >> 2) << 1 }
 
     /// The automaton from its tables (as `CompiledRuleCache` reads them, with the file that holds
     /// them as `storage`), which it then owns or borrows as each `Table` says. The tables must be
@@ -261,7 +264,6 @@ package final class AhoCorasick: @unchecked Sendable {
                     // lanes of `lanes ^ c·0x0001…0001` that are zero are the child on `c` (the
                     // lowest set bit of `zeroLanes` is exact).
                     let pattern = UInt64(truncatingIfNeeded: c) &* 0x0001_0001_0001_0001
-                    let keyWords = ((k &+ 3) >> 2) << 1
                     var j = 0
                     var hit = -1
                     while j < k {
@@ -270,7 +272,7 @@ package final class AhoCorasick: @unchecked Sendable {
                         if zeroLanes != 0 { hit = j &+ zeroLanes.trailingZeroBitCount >> 4; break }
                         j &+= 4
                     }
-                    if hit >= 0 { t = body[keyWords &+ hit]; break }
+                    if hit >= 0 { t = body[AhoCorasick.groupedKeyWords(k) &+ hit]; break }
                 }
                 s = Int(nodes[s])   // no child on this class: fail over (the root is dense: it ends here)
             }

@@ -53,8 +53,6 @@ extension Screener {
     /// hot loop touches plain arrays, not properties of a shared object.
     struct Workspace {
         var generation: UInt32 = 0
-        /// Per atom and rule (×4 scopes): the generation that last wrote the entry.
-        /// Plain buffers (`Arena`), like every table here: no copy-on-write check per write.
         /// Per word present and per clause of the prefilter that a word of this record satisfies:
         /// `markGeneration` when it holds for this record. A byte each, not the generation's four:
         /// a record's ~11 distinct words stamp about 300 clauses at random over every clause of
@@ -66,6 +64,8 @@ extension Screener {
         /// The generation `wordStamp`, `clauseStamp` and `atomHitStamp` are marked with: counts
         /// with `generation` but wraps after 255 records, when all three are cleared (`begin`).
         var markGeneration: UInt8 = 0
+        /// Per atom and rule (×4 scopes): the generation that last wrote the entry.
+        /// Plain buffers (`Arena`), like every table here: no copy-on-write check per write.
         var atomStamp = Arena<UInt32>()
         var atomResult = Arena<Occurrences>()
         var ruleStamp = Arena<UInt32>()

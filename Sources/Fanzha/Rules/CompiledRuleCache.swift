@@ -992,23 +992,17 @@ struct ByteWriter {
         while bytes.count % n != 0 { bytes.append(0) }
     }
 
-    mutating func int32s(_ xs: [Int32]) { xs.withUnsafeBufferPointer { int32s($0) } }
+    mutating func int32s(_ xs: [Int32]) { xs.withUnsafeBufferPointer { values($0) } }
+    mutating func int32s(_ xs: UnsafeBufferPointer<Int32>) { values(xs) }
+    mutating func uint16s(_ xs: UnsafeBufferPointer<UInt16>) { values(xs) }
 
-    mutating func uint16s(_ xs: UnsafeBufferPointer<UInt16>) {
+    /// A count, then the values, little-endian (what `ByteReader`'s tables read in place).
+    private mutating func values<T: FixedWidthInteger>(_ xs: UnsafeBufferPointer<T>) {
         count(xs.count)
         #if _endian(little)
         bytes.append(contentsOf: UnsafeRawBufferPointer(xs))
         #else
         for x in xs { withUnsafeBytes(of: x.littleEndian) { bytes.append(contentsOf: $0) } }
-        #endif
-    }
-
-    mutating func int32s(_ xs: UnsafeBufferPointer<Int32>) {
-        count(xs.count)
-        #if _endian(little)
-        bytes.append(contentsOf: UnsafeRawBufferPointer(xs))
-        #else
-        for x in xs { i32(x) }
         #endif
     }
 }
@@ -1097,32 +1091,21 @@ struct ByteReader {
 
     /// A program table of Int32 after its alignment padding: read in place from the mapped file
     /// (`owner`, which whoever holds the program keeps alive), or copied when not aligned there.
-    mutating func programTable() throws -> Table<Int32> {
-        try align(4)
-        #if _endian(little)
-        let before = p
-        let n = try count()
-        let at = try take(n * 4)
-        if owner != nil, (Int(bitPattern: base.baseAddress!) + at) % 4 == 0 {
-            return Table(borrowing: base.baseAddress! + at, count: n)
-        }
-        p = before
-        #endif
-        return Table(try int32s())
-    }
+    mutating func programTable() throws -> Table<Int32> { try table() }
 
     /// A table of UInt16 after its alignment padding, read in place as `programTable` reads Int32s.
-    mutating func uint16Table() throws -> Table<UInt16> {
+    mutating func uint16Table() throws -> Table<UInt16> { try table() }
+
+    private mutating func table<T: FixedWidthInteger & BitwiseCopyable>() throws -> Table<T> {
         try align(4)
         let n = try count()
-        let at = try take(n * 2)
+        let at = try take(n * MemoryLayout<T>.size)
         #if _endian(little)
-        if owner != nil, (Int(bitPattern: base.baseAddress!) + at) % 2 == 0 {
+        if owner != nil, (Int(bitPattern: base.baseAddress!) + at) % MemoryLayout<T>.alignment == 0 {
             return Table(borrowing: base.baseAddress! + at, count: n)
         }
         #endif
-        let values = (0..<n).map { UInt16(littleEndian: base.loadUnaligned(fromByteOffset: at + 2 * $0, as: UInt16.self)) }
-        return Table(values)
+        return Table((0..<n).map { T(littleEndian: base.loadUnaligned(fromByteOffset: at + $0 * MemoryLayout<T>.size, as: T.self)) })
     }
 
     mutating func int32s() throws -> [Int32] {
