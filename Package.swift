@@ -2,7 +2,8 @@
 import PackageDescription
 
 // The pipeline, as targets:
-//   CPCRE2 / COpenCC   system libraries (Debian: libpcre2-dev, libopencc-dev)
+//   CPCRE2 / COpenCC   system libraries (Debian: libpcre2-dev, libopencc-dev; the executables also link
+//                      libmimalloc-dev's allocator, below)
 //   FanzhaPCRE         the only module that imports PCRE2: compile, JIT, match, limits
 //   FanzhaText         the only module that imports OpenCC: normalise text with an offset map
 //   Fanzha             rules language (compiler) and engine (scanner), readers and printers
@@ -22,6 +23,14 @@ let staticRuntime: [LinkerSetting] = [
                  + ["-Xlinker", "--end-group", "-lstdc++"],
                  .when(platforms: [.linux], configuration: .release)),
 ]
+
+// Throughput (issue 22): mimalloc (Debian: libmimalloc-dev) serves the whole process's malloc and
+// free in place of glibc's. A live call's event allocates and frees small blocks on two worker
+// threads, and glibc's per-thread heaps grow and shrink a page at a time under that; mimalloc's
+// thread-local free lists do not (docs/BENCHMARKS.md, the twenty-seventh round). It is linked
+// ahead of libc, so the dynamic linker binds every library's malloc to it (`LD_DEBUG=bindings`).
+// The executables only: the library targets leave the allocator to the program that uses them.
+let allocator: [LinkerSetting] = [.linkedLibrary("mimalloc", .when(platforms: [.linux]))]
 
 let package = Package(
     name: "Fanzha",
@@ -72,14 +81,14 @@ let package = Package(
             "FanzhaCommandLine",
             "FanzhaReferrals",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        ], linkerSettings: staticRuntime),
+        ], linkerSettings: staticRuntime + allocator),
         .executableTarget(name: "fanzha-serve", dependencies: [
             "Fanzha",
             "FanzhaCommandLine",
             "FanzhaReferrals",
             "FanzhaServer",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        ], linkerSettings: staticRuntime),
+        ], linkerSettings: staticRuntime + allocator),
         // Where the package's files and the built `fanzha` are, for every test target.
         .target(name: "FanzhaTestSupport", path: "Tests/FanzhaTestSupport"),
         .testTarget(name: "FanzhaTests", dependencies: ["Fanzha", "FanzhaPCRE", "FanzhaText", "FanzhaTestSupport"]),

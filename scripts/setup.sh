@@ -7,6 +7,7 @@
 #   libopencc-dev   OpenCC (Traditional -> Simplified Chinese) -> COpenCC
 #                   (pulls in libopencc-data: /usr/share/opencc/t2s.json)
 #   libsqlite3-dev  SQLite, for the referral case store (GRDB)        -> FanzhaReferrals
+#   libmimalloc-dev mimalloc, the executables' allocator (Package.swift; docs/BENCHMARKS.md)
 #   pkg-config      SwiftPM finds both libraries through it
 #   ripgrep         used by the benchmark (docs/BENCHMARKS.md)
 #   chromium        the web console's test in a headless browser (scripts/service_test.py)
@@ -24,7 +25,7 @@ PLAYWRIGHT_VERSION=1.65.2
 SCHEMATHESIS_VERSION=4.32.5
 
 # (wrk, for the service's load benchmark only, is installed by scripts/bench_serve.sh itself.)
-packages=(libpcre2-dev libopencc-dev libsqlite3-dev pkg-config ripgrep chromium fonts-noto-cjk)
+packages=(libpcre2-dev libopencc-dev libsqlite3-dev libmimalloc-dev pkg-config ripgrep chromium fonts-noto-cjk)
 
 # Spark 4 needs Java 17 or later.
 java_major=0

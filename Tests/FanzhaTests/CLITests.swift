@@ -93,6 +93,20 @@ private let threeMessages = "请把钱转入安全账户\n今天天气很好\n�
         #expect(FileManager.default.isExecutableFile(atPath: exe))
     }
 
+    #if os(Linux)
+    /// The executable's malloc is mimalloc's (Package.swift: linked ahead of libc), not glibc's: a
+    /// link order that let libc's bind first would lose the live calls' speed without a word.
+    /// mimalloc announces its start when `MIMALLOC_VERBOSE` is set; glibc prints nothing.
+    @Test func theExecutableAllocatesWithMimalloc() throws {
+        let exe = try #require(PackageFiles.fanzha)
+        var env = ProcessInfo.processInfo.environment
+        env["MIMALLOC_VERBOSE"] = "1"
+        let o = try ProcessRunner.run(exe, ["--version"], environment: env)
+        #expect(o.exited && o.status == 0)
+        #expect(o.err.contains("mimalloc: process init"), "stderr: \(o.err.prefix(300))")
+    }
+    #endif
+
     // MARK: scan: input and output
 
     @Test func textOnStdinToTextOnStdout() throws {
