@@ -5,9 +5,12 @@
 // indexes, twice). A live call is evaluated at each of its events on the same turns plus a new
 // one, so it keeps that work: the words present (once each), the atoms with hits, and each hit
 // with its atom, in turn order. An evaluation of the call then looks up only its new turns'
-// words, stamps the call's distinct words' clauses, and copies each hit to its atom's run: the
+// words, marks the call's distinct words as present, and copies each hit to its atom's run: the
 // same runs, in the same order, as placing every turn afresh. The rules the prefilter's index
-// holds under the call's words are kept too, as the candidates' bitmap (`collectCandidates`).
+// holds under the call's words are kept too, as the candidates' bitmap (`collectCandidates`), and
+// so are the prefilter's clauses the call's words satisfy: the evaluation reads the call's own
+// table of them (`Evaluation.clauseMarks`), marked once per word, not the workspace's stamps,
+// which every evaluation of every call or record starts afresh.
 
 extension Screener {
     /// A live call's word hits in its turns `lo ..< hi` (the call's turn numbers), kept with its
@@ -29,11 +32,19 @@ extension Screener {
         /// more than placing the hits. Its exact size (13 words for the bundled rules), made at
         /// the first evaluation: an arena's least room is 64 words, 512 bytes in every open call.
         fileprivate(set) var candidateRules = UnsafeMutableBufferPointer<UInt64>(start: nil, count: 0)
+        /// Per clause of the prefilter (`Program.clauseTotal`), `clauseHolds` when a word present
+        /// satisfies it, else 0: marked as each word is first seen, made with `candidateRules`.
+        /// A byte each, as the workspace's stamps, so the evaluation's checks read either table
+        /// the same way. Stamping the workspace's again from every word the call holds, at every
+        /// event, was about 600 stamps an evaluation (23 words, 27 clauses each).
+        fileprivate(set) var clauses = UnsafeMutableBufferPointer<UInt8>(start: nil, count: 0)
+        static let clauseHolds: UInt8 = 1
 
         init(from turn: Int) { lo = turn; hi = turn }
 
         deinit {
-            words.deallocate(); atoms.deallocate(); counts.deallocate(); hits.deallocate(); candidateRules.baseAddress?.deallocate()
+            words.deallocate(); atoms.deallocate(); counts.deallocate(); hits.deallocate()
+            candidateRules.baseAddress?.deallocate(); clauses.baseAddress?.deallocate()
         }
     }
 }
@@ -49,22 +60,21 @@ extension Screener.Evaluation {
         // A window that moved on (a call longer than the window), or fewer turns than kept: as a record.
         guard let kept = memo.wordHits, kept.lo == lo, kept.hi <= lo + turnLimit else { return false }
         let mark = ws.markGeneration
-        var words = kept.words, atoms = kept.atoms, counts = kept.counts, hits = kept.hits, candidateRules = kept.candidateRules
+        var words = kept.words, atoms = kept.atoms, counts = kept.counts, hits = kept.hits
+        var candidateRules = kept.candidateRules, callClauses = kept.clauses
         let wordLists = program.pointee.wordLists, clauses = program.pointee.clausesByWord, atomsOfWord = program.pointee.atomsByWord
-        let clausesStart = program.pointee.clausesByWordStart
         if candidateRules.baseAddress == nil {
             // One bit per rule (the size `begin` gives the workspace's own), and the rules no word rules out.
             candidateRules = .allocate(capacity: max(1, ws.ruleBits.count))
             candidateRules.initialize(repeating: 0)
             markUnfilteredRules(in: candidateRules)
+            callClauses = .allocate(capacity: max(1, Int(program.pointee.clauseTotal)))
+            callClauses.initialize(repeating: 0)
         }
-        // The call's words seen before need only their clauses: read from their own table (a
-        // quarter of `wordLists`' memory), not beside the rules' and atoms' starts.
-        for i in 0..<words.count {
-            let w = Int(words[i])
-            ws.wordStamp[w] = mark
-            for k in Int(clausesStart[w])..<Int(clausesStart[w + 1]) { ws.clauseStamp[Int(clauses[k])] = mark }
-        }
+        let holds = Screener.CallWordHits.clauseHolds
+        // The call's words seen before are marked as present (below, a new word is one not
+        // marked); their clauses are already in the call's table.
+        for i in 0..<words.count { ws.wordStamp[Int(words[i])] = mark }
         // While the new turns are added, an atom's run's `first` is its place in `atoms`.
         for s in 0..<atoms.count {
             let a = Int(atoms[s])
@@ -78,7 +88,7 @@ extension Screener.Evaluation {
                 if ws.wordStamp[w] != mark {
                     ws.wordStamp[w] = mark
                     words.append(h.0)
-                    for k in Int(lists[0].clauses)..<Int(lists[1].clauses) { ws.clauseStamp[Int(clauses[k])] = mark }
+                    for k in Int(lists[0].clauses)..<Int(lists[1].clauses) { callClauses[Int(clauses[k])] = holds }
                     markRules(ofWord: w, in: candidateRules)
                 }
                 for k in Int(lists[0].atoms)..<Int(lists[1].atoms) {
@@ -94,7 +104,8 @@ extension Screener.Evaluation {
                 }
             }
         }
-        kept.words = words; kept.atoms = atoms; kept.counts = counts; kept.hits = hits; kept.candidateRules = candidateRules
+        kept.words = words; kept.atoms = atoms; kept.counts = counts; kept.hits = hits
+        kept.candidateRules = candidateRules; kept.clauses = callClauses
         kept.hi = lo + turnLimit
         // Placed by counting, as `placeWordHits` places them.
         var total = 0
@@ -111,6 +122,8 @@ extension Screener.Evaluation {
             run.pointee.count &+= 1
         }
         liveCandidateRules = candidateRules
+        clauseMarks = callClauses.baseAddress
+        clauseMark = holds
         return true
     }
 }
