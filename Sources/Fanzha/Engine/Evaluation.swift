@@ -48,6 +48,10 @@ extension Screener {
         /// event does not stamp again every clause of every word the call has held.
         var clauseMarks: UnsafeMutablePointer<UInt8>?
         var clauseMark: UInt8 = 0
+        /// Where the atoms' runs of word hits are (`Workspace.atomHitRuns`): the workspace's
+        /// `atomHits` for a record, a live call's own runs (`CallWordHits.placed`) when its hits
+        /// were placed from those it keeps, read and sorted in place.
+        var atomHits: UnsafeMutablePointer<Evidence>?
         /// A one-turn record's (a message's) normalised bytes, for the regexes' literal gates
         /// (Atoms.swift); nil for more turns. The buffer of a `let` array of the record's text,
         /// which the record keeps unchanged for the evaluation's life: read here once, it spares

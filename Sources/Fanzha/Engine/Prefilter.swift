@@ -53,6 +53,7 @@ extension Screener.Evaluation {
             total += count
         }
         ws.atomHits.resize(count: total)   // each written below
+        atomHits = ws.atomHits.buffer.baseAddress
         for t in 0..<turnLimit {
             for h in turns[t].wordHits {
                 let lists = program.pointee.wordLists.address(Int(h.0))
