@@ -320,4 +320,50 @@ func expectDecidedAsFresh(_ p: Screener.Prepared, _ record: Record, live: Screen
         }
         #expect(fired == turns.count)
     }
+
+    /// The turns' clauses as bits answer as the clauses the turn's words satisfy, counted from
+    /// the program's word lists: every regex of the bundled rules that needs a word, on every
+    /// turn of every corpus call, asked last turn first (all marked at once), then turn by turn
+    /// from a window of the call's last three turns, and after starting again there.
+    @Test func aTurnsClausesAnswerAsItsWordsSay() throws {
+        let rules = LiveCallsTests.rules
+        let screener = try Screener(rules: rules, usePrefilter: true)
+        let program = UnsafePointer(screener.matcher.programPointer)
+        let regexes = rules.atoms.indices.filter { program.pointee.atomClauseCount[$0] > 0 }
+        #expect(regexes.count > 20)
+        var yes = 0, no = 0
+        for call in try LiveCallsTests.calls() {
+            let p = screener.prepareLiveCall(id: call.id)
+            for turn in call.turns { screener.append(turn, to: p) }
+            // What turn t's words satisfy, from the word lists.
+            func naive(_ a: Int, _ t: Int) -> Bool {
+                var held = Set<Int32>()
+                for h in p.turns[t].wordHits {
+                    let w = Int(h.0)
+                    for k in Int(program.pointee.clausesByWordStart[w])..<Int(program.pointee.clausesByWordStart[w + 1]) {
+                        held.insert(program.pointee.clausesByWord[k])
+                    }
+                }
+                let first = program.pointee.atomClauseFirst[a]
+                return (first..<(first + program.pointee.atomClauseCount[a])).allSatisfy(held.contains)
+            }
+            let listed = Screener.CallTurnClauses(from: 0)
+            for t in p.turns.indices.reversed() {
+                for a in regexes {
+                    let may = listed.mayMatch(atom: a, inTurn: t, of: p, program)
+                    #expect(may == naive(a, t), "call \(call.id), turn \(t), atom \(a)")
+                    if may { yes += 1 } else { no += 1 }
+                }
+            }
+            let window = p.lastTurns(3), base = window.firstTurnNumber
+            for _ in 0..<2 {
+                for t in base..<(base + window.turnCount) {
+                    for a in regexes { #expect(listed.mayMatch(atom: a, inTurn: t, of: window, program) == naive(a, t), "call \(call.id), window turn \(t)") }
+                }
+                listed.restart(from: base)
+            }
+        }
+        // Both answers were given, many times.
+        #expect(yes > 100 && no > 100, "\(yes) yes, \(no) no")
+    }
 }

@@ -5,28 +5,32 @@
 // there (Requirements.swift): so on a call, a regex can match only in a turn whose own words
 // satisfy every clause. A live call matches each regex on each new turn once (`RegexMemo`);
 // without this a regex that some earlier turn's words let run went through its literal gate, and
-// often PCRE2, on every new turn. The turns' clauses are listed once each, the first time a regex
-// asks about the turn.
+// often PCRE2, on every new turn. The turns' clauses are marked once each, the first time a regex
+// asks about the turn, one bit per regex clause.
 
 extension Screener {
-    /// The clauses of regex requirements that the words of a live call's turns satisfy, sorted,
-    /// by the call's turn numbers from `from`: turn `from + i`'s are `clauses[starts[i] ..<
-    /// starts[i + 1]]`. Only the regexes' clauses: a turn's words satisfy hundreds of the rules'
-    /// own, which no turn-by-turn question needs. Kept with the call's `RegexMemo`; plain memory,
+    /// The clauses of regex requirements that the words of a live call's turns satisfy, one bit
+    /// per regex clause (the program numbers them after every rule's, from `atomClauseFirst[0]`),
+    /// by the call's turn numbers from `from`: turn `from + i`'s are the `rowWords` words at
+    /// `bits[i * rowWords]`. Only the regexes' clauses: a turn's words satisfy hundreds of the
+    /// rules' own, which no turn-by-turn question needs. A question is then one bit per clause of
+    /// the regex's requirement; it was a binary search per clause in the turn's sorted list, and
+    /// listing a turn an insertion into it per clause of each hit's word (about 2,000
+    /// instructions a turn, 120 a question). Kept with the call's `RegexMemo`; plain memory,
     /// like the evaluation's tables.
     final class CallTurnClauses {
         // Unchecked for exclusive access: a call is evaluated on one thread at a time, and
         // `mayMatch` is never re-entered (each checked access was a runtime call).
         @exclusivity(unchecked) private(set) var from: Int
-        @exclusivity(unchecked) private var clauses = Arena<Int32>()
-        @exclusivity(unchecked) private var starts = Arena<Int32>()
+        @exclusivity(unchecked) private var bits = Arena<UInt64>()
+        /// The turns marked so far, from `from`.
+        @exclusivity(unchecked) private var listed = 0
+        /// Words of a turn's row: the regex clauses' count in 64-bit words (set at the first turn marked).
+        @exclusivity(unchecked) private var rowWords = 0
 
-        init(from turn: Int) {
-            from = turn
-            starts.append(0)
-        }
+        init(from turn: Int) { from = turn }
 
-        deinit { clauses.deallocate(); starts.deallocate() }
+        deinit { bits.deallocate() }
 
         /// Whether regex atom `a` can match in the call's turn `t`, a turn of `p`: every clause of
         /// its requirement has a word in that turn. True when the atom needs no word.
@@ -35,61 +39,41 @@ extension Screener {
             guard count > 0 else { return true }
             let base = p.firstTurnNumber
             guard t >= base, t < base + p.turnCount else { return true }
-            if t < from || from + starts.count - 1 < base {
-                // Turns not listed and no longer (or not yet) in reach: start again from this stretch.
+            if t < from || from + listed < base {
+                // Turns not marked and no longer (or not yet) in reach: start again from this stretch.
                 restart(from: base)
             }
-            while from + starts.count - 1 <= t {
-                Self.list(p.turns[from + starts.count - 1 - base].wordHits, into: &clauses, program)
-                starts.append(Int32(clauses.count))
+            let regexClauses = Int(program.pointee.atomClauseFirst[0])
+            if rowWords == 0 { rowWords = max(1, (program.pointee.clauseTotal - regexClauses + 63) >> 6) }
+            while from + listed <= t {
+                Self.mark(p.turns[from + listed - base].wordHits, in: bits.append(repeating: 0, count: rowWords), regexClauses, program)
+                listed += 1
             }
-            let i = t - from
-            let lo = Int(starts[i]), hi = Int(starts[i + 1])
-            let first = Int32(program.pointee.atomClauseFirst[a])
-            for c in first..<(first + Int32(count)) {
-                // Binary search in the turn's sorted clauses.
-                var l = lo, h = hi
-                while l < h {
-                    let m = (l + h) >> 1
-                    if clauses[m] < c { l = m + 1 } else { h = m }
-                }
-                if l == hi || clauses[l] != c { return false }
-            }
+            let row = bits.address((t - from) * rowWords)
+            let first = Int(program.pointee.atomClauseFirst[a]) - regexClauses
+            for c in first..<(first + count) where row[c >> 6] & (1 << UInt64(c & 63)) == 0 { return false }
             return true
         }
 
-        /// Drops the turns listed, so that listing starts again at `turn`.
+        /// Drops the turns marked, so that marking starts again at `turn`.
         func restart(from turn: Int) {
             from = turn
-            clauses.removeAll()
-            starts.removeAll()
-            starts.append(0)
+            bits.removeAll()
+            listed = 0
         }
 
-        /// Appends one turn's regex clauses, from its word hits, sorted and once each.
-        private static func list(_ hits: [(Int32, Int32, Int32)], into clauses: inout Arena<Int32>, _ program: UnsafePointer<Program>) {
+        /// Sets one turn's regex clauses in `row`, from its word hits.
+        private static func mark(_ hits: [(Int32, Int32, Int32)], in row: UnsafeMutablePointer<UInt64>, _ regexClauses: Int, _ program: UnsafePointer<Program>) {
             let start = program.pointee.clausesByWordStart, byWord = program.pointee.clausesByWord
-            // The regexes' clauses are numbered after every rule's, and a word's are in order.
-            let regexClauses = program.pointee.atomClauseFirst[0]
-            let first = clauses.count
             for h in hits {
                 let w = Int(h.0)
                 let lo = Int(start[w])
                 var k = Int(start[w + 1])
-                while k > lo && byWord[k - 1] >= regexClauses {
+                // A word's clauses are in order: the regexes' are its last.
+                while k > lo && Int(byWord[k - 1]) >= regexClauses {
                     k -= 1
-                    let c = byWord[k]
-                    // Insertion into the few listed so far.
-                    var j = clauses.count
-                    while j > first && clauses[j - 1] > c { j -= 1 }
-                    if j > first && clauses[j - 1] == c { continue }
-                    clauses.append(c)
-                    var m = clauses.count - 1
-                    while m > j {
-                        clauses[m] = clauses[m - 1]
-                        m -= 1
-                    }
-                    clauses[j] = c
+                    let c = Int(byWord[k]) - regexClauses
+                    row[c >> 6] |= 1 << UInt64(c & 63)
                 }
             }
         }

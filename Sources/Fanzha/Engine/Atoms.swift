@@ -26,7 +26,7 @@ extension Screener.Evaluation {
         if program.pointee.atomIsWords[a] && usePrefilter {
             // The automaton already found every word: keep this atom's, leftmost-longest, non-overlapping.
             if ws.atomHitStamp[a] == ws.markGeneration {
-                let run = ws.atomHitRuns[a]
+                let run = ws.atomHitRuns[a], atomHits = atomHits.unsafelyUnwrapped
                 let first = Int(run.first), end = first + Int(run.count)
                 if !run.sorted {
                     // In turn order already; within a turn, by start, the longest first where
@@ -34,21 +34,21 @@ extension Screener.Evaluation {
                     ws.atomHitRuns[a].sorted = true
                     var i = first + 1
                     while i < end {
-                        let h = ws.atomHits[i]
+                        let h = atomHits[i]
                         var j = i
                         while j > first {
-                            let p = ws.atomHits[j - 1]
+                            let p = atomHits[j - 1]
                             guard p.turn == h.turn && (p.start > h.start || (p.start == h.start && p.end < h.end)) else { break }
-                            ws.atomHits[j] = p
+                            atomHits[j] = p
                             j -= 1
                         }
-                        ws.atomHits[j] = h
+                        atomHits[j] = h
                         i += 1
                     }
                 }
                 var turn: Int32 = -1, stop: Int32 = -1, inTurn = 0
                 for i in first..<end {
-                    let h = ws.atomHits[i]
+                    let h = atomHits[i]
                     if h.turn != turn { turn = h.turn; stop = -1; inTurn = 0 }
                     guard h.start >= stop, inTurn < Screener.matchesPerTurn else { continue }
                     single(h.turn, h.start, h.end)

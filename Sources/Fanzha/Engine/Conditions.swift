@@ -121,8 +121,8 @@ extension Screener.Evaluation {
         // children a record pass here, most of them word lists not found and the frames' regexes.
         let end = Int(n.count)
         guard k < end else { return end }
-        let hitStamp = ws.atomHitStamp, clauseStamp = ws.clauseStamp
-        let mark = ws.markGeneration
+        let hitStamp = ws.atomHitStamp, clauseMarks = clauseMarks
+        let mark = ws.markGeneration, clauseMark = clauseMark
         // This node's entries, indexed by the child: the loop's index is its only counter.
         let entries = program.pointee.kidPrefilter.address(Int(n.first))
         var k = k
@@ -135,7 +135,7 @@ extension Screener.Evaluation {
                     // A regex's first clause: passed over without it; with it, a regex of one
                     // clause runs, and one of more asks `ruledOut` (its other clauses, its gate).
                     let entry = -2 - x
-                    if clauseStamp[entry >> 1] != mark { k &+= 1; continue }
+                    if clauseMarks.unsafelyUnwrapped[entry >> 1] != clauseMark { k &+= 1; continue }
                     if entry & 1 == 0 { return k }
                 }
                 // Asked from one place: with two, `nextKid` was no longer inlined.

@@ -41,6 +41,17 @@ extension Screener {
         /// keeps (Calls/LiveWordHits.swift); nil otherwise. The call's memory, which the
         /// evaluation only reads.
         var liveCandidateRules: UnsafeMutableBufferPointer<UInt64>?
+        /// Where the prefilter's clauses are marked, and the mark that says a clause holds
+        /// (`candidate`, `atomCandidate`, `nextKid`): the workspace's `clauseStamp` and
+        /// `markGeneration` for a record; a live call's own table and `CallWordHits.clauseHolds`
+        /// when its hits were placed from those it keeps (Calls/LiveWordHits.swift), so that an
+        /// event does not stamp again every clause of every word the call has held.
+        var clauseMarks: UnsafeMutablePointer<UInt8>?
+        var clauseMark: UInt8 = 0
+        /// Where the atoms' runs of word hits are (`Workspace.atomHitRuns`): the workspace's
+        /// `atomHits` for a record, a live call's own runs (`CallWordHits.placed`) when its hits
+        /// were placed from those it keeps, read and sorted in place.
+        var atomHits: UnsafeMutablePointer<Evidence>?
         /// A one-turn record's (a message's) normalised bytes, for the regexes' literal gates
         /// (Atoms.swift); nil for more turns. The buffer of a `let` array of the record's text,
         /// which the record keeps unchanged for the evaluation's life: read here once, it spares
@@ -75,6 +86,8 @@ extension Screener {
             screener.workspaceTaken = true
             ws = screener.workspaceStore.move()
             ws.begin(screener.rules, clauses: program.pointee.clauseTotal)
+            clauseMarks = ws.clauseStamp.buffer.baseAddress
+            clauseMark = ws.markGeneration
             ws.sides.reset(count: turnLimit, to: [])
             // The record's arrays read once (each read of a class's property is checked for
             // exclusive access at run time).

@@ -53,6 +53,7 @@ extension Screener.Evaluation {
             total += count
         }
         ws.atomHits.resize(count: total)   // each written below
+        atomHits = ws.atomHits.buffer.baseAddress
         for t in 0..<turnLimit {
             for h in turns[t].wordHits {
                 let lists = program.pointee.wordLists.address(Int(h.0))
@@ -71,9 +72,9 @@ extension Screener.Evaluation {
     /// evaluation (784 bytes) each time, more than the check itself.
     @inline(__always)
     func candidate(_ r: Int) -> Bool {
-        let g = ws.markGeneration
+        let marks = clauseMarks, g = clauseMark
         let first = Int(program.pointee.clauseFirst[r])
-        for k in first..<(first + Int(program.pointee.clauseCount[r])) where ws.clauseStamp[k] != g { return false }
+        for k in first..<(first + Int(program.pointee.clauseCount[r])) where marks.unsafelyUnwrapped[k] != g { return false }
         return true
     }
 
@@ -83,11 +84,11 @@ extension Screener.Evaluation {
     /// again was most of the check for the many rules of one clause.
     @inline(__always)
     func indexedCandidate(_ r: Int) -> Bool {
-        let g = ws.markGeneration
+        let marks = clauseMarks, g = clauseMark
         let first = Int(program.pointee.clauseFirst[r]), end = first + Int(program.pointee.clauseCount[r])
         var k = first &+ 1
         while k < end {
-            if ws.clauseStamp[k] != g { return false }
+            if marks.unsafelyUnwrapped[k] != g { return false }
             k &+= 1
         }
         return true
@@ -96,9 +97,9 @@ extension Screener.Evaluation {
     /// Whether the prefilter lets regex atom `a` run: every clause of its requirement has a word present.
     @inline(__always)
     func atomCandidate(_ a: Int) -> Bool {
-        let g = ws.markGeneration
+        let marks = clauseMarks, g = clauseMark
         let first = Int(program.pointee.atomClauseFirst[a])
-        for k in first..<(first + Int(program.pointee.atomClauseCount[a])) where ws.clauseStamp[k] != g { return false }
+        for k in first..<(first + Int(program.pointee.atomClauseCount[a])) where marks.unsafelyUnwrapped[k] != g { return false }
         return true
     }
 

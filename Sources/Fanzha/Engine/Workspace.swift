@@ -39,8 +39,8 @@ extension Screener {
     /// and with PCRE2 (so the prefilter never changes a verdict), however many a hostile text holds.
     static let matchesPerTurn = 4096
 
-    /// Where an atom's word hits are in the workspace's `atomHits`, and whether they are sorted
-    /// yet. One entry, not three tables: placing a record's hits writes all three fields of
+    /// Where an atom's word hits are in the evaluation's `atomHits` (the workspace's, or a live
+    /// call's own), and whether they are sorted yet. One entry, not three tables: placing a record's hits writes all three fields of
     /// each atom it touches (about 12 a record, at random over every atom), a cache line each.
     struct AtomHitRun {
         var first: Int32
@@ -90,6 +90,7 @@ extension Screener {
         /// order, sorted within a turn when the atom is first asked for, `AtomHitRun.sorted`), for
         /// the atoms marked with `markGeneration` in `atomHitStamp` (a byte each, as the words'
         /// and clauses': the conditions' word-list children read it at random over every atom).
+        /// A live call's runs are its own (Calls/LiveWordHits.swift, `Evaluation.atomHits`).
         var atomHits = Arena<Evidence>()
         var atomHitStamp = Arena<UInt8>()
         var atomHitRuns = Arena<AtomHitRun>()
