@@ -582,11 +582,15 @@ final class ModelScratch {
     /// A count's value in the model's vector: `1 + log(c)`, from `logs` (`oneMoreThanLog`) below
     /// `logged`; 0 for no count. The record's pass and a live call's running counts both read it.
     @inline(__always) static func countValue(_ c: Int, _ logs: UnsafeMutablePointer<Double>) -> Double {
-        c == 0 ? 0 : c < logged ? logs[c] : 1 + log(Double(c))
+        c < logged ? logs[c] : 1 + log(Double(c))
     }
+    /// `1 + log(c)` for each count `c` below `logged`, and 0 (+0) for a count of 0 — a bucket
+    /// with no n-gram, absent from the vector — so that `countValue` needs no test for it: a live
+    /// call asks it twice for every n-gram it counts, the count before and after.
     let oneMoreThanLog: UnsafeMutablePointer<Double> = {
         let p = UnsafeMutablePointer<Double>.allocate(capacity: logged)
-        for c in 0..<logged { p[c] = 1 + log(Double(c)) }
+        p[0] = 0
+        for c in 1..<logged { p[c] = 1 + log(Double(c)) }
         return p
     }()
 
