@@ -585,6 +585,35 @@ private func temporaryFile(_ name: String, _ bytes: [UInt8]) throws -> String {
         #expect(scratch.oneGramBuckets[Int(("好" as Unicode.Scalar).value)] != 0, "the table was not filled")
     }
 
+    /// An n-gram found again from where it ends (`TextModel.startOfNGram`, how a model hit's
+    /// evidence is placed from its counting slot) is the one `forEachNGram` enumerates: for each
+    /// end and bucket, the shortest n-gram there in that bucket, and with it left out the next
+    /// longer one, or none. With 16 buckets, n-grams of different lengths ending at one scalar
+    /// often share a bucket; every size the format allows, 1- to 4-byte scalars, texts shorter
+    /// than the longest n-gram.
+    @Test func anNGramIsFoundAgainFromItsEnd() {
+        let mask: UInt64 = 15
+        var shared = 0
+        for (minN, maxN) in [(1, 1), (1, 3), (2, 3), (2, 4), (3, 5), (1, 8)] {
+            for text in ["请马上把钱转到安全账户，配合调查洗钱案", "abc123 加v信 x", "𠀀𠀁好😀好𠀀é", "的的的的", "a", ""] {
+                Array(text.utf8).withUnsafeBufferPointer { buf in
+                    // Per end and bucket, the starts of the n-grams there, shortest first.
+                    var starts: [[Int]: [Int]] = [:]
+                    TextModel.forEachNGram(buf, minN: minN, maxN: maxN, mask: mask) { b, s, e, _ in starts[[e, b], default: []].append(s) }
+                    shared += starts.values.filter { $0.count > 1 }.count
+                    for (key, found) in starts {
+                        let (end, bucket) = (key[0], key[1])
+                        let first = TextModel.startOfNGram(ending: end, in: buf, bucket: bucket, minN: minN, maxN: maxN, mask: mask) { _ in false }
+                        #expect(first == found[0], "\(text) \(minN)…\(maxN) end \(end) bucket \(bucket)")
+                        let next = TextModel.startOfNGram(ending: end, in: buf, bucket: bucket, minN: minN, maxN: maxN, mask: mask) { $0 == found[0] }
+                        #expect(next == found.dropFirst().first, "\(text) \(minN)…\(maxN) end \(end) bucket \(bucket), the shortest left out")
+                    }
+                }
+            }
+        }
+        #expect(shared > 0, "no n-grams of different lengths share a bucket at one end: the test does not reach that case")
+    }
+
     /// The margin with frames hidden from the rule asking (a positive rule's every kind, a
     /// negative rule's warnings), as the bundled sizes' copy of the counting loop finds it, is
     /// the margin of the n-grams outside those frames counted plainly — every n-gram enumerated

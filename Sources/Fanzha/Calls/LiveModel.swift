@@ -58,10 +58,9 @@ extension Screener {
         /// Counts the n-grams of turn `hi` (its normalised text), which becomes counted.
         func add(_ text: NormalisedText, model: TextModel, logs: UnsafeMutablePointer<Double>) {
             // At most one n-gram per order per scalar: room for them all first, so the loop
-            // works on locals and never grows the table.
-            var scalars = 0
-            for b in text.bytes where b & 0xC0 != 0x80 { scalars += 1 }
-            reserve(count + scalars * (model.maxN - model.minN + 1))
+            // works on locals and never grows the table. The normaliser counted the scalars
+            // (`scalarCount`, as `fillModelTable` bounds a record's), not a pass over the bytes.
+            reserve(count + text.scalarCount * (model.maxN - model.minN + 1))
             let weights = model.weights
             let slots = self.slots, buckets = self.buckets, counts = self.counts, firstLong = self.firstLong
             let mask = capacity - 1, shift = self.shift

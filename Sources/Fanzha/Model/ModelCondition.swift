@@ -187,8 +187,8 @@ extension Screener.Evaluation {
     static func evidenceMinN(minN: Int, maxN: Int) -> Int { max(minN, min(2, maxN)) }
 
     /// Counts the n-gram buckets of the turns in `scope` in the screener's table (leaving
-    /// out n-grams inside the frames the current rule does not read), and keeps each bucket's
-    /// first place of an n-gram long enough to be evidence (`modelEvidence` reads them).
+    /// out n-grams inside the frames the current rule does not read), and where each bucket's
+    /// first n-gram long enough to be evidence ends (`modelEvidence` finds its place from there).
     mutating func fillModelTable(_ model: TextModel, scope: Side) {
         let blind = modelBlindness
         if modelCache.tableScope == scope && modelCache.tableBlind == blind { return }
@@ -205,7 +205,6 @@ extension Screener.Evaluation {
         // all a bucket's fields, so the loop keeps few pointers (and spills less) and a new bucket,
         // the usual case, is one store of a whole slot.
         let slots = table.slots, used = table.used
-        let shortest = UInt8(Screener.Evaluation.evidenceMinN(minN: minN, maxN: maxN))
         let generation = table.generation, slotMask = table.mask
         // Where the next slot in use is listed, in memory, not in a local: a local the loop's
         // inlined copies share was kept in a dozen stack slots, each written on every new bucket.
@@ -213,60 +212,49 @@ extension Screener.Evaluation {
         let nextUsed = table.nextUsed
         nextUsed.pointee = used
         let oneGrams = table.oneGramBuckets
+        let shortest = Screener.Evaluation.evidenceMinN(minN: minN, maxN: maxN)
+        // `end`: where the n-gram ends in the turns laid end to end, plus one (`Slot.shownEnd`).
         // `shortest` is a parameter so that the usual case's copy of the loop, below, knows it.
-        @inline(__always) func count(_ bucket: Int, _ t: Int32, _ start: Int, _ end: Int, _ len: Int, _ shortest: UInt8) {
-            let b = Int32(truncatingIfNeeded: bucket), n = UInt8(truncatingIfNeeded: len)
+        @inline(__always) func count(_ bucket: Int, _ len: Int, _ end: UInt32, _ shortest: Int) {
+            let b = Int32(truncatingIfNeeded: bucket)
             // A bucket is already the low bits of a mixed hash (`TextModel.finalMix`): its own
             // low bits place it, with no hashing again.
             var i = bucket & slotMask
             while true {
                 let slot = slots + i
                 if slot.pointee.stamp != generation {
-                    if n >= shortest {
-                        slot.pointee = ModelScratch.Slot(stamp: generation, key: b, count: 1, longest: n,
-                                                         place: ModelScratch.Place(turn: t, start: Int32(truncatingIfNeeded: start), end: Int32(truncatingIfNeeded: end)))
-                    } else {
-                        // Too short to show: no place written. The place is read only once
-                        // `longest` reaches `shortest`, and a longer n-gram that brings it there
-                        // writes its own.
-                        slot.pointee.stamp = generation
-                        slot.pointee.key = b
-                        slot.pointee.count = 1
-                        slot.pointee.longest = n
-                    }
+                    slot.pointee = ModelScratch.Slot(stamp: generation, key: b, count: 1, shownEnd: len >= shortest ? end : 0)
                     nextUsed.pointee.pointee = Int32(truncatingIfNeeded: i)
                     nextUsed.pointee += 1
                     return
                 }
                 if slot.pointee.key == b {
                     slot.pointee.count &+= 1
-                    if slot.pointee.longest < n {
-                        // The first n-gram long enough to show in this bucket: its place.
-                        if slot.pointee.longest < shortest && n >= shortest {
-                            slot.pointee.place = ModelScratch.Place(turn: t, start: Int32(truncatingIfNeeded: start), end: Int32(truncatingIfNeeded: end))
-                        }
-                        slot.pointee.longest = n
-                    }
+                    // The first n-gram long enough to show in this bucket: where it ends.
+                    if len >= shortest && slot.pointee.shownEnd == 0 { slot.pointee.shownEnd = end }
                     return
                 }
                 i = (i &+ 1) & slotMask
             }
         }
-        for t in 0..<turnLimit where modelSees(t, scope) {
-            let turn = Int32(truncatingIfNeeded: t)
+        var base = UInt32(1)
+        for t in 0..<turnLimit {
+            // Every turn's bytes in the offsets, read or not, as `modelEvidence` counts them.
+            defer { base &+= UInt32(truncatingIfNeeded: turns[t].text.bytes.count) }
+            guard modelSees(t, scope) else { continue }
+            let turn = Int32(truncatingIfNeeded: t), base = base
             // Whether a frame this rule does not read lies in this turn (most turns: none).
             let hides = blind != 0 && frames.contains { $0.kind & blind != 0 && $0.turn == turn }
             turns[t].text.bytes.withUnsafeBufferPointer { buf in
                 if minN == 1 && maxN == 3 {
                     // The usual case (the bundled model's sizes): the same n-grams, in the same
                     // order, through a copy of the loop with the sizes known to the compiler, so
-                    // no n-gram tests, no place written for an n-gram too short to show, and each
-                    // 1-gram's bucket read from the screener's table of them
-                    // (`ModelScratch.oneGramBuckets`).
-                    let shown = UInt8(Screener.Evaluation.evidenceMinN(minN: 1, maxN: 3))
+                    // no n-gram tests, and each 1-gram's bucket read from the screener's table
+                    // of them (`ModelScratch.oneGramBuckets`).
+                    let shown = Screener.Evaluation.evidenceMinN(minN: 1, maxN: 3)
                     if !hides {
-                        TextModel.forEachNGram(buf, minN: 1, maxN: 3, mask: bucketMask, oneGramBuckets: oneGrams) { bucket, start, end, len in
-                            count(bucket, turn, start, end, len, shown)
+                        TextModel.forEachNGram(buf, minN: 1, maxN: 3, mask: bucketMask, oneGramBuckets: oneGrams) { bucket, _, end, len in
+                            count(bucket, len, base &+ UInt32(truncatingIfNeeded: end), shown)
                         }
                         return
                     }
@@ -275,13 +263,13 @@ extension Screener.Evaluation {
                     TextModel.forEachNGram(buf, minN: 1, maxN: 3, mask: bucketMask, oneGramBuckets: oneGrams) { bucket, start, end, len in
                         if Screener.Evaluation.inFrame(turn: turn, start: Int32(truncatingIfNeeded: start), end: Int32(truncatingIfNeeded: end),
                                                        frames, blind) { return }
-                        count(bucket, turn, start, end, len, shown)
+                        count(bucket, len, base &+ UInt32(truncatingIfNeeded: end), shown)
                     }
                     return
                 }
                 TextModel.forEachNGram(buf, minN: minN, maxN: maxN, mask: bucketMask) { bucket, start, end, len in
                     if blind != 0 && Screener.Evaluation.inFrame(turn: turn, start: Int32(start), end: Int32(end), frames, blind) { return }
-                    count(bucket, turn, start, end, len, shortest)
+                    count(bucket, len, base &+ UInt32(truncatingIfNeeded: end), shortest)
                 }
             }
         }
@@ -321,13 +309,13 @@ extension Screener.Evaluation {
         var k = 0
         while k < usedCount {
             let slot = slots[Int(used[k])]
-            guard slot.count < ModelScratch.logged else { break }
-            add(slot, logs[slot.count])
+            guard Int(slot.count) < ModelScratch.logged else { break }
+            add(slot, logs[Int(slot.count)])
             k += 1
         }
         while k < usedCount {
             let slot = slots[Int(used[k])]
-            add(slot, slot.count < ModelScratch.logged ? logs[slot.count] : 1 + log(Double(slot.count)))
+            add(slot, Int(slot.count) < ModelScratch.logged ? logs[Int(slot.count)] : 1 + log(Double(slot.count)))
             k += 1
         }
         let margin = model.bias + (norm > 0 ? dot / norm.squareRoot() : 0)
@@ -357,6 +345,23 @@ extension Screener.Evaluation {
         }
     }
 
+    /// Where the n-gram of bucket `b` that ends at `shownEnd` (`ModelScratch.Slot`) lies: the
+    /// shortest n-gram of `shortest` scalars or more ending there in that bucket that is counted
+    /// (not hidden from the rule), as counting meets the n-grams ending at a scalar shorter first.
+    private func shownPlace(ofBucket b: Int32, endingAt shownEnd: UInt32, _ model: TextModel, shortest: Int,
+                            _ turns: [Screener.PreparedTurn], _ frames: [Screener.FrameSpan], _ blind: UInt8) -> ModelScratch.Place {
+        var end = Int(shownEnd) - 1, t = 0
+        while end > turns[t].text.bytes.count { end -= turns[t].text.bytes.count; t += 1 }
+        let turn = Int32(truncatingIfNeeded: t), stop = Int32(truncatingIfNeeded: end)
+        let start = turns[t].text.bytes.withUnsafeBufferPointer { buf in
+            TextModel.startOfNGram(ending: end, in: buf, bucket: Int(b), minN: shortest, maxN: model.maxN, mask: model.mask) { s in
+                blind != 0 && Screener.Evaluation.inFrame(turn: turn, start: Int32(truncatingIfNeeded: s), end: stop, frames, blind)
+            }
+        }
+        assert(start != nil, "a model hit's n-gram not found where it was counted")
+        return ModelScratch.Place(turn: turn, start: Int32(truncatingIfNeeded: start ?? end), end: stop)
+    }
+
     /// The places of the n-grams with the largest weights in the pushing direction (at most
     /// `modelEvidenceNGrams` n-grams, one place each), in text order.
     mutating func modelEvidence(_ model: TextModel, scope: Side, up: Bool) -> Screener.Occurrences {
@@ -368,14 +373,14 @@ extension Screener.Evaluation {
             modelCache.setEvidence(slot, modelBlindness, e)
             return e
         }
-        // The counting table keeps one place per bucket: its first n-gram of `evidenceMinN` scalars or more.
+        // Buckets with an n-gram of `evidenceMinN` scalars or more are shown at the first of them.
         let shortest = Screener.Evaluation.evidenceMinN(minN: model.minN, maxN: model.maxN)
         let weights = model.weights
         let sign: Float = up ? 1 : -1
         let limit = Screener.Evaluation.modelEvidenceNGrams
         let start = ws.occ.count
-        // The strongest `limit` distinct buckets pushing this way, from the counting table, each
-        // with its first place (the first n-gram in text order that falls in it and is long enough).
+        // The strongest `limit` distinct buckets pushing this way, from the counting table, then
+        // each one's first place (the first n-gram in text order that falls in it and is long enough).
         fillModelTable(model, scope: scope)
         let table = screener.modelScratch
         let slots = table.slots, used = table.used, usedCount = modelCache.tableUsed
@@ -389,18 +394,23 @@ extension Screener.Evaluation {
             }
             for k in 0..<usedCount {
                 let slot = slots[Int(used[k])]
-                guard Int(slot.longest) >= shortest else { continue }
+                guard slot.shownEnd != 0 else { continue }
                 // No weight reads as zero, which pushes neither way.
                 let w = weights[Int(slot.key)] * sign
                 guard w > 0 else { continue }
+                let candidate = ModelScratch.Candidate(weight: w, bucket: slot.key, shownEnd: slot.shownEnd)
                 if n < limit {
-                    top[n] = ModelScratch.Candidate(weight: w, place: slot.place)
+                    top[n] = candidate
                     n += 1
                     if n == limit { findWeakest() }
                 } else if top[weakest].weight < w {
-                    top[weakest] = ModelScratch.Candidate(weight: w, place: slot.place)
+                    top[weakest] = candidate
                     findWeakest()
                 }
+            }
+            let turns = prepared.turns, frames = ws.frames, blind = modelBlindness
+            for q in 0..<n {
+                top[q].place = shownPlace(ofBucket: top[q].bucket, endingAt: top[q].shownEnd, model, shortest: shortest, turns, frames, blind)
             }
             appendModelEvidence(top, count: n) { $0.place }
         }
@@ -512,19 +522,28 @@ final class ModelScratch {
         var turn: Int32; var start: Int32; var end: Int32
         func isBefore(_ o: Place) -> Bool { (turn, start, end) < (o.turn, o.start, o.end) }
     }
-    /// A bucket in the running for a model hit's evidence: its weight in the pushing direction.
-    struct Candidate { var weight: Float; var place: Place }
+    /// A bucket in the running for a model hit's evidence: its weight in the pushing direction,
+    /// where its first n-gram long enough to show ends (`Slot.shownEnd`), and its place, found
+    /// from there once the candidates are chosen (`shownPlace`).
+    struct Candidate {
+        var weight: Float; var bucket: Int32; var shownEnd: UInt32
+        var place = Place(turn: -1, start: -1, end: -1)
+    }
+    /// 16 bytes, four to a cache line, with no padding to write. A record's slots are read and
+    /// written at random; with each bucket's first place kept whole (turn, start and end: 32
+    /// bytes a slot), they took twice the lines, and counting wrote three fields more for each
+    /// new n-gram that only a model hit's evidence, for three buckets, reads.
     struct Slot {
         /// The record (`generation`) that last wrote the slot: an older one is free.
         var stamp: UInt32
         var key: Int32
-        /// A whole word: with it a slot is 32 bytes (the loop finds one by a shift, not a
-        /// multiply) and has no padding to write.
-        var count: Int
-        /// The longest n-gram (in scalars) counted in it: evidence shows n-grams of 2 or more.
-        var longest: UInt8
-        /// Meaningful once `longest` reaches the evidence's shortest length (see `fillModelTable`).
-        var place: Place
+        var count: UInt32
+        /// Where the first n-gram of `evidenceMinN` scalars or more counted in it ends, as an
+        /// offset into the record's turns laid end to end (every turn up to the window's last,
+        /// in order), plus one; 0 for none (evidence shows n-grams of 2 scalars or more). Its
+        /// start and turn are found from there (`shownPlace`). The engine keeps a turn's
+        /// offsets in 32 bits (`Place`); a record's turns together are far below 4 GB.
+        var shownEnd: UInt32
     }
     /// A power of two: the most slots a record has needed.
     private(set) var capacity = 0
@@ -539,7 +558,7 @@ final class ModelScratch {
     /// The fewest slots a record uses.
     private static let fewestSlots = 64
     private(set) var slots = ModelScratch.allocateSlots(1)
-    /// `n` slots on a cache line's boundary, so that no slot (32 bytes) straddles two lines: a
+    /// `n` slots on a cache line's boundary, so that no slot (16 bytes) straddles two lines: a
     /// new bucket's slot is then one line, read by its stamp's test and written whole.
     private static func allocateSlots(_ n: Int) -> UnsafeMutablePointer<Slot> {
         UnsafeMutableRawPointer.allocate(byteCount: n * MemoryLayout<Slot>.stride, alignment: 64).bindMemory(to: Slot.self, capacity: n)
@@ -563,11 +582,15 @@ final class ModelScratch {
     /// A count's value in the model's vector: `1 + log(c)`, from `logs` (`oneMoreThanLog`) below
     /// `logged`; 0 for no count. The record's pass and a live call's running counts both read it.
     @inline(__always) static func countValue(_ c: Int, _ logs: UnsafeMutablePointer<Double>) -> Double {
-        c == 0 ? 0 : c < logged ? logs[c] : 1 + log(Double(c))
+        c < logged ? logs[c] : 1 + log(Double(c))
     }
+    /// `1 + log(c)` for each count `c` below `logged`, and 0 (+0) for a count of 0 — a bucket
+    /// with no n-gram, absent from the vector — so that `countValue` needs no test for it: a live
+    /// call asks it twice for every n-gram it counts, the count before and after.
     let oneMoreThanLog: UnsafeMutablePointer<Double> = {
         let p = UnsafeMutablePointer<Double>.allocate(capacity: logged)
-        for c in 0..<logged { p[c] = 1 + log(Double(c)) }
+        p[0] = 0
+        for c in 1..<logged { p[c] = 1 + log(Double(c)) }
         return p
     }()
 
@@ -584,7 +607,7 @@ final class ModelScratch {
                 used = .allocate(capacity: size)
                 capacity = size
             }
-            slots.initialize(repeating: Slot(stamp: 0, key: 0, count: 0, longest: 0, place: Place(turn: 0, start: 0, end: 0)), count: capacity)
+            slots.initialize(repeating: Slot(stamp: 0, key: 0, count: 0, shownEnd: 0), count: capacity)
             generation = 1
         }
         mask = size - 1

@@ -125,6 +125,27 @@ public final class TextModel: @unchecked Sendable {
         }
     }
 
+    /// Where the shortest n-gram of `minN`…`maxN` scalars that ends at byte `end` of normalised
+    /// text `bytes`, falls in `bucket` and is not `excluded` (given its start) starts; nil for
+    /// none. The n-gram's bucket as `forEachNGram` gives it (FNV-1a from the newest scalar back,
+    /// then `finalMix`), found from its end alone: the scalars before `end` read backwards (valid
+    /// UTF-8: each starts at a byte that is not a continuation byte) and decoded as forward.
+    @inline(__always)
+    static func startOfNGram(ending end: Int, in bytes: UnsafeBufferPointer<UInt8>, bucket: Int, minN: Int, maxN: Int, mask: UInt64,
+                             excluded: (Int) -> Bool) -> Int? {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        var start = end
+        for len in 1...maxN {
+            guard start > 0 else { return nil }
+            start -= 1
+            while start > 0 && bytes[start] & 0xC0 == 0x80 { start -= 1 }
+            var i = start
+            h = (h ^ UInt64(decodeScalar(bytes, &i))) &* 0x0000_0100_0000_01B3
+            if len >= minN && Int(truncatingIfNeeded: finalMix(h, len) & mask) == bucket && !excluded(start) { return start }
+        }
+        return nil
+    }
+
     /// The scalar whose UTF-8 starts at `i` (advancing `i` past it); U+FFFD for a cut-off tail.
     @inline(__always)
     static func decodeScalar(_ bytes: UnsafeBufferPointer<UInt8>, _ i: inout Int) -> UInt32 {
