@@ -40,8 +40,9 @@ extension Screener {
     static let matchesPerTurn = 4096
 
     /// Where an atom's word hits are in the evaluation's `atomHits` (the workspace's, or a live
-    /// call's own), and whether they are sorted yet. One entry, not three tables: placing a record's hits writes all three fields of
-    /// each atom it touches (about 12 a record, at random over every atom), a cache line each.
+    /// call's own), and whether they are sorted yet. One entry, not three tables: placing a
+    /// record's hits writes all three fields of each atom it touches (about 12 a record, at
+    /// random over every atom), a cache line each.
     struct AtomHitRun {
         var first: Int32
         var count: Int32

@@ -114,9 +114,9 @@ public final class TextModel: @unchecked Sendable {
                     if top < minN { continue }
                     // FNV-1a over the n-gram's scalars from the newest back, so each longer
                     // n-gram ending here extends the shorter one's hash by one step.
-                    var h: UInt64 = 0xcbf2_9ce4_8422_2325
+                    var h = fnvBasis
                     for len in 1...top {
-                        h = (h ^ UInt64(vs[(seen - len) & 7])) &* 0x0000_0100_0000_01B3
+                        h = fnvStep(h, UInt64(vs[(seen - len) & 7]))
                         if len < minN { continue }
                         body(Int(finalMix(h, len) & mask), ss[(seen - len) & 7], i, len)
                     }
@@ -133,14 +133,14 @@ public final class TextModel: @unchecked Sendable {
     @inline(__always)
     static func startOfNGram(ending end: Int, in bytes: UnsafeBufferPointer<UInt8>, bucket: Int, minN: Int, maxN: Int, mask: UInt64,
                              excluded: (Int) -> Bool) -> Int? {
-        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        var h = fnvBasis
         var start = end
         for len in 1...maxN {
             guard start > 0 else { return nil }
             start -= 1
             while start > 0 && bytes[start] & 0xC0 == 0x80 { start -= 1 }
             var i = start
-            h = (h ^ UInt64(decodeScalar(bytes, &i))) &* 0x0000_0100_0000_01B3
+            h = fnvStep(h, UInt64(decodeScalar(bytes, &i)))
             if len >= minN && Int(truncatingIfNeeded: finalMix(h, len) & mask) == bucket && !excluded(start) { return start }
         }
         return nil
@@ -162,6 +162,12 @@ public final class TextModel: @unchecked Sendable {
         i = n
         return 0xFFFD
     }
+
+    /// FNV-1a, 64 bits: the n-grams' running hash (`forEachNGram`, `startOfNGram`) and the
+    /// model file's checksum, one value at a time from `fnvBasis`.
+    @inline(__always) static var fnvBasis: UInt64 { 0xcbf2_9ce4_8422_2325 }
+    @inline(__always)
+    static func fnvStep(_ h: UInt64, _ value: UInt64) -> UInt64 { (h ^ value) &* 0x0000_0100_0000_01B3 }
 
     /// The n-gram's length mixed into its running hash, so the low bits depend on every scalar.
     @inline(__always)
@@ -193,8 +199,8 @@ public final class TextModel: @unchecked Sendable {
             v3 = v2; v2 = v1; v1 = v0; v0 = UInt64(v)
             s3 = s2; s2 = s1; s1 = s0; s0 = start
             if top < minN { return }
-            var h: UInt64 = 0xcbf2_9ce4_8422_2325
-            h = (h ^ v0) &* 0x0000_0100_0000_01B3
+            var h = fnvBasis
+            h = fnvStep(h, v0)
             if minN <= 1 {
                 if let known = oneGramBuckets, v0 < 1 << 16 {
                     // A 1-gram's bucket is its scalar's alone: mixed once, then read (kept plus
@@ -210,13 +216,13 @@ public final class TextModel: @unchecked Sendable {
                 }
             }
             if top < 2 { return }
-            h = (h ^ v1) &* 0x0000_0100_0000_01B3
+            h = fnvStep(h, v1)
             if minN <= 2 { emit(h, 2, s1, i) }
             if top < 3 { return }
-            h = (h ^ v2) &* 0x0000_0100_0000_01B3
+            h = fnvStep(h, v2)
             if minN <= 3 { emit(h, 3, s2, i) }
             if top < 4 { return }
-            h = (h ^ v3) &* 0x0000_0100_0000_01B3
+            h = fnvStep(h, v3)
             emit(h, 4, s3, i)
         }
         // The first `maxN - 1` scalars of the text end fewer n-grams than the rest; from the
@@ -313,8 +319,8 @@ public final class TextModel: @unchecked Sendable {
 
     /// FNV-1a, 64 bits, over the bytes.
     static func checksum(_ bytes: ArraySlice<UInt8>) -> UInt64 {
-        var h: UInt64 = 0xcbf2_9ce4_8422_2325
-        for b in bytes { h = (h ^ UInt64(b)) &* 0x0000_0100_0000_01B3 }
+        var h = fnvBasis
+        for b in bytes { h = fnvStep(h, UInt64(b)) }
         return h
     }
 
